@@ -1,0 +1,49 @@
+# minik8s — the two commands of the quick start are `make up` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup system-packages venv up down test test-unit test-integration check lint bench clean
+
+setup: system-packages venv
+
+system-packages:
+	@bash deploy/setup-system.sh
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+up: setup
+	@$(VENV)/bin/minik8s up
+
+down:
+	@$(VENV)/bin/minik8s down
+
+test: setup
+	@bash deploy/run-tests.sh
+
+test-unit: venv
+	@$(PY) -m pytest -q tests/unit
+
+test-integration: setup
+	@$(PY) -m pytest -q tests/integration
+
+lint: venv
+	@$(VENV)/bin/ruff format --check minik8s tests bench
+	@$(VENV)/bin/ruff check minik8s tests bench
+
+check: lint
+	@$(VENV)/bin/mypy minik8s
+	@$(MAKE) test
+
+bench: setup
+	@$(PY) -m bench.api
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,212 @@
+"""Apiserver throughput and latency against raw etcd, in one run on a fresh etcd.
+
+    .venv/bin/python -m bench.api [--requests 2000] [--watchers 100]
+
+Prints raw aetcd put/get rates from one process, apiserver create/get rates for pods with the
+same payloads at 1, 10 and 50 concurrent clients, the p50/p99 latency of creates at 50
+clients, and the p99 delivery latency of a change to 100 watchers; then the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import shutil
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aetcd
+import httpx
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.support.processes import Apiserver, Etcd, temp_dir  # noqa: E402
+
+CONCURRENCY = (1, 10, 50)
+
+
+def pod(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "bench", "labels": {"app": "bench"}},
+        "spec": {
+            "containers": [
+                {
+                    "name": "web",
+                    "image": "nginx:1.25",
+                    "ports": [{"containerPort": 80}],
+                    "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}},
+                }
+            ]
+        },
+    }
+
+
+async def run_concurrently(
+    total: int, concurrency: int, op: Callable[[int], Awaitable[None]]
+) -> tuple[float, list[float]]:
+    """Run `op(i)` for i < total with `concurrency` workers; (seconds, per-op latencies)."""
+    latencies: list[float] = []
+    next_index = 0
+
+    async def worker() -> None:
+        nonlocal next_index
+        while next_index < total:
+            i = next_index
+            next_index += 1
+            started = time.perf_counter()
+            await op(i)
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started, latencies
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def raw_etcd(etcd: Etcd, total: int) -> dict[str, float]:
+    rates: dict[str, float] = {}
+    payload = orjson.dumps(pod("x"))
+    async with aetcd.Client(host="127.0.0.1", port=etcd.client_port) as client:
+        for c in CONCURRENCY:
+            prefix = f"/bench/raw{c}/"
+
+            async def put(i: int, prefix: str = prefix) -> None:
+                await client.put(f"{prefix}{i}".encode(), payload)
+
+            async def get(i: int, prefix: str = prefix) -> None:
+                await client.get(f"{prefix}{i}".encode())
+
+            seconds, _ = await run_concurrently(total, c, put)
+            rates[f"put{c}"] = total / seconds
+            seconds, _ = await run_concurrently(total, c, get)
+            rates[f"get{c}"] = total / seconds
+    return rates
+
+
+async def apiserver_rates(server: Apiserver, total: int) -> tuple[dict[str, float], list[float]]:
+    rates: dict[str, float] = {}
+    latencies_at_50: list[float] = []
+    headers = {"Authorization": f"Bearer {server.token}", "Content-Type": "application/json"}
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+    async with httpx.AsyncClient(base_url=server.url, headers=headers, limits=limits,
+                                 timeout=30) as http:  # fmt: skip
+        await http.post("/api/v1/namespaces", content=orjson.dumps(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench"}}))  # fmt: skip
+        for c in CONCURRENCY:
+            bodies = [orjson.dumps(pod(f"p{c}-{i}")) for i in range(total)]
+
+            async def create(i: int, bodies: list[bytes] = bodies) -> None:
+                r = await http.post("/api/v1/namespaces/bench/pods", content=bodies[i])
+                if r.status_code != 201:
+                    raise RuntimeError(f"create failed: {r.status_code} {r.text}")
+
+            async def get(i: int, c: int = c) -> None:
+                r = await http.get(f"/api/v1/namespaces/bench/pods/p{c}-{i}")
+                if r.status_code != 200:
+                    raise RuntimeError(f"get failed: {r.status_code} {r.text}")
+
+            seconds, latencies = await run_concurrently(total, c, create)
+            rates[f"create{c}"] = total / seconds
+            if c == 50:
+                latencies_at_50 = latencies
+            seconds, _ = await run_concurrently(total, c, get)
+            rates[f"get{c}"] = total / seconds
+    return rates, latencies_at_50
+
+
+async def watch_latency(server: Apiserver, watchers: int, changes: int) -> list[float]:
+    headers = {"Authorization": f"Bearer {server.token}"}
+    limits = httpx.Limits(max_connections=watchers + 10, max_keepalive_connections=watchers + 10)
+    delays: list[float] = []
+    async with httpx.AsyncClient(base_url=server.url, headers=headers, limits=limits,
+                                 timeout=60) as http:  # fmt: skip
+        await http.post("/api/v1/namespaces", content=orjson.dumps(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "watch"}}),
+            headers={"Content-Type": "application/json"})  # fmt: skip
+        rv = (await http.get("/api/v1/namespaces/watch/configmaps")).json()["metadata"][
+            "resourceVersion"
+        ]
+        connected = 0
+        all_connected = asyncio.Event()
+
+        async def watch() -> None:
+            nonlocal connected
+            seen = 0
+            params = {"watch": "1", "resourceVersion": rv, "timeoutSeconds": "120"}
+            async with http.stream("GET", "/api/v1/namespaces/watch/configmaps",
+                                   params=params) as response:  # fmt: skip
+                connected += 1
+                if connected == watchers:
+                    all_connected.set()
+                async for line in response.aiter_lines():
+                    if not line:
+                        continue
+                    event = orjson.loads(line)
+                    sent = float(event["object"]["data"]["sent"])
+                    delays.append(time.time() - sent)
+                    seen += 1
+                    if seen == changes:
+                        return
+
+        tasks = [asyncio.create_task(watch(), name=f"watcher-{i}") for i in range(watchers)]
+        await asyncio.wait_for(all_connected.wait(), 30)
+        for i in range(changes):
+            body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"c{i}"},
+                    "data": {"sent": repr(time.time())}}  # fmt: skip
+            await http.post("/api/v1/namespaces/watch/configmaps", content=orjson.dumps(body),
+                            headers={"Content-Type": "application/json"})  # fmt: skip
+            await asyncio.sleep(0.02)
+        await asyncio.wait_for(asyncio.gather(*tasks), 120)
+    return delays
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000, help="operations per step")
+    parser.add_argument("--watchers", type=int, default=100)
+    parser.add_argument("--changes", type=int, default=100, help="changes the watchers see")
+    args = parser.parse_args()
+
+    work = temp_dir("minik8s-bench-")
+    etcd = Etcd(work / "etcd")
+    server = Apiserver(etcd.url, work / "apiserver", token=secrets.token_hex(8))
+    try:
+        etcd.start()
+        server.start()
+        raw = asyncio.run(raw_etcd(etcd, args.requests))
+        api, latencies = asyncio.run(apiserver_rates(server, args.requests))
+        delays = asyncio.run(watch_latency(server, args.watchers, args.changes))
+    finally:
+        server.stop()
+        etcd.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    print(f"machine: {os.cpu_count()} cores; {args.requests} operations per step")
+    print(f"{'clients':>8} {'etcd put/s':>11} {'api create/s':>13} {'ratio':>6} "
+          f"{'etcd get/s':>11} {'api get/s':>10} {'ratio':>6}")  # fmt: skip
+    for c in CONCURRENCY:
+        print(f"{c:>8} {raw[f'put{c}']:>11.0f} {api[f'create{c}']:>13.0f} "
+              f"{api[f'create{c}'] / raw[f'put{c}']:>6.2f} {raw[f'get{c}']:>11.0f} "
+              f"{api[f'get{c}']:>10.0f} {api[f'get{c}'] / raw[f'get{c}']:>6.2f}")  # fmt: skip
+    print(f"create latency at 50 clients: p50 {pct(latencies, 0.5) * 1000:.1f} ms, "
+          f"p99 {pct(latencies, 0.99) * 1000:.1f} ms (target p99 <= 50 ms)")  # fmt: skip
+    print(f"watch delivery to {args.watchers} watchers ({len(delays)} deliveries): "
+          f"p50 {pct(delays, 0.5) * 1000:.1f} ms, p99 {pct(delays, 0.99) * 1000:.1f} ms, "
+          f"mean {statistics.mean(delays) * 1000:.1f} ms (target p99 <= 100 ms)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages minik8s needs, idempotently: apt-get update runs once, and only
+# when something is missing.
+set -euo pipefail
+
+PACKAGES=(etcd-server etcd-client iptables iproute2 python3-venv)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [[ $(id -u) -eq 0 ]] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+command -v etcd >/dev/null || { echo "setup: etcd is not on PATH after install" >&2; exit 1; }

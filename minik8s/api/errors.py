@@ -1,0 +1,306 @@
+"""The one exception tree of the API, and its mapping to and from Kubernetes `Status` objects.
+
+The store raises these, the apiserver turns them into `Status` responses in one place, and the
+client turns `Status` responses back into the same classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class Cause:
+    """One field-level reason of an `Invalid` error (`details.causes[]` in a Status)."""
+
+    field: str
+    message: str
+    reason: str = "FieldValueInvalid"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"reason": self.reason, "message": self.message, "field": self.field}
+
+
+def required(field: str) -> Cause:
+    return Cause(field, "Required value", "FieldValueRequired")
+
+
+def invalid(field: str, value: Any, detail: str) -> Cause:
+    return Cause(field, f"Invalid value: {_show(value)}: {detail}", "FieldValueInvalid")
+
+
+def duplicate(field: str, value: Any) -> Cause:
+    return Cause(field, f"Duplicate value: {_show(value)}", "FieldValueDuplicate")
+
+
+def not_supported(field: str, value: Any, supported: list[str]) -> Cause:
+    allowed = ", ".join(f'"{s}"' for s in supported)
+    return Cause(
+        field,
+        f"Unsupported value: {_show(value)}: supported values: {allowed}",
+        "FieldValueNotSupported",
+    )
+
+
+def forbidden(field: str, detail: str) -> Cause:
+    return Cause(field, f"Forbidden: {detail}", "FieldValueForbidden")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return str(value)
+
+
+class ApiError(Exception):
+    """An error the API reports as a `Status` object."""
+
+    code: ClassVar[int] = 500
+    reason: ClassVar[str] = "InternalError"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str | None = None,
+        name: str | None = None,
+        group: str | None = None,
+        causes: list[Cause] | None = None,
+        retry_after_seconds: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+        self.name = name
+        self.group = group
+        self.causes = causes or []
+        self.retry_after_seconds = retry_after_seconds
+
+    def to_status(self) -> dict[str, Any]:
+        status: dict[str, Any] = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+        details: dict[str, Any] = {}
+        if self.name is not None:
+            details["name"] = self.name
+        if self.group:
+            details["group"] = self.group
+        if self.kind is not None:
+            details["kind"] = self.kind
+        if self.causes:
+            details["causes"] = [c.to_dict() for c in self.causes]
+        if self.retry_after_seconds is not None:
+            details["retryAfterSeconds"] = self.retry_after_seconds
+        if details:
+            status["details"] = details
+        return status
+
+
+class BadRequest(ApiError):
+    code = 400
+    reason = "BadRequest"
+
+
+class Unauthorized(ApiError):
+    code = 401
+    reason = "Unauthorized"
+
+
+class Forbidden(ApiError):
+    code = 403
+    reason = "Forbidden"
+
+
+class NotFound(ApiError):
+    code = 404
+    reason = "NotFound"
+
+
+class MethodNotAllowed(ApiError):
+    code = 405
+    reason = "MethodNotAllowed"
+
+
+class NotAcceptable(ApiError):
+    code = 406
+    reason = "NotAcceptable"
+
+
+class AlreadyExists(ApiError):
+    code = 409
+    reason = "AlreadyExists"
+
+
+class Conflict(ApiError):
+    code = 409
+    reason = "Conflict"
+
+
+class Expired(ApiError):
+    """A resourceVersion too old to serve (HTTP 410 Gone, reason Expired)."""
+
+    code = 410
+    reason = "Expired"
+
+
+class Gone(ApiError):
+    code = 410
+    reason = "Gone"
+
+
+class RequestEntityTooLarge(ApiError):
+    code = 413
+    reason = "RequestEntityTooLarge"
+
+
+class UnsupportedMediaType(ApiError):
+    code = 415
+    reason = "UnsupportedMediaType"
+
+
+class Invalid(ApiError):
+    code = 422
+    reason = "Invalid"
+
+
+class TooManyRequests(ApiError):
+    code = 429
+    reason = "TooManyRequests"
+
+
+class InternalError(ApiError):
+    code = 500
+    reason = "InternalError"
+
+
+class NotImplementedYet(ApiError):
+    code = 501
+    reason = "NotImplemented"
+
+
+class ServiceUnavailable(ApiError):
+    code = 503
+    reason = "ServiceUnavailable"
+
+
+class Timeout(ApiError):
+    code = 504
+    reason = "Timeout"
+
+
+_BY_REASON: dict[str, type[ApiError]] = {
+    cls.reason: cls
+    for cls in (
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        NotAcceptable,
+        AlreadyExists,
+        Conflict,
+        Expired,
+        Gone,
+        RequestEntityTooLarge,
+        UnsupportedMediaType,
+        Invalid,
+        TooManyRequests,
+        InternalError,
+        NotImplementedYet,
+        ServiceUnavailable,
+        Timeout,
+    )
+}
+_BY_CODE: dict[int, type[ApiError]] = {
+    400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    405: MethodNotAllowed,
+    406: NotAcceptable,
+    409: Conflict,
+    410: Expired,
+    413: RequestEntityTooLarge,
+    415: UnsupportedMediaType,
+    422: Invalid,
+    429: TooManyRequests,
+    500: InternalError,
+    501: NotImplementedYet,
+    503: ServiceUnavailable,
+    504: Timeout,
+}
+
+
+def from_status(status: dict[str, Any], http_code: int | None = None) -> ApiError:
+    """Rebuild the exception a `Status` object (or a bare HTTP error code) stands for."""
+    reason = str(status.get("reason") or "")
+    code = int(status.get("code") or http_code or 500)
+    cls = _BY_REASON.get(reason) or _BY_CODE.get(code) or InternalError
+    details = status.get("details") or {}
+    causes = [
+        Cause(
+            field=str(c.get("field", "")),
+            message=str(c.get("message", "")),
+            reason=str(c.get("reason", "")),
+        )
+        for c in details.get("causes") or []
+    ]
+    err = cls(
+        str(status.get("message") or f"HTTP {code}"),
+        kind=details.get("kind"),
+        name=details.get("name"),
+        group=details.get("group"),
+        causes=causes,
+        retry_after_seconds=details.get("retryAfterSeconds"),
+    )
+    return err
+
+
+def not_found(resource: str, name: str, group: str = "") -> NotFound:
+    qualified = f"{resource}.{group}" if group else resource
+    return NotFound(f'{qualified} "{name}" not found', kind=resource, name=name, group=group)
+
+
+def already_exists(resource: str, name: str, group: str = "") -> AlreadyExists:
+    qualified = f"{resource}.{group}" if group else resource
+    return AlreadyExists(
+        f'{qualified} "{name}" already exists', kind=resource, name=name, group=group
+    )
+
+
+def conflict(resource: str, name: str, group: str = "", detail: str = "") -> Conflict:
+    qualified = f"{resource}.{group}" if group else resource
+    detail = detail or (
+        "the object has been modified; please apply your changes to the latest version "
+        "and try again"
+    )
+    return Conflict(
+        f'Operation cannot be fulfilled on {qualified} "{name}": {detail}',
+        kind=resource,
+        name=name,
+        group=group,
+    )
+
+
+def invalid_object(kind: str, name: str, causes: list[Cause], group: str = "") -> Invalid:
+    qualified = f"{kind}.{group}" if group else kind
+    parts = [f"{c.field}: {c.message}" if c.field else c.message for c in causes]
+    summary = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
+    return Invalid(
+        f'{qualified} "{name}" is invalid: {summary}',
+        kind=kind,
+        name=name,
+        group=group,
+        causes=causes,
+    )

@@ -1,0 +1,28 @@
+"""Pydantic models of the API kinds, for validation and typed access by components.
+
+The apiserver stores the original dicts, so unknown fields survive; models are never needed to
+round-trip an object. `MODELS` maps a kind to its model.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from minik8s.api.models import apps, coordination, core, meta
+
+MODELS: dict[str, type[BaseModel]] = {
+    "Pod": core.Pod,
+    "Node": core.Node,
+    "Service": core.Service,
+    "Endpoints": core.Endpoints,
+    "Namespace": core.Namespace,
+    "Event": core.Event,
+    "ConfigMap": core.ConfigMap,
+    "Binding": core.Binding,
+    "ReplicaSet": apps.ReplicaSet,
+    "Deployment": apps.Deployment,
+    "Scale": apps.Scale,
+    "Lease": coordination.Lease,
+}
+
+__all__ = ["MODELS", "apps", "coordination", "core", "meta"]

@@ -1,0 +1,149 @@
+"""The resource types minik8s serves: one row per Kubernetes resource, as in discovery."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    group: str
+    """API group; "" for the core group."""
+    version: str
+    kind: str
+    plural: str
+    singular: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    subresources: tuple[str, ...] = ()
+    """Subresources served under `<plural>/<name>/<sub>`, e.g. status, binding, scale, log."""
+    categories: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = ALL_VERBS
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def group_version(self) -> str:
+        return self.api_version
+
+    @property
+    def list_kind(self) -> str:
+        return f"{self.kind}List"
+
+    @property
+    def prefix(self) -> str:
+        """URL prefix of the group version: `/api/v1` or `/apis/<group>/<version>`."""
+        return f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+
+    @property
+    def storage_prefix(self) -> str:
+        """etcd key prefix holding every object of this type (ends with '/')."""
+        return f"/registry/{self.plural}/"
+
+    def storage_key(self, namespace: str | None, name: str) -> str:
+        if self.namespaced:
+            return f"/registry/{self.plural}/{namespace}/{name}"
+        return f"/registry/{self.plural}/{name}"
+
+    def storage_namespace_prefix(self, namespace: str) -> str:
+        return f"/registry/{self.plural}/{namespace}/"
+
+    def collection_path(self, namespace: str | None = None) -> str:
+        if self.namespaced and namespace is not None:
+            return f"{self.prefix}/namespaces/{namespace}/{self.plural}"
+        return f"{self.prefix}/{self.plural}"
+
+    def object_path(self, namespace: str | None, name: str) -> str:
+        return f"{self.collection_path(namespace if self.namespaced else None)}/{name}"
+
+
+PODS = ResourceType(
+    "", "v1", "Pod", "pods", "pod", True, ("po",), ("status", "binding", "log", "exec"), ("all",)
+)
+NODES = ResourceType("", "v1", "Node", "nodes", "node", False, ("no",), ("status",))
+SERVICES = ResourceType(
+    "", "v1", "Service", "services", "service", True, ("svc",), ("status",), ("all",)
+)
+ENDPOINTS = ResourceType("", "v1", "Endpoints", "endpoints", "endpoints", True, ("ep",))
+NAMESPACES = ResourceType(
+    "", "v1", "Namespace", "namespaces", "namespace", False, ("ns",), ("status", "finalize")
+)
+EVENTS = ResourceType("", "v1", "Event", "events", "event", True, ("ev",))
+CONFIGMAPS = ResourceType("", "v1", "ConfigMap", "configmaps", "configmap", True, ("cm",))
+REPLICASETS = ResourceType(
+    "apps",
+    "v1",
+    "ReplicaSet",
+    "replicasets",
+    "replicaset",
+    True,
+    ("rs",),
+    ("status", "scale"),
+    ("all",),
+)
+DEPLOYMENTS = ResourceType(
+    "apps",
+    "v1",
+    "Deployment",
+    "deployments",
+    "deployment",
+    True,
+    ("deploy",),
+    ("status", "scale"),
+    ("all",),
+)
+LEASES = ResourceType("coordination.k8s.io", "v1", "Lease", "leases", "lease", True)
+
+RESOURCES: tuple[ResourceType, ...] = (
+    PODS,
+    NODES,
+    SERVICES,
+    ENDPOINTS,
+    NAMESPACES,
+    EVENTS,
+    CONFIGMAPS,
+    REPLICASETS,
+    DEPLOYMENTS,
+    LEASES,
+)
+
+_BY_GROUP_VERSION_PLURAL = {(r.group, r.version, r.plural): r for r in RESOURCES}
+_BY_KIND = {(r.api_version, r.kind): r for r in RESOURCES}
+_BY_PLURAL = {r.plural: r for r in RESOURCES}
+
+
+def lookup(group: str, version: str, plural: str) -> ResourceType | None:
+    return _BY_GROUP_VERSION_PLURAL.get((group, version, plural))
+
+
+def by_kind(api_version: str, kind: str) -> ResourceType | None:
+    return _BY_KIND.get((api_version, kind))
+
+
+def by_plural(plural: str) -> ResourceType | None:
+    return _BY_PLURAL.get(plural)
+
+
+def resolve(name: str) -> ResourceType | None:
+    """Find a type by what a user types: plural, singular, kind, short name or `plural.group`."""
+    lowered = name.lower()
+    for r in RESOURCES:
+        names = {r.plural, r.singular, r.kind.lower(), *r.short_names}
+        if r.group:
+            names |= {f"{r.plural}.{r.group}", f"{r.singular}.{r.group}"}
+        if lowered in names:
+            return r
+    return None
+
+
+def group_versions() -> list[tuple[str, str]]:
+    """Every (group, version) served, core first, in a stable order."""
+    seen: list[tuple[str, str]] = []
+    for r in RESOURCES:
+        if (r.group, r.version) not in seen:
+            seen.append((r.group, r.version))
+    return seen

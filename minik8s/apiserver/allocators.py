@@ -1,0 +1,158 @@
+"""ClusterIP and NodePort allocation (pure: the registry passes in what is in use).
+
+What is in use is derived from the Services in the watch cache, i.e. from etcd, so
+allocations survive apiserver restarts without a separate bitmap.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+from collections.abc import Iterable
+from typing import Any
+
+from minik8s.api import errors
+
+Object = dict[str, Any]
+
+
+class RangeFull(Exception):
+    pass
+
+
+def used_cluster_ips(services: Iterable[Object]) -> set[str]:
+    used: set[str] = set()
+    for svc in services:
+        spec = svc.get("spec") or {}
+        for ip in [spec.get("clusterIP"), *(spec.get("clusterIPs") or [])]:
+            if ip and ip != "None":
+                used.add(ip)
+    return used
+
+
+def used_node_ports(services: Iterable[Object]) -> set[int]:
+    return {
+        int(port["nodePort"])
+        for svc in services
+        for port in (svc.get("spec") or {}).get("ports") or []
+        if port.get("nodePort")
+    }
+
+
+def allocate_cluster_ip(cidr: str, used: set[str], rng: random.Random | None = None) -> str:
+    """A free address of `cidr`, skipping the network, broadcast and first (`.1`) addresses."""
+    network = ipaddress.ip_network(cidr)
+    first = int(network.network_address) + 2
+    last = int(network.broadcast_address) - 1
+    size = last - first + 1
+    if size <= 0:
+        raise RangeFull(cidr)
+    rng = rng or random.Random()
+    start = rng.randrange(size)
+    for offset in range(size):
+        candidate = str(ipaddress.ip_address(first + (start + offset) % size))
+        if candidate not in used:
+            return candidate
+    raise RangeFull(cidr)
+
+
+def allocate_node_port(
+    low: int, high: int, used: set[int], rng: random.Random | None = None
+) -> int:
+    size = high - low + 1
+    rng = rng or random.Random()
+    start = rng.randrange(size)
+    for offset in range(size):
+        candidate = low + (start + offset) % size
+        if candidate not in used:
+            return candidate
+    raise RangeFull(f"{low}-{high}")
+
+
+def assign_service_addresses(
+    svc: Object,
+    others: list[Object],
+    cidr: str,
+    node_port_range: tuple[int, int],
+    old: Object | None = None,
+) -> None:
+    """Fill spec.clusterIP(s) and nodePorts of `svc` in place; 422 for taken or bad requests."""
+    spec = svc.setdefault("spec", {})
+    causes: list[errors.Cause] = []
+    service_type = spec.get("type", "ClusterIP")
+    old_spec = (old or {}).get("spec") or {}
+
+    requested_ip = spec.get("clusterIP") or ""
+    if old_spec.get("clusterIP") and requested_ip in ("", old_spec["clusterIP"]):
+        spec["clusterIP"] = old_spec["clusterIP"]
+    elif requested_ip == "None":
+        pass
+    elif requested_ip:
+        try:
+            inside = ipaddress.ip_address(requested_ip) in ipaddress.ip_network(cidr)
+        except ValueError:
+            inside = False
+        if not inside:
+            causes.append(
+                errors.invalid(
+                    "spec.clusterIPs",
+                    [requested_ip],
+                    f"failed to allocate IP {requested_ip}: the provided IP ({requested_ip}) is not "
+                    f"in the valid range. The range of valid IPs is {cidr}",
+                )
+            )
+        elif requested_ip in used_cluster_ips(others):
+            causes.append(
+                errors.invalid(
+                    "spec.clusterIPs",
+                    [requested_ip],
+                    f"failed to allocate IP {requested_ip}: provided IP is already allocated",
+                )
+            )
+    else:
+        try:
+            spec["clusterIP"] = allocate_cluster_ip(cidr, used_cluster_ips(others))
+        except RangeFull as e:
+            raise errors.InternalError(
+                f"failed to allocate a serviceIP: range is full ({cidr})"
+            ) from e
+    if spec.get("clusterIP"):
+        spec["clusterIPs"] = [spec["clusterIP"]]
+
+    if service_type in ("NodePort", "LoadBalancer"):
+        taken = used_node_ports(others)
+        old_ports = {p.get("port"): p.get("nodePort") for p in old_spec.get("ports") or []}
+        low, high = node_port_range
+        for i, port in enumerate(spec.get("ports") or []):
+            wanted = port.get("nodePort")
+            if not wanted and old_ports.get(port.get("port")):
+                port["nodePort"] = old_ports[port.get("port")]
+            elif not wanted:
+                try:
+                    port["nodePort"] = allocate_node_port(low, high, taken)
+                except RangeFull as e:
+                    raise errors.InternalError(
+                        "failed to allocate a nodePort: range is full"
+                    ) from e
+            elif not low <= int(wanted) <= high:
+                causes.append(
+                    errors.invalid(
+                        f"spec.ports[{i}].nodePort",
+                        wanted,
+                        f"provided port is not in the valid range. The range of valid ports is "
+                        f"{low}-{high}",
+                    )
+                )
+            elif int(wanted) in taken:
+                causes.append(
+                    errors.invalid(
+                        f"spec.ports[{i}].nodePort", wanted, "provided port is already allocated"
+                    )
+                )
+            if port.get("nodePort"):
+                taken.add(int(port["nodePort"]))
+    else:
+        for port in spec.get("ports") or []:
+            port.pop("nodePort", None)
+    if causes:
+        raise errors.invalid_object("Service", svc.get("metadata", {}).get("name", ""), causes)

@@ -1,0 +1,167 @@
+"""The apiserver's ASGI application: lifecycle, health, discovery, metrics and the REST routes."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+
+from fastapi import FastAPI
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from minik8s.api import errors
+from minik8s.apiserver import auth, discovery, metrics, openapi, wire
+from minik8s.apiserver.config import ApiserverSettings
+from minik8s.apiserver.handlers import ResourceHandler
+from minik8s.apiserver.registry import Registry, RegistrySettings
+from minik8s.apiserver.watchcache import WatchCache
+from minik8s.store.etcd import EtcdStore
+
+logger = logging.getLogger(__name__)
+
+BOOTSTRAP_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+REST_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def create_app(settings: ApiserverSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = EtcdStore(list(settings.etcd_servers))
+        await store.open()
+        cache = WatchCache(store, capacity=settings.watch_cache_size)
+        await cache.start()
+        cache.on_event.append(lambda *_: metrics.CACHE_REVISION.set(cache.revision))
+        registry = Registry(
+            store,
+            cache,
+            RegistrySettings(settings.service_cluster_ip_range, settings.service_node_port_range),
+        )
+        await registry.ensure_namespaces(BOOTSTRAP_NAMESPACES)
+        app.state.store = store
+        app.state.cache = cache
+        app.state.handler = ResourceHandler(
+            registry, cache, settings.watch_bookmark_interval, settings.min_request_timeout
+        )
+        logger.info(
+            "apiserver ready on %s:%d (etcd %s)", settings.bind_address, settings.port, store.server
+        )
+        try:
+            yield
+        finally:
+            await cache.stop()
+            await store.close()
+
+    app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
+    if settings.token_auth_file:
+        app.add_middleware(
+            auth.TokenAuthMiddleware, tokens=auth.load_token_file(settings.token_auth_file)
+        )
+
+    async def rest(request: Request) -> Response:
+        handler: ResourceHandler = request.app.state.handler
+        return await handler(request)
+
+    app.router.routes.append(Route("/api/{path:path}", rest, methods=REST_METHODS))
+    app.router.routes.append(Route("/apis/{path:path}", rest, methods=REST_METHODS))
+
+    def discovery_response(request: Request, legacy: Any, aggregated: Any) -> Response:
+        # kubectl tells the two forms apart by Content-Type only; answer /api and /apis alike.
+        if discovery.wants_aggregated_discovery(request.headers.get("accept")):
+            response = Response(
+                orjson.dumps(aggregated()), media_type=discovery.AGGREGATED_DISCOVERY_CONTENT_TYPE
+            )
+        else:
+            response = wire.json_response(legacy())
+        response.headers["Vary"] = "Accept"
+        return response
+
+    @app.get("/api", include_in_schema=False)
+    @app.get("/api/", include_in_schema=False)
+    async def api_versions(request: Request) -> Response:
+        address = f"{settings.bind_address}:{settings.port}"
+        return discovery_response(
+            request,
+            lambda: discovery.api_versions(address),
+            lambda: discovery.aggregated_discovery(True),
+        )
+
+    @app.get("/apis", include_in_schema=False)
+    @app.get("/apis/", include_in_schema=False)
+    async def api_groups(request: Request) -> Response:
+        return discovery_response(
+            request, discovery.api_group_list, lambda: discovery.aggregated_discovery(False)
+        )
+
+    @app.get("/version", include_in_schema=False)
+    async def version() -> Response:
+        return wire.json_response(discovery.version_info())
+
+    @app.get("/healthz", include_in_schema=False)
+    @app.get("/livez", include_in_schema=False)
+    async def healthz() -> Response:
+        return PlainTextResponse("ok")
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> Response:
+        state = request.app.state
+        if not getattr(state, "cache", None) or not state.cache.ready.is_set():
+            return PlainTextResponse("watch cache not ready", 503)
+        if not await state.store.ping():
+            return PlainTextResponse("etcd not reachable", 503)
+        return PlainTextResponse("ok")
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/openapi/v3", include_in_schema=False)
+    async def openapi_index() -> Response:
+        return wire.json_response(_cached_openapi_index())
+
+    @app.get("/openapi/v3/{path:path}", include_in_schema=False)
+    async def openapi_document(path: str) -> Response:
+        parts = [p for p in path.split("/") if p]
+        document = None
+        if parts[:1] == ["api"] and len(parts) == 2:
+            document = _cached_openapi_document("", parts[1])
+        elif parts[:1] == ["apis"] and len(parts) == 3:
+            document = _cached_openapi_document(parts[1], parts[2])
+        if document is None:
+            raise errors.NotFound("the server could not find the requested resource")
+        return wire.json_response(document)
+
+    @app.exception_handler(errors.ApiError)
+    async def api_error(request: Request, exc: errors.ApiError) -> Response:
+        return wire.error_response(exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:
+            return wire.error_response(
+                errors.MethodNotAllowed(
+                    "the server does not allow this method on the requested resource"
+                )
+            )
+        return wire.error_response(
+            errors.NotFound("the server could not find the requested resource")
+        )
+
+    return app
+
+
+@functools.cache
+def _cached_openapi_index() -> dict[str, Any]:
+    return openapi.openapi_v3_index()
+
+
+@functools.cache
+def _cached_openapi_document(group: str, version: str) -> dict[str, Any] | None:
+    return openapi.openapi_v3_group_version(group, version)

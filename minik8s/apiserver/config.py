@@ -1,0 +1,67 @@
+"""Settings of the apiserver process and their command-line flags (Kubernetes' names)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ApiserverSettings:
+    etcd_servers: tuple[str, ...] = ("http://127.0.0.1:2379",)
+    """etcd client URLs; the first one is used."""
+    bind_address: str = "127.0.0.1"
+    """Address to listen on (loopback by default)."""
+    port: int = 6443
+    """Port to listen on (plain HTTP)."""
+    token_auth_file: str | None = None
+    """CSV `token,user,uid,"groups"`; when set, every non-health request needs a bearer token."""
+    service_cluster_ip_range: str = "10.96.0.0/16"
+    """CIDR ClusterIPs come from."""
+    service_node_port_range: tuple[int, int] = (30000, 32767)
+    """Inclusive NodePort range."""
+    watch_cache_size: int = 10_000
+    """Events kept per resource for watches that resume; older resourceVersions get 410."""
+    watch_bookmark_interval: float = 30.0
+    """Seconds between BOOKMARK events on watches that allow them."""
+    min_request_timeout: float = 1800.0
+    """Watches without timeoutSeconds end after this many seconds times 1..2."""
+    log_level: str = "info"
+
+
+def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
+    parser = argparse.ArgumentParser(
+        prog="minik8s-apiserver", description="The minik8s API server (Kubernetes-compatible)."
+    )
+    parser.add_argument(
+        "--etcd-servers", default="http://127.0.0.1:2379", help="comma-separated etcd client URLs"
+    )
+    parser.add_argument("--bind-address", default="127.0.0.1")
+    parser.add_argument("--port", "--secure-port", type=int, default=6443)
+    parser.add_argument("--token-auth-file", default=None)
+    parser.add_argument("--service-cluster-ip-range", default="10.96.0.0/16")
+    parser.add_argument("--service-node-port-range", default="30000-32767")
+    parser.add_argument("--watch-cache-size", type=int, default=10_000)
+    parser.add_argument("--watch-bookmark-interval", type=float, default=30.0)
+    parser.add_argument("--min-request-timeout", type=float, default=1800.0)
+    parser.add_argument("--v", "--log-level", dest="log_level", default="info")
+    args = parser.parse_args(argv)
+    try:
+        low, high = (int(x) for x in args.service_node_port_range.split("-"))
+    except ValueError:
+        parser.error(
+            f"--service-node-port-range must look like 30000-32767, "
+            f"not {args.service_node_port_range!r}"
+        )
+    return ApiserverSettings(
+        etcd_servers=tuple(s.strip() for s in args.etcd_servers.split(",") if s.strip()),
+        bind_address=args.bind_address,
+        port=args.port,
+        token_auth_file=args.token_auth_file,
+        service_cluster_ip_range=args.service_cluster_ip_range,
+        service_node_port_range=(low, high),
+        watch_cache_size=args.watch_cache_size,
+        watch_bookmark_interval=args.watch_bookmark_interval,
+        min_request_timeout=args.min_request_timeout,
+        log_level=str(args.log_level),
+    )

@@ -1,0 +1,369 @@
+"""The REST verbs of every resource: one dispatcher from (method, path) to the registry."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from minik8s.api import errors, selectors
+from minik8s.api.resources import PODS, ResourceType
+from minik8s.apiserver import discovery, metrics, routing, tables, wire
+from minik8s.apiserver.registry import DeleteOptions, Registry
+from minik8s.apiserver.watch import WatchRequest, WatchStream, expired_event
+from minik8s.apiserver.watchcache import WatchCache
+
+logger = logging.getLogger(__name__)
+
+Object = dict[str, Any]
+WATCH_TRUE = ("true", "1", "True")
+SCALABLE_KINDS = ("Deployment", "ReplicaSet")
+
+
+class ResourceHandler:
+    def __init__(
+        self,
+        registry: Registry,
+        cache: WatchCache,
+        bookmark_interval: float = 30.0,
+        watch_timeout: float = 1800.0,
+    ) -> None:
+        self.registry = registry
+        self.cache = cache
+        self.bookmark_interval = bookmark_interval
+        self.watch_timeout = watch_timeout
+
+    async def __call__(self, request: Request) -> Response:
+        started = time.perf_counter()
+        verb, resource_name = "unknown", ""
+        try:
+            target = routing.parse(request.url.path)
+            if target is None or isinstance(target, routing.UnknownPath):
+                message = (
+                    target.message if target else "the server could not find the requested resource"
+                )
+                raise errors.NotFound(message)
+            if isinstance(target, routing.GroupPath):
+                verb = "get"
+                group = discovery.api_group(target.group)
+                if group is None:
+                    raise errors.NotFound("the server could not find the requested resource")
+                return wire.json_response(group)
+            if isinstance(target, routing.GroupVersionPath):
+                verb = "get"
+                body = discovery.api_resource_list(target.group, target.version)
+                if body is None:
+                    raise errors.NotFound("the server could not find the requested resource")
+                return wire.json_response(body)
+            resource_name = target.resource.plural + (
+                f"/{target.subresource}" if target.subresource else ""
+            )
+            verb = _verb(request, target)
+            response = await self._dispatch(request, target, verb)
+        except errors.ApiError as e:
+            response = wire.error_response(e)
+        except Exception as e:  # a bug: answer with a Status, log the traceback
+            logger.exception("%s %s failed", request.method, request.url.path)
+            response = wire.error_response(errors.InternalError(f"internal error: {e}"))
+        if verb != "watch":
+            metrics.observe_request(verb, resource_name, response.status_code, started)
+        return response
+
+    async def _dispatch(
+        self, request: Request, target: routing.ResourcePath, verb: str
+    ) -> Response:
+        resource, namespace, name = target.resource, target.namespace, target.name
+        query = request.query_params
+        dry_run = query.get("dryRun") == "All"
+        method = request.method
+        sub = target.subresource
+
+        if sub == "binding":
+            if method != "POST":
+                raise _not_allowed(method, "pods/binding")
+            binding = wire.decode_object(await wire.read_body(request), _ctype(request))
+            pod_name = name or ((binding or {}).get("metadata") or {}).get("name")
+            if not pod_name:
+                raise errors.BadRequest("a Binding must name the pod in metadata.name")
+            assert namespace is not None
+            await self.registry.bind(namespace, pod_name, binding)
+            return wire.json_response(wire.success_status(code=201), 201)
+        if sub == "scale":
+            return await self._scale(request, resource, namespace, name or "", dry_run)
+        if sub in ("log", "exec"):
+            raise errors.NotImplementedYet(
+                f"pods/{sub} is served once the kubelet proxy is implemented; "
+                f"minik8s does not support it yet"
+            )
+
+        if name is None:
+            if method == "GET":
+                if query.get("watch") in WATCH_TRUE:
+                    return await self._watch(request, resource, namespace)
+                return await self._list(request, resource, namespace)
+            if method == "POST":
+                body = wire.decode_object(await wire.read_body(request), _ctype(request))
+                obj = await self.registry.create(resource, namespace, body, dry_run=dry_run)
+                return self._object_response(request, resource, obj, 201)
+            if method == "DELETE":
+                return await self._delete_collection(request, resource, namespace)
+            raise _not_allowed(method, resource.plural)
+
+        if method == "GET":
+            if query.get("watch") in WATCH_TRUE:
+                return await self._watch(request, resource, namespace, single=name)
+            obj = await self.registry.get(resource, namespace, name)
+            return self._object_response(request, resource, obj)
+        if method == "PUT":
+            body = wire.decode_object(await wire.read_body(request), _ctype(request))
+            obj = await self.registry.update(resource, namespace, name, body, sub, dry_run=dry_run)
+            return self._object_response(request, resource, obj)
+        if method == "PATCH":
+            raw = await wire.read_body(request)
+            if not raw.strip():
+                raise errors.BadRequest("the body of the request was empty")
+            obj = await self.registry.patch(
+                resource, namespace, name, raw, _ctype(request), sub, dry_run=dry_run
+            )
+            return self._object_response(request, resource, obj)
+        if method == "DELETE":
+            options = await _delete_options(request, dry_run)
+            obj, gone = await self.registry.delete(resource, namespace, name, options)
+            if gone and resource is not PODS:
+                details = {"name": name, "kind": resource.plural, "uid": obj["metadata"].get("uid")}
+                if resource.group:
+                    details["group"] = resource.group
+                return wire.json_response(wire.success_status(details))
+            return self._object_response(request, resource, obj)
+        raise _not_allowed(method, resource.plural)
+
+    def _object_response(
+        self, request: Request, resource: ResourceType, obj: Object, code: int = 200
+    ) -> Response:
+        if wire.wants_table(request):
+            return wire.json_response(
+                tables.to_table(resource, [obj], include_object=wire.table_include_object(request)),
+                code,
+            )
+        return wire.json_response(obj, code)
+
+    async def _list(
+        self, request: Request, resource: ResourceType, namespace: str | None
+    ) -> Response:
+        matches = _matcher(request, resource)
+        objects, revision = await self.registry.list(
+            resource, namespace, matches, request.query_params.get("resourceVersion")
+        )
+        if wire.wants_table(request):
+            return wire.json_response(
+                tables.to_table(
+                    resource,
+                    objects,
+                    list_resource_version=str(revision),
+                    include_object=wire.table_include_object(request),
+                )
+            )
+        return wire.json_response(
+            {
+                "kind": resource.list_kind,
+                "apiVersion": resource.api_version,
+                "metadata": {"resourceVersion": str(revision)},
+                "items": objects,
+            }
+        )
+
+    async def _watch(
+        self,
+        request: Request,
+        resource: ResourceType,
+        namespace: str | None,
+        single: str | None = None,
+    ) -> Response:
+        query = request.query_params
+        matches = _matcher(request, resource, single)
+        node_name = None
+        field_text = query.get("fieldSelector")
+        if resource is PODS and field_text:
+            node_name = selectors.parse_field_selector(field_text).exact("spec.nodeName")
+        timeout = query.get("timeoutSeconds")
+        transform = None
+        if wire.wants_table(request):
+            include = wire.table_include_object(request)
+
+            def transform(obj: Object) -> Object:
+                return tables.to_table(resource, [obj], include_object=include)
+
+        stream = WatchStream(
+            self.cache,
+            WatchRequest(
+                resource=resource,
+                namespace=namespace,
+                resource_version=query.get("resourceVersion"),
+                matches=matches,
+                node_name=node_name or None,
+                timeout_seconds=float(timeout) if timeout and timeout.isdigit() else None,
+                allow_bookmarks=query.get("allowWatchBookmarks") in WATCH_TRUE,
+                send_initial_events=query.get("sendInitialEvents") in WATCH_TRUE,
+                transform=transform,
+            ),
+            self.bookmark_interval,
+            self.watch_timeout,
+        )
+        try:
+            await stream.open()
+        except errors.Expired as e:
+            return Response(expired_event(e), media_type=wire.JSON)
+        metrics.WATCHES.labels(resource.plural).inc()
+        return StreamingResponse(
+            _counted(stream, resource.plural),
+            media_type=wire.JSON,
+            headers={"Cache-Control": "no-cache, private"},
+        )
+
+    async def _delete_collection(
+        self, request: Request, resource: ResourceType, namespace: str | None
+    ) -> Response:
+        options = await _delete_options(request, request.query_params.get("dryRun") == "All")
+        objects, revision = await self.registry.list(
+            resource, namespace, _matcher(request, resource), None
+        )
+        deleted = []
+        for obj in objects:
+            try:
+                meta = obj["metadata"]
+                result, _ = await self.registry.delete(
+                    resource, meta.get("namespace"), meta["name"], options
+                )
+                deleted.append(result)
+            except errors.NotFound:
+                continue
+        return wire.json_response(
+            {
+                "kind": resource.list_kind,
+                "apiVersion": resource.api_version,
+                "metadata": {"resourceVersion": str(revision)},
+                "items": deleted,
+            }
+        )
+
+    async def _scale(
+        self,
+        request: Request,
+        resource: ResourceType,
+        namespace: str | None,
+        name: str,
+        dry_run: bool,
+    ) -> Response:
+        assert namespace is not None
+        method = request.method
+        if method == "GET":
+            return wire.json_response(await self.registry.get_scale(resource, namespace, name))
+        if method == "PUT":
+            body = wire.decode_object(await wire.read_body(request), _ctype(request))
+            return wire.json_response(
+                await self.registry.update_scale(resource, namespace, name, body, dry_run)
+            )
+        if method == "PATCH":
+            raw = await wire.read_body(request)
+            return wire.json_response(
+                await self.registry.patch_scale(
+                    resource, namespace, name, raw, _ctype(request), dry_run
+                )
+            )
+        raise _not_allowed(method, f"{resource.plural}/scale")
+
+
+async def _counted(stream: WatchStream, plural: str) -> Any:
+    try:
+        async for chunk in stream.lines():
+            yield chunk
+    finally:
+        metrics.WATCHES.labels(plural).dec()
+
+
+def _matcher(
+    request: Request, resource: ResourceType, single: str | None = None
+) -> Callable[[Object], bool] | None:
+    query = request.query_params
+    label_text = query.get("labelSelector") or ""
+    field_text = query.get("fieldSelector") or ""
+    if single is not None:
+        field_text = f"metadata.name={single}" + (f",{field_text}" if field_text else "")
+    if not label_text and not field_text:
+        return None
+    labels = selectors.parse_label_selector(label_text) if label_text else None
+    fields = selectors.parse_field_selector(field_text) if field_text else None
+    if fields is not None:
+        selectors.validate_field_selector(fields, resource.kind)
+
+    def matches(obj: Object) -> bool:
+        if labels is not None and not labels.matches(obj.get("metadata", {}).get("labels")):
+            return False
+        return fields is None or fields.matches(obj)
+
+    return matches
+
+
+async def _delete_options(request: Request, dry_run: bool) -> DeleteOptions:
+    query = request.query_params
+    body: Object = {}
+    raw = await wire.read_body(request)
+    if raw.strip():
+        decoded = wire.decode_object(raw, _ctype(request))
+        if not isinstance(decoded, dict):
+            raise errors.BadRequest("the body of a DELETE must be a DeleteOptions object")
+        body = decoded
+    grace: Any = body.get("gracePeriodSeconds", query.get("gracePeriodSeconds"))
+    try:
+        grace_seconds = int(grace) if grace is not None else None
+    except (TypeError, ValueError) as e:
+        raise errors.BadRequest(f"invalid gracePeriodSeconds: {grace!r}") from e
+    policy = body.get("propagationPolicy") or query.get("propagationPolicy")
+    if body.get("orphanDependents") is True or query.get("orphanDependents") == "true":
+        policy = policy or "Orphan"
+    if policy not in (None, "Foreground", "Background", "Orphan"):
+        raise errors.invalid_object(
+            "DeleteOptions",
+            "",
+            [
+                errors.not_supported(
+                    "propagationPolicy", policy, ["Foreground", "Background", "Orphan"]
+                )
+            ],
+        )
+    preconditions = body.get("preconditions") or {}
+    dry = dry_run or body.get("dryRun") == ["All"]
+    return DeleteOptions(
+        grace_period_seconds=grace_seconds,
+        propagation_policy=policy,
+        precondition_uid=preconditions.get("uid"),
+        precondition_resource_version=preconditions.get("resourceVersion"),
+        dry_run=dry,
+    )
+
+
+def _verb(request: Request, target: routing.ResourcePath) -> str:
+    method = request.method
+    if method == "GET":
+        if request.query_params.get("watch") in WATCH_TRUE:
+            return "watch"
+        return "list" if target.is_collection else "get"
+    if method == "DELETE" and target.is_collection:
+        return "deletecollection"
+    return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(
+        method, method.lower()
+    )
+
+
+def _ctype(request: Request) -> str:
+    return request.headers.get("content-type", wire.JSON)
+
+
+def _not_allowed(method: str, resource: str) -> errors.MethodNotAllowed:
+    return errors.MethodNotAllowed(
+        f"the server does not allow this method on the requested resource ({method} {resource})"
+    )

@@ -1,0 +1,32 @@
+"""Prometheus metrics of the apiserver."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import Counter, Gauge, Histogram
+
+REQUESTS = Counter(
+    "apiserver_request_total",
+    "Requests by verb, resource and HTTP code.",
+    ["verb", "resource", "code"],
+)
+LATENCY = Histogram(
+    "apiserver_request_duration_seconds",
+    "Request latency by verb and resource.",
+    ["verb", "resource"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+WATCHES = Gauge("apiserver_registered_watchers", "Open watches by resource.", ["resource"])
+ETCD_LATENCY = Histogram(
+    "etcd_request_duration_seconds",
+    "etcd request latency by operation.",
+    ["operation"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+)
+CACHE_REVISION = Gauge("apiserver_watch_cache_revision", "Latest etcd revision in the watch cache.")
+
+
+def observe_request(verb: str, resource: str, code: int, started: float) -> None:
+    REQUESTS.labels(verb, resource, str(code)).inc()
+    LATENCY.labels(verb, resource).observe(time.perf_counter() - started)

@@ -1,0 +1,504 @@
+"""Object semantics over the store: create, read, update, patch, delete, bind, scale.
+
+Every write is a compare-and-swap on the key's etcd mod_revision; nothing is written unless
+the whole object passed defaulting and validation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from minik8s.api import defaults, errors, patch, validation
+from minik8s.api.resources import NAMESPACES, PODS, SERVICES, ResourceType
+from minik8s.api.selectors import label_selector_from_object
+from minik8s.apiserver import allocators, strategy
+from minik8s.apiserver.watchcache import WatchCache
+from minik8s.store import errors as store_errors
+from minik8s.store.etcd import EtcdStore
+
+logger = logging.getLogger(__name__)
+
+Object = dict[str, Any]
+UPDATE_ATTEMPTS = 8
+PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    service_cluster_ip_range: str = "10.96.0.0/16"
+    """CIDR ClusterIPs are allocated from."""
+    service_node_port_range: tuple[int, int] = (30000, 32767)
+    """Inclusive range NodePorts are allocated from."""
+
+
+@dataclass(frozen=True)
+class DeleteOptions:
+    grace_period_seconds: int | None = None
+    propagation_policy: str | None = None  # Foreground, Background, Orphan
+    precondition_uid: str | None = None
+    precondition_resource_version: str | None = None
+    dry_run: bool = False
+
+
+def clone(obj: Object) -> Object:
+    return orjson.loads(orjson.dumps(obj))  # type: ignore[no-any-return]
+
+
+class Registry:
+    def __init__(self, store: EtcdStore, cache: WatchCache, settings: RegistrySettings) -> None:
+        self.store = store
+        self.cache = cache
+        self.settings = settings
+
+    # -- errors with the resource's name -------------------------------------------------
+    @staticmethod
+    def _not_found(resource: ResourceType, name: str) -> errors.NotFound:
+        return errors.not_found(resource.plural, name, resource.group)
+
+    @staticmethod
+    def _conflict(resource: ResourceType, name: str, detail: str = "") -> errors.Conflict:
+        return errors.conflict(resource.plural, name, resource.group, detail)
+
+    # -- reads ------------------------------------------------------------------------------
+    async def get(self, resource: ResourceType, namespace: str | None, name: str) -> Object:
+        try:
+            return (await self.store.get(resource.storage_key(namespace, name))).value
+        except store_errors.KeyNotFound as e:
+            raise self._not_found(resource, name) from e
+
+    async def list(
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        matches: Callable[[Object], bool] | None,
+        resource_version: str | None,
+    ) -> tuple[list[Object], int]:
+        """Objects and the list's resourceVersion, served from the watch cache.
+
+        resourceVersion unset: a consistent read (the cache first catches up with etcd);
+        "0": whatever the cache holds; N: the cache holds at least revision N.
+        """
+        if not resource_version:
+            await self.cache.wait_fresh()
+        elif resource_version != "0":
+            await self.cache.wait_for_revision(_parse_rv(resource_version))
+        objects = self.cache.cache(resource).snapshot(namespace)
+        if matches is not None:
+            objects = [o for o in objects if matches(o)]
+        return objects, self.cache.revision
+
+    # -- create -------------------------------------------------------------------------------
+    async def create(
+        self, resource: ResourceType, namespace: str | None, body: Any, dry_run: bool = False
+    ) -> Object:
+        obj = strategy.check_type(resource, body)
+        strategy.check_namespace(resource, obj, namespace)
+        strategy.prepare_for_create(resource, obj)
+        name = obj["metadata"].get("name") or ""
+        if resource.namespaced:
+            await self._check_namespace_open(resource, obj["metadata"]["namespace"], name)
+        defaults.apply_defaults(resource, obj)
+        causes = validation.validate_create(resource, obj)
+        if causes:
+            raise errors.invalid_object(resource.kind, name, causes, resource.group)
+        if resource is SERVICES:
+            others = [s for s in self.cache.cache(SERVICES).objects.values()]
+            allocators.assign_service_addresses(
+                obj,
+                others,
+                self.settings.service_cluster_ip_range,
+                self.settings.service_node_port_range,
+            )
+        if dry_run:
+            return obj
+        key = resource.storage_key(obj["metadata"].get("namespace"), name)
+        try:
+            revision = await self.store.create(key, obj)
+        except store_errors.KeyExists as e:
+            raise errors.already_exists(resource.plural, name, resource.group) from e
+        obj["metadata"]["resourceVersion"] = str(revision)
+        return obj
+
+    async def _check_namespace_open(
+        self, resource: ResourceType, namespace: str, name: str
+    ) -> None:
+        ns = self.cache.cache(NAMESPACES).objects.get(NAMESPACES.storage_key(None, namespace))
+        if ns is None:
+            try:
+                ns = (await self.store.get(NAMESPACES.storage_key(None, namespace))).value
+            except store_errors.KeyNotFound as e:
+                raise errors.not_found("namespaces", namespace) from e
+        if ns.get("metadata", {}).get("deletionTimestamp"):
+            qualified = f"{resource.plural}.{resource.group}" if resource.group else resource.plural
+            raise errors.Forbidden(
+                f'{qualified} "{name}" is forbidden: unable to create new content in namespace '
+                f"{namespace} because it is being terminated",
+                kind=resource.plural,
+                name=name,
+                group=resource.group,
+            )
+
+    # -- update -------------------------------------------------------------------------------
+    async def guaranteed_update(
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        name: str,
+        mutate: Callable[[Object], Object | None],
+        precondition_rv: str | None = None,
+        dry_run: bool = False,
+    ) -> tuple[Object, bool]:
+        """Read, mutate, compare-and-swap; retry on a lost race unless a version was asked for.
+
+        `mutate` gets a private copy and returns the new object (None: nothing to write).
+        Returns the stored object and whether it still exists.
+        """
+        key = resource.storage_key(namespace, name)
+        cached = self.cache.cache(resource).objects.get(key)
+        for attempt in range(1, UPDATE_ATTEMPTS + 1):
+            if cached is not None and attempt == 1:
+                current, revision = cached, _parse_rv(cached["metadata"]["resourceVersion"])
+            else:
+                try:
+                    stored = await self.store.get(key)
+                except store_errors.KeyNotFound as e:
+                    raise self._not_found(resource, name) from e
+                current, revision = stored.value, stored.mod_revision
+            if precondition_rv is not None and precondition_rv != str(revision):
+                if attempt == 1 and cached is not None:
+                    continue  # the cache may lag: check against etcd before refusing
+                raise self._conflict(resource, name)
+            updated = mutate(clone(current))
+            if updated is None or _same(updated, current):
+                if attempt == 1 and cached is not None and precondition_rv is not None:
+                    continue  # a no-op judged on cached data: confirm against etcd
+                return current, True
+            if dry_run:
+                return updated, True
+            try:
+                if strategy.should_delete_now(resource, updated):
+                    await self.store.delete(key, revision)
+                    return updated, False
+                new_revision = await self.store.update(key, updated, revision)
+            except store_errors.KeyNotFound as e:
+                raise self._not_found(resource, name) from e
+            except store_errors.RevisionConflict as e:
+                if precondition_rv is not None:
+                    raise self._conflict(resource, name) from e
+                logger.debug(
+                    "%s %s/%s: update lost a race (attempt %d/%d)",
+                    resource.plural,
+                    namespace,
+                    name,
+                    attempt,
+                    UPDATE_ATTEMPTS,
+                )
+                continue
+            updated["metadata"]["resourceVersion"] = str(new_revision)
+            return updated, True
+        raise self._conflict(resource, name, "too many concurrent updates; please try again")
+
+    async def update(
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        name: str,
+        body: Any,
+        subresource: str | None = None,
+        dry_run: bool = False,
+    ) -> Object:
+        """PUT of the object or of its `status`/`finalize` subresource."""
+        new = strategy.check_type(resource, body)
+        strategy.check_namespace(resource, new, namespace)
+        if new["metadata"].get("name") not in (None, name):
+            raise errors.BadRequest(
+                f"the name of the object ({new['metadata'].get('name')}) does not match the name "
+                f"on the URL ({name})"
+            )
+        new["metadata"]["name"] = name
+        precondition = new["metadata"].get("resourceVersion") or None
+        obj, _ = await self.guaranteed_update(
+            resource,
+            namespace,
+            name,
+            lambda old: self._apply_update(resource, clone(new), old, subresource),
+            precondition_rv=precondition,
+            dry_run=dry_run,
+        )
+        return obj
+
+    def _apply_update(
+        self, resource: ResourceType, new: Object, old: Object, subresource: str | None
+    ) -> Object:
+        if subresource == "status":
+            result = strategy.prepare_for_status_update(new, old)
+        elif subresource == "finalize":
+            result = strategy.prepare_for_finalize(new, old)
+        else:
+            result = new
+            strategy.prepare_for_update(resource, result, old)
+        defaults.apply_defaults(resource, result)
+        causes = validation.validate_update(resource, result, old)
+        if causes:
+            name = old["metadata"]["name"]
+            raise errors.invalid_object(resource.kind, name, causes, resource.group)
+        if resource is SERVICES and subresource is None:
+            key = resource.storage_key(old["metadata"].get("namespace"), old["metadata"]["name"])
+            others = [s for k, s in self.cache.cache(SERVICES).objects.items() if k != key]
+            allocators.assign_service_addresses(
+                result,
+                others,
+                self.settings.service_cluster_ip_range,
+                self.settings.service_node_port_range,
+                old=old,
+            )
+        return result
+
+    async def patch(
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        name: str,
+        body: bytes,
+        content_type: str,
+        subresource: str | None = None,
+        dry_run: bool = False,
+    ) -> Object:
+        def mutate(old: Object) -> Object:
+            patched = patch.apply_patch(clone(old), body, content_type, resource.kind)
+            patched = strategy.check_type(resource, patched)
+            patched["metadata"]["name"] = name
+            if resource.namespaced:
+                patched["metadata"]["namespace"] = namespace
+            # A resourceVersion inside the patch is a precondition, checked against `old`.
+            wanted = patched["metadata"].get("resourceVersion")
+            if wanted and wanted != old["metadata"].get("resourceVersion"):
+                raise self._conflict(resource, name)
+            return self._apply_update(resource, patched, old, subresource)
+
+        try:
+            obj, _ = await self.guaranteed_update(
+                resource, namespace, name, mutate, dry_run=dry_run
+            )
+        except errors.NotFound:
+            if content_type.split(";")[0].strip() != "application/apply-patch+yaml":
+                raise
+            # Server-side apply creates what does not exist yet.
+            applied = patch.apply_patch({}, body, content_type, resource.kind)
+            applied.setdefault("metadata", {})["name"] = name
+            return await self.create(resource, namespace, applied, dry_run=dry_run)
+        return obj
+
+    # -- delete -------------------------------------------------------------------------------
+    async def delete(
+        self, resource: ResourceType, namespace: str | None, name: str, options: DeleteOptions
+    ) -> tuple[Object, bool]:
+        """Delete or start terminating; returns the object and whether it is gone."""
+        if resource is NAMESPACES and name in PROTECTED_NAMESPACES:
+            raise errors.Forbidden(
+                f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+                kind="namespaces",
+                name=name,
+            )
+        key = resource.storage_key(namespace, name)
+        for attempt in range(1, UPDATE_ATTEMPTS + 1):
+            try:
+                stored = await self.store.get(key)
+            except store_errors.KeyNotFound as e:
+                raise self._not_found(resource, name) from e
+            obj = clone(stored.value)
+            metadata = obj["metadata"]
+            if options.precondition_uid and options.precondition_uid != metadata.get("uid"):
+                raise self._conflict(
+                    resource,
+                    name,
+                    (
+                        f"Precondition failed: UID in precondition: {options.precondition_uid}, "
+                        f"UID in object meta: {metadata.get('uid')}"
+                    ),
+                )
+            rv = options.precondition_resource_version
+            if rv and rv != str(stored.mod_revision):
+                raise self._conflict(
+                    resource,
+                    name,
+                    (
+                        f"Precondition failed: ResourceVersion in precondition: {rv}, "
+                        f"ResourceVersion in object meta: {stored.mod_revision}"
+                    ),
+                )
+            grace = strategy.delete_grace_period(resource, obj, options.grace_period_seconds)
+            add = []
+            if options.propagation_policy == "Foreground":
+                add.append("foregroundDeletion")
+            elif options.propagation_policy == "Orphan":
+                add.append("orphan")
+            if resource is NAMESPACES:
+                obj.setdefault("status", {})["phase"] = "Terminating"
+            pending = (
+                grace > 0
+                or bool(metadata.get("finalizers"))
+                or bool(add)
+                or (resource is NAMESPACES and bool((obj.get("spec") or {}).get("finalizers")))
+            )
+            try:
+                if not pending:
+                    if not options.dry_run:
+                        await self.store.delete(key, stored.mod_revision)
+                    return stored.value, True
+                if not strategy.mark_terminating(obj, grace, add) and resource is not NAMESPACES:
+                    return stored.value, False
+                if options.dry_run:
+                    return obj, False
+                revision = await self.store.update(key, obj, stored.mod_revision)
+            except store_errors.RevisionConflict:
+                logger.debug(
+                    "delete %s %s/%s lost a race (attempt %d/%d)",
+                    resource.plural,
+                    namespace,
+                    name,
+                    attempt,
+                    UPDATE_ATTEMPTS,
+                )
+                continue
+            except store_errors.KeyNotFound as e:
+                raise self._not_found(resource, name) from e
+            metadata["resourceVersion"] = str(revision)
+            return obj, False
+        raise self._conflict(resource, name, "too many concurrent updates; please try again")
+
+    # -- subresources -------------------------------------------------------------------------
+    async def bind(self, namespace: str, name: str, body: Any) -> None:
+        if not isinstance(body, dict):
+            raise errors.BadRequest("the body of the request must be a Binding object")
+        target = body.get("target") or {}
+        node = target.get("name")
+        if not node:
+            raise errors.invalid_object("Binding", name, [errors.required("target.name")])
+
+        def assign(pod: Object) -> Object:
+            spec = pod.setdefault("spec", {})
+            if pod["metadata"].get("deletionTimestamp"):
+                raise self._conflict(
+                    PODS, name, f"pod {name} is being deleted, cannot be assigned to a host"
+                )
+            if spec.get("nodeName"):
+                raise self._conflict(
+                    PODS, name, f'pod {name} is already assigned to node "{spec["nodeName"]}"'
+                )
+            spec["nodeName"] = node
+            status = pod.setdefault("status", {})
+            conditions = [
+                c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"
+            ]
+            conditions.append(
+                {
+                    "type": "PodScheduled",
+                    "status": "True",
+                    "lastProbeTime": None,
+                    "lastTransitionTime": strategy.now_rfc3339(),
+                }
+            )
+            status["conditions"] = conditions
+            return pod
+
+        await self.guaranteed_update(PODS, namespace, name, assign)
+
+    async def get_scale(self, resource: ResourceType, namespace: str, name: str) -> Object:
+        return to_scale(await self.get(resource, namespace, name))
+
+    async def update_scale(
+        self,
+        resource: ResourceType,
+        namespace: str,
+        name: str,
+        scale: Any,
+        dry_run: bool = False,
+    ) -> Object:
+        if not isinstance(scale, dict) or not isinstance(scale.get("spec", {}), dict):
+            raise errors.BadRequest("the body of the request must be a Scale object")
+        replicas = (scale.get("spec") or {}).get("replicas", 0)
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            raise errors.invalid_object(
+                "Scale",
+                name,
+                [errors.invalid("spec.replicas", replicas, "must be greater than or equal to 0")],
+            )
+        precondition = (scale.get("metadata") or {}).get("resourceVersion") or None
+
+        def set_replicas_from(old: Object) -> Object:
+            new = clone(old)
+            new.setdefault("spec", {})["replicas"] = replicas
+            return self._apply_update(resource, new, old, None)
+
+        obj, _ = await self.guaranteed_update(
+            resource,
+            namespace,
+            name,
+            set_replicas_from,
+            precondition_rv=precondition,
+            dry_run=dry_run,
+        )
+        return to_scale(obj)
+
+    async def patch_scale(
+        self,
+        resource: ResourceType,
+        namespace: str,
+        name: str,
+        body: bytes,
+        content_type: str,
+        dry_run: bool = False,
+    ) -> Object:
+        current = await self.get_scale(resource, namespace, name)
+        patched = patch.apply_patch(current, body, content_type, "Scale")
+        patched.setdefault("metadata", {}).pop("resourceVersion", None)
+        return await self.update_scale(resource, namespace, name, patched, dry_run)
+
+    async def ensure_namespaces(self, names: tuple[str, ...]) -> None:
+        for ns in names:
+            try:
+                await self.create(NAMESPACES, None, {"metadata": {"name": ns}})
+                logger.info("created namespace %s", ns)
+            except errors.AlreadyExists:
+                pass
+
+
+def to_scale(obj: Object) -> Object:
+    metadata = obj.get("metadata", {})
+    selector = (obj.get("spec") or {}).get("selector")
+    selector_text = ""
+    if selector:
+        selector_text = str(label_selector_from_object(selector))
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            key: metadata[key]
+            for key in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+            if key in metadata
+        },
+        "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
+        "status": {
+            "replicas": (obj.get("status") or {}).get("replicas", 0),
+            "selector": selector_text,
+        },
+    }
+
+
+def _parse_rv(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError as e:
+        raise errors.BadRequest(f'invalid resource version "{value}"') from e
+
+
+def _same(a: Object, b: Object) -> bool:
+    return orjson.dumps(a, option=orjson.OPT_SORT_KEYS) == orjson.dumps(
+        b, option=orjson.OPT_SORT_KEYS
+    )

@@ -1,0 +1,293 @@
+"""The apiserver's watch cache: current objects and recent events of every resource, in memory.
+
+One etcd watch over `/registry/` feeds every resource type. Because every write of the
+apiserver lands under `/registry/`, each etcd revision arrives here as an event, so the
+cache's `revision` is exact: a list or watch asking for resourceVersion N waits until the
+cache has seen N, then is served from memory. etcd sees one watch however many clients
+watch, and lists with or without a resourceVersion never range over etcd.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from minik8s.api import errors as api_errors
+from minik8s.api.resources import RESOURCES, ResourceType
+from minik8s.store import errors as store_errors
+from minik8s.store.etcd import EtcdStore, StoreEvent
+
+logger = logging.getLogger(__name__)
+
+Object = dict[str, Any]
+
+
+@dataclass
+class CachedEvent:
+    type: str  # ADDED, MODIFIED, DELETED
+    revision: int
+    object: Object
+    previous: Object | None
+    namespace: str | None
+    encoded: dict[str, bytes] = field(default_factory=dict)
+    """Serialized watch lines by event type, shared by every watcher that sends them."""
+
+
+class Watcher:
+    """One client watch: a bounded queue of events the cache pushes to."""
+
+    def __init__(self, namespace: str | None, node_name: str | None, capacity: int) -> None:
+        self.namespace = namespace
+        self.node_name = node_name
+        self.queue: asyncio.Queue[CachedEvent | None] = asyncio.Queue()
+        self.capacity = capacity
+        self.closed = False
+        self.overflowed = False
+
+    def wants(self, event: CachedEvent) -> bool:
+        if self.namespace is not None and event.namespace != self.namespace:
+            return False
+        if self.node_name is not None:
+            return self.node_name in (_node_name(event.object), _node_name(event.previous))
+        return True
+
+    def push(self, event: CachedEvent) -> None:
+        if self.closed:
+            return
+        if self.queue.qsize() >= self.capacity:
+            # A client too slow to keep up is cut off; it resumes from its last revision.
+            self.overflowed = True
+            self.close()
+            return
+        self.queue.put_nowait(event)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.queue.put_nowait(None)
+
+
+def _node_name(obj: Object | None) -> str | None:
+    if obj is None:
+        return None
+    spec = obj.get("spec")
+    return spec.get("nodeName") if isinstance(spec, dict) else None
+
+
+class ResourceCache:
+    """The objects of one resource type and a ring of its recent events."""
+
+    def __init__(self, resource: ResourceType, capacity: int) -> None:
+        self.resource = resource
+        self.objects: dict[str, Object] = {}
+        self.events: deque[CachedEvent] = deque(maxlen=capacity)
+        self.oldest_revision = 0
+        """Watches may start from any revision >= this (events after it are all in the ring)."""
+        self.watchers: set[Watcher] = set()
+
+    def reset(self, objects: dict[str, Object], revision: int) -> None:
+        self.objects = objects
+        self.events.clear()
+        self.oldest_revision = revision
+        for watcher in list(self.watchers):
+            watcher.close()
+        self.watchers.clear()
+
+    def apply(self, event: StoreEvent) -> None:
+        previous = self.objects.get(event.key)
+        if event.type == "PUT":
+            assert event.value is not None
+            obj = event.value
+            self.objects[event.key] = obj
+            kind = "MODIFIED" if previous is not None else "ADDED"
+        else:
+            if previous is None:
+                return
+            del self.objects[event.key]
+            obj = dict(previous)
+            obj["metadata"] = {
+                **previous.get("metadata", {}),
+                "resourceVersion": str(event.revision),
+            }
+            kind = "DELETED"
+        namespace = obj.get("metadata", {}).get("namespace")
+        cached = CachedEvent(kind, event.revision, obj, previous, namespace)
+        if len(self.events) == self.events.maxlen:
+            self.oldest_revision = self.events[0].revision
+        self.events.append(cached)
+        for watcher in list(self.watchers):
+            if watcher.closed:
+                self.watchers.discard(watcher)
+            elif watcher.wants(cached):
+                watcher.push(cached)
+
+    def snapshot(self, namespace: str | None) -> list[Object]:
+        if namespace is None:
+            return [self.objects[k] for k in sorted(self.objects)]
+        prefix = self.resource.storage_namespace_prefix(namespace)
+        return [self.objects[k] for k in sorted(self.objects) if k.startswith(prefix)]
+
+    def events_after(self, revision: int) -> list[CachedEvent]:
+        if revision < self.oldest_revision:
+            raise api_errors.Expired(
+                f"too old resource version: {revision} ({self.oldest_revision})"
+            )
+        return [e for e in self.events if e.revision > revision]
+
+
+class WatchCache:
+    """Keeps every ResourceCache current from one etcd watch over `/registry/`."""
+
+    def __init__(
+        self,
+        store: EtcdStore,
+        capacity: int = 10_000,
+        watcher_capacity: int = 10_000,
+        resync_wait: float = 3.0,
+    ) -> None:
+        self.store = store
+        self.watcher_capacity = watcher_capacity
+        self.resync_wait = resync_wait
+        self.caches = {r.plural: ResourceCache(r, capacity) for r in RESOURCES}
+        self.revision = 0
+        self._revision_changed = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
+        self.on_event: list[Callable[[ResourceType, str, Object, Object | None], None]] = []
+
+    def cache(self, resource: ResourceType) -> ResourceCache:
+        return self.caches[resource.plural]
+
+    async def start(self) -> None:
+        await self._relist()
+        self._task = asyncio.create_task(self._run(), name="watch-cache")
+        self._task.add_done_callback(_log_crash)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        for cache in self.caches.values():
+            for watcher in list(cache.watchers):
+                watcher.close()
+
+    async def _relist(self) -> None:
+        items, revision = await self.store.list("/registry/")
+        by_resource: dict[str, dict[str, Object]] = {plural: {} for plural in self.caches}
+        for item in items:
+            parts = item.key.split("/", 3)
+            if len(parts) > 2 and parts[2] in by_resource:
+                by_resource[parts[2]][item.key] = item.value
+        for plural, cache in self.caches.items():
+            cache.reset(by_resource[plural], revision)
+        await self._advance(revision)
+        self.ready.set()
+        logger.info("watch cache listed %d objects at revision %d", len(items), revision)
+
+    async def _run(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                async for event in self.store.watch("/registry/", self.revision + 1):
+                    self._dispatch(event)
+                    await self._advance(event.revision)
+                    delay = 0.1
+                raise store_errors.StoreUnavailable("the etcd watch ended")
+            except store_errors.Compacted as e:
+                logger.warning("etcd compacted past the watch cache (%s); relisting", e)
+                await self._retry(self._relist)
+            except store_errors.StoreUnavailable as e:
+                logger.warning(
+                    "etcd watch broke: %s; resuming from %d in %.1fs", e, self.revision + 1, delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _retry(self, action: Callable[[], Any]) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await action()
+                return
+            except store_errors.StoreError as e:
+                logger.warning("watch cache relist failed: %s; retrying in %.1fs", e, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _dispatch(self, event: StoreEvent) -> None:
+        parts = event.key.split("/", 3)
+        cache = self.caches.get(parts[2]) if len(parts) > 2 else None
+        if cache is None:
+            return
+        previous = cache.objects.get(event.key)
+        cache.apply(event)
+        for callback in self.on_event:
+            obj = event.value if event.value is not None else previous
+            if obj is not None:
+                callback(cache.resource, event.type, obj, previous)
+
+    async def _advance(self, revision: int) -> None:
+        if revision > self.revision:
+            self.revision = revision
+            async with self._revision_changed:
+                self._revision_changed.notify_all()
+
+    async def wait_for_revision(self, revision: int, timeout: float | None = None) -> None:
+        """Return once the cache has seen `revision`; 504 Timeout if it does not in time."""
+        if self.revision >= revision:
+            return
+        try:
+            async with asyncio.timeout(timeout or self.resync_wait):
+                async with self._revision_changed:
+                    await self._revision_changed.wait_for(lambda: self.revision >= revision)
+        except TimeoutError as e:
+            raise api_errors.Timeout(
+                f"Too large resource version: {revision}, current: {self.revision}",
+                retry_after_seconds=1,
+            ) from e
+
+    async def wait_fresh(self) -> None:
+        """Wait until the cache reflects every write committed before this call."""
+        await self.wait_for_revision(await self.store.current_revision())
+
+    def add_watcher(
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        node_name: str | None,
+        since: int | None,
+    ) -> tuple[Watcher, list[CachedEvent] | list[Object]]:
+        """Register a watcher and return what it must send first, atomically.
+
+        With `since` None: the current objects (sent as synthetic ADDED events); otherwise
+        the events after revision `since` (410 Expired when they are no longer held).
+        """
+        cache = self.cache(resource)
+        initial: list[CachedEvent] | list[Object]
+        if since is None:
+            initial = cache.snapshot(namespace)
+        else:
+            initial = cache.events_after(since)
+        watcher = Watcher(namespace, node_name, self.watcher_capacity)
+        cache.watchers.add(watcher)
+        return watcher, initial
+
+    def remove_watcher(self, resource: ResourceType, watcher: Watcher) -> None:
+        watcher.closed = True
+        self.cache(resource).watchers.discard(watcher)
+
+    def watcher_count(self) -> int:
+        return sum(len(c.watchers) for c in self.caches.values())
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("task %s crashed", task.get_name(), exc_info=task.exception())

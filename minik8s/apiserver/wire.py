@@ -1,0 +1,89 @@
+"""Reading request bodies and writing responses in the Kubernetes wire format."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import yaml
+from starlette.requests import Request
+from starlette.responses import Response
+
+from minik8s.api import errors
+
+MAX_BODY_BYTES = 3 * 1024 * 1024
+JSON = "application/json"
+TABLE_MARKER = "as=Table"
+
+
+def json_response(body: Any, status_code: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status_code, media_type=JSON)
+
+
+def error_response(error: errors.ApiError) -> Response:
+    response = json_response(error.to_status(), error.code)
+    if error.retry_after_seconds:
+        response.headers["Retry-After"] = str(error.retry_after_seconds)
+    return response
+
+
+def success_status(details: dict[str, Any] | None = None, code: int = 200) -> dict[str, Any]:
+    status: dict[str, Any] = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "code": code,
+    }
+    if details:
+        status["details"] = details
+    return status
+
+
+async def read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise errors.RequestEntityTooLarge("Request entity too large: limit is 3145728")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise errors.RequestEntityTooLarge("Request entity too large: limit is 3145728")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def decode_object(body: bytes, content_type: str | None) -> Any:
+    """A JSON (or YAML) request body; 400 BadRequest when it does not parse."""
+    if not body.strip():
+        raise errors.BadRequest("the body of the request was empty")
+    media = (content_type or JSON).split(";")[0].strip().lower()
+    if media in ("application/yaml", "application/x-yaml", "text/yaml"):
+        try:
+            return yaml.safe_load(body)
+        except yaml.YAMLError as e:
+            raise errors.BadRequest(f"error decoding YAML: {_one_line(e)}") from e
+    if media not in (JSON, "*/*", "application/*", ""):
+        raise errors.UnsupportedMediaType(
+            f"the body of the request was in an unknown format - accepted media types include: "
+            f'application/json, application/yaml (got "{media}")'
+        )
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise errors.BadRequest(
+            f"couldn't get version/kind; json parse error: {_one_line(e)}"
+        ) from e
+
+
+def wants_table(request: Request) -> bool:
+    return TABLE_MARKER in request.headers.get("accept", "")
+
+
+def table_include_object(request: Request) -> str:
+    return request.query_params.get("includeObject") or "Metadata"
+
+
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split())

@@ -1,0 +1,182 @@
+"""The `minik8s` command: `up`, `status`, `logs`, `down` of a local cluster."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from minik8s.cli.launcher import lifecycle
+from minik8s.cli.launcher.errors import LauncherError
+from minik8s.cli.launcher.settings import HOME_ENV, LauncherSettings, default_home
+
+app = typer.Typer(
+    name="minik8s",
+    help="Start, inspect and stop a local minik8s cluster (one process per component).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--home",
+        envvar=HOME_ENV,
+        help="Directory of the cluster's files [default: ~/.minik8s]",
+        show_default=False,
+    ),
+]
+
+
+def _home(home: Path | None) -> Path:
+    return (home or default_home()).expanduser().resolve()
+
+
+@contextlib.contextmanager
+def _errors() -> Iterator[None]:
+    """Turn every expected failure into one line on stderr and exit 1."""
+    try:
+        yield
+    except LauncherError as e:
+        err.print(f"[red]error:[/] {escape(str(e))}", highlight=False)
+        if e.details:
+            err.print(e.details, markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    except OSError as e:
+        err.print(f"[red]error:[/] {escape(str(e))}", highlight=False)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+@app.command()
+def up(
+    nodes: Annotated[
+        int | None, typer.Option(help="Nodes with a real kubelet [default: remembered, else 1]")
+    ] = None,
+    fake_nodes: Annotated[
+        int | None, typer.Option(help="Hollow nodes (fake runtime) [default: remembered, else 0]")
+    ] = None,
+    home: HomeOption = None,
+    etcd_port: Annotated[
+        int | None,
+        typer.Option(envvar="MINIK8S_ETCD_PORT", help="etcd client port [default: 2379]"),
+    ] = None,
+    etcd_peer_port: Annotated[
+        int | None,
+        typer.Option(envvar="MINIK8S_ETCD_PEER_PORT", help="etcd peer port [default: 2380]"),
+    ] = None,
+    apiserver_port: Annotated[
+        int | None,
+        typer.Option(envvar="MINIK8S_APISERVER_PORT", help="apiserver port [default: 6443]"),
+    ] = None,
+    etcd_binary: Annotated[
+        str, typer.Option(envvar="MINIK8S_ETCD_BINARY", help="etcd executable")
+    ] = "etcd",
+) -> None:
+    """Start the cluster's components that are not running yet, and write the kubeconfig."""
+    with _errors():
+        settings = LauncherSettings(
+            home=_home(home),
+            nodes=nodes,
+            fake_nodes=fake_nodes,
+            etcd_port=etcd_port,
+            etcd_peer_port=etcd_peer_port,
+            apiserver_port=apiserver_port,
+            etcd_binary=etcd_binary,
+        )
+        lifecycle.up(settings, out)
+
+
+@app.command()
+def status(home: HomeOption = None) -> None:
+    """Show each component's pid, whether it runs, its health, and the apiserver's version."""
+    with _errors():
+        settings = LauncherSettings(home=_home(home))
+        rows, version = lifecycle.status(settings)
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for column in ("COMPONENT", "PID", "RUNNING", "HEALTHZ", "ENDPOINT"):
+            table.add_column(column, no_wrap=True)
+        for row in rows:
+            health_style = {"ok": "green", "failing": "red"}.get(row.health, "dim")
+            table.add_row(
+                row.name,
+                str(row.pid) if row.pid else "-",
+                "[green]yes[/]" if row.running else "[dim]no[/]",
+                f"[{health_style}]{escape(row.health)}[/]",
+                row.endpoint,
+            )
+        out.print(table)
+        out.print(f"apiserver version: {escape(version)}", highlight=False)
+        out.print(f"kubeconfig: {settings.kubeconfig_file}", highlight=False)
+
+
+@app.command()
+def logs(
+    component: Annotated[str, typer.Argument(help="etcd, apiserver, kubelet-node-1, …")],
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines")] = False,
+    tail: Annotated[int, typer.Option(help="Lines to show from the end; -1: all")] = -1,
+    home: HomeOption = None,
+) -> None:
+    """Print a component's log (HOME/logs/<component>.log)."""
+    with _errors():
+        settings = LauncherSettings(home=_home(home))
+        lifecycle.ensure_known_log(settings, component)
+        path = settings.log_file(component)
+        data = path.read_bytes()
+        lines = data.splitlines(keepends=True)
+        if tail >= 0:
+            lines = lines[-tail:] if tail else []
+        sys.stdout.buffer.write(b"".join(lines))
+        sys.stdout.flush()
+        if follow:
+            with contextlib.suppress(KeyboardInterrupt):
+                _follow(path, len(data), settings.poll_interval * 2)
+
+
+def _follow(path: Path, position: int, interval: float) -> None:
+    """Print what is appended to `path` until interrupted; start over if it is truncated."""
+    while True:
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            size = 0
+        if size < position:
+            position = 0
+        if size > position:
+            with open(path, "rb") as f:
+                f.seek(position)
+                chunk = f.read(size - position)
+            position += len(chunk)
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+        time.sleep(interval)
+
+
+@app.command()
+def down(
+    purge: Annotated[
+        bool, typer.Option(help="Also remove etcd data, the token, the kubeconfig, cluster.json")
+    ] = False,
+    home: HomeOption = None,
+) -> None:
+    """Stop every component (SIGTERM, then SIGKILL if stuck), latest started first."""
+    with _errors():
+        lifecycle.down(LauncherSettings(home=_home(home)), out, purge)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,186 @@
+"""The component table: what `minik8s up` starts, in order, and how to start and probe each.
+
+To add a component when its `minik8s.cmd` module is implemented, flip `enabled` to True in
+`COMPONENTS` (and check its flags below against the real entry point). `down` stops them in
+reverse order. Per-node components get one process per node, named `<component>-<node>`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+from minik8s.cli.launcher.errors import LauncherError
+from minik8s.cli.launcher.settings import LauncherSettings
+from minik8s.cli.launcher.state import LOOPBACK, ClusterState
+
+
+class PerNode(Enum):
+    """Whether a component runs once, or once per node of some kind."""
+
+    NO = "no"
+    REAL = "real"
+    """One per real node (node-1…)."""
+    ALL = "all"
+    """One per node, real and hollow (fake-node-1…)."""
+    FAKE = "fake"
+    """One per hollow node."""
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One process of the cluster, fully resolved."""
+
+    name: str
+    """Name of its pid and log files (`etcd`, `apiserver`, `kubelet-node-1`)."""
+    component: str
+    """Name of the component in the table."""
+    argv: list[str]
+    """Command line; it always mentions the home directory, which marks the process as ours."""
+    health_url: str | None
+    """URL that answers 200 once the process is ready; None: running is enough."""
+    ready_timeout: float
+    """How long `up` waits for it to be ready."""
+
+
+ArgvBuilder = Callable[[LauncherSettings, ClusterState, str | None], list[str]]
+"""(settings, state, node name or None) -> command line."""
+
+
+@dataclass(frozen=True)
+class Component:
+    """One row of the table."""
+
+    name: str
+    """Component name; instances of per-node components append `-<node>`."""
+    enabled: bool
+    """False while its entry point is a stub ("not implemented yet")."""
+    issue: int | None
+    """Issue that implements it, named while it is disabled."""
+    argv: ArgvBuilder
+    """How to build its command line."""
+    health: Callable[[ClusterState], str | None] = lambda state: None
+    """Its readiness URL, if it serves one."""
+    per_node: PerNode = PerNode.NO
+    """Whether it runs once or once per node."""
+
+
+def etcd_binary(settings: LauncherSettings) -> str:
+    """The etcd executable's path; `up` calls this first so a missing etcd is one clear line."""
+    found = shutil.which(settings.etcd_binary)
+    if found is None:
+        raise LauncherError(f"etcd not found ({settings.etcd_binary}): run `make setup`")
+    return found
+
+
+def _python_module(module: str) -> list[str]:
+    return [sys.executable, "-m", module]
+
+
+def _etcd(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
+    return [
+        shutil.which(settings.etcd_binary) or settings.etcd_binary,
+        "--name=minik8s",
+        f"--data-dir={settings.etcd_data_dir}",
+        f"--listen-client-urls={state.etcd_url}",
+        f"--advertise-client-urls={state.etcd_url}",
+        f"--listen-peer-urls={state.etcd_peer_url}",
+        f"--initial-advertise-peer-urls={state.etcd_peer_url}",
+        f"--initial-cluster=minik8s={state.etcd_peer_url}",
+        "--log-level=warn",
+    ]
+
+
+def _apiserver(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
+    return [
+        *_python_module("minik8s.cmd.apiserver"),
+        f"--etcd-servers={state.etcd_url}",
+        f"--bind-address={LOOPBACK}",
+        f"--port={state.apiserver_port}",
+        f"--token-auth-file={settings.tokens_file}",
+    ]
+
+
+def _client(module: str, *extra: str) -> ArgvBuilder:
+    """A component that only talks to the apiserver, through the cluster's kubeconfig."""
+
+    def build(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
+        argv = [*_python_module(module), f"--kubeconfig={settings.kubeconfig_file}", *extra]
+        if node is not None:
+            argv.append(f"--node-name={node}")
+        return argv
+
+    return build
+
+
+COMPONENTS: tuple[Component, ...] = (
+    Component(
+        "etcd", True, None, _etcd, health=lambda s: f"{s.etcd_url}/health", per_node=PerNode.NO
+    ),
+    Component("apiserver", True, None, _apiserver, health=lambda s: f"{s.apiserver_url}/readyz"),
+    # Disabled until their entry points exist; check the flags when enabling them.
+    Component("scheduler", False, 3, _client("minik8s.cmd.scheduler")),
+    Component("controller-manager", False, 5, _client("minik8s.cmd.controller_manager")),
+    Component("kubelet", False, 4, _client("minik8s.cmd.kubelet"), per_node=PerNode.REAL),
+    Component(
+        "kubelet",
+        False,
+        4,
+        _client("minik8s.cmd.kubelet", "--runtime=fake"),
+        per_node=PerNode.FAKE,
+    ),
+    Component("proxy", False, 6, _client("minik8s.cmd.proxy"), per_node=PerNode.REAL),
+)
+"""Start order; `down` stops in reverse."""
+
+
+def node_names(state: ClusterState, kind: PerNode) -> list[str]:
+    real = [f"node-{i}" for i in range(1, state.nodes + 1)]
+    fake = [f"fake-node-{i}" for i in range(1, state.fake_nodes + 1)]
+    return {PerNode.REAL: real, PerNode.FAKE: fake, PerNode.ALL: real + fake}.get(kind, [])
+
+
+def _timeout(settings: LauncherSettings, name: str) -> float:
+    if name == "etcd":
+        return settings.etcd_ready_timeout
+    if name == "apiserver":
+        return settings.apiserver_ready_timeout
+    return settings.component_ready_timeout
+
+
+def instances(settings: LauncherSettings, state: ClusterState) -> list[Instance]:
+    """The processes `up` starts, in start order (enabled components only)."""
+    result: list[Instance] = []
+    for component in COMPONENTS:
+        if not component.enabled:
+            continue
+        nodes: list[str | None] = (
+            [None] if component.per_node is PerNode.NO else [*node_names(state, component.per_node)]
+        )
+        for node in nodes:
+            result.append(
+                Instance(
+                    name=component.name if node is None else f"{component.name}-{node}",
+                    component=component.name,
+                    argv=component.argv(settings, state, node),
+                    health_url=component.health(state),
+                    ready_timeout=_timeout(settings, component.name),
+                )
+            )
+    return result
+
+
+def disabled() -> list[Component]:
+    """Components not started yet, with the issue that brings them."""
+    return [c for c in COMPONENTS if not c.enabled]
+
+
+def stop_rank(name: str) -> int:
+    """Sort key for `down`: later components (and unknown names) stop first."""
+    for rank, component in enumerate(COMPONENTS):
+        if name == component.name or name.startswith(f"{component.name}-"):
+            return -rank
+    return -len(COMPONENTS)

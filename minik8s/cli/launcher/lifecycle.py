@@ -1,0 +1,194 @@
+"""What `up`, `down` and `status` do, over the component table and the process helpers.
+
+Output goes to the console given; failures raise `LauncherError`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+
+import httpx
+from rich.console import Console
+
+from minik8s.cli.launcher import components, kubeconfig, processes, state
+from minik8s.cli.launcher.components import Instance, PerNode
+from minik8s.cli.launcher.errors import LauncherError
+from minik8s.cli.launcher.settings import LauncherSettings
+
+
+def _running_singletons(settings: LauncherSettings) -> set[str]:
+    """Names of the once-per-cluster components of ours that run now."""
+    return {
+        c.name
+        for c in components.COMPONENTS
+        if c.per_node is PerNode.NO and processes.find(settings, c.name) is not None
+    }
+
+
+def up(settings: LauncherSettings, console: Console) -> state.ClusterState:
+    """Start every enabled component that does not run yet, in order, each waited for."""
+    components.etcd_binary(settings)
+    for directory in (settings.home, settings.logs_dir, settings.run_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+    remembered = state.load(settings.state_file)
+    cluster, notes = state.resolve(settings, remembered, _running_singletons(settings))
+    for note in notes:
+        console.print(f"[yellow]note:[/] {note}")
+    state.save(settings.state_file, cluster)
+    token = kubeconfig.ensure_token(settings.tokens_file)
+    kubeconfig.write(settings.kubeconfig_file, cluster.apiserver_url, token)
+
+    for instance in components.instances(settings, cluster):
+        _ensure(settings, instance, console)
+
+    _note_disabled(cluster, console)
+    console.print(f"[green]minik8s is up[/]: apiserver {cluster.apiserver_url}")
+    console.print("Use it with:")
+    console.print(f"  export KUBECONFIG={settings.kubeconfig_file}", highlight=False)
+    console.print("  kubectl get ns", highlight=False)
+    return cluster
+
+
+def _ensure(settings: LauncherSettings, instance: Instance, console: Console) -> None:
+    """Leave `instance` running and ready: reuse it when it runs with the same flags."""
+    running = processes.find(settings, instance.name)
+    if running is not None and not processes.same_command(running, instance):
+        console.print(f"{instance.name}: flags changed, restarting (pid {running.pid})")
+        processes.stop(settings, running)
+        running = None
+    if running is not None:
+        pid = running.pid
+        if instance.health_url and not processes.probe(instance.health_url, settings.probe_timeout):
+            with console.status(f"waiting for {instance.name} (pid {pid}) to be ready…"):
+                processes.wait_ready(settings, instance, lambda: processes.pid_alive(pid))
+        console.print(f"[green]✓[/] {instance.name} already running (pid {pid}, healthy)")
+        return
+    popen = processes.start(settings, instance)
+    try:
+        with console.status(f"waiting for {instance.name} (pid {popen.pid}) to be ready…"):
+            seconds = processes.wait_ready(settings, instance, lambda: popen.poll() is None)
+    except BaseException:
+        processes.stop_child(settings, instance.name, popen)
+        raise
+    console.print(
+        f"[green]✓[/] started {instance.name} (pid {popen.pid}), ready in {seconds:.1f}s",
+        highlight=False,
+    )
+
+
+def _note_disabled(cluster: state.ClusterState, console: Console) -> None:
+    later = components.disabled()
+    kubelet = next((c for c in later if c.name == "kubelet"), None)
+    if kubelet is not None and cluster.nodes + cluster.fake_nodes > 0:
+        console.print(
+            f"[yellow]note:[/] kubelets arrive with issue {kubelet.issue}: "
+            f"{cluster.nodes} node(s) and {cluster.fake_nodes} hollow node(s) are remembered "
+            "but not started yet"
+        )
+    others = sorted({f"{c.name} (issue {c.issue})" for c in later if c.name != "kubelet"})
+    if others:
+        console.print(f"[dim]not started yet: {', '.join(others)}[/]")
+
+
+def down(settings: LauncherSettings, console: Console, purge: bool) -> None:
+    """Stop every process of ours, latest-started first; with `purge`, forget the cluster."""
+    names = sorted(processes.recorded_names(settings), key=components.stop_rank)
+    stopped = 0
+    for name in names:
+        running = processes.find(settings, name)
+        if running is None:
+            console.print(f"{name}: not running (removed its stale pid file)")
+            continue
+        with console.status(f"stopping {name} (pid {running.pid})…"):
+            how = processes.stop(settings, running)
+        console.print(f"[green]✓[/] {how} {name} (pid {running.pid})", highlight=False)
+        stopped += 1
+    if stopped == 0:
+        console.print("nothing is running")
+    if purge:
+        _purge(settings, console)
+
+
+def _purge(settings: LauncherSettings, console: Console) -> None:
+    removed = []
+    for path in (settings.etcd_data_dir,):
+        if path.exists():
+            shutil.rmtree(path)
+            removed.append(path.name)
+    for path in (settings.tokens_file, settings.kubeconfig_file, settings.state_file):
+        if path.exists():
+            path.unlink()
+            removed.append(path.name)
+    what = ", ".join(removed) if removed else "nothing left to remove"
+    console.print(f"purged {settings.home}: {what}", highlight=False)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of `minik8s status`."""
+
+    name: str
+    pid: int | None
+    running: bool
+    health: str
+    """"ok", "failing", "-" (no health URL or not running) or why it is not started."""
+    endpoint: str
+
+
+def status(settings: LauncherSettings) -> tuple[list[Row], str]:
+    """The status of every component, and the apiserver's gitVersion (or why it is unknown)."""
+    cluster = state.load(settings.state_file) or state.ClusterState()
+    planned = components.instances(settings, cluster)
+    rows: list[Row] = []
+    for instance in planned:
+        running = processes.find(settings, instance.name)
+        health = "-"
+        if running is not None and instance.health_url:
+            ok = processes.probe(instance.health_url, settings.probe_timeout)
+            health = "ok" if ok else "failing"
+        endpoint = instance.health_url.rsplit("/", 1)[0] if instance.health_url else ""
+        rows.append(
+            Row(
+                instance.name,
+                running.pid if running else None,
+                running is not None,
+                health,
+                endpoint,
+            )
+        )
+    known = {i.name for i in planned}
+    for name in processes.recorded_names(settings):
+        if name not in known and (running := processes.find(settings, name)) is not None:
+            rows.append(Row(name, running.pid, True, "-", ""))
+    for component in components.disabled():
+        if component.name not in {r.name for r in rows}:
+            rows.append(Row(component.name, None, False, f"not yet (issue {component.issue})", ""))
+    return rows, _version(settings, cluster)
+
+
+def _version(settings: LauncherSettings, cluster: state.ClusterState) -> str:
+    headers = {}
+    if settings.tokens_file.exists():
+        headers["Authorization"] = f"Bearer {kubeconfig.read_token(settings.tokens_file)}"
+    try:
+        response = httpx.get(
+            f"{cluster.apiserver_url}/version", headers=headers, timeout=settings.probe_timeout
+        )
+        response.raise_for_status()
+        return str(response.json().get("gitVersion", "?"))
+    except (httpx.HTTPError, ValueError) as e:
+        return f"unreachable ({type(e).__name__})"
+
+
+def ensure_known_log(settings: LauncherSettings, name: str) -> None:
+    """Raise a one-line error naming the known logs when `name` has none."""
+    if settings.log_file(name).is_file():
+        return
+    known = (
+        sorted(p.stem for p in settings.logs_dir.glob("*.log"))
+        if settings.logs_dir.is_dir()
+        else []
+    )
+    hint = f"known: {', '.join(known)}" if known else f"no logs in {settings.logs_dir} yet"
+    raise LauncherError(f"no log for {name!r} ({hint})")

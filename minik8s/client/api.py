@@ -1,0 +1,443 @@
+"""`ApiClient`: the asyncio HTTP client of the Kubernetes REST API that every component uses.
+
+    async with ApiClient(load_kubeconfig()) as client:
+        pod = await client.get(resources.PODS, "web-0", "default")
+
+Every non-2xx answer is raised as the `errors.ApiError` subclass its `Status` names; transport
+failures as `exceptions.ServerUnreachable` / `exceptions.RequestTimedOut`. Requests are retried
+as `retries` decides, each retry logged with its attempt number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import logging
+import ssl
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import httpx
+import orjson
+
+from minik8s.api import errors
+from minik8s.api.resources import PODS, ResourceType
+from minik8s.client import exceptions, retries
+from minik8s.client.kubeconfig import ClientConfig
+from minik8s.client.watch import WatchStream
+
+logger = logging.getLogger(__name__)
+
+PatchType = Literal["merge", "json", "strategic", "apply"]
+PATCH_CONTENT_TYPES: dict[str, str] = {
+    "merge": "application/merge-patch+json",
+    "json": "application/json-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+    "apply": "application/apply-patch+yaml",
+}
+JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    connect_timeout: float = 5.0
+    """Seconds to open a TCP (and TLS) connection."""
+    request_timeout: float = 30.0
+    """Seconds to wait for each read or write of an ordinary (non-watch) request."""
+    watch_read_slack: float = 30.0
+    """Extra seconds past a watch's `timeoutSeconds` before a silent stream counts as dead."""
+    max_connections: int = 100
+    """Connections open at once (each watch holds one for its whole life)."""
+    max_keepalive_connections: int = 20
+    """Idle connections kept for reuse."""
+    keepalive_expiry: float = 30.0
+    """Seconds an idle connection is kept."""
+    retry: retries.RetryPolicy = field(default_factory=retries.RetryPolicy)
+    user_agent: str = "minik8s-client/0.1"
+
+
+class ApiClient:
+    """One connection pool to one apiserver. Close it (or use `async with`)."""
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        settings: ClientSettings | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.config = config
+        self.settings = settings or ClientSettings()
+        s = self.settings
+        headers = {"Accept": JSON, "User-Agent": s.user_agent}
+        if config.token:
+            headers["Authorization"] = f"Bearer {config.token}"
+        self._http = httpx.AsyncClient(
+            base_url=config.server,
+            headers=headers,
+            timeout=httpx.Timeout(s.request_timeout, connect=s.connect_timeout),
+            limits=httpx.Limits(
+                max_connections=s.max_connections,
+                max_keepalive_connections=s.max_keepalive_connections,
+                keepalive_expiry=s.keepalive_expiry,
+            ),
+            verify=tls_context(config),
+            transport=transport,
+            trust_env=False,
+        )
+
+    @property
+    def server(self) -> str:
+        return self.config.server
+
+    async def __aenter__(self) -> ApiClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- typed verbs ---------------------------------------------------------------------
+
+    def _namespace(self, rt: ResourceType, namespace: str | None) -> str | None:
+        if not rt.namespaced:
+            return None
+        return namespace or self.config.namespace
+
+    async def get(self, rt: ResourceType, name: str, namespace: str | None = None) -> dict:
+        return await self._json("GET", rt.object_path(self._namespace(rt, namespace), name))
+
+    async def list(
+        self,
+        rt: ResourceType,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        resource_version: str | None = None,
+        limit: int | None = None,
+        continue_: str | None = None,
+    ) -> dict:
+        """One page of the collection (all namespaces when `namespace` is None)."""
+        params = {
+            "labelSelector": label_selector,
+            "fieldSelector": field_selector,
+            "resourceVersion": resource_version,
+            "limit": limit,
+            "continue": continue_,
+        }
+        return await self._json("GET", rt.collection_path(namespace), params=params)
+
+    async def list_all(
+        self,
+        rt: ResourceType,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        page_size: int | None = None,
+    ) -> dict:
+        """The whole collection, following `continue` tokens; the last page's metadata."""
+        items: builtins.list[dict] = []
+        token: str | None = None
+        while True:
+            page = await self.list(
+                rt, namespace, label_selector=label_selector, field_selector=field_selector,
+                limit=page_size, continue_=token,
+            )  # fmt: skip
+            items.extend(page.get("items") or [])
+            token = (page.get("metadata") or {}).get("continue") or None
+            if not token:
+                return {**page, "items": items}
+
+    async def create(self, rt: ResourceType, obj: dict, namespace: str | None = None) -> dict:
+        meta = obj.get("metadata") or {}
+        ns = self._namespace(rt, namespace or meta.get("namespace"))
+        body = {"apiVersion": rt.api_version, "kind": rt.kind, **obj}
+        return await self._json("POST", rt.collection_path(ns), body=body)
+
+    async def update(self, rt: ResourceType, obj: dict) -> dict:
+        """PUT the whole object; its `metadata.resourceVersion`, if set, is a precondition."""
+        return await self._json("PUT", self._path_of(rt, obj), body=obj)
+
+    async def update_status(self, rt: ResourceType, obj: dict) -> dict:
+        return await self._json("PUT", self._path_of(rt, obj) + "/status", body=obj)
+
+    async def patch(
+        self,
+        rt: ResourceType,
+        name: str,
+        body: dict | builtins.list,
+        *,
+        namespace: str | None = None,
+        patch_type: PatchType = "merge",
+        subresource: str | None = None,
+    ) -> dict:
+        path = rt.object_path(self._namespace(rt, namespace), name)
+        if subresource:
+            path += f"/{subresource}"
+        content_type = PATCH_CONTENT_TYPES[patch_type]
+        return await self._json("PATCH", path, body=body, content_type=content_type)
+
+    async def delete(
+        self,
+        rt: ResourceType,
+        name: str,
+        namespace: str | None = None,
+        *,
+        grace_period_seconds: int | None = None,
+        propagation_policy: str | None = None,
+        preconditions: dict | None = None,
+    ) -> dict:
+        """Delete; returns the object (if deletion is pending) or a success `Status`."""
+        options = delete_options(grace_period_seconds, propagation_policy, preconditions)
+        path = rt.object_path(self._namespace(rt, namespace), name)
+        return await self._json("DELETE", path, body=options)
+
+    async def delete_collection(
+        self, rt: ResourceType, namespace: str | None = None, *, label_selector: str | None = None
+    ) -> dict:
+        path = rt.collection_path(self._namespace(rt, namespace))
+        return await self._json("DELETE", path, params={"labelSelector": label_selector})
+
+    async def bind(self, namespace: str, pod_name: str, node_name: str) -> dict:
+        """Assign a pod to a node (POST `pods/<name>/binding`), as the scheduler does."""
+        binding = {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": pod_name, "namespace": namespace},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node_name},
+        }
+        path = PODS.object_path(namespace, pod_name) + "/binding"
+        return await self._json("POST", path, body=binding)
+
+    async def get_subresource(
+        self,
+        rt: ResourceType,
+        name: str,
+        subresource: str,
+        namespace: str | None = None,
+        *,
+        params: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """GET `<object>/<subresource>`: parsed JSON, or text (e.g. `log`)."""
+        path = rt.object_path(self._namespace(rt, namespace), name) + f"/{subresource}"
+        return await self.request("GET", path, params=params)
+
+    def watch(
+        self,
+        rt: ResourceType,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        timeout_seconds: int | None = None,
+        allow_bookmarks: bool = True,
+    ) -> WatchStream:
+        """The events of the collection after `resource_version`; see `WatchStream`."""
+        params = {
+            "watch": "1",
+            "resourceVersion": resource_version,
+            "allowWatchBookmarks": "true" if allow_bookmarks else None,
+            "timeoutSeconds": timeout_seconds,
+            "labelSelector": label_selector,
+            "fieldSelector": field_selector,
+        }
+        path = rt.collection_path(namespace)
+        read = None if timeout_seconds is None else timeout_seconds + self.settings.watch_read_slack
+        timeout = httpx.Timeout(read, connect=self.settings.connect_timeout)
+
+        async def open_response() -> httpx.Response:
+            return await self._send("GET", path, params=params, stream=True, timeout=timeout)
+
+        return WatchStream(open_response, self.server, f"watch {path}")
+
+    # --- generic -------------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        content_type: str = JSON,
+    ) -> Any:
+        """Any request: returns parsed JSON for a JSON answer, else the text."""
+        body = None if json is None else orjson.dumps(json)
+        headers = {"Content-Type": content_type} if body is not None else None
+        response = await self._send(method, path, params=params, content=body, headers=headers)
+        if not response.content:
+            return None
+        if "json" in response.headers.get("content-type", ""):
+            return orjson.loads(response.content)
+        return response.text
+
+    async def _json(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: Mapping[str, Any] | None = None,
+        content_type: str = JSON,
+    ) -> dict:
+        result = await self.request(
+            method, path, json=body, params=params, content_type=content_type
+        )
+        if not isinstance(result, dict):
+            raise errors.InternalError(
+                f"{method} {path}: expected a JSON object, got {result!r:.80}"
+            )
+        return result
+
+    def _path_of(self, rt: ResourceType, obj: dict) -> str:
+        meta = obj.get("metadata") or {}
+        name = meta.get("name")
+        if not name:
+            raise errors.BadRequest(f"{rt.kind} has no metadata.name", kind=rt.kind)
+        return rt.object_path(self._namespace(rt, meta.get("namespace")), name)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        stream: bool = False,
+        timeout: httpx.Timeout | None = None,
+    ) -> httpx.Response:
+        """Send with retries; return a 2xx response, else raise the mapped error."""
+        policy = self.settings.retry
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        what = f"{method} {path}"
+        for attempt in range(1, policy.max_attempts + 1):
+            request = self._http.build_request(
+                method, path, params=query, content=content, headers=headers,
+                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+            )  # fmt: skip
+            try:
+                response = await self._http.send(request, stream=stream)
+            except httpx.TransportError as e:
+                sent = exceptions.request_was_sent(e)
+                if attempt < policy.max_attempts and retries.may_retry_transport_error(
+                    method, sent
+                ):
+                    delay = retries.retry_delay(policy, attempt, None)
+                    logger.warning(
+                        "%s: %s; retrying in %.2fs (attempt %d/%d)",
+                        what, exceptions.from_transport_error(e, self.server, what), delay,
+                        attempt + 1, policy.max_attempts,
+                    )  # fmt: skip
+                    await asyncio.sleep(delay)
+                    continue
+                raise exceptions.from_transport_error(e, self.server, what) from e
+            if response.is_success:
+                return response
+            retry_after = retries.parse_retry_after(response.headers.get("retry-after"))
+            error = await self._error_from(response, what, retry_after)
+            code = response.status_code
+            if attempt < policy.max_attempts and retries.may_retry_response(
+                method, code, retry_after
+            ):
+                delay = retries.retry_delay(policy, attempt, retry_after)
+                logger.warning(
+                    "%s: HTTP %d %s; retrying in %.2fs (attempt %d/%d)",
+                    what, code, error.message, delay, attempt + 1, policy.max_attempts,
+                )  # fmt: skip
+                await asyncio.sleep(delay)
+                continue
+            raise error
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    @staticmethod
+    async def _error_from(
+        response: httpx.Response, what: str, retry_after: float | None
+    ) -> errors.ApiError:
+        try:
+            await response.aread()
+        except httpx.HTTPError:
+            pass
+        finally:
+            await response.aclose()
+        status: dict[str, Any] = {}
+        with contextlib.suppress(orjson.JSONDecodeError, UnicodeDecodeError):
+            parsed = orjson.loads(response.content)
+            if isinstance(parsed, dict) and ("reason" in parsed or parsed.get("kind") == "Status"):
+                status = parsed
+        if not status.get("message"):
+            text = response.content.decode(errors="replace").strip()[:200]
+            status = {**status, "message": f"{what}: HTTP {response.status_code} {text}".strip()}
+        error = errors.from_status(status, response.status_code)
+        if error.retry_after_seconds is None and retry_after is not None:
+            error.retry_after_seconds = int(retry_after)
+        return error
+
+
+def delete_options(
+    grace_period_seconds: int | None, propagation_policy: str | None, preconditions: dict | None
+) -> dict[str, Any] | None:
+    """The `DeleteOptions` body of a DELETE, or None when every option is left to the server."""
+    options: dict[str, Any] = {}
+    if grace_period_seconds is not None:
+        options["gracePeriodSeconds"] = grace_period_seconds
+    if propagation_policy is not None:
+        options["propagationPolicy"] = propagation_policy
+    if preconditions:
+        options["preconditions"] = preconditions
+    if not options:
+        return None
+    return {"kind": "DeleteOptions", "apiVersion": "v1", **options}
+
+
+def tls_context(config: ClientConfig) -> ssl.SSLContext | bool:
+    """The TLS settings for `config`: True (system CAs) or a context with its CAs and cert."""
+    uses_client_cert = config.client_certificate or config.client_certificate_data
+    if not (
+        config.certificate_authority
+        or config.certificate_authority_data
+        or config.insecure_skip_tls_verify
+        or uses_client_cert
+    ):
+        return True
+    cadata = (
+        config.certificate_authority_data.decode() if config.certificate_authority_data else None
+    )
+    context = ssl.create_default_context(cafile=config.certificate_authority, cadata=cadata)
+    if config.insecure_skip_tls_verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if config.client_certificate and (config.client_key or not config.client_key_data):
+        context.load_cert_chain(config.client_certificate, config.client_key)
+    elif uses_client_cert:
+        # ssl loads certificates only from files: write the inline data to a private temp dir.
+        with tempfile.TemporaryDirectory(prefix="minik8s-tls-") as tmp:
+            cert = _private_file(Path(tmp) / "cert.pem", config.client_certificate_data)
+            key = _private_file(Path(tmp) / "key.pem", config.client_key_data)
+            context.load_cert_chain(
+                config.client_certificate or str(cert), config.client_key or (key and str(key))
+            )
+    return context
+
+
+def _private_file(path: Path, data: bytes | None) -> Path | None:
+    if data is None:
+        return None
+    path.touch(mode=0o600)
+    path.write_bytes(data)
+    return path

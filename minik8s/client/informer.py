@@ -1,0 +1,314 @@
+"""`Informer`: a local cache of one collection, kept current by list + watch, with handlers.
+
+List, then watch from the list's resourceVersion with bookmarks. A dropped watch resumes from
+the last resourceVersion seen (bookmarks included) after a backoff; a 410 Expired/Gone relists
+and reconciles the cache against the fresh list (`cache.diff_relist`), so every change reaches
+the handlers exactly once: on_add(new), on_update(old, new), on_delete(last known object).
+Handlers may be plain functions or coroutines; they run in order, after the cache is updated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from minik8s.api import errors
+from minik8s.api.resources import ResourceType
+from minik8s.client import cache, retries, tasks
+from minik8s.client.api import ApiClient
+from minik8s.client.watch import WatchEvent
+
+logger = logging.getLogger(__name__)
+
+AddHandler = Callable[[dict], Awaitable[None] | None]
+UpdateHandler = Callable[[dict, dict], Awaitable[None] | None]
+DeleteHandler = Callable[[dict], Awaitable[None] | None]
+
+
+@dataclass(frozen=True)
+class InformerSettings:
+    watch_timeout_min: int = 300
+    """Shortest `timeoutSeconds` asked of a watch; each watch picks one at random in range."""
+    watch_timeout_max: int = 600
+    """Longest `timeoutSeconds` asked of a watch."""
+    backoff_base: float = 0.2
+    """Seconds to wait after the first failed list or watch; doubled after each further one."""
+    backoff_cap: float = 10.0
+    """Longest wait between two attempts to list or watch."""
+    short_watch: float = 1.0
+    """A watch that ends cleanly this soon without any event counts as a failure."""
+
+
+@dataclass(frozen=True)
+class EventHandlers:
+    on_add: AddHandler | None = None
+    on_update: UpdateHandler | None = None
+    on_delete: DeleteHandler | None = None
+
+
+class Informer:
+    """List + watch one collection into `store`; call the handlers on every change."""
+
+    def __init__(
+        self,
+        client: ApiClient,
+        rt: ResourceType,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        resync_period: float | None = None,
+        indexers: Mapping[str, cache.IndexFunc] | None = None,
+        name: str | None = None,
+        settings: InformerSettings | None = None,
+    ) -> None:
+        self.client = client
+        self.rt = rt
+        self.namespace = namespace
+        self.label_selector = label_selector
+        self.field_selector = field_selector
+        self.resync_period = resync_period
+        self.settings = settings or InformerSettings()
+        self.name = name or (f"{rt.plural}/{namespace}" if namespace else rt.plural)
+        self.store = cache.Indexer(indexers)
+        self.lists = 0
+        """Lists done so far (1 after the initial sync; more after each relist)."""
+        self._handlers: list[EventHandlers] = []
+        self._resource_version: str | None = None
+        self._synced = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def has_synced(self) -> bool:
+        return self._synced.is_set()
+
+    @property
+    def last_resource_version(self) -> str | None:
+        """The resourceVersion the next watch resumes from."""
+        return self._resource_version
+
+    def add_event_handler(
+        self,
+        on_add: AddHandler | None = None,
+        on_update: UpdateHandler | None = None,
+        on_delete: DeleteHandler | None = None,
+    ) -> None:
+        """Register handlers; do it before `start()`, so they see every object."""
+        if self._tasks:
+            raise RuntimeError(f"informer {self.name}: add event handlers before start()")
+        self._handlers.append(EventHandlers(on_add, on_update, on_delete))
+
+    def start(self) -> None:
+        if self._tasks:
+            return
+        self._tasks.append(tasks.spawn(self._run(), f"informer {self.name}"))
+        if self.resync_period:
+            self._tasks.append(tasks.spawn(self._resync_loop(), f"informer {self.name} resync"))
+
+    async def stop(self) -> None:
+        await tasks.cancel_and_wait(self._tasks)
+        self._tasks = []
+
+    async def wait_synced(self, timeout: float | None = None) -> bool:
+        """Wait until the first list is in the cache; False if `timeout` passed first."""
+        try:
+            await asyncio.wait_for(self._synced.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    # --- the list/watch loop -------------------------------------------------------------
+
+    async def _run(self) -> None:
+        failures = 0
+        must_list = True
+        while True:
+            try:
+                if must_list:
+                    await self._list_and_reconcile()
+                    must_list = False
+                await self._watch()
+                failures = 0
+                continue
+            except (errors.Expired, errors.Gone) as e:
+                logger.info(
+                    "informer %s: resourceVersion %s is too old (%s); relisting",
+                    self.name, self._resource_version, e.message,
+                )  # fmt: skip
+                must_list = True
+                failures += 1
+                if failures == 1:
+                    continue  # relist at once the first time
+            except errors.ApiError as e:
+                failures += 1
+                logger.warning("informer %s: %s", self.name, e.message)
+            except _ShortWatch:
+                failures += 1
+            delay = retries.exponential_delay(
+                self.settings.backoff_base, self.settings.backoff_cap, failures
+            )
+            logger.info(
+                "informer %s: retrying in %.1fs (attempt %d)", self.name, delay, failures + 1
+            )
+            await asyncio.sleep(delay)
+
+    async def _list_and_reconcile(self) -> None:
+        listing = await self.client.list(
+            self.rt, self.namespace,
+            label_selector=self.label_selector, field_selector=self.field_selector,
+        )  # fmt: skip
+        items: list[dict] = listing.get("items") or []
+        for item in items:  # list items carry no kind/apiVersion; watch events do
+            item.setdefault("apiVersion", self.rt.api_version)
+            item.setdefault("kind", self.rt.kind)
+        diff = cache.diff_relist(self.store.items(), items)
+        self.store.replace(items)
+        self._resource_version = str((listing.get("metadata") or {}).get("resourceVersion") or "")
+        self.lists += 1
+        logger.info(
+            "informer %s: listed %d objects at resourceVersion %s "
+            "(%d added, %d updated, %d deleted)",
+            self.name, len(items), self._resource_version,
+            len(diff.added), len(diff.updated), len(diff.deleted),
+        )  # fmt: skip
+        for obj in diff.deleted:
+            await self._dispatch("delete", obj)
+        for obj in diff.added:
+            await self._dispatch("add", obj)
+        for old, new in diff.updated:
+            await self._dispatch("update", new, old)
+        self._synced.set()
+
+    async def _watch(self) -> None:
+        s = self.settings
+        timeout = random.randint(s.watch_timeout_min, max(s.watch_timeout_min, s.watch_timeout_max))
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        events = 0
+        stream = self.client.watch(
+            self.rt, self.namespace,
+            resource_version=self._resource_version or None,
+            label_selector=self.label_selector, field_selector=self.field_selector,
+            timeout_seconds=timeout, allow_bookmarks=True,
+        )  # fmt: skip
+        async with stream:
+            async for event in stream:
+                events += 1
+                await self._apply(event)
+        if events == 0 and loop.time() - started < s.short_watch:
+            raise _ShortWatch()
+        logger.debug("informer %s: watch ended after %d events", self.name, events)
+
+    async def _apply(self, event: WatchEvent) -> None:
+        change = apply_event(self.store, event)
+        if event.resource_version:
+            self._resource_version = event.resource_version
+        if change is not None:
+            what, old = change
+            await self._dispatch(what, event.object, old)
+
+    async def _resync_loop(self) -> None:
+        assert self.resync_period
+        await self._synced.wait()
+        while True:
+            await asyncio.sleep(self.resync_period)
+            for obj in self.store.list():
+                await self._dispatch("update", obj, obj)
+
+    async def _dispatch(self, what: str, obj: dict, old: dict | None = None) -> None:
+        for handlers in self._handlers:
+            handler: Callable[..., Any] | None
+            args: tuple[Any, ...]
+            if what == "add":
+                handler, args = handlers.on_add, (obj,)
+            elif what == "update":
+                handler, args = handlers.on_update, (old, obj)
+            else:
+                handler, args = handlers.on_delete, (obj,)
+            if handler is None:
+                continue
+            try:
+                result = handler(*args)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                logger.exception(
+                    "informer %s: %s handler failed for %s", self.name, what, cache.object_key(obj)
+                )
+
+
+def apply_event(store: cache.Indexer, event: WatchEvent) -> tuple[str, dict | None] | None:
+    """Apply one watch event to the cache; return the handler call it makes, if any.
+
+    The result is `("add", None)`, `("update", old)` or `("delete", old)`; None when the event
+    changes nothing: a bookmark, a version already cached (a replay), a delete of an unknown key.
+    """
+    if event.type == "BOOKMARK":
+        return None
+    key = cache.object_key(event.object)
+    old = store.get_by_key(key)
+    if event.type == "DELETED":
+        return ("delete", store.delete(key)) if old is not None else None
+    if old is not None and cache.resource_version(old) == event.resource_version:
+        return None
+    store.upsert(event.object)
+    return ("add", None) if old is None else ("update", old)
+
+
+class _ShortWatch(Exception):
+    """A watch closed at once without events; back off before the next one."""
+
+
+class InformerFactory:
+    """One informer per (type, namespace, selectors), shared by every controller that asks."""
+
+    def __init__(
+        self,
+        client: ApiClient,
+        *,
+        resync_period: float | None = None,
+        settings: InformerSettings | None = None,
+    ) -> None:
+        self.client = client
+        self.resync_period = resync_period
+        self.settings = settings
+        self._informers: dict[tuple[Any, ...], Informer] = {}
+
+    def informer(
+        self,
+        rt: ResourceType,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        indexers: Mapping[str, cache.IndexFunc] | None = None,
+    ) -> Informer:
+        key = (rt, namespace, label_selector, field_selector)
+        informer = self._informers.get(key)
+        if informer is None:
+            informer = Informer(
+                self.client, rt, namespace=namespace, label_selector=label_selector,
+                field_selector=field_selector, resync_period=self.resync_period,
+                settings=self.settings,
+            )  # fmt: skip
+            self._informers[key] = informer
+        if indexers:
+            new = {n: f for n, f in indexers.items() if n not in informer.store.index_names()}
+            informer.store.add_indexers(new)
+        return informer
+
+    def start(self) -> None:
+        for informer in self._informers.values():
+            informer.start()
+
+    async def wait_synced(self, timeout: float | None = None) -> bool:
+        results = await asyncio.gather(*(i.wait_synced(timeout) for i in self._informers.values()))
+        return all(results)
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(i.stop() for i in self._informers.values()))

@@ -1,0 +1,14 @@
+"""minik8s-scheduler: not implemented yet (see issue 3)."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> None:
+    print("minik8s-scheduler: not implemented yet", file=sys.stderr)
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,230 @@
+"""etcd v3 access for the apiserver: the only module that imports aetcd.
+
+Values are JSON objects. An object's `metadata.resourceVersion` is not stored: it is the key's
+etcd `mod_revision`, set on every read, as in Kubernetes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import aetcd
+import aetcd.exceptions
+import aetcd.rtypes
+import orjson
+
+from minik8s.store import errors
+
+logger = logging.getLogger(__name__)
+
+Object = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    value: Object
+    mod_revision: int
+
+
+@dataclass(frozen=True)
+class StoreEvent:
+    """One change of a key, as seen by an etcd watch."""
+
+    type: str  # "PUT" or "DELETE"
+    key: str
+    value: Object | None  # the new value (None for DELETE)
+    revision: int  # the event's mod_revision (for DELETE: the revision of the delete)
+
+
+def encode(obj: Object) -> bytes:
+    metadata = obj.get("metadata")
+    if isinstance(metadata, dict) and "resourceVersion" in metadata:
+        obj = {**obj, "metadata": {k: v for k, v in metadata.items() if k != "resourceVersion"}}
+    return orjson.dumps(obj)
+
+
+def decode(raw: bytes, mod_revision: int) -> Object:
+    obj: Object = orjson.loads(raw)
+    obj.setdefault("metadata", {})["resourceVersion"] = str(mod_revision)
+    return obj
+
+
+def _endpoint(url: str) -> tuple[str, int]:
+    parsed = urlparse(url if "://" in url else f"http://{url}")
+    return parsed.hostname or "127.0.0.1", parsed.port or 2379
+
+
+class EtcdStore:
+    """Create, read, compare-and-swap update, delete, list and watch JSON objects in etcd."""
+
+    def __init__(self, servers: list[str], timeout: float = 10.0) -> None:
+        self._servers = [_endpoint(s) for s in servers]
+        self._timeout = timeout
+        self._client: aetcd.Client | None = None
+
+    @property
+    def server(self) -> str:
+        host, port = self._servers[0]
+        return f"{host}:{port}"
+
+    async def open(self) -> None:
+        host, port = self._servers[0]
+        self._client = aetcd.Client(host=host, port=port, timeout=int(self._timeout))
+        await self._client.connect()
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    @property
+    def client(self) -> aetcd.Client:
+        if self._client is None:
+            raise errors.StoreUnavailable("the etcd client is not open")
+        return self._client
+
+    async def current_revision(self) -> int:
+        """The store's revision now (a count-only range: cheap, and linearizable)."""
+        try:
+            rng = await self._range(b"/registry/", b"/registry0", count_only=True)
+        except aetcd.exceptions.ClientError as e:
+            raise errors.StoreUnavailable(f"etcd {self.server}: {e}") from e
+        return int(rng.header.revision)
+
+    async def ping(self) -> bool:
+        try:
+            await asyncio.wait_for(self.current_revision(), 2)
+            return True
+        except (errors.StoreUnavailable, TimeoutError, aetcd.exceptions.ClientError):
+            return False
+
+    async def get(self, key: str) -> StoredObject:
+        try:
+            result = await self.client.get(key.encode())
+        except aetcd.exceptions.ClientError as e:
+            raise errors.StoreUnavailable(f"etcd {self.server}: {e}") from e
+        if result is None:
+            raise errors.KeyNotFound(key)
+        return StoredObject(key, decode(result.value, result.mod_revision), result.mod_revision)
+
+    async def list(self, prefix: str) -> tuple[list[StoredObject], int]:
+        """Every object under `prefix` and the store revision of the read."""
+        start = prefix.encode()
+        try:
+            rng = await self._range(start, aetcd.utils.prefix_range_end(start))
+        except aetcd.exceptions.ClientError as e:
+            raise errors.StoreUnavailable(f"etcd {self.server}: {e}") from e
+        items = [
+            StoredObject(kv.key.decode(), decode(kv.value, kv.mod_revision), kv.mod_revision)
+            for kv in rng.kvs
+        ]
+        return items, int(rng.header.revision)
+
+    async def _range(
+        self, start: bytes, end: bytes, count_only: bool = False
+    ) -> aetcd.rtypes.GetRange:
+        client = self.client
+        request = aetcd.rpc.RangeRequest(key=start, range_end=end, count_only=count_only)
+        try:
+            response = await client.kvstub.Range(
+                request, timeout=self._timeout, metadata=client.metadata
+            )
+        except Exception as e:  # grpc.aio errors: the channel is down or the call timed out
+            raise errors.StoreUnavailable(f"etcd {self.server}: {e}") from e
+        return aetcd.rtypes.GetRange(response.header, response.kvs, response.more, response.count)
+
+    async def create(self, key: str, obj: Object) -> int:
+        """Write `obj` at `key` if the key does not exist; return its mod_revision."""
+        client = self.client
+        raw = key.encode()
+        try:
+            ok, responses = await client.transaction(
+                compare=[client.transactions.create(raw) == 0],
+                success=[client.transactions.put(raw, encode(obj))],
+                failure=[],
+            )
+        except aetcd.exceptions.ClientError as e:
+            raise errors.StoreUnavailable(f"etcd {self.server}: {e}") from e
+        if not ok:
+            raise errors.KeyExists(key)
+        return int(responses[0].response_put.header.revision)
+
+    async def update(self, key: str, obj: Object, expected_revision: int) -> int:
+        """Replace the value at `key` if its mod_revision is still `expected_revision`."""
+        client = self.client
+        raw = key.encode()
+        try:
+            ok, responses = await client.transaction(
+                compare=[client.transactions.mod(raw) == expected_revision],
+                success=[client.transactions.put(raw, encode(obj))],
+                failure=[client.transactions.get(raw)],
+            )
+        except aetcd.exceptions.ClientError as e:
+            raise errors.StoreUnavailable(f"etcd {self.server}: {e}") from e
+        if not ok:
+            if not responses or not responses[0]:
+                raise errors.KeyNotFound(key)
+            raise errors.RevisionConflict(key)
+        return int(responses[0].response_put.header.revision)
+
+    async def delete(self, key: str, expected_revision: int) -> int:
+        """Delete `key` if its mod_revision is still `expected_revision`; return the revision."""
+        client = self.client
+        raw = key.encode()
+        try:
+            ok, responses = await client.transaction(
+                compare=[client.transactions.mod(raw) == expected_revision],
+                success=[client.transactions.delete(raw)],
+                failure=[client.transactions.get(raw)],
+            )
+        except aetcd.exceptions.ClientError as e:
+            raise errors.StoreUnavailable(f"etcd {self.server}: {e}") from e
+        if not ok:
+            if not responses or not responses[0]:
+                raise errors.KeyNotFound(key)
+            raise errors.RevisionConflict(key)
+        return int(responses[0].response_delete_range.header.revision)
+
+    async def compact(self, revision: int) -> None:
+        await self.client.compact(revision, physical=True)
+
+    async def watch(self, prefix: str, start_revision: int) -> AsyncIterator[StoreEvent]:
+        """Every change under `prefix` from `start_revision` (inclusive), in revision order.
+
+        Raises `errors.Compacted` when `start_revision` is older than etcd's history and
+        `errors.StoreUnavailable` when the stream breaks; the caller decides how to resume.
+        """
+        start = prefix.encode()
+        try:
+            watch = await self.client.watch(
+                start,
+                range_end=aetcd.utils.prefix_range_end(start),
+                start_revision=start_revision,
+            )
+        except aetcd.exceptions.RevisionCompactedError as e:
+            raise errors.Compacted(e.compacted_revision) from e
+        except aetcd.exceptions.ClientError as e:
+            raise errors.StoreUnavailable(f"etcd watch {self.server}: {e}") from e
+        try:
+            async for event in watch:
+                kv = event.kv
+                key = kv.key.decode()
+                if event.kind == aetcd.rtypes.EventKind.PUT:
+                    yield StoreEvent("PUT", key, decode(kv.value, kv.mod_revision), kv.mod_revision)
+                else:
+                    yield StoreEvent("DELETE", key, None, kv.mod_revision)
+        except aetcd.exceptions.RevisionCompactedError as e:
+            raise errors.Compacted(e.compacted_revision) from e
+        except aetcd.exceptions.ClientError as e:
+            raise errors.StoreUnavailable(f"etcd watch {self.server}: {e}") from e
+        finally:
+            try:
+                await watch.cancel()
+            except Exception:  # the channel may already be gone
+                logger.debug("cancelling the etcd watch failed", exc_info=True)

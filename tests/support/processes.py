@@ -1,0 +1,191 @@
+"""Real etcd and apiserver processes for tests and benchmarks, on free loopback ports."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.support.waiting import wait_for
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Process:
+    name: str
+    args: list[str]
+    log_path: Path
+    env: dict[str, str] | None = None
+    popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = open(self.log_path, "ab")
+        self.popen = subprocess.Popen(
+            self.args, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
+        )
+        log.close()
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int | None:
+        if self.popen is None:
+            return None
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(5)
+        code = self.popen.returncode
+        self.popen = None
+        return code
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+@dataclass
+class Etcd:
+    data_dir: Path
+    client_port: int = field(default_factory=free_port)
+    peer_port: int = field(default_factory=free_port)
+    process: Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.client_port}"
+
+    def start(self) -> None:
+        etcd = shutil.which("etcd") or "/usr/bin/etcd"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.process = Process(
+            "etcd",
+            [
+                etcd,
+                "--name",
+                "minik8s-test",
+                "--data-dir",
+                str(self.data_dir / "data"),
+                "--listen-client-urls",
+                self.url,
+                "--advertise-client-urls",
+                self.url,
+                "--listen-peer-urls",
+                f"http://127.0.0.1:{self.peer_port}",
+                "--initial-advertise-peer-urls",
+                f"http://127.0.0.1:{self.peer_port}",
+                "--initial-cluster",
+                f"minik8s-test=http://127.0.0.1:{self.peer_port}",
+                "--log-level",
+                "warn",
+            ],
+            self.data_dir / "etcd.log",
+            env={
+                **os.environ,
+                "ETCD_UNSUPPORTED_ARCH": os.environ.get("ETCD_UNSUPPORTED_ARCH", ""),
+            },
+        )
+        self.process.start()
+        wait_for(self._healthy, f"etcd on {self.url} to answer /health", timeout=20)
+
+    def _healthy(self) -> bool:
+        assert self.process is not None
+        if not self.process.alive():
+            raise RuntimeError(f"etcd exited:\n{self.process.log_tail()}")
+        return httpx.get(f"{self.url}/health", timeout=1).status_code == 200
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process:
+            self.process.stop(sig)
+
+
+@dataclass
+class Apiserver:
+    etcd_url: str
+    work_dir: Path
+    port: int = field(default_factory=free_port)
+    extra_args: list[str] = field(default_factory=list)
+    token: str | None = None
+    process: Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        args = [
+            sys.executable,
+            "-m",
+            "minik8s.cmd.apiserver",
+            "--etcd-servers",
+            self.etcd_url,
+            "--bind-address",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            *self.extra_args,
+        ]
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        if self.token:
+            tokens = self.work_dir / "tokens.csv"
+            tokens.write_text(f'{self.token},admin,admin-uid,"system:masters"\n')
+            args += ["--token-auth-file", str(tokens)]
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.process = Process("apiserver", args, self.work_dir / "apiserver.log")
+        self.process.start()
+        wait_for(self._ready, f"apiserver on {self.url} to answer /readyz", timeout=20)
+
+    def _ready(self) -> bool:
+        assert self.process is not None
+        if not self.process.alive():
+            raise RuntimeError(f"apiserver exited:\n{self.process.log_tail()}")
+        return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process:
+            self.process.stop(sig)
+
+    def write_kubeconfig(self, path: Path) -> Path:
+        user: dict[str, str] = {"token": self.token} if self.token else {}
+        import yaml
+
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [{"name": "minik8s", "cluster": {"server": self.url}}],
+                    "users": [{"name": "admin", "user": user}],
+                    "contexts": [
+                        {"name": "minik8s", "context": {"cluster": "minik8s", "user": "admin"}}
+                    ],
+                    "current-context": "minik8s",
+                }
+            )
+        )
+        return path
+
+
+def temp_dir(prefix: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=prefix))
