@@ -27,7 +27,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.processes import Apiserver, Etcd, temp_dir  # noqa: E402
+from tests.support.processes import Apiserver, Etcd, temp_dir
 
 CONCURRENCY = (1, 10, 50)
 
@@ -102,7 +102,7 @@ async def apiserver_rates(server: Apiserver, total: int) -> tuple[dict[str, floa
     headers = {"Authorization": f"Bearer {server.token}", "Content-Type": "application/json"}
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
     async with httpx.AsyncClient(base_url=server.url, headers=headers, limits=limits,
-                                 timeout=30) as http:  # fmt: skip
+                                 timeout=30, verify=server.verify) as http:  # fmt: skip
         await http.post("/api/v1/namespaces", content=orjson.dumps(
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench"}}))  # fmt: skip
         for c in CONCURRENCY:
@@ -132,7 +132,7 @@ async def watch_latency(server: Apiserver, watchers: int, changes: int) -> list[
     limits = httpx.Limits(max_connections=watchers + 10, max_keepalive_connections=watchers + 10)
     delays: list[float] = []
     async with httpx.AsyncClient(base_url=server.url, headers=headers, limits=limits,
-                                 timeout=60) as http:  # fmt: skip
+                                 timeout=60, verify=server.verify) as http:  # fmt: skip
         await http.post("/api/v1/namespaces", content=orjson.dumps(
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "watch"}}),
             headers={"Content-Type": "application/json"})  # fmt: skip
@@ -178,11 +178,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000, help="operations per step")
     parser.add_argument("--watchers", type=int, default=100)
     parser.add_argument("--changes", type=int, default=100, help="changes the watchers see")
+    parser.add_argument("--plain-http", action="store_true", help="serve HTTP instead of HTTPS")
     args = parser.parse_args()
 
     work = temp_dir("minik8s-bench-")
     etcd = Etcd(work / "etcd")
-    server = Apiserver(etcd.url, work / "apiserver", token=secrets.token_hex(8))
+    server = Apiserver(
+        etcd.url, work / "apiserver", token=secrets.token_hex(8), tls=not args.plain_http
+    )
     try:
         etcd.start()
         server.start()
@@ -194,7 +197,8 @@ def main() -> None:
         etcd.stop()
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"machine: {os.cpu_count()} cores; {args.requests} operations per step")
+    scheme = "HTTP" if args.plain_http else "HTTPS"
+    print(f"machine: {os.cpu_count()} cores; {args.requests} operations per step; {scheme}")
     print(f"{'clients':>8} {'etcd put/s':>11} {'api create/s':>13} {'ratio':>6} "
           f"{'etcd get/s':>11} {'api get/s':>10} {'ratio':>6}")  # fmt: skip
     for c in CONCURRENCY:

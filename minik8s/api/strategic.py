@@ -12,6 +12,7 @@ What is implemented, following apimachinery's `strategicpatch` on the server sid
 - Order: without `$setElementOrder`, the items a patch names come in patch order and the
   items it leaves alone keep their place relative to them, so a new item comes first (as in
   Kubernetes). `$setElementOrder/<list>` sets the order explicitly (kubectl apply sends it).
+  A merge list the object did not have yet is taken from the patch as it is.
 - Directives: `$patch: replace|delete` in a map (delete empties the map, as Kubernetes does),
   `$patch: replace|delete` as a list item, `$retainKeys`, `$setElementOrder/<list>` and
   `$deleteFromPrimitiveList/<list>`. Any other `$`-key is a 400.
@@ -182,8 +183,15 @@ class _Merger:
         """A patch value stored where nothing (or a value of another type) was."""
         if isinstance(value, Mapping):
             return self.merge_map({}, value, path)
+        if isinstance(value, list) and path in self._rules:
+            # Taken as it is, like Kubernetes does: validation, not the patch, judges the items.
+            return [
+                self.fresh(item, path)
+                for item in value
+                if not (isinstance(item, Mapping) and DIRECTIVE in item)
+            ]
         if isinstance(value, list):
-            return self.merge_list([], value, path)
+            return [_without_nulls(item) for item in value]
         return value
 
     def merge_list(self, original: list[Any], patch: list[Any], path: Path) -> list[Any]:
@@ -230,7 +238,7 @@ class _Merger:
     def _set_element_orders(
         self, original: dict[str, Any], patch: dict[str, Any], path: Path
     ) -> None:
-        """Merge each list that has a `$setElementOrder/<list>`, in that order."""
+        """Merge each list named by a `$setElementOrder/<list>`, and put it in that order."""
         for directive in [k for k in patch if k.startswith(SET_ELEMENT_ORDER)]:
             order = patch.pop(directive)
             field = directive[len(SET_ELEMENT_ORDER) :]

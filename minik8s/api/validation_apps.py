@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from minik8s.api import errors as api_errors
+from minik8s.api import selectors
 from minik8s.api import validation_formats as fmt
 from minik8s.api.errors import Cause
 from minik8s.api.validation_meta import (
@@ -15,7 +16,6 @@ from minik8s.api.validation_meta import (
     mapping,
     non_negative,
     required,
-    selector_matches,
     validate_label_selector,
     validate_labels,
     validate_object_meta,
@@ -81,17 +81,8 @@ def _validate_replicated_spec(spec: dict[str, Any]) -> list[Cause]:
         causes.append(required("spec.template"))
         return causes
     labels = mapping(mapping(template, "metadata"), "labels")
-    if isinstance(selector, dict) and (
-        selector.get("matchLabels") or selector.get("matchExpressions")
-    ):
-        if not selector_matches(selector, labels):
-            causes.append(
-                invalid(
-                    "spec.template.metadata.labels",
-                    labels,
-                    "`selector` does not match template `labels`",
-                )
-            )
+    if isinstance(selector, dict):
+        causes += _validate_selector_matches(selector, labels)
     causes += validate_labels(labels, "spec.template.metadata.labels")
     pod_spec = mapping(template, "spec")
     if not pod_spec:
@@ -111,6 +102,22 @@ def _validate_replicated_spec(spec: dict[str, Any]) -> list[Cause]:
             )
         )
     return causes
+
+
+def _validate_selector_matches(selector: dict[str, Any], labels: dict[str, Any]) -> list[Cause]:
+    try:
+        parsed = selectors.label_selector_from_object(selector)
+    except selectors.InvalidSelector:
+        return [invalid("spec.selector", selector, "invalid label selector")]
+    if not parsed.empty and not parsed.matches(labels):
+        return [
+            invalid(
+                "spec.template.metadata.labels",
+                labels,
+                "`selector` does not match template `labels`",
+            )
+        ]
+    return []
 
 
 def _validate_strategy(strategy: dict[str, Any], path: str) -> list[Cause]:

@@ -220,27 +220,6 @@ def validate_selector_requirement(
     return causes
 
 
-def selector_matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-    """Whether a LabelSelector (matchLabels + matchExpressions) selects `labels`."""
-    for label_key, value in mapping(selector, "matchLabels").items():
-        if labels.get(label_key) != value:
-            return False
-    for requirement in items(selector, "matchExpressions"):
-        required_key = str(requirement.get("key") or "")
-        operator = requirement.get("operator")
-        values = requirement.get("values") or []
-        present = required_key in labels
-        if operator == "In" and not (present and labels[required_key] in values):
-            return False
-        if operator == "NotIn" and present and labels[required_key] in values:
-            return False
-        if operator == "Exists" and not present:
-            return False
-        if operator == "DoesNotExist" and present:
-            return False
-    return True
-
-
 def _validate_owner_references(references: list[dict[str, Any]], path: str) -> list[Cause]:
     causes: list[Cause] = []
     controllers: list[str] = []

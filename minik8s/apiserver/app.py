@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-
 from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException

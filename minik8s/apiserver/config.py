@@ -16,6 +16,10 @@ class ApiserverSettings:
     """Port to listen on (plain HTTP)."""
     token_auth_file: str | None = None
     """CSV `token,user,uid,"groups"`; when set, every non-health request needs a bearer token."""
+    tls_cert_file: str | None = None
+    """Serving certificate (PEM); with the key, the apiserver serves HTTPS."""
+    tls_private_key_file: str | None = None
+    """Private key of the serving certificate (PEM)."""
     service_cluster_ip_range: str = "10.96.0.0/16"
     """CIDR ClusterIPs come from."""
     service_node_port_range: tuple[int, int] = (30000, 32767)
@@ -39,6 +43,8 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
     parser.add_argument("--bind-address", default="127.0.0.1")
     parser.add_argument("--port", "--secure-port", type=int, default=6443)
     parser.add_argument("--token-auth-file", default=None)
+    parser.add_argument("--tls-cert-file", default=None)
+    parser.add_argument("--tls-private-key-file", default=None)
     parser.add_argument("--service-cluster-ip-range", default="10.96.0.0/16")
     parser.add_argument("--service-node-port-range", default="30000-32767")
     parser.add_argument("--watch-cache-size", type=int, default=10_000)
@@ -46,6 +52,8 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
     parser.add_argument("--min-request-timeout", type=float, default=1800.0)
     parser.add_argument("--v", "--log-level", dest="log_level", default="info")
     args = parser.parse_args(argv)
+    if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
+        parser.error("--tls-cert-file and --tls-private-key-file go together")
     try:
         low, high = (int(x) for x in args.service_node_port_range.split("-"))
     except ValueError:
@@ -58,6 +66,8 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         bind_address=args.bind_address,
         port=args.port,
         token_auth_file=args.token_auth_file,
+        tls_cert_file=args.tls_cert_file,
+        tls_private_key_file=args.tls_private_key_file,
         service_cluster_ip_range=args.service_cluster_ip_range,
         service_node_port_range=(low, high),
         watch_cache_size=args.watch_cache_size,

@@ -14,11 +14,8 @@ import asyncio
 import builtins
 import contextlib
 import logging
-import ssl
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
@@ -27,7 +24,7 @@ import orjson
 
 from minik8s.api import errors
 from minik8s.api.resources import PODS, ResourceType
-from minik8s.client import exceptions, retries
+from minik8s.client import exceptions, retries, tls
 from minik8s.client.kubeconfig import ClientConfig
 from minik8s.client.watch import WatchStream
 
@@ -86,7 +83,7 @@ class ApiClient:
                 max_keepalive_connections=s.max_keepalive_connections,
                 keepalive_expiry=s.keepalive_expiry,
             ),
-            verify=tls_context(config),
+            verify=tls.tls_context(config),
             transport=transport,
             trust_env=False,
         )
@@ -334,19 +331,19 @@ class ApiClient:
             try:
                 response = await self._http.send(request, stream=stream)
             except httpx.TransportError as e:
-                sent = exceptions.request_was_sent(e)
-                if attempt < policy.max_attempts and retries.may_retry_transport_error(
-                    method, sent
-                ):
+                error = exceptions.from_transport_error(e, self.server, what)
+                retryable = not isinstance(error, exceptions.TLSFailure) and (
+                    retries.may_retry_transport_error(method, exceptions.request_was_sent(e))
+                )
+                if attempt < policy.max_attempts and retryable:
                     delay = retries.retry_delay(policy, attempt, None)
                     logger.warning(
                         "%s: %s; retrying in %.2fs (attempt %d/%d)",
-                        what, exceptions.from_transport_error(e, self.server, what), delay,
-                        attempt + 1, policy.max_attempts,
+                        what, error, delay, attempt + 1, policy.max_attempts,
                     )  # fmt: skip
                     await asyncio.sleep(delay)
                     continue
-                raise exceptions.from_transport_error(e, self.server, what) from e
+                raise error from e
             if response.is_success:
                 return response
             retry_after = retries.parse_retry_after(response.headers.get("retry-after"))
@@ -403,41 +400,3 @@ def delete_options(
     if not options:
         return None
     return {"kind": "DeleteOptions", "apiVersion": "v1", **options}
-
-
-def tls_context(config: ClientConfig) -> ssl.SSLContext | bool:
-    """The TLS settings for `config`: True (system CAs) or a context with its CAs and cert."""
-    uses_client_cert = config.client_certificate or config.client_certificate_data
-    if not (
-        config.certificate_authority
-        or config.certificate_authority_data
-        or config.insecure_skip_tls_verify
-        or uses_client_cert
-    ):
-        return True
-    cadata = (
-        config.certificate_authority_data.decode() if config.certificate_authority_data else None
-    )
-    context = ssl.create_default_context(cafile=config.certificate_authority, cadata=cadata)
-    if config.insecure_skip_tls_verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    if config.client_certificate and (config.client_key or not config.client_key_data):
-        context.load_cert_chain(config.client_certificate, config.client_key)
-    elif uses_client_cert:
-        # ssl loads certificates only from files: write the inline data to a private temp dir.
-        with tempfile.TemporaryDirectory(prefix="minik8s-tls-") as tmp:
-            cert = _private_file(Path(tmp) / "cert.pem", config.client_certificate_data)
-            key = _private_file(Path(tmp) / "key.pem", config.client_key_data)
-            context.load_cert_chain(
-                config.client_certificate or str(cert), config.client_key or (key and str(key))
-            )
-    return context
-
-
-def _private_file(path: Path, data: bytes | None) -> Path | None:
-    if data is None:
-        return None
-    path.touch(mode=0o600)
-    path.write_bytes(data)
-    return path

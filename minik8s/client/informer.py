@@ -2,9 +2,11 @@
 
 List, then watch from the list's resourceVersion with bookmarks. A dropped watch resumes from
 the last resourceVersion seen (bookmarks included) after a backoff; a 410 Expired/Gone relists
-and reconciles the cache against the fresh list (`cache.diff_relist`), so every change reaches
-the handlers exactly once: on_add(new), on_update(old, new), on_delete(last known object).
-Handlers may be plain functions or coroutines; they run in order, after the cache is updated.
+and reconciles the cache against the fresh list (`cache.diff_relist`). Handlers hear of each
+change once and never twice: on_add(new), on_update(old, new), on_delete(last known object);
+after a relist they hear the net change (like client-go, an object created and deleted while
+the watch was down is not reported). Handlers may be plain functions or coroutines; they run
+one at a time, in event order, after the cache is updated, so keep them short (enqueue a key).
 """
 
 from __future__ import annotations
@@ -125,7 +127,8 @@ class Informer:
     # --- the list/watch loop -------------------------------------------------------------
 
     async def _run(self) -> None:
-        failures = 0
+        failures = 0  # consecutive failures to list or watch
+        expiries = 0  # consecutive 410s: relist at once the first time, then back off
         must_list = True
         while True:
             try:
@@ -133,7 +136,7 @@ class Informer:
                     await self._list_and_reconcile()
                     must_list = False
                 await self._watch()
-                failures = 0
+                failures = expiries = 0
                 continue
             except (errors.Expired, errors.Gone) as e:
                 logger.info(
@@ -141,19 +144,22 @@ class Informer:
                     self.name, self._resource_version, e.message,
                 )  # fmt: skip
                 must_list = True
-                failures += 1
-                if failures == 1:
-                    continue  # relist at once the first time
+                failures, expiries = 0, expiries + 1
+                if expiries == 1:
+                    continue
+                attempt = expiries - 1
             except errors.ApiError as e:
                 failures += 1
+                attempt = failures
                 logger.warning("informer %s: %s", self.name, e.message)
             except _ShortWatch:
                 failures += 1
+                attempt = failures
             delay = retries.exponential_delay(
-                self.settings.backoff_base, self.settings.backoff_cap, failures
+                self.settings.backoff_base, self.settings.backoff_cap, attempt
             )
             logger.info(
-                "informer %s: retrying in %.1fs (attempt %d)", self.name, delay, failures + 1
+                "informer %s: retrying in %.1fs (attempt %d)", self.name, delay, attempt + 1
             )
             await asyncio.sleep(delay)
 

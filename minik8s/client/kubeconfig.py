@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -168,7 +169,9 @@ def _named(document: dict[str, Any], section: str, inner: str, source: str) -> d
     return named
 
 
-def _token(user: dict[str, Any], user_name: str, resolve: Any, source: str) -> str | None:
+def _token(
+    user: dict[str, Any], user_name: str, resolve: Callable[[Any], str | None], source: str
+) -> str | None:
     if user.get("token"):
         return str(user["token"])
     token_file = resolve(user.get("tokenFile"))

@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> None:
         access_log=False,
         timeout_graceful_shutdown=5,
         timeout_keep_alive=120,
+        ssl_certfile=settings.tls_cert_file,
+        ssl_keyfile=settings.tls_private_key_file,
     )
 
 

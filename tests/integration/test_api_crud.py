@@ -14,16 +14,20 @@ MERGE = "application/merge-patch+json"
 
 def test_health_and_version_need_no_token(apiserver: Apiserver) -> None:
     for path in ("/healthz", "/readyz", "/livez"):
-        assert httpx.get(apiserver.url + path).status_code == 200
-    version = httpx.get(apiserver.url + "/version").json()
+        assert httpx.get(apiserver.url + path, verify=apiserver.verify).status_code == 200
+    version = httpx.get(apiserver.url + "/version", verify=apiserver.verify).json()
     assert version["major"] == "1" and version["minor"] == "32"
 
 
 def test_requests_without_a_token_get_401_status(apiserver: Apiserver) -> None:
-    r = httpx.get(apiserver.url + "/api/v1/namespaces")
+    r = httpx.get(apiserver.url + "/api/v1/namespaces", verify=apiserver.verify)
     assert r.status_code == 401
     assert r.json()["kind"] == "Status" and r.json()["reason"] == "Unauthorized"
-    r = httpx.get(apiserver.url + "/api/v1/namespaces", headers={"Authorization": "Bearer nope"})
+    r = httpx.get(
+        apiserver.url + "/api/v1/namespaces",
+        headers={"Authorization": "Bearer nope"},
+        verify=apiserver.verify,
+    )
     assert r.status_code == 401
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -117,8 +118,9 @@ async def test_errors_are_mapped_to_their_classes(client: ApiClient, namespace: 
     await client.delete(CONFIGMAPS, "dup", namespace)
 
 
-async def test_a_wrong_token_is_unauthorized(apiserver: Apiserver) -> None:
-    async with ApiClient(ClientConfig.from_url(apiserver.url, token="wrong")) as client:
+async def test_a_wrong_token_is_unauthorized(kubeconfig: Path) -> None:
+    config = dataclasses.replace(load_kubeconfig(kubeconfig), token="wrong")
+    async with ApiClient(config) as client:
         with pytest.raises(errors.Unauthorized):
             await client.list(NAMESPACES)
 
@@ -197,3 +199,11 @@ async def first_events(stream: WatchStream, count: int) -> list[WatchEvent]:
             if len(events) >= count:
                 break
     return events
+
+
+async def test_a_server_certificate_without_its_ca_is_refused(apiserver: Apiserver) -> None:
+    if not apiserver.url.startswith("https://"):
+        pytest.skip("the session apiserver serves plain HTTP")
+    async with ApiClient(ClientConfig.from_url(apiserver.url, token=apiserver.token)) as client:
+        with pytest.raises(exceptions.TLSFailure, match="certificate"):
+            await client.list(NAMESPACES)

@@ -16,7 +16,13 @@ from minik8s.client.kubeconfig import load_kubeconfig
 from minik8s.client.leaderelection import LeaderElector, parse_micro_time
 from tests.support.waiting import async_wait_for
 
-TIMING = {"lease_duration": 3.0, "renew_deadline": 2.0, "retry_period": 0.3}
+LEASE_DURATION, RENEW_DEADLINE, RETRY_PERIOD = 3.0, 2.0, 0.3
+
+
+def elector(client: ApiClient, lease: str, identity: str) -> LeaderElector:
+    return LeaderElector(
+        client, "kube-system", lease, identity, LEASE_DURATION, RENEW_DEADLINE, RETRY_PERIOD
+    )
 
 
 @pytest.fixture()
@@ -27,7 +33,7 @@ async def client(kubeconfig: Path) -> AsyncIterator[ApiClient]:
 
 class Candidate:
     def __init__(self, client: ApiClient, lease: str, identity: str) -> None:
-        self.elector = LeaderElector(client, "kube-system", lease, identity, **TIMING)
+        self.elector = elector(client, lease, identity)
         self.leading = False
         self.stopped = 0
         self.task: asyncio.Task[None] | None = None
@@ -70,7 +76,7 @@ async def test_one_leads_and_the_other_takes_over_when_it_stops(client: ApiClien
         await async_wait_for(
             lambda: _true(follower.leading), "the follower to take over", timeout=10
         )
-        assert loop.time() - stopped_at < TIMING["lease_duration"], "released, so no expiry wait"
+        assert loop.time() - stopped_at < LEASE_DURATION, "released, so no expiry wait"
         held = await client.get(LEASES, lease, "kube-system")
         assert held["spec"]["holderIdentity"] == follower.elector.identity
         assert held["spec"]["leaseTransitions"] >= 1
@@ -82,7 +88,7 @@ async def test_one_leads_and_the_other_takes_over_when_it_stops(client: ApiClien
 
 async def test_an_expired_lease_is_taken_over(client: ApiClient) -> None:
     lease = f"test-{uuid.uuid4().hex[:8]}"
-    gone = LeaderElector(client, "kube-system", lease, "crashed", **TIMING)
+    gone = elector(client, lease, "crashed")
     assert await gone.try_acquire_or_renew()  # holds it once, then never renews
     first = await client.get(LEASES, lease, "kube-system")
 
@@ -93,7 +99,7 @@ async def test_an_expired_lease_is_taken_over(client: ApiClient) -> None:
     try:
         await async_wait_for(lambda: _true(successor.leading), "the takeover", timeout=15)
         waited = loop.time() - started
-        assert waited >= TIMING["lease_duration"] - 1.0, "no takeover before expiry"
+        assert waited >= LEASE_DURATION - 1.0, "no takeover before expiry"
         taken = await client.get(LEASES, lease, "kube-system")
         assert taken["spec"]["leaseTransitions"] == first["spec"]["leaseTransitions"] + 1
         assert parse_micro_time(taken["spec"]["acquireTime"]) > parse_micro_time(

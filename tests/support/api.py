@@ -16,7 +16,9 @@ from tests.support.processes import Apiserver
 class Api:
     def __init__(self, server: Apiserver) -> None:
         headers = {"Authorization": f"Bearer {server.token}"} if server.token else {}
-        self.http = httpx.Client(base_url=server.url, headers=headers, timeout=10)
+        self.http = httpx.Client(
+            base_url=server.url, headers=headers, timeout=10, verify=server.verify
+        )
 
     def close(self) -> None:
         self.http.close()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -13,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import yaml
 
+from minik8s import pki
 from tests.support.waiting import wait_for
 
 
@@ -129,9 +133,25 @@ class Apiserver:
     token: str | None = None
     process: Process | None = None
 
+    tls: bool | None = None
+    """Serve HTTPS (default: whenever a token is set, since kubectl sends tokens only over TLS)."""
+
+    @property
+    def uses_tls(self) -> bool:
+        return bool(self.token) if self.tls is None else self.tls
+
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.uses_tls else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def ca_file(self) -> Path | None:
+        return self.work_dir / "pki" / "ca.crt" if self.uses_tls else None
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        return ssl.create_default_context(cafile=str(self.ca_file)) if self.ca_file else False
 
     def start(self) -> None:
         args = [
@@ -151,6 +171,9 @@ class Apiserver:
             tokens = self.work_dir / "tokens.csv"
             tokens.write_text(f'{self.token},admin,admin-uid,"system:masters"\n')
             args += ["--token-auth-file", str(tokens)]
+        if self.uses_tls:
+            certs = pki.ensure_serving_certificate(self.work_dir / "pki")
+            args += ["--tls-cert-file", str(certs.cert), "--tls-private-key-file", str(certs.key)]
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.process = Process("apiserver", args, self.work_dir / "apiserver.log")
         self.process.start()
@@ -160,7 +183,7 @@ class Apiserver:
         assert self.process is not None
         if not self.process.alive():
             raise RuntimeError(f"apiserver exited:\n{self.process.log_tail()}")
-        return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
+        return httpx.get(f"{self.url}/readyz", timeout=1, verify=self.verify).status_code == 200
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process:
@@ -168,14 +191,17 @@ class Apiserver:
 
     def write_kubeconfig(self, path: Path) -> Path:
         user: dict[str, str] = {"token": self.token} if self.token else {}
-        import yaml
-
+        cluster: dict[str, str] = {"server": self.url}
+        if self.ca_file:
+            cluster["certificate-authority-data"] = base64.b64encode(
+                self.ca_file.read_bytes()
+            ).decode()
         path.write_text(
             yaml.safe_dump(
                 {
                     "apiVersion": "v1",
                     "kind": "Config",
-                    "clusters": [{"name": "minik8s", "cluster": {"server": self.url}}],
+                    "clusters": [{"name": "minik8s", "cluster": cluster}],
                     "users": [{"name": "admin", "user": user}],
                     "contexts": [
                         {"name": "minik8s", "context": {"cluster": "minik8s", "user": "admin"}}

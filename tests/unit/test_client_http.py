@@ -4,6 +4,7 @@ and the watch stream parser."""
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
@@ -333,3 +334,19 @@ async def test_a_watch_whose_connection_breaks_raises_server_unreachable() -> No
             await anext(stream)
         with pytest.raises(StopAsyncIteration):
             await anext(stream)
+
+
+async def test_an_untrusted_certificate_fails_at_once_and_says_so() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        try:
+            raise ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED]")
+        except ssl.SSLError as e:
+            raise httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify") from e
+
+    async with make_client(handler) as client:
+        with pytest.raises(exceptions.TLSFailure, match="TLS handshake with the apiserver at"):
+            await client.get(PODS, "x")
+    assert len(calls) == 1, "retrying cannot fix a certificate"

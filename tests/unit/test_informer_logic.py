@@ -13,7 +13,7 @@ import pytest
 from minik8s.api.resources import NODES, PODS
 from minik8s.client import cache
 from minik8s.client.api import ApiClient, ClientSettings
-from minik8s.client.informer import Informer, InformerSettings, apply_event
+from minik8s.client.informer import Informer, InformerFactory, InformerSettings, apply_event
 from minik8s.client.kubeconfig import ClientConfig
 from minik8s.client.retries import RetryPolicy
 from minik8s.client.watch import WatchEvent
@@ -251,6 +251,26 @@ async def test_wait_synced_times_out_when_the_server_is_unreachable() -> None:
         assert not informer.has_synced
     finally:
         await informer.stop()
+        await client.aclose()
+
+
+async def test_factory_shares_one_informer_per_query() -> None:
+    server = FakeApiserver()
+    server.change("ADDED", "a")
+    client = ApiClient(
+        ClientConfig.from_url("http://fake"), transport=httpx.MockTransport(server.handle)
+    )
+    factory = InformerFactory(client)
+    pods = factory.informer(PODS, indexers={cache.NAMESPACE_INDEX: cache.index_by_namespace})
+    assert factory.informer(PODS, indexers={"app": lambda o: []}) is pods
+    assert pods.store.index_names() == [cache.NAMESPACE_INDEX, "app"]
+    assert factory.informer(PODS, namespace="default") is not pods
+    factory.start()
+    try:
+        assert await factory.wait_synced(5)
+        assert pods.store.by_index(cache.NAMESPACE_INDEX, "default")[0]["metadata"]["name"] == "a"
+    finally:
+        await factory.stop()
         await client.aclose()
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import ssl
 from pathlib import Path
 
 import pytest
 import yaml
 
+from minik8s.client import tls
 from minik8s.client.kubeconfig import ClientConfig, ConfigError, load_kubeconfig
 
 
@@ -172,3 +174,23 @@ def test_from_url() -> None:
     assert config.server == "http://127.0.0.1:8080"
     assert config.token == "t"
     assert config.namespace == "default"
+
+
+def test_plain_config_uses_default_verification() -> None:
+    assert tls.tls_context(ClientConfig.from_url("https://127.0.0.1:6443")) is True
+
+
+def test_insecure_skip_verify_turns_verification_off() -> None:
+    context = tls.tls_context(ClientConfig("https://127.0.0.1:6443", insecure_skip_tls_verify=True))
+    assert isinstance(context, ssl.SSLContext)
+    assert context.verify_mode == ssl.CERT_NONE and not context.check_hostname
+
+
+def test_unloadable_tls_files_are_a_one_line_config_error(tmp_path: Path) -> None:
+    missing = ClientConfig("https://x", certificate_authority=str(tmp_path / "ca.crt"))
+    with pytest.raises(ConfigError, match=r"cannot load TLS credentials from .*ca\.crt") as e:
+        tls.tls_context(missing)
+    assert "\n" not in str(e.value)
+    garbage = ClientConfig("https://x", certificate_authority_data=b"not a certificate")
+    with pytest.raises(ConfigError, match="cannot load TLS credentials"):
+        tls.tls_context(garbage)

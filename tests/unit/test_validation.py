@@ -7,6 +7,7 @@ import pytest
 from minik8s.api import defaults, validation
 from minik8s.api import resources as rt
 from minik8s.api.errors import Cause
+from minik8s.api.models import MODELS, apps, core
 
 Obj = dict[str, Any]
 DELETE = object()
@@ -579,3 +580,48 @@ def test_scale() -> None:
     assert validation.validate_scale(scale) == []
     scale["spec"]["replicas"] = -2
     assert [c.field for c in validation.validate_scale(scale)] == ["spec.replicas"]
+
+
+# --- models -----------------------------------------------------------------------------
+
+
+def test_models_cover_every_kind() -> None:
+    assert {r.kind for r in rt.RESOURCES} | {"Scale", "Binding"} == set(MODELS)
+
+
+def test_models_give_typed_access_and_keep_unknown_fields() -> None:
+    pod = core.Pod.model_validate(
+        edit(nginx_pod(), ("status", {"podIP": "10.1.0.5", "hostIP": "127.0.0.1", "future": 1}))
+    )
+    assert pod.metadata.name == "nginx"
+    assert pod.spec.containers[0].ports is not None
+    assert pod.spec.containers[0].ports[0].container_port == 80
+    assert pod.status is not None and pod.status.pod_ip == "10.1.0.5"
+    assert pod.to_dict()["status"] == {"podIP": "10.1.0.5", "hostIP": "127.0.0.1", "future": 1}
+    node = core.Node.model_validate(worker_node())
+    assert node.status is not None and node.status.daemon_endpoints is not None
+    assert node.status.daemon_endpoints.kubelet_endpoint is not None
+    assert node.status.daemon_endpoints.kubelet_endpoint.port == 10250
+    assert node.to_dict()["spec"]["podCIDR"] == "10.244.1.0/24"
+
+
+def test_models_accept_python_field_names() -> None:
+    container = core.Container(name="web", image="nginx", image_pull_policy="Always")
+    assert container.to_dict() == {"name": "web", "image": "nginx", "imagePullPolicy": "Always"}
+    strategy = apps.RollingUpdateDeployment(max_surge="25%", max_unavailable=0)
+    assert strategy.to_dict() == {"maxSurge": "25%", "maxUnavailable": 0}
+
+
+def test_match_expressions_must_select_the_template() -> None:
+    selector = {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["front"]}]}
+    obj = changed(web_deployment, ("spec.selector", selector))
+    assert validation.validate_create(rt.DEPLOYMENTS, obj) == []
+    selector["matchExpressions"][0]["operator"] = "NotIn"
+    causes = validation.validate_create(rt.DEPLOYMENTS, obj)
+    assert [c.field for c in causes] == ["spec.template.metadata.labels"]
+    selector["matchExpressions"][0]["operator"] = "Near"
+    causes = validation.validate_create(rt.DEPLOYMENTS, obj)
+    assert {(c.field, c.message.rsplit(": ", 1)[-1]) for c in causes} == {
+        ("spec.selector.matchExpressions[0].operator", "not a valid selector operator"),
+        ("spec.selector", "invalid label selector"),
+    }

@@ -17,7 +17,6 @@ class ApiModel(BaseModel):
         populate_by_name=True,
         extra="allow",
         strict=True,
-        serialize_by_alias=True,
     )
 
     def to_dict(self) -> dict[str, Any]:

@@ -34,7 +34,7 @@ HomeOption = Annotated[
     typer.Option(
         "--home",
         envvar=HOME_ENV,
-        help="Directory of the cluster's files [default: ~/.minik8s]",
+        help="Directory of the cluster's files (default: ~/.minik8s)",
         show_default=False,
     ),
 ]
@@ -65,23 +65,32 @@ def _errors() -> Iterator[None]:
 @app.command()
 def up(
     nodes: Annotated[
-        int | None, typer.Option(help="Nodes with a real kubelet [default: remembered, else 1]")
+        int | None, typer.Option(help="Nodes with a real kubelet (default: remembered, else 1)")
     ] = None,
     fake_nodes: Annotated[
-        int | None, typer.Option(help="Hollow nodes (fake runtime) [default: remembered, else 0]")
+        int | None, typer.Option(help="Hollow nodes (fake runtime) (default: remembered, else 0)")
     ] = None,
     home: HomeOption = None,
     etcd_port: Annotated[
         int | None,
-        typer.Option(envvar="MINIK8S_ETCD_PORT", help="etcd client port [default: 2379]"),
+        typer.Option(
+            envvar="MINIK8S_ETCD_PORT",
+            help="etcd client port (default: remembered, else 2379 if free)",
+        ),
     ] = None,
     etcd_peer_port: Annotated[
         int | None,
-        typer.Option(envvar="MINIK8S_ETCD_PEER_PORT", help="etcd peer port [default: 2380]"),
+        typer.Option(
+            envvar="MINIK8S_ETCD_PEER_PORT",
+            help="etcd peer port (default: remembered, else 2380 if free)",
+        ),
     ] = None,
     apiserver_port: Annotated[
         int | None,
-        typer.Option(envvar="MINIK8S_APISERVER_PORT", help="apiserver port [default: 6443]"),
+        typer.Option(
+            envvar="MINIK8S_APISERVER_PORT",
+            help="apiserver port (default: remembered, else 6443 if free)",
+        ),
     ] = None,
     etcd_binary: Annotated[
         str, typer.Option(envvar="MINIK8S_ETCD_BINARY", help="etcd executable")

@@ -12,8 +12,10 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 
 from minik8s.cli.launcher.errors import LauncherError
+from minik8s.cli.launcher.pki import Pki
 from minik8s.cli.launcher.settings import LauncherSettings
 from minik8s.cli.launcher.state import LOOPBACK, ClusterState
 
@@ -24,10 +26,8 @@ class PerNode(Enum):
     NO = "no"
     REAL = "real"
     """One per real node (node-1…)."""
-    ALL = "all"
-    """One per node, real and hollow (fake-node-1…)."""
     FAKE = "fake"
-    """One per hollow node."""
+    """One per hollow node (fake-node-1…)."""
 
 
 @dataclass(frozen=True)
@@ -36,14 +36,14 @@ class Instance:
 
     name: str
     """Name of its pid and log files (`etcd`, `apiserver`, `kubelet-node-1`)."""
-    component: str
-    """Name of the component in the table."""
     argv: list[str]
     """Command line; it always mentions the home directory, which marks the process as ours."""
     health_url: str | None
     """URL that answers 200 once the process is ready; None: running is enough."""
     ready_timeout: float
     """How long `up` waits for it to be ready."""
+    ca_file: Path | None = None
+    """CA that signed the certificate of its health URL, when that URL is https."""
 
 
 ArgvBuilder = Callable[[LauncherSettings, ClusterState, str | None], list[str]]
@@ -66,6 +66,8 @@ class Component:
     """Its readiness URL, if it serves one."""
     per_node: PerNode = PerNode.NO
     """Whether it runs once or once per node."""
+    ready_timeout: Callable[[LauncherSettings], float] = lambda s: s.component_ready_timeout
+    """How long `up` waits for it to be ready."""
 
 
 def etcd_binary(settings: LauncherSettings) -> str:
@@ -101,6 +103,8 @@ def _apiserver(settings: LauncherSettings, state: ClusterState, node: str | None
         f"--bind-address={LOOPBACK}",
         f"--port={state.apiserver_port}",
         f"--token-auth-file={settings.tokens_file}",
+        f"--tls-cert-file={Pki(settings.pki_dir).serving_cert}",
+        f"--tls-private-key-file={Pki(settings.pki_dir).serving_key}",
     ]
 
 
@@ -118,9 +122,21 @@ def _client(module: str, *extra: str) -> ArgvBuilder:
 
 COMPONENTS: tuple[Component, ...] = (
     Component(
-        "etcd", True, None, _etcd, health=lambda s: f"{s.etcd_url}/health", per_node=PerNode.NO
+        "etcd",
+        True,
+        None,
+        _etcd,
+        health=lambda state: f"{state.etcd_url}/health",
+        ready_timeout=lambda settings: settings.etcd_ready_timeout,
     ),
-    Component("apiserver", True, None, _apiserver, health=lambda s: f"{s.apiserver_url}/readyz"),
+    Component(
+        "apiserver",
+        True,
+        None,
+        _apiserver,
+        health=lambda state: f"{state.apiserver_url}/readyz",
+        ready_timeout=lambda settings: settings.apiserver_ready_timeout,
+    ),
     # Disabled until their entry points exist; check the flags when enabling them.
     Component("scheduler", False, 3, _client("minik8s.cmd.scheduler")),
     Component("controller-manager", False, 5, _client("minik8s.cmd.controller_manager")),
@@ -140,15 +156,7 @@ COMPONENTS: tuple[Component, ...] = (
 def node_names(state: ClusterState, kind: PerNode) -> list[str]:
     real = [f"node-{i}" for i in range(1, state.nodes + 1)]
     fake = [f"fake-node-{i}" for i in range(1, state.fake_nodes + 1)]
-    return {PerNode.REAL: real, PerNode.FAKE: fake, PerNode.ALL: real + fake}.get(kind, [])
-
-
-def _timeout(settings: LauncherSettings, name: str) -> float:
-    if name == "etcd":
-        return settings.etcd_ready_timeout
-    if name == "apiserver":
-        return settings.apiserver_ready_timeout
-    return settings.component_ready_timeout
+    return {PerNode.REAL: real, PerNode.FAKE: fake}.get(kind, [])
 
 
 def instances(settings: LauncherSettings, state: ClusterState) -> list[Instance]:
@@ -160,17 +168,24 @@ def instances(settings: LauncherSettings, state: ClusterState) -> list[Instance]
         nodes: list[str | None] = (
             [None] if component.per_node is PerNode.NO else [*node_names(state, component.per_node)]
         )
+        health_url = component.health(state)
         for node in nodes:
             result.append(
                 Instance(
                     name=component.name if node is None else f"{component.name}-{node}",
-                    component=component.name,
                     argv=component.argv(settings, state, node),
-                    health_url=component.health(state),
-                    ready_timeout=_timeout(settings, component.name),
+                    health_url=health_url,
+                    ready_timeout=component.ready_timeout(settings),
+                    ca_file=_ca_file(settings, health_url),
                 )
             )
     return result
+
+
+def _ca_file(settings: LauncherSettings, url: str | None) -> Path | None:
+    if url is None or not url.startswith("https://"):
+        return None
+    return Pki(settings.pki_dir).ca_cert
 
 
 def disabled() -> list[Component]:

@@ -6,6 +6,7 @@ is the one kubectl and `minik8s.client` read (cluster, user, context `minik8s`).
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import os
@@ -55,13 +56,14 @@ def read_token(path: Path) -> str:
     raise LauncherError(f"no token in {path} (remove it to generate a new one)")
 
 
-def render(server: str, token: str) -> str:
-    """The kubeconfig's YAML text."""
+def render(server: str, token: str, ca_pem: bytes) -> str:
+    """The kubeconfig's YAML text; `ca_pem` is the CA that signed the server's certificate."""
+    cluster = {"server": server, "certificate-authority-data": base64.b64encode(ca_pem).decode()}
     return yaml.safe_dump(
         {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": CONTEXT, "cluster": {"server": server}}],
+            "clusters": [{"name": CONTEXT, "cluster": cluster}],
             "users": [{"name": USER, "user": {"token": token}}],
             "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": USER}}],
             "current-context": CONTEXT,
@@ -71,5 +73,5 @@ def render(server: str, token: str) -> str:
     )
 
 
-def write(path: Path, server: str, token: str) -> None:
-    _write_private(path, render(server, token))
+def write(path: Path, server: str, token: str, ca_pem: bytes) -> None:
+    _write_private(path, render(server, token, ca_pem))

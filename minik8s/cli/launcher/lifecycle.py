@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import httpx
 from rich.console import Console
 
-from minik8s.cli.launcher import components, kubeconfig, processes, state
+from minik8s.cli.launcher import components, kubeconfig, pki, processes, state
 from minik8s.cli.launcher.components import Instance, PerNode
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.settings import LauncherSettings
@@ -35,9 +35,10 @@ def up(settings: LauncherSettings, console: Console) -> state.ClusterState:
     cluster, notes = state.resolve(settings, remembered, _running_singletons(settings))
     for note in notes:
         console.print(f"[yellow]note:[/] {note}")
+    ca_pem = pki.ensure(settings.pki_dir).ca_cert.read_bytes()
     state.save(settings.state_file, cluster)
     token = kubeconfig.ensure_token(settings.tokens_file)
-    kubeconfig.write(settings.kubeconfig_file, cluster.apiserver_url, token)
+    kubeconfig.write(settings.kubeconfig_file, cluster.apiserver_url, token, ca_pem)
 
     for instance in components.instances(settings, cluster):
         _ensure(settings, instance, console)
@@ -59,7 +60,9 @@ def _ensure(settings: LauncherSettings, instance: Instance, console: Console) ->
         running = None
     if running is not None:
         pid = running.pid
-        if instance.health_url and not processes.probe(instance.health_url, settings.probe_timeout):
+        if instance.health_url and not processes.probe(
+            instance.health_url, settings.probe_timeout, instance.ca_file
+        ):
             with console.status(f"waiting for {instance.name} (pid {pid}) to be ready…"):
                 processes.wait_ready(settings, instance, lambda: processes.pid_alive(pid))
         console.print(f"[green]✓[/] {instance.name} already running (pid {pid}, healthy)")
@@ -112,7 +115,7 @@ def down(settings: LauncherSettings, console: Console, purge: bool) -> None:
 
 def _purge(settings: LauncherSettings, console: Console) -> None:
     removed = []
-    for path in (settings.etcd_data_dir,):
+    for path in (settings.etcd_data_dir, settings.pki_dir):
         if path.exists():
             shutil.rmtree(path)
             removed.append(path.name)
@@ -145,7 +148,7 @@ def status(settings: LauncherSettings) -> tuple[list[Row], str]:
         running = processes.find(settings, instance.name)
         health = "-"
         if running is not None and instance.health_url:
-            ok = processes.probe(instance.health_url, settings.probe_timeout)
+            ok = processes.probe(instance.health_url, settings.probe_timeout, instance.ca_file)
             health = "ok" if ok else "failing"
         endpoint = instance.health_url.rsplit("/", 1)[0] if instance.health_url else ""
         rows.append(
@@ -164,20 +167,23 @@ def status(settings: LauncherSettings) -> tuple[list[Row], str]:
     for component in components.disabled():
         if component.name not in {r.name for r in rows}:
             rows.append(Row(component.name, None, False, f"not yet (issue {component.issue})", ""))
+    if not any(row.name == "apiserver" and row.running for row in rows):
+        return rows, "- (the apiserver is not running: `minik8s up` starts it)"
     return rows, _version(settings, cluster)
 
 
 def _version(settings: LauncherSettings, cluster: state.ClusterState) -> str:
-    headers = {}
+    token = None
     if settings.tokens_file.exists():
-        headers["Authorization"] = f"Bearer {kubeconfig.read_token(settings.tokens_file)}"
+        token = kubeconfig.read_token(settings.tokens_file)
+    url = f"{cluster.apiserver_url}/version"
     try:
-        response = httpx.get(
-            f"{cluster.apiserver_url}/version", headers=headers, timeout=settings.probe_timeout
+        response = processes.get(
+            url, settings.probe_timeout, token, pki.Pki(settings.pki_dir).ca_cert
         )
         response.raise_for_status()
         return str(response.json().get("gitVersion", "?"))
-    except (httpx.HTTPError, ValueError) as e:
+    except (httpx.HTTPError, OSError, ValueError) as e:
         return f"unreachable ({type(e).__name__})"
 
 

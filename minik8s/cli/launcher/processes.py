@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import ssl
 import subprocess
 import time
 from collections.abc import Callable
@@ -113,12 +114,22 @@ def start(settings: LauncherSettings, instance: Instance) -> subprocess.Popen[by
     return popen
 
 
-def probe(url: str, timeout: float, token: str | None = None) -> bool:
-    """True if GET `url` answers 200 now."""
+def get(
+    url: str, timeout: float, token: str | None = None, ca_file: Path | None = None
+) -> httpx.Response:
+    """GET `url`, trusting `ca_file` for https, with the bearer `token` if given."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    verify: ssl.SSLContext | bool = True
+    if ca_file is not None:
+        verify = ssl.create_default_context(cafile=str(ca_file))
+    return httpx.get(url, timeout=timeout, headers=headers, verify=verify)
+
+
+def probe(url: str, timeout: float, ca_file: Path | None = None) -> bool:
+    """True if GET `url` answers 200 now."""
     try:
-        return httpx.get(url, timeout=timeout, headers=headers).status_code == 200
-    except httpx.HTTPError:
+        return get(url, timeout, ca_file=ca_file).status_code == 200
+    except (httpx.HTTPError, OSError):
         return False
 
 
@@ -151,8 +162,8 @@ def wait_ready(settings: LauncherSettings, instance: Instance, alive: Callable[[
         if instance.health_url is None:
             if now >= settle:
                 return now - started
-        elif probe(instance.health_url, settings.probe_timeout):
-            return now - started
+        elif probe(instance.health_url, settings.probe_timeout, instance.ca_file):
+            return time.monotonic() - started
         if now > deadline:
             raise LauncherError(
                 f"{instance.name} not ready after {instance.ready_timeout:.0f}s waiting for "

@@ -63,6 +63,10 @@ class LauncherSettings:
         return self.home / "etcd"
 
     @property
+    def pki_dir(self) -> Path:
+        return self.home / "pki"
+
+    @property
     def tokens_file(self) -> Path:
         return self.home / "tokens.csv"
 

@@ -31,7 +31,7 @@ class ClusterState:
     etcd_peer_port: int = 2380
     """etcd peer port."""
     apiserver_port: int = 6443
-    """apiserver port (plain HTTP, bearer token)."""
+    """apiserver port (HTTPS with the cluster's CA, bearer token)."""
     nodes: int = 1
     """Nodes with a real kubelet."""
     fake_nodes: int = 0
@@ -47,7 +47,7 @@ class ClusterState:
 
     @property
     def apiserver_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.apiserver_port}"
+        return f"https://{LOOPBACK}:{self.apiserver_port}"
 
 
 def load(path: Path) -> ClusterState | None:
@@ -105,7 +105,9 @@ _PORTS = (
 
 
 def resolve(
-    settings: LauncherSettings, remembered: ClusterState | None, running: Collection[str]
+    settings: LauncherSettings,
+    remembered: ClusterState | None,
+    running: Collection[str],
 ) -> tuple[ClusterState, list[str]]:
     """Choose ports and node counts for `up`; return them and notes worth telling the user.
 
@@ -127,7 +129,11 @@ def resolve(
                 )
             chosen[name] = current
         elif wanted is not None:
-            if wanted in chosen.values() or not port_free(wanted):
+            if wanted in chosen.values():
+                raise LauncherError(
+                    f"{what} {wanted} is also asked for another port of the cluster"
+                )
+            if not port_free(wanted):
                 raise LauncherError(f"{what} {wanted} is in use by another process")
             chosen[name] = wanted
         elif current in chosen.values() or not port_free(current):

@@ -1,0 +1,37 @@
+"""Where the launcher keeps the cluster's certificates (made by `minik8s.pki`).
+
+kubectl sends a kubeconfig's token only over TLS, so the apiserver serves HTTPS and the
+kubeconfig carries the CA.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from minik8s import pki as certificates
+
+
+@dataclass(frozen=True)
+class Pki:
+    """Paths of the cluster's certificates and keys (PEM)."""
+
+    directory: Path
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.directory / "ca.crt"
+
+    @property
+    def serving_cert(self) -> Path:
+        return self.directory / "apiserver.crt"
+
+    @property
+    def serving_key(self) -> Path:
+        return self.directory / "apiserver.key"
+
+
+def ensure(directory: Path) -> Pki:
+    """Create the CA and the serving certificate unless they exist; return their paths."""
+    certificates.ensure_serving_certificate(directory)
+    return Pki(directory)

@@ -1,0 +1,271 @@
+"""`minik8s up/status/logs/down`: the real launcher run as a user runs it, on free ports.
+
+Every test gets its own `MINIK8S_HOME` and its own etcd/apiserver ports (through
+`MINIK8S_ETCD_PORT`, `MINIK8S_ETCD_PEER_PORT`, `MINIK8S_APISERVER_PORT`), so a developer's
+cluster on 2379/6443 is never touched. Teardown always runs `minik8s down`, then kills and
+reports any process the launcher left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.support.processes import free_port
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.e2e
+
+LAUNCHER = [sys.executable, "-m", "minik8s.cmd.launcher"]
+COMMAND_TIMEOUT = 90.0
+"""Deadline of one launcher command (`up` waits for etcd and the apiserver itself)."""
+
+
+def alive(pid: int) -> bool:
+    """True if `pid` runs and is not a zombie (nobody may reap the launcher's orphans here)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def distinct_free_ports(count: int) -> list[int]:
+    ports: set[int] = set()
+    while len(ports) < count:
+        ports.add(free_port())
+    return sorted(ports)
+
+
+@dataclass
+class Launcher:
+    """Runs `minik8s` with one home directory and remembers every pid it saw."""
+
+    home: Path
+    env: dict[str, str]
+    seen: dict[int, str] = field(default_factory=dict)
+
+    def run(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [*LAUNCHER, *args],
+            env=env or self.env,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT,
+            check=False,
+        )
+        self.pids()  # remember whatever it started, for the leak check
+        return result
+
+    def up(self, *args: str) -> subprocess.CompletedProcess[str]:
+        result = self.run("up", *args)
+        assert result.returncode == 0, f"minik8s up failed:\n{result.stdout}\n{result.stderr}"
+        return result
+
+    def pids(self) -> dict[str, int]:
+        """Component name -> pid, from the pid files."""
+        found = {p.stem: int(p.read_text()) for p in (self.home / "run").glob("*.pid")}
+        self.seen.update({pid: name for name, pid in found.items()})
+        return found
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.home / "kubeconfig"
+
+    def kubectl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        kubectl = shutil.which("kubectl")
+        if kubectl is None:
+            pytest.skip("kubectl is not installed")
+        return subprocess.run(
+            [kubectl, "--kubeconfig", str(self.kubeconfig), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    def teardown(self) -> None:
+        """`down`, then kill and report whatever still runs."""
+        down = self.run("down")
+        leaked = {pid: name for pid, name in self.seen.items() if alive(pid)}
+        for pid in leaked:
+            os.killpg(pid, signal.SIGKILL)
+        assert down.returncode == 0, f"minik8s down failed:\n{down.stdout}\n{down.stderr}"
+        assert not leaked, f"processes left running after `minik8s down`: {leaked}"
+
+
+def make_launcher(home: Path) -> Launcher:
+    etcd_port, peer_port, apiserver_port = distinct_free_ports(3)
+    env = {
+        **os.environ,
+        "MINIK8S_HOME": str(home),
+        "MINIK8S_ETCD_PORT": str(etcd_port),
+        "MINIK8S_ETCD_PEER_PORT": str(peer_port),
+        "MINIK8S_APISERVER_PORT": str(apiserver_port),
+        "COLUMNS": "200",
+    }
+    env.pop("KUBECONFIG", None)
+    return Launcher(home, env)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Launcher, str]]:
+    """One cluster shared by the read-only tests; yields the launcher and `up`'s stdout."""
+    launcher = make_launcher(tmp_path_factory.mktemp("minik8s-home"))
+    try:
+        yield launcher, launcher.up().stdout
+    finally:
+        launcher.teardown()
+
+
+@pytest.fixture()
+def launcher(tmp_path: Path) -> Iterator[Launcher]:
+    """A launcher of this test's own (for tests that stop or break the cluster)."""
+    own = make_launcher(tmp_path / "home")
+    try:
+        yield own
+    finally:
+        own.teardown()
+
+
+def test_up_starts_etcd_and_apiserver_and_writes_a_kubeconfig_kubectl_uses(
+    cluster: tuple[Launcher, str],
+) -> None:
+    launcher, output = cluster
+    pids = launcher.pids()
+    assert set(pids) == {"etcd", "apiserver"}
+    assert all(alive(pid) for pid in pids.values()), pids
+    assert f"export KUBECONFIG={launcher.kubeconfig}" in output
+    assert (launcher.home / "logs" / "etcd.log").is_file()
+    assert (launcher.home / "logs" / "apiserver.log").is_file()
+
+    config = yaml.safe_load(launcher.kubeconfig.read_text())
+    assert config["current-context"] == "minik8s"
+    server = config["clusters"][0]["cluster"]["server"]
+    assert server == f"https://127.0.0.1:{launcher.env['MINIK8S_APISERVER_PORT']}"
+    token = (launcher.home / "tokens.csv").read_text().split(",")[0]
+    assert config["users"][0]["user"]["token"] == token
+
+    result = launcher.kubectl("get", "ns", "-o", "name")
+    assert result.returncode == 0, result.stderr
+    assert "namespace/default" in result.stdout.split()
+
+
+def test_second_up_starts_nothing(cluster: tuple[Launcher, str]) -> None:
+    launcher, _ = cluster
+    before = launcher.pids()
+    token = (launcher.home / "tokens.csv").read_text()
+    result = launcher.up()
+    assert launcher.pids() == before
+    assert (launcher.home / "tokens.csv").read_text() == token, "the token must be made once"
+    for name, pid in before.items():
+        assert f"{name} already running (pid {pid}, healthy)" in result.stdout
+    assert "started " not in result.stdout.replace("not started yet", "")
+
+
+def test_status_shows_each_component_running_and_the_server_version(
+    cluster: tuple[Launcher, str],
+) -> None:
+    launcher, _ = cluster
+    result = launcher.run("status")
+    assert result.returncode == 0, result.stderr
+    rows: dict[str, list[str]] = {}
+    for line in result.stdout.splitlines():
+        if line.strip():
+            rows.setdefault(line.split()[0], line.split())  # the table comes first
+    for name, pid in launcher.pids().items():
+        assert rows[name][1:4] == [str(pid), "yes", "ok"], result.stdout
+    assert rows["scheduler"][1:3] == ["-", "no"], "disabled components are listed, not running"
+    assert "apiserver version: v1." in result.stdout
+
+
+def test_logs_prints_a_components_log(cluster: tuple[Launcher, str]) -> None:
+    launcher, _ = cluster
+    result = launcher.run("logs", "apiserver", "--tail", "3")
+    assert result.returncode == 0, result.stderr
+    assert 0 < len(result.stdout.splitlines()) <= 3
+
+    unknown = launcher.run("logs", "no-such-component")
+    assert unknown.returncode == 1
+    assert unknown.stderr.startswith("error: no log for 'no-such-component'")
+    assert len(unknown.stderr.strip().splitlines()) == 1, unknown.stderr
+
+
+def test_down_stops_everything_and_purge_forgets_the_cluster(launcher: Launcher) -> None:
+    launcher.up()
+    pids = launcher.pids()
+
+    result = launcher.run("down")
+    assert result.returncode == 0, result.stderr
+    for name, pid in pids.items():
+        wait_for(lambda pid=pid: not alive(pid), f"{name} (pid {pid}) to be gone", timeout=5)
+    assert launcher.pids() == {}
+
+    again = launcher.run("down", "--purge")
+    assert again.returncode == 0, again.stderr
+    assert "nothing is running" in again.stdout
+    for gone in ("etcd", "tokens.csv", "kubeconfig", "cluster.json"):
+        assert not (launcher.home / gone).exists(), gone
+
+
+def test_stale_pid_file_is_cleaned_up_and_the_component_restarted(launcher: Launcher) -> None:
+    first = launcher.up("--nodes", "2", "--fake-nodes", "1")
+    assert "kubelets arrive with issue 4" in first.stdout, "node counts are kept for later"
+    state = json.loads((launcher.home / "cluster.json").read_text())
+    assert (state["nodes"], state["fake_nodes"]) == (2, 1)
+    old = launcher.pids()
+    os.killpg(old["apiserver"], signal.SIGKILL)
+    wait_for(lambda: not alive(old["apiserver"]), "the killed apiserver to be gone", timeout=10)
+
+    result = launcher.up()
+    new = launcher.pids()
+    assert new["etcd"] == old["etcd"]
+    assert new["apiserver"] != old["apiserver"]
+    assert f"started apiserver (pid {new['apiserver']})" in result.stdout
+    assert launcher.kubectl("get", "ns").returncode == 0
+
+
+def test_a_taken_port_is_replaced_by_a_free_one_and_remembered(launcher: Launcher) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        launcher.home.mkdir(parents=True)
+        (launcher.home / "cluster.json").write_text(json.dumps({"apiserver_port": taken}))
+        env = {k: v for k, v in launcher.env.items() if k != "MINIK8S_APISERVER_PORT"}
+
+        result = launcher.run("up", env=env)
+        assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+        assert f"apiserver port {taken} is taken by another process" in result.stdout
+        port = json.loads((launcher.home / "cluster.json").read_text())["apiserver_port"]
+        assert port != taken
+        assert f"https://127.0.0.1:{port}" in launcher.kubeconfig.read_text()
+        assert launcher.kubectl("get", "ns").returncode == 0
+
+
+def test_errors_are_one_line_on_stderr(tmp_path: Path) -> None:
+    launcher = make_launcher(tmp_path / "home")
+    env = {**launcher.env, "MINIK8S_ETCD_BINARY": str(tmp_path / "no-etcd-here")}
+    result = launcher.run("up", env=env)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: etcd not found"), result.stderr
+    assert "run `make setup`" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert launcher.pids() == {}
