@@ -14,6 +14,7 @@ import asyncio
 import os
 import secrets
 import shutil
+import ssl
 import statistics
 import sys
 import time
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import aetcd
-import httpx
+import aiohttp
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -30,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.support.processes import Apiserver, Etcd, temp_dir
 
 CONCURRENCY = (1, 10, 50)
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 def pod(name: str) -> dict[str, Any]:
@@ -96,27 +98,40 @@ async def raw_etcd(etcd: Etcd, total: int) -> dict[str, float]:
     return rates
 
 
+def session(server: Apiserver, connections: int) -> aiohttp.ClientSession:
+    ssl_context = server.verify if isinstance(server.verify, ssl.SSLContext) else False
+    return aiohttp.ClientSession(
+        server.url,
+        headers={"Authorization": f"Bearer {server.token}"},
+        connector=aiohttp.TCPConnector(ssl=ssl_context, limit=connections),
+        timeout=aiohttp.ClientTimeout(total=120),
+    )
+
+
+async def post(http: aiohttp.ClientSession, path: str, body: bytes) -> None:
+    async with http.post(path, data=body, headers=JSON_HEADERS) as r:
+        if r.status != 201:
+            raise RuntimeError(f"create failed: {r.status} {await r.text()}")
+        await r.read()
+
+
 async def apiserver_rates(server: Apiserver, total: int) -> tuple[dict[str, float], list[float]]:
     rates: dict[str, float] = {}
     latencies_at_50: list[float] = []
-    headers = {"Authorization": f"Bearer {server.token}", "Content-Type": "application/json"}
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
-    async with httpx.AsyncClient(base_url=server.url, headers=headers, limits=limits,
-                                 timeout=30, verify=server.verify) as http:  # fmt: skip
-        await http.post("/api/v1/namespaces", content=orjson.dumps(
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench"}}))  # fmt: skip
+    async with session(server, 100) as http:
+        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench"}}
+        await post(http, "/api/v1/namespaces", orjson.dumps(namespace))
         for c in CONCURRENCY:
             bodies = [orjson.dumps(pod(f"p{c}-{i}")) for i in range(total)]
 
             async def create(i: int, bodies: list[bytes] = bodies) -> None:
-                r = await http.post("/api/v1/namespaces/bench/pods", content=bodies[i])
-                if r.status_code != 201:
-                    raise RuntimeError(f"create failed: {r.status_code} {r.text}")
+                await post(http, "/api/v1/namespaces/bench/pods", bodies[i])
 
             async def get(i: int, c: int = c) -> None:
-                r = await http.get(f"/api/v1/namespaces/bench/pods/p{c}-{i}")
-                if r.status_code != 200:
-                    raise RuntimeError(f"get failed: {r.status_code} {r.text}")
+                async with http.get(f"/api/v1/namespaces/bench/pods/p{c}-{i}") as r:
+                    if r.status != 200:
+                        raise RuntimeError(f"get failed: {r.status} {await r.text()}")
+                    await r.read()
 
             seconds, latencies = await run_concurrently(total, c, create)
             rates[f"create{c}"] = total / seconds
@@ -128,17 +143,12 @@ async def apiserver_rates(server: Apiserver, total: int) -> tuple[dict[str, floa
 
 
 async def watch_latency(server: Apiserver, watchers: int, changes: int) -> list[float]:
-    headers = {"Authorization": f"Bearer {server.token}"}
-    limits = httpx.Limits(max_connections=watchers + 10, max_keepalive_connections=watchers + 10)
     delays: list[float] = []
-    async with httpx.AsyncClient(base_url=server.url, headers=headers, limits=limits,
-                                 timeout=60, verify=server.verify) as http:  # fmt: skip
-        await http.post("/api/v1/namespaces", content=orjson.dumps(
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "watch"}}),
-            headers={"Content-Type": "application/json"})  # fmt: skip
-        rv = (await http.get("/api/v1/namespaces/watch/configmaps")).json()["metadata"][
-            "resourceVersion"
-        ]
+    async with session(server, watchers + 10) as http:
+        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "watch"}}
+        await post(http, "/api/v1/namespaces", orjson.dumps(namespace))
+        async with http.get("/api/v1/namespaces/watch/configmaps") as r:
+            rv = (await r.json())["metadata"]["resourceVersion"]
         connected = 0
         all_connected = asyncio.Event()
 
@@ -146,17 +156,15 @@ async def watch_latency(server: Apiserver, watchers: int, changes: int) -> list[
             nonlocal connected
             seen = 0
             params = {"watch": "1", "resourceVersion": rv, "timeoutSeconds": "120"}
-            async with http.stream("GET", "/api/v1/namespaces/watch/configmaps",
-                                   params=params) as response:  # fmt: skip
+            async with http.get("/api/v1/namespaces/watch/configmaps", params=params) as r:
                 connected += 1
                 if connected == watchers:
                     all_connected.set()
-                async for line in response.aiter_lines():
-                    if not line:
+                async for line in r.content:
+                    if not line.strip():
                         continue
                     event = orjson.loads(line)
-                    sent = float(event["object"]["data"]["sent"])
-                    delays.append(time.time() - sent)
+                    delays.append(time.time() - float(event["object"]["data"]["sent"]))
                     seen += 1
                     if seen == changes:
                         return
@@ -164,10 +172,13 @@ async def watch_latency(server: Apiserver, watchers: int, changes: int) -> list[
         tasks = [asyncio.create_task(watch(), name=f"watcher-{i}") for i in range(watchers)]
         await asyncio.wait_for(all_connected.wait(), 30)
         for i in range(changes):
-            body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"c{i}"},
-                    "data": {"sent": repr(time.time())}}  # fmt: skip
-            await http.post("/api/v1/namespaces/watch/configmaps", content=orjson.dumps(body),
-                            headers={"Content-Type": "application/json"})  # fmt: skip
+            body = {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": f"c{i}"},
+                "data": {"sent": repr(time.time())},
+            }
+            await post(http, "/api/v1/namespaces/watch/configmaps", orjson.dumps(body))
             await asyncio.sleep(0.02)
         await asyncio.wait_for(asyncio.gather(*tasks), 120)
     return delays
@@ -199,17 +210,25 @@ def main() -> None:
 
     scheme = "HTTP" if args.plain_http else "HTTPS"
     print(f"machine: {os.cpu_count()} cores; {args.requests} operations per step; {scheme}")
-    print(f"{'clients':>8} {'etcd put/s':>11} {'api create/s':>13} {'ratio':>6} "
-          f"{'etcd get/s':>11} {'api get/s':>10} {'ratio':>6}")  # fmt: skip
+    print(
+        f"{'clients':>8} {'etcd put/s':>11} {'api create/s':>13} {'ratio':>6} "
+        f"{'etcd get/s':>11} {'api get/s':>10} {'ratio':>6}"
+    )
     for c in CONCURRENCY:
-        print(f"{c:>8} {raw[f'put{c}']:>11.0f} {api[f'create{c}']:>13.0f} "
-              f"{api[f'create{c}'] / raw[f'put{c}']:>6.2f} {raw[f'get{c}']:>11.0f} "
-              f"{api[f'get{c}']:>10.0f} {api[f'get{c}'] / raw[f'get{c}']:>6.2f}")  # fmt: skip
-    print(f"create latency at 50 clients: p50 {pct(latencies, 0.5) * 1000:.1f} ms, "
-          f"p99 {pct(latencies, 0.99) * 1000:.1f} ms (target p99 <= 50 ms)")  # fmt: skip
-    print(f"watch delivery to {args.watchers} watchers ({len(delays)} deliveries): "
-          f"p50 {pct(delays, 0.5) * 1000:.1f} ms, p99 {pct(delays, 0.99) * 1000:.1f} ms, "
-          f"mean {statistics.mean(delays) * 1000:.1f} ms (target p99 <= 100 ms)")  # fmt: skip
+        print(
+            f"{c:>8} {raw[f'put{c}']:>11.0f} {api[f'create{c}']:>13.0f} "
+            f"{api[f'create{c}'] / raw[f'put{c}']:>6.2f} {raw[f'get{c}']:>11.0f} "
+            f"{api[f'get{c}']:>10.0f} {api[f'get{c}'] / raw[f'get{c}']:>6.2f}"
+        )
+    print(
+        f"create latency at 50 clients: p50 {pct(latencies, 0.5) * 1000:.1f} ms, "
+        f"p99 {pct(latencies, 0.99) * 1000:.1f} ms (target p99 <= 50 ms)"
+    )
+    print(
+        f"watch delivery to {args.watchers} watchers ({len(delays)} deliveries): "
+        f"p50 {pct(delays, 0.5) * 1000:.1f} ms, p99 {pct(delays, 0.99) * 1000:.1f} ms, "
+        f"mean {statistics.mean(delays) * 1000:.1f} ms (target p99 <= 100 ms)"
+    )
 
 
 if __name__ == "__main__":

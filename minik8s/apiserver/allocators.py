@@ -97,8 +97,8 @@ def assign_service_addresses(
                 errors.invalid(
                     "spec.clusterIPs",
                     [requested_ip],
-                    f"failed to allocate IP {requested_ip}: the provided IP ({requested_ip}) is not "
-                    f"in the valid range. The range of valid IPs is {cidr}",
+                    f"failed to allocate IP {requested_ip}: the provided IP ({requested_ip}) "
+                    f"is not in the valid range. The range of valid IPs is {cidr}",
                 )
             )
         elif requested_ip in used_cluster_ips(others):

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from minik8s.api import errors
 from minik8s.apiserver import auth, discovery, metrics, openapi, wire
+from minik8s.apiserver.asgi import ApiserverApp
 from minik8s.apiserver.config import ApiserverSettings
 from minik8s.apiserver.handlers import ResourceHandler
 from minik8s.apiserver.registry import Registry, RegistrySettings
@@ -27,13 +28,17 @@ from minik8s.store.etcd import EtcdStore
 logger = logging.getLogger(__name__)
 
 BOOTSTRAP_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-REST_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
-def create_app(settings: ApiserverSettings) -> FastAPI:
+def create_app(settings: ApiserverSettings) -> ApiserverApp:
+    tokens = auth.load_token_file(settings.token_auth_file) if settings.token_auth_file else None
+    return ApiserverApp(create_fastapi_app(settings, tokens), tokens)
+
+
+def create_fastapi_app(settings: ApiserverSettings, tokens: dict[str, auth.User] | None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = EtcdStore(list(settings.etcd_servers))
+        store = EtcdStore(list(settings.etcd_servers), observe=metrics.observe_etcd)
         await store.open()
         cache = WatchCache(store, capacity=settings.watch_cache_size)
         await cache.start()
@@ -64,12 +69,12 @@ def create_app(settings: ApiserverSettings) -> FastAPI:
             auth.TokenAuthMiddleware, tokens=auth.load_token_file(settings.token_auth_file)
         )
 
-    async def rest(request: Request) -> Response:
+    async def group(request: Request) -> Response:
+        # `/apis/{group}` reaches FastAPI; deeper REST paths are served by ApiserverApp.
         handler: ResourceHandler = request.app.state.handler
         return await handler(request)
 
-    app.router.routes.append(Route("/api/{path:path}", rest, methods=REST_METHODS))
-    app.router.routes.append(Route("/apis/{path:path}", rest, methods=REST_METHODS))
+    app.router.routes.append(Route("/apis/{group}", group, methods=["GET"]))
 
     def discovery_response(request: Request, legacy: Any, aggregated: Any) -> Response:
         # kubectl tells the two forms apart by Content-Type only; answer /api and /apis alike.

@@ -41,7 +41,7 @@ class ResourceHandler:
         started = time.perf_counter()
         verb, resource_name = "unknown", ""
         try:
-            target = routing.parse(request.url.path)
+            target = routing.parse(request.scope["path"])
             if target is None or isinstance(target, routing.UnknownPath):
                 message = (
                     target.message if target else "the server could not find the requested resource"
@@ -67,7 +67,7 @@ class ResourceHandler:
         except errors.ApiError as e:
             response = wire.error_response(e)
         except Exception as e:  # a bug: answer with a Status, log the traceback
-            logger.exception("%s %s failed", request.method, request.url.path)
+            logger.exception("%s %s failed", request.method, request.scope["path"])
             response = wire.error_response(errors.InternalError(f"internal error: {e}"))
         if verb != "watch":
             metrics.observe_request(verb, resource_name, response.status_code, started)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -27,6 +28,29 @@ ETCD_LATENCY = Histogram(
 CACHE_REVISION = Gauge("apiserver_watch_cache_revision", "Latest etcd revision in the watch cache.")
 
 
+_request_counters: dict[tuple[str, str, int], Any] = {}
+_latency_histograms: dict[tuple[str, str], Any] = {}
+
+
 def observe_request(verb: str, resource: str, code: int, started: float) -> None:
-    REQUESTS.labels(verb, resource, str(code)).inc()
-    LATENCY.labels(verb, resource).observe(time.perf_counter() - started)
+    # labels() hashes and locks on every call; the children are cached per label set.
+    counter = _request_counters.get((verb, resource, code))
+    if counter is None:
+        counter = _request_counters[(verb, resource, code)] = REQUESTS.labels(
+            verb, resource, str(code)
+        )
+    counter.inc()
+    histogram = _latency_histograms.get((verb, resource))
+    if histogram is None:
+        histogram = _latency_histograms[(verb, resource)] = LATENCY.labels(verb, resource)
+    histogram.observe(time.perf_counter() - started)
+
+
+_etcd_histograms: dict[str, Any] = {}
+
+
+def observe_etcd(operation: str, seconds: float) -> None:
+    histogram = _etcd_histograms.get(operation)
+    if histogram is None:
+        histogram = _etcd_histograms[operation] = ETCD_LATENCY.labels(operation)
+    histogram.observe(seconds)

@@ -7,8 +7,10 @@ etcd `mod_revision`, set on every read, as in Kubernetes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -63,10 +65,26 @@ def _endpoint(url: str) -> tuple[str, int]:
 class EtcdStore:
     """Create, read, compare-and-swap update, delete, list and watch JSON objects in etcd."""
 
-    def __init__(self, servers: list[str], timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        servers: list[str],
+        timeout: float = 10.0,
+        observe: Callable[[str, float], None] | None = None,
+    ) -> None:
         self._servers = [_endpoint(s) for s in servers]
         self._timeout = timeout
         self._client: aetcd.Client | None = None
+        self._observe = observe
+        """Called with (operation, seconds) after each etcd request, for metrics."""
+
+    @contextlib.contextmanager
+    def _timed(self, operation: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            if self._observe is not None:
+                self._observe(operation, time.perf_counter() - started)
 
     @property
     def server(self) -> str:
@@ -92,7 +110,8 @@ class EtcdStore:
     async def current_revision(self) -> int:
         """The store's revision now (a count-only range: cheap, and linearizable)."""
         try:
-            rng = await self._range(b"/registry/", b"/registry0", count_only=True)
+            with self._timed("revision"):
+                rng = await self._range(b"/registry/", b"/registry0", count_only=True)
         except aetcd.exceptions.ClientError as e:
             raise errors.StoreUnavailable(f"etcd {self.server}: {e}") from e
         return int(rng.header.revision)
@@ -106,7 +125,8 @@ class EtcdStore:
 
     async def get(self, key: str) -> StoredObject:
         try:
-            result = await self.client.get(key.encode())
+            with self._timed("get"):
+                result = await self.client.get(key.encode())
         except aetcd.exceptions.ClientError as e:
             raise errors.StoreUnavailable(f"etcd {self.server}: {e}") from e
         if result is None:
@@ -117,7 +137,8 @@ class EtcdStore:
         """Every object under `prefix` and the store revision of the read."""
         start = prefix.encode()
         try:
-            rng = await self._range(start, aetcd.utils.prefix_range_end(start))
+            with self._timed("list"):
+                rng = await self._range(start, aetcd.utils.prefix_range_end(start))
         except aetcd.exceptions.ClientError as e:
             raise errors.StoreUnavailable(f"etcd {self.server}: {e}") from e
         items = [
@@ -139,12 +160,26 @@ class EtcdStore:
             raise errors.StoreUnavailable(f"etcd {self.server}: {e}") from e
         return aetcd.rtypes.GetRange(response.header, response.kvs, response.more, response.count)
 
+    async def _transaction(
+        self,
+        operation: str,
+        compare: Sequence[Any],
+        success: Sequence[Any],
+        failure: Sequence[Any],
+    ) -> tuple[bool, Sequence[Any]]:
+        with self._timed(operation):
+            result: tuple[bool, Sequence[Any]] = await self.client.transaction(
+                compare=compare, success=success, failure=failure
+            )
+        return result
+
     async def create(self, key: str, obj: Object) -> int:
         """Write `obj` at `key` if the key does not exist; return its mod_revision."""
         client = self.client
         raw = key.encode()
         try:
-            ok, responses = await client.transaction(
+            ok, responses = await self._transaction(
+                "create",
                 compare=[client.transactions.create(raw) == 0],
                 success=[client.transactions.put(raw, encode(obj))],
                 failure=[],
@@ -160,7 +195,8 @@ class EtcdStore:
         client = self.client
         raw = key.encode()
         try:
-            ok, responses = await client.transaction(
+            ok, responses = await self._transaction(
+                "update",
                 compare=[client.transactions.mod(raw) == expected_revision],
                 success=[client.transactions.put(raw, encode(obj))],
                 failure=[client.transactions.get(raw)],
@@ -178,7 +214,8 @@ class EtcdStore:
         client = self.client
         raw = key.encode()
         try:
-            ok, responses = await client.transaction(
+            ok, responses = await self._transaction(
+                "delete",
                 compare=[client.transactions.mod(raw) == expected_revision],
                 success=[client.transactions.delete(raw)],
                 failure=[client.transactions.get(raw)],

@@ -111,7 +111,11 @@ class Etcd:
             },
         )
         self.process.start()
-        wait_for(self._healthy, f"etcd on {self.url} to answer /health", timeout=20)
+        try:
+            wait_for(self._healthy, f"etcd on {self.url} to answer /health", timeout=20)
+        except BaseException:
+            self.stop()
+            raise
 
     def _healthy(self) -> bool:
         assert self.process is not None
@@ -177,7 +181,11 @@ class Apiserver:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.process = Process("apiserver", args, self.work_dir / "apiserver.log")
         self.process.start()
-        wait_for(self._ready, f"apiserver on {self.url} to answer /readyz", timeout=20)
+        try:
+            wait_for(self._ready, f"apiserver on {self.url} to answer /readyz", timeout=20)
+        except BaseException:
+            self.stop()
+            raise
 
     def _ready(self) -> bool:
         assert self.process is not None
