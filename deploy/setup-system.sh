@@ -3,7 +3,7 @@
 # when something is missing.
 set -euo pipefail
 
-PACKAGES=(etcd-server etcd-client iptables iproute2 python3-venv)
+PACKAGES=(etcd-server etcd-client iptables iproute2 python3-venv docker.io busybox-static debootstrap)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -18,3 +18,4 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 command -v etcd >/dev/null || { echo "setup: etcd is not on PATH after install" >&2; exit 1; }
+command -v dockerd >/dev/null || { echo "setup: dockerd is not on PATH after install" >&2; exit 1; }

@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import Apiserver, Etcd, temp_dir
+from tests.support.processes import Apiserver, Etcd, leaked_processes, temp_dir
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_leaked_processes() -> Iterator[None]:
+    """Fail the session when a test leaves a process it started running."""
+    yield
+    leaked = leaked_processes()
+    assert not leaked, "tests left processes running (now killed):\n" + "\n".join(leaked)
 
 
 @pytest.fixture(scope="session")

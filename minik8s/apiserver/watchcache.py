@@ -175,9 +175,7 @@ class WatchCache:
             except asyncio.CancelledError:
                 pass
             self._task = None
-        for cache in self.caches.values():
-            for watcher in list(cache.watchers):
-                watcher.close()
+        self.close_watchers()
 
     async def _relist(self) -> None:
         items, revision = await self.store.list("/registry/")
@@ -283,6 +281,12 @@ class WatchCache:
     def remove_watcher(self, resource: ResourceType, watcher: Watcher) -> None:
         watcher.closed = True
         self.cache(resource).watchers.discard(watcher)
+
+    def close_watchers(self) -> None:
+        for cache in self.caches.values():
+            for watcher in list(cache.watchers):
+                watcher.close()
+            cache.watchers.clear()
 
     def watcher_count(self) -> int:
         return sum(len(c.watchers) for c in self.caches.values())

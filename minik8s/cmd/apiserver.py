@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
+from types import FrameType
 
 import uvicorn
 
 from minik8s.apiserver.app import create_app
+from minik8s.apiserver.asgi import ApiserverApp
 from minik8s.apiserver.config import parse_args
+
+logger = logging.getLogger("minik8s.apiserver")
+
+
+class ApiserverServer(uvicorn.Server):
+    """uvicorn waits for open responses on shutdown; end the watch streams first."""
+
+    def __init__(self, config: uvicorn.Config, app: ApiserverApp) -> None:
+        super().__init__(config)
+        self.apiserver = app
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        try:
+            asyncio.get_running_loop().call_soon_threadsafe(self.apiserver.begin_shutdown)
+        except RuntimeError:  # no loop running yet
+            logger.warning("signal %d before the event loop started", sig)
+        super().handle_exit(sig, frame)
+        # uvicorn re-raises captured signals after its shutdown, which would turn a clean stop
+        # into death by SIGTERM; a clean stop exits 0.
+        self._captured_signals.clear()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -19,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
         stream=sys.stderr,
     )
     app = create_app(settings)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.bind_address,
         port=settings.port,
@@ -34,6 +57,10 @@ def main(argv: list[str] | None = None) -> None:
         ssl_certfile=settings.tls_cert_file,
         ssl_keyfile=settings.tls_private_key_file,
     )
+    server = ApiserverServer(config, app)
+    server.run()
+    if not server.started:
+        sys.exit(1)  # e.g. the port was taken
 
 
 if __name__ == "__main__":

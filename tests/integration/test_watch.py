@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -160,3 +162,19 @@ def test_many_watchers_all_see_a_change(api: Api, ns: str) -> None:
     for t in threads:
         t.join(15)
     assert seen == ["fanout"] * 10
+
+
+def test_apiserver_stops_promptly_on_sigterm_with_open_watches(own_apiserver: Apiserver) -> None:
+    api = Api(own_apiserver)
+    assert own_apiserver.process is not None and own_apiserver.process.popen is not None
+    popen = own_apiserver.process.popen
+    try:
+        with api.watch("/api/v1/namespaces/default/pods", timeoutSeconds="60") as stream:
+            started = time.monotonic()
+            popen.send_signal(signal.SIGTERM)
+            assert list(stream) == []  # the stream ends cleanly when the server goes
+    finally:
+        api.close()
+    code = popen.wait(15)
+    assert code == 0, own_apiserver.process.log_tail()
+    assert time.monotonic() - started < 4, "the apiserver waited for its graceful timeout"

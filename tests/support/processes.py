@@ -27,6 +27,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+STARTED: list[Process] = []
+"""Every process tests started, so the session can check none was left running."""
+
+
+def leaked_processes() -> list[str]:
+    """Describe (and kill) processes tests started and did not stop."""
+    leaked = []
+    for process in STARTED:
+        if process.alive():
+            leaked.append(f"{process.name}: {' '.join(process.args)}")
+            process.kill()
+    STARTED.clear()
+    return leaked
+
+
 @dataclass
 class Process:
     name: str
@@ -41,6 +56,7 @@ class Process:
             self.args, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
         )
         log.close()
+        STARTED.append(self)
 
     def alive(self) -> bool:
         return self.popen is not None and self.popen.poll() is None

@@ -1,0 +1,148 @@
+"""Recording core/v1 Events about objects, deduplicated with a count like Kubernetes'."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from minik8s.api import errors
+from minik8s.api.resources import EVENTS
+from minik8s.client.api import ApiClient
+from minik8s.client.tasks import spawn
+
+logger = logging.getLogger(__name__)
+
+Object = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EventKey:
+    namespace: str
+    kind: str
+    name: str
+    uid: str
+    type: str
+    reason: str
+    message: str
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def involved_object(obj: Object) -> Object:
+    metadata = obj.get("metadata", {})
+    ref = {
+        "kind": obj.get("kind"),
+        "namespace": metadata.get("namespace"),
+        "name": metadata.get("name"),
+        "uid": metadata.get("uid"),
+        "apiVersion": obj.get("apiVersion"),
+        "resourceVersion": metadata.get("resourceVersion"),
+    }
+    return {k: v for k, v in ref.items() if v}
+
+
+class EventRecorder:
+    """`record()` never blocks nor fails its caller; a background task writes the Events.
+
+    The same (object, type, reason, message) within `dedup_window` seconds bumps `count`
+    and `lastTimestamp` of the existing Event instead of creating another one.
+    """
+
+    def __init__(
+        self,
+        client: ApiClient,
+        component: str,
+        host: str | None = None,
+        dedup_window: float = 600.0,
+        queue_size: int = 1000,
+    ) -> None:
+        self.client = client
+        self.component = component
+        self.host = host
+        self.dedup_window = dedup_window
+        self._queue: asyncio.Queue[tuple[Object, str, str, str]] = asyncio.Queue(queue_size)
+        self._seen: dict[EventKey, tuple[str, int, float]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def record(self, obj: Object, type_: str, reason: str, message: str) -> None:
+        try:
+            self._queue.put_nowait((obj, type_, reason, message))
+        except asyncio.QueueFull:
+            logger.warning("event queue full; dropping %s event %s", type_, reason)
+
+    def start(self) -> None:
+        self._task = spawn(self._run(), name=f"{self.component}-events")
+
+    async def stop(self, flush_seconds: float = 2.0) -> None:
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(self._queue.join(), flush_seconds)
+        except TimeoutError:
+            logger.info("stopping with %d events unwritten", self._queue.qsize())
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+        self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            obj, type_, reason, message = await self._queue.get()
+            try:
+                await self._write(obj, type_, reason, message)
+            except errors.ApiError as e:
+                logger.warning("could not record event %s: %s", reason, e)
+            except Exception:
+                logger.exception("could not record event %s", reason)
+            finally:
+                self._queue.task_done()
+
+    async def _write(self, obj: Object, type_: str, reason: str, message: str) -> None:
+        ref = involved_object(obj)
+        namespace = ref.get("namespace") or "default"
+        key = EventKey(namespace, ref.get("kind", ""), ref.get("name", ""), ref.get("uid", ""),
+                       type_, reason, message)  # fmt: skip
+        now = _now()
+        seen = self._seen.get(key)
+        if seen is not None and time.monotonic() - seen[2] < self.dedup_window:
+            name, count, _ = seen
+            try:
+                await self.client.patch(
+                    EVENTS, name, {"count": count + 1, "lastTimestamp": now},
+                    namespace=namespace,
+                )  # fmt: skip
+                self._seen[key] = (name, count + 1, time.monotonic())
+                return
+            except errors.NotFound:
+                pass
+        name = f"{ref.get('name', 'object')}.{uuid.uuid4().hex[:16]}"
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": name, "namespace": namespace},
+            "involvedObject": ref,
+            "reason": reason,
+            "message": message,
+            "type": type_,
+            "count": 1,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "source": {"component": self.component, **({"host": self.host} if self.host else {})},
+            "reportingComponent": self.component,
+            "reportingInstance": self.host or "",
+        }
+        await self.client.create(EVENTS, event, namespace=namespace)
+        self._seen[key] = (name, 1, time.monotonic())
+        if len(self._seen) > 10_000:
+            oldest = sorted(self._seen, key=lambda k: self._seen[k][2])[:5_000]
+            for stale in oldest:
+                del self._seen[stale]

@@ -1,0 +1,66 @@
+"""Run a component's main coroutine as a process: logging, signals, clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+
+logger = logging.getLogger(__name__)
+
+Main = Callable[[asyncio.Event], Awaitable[None]]
+
+
+def setup_logging(level: str = "info") -> None:
+    logging.basicConfig(
+        level=level.upper() if not level.isdigit() else "INFO",
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+async def serve(main: Main, name: str, grace_seconds: float = 10.0) -> int:
+    """Run `main(stop)`; SIGTERM/SIGINT set `stop`, then `main` has `grace_seconds` to return."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    task = asyncio.create_task(main(stop), name=f"{name}-main")
+    stopping = asyncio.create_task(stop.wait(), name=f"{name}-stop-signal")
+    await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        stopping.cancel()
+        if task.exception() is not None:
+            logger.error("%s failed", name, exc_info=task.exception())
+            return 1
+        return 0
+    logger.info("%s: stopping (signal received)", name)
+    try:
+        await asyncio.wait_for(asyncio.shield(task), grace_seconds)
+    except TimeoutError:
+        stuck = [t.get_name() for t in asyncio.all_tasks() if not t.done()]
+        logger.warning("%s: still running after %.0fs, cancelling: %s", name, grace_seconds, stuck)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+    except Exception:
+        logger.exception("%s failed while stopping", name)
+        return 1
+    logger.info("%s: stopped", name)
+    return 0
+
+
+def run(main: Main, name: str, log_level: str = "info", grace_seconds: float = 10.0) -> None:
+    """The body of a component's `main()`: exits with 0 after a clean stop."""
+    setup_logging(log_level)
+    try:
+        import uvloop
+
+        runner = uvloop.run
+    except ImportError:  # uvloop comes with uvicorn[standard]; plain asyncio works too
+        runner = asyncio.run
+    sys.exit(runner(serve(main, name, grace_seconds)))

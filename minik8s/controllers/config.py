@@ -1,0 +1,160 @@
+"""Settings of the controller-manager and their command-line flags (kube-controller-manager's)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+
+ALL_CONTROLLERS = ("replicaset", "deployment", "endpoints", "garbagecollector", "namespace",
+                   "nodelifecycle")  # fmt: skip
+"""Every controller this process runs, in start order."""
+
+LEASE_NAMESPACE = "kube-system"
+LEASE_NAME = "minik8s-controller-manager"
+
+
+@dataclass(frozen=True)
+class Settings:
+    kubeconfig: str | None = None
+    """Path of the kubeconfig (None: $KUBECONFIG, then ~/.kube/config)."""
+    controllers: tuple[str, ...] = ALL_CONTROLLERS
+    """Controllers to run (from `--controllers`)."""
+    leader_elect: bool = True
+    """Campaign for the Lease kube-system/minik8s-controller-manager before running."""
+    leader_elect_lease_duration: float = 15.0
+    """Seconds a follower waits after the last renewal before taking the Lease over."""
+    leader_elect_renew_deadline: float = 10.0
+    """Seconds the leader keeps trying to renew before it steps down."""
+    leader_elect_retry_period: float = 2.0
+    """Seconds between two attempts to acquire or renew the Lease."""
+    node_monitor_period: float = 5.0
+    """Seconds between two checks of every node's heartbeat."""
+    node_monitor_grace_period: float = 40.0
+    """Seconds without a heartbeat after which a node is marked Ready=Unknown and tainted."""
+    node_startup_grace_period: float = 60.0
+    """Seconds a new node may take to post its first heartbeat."""
+    pod_eviction_timeout: float = 300.0
+    """Seconds pods that do not tolerate an unreachable/not-ready node stay before eviction."""
+    healthz_port: int = 10257
+    """Port of /healthz and /metrics on 127.0.0.1 (0: any free port; -1: none)."""
+    healthz_bind_address: str = "127.0.0.1"
+    workers: dict[str, int] = field(
+        default_factory=lambda: {"replicaset": 5, "deployment": 5, "endpoints": 5,
+                                 "garbagecollector": 10, "namespace": 5, "nodelifecycle": 1}
+    )  # fmt: skip
+    """Concurrent workers per controller (`--concurrent-*-syncs`)."""
+    resync_period: float = 0.0
+    """Seconds between full resyncs of the informers (0: never)."""
+    log_level: str = "info"
+
+    def enabled(self, name: str) -> bool:
+        return name in self.controllers
+
+
+def parse_controllers(text: str) -> tuple[str, ...]:
+    """kube-controller-manager's syntax: `*` (all), `name`, `-name` (all but), comma-separated."""
+    chosen: list[str] = []
+    disabled: set[str] = set()
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        if item == "*":
+            chosen.extend(ALL_CONTROLLERS)
+        elif item.startswith("-"):
+            disabled.add(_known(item[1:]))
+        else:
+            chosen.append(_known(item))
+    if not chosen and disabled:
+        chosen = list(ALL_CONTROLLERS)
+    return tuple(c for c in ALL_CONTROLLERS if c in chosen and c not in disabled)
+
+
+def _known(name: str) -> str:
+    if name not in ALL_CONTROLLERS:
+        known = ", ".join(ALL_CONTROLLERS)
+        raise argparse.ArgumentTypeError(f"unknown controller {name!r} (known: {known})")
+    return name
+
+
+def _bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _duration(text: str) -> float:
+    """Seconds, as `40`, `40s`, `500ms`, `5m` (Go duration units, the simple ones)."""
+    units = (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0))
+    for suffix, factor in units:
+        if text.endswith(suffix) and not (suffix == "s" and text.endswith("ms")):
+            return float(text[: -len(suffix)]) * factor
+    return float(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="minik8s-controller-manager")
+    p.add_argument("--kubeconfig", default=None)
+    p.add_argument("--controllers", default="*", help="*, name or -name, comma-separated")
+    p.add_argument("--leader-elect", type=_bool, nargs="?", const=True, default=True)
+    p.add_argument("--leader-elect-lease-duration", type=_duration, default=15.0)
+    p.add_argument("--leader-elect-renew-deadline", type=_duration, default=10.0)
+    p.add_argument("--leader-elect-retry-period", type=_duration, default=2.0)
+    p.add_argument("--node-monitor-period", type=_duration, default=5.0)
+    p.add_argument("--node-monitor-grace-period", type=_duration, default=40.0)
+    p.add_argument("--node-startup-grace-period", type=_duration, default=60.0)
+    p.add_argument("--pod-eviction-timeout", type=_duration, default=300.0)
+    p.add_argument("--healthz-port", type=int, default=10257)
+    p.add_argument("--healthz-bind-address", default="127.0.0.1")
+    p.add_argument("--concurrent-replicaset-syncs", type=int, default=5)
+    p.add_argument("--concurrent-deployment-syncs", type=int, default=5)
+    p.add_argument("--concurrent-endpoint-syncs", type=int, default=5)
+    p.add_argument("--concurrent-gc-syncs", type=int, default=10)
+    p.add_argument("--concurrent-namespace-syncs", type=int, default=5)
+    p.add_argument("--v", "--log-level", dest="log_level", default="info",
+                   help="debug, info, warning; or a klog number (>=4 means debug)")  # fmt: skip
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> Settings:
+    p = build_parser()
+    args = p.parse_args(argv)
+    try:
+        controllers = parse_controllers(args.controllers)
+    except argparse.ArgumentTypeError as e:
+        p.error(str(e))
+    if not (
+        args.leader_elect_lease_duration
+        > args.leader_elect_renew_deadline
+        > args.leader_elect_retry_period
+        > 0
+    ):
+        p.error("need lease duration > renew deadline > retry period > 0")
+    level = str(args.log_level)
+    if level.isdigit():
+        level = "debug" if int(level) >= 4 else "info"
+    return Settings(
+        kubeconfig=args.kubeconfig,
+        controllers=controllers,
+        leader_elect=args.leader_elect,
+        leader_elect_lease_duration=args.leader_elect_lease_duration,
+        leader_elect_renew_deadline=args.leader_elect_renew_deadline,
+        leader_elect_retry_period=args.leader_elect_retry_period,
+        node_monitor_period=args.node_monitor_period,
+        node_monitor_grace_period=args.node_monitor_grace_period,
+        node_startup_grace_period=args.node_startup_grace_period,
+        pod_eviction_timeout=args.pod_eviction_timeout,
+        healthz_port=args.healthz_port,
+        healthz_bind_address=args.healthz_bind_address,
+        workers={
+            "replicaset": args.concurrent_replicaset_syncs,
+            "deployment": args.concurrent_deployment_syncs,
+            "endpoints": args.concurrent_endpoint_syncs,
+            "garbagecollector": args.concurrent_gc_syncs,
+            "namespace": args.concurrent_namespace_syncs,
+            "nodelifecycle": 1,
+        },
+        log_level=level,
+    )
