@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-packages venv up down test test-unit test-integration check lint bench clean
+.PHONY: setup system-packages venv dockerd images up down test test-unit test-integration test-e2e check lint bench clean
 
 setup: system-packages venv
 
@@ -25,8 +25,19 @@ up: setup
 down:
 	@$(VENV)/bin/minik8s down
 
-test: setup
+# dockerd is started in the background when none answers; images are built once (skipped
+# when present; the Debian rootfs for nginx is cached under ~/.minik8s/cache).
+dockerd: system-packages
+	@bash deploy/start-dockerd.sh
+
+images: dockerd
+	@bash deploy/images/build.sh
+
+test: setup images
 	@bash deploy/run-tests.sh
+
+test-e2e: setup images
+	@$(PY) -m pytest -q tests/e2e
 
 test-unit: venv
 	@$(PY) -m pytest -q tests/unit

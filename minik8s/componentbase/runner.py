@@ -6,11 +6,12 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
-Main = Callable[[asyncio.Event], Awaitable[None]]
+Main = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 def setup_logging(level: str = "info") -> None:
@@ -27,7 +28,7 @@ async def serve(main: Main, name: str, grace_seconds: float = 10.0) -> int:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    task = asyncio.create_task(main(stop), name=f"{name}-main")
+    task: asyncio.Task[None] = asyncio.create_task(main(stop), name=f"{name}-main")
     stopping = asyncio.create_task(stop.wait(), name=f"{name}-stop-signal")
     await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
     if task.done():
@@ -60,7 +61,7 @@ def run(main: Main, name: str, log_level: str = "info", grace_seconds: float = 1
     try:
         import uvloop
 
-        runner = uvloop.run
+        code = uvloop.run(serve(main, name, grace_seconds))
     except ImportError:  # uvloop comes with uvicorn[standard]; plain asyncio works too
-        runner = asyncio.run
-    sys.exit(runner(serve(main, name, grace_seconds)))
+        code = asyncio.run(serve(main, name, grace_seconds))
+    sys.exit(code)
