@@ -6,8 +6,10 @@ the whole object passed defaulting and validation.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +56,18 @@ class Registry:
         self.store = store
         self.cache = cache
         self.settings = settings
+        self._allocation_lock = asyncio.Lock()
+        """Serialises Service writes: addresses are allocated from what the cache holds."""
+
+    @contextlib.asynccontextmanager
+    async def _allocating(self, resource: ResourceType) -> AsyncIterator[None]:
+        """For Services: one writer at a time, released once the cache shows its write."""
+        if resource is not SERVICES:
+            yield
+            return
+        async with self._allocation_lock:
+            yield
+            await self.cache.wait_fresh()
 
     # -- errors with the resource's name -------------------------------------------------
     @staticmethod
@@ -95,6 +109,12 @@ class Registry:
     # -- create -------------------------------------------------------------------------------
     async def create(
         self, resource: ResourceType, namespace: str | None, body: Any, dry_run: bool = False
+    ) -> Object:
+        async with self._allocating(resource):
+            return await self._create(resource, namespace, body, dry_run)
+
+    async def _create(
+        self, resource: ResourceType, namespace: str | None, body: Any, dry_run: bool
     ) -> Object:
         obj = strategy.check_type(resource, body)
         strategy.check_namespace(resource, obj, namespace)
@@ -222,14 +242,15 @@ class Registry:
             )
         new["metadata"]["name"] = name
         precondition = new["metadata"].get("resourceVersion") or None
-        obj, _ = await self.guaranteed_update(
-            resource,
-            namespace,
-            name,
-            lambda old: self._apply_update(resource, clone(new), old, subresource),
-            precondition_rv=precondition,
-            dry_run=dry_run,
-        )
+        async with self._allocating(resource):
+            obj, _ = await self.guaranteed_update(
+                resource,
+                namespace,
+                name,
+                lambda old: self._apply_update(resource, clone(new), old, subresource),
+                precondition_rv=precondition,
+                dry_run=dry_run,
+            )
         return obj
 
     def _apply_update(
@@ -282,9 +303,10 @@ class Registry:
             return self._apply_update(resource, patched, old, subresource)
 
         try:
-            obj, _ = await self.guaranteed_update(
-                resource, namespace, name, mutate, dry_run=dry_run
-            )
+            async with self._allocating(resource):
+                obj, _ = await self.guaranteed_update(
+                    resource, namespace, name, mutate, dry_run=dry_run
+                )
         except errors.NotFound:
             if content_type.split(";")[0].strip() != "application/apply-patch+yaml":
                 raise

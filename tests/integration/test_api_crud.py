@@ -305,3 +305,22 @@ def test_label_and_field_selectors_on_lists(api: Api, ns: str) -> None:
     assert names(fieldSelector="status.phase=Pending,metadata.name=b") == ["b"]
     r = api.get(path, params={"fieldSelector": "spec.bogus=1"})
     assert r.status_code == 400
+
+
+def test_concurrent_service_creates_get_distinct_addresses(api: Api, ns: str) -> None:
+    def create(i: int) -> dict:
+        body = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": f"s{i}"},
+            "spec": {"type": "NodePort", "selector": {"app": "x"}, "ports": [{"port": 80}]},
+        }
+        r = api.post(f"/api/v1/namespaces/{ns}/services", body)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    with concurrent.futures.ThreadPoolExecutor(10) as pool:
+        services = list(pool.map(create, range(20)))
+    ips = {s["spec"]["clusterIP"] for s in services}
+    ports = {s["spec"]["ports"][0]["nodePort"] for s in services}
+    assert len(ips) == 20 and len(ports) == 20
