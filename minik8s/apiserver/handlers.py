@@ -167,14 +167,7 @@ class ResourceHandler:
                     include_object=wire.table_include_object(request),
                 )
             )
-        return wire.json_response(
-            {
-                "kind": resource.list_kind,
-                "apiVersion": resource.api_version,
-                "metadata": {"resourceVersion": str(revision)},
-                "items": objects,
-            }
-        )
+        return wire.json_response(_list_body(resource, objects, revision))
 
     async def _watch(
         self,
@@ -241,14 +234,7 @@ class ResourceHandler:
                 deleted.append(result)
             except errors.NotFound:
                 continue
-        return wire.json_response(
-            {
-                "kind": resource.list_kind,
-                "apiVersion": resource.api_version,
-                "metadata": {"resourceVersion": str(revision)},
-                "items": deleted,
-            }
-        )
+        return wire.json_response(_list_body(resource, deleted, revision))
 
     async def _scale(
         self,
@@ -275,6 +261,15 @@ class ResourceHandler:
                 )
             )
         raise _not_allowed(method, f"{resource.plural}/scale")
+
+
+def _list_body(resource: ResourceType, items: list[Object], revision: int) -> Object:
+    return {
+        "kind": resource.list_kind,
+        "apiVersion": resource.api_version,
+        "metadata": {"resourceVersion": str(revision)},
+        "items": items,
+    }
 
 
 async def _counted(stream: WatchStream, plural: str) -> Any:

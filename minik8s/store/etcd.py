@@ -167,66 +167,54 @@ class EtcdStore:
         success: Sequence[Any],
         failure: Sequence[Any],
     ) -> tuple[bool, Sequence[Any]]:
-        with self._timed(operation):
-            result: tuple[bool, Sequence[Any]] = await self.client.transaction(
-                compare=compare, success=success, failure=failure
-            )
+        try:
+            with self._timed(operation):
+                result: tuple[bool, Sequence[Any]] = await self.client.transaction(
+                    compare=compare, success=success, failure=failure
+                )
+        except aetcd.exceptions.ClientError as e:
+            raise errors.StoreUnavailable(f"etcd {self.server}: {e}") from e
         return result
 
     async def create(self, key: str, obj: Object) -> int:
         """Write `obj` at `key` if the key does not exist; return its mod_revision."""
-        client = self.client
+        txn = self.client.transactions
         raw = key.encode()
-        try:
-            ok, responses = await self._transaction(
-                "create",
-                compare=[client.transactions.create(raw) == 0],
-                success=[client.transactions.put(raw, encode(obj))],
-                failure=[],
-            )
-        except aetcd.exceptions.ClientError as e:
-            raise errors.StoreUnavailable(f"etcd {self.server}: {e}") from e
+        ok, responses = await self._transaction(
+            "create", [txn.create(raw) == 0], [txn.put(raw, encode(obj))], []
+        )
         if not ok:
             raise errors.KeyExists(key)
         return int(responses[0].response_put.header.revision)
 
     async def update(self, key: str, obj: Object, expected_revision: int) -> int:
         """Replace the value at `key` if its mod_revision is still `expected_revision`."""
-        client = self.client
         raw = key.encode()
-        try:
-            ok, responses = await self._transaction(
-                "update",
-                compare=[client.transactions.mod(raw) == expected_revision],
-                success=[client.transactions.put(raw, encode(obj))],
-                failure=[client.transactions.get(raw)],
-            )
-        except aetcd.exceptions.ClientError as e:
-            raise errors.StoreUnavailable(f"etcd {self.server}: {e}") from e
-        if not ok:
-            if not responses or not responses[0]:
-                raise errors.KeyNotFound(key)
-            raise errors.RevisionConflict(key)
-        return int(responses[0].response_put.header.revision)
+        response = await self._compare_and_swap(
+            "update", raw, expected_revision, self.client.transactions.put(raw, encode(obj))
+        )
+        return int(response.response_put.header.revision)
 
     async def delete(self, key: str, expected_revision: int) -> int:
         """Delete `key` if its mod_revision is still `expected_revision`; return the revision."""
-        client = self.client
         raw = key.encode()
-        try:
-            ok, responses = await self._transaction(
-                "delete",
-                compare=[client.transactions.mod(raw) == expected_revision],
-                success=[client.transactions.delete(raw)],
-                failure=[client.transactions.get(raw)],
-            )
-        except aetcd.exceptions.ClientError as e:
-            raise errors.StoreUnavailable(f"etcd {self.server}: {e}") from e
+        response = await self._compare_and_swap(
+            "delete", raw, expected_revision, self.client.transactions.delete(raw)
+        )
+        return int(response.response_delete_range.header.revision)
+
+    async def _compare_and_swap(
+        self, operation: str, raw: bytes, expected_revision: int, write: Any
+    ) -> Any:
+        txn = self.client.transactions
+        ok, responses = await self._transaction(
+            operation, [txn.mod(raw) == expected_revision], [write], [txn.get(raw)]
+        )
         if not ok:
             if not responses or not responses[0]:
-                raise errors.KeyNotFound(key)
-            raise errors.RevisionConflict(key)
-        return int(responses[0].response_delete_range.header.revision)
+                raise errors.KeyNotFound(raw.decode())
+            raise errors.RevisionConflict(raw.decode())
+        return responses[0]
 
     async def compact(self, revision: int) -> None:
         await self.client.compact(revision, physical=True)
