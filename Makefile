@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	@$(PY) -m pip install -q -e '.[test]'
 	@touch $(STAMP)
 
-up: setup
+up: setup images
 	@$(VENV)/bin/minik8s up
 
 down:

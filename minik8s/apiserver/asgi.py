@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from minik8s.api import errors
-from minik8s.apiserver import auth
+from minik8s.apiserver import auth, kubeletproxy
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,9 @@ class ApiserverApp:
         self.tokens = tokens
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and is_rest_path(scope["path"]):
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http" or not is_rest_path(scope["path"]):
             await self.app(scope, receive, send)
             return
@@ -54,6 +57,13 @@ class ApiserverApp:
         request = Request(scope, receive)
         response = await self.app.state.handler(request)
         await response(scope, receive, send)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Only `pods/{name}/exec` upgrades to a WebSocket (proxied to the pod's kubelet)."""
+        if self.tokens is not None and not self._authenticated(scope):
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await kubeletproxy.exec_websocket(self.app.state.handler.registry, scope, receive, send)
 
     def begin_shutdown(self) -> None:
         """End every watch stream cleanly so the server can stop without cutting them."""

@@ -12,7 +12,7 @@ from starlette.responses import Response, StreamingResponse
 
 from minik8s.api import errors, selectors
 from minik8s.api.resources import PODS, ResourceType
-from minik8s.apiserver import discovery, metrics, routing, tables, wire
+from minik8s.apiserver import discovery, kubeletproxy, metrics, routing, tables, wire
 from minik8s.apiserver.registry import DeleteOptions, Registry
 from minik8s.apiserver.watch import WatchRequest, WatchStream, expired_event
 from minik8s.apiserver.watchcache import WatchCache
@@ -94,11 +94,13 @@ class ResourceHandler:
             return wire.json_response(wire.success_status(code=201), 201)
         if sub == "scale":
             return await self._scale(request, resource, namespace, name or "", dry_run)
-        if sub in ("log", "exec"):
-            raise errors.NotImplementedYet(
-                f"pods/{sub} is served once the kubelet proxy is implemented; "
-                f"minik8s does not support it yet"
-            )
+        if sub == "log":
+            if method != "GET":
+                raise _not_allowed(method, "pods/log")
+            assert namespace is not None and name is not None
+            return await kubeletproxy.logs(self.registry, namespace, name, query)
+        if sub == "exec":  # a WebSocket upgrade is served by asgi.py; anything else lands here
+            raise kubeletproxy.exec_needs_websocket()
 
         if name is None:
             if method == "GET":

@@ -138,12 +138,24 @@ COMPONENTS: tuple[Component, ...] = (
         ready_timeout=lambda settings: settings.apiserver_ready_timeout,
     ),
     # Disabled until their entry points exist; check the flags when enabling them.
-    Component("scheduler", False, 3, _client("minik8s.cmd.scheduler")),
-    Component("controller-manager", False, 5, _client("minik8s.cmd.controller_manager")),
-    Component("kubelet", False, 4, _client("minik8s.cmd.kubelet"), per_node=PerNode.REAL),
+    Component(
+        "scheduler",
+        True,
+        3,
+        # --healthz-port=0: a free port, so two clusters on one machine do not collide
+        _client("minik8s.cmd.scheduler", "--healthz-port=0"),
+    ),
+    Component(
+        "controller-manager",
+        True,
+        5,
+        # --healthz-port=0: a free port, so two clusters on one machine do not collide
+        _client("minik8s.cmd.controller_manager", "--healthz-port=0"),
+    ),
+    Component("kubelet", True, 4, _client("minik8s.cmd.kubelet"), per_node=PerNode.REAL),
     Component(
         "kubelet",
-        False,
+        True,
         4,
         _client("minik8s.cmd.kubelet", "--runtime=fake"),
         per_node=PerNode.FAKE,

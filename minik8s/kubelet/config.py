@@ -1,0 +1,135 @@
+"""Settings of the kubelet process and their command-line flags (Kubernetes' names)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from minik8s.api import quantity
+
+
+@dataclass(frozen=True)
+class Taint:
+    key: str
+    value: str | None
+    effect: str
+
+    def to_dict(self) -> dict[str, str]:
+        result = {"key": self.key, "effect": self.effect}
+        if self.value:
+            result["value"] = self.value
+        return result
+
+
+@dataclass(frozen=True)
+class KubeletSettings:
+    node_name: str
+    """Name of the Node object this kubelet registers and whose pods it runs."""
+    kubeconfig: str | None = None
+    """Kubeconfig to reach the apiserver (default: $KUBECONFIG or ~/.kube/config)."""
+    runtime: str = "docker"
+    """`docker` runs real containers; `fake` is a hollow runtime (pods Running, no Docker)."""
+    cpu: str | None = None
+    """CPU capacity to report (e.g. `4`, `1500m`); default: the machine's."""
+    memory: str | None = None
+    """Memory capacity to report (e.g. `8Gi`); default: the machine's."""
+    max_pods: int = 110
+    """Pods this node accepts (capacity `pods`)."""
+    register_with_taints: tuple[Taint, ...] = ()
+    """Taints the Node is registered with."""
+    node_ip: str = "127.0.0.1"
+    """InternalIP of the node, the pods' hostIP, and where the kubelet's API listens."""
+    port: int = 0
+    """Port of the kubelet's API (logs, exec); 0 picks a free one, reported in the Node."""
+    node_status_update_frequency: float = 10.0
+    """Seconds between Lease renewals and node status checks (written when changed)."""
+    node_status_report_frequency: float = 300.0
+    """Seconds after which the node status is written even when nothing changed."""
+    node_lease_duration_seconds: int = 40
+    """Lease duration written into the node's Lease."""
+    pod_subnet: str = "10.244.0.0/16"
+    """Subnet of the Docker bridge network `minik8s` that pod sandboxes join."""
+    network_name: str = "minik8s"
+    """Docker network of the pod sandboxes."""
+    pod_workers: int = 16
+    """Pods synced in parallel."""
+    pleg_relist_period: float = 1.0
+    """Seconds between relists of the node's containers (noticing exits and crashes)."""
+    resync_period: float = 30.0
+    """Seconds between syncs of a pod when nothing happened."""
+    backoff_base: float = 10.0
+    """First CrashLoopBackOff / ImagePullBackOff delay in seconds; doubles each time."""
+    backoff_cap: float = 300.0
+    """Longest back-off delay in seconds."""
+    root_dir: Path = field(default_factory=lambda: Path.home() / ".minik8s" / "kubelet")
+    """Where pod volumes (emptyDir, configMap) live: `<root>/<node>/pods/<uid>/volumes`."""
+    pause_image: str = "minik8s/pause:latest"
+    """Image of the pod sandbox container."""
+    shutdown_grace: float = 10.0
+    """Seconds the process waits for its tasks on SIGTERM (containers keep running)."""
+    log_level: str = "info"
+
+    @property
+    def pods_dir(self) -> Path:
+        return self.root_dir / self.node_name / "pods"
+
+
+def parse_taint(text: str) -> Taint:
+    """`key=value:Effect` or `key:Effect`."""
+    head, sep, effect = text.rpartition(":")
+    if not sep or effect not in ("NoSchedule", "PreferNoSchedule", "NoExecute") or not head:
+        raise ValueError(f"taint {text!r} must look like key=value:NoSchedule")
+    key, _, value = head.partition("=")
+    return Taint(key, value or None, effect)
+
+
+def parse_args(argv: list[str] | None = None) -> KubeletSettings:
+    parser = argparse.ArgumentParser(
+        prog="minik8s-kubelet", description="The minik8s node agent: runs pods in Docker."
+    )
+    parser.add_argument("--node-name", default=os.uname().nodename)
+    parser.add_argument("--kubeconfig", default=None)
+    parser.add_argument("--runtime", choices=("docker", "fake"), default="docker")
+    parser.add_argument("--cpu", default=None, help="CPU capacity (default: the machine's)")
+    parser.add_argument("--memory", default=None, help="memory capacity (default: the machine's)")
+    parser.add_argument("--max-pods", type=int, default=110)
+    parser.add_argument(
+        "--register-with-taints", default="", help="comma-separated key=value:Effect taints"
+    )
+    parser.add_argument("--node-ip", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="kubelet API port (0: a free one)")
+    parser.add_argument("--node-status-update-frequency", type=float, default=10.0)
+    parser.add_argument("--pod-subnet", default="10.244.0.0/16")
+    parser.add_argument("--pod-workers", type=int, default=16)
+    parser.add_argument("--root-dir", default=None)
+    parser.add_argument("--v", "--log-level", dest="log_level", default="info")
+    args = parser.parse_args(argv)
+    try:
+        taints = tuple(parse_taint(t) for t in args.register_with_taints.split(",") if t.strip())
+        if args.cpu is not None:
+            quantity.cpu_millis(args.cpu)
+        if args.memory is not None:
+            quantity.memory_bytes(args.memory)
+    except ValueError as e:
+        parser.error(str(e))
+    extra: dict[str, object] = {}
+    if args.root_dir:
+        extra["root_dir"] = Path(args.root_dir)
+    return KubeletSettings(
+        node_name=args.node_name,
+        kubeconfig=args.kubeconfig,
+        runtime=args.runtime,
+        cpu=args.cpu,
+        memory=args.memory,
+        max_pods=args.max_pods,
+        register_with_taints=taints,
+        node_ip=args.node_ip,
+        port=args.port,
+        node_status_update_frequency=args.node_status_update_frequency,
+        pod_subnet=args.pod_subnet,
+        pod_workers=args.pod_workers,
+        log_level=str(args.log_level),
+        **extra,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,96 @@
+"""The kubelet process's main: wire the runtime, node agent, informer, workers and server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from minik8s.api.resources import PODS
+from minik8s.client import tasks
+from minik8s.client.api import ApiClient
+from minik8s.client.informer import Informer
+from minik8s.client.kubeconfig import load_kubeconfig
+from minik8s.client.workqueue import run_workers
+from minik8s.componentbase.events import EventRecorder
+from minik8s.kubelet.config import KubeletSettings
+from minik8s.kubelet.node import NodeAgent
+from minik8s.kubelet.pleg import Pleg
+from minik8s.kubelet.podworkers import PodWorkers
+from minik8s.kubelet.runtime import Runtime
+from minik8s.kubelet.server import KubeletServer
+from minik8s.kubelet.statusmanager import StatusManager
+
+logger = logging.getLogger(__name__)
+
+
+def make_runtime(settings: KubeletSettings) -> Runtime:
+    if settings.runtime == "fake":
+        from minik8s.kubelet.runtime.fake import FakeRuntime
+
+        return FakeRuntime()
+    from minik8s.kubelet.runtime.docker import DockerRuntime
+
+    return DockerRuntime(network=settings.network_name)
+
+
+async def run(settings: KubeletSettings, stop: asyncio.Event) -> None:
+    runtime = make_runtime(settings)
+    client = ApiClient(load_kubeconfig(settings.kubeconfig))
+    recorder = EventRecorder(client, "kubelet", settings.node_name)
+    workers = PodWorkers(settings, client, runtime, recorder, StatusManager(client))
+    server = KubeletServer(
+        runtime,
+        settings.node_name,
+        settings.node_ip,
+        settings.port,
+        lambda: list(workers.pods.values()),
+    )
+    informer = Informer(
+        client,
+        PODS,
+        field_selector=f"spec.nodeName={settings.node_name}",
+        resync_period=settings.resync_period,
+        name=f"pods@{settings.node_name}",
+    )
+    informer.add_event_handler(workers.on_add, workers.on_update, workers.on_delete)
+    node = NodeAgent(settings, client, runtime)
+    pleg = Pleg(
+        runtime,
+        settings.node_name,
+        workers.queue.add,
+        lambda uid: uid in workers.pods,
+        settings.pleg_relist_period,
+    )
+    running: list[asyncio.Task[None]] = []
+    try:
+        await runtime.ensure_network(settings.network_name, settings.pod_subnet)
+        port = await server.start()
+        await node.register(port)
+        recorder.start()
+        informer.start()
+        if not await informer.wait_synced(60):
+            raise TimeoutError("the pod informer did not sync within 60s")
+        await pleg.relist()  # adopt what runs already; wake orphans
+        running = [
+            tasks.spawn(
+                run_workers(workers.queue, workers.sync, settings.pod_workers), "pod workers"
+            ),
+            tasks.spawn(pleg.run(), "pleg"),
+            tasks.spawn(node.run(), "node status"),
+        ]
+        logger.info(
+            "kubelet %s ready (runtime %s, %d pods)",
+            settings.node_name,
+            runtime.name,
+            len(workers.pods),
+        )
+        await stop.wait()
+    finally:
+        logger.info("kubelet %s stopping; containers keep running", settings.node_name)
+        await workers.close()
+        await tasks.cancel_and_wait(running, timeout=5)
+        await informer.stop()
+        await server.stop()
+        await recorder.stop()
+        await runtime.close()
+        await client.aclose()

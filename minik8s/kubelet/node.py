@@ -1,0 +1,361 @@
+"""The Node object: registration, status (capacity, conditions, addresses, endpoints) and the
+`kube-node-lease/<node>` Lease renewed every `node_status_update_frequency` seconds.
+
+`node_conditions` and `build_status` are pure; `NodeAgent` does the API calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import os
+import platform
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from minik8s.api import errors, quantity
+from minik8s.api.resources import LEASES, NODES
+from minik8s.client.api import ApiClient
+from minik8s.kubelet.config import KubeletSettings
+from minik8s.kubelet.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+Object = dict[str, Any]
+LEASE_NAMESPACE = "kube-node-lease"
+KUBELET_VERSION = "v1.32.0-minik8s"
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def now_micro() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class Pressure:
+    memory: bool = False
+    disk: bool = False
+    pids: bool = False
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    memory_available_bytes: int = 100 * 1024 * 1024
+    """MemoryPressure below this much available memory (Kubernetes' eviction default)."""
+    disk_free_fraction: float = 0.10
+    """DiskPressure below this fraction of free space on the kubelet's filesystem."""
+    pid_fraction: float = 0.90
+    """PIDPressure above this fraction of pid_max in use."""
+
+
+def measure_pressure(root: Path, t: Thresholds) -> Pressure:
+    """Read /proc and statvfs (cheap; called every status period)."""
+    memory = disk = pids = False
+    try:
+        info = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+        memory = int(info["MemAvailable"].split()[0]) * 1024 < t.memory_available_bytes
+    except (OSError, KeyError, ValueError):
+        pass
+    try:
+        st = os.statvfs(root if root.exists() else "/")
+        disk = st.f_bavail < t.disk_free_fraction * st.f_blocks
+    except OSError:
+        pass
+    try:
+        pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
+        count = sum(1 for p in os.listdir("/proc") if p.isdigit())
+        pids = count > t.pid_fraction * pid_max
+    except (OSError, ValueError):
+        pass
+    return Pressure(memory, disk, pids)
+
+
+_CONDITIONS = (
+    (
+        "MemoryPressure",
+        "memory",
+        "KubeletHasSufficientMemory",
+        "KubeletHasInsufficientMemory",
+        "kubelet has sufficient memory available",
+        "kubelet has insufficient memory available",
+    ),
+    (
+        "DiskPressure",
+        "disk",
+        "KubeletHasNoDiskPressure",
+        "KubeletHasDiskPressure",
+        "kubelet has no disk pressure",
+        "kubelet has disk pressure",
+    ),
+    (
+        "PIDPressure",
+        "pids",
+        "KubeletHasSufficientPID",
+        "KubeletHasInsufficientPID",
+        "kubelet has sufficient PID available",
+        "kubelet has insufficient PID available",
+    ),
+)
+
+
+def node_conditions(pressure: Pressure, ready: bool, old: list[Object], now: str) -> list[Object]:
+    """The four conditions; lastTransitionTime kept while a status stays the same (pure)."""
+    previous = {c.get("type"): c for c in old}
+
+    def cond(kind: str, ok: bool, reason: str, message: str) -> Object:
+        status = "True" if ok else "False"
+        before = previous.get(kind) or {}
+        since = before.get("lastTransitionTime") if before.get("status") == status else None
+        return {
+            "type": kind,
+            "status": status,
+            "reason": reason,
+            "message": message,
+            "lastHeartbeatTime": now,
+            "lastTransitionTime": since or now,
+        }
+
+    result = []
+    for kind, attr, ok_reason, bad_reason, ok_message, bad_message in _CONDITIONS:
+        bad = bool(getattr(pressure, attr))
+        result.append(
+            cond(kind, bad, bad_reason if bad else ok_reason, bad_message if bad else ok_message)
+        )
+    result.append(
+        cond(
+            "Ready",
+            ready,
+            "KubeletReady" if ready else "KubeletNotReady",
+            "kubelet is posting ready status" if ready else "container runtime is down",
+        )
+    )
+    return result
+
+
+def without_heartbeats(status: Object) -> Object:
+    """The status with heartbeat times removed: what "changed" compares."""
+    result = copy.deepcopy(status)
+    for c in result.get("conditions") or []:
+        c.pop("lastHeartbeatTime", None)
+    return result
+
+
+def machine_capacity(settings: KubeletSettings) -> dict[str, str]:
+    cpu = settings.cpu or str(os.cpu_count() or 1)
+    if settings.memory:
+        memory = quantity.canonical(settings.memory)
+    else:
+        try:
+            kib = next(
+                int(line.split()[1])
+                for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal:")
+            )
+            memory = f"{kib}Ki"
+        except (OSError, StopIteration, ValueError):
+            memory = "1Gi"
+    try:
+        st = os.statvfs("/")
+        storage = f"{st.f_blocks * st.f_frsize // 1024}Ki"
+    except OSError:
+        storage = "10Gi"
+    return {
+        "cpu": quantity.canonical(cpu),
+        "memory": memory,
+        "pods": str(settings.max_pods),
+        "ephemeral-storage": storage,
+    }
+
+
+def build_status(
+    settings: KubeletSettings, port: int, runtime_version: str, conditions: list[Object]
+) -> Object:
+    capacity = machine_capacity(settings)
+    uname = platform.uname()
+    return {
+        "capacity": capacity,
+        "allocatable": dict(capacity),
+        "conditions": conditions,
+        "addresses": [
+            {"type": "InternalIP", "address": settings.node_ip},
+            {"type": "Hostname", "address": settings.node_name},
+        ],
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": port}},
+        "nodeInfo": {
+            "machineID": "",
+            "systemUUID": "",
+            "bootID": "",
+            "kernelVersion": uname.release,
+            "osImage": _os_image(),
+            "containerRuntimeVersion": runtime_version,
+            "kubeletVersion": KUBELET_VERSION,
+            "kubeProxyVersion": KUBELET_VERSION,
+            "operatingSystem": "linux",
+            "architecture": {"x86_64": "amd64", "aarch64": "arm64"}.get(
+                uname.machine, uname.machine
+            ),
+        },
+    }
+
+
+def _os_image() -> str:
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                return line.split("=", 1)[1].strip('"')
+    except OSError:
+        pass
+    return "Linux"
+
+
+class NodeAgent:
+    def __init__(self, settings: KubeletSettings, client: ApiClient, runtime: Runtime) -> None:
+        self.settings = settings
+        self.client = client
+        self.runtime = runtime
+        self.port = 0
+        self.node: Object | None = None
+        self.lease: Object | None = None
+        self.runtime_version = "unknown"
+        self._written: Object | None = None
+        self._written_at = 0.0
+        self.thresholds = Thresholds()
+
+    def _node_object(self) -> Object:
+        s = self.settings
+        labels = {
+            "kubernetes.io/hostname": s.node_name,
+            "kubernetes.io/os": "linux",
+            "kubernetes.io/arch": "amd64",
+            "minik8s.io/runtime": self.runtime.name,
+        }
+        spec: Object = {}
+        if s.register_with_taints:
+            spec["taints"] = [t.to_dict() for t in s.register_with_taints]
+        return {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": s.node_name, "labels": labels},
+            "spec": spec,
+        }
+
+    async def register(self, port: int) -> None:
+        """Create the Node (or adopt the existing one), then write its status."""
+        self.port = port
+        try:
+            self.runtime_version = await self.runtime.version()
+        except Exception as e:
+            logger.warning("container runtime version unknown: %s", e)
+        wanted = self._node_object()
+        try:
+            self.node = await self.client.create(NODES, wanted)
+            logger.info("registered node %s", self.settings.node_name)
+        except errors.AlreadyExists:
+            patch = {"metadata": {"labels": wanted["metadata"]["labels"]}}
+            self.node = await self.client.patch(NODES, self.settings.node_name, patch)
+            logger.info("node %s already registered; updating it", self.settings.node_name)
+        await self.update_status(force=True)
+        await self.renew_lease()
+
+    async def update_status(self, force: bool = False) -> bool:
+        assert self.node is not None
+        ready = True
+        try:
+            self.runtime_version = await self.runtime.version()
+        except Exception as e:
+            ready = False
+            logger.warning("container runtime is down: %s", e)
+        pressure = (
+            Pressure()
+            if self.runtime.name == "fake"
+            else await asyncio.to_thread(measure_pressure, self.settings.root_dir, self.thresholds)
+        )
+        old = (self._written or self.node.get("status") or {}).get("conditions") or []
+        status = build_status(
+            self.settings,
+            self.port,
+            self.runtime_version,
+            node_conditions(pressure, ready, old, now_rfc3339()),
+        )
+        stale = time.monotonic() - self._written_at > self.settings.node_status_report_frequency
+        if (
+            not force
+            and not stale
+            and self._written is not None
+            and without_heartbeats(status) == without_heartbeats(self._written)
+        ):
+            return False
+        body = {**self.node, "status": status}
+        body["metadata"] = {
+            k: v for k, v in self.node["metadata"].items() if k != "resourceVersion"
+        }
+        self.node = await self.client.update_status(NODES, body)
+        self._written, self._written_at = status, time.monotonic()
+        return True
+
+    async def renew_lease(self) -> None:
+        s = self.settings
+        if self.lease is None:
+            try:
+                self.lease = await self.client.get(LEASES, s.node_name, LEASE_NAMESPACE)
+            except errors.NotFound:
+                self.lease = None
+        spec = {
+            "holderIdentity": s.node_name,
+            "leaseDurationSeconds": s.node_lease_duration_seconds,
+            "renewTime": now_micro(),
+        }
+        if self.lease is None:
+            assert self.node is not None
+            owner = {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "name": s.node_name,
+                "uid": self.node["metadata"].get("uid"),
+            }
+            lease = {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {
+                    "name": s.node_name,
+                    "namespace": LEASE_NAMESPACE,
+                    "ownerReferences": [owner],
+                },
+                "spec": spec,
+            }
+            try:
+                self.lease = await self.client.create(LEASES, lease, LEASE_NAMESPACE)
+                return
+            except errors.AlreadyExists:
+                self.lease = await self.client.get(LEASES, s.node_name, LEASE_NAMESPACE)
+        assert self.lease is not None
+        try:
+            self.lease = await self.client.update(LEASES, {**self.lease, "spec": spec})
+        except (errors.Conflict, errors.NotFound):
+            self.lease = None  # someone else changed it: read it again next time
+            raise
+
+    async def run(self) -> None:
+        """Renew the Lease and check the node status every update period, forever."""
+        period = self.settings.node_status_update_frequency
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await self.renew_lease()
+            except errors.ApiError as e:
+                logger.warning("renewing the node lease failed: %s", e.message)
+            except Exception as e:
+                logger.warning("renewing the node lease failed: %r", e)
+            try:
+                await self.update_status()
+            except errors.ApiError as e:
+                logger.warning("updating the node status failed: %s", e.message)
+            except Exception as e:
+                logger.warning("updating the node status failed: %r", e)

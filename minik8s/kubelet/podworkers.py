@@ -1,0 +1,410 @@
+"""Pod workers: each pod (by uid) is synced by one worker at a time, different pods in parallel.
+
+A sync reads the pod's containers from the runtime, asks `actions.compute` what to do, does it
+(sandbox, image pulls, containers, kills, garbage collection), then computes the status and
+hands it to the status manager. A pod with a deletionTimestamp is stopped within its grace
+period and then deleted with grace 0; containers of a pod the API no longer has are removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from minik8s.api import errors
+from minik8s.api.resources import CONFIGMAPS, PODS
+from minik8s.client.api import ApiClient
+from minik8s.client.workqueue import ExponentialBackoffRateLimiter, WorkQueue
+from minik8s.componentbase.events import EventRecorder
+from minik8s.kubelet import actions, metrics, specs, volumes
+from minik8s.kubelet import status as podstatus
+from minik8s.kubelet.backoff import Backoff
+from minik8s.kubelet.config import KubeletSettings
+from minik8s.kubelet.probes import Kind, ProbeManager
+from minik8s.kubelet.runtime import (
+    LABEL_NODE,
+    LABEL_POD_UID,
+    Container,
+    PullError,
+    Runtime,
+    RuntimeError_,
+    State,
+)
+from minik8s.kubelet.statusmanager import StatusManager
+
+logger = logging.getLogger(__name__)
+
+Object = dict[str, Any]
+
+
+def _created_at(pod: Object) -> float | None:
+    text = str((pod.get("metadata") or {}).get("creationTimestamp") or "")
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+def needs_sync(old: Object, new: Object) -> bool:
+    """A change the worker must act on (not just the status it wrote itself)."""
+    if old is new:
+        return True  # a periodic resync
+    om, nm = old.get("metadata") or {}, new.get("metadata") or {}
+    return (
+        old.get("spec") != new.get("spec")
+        or om.get("deletionTimestamp") != nm.get("deletionTimestamp")
+        or om.get("deletionGracePeriodSeconds") != nm.get("deletionGracePeriodSeconds")
+        or om.get("uid") != nm.get("uid")
+    )
+
+
+class PodWorkers:
+    def __init__(
+        self,
+        settings: KubeletSettings,
+        client: ApiClient,
+        runtime: Runtime,
+        recorder: EventRecorder,
+        status_manager: StatusManager,
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.runtime = runtime
+        self.recorder = recorder
+        self.status_manager = status_manager
+        self.node = settings.node_name
+        self.pods: dict[str, Object] = {}
+        """Pods of this node by uid, as the informer last saw them."""
+        self.queue = WorkQueue(ExponentialBackoffRateLimiter(0.5, 30.0), name="pod-workers")
+        self.crash_backoff = Backoff(settings.backoff_base, settings.backoff_cap)
+        self.pull_backoff = Backoff(settings.backoff_base, settings.backoff_cap)
+        self._pull_failed_at: dict[str, float] = {}
+        self._started_reported: set[str] = set()
+        self._last_known: dict[str, Object] = {}
+        """Pods deleted from the API whose containers are still to be removed."""
+        self.probes = ProbeManager(runtime, self.queue.add, always_succeed=runtime.name == "fake")
+
+    # --- informer handlers -----------------------------------------------------------------
+
+    def on_add(self, pod: Object) -> None:
+        uid = specs.pod_uid(pod)
+        self.pods[uid] = pod
+        self.queue.add(uid)
+
+    def on_update(self, old: Object, new: Object) -> None:
+        uid = specs.pod_uid(new)
+        if specs.pod_uid(old) != uid:
+            self.on_delete(old)
+        self.pods[uid] = new
+        if needs_sync(old, new):
+            self.queue.add(uid)
+
+    def on_delete(self, pod: Object) -> None:
+        uid = specs.pod_uid(pod)
+        self.pods.pop(uid, None)
+        self._last_known[uid] = pod
+        self.queue.add(uid)
+
+    # --- the sync --------------------------------------------------------------------------
+
+    async def sync(self, uid: str) -> None:
+        started = time.perf_counter()
+        pod = self.pods.get(uid)
+        with metrics.runtime_op("list_containers"):
+            containers = await self.runtime.list_containers(
+                {LABEL_NODE: self.node, LABEL_POD_UID: uid}
+            )
+        if pod is None:
+            await self._remove_pod(uid, containers)
+            metrics.POD_SYNCS.labels("remove").observe(time.perf_counter() - started)
+            return
+        if (pod.get("metadata") or {}).get("deletionTimestamp"):
+            await self._terminate(pod, containers)
+            metrics.POD_SYNCS.labels("terminate").observe(time.perf_counter() - started)
+            return
+        await self._sync_pod(pod, containers)
+        metrics.POD_SYNCS.labels("sync").observe(time.perf_counter() - started)
+
+    async def _sync_pod(self, pod: Object, containers: list[Container]) -> None:
+        uid, key = specs.pod_uid(pod), specs.pod_key(pod)
+        now = time.time()
+        plan = actions.compute(
+            pod, containers, self.crash_backoff, now, self.probes.liveness_failed(uid)
+        )
+        grace = specs.grace_period(pod)
+        if plan.kill:
+            await asyncio.gather(
+                *(self._kill(key, cid, why, grace) for cid, why in plan.kill.items())
+            )
+        sandboxes = [c for c in containers if c.is_sandbox and c.state is State.RUNNING]
+        if plan.stop_sandbox or plan.create_sandbox:
+            for old in sandboxes:
+                await self._kill(key, old.id, "pod finished" if plan.terminal else "replaced", 0)
+        sandbox = sandboxes[-1] if sandboxes and not plan.create_sandbox else None
+        waiting: dict[str, tuple[str, str]] = dict(plan.waiting)
+        requeue = plan.requeue_after
+        if plan.create_sandbox:
+            sandbox = await self._run_sandbox(pod, plan.sandbox_attempt)
+            if sandbox is None:
+                requeue = 2.0
+        if sandbox is not None and plan.start:
+            requeue = _earliest(requeue, await self._start_containers(pod, sandbox, plan, waiting))
+        for cid in plan.remove:
+            with metrics.runtime_op("remove_container"):
+                await self.runtime.remove(cid)
+        if plan.kill or plan.start or plan.create_sandbox or plan.remove or plan.stop_sandbox:
+            with metrics.runtime_op("list_containers"):
+                containers = await self.runtime.list_containers(
+                    {LABEL_NODE: self.node, LABEL_POD_UID: uid}
+                )
+        running = {
+            c.container_name: (c.id, c.started_at or now)
+            for c in containers
+            if not c.is_sandbox and c.state is State.RUNNING
+        }
+        sandbox_ip = next(
+            (
+                c.ip
+                for c in reversed(actions.by_name(containers).get("POD", []))
+                if c.state is State.RUNNING and c.ip
+            ),
+            "",
+        )
+        self.probes.sync(pod, running, sandbox_ip or "")
+        view = podstatus.PodView(
+            waiting=waiting,
+            readiness=self.probes.results(uid, Kind.READINESS),
+            startup=self.probes.results(uid, Kind.STARTUP),
+            host_ip=self.settings.node_ip,
+        )
+        status = podstatus.compute(pod, containers, view)
+        await self.status_manager.set(pod, status)
+        self._observe_start(pod, status)
+        if requeue is not None:
+            self.queue.add_after(uid, requeue)
+
+    def _observe_start(self, pod: Object, status: Object) -> None:
+        uid = specs.pod_uid(pod)
+        if uid in self._started_reported:
+            return
+        statuses = status.get("containerStatuses") or []
+        if statuses and all("running" in s["state"] for s in statuses):
+            self._started_reported.add(uid)
+            created = _created_at(pod)
+            if created is not None:
+                metrics.POD_START.observe(max(0.0, time.time() - created))
+
+    async def _run_sandbox(self, pod: Object, attempt: int) -> Container | None:
+        key = specs.pod_key(pod)
+        image = self.settings.pause_image
+        config = specs.sandbox_config(pod, self.node, attempt, image, self.settings.network_name)
+        try:
+            with metrics.runtime_op("run_podsandbox"):
+                sandbox = await self.runtime.run(config)
+        except RuntimeError_ as e:
+            logger.warning("%s: could not create the pod sandbox: %s", key, e)
+            self.recorder.record(
+                pod, "Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {e}"
+            )
+            return None
+        logger.info("%s: sandbox %s running, IP %s", key, sandbox.id[:12], sandbox.ip)
+        return sandbox
+
+    async def _start_containers(
+        self,
+        pod: Object,
+        sandbox: Container,
+        plan: actions.PodActions,
+        waiting: dict[str, tuple[str, str]],
+    ) -> float | None:
+        """Start what the plan says; fill `waiting` for those that cannot; a requeue delay."""
+        uid, key = specs.pod_uid(pod), specs.pod_key(pod)
+        requeue: float | None = None
+        by_name = {c["name"]: c for c in pod["spec"].get("containers") or []}
+        try:
+            configmaps = await self._configmaps(pod)
+            pod_dir = self.settings.pods_dir / uid
+            volume_paths = await volumes.prepare(pod_dir, pod, configmaps)
+        except (specs.ConfigError, errors.ApiError) as e:
+            message = getattr(e, "message", None) or str(e)
+            for name, _, _ in plan.start:
+                waiting[name] = ("CreateContainerConfigError", message)
+            self.recorder.record(pod, "Warning", "Failed", f"Error: {message}")
+            return 5.0
+        for name, attempt, counts in plan.start:
+            spec = by_name[name]
+            reason = await self._ensure_image(pod, spec)
+            if reason is not None:
+                waiting[name] = reason[:2]
+                requeue = _earliest(requeue, reason[2])
+                continue
+            try:
+                config = specs.container_config(
+                    pod,
+                    spec,
+                    node=self.node,
+                    attempt=attempt,
+                    sandbox_id=sandbox.id,
+                    pod_ip=sandbox.ip or "",
+                    host_ip=self.settings.node_ip,
+                    volume_paths=volume_paths,
+                    configmaps=configmaps,
+                )
+            except specs.ConfigError as e:
+                waiting[name] = ("CreateContainerConfigError", str(e))
+                self.recorder.record(pod, "Warning", "Failed", f"Error: {e}")
+                requeue = _earliest(requeue, 5.0)
+                continue
+            if counts:
+                self.crash_backoff.next(actions.backoff_key(uid, name), time.time())
+            try:
+                with metrics.runtime_op("run_container"):
+                    container = await self.runtime.run(config)
+            except RuntimeError_ as e:
+                waiting[name] = ("RunContainerError", str(e))
+                self.recorder.record(pod, "Warning", "Failed", f"Error: {e}")
+                if not counts:
+                    self.crash_backoff.next(actions.backoff_key(uid, name), time.time())
+                requeue = _earliest(
+                    requeue, self.crash_backoff.delay(actions.backoff_key(uid, name), time.time())
+                )
+                logger.warning("%s: container %s failed to start: %s", key, name, e)
+                continue
+            logger.info(
+                "%s: container %s started (%s, attempt %d)", key, name, container.id[:12], attempt
+            )
+            self.recorder.record(pod, "Normal", "Started", f"Started container {name}")
+        return requeue
+
+    async def _configmaps(self, pod: Object) -> dict[str, Object]:
+        result = {}
+        namespace = pod["metadata"].get("namespace")
+        for name in volumes.configmap_names(pod):
+            try:
+                result[name] = await self.client.get(CONFIGMAPS, name, namespace)
+            except errors.NotFound:
+                pass  # reported by whoever needs it (optional references do not)
+        return result
+
+    async def _ensure_image(self, pod: Object, spec: Object) -> tuple[str, str, float] | None:
+        """None when the image is ready; else (waiting reason, message, retry in seconds)."""
+        uid, key = specs.pod_uid(pod), specs.pod_key(pod)
+        image = str(spec.get("image") or "")
+        policy = specs.pull_policy(spec)
+        with metrics.runtime_op("image_status"):
+            present = await self.runtime.image_id(image)
+        if policy == "Never":
+            if present:
+                return None
+            message = f'Container image "{image}" is not present with pull policy of Never'
+            return "ErrImageNeverPull", message, 10.0
+        if policy == "IfNotPresent" and present:
+            return None
+        pull_key = f"{uid}/{spec['name']}"
+        now = time.time()
+        remaining = self.pull_backoff.remaining(
+            pull_key, self._pull_failed_at.get(pull_key, 0), now
+        )
+        if remaining > 0:
+            return "ImagePullBackOff", f'Back-off pulling image "{image}"', remaining
+        try:
+            with metrics.runtime_op("pull_image"):
+                await self.runtime.pull_image(image)
+        except PullError as e:
+            if e.unreachable and present:
+                logger.info("%s: registry unreachable for %s; using the local image", key, image)
+                self.recorder.record(
+                    pod,
+                    "Warning",
+                    "PullUnreachableUsingLocal",
+                    f'Could not reach the registry of "{image}" ({e.message}); '
+                    f"using the image present on the node",
+                )
+                return None
+            delay = self.pull_backoff.next(pull_key, now)
+            self._pull_failed_at[pull_key] = now
+            logger.info("%s: pulling %s failed: %s", key, image, e.message)
+            self.recorder.record(
+                pod, "Warning", "Failed", f'Failed to pull image "{image}": {e.message}'
+            )
+            # Sync again soon so the status shows ImagePullBackOff while it waits.
+            return "ErrImagePull", f'Failed to pull image "{image}": {e.message}', min(1.0, delay)
+        self.pull_backoff.reset(pull_key)
+        self.recorder.record(pod, "Normal", "Pulled", f'Successfully pulled image "{image}"')
+        return None
+
+    async def _kill(self, key: str, container_id: str, why: str, grace: int) -> None:
+        logger.info("%s: killing container %s (%s)", key, container_id[:12], why)
+        try:
+            with metrics.runtime_op("stop_container"):
+                await self.runtime.stop(container_id, grace)
+        except RuntimeError_ as e:
+            logger.warning("%s: stopping %s failed: %s", key, container_id[:12], e)
+
+    # --- termination -----------------------------------------------------------------------
+
+    async def _stop_all(self, key: str, containers: list[Container], grace: int) -> None:
+        apps = [c for c in containers if not c.is_sandbox and c.state is State.RUNNING]
+        await asyncio.gather(*(self._kill(key, c.id, "pod deleted", grace) for c in apps))
+        sandboxes = [c for c in containers if c.is_sandbox and c.state is State.RUNNING]
+        await asyncio.gather(*(self._kill(key, c.id, "pod deleted", 0) for c in sandboxes))
+        for c in containers:
+            with metrics.runtime_op("remove_container"):
+                await self.runtime.remove(c.id)
+
+    async def _terminate(self, pod: Object, containers: list[Container]) -> None:
+        uid, key = specs.pod_uid(pod), specs.pod_key(pod)
+        grace = specs.grace_period(pod)
+        self.probes.forget(uid)
+        if containers:
+            logger.info("%s: terminating (grace period %ds)", key, grace)
+            await self._stop_all(key, containers, grace)
+        await volumes.remove(self.settings.pods_dir / uid)
+        try:
+            await self.client.delete(
+                PODS,
+                pod["metadata"]["name"],
+                pod["metadata"]["namespace"],
+                grace_period_seconds=0,
+                preconditions={"uid": uid},
+            )
+            logger.info("%s: deleted", key)
+        except (errors.NotFound, errors.Conflict):
+            pass
+        self._forget(uid)
+
+    async def _remove_pod(self, uid: str, containers: list[Container]) -> None:
+        last = self._last_known.pop(uid, None)
+        if containers:
+            key = specs.pod_key(last) if last else containers[0].pod_key
+            grace = specs.grace_period(last) if last else 0
+            logger.info(
+                "%s: pod no longer exists; removing its %d containers", key, len(containers)
+            )
+            self.probes.forget(uid)
+            await self._stop_all(key, containers, grace)
+        await volumes.remove(self.settings.pods_dir / uid)
+        self._forget(uid)
+
+    def _forget(self, uid: str) -> None:
+        self.status_manager.forget(uid)
+        self.crash_backoff.forget_prefix(uid)
+        self.pull_backoff.forget_prefix(uid)
+        self._started_reported.discard(uid)
+        for k in [k for k in self._pull_failed_at if k.startswith(uid)]:
+            del self._pull_failed_at[k]
+
+    async def close(self) -> None:
+        self.queue.shutdown()
+        await self.probes.close()
+
+
+def _earliest(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return min(a, b)

@@ -1,0 +1,190 @@
+"""The container runtime seam: what the kubelet asks of Docker, as a `Protocol`.
+
+`docker.DockerRuntime` implements it with the Docker SDK; `fake.FakeRuntime` in memory. The pod
+workers only see these types, so both run the same kubelet code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+# Labels every container of ours carries; cleanup selects by them and nothing else.
+LABEL_NODE = "minik8s.node"
+LABEL_POD_UID = "minik8s.pod-uid"
+LABEL_POD = "minik8s.pod"
+LABEL_NAMESPACE = "minik8s.namespace"
+LABEL_CONTAINER = "minik8s.container"
+LABEL_ATTEMPT = "minik8s.attempt"
+SANDBOX = "POD"
+"""The `minik8s.container` label value of a pod's sandbox (pause) container."""
+
+
+class State(StrEnum):
+    CREATED = "created"
+    RUNNING = "running"
+    EXITED = "exited"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: str
+    target: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class ContainerConfig:
+    """Everything needed to create one container (computed purely by `kubelet.specs`)."""
+
+    name: str
+    """The Docker container name."""
+    image: str
+    labels: dict[str, str]
+    entrypoint: list[str] | None = None
+    command: list[str] | None = None
+    """Docker's CMD (Kubernetes' `args`)."""
+    env: dict[str, str] = field(default_factory=dict)
+    working_dir: str | None = None
+    mounts: tuple[Mount, ...] = ()
+    nano_cpus: int | None = None
+    mem_limit: int | None = None
+    network: str | None = None
+    """The Docker network to join (the sandbox); None for app containers."""
+    network_mode: str | None = None
+    """`container:<sandbox id>` for app containers: they share the sandbox's namespaces."""
+    hostname: str | None = None
+    tty: bool = False
+    stdin_open: bool = False
+
+
+@dataclass(frozen=True)
+class Container:
+    """One container as the runtime last saw it."""
+
+    id: str
+    name: str
+    labels: dict[str, str]
+    image: str
+    image_id: str
+    state: State
+    exit_code: int | None = None
+    started_at: float | None = None
+    """Unix time; None when it never started."""
+    finished_at: float | None = None
+    oom_killed: bool = False
+    error: str = ""
+    ip: str | None = None
+    """The IP on the pods' network (sandboxes only)."""
+
+    @property
+    def pod_uid(self) -> str:
+        return self.labels.get(LABEL_POD_UID, "")
+
+    @property
+    def container_name(self) -> str:
+        """The pod's container name, or `POD` for the sandbox."""
+        return self.labels.get(LABEL_CONTAINER, "")
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.container_name == SANDBOX
+
+    @property
+    def attempt(self) -> int:
+        try:
+            return int(self.labels.get(LABEL_ATTEMPT, "0"))
+        except ValueError:
+            return 0
+
+    @property
+    def pod_key(self) -> str:
+        return f"{self.labels.get(LABEL_NAMESPACE, '')}/{self.labels.get(LABEL_POD, '')}"
+
+
+class PullError(Exception):
+    """An image pull failed; `unreachable` when the registry could not be reached at all."""
+
+    def __init__(self, message: str, unreachable: bool) -> None:
+        super().__init__(message)
+        self.message = message
+        self.unreachable = unreachable
+
+
+class RuntimeError_(Exception):
+    """Creating, starting or stopping a container failed."""
+
+
+class ExecSession(Protocol):
+    """A command running in a container, its output streamed."""
+
+    def output(self) -> AsyncIterator[tuple[int, bytes]]:
+        """(stream, bytes) pairs; stream 1 is stdout, 2 is stderr."""
+        ...
+
+    async def write_stdin(self, data: bytes) -> None: ...
+
+    async def close_stdin(self) -> None: ...
+
+    async def exit_code(self) -> int: ...
+
+    async def close(self) -> None: ...
+
+
+class Runtime(Protocol):
+    name: str
+
+    async def version(self) -> str:
+        """`docker://20.10.24`, as the Node's containerRuntimeVersion."""
+        ...
+
+    async def ensure_network(self, name: str, subnet: str) -> None: ...
+
+    async def list_containers(self, labels: dict[str, str]) -> list[Container]:
+        """All containers (running or not) carrying every one of `labels`."""
+        ...
+
+    async def image_id(self, image: str) -> str | None:
+        """The local image's ID, or None when it is not present."""
+        ...
+
+    async def pull_image(self, image: str) -> str:
+        """Pull; return the image ID. Raises `PullError`."""
+        ...
+
+    async def run(self, config: ContainerConfig) -> Container:
+        """Create and start a container; return it as inspected after the start."""
+        ...
+
+    async def stop(self, container_id: str, grace_seconds: int) -> None:
+        """SIGTERM, then SIGKILL after `grace_seconds`; no error if it is already gone."""
+        ...
+
+    async def remove(self, container_id: str) -> None:
+        """Remove (forcibly); no error if it is already gone."""
+        ...
+
+    async def exec(
+        self, container_id: str, command: list[str], timeout: float
+    ) -> tuple[int, bytes]:
+        """Run `command` to completion: (exit code, combined output)."""
+        ...
+
+    async def exec_stream(
+        self, container_id: str, command: list[str], stdin: bool, tty: bool
+    ) -> ExecSession: ...
+
+    def logs(
+        self,
+        container_id: str,
+        *,
+        follow: bool = False,
+        tail: int | None = None,
+        timestamps: bool = False,
+        since: float | None = None,
+    ) -> AsyncIterator[bytes]: ...
+
+    async def close(self) -> None: ...

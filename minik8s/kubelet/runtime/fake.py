@@ -1,0 +1,124 @@
+"""A hollow runtime (like kubemark's): containers exist only in memory and run forever.
+
+The same pod workers, status manager and node code run on top of it, so a machine can host
+many hollow nodes to benchmark the control plane. Sandboxes get fake IPs from 10.250.0.0/16
+(never routed: nothing connects to them). Commands "run" instantly: exec answers exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+from minik8s.kubelet.runtime import Container, ContainerConfig, RuntimeError_, State
+
+_ips = itertools.count(1)
+
+
+class FakeExec:
+    async def _frames(self) -> AsyncIterator[tuple[int, bytes]]:
+        return
+        yield  # an async generator that yields nothing
+
+    def output(self) -> AsyncIterator[tuple[int, bytes]]:
+        return self._frames()
+
+    async def write_stdin(self, data: bytes) -> None:
+        pass
+
+    async def close_stdin(self) -> None:
+        pass
+
+    async def exit_code(self) -> int:
+        return 0
+
+    async def close(self) -> None:
+        pass
+
+
+class FakeRuntime:
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.containers: dict[str, Container] = {}
+
+    async def version(self) -> str:
+        return "fake://0.1"
+
+    async def ensure_network(self, name: str, subnet: str) -> None:
+        pass
+
+    async def list_containers(self, labels: dict[str, str]) -> list[Container]:
+        return [
+            c
+            for c in self.containers.values()
+            if all(c.labels.get(k) == v for k, v in labels.items())
+        ]
+
+    async def image_id(self, image: str) -> str | None:
+        return f"sha256:fake-{image}"
+
+    async def pull_image(self, image: str) -> str:
+        return f"sha256:fake-{image}"
+
+    async def run(self, config: ContainerConfig) -> Container:
+        await asyncio.sleep(0)
+        ip = None
+        if config.network_mode is None:
+            n = next(_ips)
+            ip = f"10.250.{(n >> 8) & 255}.{n & 255}"
+        container = Container(
+            id=uuid.uuid4().hex + uuid.uuid4().hex,
+            name=config.name,
+            labels=dict(config.labels),
+            image=config.image,
+            image_id=f"sha256:fake-{config.image}",
+            state=State.RUNNING,
+            started_at=time.time(),
+            ip=ip,
+        )
+        self.containers[container.id] = container
+        return container
+
+    async def stop(self, container_id: str, grace_seconds: int) -> None:
+        c = self.containers.get(container_id)
+        if c is not None and c.state is State.RUNNING:
+            self.containers[container_id] = replace(
+                c, state=State.EXITED, exit_code=137, finished_at=time.time(), ip=None
+            )
+
+    async def remove(self, container_id: str) -> None:
+        self.containers.pop(container_id, None)
+
+    async def exec(
+        self, container_id: str, command: list[str], timeout: float
+    ) -> tuple[int, bytes]:
+        if container_id not in self.containers:
+            raise RuntimeError_(f"container {container_id} not found")
+        return 0, b""
+
+    async def exec_stream(
+        self, container_id: str, command: list[str], stdin: bool, tty: bool
+    ) -> FakeExec:
+        return FakeExec()
+
+    async def logs(
+        self,
+        container_id: str,
+        *,
+        follow: bool = False,
+        tail: int | None = None,
+        timestamps: bool = False,
+        since: float | None = None,
+    ) -> AsyncIterator[bytes]:
+        if container_id not in self.containers:
+            raise RuntimeError_(f"container {container_id} not found")
+        return
+        yield
+
+    async def close(self) -> None:
+        pass

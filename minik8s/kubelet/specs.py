@@ -1,0 +1,236 @@
+"""Pure translation of a pod's spec into container configs: names, labels, env, limits, mounts.
+
+No I/O: the caller passes what was looked up (the sandbox, the pod IP, volume paths on the host,
+the ConfigMaps the env refers to). A spec that cannot be honoured raises `ConfigError`, which
+the pod worker reports as `CreateContainerConfigError`.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from minik8s.api import quantity
+from minik8s.kubelet.runtime import (
+    LABEL_ATTEMPT,
+    LABEL_CONTAINER,
+    LABEL_NAMESPACE,
+    LABEL_NODE,
+    LABEL_POD,
+    LABEL_POD_UID,
+    SANDBOX,
+    ContainerConfig,
+    Mount,
+)
+
+Object = dict[str, Any]
+
+
+class ConfigError(Exception):
+    """The container cannot be configured (a missing ConfigMap key, an unknown volume …)."""
+
+
+def pod_key(pod: Object) -> str:
+    meta = pod.get("metadata") or {}
+    return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+
+
+def pod_uid(pod: Object) -> str:
+    return str((pod.get("metadata") or {}).get("uid") or "")
+
+
+def docker_name(pod: Object, container: str, attempt: int) -> str:
+    """`k8s_<container>_<pod>_<namespace>_<uid>_<attempt>`, like dockershim's names."""
+    meta = pod.get("metadata") or {}
+    return f"k8s_{container}_{meta.get('name')}_{meta.get('namespace')}_{pod_uid(pod)}_{attempt}"
+
+
+def labels(pod: Object, node: str, container: str, attempt: int) -> dict[str, str]:
+    meta = pod.get("metadata") or {}
+    return {
+        LABEL_NODE: node,
+        LABEL_POD_UID: pod_uid(pod),
+        LABEL_POD: str(meta.get("name", "")),
+        LABEL_NAMESPACE: str(meta.get("namespace", "")),
+        LABEL_CONTAINER: container,
+        LABEL_ATTEMPT: str(attempt),
+    }
+
+
+def sandbox_config(
+    pod: Object, node: str, attempt: int, image: str, network: str
+) -> ContainerConfig:
+    spec = pod.get("spec") or {}
+    hostname = spec.get("hostname") or (pod.get("metadata") or {}).get("name", "")
+    return ContainerConfig(
+        name=docker_name(pod, SANDBOX, attempt),
+        image=image,
+        labels=labels(pod, node, SANDBOX, attempt),
+        network=network,
+        hostname=str(hostname)[:63],
+    )
+
+
+def container_config(
+    pod: Object,
+    container: Object,
+    *,
+    node: str,
+    attempt: int,
+    sandbox_id: str,
+    pod_ip: str,
+    host_ip: str,
+    volume_paths: Mapping[str, str],
+    configmaps: Mapping[str, Object],
+) -> ContainerConfig:
+    env = resolve_env(pod, container, pod_ip, host_ip, configmaps)
+    command = [expand(c, env) for c in container["command"]] if container.get("command") else None
+    args = [expand(a, env) for a in container["args"]] if container.get("args") else None
+    nano_cpus, mem_limit = limits(container)
+    return ContainerConfig(
+        name=docker_name(pod, container["name"], attempt),
+        image=str(container.get("image") or ""),
+        labels=labels(pod, node, container["name"], attempt),
+        entrypoint=command,
+        command=args,
+        env=env,
+        working_dir=container.get("workingDir") or None,
+        mounts=mounts(container, volume_paths),
+        nano_cpus=nano_cpus,
+        mem_limit=mem_limit,
+        network_mode=f"container:{sandbox_id}",
+        tty=bool(container.get("tty")),
+        stdin_open=bool(container.get("stdin")),
+    )
+
+
+FIELD_PATHS = {
+    "metadata.name": lambda pod, ip, host: pod["metadata"].get("name"),
+    "metadata.namespace": lambda pod, ip, host: pod["metadata"].get("namespace"),
+    "metadata.uid": lambda pod, ip, host: pod["metadata"].get("uid"),
+    "spec.nodeName": lambda pod, ip, host: (pod.get("spec") or {}).get("nodeName"),
+    "spec.serviceAccountName": lambda pod, ip, host: (pod.get("spec") or {}).get(
+        "serviceAccountName"
+    ),
+    "status.podIP": lambda pod, ip, host: ip,
+    "status.podIPs": lambda pod, ip, host: ip,
+    "status.hostIP": lambda pod, ip, host: host,
+    "status.hostIPs": lambda pod, ip, host: host,
+}
+_LABEL_PATH = re.compile(r"^metadata\.(labels|annotations)\['(.+)'\]$")
+
+
+def field_ref(pod: Object, path: str, pod_ip: str, host_ip: str) -> str:
+    getter = FIELD_PATHS.get(path)
+    if getter is not None:
+        return str(getter(pod, pod_ip, host_ip) or "")
+    match = _LABEL_PATH.match(path)
+    if match:
+        return str(((pod.get("metadata") or {}).get(match[1]) or {}).get(match[2], ""))
+    raise ConfigError(f"unsupported fieldRef fieldPath {path!r}")
+
+
+def resolve_env(
+    pod: Object, container: Object, pod_ip: str, host_ip: str, configmaps: Mapping[str, Object]
+) -> dict[str, str]:
+    """The container's environment, in order, with `$(VAR)` references expanded."""
+    env: dict[str, str] = {}
+    for var in container.get("env") or []:
+        name = var["name"]
+        source = var.get("valueFrom")
+        if source is None:
+            env[name] = expand(str(var.get("value") or ""), env)
+        elif source.get("fieldRef"):
+            env[name] = field_ref(pod, source["fieldRef"]["fieldPath"], pod_ip, host_ip)
+        elif source.get("configMapKeyRef"):
+            ref = source["configMapKeyRef"]
+            value = ((configmaps.get(ref.get("name") or "") or {}).get("data") or {}).get(
+                ref["key"]
+            )
+            if value is None:
+                if ref.get("optional"):
+                    continue
+                raise ConfigError(f"couldn't find key {ref['key']} in ConfigMap {ref.get('name')}")
+            env[name] = str(value)
+        elif source.get("resourceFieldRef"):
+            env[name] = resource_field(container, source["resourceFieldRef"])
+        else:
+            raise ConfigError(f"env {name}: unsupported valueFrom {sorted(source)}")
+    return env
+
+
+def resource_field(container: Object, ref: Object) -> str:
+    resource = ref.get("resource", "")
+    kind, _, what = resource.partition(".")
+    value = ((container.get("resources") or {}).get(kind) or {}).get(what)
+    if value is None:
+        return "0"
+    if what == "cpu":
+        return str(max(1, -(-quantity.cpu_millis(value) // 1000)))
+    return str(quantity.memory_bytes(value))
+
+
+_VAR = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+
+
+def expand(text: str, env: Mapping[str, str]) -> str:
+    """Kubernetes' `$(VAR)` expansion: known variables are replaced, `$$` escapes a `$`."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match[0] == "$$":
+            return "$"
+        return env.get(match[1], match[0])
+
+    return _VAR.sub(replace, text)
+
+
+def limits(container: Object) -> tuple[int | None, int | None]:
+    """(nano_cpus, memory bytes) from `resources.limits`; None where unset."""
+    lim = (container.get("resources") or {}).get("limits") or {}
+    cpu = lim.get("cpu")
+    memory = lim.get("memory")
+    nano = quantity.cpu_millis(cpu) * 1_000_000 if cpu is not None else None
+    return nano, (quantity.memory_bytes(memory) if memory is not None else None)
+
+
+def mounts(container: Object, volume_paths: Mapping[str, str]) -> tuple[Mount, ...]:
+    result = []
+    for mount in container.get("volumeMounts") or []:
+        source = volume_paths.get(mount["name"])
+        if source is None:
+            raise ConfigError(f"volume {mount['name']!r} is not defined in the pod")
+        if mount.get("subPath"):
+            source = posixpath.join(source, mount["subPath"])
+        result.append(Mount(source, mount["mountPath"], bool(mount.get("readOnly"))))
+    return tuple(result)
+
+
+def image_tag(image: str) -> str | None:
+    """The tag of an image reference, None when it has none (a digest counts as a tag)."""
+    if "@" in image:
+        return image.split("@", 1)[1]
+    last = image.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else None
+
+
+def pull_policy(container: Object) -> str:
+    """Always for `:latest` or no tag, else IfNotPresent, unless the spec says."""
+    policy = container.get("imagePullPolicy")
+    if policy in ("Always", "IfNotPresent", "Never"):
+        return str(policy)
+    tag = image_tag(str(container.get("image") or ""))
+    return "Always" if tag in (None, "latest") else "IfNotPresent"
+
+
+def restart_policy(pod: Object) -> str:
+    return str((pod.get("spec") or {}).get("restartPolicy") or "Always")
+
+
+def grace_period(pod: Object) -> int:
+    meta = pod.get("metadata") or {}
+    value = meta.get("deletionGracePeriodSeconds")
+    if value is None:
+        value = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
+    return 30 if value is None else max(0, int(value))
