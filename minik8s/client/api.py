@@ -243,8 +243,12 @@ class ApiClient:
         field_selector: str | None = None,
         timeout_seconds: int | None = None,
         allow_bookmarks: bool = True,
+        headers: Mapping[str, str] | None = None,
     ) -> WatchStream:
-        """The events of the collection after `resource_version`; see `WatchStream`."""
+        """The events of the collection after `resource_version`; see `WatchStream`.
+
+        `headers` add to (or override) the client's, e.g. an `Accept` asking for Tables.
+        """
         params = {
             "watch": "1",
             "resourceVersion": resource_version,
@@ -258,7 +262,9 @@ class ApiClient:
         timeout = httpx.Timeout(read, connect=self.settings.connect_timeout)
 
         async def open_response() -> httpx.Response:
-            return await self._send("GET", path, params=params, stream=True, timeout=timeout)
+            return await self._send(
+                "GET", path, params=params, stream=True, timeout=timeout, headers=headers
+            )
 
         return WatchStream(open_response, self.server, f"watch {path}")
 
@@ -272,16 +278,30 @@ class ApiClient:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         content_type: str = JSON,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
-        """Any request: returns parsed JSON for a JSON answer, else the text."""
+        """Any request: returns parsed JSON for a JSON answer, else the text.
+
+        `headers` add to (or override) the client's, e.g. an `Accept` asking for a Table.
+        """
         body = None if json is None else orjson.dumps(json)
-        headers = {"Content-Type": content_type} if body is not None else None
-        response = await self._send(method, path, params=params, content=body, headers=headers)
+        sent = dict(headers or {})
+        if body is not None:
+            sent["Content-Type"] = content_type
+        response = await self._send(method, path, params=params, content=body, headers=sent or None)
         if not response.content:
             return None
         if "json" in response.headers.get("content-type", ""):
             return orjson.loads(response.content)
         return response.text
+
+    async def stream(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None = None
+    ) -> httpx.Response:
+        """Send a request whose body is read as it arrives (e.g. `log?follow=true`), without a
+        read timeout; the caller must `aclose()` the response. Errors raise as for `request`."""
+        timeout = httpx.Timeout(None, connect=self.settings.connect_timeout)
+        return await self._send(method, path, params=params, stream=True, timeout=timeout)
 
     async def _json(
         self,

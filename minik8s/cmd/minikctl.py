@@ -1,13 +1,12 @@
-"""minikctl: not implemented yet (see issue 7)."""
+"""minikctl: kubectl's verbs for minik8s (see minik8s/cli/minikctl)."""
 
 from __future__ import annotations
 
-import sys
+from minik8s.cli.minikctl.app import app
 
 
 def main() -> None:
-    print("minikctl: not implemented yet", file=sys.stderr)
-    sys.exit(1)
+    app(prog_name="minikctl")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,57 @@
+"""The one place that turns failures into kubectl-style lines on stderr and exit code 1."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+
+import typer
+
+from minik8s.api import errors
+from minik8s.client import exceptions
+from minik8s.client.kubeconfig import ConfigError
+
+
+class CliError(Exception):
+    """A failure found by minikctl itself; printed as `error: <message>`."""
+
+
+class Failed(Exception):
+    """Some items of a multi-item command failed; each was already reported."""
+
+
+def message(e: BaseException) -> str:
+    """The one line kubectl would print for `e`."""
+    if isinstance(e, exceptions.ServerUnreachable | exceptions.RequestTimedOut):
+        return f"error: {e} (is the cluster up? try `minik8s status`)"
+    if isinstance(e, errors.Invalid):
+        return f"The {e.message}" if e.message[:1].isupper() else f"error: {e.message}"
+    if isinstance(e, errors.ApiError):
+        return f"Error from server ({e.reason}): {e.message}"
+    if isinstance(e, ConfigError | CliError):
+        return f"error: {e}"
+    if isinstance(e, OSError):
+        return f"error: {e.strerror or e}: {e.filename}" if e.filename else f"error: {e}"
+    return f"error: {type(e).__name__}: {e}"
+
+
+def report(e: BaseException) -> None:
+    """Print the line for `e` on stderr (for commands that go on with other items)."""
+    print(message(e), file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def handled() -> Iterator[None]:
+    """Map every expected failure to one line on stderr and exit 1 (130 on Ctrl-C)."""
+    try:
+        yield
+    except (typer.Exit, typer.Abort):
+        raise
+    except Failed:
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    except (errors.ApiError, ConfigError, CliError, OSError) as e:
+        report(e)
+        raise typer.Exit(1) from None
