@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from minik8s.api.resources import PODS
+from minik8s.api.resources import NAMESPACES, PODS
 from minik8s.client import tasks
 from minik8s.client.api import ApiClient
 from minik8s.client.informer import Informer
@@ -31,6 +31,12 @@ def make_runtime(settings: KubeletSettings) -> Runtime:
     from minik8s.kubelet.runtime.docker import DockerRuntime
 
     return DockerRuntime(network=settings.network_name)
+
+
+async def cluster_id(client: ApiClient) -> str:
+    """The cluster's identity: the uid of its kube-system namespace (Kubernetes' convention)."""
+    namespace = await client.get(NAMESPACES, "kube-system")
+    return str(namespace["metadata"]["uid"])
 
 
 async def run(settings: KubeletSettings, stop: asyncio.Event) -> None:
@@ -63,6 +69,7 @@ async def run(settings: KubeletSettings, stop: asyncio.Event) -> None:
     )
     running: list[asyncio.Task[None]] = []
     try:
+        runtime.cluster_id = await cluster_id(client)
         await runtime.ensure_network(settings.network_name, settings.pod_subnet)
         port = await server.start()
         await node.register(port)

@@ -18,6 +18,10 @@ LABEL_POD = "minik8s.pod"
 LABEL_NAMESPACE = "minik8s.namespace"
 LABEL_CONTAINER = "minik8s.container"
 LABEL_ATTEMPT = "minik8s.attempt"
+LABEL_CLUSTER = "minik8s.cluster"
+"""The uid of the cluster's kube-system namespace: two clusters on one dockerd (a developer's
+`minik8s up` and a test run, say) both have a `node-1`, and must never adopt or remove each
+other's containers."""
 SANDBOX = "POD"
 """The `minik8s.container` label value of a pod's sandbox (pause) container."""
 
@@ -136,6 +140,8 @@ class ExecSession(Protocol):
 
 class Runtime(Protocol):
     name: str
+    cluster_id: str
+    """Stamped on (and required of) every container; see `LABEL_CLUSTER`."""
 
     async def version(self) -> str:
         """`docker://20.10.24`, as the Node's containerRuntimeVersion."""

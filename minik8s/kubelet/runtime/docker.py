@@ -25,6 +25,7 @@ import docker.utils
 import docker.utils.socket
 
 from minik8s.kubelet.runtime import (
+    LABEL_CLUSTER,
     Container,
     ContainerConfig,
     PullError,
@@ -105,6 +106,9 @@ def is_unreachable(message: str) -> bool:
 class DockerRuntime:
     name = "docker"
 
+    cluster_id: str = ""
+    """Set by the kubelet once it knows its cluster; see `LABEL_CLUSTER`."""
+
     def __init__(self, network: str = "minik8s", threads: int = 64) -> None:
         self.network = network
         self._client = docker.from_env(timeout=120, max_pool_size=threads)
@@ -143,6 +147,9 @@ class DockerRuntime:
                 raise RuntimeError_(f"creating network {name}: {e.explanation}") from e
 
     async def list_containers(self, labels: dict[str, str]) -> list[Container]:
+        node_wide = len(labels) <= 1
+        if self.cluster_id:
+            labels = {**labels, LABEL_CLUSTER: self.cluster_id}
         filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
         rows = await self._call(self._api.containers, all=True, filters=filters)
         result = []
@@ -161,7 +168,7 @@ class DockerRuntime:
             container = from_inspect(info, self.network)
             self._inspected[cid] = (str(row.get("State")), container)
             result.append(container)
-        if not labels or len(labels) == 1:  # a node-wide list: forget containers that are gone
+        if node_wide:  # a node-wide list: forget containers that are gone
             for cid in [c for c in self._inspected if c not in seen]:
                 del self._inspected[cid]
         return result
@@ -220,7 +227,9 @@ class DockerRuntime:
             entrypoint=config.entrypoint,
             environment=config.env or None,
             working_dir=config.working_dir,
-            labels=config.labels,
+            labels={**config.labels, LABEL_CLUSTER: self.cluster_id}
+            if self.cluster_id
+            else config.labels,
             name=config.name,
             hostname=config.hostname if config.network_mode is None else None,
             host_config=host_config,

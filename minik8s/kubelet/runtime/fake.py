@@ -43,6 +43,8 @@ class FakeExec:
 class FakeRuntime:
     name = "fake"
 
+    cluster_id: str = ""
+
     def __init__(self) -> None:
         self.containers: dict[str, Container] = {}
 
