@@ -20,6 +20,9 @@ def setup_logging(level: str = "info") -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if logging.getLogger().level > logging.DEBUG:
+        # httpx logs every request at INFO: one line per binding, Event or lease renewal.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 async def serve(main: Main, name: str, grace_seconds: float = 10.0) -> int:

@@ -148,16 +148,21 @@ class NodeInfo:
     owners: Counter[str] = field(default_factory=Counter)
     exists: bool = True
     """False for a placeholder holding pods whose node the informer has not delivered (yet)."""
+    clean: bool = True
+    """Schedulable, ready, no NoSchedule/NoExecute taint: the node-side filters pass."""
+    pod_count: int = 0
+    score_cache: dict[tuple[int, ...], int] = field(default_factory=dict)
+    """Resource scores by pod request: valid until the node's pods or allocatable change."""
 
-    @property
-    def clean(self) -> bool:
-        """Schedulable, ready and without NoSchedule/NoExecute taints: the node-side filters pass."""
-        return not self.unschedulable and self.ready and not self.hard_taints
+    def __post_init__(self) -> None:
+        self.clean = not self.unschedulable and self.ready and not self.hard_taints
 
     def add_pod(self, pod: PodInfo) -> None:
         if pod.key in self.pods:
             self.remove_pod(pod.key)
         self.pods[pod.key] = pod
+        self.pod_count += 1
+        self.score_cache.clear()
         self.requested_cpu += pod.cpu
         self.requested_memory += pod.memory
         self.nonzero_cpu += pod.nonzero_cpu
@@ -171,6 +176,8 @@ class NodeInfo:
         pod = self.pods.pop(key, None)
         if pod is None:
             return None
+        self.pod_count -= 1
+        self.score_cache.clear()
         self.requested_cpu -= pod.cpu
         self.requested_memory -= pod.memory
         self.nonzero_cpu -= pod.nonzero_cpu
@@ -196,6 +203,8 @@ class NodeInfo:
         self.allocatable_cpu = other.allocatable_cpu
         self.allocatable_memory = other.allocatable_memory
         self.allocatable_pods = other.allocatable_pods
+        self.clean = other.clean
+        self.score_cache.clear()
         self.exists = True
 
 
@@ -260,8 +269,11 @@ def _host_ports(spec: dict[str, Any]) -> tuple[HostPort, ...]:
 
 def _requirements(items: Any) -> tuple[Requirement, ...]:
     return tuple(
-        Requirement(str(r.get("key", "")), str(r.get("operator", "")),
-                    tuple(str(v) for v in r.get("values") or ()))  # fmt: skip
+        Requirement(
+            str(r.get("key", "")),
+            str(r.get("operator", "")),
+            tuple(str(v) for v in r.get("values") or ()),
+        )
         for r in items or ()
     )
 
@@ -316,8 +328,12 @@ def pod_info(pod: dict[str, Any]) -> PodInfo:
             for p in preferred
         ),
         tolerations=tuple(
-            Toleration(t.get("key") or "", t.get("operator") or "Equal",
-                       t.get("value") or "", t.get("effect") or "")  # fmt: skip
+            Toleration(
+                t.get("key") or "",
+                t.get("operator") or "Equal",
+                t.get("value") or "",
+                t.get("effect") or "",
+            )
             for t in spec.get("tolerations") or ()
         ),
         owner_uid=_owner_uid(metadata),

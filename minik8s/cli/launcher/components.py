@@ -120,6 +120,14 @@ def _client(module: str, *extra: str) -> ArgvBuilder:
     return build
 
 
+def _proxy(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
+    """One proxy per host: every node of `up` shares this machine's iptables, so a proxy per
+    node would fight over the same chains. It runs as root; SIGTERM removes its rules."""
+    first = node_names(state, PerNode.REAL)[:1] or ["node-1"]
+    argv = _client("minik8s.cmd.proxy")(settings, state, first[0])
+    return [*argv, f"--state-file={settings.run_dir / 'proxy-state.json'}"]
+
+
 COMPONENTS: tuple[Component, ...] = (
     Component(
         "etcd",
@@ -160,7 +168,7 @@ COMPONENTS: tuple[Component, ...] = (
         _client("minik8s.cmd.kubelet", "--runtime=fake"),
         per_node=PerNode.FAKE,
     ),
-    Component("proxy", False, 6, _client("minik8s.cmd.proxy"), per_node=PerNode.REAL),
+    Component("proxy", True, None, _proxy),
 )
 """Start order; `down` stops in reverse."""
 
