@@ -62,41 +62,60 @@ class EventRecorder:
         host: str | None = None,
         dedup_window: float = 600.0,
         queue_size: int = 1000,
+        writers: int = 4,
     ) -> None:
         self.client = client
         self.component = component
         self.host = host
         self.dedup_window = dedup_window
-        self._queue: asyncio.Queue[tuple[Object, str, str, str]] = asyncio.Queue(queue_size)
+        self.writers = writers
+        """Events written concurrently; a burst (a scheduler binding thousands of pods) needs
+        more than one request in flight."""
+        # One queue per writer; the same event always goes to the same writer, so counting
+        # repeats stays exact while different events are written in parallel.
+        self._queues: list[asyncio.Queue[tuple[Object, str, str, str]]] = [
+            asyncio.Queue(max(1, queue_size // writers)) for _ in range(writers)
+        ]
         self._seen: dict[EventKey, tuple[str, int, float]] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.dropped = 0
+        self._last_drop_warning = 0.0
 
     def record(self, obj: Object, type_: str, reason: str, message: str) -> None:
+        key = (involved_object(obj).get("uid"), type_, reason, message)
+        queue = self._queues[hash(key) % self.writers]
         try:
-            self._queue.put_nowait((obj, type_, reason, message))
+            queue.put_nowait((obj, type_, reason, message))
         except asyncio.QueueFull:
-            logger.warning("event queue full; dropping %s event %s", type_, reason)
+            # Events are best effort, as in Kubernetes; say so at most every 10 s.
+            self.dropped += 1
+            now = time.monotonic()
+            if now - self._last_drop_warning > 10:
+                self._last_drop_warning = now
+                logger.warning("event queue full: %d events dropped so far", self.dropped)
 
     def start(self) -> None:
-        self._task = spawn(self._run(), name=f"{self.component}-events")
+        self._tasks = [
+            spawn(self._run(queue), name=f"{self.component}-events-{i}")
+            for i, queue in enumerate(self._queues)
+        ]
 
     async def stop(self, flush_seconds: float = 2.0) -> None:
-        if self._task is None:
+        if not self._tasks:
             return
         try:
-            await asyncio.wait_for(self._queue.join(), flush_seconds)
+            await asyncio.wait_for(asyncio.gather(*(q.join() for q in self._queues)), flush_seconds)
         except TimeoutError:
-            logger.info("stopping with %d events unwritten", self._queue.qsize())
-        self._task.cancel()
-        try:
-            await self._task
-        except asyncio.CancelledError:
-            pass
-        self._task = None
+            unwritten = sum(q.qsize() for q in self._queues)
+            logger.info("stopping with %d events unwritten", unwritten)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
 
-    async def _run(self) -> None:
+    async def _run(self, queue: asyncio.Queue[tuple[Object, str, str, str]]) -> None:
         while True:
-            obj, type_, reason, message = await self._queue.get()
+            obj, type_, reason, message = await queue.get()
             try:
                 await self._write(obj, type_, reason, message)
             except errors.ApiError as e:
@@ -104,7 +123,7 @@ class EventRecorder:
             except Exception:
                 logger.exception("could not record event %s", reason)
             finally:
-                self._queue.task_done()
+                queue.task_done()
 
     async def _write(self, obj: Object, type_: str, reason: str, message: str) -> None:
         ref = involved_object(obj)
