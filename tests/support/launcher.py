@@ -1,0 +1,114 @@
+"""Running the real `minik8s` launcher from tests, on free ports and a home of its own."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import free_port
+
+LAUNCHER = [sys.executable, "-m", "minik8s.cmd.launcher"]
+COMMAND_TIMEOUT = 90.0
+"""Deadline of one launcher command (`up` waits for etcd and the apiserver itself)."""
+
+
+def alive(pid: int) -> bool:
+    """True if `pid` runs and is not a zombie (nobody may reap the launcher's orphans here)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def distinct_free_ports(count: int) -> list[int]:
+    ports: set[int] = set()
+    while len(ports) < count:
+        ports.add(free_port())
+    return sorted(ports)
+
+
+@dataclass
+class Launcher:
+    """Runs `minik8s` with one home directory and remembers every pid it saw."""
+
+    home: Path
+    env: dict[str, str]
+    seen: dict[int, str] = field(default_factory=dict)
+
+    def run(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [*LAUNCHER, *args],
+            env=env or self.env,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT,
+            check=False,
+        )
+        self.pids()  # remember whatever it started, for the leak check
+        return result
+
+    def up(self, *args: str) -> subprocess.CompletedProcess[str]:
+        result = self.run("up", *args)
+        assert result.returncode == 0, f"minik8s up failed:\n{result.stdout}\n{result.stderr}"
+        return result
+
+    def pids(self) -> dict[str, int]:
+        """Component name -> pid, from the pid files."""
+        found = {p.stem: int(p.read_text()) for p in (self.home / "run").glob("*.pid")}
+        self.seen.update({pid: name for name, pid in found.items()})
+        return found
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.home / "kubeconfig"
+
+    def kubectl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        kubectl = shutil.which("kubectl")
+        if kubectl is None:
+            pytest.skip("kubectl is not installed")
+        return subprocess.run(
+            [kubectl, "--kubeconfig", str(self.kubeconfig), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    def teardown(self) -> None:
+        """`down`, then kill and report whatever still runs."""
+        down = self.run("down")
+        leaked = {pid: name for pid, name in self.seen.items() if alive(pid)}
+        for pid in leaked:
+            os.killpg(pid, signal.SIGKILL)
+        assert down.returncode == 0, f"minik8s down failed:\n{down.stdout}\n{down.stderr}"
+        assert not leaked, f"processes left running after `minik8s down`: {leaked}"
+
+
+def make_launcher(home: Path) -> Launcher:
+    etcd_port, peer_port, apiserver_port = distinct_free_ports(3)
+    env = {
+        **os.environ,
+        "MINIK8S_HOME": str(home),
+        "MINIK8S_ETCD_PORT": str(etcd_port),
+        "MINIK8S_ETCD_PEER_PORT": str(peer_port),
+        "MINIK8S_APISERVER_PORT": str(apiserver_port),
+        "COLUMNS": "200",
+    }
+    env.pop("KUBECONFIG", None)
+    return Launcher(home, env)
+
+
