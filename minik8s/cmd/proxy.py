@@ -1,13 +1,20 @@
-"""minik8s-proxy: not implemented yet (see issue 6)."""
+"""minik8s-proxy: programs iptables for ClusterIP and NodePort Services on this node (root)."""
 
 from __future__ import annotations
 
-import sys
+import asyncio
+
+from minik8s.componentbase import runner
+from minik8s.proxy import app, config
 
 
-def main() -> None:
-    print("minik8s-proxy: not implemented yet", file=sys.stderr)
-    sys.exit(1)
+def main(argv: list[str] | None = None) -> None:
+    settings = config.parse_args(argv)
+
+    async def run(stop: asyncio.Event) -> None:
+        await app.main(settings, stop)
+
+    runner.run(run, "proxy", settings.log_level, grace_seconds=30.0)
 
 
 if __name__ == "__main__":

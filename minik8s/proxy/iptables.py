@@ -1,0 +1,230 @@
+"""The only module that changes the host's network: iptables, the Service route, sysctls.
+
+Everything it creates is ours by name: chains start with `MINIK8S-`, the jumps to them live in
+the built-in chains, the Service CIDR is routed to our bridge (`minik8s-svc`). `cleanup()`
+removes exactly those and puts back the sysctls we changed; it never flushes a chain or
+deletes a route or link that is not ours. Binaries run through asyncio subprocesses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shlex
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from minik8s.proxy import rules as r
+from minik8s.proxy.restore import ChainKey, Step
+
+logger = logging.getLogger(__name__)
+
+SYSCTLS: dict[str, str] = {
+    "net.ipv4.ip_forward": "1",
+    "net.ipv4.conf.all.route_localnet": "1",  # node ports on 127.0.0.1, like kube-proxy
+    "net.bridge.bridge-nf-call-iptables": "1",  # pod → Service → pod on the same bridge
+}
+"""What kube-proxy needs; each is set only if present, and its old value remembered."""
+
+LOCK_WAIT = "5"
+"""Seconds an iptables call waits for the xtables lock (`-w`)."""
+
+
+class IptablesError(Exception):
+    """A binary failed; the message holds its command line and stderr."""
+
+
+class Netfilter(Protocol):
+    """What the syncer needs from the host (a fake implements it in unit tests)."""
+
+    async def prepare(self) -> None: ...
+    async def list_chains(self) -> set[ChainKey]: ...
+    async def restore(self, text: str) -> None: ...
+    async def ensure_jumps(self) -> None: ...
+    async def cleanup(self) -> None: ...
+
+
+@dataclass
+class Host:
+    """The real host: binaries found on PATH, sysctls under /proc/sys."""
+
+    service_cidr: str
+    bridge: str = "minik8s-svc"
+    state_file: Path = Path("/run/minik8s/proxy-state.json")
+    chunk: int = 300
+    proc_sys: Path = Path("/proc/sys")
+
+    # --- running binaries --------------------------------------------------------------------
+
+    async def run(self, *argv: str, stdin: str | None = None, check: bool = True) -> str:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await process.communicate(stdin.encode() if stdin is not None else None)
+        if check and process.returncode != 0:
+            raise IptablesError(
+                f"{shlex.join(argv)} exited {process.returncode}: {err.decode().strip()}"
+            )
+        return out.decode()
+
+    async def _succeeds(self, *argv: str) -> bool:
+        try:
+            await self.run(*argv)
+        except IptablesError:
+            return False
+        return True
+
+    # --- before any rule: the Service route and the sysctls ---------------------------------
+
+    async def prepare(self) -> None:
+        """Route the Service CIDR to our bridge and set the sysctls; run before any rule."""
+        await self.ensure_route()
+        self.set_sysctls()
+
+    async def ensure_route(self) -> None:
+        if not await self._succeeds("ip", "link", "show", "dev", self.bridge):
+            await self.run("ip", "link", "add", self.bridge, "type", "bridge")
+            logger.info("created bridge %s for the Service CIDR", self.bridge)
+        await self.run("ip", "link", "set", "dev", self.bridge, "up")
+        routes = json.loads(
+            await self.run("ip", "-j", "route", "show", "exact", self.service_cidr) or "[]"
+        )
+        others = [route for route in routes if route.get("dev") != self.bridge]
+        if others:
+            raise IptablesError(
+                f"the Service CIDR {self.service_cidr} is already routed elsewhere: {others}; "
+                "refusing to program Services that could leave the machine"
+            )
+        if not routes:
+            await self.run("ip", "route", "add", self.service_cidr, "dev", self.bridge)
+            logger.info("routed Service CIDR %s to %s", self.service_cidr, self.bridge)
+
+    def set_sysctls(self) -> None:
+        saved = self._load_state()
+        originals: dict[str, str] = dict(saved.get("sysctls") or {})
+        for name, value in SYSCTLS.items():
+            path = self.proc_sys / name.replace(".", "/")
+            if not path.exists():
+                logger.info("sysctl %s is not available; skipped", name)
+                continue
+            current = path.read_text().strip()
+            if current != value:
+                originals.setdefault(name, current)
+                path.write_text(value)
+                logger.info("set sysctl %s=%s (was %s)", name, value, current)
+        self._save_state({"sysctls": originals})
+
+    def restore_sysctls(self) -> None:
+        for name, value in (self._load_state().get("sysctls") or {}).items():
+            path = self.proc_sys / name.replace(".", "/")
+            if path.exists():
+                path.write_text(value)
+                logger.info("restored sysctl %s=%s", name, value)
+        self.state_file.unlink(missing_ok=True)
+
+    def _load_state(self) -> dict:
+        try:
+            return dict(json.loads(self.state_file.read_text()))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as e:
+            logger.warning("ignoring unreadable state file %s: %s", self.state_file, e)
+            return {}
+
+    def _save_state(self, state: dict) -> None:
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2) + "\n")
+        tmp.replace(self.state_file)
+
+    # --- rules -----------------------------------------------------------------------------
+
+    async def restore(self, text: str) -> None:
+        """One atomic `iptables-restore --noflush` call."""
+        await self.run("iptables-restore", "-w", LOCK_WAIT, "--noflush", stdin=text)
+
+    async def list_chains(self) -> set[ChainKey]:
+        """Every `MINIK8S-` chain in our tables (nft lists names in ms; iptables-save takes
+        seconds once there are thousands of chains, so it is only the fallback)."""
+        if shutil.which("nft"):
+            try:
+                return _parse_nft_chains(await self.run("nft", "list", "chains", "ip"))
+            except IptablesError as e:
+                logger.info("nft could not list chains (%s); using iptables-save", e)
+        found: set[ChainKey] = set()
+        for table in r.TABLES:
+            for line in (await self.run("iptables-save", "-t", table)).splitlines():
+                if line.startswith(":" + r.PREFIX):
+                    found.add((table, line[1:].split()[0]))
+        return found
+
+    async def ensure_jumps(self) -> None:
+        """Insert each jump of `rules.JUMPS` at the top of its chain unless it is there."""
+        for table, chain, rule in r.JUMPS:
+            if not await self._succeeds(
+                "iptables", "-w", LOCK_WAIT, "-t", table, "-C", chain, *rule
+            ):
+                await self.run("iptables", "-w", LOCK_WAIT, "-t", table, "-I", chain, "1", *rule)
+                logger.info("added jump %s/%s -> %s", table, chain, rule[-1])
+
+    # --- cleanup ---------------------------------------------------------------------------
+
+    async def cleanup(self) -> None:
+        """Remove our jumps, chains, route and bridge; restore the sysctls we changed."""
+        if shutil.which("iptables"):
+            await self.remove_jumps()
+            chains = sorted(await self.list_chains())
+            steps = [Step(flushed=list(part)) for part in _chunks(chains, self.chunk)]
+            steps += [Step(deleted=list(part)) for part in _chunks(chains, self.chunk)]
+            for step in steps:
+                await self.restore(step.render())
+            if chains:
+                logger.info("deleted %d chains", len(chains))
+        if await self._succeeds("ip", "link", "show", "dev", self.bridge):
+            await self.run("ip", "link", "del", "dev", self.bridge)  # its routes go with it
+            logger.info("deleted bridge %s and its routes", self.bridge)
+        self.restore_sysctls()
+
+    async def remove_jumps(self) -> None:
+        """Delete every rule in a built-in chain that jumps to a chain of ours."""
+        for table, builtins in r.BUILTIN_CHAINS.items():
+            for chain in builtins:
+                listing = await self.run("iptables", "-w", LOCK_WAIT, "-t", table, "-S", chain)
+                for line in listing.splitlines():
+                    words = shlex.split(line)
+                    if words[:2] != ["-A", chain] or not _jumps_to_ours(words):
+                        continue
+                    await self.run("iptables", "-w", LOCK_WAIT, "-t", table, "-D", *words[1:])
+                    logger.info("removed jump %s/%s -> %s", table, chain, words[-1])
+
+
+def _jumps_to_ours(words: list[str]) -> bool:
+    for flag in ("-j", "-g"):
+        if flag in words:
+            i = words.index(flag)
+            if i + 1 < len(words) and words[i + 1].startswith(r.PREFIX):
+                return True
+    return False
+
+
+def _parse_nft_chains(listing: str) -> set[ChainKey]:
+    found: set[ChainKey] = set()
+    table: str | None = None
+    for line in listing.splitlines():
+        words = line.split()
+        if words[:2] == ["table", "ip"] and len(words) >= 3:
+            table = words[2] if words[2] in r.TABLES else None
+        elif table and words[:1] == ["chain"] and len(words) >= 2:
+            if words[1].startswith(r.PREFIX):
+                found.add((table, words[1]))
+    return found
+
+
+def _chunks(items: list[ChainKey], size: int) -> list[list[ChainKey]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
