@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import docker
 import httpx
@@ -91,3 +92,95 @@ def test_trace_shows_the_seed_flow(cluster: Launcher) -> None:
     for step in ("accepted", "etcd", "node-", "Running"):
         assert step in out, out
     minikctl(cluster, "delete", "pod", "traced")
+
+
+HOSTNAME_SERVER = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: who}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: who}}
+  template:
+    metadata: {labels: {app: who}}
+    spec:
+      containers:
+        - name: httpd
+          image: minik8s/busybox:latest
+          imagePullPolicy: IfNotPresent
+          command:
+            - sh
+            - -c
+            - mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www
+          ports: [{name: http, containerPort: 80}]
+          readinessProbe:
+            tcpSocket: {port: 80}
+            periodSeconds: 1
+---
+apiVersion: v1
+kind: Service
+metadata: {name: who}
+spec:
+  type: NodePort
+  selector: {app: who}
+  ports: [{name: http, port: 80, targetPort: http}]
+"""
+
+
+def ready_replicas(cluster: Launcher, name: str) -> int:
+    out = minikctl(cluster, "get", "deploy", name, "-o", "jsonpath={.status.readyReplicas}").stdout
+    return int(out or 0)
+
+
+def test_deployment_behind_a_service_spreads_balances_scales_and_rolls(
+    cluster: Launcher, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "who.yaml"
+    manifest.write_text(HOSTNAME_SERVER)
+    out = minikctl(cluster, "apply", "-f", str(manifest)).stdout
+    assert "deployment.apps/who created" in out and "service/who created" in out
+    status = minikctl(cluster, "rollout", "status", "deploy/who", "--timeout", "120s")
+    assert "successfully rolled out" in status.stdout
+
+    wide = minikctl(cluster, "get", "pods", "-l", "app=who", "-o", "wide", "--no-headers").stdout
+    nodes = {line.split()[6] for line in wide.splitlines()}
+    assert nodes == {"node-1", "node-2"}, f"3 replicas should spread over both nodes: {wide}"
+    pod_names = {line.split()[0] for line in wide.splitlines()}
+
+    cluster_ip = minikctl(cluster, "get", "svc", "who", "-o", "jsonpath={.spec.clusterIP}").stdout
+    node_port = minikctl(
+        cluster, "get", "svc", "who", "-o", "jsonpath={.spec.ports[0].nodePort}"
+    ).stdout
+
+    def backends(url: str, requests: int) -> set[str]:
+        seen = set()
+        with httpx.Client(timeout=2) as http:
+            for _ in range(requests):
+                seen.add(http.get(url, headers={"Connection": "close"}).text.strip())
+        return seen
+
+    # The Service IP is routed to kube-proxy's local bridge: this traffic never leaves the host.
+    wait_for(lambda: backends(f"http://{cluster_ip}/", 3), "the ClusterIP to answer", 30)
+    assert backends(f"http://{cluster_ip}/", 150) == pod_names
+    assert backends(f"http://127.0.0.1:{node_port}/", 150) == pod_names
+
+    minikctl(cluster, "scale", "deploy/who", "--replicas=5")
+    wait_for(lambda: ready_replicas(cluster, "who") == 5, "5 ready replicas", 90)
+
+    minikctl(cluster, "rollout", "restart", "deploy/who")
+    status = minikctl(cluster, "rollout", "status", "deploy/who", "--timeout", "180s")
+    assert "successfully rolled out" in status.stdout
+    assert ready_replicas(cluster, "who") == 5
+
+    minikctl(cluster, "scale", "deploy/who", "--replicas=0")
+    wait_for(lambda: ready_replicas(cluster, "who") == 0, "no ready replicas", 90)
+
+    def refused_fast() -> bool:
+        try:
+            httpx.get(f"http://{cluster_ip}/", timeout=2)
+        except httpx.ConnectError:
+            return True
+        return False
+
+    assert wait_for(refused_fast, "a Service with no endpoints to refuse at once", 30)
+    minikctl(cluster, "delete", "-f", str(manifest))

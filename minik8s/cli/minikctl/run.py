@@ -10,6 +10,7 @@ import typer
 
 from minik8s.api.resources import PODS
 from minik8s.cli.minikctl import errors, output, session, targets, trace
+from minik8s.cli.minikctl.durations import parse_duration
 from minik8s.client.api import ApiClient
 
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
@@ -131,7 +132,10 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--trace", help="Print each step of the flow as it happens")
         ] = False,
         timeout: Annotated[
-            float, typer.Option("--timeout", help="Seconds --trace waits for Running")
+            float,
+            typer.Option(
+                "--timeout", parser=parse_duration, help="Seconds --trace waits for Running"
+            ),
         ] = 60.0,
     ) -> None:
         s = session.of(ctx)

@@ -15,6 +15,7 @@ import typer
 from minik8s.api import errors as api_errors
 from minik8s.api.resources import EVENTS, PODS, ResourceType
 from minik8s.cli.minikctl import flow, output, session
+from minik8s.cli.minikctl.durations import parse_duration
 from minik8s.client.api import ApiClient
 
 
@@ -175,7 +176,10 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         name: Annotated[str, typer.Argument(help="The pod")],
         timeout: Annotated[
-            float, typer.Option("--timeout", help="Seconds to follow before giving up")
+            float,
+            typer.Option(
+                "--timeout", parser=parse_duration, help="Seconds to follow before giving up"
+            ),
         ] = 60.0,
     ) -> None:
         s = session.of(ctx)
