@@ -1,13 +1,21 @@
-"""minik8s-controller-manager: not implemented yet (see issue 5)."""
+"""minik8s-controller-manager: ReplicaSet, Deployment, Endpoints, garbage collector, Namespace
+and Node lifecycle controllers in one leader-elected process."""
 
 from __future__ import annotations
 
-import sys
+import asyncio
+
+from minik8s.componentbase import runner
+from minik8s.controllers import config, manager
 
 
-def main() -> None:
-    print("minik8s-controller-manager: not implemented yet", file=sys.stderr)
-    sys.exit(1)
+def main(argv: list[str] | None = None) -> None:
+    settings = config.parse_args(argv)
+
+    async def run(stop: asyncio.Event) -> None:
+        await manager.main(settings, stop)
+
+    runner.run(run, "controller-manager", settings.log_level)
 
 
 if __name__ == "__main__":

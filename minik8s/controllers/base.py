@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from minik8s.api import errors
 from minik8s.client import cache
 from minik8s.client.api import ApiClient
 from minik8s.client.informer import Informer, InformerFactory
@@ -26,6 +27,7 @@ COMMON_INDEXERS: dict[str, cache.IndexFunc] = {
     cache.NAMESPACE_INDEX: cache.index_by_namespace,
     objects.OWNER_INDEX: objects.owner_uids,
     objects.CONTROLLER_INDEX: objects.controller_uid,
+    objects.UID_INDEX: objects.own_uid,
 }
 
 
@@ -76,3 +78,14 @@ class Controller(abc.ABC):
 
     def stop(self) -> None:
         self.queue.shutdown()
+
+
+async def write_status(client: ApiClient, rt: Any, obj: dict, status: dict) -> dict:
+    """PUT `status` onto `obj` (the cached version); on a conflict, onto a fresh read."""
+    try:
+        return await client.update_status(rt, {**obj, "status": status})
+    except errors.Conflict:
+        fresh = await client.get(rt, objects.name_of(obj), objects.namespace_of(obj) or None)
+        if objects.uid_of(fresh) != objects.uid_of(obj):
+            raise
+        return await client.update_status(rt, {**fresh, "status": status})

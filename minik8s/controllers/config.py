@@ -6,7 +6,7 @@ import argparse
 from dataclasses import dataclass, field
 
 ALL_CONTROLLERS = ("replicaset", "deployment", "endpoints", "garbagecollector", "namespace",
-                   "nodelifecycle")  # fmt: skip
+                   "nodeipam", "nodelifecycle")  # fmt: skip
 """Every controller this process runs, in start order."""
 
 LEASE_NAMESPACE = "kube-system"
@@ -21,6 +21,10 @@ class Settings:
     """Controllers to run (from `--controllers`)."""
     leader_elect: bool = True
     """Campaign for the Lease kube-system/minik8s-controller-manager before running."""
+    leader_elect_resource_namespace: str = LEASE_NAMESPACE
+    """Namespace of the leader election Lease."""
+    leader_elect_resource_name: str = LEASE_NAME
+    """Name of the leader election Lease."""
     leader_elect_lease_duration: float = 15.0
     """Seconds a follower waits after the last renewal before taking the Lease over."""
     leader_elect_renew_deadline: float = 10.0
@@ -35,6 +39,12 @@ class Settings:
     """Seconds a new node may take to post its first heartbeat."""
     pod_eviction_timeout: float = 300.0
     """Seconds pods that do not tolerate an unreachable/not-ready node stay before eviction."""
+    allocate_node_cidrs: bool = False
+    """Give each node a podCIDR from `cluster_cidr` (the nodeipam controller)."""
+    cluster_cidr: str = "10.244.0.0/16"
+    """The pod network that node podCIDRs are cut from."""
+    node_cidr_mask_size: int = 24
+    """Prefix length of each node's podCIDR."""
     healthz_port: int = 10257
     """Port of /healthz and /metrics on 127.0.0.1 (0: any free port; -1: none)."""
     healthz_bind_address: str = "127.0.0.1"
@@ -99,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kubeconfig", default=None)
     p.add_argument("--controllers", default="*", help="*, name or -name, comma-separated")
     p.add_argument("--leader-elect", type=_bool, nargs="?", const=True, default=True)
+    p.add_argument("--leader-elect-resource-namespace", default=LEASE_NAMESPACE)
+    p.add_argument("--leader-elect-resource-name", default=LEASE_NAME)
     p.add_argument("--leader-elect-lease-duration", type=_duration, default=15.0)
     p.add_argument("--leader-elect-renew-deadline", type=_duration, default=10.0)
     p.add_argument("--leader-elect-retry-period", type=_duration, default=2.0)
@@ -106,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--node-monitor-grace-period", type=_duration, default=40.0)
     p.add_argument("--node-startup-grace-period", type=_duration, default=60.0)
     p.add_argument("--pod-eviction-timeout", type=_duration, default=300.0)
+    p.add_argument("--allocate-node-cidrs", type=_bool, nargs="?", const=True, default=False)
+    p.add_argument("--cluster-cidr", default="10.244.0.0/16")
+    p.add_argument("--node-cidr-mask-size", type=int, default=24)
     p.add_argument("--healthz-port", type=int, default=10257)
     p.add_argument("--healthz-bind-address", default="127.0.0.1")
     p.add_argument("--concurrent-replicaset-syncs", type=int, default=5)
@@ -139,6 +154,8 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         kubeconfig=args.kubeconfig,
         controllers=controllers,
         leader_elect=args.leader_elect,
+        leader_elect_resource_namespace=args.leader_elect_resource_namespace,
+        leader_elect_resource_name=args.leader_elect_resource_name,
         leader_elect_lease_duration=args.leader_elect_lease_duration,
         leader_elect_renew_deadline=args.leader_elect_renew_deadline,
         leader_elect_retry_period=args.leader_elect_retry_period,
@@ -146,6 +163,9 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         node_monitor_grace_period=args.node_monitor_grace_period,
         node_startup_grace_period=args.node_startup_grace_period,
         pod_eviction_timeout=args.pod_eviction_timeout,
+        allocate_node_cidrs=args.allocate_node_cidrs,
+        cluster_cidr=args.cluster_cidr,
+        node_cidr_mask_size=args.node_cidr_mask_size,
         healthz_port=args.healthz_port,
         healthz_bind_address=args.healthz_bind_address,
         workers={

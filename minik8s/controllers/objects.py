@@ -14,6 +14,8 @@ OWNER_INDEX = "owner-uid"
 """Informer index: the uids of an object's owners."""
 CONTROLLER_INDEX = "controller-uid"
 """Informer index: the uid of an object's controlling owner."""
+UID_INDEX = "uid"
+"""Informer index: the object's own uid."""
 NODE_INDEX = "node-name"
 """Pod informer index: `spec.nodeName`."""
 
@@ -63,6 +65,11 @@ def owner_uids(obj: dict) -> list[str]:
 def controller_uid(obj: dict) -> list[str]:
     ref = controller_ref(obj)
     return [str(ref["uid"])] if ref and ref.get("uid") else []
+
+
+def own_uid(obj: dict) -> list[str]:
+    uid = meta(obj).get("uid")
+    return [str(uid)] if uid else []
 
 
 def node_name(obj: dict) -> list[str]:

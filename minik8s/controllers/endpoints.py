@@ -1,0 +1,92 @@
+"""The Endpoints controller: one Endpoints object per Service with a selector, listing its
+pods' IPs (ready ones in `addresses`, the others in `notReadyAddresses`) and target ports."""
+
+from __future__ import annotations
+
+import logging
+
+from minik8s.api import errors
+from minik8s.api.resources import ENDPOINTS, PODS, SERVICES
+from minik8s.client import cache
+from minik8s.controllers import endpoints_plan as plan
+from minik8s.controllers import objects
+from minik8s.controllers.base import Controller
+from minik8s.controllers.objects import Object
+
+logger = logging.getLogger(__name__)
+
+
+class EndpointsController(Controller):
+    name = "endpoints"
+
+    def register(self) -> None:
+        self.services = self.ctx.informer(SERVICES)
+        self.pods = self.ctx.informer(PODS)
+        self.endpoints = self.ctx.informer(ENDPOINTS)
+        self.services.add_event_handler(
+            self.enqueue, lambda old, new: self.enqueue(new), self.enqueue
+        )
+        self.pods.add_event_handler(
+            self._pod_changed, lambda old, new: self._pod_updated(old, new), self._pod_changed
+        )
+        self.endpoints.add_event_handler(on_delete=self.enqueue)
+
+    def _pod_changed(self, pod: Object) -> None:
+        for service in self.services.store.by_index(
+            cache.NAMESPACE_INDEX, objects.namespace_of(pod)
+        ):
+            if plan.service_matches(service, pod):
+                self.enqueue(service)
+
+    def _pod_updated(self, old: Object, new: Object) -> None:
+        self._pod_changed(new)
+        if objects.labels_of(old) != objects.labels_of(new):
+            self._pod_changed(old)
+
+    async def reconcile(self, key: str) -> None:
+        namespace, name = cache.split_key(key)
+        service = self.services.store.get_by_key(key)
+        if service is None:
+            existing = self.endpoints.store.get_by_key(key)
+            if existing is not None:
+                try:
+                    await self.client.delete(ENDPOINTS, name, namespace)
+                    logger.info("endpoints %s: deleted with its service", key)
+                except errors.NotFound:
+                    pass
+            return
+        if not plan.selects_pods(service) or objects.is_deleting(service):
+            return
+        pods = self.pods.store.by_index(cache.NAMESPACE_INDEX, namespace or "")
+        subsets = plan.desired_subsets(service, pods)
+        labels = plan.desired_labels(service)
+        existing = self.endpoints.store.get_by_key(key)
+        if existing is None:
+            body = {"metadata": {"name": name, "namespace": namespace, "labels": labels},
+                    "subsets": subsets}  # fmt: skip
+            try:
+                await self.client.create(ENDPOINTS, body, namespace)
+            except errors.AlreadyExists:
+                existing = await self.client.get(ENDPOINTS, name, namespace)
+            except errors.Forbidden as e:  # namespace terminating
+                logger.info("endpoints %s: not created: %s", key, e.message)
+                return
+            else:
+                logger.info("endpoints %s: created with %s", key, _summary(subsets))
+                return
+        if not plan.needs_update(existing, subsets, labels):
+            return
+        updated = {**existing, "subsets": subsets,
+                   "metadata": {**existing["metadata"], "labels": labels}}  # fmt: skip
+        try:
+            await self.client.update(ENDPOINTS, updated)
+        except errors.NotFound:
+            self.queue.add(key)
+            return
+        logger.info("endpoints %s: updated to %s", key, _summary(subsets))
+
+
+def _summary(subsets: list[dict]) -> str:
+    ready = sum(len(s.get("addresses") or []) for s in subsets)
+    not_ready = sum(len(s.get("notReadyAddresses") or []) for s in subsets)
+    return f"{ready} ready, {not_ready} not ready"

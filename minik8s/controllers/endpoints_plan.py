@@ -1,0 +1,120 @@
+"""The Endpoints of a Service, pure: which pods it selects, which are ready, their ports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from minik8s.api import selectors
+from minik8s.controllers import objects
+from minik8s.controllers.objects import Object
+
+HEADLESS_LABEL = "service.kubernetes.io/headless"
+
+
+def selects_pods(service: Object) -> bool:
+    """Only a Service with a (non-empty) selector gets its Endpoints managed."""
+    return bool((service.get("spec") or {}).get("selector"))
+
+
+def service_matches(service: Object, pod: Object) -> bool:
+    selector = (service.get("spec") or {}).get("selector")
+    if not selector:
+        return False
+    return selectors.label_selector_from_set(selector).matches(objects.labels_of(pod))
+
+
+def pod_in_endpoints(pod: Object, publish_not_ready: bool) -> bool:
+    """Kubernetes' ShouldPodBeInEndpoints: has an IP, not finished, not being deleted."""
+    if not (pod.get("status") or {}).get("podIP"):
+        return False
+    if objects.pod_phase(pod) in ("Succeeded", "Failed"):
+        return False
+    return publish_not_ready or not objects.is_deleting(pod)
+
+
+def resolve_port(pod: Object, service_port: dict[str, Any]) -> int | None:
+    """The pod's port a Service port sends to: `targetPort` by name or number (or `port`)."""
+    target = service_port.get("targetPort", service_port.get("port"))
+    if isinstance(target, int):
+        return target
+    text = str(target)
+    if text.isdigit():
+        return int(text)
+    protocol = service_port.get("protocol") or "TCP"
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        for port in container.get("ports") or []:
+            if port.get("name") == text and (port.get("protocol") or "TCP") == protocol:
+                return int(port["containerPort"])
+    return None
+
+
+def address(pod: Object) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "ip": (pod.get("status") or {}).get("podIP"),
+        "targetRef": {
+            "kind": "Pod",
+            "namespace": objects.namespace_of(pod),
+            "name": objects.name_of(pod),
+            "uid": objects.uid_of(pod),
+        },
+    }
+    node = (pod.get("spec") or {}).get("nodeName")
+    if node:
+        entry["nodeName"] = node
+    return entry
+
+
+def desired_subsets(service: Object, pods: list[Object]) -> list[dict[str, Any]]:
+    """Subsets grouping pods by their resolved ports: ready pods in `addresses`, the others
+    in `notReadyAddresses`; sorted so equal inputs give equal output."""
+    spec = service.get("spec") or {}
+    publish_not_ready = bool(spec.get("publishNotReadyAddresses"))
+    service_ports = spec.get("ports") or []
+    groups: dict[tuple[tuple[str, int, str], ...], dict[str, list[dict[str, Any]]]] = {}
+    for pod in pods:
+        if not service_matches(service, pod) or not pod_in_endpoints(pod, publish_not_ready):
+            continue
+        ports: list[tuple[str, int, str]] = []
+        for service_port in service_ports:
+            number = resolve_port(pod, service_port)
+            if number is not None:
+                ports.append((service_port.get("name") or "", number,
+                              service_port.get("protocol") or "TCP"))  # fmt: skip
+        if service_ports and not ports:
+            continue
+        group = groups.setdefault(tuple(ports), {"ready": [], "notReady": []})
+        ready = publish_not_ready or objects.pod_is_ready(pod)
+        group["ready" if ready else "notReady"].append(address(pod))
+    subsets = []
+    for ports_key in sorted(groups):
+        group = groups[ports_key]
+        subset: dict[str, Any] = {}
+        if group["ready"]:
+            subset["addresses"] = sorted(group["ready"], key=_address_key)
+        if group["notReady"]:
+            subset["notReadyAddresses"] = sorted(group["notReady"], key=_address_key)
+        subset["ports"] = [
+            {**({"name": name} if name else {}), "port": number, "protocol": protocol}
+            for name, number, protocol in ports_key
+        ]
+        subsets.append(subset)
+    return subsets
+
+
+def _address_key(entry: dict[str, Any]) -> tuple[int, ...] | tuple[str, ...]:
+    ip = str(entry.get("ip") or "")
+    try:
+        return tuple(int(part) for part in ip.split("."))
+    except ValueError:
+        return (ip,)
+
+
+def desired_labels(service: Object) -> dict[str, str]:
+    labels = objects.labels_of(service)
+    if (service.get("spec") or {}).get("clusterIP") == "None":
+        labels[HEADLESS_LABEL] = ""
+    return labels
+
+
+def needs_update(existing: Object, subsets: list[dict[str, Any]], labels: dict[str, str]) -> bool:
+    return (existing.get("subsets") or []) != subsets or objects.labels_of(existing) != labels
