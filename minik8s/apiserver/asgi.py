@@ -73,8 +73,11 @@ class ApiserverApp:
             cache.close_watchers()
 
     def _authenticated(self, scope: Scope) -> bool:
+        """Check the bearer token; remember who it is in the scope (for SelfSubjectReview)."""
         assert self.tokens is not None
         for key, value in scope["headers"]:
             if key == b"authorization":
-                return auth.authenticate(self.tokens, value.decode("latin-1")) is not None
+                user = auth.authenticate(self.tokens, value.decode("latin-1"))
+                scope[auth.SCOPE_USER] = user
+                return user is not None
         return False

@@ -6,6 +6,7 @@ import csv
 import hmac
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -13,6 +14,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from minik8s.api import errors
 
 PUBLIC_PATHS = ("/healthz", "/readyz", "/livez", "/version")
+SCOPE_USER = "minik8s.user"
+"""ASGI scope key of the authenticated `User` of a request (absent without token auth)."""
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,23 @@ class User:
     name: str
     uid: str
     groups: tuple[str, ...]
+
+
+ANONYMOUS = User("system:anonymous", "", ("system:unauthenticated",))
+"""Who a request is when the apiserver runs without token authentication."""
+
+
+def self_subject_review(user: User) -> dict[str, Any]:
+    """The answer to POST selfsubjectreviews (`kubectl auth whoami`): who the caller is."""
+    info: dict[str, Any] = {"username": user.name, "groups": list(user.groups)}
+    if user.uid:
+        info["uid"] = user.uid
+    return {
+        "kind": "SelfSubjectReview",
+        "apiVersion": "authentication.k8s.io/v1",
+        "metadata": {"creationTimestamp": None},
+        "status": {"userInfo": info},
+    }
 
 
 def load_token_file(path: str | Path) -> dict[str, User]:

@@ -12,7 +12,7 @@ from starlette.responses import Response, StreamingResponse
 
 from minik8s.api import errors, selectors
 from minik8s.api.resources import PODS, ResourceType
-from minik8s.apiserver import discovery, kubeletproxy, metrics, routing, tables, wire
+from minik8s.apiserver import auth, discovery, kubeletproxy, metrics, routing, tables, wire
 from minik8s.apiserver.registry import DeleteOptions, Registry
 from minik8s.apiserver.watch import WatchRequest, WatchStream, expired_event
 from minik8s.apiserver.watchcache import WatchCache
@@ -47,6 +47,15 @@ class ResourceHandler:
                     target.message if target else "the server could not find the requested resource"
                 )
                 raise errors.NotFound(message)
+            if isinstance(target, routing.UnsupportedPath):
+                raise errors.NotImplementedYet(target.message)
+            if isinstance(target, routing.SelfSubjectReviewPath):
+                verb, resource_name = "create", "selfsubjectreviews"
+                if request.method != "POST":
+                    raise _not_allowed(request.method, "selfsubjectreviews")
+                wire.decode_object(await wire.read_body(request), _ctype(request))
+                user = request.scope.get(auth.SCOPE_USER) or auth.ANONYMOUS
+                return wire.json_response(auth.self_subject_review(user), 201)
             if isinstance(target, routing.GroupPath):
                 verb = "get"
                 group = discovery.api_group(target.group)

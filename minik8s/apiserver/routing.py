@@ -40,7 +40,40 @@ class UnknownPath:
     message: str
 
 
-def parse(path: str) -> ResourcePath | GroupVersionPath | GroupPath | UnknownPath | None:
+@dataclass(frozen=True)
+class UnsupportedPath:
+    """A Kubernetes path minik8s knows and does not serve: a 501 with a message, not a 404."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class SelfSubjectReviewPath:
+    """`/apis/authentication.k8s.io/v1/selfsubjectreviews`: create-only, never stored."""
+
+
+SELF_SUBJECT_REVIEWS = ("authentication.k8s.io", "v1", "selfsubjectreviews")
+
+UNSUPPORTED_POD_SUBRESOURCES = {
+    "portforward": "port forwarding (kubectl port-forward)",
+    "attach": "attaching to a running container (kubectl attach)",
+    "proxy": "proxying HTTP to a pod",
+    "eviction": "the Eviction API (kubectl drain deletes the pods instead)",
+    "ephemeralcontainers": "ephemeral containers (kubectl debug)",
+}
+
+
+Parsed = (
+    ResourcePath
+    | GroupVersionPath
+    | GroupPath
+    | UnknownPath
+    | UnsupportedPath
+    | SelfSubjectReviewPath
+)
+
+
+def parse(path: str) -> Parsed | None:
     """None for paths outside /api and /apis group versions (e.g. `/api`, `/apis`)."""
     parts = [p for p in path.split("/") if p]
     if len(parts) == 2 and parts[0] == "apis":
@@ -53,6 +86,8 @@ def parse(path: str) -> ResourcePath | GroupVersionPath | GroupPath | UnknownPat
         return None
     if not rest:
         return GroupVersionPath(group, version)
+    if (group, version, *rest) == SELF_SUBJECT_REVIEWS:
+        return SelfSubjectReviewPath()
     namespace: str | None = None
     if rest[0] == "namespaces" and len(rest) >= 3:
         ns_resource = resources.lookup(group, version, rest[2])
@@ -67,6 +102,9 @@ def parse(path: str) -> ResourcePath | GroupVersionPath | GroupPath | UnknownPat
         return UnknownPath("the server could not find the requested resource")
     name = rest[1] if len(rest) > 1 else None
     subresource = rest[2] if len(rest) > 2 else None
+    if resource is resources.PODS and subresource in UNSUPPORTED_POD_SUBRESOURCES:
+        what = UNSUPPORTED_POD_SUBRESOURCES[subresource]
+        return UnsupportedPath(f"pods/{subresource} is not supported by minik8s: {what}")
     if len(rest) > 3 or (subresource and subresource not in resource.subresources):
         return UnknownPath("the server could not find the requested resource")
     if resource.namespaced and name is not None and namespace is None:

@@ -9,7 +9,7 @@ import yaml
 from starlette.requests import Request
 from starlette.responses import Response
 
-from minik8s.api import errors
+from minik8s.api import errors, protobuf
 
 MAX_BODY_BYTES = 3 * 1024 * 1024
 JSON = "application/json"
@@ -55,10 +55,15 @@ async def read_body(request: Request) -> bytes:
 
 
 def decode_object(body: bytes, content_type: str | None) -> Any:
-    """A JSON (or YAML) request body; 400 BadRequest when it does not parse."""
+    """A JSON, YAML or protobuf request body; 400 BadRequest when it does not parse."""
     if not body.strip():
         raise errors.BadRequest("the body of the request was empty")
     media = (content_type or JSON).split(";")[0].strip().lower()
+    if media == protobuf.MEDIA_TYPE:
+        try:
+            return protobuf.decode(body)
+        except protobuf.DecodeError as e:
+            raise errors.BadRequest(f"error decoding protobuf: {e}") from e
     if media in ("application/yaml", "application/x-yaml", "text/yaml"):
         try:
             return yaml.safe_load(body)
