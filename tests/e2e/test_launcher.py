@@ -24,6 +24,7 @@ from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Launcher, str]]:
     """One cluster shared by the read-only tests; yields the launcher and `up`'s stdout."""

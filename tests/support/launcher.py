@@ -110,5 +110,3 @@ def make_launcher(home: Path) -> Launcher:
     }
     env.pop("KUBECONFIG", None)
     return Launcher(home, env)
-
-
