@@ -184,3 +184,16 @@ def test_deployment_behind_a_service_spreads_balances_scales_and_rolls(
 
     assert wait_for(refused_fast, "a Service with no endpoints to refuse at once", 30)
     minikctl(cluster, "delete", "-f", str(manifest))
+
+
+def test_a_pod_left_running_is_removed_by_down(cluster: Launcher) -> None:
+    """`minik8s down` removes the cluster's pod containers (the teardown asserts it)."""
+    minikctl(cluster, "run", "leftover", "--image=nginx")
+
+    def running() -> bool:
+        phase = "jsonpath={.status.phase}"
+        return minikctl(cluster, "get", "pod", "leftover", "-o", phase).stdout == "Running"
+
+    wait_for(running, "leftover to be Running", 90)
+    uid = cluster.cluster_uid()
+    assert uid and cluster.containers(uid), "the running pod has containers"

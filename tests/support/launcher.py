@@ -89,13 +89,37 @@ class Launcher:
         )
 
     def teardown(self) -> None:
-        """`down`, then kill and report whatever still runs."""
+        """`down`, then kill and report whatever still runs, containers included."""
+        uid = self.cluster_uid()
         down = self.run("down")
         leaked = {pid: name for pid, name in self.seen.items() if alive(pid)}
         for pid in leaked:
             os.killpg(pid, signal.SIGKILL)
+        containers = self.containers(uid) if uid else []
+        if containers:
+            subprocess.run(["docker", "rm", "-f", *containers], capture_output=True, check=False)
         assert down.returncode == 0, f"minik8s down failed:\n{down.stdout}\n{down.stderr}"
         assert not leaked, f"processes left running after `minik8s down`: {leaked}"
+        assert not containers, f"pod containers left after `minik8s down`: {containers}"
+
+    def cluster_uid(self) -> str | None:
+        """The uid of kube-system, which labels every pod container of this cluster."""
+        if shutil.which("kubectl") is None or not self.kubeconfig.exists():
+            return None
+        result = self.kubectl("get", "ns", "kube-system", "-o", "jsonpath={.metadata.uid}")
+        return result.stdout.strip() or None
+
+    @staticmethod
+    def containers(uid: str) -> list[str]:
+        if shutil.which("docker") is None:
+            return []
+        listed = subprocess.run(
+            ["docker", "ps", "-aq", "--filter", f"label=minik8s.cluster={uid}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return listed.stdout.split()
 
 
 def make_launcher(home: Path) -> Launcher:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import httpx
 from rich.console import Console
 
-from minik8s.cli.launcher import components, kubeconfig, pki, processes, state
+from minik8s.cli.launcher import components, kubeconfig, pki, pods, processes, state
 from minik8s.cli.launcher.components import Instance, PerNode
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.settings import LauncherSettings
@@ -97,6 +97,7 @@ def _note_disabled(cluster: state.ClusterState, console: Console) -> None:
 def down(settings: LauncherSettings, console: Console, purge: bool) -> None:
     """Stop every process of ours, latest-started first; with `purge`, forget the cluster."""
     names = sorted(processes.recorded_names(settings), key=components.stop_rank)
+    uid = pods.cluster_id(settings)  # asked while the apiserver still runs
     stopped = 0
     for name in names:
         running = processes.find(settings, name)
@@ -107,6 +108,10 @@ def down(settings: LauncherSettings, console: Console, purge: bool) -> None:
             how = processes.stop(settings, running)
         console.print(f"[green]✓[/] {how} {name} (pid {running.pid})", highlight=False)
         stopped += 1
+    if uid is not None:
+        removed = pods.remove_containers(uid)
+        if removed:
+            console.print(f"[green]✓[/] removed {removed} pod container(s)")
     if stopped == 0:
         console.print("nothing is running")
     if purge:

@@ -1,0 +1,57 @@
+"""Removing a cluster's pod containers on `down`, and only that cluster's.
+
+Every container a kubelet creates carries `minik8s.cluster=<uid of kube-system>`; `down` asks
+the apiserver for that uid while it still runs, then removes exactly those containers with
+the docker CLI once the kubelets have stopped (so none restarts them).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import httpx
+
+from minik8s.cli.launcher import kubeconfig, pki, processes, state
+from minik8s.cli.launcher.settings import LauncherSettings
+
+CLUSTER_LABEL = "minik8s.cluster"
+
+
+def cluster_id(settings: LauncherSettings) -> str | None:
+    """The uid of the cluster's kube-system namespace, or None if the apiserver is not up."""
+    cluster = state.load(settings.state_file)
+    if cluster is None or not settings.tokens_file.exists():
+        return None
+    try:
+        response = processes.get(
+            f"{cluster.apiserver_url}/api/v1/namespaces/kube-system",
+            settings.probe_timeout,
+            kubeconfig.read_token(settings.tokens_file),
+            pki.Pki(settings.pki_dir).ca_cert,
+        )
+    except (httpx.HTTPError, OSError):
+        return None
+    if response.status_code != 200:
+        return None
+    return str(response.json()["metadata"]["uid"])
+
+
+def remove_containers(uid: str, timeout: float = 60.0) -> int:
+    """Force-remove every container labelled with this cluster; how many there were."""
+    docker = shutil.which("docker")
+    if docker is None:
+        return 0
+    listed = subprocess.run(
+        [docker, "ps", "-aq", "--filter", f"label={CLUSTER_LABEL}={uid}"],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    ids = listed.stdout.split()
+    if ids:
+        subprocess.run(
+            [docker, "rm", "-f", *ids], capture_output=True, timeout=timeout, check=False
+        )
+    return len(ids)
