@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import httpx
 from rich.console import Console
 
-from minik8s.cli.launcher import components, kubeconfig, pki, pods, processes, state
+from minik8s.cli.launcher import components, docker, kubeconfig, pki, pods, processes, state
 from minik8s.cli.launcher.components import Instance, PerNode
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.settings import LauncherSettings
@@ -40,6 +40,9 @@ def up(settings: LauncherSettings, console: Console) -> state.ClusterState:
     token = kubeconfig.ensure_token(settings.tokens_file)
     kubeconfig.write(settings.kubeconfig_file, cluster.apiserver_url, token, ca_pem)
 
+    if cluster.nodes > 0:
+        docker.ensure_engine(settings, console)
+        docker.ensure_images(settings, console)
     for instance in components.instances(settings, cluster):
         _ensure(settings, instance, console)
 
