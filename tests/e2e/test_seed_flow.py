@@ -94,37 +94,7 @@ def test_trace_shows_the_seed_flow(cluster: Launcher) -> None:
     minikctl(cluster, "delete", "pod", "traced")
 
 
-HOSTNAME_SERVER = """
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: who}
-spec:
-  replicas: 3
-  selector: {matchLabels: {app: who}}
-  template:
-    metadata: {labels: {app: who}}
-    spec:
-      containers:
-        - name: httpd
-          image: minik8s/busybox:latest
-          imagePullPolicy: IfNotPresent
-          command:
-            - sh
-            - -c
-            - mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www
-          ports: [{name: http, containerPort: 80}]
-          readinessProbe:
-            tcpSocket: {port: 80}
-            periodSeconds: 1
----
-apiVersion: v1
-kind: Service
-metadata: {name: who}
-spec:
-  type: NodePort
-  selector: {app: who}
-  ports: [{name: http, port: 80, targetPort: http}]
-"""
+EXAMPLES = Path(__file__).resolve().parents[2] / "deploy" / "examples"
 
 
 def ready_replicas(cluster: Launcher, name: str) -> int:
@@ -132,11 +102,8 @@ def ready_replicas(cluster: Launcher, name: str) -> int:
     return int(out or 0)
 
 
-def test_deployment_behind_a_service_spreads_balances_scales_and_rolls(
-    cluster: Launcher, tmp_path: Path
-) -> None:
-    manifest = tmp_path / "who.yaml"
-    manifest.write_text(HOSTNAME_SERVER)
+def test_deployment_behind_a_service_spreads_balances_scales_and_rolls(cluster: Launcher) -> None:
+    manifest = EXAMPLES / "who.yaml"
     out = minikctl(cluster, "apply", "-f", str(manifest)).stdout
     assert "deployment.apps/who created" in out and "service/who created" in out
     status = minikctl(cluster, "rollout", "status", "deploy/who", "--timeout", "120s")
@@ -197,3 +164,16 @@ def test_a_pod_left_running_is_removed_by_down(cluster: Launcher) -> None:
     wait_for(running, "leftover to be Running", 90)
     uid = cluster.cluster_uid()
     assert uid and cluster.containers(uid), "the running pod has containers"
+
+
+def test_the_readme_example_deployment_serves_nginx_through_its_service(cluster: Launcher) -> None:
+    manifest = EXAMPLES / "web.yaml"
+    minikctl(cluster, "apply", "-f", str(manifest))
+    status = minikctl(cluster, "rollout", "status", "deploy/web", "--timeout", "120s")
+    assert "successfully rolled out" in status.stdout
+    cluster_ip = minikctl(cluster, "get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}").stdout
+    answer = wait_for(
+        lambda: httpx.get(f"http://{cluster_ip}/", timeout=2), "the web Service to answer", 30
+    )
+    assert answer.status_code == 200 and "nginx" in answer.text.lower()
+    minikctl(cluster, "delete", "-f", str(manifest))
