@@ -23,14 +23,25 @@ pytestmark = pytest.mark.e2e
 MINIKCTL = [sys.executable, "-m", "minik8s.cmd.minikctl"]
 
 
+def proxy_leftovers() -> list[str]:
+    """Our iptables chains and the Service bridge, if any exist on this machine now."""
+    saved = subprocess.run(["iptables-save"], capture_output=True, text=True, check=False).stdout
+    found = sorted({word for word in saved.split() if word.startswith("MINIK8S-")})
+    link = subprocess.run(["ip", "link", "show", "minik8s-svc"], capture_output=True, check=False)
+    return found + (["minik8s-svc"] if link.returncode == 0 else [])
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launcher]:
+    clean_before = not proxy_leftovers()  # another cluster's kube-proxy may own them
     launcher = make_launcher(tmp_path_factory.mktemp("seed-home"))
     try:
         launcher.up("--nodes", "2")
         yield launcher
     finally:
         launcher.teardown()
+    if clean_before:
+        assert proxy_leftovers() == [], "minik8s down must remove kube-proxy's chains and route"
 
 
 def minikctl(cluster: Launcher, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
