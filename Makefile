@@ -4,7 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-packages venv dockerd images up down test test-unit test-integration test-e2e check lint bench clean
+.PHONY: setup system-packages venv dockerd images up down test test-unit test-integration test-e2e check lint bench clean \
+	compose-images compose-up compose-down test-compose
 
 setup: system-packages venv
 
@@ -32,6 +33,24 @@ dockerd: system-packages
 
 images: dockerd
 	@bash deploy/images/build.sh
+
+# The docker-compose cluster (deploy/docker-compose.yml): images built offline and cached, the
+# control plane and two nodes as containers, the host's kubeconfig in deploy/kubeconfig.
+COMPOSE := $(shell command -v docker-compose >/dev/null 2>&1 && echo docker-compose || echo docker compose)
+
+compose-images: setup dockerd
+	@bash deploy/images/build.sh compose
+
+compose-up: compose-images
+	@cd deploy && $(COMPOSE) up -d
+	@echo "compose: kubectl --kubeconfig deploy/kubeconfig get nodes"
+
+compose-down:
+	@cd deploy && $(COMPOSE) --profile workers --profile etcd-ha down -v --remove-orphans
+	@rm -f deploy/kubeconfig
+
+test-compose: setup compose-images
+	@$(PY) -m pytest -q -p no:cacheprovider -m compose tests/e2e/test_compose.py
 
 test: setup images
 	@bash deploy/run-tests.sh

@@ -3,7 +3,8 @@
 # when something is missing.
 set -euo pipefail
 
-PACKAGES=(etcd-server etcd-client iptables iproute2 python3-venv docker.io busybox-static debootstrap)
+PACKAGES=(etcd-server etcd-client iptables iproute2 python3-venv docker.io busybox-static debootstrap
+          docker-compose)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -3,9 +3,20 @@
 #   minik8s/pause    the pod sandbox: busybox sh that sleeps forever and exits 0 on SIGTERM
 #   minik8s/busybox  Debian's busybox-static with every applet linked (sh, httpd, wget, nc, …)
 #   minik8s/nginx    a debootstrap minbase Debian with nginx; also tagged nginx:latest
-# The Debian rootfs is cached as a tarball under ~/.minik8s/cache, so a rebuild after
-# `docker rmi` takes seconds. The mirror is read from apt's sources on this machine.
-# Usage: deploy/images/build.sh [--force] [pause|busybox|nginx ...]
+# and, for the docker-compose cluster (`compose`, i.e. all of the following):
+#   minik8s/base     a debootstrap minbase Debian with python3 (python3-venv)
+#   minik8s/etcd     a debootstrap minbase Debian with Debian's etcd-server
+#   minik8s/node-os  the base plus docker.io, iptables, iproute2 (debootstrap --include)
+#   minik8s/minik8s  $BASE_IMAGE (default minik8s/base) + the project from host-built wheels
+#   minik8s/node     minik8s/node-os + the project: a kind-style node (dockerd, kubelet, proxy)
+#   node-images      ~/.minik8s/cache/node-images.tar: `docker save` of the images each node
+#                    container loads into its own dockerd (nodes cannot pull)
+# Every Debian rootfs is cached as a tarball under ~/.minik8s/cache (and the downloaded .debs
+# are shared between them), so a rebuild after `docker rmi` takes seconds. The mirror is read
+# from apt's sources on this machine. Nothing inside a `docker build` downloads: wheels are
+# built on the host (`pip wheel`) and installed with `pip install --no-index`.
+# Usage: deploy/images/build.sh [--force] [pause|busybox|nginx|base|etcd|node-os|minik8s|node
+#                                |node-images|compose ...]
 set -euo pipefail
 
 CACHE=${MINIK8S_CACHE:-${MINIK8S_HOME:-$HOME/.minik8s}/cache}
@@ -13,18 +24,26 @@ SUITE=${MINIK8S_DEBIAN_SUITE:-bookworm}
 BUSYBOX=/bin/busybox
 DOCKER=/usr/bin/docker
 [[ -x $DOCKER ]] || DOCKER=$(command -v docker)
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+PIP=${PIP:-$REPO/${VENV:-.venv}/bin/pip}
 FORCE=0
 targets=()
 for arg in "$@"; do
   case $arg in
     --force) FORCE=1 ;;
-    pause | busybox | nginx) targets+=("$arg") ;;
+    pause | busybox | nginx | base | etcd | node-os | minik8s | node | node-images)
+      targets+=("$arg") ;;
+    compose) targets+=(pause busybox nginx base etcd node-os minik8s node node-images) ;;
     *) echo "build.sh: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
 ((${#targets[@]})) || targets=(pause busybox nginx)
 
-have_image() { [[ $FORCE -eq 0 ]] && "$DOCKER" image inspect "$1" >/dev/null 2>&1; }
+declare -A BUILT=()  # images built by this run: --force rebuilds each once, not per dependent
+have_image() {
+  [[ -n ${BUILT[$1]:-} ]] && return 0
+  [[ $FORCE -eq 0 ]] && "$DOCKER" image inspect "$1" >/dev/null 2>&1
+}
 
 # A rootfs with busybox-static and a link for each of its applets, plus the files programs
 # expect (/etc/passwd, /tmp, …).
@@ -86,38 +105,145 @@ debian_mirror() {
   echo "$uri"
 }
 
+# debian_rootfs NAME PACKAGES: the cached tarball of a minbase Debian with PACKAGES (comma-
+# separated), made by debootstrap on first use; prints its path. $2 may be empty.
+debian_rootfs() {
+  local name=$1 packages=$2 tarball=$CACHE/debian-$SUITE-$1.tar
+  if [[ ! -s $tarball || $FORCE -eq 1 ]]; then
+    command -v debootstrap >/dev/null || { echo "build.sh: debootstrap missing: run deploy/setup-system.sh" >&2; exit 1; }
+    local mirror root started=$SECONDS
+    mirror=$(debian_mirror)
+    root=$(mktemp -d)
+    mkdir -p "$CACHE/debs"
+    echo "images: debootstrap $SUITE ($name: ${packages:-minbase}) from $mirror (about a minute; cached afterwards)" >&2
+    debootstrap --variant=minbase --cache-dir="$CACHE/debs" ${packages:+--include="$packages"} \
+      "$SUITE" "$root" "$mirror" >"$root.log" 2>&1 || {
+      echo "build.sh: debootstrap failed; log:" >&2; tail -n 30 "$root.log" >&2; rm -rf "$root"; exit 1
+    }
+    rm -f "$root.log"
+    chroot "$root" apt-get clean
+    rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/usr/share/doc/* \
+      "$root"/usr/share/man/* "$root"/usr/share/locale/*
+    if [[ $name == nginx ]]; then
+      # Logs to the container's stdout/stderr, like the official image, so `kubectl logs` shows them.
+      ln -sf /dev/stdout "$root/var/log/nginx/access.log"
+      ln -sf /dev/stderr "$root/var/log/nginx/error.log"
+    fi
+    mkdir -p "$CACHE"
+    tar --numeric-owner -C "$root" -cf "$tarball.tmp" .
+    mv "$tarball.tmp" "$tarball"
+    rm -rf "$root"
+    echo "images: Debian rootfs $name built in $((SECONDS - started))s, cached at $tarball" >&2
+  fi
+  echo "$tarball"
+}
+
 build_nginx() {
   if have_image minik8s/nginx:latest; then
     "$DOCKER" image inspect nginx:latest >/dev/null 2>&1 || "$DOCKER" tag minik8s/nginx:latest nginx:latest
     echo "images: minik8s/nginx exists"
     return
   fi
-  local tarball=$CACHE/debian-$SUITE-nginx.tar
-  if [[ ! -s $tarball || $FORCE -eq 1 ]]; then
-    command -v debootstrap >/dev/null || { echo "build.sh: debootstrap missing: run deploy/setup-system.sh" >&2; exit 1; }
-    local mirror root started=$SECONDS
-    mirror=$(debian_mirror)
-    root=$(mktemp -d)
-    echo "images: debootstrap $SUITE from $mirror (about a minute; cached afterwards)"
-    debootstrap --variant=minbase --include=nginx-light "$SUITE" "$root" "$mirror" >"$root.log" 2>&1 || {
-      echo "build.sh: debootstrap failed; log:" >&2; tail -n 30 "$root.log" >&2; rm -rf "$root"; exit 1
-    }
-    rm -f "$root.log"
-    chroot "$root" apt-get clean
-    rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/usr/share/doc/* "$root"/usr/share/man/*
-    # Logs to the container's stdout/stderr, like the official image, so `kubectl logs` shows them.
-    ln -sf /dev/stdout "$root/var/log/nginx/access.log"
-    ln -sf /dev/stderr "$root/var/log/nginx/error.log"
-    mkdir -p "$CACHE"
-    tar --numeric-owner -C "$root" -cf "$tarball.tmp" .
-    mv "$tarball.tmp" "$tarball"
-    rm -rf "$root"
-    echo "images: Debian rootfs built in $((SECONDS - started))s, cached at $tarball"
-  fi
+  local tarball
+  tarball=$(debian_rootfs nginx nginx-light)
   "$DOCKER" import -c 'CMD ["nginx", "-g", "daemon off;"]' \
     "$tarball" minik8s/nginx:latest >/dev/null
   "$DOCKER" tag minik8s/nginx:latest nginx:latest
   echo "images: built minik8s/nginx (tagged nginx:latest)"
+}
+
+# import_rootfs IMAGE NAME PACKAGES [CHANGE...]: docker import of a cached Debian rootfs.
+import_rootfs() {
+  local image=$1 name=$2 packages=$3 tarball
+  shift 3
+  have_image "$image:latest" && { echo "images: $image exists"; return; }
+  tarball=$(debian_rootfs "$name" "$packages")
+  local changes=(-c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin')
+  for change in "$@"; do changes+=(-c "$change"); done
+  "$DOCKER" import "${changes[@]}" "$tarball" "$image:latest" >/dev/null
+  BUILT[$image:latest]=1
+  echo "images: built $image"
+}
+
+build_base() { import_rootfs minik8s/base base python3,python3-venv 'CMD ["python3"]'; }
+
+build_etcd() {
+  import_rootfs minik8s/etcd etcd etcd-server 'CMD ["etcd"]'
+}
+
+build_node-os() {
+  import_rootfs minik8s/node-os node python3,python3-venv,docker.io,iptables,iproute2,procps \
+    'CMD ["bash"]'
+}
+
+# The host-built wheels: the dependencies (rebuilt when pyproject.toml changes) and the
+# project's own wheel (rebuilt every time, it is small), laid out as the build context.
+CONTEXT_READY=0
+wheels_context() {
+  local context=$CACHE/image-context deps_stamp
+  if ((CONTEXT_READY)); then echo "$context"; return; fi
+  deps_stamp=$("$REPO/${VENV:-.venv}/bin/python" -c \
+    'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"])' \
+    "$REPO/pyproject.toml" | sha256sum | cut -c1-16)
+  mkdir -p "$context"
+  if [[ ! -f $context/wheels/deps/.stamp-$deps_stamp ]]; then
+    echo "images: building dependency wheels on the host (pip wheel)" >&2
+    rm -rf "$context/wheels/deps"
+    mkdir -p "$context/wheels/deps"
+    "$PIP" wheel -q --wheel-dir "$context/wheels/deps" "$REPO" >&2
+    rm -f "$context"/wheels/deps/minik8s-*.whl
+    touch "$context/wheels/deps/.stamp-$deps_stamp"
+  fi
+  rm -rf "$context/wheels/minik8s" "$context/compose"
+  mkdir -p "$context/wheels/minik8s"
+  # A fixed timestamp makes the wheel byte-identical when the code is, so Docker's layer
+  # cache holds across rebuilds of unchanged sources.
+  SOURCE_DATE_EPOCH=315532800 "$PIP" wheel -q --no-deps --wheel-dir "$context/wheels/minik8s" "$REPO" >&2
+  rm -rf "$REPO/build"
+  cp -r "$REPO/deploy/compose" "$context/compose"
+  rm -rf "$context/compose/__pycache__"
+  CONTEXT_READY=1
+  echo "$context"
+}
+
+docker_build() {  # docker_build IMAGE BASE
+  local context=$CACHE/image-context
+  wheels_context >/dev/null
+  "$DOCKER" build -q -f "$REPO/deploy/images/minik8s.Dockerfile" \
+    --build-arg "BASE_IMAGE=$2" -t "$1:latest" "$context" >/dev/null
+  echo "images: built $1 (from $2)"
+}
+
+# Always rebuilt (Docker's layer cache makes an unchanged rebuild take seconds): the images
+# carry the project's code.
+build_minik8s() {
+  [[ -n ${BASE_IMAGE:-} ]] || build_base
+  docker_build minik8s/minik8s "${BASE_IMAGE:-minik8s/base:latest}"
+}
+
+build_node() {
+  build_node-os
+  docker_build minik8s/node minik8s/node-os:latest
+}
+
+NODE_IMAGES=(minik8s/pause:latest minik8s/busybox:latest minik8s/nginx:latest nginx:latest)
+
+# The tarball every node container loads into its dockerd; rewritten when an image changed.
+build_node-images() {
+  local tarball=$CACHE/node-images.tar ids
+  ids=$("$DOCKER" image inspect -f '{{.Id}}' "${NODE_IMAGES[@]}" | sha256sum | cut -c1-16)
+  if [[ $FORCE -eq 0 && -s $tarball && $(cat "$tarball.id" 2>/dev/null) == "$ids" ]]; then
+    echo "images: $tarball is up to date"
+    return
+  fi
+  mkdir -p "$CACHE"
+  # `docker-compose up` before this target makes Docker create the bind mount's source as an
+  # empty directory.
+  [[ -d $tarball ]] && rmdir "$tarball"
+  "$DOCKER" save -o "$tarball.tmp" "${NODE_IMAGES[@]}"
+  mv "$tarball.tmp" "$tarball"
+  echo "$ids" >"$tarball.id"
+  echo "images: saved ${NODE_IMAGES[*]} to $tarball"
 }
 
 for target in "${targets[@]}"; do

@@ -51,6 +51,9 @@ class KubeletSettings:
     """Lease duration written into the node's Lease."""
     pod_subnet: str = "10.244.0.0/16"
     """Subnet of the Docker bridge network `minik8s` that pod sandboxes join."""
+    pod_subnet_from_node: bool = False
+    """Use the node's `spec.podCIDR` (allocated by the controller-manager) as `pod_subnet`,
+    waiting for it after registering; for clusters with one pod network per node."""
     network_name: str = "minik8s"
     """Docker network of the pod sandboxes."""
     pod_workers: int = 16
@@ -102,6 +105,11 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
     parser.add_argument("--port", type=int, default=0, help="kubelet API port (0: a free one)")
     parser.add_argument("--node-status-update-frequency", type=float, default=10.0)
     parser.add_argument("--pod-subnet", default="10.244.0.0/16")
+    parser.add_argument(
+        "--pod-subnet-from-node",
+        action="store_true",
+        help="wait for the node's spec.podCIDR and use it instead of --pod-subnet",
+    )
     parser.add_argument("--pod-workers", type=int, default=16)
     parser.add_argument("--root-dir", default=None)
     parser.add_argument("--v", "--log-level", dest="log_level", default="info")
@@ -129,6 +137,7 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
         port=args.port,
         node_status_update_frequency=args.node_status_update_frequency,
         pod_subnet=args.pod_subnet,
+        pod_subnet_from_node=args.pod_subnet_from_node,
         pod_workers=args.pod_workers,
         log_level=str(args.log_level),
         **extra,  # type: ignore[arg-type]

@@ -70,9 +70,12 @@ async def run(settings: KubeletSettings, stop: asyncio.Event) -> None:
     running: list[asyncio.Task[None]] = []
     try:
         runtime.cluster_id = await cluster_id(client)
-        await runtime.ensure_network(settings.network_name, settings.pod_subnet)
         port = await server.start()
         await node.register(port)
+        subnet = settings.pod_subnet
+        if settings.pod_subnet_from_node:
+            subnet = await node.wait_pod_cidr()
+        await runtime.ensure_network(settings.network_name, subnet)
         recorder.start()
         informer.start()
         if not await informer.wait_synced(60):

@@ -264,6 +264,24 @@ class NodeAgent:
         await self.update_status(force=True)
         await self.renew_lease()
 
+    async def wait_pod_cidr(self, period: float = 1.0) -> str:
+        """The node's `spec.podCIDR`, once the controller-manager has allocated it."""
+        name = self.settings.node_name
+        waited = 0.0
+        while True:
+            try:
+                self.node = await self.client.get(NODES, name)
+            except errors.ApiError as e:
+                logger.warning("reading node %s failed: %s", name, e.message)
+            cidr = ((self.node or {}).get("spec") or {}).get("podCIDR")
+            if cidr:
+                logger.info("node %s: pod CIDR %s", name, cidr)
+                return str(cidr)
+            if waited % 30 == 0:
+                logger.info("node %s: waiting for a pod CIDR (--allocate-node-cidrs)", name)
+            await asyncio.sleep(period)
+            waited += period
+
     async def update_status(self, force: bool = False) -> bool:
         assert self.node is not None
         ready = True

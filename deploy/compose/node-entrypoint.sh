@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The entrypoint of a compose worker node (image minik8s/node), kind-style: its own dockerd,
+# the preloaded images, then the kubelet, kube-proxy and the host-gw route agent, each
+# restarted when it exits. On SIGTERM (`docker-compose stop`) it stops them, removes the
+# node's pod containers and stops dockerd.
+#   NODE_NAME     the Node's name (default: from the container's name, e.g. worker-3)
+#   CLUSTER_CIDR  the pod network of the whole cluster (default 10.245.0.0/16)
+#   SERVICE_CIDR  the Service ClusterIP range (default 10.96.0.0/16)
+#   KUBECONFIG    the in-cluster kubeconfig (default /state/kubeconfig)
+#   PRELOAD       `docker save` tarball loaded into this node's dockerd (default /preload/images.tar)
+set -uo pipefail
+
+CLUSTER_CIDR=${CLUSTER_CIDR:-10.245.0.0/16}
+SERVICE_CIDR=${SERVICE_CIDR:-10.96.0.0/16}
+KUBECONFIG=${KUBECONFIG:-/state/kubeconfig}
+PRELOAD=${PRELOAD:-/preload/images.tar}
+HERE=$(dirname "$(readlink -f "$0")")
+NODE_IP=$(ip -4 -o addr show dev eth0 | awk '{split($4, a, "/"); print a[1]; exit}')
+# A scaled service's containers (`--scale worker=3`) have no NODE_NAME: their name in Docker's
+# DNS (`<project>_worker_3.<network>`, or `<project>-worker-3` with compose v2) gives `worker-3`
+# (SERVICE_NAME=worker).
+[[ -n ${NODE_NAME:-} ]] || NODE_NAME=$(python3 "$HERE/nodename.py" "$NODE_IP" "${SERVICE_NAME:-worker}")
+log() { echo "node-entrypoint[$NODE_NAME]: $*"; }
+
+pids=()
+dockerd_pid=""
+
+shutdown() {
+  log "stopping"
+  ((${#pids[@]})) && kill -TERM "${pids[@]}" 2>/dev/null
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+  local containers
+  containers=$(docker ps -aq 2>/dev/null)
+  [[ -n $containers ]] && docker rm -f $containers >/dev/null 2>&1
+  [[ -n $dockerd_pid ]] && kill -TERM "$dockerd_pid" 2>/dev/null && wait "$dockerd_pid" 2>/dev/null
+  log "stopped"
+  exit 0
+}
+trap shutdown TERM INT
+
+# supervise NAME CMD...: run CMD in the background, restarting it 2 s after it exits.
+supervise() {
+  local name=$1
+  shift
+  (
+    child=""
+    trap '[[ -n $child ]] && kill -TERM $child 2>/dev/null; wait $child 2>/dev/null; exit 0' TERM
+    while :; do
+      "$@" &
+      child=$!
+      wait "$child"
+      log "$name exited with $?; restarting in 2s"
+      sleep 2 &
+      wait $!
+    done
+  ) &
+  pids+=($!)
+}
+
+log "node ip $NODE_IP; starting dockerd"
+# No docker0: the kubelet creates the pods' bridge (Docker network `minik8s`) on this node's
+# podCIDR.
+dockerd --bridge=none --iptables=true >/var/log/dockerd.log 2>&1 &
+dockerd_pid=$!
+for ((i = 0; i < 240; i++)); do
+  docker info >/dev/null 2>&1 && break
+  kill -0 "$dockerd_pid" 2>/dev/null || { log "dockerd died:"; tail -n 30 /var/log/dockerd.log; exit 1; }
+  sleep 0.25
+done
+docker info >/dev/null 2>&1 || { log "dockerd did not start"; tail -n 30 /var/log/dockerd.log; exit 1; }
+
+if [[ -s $PRELOAD ]]; then
+  started=$SECONDS
+  docker load -q -i "$PRELOAD" >/dev/null || log "loading $PRELOAD failed"
+  log "loaded $PRELOAD in $((SECONDS - started))s"
+else
+  log "no image tarball at $PRELOAD: pods need images this node cannot pull"
+fi
+
+# Pods on other nodes must reach this node's pods: Docker's FORWARD rules only let published
+# ports in; DOCKER-USER is the chain Docker leaves to its users.
+iptables -I DOCKER-USER 1 -d "$CLUSTER_CIDR" -j ACCEPT
+iptables -I DOCKER-USER 1 -s "$CLUSTER_CIDR" -j ACCEPT
+
+# Pod-to-pod traffic across nodes keeps its source IP: Docker masquerades whatever leaves the
+# pods' bridge, with a rule it inserts first in POSTROUTING when the kubelet creates the
+# network; once it exists, a RETURN for cluster-internal traffic goes in front of it. (Traffic
+# to anything else, e.g. the apiserver, is still masqueraded to the node's IP.)
+(
+  until docker network inspect minik8s >/dev/null 2>&1; do sleep 1; done
+  iptables -t nat -I POSTROUTING 1 -s "$CLUSTER_CIDR" -d "$CLUSTER_CIDR" -j RETURN
+  log "pod network ready: cluster traffic is not masqueraded"
+) &
+
+supervise hostgw python3 "$HERE/hostgw.py" --kubeconfig "$KUBECONFIG" --node-name "$NODE_NAME"
+supervise kubelet python3 -m minik8s.cmd.kubelet --node-name "$NODE_NAME" \
+  --kubeconfig "$KUBECONFIG" --runtime docker --node-ip "$NODE_IP" --port 10250 \
+  --pod-subnet-from-node --node-status-update-frequency "${NODE_STATUS_UPDATE_FREQUENCY:-5}"
+supervise proxy python3 -m minik8s.cmd.proxy --kubeconfig "$KUBECONFIG" \
+  --node-name "$NODE_NAME" --cluster-cidr "$CLUSTER_CIDR" --service-cluster-ip-range "$SERVICE_CIDR"
+
+log "running kubelet, kube-proxy and hostgw"
+while :; do
+  sleep 3600 &
+  wait $!
+done

@@ -1,0 +1,26 @@
+# The project on a Python base, installed from wheels built on the host: nothing here
+# downloads (containers cannot reach the package registries). Built by deploy/images/build.sh
+# with the context it prepares (wheels/deps, wheels/minik8s, compose/).
+#   BASE_IMAGE=minik8s/base:latest     a debootstrap'd Debian with python3-venv (default)
+#   BASE_IMAGE=minik8s/node-os:latest  the same plus docker.io, iptables, iproute2 (the node)
+#   BASE_IMAGE=python:3.11-slim        where a registry is reachable
+ARG BASE_IMAGE=minik8s/base:latest
+FROM ${BASE_IMAGE}
+
+ENV PATH=/opt/minik8s/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    PYTHONUNBUFFERED=1
+
+# Dependencies first: this layer changes only with pyproject.toml.
+COPY wheels/deps /tmp/wheels/deps
+RUN python3 -m venv /opt/minik8s \
+ && /opt/minik8s/bin/pip install -q --no-index --no-cache-dir --disable-pip-version-check \
+      --find-links /tmp/wheels/deps /tmp/wheels/deps/*.whl \
+ && rm -rf /tmp/wheels
+
+COPY wheels/minik8s /tmp/wheels/minik8s
+RUN /opt/minik8s/bin/pip install -q --no-index --no-deps --no-cache-dir \
+      --disable-pip-version-check /tmp/wheels/minik8s/*.whl \
+ && rm -rf /tmp/wheels
+
+COPY compose /usr/local/lib/minik8s/compose
+CMD ["python3"]
