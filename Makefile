@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: setup system-packages venv dockerd images up down test test-unit test-integration test-e2e check lint bench clean \
-	compose-images compose-up compose-down test-compose
+	compose-images compose-up compose-down test-compose test-quick
 
 setup: system-packages venv
 
@@ -52,8 +52,13 @@ compose-down:
 test-compose: setup compose-images
 	@$(PY) -m pytest -q -p no:cacheprovider -m compose tests/e2e/test_compose.py
 
-test: setup images
+# Every tier, the docker-compose cluster included (its images are built once and cached).
+test: setup images compose-images
 	@bash deploy/run-tests.sh
+
+# The same without the docker-compose cluster: quicker on a fresh machine.
+test-quick: setup images
+	@PYTEST_MARKERS="not compose" bash deploy/run-tests.sh
 
 test-e2e: setup images
 	@$(PY) -m pytest -q tests/e2e
