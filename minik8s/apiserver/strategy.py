@@ -7,7 +7,9 @@ subresource of kinds that have one; spec changes bump `metadata.generation`.
 
 from __future__ import annotations
 
+import functools
 import random
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -27,8 +29,14 @@ SERVER_OWNED_METADATA = (
 _GENERATE_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
+@functools.lru_cache(maxsize=2)
+def _rfc3339(second: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+
+
 def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The time now at Kubernetes' second resolution (formatted once per second)."""
+    return _rfc3339(int(time.time()))
 
 
 def has_status_subresource(resource: ResourceType) -> bool:

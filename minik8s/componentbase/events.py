@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -63,12 +64,16 @@ class EventRecorder:
         dedup_window: float = 600.0,
         queue_size: int = 1000,
         writers: int = 4,
+        create: Callable[[str, Object], Awaitable[Any]] | None = None,
     ) -> None:
         self.client = client
         self.component = component
         self.host = host
         self.dedup_window = dedup_window
         self.writers = writers
+        self._create = create
+        """POSTs a new Event to a collection path; default: the ApiClient. A component with a
+        leaner HTTP pool for its hot path (the scheduler) passes its own."""
         """Events written concurrently; a burst (a scheduler binding thousands of pods) needs
         more than one request in flight."""
         # One queue per writer; the same event always goes to the same writer, so counting
@@ -159,7 +164,10 @@ class EventRecorder:
             "reportingComponent": self.component,
             "reportingInstance": self.host or "",
         }
-        await self.client.create(EVENTS, event, namespace=namespace)
+        if self._create is not None:
+            await self._create(EVENTS.collection_path(namespace), event)
+        else:
+            await self.client.create(EVENTS, event, namespace=namespace)
         self._seen[key] = (name, 1, time.monotonic())
         if len(self._seen) > 10_000:
             oldest = sorted(self._seen, key=lambda k: self._seen[k][2])[:5_000]

@@ -26,8 +26,8 @@ async def serve(settings: SchedulerSettings, stop: asyncio.Event) -> None:
     config = load_kubeconfig(settings.kubeconfig)
     client_settings = ClientSettings(user_agent="minik8s-scheduler/0.1")
     async with ApiClient(config, client_settings) as client:
-        recorder = EventRecorder(client, COMPONENT, host=socket.gethostname())
         binder = AiohttpBinder(config, settings.max_binds_in_flight)
+        recorder = EventRecorder(client, COMPONENT, host=socket.gethostname(), create=binder.post)
         scheduler = Scheduler(client, settings, recorder, binder=binder)
         health: HealthServer | None = None
         if settings.healthz_port >= 0:
