@@ -86,6 +86,11 @@ def test_run_a_pod_reach_it_read_its_logs_and_delete_it(cluster: Launcher) -> No
     logs = minikctl(cluster, "logs", "nginx-pod", check=False)
     assert logs.returncode == 0, logs.stderr
 
+    hostname = minikctl(cluster, "exec", "nginx-pod", "--", "cat", "/etc/hostname")
+    assert hostname.stdout.strip() == "nginx-pod"
+    failing = minikctl(cluster, "exec", "nginx-pod", "--", "sh", "-c", "exit 3", check=False)
+    assert failing.returncode == 3, failing.stderr
+
     minikctl(cluster, "delete", "pod", "nginx-pod")
     client = docker.from_env()
     try:

@@ -11,7 +11,7 @@ import typer
 
 from minik8s.api import errors as api_errors
 from minik8s.api.resources import PODS
-from minik8s.cli.minikctl import errors, session, targets
+from minik8s.cli.minikctl import errors, execstream, session, targets
 from minik8s.client.api import ApiClient
 
 
@@ -110,11 +110,10 @@ def register(app: typer.Typer) -> None:
             query = urllib.parse.urlencode(params)  # repeated `command=` keys, in order
             path = PODS.object_path(s.namespace, name) + "/exec?" + query
             try:
-                result = await client.request("POST", path)
+                code = await execstream.run(s.config, path)
             except api_errors.ApiError as e:
-                if isinstance(e, api_errors.BadRequest) and "upgrade" in e.message.lower():
-                    raise errors.CliError(f"exec is not supported yet ({e.message})") from None
                 raise not_served(e, "exec") or e from None
-            sys.stdout.write(result if isinstance(result, str) else str(result or ""))
+            if code != 0:
+                raise typer.Exit(code)
 
         s.run(go)
