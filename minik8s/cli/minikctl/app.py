@@ -99,11 +99,12 @@ def _register() -> None:
         rollout,
         run,
         scale,
+        top,
         trace,
     )
 
     for module in (get, describe, run, trace, create, apply, delete, logs, scale, rollout,
-                   expose, label, nodes, info):  # fmt: skip
+                   expose, label, nodes, info, top):  # fmt: skip
         module.register(app)
 
 
