@@ -20,6 +20,7 @@ from minik8s.api.validation_meta import (
     non_negative,
     not_found,
     required,
+    unique_label_name,
 )
 
 PULL_POLICIES = ["Always", "IfNotPresent", "Never"]
@@ -49,14 +50,7 @@ def validate_container(
     host_network: bool,
 ) -> list[Cause]:
     causes: list[Cause] = []
-    name = container.get("name") or ""
-    if not name:
-        causes.append(required(child(path, "name")))
-    elif name in names:
-        causes.append(api_errors.duplicate(child(path, "name"), name))
-    else:
-        causes += invalid_each(child(path, "name"), name, fmt.is_dns1123_label(name))
-    names.add(name)
+    causes += unique_label_name(child(path, "name"), container.get("name") or "", names)
     image = container.get("image")
     if not image:
         causes.append(required(child(path, "image")))

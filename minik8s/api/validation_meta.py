@@ -74,6 +74,18 @@ def invalid_each(field: str, value: Any, messages: Iterable[str]) -> list[Cause]
     return [invalid(field, value, message) for message in messages]
 
 
+def unique_label_name(field: str, name: str, seen: set[str]) -> list[Cause]:
+    """A required DNS-1123 label not used before in its list (containers, volumes); records it."""
+    if not name:
+        causes = [required(field)]
+    elif name in seen:
+        causes = [errors.duplicate(field, name)]
+    else:
+        causes = invalid_each(field, name, fmt.is_dns1123_label(name))
+    seen.add(name)
+    return causes
+
+
 def enum(field: str, value: Any, supported: list[str]) -> list[Cause]:
     """Required when empty, Unsupported when not one of `supported`."""
     if value is None:

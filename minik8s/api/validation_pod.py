@@ -19,6 +19,7 @@ from minik8s.api.validation_meta import (
     items,
     mapping,
     required,
+    unique_label_name,
     validate_label_name,
     validate_labels,
     validate_selector_requirement,
@@ -156,14 +157,7 @@ def _validate_volumes(volumes: list[dict[str, Any]], path: str) -> tuple[set[str
     causes: list[Cause] = []
     for i, volume in enumerate(volumes):
         volume_path = index(path, i)
-        name = volume.get("name") or ""
-        if not name:
-            causes.append(required(child(volume_path, "name")))
-        elif name in names:
-            causes.append(api_errors.duplicate(child(volume_path, "name"), name))
-        else:
-            causes += invalid_each(child(volume_path, "name"), name, fmt.is_dns1123_label(name))
-        names.add(name)
+        causes += unique_label_name(child(volume_path, "name"), volume.get("name") or "", names)
         sources = [source for source in VOLUME_SOURCES if volume.get(source) is not None]
         if not sources:
             causes.append(required(volume_path, "must specify a volume type"))

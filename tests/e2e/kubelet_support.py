@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -51,11 +52,18 @@ def kubelet(api_m: Api, kubeconfig_m: Path) -> Iterator[Kubelet]:
     for image in ("minik8s/pause", "minik8s/busybox", "nginx"):
         if not image_exists(image):
             pytest.fail(f"image {image} is missing: run `make images`")
+    with running_kubelet(api_m, kubeconfig_m) as k:
+        yield k
+
+
+@contextlib.contextmanager
+def running_kubelet(api: Api, kubeconfig: Path) -> Iterator[Kubelet]:
+    """A real kubelet with a unique node name, Ready; stopped and its containers removed."""
     work = temp_dir("minik8s-kubelet-")
-    k = Kubelet(kubeconfig_m, work)
+    k = Kubelet(kubeconfig, work)
     k.start()
     try:
-        k.wait_ready(api_m)
+        k.wait_ready(api)
         yield k
     finally:
         k.stop()

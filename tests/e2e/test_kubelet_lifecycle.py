@@ -17,10 +17,11 @@ from tests.e2e.kubelet_support import (
     pod,
     requires_docker,
     running,
+    running_kubelet,
     wait_pod,
 )
 from tests.support.api import Api
-from tests.support.kubelet import Kubelet, containers, remove_containers
+from tests.support.kubelet import Kubelet, containers
 from tests.support.processes import temp_dir
 from tests.support.waiting import wait_for
 
@@ -39,16 +40,8 @@ def kubectl(kubeconfig: Path, ns: str, *args: str) -> subprocess.CompletedProces
 @pytest.fixture()
 def own_kubelet(api_m: Api, kubeconfig_m: Path) -> Iterator[Kubelet]:
     """A kubelet of this test's own (it gets killed and restarted)."""
-    work = temp_dir("minik8s-kubelet-")
-    k = Kubelet(kubeconfig_m, work)
-    k.start()
-    try:
-        k.wait_ready(api_m)
+    with running_kubelet(api_m, kubeconfig_m) as k:
         yield k
-    finally:
-        k.stop()
-        remove_containers(k.node_name)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def test_node_registration_status_and_lease(api_m: Api, kubelet: Kubelet) -> None:
