@@ -6,6 +6,7 @@ Output goes to the console given; failures raise `LauncherError`.
 from __future__ import annotations
 
 import shutil
+import time
 from dataclasses import dataclass
 
 import httpx
@@ -45,6 +46,7 @@ def up(settings: LauncherSettings, console: Console) -> state.ClusterState:
         docker.ensure_images(settings, console)
     for instance in components.instances(settings, cluster):
         _ensure(settings, instance, console)
+    _wait_nodes_ready(settings, cluster, console)
 
     _note_disabled(cluster, console)
     console.print(f"[green]minik8s is up[/]: apiserver {cluster.apiserver_url}")
@@ -52,6 +54,33 @@ def up(settings: LauncherSettings, console: Console) -> state.ClusterState:
     console.print(f"  export KUBECONFIG={settings.kubeconfig_file}", highlight=False)
     console.print("  kubectl get ns", highlight=False)
     return cluster
+
+
+def _wait_nodes_ready(
+    settings: LauncherSettings, cluster: state.ClusterState, console: Console
+) -> None:
+    """Return once every node of the cluster reports Ready; name the late ones otherwise."""
+    names = [
+        *components.node_names(cluster, PerNode.REAL),
+        *components.node_names(cluster, PerNode.FAKE),
+    ]
+    if not names or not any(c.enabled and c.name == "kubelet" for c in components.COMPONENTS):
+        return
+    started = time.monotonic()
+    deadline = started + settings.nodes_ready_timeout
+    with console.status(f"waiting for {len(names)} node(s) to be Ready…"):
+        while len(ready := pods.nodes_ready(settings, names)) < len(names):
+            if time.monotonic() > deadline:
+                late = ", ".join(n for n in names if n not in ready)
+                raise LauncherError(
+                    f"node(s) not Ready after {settings.nodes_ready_timeout:.0f}s: {late} "
+                    f"(see {settings.logs_dir}/kubelet-<node>.log)"
+                )
+            time.sleep(0.5)
+    console.print(
+        f"[green]✓[/] {len(names)} node(s) Ready in {time.monotonic() - started:.1f}s",
+        highlight=False,
+    )
 
 
 def _ensure(settings: LauncherSettings, instance: Instance, console: Console) -> None:

@@ -55,3 +55,28 @@ def remove_containers(uid: str, timeout: float = 60.0) -> int:
             [docker, "rm", "-f", *ids], capture_output=True, timeout=timeout, check=False
         )
     return len(ids)
+
+
+def nodes_ready(settings: LauncherSettings, names: list[str]) -> list[str]:
+    """Those of `names` whose Node reports Ready=True now."""
+    cluster = state.load(settings.state_file)
+    if cluster is None:
+        return []
+    try:
+        response = processes.get(
+            f"{cluster.apiserver_url}/api/v1/nodes",
+            settings.probe_timeout,
+            kubeconfig.read_token(settings.tokens_file),
+            pki.Pki(settings.pki_dir).ca_cert,
+        )
+    except (httpx.HTTPError, OSError):
+        return []
+    if response.status_code != 200:
+        return []
+    ready = {
+        node["metadata"]["name"]
+        for node in response.json().get("items", [])
+        for condition in (node.get("status") or {}).get("conditions") or []
+        if condition.get("type") == "Ready" and condition.get("status") == "True"
+    }
+    return [name for name in names if name in ready]

@@ -43,6 +43,8 @@ class LauncherSettings:
     """How long `down` waits after SIGTERM before it sends SIGKILL."""
     kill_timeout: float = 5.0
     """How long `down` waits after SIGKILL before it gives up on a process."""
+    nodes_ready_timeout: float = 120.0
+    """How long `up` waits for every node to report Ready."""
     probe_timeout: float = 2.0
     """Timeout of one health or version HTTP request."""
     poll_interval: float = 0.1
