@@ -147,6 +147,13 @@ def test_deployment_behind_a_service_spreads_balances_scales_and_rolls(cluster: 
     assert backends(f"http://{cluster_ip}/", 150) == pod_names
     assert backends(f"http://127.0.0.1:{node_port}/", 150) == pod_names
 
+    # From inside a pod: the Service answers every request, from several backends.
+    client_pod = sorted(pod_names)[0]
+    fetch = f"for i in $(seq 30); do timeout 5 wget -qO- http://{cluster_ip}/; done"
+    seen = minikctl(cluster, "exec", client_pod, "--", "sh", "-c", fetch).stdout.split()
+    assert len(seen) == 30, f"every request from a pod is answered: {seen}"
+    assert set(seen) <= pod_names and len(set(seen)) >= 2, seen
+
     minikctl(cluster, "scale", "deploy/who", "--replicas=5")
     wait_for(lambda: ready_replicas(cluster, "who") == 5, "5 ready replicas", 90)
 
