@@ -154,6 +154,19 @@ def test_deployment_behind_a_service_spreads_balances_scales_and_rolls(cluster: 
     assert len(seen) == 30, f"every request from a pod is answered: {seen}"
     assert set(seen) <= pod_names and len(set(seen)) >= 2, seen
 
+    # Hairpin: a pod reaches itself through a Service whose only endpoint is that pod.
+    minikctl(cluster, "label", "pod", client_pod, "hairpin=self")
+    minikctl(cluster, "expose", "pod", client_pod, "--name", "who-self", "--port", "80")
+    self_ip = minikctl(cluster, "get", "svc", "who-self", "-o", "jsonpath={.spec.clusterIP}")
+    fetch_self = f"for i in $(seq 5); do timeout 3 wget -qO- http://{self_ip.stdout}/; done"
+
+    def answers_itself() -> bool:
+        out = minikctl(cluster, "exec", client_pod, "--", "sh", "-c", fetch_self, check=False)
+        return out.stdout.split() == [client_pod] * 5
+
+    wait_for(answers_itself, f"{client_pod} to reach itself through its own Service", 30)
+    minikctl(cluster, "delete", "svc", "who-self")
+
     minikctl(cluster, "scale", "deploy/who", "--replicas=5")
     wait_for(lambda: ready_replicas(cluster, "who") == 5, "5 ready replicas", 90)
 

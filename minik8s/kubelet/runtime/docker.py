@@ -24,6 +24,7 @@ import docker.types
 import docker.utils
 import docker.utils.socket
 
+from minik8s.kubelet.hairpin import HairpinSetter
 from minik8s.kubelet.runtime import (
     LABEL_CLUSTER,
     Container,
@@ -115,6 +116,7 @@ class DockerRuntime:
         self._api = self._client.api
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="docker")
         self._inspected: dict[str, tuple[str, Container]] = {}
+        self._hairpin: HairpinSetter | None = None
 
     async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -129,6 +131,13 @@ class DockerRuntime:
         return f"docker://{info.get('Version', 'unknown')}"
 
     async def ensure_network(self, name: str, subnet: str) -> None:
+        await self._create_network(name, subnet)
+        info = await self._call(self._api.inspect_network, name)
+        options = info.get("Options") or {}
+        bridge = options.get("com.docker.network.bridge.name") or f"br-{info['Id'][:12]}"
+        self._hairpin = HairpinSetter(bridge)
+
+    async def _create_network(self, name: str, subnet: str) -> None:
         existing = await self._call(self._api.networks, names=[name])
         if any(n.get("Name") == name for n in existing):
             return
@@ -243,9 +252,10 @@ class DockerRuntime:
         except docker.errors.APIError:
             await self.remove(cid)
             raise
+        if config.network == self.network and self._hairpin is not None:
+            await self._hairpin.ensure()  # a new sandbox: its bridge port
         info = await self._call(self._api.inspect_container, cid)
-        container = from_inspect(info, self.network)
-        return container
+        return from_inspect(info, self.network)
 
     async def stop(self, container_id: str, grace_seconds: int) -> None:
         try:
