@@ -3,8 +3,10 @@
 # when something is missing.
 set -euo pipefail
 
+# docker-registry: the e2e tests' local registry on 127.0.0.1 (its own process and config; the
+# package's systemd service is not used).
 PACKAGES=(etcd-server etcd-client iptables iproute2 python3-venv docker.io busybox-static debootstrap
-          docker-compose)
+          docker-compose docker-registry)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -20,3 +22,4 @@ if ((${#missing[@]})); then
 fi
 command -v etcd >/dev/null || { echo "setup: etcd is not on PATH after install" >&2; exit 1; }
 command -v dockerd >/dev/null || { echo "setup: dockerd is not on PATH after install" >&2; exit 1; }
+command -v docker-registry >/dev/null || { echo "setup: docker-registry is not on PATH after install" >&2; exit 1; }
