@@ -19,13 +19,19 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
 
-import httpx
 import orjson
 
 from minik8s.api import errors
 from minik8s.api.resources import PODS, ResourceType
 from minik8s.client import exceptions, retries, tls
 from minik8s.client.kubeconfig import ClientConfig
+from minik8s.client.transport import (
+    AiohttpTransport,
+    Request,
+    Response,
+    Transport,
+    TransportFailure,
+)
 from minik8s.client.watch import WatchStream
 
 logger = logging.getLogger(__name__)
@@ -50,8 +56,6 @@ class ClientSettings:
     """Extra seconds past a watch's `timeoutSeconds` before a silent stream counts as dead."""
     max_connections: int = 100
     """Connections open at once (each watch holds one for its whole life)."""
-    max_keepalive_connections: int = 20
-    """Idle connections kept for reuse."""
     keepalive_expiry: float = 30.0
     """Seconds an idle connection is kept."""
     retry: retries.RetryPolicy = field(default_factory=retries.RetryPolicy)
@@ -66,27 +70,23 @@ class ApiClient:
         config: ClientConfig,
         settings: ClientSettings | None = None,
         *,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: Transport | None = None,
     ) -> None:
+        """`transport` replaces the real HTTP one (tests)."""
         self.config = config
         self.settings = settings or ClientSettings()
         s = self.settings
         headers = {"Accept": JSON, "User-Agent": s.user_agent}
         if config.token:
             headers["Authorization"] = f"Bearer {config.token}"
-        self._http = httpx.AsyncClient(
-            base_url=config.server,
-            headers=headers,
-            timeout=httpx.Timeout(s.request_timeout, connect=s.connect_timeout),
-            limits=httpx.Limits(
-                max_connections=s.max_connections,
-                max_keepalive_connections=s.max_keepalive_connections,
-                keepalive_expiry=s.keepalive_expiry,
-            ),
-            verify=tls.tls_context(config),
-            transport=transport,
-            trust_env=False,
+        self._http: Transport = transport or AiohttpTransport(
+            config.server,
+            ssl_context=tls.tls_context(config),
+            connect_timeout=s.connect_timeout,
+            max_connections=s.max_connections,
+            keepalive_expiry=s.keepalive_expiry,
         )
+        self._headers = headers
 
     @property
     def server(self) -> str:
@@ -259,11 +259,10 @@ class ApiClient:
         }
         path = rt.collection_path(namespace)
         read = None if timeout_seconds is None else timeout_seconds + self.settings.watch_read_slack
-        timeout = httpx.Timeout(read, connect=self.settings.connect_timeout)
 
-        async def open_response() -> httpx.Response:
+        async def open_response() -> Response:
             return await self._send(
-                "GET", path, params=params, stream=True, timeout=timeout, headers=headers
+                "GET", path, params=params, stream=True, read_timeout=read, headers=headers
             )
 
         return WatchStream(open_response, self.server, f"watch {path}")
@@ -297,11 +296,11 @@ class ApiClient:
 
     async def stream(
         self, method: str, path: str, *, params: Mapping[str, Any] | None = None
-    ) -> httpx.Response:
+    ) -> Response:
         """Send a request whose body is read as it arrives (e.g. `log?follow=true`), without a
-        read timeout; the caller must `aclose()` the response. Errors raise as for `request`."""
-        timeout = httpx.Timeout(None, connect=self.settings.connect_timeout)
-        return await self._send(method, path, params=params, stream=True, timeout=timeout)
+        read timeout: iterate `response.chunks()`, then `aclose()` it. Errors raise as for
+        `request`."""
+        return await self._send(method, path, params=params, stream=True, read_timeout=None)
 
     async def _json(
         self,
@@ -337,23 +336,28 @@ class ApiClient:
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         stream: bool = False,
-        timeout: httpx.Timeout | None = None,
-    ) -> httpx.Response:
+        read_timeout: float | Literal["default"] | None = "default",
+    ) -> Response:
         """Send with retries; return a 2xx response, else raise the mapped error."""
         policy = self.settings.retry
-        query = {k: v for k, v in (params or {}).items() if v is not None}
+        request = Request(
+            method,
+            path,
+            params={k: str(v) for k, v in (params or {}).items() if v is not None},
+            headers={**self._headers, **(headers or {})},
+            body=content,
+            read_timeout=self.settings.request_timeout
+            if read_timeout == "default"
+            else read_timeout,
+        )
         what = f"{method} {path}"
         for attempt in range(1, policy.max_attempts + 1):
-            request = self._http.build_request(
-                method, path, params=query, content=content, headers=headers,
-                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
-            )  # fmt: skip
             try:
                 response = await self._http.send(request, stream=stream)
-            except httpx.TransportError as e:
+            except TransportFailure as e:
                 error = exceptions.from_transport_error(e, self.server, what)
                 retryable = not isinstance(error, exceptions.TLSFailure) and (
-                    retries.may_retry_transport_error(method, exceptions.request_was_sent(e))
+                    retries.may_retry_transport_error(method, e.sent)
                 )
                 if attempt < policy.max_attempts and retryable:
                     delay = retries.retry_delay(policy, attempt, None)
@@ -368,7 +372,7 @@ class ApiClient:
                 return response
             retry_after = retries.parse_retry_after(response.headers.get("retry-after"))
             error = await self._error_from(response, what, retry_after)
-            code = response.status_code
+            code = response.status
             if attempt < policy.max_attempts and retries.may_retry_response(
                 method, code, retry_after
             ):
@@ -384,11 +388,11 @@ class ApiClient:
 
     @staticmethod
     async def _error_from(
-        response: httpx.Response, what: str, retry_after: float | None
+        response: Response, what: str, retry_after: float | None
     ) -> errors.ApiError:
         try:
-            await response.aread()
-        except httpx.HTTPError:
+            await response.read()
+        except TransportFailure:
             pass
         finally:
             await response.aclose()
@@ -399,8 +403,8 @@ class ApiClient:
                 status = parsed
         if not status.get("message"):
             text = response.content.decode(errors="replace").strip()[:200]
-            status = {**status, "message": f"{what}: HTTP {response.status_code} {text}".strip()}
-        error = errors.from_status(status, response.status_code)
+            status = {**status, "message": f"{what}: HTTP {response.status} {text}".strip()}
+        error = errors.from_status(status, response.status)
         if error.retry_after_seconds is None and retry_after is not None:
             error.retry_after_seconds = int(retry_after)
         return error

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-import httpx
 import orjson
 
 from minik8s.api import errors
 from minik8s.client import exceptions
+from minik8s.client.transport import Response, TransportFailure
 
 EVENT_TYPES = frozenset({"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"})
 
@@ -76,12 +76,12 @@ class WatchStream:
     """The events of one watch request; opened lazily on first iteration."""
 
     def __init__(
-        self, open_response: Callable[[], Awaitable[httpx.Response]], server: str, what: str
+        self, open_response: Callable[[], Awaitable[Response]], server: str, what: str
     ) -> None:
         self._open_response = open_response
         self._server = server
         self._what = what
-        self._response: httpx.Response | None = None
+        self._response: Response | None = None
         self._chunks: AsyncIterator[bytes] | None = None
         self._buffer = LineBuffer()
         self._pending: deque[bytes] = deque()
@@ -117,13 +117,13 @@ class WatchStream:
     async def _next_line(self) -> bytes | None:
         if self._chunks is None:
             self._response = await self._open_response()
-            self._chunks = self._response.aiter_bytes()
+            self._chunks = self._response.chunks()
         while not self._pending:
             try:
                 chunk = await anext(self._chunks)
             except StopAsyncIteration:
                 return self._buffer.flush()
-            except httpx.TransportError as e:
+            except TransportFailure as e:
                 raise exceptions.from_transport_error(e, self._server, self._what) from e
             self._pending.extend(self._buffer.feed(chunk))
         return self._pending.popleft()
@@ -135,8 +135,8 @@ class WatchStream:
         response, self._response = self._response, None
         closer = getattr(chunks, "aclose", None)
         if closer is not None:
-            with contextlib.suppress(RuntimeError, httpx.HTTPError):
+            with contextlib.suppress(RuntimeError, TransportFailure):
                 await closer()
         if response is not None:
-            with contextlib.suppress(httpx.HTTPError):
+            with contextlib.suppress(TransportFailure):
                 await response.aclose()

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 
 from minik8s.api import errors
@@ -21,6 +20,7 @@ from minik8s.client import cache, retries
 from minik8s.client.api import ApiClient, ClientSettings
 from minik8s.client.informer import Informer, InformerSettings
 from minik8s.client.kubeconfig import ClientConfig, load_kubeconfig
+from minik8s.client.transport import AiohttpTransport, Request, Response
 from tests.support.processes import Apiserver, Etcd
 from tests.support.waiting import async_wait_for
 
@@ -193,20 +193,19 @@ async def test_label_selected_informer_with_an_index(client: ApiClient) -> None:
         await informer.stop()
 
 
-class GatedTransport(httpx.AsyncBaseTransport):
+class GatedTransport(AiohttpTransport):
     """Real HTTP, but requests wait while the gate is closed (a client cut off for a while)."""
 
-    def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
+    def __init__(self, url: str) -> None:
+        super().__init__(
+            url, ssl_context=False, connect_timeout=5, max_connections=10, keepalive_expiry=30
+        )
         self.gate = asyncio.Event()
         self.gate.set()
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def send(self, request: Request, *, stream: bool) -> Response:
         await self.gate.wait()
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
+        return await super().send(request, stream=stream)
 
 
 @pytest.mark.parametrize("new_cache_size", [None, 3], ids=["resume", "relist"])
@@ -217,7 +216,7 @@ async def test_survives_an_apiserver_restart(
     replayed by the watch, or (with a watch cache too small to hold them) through a relist."""
     server = own_apiserver
     config = ClientConfig.from_url(server.url)
-    gated = GatedTransport()
+    gated = GatedTransport(server.url)
     async with ApiClient(config) as writer, ApiClient(config, ONE_TRY, transport=gated) as reader:
         ns = await new_namespace(writer)
         informer = Informer(reader, CONFIGMAPS, namespace=ns, settings=QUICK)

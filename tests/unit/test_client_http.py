@@ -1,5 +1,5 @@
-"""ApiClient against httpx.MockTransport (no sockets): requests built, errors mapped, retries,
-and the watch stream parser."""
+"""ApiClient against an in-memory transport (no sockets): requests built, errors mapped,
+retries, and the watch stream parser; and how aiohttp's failures are classified."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import ssl
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
+import aiohttp
 import httpx
 import orjson
 import pytest
@@ -17,7 +18,9 @@ from minik8s.api.resources import DEPLOYMENTS, NODES, PODS
 from minik8s.client import exceptions, retries
 from minik8s.client.api import ApiClient, ClientSettings
 from minik8s.client.kubeconfig import ClientConfig
+from minik8s.client.transport import TransportFailure, failure_from
 from minik8s.client.watch import LineBuffer, WatchEvent, parse_event
+from tests.support.mock_transport import MockTransport
 
 Handler = Callable[[httpx.Request], httpx.Response]
 FAST = retries.RetryPolicy(max_attempts=3, backoff_base=0.001, backoff_cap=0.002)
@@ -26,7 +29,7 @@ FAST = retries.RetryPolicy(max_attempts=3, backoff_base=0.001, backoff_cap=0.002
 def make_client(handler: Handler, policy: retries.RetryPolicy = FAST) -> ApiClient:
     config = ClientConfig(server="http://apiserver.test", token="tok", namespace="team")
     settings = ClientSettings(retry=policy)
-    return ApiClient(config, settings, transport=httpx.MockTransport(handler))
+    return ApiClient(config, settings, transport=MockTransport(handler))
 
 
 def status(code: int, reason: str, message: str, **details: object) -> dict:
@@ -195,14 +198,14 @@ async def test_retries_are_finite() -> None:
 
 async def test_connect_errors_are_retried_for_any_method() -> None:
     request_ok = httpx.Response(201, json={"kind": "Pod"})
-    rec = Recorder(httpx.ConnectError("refused"), request_ok)
+    rec = Recorder(TransportFailure("refused", sent=False), request_ok)
     async with make_client(rec) as client:
         assert await client.create(PODS, {"metadata": {"name": "x"}}) == {"kind": "Pod"}
     assert len(rec.requests) == 2
 
 
 async def test_a_post_whose_connection_broke_after_sending_is_not_retried() -> None:
-    rec = Recorder(httpx.ReadError("reset"), httpx.Response(201, json={}))
+    rec = Recorder(TransportFailure("reset", sent=True), httpx.Response(201, json={}))
     async with make_client(rec) as client:
         with pytest.raises(exceptions.ServerUnreachable):
             await client.create(PODS, {"metadata": {"name": "x"}})
@@ -210,7 +213,7 @@ async def test_a_post_whose_connection_broke_after_sending_is_not_retried() -> N
 
 
 async def test_an_unreachable_server_is_one_line_naming_it() -> None:
-    rec = Recorder(httpx.ConnectError("[Errno 111] Connection refused"))
+    rec = Recorder(TransportFailure("[Errno 111] Connection refused", sent=False))
     async with make_client(rec) as client:
         with pytest.raises(exceptions.ServerUnreachable) as e:
             await client.list(PODS)
@@ -218,7 +221,7 @@ async def test_an_unreachable_server_is_one_line_naming_it() -> None:
     assert str(e.value) == (
         "cannot reach the apiserver at http://apiserver.test: [Errno 111] Connection refused"
     )
-    assert isinstance(e.value.__cause__, httpx.ConnectError)
+    assert isinstance(e.value.__cause__, TransportFailure)
     assert len(rec.requests) == FAST.max_attempts
 
 
@@ -324,7 +327,7 @@ async def test_watch_streams_events_and_raises_an_in_stream_error() -> None:
 async def test_a_watch_whose_connection_breaks_raises_server_unreachable() -> None:
     async def chunks() -> AsyncIterator[bytes]:
         yield b'{"type":"ADDED","object":{"metadata":{"name":"a","resourceVersion":"1"}}}\n'
-        raise httpx.RemoteProtocolError("peer closed connection")
+        raise TransportFailure("peer closed connection", sent=True)
 
     async with make_client(Recorder(httpx.Response(200, content=chunks()))) as client:
         stream = client.watch(NODES)
@@ -341,12 +344,25 @@ async def test_an_untrusted_certificate_fails_at_once_and_says_so() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(request)
-        try:
-            raise ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED]")
-        except ssl.SSLError as e:
-            raise httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify") from e
+        cause = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED]")
+        raise TransportFailure("certificate verify failed", sent=False, tls_error=cause)
 
     async with make_client(handler) as client:
         with pytest.raises(exceptions.TLSFailure, match="TLS handshake with the apiserver at"):
             await client.get(PODS, "x")
     assert len(calls) == 1, "retrying cannot fix a certificate"
+
+
+def test_aiohttp_failures_say_whether_the_request_was_sent() -> None:
+    key = aiohttp.client_reqrep.ConnectionKey("h", 1, False, False, None, None, None)
+    refused = aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "refused"))
+    assert not failure_from(refused).sent
+    assert not failure_from(aiohttp.ConnectionTimeoutError("pool")).sent
+    read_timeout = failure_from(aiohttp.SocketTimeoutError("read"))
+    assert read_timeout.sent and read_timeout.timed_out
+    assert failure_from(TimeoutError()).timed_out
+    assert failure_from(aiohttp.ServerDisconnectedError()).sent
+    assert failure_from(aiohttp.ClientPayloadError("cut")).sent
+    bad_cert = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    untrusted = failure_from(aiohttp.ClientConnectorCertificateError(key, bad_cert))
+    assert not untrusted.sent and untrusted.tls_error is bad_cert

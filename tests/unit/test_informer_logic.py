@@ -1,5 +1,5 @@
 """The informer's pure parts (cache, relist diff, event application) and its list/watch loop
-against an in-memory fake apiserver (httpx.MockTransport: no sockets)."""
+against an in-memory fake apiserver (an in-memory transport: no sockets)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from minik8s.client.api import ApiClient, ClientSettings
 from minik8s.client.informer import Informer, InformerFactory, InformerSettings, apply_event
 from minik8s.client.kubeconfig import ClientConfig
 from minik8s.client.retries import RetryPolicy
+from minik8s.client.transport import TransportFailure
 from minik8s.client.watch import WatchEvent
+from tests.support.mock_transport import MockTransport
 from tests.support.waiting import async_wait_for
 
 
@@ -162,7 +164,7 @@ async def test_informer_lists_watches_resumes_and_relists_without_duplicates() -
     server.change("ADDED", "b")
     settings = ClientSettings(retry=RetryPolicy(max_attempts=1))
     client = ApiClient(
-        ClientConfig.from_url("http://fake"), settings, transport=httpx.MockTransport(server.handle)
+        ClientConfig.from_url("http://fake"), settings, transport=MockTransport(server.handle)
     )
     informer = Informer(
         client, PODS, settings=InformerSettings(backoff_base=0.01, backoff_cap=0.05, short_watch=0)
@@ -211,9 +213,7 @@ async def test_informer_calls_async_handlers_and_survives_their_errors() -> None
     server = FakeApiserver()
     server.change("ADDED", "a")
     server.change("ADDED", "b")
-    client = ApiClient(
-        ClientConfig.from_url("http://fake"), transport=httpx.MockTransport(server.handle)
-    )
+    client = ApiClient(ClientConfig.from_url("http://fake"), transport=MockTransport(server.handle))
     seen: list[str] = []
 
     async def on_add(obj: dict) -> None:
@@ -238,11 +238,11 @@ async def test_informer_calls_async_handlers_and_survives_their_errors() -> None
 
 async def test_wait_synced_times_out_when_the_server_is_unreachable() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("connection refused", request=request)
+        raise TransportFailure("connection refused", sent=False)
 
     settings = ClientSettings(retry=RetryPolicy(max_attempts=1))
     client = ApiClient(
-        ClientConfig.from_url("http://fake"), settings, transport=httpx.MockTransport(refuse)
+        ClientConfig.from_url("http://fake"), settings, transport=MockTransport(refuse)
     )
     informer = Informer(client, NODES, settings=InformerSettings(backoff_base=0.01))
     informer.start()
@@ -257,9 +257,7 @@ async def test_wait_synced_times_out_when_the_server_is_unreachable() -> None:
 async def test_factory_shares_one_informer_per_query() -> None:
     server = FakeApiserver()
     server.change("ADDED", "a")
-    client = ApiClient(
-        ClientConfig.from_url("http://fake"), transport=httpx.MockTransport(server.handle)
-    )
+    client = ApiClient(ClientConfig.from_url("http://fake"), transport=MockTransport(server.handle))
     factory = InformerFactory(client)
     pods = factory.informer(PODS, indexers={cache.NAMESPACE_INDEX: cache.index_by_namespace})
     assert factory.informer(PODS, indexers={"app": lambda o: []}) is pods

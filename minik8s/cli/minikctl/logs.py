@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
                     return
                 response = await client.stream("GET", path, params=params)
                 try:
-                    async for chunk in response.aiter_bytes():
+                    async for chunk in response.chunks():
                         sys.stdout.buffer.write(chunk)
                         sys.stdout.flush()
                 finally:
