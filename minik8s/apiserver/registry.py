@@ -264,7 +264,10 @@ class Registry:
             result = new
             strategy.prepare_for_update(resource, result, old)
         defaults.apply_defaults(resource, result)
-        causes = validation.validate_update(resource, result, old)
+        if subresource == "status":  # the spec is the stored one: only shape and identity
+            causes = validation.validate_status_update(resource, result, old)
+        else:
+            causes = validation.validate_update(resource, result, old)
         if causes:
             name = old["metadata"]["name"]
             raise errors.invalid_object(resource.kind, name, causes, resource.group)

@@ -54,8 +54,11 @@ class ClientSettings:
     """Seconds to wait for each read or write of an ordinary (non-watch) request."""
     watch_read_slack: float = 30.0
     """Extra seconds past a watch's `timeoutSeconds` before a silent stream counts as dead."""
-    max_connections: int = 100
-    """Connections open at once (each watch holds one for its whole life)."""
+    max_connections: int = 16
+    """Connections open at once for ordinary requests; more wait for one. Each watch or
+    stream gets a connection of its own, outside this limit. A burst through a few kept-alive
+    connections beats one TLS handshake per concurrent request (client-go multiplexes them
+    all over one HTTP/2 connection)."""
     keepalive_expiry: float = 30.0
     """Seconds an idle connection is kept."""
     retry: retries.RetryPolicy = field(default_factory=retries.RetryPolicy)

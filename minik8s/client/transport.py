@@ -124,8 +124,8 @@ FAILURES = (aiohttp.ClientError, TimeoutError, ssl.SSLError, ConnectionError)
 
 
 class AiohttpTransport:
-    """One aiohttp session (a connection pool) to one server; created on first use, since an
-    aiohttp session belongs to the event loop it was made in."""
+    """aiohttp sessions (connection pools) to one server, created on first use (an aiohttp
+    session belongs to the event loop it was made in)."""
 
     def __init__(
         self,
@@ -141,29 +141,32 @@ class AiohttpTransport:
         self._connect_timeout = connect_timeout
         self._max_connections = max_connections
         self._keepalive_expiry = keepalive_expiry
-        self._session: aiohttp.ClientSession | None = None
+        self._sessions: dict[bool, aiohttp.ClientSession] = {}
+        """Two pools: ordinary requests (limited), and streams (watches, logs)."""
+        self._abandoned: set[asyncio.Future[aiohttp.ClientResponse]] = set()
 
-    def _session_now(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
+    def _session_now(self, stream: bool) -> aiohttp.ClientSession:
+        session = self._sessions.get(stream)
+        if session is None or session.closed:
             connector = aiohttp.TCPConnector(
-                limit=self._max_connections,
+                limit=0 if stream else self._max_connections,  # 0: a connection per stream
                 keepalive_timeout=self._keepalive_expiry,
                 ssl=self._ssl if self.base_url.startswith("https") else False,
             )
-            self._session = aiohttp.ClientSession(
+            session = self._sessions[stream] = aiohttp.ClientSession(
                 connector=connector,
                 trust_env=False,
                 auto_decompress=False,
                 skip_auto_headers=("Accept-Encoding",),
             )
-        return self._session
+        return session
 
     async def send(self, request: Request, *, stream: bool) -> Response:
         timeout = aiohttp.ClientTimeout(
             total=None, connect=self._connect_timeout, sock_read=request.read_timeout
         )
-        try:
-            raw = await self._session_now().request(
+        sending = asyncio.ensure_future(
+            self._session_now(stream).request(
                 request.method,
                 self.base_url + request.path,
                 params=request.params or None,
@@ -172,22 +175,49 @@ class AiohttpTransport:
                 timeout=timeout,
                 allow_redirects=False,
             )
+        )
+        try:
+            # Shielded: a request cancelled halfway (a watch given up while it connects) can
+            # leave a connection no pool owns; this one finishes and its response is closed
+            # (`aclose` waits for such leftovers before closing the pools).
+            raw = await asyncio.shield(sending)
+        except asyncio.CancelledError:
+            self._abandoned.add(sending)
+            sending.add_done_callback(self._abandoned.discard)
+            sending.add_done_callback(_close_response)
+            raise
         except FAILURES as e:
             raise failure_from(e) from e
         if not stream:
             try:
                 content = await raw.read()
-            except FAILURES as e:
-                raise failure_from(e) from e
-            finally:
-                raw.release()
+            except BaseException as e:
+                _drop(raw)
+                if isinstance(e, FAILURES):
+                    raise failure_from(e) from e
+                raise
+            raw.release()
             return Response(raw.status, raw.headers, content)
         return Response(raw.status, raw.headers, stream=_chunks(raw), close=_closer(raw))
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._abandoned:
+            await asyncio.wait(list(self._abandoned), timeout=self._connect_timeout)
+        sessions, self._sessions = self._sessions, {}
+        for session in sessions.values():
+            await session.close()
+
+
+def _close_response(sending: asyncio.Future[aiohttp.ClientResponse]) -> None:
+    if not sending.cancelled() and sending.exception() is None:
+        _drop(sending.result())
+
+
+def _drop(raw: aiohttp.ClientResponse) -> None:
+    connection = raw.connection
+    if connection is not None and connection.protocol is not None:
+        connection.protocol.abort()
+    raw.close()
 
 
 async def _chunks(raw: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
@@ -200,7 +230,10 @@ async def _chunks(raw: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
 
 def _closer(raw: aiohttp.ClientResponse) -> Callable[[], Awaitable[None]]:
     async def close() -> None:
-        raw.close()  # drops the connection: a half-read stream cannot be reused
-        await asyncio.sleep(0)
+        # A half-read stream cannot be reused: drop the connection. Aborted, not closed: a TLS
+        # close waits for the server's close_notify, and a process ending meanwhile (minikctl
+        # after a watch) would leave the socket unclosed.
+        _drop(raw)
+        await asyncio.sleep(0)  # the transport's connection_lost closes the socket
 
     return close

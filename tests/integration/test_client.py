@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -11,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from minik8s.api import errors
-from minik8s.api.resources import CONFIGMAPS, NAMESPACES, NODES, PODS
+from minik8s.api.resources import CONFIGMAPS, NAMESPACES, NODES, PODS, ResourceType
 from minik8s.client import exceptions, retries
 from minik8s.client.api import ApiClient, ClientSettings
 from minik8s.client.kubeconfig import ClientConfig, load_kubeconfig
@@ -207,3 +209,46 @@ async def test_a_server_certificate_without_its_ca_is_refused(apiserver: Apiserv
     async with ApiClient(ClientConfig.from_url(apiserver.url, token=apiserver.token)) as client:
         with pytest.raises(exceptions.TLSFailure, match="certificate"):
             await client.list(NAMESPACES)
+
+
+def open_sockets_to(port: int) -> int:
+    """TCP sockets this process holds open to 127.0.0.1:`port` (from /proc, not the GC)."""
+    inodes = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[9] in inodes and int(fields[2].split(":")[1], 16) == port:
+            count += 1
+    return count
+
+
+@pytest.mark.parametrize("give_up_after", [0.0, 0.001, 0.002, 0.05])
+def test_watches_given_up_at_any_moment_leave_no_socket_open(
+    apiserver: Apiserver, kubeconfig: Path, give_up_after: float
+) -> None:
+    """Each run is a whole program (like minikctl): watches cancelled while connecting or
+    streaming over TLS, client closed, loop closed; no socket to the apiserver may stay open
+    (a TLS close waiting for the server's close_notify did, until the loop was gone)."""
+
+    async def program() -> None:
+        async with ApiClient(load_kubeconfig(kubeconfig)) as client:
+
+            async def follow(rt: ResourceType) -> None:
+                async with client.watch(rt, "default", timeout_seconds=30) as stream:
+                    async for _ in stream:
+                        pass
+
+            tasks = [asyncio.create_task(follow(rt)) for rt in (PODS, CONFIGMAPS)]
+            await asyncio.sleep(give_up_after)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    for _ in range(8):
+        asyncio.run(program())
+        assert open_sockets_to(apiserver.port) == 0

@@ -14,7 +14,13 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
-from minik8s.kubelet.runtime import Container, ContainerConfig, RuntimeError_, State
+from minik8s.kubelet.runtime import (
+    LABEL_POD_UID,
+    Container,
+    ContainerConfig,
+    RuntimeError_,
+    State,
+)
 
 _ips = itertools.count(1)
 
@@ -47,6 +53,8 @@ class FakeRuntime:
 
     def __init__(self) -> None:
         self.containers: dict[str, Container] = {}
+        self._by_pod: dict[str, dict[str, None]] = {}
+        """Pod uid → its container ids (in creation order): a pod's sync lists only its own."""
 
     async def version(self) -> str:
         return "fake://0.1"
@@ -55,11 +63,13 @@ class FakeRuntime:
         pass
 
     async def list_containers(self, labels: dict[str, str]) -> list[Container]:
-        return [
-            c
-            for c in self.containers.values()
-            if all(c.labels.get(k) == v for k, v in labels.items())
-        ]
+        uid = labels.get(LABEL_POD_UID)
+        candidates = (
+            self.containers.values()
+            if uid is None
+            else [self.containers[cid] for cid in self._by_pod.get(uid, ())]
+        )
+        return [c for c in candidates if all(c.labels.get(k) == v for k, v in labels.items())]
 
     async def image_id(self, image: str) -> str | None:
         return f"sha256:fake-{image}"
@@ -84,6 +94,7 @@ class FakeRuntime:
             ip=ip,
         )
         self.containers[container.id] = container
+        self._by_pod.setdefault(config.labels.get(LABEL_POD_UID, ""), {})[container.id] = None
         return container
 
     async def stop(self, container_id: str, grace_seconds: int) -> None:
@@ -94,7 +105,13 @@ class FakeRuntime:
             )
 
     async def remove(self, container_id: str) -> None:
-        self.containers.pop(container_id, None)
+        container = self.containers.pop(container_id, None)
+        if container is not None:
+            uid = container.labels.get(LABEL_POD_UID, "")
+            ids = self._by_pod.get(uid, {})
+            ids.pop(container_id, None)
+            if not ids:
+                self._by_pod.pop(uid, None)
 
     async def exec(
         self, container_id: str, command: list[str], timeout: float
