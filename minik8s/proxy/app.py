@@ -28,7 +28,6 @@ def host_of(settings: ProxySettings) -> iptables.Host:
         service_cidr=settings.service_cluster_ip_range,
         bridge=settings.bridge_name,
         state_file=settings.state_file,
-        chunk=settings.restore_chunk_chains,
     )
 
 

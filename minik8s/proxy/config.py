@@ -29,9 +29,12 @@ class ProxySettings:
     """Shortest time between two syncs: changes arriving faster are coalesced."""
     sync_period: float = 30.0
     """Longest time between two syncs: a full resync rewrites every chain."""
-    restore_chunk_chains: int = 300
-    """Chains per iptables-restore call when a sync must write more (iptables-nft is quadratic
-    in the chains of one transaction); smaller syncs are one atomic call."""
+    restore_budget: int = 1000
+    """Distinct jump targets one iptables-restore transaction may mention with a smaller name
+    than the chain jumping to them (iptables-nft's restore is quadratic in those, see
+    `restore`); a sync within it is one atomic call, a larger one is staged."""
+    restore_parallel: int = 2
+    """iptables-restore processes a staged sync runs at once."""
     state_file: Path = Path("/run/minik8s/proxy-state.json")
     """Where the sysctl values found before this proxy changed them are kept for `--cleanup`."""
     lock_file: Path = Path("/run/minik8s-proxy.lock")
@@ -83,7 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--healthz-bind-address", default="127.0.0.1")
     p.add_argument("--min-sync-period", type=_positive, default=1.0, help="seconds")
     p.add_argument("--sync-period", type=_positive, default=30.0, help="seconds")
-    p.add_argument("--restore-chunk-chains", type=int, default=300)
+    p.add_argument(
+        "--restore-budget",
+        type=int,
+        default=1000,
+        help="smaller-named jump targets per iptables-restore transaction",
+    )
+    p.add_argument(
+        "--restore-parallel",
+        type=int,
+        default=2,
+        help="iptables-restore processes a large sync runs at once",
+    )
     p.add_argument("--state-file", type=Path, default=Path("/run/minik8s/proxy-state.json"))
     p.add_argument("--lock-file", type=Path, default=Path("/run/minik8s-proxy.lock"))
     p.add_argument(
@@ -105,7 +119,8 @@ def parse_args(argv: list[str] | None = None) -> ProxySettings:
         healthz_bind_address=args.healthz_bind_address,
         min_sync_period=args.min_sync_period,
         sync_period=max(args.sync_period, args.min_sync_period),
-        restore_chunk_chains=max(1, args.restore_chunk_chains),
+        restore_budget=max(1, args.restore_budget),
+        restore_parallel=max(1, args.restore_parallel),
         state_file=args.state_file,
         lock_file=args.lock_file,
         cleanup=args.cleanup,

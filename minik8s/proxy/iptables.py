@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from minik8s.proxy import restore
 from minik8s.proxy import rules as r
-from minik8s.proxy.restore import ChainKey, Step
+from minik8s.proxy.restore import ChainKey, Jump
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +43,8 @@ class Netfilter(Protocol):
 
     async def prepare(self) -> None: ...
     async def list_chains(self) -> set[ChainKey]: ...
+    async def missing_jumps(self, existing: set[ChainKey]) -> list[Jump]: ...
     async def restore(self, text: str) -> None: ...
-    async def ensure_jumps(self) -> None: ...
     async def cleanup(self) -> None: ...
 
 
@@ -54,7 +55,6 @@ class Host:
     service_cidr: str
     bridge: str = "minik8s-svc"
     state_file: Path = Path("/run/minik8s/proxy-state.json")
-    chunk: int = 300
     proc_sys: Path = Path("/proc/sys")
 
     # --- running binaries --------------------------------------------------------------------
@@ -146,7 +146,7 @@ class Host:
     # --- rules -----------------------------------------------------------------------------
 
     async def restore(self, text: str) -> None:
-        """One atomic `iptables-restore --noflush` call."""
+        """One `iptables-restore --noflush` process; each `*table` … `COMMIT` is atomic."""
         await self.run("iptables-restore", "-w", LOCK_WAIT, "--noflush", stdin=text)
 
     async def list_chains(self) -> set[ChainKey]:
@@ -164,14 +164,16 @@ class Host:
                     found.add((table, line[1:].split()[0]))
         return found
 
-    async def ensure_jumps(self) -> None:
-        """Insert each jump of `rules.JUMPS` at the top of its chain unless it is there."""
-        for table, chain, rule in r.JUMPS:
-            if not await self._succeeds(
-                "iptables", "-w", LOCK_WAIT, "-t", table, "-C", chain, *rule
-            ):
-                await self.run("iptables", "-w", LOCK_WAIT, "-t", table, "-I", chain, "1", *rule)
-                logger.info("added jump %s/%s -> %s", table, chain, rule[-1])
+    async def missing_jumps(self, existing: set[ChainKey]) -> list[Jump]:
+        """The jumps of `rules.JUMPS` not in their built-in chain. A jump to a chain that does
+        not exist cannot be there; the others are checked all at once."""
+        maybe = [jump for jump in r.JUMPS if (jump[0], jump[2][-1]) in existing]
+        present = await asyncio.gather(*(
+            self._succeeds("iptables", "-w", LOCK_WAIT, "-t", table, "-C", chain, *rule)
+            for table, chain, rule in maybe
+        ))  # fmt: skip
+        there = {jump for jump, ok in zip(maybe, present, strict=True) if ok}
+        return [jump for jump in r.JUMPS if jump not in there]
 
     # --- cleanup ---------------------------------------------------------------------------
 
@@ -179,12 +181,9 @@ class Host:
         """Remove our jumps, chains, route and bridge; restore the sysctls we changed."""
         if shutil.which("iptables"):
             await self.remove_jumps()
-            chains = sorted(await self.list_chains())
-            steps = [Step(flushed=list(part)) for part in _chunks(chains, self.chunk)]
-            steps += [Step(deleted=list(part)) for part in _chunks(chains, self.chunk)]
-            for step in steps:
-                await self.restore(step.render())
-            if chains:
+            chains = await self.list_chains()
+            if chains:  # nothing jumps to them any more: one transaction per table
+                await self.restore(restore.render_call(restore.deletion(chains)))
                 logger.info("deleted %d chains", len(chains))
         if await self._succeeds("ip", "link", "show", "dev", self.bridge):
             await self.run("ip", "link", "del", "dev", self.bridge)  # its routes go with it
@@ -192,16 +191,24 @@ class Host:
         self.restore_sysctls()
 
     async def remove_jumps(self) -> None:
-        """Delete every rule in a built-in chain that jumps to a chain of ours."""
-        for table, builtins in r.BUILTIN_CHAINS.items():
-            for chain in builtins:
-                listing = await self.run("iptables", "-w", LOCK_WAIT, "-t", table, "-S", chain)
-                for line in listing.splitlines():
-                    words = shlex.split(line)
-                    if words[:2] != ["-A", chain] or not _jumps_to_ours(words):
-                        continue
-                    await self.run("iptables", "-w", LOCK_WAIT, "-t", table, "-D", *words[1:])
-                    logger.info("removed jump %s/%s -> %s", table, chain, words[-1])
+        """Delete every rule in a built-in chain that jumps to a chain of ours (one transaction
+        per table: once the graph of our chains hangs in, each commit validates all of it)."""
+        builtins = [(table, chain) for table, chains in r.BUILTIN_CHAINS.items()
+                    for chain in chains]  # fmt: skip
+        listings = await asyncio.gather(*(
+            self.run("iptables", "-w", LOCK_WAIT, "-t", table, "-S", chain)
+            for table, chain in builtins
+        ))  # fmt: skip
+        deletions: dict[str, list[str]] = {}
+        for (table, chain), listing in zip(builtins, listings, strict=True):
+            for line in listing.splitlines():
+                words = shlex.split(line)
+                if words[:2] == ["-A", chain] and _jumps_to_ours(words):
+                    deletions.setdefault(table, []).append("-D" + line[2:])
+                    logger.info("removing jump %s/%s -> %s", table, chain, words[-1])
+        if deletions:
+            await self.restore("".join(f"*{table}\n" + "\n".join(lines) + "\nCOMMIT\n"
+                                       for table, lines in deletions.items()))  # fmt: skip
 
 
 def _jumps_to_ours(words: list[str]) -> bool:
@@ -224,7 +231,3 @@ def _parse_nft_chains(listing: str) -> set[ChainKey]:
             if words[1].startswith(r.PREFIX):
                 found.add((table, words[1]))
     return found
-
-
-def _chunks(items: list[ChainKey], size: int) -> list[list[ChainKey]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]

@@ -11,6 +11,7 @@ resyncs a sync writes only the chains whose rules changed. A failed sync is retr
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Callable
@@ -128,6 +129,9 @@ class Syncer:
         self._dirty.clear()
         triggers, self._triggers = self._triggers, {}
         services, endpoints = self.services.store.list(), self.endpoints.store.list()
+        phases: dict[str, float] = {}
+        stages: list[restore.Stage] = []
+        paused = _pause_gc()
         try:
             ruleset = await asyncio.to_thread(
                 r.build_rules,
@@ -138,19 +142,30 @@ class Syncer:
                 self._memo,
             )
             desired = restore.flatten(ruleset)
+            phases["render"] = self.clock() - start
             if full:
                 existing = await self.netfilter.list_chains()
+                jumps = await self.netfilter.missing_jumps(existing)
                 self._applied = {}
+                phases["list"] = self.clock() - start - sum(phases.values())
             else:
-                existing = set(self._applied)
-            steps = restore.plan(desired, self._applied, existing,
-                                 self.settings.restore_chunk_chains)  # fmt: skip
-            for step in steps:
-                await self.netfilter.restore(step.render())
-                RESTORES.inc()
-                self._record(step)
-            if full:
-                await self.netfilter.ensure_jumps()
+                existing, jumps = set(self._applied), []
+            hooked = not any(table == "nat" for table, _, _ in jumps)
+            stages = restore.plan(desired, self._applied, existing, jumps,
+                                  self.settings.restore_budget, self.settings.restore_parallel,
+                                  hooked)  # fmt: skip
+            phases["plan"] = self.clock() - start - sum(phases.values())
+            durations = []
+            for stage in stages:
+                began = self.clock()
+                results = await asyncio.gather(
+                    *(self._apply(call) for call in stage), return_exceptions=True
+                )
+                errors = [e for e in results if isinstance(e, BaseException)]
+                if errors:
+                    raise errors[0]
+                durations.append(f"{len(stage)}x{self.clock() - began:.3f}s")
+            phases["restore"] = self.clock() - start - sum(phases.values())
         except Exception as e:
             FAILURES.inc()
             self._need_full = True
@@ -160,11 +175,15 @@ class Syncer:
             logger.error("sync failed (retrying in %.1fs as a full sync): %s",
                          self.settings.min_sync_period, e)  # fmt: skip
             return False
+        finally:
+            if paused:
+                gc.enable()
         elapsed = self.clock() - start
         self._observe(ruleset, triggers, elapsed)
         if full:
             self._need_full = False
             self._next_full = start + self.settings.sync_period
+        steps = [step for stage in stages for call in stage for step in call]
         written = sum(len(step.written) for step in steps)
         deleted = sum(len(step.deleted) for step in steps)
         log = (
@@ -172,17 +191,29 @@ class Syncer:
             if steps and (full or self.syncs == 0 or written + deleted > 50)
             else (logger.debug)
         )
-        log("%s sync: %d chains written, %d deleted in %d restore calls, %.3fs "
-            "(%d chains, %d rules in all)", "full" if full else "partial", written, deleted,
-            len(steps), elapsed, len(desired), ruleset.rule_count())  # fmt: skip
+        log("%s sync: %d chains written, %d deleted in %d transactions, %d restore calls, "
+            "%.3fs (%s [stages: calls x time: %s]; %d chains, %d rules in all)",
+            "full" if full else "partial", written, deleted, len(steps),
+            sum(len(stage) for stage in stages), elapsed,
+            " ".join(f"{k} {v:.3f}s" for k, v in phases.items()), " ".join(durations),
+            len(desired), ruleset.rule_count())  # fmt: skip
         self.syncs += 1
         return True
 
+    async def _apply(self, call: restore.Call) -> None:
+        """One restore process, recorded once it succeeded (if it fails, what it may have
+        committed is unknown: the next sync is a full one, which lists the kernel's chains)."""
+        text = await asyncio.to_thread(restore.render_call, call)
+        await self.netfilter.restore(text)
+        RESTORES.inc()
+        for step in call:
+            self._record(step)
+
     def _record(self, step: restore.Step) -> None:
-        self._applied.update(step.written)
-        for key in step.flushed:
-            self._applied[key] = ()
-        for key in step.deleted:
+        written, deleted = step.keys()
+        for key in written:
+            self._applied[key] = step.written[key[1]]
+        for key in deleted:
             self._applied.pop(key, None)
 
     def _observe(self, ruleset: r.RuleSet, triggers: dict[str, float], elapsed: float) -> None:
@@ -194,6 +225,17 @@ class Syncer:
         self.last_success = self.clock()
         for when in triggers.values():
             PROGRAMMING_LATENCY.observe(max(0.0, now - when))
+
+
+def _pause_gc() -> bool:
+    """Turn the cyclic garbage collector off for a sync; True if it was on. A sync allocates
+    ~200 000 objects (rules, chains, plan) that mostly survive it: each time they push a
+    collection to an older generation, the collector walks the whole heap, the informers'
+    objects included (~40% of a 5 000-service render). Reference counting still frees what
+    the sync replaces; the collector runs again afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    return enabled
 
 
 def _trigger_time(meta: dict[str, Any]) -> float:

@@ -87,6 +87,66 @@ def test_chain_names_hash_like_kubernetes() -> None:
     assert all(len(name) <= 28 for name in (SVC, SEP_2))  # iptables' limit on chain names
 
 
+def test_hash_is_the_first_16_base32_characters_of_sha256() -> None:
+    for i in range(2000):
+        text = f"ns-{i}/svc-{i * 7}:port{i % 3}tcp10.244.{i % 256}.{i // 256}:{8000 + i}"
+        digest = base64.b32encode(hashlib.sha256(text.encode()).digest()).decode()
+        assert rules._hash(text) == digest[:16]
+
+
+LARGE = rules.RuleOptions(cluster_cidr="10.244.0.0/16", large_cluster_endpoints=1)
+
+
+def test_large_cluster_mode_leaves_out_per_endpoint_comments_like_kubernetes() -> None:
+    """Kubernetes' largeClusterMode: above 1 000 endpoints in all (1 here), the SEP rules and
+    the SVC endpoint-selection rules lose their `-m comment`; the cluster IP comments stay."""
+    ruleset = rules.build_rules([service()], [endpoints("10.244.1.3", "10.244.1.2")], "n", LARGE)
+    nat = ruleset.tables["nat"]
+    assert nat[SVC] == [
+        '! -s 10.244.0.0/16 -d 10.96.0.10/32 -p tcp -m comment --comment "default/web:http '
+        f'cluster IP" -m tcp --dport 80 -j {rules.MARK_MASQ}',
+        f"-m statistic --mode random --probability 0.5000000000 -j {SEP_2}",
+        f"-j {SEP_3}",
+    ]
+    assert nat[SEP_2] == [
+        f"-s 10.244.1.2/32 -j {rules.MARK_MASQ}",
+        "-p tcp -m tcp -j DNAT --to-destination 10.244.1.2:8080",
+    ]
+    assert nat[rules.SERVICES][0] == (
+        '-d 10.96.0.10/32 -p tcp -m comment --comment "default/web:http cluster IP" -m tcp '
+        f"--dport 80 -j {SVC}"
+    )
+    svc = service(sessionAffinity="ClientIP")
+    nat = rules.build_rules([svc], [endpoints("10.244.1.2", "10.244.1.3")], "n", LARGE).tables[
+        "nat"
+    ]
+    recent = "--mask 255.255.255.255 --rsource"
+    assert (
+        nat[SVC][1]
+        == f"-m recent --name {SEP_2} {recent} --rcheck --seconds 10800 --reap -j {SEP_2}"
+    )
+    assert nat[SEP_2][1] == (
+        f"-p tcp -m recent --name {SEP_2} {recent} --set -m tcp -j DNAT --to-destination "
+        "10.244.1.2:8080"
+    )
+    small = rules.build_rules([service()], [endpoints("10.244.1.2")], "n", LARGE).tables["nat"]
+    assert "-m comment --comment default/web:http" in small[SVC][-1]  # 1 endpoint: not large
+
+
+def test_services_rules_are_in_descending_order_of_their_svc_chain() -> None:
+    services = [service(f"s{i}", clusterIP=f"10.96.1.{i}", type="NodePort",
+                        ports=[{"name": "http", "protocol": "TCP", "port": 80,
+                                "nodePort": 30000 + i}]) for i in range(1, 20)]  # fmt: skip
+    eps = [endpoints(f"10.244.2.{i}", name=f"s{i}") for i in range(1, 20)]
+    nat = rules.build_rules(services, eps, "n", OPTIONS).tables["nat"]
+    targets = [rule.split()[-1] for rule in nat[rules.SERVICES]]
+    assert targets[-1] == rules.NODEPORTS  # still last
+    assert targets[:-1] == sorted(targets[:-1], reverse=True) and len(targets) == 20
+    pairs = nat[rules.NODEPORTS]
+    assert [rule.split()[-1] for rule in pairs[::2]] == [rules.MARK_MASQ] * 19
+    assert [rule.split()[-1] for rule in pairs[1::2]] == targets[:-1]
+
+
 def test_node_port_golden() -> None:
     svc = service(type="NodePort")
     svc["spec"]["ports"][0]["nodePort"] = 30080
@@ -217,6 +277,11 @@ def test_memo_gives_the_same_output_as_a_fresh_build() -> None:
         services, eps, "n", OPTIONS
     )
     assert len(memo.fragments) == 3 and len(memo.ports) == 3
+    large = rules.RuleOptions(cluster_cidr="10.244.0.0/16", large_cluster_endpoints=2)
+    assert rules.build_rules(services, eps, "n", large, memo) == rules.build_rules(
+        services, eps, "n", large
+    )  # the mode changed: fragments built in the other one are not reused
+    assert memo.large
 
 
 # --- planning syncs ---------------------------------------------------------------------
@@ -226,36 +291,153 @@ def desired(*ips: str) -> dict[restore.ChainKey, tuple[str, ...]]:
     return restore.flatten(rules.build_rules([service()], [endpoints(*ips)], "n", OPTIONS))
 
 
+def many(n: int, per: int, port: int = 8080) -> dict[restore.ChainKey, tuple[str, ...]]:
+    services = [service(f"s{i}", clusterIP=f"10.96.{i // 250}.{i % 250 + 1}") for i in range(n)]
+    eps = [endpoints(*(f"10.244.{i // 50}.{(i % 50) * 5 + j + 1}" for j in range(per)),
+                     name=f"s{i}", port=port) for i in range(n)]  # fmt: skip
+    return restore.flatten(rules.build_rules(services, eps, "n", OPTIONS))
+
+
+def steps_of(stages: list[restore.Stage]) -> list[restore.Step]:
+    return [step for stage in stages for call in stage for step in call]
+
+
 def test_first_sync_is_one_call_with_every_chain() -> None:
     want = desired("10.244.1.2")
-    steps = restore.plan(want, {}, set(), chunk=300)
-    assert len(steps) == 1 and steps[0].written == want
+    ((call,),) = restore.plan(want, {}, set())
+    assert [step.table for step in call] == ["filter", "nat"]
+    assert {key for step in call for key in step.keys()[0]} == set(want)
 
 
 def test_nothing_changed_means_no_call() -> None:
     want = desired("10.244.1.2")
-    assert restore.plan(want, want, set(want), chunk=300) == []
+    assert restore.plan(want, want, set(want)) == []
 
 
 def test_changed_endpoint_writes_its_chains_and_deletes_the_stale_one() -> None:
     old, new = desired("10.244.1.2"), desired("10.244.1.3")
-    (step,) = restore.plan(new, old, set(old), chunk=300)
-    assert set(step.written) == {("nat", SVC), ("nat", SEP_3)}
-    assert step.deleted == [("nat", SEP_2)]
+    (((step,),),) = restore.plan(new, old, set(old))
+    assert step.table == "nat" and set(step.written) == {SVC, SEP_3}
+    assert step.deleted == [SEP_2]
     text = step.render()
-    assert text.startswith("*nat\n") and text.count("COMMIT") == 1
-    assert f":{SEP_2} - [0:0]\n" in text and text.rstrip().endswith(f"-X {SEP_2}\nCOMMIT")
+    assert text.startswith(f"*nat\n:{SEP_3} - [0:0]\n") and text.count("COMMIT") == 1
+    assert text.rstrip().endswith(f":{SEP_2} - [0:0]\n-X {SEP_2}\nCOMMIT")
+    assert text.index(f":{SEP_3} ") < text.index(f":{SVC} ")  # the target is declared first
 
 
-def test_large_sync_is_staged_leaves_first_then_stale_flushed_then_deleted() -> None:
-    old, new = desired("10.244.1.2"), desired("10.244.1.3", "10.244.1.4")
-    steps = restore.plan(new, {}, set(old), chunk=2)
-    written = [key for step in steps for key in step.written]
-    levels = [rules.chain_level(chain) for _, chain in written]
-    assert levels == sorted(levels) and set(written) == set(new)
-    assert [s.flushed for s in steps if s.flushed] == [[("nat", SEP_2)]]
-    assert steps[-1].deleted == [("nat", SEP_2)]
-    assert all(step.size() <= 2 for step in steps)
+def test_transaction_lists_leaves_first_each_chain_with_its_rules_in_descending_names() -> None:
+    step = restore.Step("nat", written={c: r for (t, c), r in many(3, 2).items() if t == "nat"})
+    declared = [line[1:].split()[0] for line in step.render().splitlines() if line[:1] == ":"]
+    levels = [rules.chain_level(chain) for chain in declared]
+    assert levels == sorted(levels)
+    for level in set(levels):
+        names = [c for c, lv in zip(declared, levels, strict=True) if lv == level]
+        assert names == sorted(names, reverse=True)
+    lines = step.render().splitlines()
+    for i, line in enumerate(lines):  # every -A right after its chain's declaration or rules
+        if line.startswith("-A "):
+            chain = line.split()[1]
+            assert lines[i - 1] == f":{chain} - [0:0]" or lines[i - 1].startswith(f"-A {chain} ")
+
+
+def test_jumps_are_inserted_with_the_top_chains_in_one_transaction() -> None:
+    want = desired("10.244.1.2")
+    ((call,),) = restore.plan(want, {}, set(), jumps=rules.JUMPS)
+    nat = next(step for step in call if step.table == "nat").render()
+    assert (
+        '-I PREROUTING -m comment --comment "minik8s service portals" -j MINIK8S-SERVICES\n' in nat
+    )
+    assert nat.index(":MINIK8S-SERVICES ") < nat.index("-I PREROUTING ")
+    text = restore.render_call(call)
+    assert text.count("-I ") == len(rules.JUMPS)
+
+
+def test_large_sync_is_staged_by_level_in_parallel_calls_and_stays_consistent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(restore, "MIN_RULES_PER_CALL", 10)
+    old, new = many(40, 3), many(40, 3, port=9090)  # every SEP chain changes
+    stages = restore.plan(new, {}, set(old), jumps=rules.JUMPS, budget=20, parallel=2)
+    assert len(stages) > 2 and any(len(stage) == 2 for stage in stages)
+    for stage in stages:
+        keys = [key for call in stage for step in call for key in step.keys()[0]]
+        assert len(keys) == len(set(keys))  # calls of a stage never write the same chain
+    for step in steps_of(stages):  # within budget, unless one chain alone exceeds it
+        assert len(step.written) == 1 or restore._cost(step.written.items()) <= 20
+    final = simulate(stages, old)
+    assert ours(final) == {key: list(value) for key, value in new.items()}
+    jumps = {(t, c, rule) for (t, c), rs in final.items() if not c.startswith(rules.PREFIX)
+             for rule in rs}  # fmt: skip
+    assert jumps == {(t, c, restore._quote(rule)) for t, c, rule in rules.JUMPS}
+
+
+def test_deleting_everything_is_one_transaction_per_table_highest_level_first() -> None:
+    chains = set(many(3, 2))
+    steps = restore.deletion(chains)
+    assert [step.table for step in steps] == ["filter", "nat"]
+    declared = [line[1:].split()[0] for line in steps[1].render().splitlines() if line[:1] == ":"]
+    levels = [rules.chain_level(chain) for chain in declared]
+    assert levels == sorted(levels, reverse=True)
+    assert ours(simulate([[steps]], many(3, 2))) == {}
+
+
+def simulate(
+    stages: list[restore.Stage], start: dict[restore.ChainKey, tuple[str, ...]]
+) -> dict[restore.ChainKey, list[str]]:
+    """Apply the rendered calls to a model of the kernel, each stage's calls in both orders;
+    after every transaction every jump of ours must have its target (nothing dangles) and
+    a deleted chain must be empty and unreferenced."""
+    results = []
+    for reverse in (False, True):
+        kernel = {key: list(value) for key, value in start.items()}
+        for stage in stages:
+            for call in reversed(stage) if reverse else stage:
+                for section in restore.render_call(call).split("COMMIT\n")[:-1]:
+                    kernel = _apply_section(kernel, section)
+        results.append(kernel)
+    assert results[0] == results[1]
+    return results[0]
+
+
+def ours(kernel: dict[restore.ChainKey, list[str]]) -> dict[restore.ChainKey, list[str]]:
+    return {key: value for key, value in kernel.items() if key[1].startswith(rules.PREFIX)}
+
+
+def _apply_section(
+    kernel: dict[restore.ChainKey, list[str]], section: str
+) -> dict[restore.ChainKey, list[str]]:
+    lines = section.splitlines()
+    assert lines[0].startswith("*")
+    table = lines[0][1:]
+    new = {key: list(value) for key, value in kernel.items()}
+
+    def target(rule: str) -> str | None:
+        words = rule.split()
+        return words[words.index("-j") + 1] if "-j" in words else None
+
+    for line in lines[1:]:
+        if line.startswith(":"):
+            new[(table, line[1:].split()[0])] = []
+        elif line.startswith(("-A ", "-I ")):
+            _, chain, rule = line.split(" ", 2)
+            jump = target(rule)
+            if jump and jump.startswith(rules.PREFIX):
+                assert (table, jump) in new, f"jump to {jump} before it exists"
+            if chain.startswith(rules.PREFIX):
+                assert (table, chain) in new, f"rule for {chain} before it exists"
+            chain_rules = new.setdefault((table, chain), [])
+            chain_rules.insert(0 if line[1] == "I" else len(chain_rules), rule)
+        elif line.startswith("-X "):
+            chain = line.split()[1]
+            assert new[(table, chain)] == [], f"{chain} deleted with rules"
+            assert not any(target(rule) == chain for (t, _), rs in new.items() if t == table
+                           for rule in rs), f"{chain} deleted while referenced"  # fmt: skip
+            del new[(table, chain)]
+    for (t, _), chain_rules in new.items():  # the committed state: nothing dangles
+        for rule in chain_rules:
+            jump = target(rule)
+            assert t != table or not jump or not jump.startswith(rules.PREFIX) or (t, jump) in new
+    return new
 
 
 # --- parsing helpers of the iptables module ----------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from minik8s.proxy import restore
+from minik8s.proxy import restore, rules
 from minik8s.proxy.config import ProxySettings
 from minik8s.proxy.syncer import Syncer
 from tests.support.waiting import async_wait_for
@@ -45,6 +45,8 @@ class FakeHost:
         self.calls: list[str] = []
         self.restores: list[str] = []
         self.fail_next = False
+        self.delay = 0.0
+        self.running = self.most_running = 0
 
     async def prepare(self) -> None:
         self.calls.append("prepare")
@@ -53,15 +55,20 @@ class FakeHost:
         self.calls.append("list")
         return {("nat", "MINIK8S-SVC-LEFTOVER")}
 
+    async def missing_jumps(self, existing: set[restore.ChainKey]) -> list[restore.Jump]:
+        self.calls.append("jumps")
+        return [] if self.restores else list(rules.JUMPS)
+
     async def restore(self, text: str) -> None:
         if self.fail_next:
             self.fail_next = False
             raise RuntimeError("iptables-restore: line 3 failed")
+        self.running += 1
+        self.most_running = max(self.most_running, self.running)
+        await asyncio.sleep(self.delay)
+        self.running -= 1
         self.calls.append("restore")
         self.restores.append(text)
-
-    async def ensure_jumps(self) -> None:
-        self.calls.append("jumps")
 
     async def cleanup(self) -> None:
         self.calls.append("cleanup")
@@ -91,8 +98,9 @@ async def test_first_sync_is_full_then_only_changes_are_written(parts: Any) -> N
     services.put(service())
     eps.put(endpoints("10.244.1.2"))
     assert await syncer.sync_once(full=True)
-    assert host.calls == ["list", "restore", "jumps"]
+    assert host.calls == ["list", "jumps", "restore"]
     assert "-X MINIK8S-SVC-LEFTOVER" in host.restores[0]
+    assert host.restores[0].count("\n-I ") == len(rules.JUMPS)  # hung in with the chains
     eps.put(endpoints("10.244.1.3"))
     assert await syncer.sync_once(full=False)
     assert host.calls[-1] == "restore"
@@ -117,7 +125,8 @@ async def test_changes_are_coalesced_and_failures_retried_as_full(parts: Any) ->
         host.fail_next = True
         eps.put(endpoints("10.244.7.7"))
         await async_wait_for(lambda: _value(syncer.syncs == 3), "the retried sync", timeout=5)
-        assert host.calls[-3:] == ["list", "restore", "jumps"]  # retried as a full sync
+        assert host.calls[-3:] == ["list", "jumps", "restore"]  # retried as a full sync
+        assert "\n-I " not in host.restores[-1]  # the jumps are there already
         assert syncer.healthy() and syncer.ready()
     finally:
         task.cancel()
@@ -126,3 +135,32 @@ async def test_changes_are_coalesced_and_failures_retried_as_full(parts: Any) ->
 
 async def _value(value: bool) -> bool:
     return value
+
+
+async def test_a_large_sync_runs_its_stages_calls_at_once_and_records_them(
+    parts: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    syncer, host, services, eps = parts
+    monkeypatch.setattr(restore, "MIN_RULES_PER_CALL", 4)
+    syncer.settings = ProxySettings(node_name="n", restore_budget=8, restore_parallel=2)
+    for i in range(30):
+        svc = service()
+        svc["metadata"]["name"] = f"web{i}"
+        svc["spec"]["clusterIP"] = f"10.96.0.{i + 10}"
+        services.put(svc)
+        ep = endpoints(f"10.244.1.{i + 2}")
+        ep["subsets"][0]["addresses"].append({"ip": f"10.244.2.{i + 2}"})
+        ep["metadata"]["name"] = f"web{i}"
+        eps.put(ep)
+    host.delay = 0.01
+    assert await syncer.sync_once(full=True)
+    assert host.most_running == 2 and len(host.restores) > 3
+    written = {line[1:].split()[0] for text in host.restores for line in text.splitlines()
+               if line.startswith(":")}  # fmt: skip
+    assert {chain for _, chain in syncer._applied} == written - {"MINIK8S-SVC-LEFTOVER"}
+    count = len(host.restores)
+    assert await syncer.sync_once(full=False)
+    assert len(host.restores) == count  # everything was recorded: nothing left to write
+    host.fail_next = True
+    assert not await syncer.sync_once(full=True)  # one failed call fails the sync ...
+    assert syncer._need_full  # ... and the next one is full again
