@@ -161,3 +161,16 @@ def container_status(p: Pod, name: str) -> dict[str, Any]:
 
 def waiting_reason(p: Pod, name: str) -> str | None:
     return (container_status(p, name).get("state") or {}).get("waiting", {}).get("reason")
+
+
+def wait_pull_back_off(api: Api, ns: str, name: str, kubelet: Kubelet, container: str = "c") -> Pod:
+    """Wait until `container`'s pull failed (ErrImagePull) and then backs off; the pod."""
+    seen: set[str] = set()
+
+    def reasons(p: Pod) -> bool:
+        reason = waiting_reason(p, container)
+        if reason:
+            seen.add(reason)
+        return {"ErrImagePull", "ImagePullBackOff"} <= seen
+
+    return wait_pod(api, ns, name, reasons, "ErrImagePull then ImagePullBackOff", kubelet=kubelet)

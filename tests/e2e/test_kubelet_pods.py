@@ -16,6 +16,7 @@ from tests.e2e.kubelet_support import (
     requires_docker,
     running,
     wait_pod,
+    wait_pull_back_off,
     waiting_reason,
 )
 from tests.support.api import Api
@@ -226,17 +227,7 @@ def test_missing_image_gives_errimagepull_then_imagepullbackoff(
 ) -> None:
     spec = {"name": "c", "image": "minik8s-test/does-not-exist:1.0"}
     create(api_m, ns, pod("noimage", kubelet.node_name, [spec]))
-    seen: set[str] = set()
-
-    def reasons(p: dict) -> bool:
-        reason = waiting_reason(p, "c")
-        if reason:
-            seen.add(reason)
-        return {"ErrImagePull", "ImagePullBackOff"} <= seen
-
-    p = wait_pod(
-        api_m, ns, "noimage", reasons, "ErrImagePull then ImagePullBackOff", kubelet=kubelet
-    )
+    p = wait_pull_back_off(api_m, ns, "noimage", kubelet)
     assert p["status"]["phase"] == "Pending"
     assert kubelet.process is not None and kubelet.process.alive()
 

@@ -28,7 +28,7 @@ from tests.e2e.kubelet_support import (
     requires_docker,
     running,
     wait_pod,
-    waiting_reason,
+    wait_pull_back_off,
 )
 from tests.support.api import Api
 from tests.support.kubelet import DOCKER, Kubelet, containers, docker
@@ -182,17 +182,7 @@ def test_a_tag_missing_from_the_registry_is_errimagepull_not_the_local_image(
     assert manifest.status_code == 404, manifest
 
     create(api_m, ns, pod("missing", kubelet.node_name, [sleeper(ref, "Always")]))
-    seen: set[str] = set()
-
-    def reasons(p: dict[str, Any]) -> bool:
-        reason = waiting_reason(p, "c")
-        if reason:
-            seen.add(reason)
-        return {"ErrImagePull", "ImagePullBackOff"} <= seen
-
-    p = wait_pod(
-        api_m, ns, "missing", reasons, "ErrImagePull then ImagePullBackOff", kubelet=kubelet
-    )
+    p = wait_pull_back_off(api_m, ns, "missing", kubelet)
     assert p["status"]["phase"] == "Pending"
     failed = wait_event(api_m, ns, "missing", "Failed", f'Failed to pull image "{ref}"')
     assert "not found" in failed["message"] or "manifest unknown" in failed["message"], failed
