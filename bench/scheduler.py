@@ -145,7 +145,7 @@ async def run(etcd: Etcd, server: Apiserver, scheduler: Process, args: argparse.
             params = {"watch": "1", "resourceVersion": rv, "timeoutSeconds": "1800"}
             async with http.get(f"/api/v1/namespaces/{NAMESPACE}/pods", params=params) as r:
                 async for line in r.content:
-                    if not line.strip():
+                    if b'"nodeName"' not in line:  # not bound yet: skip decoding it
                         continue
                     event = orjson.loads(line)
                     obj = event["object"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from decimal import Decimal, InvalidOperation
@@ -77,6 +78,8 @@ def canonical(value: str | int | float) -> str:
 
 
 def _parse(value: str | int | float) -> tuple[Decimal, str]:
+    if isinstance(value, str):
+        return _parse_string(value)
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a quantity: {QUANTITY_ERROR}")
     if isinstance(value, int):
@@ -85,8 +88,13 @@ def _parse(value: str | int | float) -> tuple[Decimal, str]:
         if not math.isfinite(value):
             raise ValueError(f"{value!r} is not a quantity: {QUANTITY_ERROR}")
         return Decimal(repr(value)), "DecimalSI"
-    if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not a quantity: {QUANTITY_ERROR}")
+    raise ValueError(f"{value!r} is not a quantity: {QUANTITY_ERROR}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_string(value: str) -> tuple[Decimal, str]:
+    """Cached: every pod of a workload spells the same few quantities, and every component
+    (validation, scheduler, kubelet) parses them again."""
     match = _SYNTAX.match(value)
     if not match:
         raise ValueError(f"{value!r} is not a quantity: {QUANTITY_ERROR}")

@@ -12,6 +12,7 @@ import uvicorn
 from minik8s.apiserver.app import create_app
 from minik8s.apiserver.asgi import ApiserverApp
 from minik8s.apiserver.config import parse_args
+from minik8s.componentbase.gctuning import tune_garbage_collector
 
 logger = logging.getLogger("minik8s.apiserver")
 
@@ -58,6 +59,7 @@ def main(argv: list[str] | None = None) -> None:
         ssl_keyfile=settings.tls_private_key_file,
     )
     server = ApiserverServer(config, app)
+    tune_garbage_collector()
     server.run()
     if not server.started:
         sys.exit(1)  # e.g. the port was taken

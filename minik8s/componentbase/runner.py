@@ -9,6 +9,8 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from minik8s.componentbase.gctuning import tune_garbage_collector
+
 logger = logging.getLogger(__name__)
 
 Main = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
@@ -61,6 +63,7 @@ async def serve(main: Main, name: str, grace_seconds: float = 10.0) -> int:
 def run(main: Main, name: str, log_level: str = "info", grace_seconds: float = 10.0) -> None:
     """The body of a component's `main()`: exits with 0 after a clean stop."""
     setup_logging(log_level)
+    tune_garbage_collector()
     try:
         import uvloop
 

@@ -10,6 +10,7 @@ has been checked against every node, so its reasons cover the whole cluster.
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import Counter
 from collections.abc import Sequence
@@ -60,7 +61,7 @@ def find_feasible(
     reasons: Counter[str] = Counter()
     check = filtering.check_node
     checked = 0
-    order = (*nodes[start:], *nodes[:start]) if start else nodes
+    order = itertools.chain(itertools.islice(nodes, start, None), itertools.islice(nodes, start))
     plain = filtering.is_plain(pod)
     cpu, memory = pod.cpu, pod.memory
     for node in order:

@@ -1,0 +1,34 @@
+"""The components' garbage collector settings."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+
+from minik8s.componentbase.gctuning import THRESHOLDS, tune_garbage_collector
+
+
+@pytest.fixture
+def restored_gc() -> Iterator[None]:
+    before = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*before)
+
+
+def test_tuning_raises_the_thresholds_and_freezes_startup_objects(restored_gc: None) -> None:
+    survivor = {"created": "before tuning"}
+    tune_garbage_collector()
+    assert gc.get_threshold() == THRESHOLDS
+    assert gc.get_freeze_count() > 0
+    assert all(survivor is not o for o in gc.get_objects())  # frozen objects are not scanned
+
+
+def test_cycles_are_still_collected(restored_gc: None) -> None:
+    tune_garbage_collector()
+    cycle: list[object] = []
+    cycle.append(cycle)
+    del cycle
+    assert gc.collect() >= 1
