@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -19,6 +19,7 @@ import aetcd
 import aetcd.exceptions
 import aetcd.rtypes
 import orjson
+from aetcd import rpc
 
 from minik8s.store import errors
 
@@ -42,6 +43,11 @@ class StoreEvent:
     key: str
     value: Object | None  # the new value (None for DELETE)
     revision: int  # the event's mod_revision (for DELETE: the revision of the delete)
+
+
+_EQUAL = rpc.Compare.EQUAL
+_CREATE = rpc.Compare.CREATE
+_MOD = rpc.Compare.MOD
 
 
 def encode(obj: Object) -> bytes:
@@ -160,61 +166,64 @@ class EtcdStore:
             raise errors.StoreUnavailable(f"etcd {self.server}: {e}") from e
         return aetcd.rtypes.GetRange(response.header, response.kvs, response.more, response.count)
 
-    async def _transaction(
-        self,
-        operation: str,
-        compare: Sequence[Any],
-        success: Sequence[Any],
-        failure: Sequence[Any],
-    ) -> tuple[bool, Sequence[Any]]:
+    async def _transaction(self, operation: str, request: aetcd.rpc.TxnRequest) -> Any:
+        """One Txn, built here rather than through aetcd's helpers: this is every write's path,
+        and their per-call overhead was a tenth of the call."""
+        client = self.client
         try:
             with self._timed(operation):
-                result: tuple[bool, Sequence[Any]] = await self.client.transaction(
-                    compare=compare, success=success, failure=failure
+                return await client.kvstub.Txn(
+                    request, timeout=self._timeout, metadata=client.metadata
                 )
-        except aetcd.exceptions.ClientError as e:
-            raise errors.StoreUnavailable(f"etcd {self.server}: {e}") from e
-        return result
+        except aetcd.rpc.AioRpcError as e:
+            raise errors.StoreUnavailable(f"etcd {self.server}: {e.details() or e.code()}") from e
 
     async def create(self, key: str, obj: Object) -> int:
         """Write `obj` at `key` if the key does not exist; return its mod_revision."""
-        txn = self.client.transactions
         raw = key.encode()
-        ok, responses = await self._transaction(
-            "create", [txn.create(raw) == 0], [txn.put(raw, encode(obj))], []
+        response = await self._transaction(
+            "create",
+            rpc.TxnRequest(
+                compare=[rpc.Compare(result=_EQUAL, target=_CREATE, key=raw, create_revision=0)],
+                success=[rpc.RequestOp(request_put=rpc.PutRequest(key=raw, value=encode(obj)))],
+            ),
         )
-        if not ok:
+        if not response.succeeded:
             raise errors.KeyExists(key)
-        return int(responses[0].response_put.header.revision)
+        return int(response.responses[0].response_put.header.revision)
 
     async def update(self, key: str, obj: Object, expected_revision: int) -> int:
         """Replace the value at `key` if its mod_revision is still `expected_revision`."""
         raw = key.encode()
-        response = await self._compare_and_swap(
-            "update", raw, expected_revision, self.client.transactions.put(raw, encode(obj))
-        )
+        put = rpc.RequestOp(request_put=rpc.PutRequest(key=raw, value=encode(obj)))
+        response = await self._compare_and_swap("update", raw, expected_revision, put)
         return int(response.response_put.header.revision)
 
     async def delete(self, key: str, expected_revision: int) -> int:
         """Delete `key` if its mod_revision is still `expected_revision`; return the revision."""
         raw = key.encode()
-        response = await self._compare_and_swap(
-            "delete", raw, expected_revision, self.client.transactions.delete(raw)
-        )
+        delete = rpc.RequestOp(request_delete_range=rpc.DeleteRangeRequest(key=raw))
+        response = await self._compare_and_swap("delete", raw, expected_revision, delete)
         return int(response.response_delete_range.header.revision)
 
     async def _compare_and_swap(
         self, operation: str, raw: bytes, expected_revision: int, write: Any
     ) -> Any:
-        txn = self.client.transactions
-        ok, responses = await self._transaction(
-            operation, [txn.mod(raw) == expected_revision], [write], [txn.get(raw)]
+        response = await self._transaction(
+            operation,
+            rpc.TxnRequest(
+                compare=[
+                    rpc.Compare(result=_EQUAL, target=_MOD, key=raw, mod_revision=expected_revision)
+                ],
+                success=[write],
+                failure=[rpc.RequestOp(request_range=rpc.RangeRequest(key=raw))],
+            ),
         )
-        if not ok:
-            if not responses or not responses[0]:
+        if not response.succeeded:
+            if not response.responses or not response.responses[0].response_range.kvs:
                 raise errors.KeyNotFound(raw.decode())
             raise errors.RevisionConflict(raw.decode())
-        return responses[0]
+        return response.responses[0]
 
     async def compact(self, revision: int) -> None:
         await self.client.compact(revision, physical=True)
