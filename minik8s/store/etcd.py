@@ -130,14 +130,12 @@ class EtcdStore:
             return False
 
     async def get(self, key: str) -> StoredObject:
-        try:
-            with self._timed("get"):
-                result = await self.client.get(key.encode())
-        except aetcd.exceptions.ClientError as e:
-            raise errors.StoreUnavailable(f"etcd {self.server}: {e}") from e
-        if result is None:
+        with self._timed("get"):
+            rng = await self._range(key.encode(), b"")
+        if not rng.kvs:
             raise errors.KeyNotFound(key)
-        return StoredObject(key, decode(result.value, result.mod_revision), result.mod_revision)
+        kv = rng.kvs[0]
+        return StoredObject(key, decode(kv.value, kv.mod_revision), kv.mod_revision)
 
     async def list(self, prefix: str) -> tuple[list[StoredObject], int]:
         """Every object under `prefix` and the store revision of the read."""
