@@ -7,10 +7,9 @@ etcd `mod_revision`, set on every read, as in Kubernetes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -83,14 +82,9 @@ class EtcdStore:
         self._observe = observe
         """Called with (operation, seconds) after each etcd request, for metrics."""
 
-    @contextlib.contextmanager
-    def _timed(self, operation: str) -> Iterator[None]:
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            if self._observe is not None:
-                self._observe(operation, time.perf_counter() - started)
+    def _observed(self, operation: str, started: float) -> None:
+        if self._observe is not None:
+            self._observe(operation, time.perf_counter() - started)
 
     @property
     def server(self) -> str:
@@ -115,11 +109,7 @@ class EtcdStore:
 
     async def current_revision(self) -> int:
         """The store's revision now (a count-only range: cheap, and linearizable)."""
-        try:
-            with self._timed("revision"):
-                rng = await self._range(b"/registry/", b"/registry0", count_only=True)
-        except aetcd.exceptions.ClientError as e:
-            raise errors.StoreUnavailable(f"etcd {self.server}: {e}") from e
+        rng = await self._range("revision", b"/registry/", b"/registry0", count_only=True)
         return int(rng.header.revision)
 
     async def ping(self) -> bool:
@@ -130,8 +120,7 @@ class EtcdStore:
             return False
 
     async def get(self, key: str) -> StoredObject:
-        with self._timed("get"):
-            rng = await self._range(key.encode(), b"")
+        rng = await self._range("get", key.encode(), b"")
         if not rng.kvs:
             raise errors.KeyNotFound(key)
         kv = rng.kvs[0]
@@ -140,11 +129,7 @@ class EtcdStore:
     async def list(self, prefix: str) -> tuple[list[StoredObject], int]:
         """Every object under `prefix` and the store revision of the read."""
         start = prefix.encode()
-        try:
-            with self._timed("list"):
-                rng = await self._range(start, aetcd.utils.prefix_range_end(start))
-        except aetcd.exceptions.ClientError as e:
-            raise errors.StoreUnavailable(f"etcd {self.server}: {e}") from e
+        rng = await self._range("list", start, aetcd.utils.prefix_range_end(start))
         items = [
             StoredObject(kv.key.decode(), decode(kv.value, kv.mod_revision), kv.mod_revision)
             for kv in rng.kvs
@@ -152,29 +137,32 @@ class EtcdStore:
         return items, int(rng.header.revision)
 
     async def _range(
-        self, start: bytes, end: bytes, count_only: bool = False
+        self, operation: str, start: bytes, end: bytes, count_only: bool = False
     ) -> aetcd.rtypes.GetRange:
         client = self.client
-        request = aetcd.rpc.RangeRequest(key=start, range_end=end, count_only=count_only)
+        request = rpc.RangeRequest(key=start, range_end=end, count_only=count_only)
+        started = time.perf_counter()
         try:
             response = await client.kvstub.Range(
                 request, timeout=self._timeout, metadata=client.metadata
             )
         except Exception as e:  # grpc.aio errors: the channel is down or the call timed out
             raise errors.StoreUnavailable(f"etcd {self.server}: {e}") from e
+        finally:
+            self._observed(operation, started)
         return aetcd.rtypes.GetRange(response.header, response.kvs, response.more, response.count)
 
     async def _transaction(self, operation: str, request: aetcd.rpc.TxnRequest) -> Any:
         """One Txn, built here rather than through aetcd's helpers: this is every write's path,
         and their per-call overhead was a tenth of the call."""
         client = self.client
+        started = time.perf_counter()
         try:
-            with self._timed(operation):
-                return await client.kvstub.Txn(
-                    request, timeout=self._timeout, metadata=client.metadata
-                )
+            return await client.kvstub.Txn(request, timeout=self._timeout, metadata=client.metadata)
         except aetcd.rpc.AioRpcError as e:
             raise errors.StoreUnavailable(f"etcd {self.server}: {e.details() or e.code()}") from e
+        finally:
+            self._observed(operation, started)
 
     async def create(self, key: str, obj: Object) -> int:
         """Write `obj` at `key` if the key does not exist; return its mod_revision."""
