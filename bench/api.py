@@ -4,7 +4,8 @@
 
 Prints raw aetcd put/get rates from one process, apiserver create/get rates for pods with the
 same payloads at 1, 10 and 50 concurrent clients, the p50/p99 latency of creates at 50
-clients, and the p99 delivery latency of a change to 100 watchers; then the ratios.
+clients, and the p99 delivery latency of a change to 100 watchers; then the ratios, and the CPU
+each process spent per operation at 50 clients with the rate that bounds once every core is busy.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.processes import Apiserver, Etcd, temp_dir
+from tests.support.processes import Apiserver, Etcd, cpu_seconds, temp_dir
 
 CONCURRENCY = (1, 10, 50)
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -78,8 +79,39 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def raw_etcd(etcd: Etcd, total: int) -> dict[str, float]:
+class CpuMeter:
+    """CPU milliseconds per operation of this process (the client) and of the servers."""
+
+    def __init__(self, **servers: int) -> None:
+        self.servers = servers
+
+    def start(self) -> dict[str, float]:
+        return {"client": time.process_time()} | {
+            name: cpu_seconds(pid) for name, pid in self.servers.items()
+        }
+
+    def per_operation(self, before: dict[str, float], operations: int) -> dict[str, float]:
+        after = self.start()
+        return {name: (after[name] - before[name]) * 1000 / operations for name in before}
+
+
+async def measured(
+    meter: CpuMeter, total: int, concurrency: int, op: Callable[[int], Awaitable[None]]
+) -> tuple[float, list[float], dict[str, float]]:
+    """`run_concurrently`, plus the CPU milliseconds each process spent per operation."""
+    before = meter.start()
+    seconds, latencies = await run_concurrently(total, concurrency, op)
+    return seconds, latencies, meter.per_operation(before, total)
+
+
+Cpu = dict[str, dict[str, float]]
+"""step ("put10", "create50", ...) -> process -> CPU ms per operation."""
+
+
+async def raw_etcd(etcd: Etcd, total: int, cpu: Cpu) -> dict[str, float]:
     rates: dict[str, float] = {}
+    assert etcd.process is not None and etcd.process.popen is not None
+    meter = CpuMeter(etcd=etcd.process.popen.pid)
     payload = orjson.dumps(pod("x"))
     async with aetcd.Client(host="127.0.0.1", port=etcd.client_port) as client:
         for c in CONCURRENCY:
@@ -91,9 +123,9 @@ async def raw_etcd(etcd: Etcd, total: int) -> dict[str, float]:
             async def get(i: int, prefix: str = prefix) -> None:
                 await client.get(f"{prefix}{i}".encode())
 
-            seconds, _ = await run_concurrently(total, c, put)
+            seconds, _, cpu[f"put{c}"] = await measured(meter, total, c, put)
             rates[f"put{c}"] = total / seconds
-            seconds, _ = await run_concurrently(total, c, get)
+            seconds, _, cpu[f"get{c}"] = await measured(meter, total, c, get)
             rates[f"get{c}"] = total / seconds
     return rates
 
@@ -115,9 +147,14 @@ async def post(http: aiohttp.ClientSession, path: str, body: bytes) -> None:
         await r.read()
 
 
-async def apiserver_rates(server: Apiserver, total: int) -> tuple[dict[str, float], list[float]]:
+async def apiserver_rates(
+    server: Apiserver, etcd: Etcd, total: int, cpu: Cpu
+) -> tuple[dict[str, float], list[float]]:
     rates: dict[str, float] = {}
     latencies_at_50: list[float] = []
+    assert server.process is not None and server.process.popen is not None
+    assert etcd.process is not None and etcd.process.popen is not None
+    meter = CpuMeter(apiserver=server.process.popen.pid, etcd=etcd.process.popen.pid)
     async with session(server, 100) as http:
         namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench"}}
         await post(http, "/api/v1/namespaces", orjson.dumps(namespace))
@@ -133,11 +170,11 @@ async def apiserver_rates(server: Apiserver, total: int) -> tuple[dict[str, floa
                         raise RuntimeError(f"get failed: {r.status} {await r.text()}")
                     await r.read()
 
-            seconds, latencies = await run_concurrently(total, c, create)
+            seconds, latencies, cpu[f"api-create{c}"] = await measured(meter, total, c, create)
             rates[f"create{c}"] = total / seconds
             if c == 50:
                 latencies_at_50 = latencies
-            seconds, _ = await run_concurrently(total, c, get)
+            seconds, _, cpu[f"api-get{c}"] = await measured(meter, total, c, get)
             rates[f"get{c}"] = total / seconds
     return rates, latencies_at_50
 
@@ -200,8 +237,9 @@ def main() -> None:
     try:
         etcd.start()
         server.start()
-        raw = asyncio.run(raw_etcd(etcd, args.requests))
-        api, latencies = asyncio.run(apiserver_rates(server, args.requests))
+        cpu: Cpu = {}
+        raw = asyncio.run(raw_etcd(etcd, args.requests, cpu))
+        api, latencies = asyncio.run(apiserver_rates(server, etcd, args.requests, cpu))
         delays = asyncio.run(watch_latency(server, args.watchers, args.changes))
     finally:
         server.stop()
@@ -220,6 +258,7 @@ def main() -> None:
             f"{api[f'create{c}'] / raw[f'put{c}']:>6.2f} {raw[f'get{c}']:>11.0f} "
             f"{api[f'get{c}']:>10.0f} {api[f'get{c}'] / raw[f'get{c}']:>6.2f}"
         )
+    print_cpu(cpu, raw)
     print(
         f"create latency at 50 clients: p50 {pct(latencies, 0.5) * 1000:.1f} ms, "
         f"p99 {pct(latencies, 0.99) * 1000:.1f} ms (target p99 <= 50 ms)"
@@ -229,6 +268,25 @@ def main() -> None:
         f"p50 {pct(delays, 0.5) * 1000:.1f} ms, p99 {pct(delays, 0.99) * 1000:.1f} ms, "
         f"mean {statistics.mean(delays) * 1000:.1f} ms (target p99 <= 100 ms)"
     )
+
+
+def print_cpu(cpu: Cpu, raw: dict[str, float]) -> None:
+    """CPU per operation, and the best rate the machine allows once every core is busy."""
+    cores = os.cpu_count() or 1
+    print("CPU ms per operation at 50 clients (client = this process):")
+    for raw_step, api_step in (("put50", "create50"), ("get50", "get50")):
+        api_cpu = cpu[f"api-{api_step}"]
+        ceiling = cores * 1000 / sum(api_cpu.values())
+        print(
+            f"  etcd {raw_step[:-2]:<4} {_split(cpu[raw_step])}; "
+            f"api {api_step[:-2]:<6} {_split(api_cpu)}: with {cores} cores busy at most "
+            f"{ceiling:.0f}/s = {ceiling / raw[raw_step]:.2f}x etcd"
+        )
+
+
+def _split(per_process: dict[str, float]) -> str:
+    parts = " + ".join(f"{name} {ms:.2f}" for name, ms in per_process.items())
+    return f"{parts} = {sum(per_process.values()):.2f}"
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import secrets
 import shutil
 import sys
@@ -29,14 +28,9 @@ from minik8s.api.resources import DEPLOYMENTS, NAMESPACES, NODES, PODS
 from minik8s.client.api import ApiClient
 from minik8s.client.kubeconfig import load_kubeconfig
 from tests.support.controllers import ControllerManager
-from tests.support.processes import Apiserver, Etcd, temp_dir
+from tests.support.processes import Apiserver, Etcd, cpu_seconds, temp_dir
 
 NS = "bench"
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class HollowCluster:

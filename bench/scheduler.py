@@ -30,7 +30,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.processes import Apiserver, Etcd, Process, free_port, temp_dir
+from tests.support.processes import Apiserver, Etcd, Process, cpu_seconds, free_port, temp_dir
 from tests.support.waiting import wait_for
 
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -66,12 +66,6 @@ def pod(name: str) -> dict[str, Any]:
             ]
         },
     }
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def session(server: Apiserver, connections: int) -> aiohttp.ClientSession:

@@ -21,6 +21,12 @@ from minik8s import pki
 from tests.support.waiting import wait_for
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
