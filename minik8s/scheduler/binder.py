@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import aiohttp
 import orjson
+import yarl
 
 from minik8s.api import errors
 from minik8s.api.resources import PODS
@@ -83,7 +84,8 @@ class AiohttpBinder:
         body = orjson.dumps(obj)
         what = f"POST {url}"
         try:
-            async with self._session.post(url, data=body) as response:
+            # API paths are made of DNS names: already encoded, so yarl need not check them
+            async with self._session.post(yarl.URL(url, encoded=True), data=body) as response:
                 content = await response.read()
                 if 200 <= response.status < 300:
                     return
