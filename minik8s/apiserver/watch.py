@@ -150,16 +150,20 @@ class WatchStream:
             now = time.monotonic()
             if now >= self.deadline:
                 return
-            wait = self.deadline - now
-            if self.request.allow_bookmarks:
-                wait = min(wait, max(0.0, next_bookmark - now))
-            try:
-                event = await asyncio.wait_for(queue.get(), timeout=wait)
-            except TimeoutError:
-                if self.request.allow_bookmarks and time.monotonic() >= next_bookmark:
+            if queue.empty():  # wait_for costs a task and a timer: only when there is nothing
+                if self.request.allow_bookmarks and now >= next_bookmark:
+                    # nothing waits for us: every change up to the cache's revision was sent
                     yield bookmark(self.request.resource, self.cache.revision)
-                    next_bookmark = time.monotonic() + self.bookmark_interval
-                continue
+                    next_bookmark = now + self.bookmark_interval
+                wait = self.deadline - now
+                if self.request.allow_bookmarks:
+                    wait = min(wait, max(0.0, next_bookmark - now))
+                try:
+                    event = await asyncio.wait_for(queue.get(), timeout=wait)
+                except TimeoutError:
+                    continue
+            else:
+                event = queue.get_nowait()
             if event is None:
                 if self.watcher.overflowed:
                     logger.info("closing a %s watch that fell behind", self.request.resource.plural)
