@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> None:
         http="httptools",
         log_level="warning",
         access_log=False,
+        server_header=False,  # Kubernetes' apiserver sends none
         proxy_headers=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
