@@ -3,16 +3,20 @@
 Everything it creates is ours by name: chains start with `MINIK8S-`, the jumps to them live in
 the built-in chains, the Service CIDR is routed to our bridge (`minik8s-svc`). `cleanup()`
 removes exactly those and puts back the sysctls we changed; it never flushes a chain or
-deletes a route or link that is not ours. Binaries run through asyncio subprocesses.
+deletes a route or link that is not ours. Binaries run from threads.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
 import shlex
 import shutil
+import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -60,18 +64,10 @@ class Host:
     # --- running binaries --------------------------------------------------------------------
 
     async def run(self, *argv: str, stdin: str | None = None, check: bool = True) -> str:
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await process.communicate(stdin.encode() if stdin is not None else None)
-        if check and process.returncode != 0:
-            raise IptablesError(
-                f"{shlex.join(argv)} exited {process.returncode}: {err.decode().strip()}"
-            )
-        return out.decode()
+        """Run a binary from a thread, which waits for it: a large sync runs dozens of restores
+        while another thread renders their input, and the event loop would get the GIL to
+        start and reap each one only now and then."""
+        return await asyncio.to_thread(_run, argv, stdin, check)
 
     async def _succeeds(self, *argv: str) -> bool:
         try:
@@ -209,6 +205,35 @@ class Host:
         if deletions:
             await self.restore("".join(f"*{table}\n" + "\n".join(lines) + "\nCOMMIT\n"
                                        for table, lines in deletions.items()))  # fmt: skip
+
+
+def _run(argv: tuple[str, ...], stdin: str | None, check: bool) -> str:
+    with _memory_file(stdin) as source:  # not a pipe: the binary never waits for us
+        done = subprocess.run(
+            argv, stdin=subprocess.DEVNULL if source is None else source, capture_output=True
+        )
+    if check and done.returncode != 0:
+        raise IptablesError(
+            f"{shlex.join(argv)} exited {done.returncode}: {done.stderr.decode().strip()}"
+        )
+    return done.stdout.decode()
+
+
+@contextlib.contextmanager
+def _memory_file(text: str | None) -> Iterator[int | None]:
+    """A file descriptor reading `text` from its start (None for None)."""
+    if text is None:
+        yield None
+        return
+    fd = os.memfd_create("minik8s-proxy-input")
+    try:
+        data = memoryview(text.encode())
+        while data:
+            data = data[os.write(fd, data) :]
+        os.lseek(fd, 0, os.SEEK_SET)
+        yield fd
+    finally:
+        os.close(fd)
 
 
 def _jumps_to_ours(words: list[str]) -> bool:

@@ -8,22 +8,27 @@ measured at 5 000 services (30 000 chains, 85 000 rules):
 - Per transaction, `iptables-nft-restore` keeps every chain name a line mentions (the chain and
   its jump target) in a *sorted linked list*: each mention walks it from the smallest name. With
   every chain's rules right after its `:chain` line, and chains in descending name order, each
-  new name goes to the head and each mention is O(1). The one mention that stays expensive is a
-  chain whose rules jump to chains with smaller names (SVC → SEP): it walks past every such
-  target the transaction mentioned so far. So a transaction is bounded by `budget` distinct
-  smaller-named jump targets: the whole ruleset in one transaction took 34 s; this way the
-  SEP chains go in transactions of 10 000 rules and the SVC chains in ones of ~200 chains.
+  new name goes to the head and each mention is O(1). What stays expensive is a chain whose
+  rules jump to chains with smaller names (SVC → SEP): each of its lines walks past every such
+  name the transaction mentioned so far. So a transaction is bounded by `budget` distinct
+  smaller-named jump targets: the whole ruleset in one transaction took 34 s. It also asks the
+  kernel for every chain it mentions, one request each.
 - Every commit that adds jumps or xt matches makes the kernel validate the table: a walk over
   all its chains (~10 ms at 30 000 chains) and, once the built-in chains jump to ours, over the
-  whole jump graph (~100 ms): few transactions, and larger ones once hooked in.
+  whole jump graph (~50-100 ms): few transactions, and larger ones once hooked in.
 - The kernel processes a batch under the netns' commit mutex, but iptables' parsing in user
-  space runs in parallel: a large sync runs up to `parallel` restore processes at once on
-  chains of the same level, which never jump to each other.
+  space runs in parallel: a large sync runs up to `parallel` restore processes at once. An SVC
+  chain goes in one transaction with the SEP chains it jumps to (they cost the transaction
+  what mentioning them costs anyway): such transactions are complete on their own, so they
+  run in any order, and a streamed sync (`service_transactions`) starts them while the next
+  ones are still being rendered.
 - What remains is per rule (~15-45 µs of CPU each, user + kernel, on a 2-core VM; the kernel
-  looks every expression's type up in a list), which is why large clusters drop comments.
+  looks every expression's type up in a list, and every xt match or target costs more than a
+  native expression), which is why large clusters drop comments, and why DNAT rules have no
+  `-m tcp`.
 
-Every intermediate state is consistent: chains are written by level (leaves first: SEP before
-the SVC chains that jump to them, SERVICES last, with the jumps that hang it in), each
+Every intermediate state is consistent: chains are written by level (leaves first, SEP with or
+before the SVC chains that jump to them, SERVICES last, with the jumps that hang it in), each
 transaction is atomic, and stale chains are flushed and deleted last, highest level first, once
 nothing live jumps to them.
 """
@@ -31,7 +36,7 @@ nothing live jumps to them.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from minik8s.proxy import rules as r
@@ -43,6 +48,10 @@ Jump = tuple[str, str, tuple[str, ...]]
 
 MIN_RULES_PER_CALL = 2000
 """A level is split over parallel restore processes only in parts of at least this many rules."""
+RULES_PER_CALL = 4000
+"""The service transactions of a large sync go in restore processes of about this many rules
+(about one transaction): each process keeps every chain name it saw in fixed-size hash tables,
+so smaller ones parse faster, and the last ones end closer together."""
 MAX_RULES_PER_TRANSACTION = 10_000
 """Smaller transactions let two restore processes take turns in the kernel (measured best)."""
 HOOKED_FACTOR = 2
@@ -72,8 +81,12 @@ class Step:
         lines = [f"*{self.table}"]
         # leaves first (a jump's target is declared before it), then descending names
         for chain in sorted(sorted(self.written, reverse=True), key=r.chain_level):
-            lines.append(f":{chain} - [0:0]")
-            lines.extend(f"-A {chain} {rule}" for rule in self.written[chain])
+            chain_rules = self.written[chain]
+            if chain_rules:
+                append = f"\n-A {chain} "
+                lines.append(f":{chain} - [0:0]{append}{append.join(chain_rules)}")
+            else:
+                lines.append(f":{chain} - [0:0]")
         lines.extend(f"-I {chain} {_quote(rule)}" for chain, rule in self.jumps)
         # highest level first (nothing live jumps to a chain when it goes), descending names
         deleted = sorted(sorted(self.deleted, reverse=True), key=lambda c: -_level(c))
@@ -121,9 +134,7 @@ def plan(
     `hooked`: the nat table's built-in chains already jump to ours. Returns no stage when
     nothing changed. A change within `budget` is one atomic call.
     """
-    max_rules = MAX_RULES_PER_TRANSACTION
-    if hooked:
-        budget, max_rules = budget * HOOKED_FACTOR, max_rules * (HOOKED_FACTOR + 1)
+    budget, max_rules = limits(budget, hooked)
     changed = [
         key for key, chain_rules in desired.items()
         if key not in existing or applied.get(key) != chain_rules
@@ -146,6 +157,11 @@ def plan(
     by_level: dict[int, list[ChainKey]] = {}
     for key in changed:
         by_level.setdefault(r.chain_level(key[1]), []).append(key)
+    seps, svcs = by_level.pop(1, []), by_level.pop(2, [])
+    if 0 in by_level:
+        stages.append(_stage(by_level.pop(0), desired, budget, parallel, max_rules))
+    if seps or svcs:
+        stages.extend(_service_stages(seps, svcs, desired, budget, parallel, max_rules))
     for level in sorted(by_level):
         stages.append(_stage(by_level[level], desired, budget, parallel, max_rules))
     if jumps:
@@ -154,6 +170,48 @@ def plan(
         deletes = [Step(table, deleted=[c for t, c in stale if t == table]) for table in r.TABLES]
         stages.append([[step for step in deletes if step.deleted]])
     return _merge_single_calls(stages, desired, budget)
+
+
+def limits(budget: int, hooked: bool) -> tuple[int, int]:
+    """(budget, rules) of one transaction."""
+    if hooked:
+        return budget * HOOKED_FACTOR, MAX_RULES_PER_TRANSACTION * (HOOKED_FACTOR + 1)
+    return budget, MAX_RULES_PER_TRANSACTION
+
+
+def service_transactions(
+    groups: Iterable[Sequence[tuple[str, tuple[str, ...]]]],
+    budget: int = 1000,
+    hooked: bool = False,
+) -> Iterator[Step]:
+    """Transactions writing these nat chains as the large `plan` writes them, each one handed
+    out as soon as it is full: a streamed sync restores them while the next ones are rendered.
+    Each group is an SVC chain and the SEP chains only it jumps to (`rules.Builder.groups`);
+    it goes whole in one transaction, so transactions are complete on their own and may be
+    committed in any order. Their other target (MARK-MASQ) must be in already; the chains
+    that jump to these are written afterwards."""
+    return _pack(((group, len(group) - 1) for group in groups), *limits(budget, hooked), "nat")
+
+
+def _pack(
+    groups: Iterable[tuple[Sequence[tuple[str, tuple[str, ...]]], int]],
+    budget: int,
+    max_rules: int,
+    table: str,
+) -> Iterator[Step]:
+    """Transactions of whole groups, each given with its SVC chain's smaller-named targets
+    but MARK-MASQ, which is every SVC chain's."""
+    step, targets, size = Step(table), 1, 0
+    for group, seps in groups:
+        rules = sum(len(chain_rules) for _, chain_rules in group)
+        if step.written and (targets + seps > budget or size + rules > max_rules):
+            yield step
+            step, targets, size = Step(table), 1, 0
+        step.written.update(group)
+        targets += seps
+        size += rules
+    if step.written:
+        yield step
 
 
 def _stage(
@@ -180,6 +238,57 @@ def _stage(
             else:
                 calls.append(steps)
     return calls
+
+
+def _service_stages(
+    seps: list[ChainKey],
+    svcs: list[ChainKey],
+    desired: Mapping[ChainKey, tuple[str, ...]],
+    budget: int,
+    parallel: int,
+    max_rules: int,
+) -> list[Stage]:
+    """Each SVC chain in one transaction with the SEP chains only it jumps to: a transaction is
+    complete on its own, so these calls may run in any order, at once. SEP chains that no
+    changed SVC chain (or more than one) jumps to go first, in a stage of their own.
+
+    A transaction declares the SEP chains, then the SVC chains, so it costs iptables what the
+    SVC chains alone would (their jumps mention those SEP names anyway), and it keeps the
+    kernel's commits few: each one walks every chain of the table."""
+    changed = set(seps)
+    owner: dict[ChainKey, ChainKey | None] = {}
+    for svc in svcs:
+        for target in _targets(desired[svc]):
+            sep = (svc[0], target)
+            if sep in changed:
+                owner[sep] = svc if sep not in owner else None
+    owned: dict[ChainKey, list[str]] = {}
+    for sep, svc_of in owner.items():
+        if svc_of is not None:
+            owned.setdefault(svc_of, []).append(sep[1])
+    stages: list[Stage] = []
+    unowned = [sep for sep in seps if owner.get(sep) is None]
+    if unowned:
+        stages.append(_stage(unowned, desired, budget, parallel, max_rules))
+    steps: list[Step] = []
+    for table in r.TABLES:
+        groups = (
+            ([(svc, desired[(table, svc)]),
+              *((sep, desired[(table, sep)]) for sep in owned.get((table, svc), ()))],
+             len(_smaller_targets(svc, desired[(table, svc)]) - {r.MARK_MASQ}))
+            for svc in sorted((c for t, c in svcs if t == table), reverse=True)
+        )  # fmt: skip
+        steps.extend(_pack(groups, budget, max_rules, table))
+    if steps:
+        stages.append(_spread(steps, parallel))
+    return stages
+
+
+def _spread(steps: list[Step], parallel: int) -> Stage:
+    """Consecutive transactions in calls of about RULES_PER_CALL rules, at least `parallel`."""
+    size = sum(len(rules) for step in steps for rules in step.written.values())
+    count = min(len(steps), max(parallel, round(size / RULES_PER_CALL)))
+    return [steps[i * len(steps) // count : (i + 1) * len(steps) // count] for i in range(count)]
 
 
 def _transactions(
@@ -267,7 +376,12 @@ def _cost(chains: Iterable[tuple[str, tuple[str, ...]]], limit: int | None = Non
 
 
 def _smaller_targets(chain: str, chain_rules: Iterable[str]) -> set[str]:
-    return {target for target in _JUMP.findall("\n".join(chain_rules)) if target < chain}
+    return {target for target in _targets(chain_rules) if target < chain}
+
+
+def _targets(chain_rules: Iterable[str]) -> list[str]:
+    """The chains of ours these rules jump to."""
+    return _JUMP.findall("\n".join(chain_rules))
 
 
 _JUMP = re.compile(rf"-j ({r.PREFIX}[^ \n]+)")

@@ -64,9 +64,9 @@ COMMIT
 -A MINIK8S-SVC-CDGGSHYLG3RE2FKL -m comment --comment default/web:http -m statistic --mode random --probability 0.5000000000 -j MINIK8S-SEP-UIQK3OSOSTRHRPBX
 -A MINIK8S-SVC-CDGGSHYLG3RE2FKL -m comment --comment default/web:http -j MINIK8S-SEP-2AZ33KU3V5PGPQZH
 -A MINIK8S-SEP-UIQK3OSOSTRHRPBX -s 10.244.1.2/32 -m comment --comment default/web:http -j MINIK8S-MARK-MASQ
--A MINIK8S-SEP-UIQK3OSOSTRHRPBX -p tcp -m comment --comment default/web:http -m tcp -j DNAT --to-destination 10.244.1.2:8080
+-A MINIK8S-SEP-UIQK3OSOSTRHRPBX -p tcp -m comment --comment default/web:http -j DNAT --to-destination 10.244.1.2:8080
 -A MINIK8S-SEP-2AZ33KU3V5PGPQZH -s 10.244.1.3/32 -m comment --comment default/web:http -j MINIK8S-MARK-MASQ
--A MINIK8S-SEP-2AZ33KU3V5PGPQZH -p tcp -m comment --comment default/web:http -m tcp -j DNAT --to-destination 10.244.1.3:8080
+-A MINIK8S-SEP-2AZ33KU3V5PGPQZH -p tcp -m comment --comment default/web:http -j DNAT --to-destination 10.244.1.3:8080
 COMMIT
 """  # noqa: E501
 
@@ -110,7 +110,7 @@ def test_large_cluster_mode_leaves_out_per_endpoint_comments_like_kubernetes() -
     ]
     assert nat[SEP_2] == [
         f"-s 10.244.1.2/32 -j {rules.MARK_MASQ}",
-        "-p tcp -m tcp -j DNAT --to-destination 10.244.1.2:8080",
+        "-p tcp -j DNAT --to-destination 10.244.1.2:8080",
     ]
     assert nat[rules.SERVICES][0] == (
         '-d 10.96.0.10/32 -p tcp -m comment --comment "default/web:http cluster IP" -m tcp '
@@ -126,8 +126,7 @@ def test_large_cluster_mode_leaves_out_per_endpoint_comments_like_kubernetes() -
         == f"-m recent --name {SEP_2} {recent} --rcheck --seconds 10800 --reap -j {SEP_2}"
     )
     assert nat[SEP_2][1] == (
-        f"-p tcp -m recent --name {SEP_2} {recent} --set -m tcp -j DNAT --to-destination "
-        "10.244.1.2:8080"
+        f"-p tcp -m recent --name {SEP_2} {recent} --set -j DNAT --to-destination 10.244.1.2:8080"
     )
     small = rules.build_rules([service()], [endpoints("10.244.1.2")], "n", LARGE).tables["nat"]
     assert "-m comment --comment default/web:http" in small[SVC][-1]  # 1 endpoint: not large
@@ -172,10 +171,8 @@ def test_multiple_ports_get_a_chain_each_with_their_own_endpoint_port() -> None:
     dnat = [rule for c, rs in nat.items() if c.startswith(rules.SEP_PREFIX) for rule in rs
             if "DNAT" in rule]  # fmt: skip
     assert sorted(dnat) == [
-        "-p tcp -m comment --comment default/web:http -m tcp -j DNAT --to-destination "
-        "10.244.1.2:8080",
-        "-p udp -m comment --comment default/web:dns -m udp -j DNAT --to-destination "
-        "10.244.1.2:5353",
+        "-p tcp -m comment --comment default/web:http -j DNAT --to-destination 10.244.1.2:8080",
+        "-p udp -m comment --comment default/web:dns -j DNAT --to-destination 10.244.1.2:5353",
     ]
     assert any("-p udp" in rule and "--dport 53" in rule for rule in nat[rules.SERVICES])
 
@@ -214,7 +211,7 @@ def test_session_affinity_golden() -> None:
     ]
     assert nat[SEP_2][1] == (
         f"-p tcp -m comment --comment default/web:http -m recent --name {SEP_2} {recent} --set "
-        "-m tcp -j DNAT --to-destination 10.244.1.2:8080"
+        "-j DNAT --to-destination 10.244.1.2:8080"
     )
 
 
@@ -371,6 +368,73 @@ def test_large_sync_is_staged_by_level_in_parallel_calls_and_stays_consistent(
     assert jumps == {(t, c, restore._quote(rule)) for t, c, rule in rules.JUMPS}
 
 
+def test_a_large_sync_writes_each_svc_chain_with_its_sep_chains_in_one_transaction() -> None:
+    old, new = many(40, 3), many(40, 3, port=9090)
+    stages = restore.plan(new, {}, set(old), jumps=rules.JUMPS, budget=20, parallel=2)
+    service_stage = next(stage for stage in stages if len(stage) > 1)
+    for step in (step for call in service_stage for step in call):
+        seps = {c for c in step.written if c.startswith(rules.SEP_PREFIX)}
+        targets = {
+            t
+            for c in step.written
+            if c.startswith(rules.SVC_PREFIX)
+            for t in restore._targets(step.written[c])
+            if t.startswith(rules.SEP_PREFIX)
+        }
+        assert seps == targets and restore._cost(step.written.items()) <= 20  # fmt: skip
+    assert ours(simulate(stages, old)) == {key: list(value) for key, value in new.items()}
+
+
+def test_svc_chains_count_the_unchanged_sep_chains_they_jump_to_against_the_budget() -> None:
+    old = many(40, 3)
+    moved = {key: tuple(rule.replace("-d 10.96.", "-d 10.97.") for rule in value)
+             for key, value in old.items()}  # fmt: skip
+    assert {key for key in old if old[key] != moved[key]} >= {
+        key for key in old if key[1].startswith(rules.SVC_PREFIX)
+    }
+    stages = restore.plan(moved, old, set(old), budget=20, parallel=2)
+    for step in steps_of(stages):
+        assert restore._cost(step.written.items()) <= 20
+    assert ours(simulate(stages, old)) == {key: list(value) for key, value in moved.items()}
+
+
+def test_builder_in_parts_gives_what_build_rules_gives() -> None:
+    services = [service(f"s{i}", clusterIP=f"10.96.1.{i}") for i in range(1, 30)]
+    eps = [endpoints(*(f"10.244.{i}.{j}" for j in range(1, i % 4 + 1)), name=f"s{i}")
+           for i in range(1, 30)]  # fmt: skip
+    builder = rules.Builder(services, eps, OPTIONS, rules.Memo())
+    groups = list(builder.groups())
+    whole = builder.finish()
+    assert whole == rules.build_rules(services, eps, "n", OPTIONS)
+    nat = whole.tables["nat"]
+    assert {chain for group in groups for chain, _ in group} == {
+        chain for chain in nat if rules.chain_level(chain) in (1, 2)
+    }
+    for (svc, svc_rules), *seps in groups:
+        assert svc.startswith(rules.SVC_PREFIX) and nat[svc] == list(svc_rules)
+        targets = [t for t in restore._targets(svc_rules) if t != rules.MARK_MASQ]
+        assert [sep for sep, _ in seps] == targets
+
+
+def test_service_groups_go_whole_in_transactions_within_budget() -> None:
+    builder = rules.Builder(
+        [service(f"s{i}", clusterIP=f"10.96.1.{i}") for i in range(1, 41)],
+        [endpoints(f"10.244.{i}.1", f"10.244.{i}.2", name=f"s{i}") for i in range(1, 41)],
+        OPTIONS,
+    )
+    groups = list(builder.groups())
+    steps = list(restore.service_transactions(groups, budget=7))
+    assert len(steps) > 2
+    assert all(restore._cost(step.written.items()) <= 7 for step in steps)
+    written = [set(step.written) for step in steps]
+    for group in groups:  # each group in exactly one transaction
+        assert sum({chain for chain, _ in group} <= chains for chains in written) == 1
+    leaves = {key: value for key, value in restore.flatten(builder.rules).items()
+              if rules.chain_level(key[1]) == 0}  # fmt: skip
+    final = simulate([[[step] for step in steps]], leaves)  # in any order, consistent
+    assert len(ours(final)) == len(leaves) + sum(len(group) for group in groups)
+
+
 def test_deleting_everything_is_one_transaction_per_table_highest_level_first() -> None:
     chains = set(many(3, 2))
     steps = restore.deletion(chains)
@@ -465,6 +529,15 @@ table ip mangle {
     assert iptables._parse_nft_chains(listing) == {
         ("filter", "MINIK8S-SERVICES"), ("nat", "MINIK8S-SVC-AAAA")
     }  # fmt: skip
+
+
+def test_binaries_read_their_input_from_memory_and_failures_say_what_ran() -> None:
+    text = "*nat\nCOMMIT\n" * 50_000  # more than a pipe holds
+    assert iptables._run(("cat",), text, True) == text
+    assert iptables._run(("cat",), None, True) == ""
+    with pytest.raises(iptables.IptablesError, match=r"exited 3: no$"):
+        iptables._run(("sh", "-c", "echo no >&2; exit 3"), None, True)
+    assert iptables._run(("sh", "-c", "exit 3"), None, False) == ""
 
 
 def test_jumps_to_ours() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from minik8s.proxy import restore, rules
 from minik8s.proxy.config import ProxySettings
 from minik8s.proxy.syncer import Syncer
 from tests.support.waiting import async_wait_for
+from tests.unit.test_proxy_rules import _apply_section, ours
 
 pytestmark = pytest.mark.unit
 
@@ -164,3 +166,80 @@ async def test_a_large_sync_runs_its_stages_calls_at_once_and_records_them(
     host.fail_next = True
     assert not await syncer.sync_once(full=True)  # one failed call fails the sync ...
     assert syncer._need_full  # ... and the next one is full again
+
+
+class ModelHost(FakeHost):
+    """Applies each restore to a model of the kernel (which checks that nothing dangles after
+    any transaction) when it ends, after a random delay: calls end in any order."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        self.kernel: dict[restore.ChainKey, list[str]] = {}
+        self.random = random.Random(seed)
+
+    async def list_chains(self) -> set[restore.ChainKey]:
+        return {key for key in self.kernel if key[1].startswith(rules.PREFIX)}
+
+    async def missing_jumps(self, existing: set[restore.ChainKey]) -> list[restore.Jump]:
+        return [(t, c, rule) for t, c, rule in rules.JUMPS
+                if restore._quote(rule) not in self.kernel.get((t, c), [])]  # fmt: skip
+
+    async def restore(self, text: str) -> None:
+        self.running += 1
+        self.most_running = max(self.most_running, self.running)
+        await asyncio.sleep(self.random.uniform(0, 0.005))
+        self.running -= 1
+        for section in text.split("COMMIT\n")[:-1]:
+            self.kernel = _apply_section(self.kernel, section)
+        self.restores.append(text)
+
+
+def cluster(n: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    svcs, eps = [], []
+    for i in range(n):
+        svc = service()
+        svc["metadata"]["name"] = f"web{i}"
+        svc["spec"]["clusterIP"] = f"10.96.0.{i + 10}"
+        if i % 5 == 0:
+            svc["spec"].update(type="NodePort", sessionAffinity="ClientIP")
+            svc["spec"]["ports"][0]["nodePort"] = 30000 + i
+        ep = endpoints(f"10.244.1.{i + 2}")
+        ep["metadata"]["name"] = f"web{i}"
+        ep["subsets"][0]["addresses"] += [{"ip": f"10.244.2.{i + j}"} for j in range(i % 4)]
+        if i % 7 == 3:
+            ep["subsets"] = []
+        svcs.append(svc)
+        eps.append(ep)
+    return svcs, eps
+
+
+@pytest.mark.parametrize("seed", range(3))
+async def test_a_large_full_sync_is_streamed_and_consistent_in_any_order(seed: int) -> None:
+    host, services, eps = ModelHost(seed), FakeInformer(), FakeInformer()
+    settings = ProxySettings(node_name="n", restore_budget=8, restore_parallel=3)
+    proxy = Syncer(settings, host, services, eps)  # type: ignore[arg-type]
+    svcs, endpoint_objects = cluster(40)
+    for svc, ep in zip(svcs, endpoint_objects, strict=True):
+        services.put(svc)
+        eps.put(ep)
+
+    def desired() -> dict[restore.ChainKey, list[str]]:
+        built = rules.build_rules(services.store.list(), eps.store.list(), "n", proxy.options)
+        return {key: list(value) for key, value in restore.flatten(built).items()}
+
+    assert await proxy.sync_once(full=True)
+    assert len(host.restores) > 6 and host.most_running == 3  # streamed, calls at once
+    assert ours(host.kernel) == desired()
+    assert not await host.missing_jumps(set())
+    assert proxy._applied == {key: tuple(value) for key, value in desired().items()}
+
+    host.kernel[("nat", "MINIK8S-SEP-LEFTOVER")] = ["-j MINIK8S-MARK-MASQ"]
+    svcs[1]["spec"]["clusterIP"] = "10.96.1.1"
+    services.put(svcs[1])
+    services.store.objects.pop("web2")
+    assert await proxy.sync_once(full=True)  # rewrites every chain, hooked in all along
+    assert ours(host.kernel) == desired()
+    eps.put(endpoints("10.244.9.9") | {"metadata": {"namespace": "d", "name": "web4"}})
+    count = len(host.restores)
+    assert await proxy.sync_once(full=False)
+    assert len(host.restores) == count + 1 and ours(host.kernel) == desired()
