@@ -46,7 +46,11 @@ def create_fastapi_app(settings: ApiserverSettings, tokens: dict[str, auth.User]
         registry = Registry(
             store,
             cache,
-            RegistrySettings(settings.service_cluster_ip_range, settings.service_node_port_range),
+            RegistrySettings(
+                settings.service_cluster_ip_range,
+                settings.service_node_port_range,
+                settings.event_ttl,
+            ),
         )
         await registry.ensure_namespaces(BOOTSTRAP_NAMESPACES)
         app.state.store = store

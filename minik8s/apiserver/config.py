@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
+from minik8s.api import durations
+
 
 @dataclass(frozen=True)
 class ApiserverSettings:
@@ -24,6 +26,8 @@ class ApiserverSettings:
     """CIDR ClusterIPs come from."""
     service_node_port_range: tuple[int, int] = (30000, 32767)
     """Inclusive NodePort range."""
+    event_ttl: int = 3600
+    """Seconds an Event is kept after its last write (Kubernetes' default: 1h)."""
     watch_cache_size: int = 10_000
     """Events kept per resource for watches that resume; older resourceVersions get 410."""
     watch_bookmark_interval: float = 30.0
@@ -47,6 +51,9 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
     parser.add_argument("--tls-private-key-file", default=None)
     parser.add_argument("--service-cluster-ip-range", default="10.96.0.0/16")
     parser.add_argument("--service-node-port-range", default="30000-32767")
+    parser.add_argument(
+        "--event-ttl", type=_whole_seconds, default="1h0m0s", help="how long Events are kept"
+    )
     parser.add_argument("--watch-cache-size", type=int, default=10_000)
     parser.add_argument("--watch-bookmark-interval", type=float, default=30.0)
     parser.add_argument("--min-request-timeout", type=float, default=1800.0)
@@ -70,8 +77,17 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         tls_private_key_file=args.tls_private_key_file,
         service_cluster_ip_range=args.service_cluster_ip_range,
         service_node_port_range=(low, high),
+        event_ttl=args.event_ttl,
         watch_cache_size=args.watch_cache_size,
         watch_bookmark_interval=args.watch_bookmark_interval,
         min_request_timeout=args.min_request_timeout,
         log_level=str(args.log_level),
     )
+
+
+def _whole_seconds(text: str) -> int:
+    """A Go duration in whole seconds (etcd leases count in seconds), at least 1."""
+    seconds = durations.parse_duration(text)
+    if seconds < 0:
+        raise ValueError(f"{text!r} is negative")
+    return max(1, round(seconds)) if seconds else 0

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from minik8s.api import defaults, errors, patch, validation
-from minik8s.api.resources import NAMESPACES, PODS, SERVICES, ResourceType
+from minik8s.api.resources import EVENTS, NAMESPACES, PODS, SERVICES, ResourceType
 from minik8s.api.selectors import label_selector_from_object
 from minik8s.apiserver import allocators, strategy
 from minik8s.apiserver.watchcache import WatchCache
@@ -36,6 +36,8 @@ class RegistrySettings:
     """CIDR ClusterIPs are allocated from."""
     service_node_port_range: tuple[int, int] = (30000, 32767)
     """Inclusive range NodePorts are allocated from."""
+    event_ttl: int = 3600
+    """Seconds an Event lives after its last write (`--event-ttl`); 0 keeps them."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,10 @@ class Registry:
         async with self._allocation_lock:
             yield
             await self.cache.wait_fresh()
+
+    def _ttl(self, resource: ResourceType) -> int | None:
+        """Events expire, as in Kubernetes; everything else stays."""
+        return (self.settings.event_ttl or None) if resource is EVENTS else None
 
     # -- errors with the resource's name -------------------------------------------------
     @staticmethod
@@ -138,7 +144,7 @@ class Registry:
             return obj
         key = resource.storage_key(obj["metadata"].get("namespace"), name)
         try:
-            revision = await self.store.create(key, obj)
+            revision = await self.store.create(key, obj, self._ttl(resource))
         except store_errors.KeyExists as e:
             raise errors.already_exists(resource.plural, name, resource.group) from e
         obj["metadata"]["resourceVersion"] = str(revision)
@@ -204,7 +210,7 @@ class Registry:
                 if strategy.should_delete_now(resource, updated):
                     await self.store.delete(key, revision)
                     return updated, False
-                new_revision = await self.store.update(key, updated, revision)
+                new_revision = await self.store.update(key, updated, revision, self._ttl(resource))
             except store_errors.KeyNotFound as e:
                 raise self._not_found(resource, name) from e
             except store_errors.RevisionConflict as e:

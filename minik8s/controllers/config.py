@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 
+from minik8s.api import durations
+
 ALL_CONTROLLERS = ("replicaset", "deployment", "endpoints", "garbagecollector", "namespace",
                    "nodeipam", "nodelifecycle")  # fmt: skip
 """Every controller this process runs, in start order."""
@@ -96,12 +98,8 @@ def _bool(text: str) -> bool:
 
 
 def _duration(text: str) -> float:
-    """Seconds, as `40`, `40s`, `500ms`, `5m` (Go duration units, the simple ones)."""
-    units = (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0))
-    for suffix, factor in units:
-        if text.endswith(suffix) and not (suffix == "s" and text.endswith("ms")):
-            return float(text[: -len(suffix)]) * factor
-    return float(text)
+    """Seconds, as `40`, `40s`, `500ms`, `5m`, `1m30s` (Go durations)."""
+    return durations.parse_duration(text)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import re
-
 import typer
 
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+from minik8s.api import durations
 
 
 def parse_duration(text: str | float) -> float:
     """Seconds in `text`; a bare number is seconds. Raises typer.BadParameter otherwise."""
-    if isinstance(text, int | float):
-        return float(text)
-    value = text.strip()
     try:
-        return float(value)
-    except ValueError:
-        pass
-    total, position = 0.0, 0
-    for match in _PART.finditer(value):
-        if match.start() != position:
-            break
-        total += float(match.group(1)) * _SECONDS[match.group(2)]
-        position = match.end()
-    if position != len(value) or not value:
+        return durations.parse_duration(text)
+    except ValueError as e:
         raise typer.BadParameter(
             f'invalid duration "{text}": use e.g. 30s, 2m, 1m30s or a number of seconds'
-        )
-    return total
+        ) from e
