@@ -63,13 +63,14 @@ class Registry:
 
     @contextlib.asynccontextmanager
     async def _allocating(self, resource: ResourceType) -> AsyncIterator[None]:
-        """For Services: one writer at a time, released once the cache shows its write."""
+        """For Services: one writer at a time, allocating from a cache that shows every write
+        before it, deletes included (a delete does not take this lock)."""
         if resource is not SERVICES:
             yield
             return
         async with self._allocation_lock:
-            yield
             await self.cache.wait_fresh()
+            yield
 
     def _ttl(self, resource: ResourceType) -> int | None:
         """Events expire, as in Kubernetes; everything else stays."""
