@@ -17,7 +17,6 @@ import asyncio
 import os
 import ssl
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -29,9 +28,9 @@ from aetcd import rpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.api import pod
+from bench.api import CpuMeter, measured, pod
 from minik8s import pki
-from tests.support.processes import Etcd, Process, cpu_seconds, free_port, temp_dir
+from tests.support.processes import Etcd, Process, free_port, temp_dir
 from tests.support.waiting import wait_for
 
 CLIENTS = 50
@@ -77,18 +76,8 @@ async def per_operation(
     total: int, op: Callable[[int], Awaitable[None]], **pids: int
 ) -> tuple[float, dict[str, float]]:
     """Run `op` `total` times from CLIENTS workers; (rate, CPU ms per op of client and `pids`)."""
-    before = {"client": time.process_time()} | {n: cpu_seconds(p) for n, p in pids.items()}
-    started = time.perf_counter()
-    indexes = iter(range(total))
-
-    async def worker() -> None:
-        for i in indexes:
-            await op(i)
-
-    await asyncio.gather(*(worker() for _ in range(CLIENTS)))
-    rate = total / (time.perf_counter() - started)
-    after = {"client": time.process_time()} | {n: cpu_seconds(p) for n, p in pids.items()}
-    return rate, {n: (after[n] - before[n]) * 1000 / total for n in before}
+    seconds, _, cpu = await measured(CpuMeter(**pids), total, CLIENTS, op)
+    return total / seconds, cpu
 
 
 async def http_part(port: int, ca: Path, server_pid: int, total: int) -> dict[str, float]:

@@ -86,7 +86,8 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
 
 
 def _whole_seconds(text: str) -> int:
-    """A Go duration in whole seconds (etcd leases count in seconds), at least 1."""
+    """A Go duration in whole seconds, as etcd leases count: 0 stays 0, anything else is at
+    least 1."""
     seconds = durations.parse_duration(text)
     if seconds < 0:
         raise ValueError(f"{text!r} is negative")

@@ -97,11 +97,6 @@ def _bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-def _duration(text: str) -> float:
-    """Seconds, as `40`, `40s`, `500ms`, `5m`, `1m30s` (Go durations)."""
-    return durations.parse_duration(text)
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="minik8s-controller-manager")
     p.add_argument("--kubeconfig", default=None)
@@ -109,13 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--leader-elect", type=_bool, nargs="?", const=True, default=True)
     p.add_argument("--leader-elect-resource-namespace", default=LEASE_NAMESPACE)
     p.add_argument("--leader-elect-resource-name", default=LEASE_NAME)
-    p.add_argument("--leader-elect-lease-duration", type=_duration, default=15.0)
-    p.add_argument("--leader-elect-renew-deadline", type=_duration, default=10.0)
-    p.add_argument("--leader-elect-retry-period", type=_duration, default=2.0)
-    p.add_argument("--node-monitor-period", type=_duration, default=5.0)
-    p.add_argument("--node-monitor-grace-period", type=_duration, default=40.0)
-    p.add_argument("--node-startup-grace-period", type=_duration, default=60.0)
-    p.add_argument("--pod-eviction-timeout", type=_duration, default=300.0)
+    p.add_argument("--leader-elect-lease-duration", type=durations.parse_duration, default=15.0)
+    p.add_argument("--leader-elect-renew-deadline", type=durations.parse_duration, default=10.0)
+    p.add_argument("--leader-elect-retry-period", type=durations.parse_duration, default=2.0)
+    p.add_argument("--node-monitor-period", type=durations.parse_duration, default=5.0)
+    p.add_argument("--node-monitor-grace-period", type=durations.parse_duration, default=40.0)
+    p.add_argument("--node-startup-grace-period", type=durations.parse_duration, default=60.0)
+    p.add_argument("--pod-eviction-timeout", type=durations.parse_duration, default=300.0)
     p.add_argument("--allocate-node-cidrs", type=_bool, nargs="?", const=True, default=False)
     p.add_argument("--cluster-cidr", default="10.244.0.0/16")
     p.add_argument("--node-cidr-mask-size", type=int, default=24)

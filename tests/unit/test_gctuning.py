@@ -26,9 +26,17 @@ def test_tuning_raises_the_thresholds_and_freezes_startup_objects(restored_gc: N
     assert all(survivor is not o for o in gc.get_objects())  # frozen objects are not scanned
 
 
-def test_cycles_are_still_collected(restored_gc: None) -> None:
+def test_the_collector_still_runs_by_itself_past_the_threshold(restored_gc: None) -> None:
     tune_garbage_collector()
-    cycle: list[object] = []
-    cycle.append(cycle)
-    del cycle
-    assert gc.collect() >= 1
+    runs: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            runs.append(info["generation"])
+
+    gc.callbacks.append(count)
+    try:
+        kept = [[i] for i in range(THRESHOLDS[0] + 1000)]  # net new tracked objects
+    finally:
+        gc.callbacks.remove(count)
+    assert kept and runs, "no automatic collection after more allocations than the threshold"

@@ -12,6 +12,4 @@ def parse_duration(text: str | float) -> float:
     try:
         return durations.parse_duration(text)
     except ValueError as e:
-        raise typer.BadParameter(
-            f'invalid duration "{text}": use e.g. 30s, 2m, 1m30s or a number of seconds'
-        ) from e
+        raise typer.BadParameter(str(e)) from e
