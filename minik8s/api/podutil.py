@@ -1,0 +1,58 @@
+"""What every component asks of a pod (Kubernetes' `pkg/api/v1/pod` helpers; pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from minik8s.api import meta, times
+
+TERMINAL_PHASES = ("Succeeded", "Failed")
+
+
+def pod_phase(pod: Mapping[str, Any]) -> str:
+    return str((pod.get("status") or {}).get("phase") or "Pending")
+
+
+def is_terminal(pod: Mapping[str, Any]) -> bool:
+    return pod_phase(pod) in TERMINAL_PHASES
+
+
+def pod_is_active(pod: Mapping[str, Any]) -> bool:
+    """Counts towards a controller's replicas: not finished and not being deleted."""
+    return not is_terminal(pod) and not meta.is_deleting(pod)
+
+
+def pod_condition(pod: Mapping[str, Any], type_: str) -> dict[str, Any] | None:
+    return meta.get_condition(pod, type_)
+
+
+def pod_is_ready(pod: Mapping[str, Any]) -> bool:
+    return meta.condition_is_true(pod, "Ready")
+
+
+def pod_ready_since(pod: Mapping[str, Any]) -> datetime | None:
+    condition = pod_condition(pod, "Ready")
+    if condition is None or condition.get("status") != "True":
+        return None
+    return times.parse_time(condition.get("lastTransitionTime"))
+
+
+def pod_is_available(pod: Mapping[str, Any], min_ready_seconds: float, now: datetime) -> bool:
+    """Ready for at least `min_ready_seconds` (Kubernetes' IsPodAvailable)."""
+    if not pod_is_ready(pod):
+        return False
+    if min_ready_seconds <= 0:
+        return True
+    since = pod_ready_since(pod)
+    return since is not None and (now - since).total_seconds() >= min_ready_seconds
+
+
+def restart_count(pod: Mapping[str, Any]) -> int:
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    return sum(int(s.get("restartCount") or 0) for s in statuses)
+
+
+def node_name_of(pod: Mapping[str, Any]) -> str:
+    return str((pod.get("spec") or {}).get("nodeName") or "")

@@ -1,0 +1,209 @@
+"""The flags every component shares, bound once (Kubernetes' component-base options).
+
+A component builds its parser with `new_parser`, adds the groups it needs
+(`add_client_flags`, `add_leader_election_flags`, `add_healthz_flags`, `add_logging_flags`)
+and its own flags, then reads the groups back as settings objects. Durations are Go
+durations everywhere (`15s`, `1m30s`, `500ms`, or bare seconds); booleans are Go's
+(`--leader-elect`, `--leader-elect=false`). A bad value is one line on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from typing import NoReturn
+
+from minik8s.api import times
+
+
+class FlagParser(argparse.ArgumentParser):
+    """argparse, but an error is one readable line and exit 2 (no usage dump, no traceback)."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        sys.exit(2)
+
+
+def new_parser(prog: str, description: str = "") -> FlagParser:
+    return FlagParser(prog=prog, description=description or None)
+
+
+# --- value types (argparse `type=`) -----------------------------------------------------------
+
+_TRUE = ("1", "t", "true", "yes", "y", "on")
+_FALSE = ("0", "f", "false", "no", "n", "off")
+
+
+def parse_bool(text: str) -> bool:
+    """Go's `strconv.ParseBool` plus yes/no/on/off."""
+    lowered = text.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean {text!r}: use true or false")
+
+
+def duration(text: str) -> float:
+    """A Go duration flag value, in seconds."""
+    try:
+        return times.parse_duration(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
+
+
+def positive_duration(text: str) -> float:
+    value = duration(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f'invalid duration "{text}": must be greater than 0')
+    return value
+
+
+def port(text: str) -> int:
+    """A port flag: 0 picks a free port, a negative value serves none (as the components do)."""
+    try:
+        value = int(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}: not a number") from e
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}: must be at most 65535")
+    return value
+
+
+def bool_flag(parser: argparse.ArgumentParser, name: str, default: bool, help: str = "") -> None:
+    """`--name` (true), `--name=false`, `--name false`: Go's boolean flag forms."""
+    parser.add_argument(
+        name, type=parse_bool, nargs="?", const=True, default=default, metavar="BOOL",
+        help=(help + " " if help else "") + f"(default {str(default).lower()})",
+    )  # fmt: skip
+
+
+# --- client --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    kubeconfig: str | None = None
+    """Kubeconfig file of the apiserver (None: $KUBECONFIG, then ~/.kube/config)."""
+    master: str | None = None
+    """The apiserver's address, overriding the kubeconfig's server."""
+
+
+def add_client_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kubeconfig", default=None, help="kubeconfig file of the apiserver")
+    parser.add_argument(
+        "--master", default=None, help="the apiserver's address (overrides the kubeconfig)"
+    )
+
+
+def client_options(args: argparse.Namespace) -> ClientOptions:
+    return ClientOptions(kubeconfig=args.kubeconfig, master=args.master)
+
+
+# --- leader election -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LeaderElectionOptions:
+    leader_elect: bool = True
+    """Campaign for the Lease and work only while holding it."""
+    resource_name: str = ""
+    """Name of the leader-election Lease."""
+    resource_namespace: str = "kube-system"
+    """Namespace of the leader-election Lease."""
+    lease_duration: float = 15.0
+    """Seconds a standby waits after the leader's last renewal before taking over."""
+    renew_deadline: float = 10.0
+    """Seconds the leader keeps trying to renew before it steps down."""
+    retry_period: float = 2.0
+    """Seconds between two attempts to acquire or renew the Lease."""
+
+
+def add_leader_election_flags(
+    parser: argparse.ArgumentParser, resource_name: str, leader_elect: bool = True
+) -> None:
+    d = LeaderElectionOptions()
+    bool_flag(parser, "--leader-elect", leader_elect, "campaign for a Lease, work while leading")
+    parser.add_argument("--leader-elect-resource-name", default=resource_name)
+    parser.add_argument("--leader-elect-resource-namespace", default=d.resource_namespace)
+    parser.add_argument(
+        "--leader-elect-lease-duration", type=positive_duration, default=d.lease_duration,
+        metavar="DURATION",
+    )  # fmt: skip
+    parser.add_argument(
+        "--leader-elect-renew-deadline", type=positive_duration, default=d.renew_deadline,
+        metavar="DURATION",
+    )  # fmt: skip
+    parser.add_argument(
+        "--leader-elect-retry-period", type=positive_duration, default=d.retry_period,
+        metavar="DURATION",
+    )  # fmt: skip
+
+
+def leader_election_options(
+    args: argparse.Namespace, parser: argparse.ArgumentParser
+) -> LeaderElectionOptions:
+    options = LeaderElectionOptions(
+        leader_elect=args.leader_elect,
+        resource_name=args.leader_elect_resource_name,
+        resource_namespace=args.leader_elect_resource_namespace,
+        lease_duration=args.leader_elect_lease_duration,
+        renew_deadline=args.leader_elect_renew_deadline,
+        retry_period=args.leader_elect_retry_period,
+    )
+    if not options.lease_duration > options.renew_deadline > options.retry_period > 0:
+        parser.error(
+            "--leader-elect-lease-duration must be greater than --leader-elect-renew-deadline, "
+            "which must be greater than --leader-elect-retry-period"
+        )
+    return options
+
+
+# --- health and metrics server ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HealthzOptions:
+    bind_address: str = "127.0.0.1"
+    """Address of the /healthz, /readyz and /metrics server."""
+    port: int = 0
+    """Its port; 0 picks a free one, a negative value serves none."""
+
+
+def add_healthz_flags(
+    parser: argparse.ArgumentParser, default_port: int, bind_address: str = "127.0.0.1"
+) -> None:
+    parser.add_argument("--healthz-bind-address", default=bind_address)
+    parser.add_argument(
+        "--healthz-port", type=port, default=default_port,
+        help="port of /healthz, /readyz and /metrics (0: a free port, <0: none)",
+    )  # fmt: skip
+
+
+def healthz_options(args: argparse.Namespace) -> HealthzOptions:
+    return HealthzOptions(bind_address=args.healthz_bind_address, port=args.healthz_port)
+
+
+# --- logging ------------------------------------------------------------------------------------
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def log_level(text: str) -> str:
+    """A logging level from `--v` (klog's number: 4 and above is debug) or a level name."""
+    lowered = text.strip().lower()
+    if lowered.isascii() and lowered.isdigit():
+        return "debug" if int(lowered) >= 4 else "info"
+    if lowered in LOG_LEVELS:
+        return lowered
+    raise argparse.ArgumentTypeError(
+        f"invalid log level {text!r}: a klog verbosity (0-10) or one of {', '.join(LOG_LEVELS)}"
+    )
+
+
+def add_logging_flags(parser: argparse.ArgumentParser, default: str = "info") -> None:
+    parser.add_argument(
+        "--v", "-v", "--log-level", dest="log_level", type=log_level, default=default,
+        metavar="LEVEL", help="klog verbosity (>= 4: debug) or debug/info/warning/error",
+    )  # fmt: skip
