@@ -12,7 +12,8 @@ from starlette.responses import Response, StreamingResponse
 
 from minik8s.api import errors, selectors
 from minik8s.api.resources import PODS, ResourceType
-from minik8s.apiserver import auth, discovery, kubeletproxy, metrics, routing, tables, wire
+from minik8s.apiserver import auth, discovery, kubeletproxy, metrics, routing, wire
+from minik8s.printers import core as tables
 from minik8s.apiserver.registry import DeleteOptions, Registry
 from minik8s.apiserver.watch import WatchRequest, WatchStream, expired_event
 from minik8s.apiserver.watchcache import WatchCache

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from minik8s.api import resources
-from minik8s.apiserver import tables
+from minik8s.printers import core as tables
 
 NOW = datetime(2026, 1, 10, 12, 0, 0, tzinfo=UTC)
 

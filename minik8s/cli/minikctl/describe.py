@@ -12,7 +12,7 @@ import typer
 from minik8s.api import errors as api_errors
 from minik8s.api import resources
 from minik8s.api.resources import EVENTS, ResourceType
-from minik8s.apiserver.tables import human_duration, parse_time
+from minik8s.printers.core import human_duration, parse_time
 from minik8s.cli.minikctl import describers, errors, output, session, targets
 from minik8s.cli.minikctl.tabwriter import tabwrite
 from minik8s.client.api import ApiClient
