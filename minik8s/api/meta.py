@@ -28,6 +28,16 @@ def meta(obj: Mapping[str, Any]) -> dict[str, Any]:
     return obj.get("metadata") or {}
 
 
+def spec_of(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The object's spec (an empty dict when absent)."""
+    return obj.get("spec") or {}
+
+
+def status_of(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The object's status (an empty dict when absent)."""
+    return obj.get("status") or {}
+
+
 def name_of(obj: Mapping[str, Any]) -> str:
     return str(meta(obj).get("name") or "")
 

@@ -13,10 +13,10 @@ from starlette.responses import Response, StreamingResponse
 from minik8s.api import errors, selectors
 from minik8s.api.resources import PODS, ResourceType
 from minik8s.apiserver import auth, discovery, kubeletproxy, metrics, routing, wire
-from minik8s.printers import core as tables
 from minik8s.apiserver.registry import DeleteOptions, Registry
 from minik8s.apiserver.watch import WatchRequest, WatchStream, expired_event
 from minik8s.apiserver.watchcache import WatchCache
+from minik8s.printers import tables
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ class ResourceHandler:
     def _object_response(
         self, request: Request, resource: ResourceType, obj: Object, code: int = 200
     ) -> Response:
-        if wire.wants_table(request):
+        if wire.request_wants_table(request):
             return wire.json_response(
                 tables.to_table(resource, [obj], include_object=wire.table_include_object(request)),
                 code,
@@ -170,7 +170,7 @@ class ResourceHandler:
         objects, revision = await self.registry.list(
             resource, namespace, matches, request.query_params.get("resourceVersion")
         )
-        if wire.wants_table(request):
+        if wire.request_wants_table(request):
             return wire.json_response(
                 tables.to_table(
                     resource,
@@ -196,7 +196,7 @@ class ResourceHandler:
             node_name = selectors.parse_field_selector(field_text).exact("spec.nodeName")
         timeout = query.get("timeoutSeconds")
         transform = None
-        if wire.wants_table(request):
+        if wire.request_wants_table(request):
             include = wire.table_include_object(request)
 
             def transform(obj: Object) -> Object:

@@ -1,197 +1,22 @@
-"""Server-side printing: objects as a `meta.k8s.io/v1` Table, the way `kubectl get` asks for
-them (`Accept: application/json;as=Table;v=v1;g=meta.k8s.io`).
-
-Columns and cell rules follow the Kubernetes printers for each kind. Like the real
-apiserver, every row carries all columns, `-o wide` ones (priority 1) included; kubectl
-hides those unless asked. Cells are computed against an injectable `now`.
-"""
+"""Printers of the core (`v1`) group: Pods, Nodes, Services, Endpoints, Namespaces, Events,
+ConfigMaps, as `kubectl get` shows them."""
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime
 
-from minik8s.api import resources
-
-Obj = dict[str, Any]
-Cells = list[Any]
-
-INCLUDE_OBJECT_CHOICES = ("None", "Metadata", "Object")
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    description: str
-    type: str = "string"
-    format: str = ""
-    priority: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "type": self.type,
-            "format": self.format,
-            "description": self.description,
-            "priority": self.priority,
-        }
-
-
-NAME = Column("Name", "Name of the object, unique within its namespace.", format="name")
-AGE = Column("Age", "Time since the object was created.")
-
-
-def wants_table(accept: str | None) -> bool:
-    """True when an Accept header asks for a meta.k8s.io Table (v1 or v1beta1)."""
-    if not accept:
-        return False
-    for media_range in accept.split(","):
-        params = dict(
-            part.strip().split("=", 1) for part in media_range.split(";")[1:] if "=" in part
-        )
-        if params.get("as") == "Table" and params.get("g") == "meta.k8s.io":
-            return True
-    return False
-
-
-# --- time --------------------------------------------------------------------------
-
-
-def parse_time(value: str | None) -> datetime | None:
-    """An RFC 3339 timestamp (Time or MicroTime) as an aware datetime; None when absent."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def human_duration(elapsed: timedelta) -> str:
-    """A short human age with two or three significant figures: `5s`, `3m2s`, `2d3h`, `1y5d`."""
-    micros = elapsed // timedelta(microseconds=1)
-    seconds = int(micros / 1_000_000)  # truncates toward zero, as the Go original
-    if seconds < -1:
-        return "<invalid>"
-    if seconds < 0:
-        return "0s"
-    if seconds < 120:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    if minutes < 10:
-        rest = seconds % 60
-        return f"{minutes}m{rest}s" if rest else f"{minutes}m"
-    if minutes < 180:
-        return f"{minutes}m"
-    hours = minutes // 60
-    if hours < 8:
-        rest = minutes % 60
-        return f"{hours}h{rest}m" if rest else f"{hours}h"
-    if hours < 48:
-        return f"{hours}h"
-    days = hours // 24
-    if hours < 24 * 8:
-        rest = hours % 24
-        return f"{days}d{rest}h" if rest else f"{days}d"
-    if hours < 24 * 365 * 2:
-        return f"{days}d"
-    years = days // 365
-    if hours < 24 * 365 * 8:
-        rest = days % 365
-        return f"{years}y{rest}d" if rest else f"{years}y"
-    return f"{years}y"
-
-
-def _since(value: str | None, now: datetime) -> str:
-    moment = parse_time(value)
-    return "<unknown>" if moment is None else human_duration(now - moment)
-
-
-def _age(obj: Obj, now: datetime) -> str:
-    return _since(_meta(obj).get("creationTimestamp"), now)
-
-
-# --- small formatting helpers --------------------------------------------------------
-
-
-def _meta(obj: Obj) -> Obj:
-    return obj.get("metadata") or {}
-
-
-def _spec(obj: Obj) -> Obj:
-    return obj.get("spec") or {}
-
-
-def _status(obj: Obj) -> Obj:
-    return obj.get("status") or {}
-
-
-def format_labels(labels: dict[str, str] | None) -> str:
-    """A label map as `a=1,b=2` (sorted by key), or `<none>`."""
-    if not labels:
-        return "<none>"
-    return ",".join(f"{key}={labels[key]}" for key in sorted(labels))
-
-
-def label_selector_string(selector: Obj | None) -> str | None:
-    """A LabelSelector in selector syntax (`app=web,tier in (a,b),!legacy`); "" selects
-    everything; None when an operator is not understood."""
-    if not selector:
-        return ""
-    requirements: list[tuple[str, str]] = [
-        (key, f"{key}={value}") for key, value in (selector.get("matchLabels") or {}).items()
-    ]
-    for expression in selector.get("matchExpressions") or []:
-        key, operator = expression.get("key", ""), expression.get("operator")
-        values = ",".join(sorted(expression.get("values") or []))
-        match operator:
-            case "In":
-                requirements.append((key, f"{key} in ({values})"))
-            case "NotIn":
-                requirements.append((key, f"{key} notin ({values})"))
-            case "Exists":
-                requirements.append((key, key))
-            case "DoesNotExist":
-                requirements.append((key, f"!{key}"))
-            case _:
-                return None
-    requirements.sort(key=lambda requirement: requirement[0])
-    return ",".join(text for _, text in requirements)
-
-
-def _format_label_selector(selector: Obj | None) -> str:
-    text = label_selector_string(selector)
-    if text is None:
-        return "<error>"
-    return text or "<none>"
-
-
-def _container_cells(template_spec: Obj) -> tuple[str, str]:
-    containers = template_spec.get("containers") or []
-    return (
-        ",".join(c.get("name", "") for c in containers),
-        ",".join(c.get("image", "") for c in containers),
-    )
-
-
-def _join_host_port(host: str, port: int) -> str:
-    try:
-        is_v6 = ipaddress.ip_address(host).version == 6
-    except ValueError:
-        is_v6 = ":" in host
-    return f"[{host}]:{port}" if is_v6 else f"{host}:{port}"
-
-
-def _with_more(items: list[str], total: int, limit: int = 3) -> str:
-    text = ",".join(items[:limit])
-    return f"{text} + {total - limit} more..." if total > limit else text
-
-
-# --- per-kind printers ----------------------------------------------------------------
+from minik8s.api import meta, times
+from minik8s.api.meta import Object
+from minik8s.printers.columns import (
+    AGE,
+    NAME,
+    Cells,
+    Column,
+    age,
+    format_labels,
+    join_host_port,
+    with_more,
+)
 
 POD_COLUMNS = (
     NAME,
@@ -206,17 +31,17 @@ POD_COLUMNS = (
 )
 
 
-def _is_sidecar(container: Obj | None) -> bool:
+def _is_sidecar(container: Object | None) -> bool:
     return container is not None and container.get("restartPolicy") == "Always"
 
 
-def _condition_true(conditions: list[Obj], kind: str) -> bool:
+def _condition_true(conditions: list[Object], kind: str) -> bool:
     return any(c.get("type") == kind and c.get("status") == "True" for c in conditions)
 
 
-def _finished_at(container_status: Obj) -> datetime | None:
+def _finished_at(container_status: Object) -> datetime | None:
     terminated = (container_status.get("lastState") or {}).get("terminated") or {}
-    return parse_time(terminated.get("finishedAt"))
+    return times.parse_time(terminated.get("finishedAt"))
 
 
 def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
@@ -225,7 +50,7 @@ def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
     return max(a, b)
 
 
-def _terminated_reason(terminated: Obj) -> str:
+def _terminated_reason(terminated: Object) -> str:
     if terminated.get("reason"):
         return str(terminated["reason"])
     if terminated.get("signal"):
@@ -233,8 +58,8 @@ def _terminated_reason(terminated: Obj) -> str:
     return f"ExitCode:{terminated.get('exitCode', 0)}"
 
 
-def _pod_cells(pod: Obj, now: datetime) -> Cells:
-    spec, status = _spec(pod), _status(pod)
+def pod_cells(pod: Object, now: datetime) -> Cells:
+    spec, status = meta.spec_of(pod), meta.status_of(pod)
     conditions = status.get("conditions") or []
     init_specs = {c.get("name"): c for c in spec.get("initContainers") or []}
     total = len(spec.get("containers") or []) + sum(map(_is_sidecar, init_specs.values()))
@@ -289,7 +114,7 @@ def _pod_cells(pod: Obj, now: datetime) -> Cells:
         if reason == "Completed" and has_running:
             reason = "Running" if _condition_true(conditions, "Ready") else "NotReady"
 
-    if _meta(pod).get("deletionTimestamp"):
+    if meta.is_deleting(pod):
         if status.get("reason") == "NodeLost":
             reason = "Unknown"
         elif phase not in ("Succeeded", "Failed"):
@@ -297,7 +122,7 @@ def _pod_cells(pod: Obj, now: datetime) -> Cells:
 
     restarts_text = str(restarts)
     if restarts and last_restart is not None:
-        restarts_text = f"{restarts} ({human_duration(now - last_restart)} ago)"
+        restarts_text = f"{restarts} ({times.human_duration(now - last_restart)} ago)"
 
     pod_ips = status.get("podIPs") or []
     pod_ip = (pod_ips[0].get("ip") if pod_ips else status.get("podIP")) or "<none>"
@@ -308,11 +133,11 @@ def _pod_cells(pod: Obj, now: datetime) -> Cells:
         passing = sum(1 for g in gates if by_type.get(g.get("conditionType")) == "True")
         gates_text = f"{passing}/{len(gates)}"
     return [
-        _meta(pod).get("name", ""),
+        meta.name_of(pod),
         f"{ready}/{total}",
         reason,
         restarts_text,
-        _age(pod, now),
+        age(pod, now),
         pod_ip,
         spec.get("nodeName") or "<none>",
         status.get("nominatedNodeName") or "<none>",
@@ -320,8 +145,8 @@ def _pod_cells(pod: Obj, now: datetime) -> Cells:
     ]
 
 
-def _pod_conditions(pod: Obj) -> list[Obj] | None:
-    phase = _status(pod).get("phase")
+def pod_conditions(pod: Object) -> list[Object] | None:
+    phase = meta.status_of(pod).get("phase")
     if phase == "Succeeded":
         message = "The pod has completed successfully."
     elif phase == "Failed":
@@ -345,16 +170,16 @@ NODE_COLUMNS = (
 )
 
 
-def _node_cells(node: Obj, now: datetime) -> Cells:
-    status, info = _status(node), _status(node).get("nodeInfo") or {}
+def node_cells(node: Object, now: datetime) -> Cells:
+    status, info = meta.status_of(node), meta.status_of(node).get("nodeInfo") or {}
     ready = [c for c in status.get("conditions") or [] if c.get("type") == "Ready"]
     states = ["Unknown"] if not ready else [
         "Ready" if ready[-1].get("status") == "True" else "NotReady"
     ]  # fmt: skip
-    if _spec(node).get("unschedulable"):
+    if meta.spec_of(node).get("unschedulable"):
         states.append("SchedulingDisabled")
     roles: set[str] = set()
-    for key, value in (_meta(node).get("labels") or {}).items():
+    for key, value in (meta.labels_of(node)).items():
         if key.startswith("node-role.kubernetes.io/") and key != "node-role.kubernetes.io/":
             roles.add(key.removeprefix("node-role.kubernetes.io/"))
         elif key == "kubernetes.io/role" and value:
@@ -365,10 +190,10 @@ def _node_cells(node: Obj, now: datetime) -> Cells:
         return found[0].get("address", "") if found else "<none>"
 
     return [
-        _meta(node).get("name", ""),
+        meta.name_of(node),
         ",".join(states),
         ",".join(sorted(roles)) or "<none>",
-        _age(node, now),
+        age(node, now),
         info.get("kubeletVersion", ""),
         address("InternalIP"),
         address("ExternalIP"),
@@ -389,14 +214,14 @@ SERVICE_COLUMNS = (
 )
 
 
-def _service_external_ip(service: Obj) -> str:
-    spec = _spec(service)
+def _service_external_ip(service: Object) -> str:
+    spec = meta.spec_of(service)
     external = list(spec.get("externalIPs") or [])
     match spec.get("type") or "ClusterIP":
         case "ClusterIP" | "NodePort":
             return ",".join(external) or "<none>"
         case "LoadBalancer":
-            ingress = (_status(service).get("loadBalancer") or {}).get("ingress") or []
+            ingress = (meta.status_of(service).get("loadBalancer") or {}).get("ingress") or []
             balancers = sorted({i.get("ip") or i.get("hostname") for i in ingress} - {None, ""})
             return ",".join(balancers + external) or "<pending>"
         case "ExternalName":
@@ -404,8 +229,8 @@ def _service_external_ip(service: Obj) -> str:
     return "<unknown>"
 
 
-def _service_cells(service: Obj, now: datetime) -> Cells:
-    spec = _spec(service)
+def service_cells(service: Object, now: datetime) -> Cells:
+    spec = meta.spec_of(service)
     cluster_ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
     ports = []
     for port in spec.get("ports") or []:
@@ -417,12 +242,12 @@ def _service_cells(service: Obj, now: datetime) -> Cells:
             else f"{port.get('port')}/{protocol}"
         )
     return [
-        _meta(service).get("name", ""),
+        meta.name_of(service),
         spec.get("type") or "ClusterIP",
         cluster_ips[0] if cluster_ips else "<none>",
         _service_external_ip(service),
         ",".join(ports) or "<none>",
-        _age(service, now),
+        age(service, now),
         format_labels(spec.get("selector")),
     ]
 
@@ -430,7 +255,7 @@ def _service_cells(service: Obj, now: datetime) -> Cells:
 ENDPOINTS_COLUMNS = (NAME, Column("Endpoints", "Ready addresses with their ports."), AGE)
 
 
-def _endpoints_cells(endpoints: Obj, now: datetime) -> Cells:
+def endpoints_cells(endpoints: Object, now: datetime) -> Cells:
     subsets = endpoints.get("subsets") or []
     items: list[str] = []
     total = 0
@@ -443,17 +268,17 @@ def _endpoints_cells(endpoints: Obj, now: datetime) -> Cells:
             continue
         for port in ports:
             total += len(ips)
-            items.extend(_join_host_port(ip, port.get("port", 0)) for ip in ips)
-    text = _with_more(items, total) if subsets else "<none>"
-    return [_meta(endpoints).get("name", ""), text, _age(endpoints, now)]
+            items.extend(join_host_port(ip, port.get("port", 0)) for ip in ips)
+    text = with_more(items, total) if subsets else "<none>"
+    return [meta.name_of(endpoints), text, age(endpoints, now)]
 
 
 NAMESPACE_COLUMNS = (NAME, Column("Status", "The phase of the namespace."), AGE)
 
 
-def _namespace_cells(namespace: Obj, now: datetime) -> Cells:
-    phase = _status(namespace).get("phase", "")
-    return [_meta(namespace).get("name", ""), phase, _age(namespace, now)]
+def namespace_cells(namespace: Object, now: datetime) -> Cells:
+    phase = meta.status_of(namespace).get("phase", "")
+    return [meta.name_of(namespace), phase, age(namespace, now)]
 
 
 EVENT_COLUMNS = (
@@ -470,13 +295,15 @@ EVENT_COLUMNS = (
 )
 
 
-def _event_cells(event: Obj, now: datetime) -> Cells:
-    first_seen = _since(event.get("firstTimestamp") or event.get("eventTime"), now)
-    last_seen = _since(event["lastTimestamp"], now) if event.get("lastTimestamp") else first_seen
+def event_cells(event: Object, now: datetime) -> Cells:
+    first_seen = times.since(event.get("firstTimestamp") or event.get("eventTime"), now)
+    last_seen = (
+        times.since(event["lastTimestamp"], now) if event.get("lastTimestamp") else first_seen
+    )
     count = event.get("count") or 0
     series = event.get("series")
     if series:
-        last_seen = _since(series.get("lastObservedTime"), now)
+        last_seen = times.since(series.get("lastObservedTime"), now)
         count = series.get("count", 0)
     elif count == 0:
         count = 1
@@ -496,155 +323,13 @@ def _event_cells(event: Obj, now: datetime) -> Cells:
         str(event.get("message", "")).strip(),
         first_seen,
         count,
-        _meta(event).get("name", ""),
+        meta.name_of(event),
     ]
 
 
 CONFIGMAP_COLUMNS = (NAME, Column("Data", "Number of data keys.", type="integer"), AGE)
 
 
-def _configmap_cells(configmap: Obj, now: datetime) -> Cells:
+def configmap_cells(configmap: Object, now: datetime) -> Cells:
     keys = len(configmap.get("data") or {}) + len(configmap.get("binaryData") or {})
-    return [_meta(configmap).get("name", ""), keys, _age(configmap, now)]
-
-
-CONTAINERS = Column("Containers", "Names of each container in the template.", priority=1)
-IMAGES = Column("Images", "Images referenced by each container in the template.", priority=1)
-SELECTOR = Column("Selector", "The label selector of the pods.", priority=1)
-
-REPLICASET_COLUMNS = (
-    NAME,
-    Column("Desired", "Desired number of pods.", type="integer"),
-    Column("Current", "Pods that exist now.", type="integer"),
-    Column("Ready", "Pods that are ready.", type="integer"),
-    AGE,
-    CONTAINERS,
-    IMAGES,
-    SELECTOR,
-)
-
-
-def _replicaset_cells(replicaset: Obj, now: datetime) -> Cells:
-    spec, status = _spec(replicaset), _status(replicaset)
-    names, images = _container_cells(_spec(spec.get("template") or {}))
-    return [
-        _meta(replicaset).get("name", ""),
-        spec.get("replicas", 1),
-        status.get("replicas", 0),
-        status.get("readyReplicas", 0),
-        _age(replicaset, now),
-        names,
-        images,
-        _format_label_selector(spec.get("selector")),
-    ]
-
-
-DEPLOYMENT_COLUMNS = (
-    NAME,
-    Column("Ready", "Ready pods out of desired pods."),
-    Column("Up-to-date", "Pods that run the current template."),
-    Column("Available", "Pods available to serve."),
-    AGE,
-    CONTAINERS,
-    IMAGES,
-    SELECTOR,
-)
-
-
-def _deployment_cells(deployment: Obj, now: datetime) -> Cells:
-    spec, status = _spec(deployment), _status(deployment)
-    names, images = _container_cells(_spec(spec.get("template") or {}))
-    selector = label_selector_string(spec.get("selector"))
-    return [
-        _meta(deployment).get("name", ""),
-        f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}",
-        status.get("updatedReplicas", 0),
-        status.get("availableReplicas", 0),
-        _age(deployment, now),
-        names,
-        images,
-        "<invalid>" if selector is None else selector,
-    ]
-
-
-LEASE_COLUMNS = (NAME, Column("Holder", "The current holder of the lease."), AGE)
-
-
-def _lease_cells(lease: Obj, now: datetime) -> Cells:
-    holder = _spec(lease).get("holderIdentity") or ""
-    return [_meta(lease).get("name", ""), holder, _age(lease, now)]
-
-
-DEFAULT_COLUMNS = (NAME, Column("Created At", "When the object was created.", type="date"))
-
-
-def _default_cells(obj: Obj, now: datetime) -> Cells:
-    return [_meta(obj).get("name", ""), _meta(obj).get("creationTimestamp", "")]
-
-
-Printer = tuple[tuple[Column, ...], Callable[[Obj, datetime], Cells]]
-
-PRINTERS: dict[resources.ResourceType, Printer] = {
-    resources.PODS: (POD_COLUMNS, _pod_cells),
-    resources.NODES: (NODE_COLUMNS, _node_cells),
-    resources.SERVICES: (SERVICE_COLUMNS, _service_cells),
-    resources.ENDPOINTS: (ENDPOINTS_COLUMNS, _endpoints_cells),
-    resources.NAMESPACES: (NAMESPACE_COLUMNS, _namespace_cells),
-    resources.EVENTS: (EVENT_COLUMNS, _event_cells),
-    resources.CONFIGMAPS: (CONFIGMAP_COLUMNS, _configmap_cells),
-    resources.REPLICASETS: (REPLICASET_COLUMNS, _replicaset_cells),
-    resources.DEPLOYMENTS: (DEPLOYMENT_COLUMNS, _deployment_cells),
-    resources.LEASES: (LEASE_COLUMNS, _lease_cells),
-}
-
-
-def _row_object(obj: Obj, include_object: str) -> Obj | None:
-    if include_object == "Object":
-        return obj
-    if include_object == "Metadata":
-        return {
-            "kind": "PartialObjectMetadata",
-            "apiVersion": "meta.k8s.io/v1",
-            "metadata": _meta(obj),
-        }
-    return None
-
-
-def to_table(
-    rt: resources.ResourceType,
-    objects: list[Obj],
-    *,
-    list_resource_version: str | None = None,
-    include_object: str = "Metadata",
-    now: datetime | None = None,
-) -> dict[str, Any]:
-    """A `meta.k8s.io/v1` Table of `objects` (all of type `rt`), one row each.
-
-    `include_object` is the `includeObject` query parameter: "Metadata" (the default) puts
-    a PartialObjectMetadata in each row, "Object" the whole object, "None" nothing.
-    Raises ValueError for any other value (the caller answers 400).
-    """
-    if include_object not in INCLUDE_OBJECT_CHOICES:
-        raise ValueError(
-            f"includeObject must be one of {', '.join(INCLUDE_OBJECT_CHOICES)}, "
-            f"not {include_object!r}"
-        )
-    moment = now or datetime.now(UTC)
-    columns, cells_of = PRINTERS.get(rt, (DEFAULT_COLUMNS, _default_cells))
-    rows = []
-    for obj in objects:
-        row: dict[str, Any] = {"cells": cells_of(obj, moment)}
-        if rt == resources.PODS and (conditions := _pod_conditions(obj)):
-            row["conditions"] = conditions
-        row_object = _row_object(obj, include_object)
-        if row_object is not None:
-            row["object"] = row_object
-        rows.append(row)
-    metadata = {"resourceVersion": list_resource_version} if list_resource_version else {}
-    return {
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": metadata,
-        "columnDefinitions": [c.as_dict() for c in columns],
-        "rows": rows,
-    }
+    return [meta.name_of(configmap), keys, age(configmap, now)]

@@ -4,15 +4,14 @@ Events fetched by `involvedObject` field selectors."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 
 from minik8s.api import errors as api_errors
-from minik8s.api import resources
+from minik8s.api import resources, times
 from minik8s.api.resources import EVENTS, ResourceType
-from minik8s.printers.core import human_duration, parse_time
 from minik8s.cli.minikctl import describers, errors, output, session, targets
 from minik8s.cli.minikctl.tabwriter import tabwrite
 from minik8s.client.api import ApiClient
@@ -28,18 +27,18 @@ def event_lines(events: list[Obj], now: datetime) -> list[str]:
 
     def when(e: Obj) -> datetime:
         return (
-            parse_time(e.get("lastTimestamp") or e.get("eventTime"))
-            or parse_time((e.get("metadata") or {}).get("creationTimestamp"))
-            or datetime.min.replace(tzinfo=UTC)
+            times.parse_time(e.get("lastTimestamp") or e.get("eventTime"))
+            or times.parse_time((e.get("metadata") or {}).get("creationTimestamp"))
+            or times.EPOCH
         )
 
     for event in sorted(events, key=when):
         last = when(event)
-        first = parse_time(event.get("firstTimestamp")) or last
+        first = times.parse_time(event.get("firstTimestamp")) or last
         count = int(event.get("count") or 1)
-        age = human_duration(now - last)
+        age = times.human_duration(now - last)
         if count > 1:
-            age = f"{age} (x{count} over {human_duration(now - first)})"
+            age = f"{age} (x{count} over {times.human_duration(now - first)})"
         source = event.get("source") or {}
         origin = source.get("component") or event.get("reportingComponent") or ""
         message = " ".join(str(event.get("message") or "").split())
@@ -68,7 +67,7 @@ async def describe_one(
     extras = await describers.related(client, rt, obj)
     lines = describers.describe(rt, obj, extras)
     if show_events and rt is not resources.NAMESPACES:
-        lines.extend(event_lines(await fetch_events(client, obj, rt.kind), datetime.now(UTC)))
+        lines.extend(event_lines(await fetch_events(client, obj, rt.kind), times.utc_now()))
     return "\n".join(tabwrite(lines, padding=2))
 
 

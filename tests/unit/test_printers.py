@@ -1,4 +1,4 @@
-"""Server-side printing: golden cells for the kinds kubectl shows, and age formatting."""
+"""Table printers (minik8s.printers): golden cells for the kinds kubectl shows, and ages."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ from typing import Any
 
 import pytest
 
-from minik8s.api import resources
-from minik8s.printers import core as tables
+from minik8s.api import resources, times
+from minik8s.apiserver import wire
+from minik8s.printers import columns, tables
 
 NOW = datetime(2026, 1, 10, 12, 0, 0, tzinfo=UTC)
 
 
 def ago(**delta: float) -> str:
-    return (NOW - timedelta(**delta)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return times.format_time(NOW - timedelta(**delta))
 
 
 def meta(name: str, **extra: Any) -> dict[str, Any]:
@@ -324,7 +325,7 @@ def test_unknown_types_get_name_and_creation_columns() -> None:
     ],
 )
 def test_wants_table(accept: str | None, expected: bool) -> None:
-    assert tables.wants_table(accept) is expected
+    assert wire.wants_table(accept) is expected
 
 
 @pytest.mark.parametrize(
@@ -353,7 +354,7 @@ def test_wants_table(accept: str | None, expected: bool) -> None:
     ],
 )
 def test_human_duration(elapsed: timedelta, expected: str) -> None:
-    assert tables.human_duration(elapsed) == expected
+    assert times.human_duration(elapsed) == expected
 
 
 def test_missing_creation_timestamp_is_unknown_age() -> None:
@@ -375,4 +376,4 @@ def test_missing_creation_timestamp_is_unknown_age() -> None:
     ],
 )
 def test_label_selector_string(selector: dict[str, Any] | None, expected: str | None) -> None:
-    assert tables.label_selector_string(selector) == expected
+    assert columns.label_selector_string(selector) == expected
