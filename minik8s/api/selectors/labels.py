@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from minik8s.api import errors
-from minik8s.api import validation_formats as formats
+from minik8s.api.validation import formats as formats
 
 
 class Operator(enum.Enum):

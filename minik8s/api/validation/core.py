@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from minik8s.api import errors as api_errors
-from minik8s.api import validation_formats as fmt
 from minik8s.api.errors import Cause
-from minik8s.api.validation_meta import (
+from minik8s.api.validation import formats as fmt
+from minik8s.api.validation.meta import (
     child,
     index,
     invalid,
@@ -20,7 +20,7 @@ from minik8s.api.validation_meta import (
     too_long,
     validate_label_name,
 )
-from minik8s.api.validation_pod import TAINT_EFFECTS
+from minik8s.api.validation.pod import TAINT_EFFECTS
 
 CONFIG_MAP_SIZE_LIMIT = 1024 * 1024
 STANDARD_FINALIZERS = {"kubernetes"}

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from minik8s.api import errors as api_errors
-from minik8s.api import validation_formats as fmt
 from minik8s.api.errors import Cause
-from minik8s.api.validation_container import PROTOCOLS, validate_port_num_or_name
-from minik8s.api.validation_meta import (
+from minik8s.api.validation import formats as fmt
+from minik8s.api.validation.container import PROTOCOLS, validate_port_num_or_name
+from minik8s.api.validation.meta import (
     child,
     enum,
     immutable,

@@ -13,14 +13,14 @@ from collections.abc import Callable
 from typing import Any
 
 from minik8s.api import resources as rt
-from minik8s.api import validation_apps as apps
-from minik8s.api import validation_core as core
-from minik8s.api import validation_formats as fmt
-from minik8s.api import validation_meta as meta
-from minik8s.api import validation_pod as pod
-from minik8s.api import validation_service as service
 from minik8s.api.errors import Cause
 from minik8s.api.models import MODELS
+from minik8s.api.validation import apps as apps
+from minik8s.api.validation import core as core
+from minik8s.api.validation import formats as fmt
+from minik8s.api.validation import meta as meta
+from minik8s.api.validation import pod as pod
+from minik8s.api.validation import service as service
 
 Object = dict[str, Any]
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from minik8s.api import errors as api_errors
 from minik8s.api import selectors
-from minik8s.api import validation_formats as fmt
 from minik8s.api.errors import Cause
-from minik8s.api.validation_meta import (
+from minik8s.api.validation import formats as fmt
+from minik8s.api.validation.meta import (
     child,
     immutable,
     invalid,
@@ -20,7 +20,7 @@ from minik8s.api.validation_meta import (
     validate_labels,
     validate_object_meta,
 )
-from minik8s.api.validation_pod import validate_pod_spec
+from minik8s.api.validation.pod import validate_pod_spec
 
 STRATEGY_TYPES = ["Recreate", "RollingUpdate"]
 

@@ -12,8 +12,8 @@ from typing import Any
 import pydantic
 
 from minik8s.api import errors
-from minik8s.api import validation_formats as fmt
 from minik8s.api.errors import Cause
+from minik8s.api.validation import formats as fmt
 
 NameValidator = Callable[[str, bool], list[str]]
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from minik8s.api import defaults
 from minik8s.api import errors as api_errors
-from minik8s.api import validation_formats as fmt
 from minik8s.api.errors import Cause
-from minik8s.api.validation_container import validate_container
-from minik8s.api.validation_meta import (
+from minik8s.api.validation import formats as fmt
+from minik8s.api.validation.container import validate_container
+from minik8s.api.validation.meta import (
     child,
     enum,
     index,

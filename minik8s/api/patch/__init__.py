@@ -20,7 +20,8 @@ import jsonpatch
 import jsonpointer
 import yaml
 
-from minik8s.api import errors, strategic
+from minik8s.api import errors
+from minik8s.api.patch import strategic
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
