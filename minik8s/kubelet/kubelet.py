@@ -17,7 +17,7 @@ from minik8s.kubelet.node import NodeAgent
 from minik8s.kubelet.pleg import Pleg
 from minik8s.kubelet.podworkers import PodWorkers
 from minik8s.kubelet.runtime import Runtime
-from minik8s.kubelet.server import KubeletServer
+from minik8s.kubelet.httpserver import KubeletServer
 from minik8s.kubelet.statusmanager import StatusManager
 
 logger = logging.getLogger(__name__)
