@@ -38,7 +38,7 @@ class ControllerManager:
         args = [
             sys.executable,
             "-m",
-            "minik8s.cmd.controller_manager",
+            "minik8s.controllers.server",
             f"--kubeconfig={self.kubeconfig}",
             f"--healthz-port={self.port}",
             "--v=debug",

@@ -1,6 +1,6 @@
 """The component table: what `minik8s up` starts, in order, and how to start and probe each.
 
-To add a component when its `minik8s.cmd` module is implemented, flip `enabled` to True in
+To add a component when its `<component>/server.py` is implemented, flip `enabled` to True in
 `COMPONENTS` (and check its flags below against the real entry point). `down` stops them in
 reverse order. Per-node components get one process per node, named `<component>-<node>`.
 """
@@ -98,7 +98,7 @@ def _etcd(settings: LauncherSettings, state: ClusterState, node: str | None) -> 
 
 def _apiserver(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
     return [
-        *_python_module("minik8s.cmd.apiserver"),
+        *_python_module("minik8s.apiserver.server"),
         f"--etcd-servers={state.etcd_url}",
         f"--bind-address={LOOPBACK}",
         f"--port={state.apiserver_port}",
@@ -124,7 +124,7 @@ def _proxy(settings: LauncherSettings, state: ClusterState, node: str | None) ->
     """One proxy per host: every node of `up` shares this machine's iptables, so a proxy per
     node would fight over the same chains. It runs as root; SIGTERM removes its rules."""
     first = node_names(state, PerNode.REAL)[:1] or ["node-1"]
-    argv = _client("minik8s.cmd.proxy")(settings, state, first[0])
+    argv = _client("minik8s.proxy.server")(settings, state, first[0])
     return [*argv, f"--state-file={settings.run_dir / 'proxy-state.json'}"]
 
 
@@ -151,21 +151,21 @@ COMPONENTS: tuple[Component, ...] = (
         True,
         3,
         # --healthz-port=0: a free port, so two clusters on one machine do not collide
-        _client("minik8s.cmd.scheduler", "--healthz-port=0"),
+        _client("minik8s.scheduler.server", "--healthz-port=0"),
     ),
     Component(
         "controller-manager",
         True,
         5,
         # --healthz-port=0: a free port, so two clusters on one machine do not collide
-        _client("minik8s.cmd.controller_manager", "--healthz-port=0"),
+        _client("minik8s.controllers.server", "--healthz-port=0"),
     ),
-    Component("kubelet", True, 4, _client("minik8s.cmd.kubelet"), per_node=PerNode.REAL),
+    Component("kubelet", True, 4, _client("minik8s.kubelet.server"), per_node=PerNode.REAL),
     Component(
         "kubelet",
         True,
         4,
-        _client("minik8s.cmd.kubelet", "--runtime=fake"),
+        _client("minik8s.kubelet.server", "--runtime=fake"),
         per_node=PerNode.FAKE,
     ),
     Component("proxy", True, None, _proxy),

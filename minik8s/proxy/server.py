@@ -1,10 +1,12 @@
-"""kube-proxy's main: informers on Services and Endpoints, the syncer, /healthz, cleanup."""
+"""kube-proxy's process (Kubernetes' `cmd/kube-proxy/app/server.go`): informers on Services and
+Endpoints, the syncer, /healthz, cleanup. `main` is the `minik8s-proxy` command."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 from pathlib import Path
@@ -15,8 +17,9 @@ from minik8s.client import tasks
 from minik8s.client.api import ApiClient
 from minik8s.client.informer import Informer
 from minik8s.client.kubeconfig import load_kubeconfig
+from minik8s.componentbase import runner
 from minik8s.componentbase.health import HealthServer
-from minik8s.proxy import iptables
+from minik8s.proxy import config, iptables
 from minik8s.proxy.config import ProxySettings
 from minik8s.proxy.syncer import Syncer
 
@@ -47,7 +50,7 @@ def try_lock(path: Path) -> IO[str] | None:
     return f
 
 
-async def main(settings: ProxySettings, stop: asyncio.Event) -> None:
+async def run(settings: ProxySettings, stop: asyncio.Event) -> None:
     """Program the rules until `stop` is set, then remove them (as `--cleanup` does).
 
     While another proxy holds the host lock this one waits (a standby, as with two clusters on
@@ -67,10 +70,10 @@ async def main(settings: ProxySettings, stop: asyncio.Event) -> None:
             lock = try_lock(settings.lock_file)
         logger.info("took over %s", settings.lock_file)
     with lock:
-        await _main(settings, stop)
+        await _run(settings, stop)
 
 
-async def _main(settings: ProxySettings, stop: asyncio.Event) -> None:
+async def _run(settings: ProxySettings, stop: asyncio.Event) -> None:
     host = host_of(settings)
     if settings.cleanup:
         await host.cleanup()
@@ -106,3 +109,13 @@ async def _main(settings: ProxySettings, stop: asyncio.Event) -> None:
         await health.stop()
         logger.info("removing the rules, route and bridge of the proxy")
         await host.cleanup()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`minik8s-proxy`: flags, logging, then `run` until SIGTERM (the rules are removed)."""
+    settings = config.parse_args(argv)
+    runner.run(functools.partial(run, settings), "proxy", settings.log_level, grace_seconds=30.0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,4 +1,5 @@
-"""minik8s-apiserver: the only process that talks to etcd."""
+"""The apiserver process (Kubernetes' `cmd/kube-apiserver/app/server.go`): uvicorn serving the
+ASGI app, with a shutdown that ends watch streams first. `main` is `minik8s-apiserver`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import uvicorn
 from minik8s.apiserver.app import create_app
 from minik8s.apiserver.asgi import ApiserverApp
 from minik8s.apiserver.config import parse_args
+from minik8s.componentbase import runner
 from minik8s.componentbase.gctuning import tune_garbage_collector
 
 logger = logging.getLogger("minik8s.apiserver")
@@ -37,11 +39,7 @@ class ApiserverServer(uvicorn.Server):
 
 def main(argv: list[str] | None = None) -> None:
     settings = parse_args(argv)
-    logging.basicConfig(
-        level=settings.log_level.upper() if not settings.log_level.isdigit() else "INFO",
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    runner.setup_logging(settings.log_level)
     app = create_app(settings)
     config = uvicorn.Config(
         app,

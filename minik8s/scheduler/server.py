@@ -1,8 +1,10 @@
-"""The scheduler process: client, informers, health server, Event recorder, leader election."""
+"""The scheduler process (Kubernetes' `cmd/kube-scheduler/app/server.go`): client, informers,
+health server, Event recorder, leader election. `main` is the `minik8s-scheduler` command."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import socket
 
@@ -10,8 +12,10 @@ from minik8s.client import tasks
 from minik8s.client.api import ApiClient, ClientSettings
 from minik8s.client.kubeconfig import load_kubeconfig
 from minik8s.client.leaderelection import LeaderElector, default_identity
+from minik8s.componentbase import runner
 from minik8s.componentbase.events import EventRecorder
 from minik8s.componentbase.health import HealthServer
+from minik8s.scheduler import config
 from minik8s.scheduler.binder import AiohttpBinder
 from minik8s.scheduler.config import SchedulerSettings
 from minik8s.scheduler.scheduler import Scheduler
@@ -21,7 +25,7 @@ logger = logging.getLogger(__name__)
 COMPONENT = "default-scheduler"
 
 
-async def serve(settings: SchedulerSettings, stop: asyncio.Event) -> None:
+async def run(settings: SchedulerSettings, stop: asyncio.Event) -> None:
     """Run the scheduler until `stop` is set."""
     config = load_kubeconfig(settings.kubeconfig)
     client_settings = ClientSettings(user_agent="minik8s-scheduler/0.1")
@@ -68,3 +72,13 @@ async def _schedule(client: ApiClient, scheduler: Scheduler, settings: Scheduler
     while True:
         await elector.run(scheduler.run)
         logger.warning("lost the lease %s; campaigning again", elector.lease_key)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`minik8s-scheduler`: flags, logging, then `run` until SIGTERM."""
+    settings = config.parse_args(argv)
+    runner.run(functools.partial(run, settings), "minik8s-scheduler", settings.log_level)
+
+
+if __name__ == "__main__":
+    main()

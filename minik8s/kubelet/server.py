@@ -1,8 +1,10 @@
-"""The kubelet process's main: wire the runtime, node agent, informer, workers and server."""
+"""The kubelet process (Kubernetes' `cmd/kubelet/app/server.go`): wire the runtime, node agent,
+informer, workers and HTTPS server. `main` is the `minik8s-kubelet` command."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 
 from minik8s.api.resources import NAMESPACES, PODS
@@ -11,13 +13,15 @@ from minik8s.client.api import ApiClient
 from minik8s.client.informer import Informer
 from minik8s.client.kubeconfig import load_kubeconfig
 from minik8s.client.workqueue import run_workers
+from minik8s.componentbase import runner
 from minik8s.componentbase.events import EventRecorder
+from minik8s.kubelet import config
 from minik8s.kubelet.config import KubeletSettings
+from minik8s.kubelet.httpserver import KubeletServer
 from minik8s.kubelet.node import NodeAgent
 from minik8s.kubelet.pleg import Pleg
 from minik8s.kubelet.podworkers import PodWorkers
 from minik8s.kubelet.runtime import Runtime
-from minik8s.kubelet.httpserver import KubeletServer
 from minik8s.kubelet.statusmanager import StatusManager
 
 logger = logging.getLogger(__name__)
@@ -104,3 +108,16 @@ async def run(settings: KubeletSettings, stop: asyncio.Event) -> None:
         await recorder.stop()
         await runtime.close()
         await client.aclose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`minik8s-kubelet`: flags, logging, then `run` until SIGTERM (containers keep running)."""
+    settings = config.parse_args(argv)
+    runner.run(
+        functools.partial(run, settings), f"kubelet-{settings.node_name}", settings.log_level,
+        settings.shutdown_grace,
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,4 +1,5 @@
-"""The controller-manager: one process running every enabled controller while it leads.
+"""The controller-manager process (Kubernetes' `cmd/kube-controller-manager/app`): one process
+running every enabled controller while it leads; `main` is `minik8s-controller-manager`.
 
 Without leader election it runs the controllers at once. With it, it campaigns for the Lease
 `kube-system/minik8s-controller-manager`; informers and controllers start only once it leads,
@@ -9,6 +10,7 @@ from a clean slate.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -18,6 +20,7 @@ from minik8s.client.api import ApiClient
 from minik8s.client.informer import InformerFactory
 from minik8s.client.kubeconfig import load_kubeconfig
 from minik8s.client.leaderelection import LeaderElector, default_identity
+from minik8s.componentbase import runner
 from minik8s.componentbase.events import EventRecorder
 from minik8s.componentbase.health import HealthServer
 from minik8s.controllers import config
@@ -136,6 +139,17 @@ class ControllerManager:
             await recorder.stop(flush_seconds=1.0)
 
 
-async def main(settings: config.Settings, stop: asyncio.Event) -> None:
+async def run(settings: config.Settings, stop: asyncio.Event) -> None:
+    """Run the enabled controllers (while leading) until `stop` is set."""
     async with ApiClient(load_kubeconfig(settings.kubeconfig)) as client:
         await ControllerManager(settings, client).run(stop)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`minik8s-controller-manager`: flags, logging, then `run` until SIGTERM."""
+    settings = config.parse_args(argv)
+    runner.run(functools.partial(run, settings), "controller-manager", settings.log_level)
+
+
+if __name__ == "__main__":
+    main()
