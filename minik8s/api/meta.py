@@ -108,7 +108,9 @@ def controller_ref(obj: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def owner_uids(obj: Mapping[str, Any]) -> list[str]:
-    return [str(r["uid"]) for r in owner_references(obj) if r.get("uid")]
+    """The uids of the object's owners (an informer index: no copies)."""
+    refs = meta(obj).get("ownerReferences") or []
+    return [str(r["uid"]) for r in refs if isinstance(r, Mapping) and r.get("uid")]
 
 
 def find_owner(obj: Mapping[str, Any], uid: str) -> dict[str, Any] | None:
