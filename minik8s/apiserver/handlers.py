@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from minik8s.api import errors, selectors
+from minik8s.api.meta import Object
 from minik8s.api.resources import PODS, ResourceType
 from minik8s.apiserver import auth, discovery, kubeletproxy, metrics, routing, wire
 from minik8s.apiserver.registry import DeleteOptions, Registry
@@ -20,7 +21,6 @@ from minik8s.printers import tables
 
 logger = logging.getLogger(__name__)
 
-Object = dict[str, Any]
 WATCH_TRUE = ("true", "1", "True")
 SCALABLE_KINDS = ("Deployment", "ReplicaSet")
 

@@ -15,7 +15,8 @@ from typing import Any
 
 import orjson
 
-from minik8s.api import defaults, errors, patch, validation
+from minik8s.api import defaults, errors, patch, times, validation
+from minik8s.api.meta import Object
 from minik8s.api.resources import EVENTS, NAMESPACES, PODS, SERVICES, ResourceType
 from minik8s.api.selectors import label_selector_from_object
 from minik8s.apiserver import allocators, strategy
@@ -25,7 +26,6 @@ from minik8s.store.etcd import EtcdStore
 
 logger = logging.getLogger(__name__)
 
-Object = dict[str, Any]
 UPDATE_ATTEMPTS = 8
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
@@ -433,7 +433,7 @@ class Registry:
                     "type": "PodScheduled",
                     "status": "True",
                     "lastProbeTime": None,
-                    "lastTransitionTime": strategy.now_rfc3339(),
+                    "lastTransitionTime": times.now_rfc3339(),
                 }
             )
             status["conditions"] = conditions

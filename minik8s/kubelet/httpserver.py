@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from minik8s.api.meta import Object
 from minik8s.client import tasks
 from minik8s.kubelet import actions
 from minik8s.kubelet.runtime import (
@@ -43,7 +44,6 @@ from minik8s.kubelet.runtime import (
 
 logger = logging.getLogger(__name__)
 
-Object = dict[str, Any]
 SUBPROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 

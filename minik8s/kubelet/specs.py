@@ -10,9 +10,9 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Mapping
-from typing import Any
 
 from minik8s.api import quantity
+from minik8s.api.meta import Object
 from minik8s.kubelet.runtime import (
     LABEL_ATTEMPT,
     LABEL_CONTAINER,
@@ -24,8 +24,6 @@ from minik8s.kubelet.runtime import (
     ContainerConfig,
     Mount,
 )
-
-Object = dict[str, Any]
 
 
 class ConfigError(Exception):

@@ -14,7 +14,7 @@ import random
 import time
 from typing import Any
 
-from minik8s.api import errors
+from minik8s.api import errors, times
 from minik8s.api.resources import NODES, PODS
 from minik8s.client import cache as informer_cache
 from minik8s.client import tasks
@@ -63,10 +63,6 @@ def unschedulable_condition_current(pod: dict[str, Any], message: str) -> bool:
                 and condition.get("message") == message
             )
     return False
-
-
-def _now_rfc3339() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 class Scheduler:
@@ -263,7 +259,7 @@ class Scheduler:
             "reason": "Unschedulable",
             "message": message,
             "lastProbeTime": None,
-            "lastTransitionTime": _now_rfc3339(),
+            "lastTransitionTime": times.now_rfc3339(),
         }
         try:
             await self.client.patch(

@@ -20,11 +20,10 @@ import aetcd.rtypes
 import orjson
 from aetcd import rpc
 
+from minik8s.api.meta import Object
 from minik8s.store import errors
 
 logger = logging.getLogger(__name__)
-
-Object = dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ never an error when defaulting would fill it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from minik8s.api import resources as rt
 from minik8s.api.errors import Cause
+from minik8s.api.meta import Object
 from minik8s.api.models import MODELS
 from minik8s.api.validation import apps as apps
 from minik8s.api.validation import core as core
@@ -21,8 +21,6 @@ from minik8s.api.validation import formats as fmt
 from minik8s.api.validation import meta as meta
 from minik8s.api.validation import pod as pod
 from minik8s.api.validation import service as service
-
-Object = dict[str, Any]
 
 
 def validate_create(resource: rt.ResourceType, obj: Object) -> list[Cause]:

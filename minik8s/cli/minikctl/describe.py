@@ -5,27 +5,26 @@ Events fetched by `involvedObject` field selectors."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from minik8s.api import errors as api_errors
 from minik8s.api import resources, times
+from minik8s.api.meta import Object
 from minik8s.api.resources import EVENTS, ResourceType
 from minik8s.cli.minikctl import describers, errors, output, session, targets
 from minik8s.cli.minikctl.tabwriter import tabwrite
 from minik8s.client.api import ApiClient
 
-Obj = dict[str, Any]
 
-
-def event_lines(events: list[Obj], now: datetime) -> list[str]:
+def event_lines(events: list[Object], now: datetime) -> list[str]:
     """The `Events:` section, as kubectl prints it."""
     if not events:
         return ["Events:\t<none>"]
     lines = ["Events:", "  Type\tReason\tAge\tFrom\tMessage", "  ----\t------\t----\t----\t-------"]
 
-    def when(e: Obj) -> datetime:
+    def when(e: Object) -> datetime:
         return (
             times.parse_time(e.get("lastTimestamp") or e.get("eventTime"))
             or times.parse_time((e.get("metadata") or {}).get("creationTimestamp"))
@@ -48,7 +47,7 @@ def event_lines(events: list[Obj], now: datetime) -> list[str]:
     return lines
 
 
-async def fetch_events(client: ApiClient, obj: Obj, kind: str) -> list[Obj]:
+async def fetch_events(client: ApiClient, obj: Object, kind: str) -> list[Object]:
     meta = obj.get("metadata") or {}
     selector = [f"involvedObject.name={meta.get('name')}", f"involvedObject.kind={kind}"]
     if meta.get("namespace"):

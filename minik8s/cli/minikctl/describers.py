@@ -4,22 +4,21 @@ from `related`, which fetches what a describer shows of other objects)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from minik8s.api import errors as api_errors
-from minik8s.api import resources
+from minik8s.api import resources, times
+from minik8s.api.meta import Object
 from minik8s.api.resources import ResourceType
 from minik8s.cli.minikctl import output
 from minik8s.client.api import ApiClient
 
-Obj = dict[str, Any]
 NONE = "<none>"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 """kubectl's describe hides it."""
 
 
-def _meta(obj: Obj) -> Obj:
+def _meta(obj: Object) -> Object:
     return obj.get("metadata") or {}
 
 
@@ -37,14 +36,13 @@ def _map_lines(title: str, values: dict[str, str] | None, indent: str = "") -> l
 def _timestamp(value: str | None) -> str:
     if not value:
         return NONE
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
+    moment = times.parse_time(value)
+    if moment is None:
         return value
     return moment.strftime("%a, %d %b %Y %H:%M:%S %z")
 
 
-def _header(obj: Obj, namespaced: bool = True, created: bool = True) -> list[str]:
+def _header(obj: Object, namespaced: bool = True, created: bool = True) -> list[str]:
     meta = _meta(obj)
     lines = [f"Name:\t{meta.get('name', '')}"]
     if namespaced:
@@ -56,14 +54,14 @@ def _header(obj: Obj, namespaced: bool = True, created: bool = True) -> list[str
     return lines
 
 
-def _controlled_by(obj: Obj) -> list[str]:
+def _controlled_by(obj: Object) -> list[str]:
     for ref in _meta(obj).get("ownerReferences") or []:
         if ref.get("controller"):
             return [f"Controlled By:\t{ref.get('kind')}/{ref.get('name')}"]
     return []
 
 
-def _ports(container: Obj) -> tuple[str, str]:
+def _ports(container: Object) -> tuple[str, str]:
     ports = container.get("ports") or []
     if not ports:
         return NONE, NONE
@@ -72,7 +70,7 @@ def _ports(container: Obj) -> tuple[str, str]:
     return port, host
 
 
-def _state_lines(title: str, state: Obj | None, indent: str) -> list[str]:
+def _state_lines(title: str, state: Object | None, indent: str) -> list[str]:
     if not state:
         return []
     (name, detail), *_ = state.items()
@@ -90,7 +88,7 @@ def _state_lines(title: str, state: Obj | None, indent: str) -> list[str]:
 
 
 def _container_lines(
-    containers: list[Obj], statuses: list[Obj], indent: str, inner: str
+    containers: list[Object], statuses: list[Object], indent: str, inner: str
 ) -> list[str]:
     by_name = {s.get("name"): s for s in statuses}
     lines: list[str] = []
@@ -126,7 +124,7 @@ def _container_lines(
     return lines
 
 
-def _qos(pod: Obj) -> str:
+def _qos(pod: Object) -> str:
     requests_or_limits = [
         (c.get("resources") or {}) for c in (pod.get("spec") or {}).get("containers") or []
     ]
@@ -138,7 +136,7 @@ def _qos(pod: Obj) -> str:
     return "Burstable"
 
 
-def _pod_template_tail(spec: Obj, indent: str) -> list[str]:
+def _pod_template_tail(spec: Object, indent: str) -> list[str]:
     volumes = spec.get("volumes") or []
     names = ", ".join(v.get("name", "") for v in volumes) or NONE
     selectors = spec.get("nodeSelector") or {}
@@ -150,7 +148,7 @@ def _pod_template_tail(spec: Obj, indent: str) -> list[str]:
     ]
 
 
-def describe_pod(pod: Obj, extras: Obj) -> list[str]:
+def describe_pod(pod: Object, extras: Object) -> list[str]:
     meta, spec, status = _meta(pod), pod.get("spec") or {}, pod.get("status") or {}
     node = spec.get("nodeName")
     lines = [f"Name:\t{meta.get('name', '')}", f"Namespace:\t{meta.get('namespace', '')}"]
@@ -182,7 +180,7 @@ def describe_pod(pod: Obj, extras: Obj) -> list[str]:
     return lines
 
 
-def _replicas_line(status: Obj, desired: Any) -> str:
+def _replicas_line(status: Object, desired: Any) -> str:
     total = status.get("replicas", 0)
     available = status.get("availableReplicas", 0)
     return (
@@ -192,7 +190,7 @@ def _replicas_line(status: Obj, desired: Any) -> str:
     )
 
 
-def _template_lines(template: Obj) -> list[str]:
+def _template_lines(template: Object) -> list[str]:
     spec = template.get("spec") or {}
     lines = ["Pod Template:"]
     lines += _map_lines("Labels", (template.get("metadata") or {}).get("labels"), "  ")
@@ -205,13 +203,13 @@ def _template_lines(template: Obj) -> list[str]:
     return lines
 
 
-def _selector(obj: Obj) -> str:
+def _selector(obj: Object) -> str:
     selector = (obj.get("spec") or {}).get("selector") or {}
     labels = selector.get("matchLabels", selector) if isinstance(selector, dict) else {}
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or NONE
 
 
-def describe_deployment(deploy: Obj, extras: Obj) -> list[str]:
+def describe_deployment(deploy: Object, extras: Object) -> list[str]:
     spec, status = deploy.get("spec") or {}, deploy.get("status") or {}
     strategy = spec.get("strategy") or {}
     lines = _header(deploy)
@@ -238,7 +236,7 @@ def describe_deployment(deploy: Obj, extras: Obj) -> list[str]:
     return lines
 
 
-def describe_replicaset(rs: Obj, extras: Obj) -> list[str]:
+def describe_replicaset(rs: Object, extras: Object) -> list[str]:
     spec, status = rs.get("spec") or {}, rs.get("status") or {}
     lines = [f"Name:\t{_meta(rs).get('name')}", f"Namespace:\t{_meta(rs).get('namespace')}"]
     lines.append(f"Selector:\t{_selector(rs)}")
@@ -253,7 +251,7 @@ def describe_replicaset(rs: Obj, extras: Obj) -> list[str]:
     return lines
 
 
-def describe_service(svc: Obj, extras: Obj) -> list[str]:
+def describe_service(svc: Object, extras: Object) -> list[str]:
     spec = svc.get("spec") or {}
     lines = _header(svc, created=False)
     selector = spec.get("selector") or {}
@@ -277,7 +275,7 @@ def describe_service(svc: Obj, extras: Obj) -> list[str]:
     return lines
 
 
-def describe_node(node: Obj, extras: Obj) -> list[str]:
+def describe_node(node: Object, extras: Object) -> list[str]:
     spec, status = node.get("spec") or {}, node.get("status") or {}
     meta = _meta(node)
     lines = [f"Name:\t{meta.get('name')}"]
@@ -310,13 +308,13 @@ def describe_node(node: Obj, extras: Obj) -> list[str]:
     return lines
 
 
-def describe_namespace(ns: Obj, extras: Obj) -> list[str]:
+def describe_namespace(ns: Object, extras: Object) -> list[str]:
     lines = _header(ns, namespaced=False, created=False)
     lines.append(f"Status:\t{(ns.get('status') or {}).get('phase', 'Active')}")
     return lines
 
 
-def describe_generic(obj: Obj, extras: Obj) -> list[str]:
+def describe_generic(obj: Object, extras: Object) -> list[str]:
     lines = _header(obj, namespaced=bool(_meta(obj).get("namespace")))
     for key, value in obj.items():
         if key in ("metadata", "apiVersion", "kind"):
@@ -327,7 +325,7 @@ def describe_generic(obj: Obj, extras: Obj) -> list[str]:
     return lines
 
 
-DESCRIBERS: dict[ResourceType, Callable[[Obj, Obj], list[str]]] = {
+DESCRIBERS: dict[ResourceType, Callable[[Object, Object], list[str]]] = {
     resources.PODS: describe_pod,
     resources.DEPLOYMENTS: describe_deployment,
     resources.REPLICASETS: describe_replicaset,
@@ -337,16 +335,16 @@ DESCRIBERS: dict[ResourceType, Callable[[Obj, Obj], list[str]]] = {
 }
 
 
-def describe(rt: ResourceType, obj: Obj, extras: Obj) -> list[str]:
+def describe(rt: ResourceType, obj: Object, extras: Object) -> list[str]:
     return DESCRIBERS.get(rt, describe_generic)(obj, extras)
 
 
-def _owned_by(obj: Obj, owner: Obj) -> bool:
+def _owned_by(obj: Object, owner: Object) -> bool:
     uid = _meta(owner).get("uid")
     return any(r.get("uid") == uid for r in _meta(obj).get("ownerReferences") or [])
 
 
-async def related(client: ApiClient, rt: ResourceType, obj: Obj) -> Obj:
+async def related(client: ApiClient, rt: ResourceType, obj: Object) -> Object:
     """What a describer shows of other objects (replica sets, endpoints, pods on a node)."""
     meta = _meta(obj)
     ns = meta.get("namespace")
@@ -359,7 +357,7 @@ async def related(client: ApiClient, rt: ResourceType, obj: Obj) -> Obj:
                    == (template or {}).get("spec")]  # fmt: skip
             old = [rs for rs in owned if rs not in new and (rs.get("spec") or {}).get("replicas")]
 
-            def show(rs: Obj) -> str:
+            def show(rs: Object) -> str:
                 s = rs.get("status") or {}
                 return (
                     f"{_meta(rs).get('name')} ({s.get('replicas', 0)}/"
