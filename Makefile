@@ -72,6 +72,7 @@ test-integration: setup
 lint: venv
 	@$(VENV)/bin/ruff format --check minik8s tests bench cmd
 	@$(VENV)/bin/ruff check minik8s tests bench cmd
+	@$(VENV)/bin/lint-imports --no-cache
 
 check: lint
 	@$(VENV)/bin/mypy minik8s

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 
-from minik8s.api import durations
+from minik8s.componentbase import options
 
 
 @dataclass(frozen=True)
@@ -38,14 +37,14 @@ class ApiserverSettings:
 
 
 def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
-    parser = argparse.ArgumentParser(
-        prog="minik8s-apiserver", description="The minik8s API server (Kubernetes-compatible)."
+    parser = options.new_parser(
+        "minik8s-apiserver", "The minik8s API server (Kubernetes-compatible)."
     )
     parser.add_argument(
         "--etcd-servers", default="http://127.0.0.1:2379", help="comma-separated etcd client URLs"
     )
     parser.add_argument("--bind-address", default="127.0.0.1")
-    parser.add_argument("--port", "--secure-port", type=int, default=6443)
+    parser.add_argument("--port", "--secure-port", type=options.port, default=6443)
     parser.add_argument("--token-auth-file", default=None)
     parser.add_argument("--tls-cert-file", default=None)
     parser.add_argument("--tls-private-key-file", default=None)
@@ -55,9 +54,9 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         "--event-ttl", type=_whole_seconds, default="1h0m0s", help="how long Events are kept"
     )
     parser.add_argument("--watch-cache-size", type=int, default=10_000)
-    parser.add_argument("--watch-bookmark-interval", type=float, default=30.0)
+    parser.add_argument("--watch-bookmark-interval", type=options.positive_duration, default=30.0)
     parser.add_argument("--min-request-timeout", type=float, default=1800.0)
-    parser.add_argument("--v", "--log-level", dest="log_level", default="info")
+    options.add_logging_flags(parser)
     args = parser.parse_args(argv)
     if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
         parser.error("--tls-cert-file and --tls-private-key-file go together")
@@ -81,14 +80,12 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         watch_cache_size=args.watch_cache_size,
         watch_bookmark_interval=args.watch_bookmark_interval,
         min_request_timeout=args.min_request_timeout,
-        log_level=str(args.log_level),
+        log_level=args.log_level,
     )
 
 
 def _whole_seconds(text: str) -> int:
     """A Go duration in whole seconds, as etcd leases count: 0 stays 0, anything else is at
     least 1."""
-    seconds = durations.parse_duration(text)
-    if seconds < 0:
-        raise ValueError(f"{text!r} is negative")
+    seconds = options.duration(text)
     return max(1, round(seconds)) if seconds else 0

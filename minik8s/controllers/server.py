@@ -18,9 +18,8 @@ from typing import Any
 from minik8s.client import tasks
 from minik8s.client.api import ApiClient
 from minik8s.client.informer import InformerFactory
-from minik8s.client.kubeconfig import load_kubeconfig
-from minik8s.client.leaderelection import LeaderElector, default_identity
-from minik8s.componentbase import runner
+from minik8s.client.leaderelection import default_identity
+from minik8s.componentbase import options, runner
 from minik8s.componentbase.events import EventRecorder
 from minik8s.componentbase.health import HealthServer
 from minik8s.controllers import config
@@ -72,13 +71,13 @@ class ControllerManager:
         """Until `stop` is set (or the Lease is lost, which raises `LeadershipLost`)."""
         s = self.settings
         health = HealthServer(
-            s.healthz_bind_address, max(s.healthz_port, 0),
+            s.healthz.bind_address, max(s.healthz.port, 0),
             liveness={"ping": lambda: True}, readiness={"controllers": lambda: self.running},
         )  # fmt: skip
-        if s.healthz_port >= 0:
+        if s.healthz.port >= 0:
             await health.start()
         try:
-            if s.leader_elect:
+            if s.leader_election.leader_elect:
                 await self._run_elected(stop)
             else:
                 await self._until(stop, self.run_controllers())
@@ -100,13 +99,9 @@ class ControllerManager:
         return ended
 
     async def _run_elected(self, stop: asyncio.Event) -> None:
-        s = self.settings
-        elector = LeaderElector(
-            self.client, s.leader_elect_resource_namespace, s.leader_elect_resource_name,
-            self.identity,
-            s.leader_elect_lease_duration, s.leader_elect_renew_deadline,
-            s.leader_elect_retry_period,
-        )  # fmt: skip
+        elector = options.new_leader_elector(
+            self.settings.leader_election, self.client, self.identity
+        )
         logger.info("campaigning for lease %s as %s", elector.lease_key, self.identity)
         ended = await self._until(stop, elector.run(self.run_controllers))
         if ended and not stop.is_set():
@@ -141,7 +136,7 @@ class ControllerManager:
 
 async def run(settings: config.Settings, stop: asyncio.Event) -> None:
     """Run the enabled controllers (while leading) until `stop` is set."""
-    async with ApiClient(load_kubeconfig(settings.kubeconfig)) as client:
+    async with ApiClient(options.load_client_config(settings.client)) as client:
         await ControllerManager(settings, client).run(stop)
 
 

@@ -11,9 +11,8 @@ from minik8s.api.resources import NAMESPACES, PODS
 from minik8s.client import tasks
 from minik8s.client.api import ApiClient
 from minik8s.client.informer import Informer
-from minik8s.client.kubeconfig import load_kubeconfig
 from minik8s.client.workqueue import run_workers
-from minik8s.componentbase import runner
+from minik8s.componentbase import options, runner
 from minik8s.componentbase.events import EventRecorder
 from minik8s.kubelet import config
 from minik8s.kubelet.config import KubeletSettings
@@ -45,7 +44,7 @@ async def cluster_id(client: ApiClient) -> str:
 
 async def run(settings: KubeletSettings, stop: asyncio.Event) -> None:
     runtime = make_runtime(settings)
-    client = ApiClient(load_kubeconfig(settings.kubeconfig))
+    client = ApiClient(options.load_client_config(settings.client))
     recorder = EventRecorder(client, "kubelet", settings.node_name)
     workers = PodWorkers(settings, client, runtime, recorder, StatusManager(client))
     server = KubeletServer(

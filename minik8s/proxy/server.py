@@ -16,8 +16,7 @@ from minik8s.api import resources
 from minik8s.client import tasks
 from minik8s.client.api import ApiClient
 from minik8s.client.informer import Informer
-from minik8s.client.kubeconfig import load_kubeconfig
-from minik8s.componentbase import runner
+from minik8s.componentbase import options, runner
 from minik8s.componentbase.health import HealthServer
 from minik8s.proxy import config, iptables
 from minik8s.proxy.config import ProxySettings
@@ -79,17 +78,17 @@ async def _run(settings: ProxySettings, stop: asyncio.Event) -> None:
         await host.cleanup()
         logger.info("cleanup done")
         return
-    client = ApiClient(load_kubeconfig(settings.kubeconfig))
+    client = ApiClient(options.load_client_config(settings.client))
     services = Informer(client, resources.SERVICES)
     endpoints = Informer(client, resources.ENDPOINTS)
     syncer = Syncer(settings, host, services, endpoints)
     health = HealthServer(
-        settings.healthz_bind_address, max(settings.healthz_port, 0),
+        settings.healthz.bind_address, max(settings.healthz.port, 0),
         liveness={"sync": syncer.healthy}, readiness={"synced": syncer.ready},
     )  # fmt: skip
     running: list[asyncio.Task[Any]] = []
     try:
-        if settings.healthz_port >= 0:
+        if settings.healthz.port >= 0:
             await health.start()
         services.start()
         endpoints.start()

@@ -22,7 +22,6 @@ from minik8s.client.api import ApiClient
 from minik8s.client.informer import Informer
 from minik8s.componentbase.events import EventRecorder
 from minik8s.scheduler import algorithm, metrics
-from minik8s.scheduler.binder import ApiClientBinder, Binder
 from minik8s.scheduler.cache import SchedulerCache
 from minik8s.scheduler.config import SchedulerSettings
 from minik8s.scheduler.nodeinfo import NodeInfo, PodInfo, is_unscheduled, node_info, pod_info
@@ -72,10 +71,8 @@ class Scheduler:
         settings: SchedulerSettings,
         recorder: EventRecorder | None = None,
         rng: random.Random | None = None,
-        binder: Binder | None = None,
     ) -> None:
         self.client = client
-        self.binder: Binder = binder or ApiClientBinder(client)
         self.settings = settings
         self.recorder = recorder
         self.rng = rng or random.Random()
@@ -214,7 +211,7 @@ class Scheduler:
         pod = qp.pod
         started = time.monotonic()
         try:
-            await self.binder.bind(pod.namespace, pod.name, node)
+            await self.client.bind(pod.namespace, pod.name, node)
         except (errors.Conflict, errors.AlreadyExists, errors.NotFound) as e:
             # Bound by someone else, being deleted, or gone: the watch tells the rest.
             logger.info("pod %s: not bound to %s: %s", pod.key, node, e.message)

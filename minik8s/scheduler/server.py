@@ -10,13 +10,10 @@ import socket
 
 from minik8s.client import tasks
 from minik8s.client.api import ApiClient, ClientSettings
-from minik8s.client.kubeconfig import load_kubeconfig
-from minik8s.client.leaderelection import LeaderElector, default_identity
-from minik8s.componentbase import runner
+from minik8s.componentbase import options, runner
 from minik8s.componentbase.events import EventRecorder
 from minik8s.componentbase.health import HealthServer
 from minik8s.scheduler import config
-from minik8s.scheduler.binder import AiohttpBinder
 from minik8s.scheduler.config import SchedulerSettings
 from minik8s.scheduler.scheduler import Scheduler
 
@@ -27,16 +24,20 @@ COMPONENT = "default-scheduler"
 
 async def run(settings: SchedulerSettings, stop: asyncio.Event) -> None:
     """Run the scheduler until `stop` is set."""
-    config = load_kubeconfig(settings.kubeconfig)
-    client_settings = ClientSettings(user_agent="minik8s-scheduler/0.1")
+    # Bindings and their `Scheduled` Events are two requests per pod, up to
+    # `max_binds_in_flight` at once: the pool holds that many connections.
+    client_settings = ClientSettings(
+        user_agent="minik8s-scheduler/0.1",
+        max_connections=max(ClientSettings.max_connections, settings.max_binds_in_flight),
+    )
+    config = options.load_client_config(settings.client)
     async with ApiClient(config, client_settings) as client:
-        binder = AiohttpBinder(config, settings.max_binds_in_flight)
-        recorder = EventRecorder(client, COMPONENT, host=socket.gethostname(), create=binder.post)
-        scheduler = Scheduler(client, settings, recorder, binder=binder)
+        recorder = EventRecorder(client, COMPONENT, host=socket.gethostname())
+        scheduler = Scheduler(client, settings, recorder)
         health: HealthServer | None = None
-        if settings.healthz_port >= 0:
+        if settings.healthz.port >= 0:
             health = HealthServer(
-                settings.healthz_bind_address, settings.healthz_port,
+                settings.healthz.bind_address, settings.healthz.port,
                 liveness={"ping": lambda: True},
                 readiness={"informers-synced": lambda: scheduler.synced},
             )  # fmt: skip
@@ -51,24 +52,17 @@ async def run(settings: SchedulerSettings, stop: asyncio.Event) -> None:
             await tasks.cancel_and_wait([work, stopping])
             await scheduler.stop()
             await recorder.stop()
-            await binder.aclose()
             if health is not None:
                 await health.stop()
 
 
 async def _schedule(client: ApiClient, scheduler: Scheduler, settings: SchedulerSettings) -> None:
     """Schedule while leading: campaign again whenever leadership is lost."""
-    if not settings.leader_elect:
+    if not settings.leader_election.leader_elect:
         await scheduler.run()
         return
-    elector = LeaderElector(
-        client, settings.lease_namespace, settings.lease_name, default_identity(),
-        settings.lease_duration, settings.renew_deadline, settings.retry_period,
-    )  # fmt: skip
-    logger.info(
-        "campaigning for lease %s/%s as %s",
-        settings.lease_namespace, settings.lease_name, elector.identity,
-    )  # fmt: skip
+    elector = options.new_leader_elector(settings.leader_election, client)
+    logger.info("campaigning for lease %s as %s", elector.lease_key, elector.identity)
     while True:
         await elector.run(scheduler.run)
         logger.warning("lost the lease %s; campaigning again", elector.lease_key)

@@ -237,5 +237,5 @@ def test_parse_args_durations() -> None:
         ]
     )
     assert s.node_monitor_grace_period == 40 and s.pod_eviction_timeout == 300
-    assert not s.leader_elect and s.log_level == "debug"
+    assert not s.leader_election.leader_elect and s.log_level == "debug"
     assert config.parse_args(["--node-monitor-period=500ms"]).node_monitor_period == 0.5

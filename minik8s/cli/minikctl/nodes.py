@@ -11,7 +11,6 @@ import typer
 from minik8s.api import errors as api_errors
 from minik8s.api.resources import NODES, PODS, ResourceType
 from minik8s.cli.minikctl import delete, errors, output, session
-from minik8s.cli.minikctl.durations import parse_duration
 from minik8s.client.api import ApiClient
 
 
@@ -62,7 +61,7 @@ def register(app: typer.Typer) -> None:
         ignore_daemonsets: Annotated[bool, typer.Option("--ignore-daemonsets")] = False,
         grace_period: Annotated[int, typer.Option("--grace-period")] = -1,
         timeout: Annotated[
-            float, typer.Option("--timeout", parser=parse_duration, help="Seconds to wait")
+            float, typer.Option("--timeout", parser=errors.duration, help="Seconds to wait")
         ] = 120.0,
     ) -> None:
         s = session.of(ctx)

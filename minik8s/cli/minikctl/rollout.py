@@ -20,7 +20,6 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from minik8s.api.meta import Object
 from minik8s.api.resources import DEPLOYMENTS, REPLICASETS
 from minik8s.cli.minikctl import errors, output, session, targets
-from minik8s.cli.minikctl.durations import parse_duration
 from minik8s.cli.minikctl.tabwriter import tabwrite
 from minik8s.client.api import ApiClient
 
@@ -150,7 +149,7 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         args: Args,
         timeout: Annotated[
-            float, typer.Option("--timeout", parser=parse_duration, help="Seconds; 0: no limit")
+            float, typer.Option("--timeout", parser=errors.duration, help="Seconds; 0: no limit")
         ] = 0,
         watch: Annotated[bool, typer.Option("--watch/--no-watch", "-w")] = True,
     ) -> None:
