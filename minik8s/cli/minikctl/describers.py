@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from minik8s.api import errors as api_errors
-from minik8s.api import resources, times
+from minik8s.api import meta, resources, times
 from minik8s.api.meta import Object
 from minik8s.api.resources import ResourceType
 from minik8s.cli.minikctl import output
@@ -16,10 +16,6 @@ from minik8s.client.api import ApiClient
 NONE = "<none>"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 """kubectl's describe hides it."""
-
-
-def _meta(obj: Object) -> Object:
-    return obj.get("metadata") or {}
 
 
 def _map_lines(title: str, values: dict[str, str] | None, indent: str = "") -> list[str]:
@@ -43,22 +39,20 @@ def _timestamp(value: str | None) -> str:
 
 
 def _header(obj: Object, namespaced: bool = True, created: bool = True) -> list[str]:
-    meta = _meta(obj)
-    lines = [f"Name:\t{meta.get('name', '')}"]
+    md = meta.meta(obj)
+    lines = [f"Name:\t{md.get('name', '')}"]
     if namespaced:
-        lines.append(f"Namespace:\t{meta.get('namespace', '')}")
+        lines.append(f"Namespace:\t{md.get('namespace', '')}")
     if created:
-        lines.append(f"CreationTimestamp:\t{_timestamp(meta.get('creationTimestamp'))}")
-    lines += _map_lines("Labels", meta.get("labels"))
-    lines += _map_lines("Annotations", meta.get("annotations"))
+        lines.append(f"CreationTimestamp:\t{_timestamp(md.get('creationTimestamp'))}")
+    lines += _map_lines("Labels", md.get("labels"))
+    lines += _map_lines("Annotations", md.get("annotations"))
     return lines
 
 
 def _controlled_by(obj: Object) -> list[str]:
-    for ref in _meta(obj).get("ownerReferences") or []:
-        if ref.get("controller"):
-            return [f"Controlled By:\t{ref.get('kind')}/{ref.get('name')}"]
-    return []
+    ref = meta.controller_ref(obj)
+    return [f"Controlled By:\t{ref.get('kind')}/{ref.get('name')}"] if ref else []
 
 
 def _ports(container: Object) -> tuple[str, str]:
@@ -149,16 +143,16 @@ def _pod_template_tail(spec: Object, indent: str) -> list[str]:
 
 
 def describe_pod(pod: Object, extras: Object) -> list[str]:
-    meta, spec, status = _meta(pod), pod.get("spec") or {}, pod.get("status") or {}
+    md, spec, status = meta.meta(pod), pod.get("spec") or {}, pod.get("status") or {}
     node = spec.get("nodeName")
-    lines = [f"Name:\t{meta.get('name', '')}", f"Namespace:\t{meta.get('namespace', '')}"]
+    lines = [f"Name:\t{md.get('name', '')}", f"Namespace:\t{md.get('namespace', '')}"]
     lines.append(f"Priority:\t{spec.get('priority', 0)}")
     lines.append(f"Node:\t{node + '/' + status.get('hostIP', '') if node else NONE}")
     if status.get("startTime"):
         lines.append(f"Start Time:\t{_timestamp(status['startTime'])}")
-    lines += _map_lines("Labels", meta.get("labels"))
-    lines += _map_lines("Annotations", meta.get("annotations"))
-    phase = "Terminating" if meta.get("deletionTimestamp") else status.get("phase", "")
+    lines += _map_lines("Labels", md.get("labels"))
+    lines += _map_lines("Annotations", md.get("annotations"))
+    phase = "Terminating" if md.get("deletionTimestamp") else status.get("phase", "")
     lines.append(f"Status:\t{phase}")
     if status.get("reason"):
         lines.append(f"Reason:\t{status['reason']}")
@@ -238,10 +232,10 @@ def describe_deployment(deploy: Object, extras: Object) -> list[str]:
 
 def describe_replicaset(rs: Object, extras: Object) -> list[str]:
     spec, status = rs.get("spec") or {}, rs.get("status") or {}
-    lines = [f"Name:\t{_meta(rs).get('name')}", f"Namespace:\t{_meta(rs).get('namespace')}"]
+    lines = [f"Name:\t{meta.meta(rs).get('name')}", f"Namespace:\t{meta.meta(rs).get('namespace')}"]
     lines.append(f"Selector:\t{_selector(rs)}")
-    lines += _map_lines("Labels", _meta(rs).get("labels"))
-    lines += _map_lines("Annotations", _meta(rs).get("annotations"))
+    lines += _map_lines("Labels", meta.meta(rs).get("labels"))
+    lines += _map_lines("Annotations", meta.meta(rs).get("annotations"))
     lines += _controlled_by(rs)
     lines.append(
         f"Replicas:\t{status.get('replicas', 0)} current / {spec.get('replicas', 1)} desired"
@@ -277,11 +271,11 @@ def describe_service(svc: Object, extras: Object) -> list[str]:
 
 def describe_node(node: Object, extras: Object) -> list[str]:
     spec, status = node.get("spec") or {}, node.get("status") or {}
-    meta = _meta(node)
-    lines = [f"Name:\t{meta.get('name')}"]
-    lines += _map_lines("Labels", meta.get("labels"))
-    lines += _map_lines("Annotations", meta.get("annotations"))
-    lines.append(f"CreationTimestamp:\t{_timestamp(meta.get('creationTimestamp'))}")
+    md = meta.meta(node)
+    lines = [f"Name:\t{md.get('name')}"]
+    lines += _map_lines("Labels", md.get("labels"))
+    lines += _map_lines("Annotations", md.get("annotations"))
+    lines.append(f"CreationTimestamp:\t{_timestamp(md.get('creationTimestamp'))}")
     taints = [f"{t.get('key')}:{t.get('effect')}" for t in spec.get("taints") or []]
     lines.append(f"Taints:\t{taints[0] if taints else NONE}")
     lines += [f"\t{t}" for t in taints[1:]]
@@ -315,7 +309,7 @@ def describe_namespace(ns: Object, extras: Object) -> list[str]:
 
 
 def describe_generic(obj: Object, extras: Object) -> list[str]:
-    lines = _header(obj, namespaced=bool(_meta(obj).get("namespace")))
+    lines = _header(obj, namespaced=bool(meta.meta(obj).get("namespace")))
     for key, value in obj.items():
         if key in ("metadata", "apiVersion", "kind"):
             continue
@@ -340,14 +334,13 @@ def describe(rt: ResourceType, obj: Object, extras: Object) -> list[str]:
 
 
 def _owned_by(obj: Object, owner: Object) -> bool:
-    uid = _meta(owner).get("uid")
-    return any(r.get("uid") == uid for r in _meta(obj).get("ownerReferences") or [])
+    return meta.find_owner(obj, meta.uid_of(owner)) is not None
 
 
 async def related(client: ApiClient, rt: ResourceType, obj: Object) -> Object:
     """What a describer shows of other objects (replica sets, endpoints, pods on a node)."""
-    meta = _meta(obj)
-    ns = meta.get("namespace")
+    md = meta.meta(obj)
+    ns = md.get("namespace")
     try:
         if rt is resources.DEPLOYMENTS:
             listed = await client.list_all(resources.REPLICASETS, ns)
@@ -360,7 +353,7 @@ async def related(client: ApiClient, rt: ResourceType, obj: Object) -> Object:
             def show(rs: Object) -> str:
                 s = rs.get("status") or {}
                 return (
-                    f"{_meta(rs).get('name')} ({s.get('replicas', 0)}/"
+                    f"{meta.meta(rs).get('name')} ({s.get('replicas', 0)}/"
                     f"{(rs.get('spec') or {}).get('replicas', 0)} replicas created)"
                 )
 
@@ -372,7 +365,7 @@ async def related(client: ApiClient, rt: ResourceType, obj: Object) -> Object:
             counts = {p: phases.count(p) for p in ("Running", "Pending", "Succeeded", "Failed")}
             return {"pods_status": " / ".join(f"{n} {p}" for p, n in counts.items())}
         if rt is resources.SERVICES:
-            endpoints = await client.get(resources.ENDPOINTS, meta["name"], ns)
+            endpoints = await client.get(resources.ENDPOINTS, md["name"], ns)
             addresses = [
                 f"{a.get('ip')}:{p.get('port')}"
                 for subset in endpoints.get("subsets") or []
@@ -382,13 +375,13 @@ async def related(client: ApiClient, rt: ResourceType, obj: Object) -> Object:
             return {"endpoints": ",".join(addresses)}
         if rt is resources.NODES:
             pods = await client.list_all(
-                resources.PODS, None, field_selector=f"spec.nodeName={meta['name']}"
+                resources.PODS, None, field_selector=f"spec.nodeName={md['name']}"
             )
             rows = []
             for p in pods.get("items") or []:
                 if (p.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
                     continue
-                pm = _meta(p)
+                pm = meta.meta(p)
                 rows.append((pm.get("namespace"), pm.get("name"), ""))
             return {"pods": rows}
     except api_errors.NotFound:

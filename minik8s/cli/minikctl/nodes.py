@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from minik8s.api import errors as api_errors
+from minik8s.api import meta, podutil
 from minik8s.api.resources import NODES, PODS, ResourceType
 from minik8s.cli.minikctl import delete, errors, output, session
 from minik8s.client.api import ApiClient
@@ -28,15 +29,13 @@ def drain_plan(pods: list[dict], force: bool) -> tuple[list[dict], list[str]]:
     controller blocks unless `force`; mirror pods are left alone."""
     evict, blocked = [], []
     for pod in pods:
-        meta = pod.get("metadata") or {}
-        if "kubernetes.io/config.mirror" in (meta.get("annotations") or {}):
+        if "kubernetes.io/config.mirror" in meta.annotations_of(pod):
             continue
-        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+        if podutil.is_terminal(pod):
             evict.append(pod)
             continue
-        controlled = any(r.get("controller") for r in meta.get("ownerReferences") or [])
-        if not controlled and not force:
-            blocked.append(f"{meta.get('namespace')}/{meta.get('name')}")
+        if meta.controller_ref(pod) is None and not force:
+            blocked.append(meta.ns_name(pod))
             continue
         evict.append(pod)
     return evict, blocked
@@ -77,16 +76,16 @@ def register(app: typer.Typer) -> None:
                 )
             gone: list[tuple[ResourceType, str, str | None, str]] = []
             for pod in evict:
-                meta = pod["metadata"]
-                output.echo(f"evicting pod {meta['namespace']}/{meta['name']}")
+                md = pod["metadata"]
+                output.echo(f"evicting pod {md['namespace']}/{md['name']}")
                 try:
                     await client.delete(
-                        PODS, meta["name"], meta["namespace"],
+                        PODS, md["name"], md["namespace"],
                         grace_period_seconds=None if grace_period < 0 else grace_period,
                     )  # fmt: skip
                 except api_errors.NotFound:
                     continue
-                gone.append((PODS, meta["name"], meta["namespace"], meta.get("uid", "")))
+                gone.append((PODS, md["name"], md["namespace"], md.get("uid", "")))
             left = await delete.wait_gone(client, gone, timeout)
             for _, name, _, _ in gone:
                 if f"pods/{name}" not in left:

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from minik8s.api import meta
 from minik8s.api.meta import Object
 from minik8s.api.resources import DEPLOYMENTS, REPLICASETS
 from minik8s.cli.minikctl import errors, output, session, targets
@@ -108,13 +109,9 @@ def _revision(rs: Object) -> int:
 
 
 async def owned_replicasets(client: ApiClient, deploy: Object) -> list[Object]:
-    ns = deploy["metadata"].get("namespace")
-    uid = deploy["metadata"].get("uid")
-    listed = await client.list_all(REPLICASETS, ns)
-    owned = [
-        rs for rs in listed.get("items") or []
-        if any(r.get("uid") == uid for r in (rs.get("metadata") or {}).get("ownerReferences") or [])
-    ]  # fmt: skip
+    listed = await client.list_all(REPLICASETS, meta.namespace_of(deploy))
+    uid = meta.uid_of(deploy)
+    owned = [rs for rs in listed.get("items") or [] if meta.find_owner(rs, uid)]
     return sorted(owned, key=_revision)
 
 
