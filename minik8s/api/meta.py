@@ -177,12 +177,17 @@ def conditions_of(obj: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [c for c in (obj.get("status") or {}).get("conditions") or [] if isinstance(c, dict)]
 
 
-def get_condition(obj: Mapping[str, Any], type_: str) -> dict[str, Any] | None:
-    """A copy of the status condition of this type, if any."""
-    for condition in conditions_of(obj):
-        if condition.get("type") == type_:
+def find_condition(conditions: Iterable[Any] | None, type_: str) -> dict[str, Any] | None:
+    """A copy of the condition of this type in a `status.conditions` list, if any."""
+    for condition in conditions or ():
+        if isinstance(condition, Mapping) and condition.get("type") == type_:
             return dict(condition)
     return None
+
+
+def get_condition(obj: Mapping[str, Any], type_: str) -> dict[str, Any] | None:
+    """A copy of the object's status condition of this type, if any."""
+    return find_condition(status_of(obj).get("conditions"), type_)
 
 
 def condition_is_true(obj: Mapping[str, Any], type_: str) -> bool:

@@ -67,21 +67,11 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
             f"--service-node-port-range must look like 30000-32767, "
             f"not {args.service_node_port_range!r}"
         )
-    return ApiserverSettings(
+    return options.settings_from(
+        ApiserverSettings, args,
         etcd_servers=tuple(s.strip() for s in args.etcd_servers.split(",") if s.strip()),
-        bind_address=args.bind_address,
-        port=args.port,
-        token_auth_file=args.token_auth_file,
-        tls_cert_file=args.tls_cert_file,
-        tls_private_key_file=args.tls_private_key_file,
-        service_cluster_ip_range=args.service_cluster_ip_range,
         service_node_port_range=(low, high),
-        event_ttl=args.event_ttl,
-        watch_cache_size=args.watch_cache_size,
-        watch_bookmark_interval=args.watch_bookmark_interval,
-        min_request_timeout=args.min_request_timeout,
-        log_level=args.log_level,
-    )
+    )  # fmt: skip
 
 
 def _whole_seconds(text: str) -> int:

@@ -13,7 +13,7 @@ import argparse
 import dataclasses
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from minik8s.api import times
 from minik8s.client.kubeconfig import ClientConfig, load_kubeconfig
@@ -29,6 +29,21 @@ class FlagParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         sys.exit(2)
+
+
+S = TypeVar("S")
+
+
+def settings_from(cls: type[S], args: argparse.Namespace, **values: Any) -> S:
+    """A component's settings dataclass from its parsed flags: each field whose name is a flag's
+    destination (`--node-ip` → `node_ip`) takes that flag's value; `values` give the rest (the
+    shared option groups, values computed from several flags)."""
+    taken = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        if f.init and hasattr(args, f.name)
+    }
+    return cls(**{**taken, **values})
 
 
 def new_parser(prog: str, description: str = "") -> FlagParser:

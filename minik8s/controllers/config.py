@@ -117,18 +117,12 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         controllers = parse_controllers(args.controllers)
     except argparse.ArgumentTypeError as e:
         p.error(str(e))
-    return Settings(
+    return options.settings_from(
+        Settings, args,
         client=options.client_options(args),
         controllers=controllers,
         leader_election=options.leader_election_options(args, p),
         healthz=options.healthz_options(args),
-        node_monitor_period=args.node_monitor_period,
-        node_monitor_grace_period=args.node_monitor_grace_period,
-        node_startup_grace_period=args.node_startup_grace_period,
-        pod_eviction_timeout=args.pod_eviction_timeout,
-        allocate_node_cidrs=args.allocate_node_cidrs,
-        cluster_cidr=args.cluster_cidr,
-        node_cidr_mask_size=args.node_cidr_mask_size,
         workers={
             "replicaset": args.concurrent_replicaset_syncs,
             "deployment": args.concurrent_deployment_syncs,
@@ -137,5 +131,4 @@ def parse_args(argv: list[str] | None = None) -> Settings:
             "namespace": args.concurrent_namespace_syncs,
             "nodelifecycle": 1,
         },
-        log_level=args.log_level,
-    )
+    )  # fmt: skip

@@ -153,9 +153,7 @@ def calculate_status(
     }
     conditions = [c for c in old.get("conditions") or [] if c.get("type") != "ReplicaFailure"]
     if failure is not None:
-        previous = next(
-            (c for c in old.get("conditions") or [] if c.get("type") == "ReplicaFailure"), None
-        )
+        previous = meta.find_condition(old.get("conditions"), "ReplicaFailure")
         conditions.append({
             "type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
             "message": failure,

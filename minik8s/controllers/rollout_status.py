@@ -29,10 +29,8 @@ NO_DEADLINE = 2**31 - 1
 
 
 def get_condition(status: Mapping[str, Any], type_: str) -> dict[str, Any] | None:
-    for condition in status.get("conditions") or []:
-        if condition.get("type") == type_:
-            return dict(condition)
-    return None
+    """The condition of this type in a Deployment's status."""
+    return meta.find_condition(status.get("conditions"), type_)
 
 
 def set_condition(

@@ -125,23 +125,9 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
             quantity.memory_bytes(args.memory)
     except ValueError as e:
         parser.error(str(e))
-    extra: dict[str, object] = {}
-    if args.root_dir:
-        extra["root_dir"] = Path(args.root_dir)
-    return KubeletSettings(
-        node_name=args.node_name,
+    return options.settings_from(
+        KubeletSettings, args,
         client=options.client_options(args),
-        runtime=args.runtime,
-        cpu=args.cpu,
-        memory=args.memory,
-        max_pods=args.max_pods,
         register_with_taints=taints,
-        node_ip=args.node_ip,
-        port=args.port,
-        node_status_update_frequency=args.node_status_update_frequency,
-        pod_subnet=args.pod_subnet,
-        pod_subnet_from_node=args.pod_subnet_from_node,
-        pod_workers=args.pod_workers,
-        log_level=args.log_level,
-        **extra,  # type: ignore[arg-type]
-    )
+        root_dir=Path(args.root_dir) if args.root_dir else d.root_dir,
+    )  # fmt: skip

@@ -100,19 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_args(argv: list[str] | None = None) -> ProxySettings:
     args = build_parser().parse_args(argv)
-    return ProxySettings(
-        node_name=args.node_name,
+    return options.settings_from(
+        ProxySettings, args,
         client=options.client_options(args),
-        cluster_cidr=args.cluster_cidr or None,
-        service_cluster_ip_range=args.service_cluster_ip_range,
-        bridge_name=args.bridge_name,
         healthz=options.healthz_options(args),
-        min_sync_period=args.min_sync_period,
+        cluster_cidr=args.cluster_cidr or None,
         sync_period=max(args.sync_period, args.min_sync_period),
         restore_budget=max(1, args.restore_budget),
         restore_parallel=max(1, args.restore_parallel),
-        state_file=args.state_file,
-        lock_file=args.lock_file,
-        cleanup=args.cleanup,
-        log_level=args.log_level,
-    )
+    )  # fmt: skip

@@ -77,15 +77,12 @@ def parse_args(argv: list[str] | None = None) -> SchedulerSettings:
     a = p.parse_args(argv)
     if not 0 <= a.percentage_of_nodes_to_score <= 100:
         p.error("--percentage-of-nodes-to-score must be within 0..100")
-    return SchedulerSettings(
+    return options.settings_from(
+        SchedulerSettings, a,
         client=options.client_options(a),
         leader_election=options.leader_election_options(a, p),
         healthz=options.healthz_options(a),
-        scheduler_name=a.scheduler_name,
-        percentage_of_nodes_to_score=a.percentage_of_nodes_to_score,
         initial_backoff=a.pod_initial_backoff_seconds,
         max_backoff=a.pod_max_backoff_seconds,
         max_binds_in_flight=max(1, a.max_binds_in_flight),
-        record_scheduled_events=a.record_scheduled_events,
-        log_level=a.log_level,
-    )
+    )  # fmt: skip
