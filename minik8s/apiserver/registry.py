@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,8 +152,8 @@ class Registry:
         obj["metadata"]["resourceVersion"] = str(revision)
         return obj
 
-    def _storage_classes(self) -> list[Object]:
-        return list(self.cache.cache(STORAGECLASSES).objects.values())
+    def _storage_classes(self) -> Iterable[Object]:
+        return self.cache.cache(STORAGECLASSES).objects.values()
 
     async def _check_namespace_open(
         self, resource: ResourceType, namespace: str, name: str
