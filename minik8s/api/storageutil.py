@@ -4,10 +4,10 @@ annotations the scheduler, the volume controllers and the provisioner share."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from minik8s.api import meta, quantity
+from minik8s.api import meta, quantity, selectors
 
 Object = dict[str, Any]
 
@@ -106,3 +106,39 @@ def claim_names(pod: Mapping[str, Any]) -> list[str]:
 
 def claim_key(namespace: str, name: str) -> str:
     return f"{namespace}/{name}"
+
+
+def _volume_mode(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("spec") or {}).get("volumeMode") or "Filesystem")
+
+
+def volume_fits(
+    pv: Mapping[str, Any],
+    claim: Mapping[str, Any],
+    node_fits: Callable[[Mapping[str, Any]], bool] | None = None,
+) -> bool:
+    """Whether `pv` may be bound to `claim` (ignoring who else wants it)."""
+    if meta.is_deleting(pv):
+        return False
+    ref = (pv.get("spec") or {}).get("claimRef")
+    if ref and not claim_ref_matches(pv, claim):
+        return False
+    phase = (pv.get("status") or {}).get("phase")
+    if not ref and phase not in (None, "", "Available", "Pending"):
+        return False
+    if volume_class(pv) != (claim_class(claim) or ""):
+        return False
+    if _volume_mode(pv) != _volume_mode(claim):
+        return False
+    if not set(access_modes(claim)) <= set(access_modes(pv)):
+        return False
+    if capacity_bytes(pv) < requested_bytes(claim):
+        return False
+    selector = (claim.get("spec") or {}).get("selector")
+    if selector:
+        try:
+            if not selectors.label_selector_from_object(selector).matches(meta.labels_of(pv)):
+                return False
+        except selectors.InvalidSelector:
+            return False
+    return node_fits is None or node_fits(pv)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from minik8s.api import meta, selectors, storageutil
+from minik8s.api import meta, storageutil
 
 Object = dict[str, Any]
 
@@ -36,42 +36,6 @@ def class_not_found(name: str) -> str:
     return f'storageclass.storage.k8s.io "{name}" not found'
 
 
-def _volume_mode(obj: Mapping[str, Any]) -> str:
-    return str((obj.get("spec") or {}).get("volumeMode") or "Filesystem")
-
-
-def volume_fits(
-    pv: Mapping[str, Any],
-    claim: Mapping[str, Any],
-    node_fits: Callable[[Mapping[str, Any]], bool] | None = None,
-) -> bool:
-    """Whether `pv` may be bound to `claim` (ignoring who else wants it)."""
-    if meta.is_deleting(pv):
-        return False
-    ref = (pv.get("spec") or {}).get("claimRef")
-    if ref and not storageutil.claim_ref_matches(pv, claim):
-        return False
-    phase = (pv.get("status") or {}).get("phase")
-    if not ref and phase not in (None, "", "Available", "Pending"):
-        return False
-    if storageutil.volume_class(pv) != (storageutil.claim_class(claim) or ""):
-        return False
-    if _volume_mode(pv) != _volume_mode(claim):
-        return False
-    if not set(storageutil.access_modes(claim)) <= set(storageutil.access_modes(pv)):
-        return False
-    if storageutil.capacity_bytes(pv) < storageutil.requested_bytes(claim):
-        return False
-    selector = (claim.get("spec") or {}).get("selector")
-    if selector:
-        try:
-            if not selectors.label_selector_from_object(selector).matches(meta.labels_of(pv)):
-                return False
-        except selectors.InvalidSelector:
-            return False
-    return node_fits is None or node_fits(pv)
-
-
 def find_volume(
     claim: Mapping[str, Any],
     volumes: Iterable[Object],
@@ -80,7 +44,7 @@ def find_volume(
     """The volume for an unbound claim: the one it names or that names it, else the smallest
     fitting one (then by name, for a stable choice)."""
     wanted = (claim.get("spec") or {}).get("volumeName")
-    candidates = [pv for pv in volumes if volume_fits(pv, claim, node_fits)]
+    candidates = [pv for pv in volumes if storageutil.volume_fits(pv, claim, node_fits)]
     if wanted:
         return next((pv for pv in candidates if meta.name_of(pv) == wanted), None)
     prebound = [pv for pv in candidates if (pv.get("spec") or {}).get("claimRef")]
