@@ -123,7 +123,7 @@ class DaemonSetController(Controller):
         }  # fmt: skip
         await self.history.prune(ds, old, live)
         status = plan.calculate_status(ds, nodes, by_node, hash_, now)
-        if replicaset_plan.status_changed(ds.get("status"), status):
+        if status != (ds.get("status") or {}):
             try:
                 await write_status(self.client, DAEMONSETS, ds, status)
             except errors.NotFound:

@@ -122,7 +122,7 @@ class StatefulSetController(Controller):
         live = {plan.revision_of(p) for p in pods}
         await self.history.prune(sts, old, live)
         status = plan.calculate_status(sts, pods, current_name, update_name, now)
-        if replicaset_plan.status_changed(sts.get("status"), status):
+        if status != (sts.get("status") or {}):
             try:
                 await write_status(self.client, STATEFULSETS, sts, status)
             except errors.NotFound:
