@@ -85,9 +85,26 @@ def validate_daemon_set(ds: Object) -> list[Cause]:
 # --- StatefulSet ---------------------------------------------------------------------------------
 
 
+def _with_claim_volumes(spec: Object) -> Object:
+    """The spec with a volume per claim template, as each pod gets (so mounts resolve)."""
+    claims = [mapping(c, "metadata").get("name") for c in items(spec, "volumeClaimTemplates")]
+    template = mapping(spec, "template")
+    pod_spec = mapping(template, "spec")
+    if not claims or not pod_spec:
+        return spec
+    volumes = items(pod_spec, "volumes")
+    have = {v.get("name") for v in volumes}
+    volumes = volumes + [
+        {"name": name, "persistentVolumeClaim": {"claimName": name}}
+        for name in claims
+        if name and name not in have
+    ]
+    return {**spec, "template": {**template, "spec": {**pod_spec, "volumes": volumes}}}
+
+
 def validate_stateful_set(sts: Object) -> list[Cause]:
     spec = _spec(sts)
-    causes = validate_workload_spec(spec, "StatefulSet")
+    causes = validate_workload_spec(_with_claim_volumes(spec), "StatefulSet")
     causes += non_negative("spec.minReadySeconds", spec.get("minReadySeconds"))
     causes += non_negative("spec.revisionHistoryLimit", spec.get("revisionHistoryLimit"))
     causes += non_negative("spec.ordinals.start", mapping(spec, "ordinals").get("start"))
