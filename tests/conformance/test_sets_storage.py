@@ -115,17 +115,31 @@ def test_statefulset_keeps_its_data(
     history = kubectl("rollout", "history", "sts/web").stdout
     assert "REVISION" in history and "1 " in history
 
+    # scaled down, web-1's claim stays (Retain); deleted, its Delete-policy volume and data go
+    kubectl("scale", "sts/web", "--replicas=1")
+    wait_for(lambda: kubectl("get", "pod", "web-1", check=False).returncode != 0, "web-1 gone",
+             timeout=30)  # fmt: skip
+    claim = json.loads(kubectl("get", "pvc", "www-web-1", "-o", "json").stdout)
+    volume = claim["spec"]["volumeName"]
+    pv = json.loads(kubectl("get", "pv", volume, "-o", "json").stdout)
+    directory = Path(pv["spec"]["hostPath"]["path"])
+    assert directory.is_dir() and directory.is_relative_to(cluster.home / "storage")
+    kubectl("delete", "pvc", "www-web-1", "--wait=true", timeout=60)
+    wait_for(lambda: kubectl("get", "pv", volume, check=False).returncode != 0,
+             "the released volume deleted", timeout=60)  # fmt: skip
+    assert not directory.exists(), "its data removed by the helper pod"
+
     api = config.new_client_from_config(str(cluster.kubeconfig))
     try:
         sts = client.AppsV1Api(api).read_namespaced_stateful_set("web", ns)
-        assert sts.status.ready_replicas == 2 and sts.status.current_revision
+        assert sts.status.ready_replicas == 1 and sts.status.current_revision
         revisions = client.AppsV1Api(api).list_namespaced_controller_revision(ns)
         assert [r.revision for r in revisions.items] == [1]
         claims_list = client.CoreV1Api(api).list_namespaced_persistent_volume_claim(ns)
         volumes = {c.spec.volume_name for c in claims_list.items}
         pvs = client.CoreV1Api(api).list_persistent_volume()
         bound = [pv for pv in pvs.items if pv.metadata.name in volumes]
-        assert len(bound) == 2 and all(pv.status.phase == "Bound" for pv in bound)
+        assert len(bound) == 1 and all(pv.status.phase == "Bound" for pv in bound)
         sc = client.StorageV1Api(api).read_storage_class("local-path")
         assert sc.volume_binding_mode == "WaitForFirstConsumer"
     finally:
