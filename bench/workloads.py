@@ -149,6 +149,7 @@ def run_daemonset(args: argparse.Namespace) -> None:
                 work / f"hollow-{i}",
                 node_name=f"hollow-{i:03d}",
                 runtime="fake",
+                port=0,  # a free one, picked by the kubelet itself (no race)
                 extra_args=["--v", "warning"],
             )
             for i in range(args.nodes)

@@ -182,18 +182,16 @@ def manage(
     for node in nodes:
         name = meta.name_of(node)
         run, keep = should_run(ds, node)
-        pods = _live(by_node.get(name, []))
-        if run and not pods:
+        present = by_node.get(name, [])
+        if run and not present:
             plan.create_on.append(name)
             continue
+        pods = _live(present)  # a terminating pod is waited for before its replacement
         if not keep:
             plan.delete += pods
             continue
-        failed = [p for p in pods if podutil.is_terminal(p)]
-        plan.delete += failed
+        plan.delete += [p for p in pods if podutil.is_terminal(p)]
         running = _oldest_first(p for p in pods if not podutil.is_terminal(p))
-        if failed and run and not running:
-            plan.create_on.append(name)
         if len(running) <= 1:
             continue
         if surge > 0:
