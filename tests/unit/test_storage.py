@@ -252,3 +252,24 @@ def test_tables() -> None:
         "WaitForFirstConsumer",
         False,
     ]
+
+
+def test_describe_storage_and_sets() -> None:
+    from minik8s.cli.minikctl import describers
+
+    c = claim(cls="local-path", volumeName="pvc-1")
+    c["status"] = {
+        "phase": "Bound",
+        "accessModes": ["ReadWriteOnce"],
+        "capacity": {"storage": "1Gi"},
+    }
+    text = "\n".join(describers.describe(rt.PERSISTENTVOLUMECLAIMS, c, {"used_by": ["web-0"]}))
+    assert "Status:\tBound" in text and "Used By:\tweb-0" in text and "Access Modes:\tRWO" in text
+    pv = localpath_plan.new_volume(c, localpath_plan.default_class(), node("n1"), "/x")
+    text = "\n".join(describers.describe(rt.PERSISTENTVOLUMES, pv, {}))
+    assert (
+        "Term 0:\tkubernetes.io/hostname in [n1]" in text
+        and "HostPathType:\tDirectoryOrCreate" in text
+    )
+    text = "\n".join(describers.describe(rt.STORAGECLASSES, localpath_plan.default_class(), {}))
+    assert "IsDefaultClass:\tYes" in text

@@ -345,3 +345,16 @@ def test_rollout_status_messages() -> None:
     )
     sts["status"]["readyReplicas"] = 1
     assert rollout_sets.statefulset_status(sts) == ("Waiting for 1 pods to be ready...", False)
+
+
+def test_a_statefulset_template_mounts_its_claim_templates() -> None:
+    from minik8s.api import validation
+
+    sts = statefulset()
+    sts["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = [
+        {"name": "www", "mountPath": "/data"}
+    ]
+    assert validation.validate_create(rt.STATEFULSETS, sts) == []
+    sts["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][0]["name"] = "nope"
+    (cause,) = validation.validate_create(rt.STATEFULSETS, sts)
+    assert cause.field == "spec.template.spec.containers[0].volumeMounts[0].name"
