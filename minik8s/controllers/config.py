@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from minik8s.componentbase import options
 
 ALL_CONTROLLERS = ("replicaset", "deployment", "endpoints", "garbagecollector", "namespace",
-                   "nodeipam", "nodelifecycle")  # fmt: skip
+                   "nodeipam", "nodelifecycle",
+                   "daemonset", "statefulset", "persistentvolume-binder", "pvc-protection",
+                   "pv-protection", "local-path-provisioner")  # fmt: skip
 """Every controller this process runs, in start order."""
 
 LEASE_NAMESPACE = "kube-system"
@@ -45,9 +47,16 @@ class Settings:
     """Prefix length of each node's podCIDR."""
     workers: dict[str, int] = field(
         default_factory=lambda: {"replicaset": 5, "deployment": 5, "endpoints": 5,
-                                 "garbagecollector": 10, "namespace": 5, "nodelifecycle": 1}
+                                 "garbagecollector": 10, "namespace": 5, "nodelifecycle": 1,
+                                 "daemonset": 2, "statefulset": 5}
     )  # fmt: skip
     """Concurrent workers per controller (`--concurrent-*-syncs`)."""
+    local_path_root: str = "/var/lib/minik8s/storage"
+    """Where the local-path provisioner puts volume directories on each node."""
+    local_path_namespace: str = "kube-system"
+    """Namespace of the local-path provisioner's helper pods."""
+    local_path_helper_image: str = "minik8s/busybox"
+    """Image of the helper pods that remove a deleted volume's data (needs `rm`)."""
     resync_period: float = 0.0
     """Seconds between full resyncs of the informers (0: never)."""
     log_level: str = "info"
@@ -107,6 +116,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrent-endpoint-syncs", type=int, default=5)
     p.add_argument("--concurrent-gc-syncs", type=int, default=10)
     p.add_argument("--concurrent-namespace-syncs", type=int, default=5)
+    p.add_argument("--concurrent-daemonset-syncs", type=int, default=2)
+    p.add_argument("--concurrent-statefulset-syncs", type=int, default=5)
+    p.add_argument(
+        "--local-path-root",
+        default=d.local_path_root,
+        help="directory of the local-path provisioner's volumes on each node",
+    )
+    p.add_argument(
+        "--local-path-helper-image",
+        default=d.local_path_helper_image,
+        help="image of the pods that remove a deleted volume's data",
+    )
     return p
 
 
@@ -130,5 +151,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
             "garbagecollector": args.concurrent_gc_syncs,
             "namespace": args.concurrent_namespace_syncs,
             "nodelifecycle": 1,
+            "daemonset": args.concurrent_daemonset_syncs,
+            "statefulset": args.concurrent_statefulset_syncs,
         },
     )  # fmt: skip

@@ -1,11 +1,11 @@
 """Printers of the core (`v1`) group: Pods, Nodes, Services, Endpoints, Namespaces, Events,
-ConfigMaps, as `kubectl get` shows them."""
+ConfigMaps, PersistentVolumes and PersistentVolumeClaims, as `kubectl get` shows them."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from minik8s.api import meta, times
+from minik8s.api import meta, storageutil, times
 from minik8s.api.meta import Object
 from minik8s.printers.columns import (
     AGE,
@@ -333,3 +333,78 @@ CONFIGMAP_COLUMNS = (NAME, Column("Data", "Number of data keys.", type="integer"
 def configmap_cells(configmap: Object, now: datetime) -> Cells:
     keys = len(configmap.get("data") or {}) + len(configmap.get("binaryData") or {})
     return [meta.name_of(configmap), keys, age(configmap, now)]
+
+
+VOLUME_ATTRIBUTES_CLASS = Column("VolumeAttributesClass", "VolumeAttributesClass of the volume.")
+VOLUME_MODE = Column("VolumeMode", "The volume mode (Filesystem or Block).", priority=1)
+
+PV_COLUMNS = (
+    NAME,
+    Column("Capacity", "The capacity of the volume."),
+    Column("Access Modes", "The access modes of the volume."),
+    Column("Reclaim Policy", "What happens to the volume when its claim is released."),
+    Column("Status", "The phase of the volume."),
+    Column("Claim", "The claim bound to the volume."),
+    Column("StorageClass", "The StorageClass of the volume."),
+    VOLUME_ATTRIBUTES_CLASS,
+    Column("Reason", "Why the volume is in this phase."),
+    AGE,
+    VOLUME_MODE,
+)
+
+
+def _phase(obj: Object) -> str:
+    if meta.is_deleting(obj):
+        return "Terminating"
+    return str(meta.status_of(obj).get("phase") or "")
+
+
+def pv_cells(pv: Object, now: datetime) -> Cells:
+    spec, status = meta.spec_of(pv), meta.status_of(pv)
+    ref = spec.get("claimRef") or {}
+    claim = f"{ref.get('namespace', '')}/{ref.get('name', '')}" if ref else ""
+    return [
+        meta.name_of(pv),
+        str((spec.get("capacity") or {}).get("storage", "")),
+        storageutil.short_access_modes(spec.get("accessModes") or []),
+        spec.get("persistentVolumeReclaimPolicy", ""),
+        _phase(pv),
+        claim,
+        storageutil.volume_class(pv),
+        spec.get("volumeAttributesClassName") or "<unset>",
+        status.get("reason", ""),
+        age(pv, now),
+        spec.get("volumeMode") or "<unset>",
+    ]
+
+
+PVC_COLUMNS = (
+    NAME,
+    Column("Status", "The phase of the claim."),
+    Column("Volume", "The volume bound to the claim."),
+    Column("Capacity", "The capacity of the bound volume."),
+    Column("Access Modes", "The access modes of the bound volume."),
+    Column("StorageClass", "The StorageClass of the claim."),
+    VOLUME_ATTRIBUTES_CLASS,
+    AGE,
+    VOLUME_MODE,
+)
+
+
+def pvc_cells(pvc: Object, now: datetime) -> Cells:
+    spec, status = meta.spec_of(pvc), meta.status_of(pvc)
+    capacity = modes = ""
+    if spec.get("volumeName"):
+        modes = storageutil.short_access_modes(status.get("accessModes") or [])
+        capacity = str((status.get("capacity") or {}).get("storage", ""))
+    return [
+        meta.name_of(pvc),
+        _phase(pvc),
+        spec.get("volumeName", ""),
+        capacity,
+        modes,
+        storageutil.claim_class(pvc) or "",
+        spec.get("volumeAttributesClassName") or "<unset>",
+        age(pvc, now),
+        spec.get("volumeMode") or "<unset>",
+    ]

@@ -13,7 +13,7 @@ from typing import Any
 
 from minik8s.api import meta, resources, times
 from minik8s.api.meta import Object
-from minik8s.printers import apps, coordination, core
+from minik8s.printers import apps, coordination, core, storage
 from minik8s.printers.columns import NAME, Cells, CellsFunc, Column
 
 INCLUDE_OBJECT_CHOICES = ("None", "Metadata", "Object")
@@ -31,6 +31,12 @@ PRINTERS: dict[resources.ResourceType, Printer] = {
     resources.REPLICASETS: (apps.REPLICASET_COLUMNS, apps.replicaset_cells),
     resources.DEPLOYMENTS: (apps.DEPLOYMENT_COLUMNS, apps.deployment_cells),
     resources.LEASES: (coordination.LEASE_COLUMNS, coordination.lease_cells),
+    resources.DAEMONSETS: (apps.DAEMONSET_COLUMNS, apps.daemonset_cells),
+    resources.STATEFULSETS: (apps.STATEFULSET_COLUMNS, apps.statefulset_cells),
+    resources.CONTROLLERREVISIONS: (apps.CONTROLLERREVISION_COLUMNS, apps.controllerrevision_cells),
+    resources.PERSISTENTVOLUMES: (core.PV_COLUMNS, core.pv_cells),
+    resources.PERSISTENTVOLUMECLAIMS: (core.PVC_COLUMNS, core.pvc_cells),
+    resources.STORAGECLASSES: (storage.STORAGECLASS_COLUMNS, storage.storageclass_cells),
 }
 
 ROW_CONDITIONS: dict[resources.ResourceType, Callable[[Object], list[Object] | None]] = {

@@ -21,6 +21,7 @@ from minik8s.api.validation import formats as fmt
 from minik8s.api.validation import meta as meta
 from minik8s.api.validation import pod as pod
 from minik8s.api.validation import service as service
+from minik8s.api.validation import workloads as workloads
 
 
 def validate_create(resource: rt.ResourceType, obj: Object) -> list[Cause]:
@@ -96,6 +97,7 @@ _SEMANTIC_CHECKS: dict[str, Callable[[Object], list[Cause]]] = {
     rt.LEASES.kind: core.validate_lease,
     rt.REPLICASETS.kind: lambda obj: apps.validate_replica_set_spec(_spec(obj)),
     rt.DEPLOYMENTS.kind: lambda obj: apps.validate_deployment_spec(_spec(obj)),
+    **workloads.SEMANTIC_CHECKS,
 }
 
 _UPDATE_CHECKS: dict[str, Callable[[Object, Object], list[Cause]]] = {
@@ -104,4 +106,5 @@ _UPDATE_CHECKS: dict[str, Callable[[Object, Object], list[Cause]]] = {
     rt.NODES.kind: core.validate_node_update,
     rt.REPLICASETS.kind: apps.validate_selector_update,
     rt.DEPLOYMENTS.kind: apps.validate_selector_update,
+    **workloads.UPDATE_CHECKS,
 }

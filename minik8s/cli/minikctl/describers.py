@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from minik8s.api import errors as api_errors
-from minik8s.api import meta, resources, times
+from minik8s.api import meta, resources, storageutil, times
 from minik8s.api.meta import Object
 from minik8s.api.resources import ResourceType
 from minik8s.cli.minikctl import output
@@ -330,7 +330,10 @@ DESCRIBERS: dict[ResourceType, Callable[[Object, Object], list[str]]] = {
 
 
 def describe(rt: ResourceType, obj: Object, extras: Object) -> list[str]:
-    return DESCRIBERS.get(rt, describe_generic)(obj, extras)
+    from minik8s.cli.minikctl import describers_sets  # it builds on this module's helpers
+
+    describer = DESCRIBERS.get(rt) or describers_sets.DESCRIBERS.get(rt, describe_generic)
+    return describer(obj, extras)
 
 
 def _owned_by(obj: Object, owner: Object) -> bool:
@@ -358,7 +361,7 @@ async def related(client: ApiClient, rt: ResourceType, obj: Object) -> Object:
                 )
 
             return {"new": ", ".join(map(show, new[:1])), "old": ", ".join(map(show, old))}
-        if rt is resources.REPLICASETS:
+        if rt in (resources.REPLICASETS, resources.DAEMONSETS, resources.STATEFULSETS):
             pods = await client.list_all(resources.PODS, ns)
             phases = [(p.get("status") or {}).get("phase") for p in pods.get("items") or []
                       if _owned_by(p, obj)]  # fmt: skip
@@ -373,6 +376,14 @@ async def related(client: ApiClient, rt: ResourceType, obj: Object) -> Object:
                 for p in (subset.get("ports") or [{}])[:1]
             ]
             return {"endpoints": ",".join(addresses)}
+        if rt is resources.PERSISTENTVOLUMECLAIMS:
+            pods = await client.list_all(resources.PODS, ns)
+            users = [
+                meta.name_of(p)
+                for p in pods.get("items") or []
+                if md["name"] in storageutil.claim_names(p)
+            ]
+            return {"used_by": users}
         if rt is resources.NODES:
             pods = await client.list_all(
                 resources.PODS, None, field_selector=f"spec.nodeName={md['name']}"
