@@ -204,7 +204,12 @@ class Registry:
                 if attempt == 1 and cached is not None:
                     continue  # the cache may lag: check against etcd before refusing
                 raise self._conflict(resource, name)
-            updated = mutate(clone(current))
+            try:
+                updated = mutate(clone(current))
+            except errors.ApiError:
+                if attempt == 1 and cached is not None:
+                    continue  # judged on cached data, which may lag: retry against etcd
+                raise
             if updated is None or _same(updated, current):
                 if attempt == 1 and cached is not None and precondition_rv is not None:
                     continue  # a no-op judged on cached data: confirm against etcd
