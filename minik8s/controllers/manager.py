@@ -43,6 +43,8 @@ def controller_factories() -> dict[str, Callable[[Context], Controller]]:
         nodeipam,
         nodelifecycle,
         replicaset,
+        rootcacertpublisher,
+        serviceaccount,
     )
 
     return {
@@ -53,6 +55,8 @@ def controller_factories() -> dict[str, Callable[[Context], Controller]]:
         "namespace": namespace.NamespaceController,
         "nodelifecycle": nodelifecycle.NodeLifecycleController,
         "nodeipam": nodeipam.NodeIpamController,
+        "serviceaccount": serviceaccount.ServiceAccountsController,
+        "root-ca-cert-publisher": rootcacertpublisher.RootCACertPublisher,
     }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from minik8s.api.models import apps, coordination, core, meta
+from minik8s.api.models import apps, coordination, core, meta, serviceaccount
 
 MODELS: dict[str, type[BaseModel]] = {
     "Pod": core.Pod,
@@ -18,6 +18,9 @@ MODELS: dict[str, type[BaseModel]] = {
     "Namespace": core.Namespace,
     "Event": core.Event,
     "ConfigMap": core.ConfigMap,
+    "Secret": serviceaccount.Secret,
+    "ServiceAccount": serviceaccount.ServiceAccount,
+    "TokenRequest": serviceaccount.TokenRequest,
     "Binding": core.Binding,
     "ReplicaSet": apps.ReplicaSet,
     "Deployment": apps.Deployment,
@@ -25,4 +28,4 @@ MODELS: dict[str, type[BaseModel]] = {
     "Lease": coordination.Lease,
 }
 
-__all__ = ["MODELS", "apps", "coordination", "core", "meta"]
+__all__ = ["MODELS", "apps", "coordination", "core", "meta", "serviceaccount"]
