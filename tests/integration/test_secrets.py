@@ -20,8 +20,10 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
+from typer.testing import CliRunner
 
 from minik8s import pki
+from minik8s.cli.minikctl.app import app as minikctl
 from tests.support.api import Api
 from tests.support.controllers import ControllerManager
 from tests.support.credentials import ISSUER, apiserver_args, etcdctl_get
@@ -29,6 +31,7 @@ from tests.support.processes import Apiserver, Etcd, temp_dir
 from tests.support.waiting import wait_for
 
 B64 = base64.b64encode
+runner = CliRunner()
 
 
 def b64(text: str) -> str:
@@ -429,9 +432,25 @@ def test_kubectl_creates_secrets_and_tokens(
     assert rows["regcred"] == ["kubernetes.io/dockerconfigjson", "1"]
     described = kubectl(kubeconfig, ns, "describe", "secret", "gen")
     assert "password:  7 bytes" in described and "hunter2" not in described
+    mk = ["--kubeconfig", str(kubeconfig), "-n", ns]
+    ours = runner.invoke(minikctl, [*mk, "get", "secrets"])
+    assert ours.exit_code == 0, ours.output
+    assert [line.split()[:3] for line in ours.stdout.splitlines()] == [
+        line.split()[:3] for line in listed.splitlines()
+    ]
+    ours = runner.invoke(minikctl, [*mk, "describe", "secret", "gen"])
+    assert ours.exit_code == 0 and "hunter2" not in ours.stdout, ours.output
+    assert [line.split() for line in ours.stdout.splitlines()] == [
+        line.split() for line in described.splitlines()
+    ]
 
     kubectl(kubeconfig, ns, "create", "serviceaccount", "robot")
     assert kubectl(kubeconfig, ns, "get", "sa", "robot").split()[:3] == ["NAME", "SECRETS", "AGE"]
+    theirs = kubectl(kubeconfig, ns, "describe", "sa", "robot")
+    ours = runner.invoke(minikctl, [*mk, "describe", "sa", "robot"])
+    assert [line.split() for line in ours.stdout.splitlines()] == [
+        line.split() for line in theirs.splitlines()
+    ], (ours.stdout, theirs)
     token = kubectl(kubeconfig, ns, "create", "token", "robot", "--duration=20m",
                     "--audience=https://example.com").strip()  # fmt: skip
     claims = jwt.decode(token, options={"verify_signature": False})
