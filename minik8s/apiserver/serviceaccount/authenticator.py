@@ -124,8 +124,14 @@ class ServiceAccountAuthenticator:
                         key.key,
                         algorithms=self._algorithms,
                         audience=self._audiences,
-                        leeway=LEEWAY_SECONDS,
-                        options={"require": ["exp", "iss", "sub"], "verify_iss": False},
+                        # exp and nbf are checked on every request, against `clock`.
+                        options={
+                            "require": ["exp", "iss", "sub"],
+                            "verify_iss": False,
+                            "verify_exp": False,
+                            "verify_nbf": False,
+                            "verify_iat": False,
+                        },
                     )
                     break
                 except jwt.InvalidSignatureError:
