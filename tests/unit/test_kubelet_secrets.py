@@ -94,7 +94,7 @@ def test_projected_volume_with_token_ca_and_namespace() -> None:
     assert {k: v.data for k, v in payload.items()} == {
         "token": b"jwt", "ca.crt": b"PEM", "namespace": b"ns", "labels": b'a="1"\nb="2"',
         "mem": b"1024"}  # fmt: skip
-    with pytest.raises(ConfigError, match='configmap "kube-root-ca.crt"'):
+    with pytest.raises(ConfigError, match=r'configmap "kube-root-ca\.crt"'):
         projected.projected_volume(source, pod, {}, {}, {("", 3607): "jwt"})
     pod["spec"]["volumes"] = [{"name": "v", "projected": source}]
     assert projected.token_projections(pod) == [source["sources"][0]["serviceAccountToken"]]
