@@ -2,39 +2,24 @@
 
 from __future__ import annotations
 
-import base64
 import secrets
 import shutil
 import subprocess
 from pathlib import Path
 
-import yaml
-
 from minik8s import pki
+from minik8s.cli.launcher import encryption
 
 ISSUER = "https://kubernetes.default.svc.cluster.local"
 ETCDCTL = "/usr/bin/etcdctl"
 
 
-def encryption_config(directory: Path, provider: str = "aescbc", name: str = "key1") -> Path:
-    """An EncryptionConfiguration encrypting Secrets with a new key (mode 0600)."""
-    key = base64.b64encode(secrets.token_bytes(32)).decode()
-    document = {
-        "apiVersion": "apiserver.config.k8s.io/v1",
-        "kind": "EncryptionConfiguration",
-        "resources": [
-            {
-                "resources": ["secrets"],
-                "providers": [
-                    {provider: {"keys": [{"name": name, "secret": key}]}},
-                    {"identity": {}},
-                ],
-            }
-        ],
-    }
+def encryption_config(directory: Path) -> Path:
+    """An EncryptionConfiguration encrypting Secrets with a new aescbc key (mode 0600), as
+    `minik8s up` writes it."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "encryption-config.yaml"
-    pki.write_private(path, yaml.safe_dump(document).encode())
+    pki.write_private(path, encryption.config(secrets.token_bytes(32)).encode())
     return path
 
 
