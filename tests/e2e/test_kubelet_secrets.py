@@ -289,3 +289,22 @@ def test_a_private_image_is_pulled_only_with_its_pull_secret(
     refused = wait_pull_back_off(api, ns, "anonymous", kubelet)
     message = container_status(refused, "c")["state"]["waiting"].get("message", "")
     assert "unauthorized" in message or "no basic auth credentials" in message, message
+
+
+def test_deleting_the_pod_unmounts_its_volumes(
+    cluster: tuple[Apiserver, Api, Kubelet], pods: dict[str, Any]
+) -> None:
+    """Last in this module: it deletes the consumer pod."""
+    _, api, kubelet = cluster
+    ns, uid = pods["ns"], pods["created"]["consumer"]["metadata"]["uid"]
+    pod_dir = (kubelet.work_dir / "root" / kubelet.node_name / "pods" / uid).resolve()
+
+    def mounts() -> list[str]:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+        return [line.split()[4] for line in lines if line.split()[4].startswith(str(pod_dir))]
+
+    assert len(mounts()) == 2, "the secret and the kube-api-access volumes are tmpfs"
+    assert api.delete(f"/api/v1/namespaces/{ns}/pods/consumer").status_code == 200
+    wait_for(lambda: api.get(f"/api/v1/namespaces/{ns}/pods/consumer").status_code == 404,
+             "the consumer pod to be gone", timeout=45)  # fmt: skip
+    assert mounts() == [] and not pod_dir.exists()
