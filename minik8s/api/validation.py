@@ -20,6 +20,7 @@ from minik8s.api import validation_meta as meta
 from minik8s.api import validation_pod as pod
 from minik8s.api import validation_secret as secret
 from minik8s.api import validation_service as service
+from minik8s.api import validation_workloads as workloads
 from minik8s.api.errors import Cause
 from minik8s.api.models import MODELS
 
@@ -100,6 +101,7 @@ _SEMANTIC_CHECKS: dict[str, Callable[[Object], list[Cause]]] = {
     rt.LEASES.kind: core.validate_lease,
     rt.REPLICASETS.kind: lambda obj: apps.validate_replica_set_spec(_spec(obj)),
     rt.DEPLOYMENTS.kind: lambda obj: apps.validate_deployment_spec(_spec(obj)),
+    **workloads.SEMANTIC_CHECKS,
 }
 
 _UPDATE_CHECKS: dict[str, Callable[[Object, Object], list[Cause]]] = {
@@ -109,4 +111,5 @@ _UPDATE_CHECKS: dict[str, Callable[[Object, Object], list[Cause]]] = {
     rt.SECRETS.kind: secret.validate_secret_update,
     rt.REPLICASETS.kind: apps.validate_selector_update,
     rt.DEPLOYMENTS.kind: apps.validate_selector_update,
+    **workloads.UPDATE_CHECKS,
 }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from minik8s.api.models import apps, coordination, core, meta, serviceaccount
+from minik8s.api.models import apps, coordination, core, meta, serviceaccount, storage
 
 MODELS: dict[str, type[BaseModel]] = {
     "Pod": core.Pod,
@@ -26,6 +26,12 @@ MODELS: dict[str, type[BaseModel]] = {
     "Deployment": apps.Deployment,
     "Scale": apps.Scale,
     "Lease": coordination.Lease,
+    "DaemonSet": apps.DaemonSet,
+    "StatefulSet": apps.StatefulSet,
+    "ControllerRevision": apps.ControllerRevision,
+    "PersistentVolume": storage.PersistentVolume,
+    "PersistentVolumeClaim": storage.PersistentVolumeClaim,
+    "StorageClass": storage.StorageClass,
 }
 
-__all__ = ["MODELS", "apps", "coordination", "core", "meta", "serviceaccount"]
+__all__ = ["MODELS", "apps", "coordination", "core", "meta", "serviceaccount", "storage"]

@@ -155,6 +155,11 @@ class ConfigMapVolumeSource(ApiModel):
     optional: bool | None = None
 
 
+class PersistentVolumeClaimVolumeSource(ApiModel):
+    claim_name: str
+    read_only: bool | None = None
+
+
 class Volume(ApiModel):
     name: str
     empty_dir: EmptyDirVolumeSource | None = None
@@ -163,6 +168,7 @@ class Volume(ApiModel):
     secret: SecretVolumeSource | None = None
     downward_api: DownwardAPIVolumeSource | None = Field(default=None, alias="downwardAPI")
     projected: ProjectedVolumeSource | None = None
+    persistent_volume_claim: PersistentVolumeClaimVolumeSource | None = None
 
 
 # --- scheduling -------------------------------------------------------------------------

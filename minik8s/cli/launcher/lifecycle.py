@@ -165,7 +165,8 @@ def down(settings: LauncherSettings, console: Console, purge: bool) -> None:
 
 def _purge(settings: LauncherSettings, console: Console) -> None:
     removed = []
-    for path in (settings.etcd_data_dir, settings.pki_dir, settings.kubelet_root_dir):
+    storage = settings.home / "storage"
+    for path in (settings.etcd_data_dir, settings.pki_dir, settings.kubelet_root_dir, storage):
         if path.exists():
             shutil.rmtree(path)
             removed.append(path.name)
