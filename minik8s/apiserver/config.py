@@ -33,6 +33,21 @@ class ApiserverSettings:
     """Seconds between BOOKMARK events on watches that allow them."""
     min_request_timeout: float = 1800.0
     """Watches without timeoutSeconds end after this many seconds times 1..2."""
+    encryption_provider_config: str | None = None
+    """EncryptionConfiguration file: the resources it names are encrypted in etcd."""
+    service_account_issuer: tuple[str, ...] = ()
+    """`iss` of the tokens issued (the first) and accepted (all)."""
+    service_account_key_file: tuple[str, ...] = ()
+    """PEM files with the public keys that verify service account tokens."""
+    service_account_signing_key_file: str | None = None
+    """PEM private key that signs service account tokens (enables TokenRequest and the
+    ServiceAccount admission)."""
+    api_audiences: tuple[str, ...] = ()
+    """Audiences the apiserver accepts in tokens and issues by default (default: the issuers)."""
+    service_account_max_token_expiration: int = 0
+    """Longest token lifetime in seconds a TokenRequest gets (0: no cap)."""
+    service_account_jwks_uri: str | None = None
+    """`jwks_uri` of the discovery document (default: this apiserver's /openid/v1/jwks)."""
     log_level: str = "info"
 
 
@@ -57,6 +72,15 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
     parser.add_argument("--watch-bookmark-interval", type=options.positive_duration, default=30.0)
     parser.add_argument("--min-request-timeout", type=float, default=1800.0)
     options.add_logging_flags(parser)
+    parser.add_argument("--encryption-provider-config", default=None)
+    parser.add_argument("--service-account-issuer", action="append", default=[])
+    parser.add_argument("--service-account-key-file", action="append", default=[])
+    parser.add_argument("--service-account-signing-key-file", default=None)
+    parser.add_argument("--api-audiences", default="", help="comma-separated audiences")
+    parser.add_argument(
+        "--service-account-max-token-expiration", type=options.duration, default=0.0
+    )
+    parser.add_argument("--service-account-jwks-uri", default=None)
     args = parser.parse_args(argv)
     if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
         parser.error("--tls-cert-file and --tls-private-key-file go together")
@@ -71,6 +95,10 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         ApiserverSettings, args,
         etcd_servers=tuple(s.strip() for s in args.etcd_servers.split(",") if s.strip()),
         service_node_port_range=(low, high),
+        service_account_issuer=tuple(args.service_account_issuer),
+        service_account_key_file=tuple(args.service_account_key_file),
+        api_audiences=tuple(a.strip() for a in args.api_audiences.split(",") if a.strip()),
+        service_account_max_token_expiration=int(args.service_account_max_token_expiration),
     )  # fmt: skip
 
 

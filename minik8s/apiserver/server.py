@@ -40,7 +40,11 @@ class ApiserverServer(uvicorn.Server):
 def main(argv: list[str] | None = None) -> None:
     settings = parse_args(argv)
     runner.setup_logging(settings.log_level)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except (OSError, ValueError) as e:
+        print(f"minik8s-apiserver: {e}", file=sys.stderr)
+        sys.exit(1)
     config = uvicorn.Config(
         app,
         host=settings.bind_address,

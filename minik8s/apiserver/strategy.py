@@ -12,9 +12,9 @@ import time
 import uuid
 from typing import Any
 
-from minik8s.api import errors, times
+from minik8s.api import errors, secret, times
 from minik8s.api.meta import Object
-from minik8s.api.resources import NAMESPACES, PODS, ResourceType
+from minik8s.api.resources import NAMESPACES, PODS, SECRETS, ResourceType
 
 SERVER_OWNED_METADATA = (
     "uid",
@@ -59,6 +59,8 @@ def check_type(resource: ResourceType, obj: Any) -> Object:
     obj["apiVersion"] = resource.api_version
     obj["kind"] = resource.kind
     obj.setdefault("metadata", {})
+    if resource is SECRETS:
+        secret.convert_from_v1(obj)
     return obj
 
 

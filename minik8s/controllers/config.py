@@ -10,7 +10,8 @@ from minik8s.componentbase import options
 ALL_CONTROLLERS = ("replicaset", "deployment", "endpoints", "garbagecollector", "namespace",
                    "nodeipam", "nodelifecycle",
                    "daemonset", "statefulset", "persistentvolume-binder", "pvc-protection",
-                   "pv-protection", "local-path-provisioner")  # fmt: skip
+                   "pv-protection", "local-path-provisioner", "serviceaccount",
+                   "root-ca-cert-publisher")  # fmt: skip
 """Every controller this process runs, in start order."""
 
 LEASE_NAMESPACE = "kube-system"
@@ -45,6 +46,9 @@ class Settings:
     """The pod network that node podCIDRs are cut from."""
     node_cidr_mask_size: int = 24
     """Prefix length of each node's podCIDR."""
+    root_ca_file: str | None = None
+    """CA bundle published as `kube-root-ca.crt` in every namespace (default: the CA of the
+    kubeconfig)."""
     workers: dict[str, int] = field(
         default_factory=lambda: {"replicaset": 5, "deployment": 5, "endpoints": 5,
                                  "garbagecollector": 10, "namespace": 5, "nodelifecycle": 1,
@@ -111,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     options.bool_flag(p, "--allocate-node-cidrs", d.allocate_node_cidrs)
     p.add_argument("--cluster-cidr", default=d.cluster_cidr)
     p.add_argument("--node-cidr-mask-size", type=int, default=d.node_cidr_mask_size)
+    p.add_argument("--root-ca-file", default=None)
     p.add_argument("--concurrent-replicaset-syncs", type=int, default=5)
     p.add_argument("--concurrent-deployment-syncs", type=int, default=5)
     p.add_argument("--concurrent-endpoint-syncs", type=int, default=5)

@@ -1,5 +1,6 @@
 """Printers of the core (`v1`) group: Pods, Nodes, Services, Endpoints, Namespaces, Events,
-ConfigMaps, PersistentVolumes and PersistentVolumeClaims, as `kubectl get` shows them."""
+ConfigMaps, Secrets, ServiceAccounts, PersistentVolumes and PersistentVolumeClaims, as
+`kubectl get` shows them."""
 
 from __future__ import annotations
 
@@ -333,6 +334,30 @@ CONFIGMAP_COLUMNS = (NAME, Column("Data", "Number of data keys.", type="integer"
 def configmap_cells(configmap: Object, now: datetime) -> Cells:
     keys = len(configmap.get("data") or {}) + len(configmap.get("binaryData") or {})
     return [meta.name_of(configmap), keys, age(configmap, now)]
+
+
+SECRET_COLUMNS = (
+    NAME,
+    Column("Type", "Used to facilitate programmatic handling of secret data."),
+    Column("Data", "Number of data keys.", type="integer"),
+    AGE,
+)
+
+
+def secret_cells(secret: Object, now: datetime) -> Cells:
+    return [meta.name_of(secret), secret.get("type") or "Opaque",
+            len(secret.get("data") or {}), age(secret, now)]  # fmt: skip
+
+
+SERVICEACCOUNT_COLUMNS = (
+    NAME,
+    Column("Secrets", "Number of secrets the service account references.", type="integer"),
+    AGE,
+)
+
+
+def serviceaccount_cells(account: Object, now: datetime) -> Cells:
+    return [meta.name_of(account), len(account.get("secrets") or []), age(account, now)]
 
 
 VOLUME_ATTRIBUTES_CLASS = Column("VolumeAttributesClass", "VolumeAttributesClass of the volume.")

@@ -28,6 +28,8 @@ PRINTERS: dict[resources.ResourceType, Printer] = {
     resources.NAMESPACES: (core.NAMESPACE_COLUMNS, core.namespace_cells),
     resources.EVENTS: (core.EVENT_COLUMNS, core.event_cells),
     resources.CONFIGMAPS: (core.CONFIGMAP_COLUMNS, core.configmap_cells),
+    resources.SECRETS: (core.SECRET_COLUMNS, core.secret_cells),
+    resources.SERVICEACCOUNTS: (core.SERVICEACCOUNT_COLUMNS, core.serviceaccount_cells),
     resources.REPLICASETS: (apps.REPLICASET_COLUMNS, apps.replicaset_cells),
     resources.DEPLOYMENTS: (apps.DEPLOYMENT_COLUMNS, apps.deployment_cells),
     resources.LEASES: (coordination.LEASE_COLUMNS, coordination.lease_cells),

@@ -6,12 +6,12 @@ from __future__ import annotations
 import itertools
 import sys
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from minik8s.api import times
 from tests.support.api import Api
 from tests.support.processes import Process, free_port
 from tests.support.waiting import wait_for
@@ -73,7 +73,7 @@ _ips = itertools.count(2)
 
 
 def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return times.now_rfc3339()
 
 
 def next_ip() -> str:

@@ -141,7 +141,7 @@ def _show(value: Any) -> str:
 
 
 def apply_strategic_merge_patch(target: Mapping[str, Any], patch: Any, kind: str) -> dict[str, Any]:
-    """Kubernetes' strategic merge patch, the subset described in `minik8s.api.strategic`."""
+    """Kubernetes' strategic merge patch, the subset described in `minik8s.api.patch.strategic`."""
     return strategic.apply_strategic_merge_patch(target, patch, kind)
 
 

@@ -20,6 +20,7 @@ from minik8s.api.validation import core as core
 from minik8s.api.validation import formats as fmt
 from minik8s.api.validation import meta as meta
 from minik8s.api.validation import pod as pod
+from minik8s.api.validation import secret as secret
 from minik8s.api.validation import service as service
 from minik8s.api.validation import workloads as workloads
 
@@ -93,6 +94,7 @@ _SEMANTIC_CHECKS: dict[str, Callable[[Object], list[Cause]]] = {
     rt.NODES.kind: lambda obj: core.validate_node_spec(_spec(obj)),
     rt.NAMESPACES.kind: core.validate_namespace,
     rt.CONFIGMAPS.kind: core.validate_config_map,
+    rt.SECRETS.kind: secret.validate_secret,
     rt.EVENTS.kind: core.validate_event,
     rt.LEASES.kind: core.validate_lease,
     rt.REPLICASETS.kind: lambda obj: apps.validate_replica_set_spec(_spec(obj)),
@@ -104,6 +106,7 @@ _UPDATE_CHECKS: dict[str, Callable[[Object, Object], list[Cause]]] = {
     rt.PODS.kind: pod.validate_pod_update,
     rt.SERVICES.kind: service.validate_service_update,
     rt.NODES.kind: core.validate_node_update,
+    rt.SECRETS.kind: secret.validate_secret_update,
     rt.REPLICASETS.kind: apps.validate_selector_update,
     rt.DEPLOYMENTS.kind: apps.validate_selector_update,
     **workloads.UPDATE_CHECKS,
