@@ -32,6 +32,10 @@ ROOTS = (
     "api.autoscaling.v1.Scale",
     "api.coordination.v1.Lease",
     "api.policy.v1.Eviction",
+    "api.policy.v1.PodDisruptionBudget",
+    "api.batch.v1.Job",
+    "api.batch.v1.CronJob",
+    "api.core.v1.ReplicationController",
     "api.authentication.v1.SelfSubjectReview",
     "apimachinery.pkg.apis.meta.v1.DeleteOptions",
 )

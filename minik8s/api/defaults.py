@@ -262,3 +262,9 @@ _DEFAULTERS: dict[str, Callable[[dict[str, Any]], None]] = {
     rt.NAMESPACES.kind: _default_namespace,
     rt.NODES.kind: _default_node,
 }
+
+# Jobs, CronJobs and ReplicationControllers default in their own module, which uses
+# default_pod_spec above for their pod templates.
+from minik8s.api import defaults_batch  # noqa: E402
+
+_DEFAULTERS.update(defaults_batch.DEFAULTERS)

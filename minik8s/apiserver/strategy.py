@@ -26,6 +26,8 @@ SERVER_OWNED_METADATA = (
     "deletionGracePeriodSeconds",
     "generation",
 )
+STATUS_RESET_KINDS = ("ReplicationController", "Job", "CronJob", "PodDisruptionBudget")
+"""Kinds whose status a create throws away (the controllers write it), like Deployments'."""
 _GENERATE_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -101,7 +103,7 @@ def prepare_for_create(resource: ResourceType, obj: Object) -> None:
         obj["status"] = {"phase": "Active"}
     elif resource.kind == "Service":
         obj["status"] = {"loadBalancer": {}}
-    elif resource.kind in ("Deployment", "ReplicaSet"):
+    elif resource.kind in ("Deployment", "ReplicaSet", *STATUS_RESET_KINDS):
         obj["status"] = {}
 
 

@@ -648,3 +648,10 @@ def to_table(
         "columnDefinitions": [c.as_dict() for c in columns],
         "rows": rows,
     }
+
+
+# The printers of Jobs, CronJobs, ReplicationControllers and PodDisruptionBudgets live in
+# their own module, which builds on the columns and helpers above.
+from minik8s.apiserver import tables_batch  # noqa: E402
+
+PRINTERS.update(tables_batch.PRINTERS)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from minik8s.api.models import apps, coordination, core, meta
+from minik8s.api.models import apps, batch, coordination, core, meta, policy
 
 MODELS: dict[str, type[BaseModel]] = {
     "Pod": core.Pod,
@@ -23,6 +23,11 @@ MODELS: dict[str, type[BaseModel]] = {
     "Deployment": apps.Deployment,
     "Scale": apps.Scale,
     "Lease": coordination.Lease,
+    "ReplicationController": batch.ReplicationController,
+    "Job": batch.Job,
+    "CronJob": batch.CronJob,
+    "PodDisruptionBudget": policy.PodDisruptionBudget,
+    "Eviction": policy.Eviction,
 }
 
-__all__ = ["MODELS", "apps", "coordination", "core", "meta"]
+__all__ = ["MODELS", "apps", "batch", "coordination", "core", "meta", "policy"]
