@@ -8,8 +8,14 @@ from dataclasses import dataclass, field
 from minik8s.api import durations
 
 ALL_CONTROLLERS = ("replicaset", "deployment", "endpoints", "garbagecollector", "namespace",
-                   "nodeipam", "nodelifecycle")  # fmt: skip
+                   "nodeipam", "nodelifecycle",
+                   "replicationcontroller", "job", "cronjob", "ttl-after-finished", "podgc",
+                   "disruption")  # fmt: skip
 """Every controller this process runs, in start order."""
+
+BATCH_WORKERS = {"replicationcontroller": 5, "job": 5, "cronjob": 5, "ttl-after-finished": 5,
+                 "podgc": 1, "disruption": 1}  # fmt: skip
+"""Workers of the workload controllers (`--concurrent-{rc,job,cron-job,...}-syncs`)."""
 
 LEASE_NAMESPACE = "kube-system"
 LEASE_NAME = "minik8s-controller-manager"
@@ -52,9 +58,12 @@ class Settings:
     healthz_bind_address: str = "127.0.0.1"
     workers: dict[str, int] = field(
         default_factory=lambda: {"replicaset": 5, "deployment": 5, "endpoints": 5,
-                                 "garbagecollector": 10, "namespace": 5, "nodelifecycle": 1}
+                                 "garbagecollector": 10, "namespace": 5, "nodelifecycle": 1,
+                                 **BATCH_WORKERS}
     )  # fmt: skip
     """Concurrent workers per controller (`--concurrent-*-syncs`)."""
+    terminated_pod_gc_threshold: int = 12500
+    """Terminated pods kept before the pod garbage collector deletes the oldest (0: never)."""
     resync_period: float = 0.0
     """Seconds between full resyncs of the informers (0: never)."""
     log_level: str = "info"
@@ -121,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrent-endpoint-syncs", type=int, default=5)
     p.add_argument("--concurrent-gc-syncs", type=int, default=10)
     p.add_argument("--concurrent-namespace-syncs", type=int, default=5)
+    p.add_argument("--concurrent-rc-syncs", type=int, default=5)
+    p.add_argument("--concurrent-job-syncs", type=int, default=5)
+    p.add_argument("--concurrent-cron-job-syncs", type=int, default=5)
+    p.add_argument("--concurrent-ttl-after-finished-syncs", type=int, default=5)
+    p.add_argument("--terminated-pod-gc-threshold", type=int, default=12500)
     p.add_argument("--v", "--log-level", dest="log_level", default="info",
                    help="debug, info, warning; or a klog number (>=4 means debug)")  # fmt: skip
     return p
@@ -168,6 +182,12 @@ def parse_args(argv: list[str] | None = None) -> Settings:
             "garbagecollector": args.concurrent_gc_syncs,
             "namespace": args.concurrent_namespace_syncs,
             "nodelifecycle": 1,
+            **BATCH_WORKERS,
+            "replicationcontroller": args.concurrent_rc_syncs,
+            "job": args.concurrent_job_syncs,
+            "cronjob": args.concurrent_cron_job_syncs,
+            "ttl-after-finished": args.concurrent_ttl_after_finished_syncs,
         },
+        terminated_pod_gc_threshold=args.terminated_pod_gc_threshold,
         log_level=level,
     )

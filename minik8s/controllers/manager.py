@@ -46,6 +46,7 @@ def controller_factories() -> dict[str, Callable[[Context], Controller]]:
     )
 
     return {
+        **workload_controllers(),
         "replicaset": replicaset.ReplicaSetController,
         "deployment": deployment.DeploymentController,
         "endpoints": endpoints.EndpointsController,
@@ -54,6 +55,13 @@ def controller_factories() -> dict[str, Callable[[Context], Controller]]:
         "nodelifecycle": nodelifecycle.NodeLifecycleController,
         "nodeipam": nodeipam.NodeIpamController,
     }
+
+
+def workload_controllers() -> dict[str, Callable[[Context], Controller]]:
+    """The batch and disruption controllers (Jobs, CronJobs, TTL, pod GC, RCs, budgets)."""
+    from minik8s.controllers import job
+
+    return {"job": job.JobController}
 
 
 class ControllerManager:
