@@ -439,12 +439,14 @@ def _manage(
         plan.requeue_after = _earliest(plan.requeue_after, wait)
         return len(active)
     if is_indexed(job):
+        limit = int(completions or 0)
         taken = {completion_index(p) for p in active}
         if only_replace_failed(job):
             taken |= {completion_index(p) for p in pods if is_terminating(p)}
-        done = parse_indexes((job.get("status") or {}).get("completedIndexes"), int(completions))
+        done: set[int | None] = set()
+        done |= parse_indexes((job.get("status") or {}).get("completedIndexes"), limit)
         done |= {completion_index(p) for p in pods if podutil.pod_phase(p) == "Succeeded"}
-        free = (i for i in range(int(completions)) if i not in taken and i not in done)
+        free = (i for i in range(limit) if i not in taken and i not in done)
         plan.create = [new_pod(job, i) for _, i in zip(range(missing), free, strict=False)]
     else:
         plan.create = [new_pod(job) for _ in range(missing)]

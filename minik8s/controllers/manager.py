@@ -59,9 +59,23 @@ def controller_factories() -> dict[str, Callable[[Context], Controller]]:
 
 def workload_controllers() -> dict[str, Callable[[Context], Controller]]:
     """The batch and disruption controllers (Jobs, CronJobs, TTL, pod GC, RCs, budgets)."""
-    from minik8s.controllers import job
+    from minik8s.controllers import (
+        cronjob,
+        disruption,
+        job,
+        podgc,
+        replicationcontroller,
+        ttlafterfinished,
+    )
 
-    return {"job": job.JobController}
+    return {
+        "replicationcontroller": replicationcontroller.ReplicationControllerController,
+        "job": job.JobController,
+        "cronjob": cronjob.CronJobController,
+        "ttl-after-finished": ttlafterfinished.TTLAfterFinishedController,
+        "podgc": podgc.PodGCController,
+        "disruption": disruption.DisruptionController,
+    }
 
 
 class ControllerManager:
