@@ -91,8 +91,9 @@ def plan_cronjob(cronjob: Object, jobs: list[Object], now: datetime) -> CronPlan
         return plan
     name = job_name(cronjob, scheduled)
     active = plan.status.get("active") or []
-    if any(ref.get("name") == name for ref in active) or any(meta.name_of(j) == name for j in jobs):
-        return plan  # already started
+    last = times.parse_time(plan.status.get("lastScheduleTime"))
+    if any(ref.get("name") == name for ref in active) or last == scheduled:
+        return plan  # this scheduled time is already processed
     policy = spec.get("concurrencyPolicy") or "Allow"
     if policy == "Forbid" and active:
         plan.events.append(
