@@ -40,6 +40,9 @@ MAX_EXIT_CODE_VALUES = 255
 CRONJOB_NAME_MAX = 52
 """A CronJob's name leaves room for the `-<minutes>` suffix of its Jobs (63 - 11)."""
 SELECTOR_MISMATCH = "`selector` does not match template `labels`"
+UNSUPPORTED_JOB_FIELDS = ("successPolicy", "backoffLimitPerIndex", "maxFailedIndexes")
+"""Job fields minik8s refuses (a 422) rather than ignore."""
+JOB_CONTROLLER_NAME = "kubernetes.io/job-controller"
 
 
 # --- Job -------------------------------------------------------------------------------------
@@ -66,6 +69,17 @@ def validate_job_spec(spec: Object, path: str, templated: bool) -> list[Cause]:
         "maxFailedIndexes",
     ):
         causes += non_negative(child(path, field), spec.get(field))
+    for field in UNSUPPORTED_JOB_FIELDS:
+        if spec.get(field) is not None:
+            causes.append(api_errors.forbidden(child(path, field), "not supported by minik8s"))
+    managed_by = spec.get("managedBy")
+    if managed_by is not None and managed_by != JOB_CONTROLLER_NAME:
+        causes.append(
+            api_errors.forbidden(
+                child(path, "managedBy"),
+                f"not supported by minik8s: only {JOB_CONTROLLER_NAME} manages Jobs",
+            )
+        )
     deadline = spec.get("activeDeadlineSeconds")
     if isinstance(deadline, int) and deadline == 0:
         causes.append(invalid(child(path, "activeDeadlineSeconds"), 0, "must be greater than 0"))
@@ -188,6 +202,13 @@ def _validate_pod_failure_policy(policy: Object, path: str) -> list[Cause]:
         action = rule.get("action")
         if action is None or action == "":
             causes.append(required(child(rule_path, "action")))
+        elif action == "FailIndex":
+            causes.append(
+                api_errors.forbidden(
+                    child(rule_path, "action"),
+                    "FailIndex needs backoffLimitPerIndex, which minik8s does not support",
+                )
+            )
         else:
             causes += enum(child(rule_path, "action"), action, FAILURE_POLICY_ACTIONS)
         on_codes = rule.get("onExitCodes")
