@@ -367,7 +367,7 @@ async def related(client: ApiClient, rt: ResourceType, obj: Obj) -> Obj:
                 )
 
             return {"new": ", ".join(map(show, new[:1])), "old": ", ".join(map(show, old))}
-        if rt is resources.REPLICASETS:
+        if rt in (resources.REPLICASETS, resources.REPLICATIONCONTROLLERS, resources.JOBS):
             pods = await client.list_all(resources.PODS, ns)
             phases = [(p.get("status") or {}).get("phase") for p in pods.get("items") or []
                       if _owned_by(p, obj)]  # fmt: skip
@@ -396,3 +396,10 @@ async def related(client: ApiClient, rt: ResourceType, obj: Obj) -> Obj:
     except api_errors.NotFound:
         return {}
     return {}
+
+
+# Jobs, CronJobs, PodDisruptionBudgets and ReplicationControllers describe in their own
+# module, which builds on the helpers above.
+from minik8s.cli.minikctl import describers_batch  # noqa: E402
+
+DESCRIBERS.update(describers_batch.DESCRIBERS)
