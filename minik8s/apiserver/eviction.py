@@ -139,10 +139,16 @@ async def _take_disruption(registry: Registry, budget: Object, pod: Object) -> N
         disrupted[pod_name] = times.now_rfc3339()
         status["disruptedPods"] = disrupted
         if allowed - 1 == 0:
-            status["conditions"] = meta.set_condition(
-                list(status.get("conditions") or []), "DisruptionAllowed", "False",
-                "InsufficientPods", observedGeneration=status.get("observedGeneration"),
-            )  # fmt: skip
+            conditions = meta.set_condition(
+                list(status.get("conditions") or []),
+                "DisruptionAllowed",
+                "False",
+                "InsufficientPods",
+                observedGeneration=status.get("observedGeneration"),
+            )
+            for condition in conditions:
+                condition.setdefault("message", "")
+            status["conditions"] = conditions
         return current
 
     # `take` changes only the status, as a PUT to the budget's `status` would.

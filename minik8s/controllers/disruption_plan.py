@@ -123,6 +123,25 @@ def failed_status(pdb: Object, message: str, now: datetime) -> dict[str, Any]:
     return status
 
 
+def budget_condition(
+    conditions: Any, status: str, reason: str, message: str, stamp: str, generation: int
+) -> list[dict[str, Any]]:
+    """The conditions with DisruptionAllowed set: a metav1.Condition, whose reason and message
+    are required (an empty message is written as "")."""
+    result = meta.set_condition(
+        list(conditions or []),
+        DISRUPTION_ALLOWED,
+        status,
+        reason,
+        message,
+        now=stamp,
+        observedGeneration=generation,
+    )
+    for condition in result:
+        condition.setdefault("message", "")
+    return result
+
+
 def _disrupted(
     recorded: Mapping[str, str], pods: list[Object], now: datetime
 ) -> tuple[dict[str, str], float | None]:
