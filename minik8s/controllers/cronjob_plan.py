@@ -13,7 +13,7 @@ from typing import Any
 from minik8s.api import cronschedule, meta, times
 from minik8s.api.meta import Object
 from minik8s.api.resources import CRONJOBS, JOBS
-from minik8s.controllers import job_plan
+from minik8s.controllers import job_pods
 
 SCHEDULED_TIMESTAMP = "batch.kubernetes.io/cronjob-scheduled-timestamp"
 """Annotation of a CronJob's Job: the time it was scheduled for (RFC 3339, in the timeZone)."""
@@ -182,7 +182,7 @@ def job_reference(job: Object) -> dict[str, Any]:
 
 
 def _finished_type(job: Object) -> str | None:
-    for type_ in (job_plan.COMPLETE, job_plan.FAILED):
+    for type_ in (job_pods.COMPLETE, job_pods.FAILED):
         if meta.condition_is_true(job, type_):
             return type_
     return None
@@ -215,7 +215,7 @@ def _sync_active(cronjob: Object, jobs: list[Object], plan: CronPlan) -> None:
             )
             active = [r for r in active if r.get("uid") != meta.uid_of(job)]
             active_uids.discard(meta.uid_of(job))
-        if finished == job_plan.COMPLETE:
+        if finished == job_pods.COMPLETE:
             done = times.parse_time((job.get("status") or {}).get("completionTime"))
             last = times.parse_time(status.get("lastSuccessfulTime"))
             if done is not None and (last is None or done > last):
@@ -238,8 +238,8 @@ def _history_cleanup(cronjob: Object, jobs: list[Object]) -> list[tuple[Object, 
     spec = cronjob.get("spec") or {}
     chosen: list[tuple[Object, str]] = []
     for type_, limit_field in (
-        (job_plan.COMPLETE, "successfulJobsHistoryLimit"),
-        (job_plan.FAILED, "failedJobsHistoryLimit"),
+        (job_pods.COMPLETE, "successfulJobsHistoryLimit"),
+        (job_pods.FAILED, "failedJobsHistoryLimit"),
     ):
         limit = spec.get(limit_field)
         if limit is None:

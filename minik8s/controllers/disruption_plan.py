@@ -94,13 +94,13 @@ def compute_status(
     if disrupted:
         status["disruptedPods"] = disrupted
     reason = "SufficientPods" if allowed > 0 else "InsufficientPods"
-    status["conditions"] = meta.set_condition(
-        list(old.get("conditions") or []),
-        DISRUPTION_ALLOWED,
+    status["conditions"] = budget_condition(
+        old.get("conditions"),
         "True" if allowed > 0 else "False",
         reason,
-        now=times.format_time(now),
-        observedGeneration=meta.generation_of(pdb),
+        "",
+        times.format_time(now),
+        meta.generation_of(pdb),
     )
     return status, recheck
 
@@ -111,14 +111,13 @@ def failed_status(pdb: Object, message: str, now: datetime) -> dict[str, Any]:
     status = dict(old)
     status["disruptionsAllowed"] = 0
     status["observedGeneration"] = meta.generation_of(pdb)
-    status["conditions"] = meta.set_condition(
-        list(old.get("conditions") or []),
-        DISRUPTION_ALLOWED,
+    status["conditions"] = budget_condition(
+        old.get("conditions"),
         "False",
         "SyncFailed",
         message,
-        now=times.format_time(now),
-        observedGeneration=meta.generation_of(pdb),
+        times.format_time(now),
+        meta.generation_of(pdb),
     )
     return status
 

@@ -21,7 +21,7 @@ from minik8s.api import errors, meta, times
 from minik8s.api.meta import Object
 from minik8s.api.resources import JOBS, PODS
 from minik8s.client import cache
-from minik8s.controllers import job_plan, objects, replicaset_plan
+from minik8s.controllers import job_plan, job_pods, objects, replicaset_plan
 from minik8s.controllers.base import Controller
 from minik8s.controllers.expectations import Expectations
 
@@ -39,7 +39,7 @@ class JobController(Controller):
         self.expectations = Expectations()
         self.removals: dict[str, set[str]] = {}
         """Per Job key: uids whose finalizer removal was sent and not seen by the informer."""
-        self.backoffs: dict[str, job_plan.Backoff] = {}
+        self.backoffs: dict[str, job_pods.Backoff] = {}
         self.jobs = self.ctx.informer(JOBS)
         self.pods = self.ctx.informer(PODS)
         self.jobs.add_event_handler(self._job_added, self._job_updated, self._job_deleted)
@@ -55,7 +55,7 @@ class JobController(Controller):
             self.enqueue(new)
         else:
             self.queue.add_after(cache.object_key(new), SYNC_BATCH_PERIOD)
-        if job_plan.is_finished(new) and not job_plan.is_finished(old):
+        if job_pods.is_finished(new) and not job_pods.is_finished(old):
             self._release_pods_of(new)
 
     def _job_deleted(self, job: Object) -> None:
@@ -64,7 +64,7 @@ class JobController(Controller):
 
     def _release_pods_of(self, job: Object) -> None:
         for pod in self.pods.store.by_index(objects.CONTROLLER_INDEX, meta.uid_of(job)):
-            if job_plan.has_finalizer(pod):
+            if job_pods.has_finalizer(pod):
                 self.queue.add(ORPHAN_PREFIX + cache.object_key(pod))
 
     def _job_key(self, pod: Object) -> str | None:
@@ -109,11 +109,11 @@ class JobController(Controller):
         self.queue.add_after(key, SYNC_BATCH_PERIOD)
 
     def _observe_finalizer(self, key: str, pod: Object) -> None:
-        if not job_plan.has_finalizer(pod):
+        if not job_pods.has_finalizer(pod):
             self.removals.get(key, set()).discard(meta.uid_of(pod))
 
     def _maybe_orphan(self, pod: Object) -> None:
-        if job_plan.has_finalizer(pod):
+        if job_pods.has_finalizer(pod):
             ref = meta.controller_ref(pod)
             if ref is None or ref.get("kind") == "Job":
                 self.queue.add(ORPHAN_PREFIX + cache.object_key(pod))
@@ -130,7 +130,7 @@ class JobController(Controller):
             self.removals.pop(key, None)
             self.backoffs.pop(key, None)
             return
-        if job_plan.is_finished(job):
+        if job_pods.is_finished(job):
             self.backoffs.pop(key, None)
             return
         satisfied = self.expectations.satisfied(key)
@@ -150,7 +150,7 @@ class JobController(Controller):
         job = await self._write_status(job, plan.status)
         removed = await self._remove_finalizers(key, plan.remove_finalizers)
         with_finalizer = (
-            {meta.uid_of(p) for p in pods if job_plan.has_finalizer(p)}
+            {meta.uid_of(p) for p in pods if job_pods.has_finalizer(p)}
             - self.removals.get(key, set())
             - removed
         )
@@ -159,7 +159,7 @@ class JobController(Controller):
         final = plan.final_condition
         if final is not None and plan.can_finish and not failure and not any(uncounted.values()):
             status = job_plan.finish(status, final, now)
-            if final["type"] == job_plan.COMPLETE:
+            if final["type"] == job_pods.COMPLETE:
                 self.recorder.record(job, "Normal", "Completed", "Job completed")
             else:
                 self.recorder.record(
@@ -269,13 +269,13 @@ class JobController(Controller):
         """A JSON patch that tests the finalizer is where the cached pod has it, then removes it
         (no resourceVersion precondition: the kubelet's status writes do not get in the way)."""
         finalizers = meta.finalizers_of(pod)
-        if job_plan.TRACKING_FINALIZER not in finalizers:
+        if job_pods.TRACKING_FINALIZER not in finalizers:
             return
-        position = finalizers.index(job_plan.TRACKING_FINALIZER)
+        position = finalizers.index(job_pods.TRACKING_FINALIZER)
         ops = [
             {"op": "test", "path": "/metadata/uid", "value": meta.uid_of(pod)},
             {"op": "test", "path": f"/metadata/finalizers/{position}",
-             "value": job_plan.TRACKING_FINALIZER},
+             "value": job_pods.TRACKING_FINALIZER},
             {"op": "remove", "path": f"/metadata/finalizers/{position}"},
         ]  # fmt: skip
         try:
@@ -286,13 +286,13 @@ class JobController(Controller):
             fresh = await self.client.get(PODS, meta.name_of(pod), meta.namespace_of(pod))
             if meta.uid_of(fresh) != meta.uid_of(pod):
                 raise errors.NotFound(f"pod {meta.ns_name(pod)} was replaced") from None
-            if job_plan.TRACKING_FINALIZER in meta.finalizers_of(fresh):
+            if job_pods.TRACKING_FINALIZER in meta.finalizers_of(fresh):
                 await self._strip_finalizer(fresh)
 
     async def _release_orphan(self, pod_key: str) -> None:
         """Remove the tracking finalizer from a pod no unfinished Job of ours controls."""
         pod = self.pods.store.get_by_key(pod_key)
-        if pod is None or not job_plan.has_finalizer(pod):
+        if pod is None or not job_pods.has_finalizer(pod):
             return
         ref = meta.controller_ref(pod)
         if ref is not None:
@@ -302,7 +302,7 @@ class JobController(Controller):
             if (
                 job is not None
                 and meta.uid_of(job) == ref.get("uid")
-                and not job_plan.is_finished(job)
+                and not job_pods.is_finished(job)
             ):
                 return  # its Job counts it
         try:

@@ -9,7 +9,7 @@ from datetime import datetime
 from minik8s.api import errors, meta, times
 from minik8s.api.meta import Object
 from minik8s.api.resources import JOBS
-from minik8s.controllers import job_plan
+from minik8s.controllers import job_pods
 from minik8s.controllers.base import Controller
 
 logger = logging.getLogger(__name__)
@@ -20,7 +20,7 @@ def time_left(job: Object, now: datetime) -> float | None:
     ttl = (job.get("spec") or {}).get("ttlSecondsAfterFinished")
     if ttl is None or meta.is_deleting(job):
         return None
-    finished = job_plan.finished_time(job)
+    finished = job_pods.finished_time(job)
     if finished is None:
         return None
     return float(ttl) - (now - finished).total_seconds()

@@ -86,7 +86,9 @@ def test_pod_failure_policy_fail_job_and_ignore(
     ]}  # fmt: skip
     exits = iter([3, 42])
     with PodRunner(api, ns, lambda pod: ("Failed", next(exits))):
-        manifest = job_manifest("policy", backoffLimit=6, podFailurePolicy=policy)
+        manifest = job_manifest(
+            "policy", backoffLimit=6, podFailurePolicy=policy, parallelism=2, completions=2
+        )
         assert api.post(job_path(ns), manifest).status_code == 201
         job = wait_for(lambda: finished(api, ns, "policy", "Failed"), "the Job to fail", 20)
     failed = condition(job, "Failed")

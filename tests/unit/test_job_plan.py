@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from minik8s.api import defaults, resources
-from minik8s.controllers import disruption_plan, job_plan, podgc_plan
+from minik8s.controllers import disruption_plan, job_plan, job_pods, podgc_plan
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 _uids = itertools.count()
@@ -45,9 +45,9 @@ def pod(
     }
     metadata["uid"] = metadata["name"]
     if finalizer:
-        metadata["finalizers"] = [job_plan.TRACKING_FINALIZER]
+        metadata["finalizers"] = [job_pods.TRACKING_FINALIZER]
     if index is not None:
-        metadata["annotations"] = {job_plan.COMPLETION_INDEX: str(index)}
+        metadata["annotations"] = {job_pods.COMPLETION_INDEX: str(index)}
     if deleting:
         metadata["deletionTimestamp"] = "2026-03-01T11:59:00Z"
     status: dict[str, Any] = {"phase": phase}
@@ -131,7 +131,7 @@ def test_failure_backoff_delays_replacements() -> None:
     plan = job_plan.plan_sync(job, [pod("Failed", exit_code=1)], NOW)
     assert not plan.create and plan.backoff.failures == 1
     assert plan.requeue_after is not None and 4 < plan.requeue_after <= 10
-    assert job_plan.Backoff(3, NOW).delay() == 40 and job_plan.Backoff(9, NOW).delay() == 360
+    assert job_pods.Backoff(3, NOW).delay() == 40 and job_pods.Backoff(9, NOW).delay() == 360
     later = job_plan.plan_sync(job, [], NOW + timedelta(seconds=11), backoff=plan.backoff)
     assert len(later.create) == 1
 
@@ -140,15 +140,15 @@ def test_indexed_pods_indexes_env_and_hostname() -> None:
     job = make_job(completions=4, parallelism=2, completionMode="Indexed")
     job["status"] = {"completedIndexes": "0"}
     plan = job_plan.plan_sync(job, [pod("Running", index=1)], NOW)
-    assert [p["metadata"]["annotations"][job_plan.COMPLETION_INDEX] for p in plan.create] == ["2"]
+    assert [p["metadata"]["annotations"][job_pods.COMPLETION_INDEX] for p in plan.create] == ["2"]
     created = plan.create[0]
     assert created["metadata"]["generateName"] == "j-2-"
-    assert created["metadata"]["labels"][job_plan.COMPLETION_INDEX] == "2"
+    assert created["metadata"]["labels"][job_pods.COMPLETION_INDEX] == "2"
     assert created["spec"]["hostname"] == "j-2"
     env = created["spec"]["containers"][0]["env"][0]
     assert env["name"] == "JOB_COMPLETION_INDEX"
-    assert job_plan.format_indexes({0, 1, 2, 4, 6, 7, 8}) == "0-2,4,6-8"
-    assert job_plan.parse_indexes("0-2,4,6-8", 7) == {0, 1, 2, 4, 6}
+    assert job_pods.format_indexes({0, 1, 2, 4, 6, 7, 8}) == "0-2,4,6-8"
+    assert job_pods.parse_indexes("0-2,4,6-8", 7) == {0, 1, 2, 4, 6}
 
 
 def test_parallelism_is_never_exceeded_and_work_queue_mode() -> None:
@@ -176,15 +176,15 @@ def test_pod_failure_policy() -> None:
     job = make_job(podFailurePolicy=policy)
     assert job["spec"]["podReplacementPolicy"] == "Failed"
     fatal = pod("Failed", exit_code=42)
-    message, counts, action = job_plan.match_failure_policy(job, fatal)
+    message, counts, action = job_pods.match_failure_policy(job, fatal)
     assert action == "FailJob" and counts
     assert message == "Container c for pod ns/" + fatal["metadata"]["name"] + (
         " failed with exit code 42 matching FailJob rule at index 1"
     )
     evicted = pod("Failed", exit_code=137)
     evicted["status"]["conditions"] = [{"type": "DisruptionTarget", "status": "True"}]
-    assert job_plan.match_failure_policy(job, evicted) == (None, False, "Ignore")
-    assert job_plan.match_failure_policy(job, pod("Failed", exit_code=7)) == (None, True, None)
+    assert job_pods.match_failure_policy(job, evicted) == (None, False, "Ignore")
+    assert job_pods.match_failure_policy(job, pod("Failed", exit_code=7)) == (None, True, None)
     plan = job_plan.plan_sync(job, [fatal], NOW)
     assert plan.final_condition["reason"] == "PodFailurePolicy"  # type: ignore[index]
 
