@@ -131,3 +131,29 @@ def test_cronjob_and_rc_and_pdb_validation() -> None:
     got = messages(resources.PODDISRUPTIONBUDGETS, pdb)
     assert got["spec"].endswith("minAvailable and maxUnavailable cannot be both set")
     assert got["spec.maxUnavailable"] == 'Invalid value: "120%": must not be greater than 100%'
+
+
+def test_describe_job_cronjob_pdb_lines() -> None:
+    from minik8s.cli.minikctl import describers
+
+    finished = job(completions=2)
+    finished["status"] = {
+        "succeeded": 2,
+        "startTime": "2026-03-01T12:00:00Z",
+        "completionTime": "2026-03-01T12:01:05Z",
+    }
+    lines = describers.describe(resources.JOBS, finished, {})
+    assert "Completions:\t2" in lines and "Duration:\t65s" in lines
+    assert "Pods Statuses:\t0 Active (0 Ready) / 2 Succeeded / 0 Failed" in lines
+    cronjob = {
+        "metadata": {"name": "c", "namespace": "ns"},
+        "spec": {"schedule": "@hourly", "jobTemplate": {"spec": {}}},
+    }
+    assert "Schedule:\t@hourly" in describers.describe(resources.CRONJOBS, cronjob, {})
+    pdb = {
+        "metadata": {"name": "p", "namespace": "ns"},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"a": "b"}}},
+        "status": {"disruptionsAllowed": 1},
+    }
+    lines = describers.describe(resources.PODDISRUPTIONBUDGETS, pdb, {})
+    assert "Min available:\t1" in lines and "    Allowed disruptions:\t1" in lines
