@@ -14,19 +14,19 @@ import pytest
 
 from tests.support.api import Api
 from tests.support.controllers import (
-    FAST_FLAGS,
     ControllerManager,
+    is_ready,
     live,
     make_all_ready,
     pods,
+    run_controller_manager,
 )
 from tests.support.jobs import PodRunner, condition, job_manifest, job_path
 from tests.support.processes import Apiserver
 from tests.support.waiting import wait_for
 
 CONTROLLERS = (
-    "--controllers=job,cronjob,ttl-after-finished,podgc,disruption,replicationcontroller,"
-    "garbagecollector"
+    "job,cronjob,ttl-after-finished,podgc,disruption,replicationcontroller,garbagecollector"
 )
 MERGE = "application/merge-patch+json"
 
@@ -35,13 +35,7 @@ MERGE = "application/merge-patch+json"
 def controller_manager(
     apiserver: Apiserver, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ControllerManager]:
-    work = tmp_path_factory.mktemp("cm-batch")
-    kubeconfig = apiserver.write_kubeconfig(work / "kubeconfig")
-    cm = ControllerManager(kubeconfig, work / "controller-manager.log", [*FAST_FLAGS, CONTROLLERS])
-    cm.start()
-    yield cm
-    assert cm.process is not None and cm.process.alive(), cm.process and cm.process.log_tail()
-    assert cm.stop() == 0, "a clean exit on SIGTERM"
+    yield from run_controller_manager(apiserver, tmp_path_factory, CONTROLLERS, "cm-batch")
 
 
 def cronjob_path(ns: str, name: str = "") -> str:
@@ -201,7 +195,9 @@ def test_disruption_budget_and_eviction(
     assert r.status_code == 201, r.text
     assert r.json()["status"] == "Success"
     assert api.get(f"/api/v1/namespaces/{ns}/pods/{victim}").status_code == 404
-    other = next(p for p in live(pods(api, ns, "app=db")) if p["metadata"]["name"] != victim)
+    other = next(  # the ready one, not the pending replacement (pending pods go regardless)
+        p for p in live(pods(api, ns, "app=db")) if is_ready(p) and p["metadata"]["name"] != victim
+    )
     r = api.post(
         f"/api/v1/namespaces/{ns}/pods/{other['metadata']['name']}/eviction",
         {**eviction, "metadata": {"name": other["metadata"]["name"]}},

@@ -9,12 +9,11 @@ from typing import Any
 import pytest
 
 from tests.support.api import Api
-from tests.support.controllers import FAST_FLAGS, ControllerManager, pods
+from tests.support.controllers import ControllerManager, pods, run_controller_manager
 from tests.support.jobs import PodRunner, condition, job_manifest, job_path
 from tests.support.processes import Apiserver
 from tests.support.waiting import wait_for
 
-CONTROLLERS = "--controllers=job,garbagecollector"
 SUCCEED = ("Succeeded", 0)
 
 
@@ -22,13 +21,7 @@ SUCCEED = ("Succeeded", 0)
 def controller_manager(
     apiserver: Apiserver, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ControllerManager]:
-    work = tmp_path_factory.mktemp("cm-job")
-    kubeconfig = apiserver.write_kubeconfig(work / "kubeconfig")
-    cm = ControllerManager(kubeconfig, work / "controller-manager.log", [*FAST_FLAGS, CONTROLLERS])
-    cm.start()
-    yield cm
-    assert cm.process is not None and cm.process.alive(), cm.process and cm.process.log_tail()
-    assert cm.stop() == 0, "a clean exit on SIGTERM"
+    yield from run_controller_manager(apiserver, tmp_path_factory, "job,garbagecollector", "cm-job")
 
 
 def get_job(api: Api, ns: str, name: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from minik8s.api.models.apps import ReplicaSetStatus
 from minik8s.api.models.base import ApiModel
 from minik8s.api.models.core import PodTemplateSpec
 from minik8s.api.models.meta import (
@@ -128,15 +129,7 @@ class ReplicationControllerSpec(ApiModel):
     template: PodTemplateSpec | None = None
 
 
-class ReplicationControllerStatus(ApiModel):
-    replicas: int | None = None
-    fully_labeled_replicas: int | None = None
-    ready_replicas: int | None = None
-    available_replicas: int | None = None
-    observed_generation: int | None = None
-    conditions: list[Condition] | None = None
-
-
 class ReplicationController(TypedObject):
     spec: ReplicationControllerSpec | None = None
-    status: ReplicationControllerStatus | None = None
+    status: ReplicaSetStatus | None = None
+    """The same fields as a ReplicaSet's status."""
