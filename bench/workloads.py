@@ -154,6 +154,22 @@ async def wait_nodes_ready(client: ApiClient, count: int, timeout: float = 180) 
     raise TimeoutError(f"{count} hollow nodes not Ready after {timeout}s")
 
 
+async def request_counts(client: ApiClient) -> list[tuple[str, float]]:
+    """Write requests the apiserver served so far, by verb and resource, most first."""
+    text = await client.request("GET", "/metrics")
+    counts: dict[str, float] = {}
+    for line in str(text).splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        inside = line[line.index("{") + 1 : line.index("}")].replace('"', "")
+        labels = dict(part.split("=", 1) for part in inside.split(",") if "=" in part)
+        if labels.get("verb") in ("get", "list", "watch"):
+            continue
+        key = f"{labels.get('verb')} {labels.get('resource')}"
+        counts[key] = counts.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
+    return sorted(counts.items(), key=lambda item: -item[1])
+
+
 def job_manifest(completions: int, parallelism: int) -> dict[str, Any]:
     return {
         "apiVersion": "batch/v1",
@@ -195,6 +211,7 @@ async def run_jobs_async(args: argparse.Namespace, cluster: HollowCluster) -> No
             await asyncio.sleep(0.2)
         elapsed = time.monotonic() - start
         cpu1, busy1 = cluster.cpu(), machine_busy()
+        requests = await request_counts(client)
     succeeded = int(status.get("succeeded") or 0)
     if not done:
         raise SystemExit(f"the Job did not complete in {args.timeout:g}s: {status}")
@@ -216,6 +233,10 @@ async def run_jobs_async(args: argparse.Namespace, cluster: HollowCluster) -> No
         f"{1000 * spent['controller-manager'] / max(1, succeeded):.2f} ms per completion"
     )
     print("  CPU seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in spent.items()))
+    print(
+        "  apiserver writes per completion: "
+        + ", ".join(f"{key} {n / max(1, succeeded):.2f}" for key, n in requests[:8])
+    )
     print(
         f"  machine: {cores} cores {100 * busy:.0f}% busy during the run "
         f"(load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f})"

@@ -27,7 +27,7 @@ from minik8s.controllers.expectations import Expectations
 
 logger = logging.getLogger(__name__)
 
-SYNC_BATCH_PERIOD = 0.5
+SYNC_BATCH_PERIOD = 0.2
 """Seconds a pod event waits before its Job syncs, so that many pod events make one sync."""
 ORPHAN_PREFIX = "pod|"
 
@@ -40,6 +40,9 @@ class JobController(Controller):
         self.removals: dict[str, set[str]] = {}
         """Per Job key: uids whose finalizer removal was sent and not seen by the informer."""
         self.backoffs: dict[str, job_pods.Backoff] = {}
+        self.written: dict[str, int] = {}
+        """Per Job key: the resourceVersion of our last status write. A cached Job older than
+        that is stale: counting from it could miss pods already moved out of uncounted."""
         self.jobs = self.ctx.informer(JOBS)
         self.pods = self.ctx.informer(PODS)
         self.jobs.add_event_handler(self._job_added, self._job_updated, self._job_deleted)
@@ -129,6 +132,10 @@ class JobController(Controller):
             self.expectations.forget(key)
             self.removals.pop(key, None)
             self.backoffs.pop(key, None)
+            self.written.pop(key, None)
+            return
+        if _revision(job) < self.written.get(key, 0):
+            self.queue.add_after(key, SYNC_BATCH_PERIOD)  # the informer has not caught up
             return
         if job_pods.is_finished(job):
             self.backoffs.pop(key, None)
@@ -178,9 +185,11 @@ class JobController(Controller):
         if status == (job.get("status") or {}):
             return job
         try:
-            return await self.client.update_status(JOBS, {**job, "status": status})
+            written = await self.client.update_status(JOBS, {**job, "status": status})
         except errors.NotFound:
             return job
+        self.written[cache.object_key(written)] = _revision(written)
+        return written
 
     async def _create_pods(
         self, key: str, job: Object, manifests: list[Object]
@@ -309,3 +318,10 @@ class JobController(Controller):
             await self._strip_finalizer(pod)
         except errors.NotFound:
             return
+
+
+def _revision(obj: Object) -> int:
+    try:
+        return int(meta.resource_version_of(obj))
+    except ValueError:
+        return 0

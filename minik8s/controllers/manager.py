@@ -18,7 +18,7 @@ from minik8s.client.api import ApiClient
 from minik8s.client.informer import InformerFactory
 from minik8s.client.kubeconfig import load_kubeconfig
 from minik8s.client.leaderelection import LeaderElector, default_identity
-from minik8s.componentbase.events import EventRecorder
+from minik8s.componentbase.events import EventRecorder, SpamFilter
 from minik8s.componentbase.health import HealthServer
 from minik8s.controllers import config
 from minik8s.controllers.base import Context, Controller
@@ -135,7 +135,7 @@ class ControllerManager:
         """Start informers and every enabled controller; run until cancelled."""
         s = self.settings
         informers = InformerFactory(self.client, resync_period=s.resync_period or None)
-        recorder = EventRecorder(self.client, COMPONENT)
+        recorder = EventRecorder(self.client, COMPONENT, spam_filter=SpamFilter())
         ctx = Context(self.client, informers, recorder, s)
         factories = controller_factories()
         self.controllers = [factories[name](ctx) for name in s.controllers]

@@ -256,3 +256,14 @@ def test_podgc_decisions() -> None:
     failed = podgc_plan.failed_status(running)
     assert failed["phase"] == "Failed"
     assert failed["conditions"][0]["reason"] == "DeletionByPodGC"
+
+
+def test_event_spam_filter_is_client_go_s() -> None:
+    from minik8s.componentbase.events import SpamFilter
+
+    now = [0.0]
+    spam = SpamFilter(burst=3, refill_seconds=300, clock=lambda: now[0])
+    assert [spam.allow("job") for _ in range(4)] == [True, True, True, False]
+    assert spam.allow("other-object")
+    now[0] = 300.0
+    assert spam.allow("job") and not spam.allow("job"), "one more per refill period"
