@@ -19,28 +19,42 @@ def test_killed_mid_job_counts_each_completion_once(
 ) -> None:
     kubeconfig = apiserver.write_kubeconfig(tmp_path / "kubeconfig")
     cm = ControllerManager(kubeconfig, tmp_path / "cm.log", [*FAST_FLAGS, "--controllers=job"])
-    completions, parallelism = 8, 3
+    completions, parallelism = 12, 3
     kills = 0
     try:
         with PodRunner(api, ns, lambda pod: ("Succeeded", 0)) as runner:
             cm.start()
-            api.post(job_path(ns), job_manifest("crash", completions=completions,
-                                                parallelism=parallelism))  # fmt: skip
+            api.post(
+                job_path(ns),
+                job_manifest("crash", completions=completions, parallelism=parallelism),
+            )
             while kills < 2:
 
-                def uncounted() -> bool:
-                    status = api.get(job_path(ns, "crash")).json().get("status") or {}
-                    return bool((status.get("uncountedTerminatedPods") or {}).get("succeeded"))
+                def uncounted_or_done() -> str | None:
+                    job = api.get(job_path(ns, "crash")).json()
+                    if condition(job, "Complete"):
+                        return "done"
+                    status = job.get("status") or {}
+                    pending = (status.get("uncountedTerminatedPods") or {}).get("succeeded")
+                    return "uncounted" if pending else None
 
-                wait_for(uncounted, "finished pods written as uncounted", 20, interval=0.005)
+                state = wait_for(
+                    uncounted_or_done, "finished pods written as uncounted", 20, interval=0.005
+                )
+                if state == "done":
+                    break
                 cm.kill()
                 kills += 1
                 time.sleep(0.3)  # let the kill land: nothing else may count them meanwhile
                 cm.start()
+            assert kills >= 1, "the controller-manager was killed at least once mid-Job"
             job = wait_for(
-                lambda: (j := api.get(job_path(ns, "crash")).json()) and condition(j, "Complete")
-                and j, "the Job to complete after two kills", 40,
-            )  # fmt: skip
+                lambda: (
+                    (j := api.get(job_path(ns, "crash")).json()) and condition(j, "Complete") and j
+                ),
+                "the Job to complete after two kills",
+                40,
+            )
         assert not runner.errors
         assert job["status"]["succeeded"] == completions, job["status"]
         assert runner.created == completions, "no pod beyond what was needed"
