@@ -147,3 +147,14 @@ def test_invalid_jobs_are_422(api: Api, ns: str) -> None:
     assert r.json()["details"]["causes"][0]["message"] == (
         'Unsupported value: "Always": supported values: "OnFailure", "Never"'
     )
+
+
+def test_deleting_a_running_job_releases_and_removes_its_pods(
+    api: Api, ns: str, controller_manager: ControllerManager
+) -> None:
+    with PodRunner(api, ns, lambda pod: None):
+        api.post(job_path(ns), job_manifest("gone", parallelism=2, completions=4))
+        wait_for(lambda: len(pods(api, ns, "app=gone")) == 2, "2 running pods")
+        r = api.delete(job_path(ns, "gone"), {"propagationPolicy": "Background"})
+        assert r.status_code == 200, r.text
+        wait_for(lambda: not pods(api, ns, "app=gone"), "its pods deleted, finalizers released", 15)
