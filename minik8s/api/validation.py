@@ -21,6 +21,7 @@ from minik8s.api import validation_meta as meta
 from minik8s.api import validation_pod as pod
 from minik8s.api import validation_policy as policy
 from minik8s.api import validation_service as service
+from minik8s.api import validation_workloads as workloads
 from minik8s.api.errors import Cause
 from minik8s.api.models import MODELS
 
@@ -109,6 +110,7 @@ _SEMANTIC_CHECKS: dict[str, Callable[[Object], list[Cause]]] = {
     rt.CRONJOBS.kind: batch.validate_cronjob,
     rt.REPLICATIONCONTROLLERS.kind: batch.validate_replication_controller,
     rt.PODDISRUPTIONBUDGETS.kind: policy.validate_pdb,
+    **workloads.SEMANTIC_CHECKS,
 }
 
 _UPDATE_CHECKS: dict[str, Callable[[Object, Object], list[Cause]]] = {
@@ -118,4 +120,5 @@ _UPDATE_CHECKS: dict[str, Callable[[Object, Object], list[Cause]]] = {
     rt.REPLICASETS.kind: apps.validate_selector_update,
     rt.DEPLOYMENTS.kind: apps.validate_selector_update,
     rt.JOBS.kind: batch.validate_job_update,
+    **workloads.UPDATE_CHECKS,
 }

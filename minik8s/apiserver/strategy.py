@@ -26,8 +26,11 @@ SERVER_OWNED_METADATA = (
     "deletionGracePeriodSeconds",
     "generation",
 )
-STATUS_RESET_KINDS = ("ReplicationController", "Job", "CronJob", "PodDisruptionBudget")
-"""Kinds whose status a create throws away (the controllers write it), like Deployments'."""
+STATUS_RESET_ON_CREATE = ("Deployment", "ReplicaSet", "DaemonSet", "StatefulSet",
+                          "PersistentVolume", "PersistentVolumeClaim",
+                          "ReplicationController", "Job", "CronJob",
+                          "PodDisruptionBudget")  # fmt: skip
+"""Kinds whose status a create may not set (defaulting then fills what they start with)."""
 _GENERATE_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -103,7 +106,7 @@ def prepare_for_create(resource: ResourceType, obj: Object) -> None:
         obj["status"] = {"phase": "Active"}
     elif resource.kind == "Service":
         obj["status"] = {"loadBalancer": {}}
-    elif resource.kind in ("Deployment", "ReplicaSet", *STATUS_RESET_KINDS):
+    elif resource.kind in STATUS_RESET_ON_CREATE:
         obj["status"] = {}
 
 

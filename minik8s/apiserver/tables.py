@@ -598,6 +598,17 @@ PRINTERS: dict[resources.ResourceType, Printer] = {
 }
 
 
+def _register_more_printers() -> None:
+    """Printers of the kinds kept in modules of their own (they import this module)."""
+    from minik8s.apiserver import tables_batch, tables_workloads
+
+    PRINTERS.update(tables_workloads.PRINTERS)
+    PRINTERS.update(tables_batch.PRINTERS)
+
+
+_register_more_printers()
+
+
 def _row_object(obj: Obj, include_object: str) -> Obj | None:
     if include_object == "Object":
         return obj
@@ -648,10 +659,3 @@ def to_table(
         "columnDefinitions": [c.as_dict() for c in columns],
         "rows": rows,
     }
-
-
-# The printers of Jobs, CronJobs, ReplicationControllers and PodDisruptionBudgets live in
-# their own module, which builds on the columns and helpers above.
-from minik8s.apiserver import tables_batch  # noqa: E402
-
-PRINTERS.update(tables_batch.PRINTERS)

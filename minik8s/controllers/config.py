@@ -10,7 +10,9 @@ from minik8s.api import durations
 ALL_CONTROLLERS = ("replicaset", "deployment", "endpoints", "garbagecollector", "namespace",
                    "nodeipam", "nodelifecycle",
                    "replicationcontroller", "job", "cronjob", "ttl-after-finished", "podgc",
-                   "disruption")  # fmt: skip
+                   "disruption",
+                   "daemonset", "statefulset", "persistentvolume-binder", "pvc-protection",
+                   "pv-protection", "local-path-provisioner")  # fmt: skip
 """Every controller this process runs, in start order."""
 
 BATCH_WORKERS = {"replicationcontroller": 5, "job": 5, "cronjob": 5, "ttl-after-finished": 5,
@@ -59,11 +61,17 @@ class Settings:
     workers: dict[str, int] = field(
         default_factory=lambda: {"replicaset": 5, "deployment": 5, "endpoints": 5,
                                  "garbagecollector": 10, "namespace": 5, "nodelifecycle": 1,
-                                 **BATCH_WORKERS}
+                                 "daemonset": 2, "statefulset": 5, **BATCH_WORKERS}
     )  # fmt: skip
     """Concurrent workers per controller (`--concurrent-*-syncs`)."""
     terminated_pod_gc_threshold: int = 12500
     """Terminated pods kept before the pod garbage collector deletes the oldest (0: never)."""
+    local_path_root: str = "/var/lib/minik8s/storage"
+    """Where the local-path provisioner puts volume directories on each node."""
+    local_path_namespace: str = "kube-system"
+    """Namespace of the local-path provisioner's helper pods."""
+    local_path_helper_image: str = "minik8s/busybox"
+    """Image of the helper pods that remove a deleted volume's data (needs `rm`)."""
     resync_period: float = 0.0
     """Seconds between full resyncs of the informers (0: never)."""
     log_level: str = "info"
@@ -135,6 +143,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrent-cron-job-syncs", type=int, default=5)
     p.add_argument("--concurrent-ttl-after-finished-syncs", type=int, default=5)
     p.add_argument("--terminated-pod-gc-threshold", type=int, default=12500)
+    p.add_argument("--concurrent-daemonset-syncs", type=int, default=2)
+    p.add_argument("--concurrent-statefulset-syncs", type=int, default=5)
+    p.add_argument(
+        "--local-path-root",
+        default="/var/lib/minik8s/storage",
+        help="directory of the local-path provisioner's volumes on each node",
+    )
+    p.add_argument(
+        "--local-path-helper-image",
+        default="minik8s/busybox",
+        help="image of the pods that remove a deleted volume's data",
+    )
     p.add_argument("--v", "--log-level", dest="log_level", default="info",
                    help="debug, info, warning; or a klog number (>=4 means debug)")  # fmt: skip
     return p
@@ -187,7 +207,11 @@ def parse_args(argv: list[str] | None = None) -> Settings:
             "job": args.concurrent_job_syncs,
             "cronjob": args.concurrent_cron_job_syncs,
             "ttl-after-finished": args.concurrent_ttl_after_finished_syncs,
+            "daemonset": args.concurrent_daemonset_syncs,
+            "statefulset": args.concurrent_statefulset_syncs,
         },
         terminated_pod_gc_threshold=args.terminated_pod_gc_threshold,
+        local_path_root=args.local_path_root,
+        local_path_helper_image=args.local_path_helper_image,
         log_level=level,
     )

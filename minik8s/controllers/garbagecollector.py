@@ -29,6 +29,8 @@ TRACKED = (
     resources.PODS, resources.REPLICASETS, resources.DEPLOYMENTS, resources.SERVICES,
     resources.ENDPOINTS, resources.CONFIGMAPS, resources.LEASES, resources.NODES,
     resources.JOBS, resources.CRONJOBS, resources.REPLICATIONCONTROLLERS,
+    resources.DAEMONSETS, resources.STATEFULSETS, resources.CONTROLLERREVISIONS,
+    resources.PERSISTENTVOLUMECLAIMS,
 )  # fmt: skip
 UPDATE_ATTEMPTS = 5
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from minik8s.api.models import apps, batch, coordination, core, meta, policy
+from minik8s.api.models import apps, batch, coordination, core, meta, policy, storage
 
 MODELS: dict[str, type[BaseModel]] = {
     "Pod": core.Pod,
@@ -28,6 +28,12 @@ MODELS: dict[str, type[BaseModel]] = {
     "CronJob": batch.CronJob,
     "PodDisruptionBudget": policy.PodDisruptionBudget,
     "Eviction": policy.Eviction,
+    "DaemonSet": apps.DaemonSet,
+    "StatefulSet": apps.StatefulSet,
+    "ControllerRevision": apps.ControllerRevision,
+    "PersistentVolume": storage.PersistentVolume,
+    "PersistentVolumeClaim": storage.PersistentVolumeClaim,
+    "StorageClass": storage.StorageClass,
 }
 
-__all__ = ["MODELS", "apps", "batch", "coordination", "core", "meta", "policy"]
+__all__ = ["MODELS", "apps", "batch", "coordination", "core", "meta", "policy", "storage"]
