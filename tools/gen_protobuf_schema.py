@@ -21,6 +21,8 @@ from google.protobuf import descriptor_pb2
 ROOTS = (
     "api.core.v1.Namespace",
     "api.core.v1.ConfigMap",
+    "api.core.v1.Secret",
+    "api.core.v1.ServiceAccount",
     "api.core.v1.Pod",
     "api.core.v1.Service",
     "api.core.v1.Endpoints",
@@ -43,6 +45,7 @@ ROOTS = (
     "api.batch.v1.CronJob",
     "api.core.v1.ReplicationController",
     "api.authentication.v1.SelfSubjectReview",
+    "api.authentication.v1.TokenRequest",
     "apimachinery.pkg.apis.meta.v1.DeleteOptions",
 )
 OUT = Path(__file__).resolve().parent.parent / "minik8s" / "api" / "protobuf_schema.json"

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from minik8s.api.models import apps, batch, coordination, core, meta, policy, storage
+from minik8s.api.models import (
+    apps,
+    batch,
+    coordination,
+    core,
+    meta,
+    policy,
+    serviceaccount,
+    storage,
+)
 
 MODELS: dict[str, type[BaseModel]] = {
     "Pod": core.Pod,
@@ -18,6 +27,9 @@ MODELS: dict[str, type[BaseModel]] = {
     "Namespace": core.Namespace,
     "Event": core.Event,
     "ConfigMap": core.ConfigMap,
+    "Secret": serviceaccount.Secret,
+    "ServiceAccount": serviceaccount.ServiceAccount,
+    "TokenRequest": serviceaccount.TokenRequest,
     "Binding": core.Binding,
     "ReplicaSet": apps.ReplicaSet,
     "Deployment": apps.Deployment,
@@ -36,4 +48,5 @@ MODELS: dict[str, type[BaseModel]] = {
     "StorageClass": storage.StorageClass,
 }
 
-__all__ = ["MODELS", "apps", "batch", "coordination", "core", "meta", "policy", "storage"]
+__all__ = ["MODELS", "apps", "batch", "coordination", "core", "meta", "policy", "serviceaccount",
+           "storage"]  # fmt: skip
