@@ -13,7 +13,15 @@ from starlette.responses import Response, StreamingResponse
 from minik8s.api import errors, selectors
 from minik8s.api.meta import Object
 from minik8s.api.resources import PODS, ResourceType
-from minik8s.apiserver import auth, discovery, kubeletproxy, metrics, routing, wire
+from minik8s.apiserver import (
+    auth,
+    discovery,
+    eviction,
+    kubeletproxy,
+    metrics,
+    routing,
+    wire,
+)
 from minik8s.apiserver.registry import DeleteOptions, Registry
 from minik8s.apiserver.serviceaccount import tokenrequest
 from minik8s.apiserver.serviceaccount.setup import ServiceAccounts
@@ -106,6 +114,14 @@ class ResourceHandler:
             assert namespace is not None
             await self.registry.bind(namespace, pod_name, binding)
             return wire.json_response(wire.success_status(code=201), 201)
+        if sub == "eviction":
+            if method != "POST":
+                raise _not_allowed(method, "pods/eviction")
+            assert namespace is not None and name is not None
+            body = wire.decode_object(await wire.read_body(request), _ctype(request))
+            return wire.json_response(
+                await eviction.evict(self.registry, namespace, name, body), 201
+            )
         if sub == "scale":
             return await self._scale(request, resource, namespace, name or "", dry_run)
         if sub == "log":

@@ -13,7 +13,7 @@ from typing import Any
 
 from minik8s.api import meta, podutil, selectors, times
 from minik8s.api.meta import Object
-from minik8s.api.resources import REPLICASETS
+from minik8s.api.resources import REPLICASETS, ResourceType
 
 SLOW_START_INITIAL_BATCH = 1
 """The first batch of creates; each successful batch doubles the next (Kubernetes' slowStart)."""
@@ -36,9 +36,14 @@ class Claim:
     """Pods it controls whose labels no longer match: to lose the reference."""
 
 
-def claim_pods(owner: Object, pods: Iterable[Object]) -> Claim:
-    """Kubernetes' ControllerRefManager.ClaimPods, for an owner that may adopt (not deleting)."""
-    selector = selectors.label_selector_from_object((owner.get("spec") or {}).get("selector"))
+def claim_pods(
+    owner: Object, pods: Iterable[Object], selector: selectors.LabelSelector | None = None
+) -> Claim:
+    """Kubernetes' ControllerRefManager.ClaimPods, for an owner that may adopt (not deleting).
+
+    `selector` defaults to the owner's `spec.selector` as a LabelSelector object."""
+    if selector is None:
+        selector = selectors.label_selector_from_object((owner.get("spec") or {}).get("selector"))
     uid = meta.uid_of(owner)
     deleting = meta.is_deleting(owner)
     claim = Claim()
@@ -113,7 +118,7 @@ def pods_to_delete(pods: list[Object], count: int) -> list[Object]:
     return ranked[:count]
 
 
-def new_pod(rs: Object) -> Object:
+def new_pod(rs: Object, rt: ResourceType = REPLICASETS) -> Object:
     """A pod of `rs`'s template, named `<rs>-<random>` by the apiserver, controlled by `rs`."""
     template = copy.deepcopy((rs.get("spec") or {}).get("template") or {})
     template_meta = template.get("metadata") or {}
@@ -121,7 +126,7 @@ def new_pod(rs: Object) -> Object:
         "generateName": f"{meta.name_of(rs)}-",
         "namespace": meta.namespace_of(rs),
         "labels": dict(template_meta.get("labels") or {}),
-        "ownerReferences": [meta.owner_reference(REPLICASETS, rs)],
+        "ownerReferences": [meta.owner_reference(rt, rs)],
     }
     if template_meta.get("annotations"):
         metadata["annotations"] = dict(template_meta["annotations"])

@@ -9,7 +9,10 @@ from minik8s.api import meta
 from minik8s.api.meta import Object
 from minik8s.printers.columns import (
     AGE,
+    CONTAINERS,
+    IMAGES,
     NAME,
+    SELECTOR,
     Cells,
     Column,
     age,
@@ -18,10 +21,6 @@ from minik8s.printers.columns import (
     format_labels,
     label_selector_string,
 )
-
-CONTAINERS = Column("Containers", "Names of each container in the template.", priority=1)
-IMAGES = Column("Images", "Images referenced by each container in the template.", priority=1)
-SELECTOR = Column("Selector", "The label selector of the pods.", priority=1)
 
 REPLICASET_COLUMNS = (
     NAME,

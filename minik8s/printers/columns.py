@@ -42,6 +42,9 @@ class Column:
 
 NAME = Column("Name", "Name of the object, unique within its namespace.", format="name")
 AGE = Column("Age", "Time since the object was created.")
+CONTAINERS = Column("Containers", "Names of each container in the template.", priority=1)
+IMAGES = Column("Images", "Images referenced by each container in the template.", priority=1)
+SELECTOR = Column("Selector", "The label selector of the pods.", priority=1)
 
 
 def age(obj: Mapping[str, Any], now: datetime) -> str:

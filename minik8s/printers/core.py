@@ -1,6 +1,6 @@
-"""Printers of the core (`v1`) group: Pods, Nodes, Services, Endpoints, Namespaces, Events,
-ConfigMaps, Secrets, ServiceAccounts, PersistentVolumes and PersistentVolumeClaims, as
-`kubectl get` shows them."""
+"""Printers of the core (`v1`) group, as `kubectl get` shows them: Pods, Nodes, Services,
+Endpoints, Namespaces, Events, ConfigMaps, Secrets, ServiceAccounts, ReplicationControllers,
+PersistentVolumes and PersistentVolumeClaims."""
 
 from __future__ import annotations
 
@@ -10,10 +10,14 @@ from minik8s.api import meta, storageutil, times
 from minik8s.api.meta import Object
 from minik8s.printers.columns import (
     AGE,
+    CONTAINERS,
+    IMAGES,
     NAME,
+    SELECTOR,
     Cells,
     Column,
     age,
+    container_cells,
     format_labels,
     join_host_port,
     with_more,
@@ -334,6 +338,33 @@ CONFIGMAP_COLUMNS = (NAME, Column("Data", "Number of data keys.", type="integer"
 def configmap_cells(configmap: Object, now: datetime) -> Cells:
     keys = len(configmap.get("data") or {}) + len(configmap.get("binaryData") or {})
     return [meta.name_of(configmap), keys, age(configmap, now)]
+
+
+RC_COLUMNS = (
+    NAME,
+    Column("Desired", "Number of desired pods.", type="integer"),
+    Column("Current", "Number of actually running pods.", type="integer"),
+    Column("Ready", "Number of ready pods.", type="integer"),
+    AGE,
+    CONTAINERS,
+    IMAGES,
+    SELECTOR,
+)
+
+
+def rc_cells(rc: Object, now: datetime) -> Cells:
+    spec, status = meta.spec_of(rc), meta.status_of(rc)
+    names, images = container_cells(meta.spec_of(spec.get("template") or {}))
+    return [
+        meta.name_of(rc),
+        spec.get("replicas", 1),
+        status.get("replicas", 0),
+        status.get("readyReplicas", 0),
+        age(rc, now),
+        names,
+        images,
+        format_labels(spec.get("selector")),
+    ]
 
 
 SECRET_COLUMNS = (

@@ -13,7 +13,7 @@ from typing import Any
 
 from minik8s.api import meta, resources, times
 from minik8s.api.meta import Object
-from minik8s.printers import apps, coordination, core, storage
+from minik8s.printers import apps, batch, coordination, core, policy, storage
 from minik8s.printers.columns import NAME, Cells, CellsFunc, Column
 
 INCLUDE_OBJECT_CHOICES = ("None", "Metadata", "Object")
@@ -39,6 +39,10 @@ PRINTERS: dict[resources.ResourceType, Printer] = {
     resources.PERSISTENTVOLUMES: (core.PV_COLUMNS, core.pv_cells),
     resources.PERSISTENTVOLUMECLAIMS: (core.PVC_COLUMNS, core.pvc_cells),
     resources.STORAGECLASSES: (storage.STORAGECLASS_COLUMNS, storage.storageclass_cells),
+    resources.REPLICATIONCONTROLLERS: (core.RC_COLUMNS, core.rc_cells),
+    resources.JOBS: (batch.JOB_COLUMNS, batch.job_cells),
+    resources.CRONJOBS: (batch.CRONJOB_COLUMNS, batch.cronjob_cells),
+    resources.PODDISRUPTIONBUDGETS: (policy.PDB_COLUMNS, policy.pdb_cells),
 }
 
 ROW_CONDITIONS: dict[resources.ResourceType, Callable[[Object], list[Object] | None]] = {

@@ -16,10 +16,12 @@ from minik8s.api.errors import Cause
 from minik8s.api.meta import Object
 from minik8s.api.models import MODELS
 from minik8s.api.validation import apps as apps
+from minik8s.api.validation import batch as batch
 from minik8s.api.validation import core as core
 from minik8s.api.validation import formats as fmt
 from minik8s.api.validation import meta as meta
 from minik8s.api.validation import pod as pod
+from minik8s.api.validation import policy as policy
 from minik8s.api.validation import secret as secret
 from minik8s.api.validation import service as service
 from minik8s.api.validation import workloads as workloads
@@ -62,6 +64,11 @@ def validate_scale(scale: Object) -> list[Cause]:
     return meta.model_causes(MODELS["Scale"], scale) or apps.validate_scale(scale)
 
 
+def validate_eviction(eviction: Object) -> list[Cause]:
+    """An Eviction POSTed to `pods/<name>/eviction`."""
+    return meta.model_causes(MODELS["Eviction"], eviction) or policy.validate_eviction(eviction)
+
+
 def _validate_shape(resource: rt.ResourceType, obj: Object) -> list[Cause]:
     if not isinstance(obj, dict):
         return [meta.invalid("", obj, "must be an object")]
@@ -99,6 +106,10 @@ _SEMANTIC_CHECKS: dict[str, Callable[[Object], list[Cause]]] = {
     rt.LEASES.kind: core.validate_lease,
     rt.REPLICASETS.kind: lambda obj: apps.validate_replica_set_spec(_spec(obj)),
     rt.DEPLOYMENTS.kind: lambda obj: apps.validate_deployment_spec(_spec(obj)),
+    rt.JOBS.kind: batch.validate_job,
+    rt.CRONJOBS.kind: batch.validate_cronjob,
+    rt.REPLICATIONCONTROLLERS.kind: batch.validate_replication_controller,
+    rt.PODDISRUPTIONBUDGETS.kind: policy.validate_pdb,
     **workloads.SEMANTIC_CHECKS,
 }
 
@@ -109,5 +120,6 @@ _UPDATE_CHECKS: dict[str, Callable[[Object, Object], list[Cause]]] = {
     rt.SECRETS.kind: secret.validate_secret_update,
     rt.REPLICASETS.kind: apps.validate_selector_update,
     rt.DEPLOYMENTS.kind: apps.validate_selector_update,
+    rt.JOBS.kind: batch.validate_job_update,
     **workloads.UPDATE_CHECKS,
 }
