@@ -33,6 +33,15 @@ ROOTS = (
     "api.coordination.v1.Lease",
     "api.policy.v1.Eviction",
     "api.authentication.v1.SelfSubjectReview",
+    "api.authentication.v1.TokenReview",
+    "api.authorization.v1.SubjectAccessReview",
+    "api.authorization.v1.SelfSubjectAccessReview",
+    "api.authorization.v1.LocalSubjectAccessReview",
+    "api.authorization.v1.SelfSubjectRulesReview",
+    "api.rbac.v1.Role",
+    "api.rbac.v1.ClusterRole",
+    "api.rbac.v1.RoleBinding",
+    "api.rbac.v1.ClusterRoleBinding",
     "apimachinery.pkg.apis.meta.v1.DeleteOptions",
 )
 OUT = Path(__file__).resolve().parent.parent / "minik8s" / "api" / "protobuf_schema.json"

@@ -18,6 +18,7 @@ from minik8s.api import validation_core as core
 from minik8s.api import validation_formats as fmt
 from minik8s.api import validation_meta as meta
 from minik8s.api import validation_pod as pod
+from minik8s.api import validation_rbac as rbac
 from minik8s.api import validation_service as service
 from minik8s.api.errors import Cause
 from minik8s.api.models import MODELS
@@ -85,6 +86,10 @@ def _spec(obj: Object) -> Object:
 _NAME_FORMATS: dict[str, meta.NameValidator] = {
     rt.NAMESPACES.kind: fmt.name_is_dns_label,
     rt.SERVICES.kind: fmt.name_is_dns1035_label,
+    rt.ROLES.kind: rbac.name_is_path_segment,
+    rt.CLUSTERROLES.kind: rbac.name_is_path_segment,
+    rt.ROLEBINDINGS.kind: rbac.name_is_path_segment,
+    rt.CLUSTERROLEBINDINGS.kind: rbac.name_is_path_segment,
 }
 
 _SEMANTIC_CHECKS: dict[str, Callable[[Object], list[Cause]]] = {
@@ -98,6 +103,10 @@ _SEMANTIC_CHECKS: dict[str, Callable[[Object], list[Cause]]] = {
     rt.LEASES.kind: core.validate_lease,
     rt.REPLICASETS.kind: lambda obj: apps.validate_replica_set_spec(_spec(obj)),
     rt.DEPLOYMENTS.kind: lambda obj: apps.validate_deployment_spec(_spec(obj)),
+    rt.ROLES.kind: rbac.validate_role,
+    rt.CLUSTERROLES.kind: rbac.validate_cluster_role,
+    rt.ROLEBINDINGS.kind: rbac.validate_role_binding,
+    rt.CLUSTERROLEBINDINGS.kind: rbac.validate_cluster_role_binding,
 }
 
 _UPDATE_CHECKS: dict[str, Callable[[Object, Object], list[Cause]]] = {
@@ -106,4 +115,6 @@ _UPDATE_CHECKS: dict[str, Callable[[Object, Object], list[Cause]]] = {
     rt.NODES.kind: core.validate_node_update,
     rt.REPLICASETS.kind: apps.validate_selector_update,
     rt.DEPLOYMENTS.kind: apps.validate_selector_update,
+    rt.ROLEBINDINGS.kind: rbac.validate_binding_update,
+    rt.CLUSTERROLEBINDINGS.kind: rbac.validate_binding_update,
 }

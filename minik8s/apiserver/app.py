@@ -17,11 +17,22 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from minik8s.api import errors
-from minik8s.apiserver import auth, discovery, metrics, openapi, wire
+from minik8s.api.resources import PODS
+from minik8s.apiserver import discovery, kubeletproxy, metrics, openapi, wire
+from minik8s.apiserver.admission import Admission, Plugin
+from minik8s.apiserver.admission.noderestriction import NodeRestriction
+from minik8s.apiserver.admission.rbacescalation import RbacEscalation
 from minik8s.apiserver.asgi import ApiserverApp
+from minik8s.apiserver.authn.chain import Authenticator, TokenAuthenticator
+from minik8s.apiserver.authn.tokenfile import TokenFileAuthenticator
+from minik8s.apiserver.authz import authorizer as authz
+from minik8s.apiserver.authz.node import NodeAuthorizer, NodeGraph
+from minik8s.apiserver.authz.rbac import RbacAuthorizer
+from minik8s.apiserver.bootstrappolicy import reconcile
 from minik8s.apiserver.config import ApiserverSettings
 from minik8s.apiserver.handlers import ResourceHandler
 from minik8s.apiserver.registry import Registry, RegistrySettings
+from minik8s.apiserver.reviews import Reviews
 from minik8s.apiserver.watchcache import WatchCache
 from minik8s.store.etcd import EtcdStore
 
@@ -30,19 +41,67 @@ logger = logging.getLogger(__name__)
 BOOTSTRAP_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
+def token_authenticators(settings: ApiserverSettings) -> list[TokenAuthenticator]:
+    """The bearer-token authenticators, in order: add one here (e.g. ServiceAccount JWTs)."""
+    found: list[TokenAuthenticator] = []
+    if settings.token_auth_file:
+        found.append(TokenFileAuthenticator.from_file(settings.token_auth_file))
+    return found
+
+
+def build_authenticator(settings: ApiserverSettings) -> Authenticator:
+    authenticator = Authenticator(
+        token_authenticators=token_authenticators(settings),
+        client_certificates=bool(settings.client_ca_file),
+        anonymous=settings.anonymous_auth,
+    )
+    if authenticator.anonymous and "AlwaysAllow" in settings.authorization_mode:
+        # As kube-apiserver: anonymous users would be allowed everything.
+        authenticator.anonymous = not authenticator.enabled
+    return authenticator
+
+
+def build_authorizer(
+    modes: tuple[str, ...], rbac: RbacAuthorizer, node: NodeAuthorizer
+) -> authz.Union | None:
+    """The union of `--authorization-mode`; None for AlwaysAllow alone (nothing to check)."""
+    if modes == ("AlwaysAllow",):
+        return None
+    by_mode: dict[str, authz.Authorizer] = {
+        "AlwaysAllow": authz.AlwaysAllow(),
+        "AlwaysDeny": authz.AlwaysDeny(),
+        "Node": node,
+        "RBAC": rbac,
+    }
+    return authz.Union([authz.PrivilegedGroups(), *(by_mode[m] for m in modes)])
+
+
 def create_app(settings: ApiserverSettings) -> ApiserverApp:
-    tokens = auth.load_token_file(settings.token_auth_file) if settings.token_auth_file else None
-    return ApiserverApp(create_fastapi_app(settings, tokens), tokens)
+    front = ApiserverApp(None, build_authenticator(settings), None)  # type: ignore[arg-type]
+    front.app = create_fastapi_app(settings, front)
+    return front
 
 
-def create_fastapi_app(settings: ApiserverSettings, tokens: dict[str, auth.User] | None) -> FastAPI:
+def create_fastapi_app(settings: ApiserverSettings, front: ApiserverApp) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = EtcdStore(list(settings.etcd_servers), observe=metrics.observe_etcd)
         await store.open()
         cache = WatchCache(store, capacity=settings.watch_cache_size)
+        rbac = RbacAuthorizer(cache)
+        graph = NodeGraph()
+        cache.on_event.append(rbac.on_event)
+        cache.on_event.append(graph.on_event)
+        cache.on_reset.append(rbac.invalidate)
+        cache.on_reset.append(lambda: graph.reset(cache.cache(PODS).objects.values()))
         await cache.start()
         cache.on_event.append(lambda *_: metrics.CACHE_REVISION.set(cache.revision))
+        authorizer = build_authorizer(settings.authorization_mode, rbac, NodeAuthorizer(graph))
+        plugins: list[Plugin] = []
+        if "NodeRestriction" in settings.enable_admission_plugins:
+            plugins.append(NodeRestriction())
+        if "RBAC" in settings.authorization_mode and authorizer is not None:
+            plugins.append(RbacEscalation(authorizer, rbac))
         registry = Registry(
             store,
             cache,
@@ -51,13 +110,24 @@ def create_fastapi_app(settings: ApiserverSettings, tokens: dict[str, auth.User]
                 settings.service_node_port_range,
                 settings.event_ttl,
             ),
+            Admission(plugins),
         )
         await registry.ensure_namespaces(BOOTSTRAP_NAMESPACES)
+        if "RBAC" in settings.authorization_mode:
+            await reconcile.reconcile(registry)
+            await cache.wait_fresh()
+        reviews = Reviews(front.authenticator, authorizer or authz.Union([authz.AlwaysAllow()]))
         app.state.store = store
         app.state.cache = cache
         app.state.handler = ResourceHandler(
-            registry, cache, settings.watch_bookmark_interval, settings.min_request_timeout
+            registry,
+            cache,
+            settings.watch_bookmark_interval,
+            settings.min_request_timeout,
+            reviews=reviews,
+            kubelets=kubeletproxy.KubeletClient.from_settings(settings),
         )
+        front.authorizer = authorizer
         logger.info(
             "apiserver ready on %s:%d (etcd %s)", settings.bind_address, settings.port, store.server
         )
@@ -68,10 +138,6 @@ def create_fastapi_app(settings: ApiserverSettings, tokens: dict[str, auth.User]
             await store.close()
 
     app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
-    if settings.token_auth_file:
-        app.add_middleware(
-            auth.TokenAuthMiddleware, tokens=auth.load_token_file(settings.token_auth_file)
-        )
 
     async def group(request: Request) -> Response:
         # `/apis/{group}` reaches FastAPI; deeper REST paths are served by ApiserverApp.

@@ -49,11 +49,13 @@ _SUBRESOURCE_VERBS: dict[str, tuple[str, ...]] = {
     "log": ("get",),
     "exec": ("create", "get"),
     "finalize": ("update",),
+    "proxy": ("create", "delete", "get", "patch", "update"),
 }
 
 SCALE_KIND = GroupVersionKind("autoscaling", "v1", "Scale")
 BINDING_KIND = GroupVersionKind("", "v1", "Binding")
 POD_EXEC_OPTIONS_KIND = GroupVersionKind("", "v1", "PodExecOptions")
+NODE_PROXY_OPTIONS_KIND = GroupVersionKind("", "v1", "NodeProxyOptions")
 
 
 def subresource_verbs(subresource: str) -> tuple[str, ...]:
@@ -69,6 +71,8 @@ def subresource_kind(rt: resources.ResourceType, subresource: str) -> GroupVersi
         return BINDING_KIND
     if subresource == "exec":
         return POD_EXEC_OPTIONS_KIND
+    if subresource == "proxy":
+        return NODE_PROXY_OPTIONS_KIND
     return GroupVersionKind(rt.group, rt.version, rt.kind)
 
 

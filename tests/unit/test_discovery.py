@@ -47,7 +47,13 @@ def test_api_versions_lists_v1_and_the_server_address() -> None:
 def test_api_group_list_names_only_served_groups() -> None:
     document = discovery.api_group_list()
     assert document["kind"] == "APIGroupList"
-    assert [g["name"] for g in document["groups"]] == ["apps", "coordination.k8s.io"]
+    assert [g["name"] for g in document["groups"]] == [
+        "apps",
+        "coordination.k8s.io",
+        "rbac.authorization.k8s.io",
+        "authentication.k8s.io",
+        "authorization.k8s.io",
+    ]
     apps = document["groups"][0]
     assert apps["versions"] == [{"groupVersion": "apps/v1", "version": "v1"}]
     assert apps["preferredVersion"] == {"groupVersion": "apps/v1", "version": "v1"}
@@ -143,6 +149,9 @@ def test_aggregated_discovery_agrees_with_legacy_documents() -> None:
     assert [item["metadata"]["name"] for item in named["items"]] == [
         "apps",
         "coordination.k8s.io",
+        "rbac.authorization.k8s.io",
+        "authentication.k8s.io",
+        "authorization.k8s.io",
     ]
 
     for item in [*core["items"], *named["items"]]:

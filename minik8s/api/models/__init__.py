@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from minik8s.api.models import apps, coordination, core, meta
+from minik8s.api.models import apps, coordination, core, meta, rbac, reviews
 
 MODELS: dict[str, type[BaseModel]] = {
     "Pod": core.Pod,
@@ -23,6 +23,16 @@ MODELS: dict[str, type[BaseModel]] = {
     "Deployment": apps.Deployment,
     "Scale": apps.Scale,
     "Lease": coordination.Lease,
+    "Role": rbac.Role,
+    "ClusterRole": rbac.ClusterRole,
+    "RoleBinding": rbac.RoleBinding,
+    "ClusterRoleBinding": rbac.ClusterRoleBinding,
+    "TokenReview": reviews.TokenReview,
+    "SelfSubjectReview": reviews.SelfSubjectReview,
+    "SubjectAccessReview": reviews.SubjectAccessReview,
+    "SelfSubjectAccessReview": reviews.SelfSubjectAccessReview,
+    "LocalSubjectAccessReview": reviews.LocalSubjectAccessReview,
+    "SelfSubjectRulesReview": reviews.SelfSubjectRulesReview,
 }
 
-__all__ = ["MODELS", "apps", "coordination", "core", "meta"]
+__all__ = ["MODELS", "apps", "coordination", "core", "meta", "rbac", "reviews"]

@@ -30,6 +30,34 @@ class Pki:
     def serving_key(self) -> Path:
         return self.directory / "apiserver.key"
 
+    @property
+    def ca_key(self) -> Path:
+        return self.directory / "ca.key"
+
+    @property
+    def admin_cert(self) -> Path:
+        return self.directory / "admin.crt"
+
+    @property
+    def admin_key(self) -> Path:
+        return self.directory / "admin.key"
+
+    @property
+    def kubelet_client_cert(self) -> Path:
+        """The apiserver's client certificate towards kubelets."""
+        return self.directory / "apiserver-kubelet-client.crt"
+
+    @property
+    def kubelet_client_key(self) -> Path:
+        return self.directory / "apiserver-kubelet-client.key"
+
+    def kubelet_serving(self, node: str) -> tuple[Path, Path]:
+        """Node `node`'s kubelet serving certificate and key."""
+        return (
+            self.directory / f"kubelet-{node}-serving.crt",
+            self.directory / f"kubelet-{node}-serving.key",
+        )
+
 
 def ensure(directory: Path) -> Pki:
     """Create the CA and the serving certificate unless they exist; return their paths."""
