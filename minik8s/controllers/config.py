@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from minik8s.api import durations
 
 ALL_CONTROLLERS = ("replicaset", "deployment", "endpoints", "garbagecollector", "namespace",
-                   "nodeipam", "nodelifecycle")  # fmt: skip
+                   "nodeipam", "nodelifecycle", "clusterrole-aggregation")  # fmt: skip
 """Every controller this process runs, in start order."""
 
 LEASE_NAMESPACE = "kube-system"

@@ -36,6 +36,7 @@ class LeadershipLost(Exception):
 
 def controller_factories() -> dict[str, Callable[[Context], Controller]]:
     from minik8s.controllers import (
+        clusterroleaggregation,
         deployment,
         endpoints,
         garbagecollector,
@@ -53,6 +54,7 @@ def controller_factories() -> dict[str, Callable[[Context], Controller]]:
         "namespace": namespace.NamespaceController,
         "nodelifecycle": nodelifecycle.NodeLifecycleController,
         "nodeipam": nodeipam.NodeIpamController,
+        "clusterrole-aggregation": clusterroleaggregation.ClusterRoleAggregationController,
     }
 
 

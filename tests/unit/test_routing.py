@@ -1,7 +1,6 @@
 import pytest
 
 from minik8s.api import resources
-from minik8s.api import resources
 from minik8s.apiserver import routing
 
 
@@ -85,9 +84,7 @@ def test_reviews_are_create_only_resources() -> None:
     target = routing.parse("/apis/authentication.k8s.io/v1/selfsubjectreviews")
     assert isinstance(target, routing.ResourcePath)
     assert target.resource is resources.SELFSUBJECTREVIEWS and target.name is None
-    local = routing.parse(
-        "/apis/authorization.k8s.io/v1/namespaces/ns1/localsubjectaccessreviews"
-    )
+    local = routing.parse("/apis/authorization.k8s.io/v1/namespaces/ns1/localsubjectaccessreviews")
     assert isinstance(local, routing.ResourcePath) and local.namespace == "ns1"
 
 
