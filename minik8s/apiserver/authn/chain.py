@@ -3,8 +3,8 @@
 As in Kubernetes' union authenticator: the first authenticator that recognises the request
 wins; a request that presents a bearer token nobody recognises is a 401, never anonymous;
 only a request that presents no credential at all becomes `system:anonymous` (in group
-`system:unauthenticated`), and only with `--anonymous-auth`. Every authenticated user also
-gets the group `system:authenticated`.
+`system:unauthenticated`), with `--anonymous-auth` (else only for the health and version
+endpoints). Every authenticated user also gets the group `system:authenticated`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ from minik8s.componentbase import tlspeer
 logger = logging.getLogger(__name__)
 
 WEBSOCKET_TOKEN_PREFIX = "base64url.bearer.authorization.k8s.io."
+PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
+"""Answered without credentials even when anonymous requests are off (as Kubernetes 1.32's
+anonymous-authentication conditions allow): probes and version negotiation."""
 """Browsers cannot set headers on a WebSocket: Kubernetes takes the token from a subprotocol."""
 
 
@@ -76,7 +79,9 @@ class Authenticator:
                 return UserInfo(subject[0], "", (*subject[1], users.ALL_AUTHENTICATED))
         token = bearer_token(scope)
         if token is None:
-            return users.ANONYMOUS_USER if self.anonymous else None
+            if self.anonymous or scope["path"] in PUBLIC_PATHS:
+                return users.ANONYMOUS_USER
+            return None
         return self.authenticate_token(token)
 
 
