@@ -12,6 +12,7 @@ thousands of requests per second); the small fixed routes go to FastAPI.
 from __future__ import annotations
 
 import logging
+import time
 
 import orjson
 from fastapi import FastAPI
@@ -19,7 +20,7 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from minik8s.api import errors
-from minik8s.apiserver import kubeletproxy, requestcontext, requestinfo
+from minik8s.apiserver import kubeletproxy, metrics, requestcontext, requestinfo
 from minik8s.apiserver.authn import impersonation
 from minik8s.apiserver.authn.chain import Authenticator
 from minik8s.apiserver.authz import forbidden
@@ -28,6 +29,7 @@ from minik8s.apiserver.authz.authorizer import Decision, Union
 logger = logging.getLogger(__name__)
 
 UNAUTHORIZED = errors.Unauthorized("Unauthorized")
+KNOWN_METHODS = frozenset({"get", "post", "put", "patch", "delete", "head", "options"})
 
 
 def is_rest_path(path: str) -> bool:
@@ -53,9 +55,14 @@ class ApiserverApp:
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)  # lifespan
             return
+        started = time.perf_counter()
         try:
             self._admit(scope)
         except errors.ApiError as e:
+            # counted without the resource: a refused path may name anything
+            method = str(scope.get("method", "GET")).lower()
+            verb = method if method in KNOWN_METHODS else "other"
+            metrics.observe_request(verb, "", e.code, started)
             await _refuse(scope, send, e)
             return
         if kind == "websocket":
