@@ -61,7 +61,7 @@ def _node(ca_dir: Path, name: str, out: Path) -> None:
 def _copy_private(source: Path, target: Path) -> None:
     data = source.read_text()
     if not target.exists() or target.read_text() != data:
-        identities.write_private(target, data)
+        pki.write_private(target, data)
 
 
 def main() -> None:
@@ -104,7 +104,7 @@ def main() -> None:
             admin.cert.read_bytes(),
             admin.key.read_bytes(),
         )
-        identities.write_private(host_file, text)
+        pki.write_private(host_file, text)
         owner = OUT.stat()
         os.chown(host_file, owner.st_uid, owner.st_gid)
         print(f"init: wrote {host_file.name} for https://127.0.0.1:{port}", file=sys.stderr)

@@ -41,8 +41,11 @@ logger = logging.getLogger(__name__)
 BOOTSTRAP_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
-def token_authenticators(settings: ApiserverSettings) -> list[TokenAuthenticator]:
-    """The bearer-token authenticators, in order: add one here (e.g. ServiceAccount JWTs)."""
+def token_authenticators(
+    settings: ApiserverSettings, cache: WatchCache
+) -> list[TokenAuthenticator]:
+    """The bearer-token authenticators, in order: add one here (e.g. ServiceAccount JWTs,
+    which check through `cache` that their pod and ServiceAccount still exist)."""
     found: list[TokenAuthenticator] = []
     if settings.token_auth_file:
         found.append(TokenFileAuthenticator.from_file(settings.token_auth_file))
@@ -50,15 +53,13 @@ def token_authenticators(settings: ApiserverSettings) -> list[TokenAuthenticator
 
 
 def build_authenticator(settings: ApiserverSettings) -> Authenticator:
-    authenticator = Authenticator(
-        token_authenticators=token_authenticators(settings),
+    """The chain; its token authenticators join at start, once the watch cache runs. With
+    AlwaysAllow, anonymous requests are off (they would be allowed everything), as in
+    kube-apiserver; with no authenticator at all every request is anonymous."""
+    return Authenticator(
         client_certificates=bool(settings.client_ca_file),
-        anonymous=settings.anonymous_auth,
+        anonymous=settings.anonymous_auth and "AlwaysAllow" not in settings.authorization_mode,
     )
-    if authenticator.anonymous and "AlwaysAllow" in settings.authorization_mode:
-        # As kube-apiserver: anonymous users would be allowed everything.
-        authenticator.anonymous = not authenticator.enabled
-    return authenticator
 
 
 def build_authorizer(
@@ -96,6 +97,7 @@ def create_fastapi_app(settings: ApiserverSettings, front: ApiserverApp) -> Fast
         cache.on_reset.append(lambda: graph.reset(cache.cache(PODS).objects.values()))
         await cache.start()
         cache.on_event.append(lambda *_: metrics.CACHE_REVISION.set(cache.revision))
+        front.authenticator.token_authenticators.extend(token_authenticators(settings, cache))
         authorizer = build_authorizer(settings.authorization_mode, rbac, NodeAuthorizer(graph))
         plugins: list[Plugin] = []
         if "NodeRestriction" in settings.enable_admission_plugins:

@@ -8,5 +8,6 @@
 
 The seam for more bearer-token authenticators (ServiceAccount JWTs, a webhook) is the
 `TokenAuthenticator` protocol in `chain.py`: a token in, a `UserInfo` or None out. Append one
-to the list `app.token_authenticators(...)` builds; TokenReview and every request then use it.
+to the list `app.token_authenticators(settings, cache)` returns (it runs at start, with the
+watch cache); TokenReview and every request then use it.
 """

@@ -20,7 +20,6 @@ kubeadm writes them); the admin's is the user's `kubeconfig`.
 from __future__ import annotations
 
 import base64
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,16 +98,6 @@ def render(server: str, ca_pem: bytes, user: str, cert_pem: bytes, key_pem: byte
     )
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write `text` to `path` atomically, readable by its owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def write_kubeconfig(pki_dir: Path, server: str, who: Identity, stem: str, out: Path) -> pki.Issued:
     """Issue (once) `who`'s certificate as `pki_dir/<stem>.crt|.key` and write `out`."""
     issued = pki.ensure_client_certificate(
@@ -122,7 +111,7 @@ def write_kubeconfig(pki_dir: Path, server: str, who: Identity, stem: str, out: 
         issued.key.read_bytes(),
     )
     if not out.exists() or out.read_text() != text:
-        write_private(out, text)
+        pki.write_private(out, text)
     return issued
 
 
