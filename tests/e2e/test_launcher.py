@@ -96,6 +96,8 @@ def test_each_component_runs_as_itself_and_the_kubelet_refuses_strangers(
     for path in ("/containerLogs/default/x/x", "/exec/default/x/x?command=id", "/pods"):
         refused = httpx.get(f"https://127.0.0.1:{port}{path}", verify=context, timeout=5)
         assert refused.status_code == 401, (path, refused.text)
+    proxied = launcher.kubectl("get", "--raw", "/api/v1/nodes/node-1/proxy/healthz")
+    assert (proxied.returncode, proxied.stdout) == (0, "ok"), proxied
     node_conf = str(launcher.home / "kubeconfigs" / "kubelet-node-1.conf")
     as_node = launcher.kubectl("--kubeconfig", node_conf, "get", "pods", "-A")
     assert as_node.returncode != 0 and "spec.nodeName field selector" in as_node.stderr
