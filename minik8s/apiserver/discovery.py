@@ -50,12 +50,14 @@ _SUBRESOURCE_VERBS: dict[str, tuple[str, ...]] = {
     "exec": ("create", "get"),
     "finalize": ("update",),
     "proxy": ("create", "delete", "get", "patch", "update"),
+    "token": ("create",),
 }
 
 SCALE_KIND = GroupVersionKind("autoscaling", "v1", "Scale")
 BINDING_KIND = GroupVersionKind("", "v1", "Binding")
 POD_EXEC_OPTIONS_KIND = GroupVersionKind("", "v1", "PodExecOptions")
 NODE_PROXY_OPTIONS_KIND = GroupVersionKind("", "v1", "NodeProxyOptions")
+TOKEN_REQUEST_KIND = GroupVersionKind("authentication.k8s.io", "v1", "TokenRequest")
 
 
 def subresource_verbs(subresource: str) -> tuple[str, ...]:
@@ -73,6 +75,8 @@ def subresource_kind(rt: resources.ResourceType, subresource: str) -> GroupVersi
         return POD_EXEC_OPTIONS_KIND
     if subresource == "proxy":
         return NODE_PROXY_OPTIONS_KIND
+    if subresource == "token":
+        return TOKEN_REQUEST_KIND
     return GroupVersionKind(rt.group, rt.version, rt.kind)
 
 

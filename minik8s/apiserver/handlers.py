@@ -23,6 +23,8 @@ from minik8s.apiserver import (
 )
 from minik8s.apiserver.registry import DeleteOptions, Registry
 from minik8s.apiserver.reviews import Reviews
+from minik8s.apiserver.serviceaccount import tokenrequest
+from minik8s.apiserver.serviceaccount.setup import ServiceAccounts
 from minik8s.apiserver.watch import WatchRequest, WatchStream, expired_event
 from minik8s.apiserver.watchcache import WatchCache
 
@@ -42,6 +44,7 @@ class ResourceHandler:
         watch_timeout: float = 1800.0,
         reviews: Reviews | None = None,
         kubelets: kubeletproxy.KubeletClient | None = None,
+        service_accounts: ServiceAccounts | None = None,
     ) -> None:
         self.registry = registry
         self.cache = cache
@@ -49,6 +52,7 @@ class ResourceHandler:
         self.watch_timeout = watch_timeout
         self.reviews = reviews
         self.kubelets = kubelets or kubeletproxy.KubeletClient()
+        self.service_accounts = service_accounts
 
     async def __call__(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -127,6 +131,8 @@ class ResourceHandler:
         if sub == "proxy" and resource is NODES:
             assert name is not None
             return await self.kubelets.node_proxy(self.registry, request, name, target.path)
+        if sub == "token":
+            return await self._token_request(request, namespace, name, dry_run)
 
         if name is None:
             if method == "GET":
@@ -168,6 +174,30 @@ class ResourceHandler:
                 return wire.json_response(wire.success_status(details))
             return self._object_response(request, resource, obj)
         raise _not_allowed(method, resource.plural)
+
+    async def _token_request(
+        self, request: Request, namespace: str | None, name: str | None, dry_run: bool
+    ) -> Response:
+        if request.method != "POST":
+            raise _not_allowed(request.method, "serviceaccounts/token")
+        accounts = self.service_accounts
+        if accounts is None or accounts.issuer is None:
+            raise errors.NotImplementedYet(
+                "serviceaccounts/token: this apiserver issues no tokens: start it with "
+                "--service-account-signing-key-file and --service-account-issuer"
+            )
+        assert namespace is not None and name is not None
+        body = wire.decode_object(await wire.read_body(request), _ctype(request))
+        token = await tokenrequest.create_token(
+            self.registry,
+            accounts.issuer,
+            namespace,
+            name,
+            body,
+            accounts.max_expiration_seconds,
+            dry_run,
+        )
+        return wire.json_response(token, 201)
 
     def _object_response(
         self, request: Request, resource: ResourceType, obj: Object, code: int = 200

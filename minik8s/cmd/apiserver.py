@@ -44,7 +44,11 @@ def main(argv: list[str] | None = None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except (OSError, ValueError) as e:
+        print(f"minik8s-apiserver: {e}", file=sys.stderr)
+        sys.exit(1)
     client_ca: dict[str, object] = {}
     if settings.client_ca_file:
         # Clients may present a certificate; OpenSSL verifies it against the CA.

@@ -37,6 +37,7 @@ class LeadershipLost(Exception):
 def controller_factories() -> dict[str, Callable[[Context], Controller]]:
     from minik8s.controllers import (
         clusterroleaggregation,
+        daemonset,
         deployment,
         endpoints,
         garbagecollector,
@@ -44,7 +45,11 @@ def controller_factories() -> dict[str, Callable[[Context], Controller]]:
         nodeipam,
         nodelifecycle,
         replicaset,
+        rootcacertpublisher,
+        serviceaccount,
+        statefulset,
     )
+    from minik8s.controllers.volume import binder, localpath, protection
 
     return {
         "replicaset": replicaset.ReplicaSetController,
@@ -55,6 +60,14 @@ def controller_factories() -> dict[str, Callable[[Context], Controller]]:
         "nodelifecycle": nodelifecycle.NodeLifecycleController,
         "nodeipam": nodeipam.NodeIpamController,
         "clusterrole-aggregation": clusterroleaggregation.ClusterRoleAggregationController,
+        "daemonset": daemonset.DaemonSetController,
+        "statefulset": statefulset.StatefulSetController,
+        "persistentvolume-binder": binder.PersistentVolumeBinder,
+        "pvc-protection": protection.PVCProtectionController,
+        "pv-protection": protection.PVProtectionController,
+        "local-path-provisioner": localpath.LocalPathProvisioner,
+        "serviceaccount": serviceaccount.ServiceAccountsController,
+        "root-ca-cert-publisher": rootcacertpublisher.RootCACertPublisher,
     }
 
 

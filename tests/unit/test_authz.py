@@ -8,6 +8,7 @@ import pytest
 
 from minik8s.api import errors, rbac
 from minik8s.api.resources import NODES, PODS
+from minik8s.api.resources import PERSISTENTVOLUMECLAIMS as PVCS
 from minik8s.apiserver import requestinfo
 from minik8s.apiserver.admission.noderestriction import NodeRestriction, forbidden_label
 from minik8s.apiserver.authn import impersonation
@@ -332,3 +333,27 @@ def test_kubelet_paths_map_to_node_subresources() -> None:
     assert subresource_of("/logs/") == "log"
     assert subresource_of("/containerLogs/ns/p/c") == "proxy"
     assert subresource_of("/exec/ns/p/c") == "proxy"
+
+
+def test_a_kubelet_reads_the_volume_of_a_claim_its_pod_uses() -> None:
+    volume = {"name": "d", "persistentVolumeClaim": {"claimName": "data"}}
+    user = {
+        "metadata": {"name": "p", "namespace": "ns"},
+        "spec": {"nodeName": "node-1", "volumes": [volume]},
+    }
+    claim = {"metadata": {"name": "data", "namespace": "ns"}, "spec": {"volumeName": "pv-1"}}
+    graph = NodeGraph()
+    graph.reset([user], [claim])
+    node = NodeAuthorizer(graph)
+    assert (
+        node.authorize(attrs(NODE1, "GET", "/api/v1/persistentvolumes/pv-1"))[0] is Decision.ALLOW
+    )
+    assert (
+        node.authorize(attrs(NODE1, "GET", "/api/v1/persistentvolumes/pv-2"))[0]
+        is not Decision.ALLOW
+    )
+    graph.on_event(PVCS, "DELETE", claim, None)
+    assert (
+        node.authorize(attrs(NODE1, "GET", "/api/v1/persistentvolumes/pv-1"))[0]
+        is not Decision.ALLOW
+    )

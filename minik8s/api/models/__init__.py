@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from minik8s.api.models import apps, coordination, core, meta, rbac, reviews
+from minik8s.api.models import (
+    apps,
+    coordination,
+    core,
+    meta,
+    rbac,
+    reviews,
+    serviceaccount,
+    storage,
+)
 
 MODELS: dict[str, type[BaseModel]] = {
     "Pod": core.Pod,
@@ -18,11 +27,20 @@ MODELS: dict[str, type[BaseModel]] = {
     "Namespace": core.Namespace,
     "Event": core.Event,
     "ConfigMap": core.ConfigMap,
+    "Secret": serviceaccount.Secret,
+    "ServiceAccount": serviceaccount.ServiceAccount,
+    "TokenRequest": serviceaccount.TokenRequest,
     "Binding": core.Binding,
     "ReplicaSet": apps.ReplicaSet,
     "Deployment": apps.Deployment,
     "Scale": apps.Scale,
     "Lease": coordination.Lease,
+    "DaemonSet": apps.DaemonSet,
+    "StatefulSet": apps.StatefulSet,
+    "ControllerRevision": apps.ControllerRevision,
+    "PersistentVolume": storage.PersistentVolume,
+    "PersistentVolumeClaim": storage.PersistentVolumeClaim,
+    "StorageClass": storage.StorageClass,
     "Role": rbac.Role,
     "ClusterRole": rbac.ClusterRole,
     "RoleBinding": rbac.RoleBinding,
@@ -35,4 +53,14 @@ MODELS: dict[str, type[BaseModel]] = {
     "SelfSubjectRulesReview": reviews.SelfSubjectRulesReview,
 }
 
-__all__ = ["MODELS", "apps", "coordination", "core", "meta", "rbac", "reviews"]
+__all__ = [
+    "MODELS",
+    "apps",
+    "coordination",
+    "core",
+    "meta",
+    "rbac",
+    "reviews",
+    "serviceaccount",
+    "storage",
+]

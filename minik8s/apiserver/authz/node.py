@@ -2,8 +2,9 @@
 
 Kubernetes' rules (with AuthorizeNodeWithSelectors, on in 1.32): a node reads only its own
 Node object, lists and watches only pods with `spec.nodeName=<itself>`, gets only pods bound
-to it, and reads only the Secrets, ConfigMaps and PersistentVolumeClaims that pods bound to
-it reference (and creates tokens only for their ServiceAccounts); its Lease is the one named
+to it, and reads only the Secrets, ConfigMaps, PersistentVolumeClaims (and their
+PersistentVolumes) that pods bound to it reference (and creates tokens only for their
+ServiceAccounts); its Lease is the one named
 after it in `kube-node-lease`. Everything else is checked against static node rules
 (`NODE_RULES`, Kubernetes' `NodeRules()`); writes to its Node, its pods' status and mirror
 pods are narrowed further by the NodeRestriction admission plugin.
@@ -20,7 +21,7 @@ from typing import Any
 
 from minik8s.api import rbac
 from minik8s.api.rbac import Rule
-from minik8s.api.resources import PODS
+from minik8s.api.resources import PERSISTENTVOLUMECLAIMS, PODS
 from minik8s.apiserver.authn import user as users
 from minik8s.apiserver.authn.user import UserInfo
 from minik8s.apiserver.authz.authorizer import Decision, RulesResult
@@ -74,14 +75,24 @@ class NodeGraph:
         """(namespace, pod) -> (node, {(kind, name)} the pod references)."""
         self._refs: dict[tuple[str, str, str], Counter[str]] = {}
         """(kind, namespace, name) -> pods per node that reference it (kind "pod": itself)."""
+        self._claims_of_volume: dict[str, set[tuple[str, str]]] = {}
+        """PersistentVolume name -> the (namespace, name) of the claims bound to it."""
+        self._volume_of_claim: dict[tuple[str, str], str] = {}
 
-    def reset(self, pods: Iterable[Object]) -> None:
+    def reset(self, pods: Iterable[Object], claims: Iterable[Object] = ()) -> None:
         self._pods.clear()
         self._refs.clear()
+        self._claims_of_volume.clear()
+        self._volume_of_claim.clear()
         for pod in pods:
             self.set_pod(pod)
+        for claim in claims:
+            self.set_claim(claim)
 
     def on_event(self, resource: Any, event_type: str, obj: Object, previous: Any) -> None:
+        if resource is PERSISTENTVOLUMECLAIMS:
+            self.set_claim(obj, deleted=event_type == "DELETE")
+            return
         if resource is not PODS:
             return
         if event_type == "DELETE":
@@ -121,7 +132,24 @@ class NodeGraph:
             if not counts:
                 del self._refs[key]
 
+    def set_claim(self, claim: Object, deleted: bool = False) -> None:
+        """node <- pod <- pvc <- pv: a claim's `spec.volumeName` links it to its volume."""
+        meta = claim.get("metadata") or {}
+        key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+        old = self._volume_of_claim.pop(key, None)
+        if old is not None:
+            self._claims_of_volume.get(old, set()).discard(key)
+        volume = None if deleted else (claim.get("spec") or {}).get("volumeName")
+        if volume:
+            self._volume_of_claim[key] = str(volume)
+            self._claims_of_volume.setdefault(str(volume), set()).add(key)
+
     def related(self, node: str, kind: str, namespace: str, name: str) -> bool:
+        if kind == "persistentvolume":
+            return any(
+                self.related(node, "persistentvolumeclaim", claim_ns, claim)
+                for claim_ns, claim in self._claims_of_volume.get(name, ())
+            )
         counts = self._refs.get((kind, namespace, name))
         return bool(counts) and node in counts  # type: ignore[operator]
 
@@ -215,6 +243,8 @@ class NodeAuthorizer:
                         return Decision.NO_OPINION, "can only get/update/patch this type"
                     return self._related(node, "persistentvolumeclaim", attrs)
                 return self._get_related(node, "persistentvolumeclaim", attrs)
+            if key == ("", "persistentvolumes"):
+                return self._get_related(node, "persistentvolume", attrs)
             if key == ("", "serviceaccounts"):
                 return self._create_token(node, attrs)
             if key == ("coordination.k8s.io", "leases"):

@@ -61,7 +61,8 @@ def _controllers() -> dict[str, list[Object]]:
             rule(READ, (EXTENSIONS, APPS), ("daemonsets",)),
             rule(("update",), (EXTENSIONS, APPS), ("daemonsets/status", "daemonsets/finalizers")),
             rule(("list", "watch"), (LEGACY,), ("nodes",)),
-            rule(("list", "watch", "create", "delete", "patch"), (LEGACY,), ("pods",)),
+            # minik8s adopts and releases pods with an update (Kubernetes patches)
+            rule(("list", "watch", "create", "delete", "patch", "update"), (LEGACY,), ("pods",)),
             rule(("create",), (LEGACY,), ("pods/binding",)),
             rule((*READ, "create", "delete", "update", "patch"), (APPS,), ("controllerrevisions",)),
             events_rule(),
@@ -107,6 +108,15 @@ def _controllers() -> dict[str, list[Object]]:
             rule((*READ, "update", "patch"), (BATCH,), ("jobs",)),
             rule(("update",), (BATCH,), ("jobs/status", "jobs/finalizers")),
             rule(("list", "watch", "create", "delete", "patch"), (LEGACY,), ("pods",)),
+            events_rule(),
+        ],
+        "local-path-provisioner": [
+            # minik8s' dynamic provisioner (Rancher's local-path-provisioner's rights): the
+            # default StorageClass, a PV per claim, a helper pod that makes or wipes its directory
+            rule((*READ, "create"), (STORAGE,), ("storageclasses",)),
+            rule((*READ, "create", "delete"), (LEGACY,), ("persistentvolumes",)),
+            rule(READ, (LEGACY,), ("persistentvolumeclaims", "nodes")),
+            rule((*READ, "create", "delete"), (LEGACY,), ("pods",)),
             events_rule(),
         ],
         "namespace-controller": [

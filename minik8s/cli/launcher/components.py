@@ -99,6 +99,10 @@ def _etcd(settings: LauncherSettings, state: ClusterState, node: str | None) -> 
     ]
 
 
+SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+"""kubeadm's default `--service-account-issuer`."""
+
+
 def _apiserver(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
     pki = Pki(settings.pki_dir)
     return [
@@ -114,6 +118,10 @@ def _apiserver(settings: LauncherSettings, state: ClusterState, node: str | None
         f"--kubelet-client-certificate={pki.kubelet_client_cert}",
         f"--kubelet-client-key={pki.kubelet_client_key}",
         f"--kubelet-certificate-authority={pki.ca_cert}",
+        f"--encryption-provider-config={settings.encryption_config_file}",
+        f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
+        f"--service-account-key-file={pki.service_account_pub}",
+        f"--service-account-signing-key-file={pki.service_account_key}",
     ]
 
 
@@ -145,9 +153,22 @@ def _kubelet(*extra: str) -> ArgvBuilder:
             "--authentication-token-webhook",
             "--authorization-mode=Webhook",
             "--anonymous-auth=false",
+            f"--root-dir={settings.kubelet_root_dir}",
         ]
 
     return build
+
+
+def _controller_manager(
+    settings: LauncherSettings, state: ClusterState, node: str | None
+) -> list[str]:
+    """Local-path volumes live in the cluster's home (`down --purge` removes them): every
+    node of `up` shares this machine's filesystem."""
+    # --healthz-port=0: a free port, so two clusters on one machine do not collide
+    argv = _client("minik8s.cmd.controller_manager", "controller-manager", "--healthz-port=0")(
+        settings, state, node
+    )
+    return [*argv, f"--local-path-root={settings.home / 'storage'}"]
 
 
 def _proxy(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
@@ -193,8 +214,7 @@ COMPONENTS: tuple[Component, ...] = (
         "controller-manager",
         True,
         5,
-        # --healthz-port=0: a free port, so two clusters on one machine do not collide
-        _client("minik8s.cmd.controller_manager", "controller-manager", "--healthz-port=0"),
+        _controller_manager,
         identity="controller-manager",
     ),
     Component("kubelet", True, 4, _kubelet(), per_node=PerNode.REAL, identity="kubelet"),

@@ -12,7 +12,16 @@ from dataclasses import dataclass
 import httpx
 from rich.console import Console
 
-from minik8s.cli.launcher import components, docker, identities, pki, pods, processes, state
+from minik8s.cli.launcher import (
+    components,
+    docker,
+    encryption,
+    identities,
+    pki,
+    pods,
+    processes,
+    state,
+)
 from minik8s.cli.launcher.components import Instance, PerNode
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.settings import LauncherSettings
@@ -37,6 +46,7 @@ def up(settings: LauncherSettings, console: Console) -> state.ClusterState:
     for note in notes:
         console.print(f"[yellow]note:[/] {note}")
     pki.ensure(settings.pki_dir)
+    encryption.ensure_config(settings.encryption_config_file)
     state.save(settings.state_file, cluster)
     identities.ensure_admin(settings, cluster.apiserver_url)
     identities.ensure_kubelet_client(settings)
@@ -145,6 +155,9 @@ def down(settings: LauncherSettings, console: Console, purge: bool) -> None:
         removed = pods.remove_containers(uid)
         if removed:
             console.print(f"[green]✓[/] removed {removed} pod container(s)")
+    unmounted = pods.unmount_volumes(settings.kubelet_root_dir)
+    if unmounted:
+        console.print(f"[green]✓[/] unmounted {unmounted} pod volume(s)")
     if stopped == 0:
         console.print("nothing is running")
     if purge:
@@ -153,11 +166,24 @@ def down(settings: LauncherSettings, console: Console, purge: bool) -> None:
 
 def _purge(settings: LauncherSettings, console: Console) -> None:
     removed = []
-    for path in (settings.etcd_data_dir, settings.pki_dir, settings.home / "kubeconfigs"):
+    storage = settings.home / "storage"
+    kubeconfigs = settings.home / "kubeconfigs"
+    for path in (
+        settings.etcd_data_dir,
+        settings.pki_dir,
+        settings.kubelet_root_dir,
+        storage,
+        kubeconfigs,
+    ):
         if path.exists():
             shutil.rmtree(path)
             removed.append(path.name)
-    for path in (settings.tokens_file, settings.kubeconfig_file, settings.state_file):
+    for path in (
+        settings.tokens_file,
+        settings.kubeconfig_file,
+        settings.state_file,
+        settings.encryption_config_file,
+    ):
         if path.exists():
             path.unlink()
             removed.append(path.name)
