@@ -62,8 +62,9 @@ class ResourceType:
 
 
 PODS = ResourceType(
-    "", "v1", "Pod", "pods", "pod", True, ("po",), ("status", "binding", "log", "exec"), ("all",)
-)
+    "", "v1", "Pod", "pods", "pod", True, ("po",),
+    ("status", "binding", "log", "exec", "eviction"), ("all",),
+)  # fmt: skip
 NODES = ResourceType("", "v1", "Node", "nodes", "node", False, ("no",), ("status", "proxy"))
 SERVICES = ResourceType(
     "", "v1", "Service", "services", "service", True, ("svc",), ("status",), ("all",)
@@ -122,6 +123,18 @@ PERSISTENTVOLUMECLAIMS = ResourceType(
 STORAGECLASSES = ResourceType(
     "storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", False, ("sc",)
 )
+REPLICATIONCONTROLLERS = ResourceType(
+    "", "v1", "ReplicationController", "replicationcontrollers", "replicationcontroller", True,
+    ("rc",), ("status", "scale"), ("all",),
+)  # fmt: skip
+JOBS = ResourceType("batch", "v1", "Job", "jobs", "job", True, (), ("status",), ("all",))
+CRONJOBS = ResourceType(
+    "batch", "v1", "CronJob", "cronjobs", "cronjob", True, ("cj",), ("status",), ("all",)
+)
+PODDISRUPTIONBUDGETS = ResourceType(
+    "policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget", True,
+    ("pdb",), ("status",),
+)  # fmt: skip
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
 ROLES = ResourceType(RBAC_GROUP, "v1", "Role", "roles", "role", True)
@@ -199,6 +212,10 @@ RESOURCES: tuple[ResourceType, ...] = (
     PERSISTENTVOLUMES,
     PERSISTENTVOLUMECLAIMS,
     STORAGECLASSES,
+    REPLICATIONCONTROLLERS,
+    JOBS,
+    CRONJOBS,
+    PODDISRUPTIONBUDGETS,
     ROLES,
     CLUSTERROLES,
     ROLEBINDINGS,

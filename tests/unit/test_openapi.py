@@ -33,6 +33,8 @@ def test_index_points_at_every_served_group_version() -> None:
         "api/v1",
         "apis/apps/v1",
         "apis/storage.k8s.io/v1",
+        "apis/batch/v1",
+        "apis/policy/v1",
         "apis/rbac.authorization.k8s.io/v1",
         "apis/authentication.k8s.io/v1",
         "apis/authorization.k8s.io/v1",

@@ -107,7 +107,8 @@ def _controllers() -> dict[str, list[Object]]:
         "job-controller": [
             rule((*READ, "update", "patch"), (BATCH,), ("jobs",)),
             rule(("update",), (BATCH,), ("jobs/status", "jobs/finalizers")),
-            rule(("list", "watch", "create", "delete", "patch"), (LEGACY,), ("pods",)),
+            # minik8s reads a pod afresh when removing its tracking finalizer lost a race
+            rule(("get", "list", "watch", "create", "delete", "patch"), (LEGACY,), ("pods",)),
             events_rule(),
         ],
         "local-path-provisioner": [
@@ -147,7 +148,8 @@ def _controllers() -> dict[str, list[Object]]:
         "pod-garbage-collector": [
             rule(("list", "watch", "delete"), (LEGACY,), ("pods",)),
             rule(READ, (LEGACY,), ("nodes",)),
-            rule(("patch",), (LEGACY,), ("pods/status",)),
+            # minik8s marks an orphaned pod Failed with an update (Kubernetes patches)
+            rule(("patch", "update"), (LEGACY,), ("pods/status",)),
         ],
         "pvc-protection-controller": [
             rule((*READ, "update"), (LEGACY,), ("persistentvolumeclaims",)),
@@ -173,7 +175,8 @@ def _controllers() -> dict[str, list[Object]]:
                 (LEGACY,),
                 ("replicationcontrollers/status", "replicationcontrollers/finalizers"),
             ),
-            rule(("list", "watch", "patch", "create", "delete"), (LEGACY,), ("pods",)),
+            # the ReplicaSet controller's code: it adopts and releases pods with an update
+            rule(("list", "watch", "patch", "create", "delete", "update"), (LEGACY,), ("pods",)),
             events_rule(),
         ],
         "root-ca-cert-publisher": [
