@@ -19,6 +19,8 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 """`metav1.Time` as Go's RFC 3339 encoder writes it (UTC, seconds)."""
 MICRO_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 """`metav1.MicroTime`: RFC 3339 with six fraction digits."""
+RFC1123Z = "%a, %d %b %Y %H:%M:%S %z"
+"""Go's `time.RFC1123Z`, how kubectl describe and some Event messages print a moment."""
 EPOCH = datetime.min.replace(tzinfo=UTC)
 """The oldest time: what an absent timestamp sorts as."""
 

@@ -68,6 +68,17 @@ class KubeletSettings:
     """Longest back-off delay in seconds."""
     root_dir: Path = field(default_factory=lambda: Path.home() / ".minik8s" / "kubelet")
     """Where pod volumes (emptyDir, configMap) live: `<root>/<node>/pods/<uid>/volumes`."""
+    tls_cert_file: str | None = None
+    """Serving certificate of the kubelet's API; with the key it serves HTTPS."""
+    tls_private_key_file: str | None = None
+    client_ca_file: str | None = None
+    """CA whose client certificates authenticate callers (the apiserver's)."""
+    authentication_token_webhook: bool = False
+    """Check bearer tokens with a TokenReview."""
+    anonymous_auth: bool = True
+    """Requests without credentials are system:anonymous (else 401)."""
+    authorization_mode: str = "AlwaysAllow"
+    """AlwaysAllow, or Webhook: a SubjectAccessReview for nodes/<subresource>."""
     pause_image: str = "minik8s/pause:latest"
     """Image of the pod sandbox container."""
     shutdown_grace: float = 10.0
@@ -115,6 +126,14 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
         help="wait for the node's spec.podCIDR and use it instead of --pod-subnet",
     )
     parser.add_argument("--pod-workers", type=int, default=16)
+    parser.add_argument("--tls-cert-file", default=None)
+    parser.add_argument("--tls-private-key-file", default=None)
+    parser.add_argument("--client-ca-file", default=None)
+    options.bool_flag(parser, "--authentication-token-webhook", False)
+    options.bool_flag(parser, "--anonymous-auth", True)
+    parser.add_argument(
+        "--authorization-mode", choices=("AlwaysAllow", "Webhook"), default="AlwaysAllow"
+    )
     parser.add_argument("--root-dir", default=None)
     args = parser.parse_args(argv)
     try:
@@ -125,6 +144,8 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
             quantity.memory_bytes(args.memory)
     except ValueError as e:
         parser.error(str(e))
+    if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
+        parser.error("--tls-cert-file and --tls-private-key-file go together")
     return options.settings_from(
         KubeletSettings, args,
         client=options.client_options(args),

@@ -7,20 +7,22 @@ import asyncio
 from typing import Any
 
 from minik8s.api import errors
-from minik8s.cli.launcher import kubeconfig, pki, state
+from minik8s.cli.launcher import pki, state
 from minik8s.cli.launcher.settings import LauncherSettings
 from minik8s.client import ApiClient, ClientConfig, ClientSettings, RetryPolicy
 
 
 def admin_config(settings: LauncherSettings, cluster: state.ClusterState) -> ClientConfig | None:
-    """The admin's connection to the running cluster; None before `up` wrote its token."""
-    if not settings.tokens_file.exists():
+    """The admin's connection to the running cluster (its client certificate); None before
+    `up` wrote it."""
+    files = pki.Pki(settings.pki_dir)
+    if not (files.admin_cert.exists() and files.admin_key.exists()):
         return None
-    ca = pki.Pki(settings.pki_dir).ca_cert
     return ClientConfig(
         server=cluster.apiserver_url.rstrip("/"),
-        token=kubeconfig.read_token(settings.tokens_file),
-        certificate_authority=str(ca) if ca.exists() else None,
+        certificate_authority=str(files.ca_cert) if files.ca_cert.exists() else None,
+        client_certificate=str(files.admin_cert),
+        client_key=str(files.admin_key),
     )
 
 

@@ -36,7 +36,7 @@ def _timestamp(value: str | None) -> str:
     moment = times.parse_time(value)
     if moment is None:
         return value
-    return moment.strftime("%a, %d %b %Y %H:%M:%S %z")
+    return moment.strftime(times.RFC1123Z)
 
 
 def _header(obj: Object, namespaced: bool = True, created: bool = True) -> list[str]:
