@@ -30,6 +30,7 @@ from minik8s.apiserver.authz.node import NodeAuthorizer, NodeGraph
 from minik8s.apiserver.authz.rbac import RbacAuthorizer
 from minik8s.apiserver.bootstrappolicy import reconcile
 from minik8s.apiserver.config import ApiserverSettings
+from minik8s.apiserver.controlplane.controller import ControlPlane
 from minik8s.apiserver.handlers import ResourceHandler
 from minik8s.apiserver.registry import Registry, RegistrySettings
 from minik8s.apiserver.reviews import Reviews
@@ -169,12 +170,15 @@ def create_fastapi_app(
             service_accounts=accounts,
         )
         front.authorizer = authorizer
+        controlplane = ControlPlane(settings, registry)
+        await controlplane.start()
         logger.info(
             "apiserver ready on %s:%d (etcd %s)", settings.bind_address, settings.port, store.server
         )
         try:
             yield
         finally:
+            await controlplane.stop()
             await cache.stop()
             await store.close()
 
