@@ -55,6 +55,7 @@ ROOTS = (
     "api.rbac.v1.RoleBinding",
     "api.rbac.v1.ClusterRoleBinding",
     "api.authentication.v1.TokenRequest",
+    "api.certificates.v1.CertificateSigningRequest",
     "apimachinery.pkg.apis.meta.v1.DeleteOptions",
 )
 OUT = Path(__file__).resolve().parent.parent / "minik8s" / "api" / "protobuf_schema.json"

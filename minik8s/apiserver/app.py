@@ -23,6 +23,7 @@ from minik8s.apiserver.admission import Admission, Plugin
 from minik8s.apiserver.admission.noderestriction import NodeRestriction
 from minik8s.apiserver.admission.rbacescalation import RbacEscalation
 from minik8s.apiserver.asgi import ApiserverApp
+from minik8s.apiserver.authn.bootstraptoken import BootstrapTokenAuthenticator
 from minik8s.apiserver.authn.chain import Authenticator, TokenAuthenticator
 from minik8s.apiserver.authn.tokenfile import TokenFileAuthenticator
 from minik8s.apiserver.authz import authorizer as authz
@@ -56,6 +57,8 @@ def token_authenticators(
         found.append(TokenFileAuthenticator.from_file(settings.token_auth_file))
     if accounts is not None and accounts.authenticator is not None:
         found.append(accounts.authenticator)
+    if settings.enable_bootstrap_token_auth:
+        found.append(BootstrapTokenAuthenticator())  # bound to the cache by ControlPlane
     return found
 
 
@@ -170,7 +173,7 @@ def create_fastapi_app(
             service_accounts=accounts,
         )
         front.authorizer = authorizer
-        controlplane = ControlPlane(settings, registry)
+        controlplane = ControlPlane(settings, registry, authorizer, front.authenticator)
         await controlplane.start()
         logger.info(
             "apiserver ready on %s:%d (etcd %s)", settings.bind_address, settings.port, store.server

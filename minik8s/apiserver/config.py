@@ -22,6 +22,9 @@ class ApiserverSettings:
     """CSV `token,user,uid,"groups"`: bearer tokens of static users."""
     client_ca_file: str | None = None
     """CA whose client certificates authenticate users (CN user, O groups)."""
+    enable_bootstrap_token_auth: bool = False
+    """Bootstrap tokens (Secrets `kube-system/bootstrap-token-<id>`) authenticate as
+    `system:bootstrap:<id>` (TLS bootstrapping of joining nodes)."""
     anonymous_auth: bool = True
     """Requests without credentials are `system:anonymous` (off with AlwaysAllow, as in
     Kubernetes: anonymous users would be allowed everything)."""
@@ -78,6 +81,7 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
     parser.add_argument("--bind-address", default="127.0.0.1")
     parser.add_argument("--port", "--secure-port", type=options.port, default=6443)
     parser.add_argument("--token-auth-file", default=None)
+    options.bool_flag(parser, "--enable-bootstrap-token-auth", False)
     parser.add_argument("--client-ca-file", default=None)
     options.bool_flag(parser, "--anonymous-auth", True)
     parser.add_argument(

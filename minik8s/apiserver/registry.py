@@ -15,9 +15,23 @@ import orjson
 
 from minik8s.api import defaults, errors, patch, times, validation
 from minik8s.api.meta import Object
-from minik8s.api.resources import EVENTS, NAMESPACES, PODS, SERVICES, STORAGECLASSES, ResourceType
+from minik8s.api.resources import (
+    CERTIFICATESIGNINGREQUESTS,
+    EVENTS,
+    NAMESPACES,
+    PODS,
+    SERVICES,
+    STORAGECLASSES,
+    ResourceType,
+)
 from minik8s.api.selectors import label_selector_from_object, label_selector_from_set
-from minik8s.apiserver import admission_storage, allocators, serviceallocation, strategy
+from minik8s.apiserver import (
+    admission_storage,
+    allocators,
+    certificates,
+    serviceallocation,
+    strategy,
+)
 from minik8s.apiserver.admission import CREATE, DELETE, UPDATE
 from minik8s.apiserver.admission import Admission as ValidatingAdmission
 from minik8s.apiserver.watchcache import WatchCache
@@ -342,7 +356,9 @@ class Registry:
         subresource: str | None,
         taken: serviceallocation.Taken | None = None,
     ) -> Object:
-        if subresource == "status":
+        if resource is CERTIFICATESIGNINGREQUESTS:
+            result = certificates.prepare_for_update(new, old, subresource)
+        elif subresource == "status":
             result = strategy.prepare_for_status_update(new, old)
         elif subresource == "finalize":
             result = strategy.prepare_for_finalize(new, old)
@@ -350,8 +366,8 @@ class Registry:
             result = new
             strategy.prepare_for_update(resource, result, old)
         defaults.apply_defaults(resource, result)
-        if subresource == "status":  # the spec is the stored one: only shape and identity
-            causes = validation.validate_status_update(resource, result, old)
+        if subresource in ("status", "approval"):  # the spec is the stored one
+            causes = validation.validate_status_update(resource, result, old, subresource)
         else:
             causes = validation.validate_update(resource, result, old)
         if causes:

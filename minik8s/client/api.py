@@ -173,6 +173,10 @@ class ApiClient:
     async def update_status(self, rt: ResourceType, obj: dict) -> dict:
         return await self._json("PUT", self._path_of(rt, obj) + "/status", body=obj)
 
+    async def update_subresource(self, rt: ResourceType, obj: dict, subresource: str) -> dict:
+        """PUT the object to `<object>/<subresource>` (e.g. a CSR's `approval`)."""
+        return await self._json("PUT", self._path_of(rt, obj) + f"/{subresource}", body=obj)
+
     async def patch(
         self,
         rt: ResourceType,

@@ -51,6 +51,9 @@ def controller_factories() -> dict[str, Callable[[Context], Controller]]:
         serviceaccount,
         statefulset,
     )
+    from minik8s.controllers.bootstrap import cleaner as tokencleaner
+    from minik8s.controllers.bootstrap import signer as bootstrapsigner
+    from minik8s.controllers.certificates import approver, cleaner, signer
     from minik8s.controllers.volume import binder, localpath, protection
 
     return {
@@ -71,6 +74,11 @@ def controller_factories() -> dict[str, Callable[[Context], Controller]]:
         "local-path-provisioner": localpath.LocalPathProvisioner,
         "serviceaccount": serviceaccount.ServiceAccountsController,
         "root-ca-cert-publisher": rootcacertpublisher.RootCACertPublisher,
+        "csrapproving": approver.CSRApprovingController,
+        "csrsigning": signer.CSRSigningController,
+        "csrcleaner": cleaner.CSRCleanerController,
+        "bootstrapsigner": bootstrapsigner.BootstrapSigner,
+        "tokencleaner": tokencleaner.TokenCleaner,
     }
 
 

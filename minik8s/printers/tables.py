@@ -13,7 +13,7 @@ from typing import Any
 
 from minik8s.api import meta, resources, times
 from minik8s.api.meta import Object
-from minik8s.printers import apps, batch, coordination, core, policy, rbac, storage
+from minik8s.printers import apps, batch, certificates, coordination, core, policy, rbac, storage
 from minik8s.printers.columns import NAME, Cells, CellsFunc, Column
 
 INCLUDE_OBJECT_CHOICES = ("None", "Metadata", "Object")
@@ -43,6 +43,7 @@ PRINTERS: dict[resources.ResourceType, Printer] = {
     resources.JOBS: (batch.JOB_COLUMNS, batch.job_cells),
     resources.CRONJOBS: (batch.CRONJOB_COLUMNS, batch.cronjob_cells),
     resources.PODDISRUPTIONBUDGETS: (policy.PDB_COLUMNS, policy.pdb_cells),
+    resources.CERTIFICATESIGNINGREQUESTS: (certificates.CSR_COLUMNS, certificates.csr_cells),
     resources.ROLES: (rbac.ROLE_COLUMNS, rbac.role_cells),
     resources.CLUSTERROLES: (rbac.ROLE_COLUMNS, rbac.role_cells),
     resources.ROLEBINDINGS: (rbac.BINDING_COLUMNS, rbac.binding_cells),

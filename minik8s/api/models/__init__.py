@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from minik8s.api.models import (
     apps,
     batch,
+    certificates,
     coordination,
     core,
     meta,
@@ -37,6 +38,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "Deployment": apps.Deployment,
     "Scale": apps.Scale,
     "Lease": coordination.Lease,
+    "CertificateSigningRequest": certificates.CertificateSigningRequest,
     "ReplicationController": batch.ReplicationController,
     "Job": batch.Job,
     "CronJob": batch.CronJob,
@@ -64,6 +66,7 @@ __all__ = [
     "MODELS",
     "apps",
     "batch",
+    "certificates",
     "coordination",
     "core",
     "meta",

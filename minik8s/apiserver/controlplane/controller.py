@@ -7,6 +7,13 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from minik8s.api import bootstraptoken
+from minik8s.api.resources import SECRETS
+from minik8s.apiserver import certificates
+from minik8s.apiserver.admission import Admission
+from minik8s.apiserver.authn.bootstraptoken import BootstrapTokenAuthenticator
+from minik8s.apiserver.authn.chain import Authenticator
+from minik8s.apiserver.authz.authorizer import Union
 from minik8s.apiserver.config import ApiserverSettings
 from minik8s.apiserver.controlplane import allocationrepair
 from minik8s.apiserver.registry import Registry
@@ -19,10 +26,23 @@ logger = logging.getLogger(__name__)
 class ControlPlane:
     settings: ApiserverSettings
     registry: Registry
+    authorizer: Union | None
+    authenticator: Authenticator
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def start(self) -> None:
-        store = self.registry.store
+        registry = self.registry
+        registry.admission.append(certificates.admit_create)
+        registry.validating = Admission(
+            [*registry.validating.plugins, certificates.CertificatesAdmission(self.authorizer)]
+        )
+        secrets = registry.cache.cache(SECRETS).objects
+        for authenticator in self.authenticator.token_authenticators:
+            if isinstance(authenticator, BootstrapTokenAuthenticator):
+                authenticator.bind(
+                    lambda name: secrets.get(SECRETS.storage_key(bootstraptoken.NAMESPACE, name))
+                )
+        store = registry.store
         self._tasks.append(tasks.spawn(allocationrepair.run(store), "service address repair"))
 
     async def stop(self) -> None:
