@@ -85,18 +85,26 @@ def parse_request(pem: bytes) -> Request:
         raise InvalidRequest("x509: ECDSA/RSA verification failure")
     subject = csr.subject
     try:
-        names = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        names: x509.SubjectAlternativeName | None = csr.extensions.get_extension_for_class(
+            x509.SubjectAlternativeName
+        ).value
     except x509.ExtensionNotFound:
-        names = x509.SubjectAlternativeName([])
+        names = None
+    except (ValueError, x509.DuplicateExtension) as e:
+        raise InvalidRequest(f"x509: malformed extensions: {e}") from e
+
+    def of(kind: type[x509.GeneralName]) -> tuple[str, ...]:
+        return tuple(str(v) for v in names.get_values_for_type(kind)) if names else ()  # type: ignore[arg-type]
+
     return Request(
         common_name=_first(subject, NameOID.COMMON_NAME),
         organizations=tuple(
             str(a.value) for a in subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
         ),
-        dns_names=tuple(names.get_values_for_type(x509.DNSName)),
-        ip_addresses=tuple(str(ip) for ip in names.get_values_for_type(x509.IPAddress)),
-        emails=tuple(names.get_values_for_type(x509.RFC822Name)),
-        uris=tuple(names.get_values_for_type(x509.UniformResourceIdentifier)),
+        dns_names=of(x509.DNSName),
+        ip_addresses=of(x509.IPAddress),
+        emails=of(x509.RFC822Name),
+        uris=of(x509.UniformResourceIdentifier),
         csr=csr,
     )
 
