@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import ipaddress
 from dataclasses import dataclass
 
 from minik8s.componentbase import options
@@ -16,6 +18,17 @@ class ApiserverSettings:
     """etcd client URLs; the first one is used."""
     bind_address: str = "127.0.0.1"
     """Address to listen on (loopback by default)."""
+    advertise_address: str | None = None
+    """Address the `kubernetes` Service's Endpoints hold for this apiserver (default: the
+    bind address, or the default route's interface address when that is 0.0.0.0)."""
+    endpoint_reconciler_type: str = "lease"
+    """`lease`: every live apiserver in the `kubernetes` Endpoints (from identity Leases);
+    `none`: leave them. (`master-count` is taken as `lease`: no count is needed.)"""
+    identity_lease_duration_seconds: int = 15
+    """Life of this apiserver's identity Lease without renewal (Kubernetes: 3600; minik8s also
+    takes a dead apiserver out of the `kubernetes` Endpoints with it)."""
+    identity_lease_renew_interval_seconds: float = 5.0
+    """Seconds between renewals of the identity Lease (and endpoint reconciliations)."""
     port: int = 6443
     """Port to listen on (HTTPS with --tls-cert-file, else plain HTTP)."""
     token_auth_file: str | None = None
@@ -79,6 +92,14 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         "--etcd-servers", default="http://127.0.0.1:2379", help="comma-separated etcd client URLs"
     )
     parser.add_argument("--bind-address", default="127.0.0.1")
+    parser.add_argument("--advertise-address", default=None, type=_ip)
+    parser.add_argument(
+        "--endpoint-reconciler-type", choices=("lease", "master-count", "none"), default="lease"
+    )
+    parser.add_argument("--identity-lease-duration-seconds", type=int, default=15)
+    parser.add_argument(
+        "--identity-lease-renew-interval-seconds", type=options.positive_duration, default=5.0
+    )
     parser.add_argument("--port", "--secure-port", type=options.port, default=6443)
     parser.add_argument("--token-auth-file", default=None)
     options.bool_flag(parser, "--enable-bootstrap-token-auth", False)
@@ -137,8 +158,13 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
             f"--service-node-port-range must look like 30000-32767, "
             f"not {args.service_node_port_range!r}"
         )
+    if args.identity_lease_duration_seconds <= args.identity_lease_renew_interval_seconds:
+        parser.error("--identity-lease-duration-seconds must exceed the renew interval")
     return options.settings_from(
         ApiserverSettings, args,
+        endpoint_reconciler_type=(
+            "none" if args.endpoint_reconciler_type == "none" else "lease"
+        ),
         etcd_servers=tuple(s.strip() for s in args.etcd_servers.split(",") if s.strip()),
         authorization_mode=modes,
         enable_admission_plugins=plugins,
@@ -148,6 +174,13 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         api_audiences=tuple(a.strip() for a in args.api_audiences.split(",") if a.strip()),
         service_account_max_token_expiration=int(args.service_account_max_token_expiration),
     )  # fmt: skip
+
+
+def _ip(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"not an IP address: {text!r}") from e
 
 
 def _whole_seconds(text: str) -> int:

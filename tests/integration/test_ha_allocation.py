@@ -1,11 +1,13 @@
-"""ClusterIPs and NodePorts allocated through several apiservers at once are never shared:
-each address is an etcd key created in the Service's own transaction."""
+"""Several apiservers on one etcd: ClusterIPs and NodePorts allocated through all of them at
+once are never shared (each address is an etcd key created in the Service's own transaction),
+and the `kubernetes` Service's Endpoints list exactly the live ones (identity Leases)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +36,8 @@ def cluster() -> Iterator[tuple[Etcd, list[Apiserver]]]:
             extra_args=[
                 f"--service-cluster-ip-range={IP_RANGE}",
                 f"--service-node-port-range={PORT_RANGE}",
+                "--identity-lease-duration-seconds=3",
+                "--identity-lease-renew-interval-seconds=0.5",
             ],
         )
         for i in range(3)
@@ -75,9 +79,7 @@ def etcd_keys(etcd: Etcd, prefix: str) -> list[str]:
 
 
 def create_namespace(server: Apiserver, name: str) -> None:
-    r = httpx.post(
-        f"{server.url}/api/v1/namespaces", json={"metadata": {"name": name}}, timeout=10
-    )
+    r = httpx.post(f"{server.url}/api/v1/namespaces", json={"metadata": {"name": name}}, timeout=10)
     assert r.status_code == 201, r.text
 
 
@@ -112,10 +114,10 @@ def test_200_services_through_three_apiservers_never_share_an_address(
     ports = [p["nodePort"] for s in created for p in s["spec"]["ports"] if "nodePort" in p]
     assert len(set(ips)) == 200, "a ClusterIP was given twice"
     assert len(ports) == 100 and len(set(ports)) == 100, "a NodePort was given twice"
-    # Every address is held by a key in etcd, and nothing else is.
+    # Every address is held by a key in etcd, and nothing else is (10.97.0.1: `kubernetes`).
     ip_keys = etcd_keys(etcd, "/registry/ranges/serviceips/")
     port_keys = etcd_keys(etcd, "/registry/ranges/servicenodeports/")
-    assert sorted(k.rsplit("/", 1)[1] for k in ip_keys) == sorted(ips)
+    assert sorted(k.rsplit("/", 1)[1] for k in ip_keys) == sorted([*ips, "10.97.0.1"])
     assert sorted(int(k.rsplit("/", 1)[1]) for k in port_keys) == sorted(ports)
 
     # A taken address asked for by value is a 422, through another apiserver.
@@ -183,8 +185,9 @@ def test_services_stored_without_address_keys_get_them(tmp_path: Path) -> None:
         )
         server.start()
         wait_for(
-            lambda: "/registry/ranges/servicenodeports/31111"
-            in etcd_keys(etcd, "/registry/ranges/"),
+            lambda: (
+                "/registry/ranges/servicenodeports/31111" in etcd_keys(etcd, "/registry/ranges/")
+            ),
             "the legacy Service's address keys",
         )
         assert "/registry/ranges/serviceips/10.96.7.7" in etcd_keys(etcd, "/registry/ranges/")
@@ -197,3 +200,55 @@ def test_services_stored_without_address_keys_get_them(tmp_path: Path) -> None:
     finally:
         server.stop()
         etcd.stop()
+
+
+def kubernetes_endpoints(server: Apiserver) -> list[tuple[str, int]]:
+    r = httpx.get(f"{server.url}/api/v1/namespaces/default/endpoints/kubernetes", timeout=10)
+    if r.status_code != 200:
+        return []
+    return sorted(
+        (a["ip"], p["port"])
+        for subset in r.json().get("subsets") or []
+        for a in subset["addresses"]
+        for p in subset["ports"]
+    )
+
+
+def test_the_kubernetes_service_lists_the_live_apiservers(
+    cluster: tuple[Etcd, list[Apiserver]],
+) -> None:
+    """Runs last: it stops two of the three apiservers."""
+    _, servers = cluster
+    everyone = sorted(("127.0.0.1", s.port) for s in servers)
+    wait_for(lambda: kubernetes_endpoints(servers[0]) == everyone, "all three in the endpoints")
+    svc = httpx.get(f"{servers[1].url}/api/v1/namespaces/default/services/kubernetes").json()
+    assert svc["spec"]["clusterIP"] == "10.97.0.1"
+    assert svc["spec"]["ports"][0]["port"] == 443
+    leases = httpx.get(
+        f"{servers[2].url}/apis/coordination.k8s.io/v1/namespaces/kube-system/leases",
+        params={"labelSelector": "apiserver.kubernetes.io/identity=kube-apiserver"},
+    ).json()["items"]
+    assert len(leases) == 3 and all(
+        lease["metadata"]["name"].startswith("apiserver-") for lease in leases
+    )
+    holders = {lease["spec"]["holderIdentity"].split("_")[0] for lease in leases}
+    assert holders == {f"kube-{lease['metadata']['name']}" for lease in leases}
+
+    # A clean stop takes the apiserver out at once; a SIGKILLed one once its Lease expires.
+    servers[1].stop()
+    assert kubernetes_endpoints(servers[0]) == [e for e in everyone if e[1] != servers[1].port]
+    servers[2].stop(signal.SIGKILL)
+    wait_for(
+        lambda: kubernetes_endpoints(servers[0]) == [("127.0.0.1", servers[0].port)],
+        "the killed apiserver's lease to expire and its endpoint to go",
+        timeout=10,
+    )
+
+    def one_lease() -> bool:
+        r = httpx.get(
+            f"{servers[0].url}/apis/coordination.k8s.io/v1/namespaces/kube-system/leases",
+            params={"labelSelector": "apiserver.kubernetes.io/identity=kube-apiserver"},
+        )
+        return len(r.json()["items"]) == 1
+
+    wait_for(one_lease, "the dead apiservers' identity leases to be deleted", timeout=15)

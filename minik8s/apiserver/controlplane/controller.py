@@ -16,6 +16,7 @@ from minik8s.apiserver.authn.chain import Authenticator
 from minik8s.apiserver.authz.authorizer import Union
 from minik8s.apiserver.config import ApiserverSettings
 from minik8s.apiserver.controlplane import allocationrepair
+from minik8s.apiserver.controlplane.identity import ApiserverIdentity, advertise_address
 from minik8s.apiserver.registry import Registry
 from minik8s.client import tasks
 
@@ -29,6 +30,7 @@ class ControlPlane:
     authorizer: Union | None
     authenticator: Authenticator
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    identity: ApiserverIdentity | None = None
 
     async def start(self) -> None:
         registry = self.registry
@@ -44,7 +46,19 @@ class ControlPlane:
                 )
         store = registry.store
         self._tasks.append(tasks.spawn(allocationrepair.run(store), "service address repair"))
+        s = self.settings
+        self.identity = ApiserverIdentity(
+            registry,
+            (advertise_address(s.advertise_address, s.bind_address), s.port),
+            s.service_cluster_ip_range,
+            s.identity_lease_duration_seconds,
+            s.identity_lease_renew_interval_seconds,
+            reconcile_endpoints=s.endpoint_reconciler_type != "none",
+        )
+        self._tasks.append(tasks.spawn(self.identity.run(), "apiserver identity"))
 
     async def stop(self) -> None:
         await tasks.cancel_and_wait(self._tasks)
         self._tasks.clear()
+        if self.identity is not None:
+            await self.identity.withdraw()

@@ -1,0 +1,98 @@
+"""The `kubernetes` Service in `default` and its Endpoints: every live apiserver.
+
+As Kubernetes' controlplane does: the Service gets the first address of the Service range
+(10.96.0.1) and port 443 (`https`); its Endpoints list the apiservers that are alive, from
+their identity Leases (`controlplane/endpoints_plan.py`, the `lease` endpoint reconciler):
+an apiserver that stops is removed at once, one that dies when its Lease expires. Whatever
+someone else changes is put back at the next round.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from typing import Any
+
+from minik8s.api import errors
+from minik8s.api.meta import Object
+from minik8s.api.resources import ENDPOINTS, SERVICES
+from minik8s.apiserver.controlplane import endpoints_plan
+from minik8s.apiserver.registry import Registry
+
+logger = logging.getLogger(__name__)
+
+NAME = "kubernetes"
+NAMESPACE = "default"
+PORT_NAME = endpoints_plan.PORT_NAME
+SERVICE_PORT = 443
+LABELS = {"component": "apiserver", "provider": "kubernetes"}
+
+
+def service_ip(service_cidr: str) -> str:
+    """The first address of the range: 10.96.0.1 for 10.96.0.0/16."""
+    return str(ipaddress.ip_network(service_cidr, strict=False).network_address + 1)
+
+
+def desired_service(service_cidr: str, port: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": NAME, "namespace": NAMESPACE, "labels": dict(LABELS)},
+        "spec": {
+            "type": "ClusterIP",
+            "clusterIP": service_ip(service_cidr),
+            "sessionAffinity": "None",
+            "ports": [
+                {"name": PORT_NAME, "port": SERVICE_PORT, "protocol": "TCP", "targetPort": port}
+            ],
+        },
+    }
+
+
+class KubernetesService:
+    def __init__(self, registry: Registry, service_cidr: str, port: int) -> None:
+        self.registry = registry
+        self.service_cidr = service_cidr
+        self.port = port
+
+    async def ensure_service(self) -> None:
+        try:
+            await self.registry.get(SERVICES, NAMESPACE, NAME)
+        except errors.NotFound:
+            wanted = desired_service(self.service_cidr, self.port)
+            try:
+                await self.registry.create(SERVICES, NAMESPACE, wanted)
+            except errors.AlreadyExists:
+                return  # another apiserver made it meanwhile
+            logger.info("created service %s/%s at %s", NAMESPACE, NAME, wanted["spec"]["clusterIP"])
+
+    async def set_endpoints(self, endpoints: list[tuple[str, int]]) -> None:
+        """Make the Endpoints list exactly `endpoints` (none: no subsets)."""
+        subsets = endpoints_plan.subsets(endpoints)
+        try:
+            current = await self.registry.get(ENDPOINTS, NAMESPACE, NAME)
+        except errors.NotFound:
+            body: Object = {
+                "apiVersion": "v1",
+                "kind": "Endpoints",
+                "metadata": {"name": NAME, "namespace": NAMESPACE, "labels": dict(LABELS)},
+                "subsets": subsets,
+            }
+            try:
+                await self.registry.create(ENDPOINTS, NAMESPACE, body)
+            except errors.AlreadyExists:
+                return
+            logger.info("endpoints %s/%s: %s", NAMESPACE, NAME, _show(endpoints))
+            return
+        if (current.get("subsets") or []) == subsets:
+            return
+        metadata = {k: v for k, v in current["metadata"].items() if k != "resourceVersion"}
+        metadata["resourceVersion"] = current["metadata"]["resourceVersion"]
+        await self.registry.update(
+            ENDPOINTS, NAMESPACE, NAME, {**current, "metadata": metadata, "subsets": subsets}
+        )
+        logger.info("endpoints %s/%s: %s", NAMESPACE, NAME, _show(endpoints))
+
+
+def _show(endpoints: list[tuple[str, int]]) -> str:
+    return ", ".join(f"{ip}:{port}" for ip, port in endpoints) or "(none)"
