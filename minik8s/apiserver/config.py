@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from minik8s.api import durations
+from minik8s.apiserver.audit.options import AuditOptions, add_audit_flags, audit_options
 from minik8s.componentbase import options
 
 AUTHORIZATION_MODES = ("AlwaysAllow", "AlwaysDeny", "Node", "RBAC")
@@ -67,12 +67,14 @@ class ApiserverSettings:
     """Longest token lifetime in seconds a TokenRequest gets (0: no cap)."""
     service_account_jwks_uri: str | None = None
     """`jwks_uri` of the discovery document (default: this apiserver's /openid/v1/jwks)."""
+    audit: AuditOptions = field(default_factory=AuditOptions)
+    """`--audit-*`: the policy, the log file and the webhook (off by default)."""
     log_level: str = "info"
 
 
 def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
-    parser = argparse.ArgumentParser(
-        prog="minik8s-apiserver", description="The minik8s API server (Kubernetes-compatible)."
+    parser = options.new_parser(
+        "minik8s-apiserver", "The minik8s API server (Kubernetes-compatible)."
     )
     parser.add_argument(
         "--etcd-servers", default="http://127.0.0.1:2379", help="comma-separated etcd client URLs"
@@ -108,6 +110,7 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         "--service-account-max-token-expiration", type=options.duration, default=0.0
     )
     parser.add_argument("--service-account-jwks-uri", default=None)
+    add_audit_flags(parser)
     parser.add_argument("--v", "--log-level", dest="log_level", default="info")
     args = parser.parse_args(argv)
     if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
@@ -162,6 +165,7 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         api_audiences=tuple(a.strip() for a in args.api_audiences.split(",") if a.strip()),
         service_account_max_token_expiration=int(args.service_account_max_token_expiration),
         service_account_jwks_uri=args.service_account_jwks_uri,
+        audit=audit_options(args),
         log_level=str(args.log_level),
     )
 

@@ -22,6 +22,7 @@ from minik8s.apiserver import (
     tables,
     wire,
 )
+from minik8s.apiserver.audit import context as audit_context
 from minik8s.apiserver.registry import DeleteOptions, Registry
 from minik8s.apiserver.reviews import Reviews
 from minik8s.apiserver.serviceaccount import tokenrequest
@@ -88,6 +89,7 @@ class ResourceHandler:
             response = wire.error_response(e)
         except Exception as e:  # a bug: answer with a Status, log the traceback
             logger.exception("%s %s failed", request.method, request.scope["path"])
+            audit_context.log_panic(e)
             response = wire.error_response(errors.InternalError(f"internal error: {e}"))
         if verb != "watch":
             metrics.observe_request(verb, resource_name, response.status_code, started)
