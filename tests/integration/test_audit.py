@@ -67,7 +67,7 @@ class Webhook:
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 if hook.hold is not None:
                     hook.hold.wait(30)
@@ -99,7 +99,7 @@ class Webhook:
                     "users": [{"name": "apiserver", "user": {"token": self.token}}],
                     "contexts": [
                         {"name": "c", "context": {"cluster": "hook", "user": "apiserver"}}
-                    ],  # fmt: skip
+                    ],
                     "current-context": "c",
                 }
             )
@@ -131,7 +131,7 @@ class Audited:
 
     def events(self) -> list[dict[str, Any]]:
         """Every event in the log, rotated files (oldest first) then the current one."""
-        files = sorted(self.log.parent.glob("audit-*.log")) + [self.log]
+        files = [*sorted(self.log.parent.glob("audit-*.log")), self.log]
         lines = [line for f in files if f.exists() for line in f.read_text().splitlines()]
         return [json.loads(line) for line in lines]
 
@@ -264,7 +264,12 @@ def test_impersonation_and_failed_authentication(audited: Audited) -> None:
 def test_levels_and_rule_matching(audited: Audited) -> None:
     admin = audited.api()
     ns = admin.namespace()
-    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v"}}  # fmt: skip
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c"},
+        "data": {"k": "v"},
+    }
     created = admin.post(f"/api/v1/namespaces/{ns}/configmaps", config)
     assert created.status_code == 201
     (complete,) = audited.of(created.headers["Audit-Id"], 1)  # RequestReceived omitted

@@ -21,6 +21,7 @@ from minik8s.apiserver.audit.logbackend import LogBackend
 from minik8s.apiserver.audit.policy import parse_policy
 from minik8s.apiserver.authn.user import UserInfo
 from minik8s.apiserver.requestinfo import parse
+from tests.support.waiting import wait_for
 
 JANE = UserInfo("jane", "u-1", ("devs", "system:authenticated"), (("scopes", ("a",)),))
 
@@ -68,7 +69,7 @@ def respond(context: Any, status: int, body: bytes, content_type: bytes = b"appl
             "type": "http.response.start",
             "status": status,
             "headers": [(b"content-type", content_type)],
-        }  # fmt: skip
+        }
     )
     context.on_send({"type": "http.response.body", "body": body})
 
@@ -172,7 +173,10 @@ def test_failed_authentication_is_one_response_started_event_without_a_user() ->
     s = scope("/api/v1/pods")
     attrs = parse(JANE, "GET", "/api/v1/pods")
     context = sink.auditor().failed_authentication(s, "id-2", time.time(), attrs)
-    body = b'{"kind":"Status","status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}'  # fmt: skip
+    body = (
+        b'{"kind":"Status","status":"Failure","message":"Unauthorized",'
+        b'"reason":"Unauthorized","code":401}'
+    )
     respond(context, 401, body)
     context.finish()
     assert sink.stages() == ["ResponseStarted"]
@@ -298,9 +302,8 @@ def test_the_log_backend_writes_lines_from_its_thread_and_drops_when_full() -> N
         await backend.start()
         before = errors_counted("buffered")
         backend.process({"n": 0})
-        deadline = time.monotonic() + 5
-        while backend._queue and time.monotonic() < deadline:  # the writer took event 0
-            await asyncio.sleep(0.01)
+        # the writer takes event 0 and is stuck writing it
+        await asyncio.to_thread(wait_for, lambda: not backend._queue, "the writer to take it")
         for n in range(1, 6):  # the writer is stuck: 3 fit, 2 are dropped
             backend.process({"n": n})
         assert errors_counted("buffered") - before == 2

@@ -171,7 +171,7 @@ def test_load_policy_names_the_file(tmp_path: Path) -> None:
     path.write_text("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n")
     assert policy.load_policy(path).rules[0].config.level == "Metadata"
     path.write_text("rules: [")
-    with pytest.raises(ValueError, match="policy.yaml: failed decoding"):
+    with pytest.raises(ValueError, match=r"policy\.yaml: failed decoding"):
         policy.load_policy(path)
     with pytest.raises(ValueError, match="failed to read audit policy file"):
         policy.load_policy(tmp_path / "missing.yaml")
