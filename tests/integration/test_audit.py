@@ -249,6 +249,33 @@ def test_impersonation_and_failed_authentication(audited: Audited) -> None:
     assert complete["impersonatedUser"] == {"username": "jane", "groups": ["system:authenticated"]}
     assert complete["annotations"]["authorization.k8s.io/decision"] == "forbid"
 
+    # an allowed request carries the binding that allowed it, as Kubernetes' RBAC words it
+    ns = admin.namespace()
+    rbac = f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}"
+    rule = {"verbs": ["get"], "apiGroups": [""], "resources": ["pods"]}
+    role = {"kind": "Role", "metadata": {"name": "reader"}, "rules": [rule]}
+    assert admin.post(f"{rbac}/roles", role).status_code == 201
+    grant = {
+        "kind": "RoleBinding",
+        "metadata": {"name": "jane-reads"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"},
+        "subjects": [{"kind": "User", "name": "jane"}],
+    }
+    assert admin.post(f"{rbac}/rolebindings", grant).status_code == 201
+    jane = audited.api(JANE_TOKEN)
+    path = f"/api/v1/namespaces/{ns}/pods/none"  # allowed, then not found
+    allowed = wait_for(
+        lambda: (r := jane.get(path)).status_code != 403 and r, "the binding to take effect"
+    )
+    complete = audited.of(allowed.headers["Audit-Id"], 2)[1]
+    assert complete["annotations"] == {
+        "authorization.k8s.io/decision": "allow",
+        "authorization.k8s.io/reason": (
+            f'RBAC: allowed by RoleBinding "jane-reads/{ns}" of Role "reader" to User "jane"'
+        ),
+    }
+    jane.close()
+
     stranger = audited.api("not-a-token")
     refused = stranger.get("/api/v1/namespaces")
     assert refused.status_code == 401
