@@ -15,6 +15,7 @@ a line of kube-apiserver's:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import Any
 
@@ -124,7 +125,10 @@ def source_ips(headers: list[tuple[bytes, bytes]], client: Any) -> list[str]:
     return found
 
 
+@functools.lru_cache(maxsize=1024)
 def _ip(text: str) -> str | None:
+    if not text:
+        return None
     try:
         return str(ipaddress.ip_address(text.strip()))
     except ValueError:
