@@ -417,6 +417,9 @@ def test_a_full_webhook_buffer_drops_events_and_requests_go_on(etcd_server: Etcd
             return float(found.group(1)) if found else 0.0
 
         assert wait_for(dropped, "events dropped by the full buffer") >= 60
+        text = api.get("/metrics").text
+        assert re.search(r"^apiserver_audit_event_total \d{3}", text, re.M)  # 120 and more
+        assert re.search(r'^apiserver_audit_level_total\{level="Metadata"\} \d{2}', text, re.M)
         webhook.hold.set()  # type: ignore[union-attr]
         wait_for(lambda: len(webhook.items()) >= 40, "the held batches to be delivered")
         api.close()

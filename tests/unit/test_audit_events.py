@@ -6,6 +6,7 @@ import asyncio
 import os
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -220,19 +221,21 @@ def test_a_patch_is_recorded_raw_and_impersonation_is_recorded() -> None:
 
 
 def test_source_ips_user_agent_and_audit_id() -> None:
-    headers = [(b"x-forwarded-for", b"10.0.0.1, bogus, 10.0.0.2"), (b"x-real-ip", b"10.0.0.3")]
-    assert events.source_ips(headers, ("127.0.0.1", 1)) == [
-        "10.0.0.1",
-        "10.0.0.2",
-        "10.0.0.3",
-        "127.0.0.1",
+    headers = [
+        (b"x-forwarded-for", b"10.0.0.1, bogus, 10.0.0.2"),
+        (b"x-real-ip", b"10.0.0.3"),
+        (b"user-agent", b"a" * 2000),
     ]
-    assert events.source_ips([(b"x-real-ip", b"127.0.0.1")], ("127.0.0.1", 1)) == ["127.0.0.1"]
-    agent = events.user_agent([(b"user-agent", b"a" * 2000)])
+    ips, agent = events.client_details(headers, ("127.0.0.1", 1))
+    assert ips == ["10.0.0.1", "10.0.0.2", "10.0.0.3", "127.0.0.1"]
     assert agent == "a" * 1024 + "...TRUNCATED"
+    assert events.client_details([(b"x-real-ip", b"127.0.0.1")], ("127.0.0.1", 1)) == (
+        ["127.0.0.1"],
+        "",
+    )
     assert audit_id([(b"audit-id", b"mine")]) == "mine"
     generated = audit_id([])
-    assert len(generated) == 36 and generated != audit_id([])
+    assert uuid.UUID(generated).version == 4 and generated != audit_id([])
 
 
 def test_micro_timestamps() -> None:
@@ -266,13 +269,13 @@ def test_the_log_file_rotates_as_lumberjack_names_and_prunes(tmp_path: Path) -> 
     aged.close()
 
 
-def test_writes_past_the_size_rotate_by_themselves(tmp_path: Path) -> None:
+def test_writes_past_the_size_rotate_between_lines(tmp_path: Path) -> None:
     log = logfile.RotatingFile(tmp_path / "a.log", max_size_mb=1)
-    chunk = b"y" * (400 * 1024)
-    for _ in range(3):
-        log.write(chunk)
-    assert len(log.backups()) == 1
-    assert (tmp_path / "a.log").stat().st_size == len(chunk)
+    line = b"y" * (400 * 1024 - 1) + b"\n"
+    log.write_lines([line] * 5)  # one batch of 2 MB: rotated after the 2nd and the 4th line
+    sizes = sorted(p.stat().st_size for _, p in log.backups())
+    assert sizes == [2 * len(line), 2 * len(line)]
+    assert (tmp_path / "a.log").read_bytes() == line
     log.close()
 
 
@@ -281,9 +284,9 @@ class SlowWriter:
         self.data: list[bytes] = []
         self.release = threading.Event()
 
-    def write(self, data: bytes) -> None:
+    def write_lines(self, lines: list[bytes]) -> None:
         self.release.wait(10)
-        self.data.append(data)
+        self.data.append(b"".join(lines))
 
     def close(self) -> None:
         pass

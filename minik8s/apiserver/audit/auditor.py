@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import os
+import random
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -109,10 +109,16 @@ def audit_id(headers: list[tuple[bytes, bytes]]) -> str:
     return new_uuid()
 
 
+UUID_VERSION_4 = (0x4 << 76) | (0x2 << 62)
+UUID_CLEAR = ~((0xF << 76) | (0x3 << 62))
+
+
 def new_uuid() -> str:
-    """A random (version 4) UUID, as uuid.uuid4() makes it at a third of the cost."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    h = raw.hex()
+    """A random version 4 UUID. An audit ID is an identifier, not a secret (callers may send
+    their own): it comes from Python's generator, seeded from the OS, without a system call
+    per request (uuid.uuid4() costs 2-3x as much)."""
+    h = f"{_random.getrandbits(128) & UUID_CLEAR | UUID_VERSION_4:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_random = random.Random()

@@ -41,8 +41,10 @@ LONG_RUNNING_VERBS = frozenset({"watch", "proxy"})
 LONG_RUNNING_SUBRESOURCES = frozenset({"attach", "exec", "proxy", "log", "portforward"})
 
 
+@functools.lru_cache(maxsize=1024)
 def user_info(user: UserInfo) -> Object:
-    """`authentication.k8s.io/v1` UserInfo, empty fields left out."""
+    """`authentication.k8s.io/v1` UserInfo, empty fields left out (one dict per user, shared
+    by its events: never change it)."""
     info: Object = {"username": user.name}
     if user.uid:
         info["uid"] = user.uid
@@ -97,26 +99,31 @@ def is_long_running(attrs: Attributes) -> bool:
     return attrs.verb in LONG_RUNNING_VERBS or attrs.subresource in LONG_RUNNING_SUBRESOURCES
 
 
-def header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+def client_details(headers: list[tuple[bytes, bytes]], client: Any) -> tuple[list[str], str]:
+    """(source IPs, user agent) of a request, from one pass over its headers."""
+    forwarded = real = agent = b""
     for key, value in headers:
-        if key == name:
-            return value.decode("latin-1")
-    return None
+        if key == b"user-agent":
+            agent = value
+        elif key == b"x-forwarded-for":
+            forwarded = value
+        elif key == b"x-real-ip":
+            real = value
+    ips = source_ips(forwarded.decode("latin-1"), real.decode("latin-1"), client)
+    return ips, user_agent(agent.decode("latin-1"))
 
 
-def user_agent(headers: list[tuple[bytes, bytes]]) -> str:
-    agent = header(headers, b"user-agent") or ""
+def user_agent(agent: str) -> str:
     return agent[:MAX_USER_AGENT] + TRUNCATED if len(agent) > MAX_USER_AGENT else agent
 
 
-def source_ips(headers: list[tuple[bytes, bytes]], client: Any) -> list[str]:
+def source_ips(forwarded: str, real_ip: str, client: Any) -> list[str]:
     """`utilnet.SourceIPs`: X-Forwarded-For, then X-Real-Ip if not in it, then the peer's
     address unless it repeats the last one. Only the last one cannot be forged."""
     found: list[str] = []
-    forwarded = header(headers, b"x-forwarded-for")
     if forwarded:
-        found += [ip for ip in (_ip(part) for part in forwarded.split(",")) if ip]
-    real = _ip(header(headers, b"x-real-ip") or "")
+        found += [ip for ip in (_ip(part.strip()) for part in forwarded.split(",")) if ip]
+    real = _ip(real_ip.strip())
     if real and real not in found:
         found.append(real)
     remote = _ip(client[0]) if client else None
@@ -130,7 +137,7 @@ def _ip(text: str) -> str | None:
     if not text:
         return None
     try:
-        return str(ipaddress.ip_address(text.strip()))
+        return str(ipaddress.ip_address(text))
     except ValueError:
         return None
 

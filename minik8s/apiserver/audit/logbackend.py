@@ -35,7 +35,7 @@ STOP_TIMEOUT = 5.0
 
 
 class Writer(Protocol):
-    def write(self, data: bytes) -> None: ...
+    def write_lines(self, lines: list[bytes]) -> None: ...
 
     def close(self) -> None: ...
 
@@ -90,8 +90,9 @@ class LogBackend:
             while queue and len(batch) < self.buffer_size:
                 batch.append(queue.popleft())
             try:
-                data = b"".join(orjson.dumps(e, option=orjson.OPT_APPEND_NEWLINE) for e in batch)
-                self.writer.write(data)
+                self.writer.write_lines(
+                    [orjson.dumps(e, option=orjson.OPT_APPEND_NEWLINE) for e in batch]
+                )
             except (OSError, TypeError) as e:
                 metrics.plugin_error(PLUGIN, len(batch), str(e))
                 continue

@@ -48,11 +48,32 @@ class RotatingFile:
         _write_all(self._fd, data)
         self.size += len(data)
 
+    def write_lines(self, lines: list[bytes]) -> None:
+        """Write whole lines, as few `write` calls as the size limit allows: the file rotates
+        between two lines, never inside one."""
+        pending: list[bytes] = []
+        size = self.size
+        for line in lines:
+            if size and size + len(line) > self.max_bytes:
+                if pending:
+                    self.write(b"".join(pending))
+                    pending = []
+                self.rotate()
+                size = 0
+            pending.append(line)
+            size += len(line)
+        if pending:
+            self.write(b"".join(pending))
+
     def rotate(self, now: float | None = None) -> Path:
         """Move the current file aside, open a new one, prune old backups; the backup's path."""
         mode = os.fstat(self._fd).st_mode & 0o777
         os.close(self._fd)
-        backup = self.path.with_name(backup_name(self.path.name, now or time.time()))
+        moment = now or time.time()
+        backup = self.path.with_name(backup_name(self.path.name, moment))
+        while backup.exists():  # two rotations within a millisecond: the next free name
+            moment += 0.001
+            backup = self.path.with_name(backup_name(self.path.name, moment))
         os.replace(self.path, backup)
         self._fd = self._open()
         os.fchmod(self._fd, mode)
@@ -93,8 +114,8 @@ class StdoutFile:
 
     path = Path("-")
 
-    def write(self, data: bytes) -> None:
-        _write_all(sys.stdout.fileno(), data)
+    def write_lines(self, lines: list[bytes]) -> None:
+        _write_all(sys.stdout.fileno(), b"".join(lines))
 
     def close(self) -> None:
         pass
