@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from minik8s.api import times
+from minik8s.api.meta import Object
 from minik8s.apiserver.audit import event as events
 from minik8s.apiserver.audit import metrics
 from minik8s.apiserver.audit.policy import (
@@ -37,7 +38,6 @@ from minik8s.apiserver.audit.policy import (
 )
 from minik8s.apiserver.authn.user import UserInfo
 
-Object = dict[str, Any]
 Sink = Callable[[Object], None]
 
 CURRENT: ContextVar[AuditContext | None] = ContextVar("minik8s_audit", default=None)

@@ -21,10 +21,10 @@ from typing import Any
 
 import orjson
 
+from minik8s.api.meta import Object
 from minik8s.apiserver.authn.user import UserInfo
 from minik8s.apiserver.requestinfo import Attributes
 
-Object = dict[str, Any]
 KIND, API_VERSION = "Event", "audit.k8s.io/v1"
 HEADER_AUDIT_ID = "Audit-Id"
 """The request and response header (`Audit-ID`, as Go's net/http canonicalises it)."""

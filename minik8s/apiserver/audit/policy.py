@@ -26,9 +26,10 @@ from typing import Any
 
 import yaml
 
-from minik8s.api import errors, validation_formats
+from minik8s.api import errors
 from minik8s.api.errors import Cause
-from minik8s.api.validation_meta import invalid, required
+from minik8s.api.validation import formats
+from minik8s.api.validation.meta import invalid, required
 from minik8s.apiserver.authn.user import UserInfo
 from minik8s.apiserver.requestinfo import Attributes
 
@@ -258,7 +259,7 @@ def _group_resources(raw: Any, path: str, causes: list[Cause]) -> tuple[GroupRes
             continue
         if group:
             # Kubernetes: a group is a DNS subdomain (`apps`, not `apps/v1`)
-            messages = validation_formats.is_dns1123_subdomain(group)
+            messages = formats.is_dns1123_subdomain(group)
             if messages:
                 causes.append(invalid(f"{path}.group", group, ",".join(messages)))
         resources = _strings(entry.get("resources"), f"{where}.resources", causes)
