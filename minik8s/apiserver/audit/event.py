@@ -45,14 +45,7 @@ LONG_RUNNING_SUBRESOURCES = frozenset({"attach", "exec", "proxy", "log", "portfo
 def user_info(user: UserInfo) -> Object:
     """`authentication.k8s.io/v1` UserInfo, empty fields left out (one dict per user, shared
     by its events: never change it)."""
-    info: Object = {"username": user.name}
-    if user.uid:
-        info["uid"] = user.uid
-    if user.groups:
-        info["groups"] = list(user.groups)
-    if user.extra:
-        info["extra"] = user.extra_dict()
-    return info
+    return user.to_dict()
 
 
 def object_ref(attrs: Attributes) -> Object | None:

@@ -52,23 +52,32 @@ def add_audit_flags(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--audit-policy-file", default=None, help="audit.k8s.io/v1 Policy file")
     add("--audit-log-path", default=None, help="audit log file (- for standard output)")
-    add("--audit-log-maxage", type=_non_negative, default=0, help="days to keep old logs")
-    add("--audit-log-maxbackup", type=_non_negative, default=0, help="old log files kept")
-    add("--audit-log-maxsize", type=_non_negative, default=0, help="megabytes before rotation")
+    add(
+        "--audit-log-maxage", type=options.non_negative_int, default=0, help="days to keep old logs"
+    )
+    add(
+        "--audit-log-maxbackup", type=options.non_negative_int, default=0, help="old log files kept"
+    )
+    add(
+        "--audit-log-maxsize",
+        type=options.non_negative_int,
+        default=0,
+        help="megabytes before rotation",
+    )
     add("--audit-log-format", default="json", choices=["json"], help="only json")
     add("--audit-log-mode", default="batch", type=_batch_mode, help="only batch")
     add("--audit-log-version", default=API_VERSION, choices=[API_VERSION])
-    add("--audit-log-batch-buffer-size", type=_positive, default=10_000)
+    add("--audit-log-batch-buffer-size", type=options.positive_int, default=10_000)
     add("--audit-webhook-config-file", default=None, help="kubeconfig of the audit webhook")
     add("--audit-webhook-mode", default="batch", type=_batch_mode, help="only batch")
     add("--audit-webhook-version", default=API_VERSION, choices=[API_VERSION])
     add("--audit-webhook-initial-backoff", type=options.positive_duration, default=10.0)
-    add("--audit-webhook-batch-buffer-size", type=_positive, default=10_000)
-    add("--audit-webhook-batch-max-size", type=_positive, default=400)
+    add("--audit-webhook-batch-buffer-size", type=options.positive_int, default=10_000)
+    add("--audit-webhook-batch-max-size", type=options.positive_int, default=400)
     add("--audit-webhook-batch-max-wait", type=options.positive_duration, default=30.0)
     options.bool_flag(parser, "--audit-webhook-batch-throttle-enable", True)
-    add("--audit-webhook-batch-throttle-qps", type=_positive_float, default=10.0)
-    add("--audit-webhook-batch-throttle-burst", type=_positive, default=15)
+    add("--audit-webhook-batch-throttle-qps", type=options.positive_float, default=10.0)
+    add("--audit-webhook-batch-throttle-burst", type=options.positive_int, default=15)
 
 
 def audit_options(args: argparse.Namespace) -> AuditOptions:
@@ -134,34 +143,3 @@ def _batch_mode(text: str) -> str:
             "request waits for a disk or a webhook"
         )
     raise argparse.ArgumentTypeError(f"invalid mode {text!r}: known modes: {', '.join(MODES)}")
-
-
-def _non_negative(text: str) -> int:
-    value = _int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = _int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from e
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
-    return value
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(f"invalid integer {text!r}") from e
