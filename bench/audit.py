@@ -101,7 +101,7 @@ def in_process(level: str, total: int = 20_000) -> tuple[float, float]:
     body = orjson.dumps(pod("p"))
     sent = orjson.loads(body)  # decoded by the request's handler anyway
     with tempfile.TemporaryDirectory() as tmp:
-        backend = LogBackend(RotatingFile(Path(tmp) / "audit.log"))
+        backend = LogBackend(RotatingFile(Path(tmp) / "audit.log"), buffer_size=10 * total)
         auditor = Auditor(policy, [backend])
 
         async def run() -> tuple[float, float]:
