@@ -17,11 +17,13 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from minik8s.api import errors
-from minik8s.api.resources import ResourceType
+from minik8s.api.resources import NAMESPACES, PODS, ResourceType
 from minik8s.apiserver import auth, discovery, encryptionconfig, metrics, openapi, wire
 from minik8s.apiserver.asgi import ApiserverApp
 from minik8s.apiserver.config import ApiserverSettings
 from minik8s.apiserver.handlers import ResourceHandler
+from minik8s.apiserver.podsecurity import config as podsecurity_config
+from minik8s.apiserver.podsecurity.admission import PodSecurity
 from minik8s.apiserver.registry import Registry, RegistrySettings
 from minik8s.apiserver.serviceaccount import admission, oidc
 from minik8s.apiserver.serviceaccount import setup as serviceaccount_setup
@@ -44,8 +46,11 @@ def create_app(settings: ApiserverSettings) -> ApiserverApp:
         transformer = encryptionconfig.load(settings.encryption_provider_config)
         logger.info("encryption at rest for: %s", ", ".join(transformer.resources) or "nothing")
     sa_authenticator = accounts.authenticator if accounts else None
+    pod_security = podsecurity_config.load(settings.admission_control_config_file)
     return ApiserverApp(
-        create_fastapi_app(settings, tokens, accounts, transformer), tokens, sa_authenticator
+        create_fastapi_app(settings, tokens, accounts, transformer, pod_security),
+        tokens,
+        sa_authenticator,
     )
 
 
@@ -54,6 +59,7 @@ def create_fastapi_app(
     tokens: dict[str, auth.User] | None,
     accounts: ServiceAccounts | None = None,
     transformer: ResourceTransformer | None = None,
+    pod_security: podsecurity_config.PodSecurityConfig | None = None,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -74,6 +80,18 @@ def create_fastapi_app(
             ),
         )
         await registry.ensure_namespaces(BOOTSTRAP_NAMESPACES)
+        security = pod_security or podsecurity_config.PodSecurityConfig()
+        registry.validating.append(
+            PodSecurity(
+                namespace=lambda name: cache.cache(NAMESPACES).objects.get(
+                    NAMESPACES.storage_key(None, name)
+                ),
+                pods=lambda namespace: cache.cache(PODS).snapshot(namespace),
+                defaults=security.defaults,
+                exemptions=security.exemptions,
+                allow_privileged=settings.allow_privileged,
+            )
+        )
         if accounts is not None:
 
             def lookup(resource: ResourceType, namespace: str | None, name: str) -> Any:

@@ -50,6 +50,11 @@ class ApiserverSettings:
     """Longest token lifetime in seconds a TokenRequest gets (0: no cap)."""
     service_account_jwks_uri: str | None = None
     """`jwks_uri` of the discovery document (default: this apiserver's /openid/v1/jwks)."""
+    allow_privileged: bool = False
+    """Accept privileged containers (kube-apiserver's `--allow-privileged`, false by default):
+    otherwise they are a 422 `disallowed by cluster policy`."""
+    admission_control_config_file: str | None = None
+    """AdmissionConfiguration file: the PodSecurity plugin's defaults and exemptions."""
     log_level: str = "info"
 
 
@@ -82,6 +87,10 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         "--service-account-max-token-expiration", type=options.duration, default=0.0
     )
     parser.add_argument("--service-account-jwks-uri", default=None)
+    parser.add_argument(
+        "--allow-privileged", type=options.parse_bool, nargs="?", const=True, default=False
+    )
+    parser.add_argument("--admission-control-config-file", default=None)
     parser.add_argument("--v", "--log-level", dest="log_level", default="info")
     args = parser.parse_args(argv)
     if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
@@ -113,6 +122,8 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         api_audiences=tuple(a.strip() for a in args.api_audiences.split(",") if a.strip()),
         service_account_max_token_expiration=int(args.service_account_max_token_expiration),
         service_account_jwks_uri=args.service_account_jwks_uri,
+        allow_privileged=args.allow_privileged,
+        admission_control_config_file=args.admission_control_config_file,
         log_level=str(args.log_level),
     )
 

@@ -11,7 +11,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -30,6 +30,19 @@ UPDATE_ATTEMPTS = 8
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 Admission = Callable[[ResourceType, Object], Awaitable[None]]
 """A mutating admission plugin for creates: may change the object or raise an ApiError."""
+
+
+class ValidatingAdmission(Protocol):
+    """Checks a write after validation (PodSecurity): raises an ApiError to refuse it."""
+
+    def validate(
+        self,
+        operation: str,
+        resource: ResourceType,
+        subresource: str | None,
+        obj: Object,
+        old: Object | None,
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,8 @@ class Registry:
         """Serialises Service writes: addresses are allocated from what the cache holds."""
         self.admission: list[Admission] = []
         """Run in order on every create, after defaulting and before validation."""
+        self.validating: list[ValidatingAdmission] = []
+        """Run in order on every create and update, after validation."""
 
     @contextlib.asynccontextmanager
     async def _allocating(self, resource: ResourceType) -> AsyncIterator[None]:
@@ -140,6 +155,8 @@ class Registry:
         causes = validation.validate_create(resource, obj)
         if causes:
             raise errors.invalid_object(resource.kind, name, causes, resource.group)
+        for plugin in self.validating:
+            plugin.validate("CREATE", resource, None, obj, None)
         if resource is SERVICES:
             others = [s for s in self.cache.cache(SERVICES).objects.values()]
             allocators.assign_service_addresses(
@@ -167,9 +184,13 @@ class Registry:
         ns = self.cache.cache(NAMESPACES).objects.get(NAMESPACES.storage_key(None, namespace))
         if ns is None:
             try:
-                ns = (await self.store.get(NAMESPACES.storage_key(None, namespace))).value
+                stored = await self.store.get(NAMESPACES.storage_key(None, namespace))
             except store_errors.KeyNotFound as e:
                 raise errors.not_found("namespaces", namespace) from e
+            ns = stored.value
+            # admission reads the namespace (its PodSecurity labels) from the cache: a
+            # namespace created a moment ago must be there, or it would not be enforced
+            await self.cache.wait_for_revision(stored.mod_revision)
         if ns.get("metadata", {}).get("deletionTimestamp"):
             qualified = f"{resource.plural}.{resource.group}" if resource.group else resource.plural
             raise errors.Forbidden(
@@ -288,6 +309,8 @@ class Registry:
         if causes:
             name = old["metadata"]["name"]
             raise errors.invalid_object(resource.kind, name, causes, resource.group)
+        for plugin in self.validating:
+            plugin.validate("UPDATE", resource, subresource, result, old)
         if resource is SERVICES and subresource is None:
             key = resource.storage_key(old["metadata"].get("namespace"), old["metadata"]["name"])
             others = [s for k, s in self.cache.cache(SERVICES).objects.items() if k != key]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from minik8s.api import quantity
+from minik8s.componentbase import options
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,17 @@ class KubeletSettings:
     """Where pod volumes (emptyDir, configMap) live: `<root>/<node>/pods/<uid>/volumes`."""
     pause_image: str = "minik8s/pause:latest"
     """Image of the pod sandbox container."""
+    seccomp_default: bool = True
+    """Containers without a seccompProfile get the runtime's default profile (Kubernetes'
+    `--seccomp-default`, false there; Docker's own default, so true here)."""
+    image_pull_fallback_to_local: bool = False
+    """When the registry of an `imagePullPolicy: Always` image cannot be reached at all, run the
+    image present on the node (with a Warning Event) instead of failing with ErrImagePull: for
+    machines without a registry. Never for a registry that answered (a missing tag, denied)."""
+    lock_file: Path | None = None
+    """Held while the kubelet runs (Kubernetes' `--lock-file`); default
+    `/run/minik8s/kubelet-<cluster uid>-<node>.lock`: a second kubelet for the same node of the
+    same cluster on this host refuses to start instead of fighting over its containers."""
     shutdown_grace: float = 10.0
     """Seconds the process waits for its tasks on SIGTERM (containers keep running)."""
     log_level: str = "info"
@@ -112,6 +124,18 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
     )
     parser.add_argument("--pod-workers", type=int, default=16)
     parser.add_argument("--root-dir", default=None)
+    parser.add_argument(
+        "--seccomp-default", type=options.parse_bool, default=True, metavar="BOOL",
+        help="the runtime's default seccomp profile for containers that name none",
+    )  # fmt: skip
+    parser.add_argument(
+        "--image-pull-fallback-to-local", type=options.parse_bool, default=False, metavar="BOOL",
+        help="run the local image when the registry of an Always-pulled image is unreachable",
+    )  # fmt: skip
+    parser.add_argument(
+        "--lock-file", type=Path, default=None,
+        help="held while running: a second kubelet for this node refuses to start",
+    )  # fmt: skip
     parser.add_argument("--v", "--log-level", dest="log_level", default="info")
     args = parser.parse_args(argv)
     try:
@@ -139,6 +163,9 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
         pod_subnet=args.pod_subnet,
         pod_subnet_from_node=args.pod_subnet_from_node,
         pod_workers=args.pod_workers,
+        seccomp_default=args.seccomp_default,
+        image_pull_fallback_to_local=args.image_pull_fallback_to_local,
+        lock_file=args.lock_file,
         log_level=str(args.log_level),
         **extra,  # type: ignore[arg-type]
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import IO
 
 from minik8s.api.resources import NAMESPACES, PODS
 from minik8s.client import tasks
@@ -12,6 +13,7 @@ from minik8s.client.informer import Informer
 from minik8s.client.kubeconfig import load_kubeconfig
 from minik8s.client.workqueue import run_workers
 from minik8s.componentbase.events import EventRecorder
+from minik8s.kubelet import nodelock
 from minik8s.kubelet.config import KubeletSettings
 from minik8s.kubelet.node import NodeAgent
 from minik8s.kubelet.pleg import Pleg
@@ -68,8 +70,16 @@ async def run(settings: KubeletSettings, stop: asyncio.Event) -> None:
         settings.pleg_relist_period,
     )
     running: list[asyncio.Task[None]] = []
+    lock: IO[str] | None = None
     try:
         runtime.cluster_id = await cluster_id(client)
+        lock = nodelock.acquire(
+            settings.lock_file
+            or nodelock.default_path(
+                runtime.cluster_id, settings.node_name, settings.root_dir / settings.node_name
+            ),
+            settings.node_name,
+        )
         port = await server.start()
         await node.register(port)
         subnet = settings.pod_subnet
@@ -104,3 +114,5 @@ async def run(settings: KubeletSettings, stop: asyncio.Event) -> None:
         await recorder.stop()
         await runtime.close()
         await client.aclose()
+        if lock is not None:
+            lock.close()

@@ -152,7 +152,9 @@ def _proxy(settings: LauncherSettings, state: ClusterState, node: str | None) ->
     node would fight over the same chains. It runs as root; SIGTERM removes its rules."""
     first = node_names(state, PerNode.REAL)[:1] or ["node-1"]
     argv = _client("minik8s.cmd.proxy")(settings, state, first[0])
-    return [*argv, f"--state-file={settings.run_dir / 'proxy-state.json'}"]
+    # NodePorts on 127.0.0.1 only: a NodePort Service does not open the machine to its network
+    return [*argv, f"--state-file={settings.run_dir / 'proxy-state.json'}",
+            "--nodeport-addresses=127.0.0.1/32"]  # fmt: skip
 
 
 COMPONENTS: tuple[Component, ...] = (
@@ -186,7 +188,11 @@ COMPONENTS: tuple[Component, ...] = (
         5,
         _controller_manager,
     ),
-    Component("kubelet", True, 4, _kubelet(), per_node=PerNode.REAL),
+    # No registry is reachable on these machines: an Always-pulled image present locally runs
+    # (with a Warning Event) instead of failing with ErrImagePull.
+    Component(
+        "kubelet", True, 4, _kubelet("--image-pull-fallback-to-local=true"), per_node=PerNode.REAL
+    ),
     Component("kubelet", True, 4, _kubelet("--runtime=fake"), per_node=PerNode.FAKE),
     Component("proxy", True, None, _proxy),
 )
