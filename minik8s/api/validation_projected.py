@@ -16,19 +16,17 @@ PROJECTION_KINDS = ("secret", "downwardAPI", "configMap", "serviceAccountToken")
 
 
 def validate_config_map_volume(source: dict[str, Any], path: str) -> list[Cause]:
-    causes: list[Cause] = []
-    if not source.get("name"):
-        causes.append(required(child(path, "name")))
-    causes += _mode(source.get("defaultMode"), child(path, "defaultMode"))
-    for i, item in enumerate(items(source, "items")):
-        causes += _key_to_path(item, index(child(path, "items"), i))
-    return causes
+    return _object_volume(source, "name", path)
 
 
 def validate_secret_volume(source: dict[str, Any], path: str) -> list[Cause]:
+    return _object_volume(source, "secretName", path)
+
+
+def _object_volume(source: dict[str, Any], name_field: str, path: str) -> list[Cause]:
     causes: list[Cause] = []
-    if not source.get("secretName"):
-        causes.append(required(child(path, "secretName")))
+    if not source.get(name_field):
+        causes.append(required(child(path, name_field)))
     causes += _mode(source.get("defaultMode"), child(path, "defaultMode"))
     for i, item in enumerate(items(source, "items")):
         causes += _key_to_path(item, index(child(path, "items"), i))

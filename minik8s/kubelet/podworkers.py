@@ -45,6 +45,7 @@ from minik8s.kubelet.runtime import (
     PullError,
     Runtime,
     RuntimeError_,
+    SecurityOptions,
     State,
 )
 from minik8s.kubelet.statusmanager import StatusManager
@@ -335,7 +336,7 @@ class PodWorkers:
             return self.settings.node_ip
         return sandbox.ip or ""
 
-    async def _security(self, pod: Object, spec: Object) -> securitycontext.SecurityOptions:
+    async def _security(self, pod: Object, spec: Object) -> SecurityOptions:
         """The container's securityContext as Docker options (`ConfigError` for what cannot be
         honoured, or a runAsNonRoot the image's user breaks)."""
         image_user = await self.runtime.image_user(str(spec.get("image") or ""))

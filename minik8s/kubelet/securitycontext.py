@@ -24,11 +24,11 @@ Every field is honoured through the Docker API or refused with a `ConfigError` (
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from minik8s.api.meta import Object
 from minik8s.kubelet.configerror import ConfigError
+from minik8s.kubelet.runtime import SecurityOptions
 
 INHERITED = (
     "runAsUser",
@@ -40,17 +40,6 @@ INHERITED = (
     "appArmorProfile",
 )
 """Pod-level fields a container's own securityContext overrides."""
-
-
-@dataclass(frozen=True)
-class SecurityOptions:
-    user: str | None = None
-    group_add: tuple[str, ...] = ()
-    cap_add: tuple[str, ...] = ()
-    cap_drop: tuple[str, ...] = ()
-    read_only: bool = False
-    privileged: bool = False
-    security_opt: tuple[str, ...] = ()
 
 
 def pod_context(pod: Object) -> Object:

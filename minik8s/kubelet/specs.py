@@ -24,6 +24,7 @@ from minik8s.kubelet.runtime import (
     SANDBOX,
     ContainerConfig,
     Mount,
+    SecurityOptions,
 )
 
 Object = dict[str, Any]
@@ -71,8 +72,7 @@ def sandbox_config(
         network=None if host_network else network,
         network_mode="host" if host_network else None,
         hostname=None if host_network else str(hostname)[:63],
-        cap_drop=("ALL",),
-        security_opt=("no-new-privileges",),
+        security=SecurityOptions(cap_drop=("ALL",), security_opt=("no-new-privileges",)),
         ipc_mode="host" if spec.get("hostIPC") is True else "shareable",
         pid_mode="host" if spec.get("hostPID") is True else None,
         sysctls=securitycontext.sandbox_sysctls(pod),
@@ -115,7 +115,7 @@ def container_config(
     volume_paths: Mapping[str, str],
     configmaps: Mapping[str, Object],
     secrets: Mapping[str, Object] | None = None,
-    security: securitycontext.SecurityOptions | None = None,
+    security: SecurityOptions | None = None,
     sub_paths: Mapping[int, str] | None = None,
 ) -> ContainerConfig:
     """`security`: the container's securityContext as Docker options; `sub_paths`: the host
@@ -125,7 +125,6 @@ def container_config(
     args = [expand(a, env) for a in container["args"]] if container.get("args") else None
     nano_cpus, mem_limit = limits(container)
     network_mode, pid_mode, ipc_mode = namespace_modes(pod, sandbox_id)
-    sec = security or securitycontext.SecurityOptions()
     return ContainerConfig(
         name=docker_name(pod, container["name"], attempt),
         image=str(container.get("image") or ""),
@@ -140,13 +139,7 @@ def container_config(
         network_mode=network_mode,
         tty=bool(container.get("tty")),
         stdin_open=bool(container.get("stdin")),
-        user=sec.user,
-        group_add=sec.group_add,
-        cap_add=sec.cap_add,
-        cap_drop=sec.cap_drop,
-        read_only=sec.read_only,
-        privileged=sec.privileged,
-        security_opt=sec.security_opt,
+        security=security or SecurityOptions(),
         pid_mode=pid_mode,
         ipc_mode=ipc_mode,
     )

@@ -9,7 +9,8 @@ name would follow it anywhere on the host. So the kubelet, root on the host:
 2. opens the resolved path one component at a time, each relative to the directory opened
    before it and with `O_NOFOLLOW`, so a symlink swapped in after step 1 makes it fail;
 3. bind-mounts that open file descriptor (`/proc/self/fd/N`) onto a path of its own,
-   `<pod dir>/volume-subpaths/<volume>/<container>/<mount index>`, and gives Docker that one.
+   `<pod dir>/volume-subpaths/<volume>/<container>/<mount index>`, and gives Docker that one;
+   each start of the container does all this again (a restart may find a symlink planted).
 
 Docker then mounts an inode the kubelet has pinned, whatever the container does to the
 names meanwhile. The mounts go with the pod (`volumes.remove` unmounts everything under the pod
@@ -31,6 +32,7 @@ from minik8s.kubelet.configerror import ConfigError
 logger = logging.getLogger(__name__)
 
 MS_BIND = 4096
+MNT_DETACH = 2
 SUBPATHS_DIR = "volume-subpaths"
 
 
@@ -50,7 +52,10 @@ def open_beneath(root: Path, target: Path, create: bool) -> int:
     """An `O_PATH` descriptor of `target` (below `root`), every component opened with
     `O_NOFOLLOW` relative to its parent; missing directories are made when `create`."""
     relative = target.relative_to(root).parts
-    fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as e:
+        raise ConfigError(f'volume path "{root}": {e.strerror}') from e
     try:
         for i, part in enumerate(relative):
             last = i == len(relative) - 1
@@ -95,6 +100,14 @@ def bind_fd(fd: int, mount_point: Path) -> None:
         raise ConfigError(f"bind-mounting subpath at {mount_point}: {os.strerror(code)}")
 
 
+def unmount(mount_point: Path) -> None:
+    """Detach an earlier pin (a container that used it is gone)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.umount2(str(mount_point).encode(), MNT_DETACH) != 0:
+        code = ctypes.get_errno()
+        raise ConfigError(f"unmounting the old subpath at {mount_point}: {os.strerror(code)}")
+
+
 def prepare(
     pod_dir: Path, volume: str, container: str, mount_index: int, base: Path, sub_path: str,
     pin: bool = True,
@@ -107,8 +120,8 @@ def prepare(
     if not pin:
         return str(target)
     mount_point = pod_dir / SUBPATHS_DIR / volume / container / str(mount_index)
-    if tmpfs.is_mounted(mount_point):
-        return str(mount_point)
+    if tmpfs.is_mounted(mount_point):  # a restart: pin what the path names now, checked anew
+        unmount(mount_point)
     fd = open_beneath(root, target, create=True)
     try:
         bind_fd(fd, mount_point)

@@ -21,8 +21,12 @@ from minik8s.apiserver.podsecurity.levels import (
 )
 from minik8s.componentbase.runner import StartupError
 from minik8s.kubelet import nodelock, securitycontext, specs, subpath
+from minik8s.kubelet.config import KubeletSettings
 from minik8s.kubelet.configerror import ConfigError
+from minik8s.kubelet.podworkers import PodWorkers
 from minik8s.kubelet.probes import probe_headers, probe_url
+from minik8s.kubelet.runtime import PullError, SecurityOptions
+from minik8s.kubelet.runtime.fake import FakeRuntime
 from minik8s.proxy import iptables, rules
 
 
@@ -32,7 +36,7 @@ def pod(spec: dict[str, Any] | None = None, **container: Any) -> dict[str, Any]:
                      **(spec or {})}}  # fmt: skip
 
 
-def options(p: dict[str, Any], image_user: str = "", **kw: Any) -> securitycontext.SecurityOptions:
+def options(p: dict[str, Any], image_user: str = "", **kw: Any) -> SecurityOptions:
     container = p["spec"]["containers"][0]
     return securitycontext.container_options(
         p, container, image_user, seccomp_default=kw.get("seccomp_default", True),
@@ -107,7 +111,9 @@ def test_sandbox_owns_host_namespaces_ports_and_sysctls() -> None:
     assert (sandbox.pid_mode, sandbox.ipc_mode) == ("host", "host")
     assert sandbox.sysctls == {"net.ipv4.tcp_syncookies": "1"}
     assert sandbox.port_bindings == {"80/tcp": ("", 8080)}
-    assert sandbox.cap_drop == ("ALL",) and sandbox.security_opt == ("no-new-privileges",)
+    assert sandbox.security == SecurityOptions(
+        cap_drop=("ALL",), security_opt=("no-new-privileges",)
+    )
     host = specs.sandbox_config(pod({"hostNetwork": True}), "n", 0, "pause", "minik8s")
     assert host.network_mode == "host" and host.network is None and host.hostname is None
     assert specs.namespace_modes(pod({"shareProcessNamespace": True}), "s") == (
@@ -298,3 +304,35 @@ def test_a_second_kubelet_for_the_node_is_refused(tmp_path: Path) -> None:
     finally:
         held.close()
     nodelock.acquire(path, "node-1").close()  # free again once the first one is gone
+
+
+# --- the registry-unreachable fallback -------------------------------------------------------
+
+
+class _Unreachable(FakeRuntime):
+    async def pull_image(self, image: str, auth: dict[str, str] | None = None) -> str:
+        raise PullError("dial tcp: lookup registry: no such host", unreachable=True)
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+
+    def record(self, obj: object, kind: str, reason: str, message: str) -> None:
+        self.events.append((reason, message))
+
+
+@pytest.mark.parametrize("fallback", [False, True])
+async def test_the_local_image_stands_in_for_always_only_with_the_flag(fallback: bool) -> None:
+    settings = KubeletSettings("n1", image_pull_fallback_to_local=fallback)
+    recorder = _Recorder()
+    workers = PodWorkers(settings, None, _Unreachable(), recorder, None)  # type: ignore[arg-type]
+    p = pod(imagePullPolicy="Always")
+    reason = await workers._ensure_image(p, p["spec"]["containers"][0], {})
+    if fallback:
+        assert reason is None
+        assert [r for r, _ in recorder.events] == ["PullUnreachableUsingLocal"]
+    else:
+        assert reason is not None and reason[0] == "ErrImagePull"
+        assert [r for r, _ in recorder.events] == ["Failed"]
+    await workers.close()

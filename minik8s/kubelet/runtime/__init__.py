@@ -41,6 +41,23 @@ class Mount:
 
 
 @dataclass(frozen=True)
+class SecurityOptions:
+    """A container's securityContext as Docker options (computed by `kubelet.securitycontext`)."""
+
+    user: str | None = None
+    """`uid[:gid]` (runAsUser / runAsGroup); None: the image's USER."""
+    group_add: tuple[str, ...] = ()
+    """Supplementary groups (supplementalGroups, fsGroup)."""
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    read_only: bool = False
+    """A read-only root filesystem."""
+    privileged: bool = False
+    security_opt: tuple[str, ...] = ()
+    """Docker's `--security-opt` values (no-new-privileges, seccomp=…, apparmor=…, …)."""
+
+
+@dataclass(frozen=True)
 class ContainerConfig:
     """Everything needed to create one container (computed purely by `kubelet.specs`)."""
 
@@ -63,17 +80,8 @@ class ContainerConfig:
     hostname: str | None = None
     tty: bool = False
     stdin_open: bool = False
-    user: str | None = None
-    """`uid[:gid]` (runAsUser / runAsGroup); None: the image's USER."""
-    group_add: tuple[str, ...] = ()
-    """Supplementary groups (supplementalGroups, fsGroup)."""
-    cap_add: tuple[str, ...] = ()
-    cap_drop: tuple[str, ...] = ()
-    read_only: bool = False
-    """A read-only root filesystem."""
-    privileged: bool = False
-    security_opt: tuple[str, ...] = ()
-    """Docker's `--security-opt` values (no-new-privileges, seccomp=…, apparmor=…, …)."""
+    security: SecurityOptions = field(default_factory=lambda: SecurityOptions())
+    """User, groups, capabilities and the rest of the securityContext, as Docker options."""
     pid_mode: str | None = None
     """`host` or `container:<sandbox id>`; None: a PID namespace of its own."""
     ipc_mode: str | None = None

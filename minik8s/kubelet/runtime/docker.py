@@ -236,17 +236,18 @@ class DockerRuntime:
 
     async def _create_and_start(self, config: ContainerConfig) -> Container:
         binds = [f"{m.source}:{m.target}:{'ro' if m.read_only else 'rw'}" for m in config.mounts]
+        security = config.security
         host_config = self._api.create_host_config(
             network_mode=config.network_mode or config.network,
             binds=binds or None,
             nano_cpus=config.nano_cpus,
             mem_limit=config.mem_limit,
-            group_add=list(config.group_add) or None,
-            cap_add=list(config.cap_add) or None,
-            cap_drop=list(config.cap_drop) or None,
-            read_only=config.read_only or None,
-            privileged=config.privileged,
-            security_opt=list(config.security_opt) or None,
+            group_add=list(security.group_add) or None,
+            cap_add=list(security.cap_add) or None,
+            cap_drop=list(security.cap_drop) or None,
+            read_only=security.read_only or None,
+            privileged=security.privileged,
+            security_opt=list(security.security_opt) or None,
             pid_mode=config.pid_mode,
             ipc_mode=config.ipc_mode,
             sysctls=config.sysctls or None,
@@ -264,7 +265,7 @@ class DockerRuntime:
             else config.labels,
             name=config.name,
             hostname=config.hostname if config.network_mode is None else None,
-            user=config.user or "",
+            user=security.user or "",
             ports=_exposed(config.port_bindings),
             host_config=host_config,
             tty=config.tty,
