@@ -15,6 +15,7 @@ from minik8s.api.resources import PODS, ResourceType
 from minik8s.apiserver import (
     auth,
     discovery,
+    eviction,
     kubeletproxy,
     metrics,
     routing,
@@ -117,6 +118,14 @@ class ResourceHandler:
             assert namespace is not None
             await self.registry.bind(namespace, pod_name, binding)
             return wire.json_response(wire.success_status(code=201), 201)
+        if sub == "eviction":
+            if method != "POST":
+                raise _not_allowed(method, "pods/eviction")
+            assert namespace is not None and name is not None
+            body = wire.decode_object(await wire.read_body(request), _ctype(request))
+            return wire.json_response(
+                await eviction.evict(self.registry, namespace, name, body), 201
+            )
         if sub == "scale":
             return await self._scale(request, resource, namespace, name or "", dry_run)
         if sub == "log":

@@ -154,7 +154,8 @@ def test_a_probe_path_never_reaches_another_host(api_m: Api, kubelet: Kubelet, n
         own = {"httpGet": {"port": 8080, "path": "/"}, **probe}
         create(api_m, ns, pod("own", kubelet.node_name, [busybox("c", serve, readinessProbe=own)]))
         victim = busybox("c", serve, livenessProbe=stolen)
-        create(api_m, ns, pod("stolen", kubelet.node_name, [victim]))
+        create(api_m, ns, pod("stolen", kubelet.node_name, [victim],
+                              terminationGracePeriodSeconds=1))  # fmt: skip
         wait_pod(api_m, ns, "own", ready, "Ready (probes reach the pod)", kubelet=kubelet)
         wait_pod(api_m, ns, "stolen", lambda p: container_status(p, "c").get("restartCount"),
                  "restarted: the liveness path is a 404 on the pod", kubelet=kubelet)  # fmt: skip
