@@ -315,14 +315,17 @@ class PodWorkers:
                 with metrics.runtime_op("run_container"):
                     container = await self.runtime.run(config)
             except RuntimeError_ as e:
-                waiting[name] = ("RunContainerError", str(e))
-                self.recorder.record(pod, "Warning", "Failed", f"Error: {e}")
+                message = str(e)
+                if config.security.privileged:  # say why, whatever Docker's words are
+                    message = f"privileged containers cannot run on this node: {message}"
+                waiting[name] = ("RunContainerError", message)
+                self.recorder.record(pod, "Warning", "Failed", f"Error: {message}")
                 if not counts:
                     self.crash_backoff.next(actions.backoff_key(uid, name), time.time())
                 requeue = _earliest(
                     requeue, self.crash_backoff.delay(actions.backoff_key(uid, name), time.time())
                 )
-                logger.warning("%s: container %s failed to start: %s", key, name, e)
+                logger.warning("%s: container %s failed to start: %s", key, name, message)
                 continue
             logger.info(
                 "%s: container %s started (%s, attempt %d)", key, name, container.id[:12], attempt
