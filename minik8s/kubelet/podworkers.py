@@ -342,7 +342,9 @@ class PodWorkers:
     async def _security(self, pod: Object, spec: Object) -> SecurityOptions:
         """The container's securityContext as Docker options (`ConfigError` for what cannot be
         honoured, or a runAsNonRoot the image's user breaks)."""
-        image_user = await self.runtime.image_user(str(spec.get("image") or ""))
+        image_user = None
+        if securitycontext.needs_image_user(pod, spec):
+            image_user = await self.runtime.image_user(str(spec.get("image") or ""))
         return securitycontext.container_options(
             pod,
             spec,

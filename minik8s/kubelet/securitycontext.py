@@ -98,6 +98,15 @@ def verify_run_as_non_root(pod: Object, container: Object, image_user: str) -> N
         )
 
 
+def needs_image_user(pod: Object, container: Object) -> bool:
+    """Whether the image's USER matters (runAsNonRoot or runAsGroup without runAsUser): only
+    then does the kubelet inspect the image for it."""
+    sc = effective(pod, container)
+    return sc.get("runAsUser") is None and (
+        sc.get("runAsNonRoot") is True or sc.get("runAsGroup") is not None
+    )
+
+
 def check_pod_supported(pod: Object, selinux_enabled: bool) -> None:
     """Pod-level fields the Docker runtime cannot honour."""
     spec = pod.get("spec") or {}

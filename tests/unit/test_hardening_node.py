@@ -97,6 +97,15 @@ def test_what_cannot_be_honoured_is_refused(
     assert message in str(raised.value)
 
 
+def test_the_image_user_is_looked_up_only_when_it_matters() -> None:
+    assert not securitycontext.needs_image_user(pod(), pod()["spec"]["containers"][0])
+    for context in ({"runAsNonRoot": True}, {"runAsGroup": 5}):
+        p = pod({"securityContext": context})
+        assert securitycontext.needs_image_user(p, p["spec"]["containers"][0])
+    p = pod(securityContext={"runAsNonRoot": True, "runAsUser": 7})
+    assert not securitycontext.needs_image_user(p, p["spec"]["containers"][0])
+
+
 def test_run_as_non_root_passes_with_a_numeric_non_root_user() -> None:
     assert options(pod(securityContext={"runAsNonRoot": True}), "1000:1000").user is None
     with pytest.raises(ConfigError, match="user namespace"):
