@@ -11,7 +11,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
@@ -19,6 +19,8 @@ from minik8s.api import defaults, errors, patch, validation
 from minik8s.api.resources import EVENTS, NAMESPACES, PODS, SERVICES, STORAGECLASSES, ResourceType
 from minik8s.api.selectors import label_selector_from_object, label_selector_from_set
 from minik8s.apiserver import admission_storage, allocators, strategy
+from minik8s.apiserver.admission import CREATE, DELETE, UPDATE
+from minik8s.apiserver.admission import Admission as ValidatingAdmission
 from minik8s.apiserver.watchcache import WatchCache
 from minik8s.store import errors as store_errors
 from minik8s.store.etcd import EtcdStore
@@ -30,19 +32,6 @@ UPDATE_ATTEMPTS = 8
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 Admission = Callable[[ResourceType, Object], Awaitable[None]]
 """A mutating admission plugin for creates: may change the object or raise an ApiError."""
-
-
-class ValidatingAdmission(Protocol):
-    """Checks a write after validation (PodSecurity): raises an ApiError to refuse it."""
-
-    def validate(
-        self,
-        operation: str,
-        resource: ResourceType,
-        subresource: str | None,
-        obj: Object,
-        old: Object | None,
-    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -69,16 +58,22 @@ def clone(obj: Object) -> Object:
 
 
 class Registry:
-    def __init__(self, store: EtcdStore, cache: WatchCache, settings: RegistrySettings) -> None:
+    def __init__(
+        self,
+        store: EtcdStore,
+        cache: WatchCache,
+        settings: RegistrySettings,
+        validating: ValidatingAdmission | None = None,
+    ) -> None:
         self.store = store
         self.cache = cache
         self.settings = settings
+        self.validating = validating or ValidatingAdmission()
+        """Validating admission plugins, run after validation on every write."""
         self._allocation_lock = asyncio.Lock()
         """Serialises Service writes: addresses are allocated from what the cache holds."""
         self.admission: list[Admission] = []
         """Run in order on every create, after defaulting and before validation."""
-        self.validating: list[ValidatingAdmission] = []
-        """Run in order on every create and update, after validation."""
 
     @contextlib.asynccontextmanager
     async def _allocating(self, resource: ResourceType) -> AsyncIterator[None]:
@@ -155,8 +150,7 @@ class Registry:
         causes = validation.validate_create(resource, obj)
         if causes:
             raise errors.invalid_object(resource.kind, name, causes, resource.group)
-        for plugin in self.validating:
-            plugin.validate("CREATE", resource, None, obj, None)
+        self.validating.validate(CREATE, resource, None, obj)
         if resource is SERVICES:
             others = [s for s in self.cache.cache(SERVICES).objects.values()]
             allocators.assign_service_addresses(
@@ -309,8 +303,7 @@ class Registry:
         if causes:
             name = old["metadata"]["name"]
             raise errors.invalid_object(resource.kind, name, causes, resource.group)
-        for plugin in self.validating:
-            plugin.validate("UPDATE", resource, subresource, result, old)
+        self.validating.validate(UPDATE, resource, subresource, result, old)
         if resource is SERVICES and subresource is None:
             key = resource.storage_key(old["metadata"].get("namespace"), old["metadata"]["name"])
             others = [s for k, s in self.cache.cache(SERVICES).objects.items() if k != key]
@@ -378,6 +371,7 @@ class Registry:
                 raise self._not_found(resource, name) from e
             obj = clone(stored.value)
             metadata = obj["metadata"]
+            self.validating.validate(DELETE, resource, None, stored.value)
             if options.precondition_uid and options.precondition_uid != metadata.get("uid"):
                 raise self._conflict(
                     resource,
