@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from minik8s.api.errors import Cause
-from minik8s.api.validation_meta import invalid, key
+from minik8s.api.validation.meta import invalid, key
 
 LABEL_PREFIX = "pod-security.kubernetes.io/"
 MODES = ("enforce", "audit", "warn")
