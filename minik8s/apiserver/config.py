@@ -22,7 +22,8 @@ class ApiserverSettings:
     """Address to listen on (loopback by default)."""
     advertise_address: str | None = None
     """Address the `kubernetes` Service's Endpoints hold for this apiserver (default: the
-    bind address, or the default route's interface address when that is 0.0.0.0)."""
+    bind address, or the default route's interface address when that is loopback or 0.0.0.0,
+    as in Kubernetes: Endpoints may not hold loopback addresses)."""
     endpoint_reconciler_type: str = "lease"
     """`lease`: every live apiserver in the `kubernetes` Endpoints (from identity Leases);
     `none`: leave them. (`master-count` is taken as `lease`: no count is needed.)"""

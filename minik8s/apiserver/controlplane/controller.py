@@ -47,13 +47,22 @@ class ControlPlane:
         store = registry.store
         self._tasks.append(tasks.spawn(allocationrepair.run(store), "service address repair"))
         s = self.settings
+        address = advertise_address(s.advertise_address, s.bind_address)
+        reconcile = s.endpoint_reconciler_type != "none"
+        if address is None and reconcile:
+            logger.warning(
+                "no address to advertise (bound to %s, no default route): the kubernetes "
+                "Service's Endpoints are left alone; set --advertise-address",
+                s.bind_address,
+            )
+            reconcile = False
         self.identity = ApiserverIdentity(
             registry,
-            (advertise_address(s.advertise_address, s.bind_address), s.port),
+            (address or s.bind_address, s.port),
             s.service_cluster_ip_range,
             s.identity_lease_duration_seconds,
             s.identity_lease_renew_interval_seconds,
-            reconcile_endpoints=s.endpoint_reconciler_type != "none",
+            reconcile_endpoints=reconcile,
         )
         self._tasks.append(tasks.spawn(self.identity.run(), "apiserver identity"))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -81,10 +82,19 @@ def live_endpoints(leases: Iterable[Object], now: datetime) -> list[tuple[str, i
         until = expires_at(lease)
         endpoint = meta.annotations_of(lease).get(ENDPOINT_ANNOTATION, "")
         ip, _, port = endpoint.rpartition(":")
-        if until is None or until <= now or not ip or not port.isdigit():
+        if until is None or until <= now or not port.isdigit() or special_ip(ip):
             continue
         found.add((ip, int(port)))
     return sorted(found)
+
+
+def special_ip(ip: str) -> bool:
+    """Not an address Endpoints may hold (invalid, unspecified, loopback, link-local)."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return True
+    return address.is_unspecified or address.is_loopback or address.is_link_local
 
 
 def expired(leases: Iterable[Object], now: datetime) -> list[Object]:

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import ipaddress
 import logging
 import socket
+import struct
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from minik8s.api import errors
 from minik8s.api.meta import name_of
@@ -26,17 +29,39 @@ from minik8s.store import errors as store_errors
 logger = logging.getLogger(__name__)
 
 
-def advertise_address(advertise: str | None, bind: str) -> str:
-    """`--advertise-address`, else the bind address, else (bound to every address) the
-    address this host's name resolves to (a container's own address under Docker)."""
+def advertise_address(advertise: str | None, bind: str) -> str | None:
+    """`--advertise-address`, else the bind address unless it is loopback or unspecified, else
+    (as Kubernetes' ChooseHostInterface) the address of the default route's interface. None:
+    there is none (Endpoints may not hold loopback addresses)."""
     if advertise:
         return advertise
-    if bind not in ("0.0.0.0", "::"):
+    address = ipaddress.ip_address(bind)
+    if not (address.is_loopback or address.is_unspecified):
         return bind
+    return host_interface_address()
+
+
+def host_interface_address() -> str | None:
+    """The IPv4 address this host sends from on its default route (no packet is sent: a UDP
+    socket's connect only looks the route up)."""
     try:
-        return socket.gethostbyname(socket.gethostname())
+        lines = Path("/proc/net/route").read_text().splitlines()[1:]
     except OSError:
-        return "127.0.0.1"
+        return None
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 3 or fields[1] != "00000000":
+            continue
+        gateway = socket.inet_ntoa(struct.pack("<L", int(fields[2], 16)))
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                probe.connect((gateway, 9))
+                found = str(probe.getsockname()[0])
+        except OSError:
+            continue
+        if not endpoints_plan.special_ip(found):
+            return found
+    return None
 
 
 @dataclass
