@@ -25,8 +25,9 @@ class ApiserverSettings:
     bind address, or the default route's interface address when that is loopback or 0.0.0.0,
     as in Kubernetes: Endpoints may not hold loopback addresses)."""
     endpoint_reconciler_type: str = "lease"
-    """`lease`: every live apiserver in the `kubernetes` Endpoints (from identity Leases);
-    `none`: leave them. (`master-count` is taken as `lease`: no count is needed.)"""
+    """`lease`: every live apiserver holds an identity Lease and is in the `kubernetes`
+    Endpoints; `none`: no identity Lease, the Endpoints are left alone (the apiserver writes
+    nothing of its own). (`master-count` is taken as `lease`: no count is needed.)"""
     identity_lease_duration_seconds: int = 15
     """Life of this apiserver's identity Lease without renewal (Kubernetes: 3600; minik8s also
     takes a dead apiserver out of the `kubernetes` Endpoints with it)."""

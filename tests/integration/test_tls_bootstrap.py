@@ -276,17 +276,25 @@ def test_certificate_requests_follow_kubernetes_rules(cluster: Cluster) -> None:
     assert "PEM block type must be CERTIFICATE REQUEST" in invalid.stderr
     assert "may not specify a duration less than 600 seconds" in invalid.stderr
 
-    # The token cleaner deletes a token once it expires.
+    # Tokens are listed without their secret.
     admin = str(cluster.work / "admin.conf")
+    kept = minik8s("token", "create", "--ttl", "1h", "--description", "listed",
+                   "--kubeconfig", admin)  # fmt: skip
+    assert kept.returncode == 0, kept.stderr
+    kept_id, kept_secret = kept.stdout.strip().split(".")
+    listed = minik8s("token", "list", "--kubeconfig", admin)
+    assert f"{kept_id}.<secret>" in listed.stdout and "listed" in listed.stdout, listed.stdout
+    assert kept_secret not in listed.stdout
+    assert minik8s("token", "delete", kept_id, "--kubeconfig", admin).returncode == 0
+
+    # The token cleaner deletes a token once it expires.
     short = minik8s("token", "create", "--ttl", "2s", "--kubeconfig", admin)
     assert short.returncode == 0, short.stderr
     token_id = short.stdout.strip().split(".")[0]
-    listed = minik8s("token", "list", "--kubeconfig", admin)
-    assert f"{token_id}.<secret>" in listed.stdout, listed.stdout
 
     def gone() -> bool:
         result = cluster.kubectl("admin", "get", "secret", "-n", "kube-system",
                                  f"bootstrap-token-{token_id}")  # fmt: skip
         return result.returncode != 0 and "NotFound" in result.stderr
 
-    wait_for(gone, "the token cleaner to delete the expired token", timeout=15)
+    wait_for(gone, "the token cleaner to delete the expired token", timeout=30)

@@ -47,22 +47,22 @@ class ControlPlane:
         store = registry.store
         self._tasks.append(tasks.spawn(allocationrepair.run(store), "service address repair"))
         s = self.settings
+        if s.endpoint_reconciler_type == "none":
+            return  # no identity Lease either: they exist for the lease reconciler
         address = advertise_address(s.advertise_address, s.bind_address)
-        reconcile = s.endpoint_reconciler_type != "none"
-        if address is None and reconcile:
+        if address is None:
             logger.warning(
-                "no address to advertise (bound to %s, no default route): the kubernetes "
-                "Service's Endpoints are left alone; set --advertise-address",
+                "no address to advertise (bound to %s, no default route): no identity Lease, "
+                "the kubernetes Service's Endpoints are left alone; set --advertise-address",
                 s.bind_address,
             )
-            reconcile = False
+            return
         self.identity = ApiserverIdentity(
             registry,
-            (address or s.bind_address, s.port),
+            (address, s.port),
             s.service_cluster_ip_range,
             s.identity_lease_duration_seconds,
             s.identity_lease_renew_interval_seconds,
-            reconcile_endpoints=reconcile,
         )
         self._tasks.append(tasks.spawn(self.identity.run(), "apiserver identity"))
 

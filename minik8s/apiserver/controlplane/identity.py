@@ -72,8 +72,6 @@ class ApiserverIdentity:
     service_cidr: str
     lease_duration: int = 15
     renew_interval: float = 5.0
-    reconcile_endpoints: bool = True
-    """`--endpoint-reconciler-type=lease` (else `none`: the Endpoints are left alone)."""
     hostname: str = field(default_factory=socket.gethostname)
 
     def __post_init__(self) -> None:
@@ -105,8 +103,6 @@ class ApiserverIdentity:
     async def reconcile(self) -> None:
         now = datetime.datetime.now(datetime.UTC)
         await self._renew(now)
-        if not self.reconcile_endpoints:
-            return
         await self.registry.cache.wait_fresh()
         leases = self._leases()
         for lease in endpoints_plan.expired(leases, now):
@@ -135,9 +131,8 @@ class ApiserverIdentity:
         """On shutdown: this apiserver's Lease and endpoint go now."""
         try:
             await self._delete(self.name)
-            if self.reconcile_endpoints:
-                now = datetime.datetime.now(datetime.UTC)
-                others = [lease for lease in self._leases() if name_of(lease) != self.name]
-                await self.service.set_endpoints(endpoints_plan.live_endpoints(others, now))
+            now = datetime.datetime.now(datetime.UTC)
+            others = [lease for lease in self._leases() if name_of(lease) != self.name]
+            await self.service.set_endpoints(endpoints_plan.live_endpoints(others, now))
         except (errors.ApiError, store_errors.StoreError) as e:
             logger.warning("apiserver identity %s: could not withdraw: %s", self.name, e)
