@@ -35,7 +35,13 @@ from minik8s.cli.launcher import processes
 from minik8s.cli.launcher.components import Instance
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.settings import LauncherSettings
-from minik8s.client import ApiClient, ClientConfig, ConfigError, load_kubeconfig
+from minik8s.client import (
+    ApiClient,
+    ClientConfig,
+    ConfigError,
+    kubeconfig_document,
+    load_kubeconfig,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -85,28 +91,7 @@ class NodeFiles:
 
 
 def kubeconfig(server: str, ca_pem: bytes, user: str, credentials: dict[str, str]) -> str:
-    return yaml.safe_dump(
-        {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": "default-cluster",
-                    "cluster": {
-                        "server": server,
-                        "certificate-authority-data": base64.b64encode(ca_pem).decode(),
-                    },
-                }
-            ],
-            "users": [{"name": user, "user": credentials}],
-            "contexts": [
-                {"name": "default-context", "context": {"cluster": "default-cluster", "user": user}}
-            ],
-            "current-context": "default-context",
-            "preferences": {},
-        },
-        sort_keys=False,
-    )
+    return yaml.safe_dump(kubeconfig_document(server, ca_pem, user, credentials), sort_keys=False)
 
 
 async def proxy_certificate(config: ClientConfig, timeout: float) -> tuple[bytes, bytes]:

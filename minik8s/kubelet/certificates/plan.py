@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import datetime
 import random
 from pathlib import Path
@@ -11,6 +10,7 @@ from cryptography import x509
 
 from minik8s.api import certificates
 from minik8s.api.users import NODES_GROUP, node_user
+from minik8s.client import kubeconfig_document
 
 CLIENT, SERVING = "client", "server"
 CLIENT_USAGES = ("digital signature", "client auth")
@@ -81,30 +81,5 @@ def rotation_deadline(
 def kubeconfig(server: str, ca_pem: bytes, cert_file: Path) -> dict[str, object]:
     """The kubelet's kubeconfig after bootstrap: the bootstrap one's cluster, and the rotating
     certificate file as both certificate and key (as kubeadm's kubelet.conf)."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": "default-cluster",
-                "cluster": {
-                    "server": server,
-                    "certificate-authority-data": base64.b64encode(ca_pem).decode(),
-                },
-            }
-        ],
-        "users": [
-            {
-                "name": "default-auth",
-                "user": {"client-certificate": str(cert_file), "client-key": str(cert_file)},
-            }
-        ],
-        "contexts": [
-            {
-                "name": "default-context",
-                "context": {"cluster": "default-cluster", "user": "default-auth"},
-            }
-        ],
-        "current-context": "default-context",
-        "preferences": {},
-    }
+    credentials = {"client-certificate": str(cert_file), "client-key": str(cert_file)}
+    return kubeconfig_document(server, ca_pem, "default-auth", credentials)
