@@ -56,3 +56,15 @@ def restart_count(pod: Mapping[str, Any]) -> int:
 
 def node_name_of(pod: Mapping[str, Any]) -> str:
     return str((pod.get("spec") or {}).get("nodeName") or "")
+
+
+def all_containers(pod: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The pod's init containers, then its app containers (Kubernetes' VisitContainers order;
+    names are unique across both)."""
+    spec = pod.get("spec") or {}
+    return [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+
+
+def container_named(pod: Mapping[str, Any], name: str) -> dict[str, Any] | None:
+    """The pod's init or app container called `name`."""
+    return next((c for c in all_containers(pod) if c.get("name") == name), None)
