@@ -87,10 +87,12 @@ def _default_container(container: dict[str, Any], host_network: bool) -> None:
         if isinstance(probe, dict):
             _default_probe(probe)
     lifecycle = container.get("lifecycle")
-    for hook in ("postStart", "preStop") if isinstance(lifecycle, dict) else ():
-        http_get = (lifecycle.get(hook) or {}).get("httpGet")
-        if isinstance(http_get, dict):
-            _default_http_get(http_get)
+    if isinstance(lifecycle, dict):
+        for hook in ("postStart", "preStop"):
+            handler = lifecycle.get(hook)
+            http_get = handler.get("httpGet") if isinstance(handler, dict) else None
+            if isinstance(http_get, dict):
+                _default_http_get(http_get)
     for env in _items(container, "env"):
         field_ref = (env.get("valueFrom") or {}).get("fieldRef")
         if isinstance(field_ref, dict):
