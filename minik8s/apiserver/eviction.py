@@ -25,7 +25,6 @@ DISRUPTION_BUDGET_CAUSE = "DisruptionBudget"
 MAX_DISRUPTED_PODS = 2000
 """At most this many evictions the disruption controller has not confirmed yet."""
 VIOLATES = "Cannot evict pod as it would violate the pod's disruption budget."
-DISRUPTION_TARGET = "DisruptionTarget"
 EVICTION_REASON = "EvictionByEvictionAPI"
 EVICTION_MESSAGE = "Eviction API: evicting"
 
@@ -59,13 +58,8 @@ async def _add_disruption_target(
                 f"UID in precondition: {options.precondition_uid}, UID in object meta: "
                 f"{meta.uid_of(pod)}"
             )
-        status = pod.setdefault("status", {})
-        status["conditions"] = meta.set_condition(
-            list(status.get("conditions") or []),
-            DISRUPTION_TARGET,
-            "True",
-            EVICTION_REASON,
-            EVICTION_MESSAGE,
+        pod["status"] = podutil.with_disruption_target(
+            pod.get("status") or {}, EVICTION_REASON, EVICTION_MESSAGE
         )
         return pod
 

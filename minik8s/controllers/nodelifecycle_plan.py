@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from minik8s.api import meta, times
+from minik8s.api import podutil, times
 from minik8s.api.meta import Object
 
 UNREACHABLE = "node.kubernetes.io/unreachable"
@@ -149,7 +149,6 @@ def not_ready_pod_status(pod: Object, now: datetime) -> dict[str, Any] | None:
     return status
 
 
-DISRUPTION_TARGET = "DisruptionTarget"
 TAINT_EVICTION_REASON = "DeletionByTaintManager"
 TAINT_EVICTION_MESSAGE = "Taint manager: deleting due to NoExecute taint"
 
@@ -157,13 +156,6 @@ TAINT_EVICTION_MESSAGE = "Taint manager: deleting due to NoExecute taint"
 def disruption_status(pod: Object, stamp: str | None = None) -> dict:
     """The pod's status with the DisruptionTarget condition the taint manager sets before it
     deletes a pod (Kubernetes' addConditionAndDeletePod)."""
-    status = dict(pod.get("status") or {})
-    status["conditions"] = meta.set_condition(
-        list(status.get("conditions") or []),
-        DISRUPTION_TARGET,
-        "True",
-        TAINT_EVICTION_REASON,
-        TAINT_EVICTION_MESSAGE,
-        now=stamp,
+    return podutil.with_disruption_target(
+        pod.get("status") or {}, TAINT_EVICTION_REASON, TAINT_EVICTION_MESSAGE, stamp
     )
-    return status

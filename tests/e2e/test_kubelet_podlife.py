@@ -18,6 +18,7 @@ from tests.e2e.kubelet_support import (
     container_status,
     create,
     get,
+    kubectl,
     pod,
     requires_docker,
     running,
@@ -30,15 +31,6 @@ from tests.support.waiting import wait_for
 pytestmark = [requires_docker]
 KEEP = "podlife.minik8s.io/keep"
 """A finalizer that keeps a deleted pod readable after the kubelet is done with it."""
-
-
-def kubectl(kubeconfig: Path, ns: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["kubectl", f"--kubeconfig={kubeconfig}", "-n", ns, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def condition(p: Pod, kind: str) -> dict[str, Any]:
