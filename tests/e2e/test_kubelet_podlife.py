@@ -75,6 +75,12 @@ def test_init_containers_run_in_order_then_the_app_beside_its_sidecar(
         terminationGracePeriodSeconds=2,
     )
     create(api_m, ns, manifest)
+    job = pod(
+        "job", kubelet.node_name, [busybox("app", "sleep 1")],
+        initContainers=[{**busybox("side", "sleep 3600"), "restartPolicy": "Always"}],
+        restartPolicy="Never", terminationGracePeriodSeconds=2,
+    )  # fmt: skip
+    create(api_m, ns, job)
     p = wait_pod(
         api_m, ns, "init",
         lambda p: running(p) and container_status(p, "app").get("ready"),
@@ -89,6 +95,10 @@ def test_init_containers_run_in_order_then_the_app_beside_its_sidecar(
     assert logs.stdout.split() == ["first", "side", "second"], logs
     table = kubectl(kubeconfig_m, ns, "get", "pod", "init", "--no-headers")
     assert table.stdout.split()[1:3] == ["2/2", "Running"], table
+    # a sidecar does not keep a pod of a Job from completing: it is stopped after the app
+    p = wait_pod(api_m, ns, "job", lambda p: p["status"].get("phase") == "Succeeded",
+                 "Succeeded despite its sidecar", kubelet=kubelet, timeout=60)  # fmt: skip
+    assert "terminated" in init_status(p, "side")["state"]
 
 
 def test_a_failed_init_container_fails_a_never_pod_and_backs_off_otherwise(
