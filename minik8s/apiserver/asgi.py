@@ -6,7 +6,9 @@ not check out), then impersonation headers are applied, then the request is auth
 Kubernetes' RequestInfo describes it (403 with Kubernetes' message). Only then is it served:
 REST paths under `/api/<version>/…` and `/apis/<group>/<version>/…` go straight to the
 resource handler (FastAPI's middleware and routing cost more than the request's own work at
-thousands of requests per second); the small fixed routes go to FastAPI.
+thousands of requests per second); the small fixed routes go to FastAPI. Upgrade requests to
+`pods/<name>/exec|attach|portforward` (SPDY or WebSocket) arrive with their raw connection
+(`componentbase.upgrade`) and are relayed to the pod's kubelet (`streamproxy.py`).
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from minik8s.api import errors
-from minik8s.apiserver import kubeletproxy, metrics, requestcontext, requestinfo
+from minik8s.apiserver import metrics, requestcontext, requestinfo, streamproxy
 from minik8s.apiserver.authn import impersonation
 from minik8s.apiserver.authn.chain import Authenticator
 from minik8s.apiserver.authz import forbidden
 from minik8s.apiserver.authz.authorizer import Decision, Union
+from minik8s.componentbase import upgrade as upgrades
 
 logger = logging.getLogger(__name__)
 
@@ -65,16 +68,16 @@ class ApiserverApp:
             metrics.observe_request(verb, "", e.code, started)
             await _refuse(scope, send, e)
             return
-        if kind == "websocket":
-            if is_rest_path(scope["path"]):
-                handler = self.app.state.handler
-                await kubeletproxy.exec_websocket(
-                    handler.registry, handler.kubelets, scope, receive, send
-                )
-            else:
-                await _refuse(
-                    scope, send, errors.NotFound("the server could not find the requested resource")
-                )
+        hijacked = upgrades.upgrade_of(scope)
+        if hijacked is not None:
+            await self._stream(scope, send, hijacked, started)
+            return
+        if kind == "websocket":  # WebSockets elsewhere (a watch, say) are not served
+            await _refuse(
+                scope,
+                send,
+                errors.BadRequest("WebSocket is only served for exec, attach and portforward"),
+            )
             return
         if not is_rest_path(scope["path"]):
             await self.app(scope, receive, send)
@@ -83,6 +86,19 @@ class ApiserverApp:
         request = Request(scope, receive)
         response = await self.app.state.handler(request)
         await response(scope, receive, send)
+
+    async def _stream(
+        self, scope: Scope, send: Send, hijacked: upgrades.Upgrade, started: float
+    ) -> None:
+        handler = self.app.state.handler
+        try:
+            await streamproxy.serve(handler.registry, handler.kubelets, scope, hijacked)
+        except errors.ApiError as e:
+            metrics.observe_request("create", "pods", e.code, started)
+            if not hijacked.claimed:
+                await _refuse(scope, send, e)
+            return
+        metrics.observe_request("create", "pods", 101, started)
 
     def _admit(self, scope: Scope) -> None:
         """Authenticate and authorize the request; remember who it is. Raises 401/403/400."""
@@ -99,7 +115,7 @@ class ApiserverApp:
                 scope.get("method", "GET"),
                 scope["path"],
                 scope.get("query_string", b""),
-                websocket=scope["type"] == "websocket",
+                websocket=scope["type"] == "websocket" or upgrades.upgrade_of(scope) is not None,
             )
             decision, reason = authorizer.authorize(attrs)
             if decision is not Decision.ALLOW:
