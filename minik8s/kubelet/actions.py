@@ -85,7 +85,9 @@ def compute(
     actions.remove = [s.id for s in sandboxes[:-1] if s.state is not State.RUNNING]
     for history in groups.values():
         actions.remove += [c.id for c in history[:-2] if c.state is not State.RUNNING]
+    ephemeral = [c["name"] for c in (pod.get("spec") or {}).get("ephemeralContainers") or []]
     spec_names = {c["name"] for c in (pod.get("spec") or {}).get("containers") or []}
+    spec_names.update(ephemeral)
     for name, history in groups.items():  # containers the spec no longer has
         if name not in spec_names:
             actions.kill.update(
@@ -140,6 +142,9 @@ def compute(
             actions.requeue_after = min(actions.requeue_after or remaining, remaining)
         else:
             actions.start.append((name, latest.attempt + 1, True))
+    # Ephemeral containers (kubectl debug) start once, into a running sandbox, and never restart.
+    if sandbox_ok:
+        actions.start += [(name, 0, False) for name in ephemeral if not groups.get(name)]
     # A container about to be replaced becomes the "previous" one: older ones can go now.
     for name, _, _ in actions.start:
         for old in (groups.get(name) or [])[:-1]:

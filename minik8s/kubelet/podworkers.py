@@ -245,6 +245,8 @@ class PodWorkers:
         uid, key = specs.pod_uid(pod), specs.pod_key(pod)
         requeue: float | None = None
         by_name = {c["name"]: c for c in pod["spec"].get("containers") or []}
+        ephemeral = {c["name"]: c for c in pod["spec"].get("ephemeralContainers") or []}
+        by_name.update(ephemeral)
         try:
             configmaps = await self.objects.objects(pod, "configMap")
             secrets = await self.objects.objects(pod, "secret")
@@ -276,6 +278,9 @@ class PodWorkers:
                 waiting[name] = reason[:2]
                 requeue = _earliest(requeue, reason[2])
                 continue
+            target_id = None
+            if name in ephemeral and spec.get("targetContainerName"):
+                target_id = await self._running_id(uid, spec["targetContainerName"])
             try:
                 config = specs.container_config(
                     pod,
@@ -288,6 +293,7 @@ class PodWorkers:
                     volume_paths=volume_paths,
                     configmaps=configmaps,
                     secrets=secrets,
+                    target_id=target_id,
                 )
                 self._warn_skipped_env(pod, spec, configmaps, secrets)
             except specs.ConfigError as e:
@@ -315,6 +321,12 @@ class PodWorkers:
             )
             self.recorder.record(pod, "Normal", "Started", f"Started container {name}")
         return requeue
+
+    async def _running_id(self, uid: str, name: str) -> str | None:
+        """The id of the pod's running container `name` (an ephemeral container's target)."""
+        found = await self.runtime.list_containers({LABEL_NODE: self.node, LABEL_POD_UID: uid})
+        running = [c for c in actions.by_name(found).get(name, []) if c.state is State.RUNNING]
+        return running[-1].id if running else None
 
     async def _refresh_volumes(self, pod: Object, sandbox: Container) -> float | None:
         """Update a running pod's secret, projected and downwardAPI volumes in place (changed

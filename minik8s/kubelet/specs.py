@@ -83,7 +83,10 @@ def container_config(
     volume_paths: Mapping[str, str],
     configmaps: Mapping[str, Object],
     secrets: Mapping[str, Object] | None = None,
+    target_id: str | None = None,
 ) -> ContainerConfig:
+    """`target_id`: the running container whose processes an ephemeral container sees (its
+    `targetContainerName`): it joins that container's PID namespace."""
     env = resolve_env(pod, container, pod_ip, host_ip, configmaps, secrets or {})
     command = [expand(c, env) for c in container["command"]] if container.get("command") else None
     args = [expand(a, env) for a in container["args"]] if container.get("args") else None
@@ -102,6 +105,8 @@ def container_config(
         network_mode=f"container:{sandbox_id}",
         tty=bool(container.get("tty")),
         stdin_open=bool(container.get("stdin")),
+        stdin_once=bool(container.get("stdinOnce")),
+        pid_mode=f"container:{target_id}" if target_id else None,
     )
 
 

@@ -193,6 +193,12 @@ def compute(pod: Object, containers: list[Container], view: PodView) -> Object:
         "containerStatuses": statuses,
         "qosClass": qos_class(pod),
     }
+    ephemeral = (pod.get("spec") or {}).get("ephemeralContainers") or []
+    if ephemeral:  # never ready, never restarted (kubectl debug's containers)
+        status["ephemeralContainerStatuses"] = [
+            {**container_status(e, groups.get(e["name"], []), view), "ready": False}
+            for e in ephemeral
+        ]
     ip = sandbox.ip if sandbox is not None and sandbox.state is State.RUNNING else None
     if not ip and terminal:
         ip = old.get("podIP")

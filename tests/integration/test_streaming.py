@@ -266,3 +266,51 @@ def test_python_client_portforward_and_exec_stdin(env: Env) -> None:
         line = session.readline_stdout(timeout=10)
         assert line == "from python"
         session.close()
+
+
+def test_kubectl_debug_adds_an_ephemeral_container_and_attaches(env: Env) -> None:
+    debug = env.kubectl(
+        "debug", "-i", f"pod/{env.pod}", "--image=minik8s/busybox", "--target=app",
+        "--container=dbg", input_="from the debugger\n",
+    )  # fmt: skip
+    assert debug.returncode == 0, debug.stderr
+    assert "from the debugger" in debug.stdout
+    pod = env.api.get(f"/api/v1/namespaces/{env.namespace}/pods/{env.pod}").json()
+    [container] = pod["spec"]["ephemeralContainers"]
+    assert container["name"] == "dbg" and container["targetContainerName"] == "app"
+
+    def started() -> bool:
+        got = env.api.get(f"/api/v1/namespaces/{env.namespace}/pods/{env.pod}").json()
+        statuses = got["status"].get("ephemeralContainerStatuses") or []
+        return any(s["name"] == "dbg" and "running" in s["state"] for s in statuses)
+
+    wait_for(started, "the ephemeral container's running status", timeout=10)
+    path = f"/api/v1/namespaces/{env.namespace}/pods/{env.pod}/ephemeralcontainers"
+    changed = {**container, "image": "nginx"}
+    refused = env.api.patch(
+        path, {"spec": {"ephemeralContainers": [changed]}}, "application/strategic-merge-patch+json"
+    )
+    assert refused.status_code == 422, refused.text
+    assert 'existing ephemeral containers \\"dbg\\" may not be changed' in refused.text
+    ports = {"name": "p", "image": "minik8s/busybox", "ports": [{"containerPort": 80}]}
+    refused = env.api.patch(
+        path, {"spec": {"ephemeralContainers": [container, ports]}},
+        "application/strategic-merge-patch+json",
+    )  # fmt: skip
+    assert refused.status_code == 422, refused.text
+    assert "spec.ephemeralContainers[1].ports" in refused.text
+    assert "cannot be set for an Ephemeral Container" in refused.text
+    created = env.api.post(
+        f"/api/v1/namespaces/{env.namespace}/pods",
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "early"},
+            "spec": {
+                "containers": [{"name": "a", "image": "nginx"}],
+                "ephemeralContainers": [{"name": "e", "image": "nginx"}],
+            },
+        },
+    )
+    assert created.status_code == 422
+    assert "cannot be set on create" in created.text

@@ -132,7 +132,14 @@ class Container(ApiModel):
     termination_message_path: str | None = None
     termination_message_policy: str | None = None
     stdin: bool | None = None
+    stdin_once: bool | None = None
     tty: bool | None = None
+
+
+class EphemeralContainer(Container):
+    """A debugging container added to a running pod (`pods/ephemeralcontainers`)."""
+
+    target_container_name: str | None = None
 
 
 # --- volumes ----------------------------------------------------------------------------
@@ -219,6 +226,7 @@ class Toleration(ApiModel):
 class PodSpec(ApiModel):
     containers: list[Container]
     init_containers: list[Container] | None = None
+    ephemeral_containers: list[EphemeralContainer] | None = None
     volumes: list[Volume] | None = None
     restart_policy: str | None = None
     termination_grace_period_seconds: int | None = None
@@ -295,6 +303,7 @@ class PodStatus(ApiModel):
     start_time: str | None = None
     init_container_statuses: list[ContainerStatus] | None = None
     container_statuses: list[ContainerStatus] | None = None
+    ephemeral_container_statuses: list[ContainerStatus] | None = None
     qos_class: str | None = None
 
 
