@@ -46,8 +46,8 @@ class PodSide(asyncio.Protocol):
         self.ended = asyncio.Event()
         self._holding = False
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's are not subclasses
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport  # uvloop's transports are not asyncio.Transport subclasses
         self.client.on_pause_writing.append(transport.pause_reading)
         self.client.on_resume_writing.append(transport.resume_reading)
         if self.client.writing_paused:
