@@ -15,6 +15,7 @@ import shutil
 import socket
 import socketserver
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -131,12 +132,14 @@ def _forwarding(process: subprocess.Popen[str], local: int) -> None:
 
 
 def _stop(process: subprocess.Popen[str]) -> str:
+    """Stop it; its stderr (its stdout stays readable from `process.output`)."""
     process.terminate()
     try:
-        _, err = process.communicate(timeout=10)
+        out, err = process.communicate(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
-        _, err = process.communicate(timeout=10)
+        out, err = process.communicate(timeout=10)
+    process.output = out or ""  # type: ignore[attr-defined]
     return err
 
 
@@ -314,3 +317,23 @@ def test_kubectl_debug_adds_an_ephemeral_container_and_attaches(env: Env) -> Non
     )
     assert created.status_code == 422
     assert "cannot be set on create" in created.text
+
+
+def test_minikctl_port_forward_prints_what_kubectl_prints(env: Env) -> None:
+    local = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "minik8s.cmd.minikctl", "--kubeconfig", str(env.kubeconfig),
+         "-n", env.namespace, "port-forward", f"pod/{env.pod}", f"{local}:{env.web_port}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        _forwarding(process, local)
+        with ThreadPoolExecutor(4) as pool:
+            pages = list(pool.map(_get, [f"http://127.0.0.1:{local}/"] * 4))
+        assert pages == [b"hello from the hollow pod\n"] * 4
+        assert _get(f"http://127.0.0.1:{local}/big") == PAYLOAD
+    finally:
+        _stop(process)
+    out = process.output  # type: ignore[attr-defined]
+    assert f"Forwarding from 127.0.0.1:{local} -> {env.web_port}" in out, out
+    assert f"Handling connection for {local}" in out, out

@@ -233,6 +233,8 @@ class TunnelPipe:
 async def forward_channels(ws: WebSocketSession, ports: list[int], target: Target) -> None:
     """One connection per port: channel 2i carries its data, 2i+1 its errors."""
     sides: dict[int, PodSide] = {}
+    early: dict[int, list[bytes]] = {}
+    """What the client sent on a data channel before its pod connection was made."""
     current = [-1]
 
     def frame(data: bytes, start: bool) -> None:
@@ -240,9 +242,16 @@ async def forward_channels(ws: WebSocketSession, ports: list[int], target: Targe
             if not data:
                 return
             current[0], data = data[0], data[1:]
-        side = sides.get(current[0])
-        if side is not None and data:
+        channel = current[0]
+        if not data or channel % 2 or channel >= 2 * len(ports):
+            return
+        side = sides.get(channel)
+        if side is not None:
             side.write(data)
+        else:
+            early.setdefault(channel, []).append(data)
+            if sum(map(len, early[channel])) > 1 << 20:
+                ws.connection.pause_reading()  # until the pod connection takes it
 
     closed = asyncio.Event()
     ws.start(frame, closed.set)
@@ -257,8 +266,13 @@ async def forward_channels(ws: WebSocketSession, ports: list[int], target: Targe
             )
         except (RuntimeError_, OSError) as e:
             ws.send(error_channel + target.failure(port, e).encode())
+            early.pop(2 * index, None)
+            ws.connection.resume_reading()
             return
         sides[2 * index] = side
+        for data in early.pop(2 * index, []):
+            side.write(data)
+        ws.connection.resume_reading()
         try:
             await side.ended.wait()
         finally:
