@@ -112,6 +112,12 @@ class RawConnection(asyncio.Protocol):
         if self.transport is not None and not self.closed:
             self.transport.write(data)
 
+    def writelines(self, parts: list[bytes]) -> None:
+        """Write a frame header and its payload without joining them (no copy of the payload
+        in Python: a plain transport sends them with one writev)."""
+        if self.transport is not None and not self.closed:
+            self.transport.writelines(parts)
+
     @property
     def writing_paused(self) -> bool:
         return self._write_paused

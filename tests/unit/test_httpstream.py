@@ -11,6 +11,7 @@ import pytest
 
 from minik8s.api.httpstream import protocols, spdy
 from minik8s.client.httpstream.spdyconn import SpdyConnection, Stream
+from minik8s.kubelet.streaming.websocket import binary_frame_header
 
 SPEC_DICTIONARY_SHA256 = "51d27341373f923f3cd88e1eb7162aeaa3723d7585ff2399201dc06498407f02"
 """The dictionary of the SPDY/3 specification, 1 423 bytes (as Go's spdy package holds it)."""
@@ -94,6 +95,12 @@ def test_resize_messages_in_pieces_and_garbage() -> None:
     assert decoder.feed(b'{"Width":"x"}nonsense{"Width":0,"Height":9}') == []
 
 
+def test_websocket_binary_frame_headers() -> None:
+    assert binary_frame_header(5) == b"\x82\x05"
+    assert binary_frame_header(300) == b"\x82\x7e\x01\x2c"
+    assert binary_frame_header(1 << 20) == b"\x82\x7f" + (1 << 20).to_bytes(8, "big")
+
+
 def test_exit_status_and_negotiation() -> None:
     assert protocols.exit_status(0) == {"metadata": {}, "status": "Success"}
     failed = protocols.exit_status(3)
@@ -120,6 +127,9 @@ class MemoryPipe:
     def write(self, data: bytes) -> None:
         assert self.peer is not None
         asyncio.get_running_loop().call_soon(self.peer.feed, data)
+
+    def writelines(self, parts: list[bytes]) -> None:
+        self.write(b"".join(parts))
 
     def close(self) -> None:
         self.closed = True

@@ -29,6 +29,10 @@ HIGH_WATER = 1 << 20
 class Pipe(Protocol):
     def write(self, data: bytes) -> None: ...
 
+    def writelines(self, parts: list[bytes]) -> None:
+        """The same bytes as `write(b"".join(parts))`, without joining a large payload."""
+        ...
+
     def close(self) -> None: ...
 
     def pause_reading(self) -> None: ...
@@ -65,7 +69,7 @@ class Stream:
 
     def write(self, data: bytes) -> None:
         if data and not self.local_closed and not self.was_reset:
-            self.conn.send(spdy.Encoder.data(self.id, data))
+            self.conn.send_data(self.id, data)
 
     def close(self) -> None:
         """Half-close: FIN on an empty data frame (as spdystream's Stream.Close)."""
@@ -172,6 +176,14 @@ class SpdyConnection:
     def send(self, data: bytes) -> None:
         if not self.closed.is_set():
             self.pipe.write(data)
+
+    def send_data(self, stream_id: int, data: bytes) -> None:
+        if self.closed.is_set():
+            return
+        if len(data) <= spdy.MAX_FRAME_LENGTH:
+            self.pipe.writelines([spdy.data_header(stream_id, len(data)), data])
+        else:
+            self.pipe.write(spdy.Encoder.data(stream_id, data))
 
     def feed(self, chunk: bytes) -> None:
         try:

@@ -217,6 +217,9 @@ class TunnelPipe:
     def write(self, data: bytes) -> None:
         self.ws.send(data)
 
+    def writelines(self, parts: list[bytes]) -> None:
+        self.ws.send_parts(parts)
+
     def close(self) -> None:
         self.ws.close(1000)
 
@@ -262,7 +265,7 @@ async def forward_channels(ws: WebSocketSession, ports: list[int], target: Targe
         ws.send(error_channel + protocols.port_bytes(port))
         try:
             side = await connect(
-                target.dial, port, lambda chunk: ws.send(data_channel + chunk), ws.connection
+                target.dial, port, lambda chunk: ws.send_parts([data_channel, chunk]), ws.connection
             )
         except (RuntimeError_, OSError) as e:
             ws.send(error_channel + target.failure(port, e).encode())

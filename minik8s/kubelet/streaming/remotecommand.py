@@ -186,7 +186,7 @@ class ChannelStreams:
             self.inputs.stdin_closed()
 
     def out(self, channel: int, data: bytes) -> None:
-        self.ws.send(bytes([channel]) + data)
+        self.ws.send_parts([bytes([channel]), data])
 
     def finish(self, status: dict[str, Any]) -> None:
         body = protocols.error_stream_bytes(self.protocol, status)
