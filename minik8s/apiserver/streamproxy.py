@@ -19,7 +19,6 @@ import logging
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import orjson
 from starlette.datastructures import QueryParams
 
 from minik8s.api import errors
@@ -27,7 +26,7 @@ from minik8s.api.resources import NODES, PODS
 from minik8s.apiserver import routing
 from minik8s.apiserver.kubeletproxy import Kubelet, KubeletClient, kubelet_address, pick_container
 from minik8s.apiserver.registry import Registry
-from minik8s.componentbase.upgrade import RawConnection, Upgrade, response_head
+from minik8s.componentbase.upgrade import RawConnection, Upgrade, respond_json
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +115,7 @@ async def serve(registry: Registry, kubelets: KubeletClient, scope: Any, upgrade
         error = errors.ServiceUnavailable(
             f"error dialing backend: the kubelet of node {kubelet.node} at {where}: {e}"
         )
-        _write_status(client, error)
+        respond_json(client, error.code, error.to_status())
         return
     upstream.write(kubelet_request(scope, kubelet, path, forwarded))
     logger.info(
@@ -144,20 +143,6 @@ async def splice(a: RawConnection, b: RawConnection) -> None:
     finally:
         a.close()
         b.close()
-
-
-def _write_status(connection: RawConnection, error: errors.ApiError) -> None:
-    body = orjson.dumps(error.to_status())
-    head = response_head(
-        error.code,
-        [
-            ("content-type", "application/json"),
-            ("content-length", str(len(body))),
-            ("connection", "close"),
-        ],
-    )
-    connection.write(head + body)
-    connection.close()
 
 
 async def open_raw(kubelets: KubeletClient, kubelet: Kubelet, timeout: float) -> RawConnection:

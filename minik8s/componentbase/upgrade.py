@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httptools
+import orjson
 
 from minik8s.componentbase import tlspeer
 
@@ -179,6 +180,21 @@ def response_head(status: int, headers: list[tuple[str, str]]) -> bytes:
         phrase = ""
     lines = [f"HTTP/1.1 {status} {phrase}"] + [f"{k}: {v}" for k, v in headers]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def respond_json(connection: RawConnection, status: int, body: dict[str, Any]) -> None:
+    """A plain JSON response on a claimed connection (a refused upgrade), then close."""
+    data = orjson.dumps(body)
+    head = response_head(
+        status,
+        [
+            ("content-type", "application/json"),
+            ("content-length", str(len(data))),
+            ("connection", "close"),
+        ],
+    )
+    connection.write(head + data)
+    connection.close()
 
 
 def hijacking(hijack_paths: Callable[[str], bool]) -> type[tlspeer.PeerCertHttpProtocol]:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from minik8s.api.httpstream import protocols
-from minik8s.componentbase.upgrade import RawConnection, response_head
+from minik8s.componentbase.upgrade import RawConnection, respond_json, response_head
 
 
 class HandshakeError(Exception):
@@ -39,27 +37,8 @@ def websocket_protocols(scope: Any) -> list[str]:
 
 def refuse(connection: RawConnection, error: HandshakeError) -> None:
     """A plain response with a Kubernetes Status body, then close."""
-    body = orjson.dumps(
-        {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": error.message,
-            "reason": error.reason,
-            "code": error.status,
-        }
-    )
-    head = response_head(
-        error.status,
-        [
-            ("content-type", "application/json"),
-            ("content-length", str(len(body))),
-            ("connection", "close"),
-        ],
-    )
-    connection.write(head + body)
-    connection.close()
+    status = protocols.failure_status(error.message, error.reason, error.status)
+    respond_json(connection, error.status, {"kind": "Status", "apiVersion": "v1", **status})
 
 
 def spdy_accept(scope: Any, connection: RawConnection, supported: tuple[str, ...]) -> str:
