@@ -28,7 +28,7 @@ from tests.support.launcher import Launcher, make_launcher
 from tests.support.processes import cpu_seconds, free_port
 from tests.support.waiting import wait_for
 
-MINIKCTL = [sys.executable, "-m", "minik8s.cmd.minikctl"]
+MINIKCTL = [sys.executable, "-m", "minik8s.cli.minikctl.app"]
 
 
 def kubectl(launcher: Launcher, *args: str) -> str:

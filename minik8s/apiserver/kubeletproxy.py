@@ -23,12 +23,12 @@ from starlette.datastructures import QueryParams
 from starlette.responses import Response, StreamingResponse
 
 from minik8s.api import errors
+from minik8s.api.meta import Object
 from minik8s.api.resources import NODES, PODS
 from minik8s.apiserver.registry import Registry
 
 logger = logging.getLogger(__name__)
 
-Object = dict[str, Any]
 LOG_PARAMS = ("follow", "tailLines", "timestamps", "previous", "sinceSeconds", "limitBytes")
 
 

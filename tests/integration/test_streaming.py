@@ -322,7 +322,7 @@ def test_kubectl_debug_adds_an_ephemeral_container_and_attaches(env: Env) -> Non
 def test_minikctl_port_forward_prints_what_kubectl_prints(env: Env) -> None:
     local = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "minik8s.cmd.minikctl", "--kubeconfig", str(env.kubeconfig),
+        [sys.executable, "-m", "minik8s.cli.minikctl.app", "--kubeconfig", str(env.kubeconfig),
          "-n", env.namespace, "port-forward", f"pod/{env.pod}", f"{local}:{env.web_port}"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip

@@ -113,26 +113,19 @@ async def resolve(client: ApiClient, namespace: str, target: targets.Target
     return pod, obj if target.rt is SERVICES else None
 
 
-def websocket_url(config: ClientConfig, path: str) -> str:
-    base = config.server.rstrip("/")
-    if base.startswith("https://"):
-        return "wss://" + base[len("https://") :] + path
-    return "ws://" + base.removeprefix("http://") + path
-
-
 class Forwarder:
     def __init__(self, config: ClientConfig, pod_path: str) -> None:
         self.config = config
         self.pod_path = pod_path
         context = tls.tls_context(config) if config.server.startswith("https://") else None
         self.ssl = context if isinstance(context, ssl.SSLContext) else None
-        self.headers = {"Authorization": f"Bearer {config.token}"} if config.token else {}
+        self.headers = config.auth_headers()
         self.lost = asyncio.Event()
 
     async def handle(self, local: int, remote: int, reader: asyncio.StreamReader,
                      writer: asyncio.StreamWriter) -> None:  # fmt: skip
         print(f"Handling connection for {local}", flush=True)
-        url = websocket_url(self.config, f"{self.pod_path}/portforward?ports={remote}")
+        url = self.config.websocket_url(f"{self.pod_path}/portforward?ports={remote}")
         try:
             async with connect(url, subprotocols=[SUBPROTOCOL], additional_headers=self.headers,
                                ssl=self.ssl, max_size=None, open_timeout=30) as ws:  # fmt: skip
