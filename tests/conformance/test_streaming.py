@@ -252,3 +252,4 @@ def test_python_client_portforward_and_exec(cluster: Launcher, box: Kubectl) -> 
         session.run_forever(timeout=20)
         assert session.returncode == 7
         session.close()
+        session.sock.shutdown()  # close() skips the socket once the server has ended it

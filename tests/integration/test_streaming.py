@@ -269,6 +269,7 @@ def test_python_client_portforward_and_exec_stdin(env: Env) -> None:
         line = session.readline_stdout(timeout=10)
         assert line == "from python"
         session.close()
+        session.sock.shutdown()  # close() skips the socket once the server has ended it
 
 
 def test_kubectl_debug_adds_an_ephemeral_container_and_attaches(env: Env) -> None:
