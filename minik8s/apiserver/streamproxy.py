@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -98,8 +99,15 @@ async def resolve(registry: Registry, target: routing.ResourcePath, query: Query
     return kubelet_address(await registry.get(NODES, None, node_name)), path
 
 
-async def serve(registry: Registry, kubelets: KubeletClient, scope: Any, upgrade: Upgrade) -> None:
-    """Relay the upgraded connection; raises ApiError before claiming it (a plain refusal)."""
+async def serve(
+    registry: Registry,
+    kubelets: KubeletClient,
+    scope: Any,
+    upgrade: Upgrade,
+    relayed: Callable[[], None] | None = None,
+) -> None:
+    """Relay the upgraded connection; raises ApiError before claiming it (a plain refusal).
+    `relayed` is called once the request is on its way to the kubelet."""
     target = routing.parse(scope["path"])
     if not isinstance(target, routing.ResourcePath) or target.subresource not in PARAMS:
         raise errors.NotFound("the server could not find the requested resource")
@@ -125,6 +133,8 @@ async def serve(registry: Registry, kubelets: KubeletClient, scope: Any, upgrade
         target.name,
         kubelet.node,
     )
+    if relayed is not None:
+        relayed()
     await splice(client, upstream)
 
 
