@@ -121,18 +121,25 @@ class ApiserverApp:
         handler = self.app.state.handler
         context = audit_context.CURRENT.get()
 
-        def relayed() -> None:
-            if context is not None:  # the audit event's 101 and its ResponseStarted stage
+        code = [101]
+
+        def responded(status: int) -> None:
+            code[0] = status
+            if context is None:
+                return
+            if status == 101:  # the audit event's 101 and its ResponseStarted stage
                 context.on_send({"type": "websocket.accept"})
+            else:
+                context.on_send({"type": "http.response.start", "status": status})
 
         try:
-            await streamproxy.serve(handler.registry, handler.kubelets, scope, hijacked, relayed)
+            await streamproxy.serve(handler.registry, handler.kubelets, scope, hijacked, responded)
         except errors.ApiError as e:
             metrics.observe_request("create", "pods", e.code, started)
             if not hijacked.claimed:
                 await _refuse(scope, send, e)
             return
-        metrics.observe_request("create", "pods", 101, started)
+        metrics.observe_request("create", "pods", code[0], started)
 
     def _admit(
         self, scope: Scope, audit_id: str

@@ -104,10 +104,11 @@ async def serve(
     kubelets: KubeletClient,
     scope: Any,
     upgrade: Upgrade,
-    relayed: Callable[[], None] | None = None,
+    responded: Callable[[int], None] | None = None,
 ) -> None:
     """Relay the upgraded connection; raises ApiError before claiming it (a plain refusal).
-    `relayed` is called once the request is on its way to the kubelet."""
+    Once it is claimed, `responded` gets the status: 101 when the request is on its way to
+    the kubelet (whose own answer passes through unread), else the refusal's code."""
     target = routing.parse(scope["path"])
     if not isinstance(target, routing.ResourcePath) or target.subresource not in PARAMS:
         raise errors.NotFound("the server could not find the requested resource")
@@ -123,6 +124,8 @@ async def serve(
         error = errors.ServiceUnavailable(
             f"error dialing backend: the kubelet of node {kubelet.node} at {where}: {e}"
         )
+        if responded is not None:
+            responded(error.code)
         respond_json(client, error.code, error.to_status())
         return
     upstream.write(kubelet_request(scope, kubelet, path, forwarded))
@@ -133,8 +136,8 @@ async def serve(
         target.name,
         kubelet.node,
     )
-    if relayed is not None:
-        relayed()
+    if responded is not None:
+        responded(101)
     await splice(client, upstream)
 
 
