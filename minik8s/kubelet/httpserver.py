@@ -144,13 +144,7 @@ class KubeletServer:
     async def _find(
         self, namespace: str, pod: str, container: str, previous: bool = False
     ) -> Container | Response:
-        labels = {
-            LABEL_NODE: self.node,
-            LABEL_NAMESPACE: namespace,
-            LABEL_POD: pod,
-            LABEL_CONTAINER: container,
-        }
-        history = actions.by_name(await self.runtime.list_containers(labels)).get(container, [])
+        history = await self._history(namespace, pod, container)
         if previous:
             history = history[:-1]
         if not history:
@@ -176,14 +170,18 @@ class KubeletServer:
         return StreamingResponse(_limited(stream, limit), media_type="text/plain")
 
     async def _lookup(self, namespace: str, pod: str, container: str) -> Container | None:
+        history = await self._history(namespace, pod, container)
+        return history[-1] if history else None
+
+    async def _history(self, namespace: str, pod: str, container: str) -> list[Container]:
+        """The container's instances on this node, oldest first."""
         labels = {
             LABEL_NODE: self.node,
             LABEL_NAMESPACE: namespace,
             LABEL_POD: pod,
             LABEL_CONTAINER: container,
         }
-        history = actions.by_name(await self.runtime.list_containers(labels)).get(container, [])
-        return history[-1] if history else None
+        return actions.by_name(await self.runtime.list_containers(labels)).get(container, [])
 
 
 async def _not_upgraded(request: Request) -> Response:

@@ -35,6 +35,19 @@ def websocket_protocols(scope: Any) -> list[str]:
     return protocols.split_header(header_values(scope, "sec-websocket-protocol"))
 
 
+def websocket_protocol(offered: list[str], supported: tuple[str, ...],
+                       also: tuple[str, ...] = ()) -> str | None:  # fmt: skip
+    """The subprotocol chosen among `offered` (None when none was offered); HandshakeError 400
+    naming what is supported (`supported` and `also`) when none of them is."""
+    chosen = protocols.negotiate(offered, supported)
+    if offered and chosen is None:
+        raise HandshakeError(
+            400,
+            f"requested protocol(s) are not supported: {offered}; supports {[*supported, *also]}",
+        )
+    return chosen
+
+
 def refuse(connection: RawConnection, error: HandshakeError) -> None:
     """A plain response with a Kubernetes Status body, then close."""
     status = protocols.failure_status(error.message, error.reason, error.status)

@@ -321,13 +321,7 @@ async def serve(scope: Any, connection: RawConnection, query: Any, target: Targe
         ws.start(lambda data, _start: conn.feed(data), conn.connection_lost)
         await _until_closed(conn, forwarder)
         return
-    chosen = protocols.negotiate(offered, protocols.WEBSOCKET_PORTFORWARD)
-    if offered and chosen is None:
-        raise HandshakeError(
-            400,
-            f"requested protocol(s) are not supported: {offered}; supports "
-            f"{[*protocols.WEBSOCKET_PORTFORWARD, tunnel]}",
-        )
+    chosen = handshake.websocket_protocol(offered, protocols.WEBSOCKET_PORTFORWARD, (tunnel,))
     try:
         ports = protocols.parse_ports(query.getlist("ports") or query.getlist("port"))
     except ValueError as e:

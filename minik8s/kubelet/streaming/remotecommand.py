@@ -216,13 +216,7 @@ async def serve(scope: Any, connection: RawConnection, options: Options, start: 
         streams = spdy_streams
     elif handshake.is_websocket(scope):
         offered = handshake.websocket_protocols(scope)
-        chosen = protocols.negotiate(offered, protocols.WEBSOCKET_REMOTECOMMAND)
-        if offered and chosen is None:
-            raise HandshakeError(
-                400,
-                f"requested protocol(s) are not supported: {offered}; supports "
-                f"{list(protocols.WEBSOCKET_REMOTECOMMAND)}",
-            )
+        chosen = handshake.websocket_protocol(offered, protocols.WEBSOCKET_REMOTECOMMAND)
         ws = WebSocketSession.accept(scope, connection, chosen)
         streams = ChannelStreams(ws, chosen or protocols.REMOTECOMMAND_V1)
     else:
