@@ -452,7 +452,9 @@ def test_streaming_upgrades_are_audited_as_create_on_the_subresource(audited: Au
     }
     exec_path = f"/api/v1/namespaces/{ns}/pods/web/exec"
     params = {"command": "true", "stdout": "1"}
-    unscheduled = admin.http.post(exec_path, params=params, headers={**upgrade, "Audit-ID": "x-400"})
+    unscheduled = admin.http.post(
+        exec_path, params=params, headers={**upgrade, "Audit-ID": "x-400"}
+    )
     assert unscheduled.status_code == 400, unscheduled.text
     complete = audited.of("x-400", 3)[-1]
     assert complete["stage"] == "ResponseComplete"
@@ -485,7 +487,9 @@ def test_streaming_upgrades_are_audited_as_create_on_the_subresource(audited: Au
              "target": {"kind": "Node", "name": node}},
         )  # fmt: skip
         assert bound.status_code == 201, bound.text
-        dialled = admin.http.post(exec_path, params=params, headers={**upgrade, "Audit-ID": "x-503"})
+        dialled = admin.http.post(
+            exec_path, params=params, headers={**upgrade, "Audit-ID": "x-503"}
+        )
         assert dialled.status_code == 503, dialled.text
         assert "error dialing backend" in dialled.json()["message"]
         stages = audited.of("x-503", 3)
