@@ -10,6 +10,7 @@ from minik8s.api import errors as api_errors
 from minik8s.api import validation_formats as fmt
 from minik8s.api.errors import Cause
 from minik8s.api.validation_container import validate_container
+from minik8s.api.validation_dns import validate_pod_dns
 from minik8s.api.validation_meta import (
     child,
     enum,
@@ -57,6 +58,7 @@ def validate_pod_spec(spec: dict[str, Any], path: str) -> list[Cause]:
         causes.append(required(child(path, "containers")))
     causes += enum(child(path, "restartPolicy"), spec.get("restartPolicy"), RESTART_POLICIES)
     causes += enum(child(path, "dnsPolicy"), spec.get("dnsPolicy"), DNS_POLICIES)
+    causes += validate_pod_dns(spec, path)
     causes += validate_labels(mapping(spec, "nodeSelector"), child(path, "nodeSelector"))
     causes += _validate_tolerations(items(spec, "tolerations"), child(path, "tolerations"))
     causes += _validate_node_affinity(

@@ -48,7 +48,18 @@ def resolve_port(pod: Object, service_port: dict[str, Any]) -> int | None:
     return None
 
 
-def address(pod: Object) -> dict[str, Any]:
+def should_set_hostname(pod: Object, service: Object) -> bool:
+    """Kubernetes' ShouldSetHostname: a pod with a `hostname` whose `subdomain` names this
+    Service (in its namespace) is published under `<hostname>.<service>` in the DNS."""
+    spec = pod.get("spec") or {}
+    return (
+        bool(spec.get("hostname"))
+        and spec.get("subdomain") == objects.name_of(service)
+        and objects.namespace_of(pod) == objects.namespace_of(service)
+    )
+
+
+def address(pod: Object, service: Object | None = None) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "ip": (pod.get("status") or {}).get("podIP"),
         "targetRef": {
@@ -61,6 +72,8 @@ def address(pod: Object) -> dict[str, Any]:
     node = (pod.get("spec") or {}).get("nodeName")
     if node:
         entry["nodeName"] = node
+    if service is not None and should_set_hostname(pod, service):
+        entry["hostname"] = pod["spec"]["hostname"]
     return entry
 
 
@@ -84,7 +97,7 @@ def desired_subsets(service: Object, pods: list[Object]) -> list[dict[str, Any]]
             continue
         group = groups.setdefault(tuple(ports), {"ready": [], "notReady": []})
         ready = publish_not_ready or objects.pod_is_ready(pod)
-        group["ready" if ready else "notReady"].append(address(pod))
+        group["ready" if ready else "notReady"].append(address(pod, service))
     subsets = []
     for ports_key in sorted(groups):
         group = groups[ports_key]
