@@ -17,6 +17,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 VALIDITY = datetime.timedelta(days=3650)
+SERVICE_NAMES = (
+    "kubernetes",
+    "kubernetes.default",
+    "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster.local",
+)
+"""The names pods use for the apiserver (the `kubernetes` Service), as in its certificate in
+Kubernetes; with the Service's ClusterIP they are in every serving certificate made here."""
 
 
 @dataclass(frozen=True)
@@ -49,12 +57,18 @@ def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
 def ensure_serving_certificate(
     directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")
 ) -> ServingCertificate:
-    """Create (once) `ca.crt`, `apiserver.crt` and `apiserver.key` in `directory`."""
+    """Create (once) `ca.crt`, `apiserver.crt` and `apiserver.key` in `directory`; again when
+    the certificate there does not name every one of `hosts` (made by an older version)."""
     directory.mkdir(parents=True, exist_ok=True)
     result = ServingCertificate(
         directory / "ca.crt", directory / "apiserver.crt", directory / "apiserver.key"
     )
-    if result.ca_cert.exists() and result.cert.exists() and result.key.exists():
+    if (
+        result.ca_cert.exists()
+        and result.cert.exists()
+        and result.key.exists()
+        and covers(result.cert, hosts)
+    ):
         return result
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -106,3 +120,24 @@ def ensure_serving_certificate(
     result.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     _write_key(key, result.key)
     return result
+
+
+def covers(cert_path: Path, hosts: tuple[str, ...]) -> bool:
+    """True if the certificate at `cert_path` names every host (IP or DNS name)."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (OSError, ValueError, x509.ExtensionNotFound):
+        return False
+    ips = {str(ip) for ip in names.get_values_for_type(x509.IPAddress)}
+    dns_names = set(names.get_values_for_type(x509.DNSName))
+    for host in hosts:
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            if host not in dns_names:
+                return False
+        else:
+            if host not in ips:
+                return False
+    return True

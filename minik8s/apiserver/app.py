@@ -17,12 +17,14 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from minik8s.api import errors
-from minik8s.apiserver import auth, discovery, metrics, openapi, wire
+from minik8s.apiserver import auth, discovery, listeners, metrics, openapi, wire
 from minik8s.apiserver.asgi import ApiserverApp
 from minik8s.apiserver.config import ApiserverSettings
 from minik8s.apiserver.handlers import ResourceHandler
+from minik8s.apiserver.kubernetesservice import INTERVAL, KubernetesService
 from minik8s.apiserver.registry import Registry, RegistrySettings
 from minik8s.apiserver.watchcache import WatchCache
+from minik8s.client import tasks
 from minik8s.store.etcd import EtcdStore
 
 logger = logging.getLogger(__name__)
@@ -53,6 +55,13 @@ def create_fastapi_app(settings: ApiserverSettings, tokens: dict[str, auth.User]
             ),
         )
         await registry.ensure_namespaces(BOOTSTRAP_NAMESPACES)
+        background = []
+        address = listeners.advertise_address(settings.advertise_address, settings.bind_address)
+        if settings.endpoint_reconciler_type != "none" and address:
+            kubernetes = KubernetesService(
+                registry, settings.service_cluster_ip_range, address, settings.port, INTERVAL
+            )
+            background.append(tasks.spawn(kubernetes.run(), "kubernetes service"))
         app.state.store = store
         app.state.cache = cache
         app.state.handler = ResourceHandler(
@@ -64,6 +73,7 @@ def create_fastapi_app(settings: ApiserverSettings, tokens: dict[str, auth.User]
         try:
             yield
         finally:
+            await tasks.cancel_and_wait(background)
             await cache.stop()
             await store.close()
 

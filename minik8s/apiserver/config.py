@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 from dataclasses import dataclass
 
 from minik8s.api import durations
@@ -14,6 +15,11 @@ class ApiserverSettings:
     """etcd client URLs; the first one is used."""
     bind_address: str = "127.0.0.1"
     """Address to listen on (loopback by default)."""
+    advertise_address: str | None = None
+    """Address the `kubernetes` Service's Endpoints hold (pods reach the apiserver there);
+    given explicitly and outside the bind address, it is listened on too (`listeners`)."""
+    endpoint_reconciler_type: str = "master-count"
+    """`master-count`: keep the `kubernetes` Service and its Endpoints; `none`: leave them."""
     port: int = 6443
     """Port to listen on (plain HTTP)."""
     token_auth_file: str | None = None
@@ -45,6 +51,12 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         "--etcd-servers", default="http://127.0.0.1:2379", help="comma-separated etcd client URLs"
     )
     parser.add_argument("--bind-address", default="127.0.0.1")
+    parser.add_argument("--advertise-address", default=None, type=_ip)
+    parser.add_argument(
+        "--endpoint-reconciler-type", choices=("master-count", "lease", "none"),
+        default="master-count",
+        help="keep the `kubernetes` Service's Endpoints (lease behaves as master-count)",
+    )  # fmt: skip
     parser.add_argument("--port", "--secure-port", type=int, default=6443)
     parser.add_argument("--token-auth-file", default=None)
     parser.add_argument("--tls-cert-file", default=None)
@@ -71,6 +83,10 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
     return ApiserverSettings(
         etcd_servers=tuple(s.strip() for s in args.etcd_servers.split(",") if s.strip()),
         bind_address=args.bind_address,
+        advertise_address=args.advertise_address,
+        endpoint_reconciler_type=(
+            "none" if args.endpoint_reconciler_type == "none" else "master-count"
+        ),
         port=args.port,
         token_auth_file=args.token_auth_file,
         tls_cert_file=args.tls_cert_file,
@@ -83,6 +99,13 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         min_request_timeout=args.min_request_timeout,
         log_level=str(args.log_level),
     )
+
+
+def _ip(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"not an IP address: {text!r}") from e
 
 
 def _whole_seconds(text: str) -> int:

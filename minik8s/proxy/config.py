@@ -19,6 +19,9 @@ class ProxySettings:
     """Pod network; traffic to a ClusterIP from outside it is masqueraded (None: masquerade all)."""
     service_cluster_ip_range: str = "10.96.0.0/16"
     """Service CIDR, routed to `bridge_name` before any rule is written."""
+    forbidden_pod_destinations: tuple[str, ...] = ()
+    """Networks pods may not reach but through a cluster Service (the nodes' network); the
+    node itself is always closed to pods (`podfirewall`)."""
     bridge_name: str = "minik8s-svc"
     """Local bridge that owns the Service CIDR route, so a Service IP never leaves the machine."""
     healthz_port: int = 10256
@@ -58,6 +61,10 @@ def _cidr(text: str) -> str:
         raise argparse.ArgumentTypeError(f"not an IPv4 CIDR: {text!r} ({e})") from e
 
 
+def _cidrs(text: str) -> tuple[str, ...]:
+    return tuple(_cidr(part.strip()) for part in text.split(",") if part.strip())
+
+
 def _positive(text: str) -> float:
     value = float(text.rstrip("s"))
     if value <= 0:
@@ -81,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cluster-cidr", type=_cidr, default="10.244.0.0/16",
                    help="pod network; '' masquerades all Service traffic")  # fmt: skip
     p.add_argument("--service-cluster-ip-range", type=_cidr, default="10.96.0.0/16")
+    p.add_argument(
+        "--forbidden-pod-destinations", type=_cidrs, default=(), metavar="CIDR[,CIDR…]",
+        help="networks pods reach only through a cluster Service (e.g. the nodes' network)",
+    )  # fmt: skip
     p.add_argument("--bridge-name", default="minik8s-svc")
     p.add_argument("--healthz-port", type=int, default=10256)
     p.add_argument("--healthz-bind-address", default="127.0.0.1")
@@ -114,6 +125,7 @@ def parse_args(argv: list[str] | None = None) -> ProxySettings:
         kubeconfig=args.kubeconfig,
         cluster_cidr=args.cluster_cidr or None,
         service_cluster_ip_range=args.service_cluster_ip_range,
+        forbidden_pod_destinations=args.forbidden_pod_destinations,
         bridge_name=args.bridge_name,
         healthz_port=args.healthz_port,
         healthz_bind_address=args.healthz_bind_address,

@@ -12,7 +12,9 @@ nat:  PREROUTING, OUTPUT → MINIK8S-SERVICES → (cluster IP:port) MINIK8S-SVC-
 filter: OUTPUT, FORWARD → MINIK8S-SERVICES: REJECT a cluster IP:port without endpoints;
       INPUT, FORWARD → MINIK8S-EXTERNAL-SERVICES: the same for node ports;
       FORWARD → MINIK8S-FORWARD: accept marked and established service traffic;
-      INPUT → MINIK8S-FIREWALL: drop non-loopback packets to 127/8 (route_localnet is on).
+      INPUT → MINIK8S-FIREWALL: drop non-loopback packets to 127/8 (route_localnet is on);
+      INPUT, FORWARD → MINIK8S-POD-FIREWALL: pods reach neither their node nor the nodes'
+      network, except the cluster's own services through their Service (`podfirewall`).
 
 Chain names hash like Kubernetes': sha256 of `namespace/name:port` + protocol (+ endpoint for
 SEP chains), base32, first 16 characters. The output is deterministic: service ports in
@@ -38,6 +40,9 @@ import socket
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+
+from minik8s.proxy import podfirewall
+from minik8s.proxy.podfirewall import POD_FIREWALL
 
 PREFIX = "MINIK8S-"
 SERVICES = "MINIK8S-SERVICES"
@@ -69,6 +74,8 @@ class RuleOptions:
     """Packet mark bit that asks MINIK8S-POSTROUTING to masquerade."""
     large_cluster_endpoints: int = LARGE_CLUSTER_ENDPOINTS
     """Above this many endpoints in all, per-endpoint comments are left out, as in Kubernetes."""
+    forbidden_pod_destinations: tuple[str, ...] = ()
+    """CIDRs pods may not reach (the nodes' network) but through a cluster Service."""
 
 
 class Endpoint(NamedTuple):
@@ -153,7 +160,7 @@ class RuleSet:
         return sum(len(rules) for t in tables for rules in self.tables[t].values())
 
 
-LEAVES = (MARK_MASQ, POSTROUTING, FORWARD, FIREWALL)
+LEAVES = (MARK_MASQ, POSTROUTING, FORWARD, FIREWALL, POD_FIREWALL)
 """Our chains that jump to none of ours."""
 TOP_LEVEL = 4
 
@@ -428,6 +435,7 @@ class Builder:
             f'-m comment --comment "{_NODEPORTS_COMMENT}" -m addrtype --dst-type LOCAL '
             f"-j {NODEPORTS}"
         )
+        tables["filter"][POD_FIREWALL] = podfirewall.firewall_rules(ports, self.options)
         if self._memo is not None:
             self._memo.fragments = {sp: self._fragments[sp] for sp in ports}
             self._memo.large = self.large
@@ -436,7 +444,7 @@ class Builder:
 
 def _static_chains(rules: RuleSet, options: RuleOptions) -> None:
     mark = f"{options.masquerade_mark}/{options.masquerade_mark}"
-    for chain in (SERVICES, EXTERNAL_SERVICES, FORWARD, FIREWALL):
+    for chain in (SERVICES, EXTERNAL_SERVICES, FORWARD, FIREWALL, POD_FIREWALL):
         rules.chain("filter", chain)
     rules.chain("filter", FORWARD).extend([
         f'-m comment --comment "minik8s forwarding rules" -m mark --mark {mark} -j ACCEPT',
@@ -571,8 +579,13 @@ JUMPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("filter", "OUTPUT",
      ("-m", "conntrack", "--ctstate", "NEW", "-m", "comment", "--comment",
       "minik8s service portals", "-j", SERVICES)),
+    # last: inserted last, so first in their chains
+    ("filter", "INPUT", ("-m", "comment", "--comment", "minik8s pod firewall", "-j", POD_FIREWALL)),
+    ("filter", "FORWARD",
+     ("-m", "comment", "--comment", "minik8s pod firewall", "-j", POD_FIREWALL)),
 )  # fmt: skip
-"""(table, built-in chain, rule) that hang our chains in; each is inserted first, once."""
+"""(table, built-in chain, rule) that hang our chains in; each is inserted first, once, in
+this order (so the last ones end up first)."""
 
 BUILTIN_CHAINS: dict[str, tuple[str, ...]] = {
     "filter": ("INPUT", "FORWARD", "OUTPUT"),

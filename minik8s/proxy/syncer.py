@@ -66,7 +66,10 @@ class Syncer:
         self.services = services
         self.endpoints = endpoints
         self.clock = clock
-        self.options = r.RuleOptions(cluster_cidr=settings.cluster_cidr)
+        self.options = r.RuleOptions(
+            cluster_cidr=settings.cluster_cidr,
+            forbidden_pod_destinations=settings.forbidden_pod_destinations,
+        )
         self._memo = r.Memo()
         self.syncs = 0
         """Successful syncs so far."""
