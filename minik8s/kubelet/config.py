@@ -68,6 +68,12 @@ class KubeletSettings:
     """Longest back-off delay in seconds."""
     root_dir: Path = field(default_factory=lambda: Path.home() / ".minik8s" / "kubelet")
     """Where pod volumes (emptyDir, configMap) live: `<root>/<node>/pods/<uid>/volumes`."""
+    cluster_dns: tuple[str, ...] = ("10.96.0.10",)
+    """Nameservers of `ClusterFirst` pods: the `kube-dns` Service's ClusterIP (`clusterDNS`)."""
+    cluster_domain: str = "cluster.local"
+    """The cluster's DNS domain: pods search `<ns>.svc.<domain> svc.<domain> <domain>`."""
+    resolv_conf: str = "/etc/resolv.conf"
+    """The node's resolver configuration: `dnsPolicy: Default` pods get it ('' for none)."""
     pause_image: str = "minik8s/pause:latest"
     """Image of the pod sandbox container."""
     shutdown_grace: float = 10.0
@@ -111,6 +117,12 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
         help="wait for the node's spec.podCIDR and use it instead of --pod-subnet",
     )
     parser.add_argument("--pod-workers", type=int, default=16)
+    parser.add_argument(
+        "--cluster-dns", default="10.96.0.10",
+        help="comma-separated nameservers of ClusterFirst pods ('' for none)",
+    )  # fmt: skip
+    parser.add_argument("--cluster-domain", default="cluster.local")
+    parser.add_argument("--resolv-conf", default="/etc/resolv.conf")
     parser.add_argument("--root-dir", default=None)
     parser.add_argument("--v", "--log-level", dest="log_level", default="info")
     args = parser.parse_args(argv)
@@ -139,6 +151,9 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
         pod_subnet=args.pod_subnet,
         pod_subnet_from_node=args.pod_subnet_from_node,
         pod_workers=args.pod_workers,
+        cluster_dns=tuple(a.strip() for a in args.cluster_dns.split(",") if a.strip()),
+        cluster_domain=args.cluster_domain.strip(".").lower(),
+        resolv_conf=args.resolv_conf,
         log_level=str(args.log_level),
         **extra,  # type: ignore[arg-type]
     )

@@ -9,9 +9,12 @@ period and then deleted with grace 0; containers of a pod the API no longer has 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from minik8s.api import errors
@@ -19,7 +22,7 @@ from minik8s.api.resources import CONFIGMAPS, PODS
 from minik8s.client.api import ApiClient
 from minik8s.client.workqueue import ExponentialBackoffRateLimiter, WorkQueue
 from minik8s.componentbase.events import EventRecorder
-from minik8s.kubelet import actions, metrics, specs, volumes
+from minik8s.kubelet import actions, dnsconfig, envvars, metrics, specs, volumes
 from minik8s.kubelet import status as podstatus
 from minik8s.kubelet.backoff import Backoff
 from minik8s.kubelet.config import KubeletSettings
@@ -28,6 +31,8 @@ from minik8s.kubelet.runtime import (
     LABEL_NODE,
     LABEL_POD_UID,
     Container,
+    ContainerConfig,
+    Mount,
     PullError,
     Runtime,
     RuntimeError_,
@@ -69,8 +74,11 @@ class PodWorkers:
         runtime: Runtime,
         recorder: EventRecorder,
         status_manager: StatusManager,
+        services: Callable[[], list[Object]] = list,
     ) -> None:
         self.settings = settings
+        self.services = services
+        """The Services the informer holds (for the containers' Service variables)."""
         self.client = client
         self.runtime = runtime
         self.recorder = recorder
@@ -224,11 +232,17 @@ class PodWorkers:
         uid, key = specs.pod_uid(pod), specs.pod_key(pod)
         requeue: float | None = None
         by_name = {c["name"]: c for c in pod["spec"].get("containers") or []}
+        spec = pod.get("spec") or {}
+        service_env = envvars.service_env(
+            self.services(), str(pod["metadata"].get("namespace") or ""),
+            spec.get("enableServiceLinks") is not False,
+        )  # fmt: skip
         try:
             configmaps = await self._configmaps(pod)
             pod_dir = self.settings.pods_dir / uid
             volume_paths = await volumes.prepare(pod_dir, pod, configmaps)
-        except (specs.ConfigError, errors.ApiError) as e:
+            dns_mounts = self._pod_dns_files(pod, pod_dir, sandbox.ip or "")
+        except (specs.ConfigError, errors.ApiError, OSError) as e:
             message = getattr(e, "message", None) or str(e)
             for name, _, _ in plan.start:
                 waiting[name] = ("CreateContainerConfigError", message)
@@ -252,7 +266,9 @@ class PodWorkers:
                     host_ip=self.settings.node_ip,
                     volume_paths=volume_paths,
                     configmaps=configmaps,
+                    service_env=service_env,
                 )
+                config = _with_dns_files(config, dns_mounts)
             except specs.ConfigError as e:
                 waiting[name] = ("CreateContainerConfigError", str(e))
                 self.recorder.record(pod, "Warning", "Failed", f"Error: {e}")
@@ -278,6 +294,36 @@ class PodWorkers:
             )
             self.recorder.record(pod, "Normal", "Started", f"Started container {name}")
         return requeue
+
+    def _pod_dns_files(self, pod: Object, pod_dir: Path, pod_ip: str) -> tuple[Mount, ...]:
+        """Write the pod's resolv.conf and hosts file; the mounts that put them in place."""
+        host = dnsconfig.HostDNS()
+        if self.settings.resolv_conf:
+            try:
+                host = dnsconfig.parse_resolv_conf(Path(self.settings.resolv_conf).read_text())
+            except OSError as e:
+                logger.warning(
+                    "%s: cannot read %s: %s", specs.pod_key(pod), self.settings.resolv_conf, e
+                )
+        resolv = dnsconfig.resolv_conf(
+            pod, self.settings.cluster_dns, self.settings.cluster_domain, host
+        )
+        for warning in resolv.warnings:
+            self.recorder.record(pod, "Warning", "DNSConfigForming", warning)
+        pod_dir.mkdir(parents=True, exist_ok=True)
+        files = {
+            "resolv.conf": resolv.render(),
+            "etc-hosts": dnsconfig.hosts_file(pod, pod_ip, self.settings.cluster_domain),
+        }
+        for name, content in files.items():
+            tmp = pod_dir / f".{name}.tmp"
+            tmp.write_text(content)
+            tmp.chmod(0o644)
+            tmp.replace(pod_dir / name)
+        return (
+            Mount(str(pod_dir / "resolv.conf"), "/etc/resolv.conf"),
+            Mount(str(pod_dir / "etc-hosts"), "/etc/hosts"),
+        )
 
     async def _configmaps(self, pod: Object) -> dict[str, Object]:
         result = {}
@@ -400,6 +446,13 @@ class PodWorkers:
     async def close(self) -> None:
         self.queue.shutdown()
         await self.probes.close()
+
+
+def _with_dns_files(config: ContainerConfig, mounts: tuple[Mount, ...]) -> ContainerConfig:
+    """The container with the pod's resolv.conf and hosts file, unless it mounts its own."""
+    taken = {m.target for m in config.mounts}
+    extra = tuple(m for m in mounts if m.target not in taken)
+    return dataclasses.replace(config, mounts=config.mounts + extra) if extra else config
 
 
 def _earliest(a: float | None, b: float | None) -> float | None:

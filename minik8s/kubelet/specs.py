@@ -84,8 +84,9 @@ def container_config(
     host_ip: str,
     volume_paths: Mapping[str, str],
     configmaps: Mapping[str, Object],
+    service_env: Mapping[str, str] | None = None,
 ) -> ContainerConfig:
-    env = resolve_env(pod, container, pod_ip, host_ip, configmaps)
+    env = resolve_env(pod, container, pod_ip, host_ip, configmaps, base=service_env)
     command = [expand(c, env) for c in container["command"]] if container.get("command") else None
     args = [expand(a, env) for a in container["args"]] if container.get("args") else None
     nano_cpus, mem_limit = limits(container)
@@ -133,10 +134,16 @@ def field_ref(pod: Object, path: str, pod_ip: str, host_ip: str) -> str:
 
 
 def resolve_env(
-    pod: Object, container: Object, pod_ip: str, host_ip: str, configmaps: Mapping[str, Object]
+    pod: Object,
+    container: Object,
+    pod_ip: str,
+    host_ip: str,
+    configmaps: Mapping[str, Object],
+    base: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The container's environment, in order, with `$(VAR)` references expanded."""
-    env: dict[str, str] = {}
+    """The container's environment, in order, with `$(VAR)` references expanded; it starts
+    from `base` (the Service variables, `envvars`), which its own variables override."""
+    env: dict[str, str] = dict(base or {})
     for var in container.get("env") or []:
         name = var["name"]
         source = var.get("valueFrom")
