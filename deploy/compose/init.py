@@ -1,7 +1,7 @@
 """One-shot set-up of the docker-compose cluster's credentials (the `init` service).
 
 Writes, once, into the shared `state` volume: the CA and the apiserver's serving certificate
-(valid for `apiserver`, the compose service name, and 127.0.0.1), the token file and the
+(valid for `apiserver`, the compose service name, 127.0.0.1 and the `kubernetes` Service), the token file and the
 in-cluster kubeconfig (`https://apiserver:6443`); then the host's kubeconfig
 (`https://127.0.0.1:<published port>`) into the bind-mounted output directory, owned by that
 directory's owner. Rerunning it keeps what exists, so `docker-compose up` is idempotent.
@@ -18,7 +18,9 @@ from minik8s.cli.launcher import kubeconfig
 
 STATE = Path(os.environ.get("MINIK8S_STATE", "/state"))
 OUT = Path(os.environ.get("MINIK8S_OUT", "/out"))
-HOSTS = ("apiserver", "localhost", "127.0.0.1")
+HOSTS = ("apiserver", "localhost", "127.0.0.1", "10.96.0.1", *pki.SERVICE_NAMES)
+"""Names of the apiserver: its compose service, loopback (the published port), and the
+`kubernetes` Service pods reach it through (ClusterIP and names)."""
 
 
 def main() -> None:

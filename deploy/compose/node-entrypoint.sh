@@ -16,6 +16,10 @@ KUBECONFIG=${KUBECONFIG:-/state/kubeconfig}
 PRELOAD=${PRELOAD:-/preload/images.tar}
 HERE=$(dirname "$(readlink -f "$0")")
 NODE_IP=$(ip -4 -o addr show dev eth0 | awk '{split($4, a, "/"); print a[1]; exit}')
+# The nodes' network (etcd, the control plane, the other nodes' kubelets): closed to pods but
+# through a cluster Service (kube-proxy's MINIK8S-POD-FIREWALL).
+NODE_NETWORK=$(python3 -c 'import ipaddress, sys; print(ipaddress.ip_interface(sys.argv[1]).network)' \
+  "$(ip -4 -o addr show dev eth0 | awk '{print $4; exit}')")
 # A scaled service's containers (`--scale worker=3`) have no NODE_NAME: their name in Docker's
 # DNS (`<project>_worker_3.<network>`, or `<project>-worker-3` with compose v2) gives `worker-3`
 # (SERVICE_NAME=worker).
@@ -97,7 +101,8 @@ supervise kubelet python3 -m minik8s.cmd.kubelet --node-name "$NODE_NAME" \
   --kubeconfig "$KUBECONFIG" --runtime docker --node-ip "$NODE_IP" --port 10250 \
   --pod-subnet-from-node --node-status-update-frequency "${NODE_STATUS_UPDATE_FREQUENCY:-5}"
 supervise proxy python3 -m minik8s.cmd.proxy --kubeconfig "$KUBECONFIG" \
-  --node-name "$NODE_NAME" --cluster-cidr "$CLUSTER_CIDR" --service-cluster-ip-range "$SERVICE_CIDR"
+  --node-name "$NODE_NAME" --cluster-cidr "$CLUSTER_CIDR" --service-cluster-ip-range "$SERVICE_CIDR" \
+  --forbidden-pod-destinations "$NODE_NETWORK"
 
 log "running kubelet, kube-proxy and hostgw"
 while :; do

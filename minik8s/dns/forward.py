@@ -181,6 +181,9 @@ class Forwarder:
         ttl = min([*ttls, cap])
         if ttl <= 0:
             return
+        for section in (response.answer, response.authority, response.additional):
+            for rrset in section:  # served with at most the time it stays cached (CoreDNS too)
+                rrset.ttl = min(rrset.ttl, ttl)
         self._cache[key] = CacheEntry(now, now + ttl, response.to_wire())
         self._cache.move_to_end(key)
         while len(self._cache) > self.cache_size:

@@ -95,6 +95,14 @@ def up(
     etcd_binary: Annotated[
         str, typer.Option(envvar="MINIK8S_ETCD_BINARY", help="etcd executable")
     ] = "etcd",
+    dns_upstream: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MINIK8S_DNS_UPSTREAM",
+            help="upstream resolvers of the cluster DNS: IP[:PORT],… or a resolv.conf path; "
+            "'' for none (default: this host's /etc/resolv.conf)",
+        ),
+    ] = None,
 ) -> None:
     """Start the cluster's components that are not running yet, and write the kubeconfig."""
     with _errors():
@@ -106,6 +114,7 @@ def up(
             etcd_peer_port=etcd_peer_port,
             apiserver_port=apiserver_port,
             etcd_binary=etcd_binary,
+            dns_upstream=dns_upstream,
         )
         lifecycle.up(settings, out)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from minik8s.cli.launcher import network
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.pki import Pki
 from minik8s.cli.launcher.settings import LauncherSettings
@@ -101,6 +102,8 @@ def _apiserver(settings: LauncherSettings, state: ClusterState, node: str | None
         *_python_module("minik8s.cmd.apiserver"),
         f"--etcd-servers={state.etcd_url}",
         f"--bind-address={LOOPBACK}",
+        # pods reach it there, through the `kubernetes` Service (see launcher.network)
+        f"--advertise-address={network.pod_gateway()}",
         f"--port={state.apiserver_port}",
         f"--token-auth-file={settings.tokens_file}",
         f"--tls-cert-file={Pki(settings.pki_dir).serving_cert}",
@@ -126,6 +129,20 @@ def _proxy(settings: LauncherSettings, state: ClusterState, node: str | None) ->
     first = node_names(state, PerNode.REAL)[:1] or ["node-1"]
     argv = _client("minik8s.cmd.proxy")(settings, state, first[0])
     return [*argv, f"--state-file={settings.run_dir / 'proxy-state.json'}"]
+
+
+def _dns(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
+    """The cluster DNS on the host's pod-network address (reached through the `kube-dns`
+    Service), its health and metrics on loopback."""
+    argv = _client("minik8s.cmd.dns")(settings, state, None)
+    argv += [
+        f"--dns-bind-address={network.pod_gateway()}",
+        f"--dns-port={state.dns_port}",
+        f"--healthz-port={state.dns_metrics_port}",
+    ]
+    if settings.dns_upstream is not None:
+        argv.append(f"--upstream={settings.dns_upstream or 'none'}")
+    return argv
 
 
 COMPONENTS: tuple[Component, ...] = (
@@ -160,6 +177,7 @@ COMPONENTS: tuple[Component, ...] = (
         # --healthz-port=0: a free port, so two clusters on one machine do not collide
         _client("minik8s.cmd.controller_manager", "--healthz-port=0"),
     ),
+    Component("dns", True, 16, _dns, health=lambda state: state.dns_health_url),
     Component("kubelet", True, 4, _client("minik8s.cmd.kubelet"), per_node=PerNode.REAL),
     Component(
         "kubelet",

@@ -12,7 +12,16 @@ from dataclasses import dataclass
 import httpx
 from rich.console import Console
 
-from minik8s.cli.launcher import components, docker, kubeconfig, pki, pods, processes, state
+from minik8s.cli.launcher import (
+    addons,
+    components,
+    docker,
+    kubeconfig,
+    pki,
+    pods,
+    processes,
+    state,
+)
 from minik8s.cli.launcher.components import Instance, PerNode
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.settings import LauncherSettings
@@ -46,6 +55,12 @@ def up(settings: LauncherSettings, console: Console) -> state.ClusterState:
         docker.ensure_images(settings, console)
     for instance in components.instances(settings, cluster):
         _ensure(settings, instance, console)
+        if instance.name == "dns":
+            try:
+                what = addons.ensure_dns(settings, cluster)
+            except httpx.HTTPError as e:
+                raise LauncherError(f"installing the kube-dns Service: {e}") from e
+            console.print(f"[green]✓[/] kube-dns Service ({what})", highlight=False)
     _wait_nodes_ready(settings, cluster, console)
 
     _note_disabled(cluster, console)

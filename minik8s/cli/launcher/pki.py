@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from minik8s import pki as certificates
+from minik8s.cli.launcher import network
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,19 @@ class Pki:
         return self.directory / "apiserver.key"
 
 
+def serving_hosts() -> tuple[str, ...]:
+    """Where clients reach the apiserver: loopback from the host; the `kubernetes` Service
+    (by ClusterIP and name) and the host's pod-network address from pods."""
+    return (
+        "127.0.0.1",
+        "localhost",
+        network.kubernetes_service_ip(),
+        network.pod_gateway(),
+        *certificates.SERVICE_NAMES,
+    )
+
+
 def ensure(directory: Path) -> Pki:
     """Create the CA and the serving certificate unless they exist; return their paths."""
-    certificates.ensure_serving_certificate(directory)
+    certificates.ensure_serving_certificate(directory, serving_hosts())
     return Pki(directory)
