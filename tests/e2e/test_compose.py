@@ -201,8 +201,7 @@ def fetch(cluster: Cluster, from_pod: str, node: str, url: str) -> str:
         "--filter", "label=minik8s.container=main",
     ).split()  # fmt: skip
     assert ids, f"no container of pod {from_pod} on {node}"
-    # (busybox 1.35's `wget -T` crashes: `timeout` bounds it instead)
-    return cluster.node_docker(node, "exec", ids[0], "timeout", "5", "wget", "-q", "-O-", url)
+    return cluster.node_docker(node, "exec", ids[0], "wget", "-T", "5", "-q", "-O-", url)
 
 
 def test_both_nodes_ready_with_their_own_pod_cidr(cluster: Cluster) -> None:
