@@ -58,7 +58,7 @@ class Dns:
 
     async def start(self) -> None:
         collector = metrics.DnsCollector(
-            self.metrics, self.forwarder, lambda: len(self.zone.names), lambda: self.zone.owners
+            self.metrics, self.forwarder, lambda: self.zone.size, lambda: self.zone.owners
         )
         self._unregister = metrics.register(collector)
         await self.server.start([(a, self.settings.port) for a in self.settings.bind_addresses])
@@ -105,6 +105,6 @@ async def main(settings: DnsSettings, stop: asyncio.Event) -> None:
 async def _log_synced(dns: Dns) -> None:
     await dns.wait_synced()
     logger.info(
-        "dns: informers synced: %d services, %d names in the zone",
-        dns.zone.owners - 1, len(dns.zone.names),
+        "dns: informers synced: %d services, %d answers in the zone",
+        dns.zone.owners - 1, dns.zone.size,
     )  # fmt: skip

@@ -118,7 +118,9 @@ class DnsCollector(Collector):
                 value=self.forwarder.cache_entries,
             )  # fmt: skip
         yield GaugeMetricFamily(
-            "minik8s_dns_zone_names", "Names in the cluster zone", value=self.zone_names()
+            "minik8s_dns_zone_answers",
+            "Answers compiled (one per name and type)",
+            value=self.zone_names(),
         )
         yield GaugeMetricFamily(
             "minik8s_dns_services", "Services with records", value=self.services()

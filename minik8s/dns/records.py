@@ -20,7 +20,8 @@ Pod names (`a-b-c-d.<ns>.pod.<zone>` → a.b.c.d) are answered from the name alo
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from minik8s.api.meta import annotations_of, name_of, namespace_of
@@ -83,11 +84,75 @@ def zone_records(zone: str) -> list[Record]:
     ]
 
 
+class ServiceInfo(NamedTuple):
+    """What the records of a Service depend on (kept by the informer: see `compact_service`)."""
+
+    type: str
+    cluster_ip: str
+    external_name: str
+    ports: tuple[tuple[str, int, str], ...]
+    """(name, port, protocol) of each port."""
+    tolerate_unready: bool
+
+
+class Address(NamedTuple):
+    ip: str
+    hostname: str
+    ports: tuple[tuple[str, int, str], ...]
+    """Its subset's ports: (name, port, protocol); one tuple shared by the whole subset."""
+
+
+class EndpointsInfo(NamedTuple):
+    ready: tuple[Address, ...]
+    not_ready: tuple[Address, ...]
+
+
+def service_info(service: Mapping[str, Any]) -> ServiceInfo:
+    """The informer's compact form, or computed from a full Service."""
+    info = service.get("dns")
+    if isinstance(info, ServiceInfo):
+        return info
+    spec = service.get("spec") or {}
+    ports = tuple(
+        (_intern(p.get("name") or ""), int(p.get("port") or 0), _intern(p.get("protocol") or "TCP"))
+        for p in spec.get("ports") or []
+    )
+    return ServiceInfo(
+        _intern(str(spec.get("type") or "ClusterIP")),
+        str(spec.get("clusterIP") or ""),
+        str(spec.get("externalName") or ""),
+        ports,
+        annotations_of(service).get(TOLERATE_UNREADY) == "true",
+    )
+
+
+def endpoints_info(endpoints: Mapping[str, Any] | None) -> EndpointsInfo:
+    """The informer's compact form, or computed from a full Endpoints."""
+    if not endpoints:
+        return EndpointsInfo((), ())
+    info = endpoints.get("dns")
+    if isinstance(info, EndpointsInfo):
+        return info
+    ready: list[Address] = []
+    not_ready: list[Address] = []
+    for subset in endpoints.get("subsets") or []:
+        ports = tuple(
+            (_intern(p.get("name") or ""), int(p.get("port") or 0),
+             _intern(p.get("protocol") or "TCP"))
+            for p in subset.get("ports") or []
+        )  # fmt: skip
+        for field, found in (("addresses", ready), ("notReadyAddresses", not_ready)):
+            for a in subset.get(field) or []:
+                if is_ipv4(a.get("ip")):
+                    found.append(Address(a["ip"], str(a.get("hostname") or ""), ports))
+    return EndpointsInfo(tuple(ready), tuple(not_ready))
+
+
 def service_records(
     service: Mapping[str, Any], endpoints: Mapping[str, Any] | None, zone: str
 ) -> list[Record]:
     """Every record `service` (with its Endpoints, if any) owns, without duplicates."""
-    spec = service.get("spec") or {}
+    info = service_info(service)
     name, namespace = name_of(service), namespace_of(service)
     fqdn = service_name(name, namespace, zone)
     out: dict[Record, None] = {}  # ordered set
@@ -95,37 +160,37 @@ def service_records(
     def add(record: Record) -> None:
         out[record] = None
 
-    if spec.get("type") == "ExternalName":
-        target = str(spec.get("externalName") or "").rstrip(".").lower()
+    if info.type == "ExternalName":
+        target = info.external_name.rstrip(".").lower()
         if target:
             add(Record(fqdn, CNAME, (target,)))
         return list(out)
-    cluster_ip = spec.get("clusterIP")
+    cluster_ip = info.cluster_ip
     headless = cluster_ip == "None"
-    ports = [p for p in spec.get("ports") or [] if p.get("name")]
-    if not headless and isinstance(cluster_ip, str) and is_ipv4(cluster_ip):
+    if not headless and is_ipv4(cluster_ip):
         add(Record(fqdn, A, (cluster_ip,)))
         add(Record(reverse_name(cluster_ip), PTR, (fqdn,)))
-        for port in ports:
-            srv = _srv_name(port.get("name"), port.get("protocol"), fqdn)
-            add(Record(srv, SRV, (0, 100, int(port.get("port") or 0), fqdn)))
+        for port_name, port, protocol in info.ports:
+            if port_name:
+                srv = _srv_name(port_name, protocol, fqdn)
+                add(Record(srv, SRV, (0, 100, port, fqdn)))
         if (namespace, name) == DNS_SERVICE:
             add(Record(f"ns.dns.{zone}", A, (cluster_ip,)))
     elif not headless:
         return []  # no address allocated yet (or not IPv4): nothing to answer
-    addresses = ready_addresses(service, endpoints)
+    addresses = endpoints_info(endpoints)
+    ready = addresses.ready + (addresses.not_ready if info.tolerate_unready else ())
     srv_targets: dict[str, list[tuple[int, str]]] = {}
-    for address, subset_ports in addresses:
-        ip = address["ip"]
+    for address in ready:
         host = f"{endpoint_hostname(address)}.{fqdn}"
         if headless:
-            add(Record(fqdn, A, (ip,)))
-            for port in subset_ports:
-                if port.get("name"):
-                    srv = _srv_name(port.get("name"), port.get("protocol"), fqdn)
-                    srv_targets.setdefault(srv, []).append((int(port.get("port") or 0), host))
-        add(Record(host, A, (ip,)))
-        add(Record(reverse_name(ip), PTR, (host,)))
+            add(Record(fqdn, A, (address.ip,)))
+            for port_name, port, protocol in address.ports:
+                if port_name:
+                    srv = _srv_name(port_name, protocol, fqdn)
+                    srv_targets.setdefault(srv, []).append((port, host))
+        add(Record(host, A, (address.ip,)))
+        add(Record(reverse_name(address.ip), PTR, (host,)))
     for srv, targets in srv_targets.items():
         weight = max(1, 100 // len(set(targets)))
         for port_number, host in targets:
@@ -133,27 +198,8 @@ def service_records(
     return list(out)
 
 
-def ready_addresses(
-    service: Mapping[str, Any], endpoints: Mapping[str, Any] | None
-) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
-    """(address, its subset's ports) for each ready IPv4 endpoint address."""
-    if not endpoints:
-        return []
-    tolerate = annotations_of(service).get(TOLERATE_UNREADY) == "true"
-    result: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
-    for subset in endpoints.get("subsets") or []:
-        ports = subset.get("ports") or []
-        lists: Iterable[Any] = [subset.get("addresses") or []]
-        if tolerate:
-            lists = [*lists, subset.get("notReadyAddresses") or []]
-        for entries in lists:
-            result.extend((a, ports) for a in entries if is_ipv4(a.get("ip")))
-    return result
-
-
-def endpoint_hostname(address: Mapping[str, Any]) -> str:
-    hostname = address.get("hostname")
-    return str(hostname).lower() if hostname else dashed(str(address["ip"]))
+def endpoint_hostname(address: Address) -> str:
+    return address.hostname.lower() if address.hostname else dashed(address.ip)
 
 
 def _srv_name(port_name: Any, protocol: Any, fqdn: str) -> str:
@@ -176,36 +222,24 @@ def parse_pod_name(name: str, zone: str) -> str | None:
 
 
 def compact_service(obj: dict[str, Any]) -> dict[str, Any]:
-    """The fields of a Service the records use, and the metadata the informer needs."""
-    meta = obj.get("metadata") or {}
-    spec = obj.get("spec") or {}
-    small_meta = {k: meta[k] for k in ("name", "namespace", "resourceVersion") if k in meta}
-    annotations = meta.get("annotations") or {}
-    if TOLERATE_UNREADY in annotations:
-        small_meta["annotations"] = {TOLERATE_UNREADY: annotations[TOLERATE_UNREADY]}
-    small_spec = {k: spec[k] for k in ("type", "clusterIP", "externalName") if k in spec}
-    small_spec["ports"] = [
-        {k: p[k] for k in ("name", "port", "protocol") if k in p} for p in spec.get("ports") or []
-    ]
-    return {"metadata": small_meta, "spec": small_spec}
+    """The informer's copy of a Service: its metadata's name, namespace and resourceVersion,
+    and its `ServiceInfo` (a few hundred bytes where the object takes a few kilobytes)."""
+    return {"metadata": _small_meta(obj), "dns": service_info(obj)}
 
 
 def compact_endpoints(obj: dict[str, Any]) -> dict[str, Any]:
-    """The addresses (IP, hostname) and ports of an Endpoints, and its informer metadata."""
+    """The informer's copy of an Endpoints: its metadata and its `EndpointsInfo`."""
+    return {"metadata": _small_meta(obj), "dns": endpoints_info(obj)}
+
+
+def _small_meta(obj: dict[str, Any]) -> dict[str, Any]:
     meta = obj.get("metadata") or {}
-    subsets = []
-    for subset in obj.get("subsets") or []:
-        small: dict[str, Any] = {}
-        for field in ("addresses", "notReadyAddresses"):
-            entries = subset.get(field)
-            if entries:
-                small[field] = [{k: a[k] for k in ("ip", "hostname") if a.get(k)} for a in entries]
-        small["ports"] = [
-            {k: p[k] for k in ("name", "port", "protocol") if k in p}
-            for p in subset.get("ports") or []
-        ]
-        subsets.append(small)
-    return {
-        "metadata": {k: meta[k] for k in ("name", "namespace", "resourceVersion") if k in meta},
-        "subsets": subsets,
-    }
+    small = {k: meta[k] for k in ("name", "resourceVersion") if k in meta}
+    if meta.get("namespace"):
+        small["namespace"] = _intern(meta["namespace"])
+    return small
+
+
+def _intern(text: str) -> str:
+    """One copy of the strings many objects repeat (namespaces, port names, protocols)."""
+    return sys.intern(str(text))

@@ -64,7 +64,7 @@ class Resolver:
         if authority is None:
             return Forward(query)
         apex, soa = authority
-        if name in zone.names:
+        if zone.exists(name):
             if query.qtype == ANY:
                 return self._any(query)
             return wire.assemble(

@@ -1,33 +1,41 @@
-"""The records of the cluster zone by name, compiled into answers whenever an owner changes.
+"""The records of the cluster zone, compiled into wire-format answers whenever an owner changes.
 
 An owner (a Service, `ns/name`, or the zone itself) sets its whole list of records at once;
-`set_owner` works out which (name, type) sets changed and compiles only those into `answers`:
-the wire-format name plus the type (2 bytes) → an answer template (see `wire.template`). The
-answer path is then one dict lookup. `names` counts the records at each name and below it
-(down to the zone's apex), so an empty non-terminal such as `default.svc.cluster.local` exists
-(NODATA, not NXDOMAIN: RFC 8020) for as long as something lives under it.
+`set_owner` encodes them, works out which (name, type) sets changed and rewrites only those in
+`answers`: the wire-format name plus the type (2 bytes) → an answer template (`wire.template`
+layout). The answer path is then one dict lookup.
 
-Several owners may put records at one name (two Services with the same endpoint address both
-have its PTR record); each keeps its own, and the answer holds them all.
+Memory is what limits a zone of 10 000 Services and 50 000 endpoints, so nothing but the
+answers is kept per record: an owner remembers the keys it contributes to (the same bytes
+objects as the answers' keys), and a key remembers its owner, or, in the rare case several
+owners put records at one name (two Services with the same endpoint address both have its
+PTR record), each owner's part. A name exists when it has an answer, is an ExternalName's
+CNAME, or is the ancestor of one inside the zone (an empty non-terminal such as
+`default.svc.cluster.local`: NODATA, not NXDOMAIN, RFC 8020); `parents` counts those.
 """
 
 from __future__ import annotations
 
 import logging
+import struct
 import time
 from collections.abc import Iterable
-from typing import Any
 
 from minik8s.dns import wire
-from minik8s.dns.records import CNAME, SOA, Record
+from minik8s.dns.records import CNAME, NS, PTR, SOA, SRV, TXT, A, Record
 
 logger = logging.getLogger(__name__)
 
 REVERSE_ZONE = "in-addr.arpa"
 ZONE_OWNER = ""
 """The owner of the zone's own records (NS, dns-version)."""
+TYPES = tuple(t.to_bytes(2) for t in (A, NS, CNAME, SOA, PTR, TXT, SRV))
+"""The types the zone may hold (a name with none of them has no answer)."""
+_CNAME = CNAME.to_bytes(2)
+_RR = struct.Struct("!HHIH")
 
-Key = tuple[str, int]
+Part = str | dict[str, bytes]
+"""A key's owner, or each owner's part: a 2-byte count, then its records."""
 
 
 class Zone:
@@ -38,71 +46,71 @@ class Zone:
         self.reverse_apex = wire.name_to_wire(REVERSE_ZONE)
         self.answers: dict[bytes, bytes] = {}
         """Wire name (lower-case) + type (2 bytes) → answer template."""
-        self.names: dict[bytes, int] = {}
-        """Wire names that exist, in the cluster zone (with their ancestors) or the reverse
-        zone (on their own) → how many records live at or below them."""
         self.cnames: dict[bytes, bytes] = {}
         """Wire names of ExternalName Services → their target's wire name."""
+        self.parents: dict[bytes, int] = {}
+        """Proper ancestors inside the zone of the names that have records → how many."""
         self.serial = int(time.time())
         self.soa = wire.soa_rdata(self.domain, self.serial, ttl)
-        self.reverse_soa = wire.soa_rdata(self.domain, self.serial, ttl)
-        self._rrsets: dict[Key, dict[str, list[tuple[Any, ...]]]] = {}
-        self._owned: dict[str, tuple[Record, ...]] = {}
+        self._owned: dict[str, tuple[bytes, ...]] = {}
+        self._parts: dict[bytes, Part] = {}
+        for permanent in (f"svc.{self.domain}", f"pod.{self.domain}"):
+            self._hold(wire.name_to_wire(f"x.{permanent}"))  # both always exist
         self._set_serial()
 
     # --- changes ---------------------------------------------------------------------------
 
     def set_owner(self, owner: str, records: Iterable[Record]) -> bool:
         """Make `records` the whole contribution of `owner`; True if an answer changed."""
-        new = tuple(records)
-        old = self._owned.get(owner, ())
-        if new == old:
+        new = self._encode(records)
+        old_keys = self._owned.get(owner, ())
+        stored = {k: k for k in old_keys}  # the key objects the dicts hold: one copy each
+        changed = False
+        for key in old_keys:
+            if key not in new:
+                self._put(key, owner, None)
+                changed = True
+        for key, part in new.items():
+            key = stored.get(key, key)
+            if self._part_of(key, owner) != part:
+                self._put(key, owner, part)
+                changed = True
+        if not changed:
             return False
-        new_sets: dict[Key, list[tuple[Any, ...]]] = {}
-        for r in new:
-            new_sets.setdefault((r.name, r.rtype), []).append(r.rdata)
-        touched: list[Key] = []
-        for key in {(r.name, r.rtype) for r in old} - new_sets.keys():
-            owners = self._rrsets.get(key)
-            if owners is not None and owners.pop(owner, None) is not None:
-                if not owners:
-                    del self._rrsets[key]
-                touched.append(key)
-        for key, rdatas in new_sets.items():
-            owners = self._rrsets.setdefault(key, {})
-            if owners.get(owner) != rdatas:
-                owners[owner] = rdatas
-                touched.append(key)
-        old_names = {r.name for r in old}
-        new_names = {r.name for r in new}
+        old_names = {k[:-2] for k in old_keys}
+        new_names = {k[:-2] for k in new}
         for name in old_names - new_names:
             self._release(name)
         for name in new_names - old_names:
             self._hold(name)
         if new:
-            self._owned[owner] = new
+            self._owned[owner] = tuple(stored.get(k, k) for k in new)
         else:
             self._owned.pop(owner, None)
-        for key in touched:
-            self._compile(key)
         self._set_serial()
         return True
 
     def remove_owner(self, owner: str) -> bool:
         return self.set_owner(owner, ())
 
+    # --- reads -----------------------------------------------------------------------------
+
     @property
     def owners(self) -> int:
         return len(self._owned)
 
-    # --- reads -----------------------------------------------------------------------------
+    @property
+    def size(self) -> int:
+        """Answers compiled (one per name and type)."""
+        return len(self.answers) + len(self.cnames)
 
-    def rdatas(self, name: str, rtype: int) -> list[tuple[Any, ...]]:
-        owners = self._rrsets.get((name, rtype)) or {}
-        return [rdata for rdatas in owners.values() for rdata in rdatas]
-
-    def types_at(self, name: str) -> list[int]:
-        return sorted({t for (n, t) in self._rrsets if n == name})
+    def exists(self, name: bytes) -> bool:
+        return (
+            name in self.parents
+            or name in self.cnames
+            or name == self.apex
+            or any(name + t in self.answers for t in TYPES)
+        )
 
     def in_zone(self, name: bytes) -> bool:
         """True if the wire name is the zone's apex or below it."""
@@ -114,72 +122,104 @@ class Zone:
         """(apex, SOA rdata) of the zone that answers for `name`; None if neither does."""
         if self.in_zone(name):
             return self.apex, self.soa
-        if name.endswith(self.reverse_apex) and name in self.names:
-            return self.reverse_apex, self.reverse_soa
+        if name.endswith(self.reverse_apex) and self.exists(name):
+            return self.reverse_apex, self.soa
         return None
 
     # --- internals -------------------------------------------------------------------------
 
-    def _compile(self, key: Key) -> None:
-        name, rtype = key
-        try:
-            wname = wire.name_to_wire(name)
-        except wire.NameError_:
-            logger.warning("dns: skipping a record with an invalid name %r", name)
-            return
-        answer_key = wname + rtype.to_bytes(2)
-        rdatas = self.rdatas(name, rtype)
-        if rtype == CNAME:
-            if rdatas:
-                self.cnames[wname] = wire.name_to_wire(rdatas[0][0])
-            else:
-                self.cnames.pop(wname, None)
-            return
-        if not rdatas:
-            self.answers.pop(answer_key, None)
-            return
-        encoded = []
-        for rdata in rdatas:
+    def _encode(self, records: Iterable[Record]) -> dict[bytes, bytes]:
+        """key → part (count, then the records in wire format, each owned by the question)."""
+        grouped: dict[bytes, list[bytes]] = {}
+        for r in records:
             try:
-                encoded.append(wire.rdata_wire(rtype, rdata))
+                key = wire.name_to_wire(r.name) + r.rtype.to_bytes(2)
+                data = wire.name_to_wire(r.rdata[0]) if r.rtype == CNAME else _rr(r, self.ttl)
             except (ValueError, OSError) as e:
-                logger.warning("dns: skipping a record of %s: %s", name, e)
-        self.answers[answer_key] = wire.template(rtype, self.ttl, encoded)
+                logger.warning("dns: skipping a record of %s: %s", r.name, e)
+                continue
+            found = grouped.setdefault(key, [])
+            if data not in found:
+                found.append(data)
+        return {k: len(v).to_bytes(2) + b"".join(v) for k, v in grouped.items()}
 
-    def _hold(self, name: str) -> None:
-        for ancestor in self._chain(name):
-            self.names[ancestor] = self.names.get(ancestor, 0) + 1
+    def _part_of(self, key: bytes, owner: str) -> bytes | None:
+        part = self._parts.get(key)
+        if isinstance(part, dict):
+            return part.get(owner)
+        if part != owner:
+            return None
+        if key.endswith(_CNAME):
+            return b"\x00\x01" + self.cnames[key[:-2]]
+        answer = self.answers[key]
+        return answer[:2] + answer[6:]
 
-    def _release(self, name: str) -> None:
-        for ancestor in self._chain(name):
-            left = self.names.get(ancestor, 0) - 1
-            if left > 0:
-                self.names[ancestor] = left
+    def _put(self, key: bytes, owner: str, part: bytes | None) -> None:
+        """Set (or, with None, remove) `owner`'s part of `key` and rewrite its answer."""
+        current = self._parts.get(key)
+        if isinstance(current, dict):
+            if part is None:
+                current.pop(owner, None)
             else:
-                self.names.pop(ancestor, None)
+                current[owner] = part
+            parts = current
+        elif current is None or current == owner:
+            parts = {owner: part} if part is not None else {}
+        else:  # another owner's records are there already
+            if part is None:
+                return
+            parts = {current: self._part_of(key, current) or b"\x00\x00", owner: part}
+        if not parts:
+            self._parts.pop(key, None)
+            self.answers.pop(key, None)
+            self.cnames.pop(key[:-2], None)
+            return
+        if len(parts) == 1:
+            [(only, merged)] = parts.items()
+            self._parts[key] = only
+        else:
+            self._parts[key] = parts
+            ordered = [parts[o] for o in sorted(parts)]
+            count = sum(int.from_bytes(p[:2]) for p in ordered)
+            merged = count.to_bytes(2) + b"".join(p[2:] for p in ordered)
+        if key.endswith(_CNAME):
+            self.cnames[key[:-2]] = merged[2:]
+        else:
+            self.answers[key] = merged[:2] + b"\x00\x00\x00\x00" + merged[2:]
 
-    def _chain(self, name: str) -> list[bytes]:
-        """`name` and, inside the cluster zone, each ancestor down to the apex."""
-        try:
-            wname = wire.name_to_wire(name)
-        except wire.NameError_:
+    def _hold(self, name: bytes) -> None:
+        for ancestor in self._ancestors(name):
+            self.parents[ancestor] = self.parents.get(ancestor, 0) + 1
+
+    def _release(self, name: bytes) -> None:
+        for ancestor in self._ancestors(name):
+            left = self.parents.get(ancestor, 0) - 1
+            if left > 0:
+                self.parents[ancestor] = left
+            else:
+                self.parents.pop(ancestor, None)
+
+    def _ancestors(self, name: bytes) -> list[bytes]:
+        """The proper ancestors of `name` inside the cluster zone, down to its apex."""
+        if not self.in_zone(name):
             return []
-        if not self.in_zone(wname):
-            return [wname]
-        chain = [wname]
+        found = []
         i = 0
-        while len(wname) - i > len(self.apex):
-            i += wname[i] + 1
-            chain.append(wname[i:])
-        return chain
+        while len(name) - i > len(self.apex):
+            i += name[i] + 1
+            found.append(name[i:])
+        return found
 
     def _set_serial(self) -> None:
         """A new SOA serial (seconds since the epoch, always increasing) for the changed zone."""
         self.serial = max(self.serial + 1, int(time.time()))
         self.soa = wire.soa_rdata(self.domain, self.serial, self.ttl)
-        self.reverse_soa = self.soa
         self.answers[self.apex + SOA.to_bytes(2)] = wire.template(SOA, self.ttl, [self.soa])
-        self.names.setdefault(self.apex, 0)
+
+
+def _rr(record: Record, ttl: int) -> bytes:
+    rdata = wire.rdata_wire(record.rtype, record.rdata)
+    return wire.QUESTION_PTR + _RR.pack(record.rtype, 1, ttl, len(rdata)) + rdata
 
 
 def _label_boundary(name: bytes, offset: int) -> bool:

@@ -2,7 +2,8 @@
 
 `docker-compose up -d` with two nodes → both Ready, each with its own podCIDR → a 4-replica
 Deployment spreads over both nodes → a pod on node-1 reaches a pod on node-2 by IP and through
-a Service ClusterIP → `docker-compose stop node-2` → node-2 NotReady → its pods are replaced
+a Service ClusterIP → pods find Services by name and reach the apiserver, not etcd nor another
+node's kubelet → `docker-compose stop node-2` → node-2 NotReady → its pods are replaced
 on node-1 → `docker-compose down -v` leaves no container, network or volume of the project.
 
 Needs the images of `make compose-images`; runs under its own project name and API port, so it
@@ -93,6 +94,7 @@ class Cluster:
             "MINIK8S_NODE_IMAGES": str(NODE_IMAGES),
             "MINIK8S_NODE_MONITOR_GRACE": "10s",
             "MINIK8S_POD_EVICTION_TIMEOUT": "5s",
+            "MINIK8S_DNS_UPSTREAM": "none",  # the DNS never asks a real resolver here
         }
         self.api: Api | None = None
 
@@ -302,6 +304,50 @@ def test_pod_to_pod_across_nodes_by_ip_and_through_a_service(cluster: Cluster) -
         1,
     )
     assert "nginx" in page.lower()
+
+
+def in_pod(cluster: Cluster, pod: str, node: str, script: str) -> str:
+    """`sh -c script` in `pod`'s main container on `node`; its output, errors included."""
+    ids = cluster.node_docker(
+        node, "ps", "-q", "--filter", f"label=minik8s.pod={pod}",
+        "--filter", "label=minik8s.container=main",
+    ).split()  # fmt: skip
+    assert ids, f"no container of pod {pod} on {node}"
+    return cluster.node_docker(node, "exec", ids[0], "sh", "-c", f"exec 2>&1; {script}; true")
+
+
+def test_pods_find_services_by_name_and_reach_only_the_cluster(cluster: Cluster) -> None:
+    """The DNS (a control-plane container behind kube-dns) from pods on both nodes; the
+    apiserver through the `kubernetes` Service; etcd and the other node's kubelet closed."""
+    api = cluster.api
+    assert api is not None
+    cluster_ip = api.get(f"/api/v1/namespaces/{NS}/services/web-2")["spec"]["clusterIP"]
+    name = f"web-2.{NS}.svc.cluster.local"
+
+    def resolved() -> str:
+        out = in_pod(cluster, "client", "node-1", "nslookup web-2")
+        return out if f"Address: {cluster_ip}" in out else ""
+
+    assert name in wait_for(resolved, "web-2 to resolve on node-1", 60, 1)
+    page = in_pod(cluster, "client", "node-1", f"wget -T 5 -qO- http://{name}:8080/")
+    assert "nginx" in page.lower(), page
+    web_on_2 = next(p for p in pods(api, "app=web") if p["spec"]["nodeName"] == "node-2")
+    found = in_pod(cluster, web_on_2["metadata"]["name"], "node-2", "getent hosts web-2")
+    assert found.split()[:2] == [cluster_ip, name], found
+    api_call = in_pod(cluster, "client", "node-1",
+                      "wget -T 5 -S -O /dev/null --no-check-certificate "
+                      "https://kubernetes.default.svc/api")  # fmt: skip
+    assert "401 Unauthorized" in api_call, api_call
+    etcd = subprocess.run(
+        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+         cluster.container("etcd-1")], capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    node_2 = next(a["address"] for a in api.get("/api/v1/nodes/node-2")["status"]["addresses"]
+                  if a["type"] == "InternalIP")  # fmt: skip
+    for target in (f"http://{etcd}:2379/health", f"https://{node_2}:10250/pods"):
+        refused = in_pod(cluster, "client", "node-1",
+                         f"wget -T 3 -O- --no-check-certificate {target}; echo rc=$?")  # fmt: skip
+        assert "Connection refused" in refused and "rc=4" in refused, (target, refused)
 
 
 def test_stopped_node_goes_not_ready_and_its_pods_move(cluster: Cluster) -> None:
