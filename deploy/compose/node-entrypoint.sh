@@ -82,9 +82,10 @@ else
 fi
 
 # Pods on other nodes must reach this node's pods: Docker's FORWARD rules only let published
-# ports in; DOCKER-USER is the chain Docker leaves to its users.
+# ports in; DOCKER-USER is the chain Docker leaves to its users (and puts first in FORWARD).
+# What pods send elsewhere goes on to kube-proxy's MINIK8S-POD-FIREWALL, which closes this
+# node and the nodes' network to them (an ACCEPT here for it would bypass that).
 iptables -I DOCKER-USER 1 -d "$CLUSTER_CIDR" -j ACCEPT
-iptables -I DOCKER-USER 1 -s "$CLUSTER_CIDR" -j ACCEPT
 
 # Pod-to-pod traffic across nodes keeps its source IP: Docker masquerades whatever leaves the
 # pods' bridge, with a rule it inserts first in POSTROUTING when the kubelet creates the

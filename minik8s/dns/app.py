@@ -43,8 +43,9 @@ class Dns:
         )  # fmt: skip
         self.metrics = metrics.DnsMetrics()
         self.server = DnsServer(
-            Resolver(self.zone), self.forwarder, self.metrics, tcp_idle=settings.tcp_idle
-        )
+            Resolver(self.zone, self.sync.endpoint_names), self.forwarder, self.metrics,
+            tcp_idle=settings.tcp_idle,
+        )  # fmt: skip
         self.health = HealthServer(
             settings.healthz.bind_address, max(settings.healthz.port, 0),
             liveness={"dns": lambda: bool(self.server.addresses)},

@@ -9,9 +9,10 @@ Service owns (kubernetes/dns `docs/specification.md`, schema 1.1.0):
   not exist, NXDOMAIN); `A <hostname>.<svc>…` per ready address; SRV per named port and
   address → `<hostname>.<svc>…` with the endpoint's port.
 - ExternalName: `CNAME <svc>…` → `spec.externalName`.
-- every Service with endpoints (as CoreDNS does): `A <hostname>.<svc>…` and the `PTR` of each
-  ready address → that name. `<hostname>` is the address's `hostname` (set from a pod's
-  `hostname`/`subdomain`), else its IP with dashes (`10-244-1-5`), CoreDNS's identifier.
+- headless: also `A <hostname>.<svc>…` and the `PTR` of each ready address → that name.
+  `<hostname>` is the address's `hostname` (set from a pod's `hostname`/`subdomain`), else
+  its IP with dashes (`10-244-1-5`), CoreDNS's identifier. CoreDNS has them for the endpoints
+  of ClusterIP Services too; here those are answered on demand (`endpointnames`).
 
 Pod names (`a-b-c-d.<ns>.pod.<zone>` → a.b.c.d) are answered from the name alone
 (`parse_pod_name`), like CoreDNS's `pods insecure`, the mode kubeadm configures.
@@ -181,14 +182,13 @@ def service_records(
     addresses = endpoints_info(endpoints)
     ready = addresses.ready + (addresses.not_ready if info.tolerate_unready else ())
     srv_targets: dict[str, list[tuple[int, str]]] = {}
-    for address in ready:
+    for address in ready if headless else ():
         host = f"{endpoint_hostname(address)}.{fqdn}"
-        if headless:
-            add(Record(fqdn, A, (address.ip,)))
-            for port_name, port, protocol in address.ports:
-                if port_name:
-                    srv = _srv_name(port_name, protocol, fqdn)
-                    srv_targets.setdefault(srv, []).append((port, host))
+        add(Record(fqdn, A, (address.ip,)))
+        for port_name, port, protocol in address.ports:
+            if port_name:
+                srv = _srv_name(port_name, protocol, fqdn)
+                srv_targets.setdefault(srv, []).append((port, host))
         add(Record(host, A, (address.ip,)))
         add(Record(reverse_name(address.ip), PTR, (host,)))
     for srv, targets in srv_targets.items():

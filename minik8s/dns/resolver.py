@@ -22,6 +22,7 @@ import dns.rdataclass
 import dns.rdatatype
 
 from minik8s.dns import records, wire
+from minik8s.dns.endpointnames import EndpointNames
 from minik8s.dns.records import ANY, CNAME, NS, PTR, SOA, SRV, TXT, A
 from minik8s.dns.wire import Query
 from minik8s.dns.zone import Zone
@@ -44,11 +45,17 @@ class Forward(NamedTuple):
 
 
 class Resolver:
-    def __init__(self, zone: Zone) -> None:
+    def __init__(self, zone: Zone, endpoint_names: EndpointNames | None = None) -> None:
         self.zone = zone
+        self.endpoint_names = endpoint_names
 
     def answer(self, query: Query) -> bytes | Forward:
         body = self.zone.answers.get(query.key)
+        if query.qtype == PTR and self.endpoint_names is not None:
+            lazy = self._endpoint_targets(query)
+            if lazy:  # an address of both headless and ClusterIP Services: all its names
+                extra = wire.template(PTR, self.zone.ttl, [wire.name_to_wire(t) for t in lazy])
+                body = extra if body is None else _merge(body, extra)
         if body is not None:
             return wire.assemble(query, wire.NOERROR, body)
         return self.miss(query)
@@ -62,28 +69,43 @@ class Resolver:
             return self._cname(query, target)
         authority = zone.authority(name)
         if authority is None:
-            return Forward(query)
+            return self._endpoint_ptr(query) or Forward(query)
         apex, soa = authority
+        negative = wire.negative_body(query, apex, soa, zone.ttl)
         if zone.exists(name):
             if query.qtype == ANY:
                 return self._any(query)
-            return wire.assemble(
-                query, wire.NOERROR, wire.negative_body(query, apex, soa, zone.ttl)
-            )
+            return wire.assemble(query, wire.NOERROR, negative)  # NODATA
         text = wire.wire_to_text(name)
-        ip = records.parse_pod_name(text, zone.domain)
-        if ip is not None:
+        address = records.parse_pod_name(text, zone.domain)
+        if address is None and self.endpoint_names is not None:
+            address = self.endpoint_names.address_of(text)
+        if address is not None:
             if query.qtype in (A, ANY):
-                body = wire.template(A, zone.ttl, [socket.inet_aton(ip)])
+                body = wire.template(A, zone.ttl, [socket.inet_aton(address)])
                 return wire.assemble(query, wire.NOERROR, body)
-            return wire.assemble(
-                query, wire.NOERROR, wire.negative_body(query, apex, soa, zone.ttl)
-            )
+            return wire.assemble(query, wire.NOERROR, negative)
         if _is_pod_namespace(text, zone.domain):
-            return wire.assemble(
-                query, wire.NOERROR, wire.negative_body(query, apex, soa, zone.ttl)
-            )
-        return wire.assemble(query, wire.NXDOMAIN, wire.negative_body(query, apex, soa, zone.ttl))
+            return wire.assemble(query, wire.NOERROR, negative)
+        return wire.assemble(query, wire.NXDOMAIN, negative)
+
+    def _endpoint_targets(self, query: Query) -> list[str]:
+        """The names of the endpoints of ClusterIP Services at the address a reverse name
+        spells (`endpointnames`)."""
+        if self.endpoint_names is None or not query.name.endswith(self.zone.reverse_apex):
+            return []
+        labels = wire.wire_to_text(query.name).split(".")
+        if len(labels) != 6:
+            return []
+        return self.endpoint_names.names_of(".".join(reversed(labels[:4])))
+
+    def _endpoint_ptr(self, query: Query) -> bytes | None:
+        """NODATA for another type at the reverse name of such an endpoint address."""
+        if not self._endpoint_targets(query):
+            return None
+        zone = self.zone
+        negative = wire.negative_body(query, zone.reverse_apex, zone.soa, zone.ttl)
+        return wire.assemble(query, wire.NOERROR, negative)
 
     def _any(self, query: Query) -> bytes:
         """Every record at the name (this server is authoritative, RFC 8482 allows less)."""
@@ -112,6 +134,12 @@ class Resolver:
         count = int.from_bytes(cname[:2]) + int.from_bytes(chased[:2])
         body = struct.pack("!HHH", count, 0, 0) + cname[6:] + _reown(chased[6:], owner)
         return wire.assemble(query, wire.NOERROR, body)
+
+
+def _merge(first: bytes, second: bytes) -> bytes:
+    """Two answer templates of one name and type as one."""
+    count = int.from_bytes(first[:2]) + int.from_bytes(second[:2])
+    return struct.pack("!HHH", count, 0, 0) + first[6:] + second[6:]
 
 
 def _reown(records_wire: bytes, owner: bytes) -> bytes:

@@ -31,6 +31,7 @@ from minik8s.client import tasks
 from minik8s.dns import forward, wire
 from minik8s.dns.forward import Forwarder
 from minik8s.dns.metrics import DnsMetrics
+from minik8s.dns.records import PTR
 from minik8s.dns.resolver import Forward, Parsed, Resolver, careful
 from minik8s.dns.wire import parse_query
 
@@ -203,7 +204,7 @@ class UdpProtocol(asyncio.DatagramProtocol):
         transport = self.transport
         assert transport is not None
         query = parse_query(data, True)
-        if query is not None:
+        if query is not None and query.qtype != PTR:  # PTR: compiled and on-demand names
             body = self.answers.get(query.name + query.question[-4:-2])
             if body is not None:
                 transport.sendto(wire.assemble(query, 0, body), addr)

@@ -11,6 +11,7 @@ from typing import Any
 from minik8s.api.meta import ns_name
 from minik8s.client.informer import Informer
 from minik8s.dns import records
+from minik8s.dns.endpointnames import EndpointNames
 from minik8s.dns.zone import ZONE_OWNER, Zone
 
 logger = logging.getLogger(__name__)
@@ -23,6 +24,9 @@ class ZoneSync:
         self.zone = zone
         self.services = services
         self.endpoints = endpoints
+        self.endpoint_names = EndpointNames(
+            zone.domain, services.store.get_by_key, endpoints.store.get_by_key
+        )
         self.changes = 0
         """Owner changes applied so far."""
         self.last_change = 0.0
@@ -44,6 +48,7 @@ class ZoneSync:
 
     def _service_deleted(self, service: dict[str, Any]) -> None:
         key = ns_name(service)
+        self.endpoint_names.update(key, None, None)
         if self.zone.remove_owner(key):
             self._changed(key)
 
@@ -56,12 +61,12 @@ class ZoneSync:
     def refresh(self, key: str) -> None:
         """Recompute the records of Service `key` from what the informers hold now."""
         service = self.services.store.get_by_key(key)
+        endpoints = self.endpoints.store.get_by_key(key)
+        self.endpoint_names.update(key, service, endpoints)
         if service is None:
             changed = self.zone.remove_owner(key)
         else:
-            found = records.service_records(
-                service, self.endpoints.store.get_by_key(key), self.zone.domain
-            )
+            found = records.service_records(service, endpoints, self.zone.domain)
             changed = self.zone.set_owner(key, found)
         if changed:
             self._changed(key)

@@ -13,6 +13,7 @@ import dns.rdatatype
 import pytest
 
 from minik8s.dns import records, wire
+from minik8s.dns.endpointnames import EndpointNames
 from minik8s.dns.resolver import Forward, Parsed, Resolver, careful
 from minik8s.dns.zone import Zone
 
@@ -31,18 +32,39 @@ def eps(*addresses: dict[str, Any], port: int = 8080) -> dict[str, Any]:
     return {"subsets": [{"addresses": list(addresses), "ports": ports}]}
 
 
-def make_zone() -> Zone:
-    zone = Zone(ZONE, 5)
-    zone.set_owner("", records.zone_records(ZONE))
+class Cluster:
+    """Services and Endpoints as the informers would hold them, fed to a zone and to the
+    on-demand endpoint names, as `sync.ZoneSync` does."""
+
+    def __init__(self) -> None:
+        self.zone = Zone(ZONE, 5)
+        self.zone.set_owner("", records.zone_records(ZONE))
+        self.services: dict[str, dict[str, Any]] = {}
+        self.endpoints: dict[str, dict[str, Any]] = {}
+        self.names = EndpointNames(ZONE, self.services.get, self.endpoints.get)
+
+    def set(self, key: str, service: dict[str, Any] | None, endpoints: Any = None) -> None:
+        for store, value in ((self.services, service), (self.endpoints, endpoints)):
+            if value is None:
+                store.pop(key, None)
+            else:
+                store[key] = value
+        self.names.update(key, service, endpoints)
+        found = records.service_records(service, endpoints, ZONE) if service else []
+        self.zone.set_owner(key, found)
+
+    def resolver(self) -> Resolver:
+        return Resolver(self.zone, self.names)
+
+
+def make_cluster() -> Cluster:
+    cluster = Cluster()
     web_eps = eps({"ip": "10.244.0.5"}, {"ip": "10.244.0.6", "hostname": "pet-0"})
-    zone.set_owner("default/web", records.service_records(svc("web"), web_eps, ZONE))
-    zone.set_owner(
-        "default/hl", records.service_records(svc("hl", clusterIP="None"), web_eps, ZONE)
-    )
-    zone.set_owner("default/ext", records.service_records(
-        svc("ext", type="ExternalName", externalName="web.default.svc.cluster.local."), None, ZONE
-    ))  # fmt: skip
-    return zone
+    cluster.set("default/web", svc("web"), web_eps)
+    cluster.set("default/hl", svc("hl", clusterIP="None"), web_eps)
+    ext = svc("ext", type="ExternalName", externalName="web.default.svc.cluster.local.")
+    cluster.set("default/ext", ext)
+    return cluster
 
 
 def ask(resolver: Resolver, query: dns.message.Message, udp: bool = True) -> bytes | Forward:
@@ -69,7 +91,7 @@ def texts(response: dns.message.Message) -> list[str]:
 
 
 def test_cluster_ip_service_records() -> None:
-    r = Resolver(make_zone())
+    r = make_cluster().resolver()
     a = answer(r, "web.default.svc.cluster.local", "A")
     assert a.rcode() == dns.rcode.NOERROR and a.flags & dns.flags.AA
     assert texts(a) == ["10.96.3.4"] and a.answer[0].ttl == 5
@@ -80,7 +102,7 @@ def test_cluster_ip_service_records() -> None:
 
 
 def test_headless_service_records() -> None:
-    r = Resolver(make_zone())
+    r = make_cluster().resolver()
     assert texts(answer(r, "hl.default.svc.cluster.local", "A")) == ["10.244.0.5", "10.244.0.6"]
     assert texts(answer(r, "pet-0.hl.default.svc.cluster.local", "A")) == ["10.244.0.6"]
     assert texts(answer(r, "10-244-0-5.hl.default.svc.cluster.local", "A")) == ["10.244.0.5"]
@@ -93,25 +115,24 @@ def test_headless_service_records() -> None:
 
 
 def test_external_name_cname_chases_inside_the_zone_and_forwards_outside() -> None:
-    zone = make_zone()
-    r = Resolver(zone)
+    cluster = make_cluster()
+    r = cluster.resolver()
     response = answer(r, "ext.default.svc.cluster.local", "A")
     assert [rrset.rdtype for rrset in response.answer] == [dns.rdatatype.CNAME, dns.rdatatype.A]
     assert texts(response) == ["10.96.3.4", "web.default.svc.cluster.local."]
-    zone.set_owner("default/ext", records.service_records(
-        svc("ext", type="ExternalName", externalName="db.example.com"), None, ZONE))  # fmt: skip
+    cluster.set("default/ext", svc("ext", type="ExternalName", externalName="db.example.com"))
     out = ask(r, dns.message.make_query("ext.default.svc.cluster.local", "A"))
     assert isinstance(out, Forward) and out.cname == wire.name_to_wire("db.example.com")
 
 
 def test_case_is_kept_and_ignored() -> None:
-    response = answer(Resolver(make_zone()), "WeB.DEFAULT.svc.Cluster.Local.", "A")
+    response = answer(make_cluster().resolver(), "WeB.DEFAULT.svc.Cluster.Local.", "A")
     assert response.answer[0].name.to_text() == "WeB.DEFAULT.svc.Cluster.Local."
     assert texts(response) == ["10.96.3.4"]
 
 
 def test_negative_answers_carry_the_soa() -> None:
-    r = Resolver(make_zone())
+    r = make_cluster().resolver()
     nx = answer(r, "nothere.default.svc.cluster.local", "A")
     assert nx.rcode() == dns.rcode.NXDOMAIN and not nx.answer
     soa = nx.authority[0]
@@ -123,25 +144,30 @@ def test_negative_answers_carry_the_soa() -> None:
                                "_tcp.web.default.svc.cluster.local"):  # fmt: skip
         assert answer(r, empty_non_terminal, "A").rcode() == dns.rcode.NOERROR
     # a headless Service without ready endpoints does not exist (the specification)
-    zone = make_zone()
-    zone.set_owner("default/hl", records.service_records(svc("hl", clusterIP="None"), None, ZONE))
-    assert answer(Resolver(zone), "hl.default.svc.cluster.local", "A").rcode() == 3
+    cluster = make_cluster()
+    cluster.set("default/hl", svc("hl", clusterIP="None"))
+    assert answer(cluster.resolver(), "hl.default.svc.cluster.local", "A").rcode() == 3
 
 
 def test_removing_a_service_removes_its_names_and_empty_parents() -> None:
-    zone = Zone(ZONE, 5)
-    zone.set_owner("other/db", records.service_records(svc("db", "other"), None, ZONE))
-    r = Resolver(zone)
+    cluster = Cluster()
+    cluster.set("other/db", svc("db", "other"), eps({"ip": "10.244.9.9"}))
+    r = cluster.resolver()
     assert answer(r, "other.svc.cluster.local", "A").rcode() == dns.rcode.NOERROR
-    zone.remove_owner("other/db")
+    assert texts(answer(r, "9.9.244.10.in-addr.arpa", "PTR")) == [
+        "10-244-9-9.db.other.svc.cluster.local."
+    ]
+    cluster.set("other/db", None)
     assert answer(r, "db.other.svc.cluster.local", "A").rcode() == dns.rcode.NXDOMAIN
     assert answer(r, "other.svc.cluster.local", "A").rcode() == dns.rcode.NXDOMAIN
-    ptr = dns.message.make_query("4.3.96.10.in-addr.arpa", "PTR")
-    assert isinstance(ask(r, ptr), Forward)  # no longer ours: upstream (CoreDNS's fallthrough)
+    for reverse in ("4.3.96.10.in-addr.arpa", "9.9.244.10.in-addr.arpa"):
+        ptr = dns.message.make_query(reverse, "PTR")
+        assert isinstance(ask(r, ptr), Forward)  # no longer ours: upstream (CoreDNS does too)
+    assert answer(r, "10-244-9-9.db.other.svc.cluster.local", "A").rcode() == 3
 
 
 def test_pod_names_zone_apex_and_version() -> None:
-    r = Resolver(make_zone())
+    r = make_cluster().resolver()
     assert texts(answer(r, "10-1-2-3.shop.pod.cluster.local", "A")) == ["10.1.2.3"]
     assert answer(r, "shop.pod.cluster.local", "A").rcode() == dns.rcode.NOERROR
     assert answer(r, "10-1-2.shop.pod.cluster.local", "A").rcode() == dns.rcode.NXDOMAIN
@@ -151,7 +177,7 @@ def test_pod_names_zone_apex_and_version() -> None:
 
 
 def test_other_names_go_upstream() -> None:
-    r = Resolver(make_zone())
+    r = make_cluster().resolver()
     for name in ("example.com", "9.9.9.10.in-addr.arpa", "cluster.local.example.com"):
         assert isinstance(ask(r, dns.message.make_query(name, "A")), Forward)
 
