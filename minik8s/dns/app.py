@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import dataclasses
+import gc
 import logging
 from typing import Any
 
@@ -105,7 +107,16 @@ async def main(settings: DnsSettings, stop: asyncio.Event) -> None:
 
 async def _log_synced(dns: Dns) -> None:
     await dns.wait_synced()
+    gc.collect()
+    _trim_heap()
     logger.info(
         "dns: informers synced: %d services, %d answers in the zone",
         dns.zone.owners - 1, dns.zone.size,
     )  # fmt: skip
+
+
+def _trim_heap() -> None:
+    """Give the memory of the initial lists (the whole JSON of every Service and Endpoints,
+    freed once compacted) back to the system: glibc keeps freed heap otherwise."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
