@@ -44,6 +44,7 @@ import dns.asyncquery
 import dns.message
 import dns.rcode
 
+from bench.proxy import create_all
 from minik8s.api import resources
 from minik8s.client.api import ApiClient
 from minik8s.client.kubeconfig import load_kubeconfig
@@ -88,17 +89,6 @@ def objects(first: int, count: int, per: int) -> tuple[list[dict], list[dict]]:
                     "subsets": [{"addresses": [{"ip": endpoint_ip(i, j, per)} for j in range(per)],
                                  "ports": [{"name": "http", "port": 8080}]}]})  # fmt: skip
     return svcs, eps
-
-
-async def create_all(client: ApiClient, svcs: list[dict], eps: list[dict]) -> None:
-    semaphore = asyncio.Semaphore(50)
-
-    async def create(rt: resources.ResourceType, obj: dict) -> None:
-        async with semaphore:
-            await client.create(rt, obj, NAMESPACE)
-
-    await asyncio.gather(*(create(resources.SERVICES, s) for s in svcs))
-    await asyncio.gather(*(create(resources.ENDPOINTS, e) for e in eps))
 
 
 def pct(values: list[float], q: float) -> float:

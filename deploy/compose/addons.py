@@ -1,39 +1,34 @@
 """The compose cluster's addon manager (the `addon-manager` service): keeps the `kube-dns`
 Service and its Endpoints, which point at the `dns` container's address, as `minik8s up` does
 for its DNS process. It checks every 10 s, so a `dns` container that restarts with another
-address is followed."""
+address is followed. It runs as system:kube-addon-manager (get, create, update of Services and
+Endpoints)."""
 
 from __future__ import annotations
 
-import base64
 import os
 import socket
-import ssl
 import sys
 import time
 from pathlib import Path
 
 import httpx
-import yaml
 
 from minik8s.cli.launcher import addons
+from minik8s.client.kubeconfig import load_kubeconfig
+from minik8s.client.tls import tls_context
 
-KUBECONFIG = Path(os.environ.get("KUBECONFIG", "/state/kubeconfig"))
+KUBECONFIG = Path(os.environ.get("KUBECONFIG", "/etc/minik8s/kubeconfig"))
 DNS_HOST = os.environ.get("MINIK8S_DNS_HOST", "dns")
 DNS_PORT = int(os.environ.get("MINIK8S_DNS_PORT", "53"))
 INTERVAL = 10.0
 
 
 def client() -> httpx.Client:
-    config = yaml.safe_load(KUBECONFIG.read_text())
-    cluster = config["clusters"][0]["cluster"]
-    ca = base64.b64decode(cluster["certificate-authority-data"]).decode()
-    token = config["users"][0]["user"]["token"]
+    config = load_kubeconfig(KUBECONFIG)
+    headers = {"Authorization": f"Bearer {config.token}"} if config.token else {}
     return httpx.Client(
-        base_url=cluster["server"],
-        headers={"Authorization": f"Bearer {token}"},
-        verify=ssl.create_default_context(cadata=ca),
-        timeout=10,
+        base_url=config.server, headers=headers, verify=tls_context(config), timeout=10
     )
 
 

@@ -9,16 +9,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from minik8s.api import defaults, errors, patch, validation
-from minik8s.api.resources import EVENTS, NAMESPACES, PODS, SERVICES, ResourceType
-from minik8s.api.selectors import label_selector_from_object
-from minik8s.apiserver import allocators, strategy
+from minik8s.api.resources import EVENTS, NAMESPACES, PODS, SERVICES, STORAGECLASSES, ResourceType
+from minik8s.api.selectors import label_selector_from_object, label_selector_from_set
+from minik8s.apiserver import admission_storage, allocators, strategy
+from minik8s.apiserver.admission import CREATE, DELETE, UPDATE
+from minik8s.apiserver.admission import Admission as ValidatingAdmission
 from minik8s.apiserver.watchcache import WatchCache
 from minik8s.store import errors as store_errors
 from minik8s.store.etcd import EtcdStore
@@ -28,6 +30,8 @@ logger = logging.getLogger(__name__)
 Object = dict[str, Any]
 UPDATE_ATTEMPTS = 8
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+Admission = Callable[[ResourceType, Object], Awaitable[None]]
+"""A mutating admission plugin for creates: may change the object or raise an ApiError."""
 
 
 @dataclass(frozen=True)
@@ -54,12 +58,22 @@ def clone(obj: Object) -> Object:
 
 
 class Registry:
-    def __init__(self, store: EtcdStore, cache: WatchCache, settings: RegistrySettings) -> None:
+    def __init__(
+        self,
+        store: EtcdStore,
+        cache: WatchCache,
+        settings: RegistrySettings,
+        validating: ValidatingAdmission | None = None,
+    ) -> None:
         self.store = store
         self.cache = cache
         self.settings = settings
+        self.validating = validating or ValidatingAdmission()
+        """Validating admission plugins, run after validation on every write."""
         self._allocation_lock = asyncio.Lock()
         """Serialises Service writes: addresses are allocated from what the cache holds."""
+        self.admission: list[Admission] = []
+        """Run in order on every create, after defaulting and before validation."""
 
     @contextlib.asynccontextmanager
     async def _allocating(self, resource: ResourceType) -> AsyncIterator[None]:
@@ -130,9 +144,13 @@ class Registry:
         if resource.namespaced:
             await self._check_namespace_open(resource, obj["metadata"]["namespace"], name)
         defaults.apply_defaults(resource, obj)
+        admission_storage.admit_create(resource, obj, self._storage_classes)
+        for admit in self.admission:
+            await admit(resource, obj)
         causes = validation.validate_create(resource, obj)
         if causes:
             raise errors.invalid_object(resource.kind, name, causes, resource.group)
+        self.validating.validate(CREATE, resource, None, obj)
         if resource is SERVICES:
             others = [s for s in self.cache.cache(SERVICES).objects.values()]
             allocators.assign_service_addresses(
@@ -150,6 +168,9 @@ class Registry:
             raise errors.already_exists(resource.plural, name, resource.group) from e
         obj["metadata"]["resourceVersion"] = str(revision)
         return obj
+
+    def _storage_classes(self) -> Iterable[Object]:
+        return self.cache.cache(STORAGECLASSES).objects.values()
 
     async def _check_namespace_open(
         self, resource: ResourceType, namespace: str, name: str
@@ -278,6 +299,7 @@ class Registry:
         if causes:
             name = old["metadata"]["name"]
             raise errors.invalid_object(resource.kind, name, causes, resource.group)
+        self.validating.validate(UPDATE, resource, subresource, result, old)
         if resource is SERVICES and subresource is None:
             key = resource.storage_key(old["metadata"].get("namespace"), old["metadata"]["name"])
             others = [s for k, s in self.cache.cache(SERVICES).objects.items() if k != key]
@@ -345,6 +367,7 @@ class Registry:
                 raise self._not_found(resource, name) from e
             obj = clone(stored.value)
             metadata = obj["metadata"]
+            self.validating.validate(DELETE, resource, None, stored.value)
             if options.precondition_uid and options.precondition_uid != metadata.get("uid"):
                 raise self._conflict(
                     resource,
@@ -505,7 +528,9 @@ def to_scale(obj: Object) -> Object:
     metadata = obj.get("metadata", {})
     selector = (obj.get("spec") or {}).get("selector")
     selector_text = ""
-    if selector:
+    if selector and obj.get("kind") == "ReplicationController":  # a plain map
+        selector_text = str(label_selector_from_set(selector))
+    elif selector:
         selector_text = str(label_selector_from_object(selector))
     return {
         "kind": "Scale",

@@ -14,8 +14,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from minik8s.api import errors
-from minik8s.api.resources import NAMESPACES, PODS, ResourceType
+from minik8s.api import errors, secret
+from minik8s.api.resources import NAMESPACES, PODS, SECRETS, ResourceType
 
 Object = dict[str, Any]
 
@@ -26,6 +26,11 @@ SERVER_OWNED_METADATA = (
     "deletionGracePeriodSeconds",
     "generation",
 )
+STATUS_RESET_ON_CREATE = ("Deployment", "ReplicaSet", "DaemonSet", "StatefulSet",
+                          "PersistentVolume", "PersistentVolumeClaim",
+                          "ReplicationController", "Job", "CronJob",
+                          "PodDisruptionBudget")  # fmt: skip
+"""Kinds whose status a create may not set (defaulting then fills what they start with)."""
 _GENERATE_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -69,6 +74,8 @@ def check_type(resource: ResourceType, obj: Any) -> Object:
     obj["apiVersion"] = resource.api_version
     obj["kind"] = resource.kind
     obj.setdefault("metadata", {})
+    if resource is SECRETS:
+        secret.convert_from_v1(obj)
     return obj
 
 
@@ -101,7 +108,7 @@ def prepare_for_create(resource: ResourceType, obj: Object) -> None:
         obj["status"] = {"phase": "Active"}
     elif resource.kind == "Service":
         obj["status"] = {"loadBalancer": {}}
-    elif resource.kind in ("Deployment", "ReplicaSet"):
+    elif resource.kind in STATUS_RESET_ON_CREATE:
         obj["status"] = {}
 
 

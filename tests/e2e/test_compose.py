@@ -3,8 +3,10 @@
 `docker-compose up -d` with two nodes → both Ready, each with its own podCIDR → a 4-replica
 Deployment spreads over both nodes → a pod on node-1 reaches a pod on node-2 by IP and through
 a Service ClusterIP → pods find Services by name and reach the apiserver, not etcd nor another
-node's kubelet → `docker-compose stop node-2` → node-2 NotReady → its pods are replaced
-on node-1 → `docker-compose down -v` leaves no container, network or volume of the project.
+node's kubelet → `kubectl logs` and `kubectl exec` reach both nodes' kubelets, which refuse
+unauthenticated callers, and a node holds only its own credentials → `docker-compose stop
+node-2` → node-2 NotReady → its pods are replaced on node-1 → `docker-compose down -v` leaves no
+container, network or volume of the project.
 
 Needs the images of `make compose-images`; runs under its own project name and API port, so it
 never touches a cluster a developer started with `make compose-up`.
@@ -34,7 +36,8 @@ from tests.support.waiting import wait_for
 pytestmark = [pytest.mark.e2e, pytest.mark.compose, pytest.mark.timeout(900)]
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-IMAGES = ("minik8s/minik8s", "minik8s/node", "minik8s/etcd")
+TAG = os.environ.get("MINIK8S_IMAGE_TAG", "latest")
+IMAGES = (f"minik8s/minik8s:{TAG}", f"minik8s/node:{TAG}", "minik8s/etcd")
 NODE_IMAGES = Path.home() / ".minik8s" / "cache" / "node-images.tar"
 NS = "compose-e2e"
 TIMINGS: dict[str, float] = {}
@@ -59,13 +62,15 @@ class Api:
     def __init__(self, kubeconfig: Path) -> None:
         config = yaml.safe_load(kubeconfig.read_text())
         cluster = config["clusters"][0]["cluster"]
+        user = config["users"][0]["user"]
         ca = base64.b64decode(cluster["certificate-authority-data"]).decode()
-        self.http = httpx.Client(
-            base_url=cluster["server"],
-            headers={"Authorization": f"Bearer {config['users'][0]['user']['token']}"},
-            verify=ssl.create_default_context(cadata=ca),
-            timeout=10,
+        context = ssl.create_default_context(cadata=ca)
+        for key in ("client-certificate-data", "client-key-data"):
+            (kubeconfig.parent / key).write_bytes(base64.b64decode(user[key]))
+        context.load_cert_chain(
+            kubeconfig.parent / "client-certificate-data", kubeconfig.parent / "client-key-data"
         )
+        self.http = httpx.Client(base_url=cluster["server"], verify=context, timeout=10)
 
     def get(self, path: str) -> Any:
         response = self.http.get(path)
@@ -75,6 +80,11 @@ class Api:
     def create(self, path: str, body: dict) -> Any:
         response = self.http.post(path, json=body)
         assert response.status_code == 201, response.text
+        return response.json()
+
+    def delete(self, path: str) -> Any:
+        response = self.http.delete(path)
+        assert response.status_code == 200, response.text
         return response.json()
 
     def close(self) -> None:
@@ -224,9 +234,23 @@ def test_both_nodes_ready_with_their_own_pod_cidr(cluster: Cluster) -> None:
     api.create("/api/v1/namespaces", {"metadata": {"name": NS}})
 
 
+def daemon_nodes(api: Api) -> list[str]:
+    """Nodes with a Running daemon pod of the DaemonSet `agent`."""
+    return sorted(p["spec"]["nodeName"] for p in pods(api, "app=agent") if running(p))
+
+
 def test_deployment_spreads_over_both_nodes(cluster: Cluster) -> None:
     api = cluster.api
     assert api is not None
+    sleeper = ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    daemon = {"containers": [{"name": "main", "image": "minik8s/busybox:latest",
+                              "imagePullPolicy": "Never", "command": sleeper}]}  # fmt: skip
+    api.create(
+        f"/apis/apps/v1/namespaces/{NS}/daemonsets",
+        {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent"},
+         "spec": {"selector": {"matchLabels": {"app": "agent"}},
+                  "template": {"metadata": {"labels": {"app": "agent"}}, "spec": daemon}}},
+    )  # fmt: skip
     labels = {"app": "web"}
     api.create(
         f"/apis/apps/v1/namespaces/{NS}/deployments",
@@ -260,6 +284,7 @@ def test_deployment_spreads_over_both_nodes(cluster: Cluster) -> None:
     )
     TIMINGS["deployment of 4 Running"] = time.monotonic() - started
     assert {p["spec"]["nodeName"] for p in web} == {"node-1", "node-2"}
+    wait_for(lambda: daemon_nodes(api) == ["node-1", "node-2"], "a daemon pod on each node", 60, 1)
     by_node = {p["spec"]["nodeName"]: p for p in web}
     nodes = {n["metadata"]["name"]: n for n in api.get("/api/v1/nodes")["items"]}
     for node, pod in by_node.items():
@@ -350,6 +375,47 @@ def test_pods_find_services_by_name_and_reach_only_the_cluster(cluster: Cluster)
         assert "Connection refused" in refused and "rc=4" in refused, (target, refused)
 
 
+def test_logs_and_exec_reach_every_node_and_kubelets_refuse_strangers(cluster: Cluster) -> None:
+    """The apiserver proxies to both nodes' HTTPS kubelets with its client certificate; a
+    request without one is a 401; a node holds its own credentials and nothing else."""
+    kubeconfig = str(cluster.work / "kubeconfig")
+    for pod, node in (("client", "node-1"), ("web-2", "node-2")):
+        logs = subprocess.run(
+            ["kubectl", "--kubeconfig", kubeconfig, "-n", NS, "logs", pod, "--tail=5"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert logs.returncode == 0, f"logs of {pod} on {node}: {logs.stderr}"
+        command = ["exec", pod, "--", "cat", "/etc/hostname"]
+        executed = subprocess.run(
+            ["kubectl", "--kubeconfig", kubeconfig, "-n", NS, *command],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert executed.returncode == 0 and pod in executed.stdout, (node, executed.stderr)
+    node_2 = cluster.api.get("/api/v1/nodes/node-2") if cluster.api else {}
+    address = next(a["address"] for a in node_2["status"]["addresses"] if a["type"] == "InternalIP")
+    port = node_2["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+    refused = subprocess.run(
+        ["docker", "exec", cluster.container("node-1"), "python3", "-c",
+         "import ssl, urllib.request, urllib.error\n"
+         "try:\n"
+         f"    urllib.request.urlopen('https://{address}:{port}/exec/{NS}/web-2/main?command=id',"
+         " context=ssl._create_unverified_context(), timeout=5)\n"
+         "except urllib.error.HTTPError as e:\n"
+         "    print(e.code)"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert refused.stdout.strip() == "401", refused
+    listing = subprocess.run(
+        ["docker", "exec", cluster.container("node-1"), "sh", "-c",
+         "echo $(ls -A /etc/minik8s); stat -c '%a %n' /etc/minik8s/*; ls /state 2>&1 || true"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    files = listing.stdout.split("\n", 1)[0].split()
+    assert sorted(files) == ["ca.crt", "kubelet.conf", "kubelet.crt", "kubelet.key", "proxy.conf"]
+    assert all(line.startswith("600 ") for line in listing.stdout.splitlines()[1:6]), listing
+    assert "No such file" in listing.stdout  # no shared state volume any more
+
+
 def test_stopped_node_goes_not_ready_and_its_pods_move(cluster: Cluster) -> None:
     api = cluster.api
     assert api is not None
@@ -371,6 +437,10 @@ def test_stopped_node_goes_not_ready_and_its_pods_move(cluster: Cluster) -> None
 
     wait_for(all_on_node_1, "4 web pods Running on node-1", 180, 1)
     TIMINGS["pods rescheduled to node-1"] = time.monotonic() - started
+    assert daemon_nodes(api) == ["node-1", "node-2"]  # it tolerates an unreachable node
+    api.delete("/api/v1/nodes/node-2")  # the node leaves the cluster: its daemon pod goes
+    wait_for(lambda: [p["spec"]["nodeName"] for p in pods(api, "app=agent")] == ["node-1"],
+             "the daemon pod of the deleted node gone", 30, 1)  # fmt: skip
 
     started = time.monotonic()
     cluster.run("start", "node-2")
@@ -381,7 +451,9 @@ def test_stopped_node_goes_not_ready_and_its_pods_move(cluster: Cluster) -> None
         1,
     )
     TIMINGS["node-2 Ready again"] = time.monotonic() - started
-    assert node["spec"]["podCIDR"].startswith("10.245.")  # kept across the restart
+    assert node["spec"]["podCIDR"].startswith("10.245.")
+    wait_for(lambda: daemon_nodes(api) == ["node-1", "node-2"], "a daemon pod on node-2 again",
+             60, 1)  # fmt: skip
 
 
 def test_down_removes_everything(cluster: Cluster) -> None:

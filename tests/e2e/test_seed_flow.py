@@ -285,7 +285,8 @@ echo; echo "== nxdomain"; nslookup nothere.dns-e2e.svc.cluster.local
 echo; echo "== env"; env | grep -E "^(KUBERNETES|WEB)_SERVICE_(HOST|PORT)="
 echo; echo "== api"; wget -T 5 -S -O /dev/null --no-check-certificate https://kubernetes.default.svc/api
 echo; echo "== version"; wget -T 5 -qO- --no-check-certificate https://$KUBERNETES_SERVICE_HOST/version
-echo; echo "== direct"; wget -T 3 -O- --no-check-certificate https://10.244.0.1:$APISERVER_PORT/version; echo "rc=$?"
+echo; echo "== direct"
+wget -T 3 -O- --no-check-certificate https://10.244.0.1:$APISERVER_PORT/version; echo "rc=$?"
 echo; echo "== end"
 """
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from minik8s.cli.launcher import kubeconfig, network, pki, state
+from minik8s.cli.launcher import network, pki, state
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.settings import LauncherSettings
 
@@ -89,13 +89,12 @@ def ensure_dns_objects(api: httpx.Client, address: str, dns_port: int) -> str:
 
 
 def _client(settings: LauncherSettings, cluster: state.ClusterState) -> httpx.Client:
-    token = kubeconfig.read_token(settings.tokens_file)
-    context = ssl.create_default_context(cafile=str(pki.Pki(settings.pki_dir).ca_cert))
+    """A client of the cluster's apiserver as its admin (the add-ons are the admin's)."""
+    files = pki.Pki(settings.pki_dir)
+    context = ssl.create_default_context(cafile=str(files.ca_cert))
+    context.load_cert_chain(str(files.admin_cert), str(files.admin_key))
     return httpx.Client(
-        base_url=cluster.apiserver_url,
-        headers={"Authorization": f"Bearer {token}"},
-        verify=context,
-        timeout=settings.probe_timeout * 5,
+        base_url=cluster.apiserver_url, verify=context, timeout=settings.probe_timeout * 5
     )
 
 

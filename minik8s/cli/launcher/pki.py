@@ -31,6 +31,44 @@ class Pki:
     def serving_key(self) -> Path:
         return self.directory / "apiserver.key"
 
+    @property
+    def service_account_key(self) -> Path:
+        """Signs service account tokens (mode 0600)."""
+        return self.directory / "sa.key"
+
+    @property
+    def service_account_pub(self) -> Path:
+        """Verifies service account tokens."""
+        return self.directory / "sa.pub"
+
+    @property
+    def ca_key(self) -> Path:
+        return self.directory / "ca.key"
+
+    @property
+    def admin_cert(self) -> Path:
+        return self.directory / "admin.crt"
+
+    @property
+    def admin_key(self) -> Path:
+        return self.directory / "admin.key"
+
+    @property
+    def kubelet_client_cert(self) -> Path:
+        """The apiserver's client certificate towards kubelets."""
+        return self.directory / "apiserver-kubelet-client.crt"
+
+    @property
+    def kubelet_client_key(self) -> Path:
+        return self.directory / "apiserver-kubelet-client.key"
+
+    def kubelet_serving(self, node: str) -> tuple[Path, Path]:
+        """Node `node`'s kubelet serving certificate and key."""
+        return (
+            self.directory / f"kubelet-{node}-serving.crt",
+            self.directory / f"kubelet-{node}-serving.key",
+        )
+
 
 def serving_hosts() -> tuple[str, ...]:
     """Where clients reach the apiserver: loopback from the host; the `kubernetes` Service
@@ -45,6 +83,8 @@ def serving_hosts() -> tuple[str, ...]:
 
 
 def ensure(directory: Path) -> Pki:
-    """Create the CA and the serving certificate unless they exist; return their paths."""
+    """Create the CA, the serving certificate and the service account key pair unless they
+    exist; return their paths."""
     certificates.ensure_serving_certificate(directory, serving_hosts())
+    certificates.ensure_service_account_key(directory)
     return Pki(directory)

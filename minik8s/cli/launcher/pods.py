@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from minik8s.cli.launcher import kubeconfig, pki, processes, state
+from minik8s.cli.launcher import pki, processes, state
 from minik8s.cli.launcher.settings import LauncherSettings
+from minik8s.kubelet import tmpfs
 
 CLUSTER_LABEL = "minik8s.cluster"
 
@@ -25,17 +27,26 @@ def cluster_id(settings: LauncherSettings) -> str | None:
     return None if namespace is None else str(namespace["metadata"]["uid"])
 
 
+def admin(settings: LauncherSettings) -> tuple[Path, Path] | None:
+    """The admin's client certificate and key, if the cluster has them."""
+    files = pki.Pki(settings.pki_dir)
+    if files.admin_cert.exists() and files.admin_key.exists():
+        return files.admin_cert, files.admin_key
+    return None
+
+
 def _api_get(settings: LauncherSettings, path: str) -> dict[str, Any] | None:
     """GET `path` from this cluster's apiserver as its admin; None when it does not answer."""
     cluster = state.load(settings.state_file)
-    if cluster is None or not settings.tokens_file.exists():
+    credential = admin(settings)
+    if cluster is None or credential is None:
         return None
     try:
         response = processes.get(
             cluster.apiserver_url + path,
             settings.probe_timeout,
-            kubeconfig.read_token(settings.tokens_file),
             pki.Pki(settings.pki_dir).ca_cert,
+            credential,
         )
     except (httpx.HTTPError, OSError):
         return None
@@ -74,3 +85,12 @@ def nodes_ready(settings: LauncherSettings, names: list[str]) -> list[str]:
         if condition.get("type") == "Ready" and condition.get("status") == "True"
     }
     return [name for name in names if name in ready]
+
+
+def unmount_volumes(kubelet_root: Path) -> int:
+    """Unmount the tmpfs of the pods' secret and token volumes the stopped kubelets leave (their
+    containers are gone); how many there were."""
+    mounted = len(tmpfs.mount_points(kubelet_root)) if kubelet_root.exists() else 0
+    if mounted:
+        tmpfs.unmount_all(kubelet_root)
+    return mounted
