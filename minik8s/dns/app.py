@@ -108,6 +108,7 @@ async def main(settings: DnsSettings, stop: asyncio.Event) -> None:
 async def _log_synced(dns: Dns) -> None:
     await dns.wait_synced()
     gc.collect()
+    gc.freeze()  # the caches and the zone live on: full collections need not walk them
     _trim_heap()
     logger.info(
         "dns: informers synced: %d services, %d answers in the zone",

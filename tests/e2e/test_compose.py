@@ -359,10 +359,15 @@ def test_pods_find_services_by_name_and_reach_only_the_cluster(cluster: Cluster)
     web_on_2 = next(p for p in pods(api, "app=web") if p["spec"]["nodeName"] == "node-2")
     found = in_pod(cluster, web_on_2["metadata"]["name"], "node-2", "getent hosts web-2")
     assert found.split()[:2] == [cluster_ip, name], found
-    api_call = in_pod(cluster, "client", "node-1",
-                      "wget -T 5 -S -O /dev/null --no-check-certificate "
-                      "https://kubernetes.default.svc/api")  # fmt: skip
-    assert "401 Unauthorized" in api_call, api_call
+    url = "https://kubernetes.default.svc/api"
+    for header, status in (
+        ("", "403 Forbidden"),
+        ("Authorization: Bearer nope", "401 Unauthorized"),
+    ):
+        api_call = in_pod(cluster, "client", "node-1",
+                          f"wget -T 5 -S -O /dev/null --no-check-certificate --header '{header}' "
+                          f"{url}")  # fmt: skip
+        assert status in api_call, api_call  # as Kubernetes: anonymous is forbidden
     etcd = subprocess.run(
         ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
          cluster.container("etcd-1")], capture_output=True, text=True, check=True,

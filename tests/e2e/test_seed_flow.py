@@ -283,7 +283,15 @@ echo; echo "== hostname"; nslookup web-0.web-hl.dns-e2e.svc.cluster.local
 echo; echo "== srv"; nslookup -type=srv _http._tcp.web.dns-e2e.svc.cluster.local
 echo; echo "== nxdomain"; nslookup nothere.dns-e2e.svc.cluster.local
 echo; echo "== env"; env | grep -E "^(KUBERNETES|WEB)_SERVICE_(HOST|PORT)="
-echo; echo "== api"; wget -T 5 -S -O /dev/null --no-check-certificate https://kubernetes.default.svc/api
+echo; echo "== anonymous"
+wget -T 5 -S -O /dev/null --no-check-certificate https://kubernetes.default.svc/api
+echo; echo "== bad token"
+wget -T 5 -S -O /dev/null --no-check-certificate --header "Authorization: Bearer nope" \
+  https://kubernetes.default.svc/api
+echo; echo "== token"
+SA=/var/run/secrets/kubernetes.io/serviceaccount
+wget -T 5 -qO- --ca-certificate=$SA/ca.crt --header "Authorization: Bearer $(cat $SA/token)" \
+  https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT/api
 echo; echo "== version"; wget -T 5 -qO- --no-check-certificate https://$KUBERNETES_SERVICE_HOST/version
 echo; echo "== direct"
 wget -T 3 -O- --no-check-certificate https://10.244.0.1:$APISERVER_PORT/version; echo "rc=$?"
@@ -336,7 +344,11 @@ def test_pods_find_services_by_name_on_both_nodes(cluster: Launcher) -> None:
             assert f"Address: {pod_ip}" in got["hostname"], got["hostname"]
             assert "0 100 80 web.dns-e2e.svc.cluster.local" in got["srv"], got["srv"]
             assert "NXDOMAIN" in got["nxdomain"], got["nxdomain"]
-            assert "401 Unauthorized" in got["api"], got["api"]
+            # as Kubernetes: anonymous is authenticated, then forbidden; a bad token is not;
+            # the pod's ServiceAccount token and CA (what load_incluster_config reads) work
+            assert "403 Forbidden" in got["anonymous"], got["anonymous"]
+            assert "401 Unauthorized" in got["bad token"], got["bad token"]
+            assert '"kind":"APIVersions"' in got["token"].replace(" ", ""), got["token"]
             assert '"gitVersion"' in got["version"], got["version"]
             direct = got["direct"]
             assert "Connection refused" in direct and "rc=4" in direct, (client, direct)
@@ -355,4 +367,4 @@ def test_pods_find_services_by_name_on_both_nodes(cluster: Launcher) -> None:
         hosts = cluster.kubectl("exec", "-n", "dns-e2e", "web-0", "--", "cat", "/etc/hosts")
         assert f"{pod_ip}\tweb-0.web-hl.dns-e2e.svc.cluster.local\tweb-0" in hosts.stdout
     finally:
-        cluster.kubectl("delete", "namespace", "dns-e2e", "dns-other", "--wait=false")
+        cluster.kubectl("delete", "namespace", "dns-e2e", "dns-other", "--timeout=60s")
