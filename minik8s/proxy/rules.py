@@ -587,6 +587,15 @@ JUMPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 """(table, built-in chain, rule) that hang our chains in; each is inserted first, once, in
 this order (so the last ones end up first)."""
 
+DOCKER_USER = "DOCKER-USER"
+DOCKER_JUMPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("filter", DOCKER_USER,
+     ("-m", "comment", "--comment", "minik8s pod firewall", "-j", POD_FIREWALL)),
+)  # fmt: skip
+"""Where dockerd runs (pods are its containers), the pod firewall also hangs from DOCKER-USER:
+dockerd keeps that chain first in FORWARD, and when it creates a network it puts its own
+ACCEPT of the bridge's outgoing traffic before anything else, ours included."""
+
 BUILTIN_CHAINS: dict[str, tuple[str, ...]] = {
     "filter": ("INPUT", "FORWARD", "OUTPUT"),
     "nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
