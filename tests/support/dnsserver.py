@@ -33,7 +33,7 @@ class DnsProcess:
     def start(self, wait_ready: bool = True) -> DnsProcess:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         args = [
-            sys.executable, "-m", "minik8s.cmd.dns", f"--kubeconfig={self.kubeconfig}",
+            sys.executable, "-m", "minik8s.dns.server", f"--kubeconfig={self.kubeconfig}",
             f"--dns-bind-address={self.host}", f"--dns-port={self.port}",
             f"--healthz-port={self.health_port}", f"--upstream={self.upstream}",
             *self.extra_args,

@@ -6,14 +6,15 @@ apiserver."""
 
 from __future__ import annotations
 
-import ssl
+import asyncio
 from typing import Any
 
-import httpx
-
-from minik8s.cli.launcher import network, pki, state
+from minik8s.api import errors
+from minik8s.api.resources import ENDPOINTS, SERVICES
+from minik8s.cli.launcher import apirequests, network, state
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.settings import LauncherSettings
+from minik8s.client import ApiClient
 
 NAMESPACE = "kube-system"
 NAME = "kube-dns"
@@ -49,68 +50,53 @@ def dns_subsets(address: str, dns_port: int) -> list[dict[str, Any]]:
 
 
 def ensure_dns(settings: LauncherSettings, cluster: state.ClusterState) -> str:
-    """Create or correct the kube-dns Service and Endpoints; say what was done."""
-    with _client(settings, cluster) as api:
-        return ensure_dns_objects(api, network.pod_gateway(), cluster.dns_port)
+    """Create or correct the kube-dns Service and Endpoints as the admin; say what was done."""
+    config = apirequests.admin_config(settings, cluster)
+    if config is None:
+        raise LauncherError("no admin credentials to install the kube-dns Service")
+
+    async def install() -> str:
+        async with ApiClient(config) as client:
+            return await ensure_dns_objects(client, network.pod_gateway(), cluster.dns_port)
+
+    try:
+        return asyncio.run(install())
+    except errors.ApiError as e:
+        raise LauncherError(f"installing the kube-dns Service: {e.message}") from e
 
 
-def ensure_dns_objects(api: httpx.Client, address: str, dns_port: int) -> str:
-    """The kube-dns Service and its Endpoints (at address:dns_port) through `api` (an
-    admin's client of the apiserver); say what was done."""
-    base = f"/api/v1/namespaces/{NAMESPACE}"
+async def ensure_dns_objects(client: ApiClient, address: str, dns_port: int) -> str:
+    """The kube-dns Service and its Endpoints (at address:dns_port), through `client` (one
+    allowed to get, create and update them); say what was done."""
     done = []
     wanted = dns_service(dns_port)
-    current = _get(api, f"{base}/services/{NAME}")
-    if current is None:
-        _check(api.post(f"{base}/services", json=wanted), "creating service kube-dns")
+    try:
+        current = await client.get(SERVICES, NAME, NAMESPACE)
+    except errors.NotFound:
+        await client.create(SERVICES, wanted, NAMESPACE)
         done.append("service created")
-    elif current["spec"].get("ports") != wanted["spec"]["ports"]:
-        current["spec"]["ports"] = wanted["spec"]["ports"]
-        _check(api.put(f"{base}/services/{NAME}", json=current), "updating service kube-dns")
-        done.append("service ports updated")
-    elif current["spec"].get("clusterIP") != network.CLUSTER_DNS:
-        raise LauncherError(
-            f"service kube-system/kube-dns has ClusterIP {current['spec'].get('clusterIP')},"
-            f" not {network.CLUSTER_DNS}: delete it and run `minik8s up` again"
-        )
+    else:
+        if current["spec"].get("clusterIP") != network.CLUSTER_DNS:
+            raise LauncherError(
+                f"service kube-system/kube-dns has ClusterIP {current['spec'].get('clusterIP')},"
+                f" not {network.CLUSTER_DNS}: delete it and run `minik8s up` again"
+            )
+        if current["spec"].get("ports") != wanted["spec"]["ports"]:
+            current["spec"]["ports"] = wanted["spec"]["ports"]
+            await client.update(SERVICES, current)
+            done.append("service ports updated")
     subsets = dns_subsets(address, dns_port)
-    endpoints = _get(api, f"{base}/endpoints/{NAME}")
-    if endpoints is None:
+    try:
+        endpoints = await client.get(ENDPOINTS, NAME, NAMESPACE)
+    except errors.NotFound:
         body = {"apiVersion": "v1", "kind": "Endpoints",
                 "metadata": {"name": NAME, "namespace": NAMESPACE, "labels": dict(LABELS)},
                 "subsets": subsets}  # fmt: skip
-        _check(api.post(f"{base}/endpoints", json=body), "creating endpoints kube-dns")
+        await client.create(ENDPOINTS, body, NAMESPACE)
         done.append("endpoints created")
-    elif endpoints.get("subsets") != subsets:
-        endpoints["subsets"] = subsets
-        _check(api.put(f"{base}/endpoints/{NAME}", json=endpoints), "updating endpoints kube-dns")
-        done.append("endpoints updated")
+    else:
+        if endpoints.get("subsets") != subsets:
+            endpoints["subsets"] = subsets
+            await client.update(ENDPOINTS, endpoints)
+            done.append("endpoints updated")
     return ", ".join(done) or "up to date"
-
-
-def _client(settings: LauncherSettings, cluster: state.ClusterState) -> httpx.Client:
-    """A client of the cluster's apiserver as its admin (the add-ons are the admin's)."""
-    files = pki.Pki(settings.pki_dir)
-    context = ssl.create_default_context(cafile=str(files.ca_cert))
-    context.load_cert_chain(str(files.admin_cert), str(files.admin_key))
-    return httpx.Client(
-        base_url=cluster.apiserver_url, verify=context, timeout=settings.probe_timeout * 5
-    )
-
-
-def _get(api: httpx.Client, path: str) -> dict[str, Any] | None:
-    response = api.get(path)
-    if response.status_code == 404:
-        return None
-    _check(response, f"reading {path}")
-    result: dict[str, Any] = response.json()
-    return result
-
-
-def _check(response: httpx.Response, what: str) -> None:
-    if response.status_code >= 300:
-        try:
-            message = response.json().get("message") or response.text
-        except ValueError:
-            message = response.text
-        raise LauncherError(f"{what}: {response.status_code} {message}")
