@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from minik8s.apiserver.audit.options import AuditOptions, add_audit_flags, audit_options
 from minik8s.componentbase import options
 
 AUTHORIZATION_MODES = ("AlwaysAllow", "AlwaysDeny", "Node", "RBAC")
-ADMISSION_PLUGINS = ("NodeRestriction",)
+ADMISSION_PLUGINS = ("NodeRestriction", "PodSecurity")
+"""Plugins `--enable-admission-plugins` may name (PodSecurity is on anyway, as in Kubernetes)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,13 @@ class ApiserverSettings:
     """Longest token lifetime in seconds a TokenRequest gets (0: no cap)."""
     service_account_jwks_uri: str | None = None
     """`jwks_uri` of the discovery document (default: this apiserver's /openid/v1/jwks)."""
+    allow_privileged: bool = False
+    """Accept privileged containers (kube-apiserver's `--allow-privileged`, false by default):
+    otherwise they are a 422 `disallowed by cluster policy`."""
+    admission_control_config_file: str | None = None
+    """AdmissionConfiguration file: the PodSecurity plugin's defaults and exemptions."""
+    audit: AuditOptions = field(default_factory=AuditOptions)
+    """`--audit-*`: the policy, the log file and the webhook (off by default)."""
     log_level: str = "info"
 
 
@@ -120,6 +129,9 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         "--service-account-max-token-expiration", type=options.duration, default=0.0
     )
     parser.add_argument("--service-account-jwks-uri", default=None)
+    options.bool_flag(parser, "--allow-privileged", False)
+    parser.add_argument("--admission-control-config-file", default=None)
+    add_audit_flags(parser)
     args = parser.parse_args(argv)
     if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
         parser.error("--tls-cert-file and --tls-private-key-file go together")
@@ -159,6 +171,7 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         service_account_key_file=tuple(args.service_account_key_file),
         api_audiences=tuple(a.strip() for a in args.api_audiences.split(",") if a.strip()),
         service_account_max_token_expiration=int(args.service_account_max_token_expiration),
+        audit=audit_options(args),
     )  # fmt: skip
 
 

@@ -20,8 +20,10 @@ from minik8s.apiserver import (
     metrics,
     requestcontext,
     routing,
+    warning,
     wire,
 )
+from minik8s.apiserver.audit import context as audit_context
 from minik8s.apiserver.registry import DeleteOptions, Registry
 from minik8s.apiserver.reviews import Reviews
 from minik8s.apiserver.serviceaccount import tokenrequest
@@ -58,6 +60,7 @@ class ResourceHandler:
     async def __call__(self, request: Request) -> Response:
         started = time.perf_counter()
         verb, resource_name = "unknown", ""
+        recorded = warning.start()
         try:
             target = routing.parse(request.scope["path"])
             if target is None or isinstance(target, routing.UnknownPath):
@@ -88,7 +91,10 @@ class ResourceHandler:
             response = wire.error_response(e)
         except Exception as e:  # a bug: answer with a Status, log the traceback
             logger.exception("%s %s failed", request.method, request.scope["path"])
+            audit_context.log_panic(e)
             response = wire.error_response(errors.InternalError(f"internal error: {e}"))
+        for value in warning.header_values(recorded):
+            response.headers.append("Warning", value)
         if verb != "watch":
             metrics.observe_request(verb, resource_name, response.status_code, started)
         return response

@@ -168,10 +168,23 @@ def hosts_file(pod: dict[str, Any], pod_ip: str, cluster_domain: str) -> str:
     if pod_ip:
         names = f"{hostname}.{domain}\t{hostname}" if domain else hostname
         lines.append(f"{pod_ip}\t{names}")
+    return "\n".join(lines) + "\n" + _host_aliases(pod)
+
+
+def host_network_hosts_file(pod: dict[str, Any], node_hosts: str) -> str:
+    """A hostNetwork pod's /etc/hosts: its node's, then the pod's hostAliases (Kubernetes'
+    nodeHostsFileContent)."""
+    if node_hosts and not node_hosts.endswith("\n"):
+        node_hosts += "\n"
+    return "# Kubernetes-managed hosts file (host network).\n" + node_hosts + _host_aliases(pod)
+
+
+def _host_aliases(pod: dict[str, Any]) -> str:
     aliases = (pod.get("spec") or {}).get("hostAliases") or []
-    if aliases:
-        lines.extend(["", "# Entries added by HostAliases."])
-        for alias in aliases:
-            hostnames = "\t".join(str(h) for h in alias.get("hostnames") or [])
-            lines.append(f"{alias.get('ip')}\t{hostnames}")
+    if not aliases:
+        return ""
+    lines = ["", "# Entries added by HostAliases."]
+    for alias in aliases:
+        hostnames = "\t".join(str(h) for h in alias.get("hostnames") or [])
+        lines.append(f"{alias.get('ip')}\t{hostnames}")
     return "\n".join(lines) + "\n"

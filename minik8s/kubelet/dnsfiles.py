@@ -15,6 +15,9 @@ from minik8s.kubelet.runtime import ContainerConfig, Mount
 
 logger = logging.getLogger(__name__)
 
+NODE_HOSTS = Path("/etc/hosts")
+"""The node's hosts file, the base of a hostNetwork pod's."""
+
 Warn = Callable[[str], None]
 """Records a `DNSConfigForming` warning about the pod."""
 
@@ -32,10 +35,11 @@ def write(
     for warning in resolv.warnings:
         warn(warning)
     pod_dir.mkdir(parents=True, exist_ok=True)
-    files = {
-        "resolv.conf": resolv.render(),
-        "etc-hosts": dnsconfig.hosts_file(pod, pod_ip, settings.cluster_domain),
-    }
+    if (pod.get("spec") or {}).get("hostNetwork") is True:
+        hosts = dnsconfig.host_network_hosts_file(pod, _read(NODE_HOSTS, pod))
+    else:
+        hosts = dnsconfig.hosts_file(pod, pod_ip, settings.cluster_domain)
+    files = {"resolv.conf": resolv.render(), "etc-hosts": hosts}
     for name, content in files.items():
         tmp = pod_dir / f".{name}.tmp"
         tmp.write_text(content)
@@ -45,6 +49,14 @@ def write(
         Mount(str(pod_dir / "resolv.conf"), "/etc/resolv.conf"),
         Mount(str(pod_dir / "etc-hosts"), "/etc/hosts"),
     )
+
+
+def _read(path: Path, pod: dict[str, Any]) -> str:
+    try:
+        return path.read_text()
+    except OSError as e:
+        logger.warning("%s: cannot read %s: %s", specs.pod_key(pod), path, e)
+        return ""
 
 
 def with_files(config: ContainerConfig, mounts: tuple[Mount, ...]) -> ContainerConfig:

@@ -76,6 +76,17 @@ def test_hosts_file_with_subdomain_and_aliases() -> None:
     assert "10.244.0.7\tp" in dnsconfig.hosts_file(pod(), "10.244.0.7", "cluster.local")
 
 
+def test_host_network_pods_get_the_nodes_hosts_file_and_their_aliases() -> None:
+    text = dnsconfig.host_network_hosts_file(
+        pod(hostNetwork=True, hostAliases=[{"ip": "10.1.2.3", "hostnames": ["foo"]}]),
+        "127.0.0.1\tlocalhost\n192.0.2.4\tnode-1",
+    )
+    assert text.splitlines() == [
+        "# Kubernetes-managed hosts file (host network).", "127.0.0.1\tlocalhost",
+        "192.0.2.4\tnode-1", "", "# Entries added by HostAliases.", "10.1.2.3\tfoo",
+    ]  # fmt: skip
+
+
 def service(name: str, ns: str, ip: str, *ports: tuple[str, int, str]) -> dict[str, Any]:
     return {
         "metadata": {"name": name, "namespace": ns},

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from minik8s.cli.launcher import identities, network
+from minik8s.cli.launcher import audit, identities, network
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.pki import Pki
 from minik8s.cli.launcher.settings import LauncherSettings
@@ -124,6 +124,7 @@ def _apiserver(settings: LauncherSettings, state: ClusterState, node: str | None
         f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
         f"--service-account-key-file={pki.service_account_pub}",
         f"--service-account-signing-key-file={pki.service_account_key}",
+        *audit.apiserver_flags(settings.audit_policy_file, settings.audit_log_file),
     ]
 
 
@@ -183,6 +184,9 @@ def _proxy(settings: LauncherSettings, state: ClusterState, node: str | None) ->
         f"--kubeconfig={config}",
         f"--node-name={first[0]}",
         f"--state-file={settings.run_dir / 'proxy-state.json'}",
+        # NodePorts on 127.0.0.1 only: a NodePort Service does not open the machine to its
+        # network
+        "--nodeport-addresses=127.0.0.1/32",
     ]
 
 
@@ -234,7 +238,16 @@ COMPONENTS: tuple[Component, ...] = (
         identity="controller-manager",
     ),
     Component("dns", True, 16, _dns, health=lambda state: state.dns_health_url, identity="dns"),
-    Component("kubelet", True, 4, _kubelet(), per_node=PerNode.REAL, identity="kubelet"),
+    # No registry is reachable on these machines: an Always-pulled image present locally runs
+    # (with a Warning Event) instead of failing with ErrImagePull.
+    Component(
+        "kubelet",
+        True,
+        4,
+        _kubelet("--image-pull-fallback-to-local=true"),
+        per_node=PerNode.REAL,
+        identity="kubelet",
+    ),
     Component(
         "kubelet",
         True,

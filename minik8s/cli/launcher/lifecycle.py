@@ -14,6 +14,7 @@ from rich.console import Console
 from minik8s.cli.launcher import (
     addons,
     apirequests,
+    audit,
     components,
     docker,
     encryption,
@@ -48,6 +49,7 @@ def up(settings: LauncherSettings, console: Console) -> state.ClusterState:
         console.print(f"[yellow]note:[/] {note}")
     pki.ensure(settings.pki_dir)
     encryption.ensure_config(settings.encryption_config_file)
+    audit.ensure_policy(settings.audit_policy_file)
     state.save(settings.state_file, cluster)
     identities.ensure_admin(settings, cluster.apiserver_url)
     identities.ensure_kubelet_client(settings)
@@ -179,6 +181,10 @@ def _purge(settings: LauncherSettings, console: Console) -> None:
         storage,
         kubeconfigs,
     ):
+        if path == settings.kubelet_root_dir and pods.still_mounted(path):
+            console.print(f"[yellow]![/] kept {path}: still mounted below it: "
+                          f"{', '.join(map(str, pods.still_mounted(path)))}")  # fmt: skip
+            continue
         if path.exists():
             shutil.rmtree(path)
             removed.append(path.name)
@@ -187,6 +193,7 @@ def _purge(settings: LauncherSettings, console: Console) -> None:
         settings.kubeconfig_file,
         settings.state_file,
         settings.encryption_config_file,
+        settings.audit_policy_file,
     ):
         if path.exists():
             path.unlink()
