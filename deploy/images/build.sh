@@ -6,6 +6,9 @@
 #                    applet of Debian's busybox 1.35 (static or not) is built without
 #                    FEATURE_WGET_TIMEOUT and crashes on `wget -T`
 #   minik8s/nginx    a debootstrap minbase Debian with nginx; also tagged nginx:latest
+#   minik8s/python-client  minik8s/base + the official Python client (`kubernetes`, the
+#                    version of the venv's, from host-built wheels): a pod that calls
+#                    load_incluster_config() (tests/e2e/test_seed_flow.py)
 # and, for the docker-compose cluster (`compose`, i.e. all of the following):
 #   minik8s/base     a debootstrap minbase Debian with python3 (python3-venv)
 #   minik8s/etcd     a debootstrap minbase Debian with Debian's etcd-server
@@ -19,7 +22,7 @@
 # from apt's sources on this machine. Nothing inside a `docker build` downloads: wheels are
 # built on the host (`pip wheel`) and installed with `pip install --no-index`.
 # Usage: deploy/images/build.sh [--force] [pause|busybox|nginx|base|etcd|node-os|minik8s|node
-#                                |node-images|compose ...]
+#                                |node-images|python-client|compose ...]
 #   MINIK8S_IMAGE_TAG tags minik8s/minik8s and minik8s/node (default latest; the compose file
 #   reads the same variable), so a branch can build and run its own without touching latest.
 set -euo pipefail
@@ -36,9 +39,9 @@ targets=()
 for arg in "$@"; do
   case $arg in
     --force) FORCE=1 ;;
-    pause | busybox | nginx | base | etcd | node-os | minik8s | node | node-images)
+    pause | busybox | nginx | base | etcd | node-os | minik8s | node | node-images | python-client)
       targets+=("$arg") ;;
-    compose) targets+=(pause busybox nginx base etcd node-os minik8s node node-images) ;;
+    compose) targets+=(pause busybox nginx base etcd node-os minik8s node node-images python-client) ;;
     *) echo "build.sh: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
@@ -290,6 +293,37 @@ build_minik8s() {
 build_node() {
   build_node-os
   docker_build minik8s/node minik8s/node-os:latest
+}
+
+# The official Python client in a pod: the venv's version of `kubernetes` and its dependencies
+# as wheels built on the host (cached per version), installed without an index.
+build_python-client() {
+  have_image minik8s/python-client:latest && { echo "images: minik8s/python-client exists"; return; }
+  build_base
+  local version context
+  version=$("$REPO/${VENV:-.venv}/bin/python" -c 'import importlib.metadata as m; print(m.version("kubernetes"))') ||
+    { echo "build.sh: the venv has no kubernetes package: pip install -e '.[test]'" >&2; exit 1; }
+  context=$CACHE/python-client-$version
+  if [[ ! -f $context/.complete ]]; then
+    echo "images: building the wheels of kubernetes==$version on the host (pip wheel)" >&2
+    rm -rf "$context"
+    mkdir -p "$context"
+    "$PIP" wheel -q --wheel-dir "$context" "kubernetes==$version" >&2
+    touch "$context/.complete"
+  fi
+  "$DOCKER" build -q -t minik8s/python-client:latest -f - "$context" >/dev/null <<'DOCKERFILE'
+FROM minik8s/base:latest
+ENV PATH=/opt/client/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    PYTHONUNBUFFERED=1
+COPY . /tmp/wheels
+RUN python3 -m venv /opt/client \
+ && /opt/client/bin/pip install -q --no-index --no-cache-dir --disable-pip-version-check \
+      --find-links /tmp/wheels kubernetes \
+ && rm -rf /tmp/wheels
+CMD ["python3"]
+DOCKERFILE
+  BUILT[minik8s/python-client:latest]=1
+  echo "images: built minik8s/python-client (kubernetes $version)"
 }
 
 NODE_IMAGES=(minik8s/pause:latest minik8s/busybox:latest minik8s/nginx:latest nginx:latest)

@@ -7,6 +7,7 @@ find Services by name through the cluster DNS and reach the apiserver through `k
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -368,3 +369,79 @@ def test_pods_find_services_by_name_on_both_nodes(cluster: Launcher) -> None:
         assert f"{pod_ip}\tweb-0.web-hl.dns-e2e.svc.cluster.local\tweb-0" in hosts.stdout
     finally:
         cluster.kubectl("delete", "namespace", "dns-e2e", "dns-other", "--timeout=60s")
+
+
+CLIENT_IMAGE = "minik8s/python-client:latest"
+REPO = Path(__file__).resolve().parents[2]
+
+INCLUSTER_MANIFEST = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: incluster-e2e}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: lister, namespace: incluster-e2e}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: pod-reader, namespace: incluster-e2e}
+rules: [{apiGroups: [""], resources: [pods], verbs: [get, list]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: lister-reads-pods, namespace: incluster-e2e}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: pod-reader}
+subjects: [{kind: ServiceAccount, name: lister, namespace: incluster-e2e}]
+"""
+
+INCLUSTER_SCRIPT = """
+import socket
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+config.load_incluster_config()
+print('dns', socket.gethostbyname('kubernetes.default.svc.cluster.local'))
+v1 = client.CoreV1Api()
+print('pods', ','.join(p.metadata.name for p in v1.list_namespaced_pod('incluster-e2e').items))
+try:
+    v1.list_namespaced_secret('incluster-e2e')
+except ApiException as e:
+    print('secrets', e.status)
+"""
+
+
+def test_the_official_python_client_in_a_pod_uses_its_service_account(cluster: Launcher) -> None:
+    """`load_incluster_config()` in a pod: KUBERNETES_SERVICE_HOST/PORT, the ServiceAccount
+    token and CA; it lists what its Role allows (pods) and gets 403 for the rest (secrets)."""
+    inspect = subprocess.run(["docker", "image", "inspect", CLIENT_IMAGE], capture_output=True)
+    if inspect.returncode != 0:  # `make test` builds it with the compose images
+        build = subprocess.run(["bash", str(REPO / "deploy/images/build.sh"), "python-client"],
+                               capture_output=True, text=True, timeout=600)  # fmt: skip
+        assert build.returncode == 0, build.stderr
+    pod = {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "lister", "namespace": "incluster-e2e"},
+        "spec": {"serviceAccountName": "lister", "restartPolicy": "Never", "containers": [
+            {"name": "main", "image": CLIENT_IMAGE, "imagePullPolicy": "Never",
+             "command": ["python3", "-c", INCLUSTER_SCRIPT]},
+        ]},
+    }  # fmt: skip
+    manifest = f"{INCLUSTER_MANIFEST}---\n{json.dumps(pod)}\n"
+    applied = subprocess.run(
+        ["kubectl", "--kubeconfig", str(cluster.kubeconfig), "apply", "-f", "-"],
+        input=manifest, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert applied.returncode == 0, applied.stderr
+    try:
+
+        def phase() -> str:
+            return cluster.kubectl("get", "pod", "-n", "incluster-e2e", "lister", "-o",
+                                   "jsonpath={.status.phase}").stdout  # fmt: skip
+
+        assert wait_for(lambda: phase() in ("Succeeded", "Failed"), "the lister pod to end", 120)
+        logs = cluster.kubectl("logs", "-n", "incluster-e2e", "lister").stdout
+        assert phase() == "Succeeded", logs
+        assert "dns 10.96.0.1" in logs and "pods lister" in logs, logs
+        assert "secrets 403" in logs, logs
+    finally:
+        cluster.kubectl("delete", "namespace", "incluster-e2e", "--timeout=60s")
