@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from minik8s.api import quantity
 from minik8s.api.meta import Object
-from minik8s.kubelet import envfrom, securitycontext
+from minik8s.kubelet import downward, envfrom, securitycontext
 from minik8s.kubelet.configerror import ConfigError
 from minik8s.kubelet.runtime import (
     LABEL_ATTEMPT,
@@ -116,12 +116,16 @@ def container_config(
     service_env: Mapping[str, str] | None = None,
     security: SecurityOptions | None = None,
     sub_paths: Mapping[int, str] | None = None,
+    allocatable: Mapping[str, str] | None = None,
+    extra_mounts: tuple[Mount, ...] = (),
 ) -> ContainerConfig:
     """`service_env`: the Service variables (`envvars.service_env`), overridden by the
     container's own env; `security`: the container's securityContext as Docker options;
     `sub_paths`: the host path of each volume mount with a subPath, by its index (see
-    `subpath.prepare`)."""
-    env = resolve_env(pod, container, pod_ip, host_ip, configmaps, secrets or {}, base=service_env)
+    `subpath.prepare`); `allocatable`: the node's (the downward API's unset limits);
+    `extra_mounts`: the kubelet's own files (the termination message file)."""
+    env = resolve_env(pod, container, pod_ip, host_ip, configmaps, secrets or {}, allocatable,
+                      base=service_env)  # fmt: skip
     command = [expand(c, env) for c in container["command"]] if container.get("command") else None
     args = [expand(a, env) for a in container["args"]] if container.get("args") else None
     nano_cpus, mem_limit = limits(container)
@@ -134,7 +138,8 @@ def container_config(
         command=args,
         env=env,
         working_dir=container.get("workingDir") or None,
-        mounts=mounts(container, volume_paths, read_only_volumes(pod), sub_paths or {}),
+        mounts=mounts(container, volume_paths, read_only_volumes(pod), sub_paths or {})
+        + extra_mounts,
         nano_cpus=nano_cpus,
         mem_limit=mem_limit,
         network_mode=network_mode,
@@ -146,32 +151,6 @@ def container_config(
     )
 
 
-FIELD_PATHS = {
-    "metadata.name": lambda pod, ip, host: pod["metadata"].get("name"),
-    "metadata.namespace": lambda pod, ip, host: pod["metadata"].get("namespace"),
-    "metadata.uid": lambda pod, ip, host: pod["metadata"].get("uid"),
-    "spec.nodeName": lambda pod, ip, host: (pod.get("spec") or {}).get("nodeName"),
-    "spec.serviceAccountName": lambda pod, ip, host: (pod.get("spec") or {}).get(
-        "serviceAccountName"
-    ),
-    "status.podIP": lambda pod, ip, host: ip,
-    "status.podIPs": lambda pod, ip, host: ip,
-    "status.hostIP": lambda pod, ip, host: host,
-    "status.hostIPs": lambda pod, ip, host: host,
-}
-_LABEL_PATH = re.compile(r"^metadata\.(labels|annotations)\['(.+)'\]$")
-
-
-def field_ref(pod: Object, path: str, pod_ip: str, host_ip: str) -> str:
-    getter = FIELD_PATHS.get(path)
-    if getter is not None:
-        return str(getter(pod, pod_ip, host_ip) or "")
-    match = _LABEL_PATH.match(path)
-    if match:
-        return str(((pod.get("metadata") or {}).get(match[1]) or {}).get(match[2], ""))
-    raise ConfigError(f"unsupported fieldRef fieldPath {path!r}")
-
-
 def resolve_env(
     pod: Object,
     container: Object,
@@ -179,10 +158,13 @@ def resolve_env(
     host_ip: str,
     configmaps: Mapping[str, Object],
     secrets: Mapping[str, Object] | None = None,
+    allocatable: Mapping[str, str] | None = None,
     base: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The container's environment, in order, with `$(VAR)` references expanded: `base`
-    (the Service variables, `envvars`), then `envFrom`, then `env`, each overriding the last."""
+    (the Service variables, `envvars`), then `envFrom`, then `env`, each overriding the last.
+    `allocatable`: the node's, for unset limits."""
+    facts = downward.PodFacts(pod_ip, host_ip, allocatable)
     namespace = str((pod.get("metadata") or {}).get("namespace") or "")
     env: dict[str, str] = dict(base or {})
     env.update(envfrom.from_sources(container, namespace, configmaps, secrets or {}).values)
@@ -192,7 +174,7 @@ def resolve_env(
         if source is None:
             env[name] = expand(str(var.get("value") or ""), env)
         elif source.get("fieldRef"):
-            env[name] = field_ref(pod, source["fieldRef"]["fieldPath"], pod_ip, host_ip)
+            env[name] = downward.field_value(pod, source["fieldRef"]["fieldPath"], facts)
         elif source.get("configMapKeyRef"):
             ref = source["configMapKeyRef"]
             value = ((configmaps.get(ref.get("name") or "") or {}).get("data") or {}).get(
@@ -208,21 +190,10 @@ def resolve_env(
             if value is not None:
                 env[name] = value
         elif source.get("resourceFieldRef"):
-            env[name] = resource_field(container, source["resourceFieldRef"])
+            env[name] = downward.resource_value(container, source["resourceFieldRef"], facts)
         else:
             raise ConfigError(f"env {name}: unsupported valueFrom {sorted(source)}")
     return env
-
-
-def resource_field(container: Object, ref: Object) -> str:
-    resource = ref.get("resource", "")
-    kind, _, what = resource.partition(".")
-    value = ((container.get("resources") or {}).get(kind) or {}).get(what)
-    if value is None:
-        return "0"
-    if what == "cpu":
-        return str(max(1, -(-quantity.cpu_millis(value) // 1000)))
-    return str(quantity.memory_bytes(value))
 
 
 _VAR = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")

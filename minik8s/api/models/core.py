@@ -107,6 +107,22 @@ class Probe(ApiModel):
     termination_grace_period_seconds: int | None = None
 
 
+class SleepAction(ApiModel):
+    seconds: int
+
+
+class LifecycleHandler(ApiModel):
+    exec: ExecAction | None = None
+    http_get: HTTPGetAction | None = None
+    tcp_socket: TCPSocketAction | None = None
+    sleep: SleepAction | None = None
+
+
+class Lifecycle(ApiModel):
+    post_start: LifecycleHandler | None = None
+    pre_stop: LifecycleHandler | None = None
+
+
 class VolumeMount(ApiModel):
     name: str
     mount_path: str
@@ -131,6 +147,8 @@ class Container(ApiModel):
     volume_mounts: list[VolumeMount] | None = None
     termination_message_path: str | None = None
     termination_message_policy: str | None = None
+    lifecycle: Lifecycle | None = None
+    restart_policy: str | None = None
     stdin: bool | None = None
     tty: bool | None = None
 

@@ -55,6 +55,7 @@ def validate_pod_spec(spec: dict[str, Any], path: str) -> list[Cause]:
                 container_names,
                 field == "initContainers",
                 bool(spec.get("hostNetwork")),
+                spec.get("terminationGracePeriodSeconds"),
             )
     if not items(spec, "containers"):
         causes.append(required(child(path, "containers")))
