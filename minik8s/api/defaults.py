@@ -34,7 +34,11 @@ def default_pod_spec(spec: dict[str, Any]) -> None:
     _default(spec, "securityContext", {})
     _default(spec, "enableServiceLinks", True)
     host_network = bool(spec.get("hostNetwork"))
-    for container in [*_items(spec, "initContainers"), *_items(spec, "containers")]:
+    for container in [
+        *_items(spec, "initContainers"),
+        *_items(spec, "containers"),
+        *_items(spec, "ephemeralContainers"),
+    ]:
         _default_container(container, host_network)
     for volume in _items(spec, "volumes"):
         _default_volume(volume)

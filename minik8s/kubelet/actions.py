@@ -90,7 +90,9 @@ def compute(
     for history in groups.values():
         actions.remove += [c.id for c in history[:-2] if c.state is not State.RUNNING]
     inits = init_plan.init_containers(pod)
+    ephemeral = [c["name"] for c in spec.get("ephemeralContainers") or []]
     spec_names = {c["name"] for c in [*inits, *(spec.get("containers") or [])]}
+    spec_names.update(ephemeral)
     for name, history in groups.items():  # containers the spec no longer has
         if name not in spec_names:
             stray = f"Container {name} is not in the pod spec"
@@ -118,6 +120,9 @@ def compute(
     if init.initialized:
         for container in spec.get("containers") or []:
             _app_container(pod, container, groups, backoff, now, liveness_failed, actions)
+    # Ephemeral containers (kubectl debug) start once, into the running sandbox (initialized
+    # or not, as Kubernetes does), and never restart.
+    actions.start += [(name, 0, False) for name in ephemeral if not groups.get(name)]
     # A container about to be replaced becomes the "previous" one: older ones can go now.
     for name, _, _ in actions.start:
         for old in (groups.get(name) or [])[:-1]:

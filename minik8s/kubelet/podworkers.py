@@ -298,6 +298,8 @@ class PodWorkers:
             self.services(), str(pod["metadata"].get("namespace") or ""),
             (pod.get("spec") or {}).get("enableServiceLinks") is not False,
         )  # fmt: skip
+        ephemeral = {c["name"]: c for c in pod["spec"].get("ephemeralContainers") or []}
+        by_name.update(ephemeral)
         pod_ip = self._pod_ip(pod, sandbox)
         pod_dir = self.settings.pods_dir / uid
         try:
@@ -332,6 +334,9 @@ class PodWorkers:
                 waiting[name] = reason[:2]
                 requeue = _earliest(requeue, reason[2])
                 continue
+            target_id = None
+            if name in ephemeral and spec.get("targetContainerName"):
+                target_id = await self._running_id(uid, spec["targetContainerName"])
             try:
                 security = await self._security(pod, spec)
                 sub_paths = await self._sub_paths(pod, spec, pod_dir, volume_paths, configmaps,
@@ -352,6 +357,7 @@ class PodWorkers:
                     sub_paths=sub_paths,
                     allocatable=self.allocatable,
                     extra_mounts=await terminationlog.prepare(pod_dir, spec, attempt),
+                    target_id=target_id,
                 )
                 config = dnsfiles.with_files(config, dns_mounts)
                 self._warn_skipped_env(pod, spec, configmaps, secrets)
@@ -429,6 +435,12 @@ class PodWorkers:
 
     def _facts(self, pod_ip: str) -> downward.PodFacts:
         return downward.PodFacts(pod_ip, self.settings.node_ip, self.allocatable)
+
+    async def _running_id(self, uid: str, name: str) -> str | None:
+        """The id of the pod's running container `name` (an ephemeral container's target)."""
+        found = await self.runtime.list_containers({LABEL_NODE: self.node, LABEL_POD_UID: uid})
+        running = [c for c in actions.by_name(found).get(name, []) if c.state is State.RUNNING]
+        return running[-1].id if running else None
 
     def _pod_ip(self, pod: Object, sandbox: Container) -> str:
         """The sandbox's address, or the node's for a hostNetwork pod."""

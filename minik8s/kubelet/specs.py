@@ -118,12 +118,15 @@ def container_config(
     sub_paths: Mapping[int, str] | None = None,
     allocatable: Mapping[str, str] | None = None,
     extra_mounts: tuple[Mount, ...] = (),
+    target_id: str | None = None,
 ) -> ContainerConfig:
     """`service_env`: the Service variables (`envvars.service_env`), overridden by the
     container's own env; `security`: the container's securityContext as Docker options;
     `sub_paths`: the host path of each volume mount with a subPath, by its index (see
     `subpath.prepare`); `allocatable`: the node's (the downward API's unset limits);
-    `extra_mounts`: the kubelet's own files (the termination message file)."""
+    `extra_mounts`: the kubelet's own files (the termination message file); `target_id`: the
+    running container whose processes an ephemeral container sees (its
+    `targetContainerName`): it joins that container's PID namespace."""
     env = resolve_env(pod, container, pod_ip, host_ip, configmaps, secrets or {}, allocatable,
                       base=service_env)  # fmt: skip
     command = [expand(c, env) for c in container["command"]] if container.get("command") else None
@@ -145,8 +148,9 @@ def container_config(
         network_mode=network_mode,
         tty=bool(container.get("tty")),
         stdin_open=bool(container.get("stdin")),
+        stdin_once=bool(container.get("stdinOnce")),
         security=security or SecurityOptions(),
-        pid_mode=pid_mode,
+        pid_mode=f"container:{target_id}" if target_id else pid_mode,
         ipc_mode=ipc_mode,
     )
 

@@ -219,6 +219,12 @@ def compute(pod: Object, containers: list[Container], view: PodView) -> Object:
     }
     if inits:
         status["initContainerStatuses"] = init_statuses
+    ephemeral = spec.get("ephemeralContainers") or []
+    if ephemeral:  # never ready, never restarted (kubectl debug's containers)
+        status["ephemeralContainerStatuses"] = [
+            {**container_status(e, groups.get(e["name"], []), view), "ready": False}
+            for e in ephemeral
+        ]
     if pod_phase == old.get("phase"):  # the reason and message go with the phase
         status.update({k: old[k] for k in ("reason", "message") if old.get(k)})
     status.update({k: old[k] for k in ("nominatedNodeName", "resourceClaimStatuses") if old.get(k)})

@@ -150,7 +150,14 @@ class Container(ApiModel):
     lifecycle: Lifecycle | None = None
     restart_policy: str | None = None
     stdin: bool | None = None
+    stdin_once: bool | None = None
     tty: bool | None = None
+
+
+class EphemeralContainer(Container):
+    """A debugging container added to a running pod (`pods/ephemeralcontainers`)."""
+
+    target_container_name: str | None = None
 
 
 # --- volumes ----------------------------------------------------------------------------
@@ -237,6 +244,7 @@ class Toleration(ApiModel):
 class PodSpec(ApiModel):
     containers: list[Container]
     init_containers: list[Container] | None = None
+    ephemeral_containers: list[EphemeralContainer] | None = None
     volumes: list[Volume] | None = None
     restart_policy: str | None = None
     termination_grace_period_seconds: int | None = None
@@ -313,6 +321,7 @@ class PodStatus(ApiModel):
     start_time: str | None = None
     init_container_statuses: list[ContainerStatus] | None = None
     container_statuses: list[ContainerStatus] | None = None
+    ephemeral_container_statuses: list[ContainerStatus] | None = None
     qos_class: str | None = None
 
 
