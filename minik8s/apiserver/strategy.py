@@ -16,6 +16,7 @@ from typing import Any
 
 from minik8s.api import errors
 from minik8s.api.resources import NAMESPACES, PODS, ResourceType
+from minik8s.apiserver import service_strategy
 
 Object = dict[str, Any]
 
@@ -120,6 +121,8 @@ def prepare_for_update(resource: ResourceType, new: Object, old: Object) -> None
             new["status"] = old["status"]
         else:
             new.pop("status", None)
+    if resource.kind == "Service":
+        service_strategy.drop_type_dependent_fields(new, old)
     if new.get("spec") != old.get("spec") and "generation" in old_metadata:
         metadata["generation"] = int(old_metadata["generation"]) + 1
 

@@ -16,7 +16,7 @@ from minik8s.client.api import ApiClient
 from minik8s.client.informer import Informer
 from minik8s.client.kubeconfig import load_kubeconfig
 from minik8s.componentbase.health import HealthServer
-from minik8s.proxy import iptables
+from minik8s.proxy import healthcheck, iptables
 from minik8s.proxy.config import ProxySettings
 from minik8s.proxy.syncer import Syncer
 
@@ -79,7 +79,15 @@ async def _main(settings: ProxySettings, stop: asyncio.Event) -> None:
     client = ApiClient(load_kubeconfig(settings.kubeconfig))
     services = Informer(client, resources.SERVICES)
     endpoints = Informer(client, resources.ENDPOINTS)
-    syncer = Syncer(settings, host, services, endpoints)
+    health_checks = healthcheck.ServiceHealthServer()
+
+    async def follow_health_checks(svcs: list[dict], eps: list[dict]) -> None:
+        ports = healthcheck.health_check_ports(svcs)
+        counts = healthcheck.local_endpoint_counts(eps, ports, settings.node_name)
+        await health_checks.sync(ports, counts)
+
+    syncer = Syncer(settings, host, services, endpoints, on_synced=follow_health_checks)
+    health_checks.proxy_healthy = syncer.healthy
     health = HealthServer(
         settings.healthz_bind_address, max(settings.healthz_port, 0),
         liveness={"sync": syncer.healthy}, readiness={"synced": syncer.ready},
@@ -101,6 +109,7 @@ async def _main(settings: ProxySettings, stop: asyncio.Event) -> None:
         await tasks.cancel_and_wait(running)
         await services.stop()
         await endpoints.stop()
+        await health_checks.close()
         with contextlib.suppress(Exception):
             await client.aclose()
         await health.stop()
