@@ -72,6 +72,10 @@ class KubeletSettings:
     """Image of the pod sandbox container."""
     shutdown_grace: float = 10.0
     """Seconds the process waits for its tasks on SIGTERM (containers keep running)."""
+    cloud_provider: str = ""
+    """`external`: a cloud controller manager initializes the Node (the kubelet registers it
+    with the `node.cloudprovider.kubernetes.io/uninitialized` taint, gives its node IP as the
+    `alpha.kubernetes.io/provided-node-ip` annotation and keeps the addresses it finds)."""
     log_level: str = "info"
 
     @property
@@ -113,6 +117,10 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
     parser.add_argument("--pod-workers", type=int, default=16)
     parser.add_argument("--root-dir", default=None)
     parser.add_argument("--v", "--log-level", dest="log_level", default="info")
+    parser.add_argument(
+        "--cloud-provider", choices=("", "external"), default="",
+        help="external: a cloud controller manager initializes this node",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     try:
         taints = tuple(parse_taint(t) for t in args.register_with_taints.split(",") if t.strip())
@@ -139,6 +147,7 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
         pod_subnet=args.pod_subnet,
         pod_subnet_from_node=args.pod_subnet_from_node,
         pod_workers=args.pod_workers,
+        cloud_provider=args.cloud_provider,
         log_level=str(args.log_level),
         **extra,  # type: ignore[arg-type]
     )

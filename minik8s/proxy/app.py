@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
-import os
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from minik8s.api import resources
 from minik8s.client import tasks
 from minik8s.client.api import ApiClient
 from minik8s.client.informer import Informer
 from minik8s.client.kubeconfig import load_kubeconfig
+from minik8s.componentbase import hostlock
 from minik8s.componentbase.health import HealthServer
 from minik8s.proxy import healthcheck, iptables
 from minik8s.proxy.config import ProxySettings
@@ -31,29 +29,13 @@ def host_of(settings: ProxySettings) -> iptables.Host:
     )
 
 
-def try_lock(path: Path) -> IO[str] | None:
-    """Take the host lock (one proxy per host: they would delete each other's chains); None
-    if another proxy holds it. The lock lasts as long as the returned file stays open."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    f = open(path, "a+")  # held open (locked) for the life of the process
-    try:
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        f.close()
-        return None
-    f.truncate(0)
-    f.write(str(os.getpid()))
-    f.flush()
-    return f
-
-
 async def main(settings: ProxySettings, stop: asyncio.Event) -> None:
     """Program the rules until `stop` is set, then remove them (as `--cleanup` does).
 
     While another proxy holds the host lock this one waits (a standby, as with two clusters on
     one machine) and touches nothing, not even on exit.
     """
-    lock = try_lock(settings.lock_file)
+    lock = hostlock.try_lock(settings.lock_file)
     if lock is None:
         if settings.cleanup:
             raise RuntimeError(f"another minik8s-proxy holds {settings.lock_file}; stop it first")
@@ -64,7 +46,7 @@ async def main(settings: ProxySettings, stop: asyncio.Event) -> None:
                 await asyncio.wait_for(stop.wait(), 1.0)
             if stop.is_set():
                 return
-            lock = try_lock(settings.lock_file)
+            lock = hostlock.try_lock(settings.lock_file)
         logger.info("took over %s", settings.lock_file)
     with lock:
         await _main(settings, stop)

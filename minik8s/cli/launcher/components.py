@@ -68,6 +68,8 @@ class Component:
     """Whether it runs once or once per node."""
     ready_timeout: Callable[[LauncherSettings], float] = lambda s: s.component_ready_timeout
     """How long `up` waits for it to be ready."""
+    cleanup: ArgvBuilder | None = None
+    """What `down` runs once every process is stopped (host state the component keeps)."""
 
 
 def etcd_binary(settings: LauncherSettings) -> str:
@@ -128,6 +130,23 @@ def _proxy(settings: LauncherSettings, state: ClusterState, node: str | None) ->
     return [*argv, f"--state-file={settings.run_dir / 'proxy-state.json'}"]
 
 
+def _cloud_controller_manager(
+    settings: LauncherSettings, state: ClusterState, node: str | None
+) -> list[str]:
+    """The `local` provider: the nodes are processes on this host; LoadBalancer addresses come
+    from 203.0.113.0/24, routed to the bridge minik8s-lb (it needs root, as kube-proxy does).
+    --healthz-port=0: a free port, so two clusters on one machine do not collide."""
+    return _client("minik8s.cmd.cloud_controller_manager", "--cloud-provider=local",
+                   "--healthz-port=0")(settings, state, node)  # fmt: skip
+
+
+def _cloud_cleanup(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
+    """Removes the pool's route and bridge (kept while the process stops: nothing may leave
+    while Services hold addresses), unless another cluster's cloud controller uses them."""
+    return [*_python_module("minik8s.cmd.cloud_controller_manager"), "--cloud-provider=local",
+            "--cleanup"]  # fmt: skip
+
+
 COMPONENTS: tuple[Component, ...] = (
     Component(
         "etcd",
@@ -160,7 +179,21 @@ COMPONENTS: tuple[Component, ...] = (
         # --healthz-port=0: a free port, so two clusters on one machine do not collide
         _client("minik8s.cmd.controller_manager", "--healthz-port=0"),
     ),
-    Component("kubelet", True, 4, _client("minik8s.cmd.kubelet"), per_node=PerNode.REAL),
+    Component(
+        "cloud-controller-manager",
+        True,
+        19,
+        _cloud_controller_manager,
+        cleanup=_cloud_cleanup,
+    ),
+    # the real nodes are initialized by the cloud controller manager (--cloud-provider=external)
+    Component(
+        "kubelet",
+        True,
+        4,
+        _client("minik8s.cmd.kubelet", "--cloud-provider=external"),
+        per_node=PerNode.REAL,
+    ),
     Component(
         "kubelet",
         True,
@@ -200,6 +233,13 @@ def instances(settings: LauncherSettings, state: ClusterState) -> list[Instance]
                 )
             )
     return result
+
+
+def cleanups(settings: LauncherSettings, state: ClusterState | None) -> list[list[str]]:
+    """The cleanup commands `down` runs once everything is stopped, latest component first."""
+    cluster = state or ClusterState()
+    return [c.cleanup(settings, cluster, None) for c in reversed(COMPONENTS)
+            if c.enabled and c.cleanup is not None]  # fmt: skip
 
 
 def _ca_file(settings: LauncherSettings, url: str | None) -> Path | None:

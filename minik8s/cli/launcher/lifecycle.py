@@ -59,7 +59,8 @@ def up(settings: LauncherSettings, console: Console) -> state.ClusterState:
 def _wait_nodes_ready(
     settings: LauncherSettings, cluster: state.ClusterState, console: Console
 ) -> None:
-    """Return once every node of the cluster reports Ready; name the late ones otherwise."""
+    """Return once every node of the cluster reports Ready (and the cloud controller has
+    initialized it); name the late ones otherwise."""
     names = [
         *components.node_names(cluster, PerNode.REAL),
         *components.node_names(cluster, PerNode.FAKE),
@@ -144,6 +145,8 @@ def down(settings: LauncherSettings, console: Console, purge: bool) -> None:
         removed = pods.remove_containers(uid)
         if removed:
             console.print(f"[green]✓[/] removed {removed} pod container(s)")
+    for argv in components.cleanups(settings, state.load(settings.state_file)):
+        processes.run_cleanup(argv, settings)
     if stopped == 0:
         console.print("nothing is running")
     if purge:
