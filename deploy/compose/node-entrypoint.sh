@@ -95,6 +95,7 @@ iptables -I DOCKER-USER 1 -s "$CLUSTER_CIDR" -j ACCEPT
 supervise hostgw python3 "$HERE/hostgw.py" --kubeconfig "$KUBECONFIG" --node-name "$NODE_NAME"
 supervise kubelet python3 -m minik8s.cmd.kubelet --node-name "$NODE_NAME" \
   --kubeconfig "$KUBECONFIG" --runtime docker --node-ip "$NODE_IP" --port 10250 \
+  --cloud-provider external \
   --pod-subnet-from-node --node-status-update-frequency "${NODE_STATUS_UPDATE_FREQUENCY:-5}"
 supervise proxy python3 -m minik8s.cmd.proxy --kubeconfig "$KUBECONFIG" \
   --node-name "$NODE_NAME" --cluster-cidr "$CLUSTER_CIDR" --service-cluster-ip-range "$SERVICE_CIDR"

@@ -1,9 +1,12 @@
 """The docker-compose cluster end to end (deploy/docker-compose.yml; `make test-compose`).
 
-`docker-compose up -d` with two nodes → both Ready, each with its own podCIDR → a 4-replica
-Deployment spreads over both nodes → a pod on node-1 reaches a pod on node-2 by IP and through
-a Service ClusterIP → `docker-compose stop node-2` → node-2 NotReady → its pods are replaced
-on node-1 → `docker-compose down -v` leaves no container, network or volume of the project.
+`docker-compose up -d` with two nodes → both Ready, each with its own podCIDR, initialized by
+the cloud controller manager (docker provider) → a 4-replica Deployment spreads over both nodes
+→ a pod on node-1 reaches a pod on node-2 by IP and through a Service ClusterIP → a LoadBalancer
+Service gets an address the host reaches, served by pods on both nodes → `docker-compose stop
+node-2` → node-2 NotReady → its pods are replaced on node-1 → `docker rm -f` of node-2's
+container → its Node is deleted → `docker-compose down -v` leaves no container, network or
+volume of the project.
 
 Needs the images of `make compose-images`; runs under its own project name and API port, so it
 never touches a cluster a developer started with `make compose-up`.
@@ -12,7 +15,10 @@ never touches a cluster a developer started with `make compose-up`.
 from __future__ import annotations
 
 import base64
+import ipaddress
+import json
 import os
+import random
 import secrets
 import shutil
 import socket
@@ -52,6 +58,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_pool() -> str:
+    """A /28 of 198.51.100.0/24 that no route of this host covers (the pool is routed on the
+    host: another compose cluster may hold the default one)."""
+    routes = json.loads(subprocess.run(["ip", "-j", "route", "show"], capture_output=True,
+                                       text=True, check=True).stdout)  # fmt: skip
+    taken = [ipaddress.ip_network(r["dst"], strict=False) for r in routes
+             if r.get("dst") not in (None, "default")]  # fmt: skip
+    candidates = list(ipaddress.ip_network("198.51.100.0/24").subnets(new_prefix=28))
+    random.shuffle(candidates)
+    for pool in candidates:
+        if not any(pool.overlaps(network) for network in taken):
+            return str(pool)
+    raise AssertionError("no free /28 of 198.51.100.0/24 for the load balancer pool")
+
+
 class Api:
     """A small synchronous client from the kubeconfig that `init` writes for the host."""
 
@@ -76,6 +97,9 @@ class Api:
         assert response.status_code == 201, response.text
         return response.json()
 
+    def status(self, path: str) -> int:
+        return self.http.get(path).status_code
+
     def close(self) -> None:
         self.http.close()
 
@@ -93,6 +117,7 @@ class Cluster:
             "MINIK8S_NODE_IMAGES": str(NODE_IMAGES),
             "MINIK8S_NODE_MONITOR_GRACE": "10s",
             "MINIK8S_POD_EVICTION_TIMEOUT": "5s",
+            "MINIK8S_LB_POOL": free_pool(),
         }
         self.api: Api | None = None
 
@@ -159,7 +184,8 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     finally:
         try:
             if request.session.testsfailed:
-                for service in ("controller-manager", "node-1", "node-2"):
+                for service in ("controller-manager", "cloud-controller-manager", "node-1",
+                                "node-2"):  # fmt: skip
                     print(f"--- logs {service}")
                     print(cluster.run("logs", "--tail", "40", service).stdout[-6000:])
             cluster.down()
@@ -220,6 +246,10 @@ def test_both_nodes_ready_with_their_own_pod_cidr(cluster: Cluster) -> None:
     assert sorted(n["metadata"]["name"] for n in nodes) == ["node-1", "node-2"]
     cidrs = {n["spec"]["podCIDR"] for n in nodes}
     assert len(cidrs) == 2 and all(c.startswith("10.245.") for c in cidrs)
+    for node in nodes:  # initialized by the cloud controller manager: the container is the VM
+        assert node["spec"]["providerID"].startswith("docker://")
+        assert not [t for t in node["spec"].get("taints") or [] if "uninitialized" in t["key"]]
+        assert node["metadata"]["labels"]["node.kubernetes.io/instance-type"] == "container"
     api.create("/api/v1/namespaces", {"metadata": {"name": NS}})
 
 
@@ -305,6 +335,47 @@ def test_pod_to_pod_across_nodes_by_ip_and_through_a_service(cluster: Cluster) -
     assert "nginx" in page.lower()
 
 
+def test_load_balancer_answers_the_host_from_pods_on_both_nodes(cluster: Cluster) -> None:
+    api = cluster.api
+    assert api is not None
+    spec = {"type": "LoadBalancer", "selector": {"app": "web"},
+            "ports": [{"port": 8080, "targetPort": 80}]}  # fmt: skip
+    api.create(f"/api/v1/namespaces/{NS}/services",
+               {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web-lb"},
+                "spec": spec})  # fmt: skip
+    started = time.monotonic()
+
+    def address() -> str | None:
+        status = api.get(f"/api/v1/namespaces/{NS}/services/web-lb")["status"]
+        ingress = (status.get("loadBalancer") or {}).get("ingress") or []
+        return ingress[0]["ip"] if ingress else None
+
+    ip = wait_for(address, "an address for web-lb", 30, 0.2)
+    TIMINGS["load balancer address"] = time.monotonic() - started
+    assert ipaddress.ip_address(ip) in ipaddress.ip_network(cluster.env["MINIK8S_LB_POOL"])
+    url = f"http://{ip}:8080/"
+    wait_for(lambda: "nginx" in get(url).lower(), f"{url} from the host", 60, 0.5)
+    TIMINGS["load balancer answers"] = time.monotonic() - started
+    for _ in range(40):
+        assert "nginx" in get(url).lower()
+    served = {}
+    for pod in pods(api, "app=web"):
+        node = pod["spec"]["nodeName"]
+        ids = cluster.node_docker(node, "ps", "-q", "--filter",
+                                  f"label=minik8s.pod={pod['metadata']['name']}", "--filter",
+                                  "label=minik8s.container=main").split()  # fmt: skip
+        log = cluster.node_docker(node, "logs", ids[0])  # nginx logs requests to its stdout
+        served[node] = served.get(node, 0) + log.count('"GET / HTTP/1.1" 200')
+    assert served.get("node-1") and served.get("node-2"), served
+
+
+def get(url: str) -> str:
+    try:
+        return httpx.get(url, timeout=2).text
+    except httpx.HTTPError:
+        return ""
+
+
 def test_stopped_node_goes_not_ready_and_its_pods_move(cluster: Cluster) -> None:
     api = cluster.api
     assert api is not None
@@ -337,6 +408,23 @@ def test_stopped_node_goes_not_ready_and_its_pods_move(cluster: Cluster) -> None
     )
     TIMINGS["node-2 Ready again"] = time.monotonic() - started
     assert node["spec"]["podCIDR"].startswith("10.245.")  # kept across the restart
+
+
+def test_a_removed_node_container_takes_its_node_away(cluster: Cluster) -> None:
+    """The cloud node lifecycle controller deletes a NotReady Node whose container is gone;
+    the load balancer keeps answering from the other node."""
+    api = cluster.api
+    assert api is not None
+    container = cluster.container("node-2")
+    started = time.monotonic()
+    subprocess.run(["docker", "rm", "-f", container], capture_output=True, timeout=120, check=True)
+    wait_for(lambda: api.status("/api/v1/nodes/node-2") == 404, "the Node node-2 deleted", 60, 1)
+    TIMINGS["node-2 container removed -> Node deleted"] = time.monotonic() - started
+    events = api.get("/api/v1/namespaces/default/events?fieldSelector=involvedObject.name=node-2")
+    assert any(e["reason"] == "DeletingNode" for e in events["items"])
+    ip = api.get(f"/api/v1/namespaces/{NS}/services/web-lb")["status"]["loadBalancer"]
+    url = f"http://{ip['ingress'][0]['ip']}:8080/"
+    wait_for(lambda: "nginx" in get(url).lower(), f"{url} served from node-1 alone", 60, 0.5)
 
 
 def test_down_removes_everything(cluster: Cluster) -> None:
