@@ -153,7 +153,8 @@ async def run_burst(args: argparse.Namespace, work: Path, kubeconfig: Path) -> N
     ccm = Process("ccm", [sys.executable, "-m", "minik8s.cmd.cloud_controller_manager",
                           f"--kubeconfig={kubeconfig}", "--cloud-provider=local",
                           "--controllers=service", "--load-balancer-bridge=mk8s-lb-bench",
-                          f"--lock-file={work / 'ccm.lock'}", "--healthz-port=0"],
+                          f"--lock-file={work / 'ccm.lock'}", "--healthz-port=0",
+                          f"--concurrent-service-syncs={args.service_syncs}"],
                   work / "ccm.log")  # fmt: skip
     try:
         netns.serve(backend, "backend", BACKEND_PORT)
@@ -251,6 +252,10 @@ def main() -> None:
     parser.add_argument("--lb", type=int, default=1000, help="LoadBalancer Services (sync)")
     parser.add_argument("--clusterip", type=int, default=4000, help="ClusterIP Services (sync)")
     parser.add_argument("--endpoints", type=int, default=5)
+    parser.add_argument(
+        "--service-syncs", type=int, default=1,
+        help="the cloud controller's --concurrent-service-syncs (default 1, as Kubernetes)",
+    )  # fmt: skip
     args = parser.parse_args()
     if os.geteuid() != 0 or not shutil.which("iptables-restore"):
         sys.exit("bench.loadbalancer needs root and iptables")

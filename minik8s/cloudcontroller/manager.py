@@ -1,10 +1,11 @@
 """The cloud controller manager: one leader-elected process running the cloud's controllers.
 
 It campaigns for the Lease `kube-system/minik8s-cloud-controller-manager`; only the leader
-prepares the provider (routes the load balancer pool before any address is handed out), starts
-informers and controllers. Losing the Lease ends the process, as kube-controller-manager does,
-so a restart begins from a clean slate. `/healthz`, `/readyz` (200 while the controllers run)
-and `/metrics` on `--healthz-port` (10258, Kubernetes' cloud-controller-manager port).
+starts informers and controllers (the service controller first has the provider route the load
+balancer pool: nothing is handed out before). Losing the Lease ends the process, as
+kube-controller-manager does, so a restart begins from a clean slate. `/healthz`, `/readyz`
+(200 while the controllers run) and `/metrics` on `--healthz-port` (10258, Kubernetes'
+cloud-controller-manager port).
 """
 
 from __future__ import annotations
@@ -98,8 +99,6 @@ class CloudControllerManager:
         recorders = {name: EventRecorder(self.client, EVENT_SOURCES[name], host=host)
                      for name in s.controllers}  # fmt: skip
         controllers = self._controllers(informers, recorders)
-        if "service" in s.controllers:
-            await self.provider.initialize()  # the pool is routed before anything is handed out
         for recorder in recorders.values():
             recorder.start()
         informers.start()
@@ -131,7 +130,7 @@ class CloudControllerManager:
             if name == "service":
                 if balancer is None:
                     raise CloudError(f"the {self.provider.name} provider has no load balancers")
-                result.append(ServiceController(*args, balancer))
+                result.append(ServiceController(*args, balancer, self.provider.initialize))
             elif instances is None:
                 raise CloudError(f"the {self.provider.name} provider has no instances")
             elif name == "cloud-node":

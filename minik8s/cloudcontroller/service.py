@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from prometheus_client import Counter, Gauge
@@ -56,8 +57,12 @@ class ServiceController:
         recorder: EventRecorder,
         settings: Settings,
         balancer: LoadBalancer,
+        prepare: Callable[[], Awaitable[None]],
     ) -> None:
+        """`prepare()` readies the provider's load balancers (routes the pool) before any
+        address is handed out."""
         self.client = client
+        self.prepare = prepare
         self.recorder = recorder
         self.settings = settings
         self.balancer = balancer
@@ -92,7 +97,9 @@ class ServiceController:
     # --- running ----------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Adopt what earlier runs handed out, then work (the informers are synced)."""
+        """Prepare the provider, adopt what earlier runs handed out, then work (the informers
+        are synced)."""
+        await self.prepare()
         wanted = (plan.wants_load_balancer, lambda svc, _: plan.has_finalizer(svc))
         mine = [s for s in self.services.store.list() if any(f(s, self.lb_class) for f in wanted)]
         for name in await self.balancer.adopt(mine):

@@ -141,3 +141,26 @@ def test_changing_the_type_away_drops_what_the_apiserver_set_and_the_status() ->
     assert "nodePort" not in spec["ports"][0]
     assert new["status"]["loadBalancer"] == {}
     assert validation.validate_update(rt.SERVICES, defaulted(new), old) == []
+
+
+def test_get_and_describe_show_the_external_ip_like_kubectl() -> None:
+    from datetime import UTC, datetime
+
+    from minik8s.apiserver import tables
+    from minik8s.cli.minikctl import describers
+
+    svc = assign(lb(externalTrafficPolicy="Local", loadBalancerSourceRanges=["10.0.0.0/8"]), [])
+    svc["metadata"]["creationTimestamp"] = "2024-01-01T00:00:00Z"
+    now = datetime(2024, 1, 1, 0, 1, tzinfo=UTC)
+    pending = tables.to_table(rt.SERVICES, [svc], now=now)["rows"][0]["cells"]
+    assert pending[3] == "<pending>"
+    svc["status"] = {"loadBalancer": {"ingress": [{"ip": "203.0.113.1", "ipMode": "VIP"}]}}
+    cells = tables.to_table(rt.SERVICES, [svc], now=now)["rows"][0]["cells"]
+    assert cells[1:4] == ["LoadBalancer", svc["spec"]["clusterIP"], "203.0.113.1"]
+    node_port = svc["spec"]["ports"][0]["nodePort"]
+    assert cells[4] == f"80:{node_port}/TCP"
+    lines = describers.describe_service(svc, {})
+    assert "LoadBalancer Ingress:\t203.0.113.1 (VIP)" in lines
+    assert "External Traffic Policy:\tLocal" in lines
+    assert f"HealthCheck NodePort:\t{svc['spec']['healthCheckNodePort']}" in lines
+    assert "LoadBalancer Source Ranges:\t10.0.0.0/8" in lines
