@@ -45,6 +45,8 @@ SYNC_ERRORS = Counter(
 )
 NODE_SYNC_PERIOD = 1.0
 """Seconds between two looks at whether the nodes behind the load balancers changed."""
+PREPARE_RETRY_CAP = 60.0
+"""Longest wait between two attempts to ready the provider's load balancers."""
 
 
 class ServiceController:
@@ -99,7 +101,7 @@ class ServiceController:
     async def run(self) -> None:
         """Prepare the provider, adopt what earlier runs handed out, then work (the informers
         are synced)."""
-        await self.prepare()
+        await self._prepare()
         wanted = (plan.wants_load_balancer, lambda svc, _: plan.has_finalizer(svc))
         mine = [s for s in self.services.store.list() if any(f(s, self.lb_class) for f in wanted)]
         for name in await self.balancer.adopt(mine):
@@ -111,6 +113,19 @@ class ServiceController:
             await run_workers(self.queue, self.reconcile, workers)
         finally:
             await tasks.cancel_and_wait([node_sync])
+
+    async def _prepare(self) -> None:
+        """Until the provider is ready (the pool routed): retried with backoff, not a crash,
+        so that the node controllers keep working meanwhile."""
+        delay = 1.0
+        while True:
+            try:
+                await self.prepare()
+                return
+            except CloudError as e:
+                logger.error("no load balancers yet: %s (retrying in %.0fs)", e, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, PREPARE_RETRY_CAP)
 
     def stop(self) -> None:
         self.queue.shutdown()
