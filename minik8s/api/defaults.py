@@ -20,7 +20,7 @@ VOLUME_SOURCES = ("hostPath", "emptyDir", "secret", "persistentVolumeClaim", "do
 
 def apply_defaults(resource: rt.ResourceType, obj: dict[str, Any]) -> None:
     """Default `obj`, an object of type `resource`, the way the Kubernetes apiserver does."""
-    defaulter = _DEFAULTERS.get(resource.kind)
+    defaulter = _DEFAULTERS.get(resource.kind) or _more_defaulters().get(resource.kind)
     if defaulter is not None:
         defaulter(obj)
 
@@ -259,6 +259,12 @@ def _parsed(value: Any) -> Any:
         return value
 
 
+default = _default
+ensure_dict = _ensure_dict
+items = _items
+default_template = _default_template
+"""The helpers other defaulting modules share (`defaults_workloads`)."""
+
 _DEFAULTERS: dict[str, Callable[[dict[str, Any]], None]] = {
     rt.PODS.kind: _default_pod,
     rt.SERVICES.kind: _default_service,
@@ -268,3 +274,10 @@ _DEFAULTERS: dict[str, Callable[[dict[str, Any]], None]] = {
     rt.NAMESPACES.kind: _default_namespace,
     rt.NODES.kind: _default_node,
 }
+
+
+def _more_defaulters() -> dict[str, Callable[[dict[str, Any]], None]]:
+    """Defaulters of the kinds kept in modules of their own (imported late: they use ours)."""
+    from minik8s.api import defaults_workloads
+
+    return defaults_workloads.DEFAULTERS

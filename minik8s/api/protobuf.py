@@ -31,6 +31,7 @@ TIME_TYPES = (f"{META}.Time", f"{META}.MicroTime")
 QUANTITY = "apimachinery.pkg.api.resource.Quantity"
 INT_OR_STRING = "apimachinery.pkg.util.intstr.IntOrString"
 FIELDS_V1 = f"{META}.FieldsV1"
+RAW_EXTENSION = "apimachinery.pkg.runtime.RawExtension"
 KEEP_ZERO = frozenset({
     "replicas", "revisionHistoryLimit", "progressDeadlineSeconds", "gracePeriodSeconds",
     "terminationGracePeriodSeconds", "activeDeadlineSeconds", "orphanDependents",
@@ -106,6 +107,9 @@ def _message(data: bytes, name: str) -> Any:
     if name == FIELDS_V1:
         raw = _one(fields, 1, b"")
         return json.loads(raw) if raw else {}
+    if name == RAW_EXTENSION:  # a ControllerRevision's data: JSON bytes
+        raw = _one(fields, 1, b"")
+        return json.loads(raw) if raw else None
     table = schema()[name]
     out: dict[str, Any] = {}
     for number, values in fields.items():

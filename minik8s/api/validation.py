@@ -19,6 +19,7 @@ from minik8s.api import validation_formats as fmt
 from minik8s.api import validation_meta as meta
 from minik8s.api import validation_pod as pod
 from minik8s.api import validation_service as service
+from minik8s.api import validation_workloads as workloads
 from minik8s.api.errors import Cause
 from minik8s.api.models import MODELS
 
@@ -103,6 +104,7 @@ _SEMANTIC_CHECKS: dict[str, Callable[[Object], list[Cause]]] = {
     rt.LEASES.kind: core.validate_lease,
     rt.REPLICASETS.kind: lambda obj: apps.validate_replica_set_spec(_spec(obj)),
     rt.DEPLOYMENTS.kind: lambda obj: apps.validate_deployment_spec(_spec(obj)),
+    **workloads.SEMANTIC_CHECKS,
 }
 
 _STATUS_CHECKS: dict[str, Callable[[Object], list[Cause]]] = {
@@ -115,4 +117,5 @@ _UPDATE_CHECKS: dict[str, Callable[[Object, Object], list[Cause]]] = {
     rt.NODES.kind: core.validate_node_update,
     rt.REPLICASETS.kind: apps.validate_selector_update,
     rt.DEPLOYMENTS.kind: apps.validate_selector_update,
+    **workloads.UPDATE_CHECKS,
 }

@@ -9,16 +9,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from minik8s.api import defaults, errors, patch, validation
-from minik8s.api.resources import EVENTS, NAMESPACES, PODS, SERVICES, ResourceType
+from minik8s.api.resources import EVENTS, NAMESPACES, PODS, SERVICES, STORAGECLASSES, ResourceType
 from minik8s.api.selectors import label_selector_from_object
-from minik8s.apiserver import allocators, strategy
+from minik8s.apiserver import admission_storage, allocators, strategy
 from minik8s.apiserver.watchcache import WatchCache
 from minik8s.store import errors as store_errors
 from minik8s.store.etcd import EtcdStore
@@ -130,6 +130,7 @@ class Registry:
         if resource.namespaced:
             await self._check_namespace_open(resource, obj["metadata"]["namespace"], name)
         defaults.apply_defaults(resource, obj)
+        admission_storage.admit_create(resource, obj, self._storage_classes)
         causes = validation.validate_create(resource, obj)
         if causes:
             raise errors.invalid_object(resource.kind, name, causes, resource.group)
@@ -150,6 +151,9 @@ class Registry:
             raise errors.already_exists(resource.plural, name, resource.group) from e
         obj["metadata"]["resourceVersion"] = str(revision)
         return obj
+
+    def _storage_classes(self) -> Iterable[Object]:
+        return self.cache.cache(STORAGECLASSES).objects.values()
 
     async def _check_namespace_open(
         self, resource: ResourceType, namespace: str, name: str

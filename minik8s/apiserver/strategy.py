@@ -27,6 +27,9 @@ SERVER_OWNED_METADATA = (
     "deletionGracePeriodSeconds",
     "generation",
 )
+STATUS_RESET_ON_CREATE = ("Deployment", "ReplicaSet", "DaemonSet", "StatefulSet",
+                          "PersistentVolume", "PersistentVolumeClaim")  # fmt: skip
+"""Kinds whose status a create may not set (defaulting then fills what they start with)."""
 _GENERATE_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -102,7 +105,7 @@ def prepare_for_create(resource: ResourceType, obj: Object) -> None:
         obj["status"] = {"phase": "Active"}
     elif resource.kind == "Service":
         obj["status"] = {"loadBalancer": {}}
-    elif resource.kind in ("Deployment", "ReplicaSet"):
+    elif resource.kind in STATUS_RESET_ON_CREATE:
         obj["status"] = {}
 
 

@@ -598,6 +598,16 @@ PRINTERS: dict[resources.ResourceType, Printer] = {
 }
 
 
+def _register_more_printers() -> None:
+    """Printers of the kinds kept in modules of their own (they import this module)."""
+    from minik8s.apiserver import tables_workloads
+
+    PRINTERS.update(tables_workloads.PRINTERS)
+
+
+_register_more_printers()
+
+
 def _row_object(obj: Obj, include_object: str) -> Obj | None:
     if include_object == "Object":
         return obj

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from minik8s.api import durations
 
 ALL_CONTROLLERS = ("replicaset", "deployment", "endpoints", "garbagecollector", "namespace",
-                   "nodeipam", "nodelifecycle")  # fmt: skip
+                   "nodeipam", "nodelifecycle",
+                   "daemonset", "statefulset", "persistentvolume-binder", "pvc-protection",
+                   "pv-protection", "local-path-provisioner")  # fmt: skip
 """Every controller this process runs, in start order."""
 
 LEASE_NAMESPACE = "kube-system"
@@ -52,9 +54,16 @@ class Settings:
     healthz_bind_address: str = "127.0.0.1"
     workers: dict[str, int] = field(
         default_factory=lambda: {"replicaset": 5, "deployment": 5, "endpoints": 5,
-                                 "garbagecollector": 10, "namespace": 5, "nodelifecycle": 1}
+                                 "garbagecollector": 10, "namespace": 5, "nodelifecycle": 1,
+                                 "daemonset": 2, "statefulset": 5}
     )  # fmt: skip
     """Concurrent workers per controller (`--concurrent-*-syncs`)."""
+    local_path_root: str = "/var/lib/minik8s/storage"
+    """Where the local-path provisioner puts volume directories on each node."""
+    local_path_namespace: str = "kube-system"
+    """Namespace of the local-path provisioner's helper pods."""
+    local_path_helper_image: str = "minik8s/busybox"
+    """Image of the helper pods that remove a deleted volume's data (needs `rm`)."""
     resync_period: float = 0.0
     """Seconds between full resyncs of the informers (0: never)."""
     log_level: str = "info"
@@ -121,6 +130,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrent-endpoint-syncs", type=int, default=5)
     p.add_argument("--concurrent-gc-syncs", type=int, default=10)
     p.add_argument("--concurrent-namespace-syncs", type=int, default=5)
+    p.add_argument("--concurrent-daemonset-syncs", type=int, default=2)
+    p.add_argument("--concurrent-statefulset-syncs", type=int, default=5)
+    p.add_argument(
+        "--local-path-root",
+        default="/var/lib/minik8s/storage",
+        help="directory of the local-path provisioner's volumes on each node",
+    )
+    p.add_argument(
+        "--local-path-helper-image",
+        default="minik8s/busybox",
+        help="image of the pods that remove a deleted volume's data",
+    )
     p.add_argument("--v", "--log-level", dest="log_level", default="info",
                    help="debug, info, warning; or a klog number (>=4 means debug)")  # fmt: skip
     return p
@@ -168,6 +189,10 @@ def parse_args(argv: list[str] | None = None) -> Settings:
             "garbagecollector": args.concurrent_gc_syncs,
             "namespace": args.concurrent_namespace_syncs,
             "nodelifecycle": 1,
+            "daemonset": args.concurrent_daemonset_syncs,
+            "statefulset": args.concurrent_statefulset_syncs,
         },
+        local_path_root=args.local_path_root,
+        local_path_helper_image=args.local_path_helper_image,
         log_level=level,
     )

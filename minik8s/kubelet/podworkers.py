@@ -19,7 +19,7 @@ from minik8s.api.resources import CONFIGMAPS, PODS
 from minik8s.client.api import ApiClient
 from minik8s.client.workqueue import ExponentialBackoffRateLimiter, WorkQueue
 from minik8s.componentbase.events import EventRecorder
-from minik8s.kubelet import actions, metrics, specs, volumes
+from minik8s.kubelet import actions, metrics, pvcvolumes, specs, volumes
 from minik8s.kubelet import status as podstatus
 from minik8s.kubelet.backoff import Backoff
 from minik8s.kubelet.config import KubeletSettings
@@ -227,7 +227,14 @@ class PodWorkers:
         try:
             configmaps = await self._configmaps(pod)
             pod_dir = self.settings.pods_dir / uid
+            pod = pvcvolumes.as_host_paths(pod, await pvcvolumes.resolve(self.client, pod))
             volume_paths = await volumes.prepare(pod_dir, pod, configmaps)
+        except pvcvolumes.VolumeNotReady as e:
+            for name, _, _ in plan.start:
+                waiting[name] = ("ContainerCreating", "")
+            self.recorder.record(pod, "Warning", "FailedMount",
+                                 f"Unable to attach or mount volumes: {e}")  # fmt: skip
+            return 2.0
         except (specs.ConfigError, errors.ApiError) as e:
             message = getattr(e, "message", None) or str(e)
             for name, _, _ in plan.start:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from minik8s.api.models import apps, coordination, core, meta
+from minik8s.api.models import apps, coordination, core, meta, storage
 
 MODELS: dict[str, type[BaseModel]] = {
     "Pod": core.Pod,
@@ -23,6 +23,12 @@ MODELS: dict[str, type[BaseModel]] = {
     "Deployment": apps.Deployment,
     "Scale": apps.Scale,
     "Lease": coordination.Lease,
+    "DaemonSet": apps.DaemonSet,
+    "StatefulSet": apps.StatefulSet,
+    "ControllerRevision": apps.ControllerRevision,
+    "PersistentVolume": storage.PersistentVolume,
+    "PersistentVolumeClaim": storage.PersistentVolumeClaim,
+    "StorageClass": storage.StorageClass,
 }
 
-__all__ = ["MODELS", "apps", "coordination", "core", "meta"]
+__all__ = ["MODELS", "apps", "coordination", "core", "meta", "storage"]

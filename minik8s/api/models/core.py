@@ -139,11 +139,17 @@ class ConfigMapVolumeSource(ApiModel):
     optional: bool | None = None
 
 
+class PersistentVolumeClaimVolumeSource(ApiModel):
+    claim_name: str
+    read_only: bool | None = None
+
+
 class Volume(ApiModel):
     name: str
     empty_dir: EmptyDirVolumeSource | None = None
     host_path: HostPathVolumeSource | None = None
     config_map: ConfigMapVolumeSource | None = None
+    persistent_volume_claim: PersistentVolumeClaimVolumeSource | None = None
 
 
 # --- scheduling -------------------------------------------------------------------------

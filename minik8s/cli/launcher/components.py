@@ -122,6 +122,16 @@ def _client(module: str, *extra: str) -> ArgvBuilder:
     return build
 
 
+def _controller_manager(
+    settings: LauncherSettings, state: ClusterState, node: str | None
+) -> list[str]:
+    """Local-path volumes live in the cluster's home (`down --purge` removes them): every
+    node of `up` shares this machine's filesystem."""
+    # --healthz-port=0: a free port, so two clusters on one machine do not collide
+    argv = _client("minik8s.cmd.controller_manager", "--healthz-port=0")(settings, state, node)
+    return [*argv, f"--local-path-root={settings.home / 'storage'}"]
+
+
 def _proxy(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
     """One proxy per host: every node of `up` shares this machine's iptables, so a proxy per
     node would fight over the same chains. It runs as root; SIGTERM removes its rules."""
@@ -176,8 +186,7 @@ COMPONENTS: tuple[Component, ...] = (
         "controller-manager",
         True,
         5,
-        # --healthz-port=0: a free port, so two clusters on one machine do not collide
-        _client("minik8s.cmd.controller_manager", "--healthz-port=0"),
+        _controller_manager,
     ),
     Component(
         "cloud-controller-manager",

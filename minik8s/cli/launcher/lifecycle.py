@@ -155,7 +155,7 @@ def down(settings: LauncherSettings, console: Console, purge: bool) -> None:
 
 def _purge(settings: LauncherSettings, console: Console) -> None:
     removed = []
-    for path in (settings.etcd_data_dir, settings.pki_dir):
+    for path in (settings.etcd_data_dir, settings.pki_dir, settings.home / "storage"):
         if path.exists():
             shutil.rmtree(path)
             removed.append(path.name)

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from minik8s.api import errors as api_errors
-from minik8s.api import resources
+from minik8s.api import resources, storageutil
 from minik8s.api.resources import ResourceType
 from minik8s.cli.minikctl import output
 from minik8s.client.api import ApiClient
@@ -355,7 +355,10 @@ DESCRIBERS: dict[ResourceType, Callable[[Obj, Obj], list[str]]] = {
 
 
 def describe(rt: ResourceType, obj: Obj, extras: Obj) -> list[str]:
-    return DESCRIBERS.get(rt, describe_generic)(obj, extras)
+    from minik8s.cli.minikctl import describers_sets  # it builds on this module's helpers
+
+    describer = DESCRIBERS.get(rt) or describers_sets.DESCRIBERS.get(rt, describe_generic)
+    return describer(obj, extras)
 
 
 def _owned_by(obj: Obj, owner: Obj) -> bool:
@@ -384,7 +387,7 @@ async def related(client: ApiClient, rt: ResourceType, obj: Obj) -> Obj:
                 )
 
             return {"new": ", ".join(map(show, new[:1])), "old": ", ".join(map(show, old))}
-        if rt is resources.REPLICASETS:
+        if rt in (resources.REPLICASETS, resources.DAEMONSETS, resources.STATEFULSETS):
             pods = await client.list_all(resources.PODS, ns)
             phases = [(p.get("status") or {}).get("phase") for p in pods.get("items") or []
                       if _owned_by(p, obj)]  # fmt: skip
@@ -399,6 +402,14 @@ async def related(client: ApiClient, rt: ResourceType, obj: Obj) -> Obj:
                 for p in (subset.get("ports") or [{}])[:1]
             ]
             return {"endpoints": ",".join(addresses)}
+        if rt is resources.PERSISTENTVOLUMECLAIMS:
+            pods = await client.list_all(resources.PODS, ns)
+            users = [
+                _meta(p).get("name", "")
+                for p in pods.get("items") or []
+                if meta["name"] in storageutil.claim_names(p)
+            ]
+            return {"used_by": users}
         if rt is resources.NODES:
             pods = await client.list_all(
                 resources.PODS, None, field_selector=f"spec.nodeName={meta['name']}"
