@@ -14,8 +14,7 @@ import asyncio
 import dataclasses
 import logging
 import socket
-from collections.abc import Coroutine
-from typing import Any, Protocol
+from typing import Protocol
 
 from minik8s.client import tasks
 from minik8s.client.api import ApiClient, ClientSettings
@@ -40,6 +39,9 @@ EVENT_SOURCES = {
     "cloud-node-lifecycle": "cloud-node-lifecycle-controller",
 }
 """The Event source of each controller: Kubernetes' component names."""
+
+
+WORK = "cloud-controller-manager work"
 
 
 class LeadershipLost(Exception):
@@ -76,7 +78,7 @@ class CloudControllerManager:
         try:
             election = s.leader_election
             if not election.leader_elect:
-                await _until(stop, self.run_controllers())
+                await tasks.run_until(stop, self.run_controllers(), WORK)
                 return
             elector = LeaderElector(
                 self.client, election.resource_namespace, election.resource_name,
@@ -84,7 +86,7 @@ class CloudControllerManager:
                 election.retry_period,
             )  # fmt: skip
             logger.info("campaigning for lease %s as %s", elector.lease_key, elector.identity)
-            ended = await _until(stop, elector.run(self.run_controllers))
+            ended = await tasks.run_until(stop, elector.run(self.run_controllers), WORK)
             if ended and not stop.is_set():
                 raise LeadershipLost(f"leader election lost ({elector.lease_key})")
         finally:
@@ -138,21 +140,6 @@ class CloudControllerManager:
             else:
                 result.append(CloudNodeLifecycleController(*args, instances))
         return result
-
-
-async def _until(stop: asyncio.Event, work: Coroutine[Any, Any, None]) -> bool:
-    """Run `work` until it ends or `stop` is set; True if it ended by itself."""
-    task = tasks.spawn(work, "cloud-controller-manager work")
-    stopping = tasks.spawn(stop.wait(), "cloud-controller-manager stop")
-    try:
-        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        ended = task.done()
-        await tasks.cancel_and_wait([task, stopping])
-    error = task.exception() if ended and not task.cancelled() else None
-    if error is not None:
-        raise error
-    return ended
 
 
 async def main(settings: config.Settings, stop: asyncio.Event) -> None:

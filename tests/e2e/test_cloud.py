@@ -168,6 +168,12 @@ def events(c: Cluster, name: str) -> list[dict]:
     return list(r.json()["items"])
 
 
+def wait_reasons(c: Cluster, name: str, reasons: set[str]) -> None:
+    """Events are written in the background: wait for these reasons about `name`."""
+    wait_for(lambda: reasons <= {e["reason"] for e in events(c, name)},
+             f"events {sorted(reasons)} about {name}", 10, 0.1)  # fmt: skip
+
+
 def delete_service(c: Cluster, name: str) -> None:
     assert c.api.delete(f"/api/v1/namespaces/{c.ns}/services/{name}").status_code in (200, 202)
     wait_for(lambda: c.api.get(f"/api/v1/namespaces/{c.ns}/services/{name}").status_code == 404,
@@ -203,8 +209,7 @@ def test_a_load_balancer_gets_an_address_within_2s_and_answers_curl(c: Cluster) 
     assert body.startswith("backend-")
     seen = Counter((curl(f"http://{ip}/") or "").split(" ")[0] for _ in range(60))
     assert set(seen) == {"backend-0", "backend-1", "backend-2"}, seen  # Cluster: every node's
-    reasons = [e["reason"] for e in events(c, "web")]
-    assert "EnsuringLoadBalancer" in reasons and "EnsuredLoadBalancer" in reasons
+    wait_reasons(c, "web", {"EnsuringLoadBalancer", "EnsuredLoadBalancer"})
     assert events(c, "web")[0]["source"]["component"] == "service-controller"
 
 
@@ -240,8 +245,7 @@ def test_deleting_releases_the_address_and_removes_the_rules(c: Cluster) -> None
     assert rules_mention(ip)
     delete_service(c, "web")
     wait_for(lambda: not rules_mention(ip), f"no rule for {ip}", 10, 0.05)
-    reasons = [e["reason"] for e in events(c, "web")]
-    assert "DeletingLoadBalancer" in reasons and "DeletedLoadBalancer" in reasons
+    wait_reasons(c, "web", {"DeletingLoadBalancer", "DeletedLoadBalancer"})
     put_endpoints(c, "again", c.backends[:1])
     create_service(c, "again")
     assert wait_ip(c, "again") == ip  # the lowest free address: the one just released

@@ -54,12 +54,14 @@ def test_a_node_registered_for_an_external_cloud_is_initialized(
             {"type": "InternalIP", "address": "127.0.0.1"},
             {"type": "Hostname", "address": name},
         ]
-        events = api.get(
-            f"/api/v1/namespaces/default/events?fieldSelector=involvedObject.name={name}"
-        )
-        synced = [e for e in events.json()["items"] if e["reason"] == "Synced"]
-        assert synced and synced[0]["source"]["component"] == "cloud-node-controller"
-        assert synced[0]["message"] == "Node synced successfully"
+
+        def synced() -> list:
+            path = f"/api/v1/namespaces/default/events?fieldSelector=involvedObject.name={name}"
+            return [e for e in api.get(path).json()["items"] if e["reason"] == "Synced"]
+
+        event = wait_for(synced, "the Synced event", 10, 0.1)[0]
+        assert event["source"]["component"] == "cloud-node-controller"
+        assert event["message"] == "Node synced successfully"
         assert ccm.metric("process_cpu_seconds_total")
     finally:
         assert ccm.stop() == 0, ccm.process.log_tail() if ccm.process else ""
