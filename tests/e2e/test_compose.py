@@ -410,6 +410,12 @@ def test_stopped_node_goes_not_ready_and_its_pods_move(cluster: Cluster) -> None
     )
     TIMINGS["node-2 NotReady"] = time.monotonic() - started
 
+    def shut_down() -> bool:  # the cloud controller manager: its container is stopped
+        taints = api.get("/api/v1/nodes/node-2")["spec"].get("taints") or []
+        return any(t["key"] == "node.cloudprovider.kubernetes.io/shutdown" for t in taints)
+
+    wait_for(shut_down, "node-2's shutdown taint", 30, 1)
+
     def all_on_node_1() -> list[dict]:
         web = pods(api, "app=web")
         ok = len(web) == 4 and all(running(p) and p["spec"]["nodeName"] == "node-1" for p in web)
