@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from minik8s.api.models import apps, coordination, core, meta, storage
+from minik8s.api.models import apps, coordination, core, meta, serviceaccount, storage
 
 MODELS: dict[str, type[BaseModel]] = {
     "Pod": core.Pod,
@@ -18,6 +18,9 @@ MODELS: dict[str, type[BaseModel]] = {
     "Namespace": core.Namespace,
     "Event": core.Event,
     "ConfigMap": core.ConfigMap,
+    "Secret": serviceaccount.Secret,
+    "ServiceAccount": serviceaccount.ServiceAccount,
+    "TokenRequest": serviceaccount.TokenRequest,
     "Binding": core.Binding,
     "ReplicaSet": apps.ReplicaSet,
     "Deployment": apps.Deployment,
@@ -31,4 +34,4 @@ MODELS: dict[str, type[BaseModel]] = {
     "StorageClass": storage.StorageClass,
 }
 
-__all__ = ["MODELS", "apps", "coordination", "core", "meta", "storage"]
+__all__ = ["MODELS", "apps", "coordination", "core", "meta", "serviceaccount", "storage"]
