@@ -1,4 +1,5 @@
-"""minik8s-proxy: programs iptables for ClusterIP and NodePort Services on this node (root)."""
+"""minik8s-proxy: programs iptables for ClusterIP, NodePort and LoadBalancer Services on this
+node (root)."""
 
 from __future__ import annotations
 

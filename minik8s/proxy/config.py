@@ -73,7 +73,7 @@ def _verbosity(level: int) -> str:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="minik8s-proxy",
-        description="Programs iptables for ClusterIP and NodePort Services on this node.",
+        description="Programs iptables for ClusterIP, NodePort and LoadBalancer Services.",
     )
     p.add_argument("--kubeconfig", help="kubeconfig of the apiserver")
     p.add_argument("--node-name", "--hostname-override", dest="node_name",
