@@ -158,6 +158,9 @@ class WatchCache:
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
         self.on_event: list[Callable[[ResourceType, str, Object, Object | None], None]] = []
+        """Called with (resource, "PUT" | "DELETE", object, previous) for every change."""
+        self.on_reset: list[Callable[[], None]] = []
+        """Called after a relist replaced every cache (no on_event calls for it)."""
 
     def cache(self, resource: ResourceType) -> ResourceCache:
         return self.caches[resource.plural]
@@ -187,6 +190,8 @@ class WatchCache:
         for plural, cache in self.caches.items():
             cache.reset(by_resource[plural], revision)
         await self._advance(revision)
+        for callback in self.on_reset:
+            callback()
         self.ready.set()
         logger.info("watch cache listed %d objects at revision %d", len(items), revision)
 

@@ -19,7 +19,8 @@ container of a docker-compose project (deploy/docker-compose.yml)."""
 CONTROLLERS = ("service", "cloud-node", "cloud-node-lifecycle")
 """Every controller this process runs (cloud-controller-manager's names), in start order.
 `route` is Kubernetes' fourth: neither provider has Routes (see the README)."""
-LEASE_NAME = "minik8s-cloud-controller-manager"
+LEASE_NAME = "cloud-controller-manager"
+"""Kubernetes' name (the bootstrap policy lets this component update only this Lease)."""
 DEFAULT_POOL = "203.0.113.0/24"
 """TEST-NET-3 (RFC 5737): reserved for documentation, never routed on the Internet, and routed
 here to a bridge of ours before any of it is handed out."""

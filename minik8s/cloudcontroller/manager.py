@@ -1,6 +1,6 @@
 """The cloud controller manager: one leader-elected process running the cloud's controllers.
 
-It campaigns for the Lease `kube-system/minik8s-cloud-controller-manager`; only the leader
+It campaigns for the Lease `kube-system/cloud-controller-manager`; only the leader
 starts informers and controllers (the service controller first has the provider route the load
 balancer pool: nothing is handed out before). Losing the Lease ends the process, as
 kube-controller-manager does, so a restart begins from a clean slate. `/healthz`, `/readyz`

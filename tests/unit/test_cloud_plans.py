@@ -224,7 +224,7 @@ def test_flags() -> None:
                            "--leader-elect=false", "--healthz-port=0"])  # fmt: skip
     assert s.cloud_provider == "docker" and s.controllers == ("cloud-node", "cloud-node-lifecycle")
     assert s.node_monitor_period == 2.0 and not s.leader_election.leader_elect
-    assert s.leader_election.resource_name == "minik8s-cloud-controller-manager"
+    assert s.leader_election.resource_name == "cloud-controller-manager"
     assert config.parse_args([]).load_balancer_pool == "203.0.113.0/24"
     with pytest.raises(argparse.ArgumentTypeError, match="route controller is not available"):
         config._controllers("route")

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from minik8s.api.models import apps, coordination, core, meta, serviceaccount, storage
+from minik8s.api.models import (
+    apps,
+    batch,
+    coordination,
+    core,
+    meta,
+    policy,
+    rbac,
+    reviews,
+    serviceaccount,
+    storage,
+)
 
 MODELS: dict[str, type[BaseModel]] = {
     "Pod": core.Pod,
@@ -26,12 +37,39 @@ MODELS: dict[str, type[BaseModel]] = {
     "Deployment": apps.Deployment,
     "Scale": apps.Scale,
     "Lease": coordination.Lease,
+    "ReplicationController": batch.ReplicationController,
+    "Job": batch.Job,
+    "CronJob": batch.CronJob,
+    "PodDisruptionBudget": policy.PodDisruptionBudget,
+    "Eviction": policy.Eviction,
     "DaemonSet": apps.DaemonSet,
     "StatefulSet": apps.StatefulSet,
     "ControllerRevision": apps.ControllerRevision,
     "PersistentVolume": storage.PersistentVolume,
     "PersistentVolumeClaim": storage.PersistentVolumeClaim,
     "StorageClass": storage.StorageClass,
+    "Role": rbac.Role,
+    "ClusterRole": rbac.ClusterRole,
+    "RoleBinding": rbac.RoleBinding,
+    "ClusterRoleBinding": rbac.ClusterRoleBinding,
+    "TokenReview": reviews.TokenReview,
+    "SelfSubjectReview": reviews.SelfSubjectReview,
+    "SubjectAccessReview": reviews.SubjectAccessReview,
+    "SelfSubjectAccessReview": reviews.SelfSubjectAccessReview,
+    "LocalSubjectAccessReview": reviews.LocalSubjectAccessReview,
+    "SelfSubjectRulesReview": reviews.SelfSubjectRulesReview,
 }
 
-__all__ = ["MODELS", "apps", "coordination", "core", "meta", "serviceaccount", "storage"]
+__all__ = [
+    "MODELS",
+    "apps",
+    "batch",
+    "coordination",
+    "core",
+    "meta",
+    "policy",
+    "rbac",
+    "reviews",
+    "serviceaccount",
+    "storage",
+]
