@@ -489,9 +489,21 @@ def test_stopped_node_goes_not_ready_and_its_pods_move(cluster: Cluster) -> None
 
 def test_a_removed_node_container_takes_its_node_away(cluster: Cluster) -> None:
     """The cloud node lifecycle controller deletes a NotReady Node whose container is gone;
-    the load balancer keeps answering from the other node."""
+    the pod garbage collector removes its pods, which run on the other node again; the load
+    balancer keeps answering from there."""
     api = cluster.api
     assert api is not None
+    scaled = api.http.patch(
+        f"/apis/apps/v1/namespaces/{NS}/deployments/web", json={"spec": {"replicas": 6}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )  # fmt: skip
+    assert scaled.status_code == 200, scaled.text
+
+    def some_on_node_2() -> list[dict]:
+        web = [p for p in pods(api, "app=web") if running(p)]
+        return web if len(web) == 6 and any(p["spec"]["nodeName"] == "node-2" for p in web) else []
+
+    wait_for(some_on_node_2, "6 web pods Running, some on node-2", 120, 1)
     container = cluster.container("node-2")
     started = time.monotonic()
     subprocess.run(["docker", "rm", "-f", container], capture_output=True, timeout=120, check=True)
@@ -502,6 +514,17 @@ def test_a_removed_node_container_takes_its_node_away(cluster: Cluster) -> None:
     ip = api.get(f"/api/v1/namespaces/{NS}/services/web-lb")["status"]["loadBalancer"]
     url = f"http://{ip['ingress'][0]['ip']}:8080/"
     wait_for(lambda: "nginx" in get(url).lower(), f"{url} served from node-1 alone", 60, 0.5)
+
+    def all_on_node_1() -> bool:
+        listing = api.get(f"/api/v1/namespaces/{NS}/pods")["items"]
+        web = [p for p in pods(api, "app=web") if running(p)]
+        gone = not [p for p in listing if p["spec"].get("nodeName") == "node-2"]  # podgc's
+        return gone and len(web) == 6 and all(p["spec"]["nodeName"] == "node-1" for p in web)
+
+    wait_for(all_on_node_1, "node-2's pods deleted and 6 web pods Running on node-1", 120, 1)
+    TIMINGS["node-2 container removed -> its pods gone, replaced on node-1"] = (
+        time.monotonic() - started
+    )
 
 
 def test_down_removes_everything(cluster: Cluster) -> None:
