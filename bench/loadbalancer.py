@@ -63,7 +63,7 @@ def summary(values: list[float]) -> str:
 
 def proxy_process(work: Path, kubeconfig: Path, port: int) -> Process:
     return Process("proxy", [
-        sys.executable, "-m", "minik8s.cmd.proxy", f"--kubeconfig={kubeconfig}",
+        sys.executable, "-m", "minik8s.proxy.server", f"--kubeconfig={kubeconfig}",
         "--node-name=bench", f"--healthz-port={port}", f"--state-file={work / 'proxy-state.json'}",
         f"--lock-file={work / 'proxy.lock'}"], work / "proxy.log")  # fmt: skip
 
@@ -150,7 +150,7 @@ async def run_burst(args: argparse.Namespace, work: Path, kubeconfig: Path) -> N
     backend = netns.create("mk8s-lbbench", "10.244.251", 0)
     port = free_port()
     proxy = proxy_process(work, kubeconfig, port)
-    ccm = Process("ccm", [sys.executable, "-m", "minik8s.cmd.cloud_controller_manager",
+    ccm = Process("ccm", [sys.executable, "-m", "minik8s.cloudcontroller.server",
                           f"--kubeconfig={kubeconfig}", "--cloud-provider=local",
                           "--controllers=service", "--load-balancer-bridge=mk8s-lb-bench",
                           f"--lock-file={work / 'ccm.lock'}", "--healthz-port=0",
@@ -170,7 +170,7 @@ async def run_burst(args: argparse.Namespace, work: Path, kubeconfig: Path) -> N
         ccm.stop()
         proxy.stop(timeout=120)
         force_cleanup(work)
-        cleanup = [sys.executable, "-m", "minik8s.cmd.cloud_controller_manager",
+        cleanup = [sys.executable, "-m", "minik8s.cloudcontroller.server",
                    "--load-balancer-bridge=mk8s-lb-bench", "--cleanup",
                    f"--lock-file={work / 'ccm.lock'}"]  # fmt: skip
         await asyncio.to_thread(subprocess.run, cleanup, capture_output=True)

@@ -9,12 +9,10 @@ from __future__ import annotations
 import ipaddress
 import random
 from collections.abc import Iterable
-from typing import Any
 
 from minik8s.api import errors
+from minik8s.api.meta import Object
 from minik8s.api.serviceutil import needs_health_check
-
-Object = dict[str, Any]
 
 
 class RangeFull(Exception):

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from minik8s.api import errors, selectors
+from minik8s.api.meta import Object
 from minik8s.api.resources import NODES, PODS, REVIEWS, ResourceType
 from minik8s.apiserver import (
     discovery,
@@ -19,7 +20,7 @@ from minik8s.apiserver import (
     metrics,
     requestcontext,
     routing,
-    tables,
+    warning,
     wire,
 )
 from minik8s.apiserver.registry import DeleteOptions, Registry
@@ -28,10 +29,10 @@ from minik8s.apiserver.serviceaccount import tokenrequest
 from minik8s.apiserver.serviceaccount.setup import ServiceAccounts
 from minik8s.apiserver.watch import WatchRequest, WatchStream, expired_event
 from minik8s.apiserver.watchcache import WatchCache
+from minik8s.printers import tables
 
 logger = logging.getLogger(__name__)
 
-Object = dict[str, Any]
 WATCH_TRUE = ("true", "1", "True")
 SCALABLE_KINDS = ("Deployment", "ReplicaSet")
 
@@ -58,6 +59,7 @@ class ResourceHandler:
     async def __call__(self, request: Request) -> Response:
         started = time.perf_counter()
         verb, resource_name = "unknown", ""
+        recorded = warning.start()
         try:
             target = routing.parse(request.scope["path"])
             if target is None or isinstance(target, routing.UnknownPath):
@@ -89,6 +91,8 @@ class ResourceHandler:
         except Exception as e:  # a bug: answer with a Status, log the traceback
             logger.exception("%s %s failed", request.method, request.scope["path"])
             response = wire.error_response(errors.InternalError(f"internal error: {e}"))
+        for value in warning.header_values(recorded):
+            response.headers.append("Warning", value)
         if verb != "watch":
             metrics.observe_request(verb, resource_name, response.status_code, started)
         return response
@@ -211,7 +215,7 @@ class ResourceHandler:
     def _object_response(
         self, request: Request, resource: ResourceType, obj: Object, code: int = 200
     ) -> Response:
-        if wire.wants_table(request):
+        if wire.request_wants_table(request):
             return wire.json_response(
                 tables.to_table(resource, [obj], include_object=wire.table_include_object(request)),
                 code,
@@ -225,7 +229,7 @@ class ResourceHandler:
         objects, revision = await self.registry.list(
             resource, namespace, matches, request.query_params.get("resourceVersion")
         )
-        if wire.wants_table(request):
+        if wire.request_wants_table(request):
             return wire.json_response(
                 tables.to_table(
                     resource,
@@ -251,7 +255,7 @@ class ResourceHandler:
             node_name = selectors.parse_field_selector(field_text).exact("spec.nodeName")
         timeout = query.get("timeoutSeconds")
         transform = None
-        if wire.wants_table(request):
+        if wire.request_wants_table(request):
             include = wire.table_include_object(request)
 
             def transform(obj: Object) -> Object:

@@ -13,11 +13,10 @@ import os
 import platform
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from minik8s.api import errors, quantity
+from minik8s.api import errors, quantity, times
+from minik8s.api.meta import Object
 from minik8s.api.resources import LEASES, NODES
 from minik8s.client.api import ApiClient
 from minik8s.kubelet.config import KubeletSettings
@@ -25,19 +24,10 @@ from minik8s.kubelet.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
-Object = dict[str, Any]
 LEASE_NAMESPACE = "kube-node-lease"
 UNINITIALIZED_TAINT = "node.cloudprovider.kubernetes.io/uninitialized"
 PROVIDED_NODE_IP = "alpha.kubernetes.io/provided-node-ip"
 KUBELET_VERSION = "v1.32.0-minik8s"
-
-
-def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def now_micro() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass(frozen=True)
@@ -303,7 +293,7 @@ class NodeAgent:
             self.settings,
             self.port,
             self.runtime_version,
-            node_conditions(pressure, ready, old, now_rfc3339()),
+            node_conditions(pressure, ready, old, times.now_rfc3339()),
         )
         external = self.settings.cloud_provider == "external"
         if external and self._written is not None:
@@ -347,7 +337,7 @@ class NodeAgent:
         spec = {
             "holderIdentity": s.node_name,
             "leaseDurationSeconds": s.node_lease_duration_seconds,
-            "renewTime": now_micro(),
+            "renewTime": times.now_micro(),
         }
         if self.lease is None:
             assert self.node is not None

@@ -1,9 +1,9 @@
 """`healthCheckNodePort`: kube-proxy tells a load balancer whether this node has endpoints.
 
 A LoadBalancer Service with `externalTrafficPolicy: Local` gets a health check node port from
-the apiserver; kube-proxy listens on it (every address of the node, as Kubernetes does without
-`--nodeport-addresses`) and answers any GET with 200 when the node has ready endpoints of the
-Service and 503 when it has none, with Kubernetes' JSON body:
+the apiserver; kube-proxy listens on it (on every address of the node, or on the
+`--nodeport-addresses` ones, as Kubernetes does) and answers any GET with 200 when the node
+has ready endpoints of the Service and 503 when it has none, with Kubernetes' JSON body:
 
     {"service": {"namespace": "default", "name": "web"}, "localEndpoints": 2,
      "serviceProxyHealthy": true}
@@ -97,10 +97,17 @@ class ServiceHealthServer:
         return {name: listener.port for name, listener in self._listeners.items()}
 
     async def sync(
-        self, ports: Mapping[ServiceName, int], counts: Mapping[ServiceName, int]
+        self,
+        ports: Mapping[ServiceName, int],
+        counts: Mapping[ServiceName, int],
+        addresses: tuple[str, ...] | None = None,
     ) -> None:
-        """Listen on exactly `ports`; answer with `counts` from now on."""
+        """Listen on exactly `ports` (on `addresses`, when given: the `--nodeport-addresses`
+        ones); answer with `counts` from now on."""
         self._counts = dict(counts)
+        if addresses is not None and addresses != self.addresses:
+            await self.close()  # reopened below on the new addresses
+            self.addresses = addresses
         for name, listener in list(self._listeners.items()):
             if ports.get(name) != listener.port:
                 await self._close(name)

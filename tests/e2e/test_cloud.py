@@ -89,7 +89,7 @@ def cluster(apiserver: Apiserver) -> Iterator[Cluster]:
         "--leader-elect-renew-deadline=1s", "--leader-elect-lease-duration=2s",
     ])  # fmt: skip
     api = Api(apiserver)
-    proxy_args = [sys.executable, "-m", "minik8s.cmd.proxy", f"--kubeconfig={kubeconfig}",
+    proxy_args = [sys.executable, "-m", "minik8s.proxy.server", f"--kubeconfig={kubeconfig}",
                   f"--node-name={NODE}", f"--healthz-port={free_port()}",
                   "--min-sync-period=0.1", "--sync-period=10",
                   f"--state-file={work / 'proxy-state.json'}",
@@ -118,7 +118,7 @@ def cluster(apiserver: Apiserver) -> Iterator[Cluster]:
 
 
 def ccm_argv(kubeconfig: Path) -> list[str]:
-    return [sys.executable, "-m", "minik8s.cmd.cloud_controller_manager",
+    return [sys.executable, "-m", "minik8s.cloudcontroller.server",
             f"--kubeconfig={kubeconfig}", "--cloud-provider=local"]  # fmt: skip
 
 

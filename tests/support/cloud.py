@@ -22,7 +22,7 @@ class CloudControllerManager:
     process: Process | None = None
 
     def start(self, wait_ready: bool = True) -> None:
-        argv = [sys.executable, "-m", "minik8s.cmd.cloud_controller_manager",
+        argv = [sys.executable, "-m", "minik8s.cloudcontroller.server",
                 f"--kubeconfig={self.kubeconfig}", f"--healthz-port={self.port}", "--v=debug",
                 *self.args]  # fmt: skip
         self.process = Process("cloud-controller-manager", argv, self.log_path)

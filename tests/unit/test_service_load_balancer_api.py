@@ -146,7 +146,7 @@ def test_changing_the_type_away_drops_what_the_apiserver_set_and_the_status() ->
 def test_get_and_describe_show_the_external_ip_like_kubectl() -> None:
     from datetime import UTC, datetime
 
-    from minik8s.apiserver import tables
+    from minik8s.printers import tables
     from minik8s.cli.minikctl import describers
 
     svc = assign(lb(externalTrafficPolicy="Local", loadBalancerSourceRanges=["10.0.0.0/8"]), [])

@@ -1,6 +1,6 @@
 """The component table: what `minik8s up` starts, in order, and how to start and probe each.
 
-To add a component when its `minik8s.cmd` module is implemented, flip `enabled` to True in
+To add a component when its `<component>/server.py` is implemented, flip `enabled` to True in
 `COMPONENTS` (and check its flags below against the real entry point). `down` stops them in
 reverse order. Per-node components get one process per node, named `<component>-<node>`.
 """
@@ -108,7 +108,7 @@ SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 def _apiserver(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
     pki = Pki(settings.pki_dir)
     return [
-        *_python_module("minik8s.cmd.apiserver"),
+        *_python_module("minik8s.apiserver.server"),
         f"--etcd-servers={state.etcd_url}",
         f"--bind-address={LOOPBACK}",
         f"--port={state.apiserver_port}",
@@ -148,7 +148,7 @@ def _kubelet(*extra: str) -> ArgvBuilder:
         pki = Pki(settings.pki_dir)
         serving_cert, serving_key = pki.kubelet_serving(node)
         return [
-            *_client("minik8s.cmd.kubelet", "kubelet", *extra)(settings, state, node),
+            *_client("minik8s.kubelet.server", "kubelet", *extra)(settings, state, node),
             f"--tls-cert-file={serving_cert}",
             f"--tls-private-key-file={serving_key}",
             f"--client-ca-file={pki.ca_cert}",
@@ -167,7 +167,7 @@ def _controller_manager(
     """Local-path volumes live in the cluster's home (`down --purge` removes them): every
     node of `up` shares this machine's filesystem."""
     # --healthz-port=0: a free port, so two clusters on one machine do not collide
-    argv = _client("minik8s.cmd.controller_manager", "controller-manager", "--healthz-port=0")(
+    argv = _client("minik8s.controllers.server", "controller-manager", "--healthz-port=0")(
         settings, state, node
     )
     return [*argv, f"--local-path-root={settings.home / 'storage'}"]
@@ -179,10 +179,13 @@ def _proxy(settings: LauncherSettings, state: ClusterState, node: str | None) ->
     first = node_names(state, PerNode.REAL)[:1] or ["node-1"]
     config = identities.component_kubeconfig(settings, "proxy", None)
     return [
-        *_python_module("minik8s.cmd.proxy"),
+        *_python_module("minik8s.proxy.server"),
         f"--kubeconfig={config}",
         f"--node-name={first[0]}",
         f"--state-file={settings.run_dir / 'proxy-state.json'}",
+        # NodePorts on 127.0.0.1 only: a NodePort Service does not open the machine to its
+        # network
+        "--nodeport-addresses=127.0.0.1/32",
     ]
 
 
@@ -192,14 +195,14 @@ def _cloud_controller_manager(
     """The `local` provider: the nodes are processes on this host; LoadBalancer addresses come
     from 203.0.113.0/24, routed to the bridge minik8s-lb (it needs root, as kube-proxy does).
     --healthz-port=0: a free port, so two clusters on one machine do not collide."""
-    return _client("minik8s.cmd.cloud_controller_manager", "cloud-controller-manager",
+    return _client("minik8s.cloudcontroller.server", "cloud-controller-manager",
                    "--cloud-provider=local", "--healthz-port=0")(settings, state, node)  # fmt: skip
 
 
 def _cloud_cleanup(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
     """Removes the pool's route and bridge (kept while the process stops: nothing may leave
     while Services hold addresses), unless another cluster's cloud controller uses them."""
-    return [*_python_module("minik8s.cmd.cloud_controller_manager"), "--cloud-provider=local",
+    return [*_python_module("minik8s.cloudcontroller.server"), "--cloud-provider=local",
             "--cleanup"]  # fmt: skip
 
 
@@ -226,7 +229,7 @@ COMPONENTS: tuple[Component, ...] = (
         True,
         3,
         # --healthz-port=0: a free port, so two clusters on one machine do not collide
-        _client("minik8s.cmd.scheduler", "scheduler", "--healthz-port=0"),
+        _client("minik8s.scheduler.server", "scheduler", "--healthz-port=0"),
         identity="scheduler",
     ),
     Component(
@@ -244,12 +247,14 @@ COMPONENTS: tuple[Component, ...] = (
         identity="cloud-controller-manager",
         cleanup=_cloud_cleanup,
     ),
-    # the real nodes are initialized by the cloud controller manager (--cloud-provider=external)
+    # The real nodes are initialized by the cloud controller manager (--cloud-provider=external).
+    # No registry is reachable on these machines: an Always-pulled image present locally runs
+    # (with a Warning Event) instead of failing with ErrImagePull.
     Component(
         "kubelet",
         True,
         4,
-        _kubelet("--cloud-provider=external"),
+        _kubelet("--image-pull-fallback-to-local=true", "--cloud-provider=external"),
         per_node=PerNode.REAL,
         identity="kubelet",
     ),
