@@ -146,8 +146,8 @@ def test_changing_the_type_away_drops_what_the_apiserver_set_and_the_status() ->
 def test_get_and_describe_show_the_external_ip_like_kubectl() -> None:
     from datetime import UTC, datetime
 
-    from minik8s.printers import tables
     from minik8s.cli.minikctl import describers
+    from minik8s.printers import tables
 
     svc = assign(lb(externalTrafficPolicy="Local", loadBalancerSourceRanges=["10.0.0.0/8"]), [])
     svc["metadata"]["creationTimestamp"] = "2024-01-01T00:00:00Z"
