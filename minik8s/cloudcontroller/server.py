@@ -6,8 +6,8 @@ It campaigns for the Lease `kube-system/cloud-controller-manager`; only the lead
 starts informers and controllers (the service controller first has the provider route the load
 balancer pool: nothing is handed out before). Losing the Lease ends the process, as
 kube-controller-manager does, so a restart begins from a clean slate. `/healthz`, `/readyz`
-(200 while the controllers run) and `/metrics` on `--healthz-port` (10258, Kubernetes'
-cloud-controller-manager port).
+(200 while the controllers run and the load balancer pool is routed) and `/metrics` on
+`--healthz-port` (10258, Kubernetes' cloud-controller-manager port).
 """
 
 from __future__ import annotations
@@ -66,13 +66,15 @@ class CloudControllerManager:
         self.provider = provider
         self.running = False
         """True while the controllers run (this process leads)."""
+        self.controllers: list[Controller] = []
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop` is set (or the Lease is lost, which raises `LeadershipLost`)."""
         s = self.settings
         health = HealthServer(
             s.healthz.bind_address, max(s.healthz.port, 0),
-            liveness={"ping": lambda: True}, readiness={"controllers": lambda: self.running},
+            liveness={"ping": lambda: True},
+            readiness={"controllers": lambda: self.running, "load-balancer-pool": self.pool_ready},
         )  # fmt: skip
         if s.healthz.port >= 0:
             await health.start()
@@ -97,7 +99,7 @@ class CloudControllerManager:
         host = socket.gethostname()
         recorders = {name: EventRecorder(self.client, EVENT_SOURCES[name], host=host)
                      for name in s.controllers}  # fmt: skip
-        controllers = self._controllers(informers, recorders)
+        controllers = self.controllers = self._controllers(informers, recorders)
         for recorder in recorders.values():
             recorder.start()
         informers.start()
@@ -118,6 +120,11 @@ class CloudControllerManager:
             await informers.stop()
             for recorder in recorders.values():
                 await recorder.stop(flush_seconds=1.0)
+
+    def pool_ready(self) -> bool:
+        """The service controller (if it runs) has routed the pool and adopted what earlier
+        runs handed out."""
+        return all(c.pool_ready for c in self.controllers if isinstance(c, ServiceController))
 
     def _controllers(
         self, informers: InformerFactory, recorders: dict[str, EventRecorder]

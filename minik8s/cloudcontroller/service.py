@@ -72,6 +72,8 @@ class ServiceController:
         self.cluster = settings.cluster_name
         # Kubernetes' service controller retries after 5 s, doubling up to 5 min
         self.queue = WorkQueue(ExponentialBackoffRateLimiter(5.0, 300.0), name="service")
+        self.pool_ready = False
+        """The pool is routed and earlier runs' addresses adopted (part of /readyz)."""
         self.services = informers.informer(SERVICES)
         self.nodes = informers.informer(NODES)
         self._known: dict[str, Object] = {}
@@ -102,6 +104,7 @@ class ServiceController:
         """Prepare the provider, adopt what earlier runs handed out, then work (the informers
         are synced)."""
         await self._prepare()
+        self.pool_ready = True
         wanted = (plan.wants_load_balancer, lambda svc, _: plan.has_finalizer(svc))
         mine = [s for s in self.services.store.list() if any(f(s, self.lb_class) for f in wanted)]
         for name in await self.balancer.adopt(mine):

@@ -188,9 +188,8 @@ def rules_mention(ip: str) -> bool:
 
 
 def test_the_pool_is_routed_to_our_bridge_and_a_free_address_never_leaves(c: Cluster) -> None:
-    # the service controller routes the pool as it starts (/readyz may come first)
-    wait_for(lambda: f"dev {BRIDGE}" in netns.sh("ip", "route", "show", "exact", POOL),
-             f"the route of {POOL} to {BRIDGE}", 30, 0.05)  # fmt: skip
+    # /readyz (awaited by ccm.start) says the pool is routed
+    assert f"dev {BRIDGE}" in netns.sh("ip", "route", "show", "exact", POOL)
     assert f"dev {BRIDGE}" in netns.sh("ip", "route", "get", UNASSIGNED)
     assert curl(f"http://{UNASSIGNED}/") is None  # no rule: the SYN waits on our empty bridge
     neighbours = netns.sh("ip", "neigh", "show", "dev", BRIDGE)
