@@ -117,6 +117,14 @@ def prepare_for_update(resource: ResourceType, new: Object, old: Object) -> None
             new.pop("status", None)
     if resource.kind == "Service":
         service_strategy.drop_type_dependent_fields(new, old)
+    if resource.kind == "Pod":  # changed only through pods/<name>/ephemeralcontainers
+        ephemeral = (old.get("spec") or {}).get("ephemeralContainers")
+        spec = new.get("spec")
+        if isinstance(spec, dict):
+            if ephemeral:
+                spec["ephemeralContainers"] = ephemeral
+            else:
+                spec.pop("ephemeralContainers", None)
     if new.get("spec") != old.get("spec") and "generation" in old_metadata:
         metadata["generation"] = int(old_metadata["generation"]) + 1
 
@@ -125,6 +133,16 @@ def prepare_for_status_update(new: Object, old: Object) -> Object:
     """An update of the status subresource: only `status` changes."""
     result = dict(old)
     result["status"] = new.get("status", {})
+    result["metadata"] = dict(old.get("metadata", {}))
+    return result
+
+
+def prepare_for_ephemeral_containers_update(new: Object, old: Object) -> Object:
+    """`pods/{name}/ephemeralcontainers`: only spec.ephemeralContainers changes."""
+    result = dict(old)
+    spec = dict(old.get("spec") or {})
+    spec["ephemeralContainers"] = list((new.get("spec") or {}).get("ephemeralContainers") or [])
+    result["spec"] = spec
     result["metadata"] = dict(old.get("metadata", {}))
     return result
 
