@@ -37,6 +37,7 @@ NODES = ("node-1", "node-2")
 COMPONENTS: dict[str, Identity] = {
     "scheduler": identities.identity("scheduler"),
     "controller-manager": identities.identity("controller-manager"),
+    "cloud-controller-manager": identities.identity("cloud-controller-manager"),
 }
 """Control-plane component (its volume's directory under /state) -> who it is."""
 

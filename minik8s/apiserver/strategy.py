@@ -15,6 +15,7 @@ from typing import Any
 from minik8s.api import errors, secret, times
 from minik8s.api.meta import Object
 from minik8s.api.resources import NAMESPACES, PODS, SECRETS, ResourceType
+from minik8s.apiserver import service_strategy
 
 SERVER_OWNED_METADATA = (
     "uid",
@@ -114,6 +115,8 @@ def prepare_for_update(resource: ResourceType, new: Object, old: Object) -> None
             new["status"] = old["status"]
         else:
             new.pop("status", None)
+    if resource.kind == "Service":
+        service_strategy.drop_type_dependent_fields(new, old)
     if resource.kind == "Pod":  # changed only through pods/<name>/ephemeralcontainers
         ephemeral = (old.get("spec") or {}).get("ephemeralContainers")
         spec = new.get("spec")

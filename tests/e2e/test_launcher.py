@@ -83,6 +83,7 @@ def test_each_component_runs_as_itself_and_the_kubelet_refuses_strangers(
         assert conf.stat().st_mode & 0o777 == 0o600, conf
         users[conf.stem] = yaml.safe_load(conf.read_text())["users"][0]["name"]
     assert users == {
+        "cloud-controller-manager": "system:cloud-controller-manager",
         "controller-manager": "system:kube-controller-manager",
         "kubelet-node-1": "system:node:node-1",
         "proxy": "system:kube-proxy",

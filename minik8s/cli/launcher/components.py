@@ -71,6 +71,8 @@ class Component:
     """How long `up` waits for it to be ready."""
     identity: str | None = None
     """Its key in `identities` (its own client certificate and kubeconfig); None: none."""
+    cleanup: ArgvBuilder | None = None
+    """What `down` runs once every process is stopped (host state the component keeps)."""
 
 
 def etcd_binary(settings: LauncherSettings) -> str:
@@ -188,6 +190,23 @@ def _proxy(settings: LauncherSettings, state: ClusterState, node: str | None) ->
     ]
 
 
+def _cloud_controller_manager(
+    settings: LauncherSettings, state: ClusterState, node: str | None
+) -> list[str]:
+    """The `local` provider: the nodes are processes on this host; LoadBalancer addresses come
+    from 203.0.113.0/24, routed to the bridge minik8s-lb (it needs root, as kube-proxy does).
+    --healthz-port=0: a free port, so two clusters on one machine do not collide."""
+    return _client("minik8s.cloudcontroller.server", "cloud-controller-manager",
+                   "--cloud-provider=local", "--healthz-port=0")(settings, state, node)  # fmt: skip
+
+
+def _cloud_cleanup(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
+    """Removes the pool's route and bridge (kept while the process stops: nothing may leave
+    while Services hold addresses), unless another cluster's cloud controller uses them."""
+    return [*_python_module("minik8s.cloudcontroller.server"), "--cloud-provider=local",
+            "--cleanup"]  # fmt: skip
+
+
 COMPONENTS: tuple[Component, ...] = (
     Component(
         "etcd",
@@ -221,13 +240,22 @@ COMPONENTS: tuple[Component, ...] = (
         _controller_manager,
         identity="controller-manager",
     ),
+    Component(
+        "cloud-controller-manager",
+        True,
+        19,
+        _cloud_controller_manager,
+        identity="cloud-controller-manager",
+        cleanup=_cloud_cleanup,
+    ),
+    # The real nodes are initialized by the cloud controller manager (--cloud-provider=external).
     # No registry is reachable on these machines: an Always-pulled image present locally runs
     # (with a Warning Event) instead of failing with ErrImagePull.
     Component(
         "kubelet",
         True,
         4,
-        _kubelet("--image-pull-fallback-to-local=true"),
+        _kubelet("--image-pull-fallback-to-local=true", "--cloud-provider=external"),
         per_node=PerNode.REAL,
         identity="kubelet",
     ),
@@ -271,6 +299,13 @@ def instances(settings: LauncherSettings, state: ClusterState) -> list[Instance]
                 )
             )
     return result
+
+
+def cleanups(settings: LauncherSettings, state: ClusterState | None) -> list[list[str]]:
+    """The cleanup commands `down` runs once everything is stopped, latest component first."""
+    cluster = state or ClusterState()
+    return [c.cleanup(settings, cluster, None) for c in reversed(COMPONENTS)
+            if c.enabled and c.cleanup is not None]  # fmt: skip
 
 
 def _ca_file(settings: LauncherSettings, url: str | None) -> Path | None:

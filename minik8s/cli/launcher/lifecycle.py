@@ -72,7 +72,8 @@ def up(settings: LauncherSettings, console: Console) -> state.ClusterState:
 def _wait_nodes_ready(
     settings: LauncherSettings, cluster: state.ClusterState, console: Console
 ) -> None:
-    """Return once every node of the cluster reports Ready; name the late ones otherwise."""
+    """Return once every node of the cluster reports Ready (and the cloud controller has
+    initialized it); name the late ones otherwise."""
     names = [
         *components.node_names(cluster, PerNode.REAL),
         *components.node_names(cluster, PerNode.FAKE),
@@ -160,6 +161,8 @@ def down(settings: LauncherSettings, console: Console, purge: bool) -> None:
     unmounted = pods.unmount_volumes(settings.kubelet_root_dir)
     if unmounted:
         console.print(f"[green]✓[/] unmounted {unmounted} pod volume(s)")
+    for argv in components.cleanups(settings, state.load(settings.state_file)):
+        processes.run_cleanup(argv, settings)
     if stopped == 0:
         console.print("nothing is running")
     if purge:

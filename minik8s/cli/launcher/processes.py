@@ -211,3 +211,14 @@ def stop_child(settings: LauncherSettings, name: str, popen: subprocess.Popen[by
             with contextlib.suppress(subprocess.TimeoutExpired):
                 popen.wait(settings.kill_timeout)
     settings.pid_file(name).unlink(missing_ok=True)
+
+
+def run_cleanup(argv: list[str], settings: LauncherSettings) -> bool:
+    """Run a component's cleanup command (output to its log); True if it succeeded."""
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.logs_dir / "cleanup.log", "ab") as log:
+        try:
+            done = subprocess.run(argv, stdout=log, stderr=log, timeout=60, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+    return done.returncode == 0
