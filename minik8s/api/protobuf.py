@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
+from minik8s.api import decoding
+
 MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
 MAGIC = b"k8s\x00"
 META = "apimachinery.pkg.apis.meta.v1"
@@ -57,7 +59,30 @@ def schema() -> dict[str, dict[int, Field]]:
 
 
 def decode(body: bytes) -> dict[str, Any]:
-    """The object in a protobuf request body, as the dict its JSON body would parse to."""
+    """The object in a protobuf request body, as the dict its JSON body would parse to.
+
+    Linear in the body; anything malformed (truncated fields, over-long varints, bytes that
+    are not UTF-8 where a string belongs, a field of the wrong wire type) is a DecodeError.
+    """
+    try:
+        return _decode(body)
+    except DecodeError:
+        raise
+    except (
+        ValueError,
+        TypeError,
+        AttributeError,
+        KeyError,
+        IndexError,
+        OverflowError,
+        OSError,
+    ) as e:
+        # UnicodeDecodeError, struct.error, a varint where a message belongs, a timestamp
+        # past year 9999...: all say the body is not the object it claims to be.
+        raise DecodeError(f"malformed protobuf body: {e}") from e
+
+
+def _decode(body: bytes) -> dict[str, Any]:
     if not body.startswith(MAGIC):
         raise DecodeError("provided object is not a Kubernetes protobuf object (no k8s magic)")
     envelope = _fields(body[len(MAGIC) :])
@@ -105,7 +130,10 @@ def _message(data: bytes, name: str) -> Any:
         )
     if name == FIELDS_V1:
         raw = _one(fields, 1, b"")
-        return json.loads(raw) if raw else {}
+        try:
+            return decoding.decode_json(raw) if raw else {}
+        except decoding.DecodeError as e:
+            raise DecodeError(f"FieldsV1: {e}") from e
     table = schema()[name]
     out: dict[str, Any] = {}
     for number, values in fields.items():
@@ -197,17 +225,24 @@ def _fields(data: bytes) -> dict[int, list[Any]]:
     return fields
 
 
+MAX_VARINT_BYTES = 10
+"""A 64-bit varint takes at most 10 bytes; a longer one would make ever larger integers
+(quadratic work on a long run of continuation bytes)."""
+
+
 def _varint(data: bytes, position: int) -> tuple[int, int]:
     result = shift = 0
-    while True:
-        if position >= len(data):
-            raise DecodeError("truncated protobuf varint")
+    end = min(len(data), position + MAX_VARINT_BYTES)
+    while position < end:
         byte = data[position]
         position += 1
         result |= (byte & 0x7F) << shift
         if not byte & 0x80:
-            return result, position
+            return result & 0xFFFFFFFFFFFFFFFF, position
         shift += 7
+    if position >= len(data):
+        raise DecodeError("truncated protobuf varint")
+    raise DecodeError("protobuf varint longer than 10 bytes")
 
 
 def _signed(value: int) -> int:

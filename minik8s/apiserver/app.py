@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -23,6 +25,11 @@ from minik8s.apiserver.config import ApiserverSettings
 from minik8s.apiserver.handlers import ResourceHandler
 from minik8s.apiserver.registry import Registry, RegistrySettings
 from minik8s.apiserver.watchcache import WatchCache
+from minik8s.apiserver.watchlimits import WatchLimits
+from minik8s.componentbase import looplag
+from minik8s.store.compactor import CompactionSettings, Compactor
+from minik8s.store.connection import TlsFiles
+from minik8s.store.errors import StoreError
 from minik8s.store.etcd import EtcdStore
 
 logger = logging.getLogger(__name__)
@@ -38,32 +45,53 @@ def create_app(settings: ApiserverSettings) -> ApiserverApp:
 def create_fastapi_app(settings: ApiserverSettings, tokens: dict[str, auth.User] | None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = EtcdStore(list(settings.etcd_servers), observe=metrics.observe_etcd)
+        tasks = [_background(looplag.monitor(), "event-loop-lag")]
+        store = EtcdStore(
+            list(settings.etcd_servers), observe=metrics.observe_etcd, tls=_etcd_tls(settings)
+        )
         await store.open()
         cache = WatchCache(store, capacity=settings.watch_cache_size)
-        await cache.start()
-        cache.on_event.append(lambda *_: metrics.CACHE_REVISION.set(cache.revision))
-        registry = Registry(
-            store,
-            cache,
-            RegistrySettings(
-                settings.service_cluster_ip_range,
-                settings.service_node_port_range,
-                settings.event_ttl,
-            ),
-        )
-        await registry.ensure_namespaces(BOOTSTRAP_NAMESPACES)
-        app.state.store = store
-        app.state.cache = cache
-        app.state.handler = ResourceHandler(
-            registry, cache, settings.watch_bookmark_interval, settings.min_request_timeout
-        )
-        logger.info(
-            "apiserver ready on %s:%d (etcd %s)", settings.bind_address, settings.port, store.server
-        )
         try:
+            await cache.start()
+            cache.on_event.append(lambda *_: metrics.CACHE_REVISION.set(cache.revision))
+            registry = Registry(
+                store,
+                cache,
+                RegistrySettings(
+                    settings.service_cluster_ip_range,
+                    settings.service_node_port_range,
+                    settings.event_ttl,
+                ),
+            )
+            await _until_etcd_answers(lambda: registry.ensure_namespaces(BOOTSTRAP_NAMESPACES))
+            if settings.etcd_compaction_interval > 0:
+                compactor = Compactor(
+                    store, CompactionSettings(interval=settings.etcd_compaction_interval)
+                )
+                tasks.append(_background(compactor.run(), "etcd-compactor"))
+            app.state.store = store
+            app.state.cache = cache
+            app.state.handler = ResourceHandler(
+                registry,
+                cache,
+                settings.watch_bookmark_interval,
+                WatchLimits(
+                    max_total=settings.max_watches,
+                    max_per_client=settings.max_watches_per_client,
+                    min_request_timeout=settings.min_request_timeout,
+                ),
+            )
+            logger.info(
+                "apiserver ready on %s:%d (etcd %s)",
+                settings.bind_address,
+                settings.port,
+                ", ".join(store.servers),
+            )
             yield
         finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await cache.stop()
             await store.close()
 
@@ -163,6 +191,37 @@ def create_fastapi_app(settings: ApiserverSettings, tokens: dict[str, auth.User]
         )
 
     return app
+
+
+def _etcd_tls(settings: ApiserverSettings) -> TlsFiles | None:
+    files = (settings.etcd_cafile, settings.etcd_certfile, settings.etcd_keyfile)
+    if not any(files):
+        return None
+    return TlsFiles(*(Path(f) if f else None for f in files))
+
+
+def _background(coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    task = asyncio.create_task(coroutine, name=name)
+    task.add_done_callback(_log_crash)
+    return task
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("task %s crashed", task.get_name(), exc_info=task.exception())
+
+
+async def _until_etcd_answers(action: Callable[[], Awaitable[None]]) -> None:
+    """Run a start-up step, waiting for etcd as long as it takes (it may start after us)."""
+    delay = 0.2
+    while True:
+        try:
+            await action()
+            return
+        except StoreError as e:
+            logger.warning("waiting for etcd: %s", e)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 @functools.cache

@@ -59,9 +59,11 @@ def load_token_file(path: str | Path) -> dict[str, User]:
 def authenticate(tokens: dict[str, User], header: str | None) -> User | None:
     if not header or not header.lower().startswith("bearer "):
         return None
-    presented = header[7:].strip()
+    # Compared as bytes: compare_digest refuses str with non-ASCII characters (TypeError),
+    # and a header may carry any byte (decoded as latin-1).
+    presented = header[7:].strip().encode("utf-8", "surrogateescape")
     for token, user in tokens.items():
-        if hmac.compare_digest(token, presented):
+        if hmac.compare_digest(token.encode(), presented):
             return user
     return None
 

@@ -11,10 +11,9 @@ import functools
 import random
 import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
-from minik8s.api import errors
+from minik8s.api import errors, times
 from minik8s.api.resources import NAMESPACES, PODS, ResourceType
 
 Object = dict[str, Any]
@@ -176,7 +175,12 @@ def mark_terminating(obj: Object, grace_seconds: int, finalizers_to_add: list[st
     existing = metadata.get("deletionGracePeriodSeconds")
     if metadata.get("deletionTimestamp") and existing is not None and grace_seconds >= existing:
         return finalizers != before
-    deadline = datetime.fromtimestamp(datetime.now(UTC).timestamp() + grace_seconds, UTC)
-    metadata["deletionTimestamp"] = deadline.strftime("%Y-%m-%dT%H:%M:%SZ")
+    metadata["deletionTimestamp"] = deletion_deadline(grace_seconds)
     metadata["deletionGracePeriodSeconds"] = grace_seconds
     return True
+
+
+def deletion_deadline(grace_seconds: int) -> str:
+    """Now plus `grace_seconds` (any int64), as an RFC 3339 time; a grace period that ends
+    after year 9999 ends at its last second."""
+    return times.format_time(times.add_seconds(times.utc_now(), grace_seconds))
