@@ -124,7 +124,7 @@ async def list_chunk(
     try:
         while True:
             page = await store.list_page(prefix, start_key, chunk_size, revision)
-            revision = page.revision
+            revision = revision or page.revision  # etcd's header says its newest revision
             more = page.more
             remaining = page.remaining
             for index, item in enumerate(page.items):
