@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from minik8s.cli.launcher import pki
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.pki import Pki
 from minik8s.cli.launcher.settings import LauncherSettings
@@ -44,6 +45,8 @@ class Instance:
     """How long `up` waits for it to be ready."""
     ca_file: Path | None = None
     """CA that signed the certificate of its health URL, when that URL is https."""
+    client_cert: tuple[Path, Path] | None = None
+    """Certificate and key to present to its health URL (etcd accepts no client without)."""
 
 
 ArgvBuilder = Callable[[LauncherSettings, ClusterState, str | None], list[str]]
@@ -83,12 +86,18 @@ def _python_module(module: str) -> list[str]:
 
 
 def _etcd(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
+    certs = pki.etcd(settings.pki_dir)
     return [
         shutil.which(settings.etcd_binary) or settings.etcd_binary,
         "--name=minik8s",
         f"--data-dir={settings.etcd_data_dir}",
         f"--listen-client-urls={state.etcd_url}",
         f"--advertise-client-urls={state.etcd_url}",
+        # TLS, and only clients with a certificate of etcd's own CA: the apiserver.
+        "--client-cert-auth",
+        f"--trusted-ca-file={certs.ca_cert}",
+        f"--cert-file={certs.server_cert}",
+        f"--key-file={certs.server_key}",
         f"--listen-peer-urls={state.etcd_peer_url}",
         f"--initial-advertise-peer-urls={state.etcd_peer_url}",
         f"--initial-cluster=minik8s={state.etcd_peer_url}",
@@ -97,9 +106,13 @@ def _etcd(settings: LauncherSettings, state: ClusterState, node: str | None) -> 
 
 
 def _apiserver(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
+    certs = pki.etcd(settings.pki_dir)
     return [
         *_python_module("minik8s.cmd.apiserver"),
         f"--etcd-servers={state.etcd_url}",
+        f"--etcd-cafile={certs.ca_cert}",
+        f"--etcd-certfile={certs.apiserver_client_cert}",
+        f"--etcd-keyfile={certs.apiserver_client_key}",
         f"--bind-address={LOOPBACK}",
         f"--port={state.apiserver_port}",
         f"--token-auth-file={settings.tokens_file}",
@@ -196,16 +209,28 @@ def instances(settings: LauncherSettings, state: ClusterState) -> list[Instance]
                     argv=component.argv(settings, state, node),
                     health_url=health_url,
                     ready_timeout=component.ready_timeout(settings),
-                    ca_file=_ca_file(settings, health_url),
+                    ca_file=_ca_file(settings, component.name, health_url),
+                    client_cert=_client_cert(settings, component.name),
                 )
             )
     return result
 
 
-def _ca_file(settings: LauncherSettings, url: str | None) -> Path | None:
+def _ca_file(settings: LauncherSettings, component: str, url: str | None) -> Path | None:
     if url is None or not url.startswith("https://"):
         return None
+    if component == "etcd":
+        return pki.etcd(settings.pki_dir).ca_cert
     return Pki(settings.pki_dir).ca_cert
+
+
+def _client_cert(settings: LauncherSettings, component: str) -> tuple[Path, Path] | None:
+    """etcd's health URL answers only a client with a certificate: the launcher shows the
+    apiserver's (it made them; nothing else on the machine has one)."""
+    if component != "etcd":
+        return None
+    certs = pki.etcd(settings.pki_dir)
+    return certs.apiserver_client_cert, certs.apiserver_client_key
 
 
 def disabled() -> list[Component]:

@@ -37,6 +37,7 @@ def up(settings: LauncherSettings, console: Console) -> state.ClusterState:
     for note in notes:
         console.print(f"[yellow]note:[/] {note}")
     ca_pem = pki.ensure(settings.pki_dir).ca_cert.read_bytes()
+    pki.ensure_etcd(settings.pki_dir)
     state.save(settings.state_file, cluster)
     token = kubeconfig.ensure_token(settings.tokens_file)
     kubeconfig.write(settings.kubeconfig_file, cluster.apiserver_url, token, ca_pem)
@@ -93,7 +94,7 @@ def _ensure(settings: LauncherSettings, instance: Instance, console: Console) ->
     if running is not None:
         pid = running.pid
         if instance.health_url and not processes.probe(
-            instance.health_url, settings.probe_timeout, instance.ca_file
+            instance.health_url, settings.probe_timeout, instance.ca_file, instance.client_cert
         ):
             with console.status(f"waiting for {instance.name} (pid {pid}) to be ready…"):
                 processes.wait_ready(settings, instance, lambda: processes.pid_alive(pid))
@@ -185,7 +186,9 @@ def status(settings: LauncherSettings) -> tuple[list[Row], str]:
         running = processes.find(settings, instance.name)
         health = "-"
         if running is not None and instance.health_url:
-            ok = processes.probe(instance.health_url, settings.probe_timeout, instance.ca_file)
+            ok = processes.probe(
+                instance.health_url, settings.probe_timeout, instance.ca_file, instance.client_cert
+            )
             health = "ok" if ok else "failing"
         endpoint = instance.health_url.rsplit("/", 1)[0] if instance.health_url else ""
         rows.append(

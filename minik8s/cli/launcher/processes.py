@@ -115,20 +115,32 @@ def start(settings: LauncherSettings, instance: Instance) -> subprocess.Popen[by
 
 
 def get(
-    url: str, timeout: float, token: str | None = None, ca_file: Path | None = None
+    url: str,
+    timeout: float,
+    token: str | None = None,
+    ca_file: Path | None = None,
+    client_cert: tuple[Path, Path] | None = None,
 ) -> httpx.Response:
-    """GET `url`, trusting `ca_file` for https, with the bearer `token` if given."""
+    """GET `url`, trusting `ca_file` for https, with the bearer `token` if given and the
+    client certificate `client_cert` (certificate, key) if given."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     verify: ssl.SSLContext | bool = True
     if ca_file is not None:
         verify = ssl.create_default_context(cafile=str(ca_file))
+        if client_cert is not None:
+            verify.load_cert_chain(str(client_cert[0]), str(client_cert[1]))
     return httpx.get(url, timeout=timeout, headers=headers, verify=verify)
 
 
-def probe(url: str, timeout: float, ca_file: Path | None = None) -> bool:
+def probe(
+    url: str,
+    timeout: float,
+    ca_file: Path | None = None,
+    client_cert: tuple[Path, Path] | None = None,
+) -> bool:
     """True if GET `url` answers 200 now."""
     try:
-        return get(url, timeout, ca_file=ca_file).status_code == 200
+        return get(url, timeout, ca_file=ca_file, client_cert=client_cert).status_code == 200
     except (httpx.HTTPError, OSError):
         return False
 
@@ -162,7 +174,9 @@ def wait_ready(settings: LauncherSettings, instance: Instance, alive: Callable[[
         if instance.health_url is None:
             if now >= settle:
                 return now - started
-        elif probe(instance.health_url, settings.probe_timeout, instance.ca_file):
+        elif probe(
+            instance.health_url, settings.probe_timeout, instance.ca_file, instance.client_cert
+        ):
             return time.monotonic() - started
         if now > deadline:
             raise LauncherError(
