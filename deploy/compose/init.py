@@ -1,5 +1,7 @@
 """One-shot set-up of the docker-compose cluster's credentials (the `init` service).
 
+Writes, once, into the `etcd-pki` volume (mounted only by the etcd members and the apiserver):
+etcd's own CA, the members' serving certificate and the apiserver's client certificate for etcd.
 Writes, once, into the shared `state` volume: the CA and the apiserver's serving certificate
 (valid for `apiserver`, the compose service name, and 127.0.0.1), the token file and the
 in-cluster kubeconfig (`https://apiserver:6443`); then the host's kubeconfig
@@ -18,12 +20,15 @@ from minik8s.cli.launcher import kubeconfig
 
 STATE = Path(os.environ.get("MINIK8S_STATE", "/state"))
 OUT = Path(os.environ.get("MINIK8S_OUT", "/out"))
+ETCD_PKI = Path(os.environ.get("MINIK8S_ETCD_PKI", "/etcd-pki"))
 HOSTS = ("apiserver", "localhost", "127.0.0.1")
+ETCD_HOSTS = ("etcd-1", "etcd-2", "etcd-3", "localhost", "127.0.0.1")
 
 
 def main() -> None:
     port = int(os.environ.get("MINIK8S_API_PORT", "6443"))
     cert = pki.ensure_serving_certificate(STATE / "pki", HOSTS)
+    pki.ensure_etcd_certificates(ETCD_PKI, ETCD_HOSTS)
     token = kubeconfig.ensure_token(STATE / "tokens.csv")
     ca = cert.ca_cert.read_bytes()
     kubeconfig.write(STATE / "kubeconfig", "https://apiserver:6443", token, ca)
