@@ -339,8 +339,8 @@ class Registry:
             if body.media_type != patch.APPLY_PATCH:
                 raise
             # Server-side apply creates what does not exist yet.
-            applied = patch.apply_decoded({}, body, resource.kind)
-            applied.setdefault("metadata", {})["name"] = name
+            applied = strategy.check_type(resource, patch.apply_decoded({}, body, resource.kind))
+            applied["metadata"]["name"] = name
             return await self.create(
                 resource, namespace, applied, dry_run=dry_run, field_validation=field_validation
             )

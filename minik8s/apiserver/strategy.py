@@ -67,7 +67,8 @@ def check_type(resource: ResourceType, obj: Any) -> Object:
         raise errors.BadRequest("metadata must be an object")
     obj["apiVersion"] = resource.api_version
     obj["kind"] = resource.kind
-    obj.setdefault("metadata", {})
+    if metadata is None:  # absent, or JSON null
+        obj["metadata"] = {}
     return obj
 
 

@@ -273,8 +273,9 @@ class WatchCache:
 
     async def _follow(self) -> None:
         """Watch from the cache's revision on; returns only by raising."""
+        seen = self.revision
         current = await self.store.current_revision()
-        self._check_same_history(current)
+        self._check_same_history(current, seen)
         async for event in self.store.watch("/registry/", self.revision + 1):
             if event.revision <= self.revision and event.type != "PROGRESS":
                 raise RestoreDetected(f"etcd sent revision {event.revision} after {self.revision}")
@@ -289,13 +290,16 @@ class WatchCache:
             await self._advance(event.revision)
         raise store_errors.StoreUnavailable("the etcd watch ended")
 
-    def _check_same_history(self, current_revision: int) -> None:
+    def _check_same_history(self, current_revision: int, seen: int) -> None:
+        """`current_revision` was read from etcd after the cache had seen revision `seen`
+        (never the other way round: the cache may move on during the read); less than that
+        means etcd's history went back."""
         cluster_id = self.store.cluster_id
         if self._cluster_id is not None and cluster_id not in (None, self._cluster_id):
             raise RestoreDetected(f"etcd's cluster ID is {cluster_id:x}, not {self._cluster_id:x}")
-        if current_revision < self.revision:
+        if current_revision < seen:
             raise RestoreDetected(
-                f"etcd's revision {current_revision} is behind the cache's {self.revision}"
+                f"etcd's revision {current_revision} is behind the cache's {seen}"
             )
 
     def _dispatch(self, event: StoreEvent) -> None:
@@ -334,9 +338,10 @@ class WatchCache:
         """Wait until the cache reflects every write committed before this call (503 while
         it relists; a restored etcd found here makes it relist)."""
         self.check_serving()
+        seen = self.revision
         current = await self.store.current_revision()
         try:
-            self._check_same_history(current)
+            self._check_same_history(current, seen)
         except RestoreDetected as e:
             self.relist_soon(str(e))
             self.check_serving()
