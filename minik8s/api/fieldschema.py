@@ -45,7 +45,14 @@ class Findings:
 
 @functools.cache
 def _fields_by_name(message: str) -> dict[str, list[Any]]:
-    return {f[0]: f for f in protobuf.schema().get(message, {}).values()}
+    """JSON name -> field; the fields of an embedded (inline) struct count as the parent's."""
+    fields: dict[str, list[Any]] = {}
+    for spec in protobuf.schema().get(message, {}).values():
+        if (message, spec[0]) in protobuf.INLINE:
+            fields.update(_fields_by_name(spec[2]))
+        else:
+            fields[spec[0]] = spec
+    return fields
 
 
 def message_for(api_version: str, kind: str) -> str | None:

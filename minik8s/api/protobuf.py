@@ -42,6 +42,19 @@ KEEP_ZERO = frozenset({
     "optional", "defaultMode", "allocateLoadBalancerNodePorts", "ready", "serving", "terminating",
 })  # fmt: skip
 """Pointer fields (`*int32`, `*bool`) whose explicit 0 or false differs from leaving them out."""
+INLINE = frozenset({
+    ("api.core.v1.Probe", "handler"),
+    ("api.core.v1.Volume", "volumeSource"),
+    ("api.core.v1.EphemeralContainer", "ephemeralContainerCommon"),
+    ("api.core.v1.PersistentVolumeSpec", "persistentVolumeSource"),
+    *((f"api.core.v1.{name}", "localObjectReference") for name in (
+        "ConfigMapEnvSource", "ConfigMapKeySelector", "ConfigMapProjection",
+        "ConfigMapVolumeSource", "SecretEnvSource", "SecretKeySelector", "SecretProjection",
+    )),
+})  # fmt: skip
+"""Fields Go embeds in their struct (`json:",inline"`): a message field in protobuf, but in JSON
+their own fields sit in the parent (`readinessProbe.httpGet`, `configMap.name`). Keep this in
+step with k8s.io/api when protobuf_schema.json gains kinds."""
 
 
 class DecodeError(ValueError):
@@ -150,7 +163,9 @@ def _message(data: bytes, name: str) -> Any:
             }
             continue
         decoded = [_value(v, kind, target) for v in _unpack(values, kind)]
-        if field[3]:
+        if (name, json_name) in INLINE and isinstance(decoded[-1], dict):
+            out.update(decoded[-1])
+        elif field[3]:
             out[json_name] = decoded
         elif _present(json_name, decoded[-1]):
             out[json_name] = decoded[-1]

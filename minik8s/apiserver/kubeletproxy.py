@@ -27,7 +27,7 @@ from websockets.exceptions import WebSocketException
 
 from minik8s.api import errors
 from minik8s.api.resources import NODES, PODS
-from minik8s.apiserver import routing
+from minik8s.apiserver import params, routing
 from minik8s.apiserver.registry import Registry
 
 logger = logging.getLogger(__name__)
@@ -86,12 +86,18 @@ async def _target(registry: Registry, namespace: str, name: str, container: str 
 
 
 async def logs(registry: Registry, namespace: str, name: str, query: QueryParams) -> Response:
+    for numeric in ("tailLines", "sinceSeconds", "limitBytes"):  # 400 here, not at the kubelet
+        params.integer(query, numeric)
+    for flag in ("follow", "timestamps", "previous"):
+        params.boolean(query, flag)
     host, port, container = await _target(registry, namespace, name, query.get("container"))
-    params = {k: query[k] for k in LOG_PARAMS if k in query}
+    forwarded = {k: query[k] for k in LOG_PARAMS if k in query}
     url = f"http://{host}:{port}/containerLogs/{namespace}/{name}/{container}"
     client = httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=None), trust_env=False)
     try:
-        upstream = await client.send(client.build_request("GET", url, params=params), stream=True)
+        upstream = await client.send(
+            client.build_request("GET", url, params=forwarded), stream=True
+        )
     except httpx.HTTPError as e:
         await client.aclose()
         raise errors.ServiceUnavailable(f"the kubelet at {host}:{port} did not answer: {e}") from e

@@ -3,9 +3,11 @@ query parameters, continue tokens, saturating time arithmetic (pure)."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 
+import kubernetes.client.models as client_models
 import orjson
 import pytest
 
@@ -128,3 +130,59 @@ def test_time_arithmetic_saturates() -> None:
     assert times.add_seconds(start, 10**12).year == 9999
     assert times.add_seconds(start, -(10**12)).year == 1
     assert times.add_seconds(start, 60) == datetime(2024, 1, 1, 0, 1, tzinfo=UTC)
+
+
+def _client_type(text: str) -> str:
+    for pattern in (r"list\[(.*)\]$", r"dict\(str, (.*)\)$"):
+        match = re.match(pattern, text.strip())
+        if match:
+            return _client_type(match.group(1))
+    return text.strip()
+
+
+def test_field_schema_names_json_fields_as_the_kubernetes_client_does() -> None:
+    """Every field the schema knows is a JSON field of the official client's models (so Go's
+    embedded structs, `json:",inline"`, are flattened: `readinessProbe.httpGet`,
+    `configMap.name`); the client may know newer fields (it follows later releases)."""
+    roots = {
+        "V1Pod": "api.core.v1.Pod", "V1Deployment": "api.apps.v1.Deployment",
+        "V1Service": "api.core.v1.Service", "V1Node": "api.core.v1.Node",
+        "V1Endpoints": "api.core.v1.Endpoints", "V1ConfigMap": "api.core.v1.ConfigMap",
+        "CoreV1Event": "api.core.v1.Event", "V1Lease": "api.coordination.v1.Lease",
+        "V1ReplicaSet": "api.apps.v1.ReplicaSet", "V1Binding": "api.core.v1.Binding",
+        "V1DeleteOptions": "apimachinery.pkg.apis.meta.v1.DeleteOptions",
+    }  # fmt: skip
+    seen: set[tuple[str, str]] = set()
+    unknown_to_client: list[str] = []
+    pending = [(cls, message, cls) for cls, message in roots.items()]
+    while pending:
+        cls_name, message, path = pending.pop()
+        model = getattr(client_models, cls_name, None)
+        if model is None or (cls_name, message) in seen:
+            continue
+        seen.add((cls_name, message))
+        known = fieldschema._fields_by_name(message)
+        names = set(model.attribute_map.values())
+        unknown_to_client += [f"{path}.{name}" for name in known if name not in names]
+        for attribute, name in model.attribute_map.items():
+            target = known.get(name, [None, None, None])[2]
+            if target and "." in target:
+                child = _client_type(model.openapi_types[attribute])
+                pending.append((child, target, f"{path}.{name}"))
+    assert len(seen) > 50  # the kinds and what they nest
+    assert unknown_to_client == []
+
+
+def test_embedded_structs_decode_into_their_parent_from_protobuf_too() -> None:
+    """A Probe's handler and a configMap volume's reference are inline in JSON."""
+    pod = {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
+        "spec": {
+            "containers": [{"name": "a", "readinessProbe": {"httpGet": {"port": 80}}}],
+            "volumes": [{"name": "v", "configMap": {"name": "cm"}}],
+        },
+    }  # fmt: skip
+    assert fieldschema.inspect("api.core.v1.Pod", pod).unknown == []
+    probe = b"\x0a\x08\x1a\x06\x0a\x04\x08\x00\x10\x50"  # handler.tcpSocket.port: 80
+    decoded = protobuf._message(probe, "api.core.v1.Probe")
+    assert decoded == {"tcpSocket": {"port": 80}}
