@@ -17,7 +17,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-from minik8s.api import protobuf
+from minik8s.api import protobuf, strategic
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 TYPE_META = frozenset({"apiVersion", "kind"})
@@ -75,23 +75,11 @@ def _go_type(message: str) -> str:
     return f"{package.rsplit('.', 1)[-1]}.{name}"
 
 
-def _json_type(value: Any) -> str:
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    return "string"
-
-
 def _type_error(findings: Findings, value: Any, message: str, path: str, go_type: str) -> None:
     struct = (findings.root or message).rpartition(".")[2]
     findings.type_errors.append(
-        f"json: cannot unmarshal {_json_type(value)} into Go struct field {struct}.{path} of "
-        f"type {go_type}"
+        f"json: cannot unmarshal {strategic.json_type(value)} into Go struct field "
+        f"{struct}.{path} of type {go_type}"
     )
 
 
