@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 VALIDITY = datetime.timedelta(days=3650)
@@ -109,6 +109,47 @@ def ensure_serving_certificate(
     return result
 
 
+@dataclass(frozen=True)
+class ServiceAccountKey:
+    key: Path
+    """The private key that signs service account tokens (mode 0600)."""
+    pub: Path
+    """Its public key, which verifies them."""
+
+
+def ensure_service_account_key(directory: Path) -> ServiceAccountKey:
+    """Create (once) `sa.key` and `sa.pub`: an RSA 2048 key pair, as kubeadm makes one."""
+    result = ServiceAccountKey(directory / "sa.key", directory / "sa.pub")
+    if result.key.exists() and result.pub.exists():
+        return result
+    directory.mkdir(parents=True, exist_ok=True)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    write_private(
+        result.key,
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
+    result.pub.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return result
+
+
+def write_private(path: Path, content: bytes) -> None:
+    """Write a file only its owner can read, from its first byte (no window at 0644)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, content)
+    finally:
+        os.close(fd)
+
+
 # -- etcd: its own CA, so that no certificate of the cluster's CA opens etcd ------------------
 
 ETCD_HOSTS = ("127.0.0.1", "localhost")
@@ -187,7 +228,7 @@ def ensure_etcd_certificates(
         )
         .sign(ca_key, hashes.SHA256())
     )
-    _write_private(certs.ca_cert, ca_cert.public_bytes(serialization.Encoding.PEM))
+    write_private(certs.ca_cert, ca_cert.public_bytes(serialization.Encoding.PEM))
     _write_key(ca_key, certs.ca_key)
     _etcd_leaf(
         ca_cert, ca_key, "minik8s-etcd", hosts, ExtendedKeyUsageOID.SERVER_AUTH,
@@ -240,13 +281,5 @@ def _etcd_leaf(
                 names.append(x509.DNSName(host))
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     cert = builder.sign(ca_key, hashes.SHA256())
-    _write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+    write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
     _write_key(key, key_path)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write `data` to a file only its owner can read, from its creation on."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    path.chmod(0o600)

@@ -21,6 +21,8 @@ from google.protobuf import descriptor_pb2
 ROOTS = (
     "api.core.v1.Namespace",
     "api.core.v1.ConfigMap",
+    "api.core.v1.Secret",
+    "api.core.v1.ServiceAccount",
     "api.core.v1.Pod",
     "api.core.v1.Service",
     "api.core.v1.Endpoints",
@@ -29,10 +31,17 @@ ROOTS = (
     "api.core.v1.Binding",
     "api.apps.v1.Deployment",
     "api.apps.v1.ReplicaSet",
+    "api.apps.v1.DaemonSet",
+    "api.apps.v1.StatefulSet",
+    "api.apps.v1.ControllerRevision",
+    "api.core.v1.PersistentVolume",
+    "api.core.v1.PersistentVolumeClaim",
+    "api.storage.v1.StorageClass",
     "api.autoscaling.v1.Scale",
     "api.coordination.v1.Lease",
     "api.policy.v1.Eviction",
     "api.authentication.v1.SelfSubjectReview",
+    "api.authentication.v1.TokenRequest",
     "apimachinery.pkg.apis.meta.v1.DeleteOptions",
 )
 OUT = Path(__file__).resolve().parent.parent / "minik8s" / "api" / "protobuf_schema.json"

@@ -20,7 +20,7 @@ VOLUME_SOURCES = ("hostPath", "emptyDir", "secret", "persistentVolumeClaim", "do
 
 def apply_defaults(resource: rt.ResourceType, obj: dict[str, Any]) -> None:
     """Default `obj`, an object of type `resource`, the way the Kubernetes apiserver does."""
-    defaulter = _DEFAULTERS.get(resource.kind)
+    defaulter = _DEFAULTERS.get(resource.kind) or _more_defaulters().get(resource.kind)
     if defaulter is not None:
         defaulter(obj)
 
@@ -127,9 +127,13 @@ def _default_probe(probe: dict[str, Any]) -> None:
 def _default_volume(volume: dict[str, Any]) -> None:
     if not any(volume.get(source) is not None for source in VOLUME_SOURCES):
         volume["emptyDir"] = {}
-    config_map = volume.get("configMap")
-    if isinstance(config_map, dict):
-        _default(config_map, "defaultMode", 0o644)
+    for source in ("configMap", "secret", "downwardAPI", "projected"):
+        if isinstance(volume.get(source), dict):
+            _default(volume[source], "defaultMode", 0o644)
+    for projection in _items(volume.get("projected") or {}, "sources"):
+        token = projection.get("serviceAccountToken")
+        if isinstance(token, dict):
+            _default(token, "expirationSeconds", 3600)
     host_path = volume.get("hostPath")
     if isinstance(host_path, dict):
         _default(host_path, "type", "")
@@ -218,6 +222,10 @@ def _default_node(node: dict[str, Any]) -> None:
         status["allocatable"] = dict(status["capacity"])
 
 
+def _default_secret(secret: dict[str, Any]) -> None:
+    _default(secret, "type", "Opaque")
+
+
 def _default(obj: dict[str, Any], field: str, value: Any) -> None:
     """Set `obj[field]` when it is absent or null (Kubernetes treats null as unset)."""
     if obj.get(field) is None:
@@ -253,6 +261,12 @@ def _parsed(value: Any) -> Any:
         return value
 
 
+default = _default
+ensure_dict = _ensure_dict
+items = _items
+default_template = _default_template
+"""The helpers other defaulting modules share (`defaults_workloads`)."""
+
 _DEFAULTERS: dict[str, Callable[[dict[str, Any]], None]] = {
     rt.PODS.kind: _default_pod,
     rt.SERVICES.kind: _default_service,
@@ -261,4 +275,12 @@ _DEFAULTERS: dict[str, Callable[[dict[str, Any]], None]] = {
     rt.REPLICASETS.kind: _default_replica_set,
     rt.NAMESPACES.kind: _default_namespace,
     rt.NODES.kind: _default_node,
+    rt.SECRETS.kind: _default_secret,
 }
+
+
+def _more_defaulters() -> dict[str, Callable[[dict[str, Any]], None]]:
+    """Defaulters of the kinds kept in modules of their own (imported late: they use ours)."""
+    from minik8s.api import defaults_workloads
+
+    return defaults_workloads.DEFAULTERS

@@ -25,8 +25,8 @@ TYPE_META = frozenset({"apiVersion", "kind"})
 
 _META = protobuf.META
 _STRING_LIKE = frozenset({*protobuf.TIME_TYPES, f"{_META}.Duration"})
-_OPAQUE = frozenset({protobuf.FIELDS_V1})
-"""Free-form JSON: kept as it is (server-owned and dropped on write anyway)."""
+_OPAQUE = frozenset({protobuf.FIELDS_V1, protobuf.RAW_EXTENSION})
+"""Free-form JSON, kept as it is (managedFields' FieldsV1, a ControllerRevision's data)."""
 
 
 @dataclass

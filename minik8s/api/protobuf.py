@@ -33,6 +33,7 @@ TIME_TYPES = (f"{META}.Time", f"{META}.MicroTime")
 QUANTITY = "apimachinery.pkg.api.resource.Quantity"
 INT_OR_STRING = "apimachinery.pkg.util.intstr.IntOrString"
 FIELDS_V1 = f"{META}.FieldsV1"
+RAW_EXTENSION = "apimachinery.pkg.runtime.RawExtension"
 KEEP_ZERO = frozenset({
     "replicas", "revisionHistoryLimit", "progressDeadlineSeconds", "gracePeriodSeconds",
     "terminationGracePeriodSeconds", "activeDeadlineSeconds", "orphanDependents",
@@ -68,7 +69,16 @@ Field = list[Any]  # [json name, type, message name | map value type | None, rep
 def schema() -> dict[str, dict[int, Field]]:
     text = resources.files("minik8s.api").joinpath("protobuf_schema.json").read_text()
     raw: dict[str, dict[str, Field]] = json.loads(text)
-    return {name: {int(n): f for n, f in fields.items()} for name, fields in raw.items()}
+    table = {name: {int(n): f for n, f in fields.items()} for name, fields in raw.items()}
+    for (message, number), json_name in JSON_NAMES.items():
+        if number in table.get(message, {}):
+            table[message][number] = [json_name, *table[message][number][1:]]
+    return table
+
+
+JSON_NAMES = {("api.authentication.v1.BoundObjectReference", 4): "uid"}
+"""Fields whose protobuf name is not their JSON name (`protobuf:"…,name=uID"` beside
+`json:"uid"`): the generated schema keeps the protobuf one."""
 
 
 def decode(body: bytes) -> dict[str, Any]:
@@ -147,6 +157,12 @@ def _message(data: bytes, name: str) -> Any:
             return decoding.decode_json(raw) if raw else {}
         except decoding.DecodeError as e:
             raise DecodeError(f"FieldsV1: {e}") from e
+    if name == RAW_EXTENSION:  # a ControllerRevision's data: JSON bytes
+        raw = _one(fields, 1, b"")
+        try:
+            return decoding.decode_json(raw) if raw else None
+        except decoding.DecodeError as e:
+            raise DecodeError(f"RawExtension: {e}") from e
     table = schema()[name]
     out: dict[str, Any] = {}
     for number, values in fields.items():

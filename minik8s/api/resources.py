@@ -74,6 +74,10 @@ NAMESPACES = ResourceType(
 )
 EVENTS = ResourceType("", "v1", "Event", "events", "event", True, ("ev",))
 CONFIGMAPS = ResourceType("", "v1", "ConfigMap", "configmaps", "configmap", True, ("cm",))
+SECRETS = ResourceType("", "v1", "Secret", "secrets", "secret", True)
+SERVICEACCOUNTS = ResourceType(
+    "", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", True, ("sa",), ("token",)
+)
 REPLICASETS = ResourceType(
     "apps",
     "v1",
@@ -97,6 +101,27 @@ DEPLOYMENTS = ResourceType(
     ("all",),
 )
 LEASES = ResourceType("coordination.k8s.io", "v1", "Lease", "leases", "lease", True)
+DAEMONSETS = ResourceType(
+    "apps", "v1", "DaemonSet", "daemonsets", "daemonset", True, ("ds",), ("status",), ("all",)
+)
+STATEFULSETS = ResourceType(
+    "apps", "v1", "StatefulSet", "statefulsets", "statefulset", True, ("sts",),
+    ("status", "scale"), ("all",),
+)  # fmt: skip
+CONTROLLERREVISIONS = ResourceType(
+    "apps", "v1", "ControllerRevision", "controllerrevisions", "controllerrevision", True
+)
+PERSISTENTVOLUMES = ResourceType(
+    "", "v1", "PersistentVolume", "persistentvolumes", "persistentvolume", False, ("pv",),
+    ("status",),
+)  # fmt: skip
+PERSISTENTVOLUMECLAIMS = ResourceType(
+    "", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim", True,
+    ("pvc",), ("status",),
+)  # fmt: skip
+STORAGECLASSES = ResourceType(
+    "storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", False, ("sc",)
+)
 
 RESOURCES: tuple[ResourceType, ...] = (
     PODS,
@@ -106,9 +131,17 @@ RESOURCES: tuple[ResourceType, ...] = (
     NAMESPACES,
     EVENTS,
     CONFIGMAPS,
+    SECRETS,
+    SERVICEACCOUNTS,
     REPLICASETS,
     DEPLOYMENTS,
     LEASES,
+    DAEMONSETS,
+    STATEFULSETS,
+    CONTROLLERREVISIONS,
+    PERSISTENTVOLUMES,
+    PERSISTENTVOLUMECLAIMS,
+    STORAGECLASSES,
 )
 
 _BY_GROUP_VERSION_PLURAL = {(r.group, r.version, r.plural): r for r in RESOURCES}

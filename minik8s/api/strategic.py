@@ -5,10 +5,11 @@ What is implemented, following apimachinery's `strategicpatch` on the server sid
 - Maps merge recursively; `null` deletes a key; a value of another type replaces.
 - Lists whose Go field carries `patchStrategy:"merge"` merge; every other list is replaced.
   Lists of objects merge by their `patchMergeKey` (the `_RULES` table, taken from the
-  `k8s.io/api` struct tags of Pod, Node, Service, Endpoints, Deployment, ReplicaSet, ConfigMap,
-  Namespace, Lease and Event); lists of scalars with the merge strategy (`metadata.finalizers`,
-  `spec.podCIDRs`) merge as ordered sets. Node taints, tolerations, container args and
-  Endpoints subsets have no merge strategy in Kubernetes, so a patch replaces them.
+  `k8s.io/api` struct tags of Pod, Node, Service, Endpoints, Deployment, ReplicaSet, DaemonSet,
+  StatefulSet, PersistentVolumeClaim, ConfigMap, Namespace, Lease and Event); lists of scalars
+  with the merge strategy (`metadata.finalizers`, `spec.podCIDRs`) merge as ordered sets.
+  Node taints, tolerations, container args and Endpoints subsets have no merge strategy in
+  Kubernetes, so a patch replaces them.
 - Order: without `$setElementOrder`, the items a patch names come in patch order and the
   items it leaves alone keep their place relative to them, so a new item comes first (as in
   Kubernetes). `$setElementOrder/<list>` sets the order explicitly (kubectl apply sends it).
@@ -97,6 +98,9 @@ def _build_rules() -> dict[str, dict[Path, MergeList]]:
         "Service": {**meta, ("spec", "ports"): MergeList("port"), **conditions},
         "Deployment": {**meta, **template, **conditions},
         "ReplicaSet": {**meta, **template, **conditions},
+        "DaemonSet": {**meta, **template, **conditions},
+        "StatefulSet": {**meta, **template, **conditions},
+        "PersistentVolumeClaim": {**meta, **conditions},
         "Namespace": {**meta, **conditions},
         # Endpoints, ConfigMap, Lease, Event and unknown kinds: object metadata only.
         "": meta,

@@ -26,13 +26,13 @@ STRATEGY_TYPES = ["Recreate", "RollingUpdate"]
 
 
 def validate_replica_set_spec(spec: dict[str, Any]) -> list[Cause]:
-    causes = _validate_replicated_spec(spec)
+    causes = validate_workload_spec(spec)
     causes += non_negative("spec.minReadySeconds", spec.get("minReadySeconds"))
     return causes
 
 
 def validate_deployment_spec(spec: dict[str, Any]) -> list[Cause]:
-    causes = _validate_replicated_spec(spec)
+    causes = validate_workload_spec(spec)
     min_ready = spec.get("minReadySeconds")
     causes += non_negative("spec.minReadySeconds", min_ready)
     causes += non_negative("spec.revisionHistoryLimit", spec.get("revisionHistoryLimit"))
@@ -64,8 +64,12 @@ def validate_scale(scale: dict[str, Any]) -> list[Cause]:
     return causes
 
 
-def _validate_replicated_spec(spec: dict[str, Any]) -> list[Cause]:
-    """What ReplicaSets and Deployments share: replicas, selector, and a matching template."""
+def validate_workload_spec(spec: dict[str, Any], kind: str = "ReplicaSet") -> list[Cause]:
+    """What the workload kinds share: replicas, selector, and a matching template.
+
+    `kind` words the messages as Kubernetes does for each (ReplicaSets and Deployments say
+    "deployment" for an empty selector, DaemonSets "daemonset", StatefulSets "statefulset")."""
+    selector_word = "deployment" if kind in ("ReplicaSet", "Deployment") else kind.lower()
     causes = non_negative("spec.replicas", spec.get("replicas"))
     selector = spec.get("selector")
     if not isinstance(selector, dict):
@@ -74,7 +78,7 @@ def _validate_replicated_spec(spec: dict[str, Any]) -> list[Cause]:
         causes += validate_label_selector(selector, "spec.selector")
         if not selector.get("matchLabels") and not selector.get("matchExpressions"):
             causes.append(
-                invalid("spec.selector", selector, "empty selector is invalid for deployment")
+                invalid("spec.selector", selector, f"empty selector is invalid for {selector_word}")
             )
     template = spec.get("template")
     if not isinstance(template, dict):
@@ -98,7 +102,7 @@ def _validate_replicated_spec(spec: dict[str, Any]) -> list[Cause]:
         causes.append(
             api_errors.forbidden(
                 "spec.template.spec.activeDeadlineSeconds",
-                "activeDeadlineSeconds in ReplicaSet is not Supported",
+                f"activeDeadlineSeconds in {kind} is not Supported",
             )
         )
     return causes
@@ -136,28 +140,26 @@ def _validate_strategy(strategy: dict[str, Any], path: str) -> list[Cause]:
         return [api_errors.not_supported(child(path, "type"), strategy_type, STRATEGY_TYPES)]
     if not isinstance(rolling, dict):
         return []
-    rolling_path = child(path, "rollingUpdate")
+    return validate_rolling_numbers(rolling, child(path, "rollingUpdate"))
+
+
+def validate_rolling_numbers(rolling: dict[str, Any], path: str) -> list[Cause]:
+    """maxUnavailable and maxSurge: int or percent, not both 0, unavailable at most 100%."""
     max_unavailable = rolling.get("maxUnavailable")
     max_surge = rolling.get("maxSurge")
-    causes = _validate_int_or_percent(max_unavailable, child(rolling_path, "maxUnavailable"))
-    causes += _validate_int_or_percent(max_surge, child(rolling_path, "maxSurge"))
+    causes = _validate_int_or_percent(max_unavailable, child(path, "maxUnavailable"))
+    causes += _validate_int_or_percent(max_surge, child(path, "maxSurge"))
     # Both absent means "not defaulted yet", not zero.
     both_set = max_unavailable is not None and max_surge is not None
     if both_set and _int_or_percent_value(max_unavailable) == _int_or_percent_value(max_surge) == 0:
         causes.append(
             invalid(
-                child(rolling_path, "maxUnavailable"),
-                max_unavailable,
-                "may not be 0 when `maxSurge` is 0",
+                child(path, "maxUnavailable"), max_unavailable, "may not be 0 when `maxSurge` is 0"
             )
         )
     if isinstance(max_unavailable, str) and _int_or_percent_value(max_unavailable) > 100:
         causes.append(
-            invalid(
-                child(rolling_path, "maxUnavailable"),
-                max_unavailable,
-                "must not be greater than 100%",
-            )
+            invalid(child(path, "maxUnavailable"), max_unavailable, "must not be greater than 100%")
         )
     return causes
 

@@ -19,16 +19,21 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from minik8s.api import errors
-from minik8s.apiserver import auth, discovery, metrics, openapi, wire
+from minik8s.api.resources import ResourceType
+from minik8s.apiserver import auth, discovery, encryptionconfig, metrics, openapi, wire
 from minik8s.apiserver.asgi import ApiserverApp
 from minik8s.apiserver.config import ApiserverSettings
 from minik8s.apiserver.handlers import ResourceHandler
 from minik8s.apiserver.registry import Registry, RegistrySettings
+from minik8s.apiserver.serviceaccount import admission, oidc
+from minik8s.apiserver.serviceaccount import setup as serviceaccount_setup
+from minik8s.apiserver.serviceaccount.setup import ServiceAccounts
 from minik8s.apiserver.watchcache import WatchCache
 from minik8s.apiserver.watchlimits import WatchLimits
 from minik8s.componentbase import looplag
 from minik8s.store.compactor import CompactionSettings, Compactor
 from minik8s.store.connection import TlsFiles
+from minik8s.store.encryption import ResourceTransformer
 from minik8s.store.errors import StoreError
 from minik8s.store.etcd import EtcdStore
 
@@ -38,16 +43,33 @@ BOOTSTRAP_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-leas
 
 
 def create_app(settings: ApiserverSettings) -> ApiserverApp:
+    """The apiserver; raises ValueError (one line) for flags or files that cannot work."""
     tokens = auth.load_token_file(settings.token_auth_file) if settings.token_auth_file else None
-    return ApiserverApp(create_fastapi_app(settings, tokens), tokens)
+    accounts = serviceaccount_setup.from_settings(settings)
+    transformer = None
+    if settings.encryption_provider_config:
+        transformer = encryptionconfig.load(settings.encryption_provider_config)
+        logger.info("encryption at rest for: %s", ", ".join(transformer.resources) or "nothing")
+    sa_authenticator = accounts.authenticator if accounts else None
+    return ApiserverApp(
+        create_fastapi_app(settings, tokens, accounts, transformer), tokens, sa_authenticator
+    )
 
 
-def create_fastapi_app(settings: ApiserverSettings, tokens: dict[str, auth.User] | None) -> FastAPI:
+def create_fastapi_app(
+    settings: ApiserverSettings,
+    tokens: dict[str, auth.User] | None,
+    accounts: ServiceAccounts | None = None,
+    transformer: ResourceTransformer | None = None,
+) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks = [_background(looplag.monitor(), "event-loop-lag")]
         store = EtcdStore(
-            list(settings.etcd_servers), observe=metrics.observe_etcd, tls=_etcd_tls(settings)
+            list(settings.etcd_servers),
+            observe=metrics.observe_etcd,
+            tls=_etcd_tls(settings),
+            transformer=transformer,
         )
         await store.open()
         cache = WatchCache(store, capacity=settings.watch_cache_size)
@@ -64,6 +86,18 @@ def create_fastapi_app(settings: ApiserverSettings, tokens: dict[str, auth.User]
                 ),
             )
             await _until_etcd_answers(lambda: registry.ensure_namespaces(BOOTSTRAP_NAMESPACES))
+            if accounts is not None:
+
+                def lookup(resource: ResourceType, namespace: str | None, name: str) -> Any:
+                    return cache.cache(resource).objects.get(resource.storage_key(namespace, name))
+
+                accounts.bind(lookup)
+                if accounts.admission_enabled:
+                    registry.admission.append(
+                        admission.ServiceAccountAdmission(
+                            admission.getter(lambda key: lookup_key(cache, key), registry.get)
+                        )
+                    )
             if settings.etcd_compaction_interval > 0:
                 compactor = Compactor(
                     store, CompactionSettings(interval=settings.etcd_compaction_interval)
@@ -80,6 +114,7 @@ def create_fastapi_app(settings: ApiserverSettings, tokens: dict[str, auth.User]
                     max_per_client=settings.max_watches_per_client,
                     min_request_timeout=settings.min_request_timeout,
                 ),
+                service_accounts=accounts,
             )
             logger.info(
                 "apiserver ready on %s:%d (etcd %s)",
@@ -96,10 +131,27 @@ def create_fastapi_app(settings: ApiserverSettings, tokens: dict[str, auth.User]
             await store.close()
 
     app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
-    if settings.token_auth_file:
+    if tokens is not None:
         app.add_middleware(
-            auth.TokenAuthMiddleware, tokens=auth.load_token_file(settings.token_auth_file)
+            auth.TokenAuthMiddleware,
+            tokens=tokens,
+            extra=accounts.authenticator.authenticate_header
+            if accounts and accounts.authenticator
+            else None,
         )
+    if accounts is not None and accounts.discovery_served:
+        configuration = oidc.configuration(
+            accounts.issuer_url, accounts.jwks_uri, accounts.verification_keys
+        )
+        key_set = oidc.jwks(accounts.verification_keys)
+
+        @app.get(oidc.CONFIGURATION_PATH, include_in_schema=False)
+        async def openid_configuration() -> Response:
+            return wire.json_response(configuration)
+
+        @app.get(oidc.JWKS_PATH, include_in_schema=False)
+        async def openid_jwks() -> Response:
+            return Response(orjson.dumps(key_set), media_type=oidc.JWKS_CONTENT_TYPE)
 
     async def group(request: Request) -> Response:
         # `/apis/{group}` reaches FastAPI; deeper REST paths are served by ApiserverApp.
@@ -222,6 +274,12 @@ async def _until_etcd_answers(action: Callable[[], Awaitable[None]]) -> None:
             logger.warning("waiting for etcd: %s", e)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+def lookup_key(cache: WatchCache, key: str) -> Any:
+    """The object at an etcd key, from the watch cache (None when it holds none)."""
+    parts = key.split("/", 3)
+    return cache.caches[parts[2]].objects.get(key) if len(parts) > 2 else None
 
 
 @functools.cache

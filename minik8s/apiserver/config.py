@@ -6,7 +6,7 @@ import argparse
 from dataclasses import dataclass
 
 from minik8s.api import durations
-from minik8s.componentbase.options import duration
+from minik8s.componentbase import options
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,21 @@ class ApiserverSettings:
     """Open watches in all; more get 429 (0: no cap)."""
     max_watches_per_client: int = 5_000
     """Open watches of one user (or one address without authentication); 0: no cap."""
+    encryption_provider_config: str | None = None
+    """EncryptionConfiguration file: the resources it names are encrypted in etcd."""
+    service_account_issuer: tuple[str, ...] = ()
+    """`iss` of the tokens issued (the first) and accepted (all)."""
+    service_account_key_file: tuple[str, ...] = ()
+    """PEM files with the public keys that verify service account tokens."""
+    service_account_signing_key_file: str | None = None
+    """PEM private key that signs service account tokens (enables TokenRequest and the
+    ServiceAccount admission)."""
+    api_audiences: tuple[str, ...] = ()
+    """Audiences the apiserver accepts in tokens and issues by default (default: the issuers)."""
+    service_account_max_token_expiration: int = 0
+    """Longest token lifetime in seconds a TokenRequest gets (0: no cap)."""
+    service_account_jwks_uri: str | None = None
+    """`jwks_uri` of the discovery document (default: this apiserver's /openid/v1/jwks)."""
     log_level: str = "info"
 
 
@@ -64,7 +79,7 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
     parser.add_argument("--etcd-certfile", default=None, help="client certificate for etcd")
     parser.add_argument("--etcd-keyfile", default=None, help="key of the etcd client certificate")
     parser.add_argument(
-        "--etcd-compaction-interval", type=duration, default="5m",
+        "--etcd-compaction-interval", type=options.duration, default="5m",
         help="how often etcd is compacted (0: never)",
     )  # fmt: skip
     parser.add_argument("--token-auth-file", default=None)
@@ -85,6 +100,15 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         "--max-watches-per-client", type=int, default=5_000,
         help="open watches of one user or address (0: no cap)",
     )  # fmt: skip
+    parser.add_argument("--encryption-provider-config", default=None)
+    parser.add_argument("--service-account-issuer", action="append", default=[])
+    parser.add_argument("--service-account-key-file", action="append", default=[])
+    parser.add_argument("--service-account-signing-key-file", default=None)
+    parser.add_argument("--api-audiences", default="", help="comma-separated audiences")
+    parser.add_argument(
+        "--service-account-max-token-expiration", type=options.duration, default=0.0
+    )
+    parser.add_argument("--service-account-jwks-uri", default=None)
     parser.add_argument("--v", "--log-level", dest="log_level", default="info")
     args = parser.parse_args(argv)
     if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
@@ -117,6 +141,13 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         min_request_timeout=args.min_request_timeout,
         max_watches=args.max_watches,
         max_watches_per_client=args.max_watches_per_client,
+        encryption_provider_config=args.encryption_provider_config,
+        service_account_issuer=tuple(args.service_account_issuer),
+        service_account_key_file=tuple(args.service_account_key_file),
+        service_account_signing_key_file=args.service_account_signing_key_file,
+        api_audiences=tuple(a.strip() for a in args.api_audiences.split(",") if a.strip()),
+        service_account_max_token_expiration=int(args.service_account_max_token_expiration),
+        service_account_jwks_uri=args.service_account_jwks_uri,
         log_level=str(args.log_level),
     )
 

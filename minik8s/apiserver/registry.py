@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +17,9 @@ import orjson
 
 from minik8s.api import defaults, errors, patch, validation
 from minik8s.api.patch import DecodedPatch
-from minik8s.api.resources import EVENTS, NAMESPACES, PODS, SERVICES, ResourceType
+from minik8s.api.resources import EVENTS, NAMESPACES, PODS, SERVICES, STORAGECLASSES, ResourceType
 from minik8s.api.selectors import label_selector_from_object
-from minik8s.apiserver import allocators, fieldvalidation, params, strategy
+from minik8s.apiserver import admission_storage, allocators, fieldvalidation, params, strategy
 from minik8s.apiserver.watchcache import WatchCache
 from minik8s.store import errors as store_errors
 from minik8s.store.etcd import EtcdStore
@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 Object = dict[str, Any]
 UPDATE_ATTEMPTS = 8
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+Admission = Callable[[ResourceType, Object], Awaitable[None]]
+"""A mutating admission plugin for creates: may change the object or raise an ApiError."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class Registry:
         self.settings = settings
         self._allocation_lock = asyncio.Lock()
         """Serialises Service writes: addresses are allocated from what the cache holds."""
+        self.admission: list[Admission] = []
+        """Run in order on every create, after defaulting and before validation."""
 
     @contextlib.asynccontextmanager
     async def _allocating(self, resource: ResourceType) -> AsyncIterator[None]:
@@ -143,6 +147,9 @@ class Registry:
         if resource.namespaced:
             await self._check_namespace_open(resource, obj["metadata"]["namespace"], name)
         defaults.apply_defaults(resource, obj)
+        admission_storage.admit_create(resource, obj, self._storage_classes)
+        for admit in self.admission:
+            await admit(resource, obj)
         causes = validation.validate_create(resource, obj)
         if causes:
             raise errors.invalid_object(resource.kind, name, causes, resource.group)
@@ -163,6 +170,9 @@ class Registry:
             raise errors.already_exists(resource.plural, name, resource.group) from e
         obj["metadata"]["resourceVersion"] = str(revision)
         return obj
+
+    def _storage_classes(self) -> Iterable[Object]:
+        return self.cache.cache(STORAGECLASSES).objects.values()
 
     async def _check_namespace_open(
         self, resource: ResourceType, namespace: str, name: str

@@ -13,8 +13,8 @@ import time
 import uuid
 from typing import Any
 
-from minik8s.api import errors, times
-from minik8s.api.resources import NAMESPACES, PODS, ResourceType
+from minik8s.api import errors, secret, times
+from minik8s.api.resources import NAMESPACES, PODS, SECRETS, ResourceType
 
 Object = dict[str, Any]
 
@@ -25,6 +25,9 @@ SERVER_OWNED_METADATA = (
     "deletionGracePeriodSeconds",
     "generation",
 )
+STATUS_RESET_ON_CREATE = ("Deployment", "ReplicaSet", "DaemonSet", "StatefulSet",
+                          "PersistentVolume", "PersistentVolumeClaim")  # fmt: skip
+"""Kinds whose status a create may not set (defaulting then fills what they start with)."""
 _GENERATE_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -69,6 +72,8 @@ def check_type(resource: ResourceType, obj: Any) -> Object:
     obj["kind"] = resource.kind
     if metadata is None:  # absent, or JSON null
         obj["metadata"] = {}
+    if resource is SECRETS:
+        secret.convert_from_v1(obj)
     return obj
 
 
@@ -101,7 +106,7 @@ def prepare_for_create(resource: ResourceType, obj: Object) -> None:
         obj["status"] = {"phase": "Active"}
     elif resource.kind == "Service":
         obj["status"] = {"loadBalancer": {}}
-    elif resource.kind in ("Deployment", "ReplicaSet"):
+    elif resource.kind in STATUS_RESET_ON_CREATE:
         obj["status"] = {}
 
 

@@ -305,8 +305,8 @@ class WatchCache:
     def _dispatch(self, event: StoreEvent) -> None:
         parts = event.key.split("/", 3)
         cache = self.caches.get(parts[2]) if len(parts) > 2 else None
-        if cache is None or (event.type == "PUT" and event.value is None):
-            return  # not a resource, a progress notification, or a value that did not decode
+        if cache is None or event.type in ("UNREADABLE", "PROGRESS"):
+            return  # not a resource, or nothing to apply: the revision still counts (_follow)
         previous = cache.objects.get(event.key)
         cache.apply(event)
         for callback in self.on_event:

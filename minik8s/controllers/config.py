@@ -8,7 +8,10 @@ from dataclasses import dataclass, field
 from minik8s.api import durations
 
 ALL_CONTROLLERS = ("replicaset", "deployment", "endpoints", "garbagecollector", "namespace",
-                   "nodeipam", "nodelifecycle")  # fmt: skip
+                   "nodeipam", "nodelifecycle",
+                   "daemonset", "statefulset", "persistentvolume-binder", "pvc-protection",
+                   "pv-protection", "local-path-provisioner", "serviceaccount",
+                   "root-ca-cert-publisher")  # fmt: skip
 """Every controller this process runs, in start order."""
 
 LEASE_NAMESPACE = "kube-system"
@@ -47,14 +50,24 @@ class Settings:
     """The pod network that node podCIDRs are cut from."""
     node_cidr_mask_size: int = 24
     """Prefix length of each node's podCIDR."""
+    root_ca_file: str | None = None
+    """CA bundle published as `kube-root-ca.crt` in every namespace (default: the CA of the
+    kubeconfig)."""
     healthz_port: int = 10257
     """Port of /healthz and /metrics on 127.0.0.1 (0: any free port; -1: none)."""
     healthz_bind_address: str = "127.0.0.1"
     workers: dict[str, int] = field(
         default_factory=lambda: {"replicaset": 5, "deployment": 5, "endpoints": 5,
-                                 "garbagecollector": 10, "namespace": 5, "nodelifecycle": 1}
+                                 "garbagecollector": 10, "namespace": 5, "nodelifecycle": 1,
+                                 "daemonset": 2, "statefulset": 5}
     )  # fmt: skip
     """Concurrent workers per controller (`--concurrent-*-syncs`)."""
+    local_path_root: str = "/var/lib/minik8s/storage"
+    """Where the local-path provisioner puts volume directories on each node."""
+    local_path_namespace: str = "kube-system"
+    """Namespace of the local-path provisioner's helper pods."""
+    local_path_helper_image: str = "minik8s/busybox"
+    """Image of the helper pods that remove a deleted volume's data (needs `rm`)."""
     resync_period: float = 0.0
     """Seconds between full resyncs of the informers (0: never)."""
     log_level: str = "info"
@@ -114,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allocate-node-cidrs", type=_bool, nargs="?", const=True, default=False)
     p.add_argument("--cluster-cidr", default="10.244.0.0/16")
     p.add_argument("--node-cidr-mask-size", type=int, default=24)
+    p.add_argument("--root-ca-file", default=None)
     p.add_argument("--healthz-port", type=int, default=10257)
     p.add_argument("--healthz-bind-address", default="127.0.0.1")
     p.add_argument("--concurrent-replicaset-syncs", type=int, default=5)
@@ -121,6 +135,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrent-endpoint-syncs", type=int, default=5)
     p.add_argument("--concurrent-gc-syncs", type=int, default=10)
     p.add_argument("--concurrent-namespace-syncs", type=int, default=5)
+    p.add_argument("--concurrent-daemonset-syncs", type=int, default=2)
+    p.add_argument("--concurrent-statefulset-syncs", type=int, default=5)
+    p.add_argument(
+        "--local-path-root",
+        default="/var/lib/minik8s/storage",
+        help="directory of the local-path provisioner's volumes on each node",
+    )
+    p.add_argument(
+        "--local-path-helper-image",
+        default="minik8s/busybox",
+        help="image of the pods that remove a deleted volume's data",
+    )
     p.add_argument("--v", "--log-level", dest="log_level", default="info",
                    help="debug, info, warning; or a klog number (>=4 means debug)")  # fmt: skip
     return p
@@ -159,6 +185,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         allocate_node_cidrs=args.allocate_node_cidrs,
         cluster_cidr=args.cluster_cidr,
         node_cidr_mask_size=args.node_cidr_mask_size,
+        root_ca_file=args.root_ca_file,
         healthz_port=args.healthz_port,
         healthz_bind_address=args.healthz_bind_address,
         workers={
@@ -168,6 +195,10 @@ def parse_args(argv: list[str] | None = None) -> Settings:
             "garbagecollector": args.concurrent_gc_syncs,
             "namespace": args.concurrent_namespace_syncs,
             "nodelifecycle": 1,
+            "daemonset": args.concurrent_daemonset_syncs,
+            "statefulset": args.concurrent_statefulset_syncs,
         },
+        local_path_root=args.local_path_root,
+        local_path_helper_image=args.local_path_helper_image,
         log_level=level,
     )

@@ -47,6 +47,10 @@ class Expectations:
     def expect_deletions(self, key: str, uids: list[str]) -> None:
         self._by_key[key] = _Expected(deletes=set(uids), set_at=self._clock())
 
+    def expect(self, key: str, count: int, uids: list[str]) -> None:
+        """Creates and deletes at once (a DaemonSet replaces a failed pod in one sync)."""
+        self._by_key[key] = _Expected(adds=count, deletes=set(uids), set_at=self._clock())
+
     def creation_observed(self, key: str) -> None:
         expected = self._by_key.get(key)
         if expected is not None and expected.adds > 0:

@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 TRACKED = (
     resources.PODS, resources.REPLICASETS, resources.DEPLOYMENTS, resources.SERVICES,
     resources.ENDPOINTS, resources.CONFIGMAPS, resources.LEASES, resources.NODES,
+    resources.DAEMONSETS, resources.STATEFULSETS, resources.CONTROLLERREVISIONS,
+    resources.PERSISTENTVOLUMECLAIMS,
 )  # fmt: skip
 UPDATE_ATTEMPTS = 5
 

@@ -36,6 +36,7 @@ class LeadershipLost(Exception):
 
 def controller_factories() -> dict[str, Callable[[Context], Controller]]:
     from minik8s.controllers import (
+        daemonset,
         deployment,
         endpoints,
         garbagecollector,
@@ -43,7 +44,11 @@ def controller_factories() -> dict[str, Callable[[Context], Controller]]:
         nodeipam,
         nodelifecycle,
         replicaset,
+        rootcacertpublisher,
+        serviceaccount,
+        statefulset,
     )
+    from minik8s.controllers.volume import binder, localpath, protection
 
     return {
         "replicaset": replicaset.ReplicaSetController,
@@ -53,6 +58,14 @@ def controller_factories() -> dict[str, Callable[[Context], Controller]]:
         "namespace": namespace.NamespaceController,
         "nodelifecycle": nodelifecycle.NodeLifecycleController,
         "nodeipam": nodeipam.NodeIpamController,
+        "daemonset": daemonset.DaemonSetController,
+        "statefulset": statefulset.StatefulSetController,
+        "persistentvolume-binder": binder.PersistentVolumeBinder,
+        "pvc-protection": protection.PVCProtectionController,
+        "pv-protection": protection.PVProtectionController,
+        "local-path-provisioner": localpath.LocalPathProvisioner,
+        "serviceaccount": serviceaccount.ServiceAccountsController,
+        "root-ca-cert-publisher": rootcacertpublisher.RootCACertPublisher,
     }
 
 

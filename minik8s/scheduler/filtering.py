@@ -143,6 +143,15 @@ def node_ports(pod: PodInfo, node: NodeInfo) -> Reasons:
     return FITS
 
 
+def volume_binding(pod: PodInfo, node: NodeInfo) -> Reasons:
+    """VolumeBinding: every volume of the pod is reachable from the node (a bound volume's
+    node affinity, or an available volume for a WaitForFirstConsumer claim)."""
+    for constraint in pod.volume_constraints:
+        if not any(term_matches(t, node) for t in constraint.terms):
+            return (constraint.reason,)
+    return FITS
+
+
 def resources_fit(pod: PodInfo, node: NodeInfo) -> Reasons:
     """NodeResourcesFit: requests of the node's pods (assumed ones included) plus this pod's
     fit its allocatable cpu, memory and pod count. Zero requests are not checked."""
@@ -164,6 +173,7 @@ FILTERS: tuple[tuple[str, Filter], ...] = (
     ("NodeAffinity", node_affinity),
     ("NodePorts", node_ports),
     ("NodeResourcesFit", resources_fit),
+    ("VolumeBinding", volume_binding),
 )
 """Every filter, in the order `check_node` runs them."""
 
@@ -189,19 +199,25 @@ def check_node(pod: PodInfo, node: NodeInfo) -> Reasons:
         if reasons:
             return reasons
     # NodeResourcesFit, inlined: it runs for every node and pod.
-    if (
+    if not (
         node.pod_count < node.allocatable_pods
         and node.requested_cpu + pod.cpu <= node.allocatable_cpu
         and node.requested_memory + pod.memory <= node.allocatable_memory
     ):
-        return FITS
-    return resources_fit(pod, node)
+        return resources_fit(pod, node)
+    if pod.volume_constraints:
+        return volume_binding(pod, node)
+    return FITS
 
 
 def is_plain(pod: PodInfo) -> bool:
     """Whether only NodeResourcesFit can reject this pod on a clean node (the common case)."""
     return not (
-        pod.node_name or pod.node_selector or pod.required_terms is not None or pod.host_ports
+        pod.node_name
+        or pod.node_selector
+        or pod.required_terms is not None
+        or pod.host_ports
+        or pod.volume_constraints
     )
 
 

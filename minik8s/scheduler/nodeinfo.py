@@ -82,6 +82,15 @@ class PreferredTerm:
     term: SelectorTerm
 
 
+@dataclass(frozen=True, slots=True)
+class VolumeConstraint:
+    """Where a pod's volume can be reached: a node must match one of `terms` (none: no node),
+    else it is rejected with `reason`."""
+
+    reason: str
+    terms: tuple[SelectorTerm, ...] = ()
+
+
 HostPort = tuple[str, str, int]
 """(hostIP, protocol, hostPort); hostIP "0.0.0.0" means every address."""
 
@@ -117,6 +126,10 @@ class PodInfo:
     tolerations: tuple[Toleration, ...] = ()
     owner_uid: str = ""
     """The controller owner's uid (e.g. its ReplicaSet), for spreading."""
+    claims: tuple[str, ...] = ()
+    """Names of the PersistentVolumeClaims its volumes use."""
+    volume_constraints: tuple[VolumeConstraint, ...] = ()
+    """Node constraints of its claims' volumes, set for one decision (`volumebinding`)."""
 
     @property
     def has_node_affinity(self) -> bool:
@@ -337,6 +350,11 @@ def pod_info(pod: dict[str, Any]) -> PodInfo:
             for t in spec.get("tolerations") or ()
         ),
         owner_uid=_owner_uid(metadata),
+        claims=tuple(
+            str(v["persistentVolumeClaim"]["claimName"])
+            for v in spec.get("volumes") or ()
+            if (v.get("persistentVolumeClaim") or {}).get("claimName")
+        ),
     )
 
 

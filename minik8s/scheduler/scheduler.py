@@ -9,19 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import time
 from typing import Any
 
-from minik8s.api import errors
-from minik8s.api.resources import NODES, PODS
+from minik8s.api import errors, storageutil
+from minik8s.api.resources import (
+    NODES,
+    PERSISTENTVOLUMECLAIMS,
+    PERSISTENTVOLUMES,
+    PODS,
+    STORAGECLASSES,
+)
 from minik8s.client import cache as informer_cache
 from minik8s.client import tasks
 from minik8s.client.api import ApiClient
 from minik8s.client.informer import Informer
 from minik8s.componentbase.events import EventRecorder
-from minik8s.scheduler import algorithm, metrics
+from minik8s.scheduler import algorithm, metrics, volumebinding
 from minik8s.scheduler.binder import ApiClientBinder, Binder
 from minik8s.scheduler.cache import SchedulerCache
 from minik8s.scheduler.config import SchedulerSettings
@@ -93,7 +100,14 @@ class Scheduler:
             indexers={UNSCHEDULED_INDEX: lambda p: ["true"] if is_unscheduled(p, name) else []},
         )  # fmt: skip
         self.nodes = Informer(client, NODES)
+        self.claims = Informer(client, PERSISTENTVOLUMECLAIMS)
+        self.volumes = Informer(client, PERSISTENTVOLUMES)
+        self.classes = Informer(client, STORAGECLASSES)
         self.pods.add_event_handler(self._on_pod_add, self._on_pod_update, self._on_pod_delete)
+        for storage in (self.claims, self.volumes, self.classes):
+            storage.add_event_handler(
+                lambda _: self._cluster_changed(), lambda _, __: self._cluster_changed()
+            )
         self.nodes.add_event_handler(self._on_node_add, self._on_node_update, self._on_node_delete)
         self.leading = False
         self._wakeup = asyncio.Event()
@@ -104,21 +118,28 @@ class Scheduler:
 
     # --- lifecycle -----------------------------------------------------------------------
 
+    @property
+    def _informers(self) -> tuple[Informer, ...]:
+        return (self.nodes, self.pods, self.claims, self.volumes, self.classes)
+
     def start_informers(self) -> None:
-        self.nodes.start()
-        self.pods.start()
+        for informer in self._informers:
+            informer.start()
 
     @property
     def synced(self) -> bool:
-        return self.nodes.has_synced and self.pods.has_synced
+        return all(i.has_synced for i in self._informers)
 
     async def wait_synced(self, timeout: float | None = None) -> bool:
-        return await self.nodes.wait_synced(timeout) and await self.pods.wait_synced(timeout)
+        for informer in self._informers:
+            if not await informer.wait_synced(timeout):
+                return False
+        return True
 
     async def stop(self) -> None:
         await tasks.cancel_and_wait(list(self._background))
-        await self.pods.stop()
-        await self.nodes.stop()
+        for informer in self._informers:
+            await informer.stop()
 
     async def run(self) -> None:
         """Schedule until cancelled (while this process leads)."""
@@ -189,6 +210,15 @@ class Scheduler:
         if obj is None or not is_unscheduled(obj, self.settings.scheduler_name):
             self.queue.done(pod.key)
             return False
+        delayed: tuple[str, ...] = ()
+        if pod.claims:
+            volumes = self._volume_decision(pod)
+            if volumes.error:
+                total = len(self.cache.node_list())
+                message = f"0/{total} nodes are available: {volumes.error}."
+                return self._unschedulable(qp, obj, message, now)
+            pod = dataclasses.replace(pod, volume_constraints=volumes.constraints)
+            delayed = volumes.delayed
         try:
             decision = algorithm.schedule(
                 pod, self.cache.node_list(), self._next_start, self.rng,
@@ -205,8 +235,13 @@ class Scheduler:
             return self._unschedulable(qp, obj, decision.message, now)
         node = decision.node.name
         self.cache.assume(pod, node)
-        self._spawn(self._bind(qp, node), f"bind {pod.key}")
+        self._spawn(self._bind(qp, node, delayed), f"bind {pod.key}")
         return True
+
+    def _volume_decision(self, pod: PodInfo) -> volumebinding.VolumeDecision:
+        return volumebinding.decide(
+            pod, self.claims.store.items(), self.volumes.store.items(), self.classes.store.items()
+        )
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = tasks.spawn(coro, name)
@@ -214,10 +249,16 @@ class Scheduler:
         task.add_done_callback(self._background.discard)
         task.add_done_callback(lambda _: self._slots.release())
 
-    async def _bind(self, qp: QueuedPod, node: str) -> None:
+    async def _bind(self, qp: QueuedPod, node: str, delayed: tuple[str, ...] = ()) -> None:
         pod = qp.pod
         started = time.monotonic()
         try:
+            for claim in delayed:  # the volume binder and provisioner act on this (PreBind)
+                await self.client.patch(
+                    PERSISTENTVOLUMECLAIMS, claim,
+                    {"metadata": {"annotations": {storageutil.SELECTED_NODE: node}}},
+                    namespace=pod.namespace, patch_type="merge",
+                )  # fmt: skip
             await self.binder.bind(pod.namespace, pod.name, node)
         except (errors.Conflict, errors.AlreadyExists, errors.NotFound) as e:
             # Bound by someone else, being deleted, or gone: the watch tells the rest.

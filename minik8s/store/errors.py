@@ -41,3 +41,7 @@ class StoreUnavailable(StoreError):
 
 class StoreTimeout(StoreUnavailable):
     """etcd did not answer in time."""
+
+
+class TransformFailed(StoreError):
+    """A stored value could not be decrypted (no provider matches its prefix, a wrong key)."""

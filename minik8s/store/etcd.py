@@ -22,6 +22,7 @@ from aetcd import rpc
 
 from minik8s.store import errors
 from minik8s.store.connection import Channel, Endpoints, TlsFiles
+from minik8s.store.encryption import ResourceTransformer
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +40,9 @@ class StoredObject:
 class StoreEvent:
     """One change of a key, as seen by an etcd watch."""
 
-    type: str  # "PUT" or "DELETE"
+    type: str  # "PUT", "DELETE", or "UNREADABLE" (a value that does not decode: skip it)
     key: str
-    value: Object | None  # the new value (None for DELETE, and for a PUT that does not decode)
+    value: Object | None  # the new value (None for DELETE and UNREADABLE)
     revision: int  # the event's mod_revision (for DELETE: the revision of the delete)
 
 
@@ -122,8 +123,12 @@ class EtcdStore:
         timeout: float = 10.0,
         observe: Callable[[str, float], None] | None = None,
         tls: TlsFiles | None = None,
+        transformer: ResourceTransformer | None = None,
     ) -> None:
         self._endpoints = Endpoints(servers, tls)
+        self._transformer = transformer
+        """Encryption at rest (`--encryption-provider-config`): values of the resources it
+        names are encrypted on write and decrypted on every read, watches included."""
         self._timeout = timeout
         self._observe = observe
         """Called with (operation, seconds) after each etcd request, for metrics."""
@@ -135,6 +140,27 @@ class EtcdStore:
         self.cluster_id: int | None = None
         """The etcd cluster's ID, from the last response: another one means another cluster
         (a restore from a snapshot, or a new etcd on the same address)."""
+
+    def _encode(self, raw_key: bytes, obj: Object) -> bytes:
+        value = encode(obj)
+        if self._transformer is None:
+            return value
+        return self._transformer.to_storage(raw_key, value)
+
+    def _decode(self, raw_key: bytes, value: bytes, mod_revision: int) -> Object:
+        """A stored value as an object: TransformFailed when it cannot be decrypted,
+        CorruptValue when it is not a JSON object."""
+        if self._transformer is not None:
+            value = self._transformer.from_storage(raw_key, value)
+        try:
+            return decode(value, mod_revision)
+        except errors.CorruptValue as e:
+            if value.startswith(b"k8s:enc:"):
+                raise errors.TransformFailed(
+                    f"unable to decode {raw_key.decode(errors='replace')}: encrypted data "
+                    "(is --encryption-provider-config missing or different?)"
+                ) from e
+            raise errors.CorruptValue(f"{raw_key.decode(errors='replace')}: {e}") from e
 
     # -- calls ----------------------------------------------------------------------------
     async def _call(
@@ -228,10 +254,7 @@ class EtcdStore:
         if not rng.kvs:
             raise errors.KeyNotFound(key)
         kv = rng.kvs[0]
-        try:
-            return StoredObject(key, decode(kv.value, kv.mod_revision), kv.mod_revision)
-        except errors.CorruptValue as e:
-            raise errors.CorruptValue(f"{key}: {e}") from e
+        return StoredObject(key, self._decode(kv.key, kv.value, kv.mod_revision), kv.mod_revision)
 
     async def list(self, prefix: str) -> tuple[list[StoredObject], int]:
         """Every object under `prefix` and the store revision of the read (values that do not
@@ -250,15 +273,19 @@ class EtcdStore:
         remaining = max(0, int(rng.count) - len(rng.kvs))
         return Page(items, int(rng.header.revision), bool(rng.more), remaining)
 
-    @staticmethod
-    def _decoded(kvs: Any) -> builtins.list[StoredObject]:
+    def _decoded(self, kvs: Any) -> builtins.list[StoredObject]:
+        """The values that decode; one that cannot be decrypted or decoded (encrypted with a
+        key this apiserver lacks, not JSON) is logged and left out: one unreadable object must
+        not stop a list or the watch cache."""
         items = []
         for kv in kvs:
             key = kv.key.decode(errors="replace")
             try:
-                items.append(StoredObject(key, decode(kv.value, kv.mod_revision), kv.mod_revision))
-            except errors.CorruptValue as e:
-                logger.error("skipping %s at revision %d: %s", key, kv.mod_revision, e)
+                value = self._decode(kv.key, kv.value, kv.mod_revision)
+            except (errors.CorruptValue, errors.TransformFailed) as e:
+                logger.error("leaving out %s at revision %d: %s", key, kv.mod_revision, e)
+                continue
+            items.append(StoredObject(key, value, kv.mod_revision))
         return items
 
     async def _range(
@@ -297,7 +324,8 @@ class EtcdStore:
 
     async def _put(self, raw: bytes, obj: Object, ttl: int | None) -> Any:
         lease = await self.lease_for(ttl) if ttl else 0
-        return rpc.RequestOp(request_put=rpc.PutRequest(key=raw, value=encode(obj), lease=lease))
+        value = self._encode(raw, obj)
+        return rpc.RequestOp(request_put=rpc.PutRequest(key=raw, value=value, lease=lease))
 
     async def _txn(self, operation: str, request: Any) -> Any:
         return await self._call(operation, lambda c: c.kv.Txn, request, mutating=True)
@@ -413,9 +441,9 @@ class EtcdStore:
     ) -> AsyncIterator[StoreEvent]:
         """Every change under `prefix` from `start_revision` (inclusive), in revision order.
 
-        Values that do not decode come as PUTs with `value` None (logged): the revision still
-        moves on. With `progress`, etcd's progress notifications come as events of type
-        "PROGRESS" (no key) carrying the revision the watch has caught up with.
+        Values that do not decrypt or decode come as "UNREADABLE" events (logged): the
+        revision still moves on. With `progress`, etcd's progress notifications come as
+        events of type "PROGRESS" (no key) carrying the revision the watch has caught up with.
         Raises `errors.Compacted` when `start_revision` is older than etcd's history and
         `errors.StoreUnavailable` when the stream breaks; the caller decides how to resume.
         """
@@ -463,15 +491,14 @@ class EtcdStore:
             stop.set()
             call.cancel()
 
-    @staticmethod
-    def _event(event: Any) -> StoreEvent:
+    def _event(self, event: Any) -> StoreEvent:
         kv = event.kv
         key = kv.key.decode(errors="replace")
         if event.type == rpc.Event.EventType.DELETE:
             return StoreEvent("DELETE", key, None, int(kv.mod_revision))
         try:
-            value: Object | None = decode(kv.value, kv.mod_revision)
-        except errors.CorruptValue as e:
+            value = self._decode(kv.key, kv.value, kv.mod_revision)
+        except (errors.CorruptValue, errors.TransformFailed) as e:
             logger.error("etcd watch: skipping %s at revision %d: %s", key, kv.mod_revision, e)
-            value = None
+            return StoreEvent("UNREADABLE", key, None, int(kv.mod_revision))
         return StoreEvent("PUT", key, value, int(kv.mod_revision))

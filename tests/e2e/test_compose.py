@@ -83,6 +83,11 @@ class Api:
         assert response.status_code == 201, response.text
         return response.json()
 
+    def delete(self, path: str) -> Any:
+        response = self.http.delete(path)
+        assert response.status_code == 200, response.text
+        return response.json()
+
     def close(self) -> None:
         self.http.close()
 
@@ -232,9 +237,23 @@ def test_both_nodes_ready_with_their_own_pod_cidr(cluster: Cluster) -> None:
     api.create("/api/v1/namespaces", {"metadata": {"name": NS}})
 
 
+def daemon_nodes(api: Api) -> list[str]:
+    """Nodes with a Running daemon pod of the DaemonSet `agent`."""
+    return sorted(p["spec"]["nodeName"] for p in pods(api, "app=agent") if running(p))
+
+
 def test_deployment_spreads_over_both_nodes(cluster: Cluster) -> None:
     api = cluster.api
     assert api is not None
+    sleeper = ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    daemon = {"containers": [{"name": "main", "image": "minik8s/busybox:latest",
+                              "imagePullPolicy": "Never", "command": sleeper}]}  # fmt: skip
+    api.create(
+        f"/apis/apps/v1/namespaces/{NS}/daemonsets",
+        {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent"},
+         "spec": {"selector": {"matchLabels": {"app": "agent"}},
+                  "template": {"metadata": {"labels": {"app": "agent"}}, "spec": daemon}}},
+    )  # fmt: skip
     labels = {"app": "web"}
     api.create(
         f"/apis/apps/v1/namespaces/{NS}/deployments",
@@ -268,6 +287,7 @@ def test_deployment_spreads_over_both_nodes(cluster: Cluster) -> None:
     )
     TIMINGS["deployment of 4 Running"] = time.monotonic() - started
     assert {p["spec"]["nodeName"] for p in web} == {"node-1", "node-2"}
+    wait_for(lambda: daemon_nodes(api) == ["node-1", "node-2"], "a daemon pod on each node", 60, 1)
     by_node = {p["spec"]["nodeName"]: p for p in web}
     nodes = {n["metadata"]["name"]: n for n in api.get("/api/v1/nodes")["items"]}
     for node, pod in by_node.items():
@@ -405,6 +425,10 @@ def test_stopped_node_goes_not_ready_and_its_pods_move(cluster: Cluster) -> None
 
     wait_for(all_on_node_1, "4 web pods Running on node-1", 180, 1)
     TIMINGS["pods rescheduled to node-1"] = time.monotonic() - started
+    assert daemon_nodes(api) == ["node-1", "node-2"]  # it tolerates an unreachable node
+    api.delete("/api/v1/nodes/node-2")  # the node leaves the cluster: its daemon pod goes
+    wait_for(lambda: [p["spec"]["nodeName"] for p in pods(api, "app=agent")] == ["node-1"],
+             "the daemon pod of the deleted node gone", 30, 1)  # fmt: skip
 
     started = time.monotonic()
     cluster.run("start", "node-2")
@@ -415,7 +439,9 @@ def test_stopped_node_goes_not_ready_and_its_pods_move(cluster: Cluster) -> None
         1,
     )
     TIMINGS["node-2 Ready again"] = time.monotonic() - started
-    assert node["spec"]["podCIDR"].startswith("10.245.")  # kept across the restart
+    assert node["spec"]["podCIDR"].startswith("10.245.")
+    wait_for(lambda: daemon_nodes(api) == ["node-1", "node-2"], "a daemon pod on node-2 again",
+             60, 1)  # fmt: skip
 
 
 def test_down_removes_everything(cluster: Cluster) -> None:

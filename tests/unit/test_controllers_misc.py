@@ -216,7 +216,9 @@ def test_tolerates(toleration: dict, taint: dict, expected: bool) -> None:
 
 def test_controllers_flag() -> None:
     assert config.parse_controllers("*") == config.ALL_CONTROLLERS
-    assert config.parse_controllers("*,-nodelifecycle") == config.ALL_CONTROLLERS[:-1]
+    assert config.parse_controllers("*,-nodelifecycle") == tuple(
+        c for c in config.ALL_CONTROLLERS if c != "nodelifecycle"
+    )
     assert config.parse_controllers("-namespace") == tuple(
         c for c in config.ALL_CONTROLLERS if c != "namespace"
     )

@@ -151,6 +151,13 @@ def test_field_schema_names_json_fields_as_the_kubernetes_client_does() -> None:
         "CoreV1Event": "api.core.v1.Event", "V1Lease": "api.coordination.v1.Lease",
         "V1ReplicaSet": "api.apps.v1.ReplicaSet", "V1Binding": "api.core.v1.Binding",
         "V1DeleteOptions": "apimachinery.pkg.apis.meta.v1.DeleteOptions",
+        "V1Secret": "api.core.v1.Secret", "V1ServiceAccount": "api.core.v1.ServiceAccount",
+        "V1DaemonSet": "api.apps.v1.DaemonSet", "V1StatefulSet": "api.apps.v1.StatefulSet",
+        "V1PersistentVolume": "api.core.v1.PersistentVolume",
+        "V1PersistentVolumeClaim": "api.core.v1.PersistentVolumeClaim",
+        "V1StorageClass": "api.storage.v1.StorageClass",
+        "V1ControllerRevision": "api.apps.v1.ControllerRevision",
+        "AuthenticationV1TokenRequest": "api.authentication.v1.TokenRequest",
     }  # fmt: skip
     seen: set[tuple[str, str]] = set()
     unknown_to_client: list[str] = []

@@ -127,9 +127,9 @@ def test_scale_needs_a_scalable_kind(unreachable: Path) -> None:
     assert one_error_line(invoke(*args)) == "error: cannot scale pods: no scale subresource"
 
 
-def test_rollout_only_deployments(unreachable: Path) -> None:
+def test_rollout_only_rollable_kinds(unreachable: Path) -> None:
     line = one_error_line(invoke("rollout", "status", "rs/x", "--kubeconfig", str(unreachable)))
-    assert "only deployments" in line
+    assert "no rollout support for replicasets" in line
 
 
 def test_label_needs_changes(unreachable: Path) -> None:

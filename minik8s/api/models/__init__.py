@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from minik8s.api.models import apps, coordination, core, meta
+from minik8s.api.models import apps, coordination, core, meta, serviceaccount, storage
 
 MODELS: dict[str, type[BaseModel]] = {
     "Pod": core.Pod,
@@ -18,11 +18,20 @@ MODELS: dict[str, type[BaseModel]] = {
     "Namespace": core.Namespace,
     "Event": core.Event,
     "ConfigMap": core.ConfigMap,
+    "Secret": serviceaccount.Secret,
+    "ServiceAccount": serviceaccount.ServiceAccount,
+    "TokenRequest": serviceaccount.TokenRequest,
     "Binding": core.Binding,
     "ReplicaSet": apps.ReplicaSet,
     "Deployment": apps.Deployment,
     "Scale": apps.Scale,
     "Lease": coordination.Lease,
+    "DaemonSet": apps.DaemonSet,
+    "StatefulSet": apps.StatefulSet,
+    "ControllerRevision": apps.ControllerRevision,
+    "PersistentVolume": storage.PersistentVolume,
+    "PersistentVolumeClaim": storage.PersistentVolumeClaim,
+    "StorageClass": storage.StorageClass,
 }
 
-__all__ = ["MODELS", "apps", "coordination", "core", "meta"]
+__all__ = ["MODELS", "apps", "coordination", "core", "meta", "serviceaccount", "storage"]

@@ -3,12 +3,13 @@ from `related`, which fetches what a describer shows of other objects)."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from minik8s.api import errors as api_errors
-from minik8s.api import resources
+from minik8s.api import resources, storageutil
 from minik8s.api.resources import ResourceType
 from minik8s.cli.minikctl import output
 from minik8s.client.api import ApiClient
@@ -316,6 +317,27 @@ def describe_namespace(ns: Obj, extras: Obj) -> list[str]:
     return lines
 
 
+def describe_secret(secret: Obj, extras: Obj) -> list[str]:
+    """As `kubectl describe secret`: the type and each key's size, never the values."""
+    lines = _header(secret, created=False)
+    lines += ["", f"Type:\t{secret.get('type') or 'Opaque'}", "", "Data", "===="]
+    data = secret.get("data") or {}
+    for key in sorted(data):
+        size = len(base64.b64decode(data[key])) if isinstance(data[key], str) else 0
+        lines.append(f"{key}:\t{size} bytes")
+    return lines
+
+
+def describe_service_account(account: Obj, extras: Obj) -> list[str]:
+    lines = _header(account, created=False)
+    pull = [r.get("name", "") for r in account.get("imagePullSecrets") or []]
+    mountable = [r.get("name", "") for r in account.get("secrets") or []]
+    lines.append(f"Image pull secrets:\t{', '.join(pull) or NONE}")
+    lines.append(f"Mountable secrets:\t{', '.join(mountable) or NONE}")
+    lines.append(f"Tokens:\t{NONE}")
+    return lines
+
+
 def describe_generic(obj: Obj, extras: Obj) -> list[str]:
     lines = _header(obj, namespaced=bool(_meta(obj).get("namespace")))
     for key, value in obj.items():
@@ -334,11 +356,16 @@ DESCRIBERS: dict[ResourceType, Callable[[Obj, Obj], list[str]]] = {
     resources.SERVICES: describe_service,
     resources.NODES: describe_node,
     resources.NAMESPACES: describe_namespace,
+    resources.SECRETS: describe_secret,
+    resources.SERVICEACCOUNTS: describe_service_account,
 }
 
 
 def describe(rt: ResourceType, obj: Obj, extras: Obj) -> list[str]:
-    return DESCRIBERS.get(rt, describe_generic)(obj, extras)
+    from minik8s.cli.minikctl import describers_sets  # it builds on this module's helpers
+
+    describer = DESCRIBERS.get(rt) or describers_sets.DESCRIBERS.get(rt, describe_generic)
+    return describer(obj, extras)
 
 
 def _owned_by(obj: Obj, owner: Obj) -> bool:
@@ -367,7 +394,7 @@ async def related(client: ApiClient, rt: ResourceType, obj: Obj) -> Obj:
                 )
 
             return {"new": ", ".join(map(show, new[:1])), "old": ", ".join(map(show, old))}
-        if rt is resources.REPLICASETS:
+        if rt in (resources.REPLICASETS, resources.DAEMONSETS, resources.STATEFULSETS):
             pods = await client.list_all(resources.PODS, ns)
             phases = [(p.get("status") or {}).get("phase") for p in pods.get("items") or []
                       if _owned_by(p, obj)]  # fmt: skip
@@ -382,6 +409,14 @@ async def related(client: ApiClient, rt: ResourceType, obj: Obj) -> Obj:
                 for p in (subset.get("ports") or [{}])[:1]
             ]
             return {"endpoints": ",".join(addresses)}
+        if rt is resources.PERSISTENTVOLUMECLAIMS:
+            pods = await client.list_all(resources.PODS, ns)
+            users = [
+                _meta(p).get("name", "")
+                for p in pods.get("items") or []
+                if meta["name"] in storageutil.claim_names(p)
+            ]
+            return {"used_by": users}
         if rt is resources.NODES:
             pods = await client.list_all(
                 resources.PODS, None, field_selector=f"spec.nodeName={meta['name']}"

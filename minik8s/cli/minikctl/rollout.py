@@ -1,4 +1,5 @@
-"""`minikctl rollout status|restart|undo|history deploy/NAME`.
+"""`minikctl rollout status|restart|undo|history deploy/NAME` (and `ds/NAME`, `sts/NAME`:
+`rollout_sets`).
 
 `status` reads a Deployment's status as `kubectl rollout status` does (`deployment_status`,
 pure) and shows a progress bar of updated/available replicas while it waits; `restart` sets
@@ -17,8 +18,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from minik8s.api.resources import DEPLOYMENTS, REPLICASETS
-from minik8s.cli.minikctl import errors, output, session, targets
+from minik8s.api.resources import DAEMONSETS, DEPLOYMENTS, REPLICASETS, STATEFULSETS, ResourceType
+from minik8s.cli.minikctl import errors, output, rollout_sets, session, targets
 from minik8s.cli.minikctl.durations import parse_duration
 from minik8s.cli.minikctl.tabwriter import tabwrite
 from minik8s.client.api import ApiClient
@@ -28,7 +29,8 @@ REVISION = "deployment.kubernetes.io/revision"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 POLL_INTERVAL = 0.5
-Args = Annotated[list[str], typer.Argument(help="deployment/NAME | deployment NAME")]
+Args = Annotated[list[str], typer.Argument(help="TYPE/NAME | TYPE NAME (deploy, ds, sts)")]
+ROLLABLE = (DEPLOYMENTS, DAEMONSETS, STATEFULSETS)
 
 
 class RolloutFailed(errors.CliError):
@@ -61,7 +63,10 @@ def deployment_status(deploy: Obj) -> tuple[str, bool]:
     return f'deployment "{name}" successfully rolled out', True
 
 
-async def wait_rollout(client: ApiClient, name: str, ns: str, timeout: float, watch: bool) -> None:
+async def wait_rollout(
+    client: ApiClient, name: str, ns: str, timeout: float, watch: bool,
+    rt: ResourceType = DEPLOYMENTS,
+) -> None:  # fmt: skip
     deadline = time.monotonic() + timeout if timeout > 0 else None
     console = Console(stderr=False)
     live = console.is_terminal and sys.stdout.isatty()
@@ -75,11 +80,14 @@ async def wait_rollout(client: ApiClient, name: str, ns: str, timeout: float, wa
         progress.start()
     try:
         while True:
-            deploy = await client.get(DEPLOYMENTS, name, ns)
-            message, done = deployment_status(deploy)
+            deploy = await client.get(rt, name, ns)
+            if rt is not DEPLOYMENTS:
+                message, done = rollout_sets.status_of(rt, deploy)
+            else:
+                message, done = deployment_status(deploy)
             status = deploy.get("status") or {}
             replicas = (deploy.get("spec") or {}).get("replicas", 1)
-            if live:
+            if live and rt is DEPLOYMENTS:
                 progress.update(
                     task, description=message, total=max(replicas, 1) * 2,
                     completed=min(status.get("updatedReplicas", 0), replicas)
@@ -133,12 +141,14 @@ def undo_template(replicasets: list[Obj], current: int, to_revision: int) -> Obj
     return template
 
 
-def _deployment(args: list[str]) -> str:
+def _rollable(args: list[str]) -> tuple[ResourceType, str]:
     target = targets.one(args)
-    if target.rt is not DEPLOYMENTS:
-        raise errors.CliError(f"no rollout support for {target.rt.plural} (only deployments)")
+    if target.rt not in ROLLABLE:
+        raise errors.CliError(
+            f"no rollout support for {target.rt.plural} (deployments, daemonsets, statefulsets)"
+        )
     assert target.name is not None
-    return target.name
+    return target.rt, target.name
 
 
 def register(app: typer.Typer) -> None:
@@ -156,21 +166,21 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         s = session.of(ctx)
         with errors.handled():
-            name = _deployment(args)
-        s.run(lambda client: wait_rollout(client, name, s.namespace, timeout, watch))
+            rt, name = _rollable(args)
+        s.run(lambda client: wait_rollout(client, name, s.namespace, timeout, watch, rt))
 
     @rollout.command("restart", help="Restart the pods (new template annotation).")
     def restart(ctx: typer.Context, args: Args) -> None:
         s = session.of(ctx)
         with errors.handled():
-            name = _deployment(args)
+            rt, name = _rollable(args)
         now = datetime.now(UTC).astimezone().isoformat(timespec="seconds")
         patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}}
 
         async def go(client: ApiClient) -> None:
-            await client.patch(DEPLOYMENTS, name, patch, namespace=s.namespace,
+            await client.patch(rt, name, patch, namespace=s.namespace,
                                patch_type="strategic")  # fmt: skip
-            output.echo(f"{targets.ref(DEPLOYMENTS, name)} restarted")
+            output.echo(f"{targets.ref(rt, name)} restarted")
 
         s.run(go)
 
@@ -182,9 +192,18 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         s = session.of(ctx)
         with errors.handled():
-            name = _deployment(args)
+            rt, name = _rollable(args)
 
         async def go(client: ApiClient) -> None:
+            if rt is not DEPLOYMENTS:
+                owner = await client.get(rt, name, s.namespace)
+                revision = rollout_sets.undo_revision(
+                    await rollout_sets.revisions(client, owner), to_revision
+                )
+                await client.patch(rt, name, revision.get("data") or {}, namespace=s.namespace,
+                                   patch_type="strategic")  # fmt: skip
+                output.echo(f"{targets.ref(rt, name)} rolled back")
+                return
             deploy = await client.get(DEPLOYMENTS, name, s.namespace)
             current = _revision(deploy)
             template = undo_template(await owned_replicasets(client, deploy), current, to_revision)
@@ -202,9 +221,18 @@ def register(app: typer.Typer) -> None:
     def history(ctx: typer.Context, args: Args) -> None:
         s = session.of(ctx)
         with errors.handled():
-            name = _deployment(args)
+            rt, name = _rollable(args)
 
         async def go(client: ApiClient) -> None:
+            if rt is not DEPLOYMENTS:
+                owned = await rollout_sets.revisions(
+                    client, await client.get(rt, name, s.namespace)
+                )
+                output.echo(f"{targets.ref(rt, name)} ")
+                for line in tabwrite(rollout_sets.history_lines(owned), padding=2, min_width=10):
+                    output.echo(line)
+                output.echo()
+                return
             deploy = await client.get(DEPLOYMENTS, name, s.namespace)
             owned = await owned_replicasets(client, deploy)
             if not owned:
