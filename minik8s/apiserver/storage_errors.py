@@ -34,6 +34,9 @@ def api_error(error: store_errors.StoreError) -> errors.ApiError:
         return errors.Expired("too old resource version: the revision has been compacted")
     if isinstance(error, store_errors.FutureRevision):
         return errors.Timeout("Too large resource version", retry_after_seconds=RETRY_AFTER_SECONDS)
+    if isinstance(error, store_errors.TransformFailed):
+        logger.error("a stored value does not decrypt: %s", error)
+        return errors.InternalError(f"Internal error occurred: {error}")
     if isinstance(error, store_errors.CorruptValue):
         logger.error("a stored value does not decode: %s", error)
         return errors.InternalError(f"the stored object cannot be decoded: {error}")
