@@ -41,6 +41,9 @@ KEEP_ZERO = frozenset({
     "setHostnameAsFQDN", "controller", "blockOwnerDeletion", "runAsUser", "runAsGroup",
     "runAsNonRoot", "privileged", "readOnlyRootFilesystem", "allowPrivilegeEscalation", "fsGroup",
     "optional", "defaultMode", "allocateLoadBalancerNodePorts", "ready", "serving", "terminating",
+    "parallelism", "completions", "backoffLimit", "suspend", "ttlSecondsAfterFinished",
+    "startingDeadlineSeconds", "successfulJobsHistoryLimit", "failedJobsHistoryLimit",
+    "manualSelector",
 })  # fmt: skip
 """Pointer fields (`*int32`, `*bool`) whose explicit 0 or false differs from leaving them out."""
 INLINE = frozenset({

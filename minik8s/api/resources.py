@@ -62,8 +62,9 @@ class ResourceType:
 
 
 PODS = ResourceType(
-    "", "v1", "Pod", "pods", "pod", True, ("po",), ("status", "binding", "log", "exec"), ("all",)
-)
+    "", "v1", "Pod", "pods", "pod", True, ("po",),
+    ("status", "binding", "log", "exec", "eviction"), ("all",),
+)  # fmt: skip
 NODES = ResourceType("", "v1", "Node", "nodes", "node", False, ("no",), ("status",))
 SERVICES = ResourceType(
     "", "v1", "Service", "services", "service", True, ("svc",), ("status",), ("all",)
@@ -122,6 +123,18 @@ PERSISTENTVOLUMECLAIMS = ResourceType(
 STORAGECLASSES = ResourceType(
     "storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", False, ("sc",)
 )
+REPLICATIONCONTROLLERS = ResourceType(
+    "", "v1", "ReplicationController", "replicationcontrollers", "replicationcontroller", True,
+    ("rc",), ("status", "scale"), ("all",),
+)  # fmt: skip
+JOBS = ResourceType("batch", "v1", "Job", "jobs", "job", True, (), ("status",), ("all",))
+CRONJOBS = ResourceType(
+    "batch", "v1", "CronJob", "cronjobs", "cronjob", True, ("cj",), ("status",), ("all",)
+)
+PODDISRUPTIONBUDGETS = ResourceType(
+    "policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget", True,
+    ("pdb",), ("status",),
+)  # fmt: skip
 
 RESOURCES: tuple[ResourceType, ...] = (
     PODS,
@@ -142,6 +155,10 @@ RESOURCES: tuple[ResourceType, ...] = (
     PERSISTENTVOLUMES,
     PERSISTENTVOLUMECLAIMS,
     STORAGECLASSES,
+    REPLICATIONCONTROLLERS,
+    JOBS,
+    CRONJOBS,
+    PODDISRUPTIONBUDGETS,
 )
 
 _BY_GROUP_VERSION_PLURAL = {(r.group, r.version, r.plural): r for r in RESOURCES}

@@ -14,10 +14,12 @@ from typing import Any
 
 from minik8s.api import resources as rt
 from minik8s.api import validation_apps as apps
+from minik8s.api import validation_batch as batch
 from minik8s.api import validation_core as core
 from minik8s.api import validation_formats as fmt
 from minik8s.api import validation_meta as meta
 from minik8s.api import validation_pod as pod
+from minik8s.api import validation_policy as policy
 from minik8s.api import validation_secret as secret
 from minik8s.api import validation_service as service
 from minik8s.api import validation_workloads as workloads
@@ -64,6 +66,11 @@ def validate_scale(scale: Object) -> list[Cause]:
     return meta.model_causes(MODELS["Scale"], scale) or apps.validate_scale(scale)
 
 
+def validate_eviction(eviction: Object) -> list[Cause]:
+    """An Eviction POSTed to `pods/<name>/eviction`."""
+    return meta.model_causes(MODELS["Eviction"], eviction) or policy.validate_eviction(eviction)
+
+
 def _validate_shape(resource: rt.ResourceType, obj: Object) -> list[Cause]:
     if not isinstance(obj, dict):
         return [meta.invalid("", obj, "must be an object")]
@@ -101,6 +108,10 @@ _SEMANTIC_CHECKS: dict[str, Callable[[Object], list[Cause]]] = {
     rt.LEASES.kind: core.validate_lease,
     rt.REPLICASETS.kind: lambda obj: apps.validate_replica_set_spec(_spec(obj)),
     rt.DEPLOYMENTS.kind: lambda obj: apps.validate_deployment_spec(_spec(obj)),
+    rt.JOBS.kind: batch.validate_job,
+    rt.CRONJOBS.kind: batch.validate_cronjob,
+    rt.REPLICATIONCONTROLLERS.kind: batch.validate_replication_controller,
+    rt.PODDISRUPTIONBUDGETS.kind: policy.validate_pdb,
     **workloads.SEMANTIC_CHECKS,
 }
 
@@ -111,5 +122,6 @@ _UPDATE_CHECKS: dict[str, Callable[[Object, Object], list[Cause]]] = {
     rt.SECRETS.kind: secret.validate_secret_update,
     rt.REPLICASETS.kind: apps.validate_selector_update,
     rt.DEPLOYMENTS.kind: apps.validate_selector_update,
+    rt.JOBS.kind: batch.validate_job_update,
     **workloads.UPDATE_CHECKS,
 }

@@ -16,6 +16,7 @@ from minik8s.api.resources import PODS, ResourceType
 from minik8s.apiserver import (
     auth,
     discovery,
+    eviction,
     fieldvalidation,
     kubeletproxy,
     metrics,
@@ -135,6 +136,15 @@ class ResourceHandler:
             assert namespace is not None
             await self.registry.bind(namespace, pod_name, binding, validation)
             return wire.json_response(wire.success_status(code=201), 201)
+        if sub == "eviction":
+            if method != "POST":
+                raise _not_allowed(method, "pods/eviction")
+            assert namespace is not None and name is not None
+            body = await wire.read_object(request)
+            fieldvalidation.check_typed("policy/v1", "Eviction", body, "Eviction")
+            return wire.json_response(
+                await eviction.evict(self.registry, namespace, name, body), 201
+            )
         if sub == "scale":
             return await self._scale(request, resource, namespace, name or "", dry_run, validation)
         if sub == "log":

@@ -226,7 +226,7 @@ def _resource_paths(rt: resources.ResourceType) -> dict[str, Any]:
         suffix = sub.capitalize()
         if sub in ("status", "scale"):
             operations = _object_operations(rt, sub_gvk, suffix)
-        elif sub in ("binding", "token"):
+        elif sub in ("binding", "eviction", "token"):
             operations = {
                 "post": _operation(
                     "post",

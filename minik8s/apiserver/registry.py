@@ -18,7 +18,7 @@ import orjson
 from minik8s.api import defaults, errors, patch, validation
 from minik8s.api.patch import DecodedPatch
 from minik8s.api.resources import EVENTS, NAMESPACES, PODS, SERVICES, STORAGECLASSES, ResourceType
-from minik8s.api.selectors import label_selector_from_object
+from minik8s.api.selectors import label_selector_from_object, label_selector_from_set
 from minik8s.apiserver import admission_storage, allocators, fieldvalidation, params, strategy
 from minik8s.apiserver.watchcache import WatchCache
 from minik8s.store import errors as store_errors
@@ -546,7 +546,9 @@ def to_scale(obj: Object) -> Object:
     metadata = obj.get("metadata", {})
     selector = (obj.get("spec") or {}).get("selector")
     selector_text = ""
-    if selector:
+    if selector and obj.get("kind") == "ReplicationController":  # a plain map
+        selector_text = str(label_selector_from_set(selector))
+    elif selector:
         selector_text = str(label_selector_from_object(selector))
     return {
         "kind": "Scale",

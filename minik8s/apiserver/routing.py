@@ -58,7 +58,6 @@ UNSUPPORTED_POD_SUBRESOURCES = {
     "portforward": "port forwarding (kubectl port-forward)",
     "attach": "attaching to a running container (kubectl attach)",
     "proxy": "proxying HTTP to a pod",
-    "eviction": "the Eviction API (kubectl drain deletes the pods instead)",
     "ephemeralcontainers": "ephemeral containers (kubectl debug)",
 }
 

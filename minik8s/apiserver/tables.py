@@ -626,9 +626,10 @@ PRINTERS: dict[resources.ResourceType, Printer] = {
 
 def _register_more_printers() -> None:
     """Printers of the kinds kept in modules of their own (they import this module)."""
-    from minik8s.apiserver import tables_workloads
+    from minik8s.apiserver import tables_batch, tables_workloads
 
     PRINTERS.update(tables_workloads.PRINTERS)
+    PRINTERS.update(tables_batch.PRINTERS)
 
 
 _register_more_printers()

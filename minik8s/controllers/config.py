@@ -9,10 +9,16 @@ from minik8s.api import durations
 
 ALL_CONTROLLERS = ("replicaset", "deployment", "endpoints", "garbagecollector", "namespace",
                    "nodeipam", "nodelifecycle",
+                   "replicationcontroller", "job", "cronjob", "ttl-after-finished", "podgc",
+                   "disruption",
                    "daemonset", "statefulset", "persistentvolume-binder", "pvc-protection",
                    "pv-protection", "local-path-provisioner", "serviceaccount",
                    "root-ca-cert-publisher")  # fmt: skip
 """Every controller this process runs, in start order."""
+
+BATCH_WORKERS = {"replicationcontroller": 5, "job": 5, "cronjob": 5, "ttl-after-finished": 5,
+                 "podgc": 1, "disruption": 1}  # fmt: skip
+"""Workers of the workload controllers (`--concurrent-{rc,job,cron-job,...}-syncs`)."""
 
 LEASE_NAMESPACE = "kube-system"
 LEASE_NAME = "minik8s-controller-manager"
@@ -59,9 +65,11 @@ class Settings:
     workers: dict[str, int] = field(
         default_factory=lambda: {"replicaset": 5, "deployment": 5, "endpoints": 5,
                                  "garbagecollector": 10, "namespace": 5, "nodelifecycle": 1,
-                                 "daemonset": 2, "statefulset": 5}
+                                 "daemonset": 2, "statefulset": 5, **BATCH_WORKERS}
     )  # fmt: skip
     """Concurrent workers per controller (`--concurrent-*-syncs`)."""
+    terminated_pod_gc_threshold: int = 12500
+    """Terminated pods kept before the pod garbage collector deletes the oldest (0: never)."""
     local_path_root: str = "/var/lib/minik8s/storage"
     """Where the local-path provisioner puts volume directories on each node."""
     local_path_namespace: str = "kube-system"
@@ -135,6 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrent-endpoint-syncs", type=int, default=5)
     p.add_argument("--concurrent-gc-syncs", type=int, default=10)
     p.add_argument("--concurrent-namespace-syncs", type=int, default=5)
+    p.add_argument("--concurrent-rc-syncs", type=int, default=5)
+    p.add_argument("--concurrent-job-syncs", type=int, default=5)
+    p.add_argument("--concurrent-cron-job-syncs", type=int, default=5)
+    p.add_argument("--concurrent-ttl-after-finished-syncs", type=int, default=5)
+    p.add_argument("--terminated-pod-gc-threshold", type=int, default=12500)
     p.add_argument("--concurrent-daemonset-syncs", type=int, default=2)
     p.add_argument("--concurrent-statefulset-syncs", type=int, default=5)
     p.add_argument(
@@ -195,9 +208,15 @@ def parse_args(argv: list[str] | None = None) -> Settings:
             "garbagecollector": args.concurrent_gc_syncs,
             "namespace": args.concurrent_namespace_syncs,
             "nodelifecycle": 1,
+            **BATCH_WORKERS,
+            "replicationcontroller": args.concurrent_rc_syncs,
+            "job": args.concurrent_job_syncs,
+            "cronjob": args.concurrent_cron_job_syncs,
+            "ttl-after-finished": args.concurrent_ttl_after_finished_syncs,
             "daemonset": args.concurrent_daemonset_syncs,
             "statefulset": args.concurrent_statefulset_syncs,
         },
+        terminated_pod_gc_threshold=args.terminated_pod_gc_threshold,
         local_path_root=args.local_path_root,
         local_path_helper_image=args.local_path_helper_image,
         log_level=level,

@@ -3,7 +3,8 @@ Foreground and Orphan deletion policies (the `foregroundDeletion` / `orphan` fin
 apiserver adds on delete).
 
 It watches the kinds that own or are owned (pods, ReplicaSets, Deployments, Services,
-Endpoints, ConfigMaps, Leases, Nodes) through the shared informers, indexed by owner uid.
+Endpoints, ConfigMaps, Leases, Nodes, Jobs, CronJobs, ReplicationControllers) through the
+shared informers, indexed by owner uid.
 Queue keys are `<plural>|<namespace>/<name>`.
 """
 
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 TRACKED = (
     resources.PODS, resources.REPLICASETS, resources.DEPLOYMENTS, resources.SERVICES,
     resources.ENDPOINTS, resources.CONFIGMAPS, resources.LEASES, resources.NODES,
+    resources.JOBS, resources.CRONJOBS, resources.REPLICATIONCONTROLLERS,
     resources.DAEMONSETS, resources.STATEFULSETS, resources.CONTROLLERREVISIONS,
     resources.PERSISTENTVOLUMECLAIMS,
 )  # fmt: skip

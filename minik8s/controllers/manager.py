@@ -18,7 +18,7 @@ from minik8s.client.api import ApiClient
 from minik8s.client.informer import InformerFactory
 from minik8s.client.kubeconfig import load_kubeconfig
 from minik8s.client.leaderelection import LeaderElector, default_identity
-from minik8s.componentbase.events import EventRecorder
+from minik8s.componentbase.events import EventRecorder, SpamFilter
 from minik8s.componentbase.health import HealthServer
 from minik8s.controllers import config
 from minik8s.controllers.base import Context, Controller
@@ -51,6 +51,7 @@ def controller_factories() -> dict[str, Callable[[Context], Controller]]:
     from minik8s.controllers.volume import binder, localpath, protection
 
     return {
+        **workload_controllers(),
         "replicaset": replicaset.ReplicaSetController,
         "deployment": deployment.DeploymentController,
         "endpoints": endpoints.EndpointsController,
@@ -66,6 +67,27 @@ def controller_factories() -> dict[str, Callable[[Context], Controller]]:
         "local-path-provisioner": localpath.LocalPathProvisioner,
         "serviceaccount": serviceaccount.ServiceAccountsController,
         "root-ca-cert-publisher": rootcacertpublisher.RootCACertPublisher,
+    }
+
+
+def workload_controllers() -> dict[str, Callable[[Context], Controller]]:
+    """The batch and disruption controllers (Jobs, CronJobs, TTL, pod GC, RCs, budgets)."""
+    from minik8s.controllers import (
+        cronjob,
+        disruption,
+        job,
+        podgc,
+        replicationcontroller,
+        ttlafterfinished,
+    )
+
+    return {
+        "replicationcontroller": replicationcontroller.ReplicationControllerController,
+        "job": job.JobController,
+        "cronjob": cronjob.CronJobController,
+        "ttl-after-finished": ttlafterfinished.TTLAfterFinishedController,
+        "podgc": podgc.PodGCController,
+        "disruption": disruption.DisruptionController,
     }
 
 
@@ -126,7 +148,7 @@ class ControllerManager:
         """Start informers and every enabled controller; run until cancelled."""
         s = self.settings
         informers = InformerFactory(self.client, resync_period=s.resync_period or None)
-        recorder = EventRecorder(self.client, COMPONENT)
+        recorder = EventRecorder(self.client, COMPONENT, spam_filter=SpamFilter())
         ctx = Context(self.client, informers, recorder, s)
         factories = controller_factories()
         self.controllers = [factories[name](ctx) for name in s.controllers]

@@ -13,7 +13,7 @@ import copy
 import logging
 
 from minik8s.api import errors, selectors
-from minik8s.api.resources import PODS, REPLICASETS
+from minik8s.api.resources import PODS, REPLICASETS, ResourceType
 from minik8s.client import cache
 from minik8s.controllers import objects
 from minik8s.controllers import replicaset_plan as plan
@@ -26,10 +26,16 @@ logger = logging.getLogger(__name__)
 
 class ReplicaSetController(Controller):
     name = "replicaset"
+    resource: ResourceType = REPLICASETS
+    """The kind controlled (ReplicationControllers reuse this controller, as in Kubernetes)."""
+
+    def selector_of(self, owner: Object) -> selectors.LabelSelector:
+        """The owner's pod selector (raises `selectors.InvalidSelector`)."""
+        return selectors.label_selector_from_object((owner.get("spec") or {}).get("selector"))
 
     def register(self) -> None:
         self.expectations = Expectations()
-        self.replicasets = self.ctx.informer(REPLICASETS)
+        self.replicasets = self.ctx.informer(self.resource)
         self.pods = self.ctx.informer(PODS)
         self.replicasets.add_event_handler(
             on_add=self.enqueue,
@@ -46,7 +52,7 @@ class ReplicaSetController(Controller):
     def _owner_key(self, pod: Object, ref: dict | None = None) -> str | None:
         """The key of the ReplicaSet in the cache that controls `pod`, if any."""
         ref = ref if ref is not None else objects.controller_ref(pod)
-        if ref is None or ref.get("kind") != "ReplicaSet":
+        if ref is None or ref.get("kind") != self.resource.kind:
             return None
         key = f"{objects.namespace_of(pod)}/{ref.get('name')}"
         rs = self.replicasets.store.get_by_key(key)
@@ -58,9 +64,8 @@ class ReplicaSetController(Controller):
         """An orphan: wake every ReplicaSet of its namespace that would adopt it."""
         labels = objects.labels_of(pod)
         for rs in self.replicasets.store.by_index(cache.NAMESPACE_INDEX, objects.namespace_of(pod)):
-            selector = (rs.get("spec") or {}).get("selector")
             try:
-                if selectors.label_selector_from_object(selector).matches(labels):
+                if self.selector_of(rs).matches(labels):
                     self.enqueue(rs)
             except selectors.InvalidSelector:
                 continue
@@ -110,7 +115,7 @@ class ReplicaSetController(Controller):
             for p in self.pods.store.by_index(cache.NAMESPACE_INDEX, namespace)
             if objects.pod_is_active(p)
         ]
-        claim = plan.claim_pods(rs, candidates)
+        claim = plan.claim_pods(rs, candidates, self.selector_of(rs))
         owned = list(claim.owned)
         await asyncio.gather(*(self._release(rs, p) for p in claim.release))
         for pod in claim.adopt:
@@ -123,7 +128,7 @@ class ReplicaSetController(Controller):
         status = plan.calculate_status(rs, owned, now, failure)
         if plan.status_changed(rs.get("status"), status):
             try:
-                await write_status(self.client, REPLICASETS, rs, status)
+                await write_status(self.client, self.resource, rs, status)
             except errors.NotFound:
                 return
         wait = plan.next_availability_check(rs, owned, now)
@@ -146,7 +151,7 @@ class ReplicaSetController(Controller):
         sent = 0
         for batch in batches:
             results = await asyncio.gather(
-                *(self.client.create(PODS, plan.new_pod(rs)) for _ in range(batch)),
+                *(self.client.create(PODS, plan.new_pod(rs, self.resource)) for _ in range(batch)),
                 return_exceptions=True,
             )
             sent += batch
@@ -196,7 +201,7 @@ class ReplicaSetController(Controller):
     async def _adopt(self, rs: Object, pod: Object) -> bool:
         updated = copy.deepcopy(pod)
         refs = updated["metadata"].setdefault("ownerReferences", [])
-        refs.append(objects.owner_reference(REPLICASETS, rs))
+        refs.append(objects.owner_reference(self.resource, rs))
         try:
             await self.client.update(PODS, updated)
         except (errors.NotFound, errors.Conflict) as e:

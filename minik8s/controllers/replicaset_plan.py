@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from minik8s.api import selectors
-from minik8s.api.resources import REPLICASETS
+from minik8s.api.resources import REPLICASETS, ResourceType
 from minik8s.controllers import objects
 from minik8s.controllers.objects import Object
 
@@ -37,9 +37,14 @@ class Claim:
     """Pods it controls whose labels no longer match: to lose the reference."""
 
 
-def claim_pods(owner: Object, pods: Iterable[Object]) -> Claim:
-    """Kubernetes' ControllerRefManager.ClaimPods, for an owner that may adopt (not deleting)."""
-    selector = selectors.label_selector_from_object((owner.get("spec") or {}).get("selector"))
+def claim_pods(
+    owner: Object, pods: Iterable[Object], selector: selectors.LabelSelector | None = None
+) -> Claim:
+    """Kubernetes' ControllerRefManager.ClaimPods, for an owner that may adopt (not deleting).
+
+    `selector` defaults to the owner's `spec.selector` as a LabelSelector object."""
+    if selector is None:
+        selector = selectors.label_selector_from_object((owner.get("spec") or {}).get("selector"))
     uid = objects.uid_of(owner)
     deleting = objects.is_deleting(owner)
     claim = Claim()
@@ -114,7 +119,7 @@ def pods_to_delete(pods: list[Object], count: int) -> list[Object]:
     return ranked[:count]
 
 
-def new_pod(rs: Object) -> Object:
+def new_pod(rs: Object, rt: ResourceType = REPLICASETS) -> Object:
     """A pod of `rs`'s template, named `<rs>-<random>` by the apiserver, controlled by `rs`."""
     template = copy.deepcopy((rs.get("spec") or {}).get("template") or {})
     template_meta = template.get("metadata") or {}
@@ -122,7 +127,7 @@ def new_pod(rs: Object) -> Object:
         "generateName": f"{objects.name_of(rs)}-",
         "namespace": objects.namespace_of(rs),
         "labels": dict(template_meta.get("labels") or {}),
-        "ownerReferences": [objects.owner_reference(REPLICASETS, rs)],
+        "ownerReferences": [objects.owner_reference(rt, rs)],
     }
     if template_meta.get("annotations"):
         metadata["annotations"] = dict(template_meta["annotations"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -186,3 +187,19 @@ class FakeKubelet:
                     set_pod_status(self.api, self.ns, pod, ready=True)
                 except AssertionError:
                     pass  # deleted meanwhile
+
+
+def run_controller_manager(
+    apiserver: Any, tmp_path_factory: Any, controllers: str, name: str = "cm"
+) -> Iterator[ControllerManager]:
+    """The body of a module fixture: one controller-manager running `controllers` (the
+    `--controllers` value) with FAST_FLAGS, checked to exit cleanly on SIGTERM."""
+    work = tmp_path_factory.mktemp(name)
+    kubeconfig = apiserver.write_kubeconfig(work / "kubeconfig")
+    cm = ControllerManager(
+        kubeconfig, work / "controller-manager.log", [*FAST_FLAGS, f"--controllers={controllers}"]
+    )
+    cm.start()
+    yield cm
+    assert cm.process is not None and cm.process.alive(), cm.process and cm.process.log_tail()
+    assert cm.stop() == 0, "a clean exit on SIGTERM"

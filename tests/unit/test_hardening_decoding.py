@@ -158,6 +158,10 @@ def test_field_schema_names_json_fields_as_the_kubernetes_client_does() -> None:
         "V1StorageClass": "api.storage.v1.StorageClass",
         "V1ControllerRevision": "api.apps.v1.ControllerRevision",
         "AuthenticationV1TokenRequest": "api.authentication.v1.TokenRequest",
+        "V1Job": "api.batch.v1.Job", "V1CronJob": "api.batch.v1.CronJob",
+        "V1ReplicationController": "api.core.v1.ReplicationController",
+        "V1PodDisruptionBudget": "api.policy.v1.PodDisruptionBudget",
+        "V1Eviction": "api.policy.v1.Eviction",
     }  # fmt: skip
     seen: set[tuple[str, str]] = set()
     unknown_to_client: list[str] = []

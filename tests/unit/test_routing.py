@@ -73,7 +73,7 @@ def test_parse_unknown_paths(path: str) -> None:
     assert isinstance(routing.parse(path), routing.UnknownPath)
 
 
-@pytest.mark.parametrize("sub", ["portforward", "attach", "proxy", "eviction"])
+@pytest.mark.parametrize("sub", ["portforward", "attach", "proxy"])
 def test_pod_subresources_out_of_scope_are_unsupported_not_unknown(sub: str) -> None:
     target = routing.parse(f"/api/v1/namespaces/ns1/pods/p1/{sub}")
     assert isinstance(target, routing.UnsupportedPath)

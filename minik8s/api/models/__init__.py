@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from minik8s.api.models import apps, coordination, core, meta, serviceaccount, storage
+from minik8s.api.models import (
+    apps,
+    batch,
+    coordination,
+    core,
+    meta,
+    policy,
+    serviceaccount,
+    storage,
+)
 
 MODELS: dict[str, type[BaseModel]] = {
     "Pod": core.Pod,
@@ -26,6 +35,11 @@ MODELS: dict[str, type[BaseModel]] = {
     "Deployment": apps.Deployment,
     "Scale": apps.Scale,
     "Lease": coordination.Lease,
+    "ReplicationController": batch.ReplicationController,
+    "Job": batch.Job,
+    "CronJob": batch.CronJob,
+    "PodDisruptionBudget": policy.PodDisruptionBudget,
+    "Eviction": policy.Eviction,
     "DaemonSet": apps.DaemonSet,
     "StatefulSet": apps.StatefulSet,
     "ControllerRevision": apps.ControllerRevision,
@@ -34,4 +48,5 @@ MODELS: dict[str, type[BaseModel]] = {
     "StorageClass": storage.StorageClass,
 }
 
-__all__ = ["MODELS", "apps", "coordination", "core", "meta", "serviceaccount", "storage"]
+__all__ = ["MODELS", "apps", "batch", "coordination", "core", "meta", "policy", "serviceaccount",
+           "storage"]  # fmt: skip

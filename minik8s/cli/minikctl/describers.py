@@ -362,9 +362,13 @@ DESCRIBERS: dict[ResourceType, Callable[[Obj, Obj], list[str]]] = {
 
 
 def describe(rt: ResourceType, obj: Obj, extras: Obj) -> list[str]:
-    from minik8s.cli.minikctl import describers_sets  # it builds on this module's helpers
+    from minik8s.cli.minikctl import describers_batch, describers_sets  # they use our helpers
 
-    describer = DESCRIBERS.get(rt) or describers_sets.DESCRIBERS.get(rt, describe_generic)
+    describer = (
+        DESCRIBERS.get(rt)
+        or describers_batch.DESCRIBERS.get(rt)
+        or describers_sets.DESCRIBERS.get(rt, describe_generic)
+    )
     return describer(obj, extras)
 
 
@@ -394,7 +398,8 @@ async def related(client: ApiClient, rt: ResourceType, obj: Obj) -> Obj:
                 )
 
             return {"new": ", ".join(map(show, new[:1])), "old": ", ".join(map(show, old))}
-        if rt in (resources.REPLICASETS, resources.DAEMONSETS, resources.STATEFULSETS):
+        if rt in (resources.REPLICASETS, resources.REPLICATIONCONTROLLERS, resources.JOBS,
+                  resources.DAEMONSETS, resources.STATEFULSETS):  # fmt: skip
             pods = await client.list_all(resources.PODS, ns)
             phases = [(p.get("status") or {}).get("phase") for p in pods.get("items") or []
                       if _owned_by(p, obj)]  # fmt: skip
