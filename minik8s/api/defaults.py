@@ -226,6 +226,13 @@ def _default_secret(secret: dict[str, Any]) -> None:
     _default(secret, "type", "Opaque")
 
 
+def _default_binding(binding: dict[str, Any]) -> None:
+    """A User or Group subject's apiGroup is `rbac.authorization.k8s.io`."""
+    for subject in _items(binding, "subjects"):
+        if subject.get("kind") in ("User", "Group"):
+            _default(subject, "apiGroup", rt.RBAC_GROUP)
+
+
 def _default(obj: dict[str, Any], field: str, value: Any) -> None:
     """Set `obj[field]` when it is absent or null (Kubernetes treats null as unset)."""
     if obj.get(field) is None:
@@ -276,6 +283,8 @@ _DEFAULTERS: dict[str, Callable[[dict[str, Any]], None]] = {
     rt.NAMESPACES.kind: _default_namespace,
     rt.NODES.kind: _default_node,
     rt.SECRETS.kind: _default_secret,
+    rt.ROLEBINDINGS.kind: _default_binding,
+    rt.CLUSTERROLEBINDINGS.kind: _default_binding,
 }
 
 

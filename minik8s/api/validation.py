@@ -20,6 +20,7 @@ from minik8s.api import validation_formats as fmt
 from minik8s.api import validation_meta as meta
 from minik8s.api import validation_pod as pod
 from minik8s.api import validation_policy as policy
+from minik8s.api import validation_rbac as rbac
 from minik8s.api import validation_secret as secret
 from minik8s.api import validation_service as service
 from minik8s.api import validation_workloads as workloads
@@ -94,6 +95,10 @@ def _spec(obj: Object) -> Object:
 _NAME_FORMATS: dict[str, meta.NameValidator] = {
     rt.NAMESPACES.kind: fmt.name_is_dns_label,
     rt.SERVICES.kind: fmt.name_is_dns1035_label,
+    rt.ROLES.kind: rbac.name_is_path_segment,
+    rt.CLUSTERROLES.kind: rbac.name_is_path_segment,
+    rt.ROLEBINDINGS.kind: rbac.name_is_path_segment,
+    rt.CLUSTERROLEBINDINGS.kind: rbac.name_is_path_segment,
 }
 
 _SEMANTIC_CHECKS: dict[str, Callable[[Object], list[Cause]]] = {
@@ -113,6 +118,10 @@ _SEMANTIC_CHECKS: dict[str, Callable[[Object], list[Cause]]] = {
     rt.REPLICATIONCONTROLLERS.kind: batch.validate_replication_controller,
     rt.PODDISRUPTIONBUDGETS.kind: policy.validate_pdb,
     **workloads.SEMANTIC_CHECKS,
+    rt.ROLES.kind: rbac.validate_role,
+    rt.CLUSTERROLES.kind: rbac.validate_cluster_role,
+    rt.ROLEBINDINGS.kind: rbac.validate_role_binding,
+    rt.CLUSTERROLEBINDINGS.kind: rbac.validate_cluster_role_binding,
 }
 
 _UPDATE_CHECKS: dict[str, Callable[[Object, Object], list[Cause]]] = {
@@ -124,4 +133,6 @@ _UPDATE_CHECKS: dict[str, Callable[[Object, Object], list[Cause]]] = {
     rt.DEPLOYMENTS.kind: apps.validate_selector_update,
     rt.JOBS.kind: batch.validate_job_update,
     **workloads.UPDATE_CHECKS,
+    rt.ROLEBINDINGS.kind: rbac.validate_binding_update,
+    rt.CLUSTERROLEBINDINGS.kind: rbac.validate_binding_update,
 }

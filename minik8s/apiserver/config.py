@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from minik8s.api import durations
 from minik8s.componentbase import options
 
+AUTHORIZATION_MODES = ("AlwaysAllow", "AlwaysDeny", "Node", "RBAC")
+ADMISSION_PLUGINS = ("NodeRestriction",)
+
 
 @dataclass(frozen=True)
 class ApiserverSettings:
@@ -24,9 +27,23 @@ class ApiserverSettings:
     bind_address: str = "127.0.0.1"
     """Address to listen on (loopback by default)."""
     port: int = 6443
-    """Port to listen on (plain HTTP)."""
+    """Port to listen on (HTTPS with --tls-cert-file, else plain HTTP)."""
     token_auth_file: str | None = None
-    """CSV `token,user,uid,"groups"`; when set, every non-health request needs a bearer token."""
+    """CSV `token,user,uid,"groups"`: bearer tokens of static users."""
+    client_ca_file: str | None = None
+    """CA whose client certificates authenticate users (CN user, O groups)."""
+    anonymous_auth: bool = True
+    """Requests without credentials are `system:anonymous` (off with AlwaysAllow, as in
+    Kubernetes: anonymous users would be allowed everything)."""
+    authorization_mode: tuple[str, ...] = ("AlwaysAllow",)
+    """Authorizers in order: Node, RBAC, AlwaysAllow, AlwaysDeny."""
+    enable_admission_plugins: tuple[str, ...] = ()
+    """Admission plugins beyond the always-on ones: NodeRestriction."""
+    kubelet_client_certificate: str | None = None
+    """Client certificate the apiserver shows kubelets (logs, exec, node proxy)."""
+    kubelet_client_key: str | None = None
+    kubelet_certificate_authority: str | None = None
+    """CA of the kubelets' serving certificates; without it they are not verified."""
     tls_cert_file: str | None = None
     """Serving certificate (PEM); with the key, the apiserver serves HTTPS."""
     tls_private_key_file: str | None = None
@@ -83,6 +100,15 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         help="how often etcd is compacted (0: never)",
     )  # fmt: skip
     parser.add_argument("--token-auth-file", default=None)
+    parser.add_argument("--client-ca-file", default=None)
+    parser.add_argument("--anonymous-auth", type=options.parse_bool, default=True)
+    parser.add_argument(
+        "--authorization-mode", default="AlwaysAllow", help="comma-separated, in order"
+    )
+    parser.add_argument("--enable-admission-plugins", default="")
+    parser.add_argument("--kubelet-client-certificate", default=None)
+    parser.add_argument("--kubelet-client-key", default=None)
+    parser.add_argument("--kubelet-certificate-authority", default=None)
     parser.add_argument("--tls-cert-file", default=None)
     parser.add_argument("--tls-private-key-file", default=None)
     parser.add_argument("--service-cluster-ip-range", default="10.96.0.0/16")
@@ -115,6 +141,22 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         parser.error("--tls-cert-file and --tls-private-key-file go together")
     if bool(args.etcd_certfile) != bool(args.etcd_keyfile):
         parser.error("--etcd-certfile and --etcd-keyfile go together")
+    modes = tuple(m.strip() for m in args.authorization_mode.split(",") if m.strip())
+    unknown = [m for m in modes if m not in AUTHORIZATION_MODES]
+    if unknown or not modes:
+        parser.error(
+            f"--authorization-mode: unknown mode(s) {', '.join(unknown) or '(none)'}; "
+            f"known: {', '.join(AUTHORIZATION_MODES)}"
+        )
+    plugins = tuple(p.strip() for p in args.enable_admission_plugins.split(",") if p.strip())
+    unknown = [p for p in plugins if p not in ADMISSION_PLUGINS]
+    if unknown:
+        parser.error(
+            f"--enable-admission-plugins: unknown plugin(s) {', '.join(unknown)}; "
+            f"known: {', '.join(ADMISSION_PLUGINS)}"
+        )
+    if bool(args.kubelet_client_certificate) != bool(args.kubelet_client_key):
+        parser.error("--kubelet-client-certificate and --kubelet-client-key go together")
     try:
         low, high = (int(x) for x in args.service_node_port_range.split("-"))
     except ValueError:
@@ -131,6 +173,13 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         bind_address=args.bind_address,
         port=args.port,
         token_auth_file=args.token_auth_file,
+        client_ca_file=args.client_ca_file,
+        anonymous_auth=args.anonymous_auth,
+        authorization_mode=modes,
+        enable_admission_plugins=plugins,
+        kubelet_client_certificate=args.kubelet_client_certificate,
+        kubelet_client_key=args.kubelet_client_key,
+        kubelet_certificate_authority=args.kubelet_certificate_authority,
         tls_cert_file=args.tls_cert_file,
         tls_private_key_file=args.tls_private_key_file,
         service_cluster_ip_range=args.service_cluster_ip_range,

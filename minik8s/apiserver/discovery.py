@@ -49,6 +49,7 @@ _SUBRESOURCE_VERBS: dict[str, tuple[str, ...]] = {
     "log": ("get",),
     "exec": ("create", "get"),
     "finalize": ("update",),
+    "proxy": ("create", "delete", "get", "patch", "update"),
     "eviction": ("create",),
     "token": ("create",),
 }
@@ -56,6 +57,7 @@ _SUBRESOURCE_VERBS: dict[str, tuple[str, ...]] = {
 SCALE_KIND = GroupVersionKind("autoscaling", "v1", "Scale")
 BINDING_KIND = GroupVersionKind("", "v1", "Binding")
 POD_EXEC_OPTIONS_KIND = GroupVersionKind("", "v1", "PodExecOptions")
+NODE_PROXY_OPTIONS_KIND = GroupVersionKind("", "v1", "NodeProxyOptions")
 EVICTION_KIND = GroupVersionKind("policy", "v1", "Eviction")
 TOKEN_REQUEST_KIND = GroupVersionKind("authentication.k8s.io", "v1", "TokenRequest")
 
@@ -74,6 +76,8 @@ def subresource_kind(rt: resources.ResourceType, subresource: str) -> GroupVersi
         return BINDING_KIND
     if subresource == "exec":
         return POD_EXEC_OPTIONS_KIND
+    if subresource == "proxy":
+        return NODE_PROXY_OPTIONS_KIND
     if subresource == "eviction":
         return EVICTION_KIND
     if subresource == "token":

@@ -12,9 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from minik8s.api import errors, patch, selectors
-from minik8s.api.resources import PODS, ResourceType
+from minik8s.api.resources import NODES, PODS, REVIEWS, ResourceType
 from minik8s.apiserver import (
-    auth,
     discovery,
     eviction,
     fieldvalidation,
@@ -22,6 +21,7 @@ from minik8s.apiserver import (
     metrics,
     pagination,
     params,
+    requestcontext,
     routing,
     storage_errors,
     tables,
@@ -29,6 +29,7 @@ from minik8s.apiserver import (
     wire,
 )
 from minik8s.apiserver.registry import DeleteOptions, Registry
+from minik8s.apiserver.reviews import Reviews
 from minik8s.apiserver.serviceaccount import tokenrequest
 from minik8s.apiserver.serviceaccount.setup import ServiceAccounts
 from minik8s.apiserver.watch import WatchRequest, WatchStream, expired_event
@@ -50,12 +51,16 @@ class ResourceHandler:
         cache: WatchCache,
         bookmark_interval: float = 30.0,
         watch_limits: WatchLimits | None = None,
+        reviews: Reviews | None = None,
+        kubelets: kubeletproxy.KubeletClient | None = None,
         service_accounts: ServiceAccounts | None = None,
     ) -> None:
         self.registry = registry
         self.cache = cache
         self.bookmark_interval = bookmark_interval
         self.watch_limits = watch_limits or WatchLimits()
+        self.reviews = reviews
+        self.kubelets = kubelets or kubeletproxy.KubeletClient()
         self.service_accounts = service_accounts
 
     async def __call__(self, request: Request) -> Response:
@@ -71,13 +76,6 @@ class ResourceHandler:
                 raise errors.NotFound(message)
             if isinstance(target, routing.UnsupportedPath):
                 raise errors.NotImplementedYet(target.message)
-            if isinstance(target, routing.SelfSubjectReviewPath):
-                verb, resource_name = "create", "selfsubjectreviews"
-                if request.method != "POST":
-                    raise _not_allowed(request.method, "selfsubjectreviews")
-                await wire.read_object(request)
-                user = request.scope.get(auth.SCOPE_USER) or auth.ANONYMOUS
-                return wire.json_response(auth.self_subject_review(user), 201)
             if isinstance(target, routing.GroupPath):
                 verb = "get"
                 group = discovery.api_group(target.group)
@@ -125,6 +123,14 @@ class ResourceHandler:
             else params.DEFAULT_FIELD_VALIDATION
         )
 
+        if resource in REVIEWS:
+            if method != "POST" or name is not None:
+                raise _not_allowed(method, resource.plural)
+            if self.reviews is None:
+                raise errors.NotImplementedYet(f"{resource.plural} are not served")
+            body = wire.decode_object(await wire.read_body(request), _ctype(request))
+            user = request.scope.get(requestcontext.SCOPE_USER) or requestcontext.current_user()
+            return wire.json_response(self.reviews.create(resource, namespace, body, user), 201)
         if sub == "binding":
             if method != "POST":
                 raise _not_allowed(method, "pods/binding")
@@ -151,9 +157,12 @@ class ResourceHandler:
             if method != "GET":
                 raise _not_allowed(method, "pods/log")
             assert namespace is not None and name is not None
-            return await kubeletproxy.logs(self.registry, namespace, name, query)
+            return await self.kubelets.logs(self.registry, namespace, name, query)
         if sub == "exec":  # a WebSocket upgrade is served by asgi.py; anything else lands here
             raise kubeletproxy.exec_needs_websocket()
+        if sub == "proxy" and resource is NODES:
+            assert name is not None
+            return await self.kubelets.node_proxy(self.registry, request, name, target.path)
         if sub == "token":
             return await self._token_request(request, namespace, name, dry_run)
 
@@ -404,7 +413,7 @@ async def _counted(stream: WatchStream, plural: str, release: Callable[[], None]
 
 def _client_of(request: Request) -> str:
     """Who a watch counts against: the authenticated user, else the peer address."""
-    user = request.scope.get(auth.SCOPE_USER)
+    user = request.scope.get(requestcontext.SCOPE_USER)
     if user is not None:
         return f"user {user.name}"
     peer = request.scope.get("client")

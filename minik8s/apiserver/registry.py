@@ -20,6 +20,8 @@ from minik8s.api.patch import DecodedPatch
 from minik8s.api.resources import EVENTS, NAMESPACES, PODS, SERVICES, STORAGECLASSES, ResourceType
 from minik8s.api.selectors import label_selector_from_object, label_selector_from_set
 from minik8s.apiserver import admission_storage, allocators, fieldvalidation, params, strategy
+from minik8s.apiserver.admission import CREATE, DELETE, UPDATE
+from minik8s.apiserver.admission import Admission as ValidatingAdmission
 from minik8s.apiserver.watchcache import WatchCache
 from minik8s.store import errors as store_errors
 from minik8s.store.etcd import EtcdStore
@@ -57,10 +59,18 @@ def clone(obj: Object) -> Object:
 
 
 class Registry:
-    def __init__(self, store: EtcdStore, cache: WatchCache, settings: RegistrySettings) -> None:
+    def __init__(
+        self,
+        store: EtcdStore,
+        cache: WatchCache,
+        settings: RegistrySettings,
+        validating: ValidatingAdmission | None = None,
+    ) -> None:
         self.store = store
         self.cache = cache
         self.settings = settings
+        self.validating = validating or ValidatingAdmission()
+        """Validating admission plugins, run after validation on every write."""
         self._allocation_lock = asyncio.Lock()
         """Serialises Service writes: addresses are allocated from what the cache holds."""
         self.admission: list[Admission] = []
@@ -153,6 +163,7 @@ class Registry:
         causes = validation.validate_create(resource, obj)
         if causes:
             raise errors.invalid_object(resource.kind, name, causes, resource.group)
+        self.validating.validate(CREATE, resource, None, obj)
         if resource is SERVICES:
             others = [s for s in self.cache.cache(SERVICES).objects.values()]
             allocators.assign_service_addresses(
@@ -303,6 +314,7 @@ class Registry:
         if causes:
             name = old["metadata"]["name"]
             raise errors.invalid_object(resource.kind, name, causes, resource.group)
+        self.validating.validate(UPDATE, resource, subresource, result, old)
         if resource is SERVICES and subresource is None:
             key = resource.storage_key(old["metadata"].get("namespace"), old["metadata"]["name"])
             others = [s for k, s in self.cache.cache(SERVICES).objects.items() if k != key]
@@ -375,6 +387,7 @@ class Registry:
                 raise self._not_found(resource, name) from e
             obj = clone(stored.value)
             metadata = obj["metadata"]
+            self.validating.validate(DELETE, resource, None, stored.value)
             if options.precondition_uid and options.precondition_uid != metadata.get("uid"):
                 raise self._conflict(
                     resource,

@@ -608,6 +608,45 @@ def _default_cells(obj: Obj, now: datetime) -> Cells:
 
 Printer = tuple[tuple[Column, ...], Callable[[Obj, datetime], Cells]]
 
+ROLE_COLUMNS = (NAME, Column("Created At", "When the role was created.", format="date"))
+
+
+def _role_cells(role: Obj, now: datetime) -> Cells:
+    return [_meta(role).get("name", ""), _meta(role).get("creationTimestamp") or ""]
+
+
+BINDING_COLUMNS = (
+    NAME,
+    Column("Role", "The role bound, as Kind/name."),
+    AGE,
+    Column("Users", "Users in the binding.", priority=1),
+    Column("Groups", "Groups in the binding.", priority=1),
+    Column("ServiceAccounts", "ServiceAccounts in the binding, as namespace/name.", priority=1),
+)
+
+
+def _binding_cells(binding: Obj, now: datetime) -> Cells:
+    ref = binding.get("roleRef") or {}
+    subjects = [s for s in binding.get("subjects") or [] if isinstance(s, dict)]
+
+    def names(kind: str) -> str:
+        return ", ".join(str(s.get("name")) for s in subjects if s.get("kind") == kind)
+
+    accounts = ", ".join(
+        f"{s.get('namespace') or ''}/{s.get('name')}"
+        for s in subjects
+        if s.get("kind") == "ServiceAccount"
+    )
+    return [
+        _meta(binding).get("name", ""),
+        f"{ref.get('kind', '')}/{ref.get('name', '')}",
+        _age(binding, now),
+        names("User"),
+        names("Group"),
+        accounts,
+    ]
+
+
 PRINTERS: dict[resources.ResourceType, Printer] = {
     resources.PODS: (POD_COLUMNS, _pod_cells),
     resources.NODES: (NODE_COLUMNS, _node_cells),
@@ -621,6 +660,10 @@ PRINTERS: dict[resources.ResourceType, Printer] = {
     resources.REPLICASETS: (REPLICASET_COLUMNS, _replicaset_cells),
     resources.DEPLOYMENTS: (DEPLOYMENT_COLUMNS, _deployment_cells),
     resources.LEASES: (LEASE_COLUMNS, _lease_cells),
+    resources.ROLES: (ROLE_COLUMNS, _role_cells),
+    resources.CLUSTERROLES: (ROLE_COLUMNS, _role_cells),
+    resources.ROLEBINDINGS: (BINDING_COLUMNS, _binding_cells),
+    resources.CLUSTERROLEBINDINGS: (BINDING_COLUMNS, _binding_cells),
 }
 
 

@@ -177,6 +177,9 @@ class WatchCache:
         self.skipped_events = 0
         """Events that could not be applied (undecodable values, failing callbacks)."""
         self.on_event: list[Callable[[ResourceType, str, Object, Object | None], None]] = []
+        """Called with (resource, "PUT" | "DELETE", object, previous) for every change."""
+        self.on_reset: list[Callable[[], None]] = []
+        """Called after a relist replaced every cache (no on_event calls for it)."""
 
     def cache(self, resource: ResourceType) -> ResourceCache:
         return self.caches[resource.plural]
@@ -229,6 +232,8 @@ class WatchCache:
         self.revision = revision  # may go back, after a restore
         async with self._revision_changed:
             self._revision_changed.notify_all()
+        for callback in self.on_reset:
+            callback()
         self.ready.set()
         logger.info(
             "watch cache listed %d objects at revision %d%s",

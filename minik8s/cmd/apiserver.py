@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import sys
 from types import FrameType
 
@@ -12,6 +13,7 @@ import uvicorn
 from minik8s.apiserver.app import create_app
 from minik8s.apiserver.asgi import ApiserverApp
 from minik8s.apiserver.config import parse_args
+from minik8s.componentbase import tlspeer
 from minik8s.componentbase.gctuning import tune_garbage_collector
 
 logger = logging.getLogger("minik8s.apiserver")
@@ -47,12 +49,17 @@ def main(argv: list[str] | None = None) -> None:
     except (OSError, ValueError) as e:
         print(f"minik8s-apiserver: {e}", file=sys.stderr)
         sys.exit(1)
+    client_ca: dict[str, object] = {}
+    if settings.client_ca_file:
+        # Clients may present a certificate; OpenSSL verifies it against the CA.
+        client_ca = {"ssl_ca_certs": settings.client_ca_file, "ssl_cert_reqs": ssl.CERT_OPTIONAL}
     config = uvicorn.Config(
         app,
         host=settings.bind_address,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=tlspeer.PeerCertHttpProtocol,
+        ws=tlspeer.PeerCertWebSocketProtocol,
         log_level="warning",
         access_log=False,
         server_header=False,  # Kubernetes' apiserver sends none
@@ -62,6 +69,7 @@ def main(argv: list[str] | None = None) -> None:
         timeout_keep_alive=120,
         ssl_certfile=settings.tls_cert_file,
         ssl_keyfile=settings.tls_private_key_file,
+        **client_ca,  # type: ignore[arg-type]
     )
     server = ApiserverServer(config, app)
     tune_garbage_collector()

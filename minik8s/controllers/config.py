@@ -13,7 +13,7 @@ ALL_CONTROLLERS = ("replicaset", "deployment", "endpoints", "garbagecollector", 
                    "disruption",
                    "daemonset", "statefulset", "persistentvolume-binder", "pvc-protection",
                    "pv-protection", "local-path-provisioner", "serviceaccount",
-                   "root-ca-cert-publisher")  # fmt: skip
+                   "root-ca-cert-publisher", "clusterrole-aggregation")  # fmt: skip
 """Every controller this process runs, in start order."""
 
 BATCH_WORKERS = {"replicationcontroller": 5, "job": 5, "cronjob": 5, "ttl-after-finished": 5,

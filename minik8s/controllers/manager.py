@@ -36,6 +36,7 @@ class LeadershipLost(Exception):
 
 def controller_factories() -> dict[str, Callable[[Context], Controller]]:
     from minik8s.controllers import (
+        clusterroleaggregation,
         daemonset,
         deployment,
         endpoints,
@@ -59,6 +60,7 @@ def controller_factories() -> dict[str, Callable[[Context], Controller]]:
         "namespace": namespace.NamespaceController,
         "nodelifecycle": nodelifecycle.NodeLifecycleController,
         "nodeipam": nodeipam.NodeIpamController,
+        "clusterrole-aggregation": clusterroleaggregation.ClusterRoleAggregationController,
         "daemonset": daemonset.DaemonSetController,
         "statefulset": statefulset.StatefulSetController,
         "persistentvolume-binder": binder.PersistentVolumeBinder,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from minik8s.api import quantity
+from minik8s.componentbase import options
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,17 @@ class KubeletSettings:
     """Longest back-off delay in seconds."""
     root_dir: Path = field(default_factory=lambda: Path.home() / ".minik8s" / "kubelet")
     """Where pod volumes (emptyDir, configMap) live: `<root>/<node>/pods/<uid>/volumes`."""
+    tls_cert_file: str | None = None
+    """Serving certificate of the kubelet's API; with the key it serves HTTPS."""
+    tls_private_key_file: str | None = None
+    client_ca_file: str | None = None
+    """CA whose client certificates authenticate callers (the apiserver's)."""
+    authentication_token_webhook: bool = False
+    """Check bearer tokens with a TokenReview."""
+    anonymous_auth: bool = True
+    """Requests without credentials are system:anonymous (else 401)."""
+    authorization_mode: str = "AlwaysAllow"
+    """AlwaysAllow, or Webhook: a SubjectAccessReview for nodes/<subresource>."""
     pause_image: str = "minik8s/pause:latest"
     """Image of the pod sandbox container."""
     shutdown_grace: float = 10.0
@@ -111,6 +123,20 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
         help="wait for the node's spec.podCIDR and use it instead of --pod-subnet",
     )
     parser.add_argument("--pod-workers", type=int, default=16)
+    parser.add_argument("--tls-cert-file", default=None)
+    parser.add_argument("--tls-private-key-file", default=None)
+    parser.add_argument("--client-ca-file", default=None)
+    parser.add_argument(
+        "--authentication-token-webhook",
+        nargs="?",
+        const=True,
+        default=False,
+        type=options.parse_bool,
+    )
+    parser.add_argument("--anonymous-auth", type=options.parse_bool, default=True)
+    parser.add_argument(
+        "--authorization-mode", choices=("AlwaysAllow", "Webhook"), default="AlwaysAllow"
+    )
     parser.add_argument("--root-dir", default=None)
     parser.add_argument("--v", "--log-level", dest="log_level", default="info")
     args = parser.parse_args(argv)
@@ -122,6 +148,8 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
             quantity.memory_bytes(args.memory)
     except ValueError as e:
         parser.error(str(e))
+    if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
+        parser.error("--tls-cert-file and --tls-private-key-file go together")
     extra: dict[str, object] = {}
     if args.root_dir:
         extra["root_dir"] = Path(args.root_dir)
@@ -139,6 +167,12 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
         pod_subnet=args.pod_subnet,
         pod_subnet_from_node=args.pod_subnet_from_node,
         pod_workers=args.pod_workers,
+        tls_cert_file=args.tls_cert_file,
+        tls_private_key_file=args.tls_private_key_file,
+        client_ca_file=args.client_ca_file,
+        authentication_token_webhook=args.authentication_token_webhook,
+        anonymous_auth=args.anonymous_auth,
+        authorization_mode=args.authorization_mode,
         log_level=str(args.log_level),
         **extra,  # type: ignore[arg-type]
     )

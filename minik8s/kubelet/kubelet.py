@@ -18,6 +18,7 @@ from minik8s.kubelet.pleg import Pleg
 from minik8s.kubelet.podworkers import PodWorkers
 from minik8s.kubelet.runtime import Runtime
 from minik8s.kubelet.server import KubeletServer
+from minik8s.kubelet.serverauth import AuthSettings, KubeletAuth
 from minik8s.kubelet.statusmanager import StatusManager
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,25 @@ async def cluster_id(client: ApiClient) -> str:
     return str(namespace["metadata"]["uid"])
 
 
+def _server_tls(settings: KubeletSettings) -> tuple[str, str, str | None] | None:
+    if not settings.tls_cert_file or not settings.tls_private_key_file:
+        return None
+    return settings.tls_cert_file, settings.tls_private_key_file, settings.client_ca_file
+
+
+def _server_auth(settings: KubeletSettings, client: ApiClient) -> KubeletAuth | None:
+    """Who may call the kubelet's API; None: anyone (no TLS, no authn/authz flags)."""
+    auth = AuthSettings(
+        client_ca=bool(settings.client_ca_file),
+        token_webhook=settings.authentication_token_webhook,
+        anonymous=settings.anonymous_auth,
+        authorization_mode=settings.authorization_mode,
+    )
+    if auth == AuthSettings():
+        return None
+    return KubeletAuth(client, settings.node_name, auth)
+
+
 async def run(settings: KubeletSettings, stop: asyncio.Event) -> None:
     runtime = make_runtime(settings)
     client = ApiClient(load_kubeconfig(settings.kubeconfig))
@@ -50,6 +70,8 @@ async def run(settings: KubeletSettings, stop: asyncio.Event) -> None:
         settings.node_ip,
         settings.port,
         lambda: list(workers.pods.values()),
+        tls=_server_tls(settings),
+        auth=_server_auth(settings, client),
     )
     informer = Informer(
         client,

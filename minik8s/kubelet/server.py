@@ -6,8 +6,10 @@
         0 stdin, 1 stdout, 2 stderr, 3 the final Status; v5 adds 255 = close a channel)
     GET /healthz, /metrics, /pods
 
-Plain HTTP on the node IP (loopback here) and no authentication: a deviation from Kubernetes'
-authenticated HTTPS, acceptable only because it never listens beyond loopback by default.
+With `--tls-cert-file` it serves HTTPS and every request is authenticated and authorized as
+Kubernetes' kubelet does it (`serverauth.py`: client certificates, bearer tokens through a
+TokenReview, a SubjectAccessReview on `nodes/proxy|log|stats|metrics`): an unauthenticated
+request gets 401. Without it (hollow nodes in tests) it serves plain HTTP to anyone.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -30,6 +33,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from minik8s.client import tasks
+from minik8s.componentbase import tlspeer
 from minik8s.kubelet import actions
 from minik8s.kubelet.runtime import (
     LABEL_CONTAINER,
@@ -40,6 +44,7 @@ from minik8s.kubelet.runtime import (
     Runtime,
     RuntimeError_,
 )
+from minik8s.kubelet.serverauth import AuthMiddleware, KubeletAuth
 
 logger = logging.getLogger(__name__)
 
@@ -81,13 +86,23 @@ def _flag(value: str | None) -> bool:
 
 class KubeletServer:
     def __init__(
-        self, runtime: Runtime, node: str, host: str, port: int, pods: Callable[[], list[Object]]
+        self,
+        runtime: Runtime,
+        node: str,
+        host: str,
+        port: int,
+        pods: Callable[[], list[Object]],
+        tls: tuple[str, str, str | None] | None = None,
+        auth: KubeletAuth | None = None,
     ) -> None:
+        """`tls`: (certificate, key, client CA or None); `auth`: who may call it."""
         self.runtime = runtime
         self.node = node
         self.host = host
         self.port = port
         self.pods = pods
+        self.tls = tls
+        self.auth = auth
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
         self.app = Starlette(
@@ -110,18 +125,29 @@ class KubeletServer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
+        app: Any = self.app if self.auth is None else AuthMiddleware(self.app, self.auth)
+        tls: dict[str, Any] = {}
+        if self.tls is not None:
+            cert, key, client_ca = self.tls
+            tls = {"ssl_certfile": cert, "ssl_keyfile": key}
+            if client_ca:
+                tls.update(ssl_ca_certs=client_ca, ssl_cert_reqs=ssl.CERT_OPTIONAL)
         config = uvicorn.Config(
-            self.app,
+            app,
             log_level="warning",
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=2,
+            http=tlspeer.PeerCertHttpProtocol,
+            ws=tlspeer.PeerCertWebSocketProtocol,
+            **tls,
         )
         self._server = _Server(config)
         self._task = tasks.spawn(self._server.serve(sockets=[sock]), "kubelet-server")
         while not self._server.started and not self._task.done():  # noqa: ASYNC110
             await asyncio.sleep(0.01)
-        logger.info("kubelet API on http://%s:%d", self.host, self.port)
+        scheme = "https" if self.tls is not None else "http"
+        logger.info("kubelet API on %s://%s:%d", scheme, self.host, self.port)
         return self.port
 
     async def stop(self) -> None:

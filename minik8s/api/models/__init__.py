@@ -15,6 +15,8 @@ from minik8s.api.models import (
     core,
     meta,
     policy,
+    rbac,
+    reviews,
     serviceaccount,
     storage,
 )
@@ -46,7 +48,28 @@ MODELS: dict[str, type[BaseModel]] = {
     "PersistentVolume": storage.PersistentVolume,
     "PersistentVolumeClaim": storage.PersistentVolumeClaim,
     "StorageClass": storage.StorageClass,
+    "Role": rbac.Role,
+    "ClusterRole": rbac.ClusterRole,
+    "RoleBinding": rbac.RoleBinding,
+    "ClusterRoleBinding": rbac.ClusterRoleBinding,
+    "TokenReview": reviews.TokenReview,
+    "SelfSubjectReview": reviews.SelfSubjectReview,
+    "SubjectAccessReview": reviews.SubjectAccessReview,
+    "SelfSubjectAccessReview": reviews.SelfSubjectAccessReview,
+    "LocalSubjectAccessReview": reviews.LocalSubjectAccessReview,
+    "SelfSubjectRulesReview": reviews.SelfSubjectRulesReview,
 }
 
-__all__ = ["MODELS", "apps", "batch", "coordination", "core", "meta", "policy", "serviceaccount",
-           "storage"]  # fmt: skip
+__all__ = [
+    "MODELS",
+    "apps",
+    "batch",
+    "coordination",
+    "core",
+    "meta",
+    "policy",
+    "rbac",
+    "reviews",
+    "serviceaccount",
+    "storage",
+]

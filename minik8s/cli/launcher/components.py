@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from minik8s.cli.launcher import pki
+from minik8s.cli.launcher import identities, pki
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.pki import Pki
 from minik8s.cli.launcher.settings import LauncherSettings
@@ -71,6 +71,8 @@ class Component:
     """Whether it runs once or once per node."""
     ready_timeout: Callable[[LauncherSettings], float] = lambda s: s.component_ready_timeout
     """How long `up` waits for it to be ready."""
+    identity: str | None = None
+    """Its key in `identities` (its own client certificate and kubeconfig); None: none."""
 
 
 def etcd_binary(settings: LauncherSettings) -> str:
@@ -120,9 +122,14 @@ def _apiserver(settings: LauncherSettings, state: ClusterState, node: str | None
         f"--etcd-keyfile={certs.apiserver_client_key}",
         f"--bind-address={LOOPBACK}",
         f"--port={state.apiserver_port}",
-        f"--token-auth-file={settings.tokens_file}",
         f"--tls-cert-file={keys.serving_cert}",
         f"--tls-private-key-file={keys.serving_key}",
+        f"--client-ca-file={keys.ca_cert}",
+        "--authorization-mode=Node,RBAC",
+        "--enable-admission-plugins=NodeRestriction",
+        f"--kubelet-client-certificate={keys.kubelet_client_cert}",
+        f"--kubelet-client-key={keys.kubelet_client_key}",
+        f"--kubelet-certificate-authority={keys.ca_cert}",
         f"--encryption-provider-config={settings.encryption_config_file}",
         f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
         f"--service-account-key-file={keys.service_account_pub}",
@@ -130,11 +137,12 @@ def _apiserver(settings: LauncherSettings, state: ClusterState, node: str | None
     ]
 
 
-def _client(module: str, *extra: str) -> ArgvBuilder:
-    """A component that only talks to the apiserver, through the cluster's kubeconfig."""
+def _client(module: str, component: str, *extra: str) -> ArgvBuilder:
+    """A component that only talks to the apiserver, with its own kubeconfig."""
 
     def build(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
-        argv = [*_python_module(module), f"--kubeconfig={settings.kubeconfig_file}", *extra]
+        config = identities.component_kubeconfig(settings, component, node)
+        argv = [*_python_module(module), f"--kubeconfig={config}", *extra]
         if node is not None:
             argv.append(f"--node-name={node}")
         return argv
@@ -143,9 +151,22 @@ def _client(module: str, *extra: str) -> ArgvBuilder:
 
 
 def _kubelet(*extra: str) -> ArgvBuilder:
+    """A kubelet: its node's credential, and its API on HTTPS for authenticated callers."""
+
     def build(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
-        argv = _client("minik8s.cmd.kubelet", *extra)(settings, state, node)
-        return [*argv, f"--root-dir={settings.kubelet_root_dir}"]
+        assert node is not None
+        pki = Pki(settings.pki_dir)
+        serving_cert, serving_key = pki.kubelet_serving(node)
+        return [
+            *_client("minik8s.cmd.kubelet", "kubelet", *extra)(settings, state, node),
+            f"--tls-cert-file={serving_cert}",
+            f"--tls-private-key-file={serving_key}",
+            f"--client-ca-file={pki.ca_cert}",
+            "--authentication-token-webhook",
+            "--authorization-mode=Webhook",
+            "--anonymous-auth=false",
+            f"--root-dir={settings.kubelet_root_dir}",
+        ]
 
     return build
 
@@ -156,7 +177,9 @@ def _controller_manager(
     """Local-path volumes live in the cluster's home (`down --purge` removes them): every
     node of `up` shares this machine's filesystem."""
     # --healthz-port=0: a free port, so two clusters on one machine do not collide
-    argv = _client("minik8s.cmd.controller_manager", "--healthz-port=0")(settings, state, node)
+    argv = _client("minik8s.cmd.controller_manager", "controller-manager", "--healthz-port=0")(
+        settings, state, node
+    )
     return [*argv, f"--local-path-root={settings.home / 'storage'}"]
 
 
@@ -164,8 +187,13 @@ def _proxy(settings: LauncherSettings, state: ClusterState, node: str | None) ->
     """One proxy per host: every node of `up` shares this machine's iptables, so a proxy per
     node would fight over the same chains. It runs as root; SIGTERM removes its rules."""
     first = node_names(state, PerNode.REAL)[:1] or ["node-1"]
-    argv = _client("minik8s.cmd.proxy")(settings, state, first[0])
-    return [*argv, f"--state-file={settings.run_dir / 'proxy-state.json'}"]
+    config = identities.component_kubeconfig(settings, "proxy", None)
+    return [
+        *_python_module("minik8s.cmd.proxy"),
+        f"--kubeconfig={config}",
+        f"--node-name={first[0]}",
+        f"--state-file={settings.run_dir / 'proxy-state.json'}",
+    ]
 
 
 COMPONENTS: tuple[Component, ...] = (
@@ -191,17 +219,26 @@ COMPONENTS: tuple[Component, ...] = (
         True,
         3,
         # --healthz-port=0: a free port, so two clusters on one machine do not collide
-        _client("minik8s.cmd.scheduler", "--healthz-port=0"),
+        _client("minik8s.cmd.scheduler", "scheduler", "--healthz-port=0"),
+        identity="scheduler",
     ),
     Component(
         "controller-manager",
         True,
         5,
         _controller_manager,
+        identity="controller-manager",
     ),
-    Component("kubelet", True, 4, _kubelet(), per_node=PerNode.REAL),
-    Component("kubelet", True, 4, _kubelet("--runtime=fake"), per_node=PerNode.FAKE),
-    Component("proxy", True, None, _proxy),
+    Component("kubelet", True, 4, _kubelet(), per_node=PerNode.REAL, identity="kubelet"),
+    Component(
+        "kubelet",
+        True,
+        4,
+        _kubelet("--runtime=fake"),
+        per_node=PerNode.FAKE,
+        identity="kubelet",
+    ),
+    Component("proxy", True, None, _proxy, identity="proxy"),
 )
 """Start order; `down` stops in reverse."""
 
@@ -251,6 +288,20 @@ def _client_cert(settings: LauncherSettings, component: str) -> tuple[Path, Path
         return None
     certs = pki.etcd(settings.pki_dir)
     return certs.apiserver_client_cert, certs.apiserver_client_key
+
+
+def ensure_credentials(settings: LauncherSettings, state: ClusterState) -> None:
+    """Every enabled component's certificate and kubeconfig (and kubelets' serving ones)."""
+    for component in COMPONENTS:
+        if not component.enabled or component.identity is None:
+            continue
+        nodes: list[str | None] = (
+            [None] if component.per_node is PerNode.NO else [*node_names(state, component.per_node)]
+        )
+        for node in nodes:
+            identities.ensure_component(settings, state.apiserver_url, component.identity, node)
+            if component.identity == "kubelet" and node is not None:
+                identities.ensure_kubelet_serving(settings, node, LOOPBACK)
 
 
 def disabled() -> list[Component]:

@@ -16,7 +16,7 @@ from minik8s.cli.launcher import (
     components,
     docker,
     encryption,
-    kubeconfig,
+    identities,
     pki,
     pods,
     processes,
@@ -45,12 +45,13 @@ def up(settings: LauncherSettings, console: Console) -> state.ClusterState:
     cluster, notes = state.resolve(settings, remembered, _running_singletons(settings))
     for note in notes:
         console.print(f"[yellow]note:[/] {note}")
-    ca_pem = pki.ensure(settings.pki_dir).ca_cert.read_bytes()
+    pki.ensure(settings.pki_dir)
     pki.ensure_etcd(settings.pki_dir)
     encryption.ensure_config(settings.encryption_config_file)
     state.save(settings.state_file, cluster)
-    token = kubeconfig.ensure_token(settings.tokens_file)
-    kubeconfig.write(settings.kubeconfig_file, cluster.apiserver_url, token, ca_pem)
+    identities.ensure_admin(settings, cluster.apiserver_url)
+    identities.ensure_kubelet_client(settings)
+    components.ensure_credentials(settings, cluster)
 
     if cluster.nodes > 0:
         docker.ensure_engine(settings, console)
@@ -167,7 +168,14 @@ def down(settings: LauncherSettings, console: Console, purge: bool) -> None:
 def _purge(settings: LauncherSettings, console: Console) -> None:
     removed = []
     storage = settings.home / "storage"
-    for path in (settings.etcd_data_dir, settings.pki_dir, settings.kubelet_root_dir, storage):
+    kubeconfigs = settings.home / "kubeconfigs"
+    for path in (
+        settings.etcd_data_dir,
+        settings.pki_dir,
+        settings.kubelet_root_dir,
+        storage,
+        kubeconfigs,
+    ):
         if path.exists():
             shutil.rmtree(path)
             removed.append(path.name)
@@ -232,13 +240,10 @@ def status(settings: LauncherSettings) -> tuple[list[Row], str]:
 
 
 def _version(settings: LauncherSettings, cluster: state.ClusterState) -> str:
-    token = None
-    if settings.tokens_file.exists():
-        token = kubeconfig.read_token(settings.tokens_file)
     url = f"{cluster.apiserver_url}/version"
     try:
         response = processes.get(
-            url, settings.probe_timeout, token, pki.Pki(settings.pki_dir).ca_cert
+            url, settings.probe_timeout, pki.Pki(settings.pki_dir).ca_cert, pods.admin(settings)
         )
         response.raise_for_status()
         return str(response.json().get("gitVersion", "?"))

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from minik8s.cli.launcher import kubeconfig, pki, processes, state
+from minik8s.cli.launcher import pki, processes, state
 from minik8s.cli.launcher.settings import LauncherSettings
 from minik8s.kubelet import tmpfs
 
@@ -27,17 +27,26 @@ def cluster_id(settings: LauncherSettings) -> str | None:
     return None if namespace is None else str(namespace["metadata"]["uid"])
 
 
+def admin(settings: LauncherSettings) -> tuple[Path, Path] | None:
+    """The admin's client certificate and key, if the cluster has them."""
+    files = pki.Pki(settings.pki_dir)
+    if files.admin_cert.exists() and files.admin_key.exists():
+        return files.admin_cert, files.admin_key
+    return None
+
+
 def _api_get(settings: LauncherSettings, path: str) -> dict[str, Any] | None:
     """GET `path` from this cluster's apiserver as its admin; None when it does not answer."""
     cluster = state.load(settings.state_file)
-    if cluster is None or not settings.tokens_file.exists():
+    credential = admin(settings)
+    if cluster is None or credential is None:
         return None
     try:
         response = processes.get(
             cluster.apiserver_url + path,
             settings.probe_timeout,
-            kubeconfig.read_token(settings.tokens_file),
             pki.Pki(settings.pki_dir).ca_cert,
+            credential,
         )
     except (httpx.HTTPError, OSError):
         return None

@@ -117,19 +117,16 @@ def start(settings: LauncherSettings, instance: Instance) -> subprocess.Popen[by
 def get(
     url: str,
     timeout: float,
-    token: str | None = None,
     ca_file: Path | None = None,
     client_cert: tuple[Path, Path] | None = None,
 ) -> httpx.Response:
-    """GET `url`, trusting `ca_file` for https, with the bearer `token` if given and the
-    client certificate `client_cert` (certificate, key) if given."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    """GET `url`, trusting `ca_file` for https, showing `client_cert` (cert, key) if given."""
     verify: ssl.SSLContext | bool = True
     if ca_file is not None:
         verify = ssl.create_default_context(cafile=str(ca_file))
         if client_cert is not None:
             verify.load_cert_chain(str(client_cert[0]), str(client_cert[1]))
-    return httpx.get(url, timeout=timeout, headers=headers, verify=verify)
+    return httpx.get(url, timeout=timeout, verify=verify)
 
 
 def probe(
