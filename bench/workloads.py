@@ -141,7 +141,7 @@ def run_daemonset(args: argparse.Namespace) -> None:
             [
                 sys.executable,
                 "-m",
-                "minik8s.cmd.scheduler",
+                "minik8s.scheduler.server",
                 f"--kubeconfig={kubeconfig}",
                 f"--healthz-port={free_port()}",
                 "--leader-elect=false",
@@ -255,7 +255,7 @@ def hollow_cluster(nodes: int, controllers: str) -> Iterator[HollowCluster]:
             [
                 sys.executable,
                 "-m",
-                "minik8s.cmd.scheduler",
+                "minik8s.scheduler.server",
                 f"--kubeconfig={cluster.kubeconfig}",
                 f"--healthz-port={free_port()}",
                 "--v=1",

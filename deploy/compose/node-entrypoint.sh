@@ -98,13 +98,13 @@ iptables -I DOCKER-USER 1 -s "$CLUSTER_CIDR" -j ACCEPT
 # The host-gw agent reads every node's podCIDR: it runs as kube-proxy (system:node-proxier may
 # list nodes; a kubelet may read only its own Node).
 supervise hostgw python3 "$HERE/hostgw.py" --kubeconfig "$CREDS/proxy.conf" --node-name "$NODE_NAME"
-supervise kubelet python3 -m minik8s.cmd.kubelet --node-name "$NODE_NAME" \
+supervise kubelet minik8s-kubelet --node-name "$NODE_NAME" \
   --kubeconfig "$CREDS/kubelet.conf" --runtime docker --node-ip "$NODE_IP" --port 10250 \
   --tls-cert-file "$CREDS/kubelet.crt" --tls-private-key-file "$CREDS/kubelet.key" \
   --client-ca-file "$CREDS/ca.crt" --authentication-token-webhook \
   --authorization-mode Webhook --anonymous-auth=false \
   --pod-subnet-from-node --node-status-update-frequency "${NODE_STATUS_UPDATE_FREQUENCY:-5}"
-supervise proxy python3 -m minik8s.cmd.proxy --kubeconfig "$CREDS/proxy.conf" \
+supervise proxy minik8s-proxy --kubeconfig "$CREDS/proxy.conf" \
   --node-name "$NODE_NAME" --cluster-cidr "$CLUSTER_CIDR" --service-cluster-ip-range "$SERVICE_CIDR"
 
 log "running kubelet, kube-proxy and hostgw"

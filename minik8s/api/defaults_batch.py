@@ -7,8 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from minik8s.api import defaults
-
-Object = dict[str, Any]
+from minik8s.api.meta import Object
 
 CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"

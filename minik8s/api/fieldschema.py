@@ -17,7 +17,8 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-from minik8s.api import protobuf, strategic
+from minik8s.api import protobuf
+from minik8s.api.patch import strategic
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 TYPE_META = frozenset({"apiVersion", "kind"})

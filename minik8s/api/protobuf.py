@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
-from minik8s.api import decoding
+from minik8s.api import decoding, times
 
 MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
 MAGIC = b"k8s\x00"
@@ -144,8 +144,8 @@ def _message(data: bytes, name: str) -> Any:
             return None
         moment = datetime.fromtimestamp(seconds + nanos / 1e9, UTC)
         if name.endswith("MicroTime"):
-            return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+            return times.format_micro_time(moment)
+        return times.format_time(moment)
     if name == QUANTITY:
         return _one(fields, 1, b"").decode()
     if name == INT_OR_STRING:

@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from minik8s.api import selectors
-
-Object = dict[str, Any]
+from minik8s.api.meta import Object
 
 GROUP = "rbac.authorization.k8s.io"
 API_VERSION = f"{GROUP}/v1"

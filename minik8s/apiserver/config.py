@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 
-from minik8s.api import durations
 from minik8s.componentbase import options
 
 AUTHORIZATION_MODES = ("AlwaysAllow", "AlwaysDeny", "Node", "RBAC")
@@ -84,14 +82,12 @@ class ApiserverSettings:
 
 
 def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
-    parser = argparse.ArgumentParser(
-        prog="minik8s-apiserver", description="The minik8s API server (Kubernetes-compatible)."
+    parser = options.new_parser(
+        "minik8s-apiserver", "The minik8s API server (Kubernetes-compatible)."
     )
     parser.add_argument(
         "--etcd-servers", default="http://127.0.0.1:2379", help="comma-separated etcd client URLs"
     )
-    parser.add_argument("--bind-address", default="127.0.0.1")
-    parser.add_argument("--port", "--secure-port", type=int, default=6443)
     parser.add_argument("--etcd-cafile", default=None, help="CA of etcd's serving certificate")
     parser.add_argument("--etcd-certfile", default=None, help="client certificate for etcd")
     parser.add_argument("--etcd-keyfile", default=None, help="key of the etcd client certificate")
@@ -99,9 +95,11 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         "--etcd-compaction-interval", type=options.duration, default="5m",
         help="how often etcd is compacted (0: never)",
     )  # fmt: skip
+    parser.add_argument("--bind-address", default="127.0.0.1")
+    parser.add_argument("--port", "--secure-port", type=options.port, default=6443)
     parser.add_argument("--token-auth-file", default=None)
     parser.add_argument("--client-ca-file", default=None)
-    parser.add_argument("--anonymous-auth", type=options.parse_bool, default=True)
+    options.bool_flag(parser, "--anonymous-auth", True)
     parser.add_argument(
         "--authorization-mode", default="AlwaysAllow", help="comma-separated, in order"
     )
@@ -117,7 +115,7 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         "--event-ttl", type=_whole_seconds, default="1h0m0s", help="how long Events are kept"
     )
     parser.add_argument("--watch-cache-size", type=int, default=10_000)
-    parser.add_argument("--watch-bookmark-interval", type=float, default=30.0)
+    parser.add_argument("--watch-bookmark-interval", type=options.positive_duration, default=30.0)
     parser.add_argument("--min-request-timeout", type=float, default=1800.0)
     parser.add_argument(
         "--max-watches", type=int, default=20_000, help="open watches in all (0: no cap)"
@@ -126,6 +124,7 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         "--max-watches-per-client", type=int, default=5_000,
         help="open watches of one user or address (0: no cap)",
     )  # fmt: skip
+    options.add_logging_flags(parser)
     parser.add_argument("--encryption-provider-config", default=None)
     parser.add_argument("--service-account-issuer", action="append", default=[])
     parser.add_argument("--service-account-key-file", action="append", default=[])
@@ -135,7 +134,6 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         "--service-account-max-token-expiration", type=options.duration, default=0.0
     )
     parser.add_argument("--service-account-jwks-uri", default=None)
-    parser.add_argument("--v", "--log-level", dest="log_level", default="info")
     args = parser.parse_args(argv)
     if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
         parser.error("--tls-cert-file and --tls-private-key-file go together")
@@ -164,47 +162,21 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
             f"--service-node-port-range must look like 30000-32767, "
             f"not {args.service_node_port_range!r}"
         )
-    return ApiserverSettings(
+    return options.settings_from(
+        ApiserverSettings, args,
         etcd_servers=tuple(s.strip() for s in args.etcd_servers.split(",") if s.strip()),
-        etcd_cafile=args.etcd_cafile,
-        etcd_certfile=args.etcd_certfile,
-        etcd_keyfile=args.etcd_keyfile,
-        etcd_compaction_interval=args.etcd_compaction_interval,
-        bind_address=args.bind_address,
-        port=args.port,
-        token_auth_file=args.token_auth_file,
-        client_ca_file=args.client_ca_file,
-        anonymous_auth=args.anonymous_auth,
         authorization_mode=modes,
         enable_admission_plugins=plugins,
-        kubelet_client_certificate=args.kubelet_client_certificate,
-        kubelet_client_key=args.kubelet_client_key,
-        kubelet_certificate_authority=args.kubelet_certificate_authority,
-        tls_cert_file=args.tls_cert_file,
-        tls_private_key_file=args.tls_private_key_file,
-        service_cluster_ip_range=args.service_cluster_ip_range,
         service_node_port_range=(low, high),
-        event_ttl=args.event_ttl,
-        watch_cache_size=args.watch_cache_size,
-        watch_bookmark_interval=args.watch_bookmark_interval,
-        min_request_timeout=args.min_request_timeout,
-        max_watches=args.max_watches,
-        max_watches_per_client=args.max_watches_per_client,
-        encryption_provider_config=args.encryption_provider_config,
         service_account_issuer=tuple(args.service_account_issuer),
         service_account_key_file=tuple(args.service_account_key_file),
-        service_account_signing_key_file=args.service_account_signing_key_file,
         api_audiences=tuple(a.strip() for a in args.api_audiences.split(",") if a.strip()),
         service_account_max_token_expiration=int(args.service_account_max_token_expiration),
-        service_account_jwks_uri=args.service_account_jwks_uri,
-        log_level=str(args.log_level),
-    )
+    )  # fmt: skip
 
 
 def _whole_seconds(text: str) -> int:
     """A Go duration in whole seconds, as etcd leases count: 0 stays 0, anything else is at
     least 1."""
-    seconds = durations.parse_duration(text)
-    if seconds < 0:
-        raise ValueError(f"{text!r} is negative")
+    seconds = options.duration(text)
     return max(1, round(seconds)) if seconds else 0

@@ -14,10 +14,9 @@ from typing import Any
 
 from minik8s.api import errors, meta, podutil, selectors, times, validation
 from minik8s.api.errors import Cause
+from minik8s.api.meta import Object
 from minik8s.api.resources import PODDISRUPTIONBUDGETS, PODS
 from minik8s.apiserver.registry import DeleteOptions, Registry
-
-Object = dict[str, Any]
 
 EVICTION_API_VERSIONS = ("policy/v1", "policy/v1beta1")
 DISRUPTION_BUDGET_CAUSE = "DisruptionBudget"

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from minik8s.api import errors, patch, selectors
+from minik8s.api.meta import Object
 from minik8s.api.resources import NODES, PODS, REVIEWS, ResourceType
 from minik8s.apiserver import (
     discovery,
@@ -24,7 +25,6 @@ from minik8s.apiserver import (
     requestcontext,
     routing,
     storage_errors,
-    tables,
     warning,
     wire,
 )
@@ -35,11 +35,11 @@ from minik8s.apiserver.serviceaccount.setup import ServiceAccounts
 from minik8s.apiserver.watch import WatchRequest, WatchStream, expired_event
 from minik8s.apiserver.watchcache import WatchCache
 from minik8s.apiserver.watchlimits import WatchLimits
+from minik8s.printers import tables
 from minik8s.store import errors as store_errors
 
 logger = logging.getLogger(__name__)
 
-Object = dict[str, Any]
 SCALABLE_KINDS = ("Deployment", "ReplicaSet")
 OPTIONS_KIND = {"POST": "CreateOptions", "PUT": "UpdateOptions", "PATCH": "PatchOptions"}
 
@@ -240,7 +240,7 @@ class ResourceHandler:
     def _object_response(
         self, request: Request, resource: ResourceType, obj: Object, code: int = 200
     ) -> Response:
-        if wire.wants_table(request):
+        if wire.request_wants_table(request):
             return wire.json_response(
                 tables.to_table(resource, [obj], include_object=_include_object(request)), code
             )
@@ -251,7 +251,7 @@ class ResourceHandler:
     ) -> Response:
         query = request.query_params
         matches = _matcher(request, resource)
-        include = _include_object(request) if wire.wants_table(request) else None
+        include = _include_object(request) if wire.request_wants_table(request) else None
         limit = params.integer(query, "limit") or 0
         token = query.get("continue") or None
         rv = query.get("resourceVersion") or None
@@ -305,7 +305,7 @@ class ResourceHandler:
         allow_bookmarks = params.boolean(query, "allowWatchBookmarks")
         send_initial_events = params.boolean(query, "sendInitialEvents")
         transform = None
-        if wire.wants_table(request):
+        if wire.request_wants_table(request):
             include = _include_object(request)
 
             def transform(obj: Object) -> Object:

@@ -33,13 +33,13 @@ from websockets.exceptions import WebSocketException
 from websockets.typing import Subprotocol
 
 from minik8s.api import errors
+from minik8s.api.meta import Object
 from minik8s.api.resources import NODES, PODS
 from minik8s.apiserver import params, routing
 from minik8s.apiserver.registry import Registry
 
 logger = logging.getLogger(__name__)
 
-Object = dict[str, Any]
 LOG_PARAMS = ("follow", "tailLines", "timestamps", "previous", "sinceSeconds", "limitBytes")
 EXEC_PARAMS = ("command", "stdin", "stdout", "stderr", "tty")
 SUBPROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")

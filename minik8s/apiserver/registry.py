@@ -15,7 +15,8 @@ from typing import Any
 
 import orjson
 
-from minik8s.api import defaults, errors, patch, validation
+from minik8s.api import defaults, errors, patch, times, validation
+from minik8s.api.meta import Object
 from minik8s.api.patch import DecodedPatch
 from minik8s.api.resources import EVENTS, NAMESPACES, PODS, SERVICES, STORAGECLASSES, ResourceType
 from minik8s.api.selectors import label_selector_from_object, label_selector_from_set
@@ -28,7 +29,6 @@ from minik8s.store.etcd import EtcdStore
 
 logger = logging.getLogger(__name__)
 
-Object = dict[str, Any]
 UPDATE_ATTEMPTS = 8
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 Admission = Callable[[ResourceType, Object], Awaitable[None]]
@@ -234,7 +234,12 @@ class Registry:
                 if attempt == 1 and cached is not None:
                     continue  # the cache may lag: check against etcd before refusing
                 raise self._conflict(resource, name)
-            updated = mutate(clone(current))
+            try:
+                updated = mutate(clone(current))
+            except errors.ApiError:
+                if attempt == 1 and cached is not None:
+                    continue  # judged on cached data, which may lag: retry against etcd
+                raise
             if updated is None or _same(updated, current):
                 if attempt == 1 and cached is not None and precondition_rv is not None:
                     continue  # a no-op judged on cached data: confirm against etcd
@@ -482,7 +487,7 @@ class Registry:
                     "type": "PodScheduled",
                     "status": "True",
                     "lastProbeTime": None,
-                    "lastTransitionTime": strategy.now_rfc3339(),
+                    "lastTransitionTime": times.now_rfc3339(),
                 }
             )
             status["conditions"] = conditions

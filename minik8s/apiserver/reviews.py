@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from minik8s.api import errors, resources
+from minik8s.api.meta import Object
 from minik8s.api.rbac import Rule
 from minik8s.api.resources import ResourceType
 from minik8s.apiserver.authn import user as users
@@ -24,8 +25,6 @@ from minik8s.apiserver.authn.chain import Authenticator
 from minik8s.apiserver.authn.user import UserInfo
 from minik8s.apiserver.authz.authorizer import Decision, Union
 from minik8s.apiserver.requestinfo import Attributes
-
-Object = dict[str, Any]
 
 
 class Reviews:

@@ -14,16 +14,14 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from minik8s.api import errors as api_errors
+from minik8s.api.meta import Object
 from minik8s.api.resources import RESOURCES, ResourceType
 from minik8s.store import errors as store_errors
 from minik8s.store.etcd import EtcdStore, StoreEvent
 
 logger = logging.getLogger(__name__)
-
-Object = dict[str, Any]
 
 
 @dataclass

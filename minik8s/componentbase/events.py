@@ -8,17 +8,15 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from minik8s.api import errors
+from minik8s.api import errors, times
+from minik8s.api.meta import Object
 from minik8s.api.resources import EVENTS
 from minik8s.client.api import ApiClient
 from minik8s.client.tasks import spawn
 
 logger = logging.getLogger(__name__)
-
-Object = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -30,10 +28,6 @@ class EventKey:
     type: str
     reason: str
     message: str
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def involved_object(obj: Object) -> Object:
@@ -173,7 +167,7 @@ class EventRecorder:
         namespace = ref.get("namespace") or "default"
         key = EventKey(namespace, ref.get("kind", ""), ref.get("name", ""), ref.get("uid", ""),
                        type_, reason, message)  # fmt: skip
-        now = _now()
+        now = times.now_rfc3339()
         seen = self._seen.get(key)
         if seen is not None and time.monotonic() - seen[2] < self.dedup_window:
             name, count, _ = seen

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import logging
 
-from minik8s.api import errors, rbac
+from minik8s.api import errors, meta, rbac
 from minik8s.api.resources import CLUSTERROLES
-from minik8s.controllers import objects
 from minik8s.controllers.base import Controller
 
 logger = logging.getLogger(__name__)
@@ -44,4 +43,4 @@ class ClusterRoleAggregationController(Controller):
             await self.client.update(CLUSTERROLES, {**role, "rules": rules})
         except errors.NotFound:
             return
-        logger.info("clusterrole %s: aggregated %d rules", objects.name_of(role), len(rules))
+        logger.info("clusterrole %s: aggregated %d rules", meta.name_of(role), len(rules))

@@ -13,7 +13,7 @@ from minik8s.api import errors, meta, times
 from minik8s.api.meta import Object
 from minik8s.api.resources import CRONJOBS, JOBS
 from minik8s.client import cache
-from minik8s.controllers import cronjob_plan, objects
+from minik8s.controllers import cronjob_plan, indexes
 from minik8s.controllers.base import Controller
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ class CronJobController(Controller):
         cronjob = self.cronjobs.store.get_by_key(key)
         if cronjob is None:
             return
-        jobs = self.jobs.store.by_index(objects.CONTROLLER_INDEX, meta.uid_of(cronjob))
+        jobs = self.jobs.store.by_index(indexes.CONTROLLER_INDEX, meta.uid_of(cronjob))
         plan = cronjob_plan.plan_cronjob(cronjob, jobs, times.utc_now())
         for type_, reason, message in plan.events:
             self.recorder.record(cronjob, type_, reason, message)

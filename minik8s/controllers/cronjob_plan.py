@@ -19,7 +19,6 @@ SCHEDULED_TIMESTAMP = "batch.kubernetes.io/cronjob-scheduled-timestamp"
 """Annotation of a CronJob's Job: the time it was scheduled for (RFC 3339, in the timeZone)."""
 MAX_MISSED = 100
 """More missed start times than this are reported (TooManyMissedTimes)."""
-RFC1123Z = "%a, %d %b %Y %H:%M:%S %z"
 
 Event = tuple[str, str, str]
 
@@ -85,7 +84,7 @@ def plan_cronjob(cronjob: Object, jobs: list[Object], now: datetime) -> CronPlan
             (
                 "Warning",
                 "MissSchedule",
-                f"Missed scheduled time to start a job: {scheduled.strftime(RFC1123Z)}",
+                f"Missed scheduled time to start a job: {scheduled.strftime(times.RFC1123Z)}",
             )
         )
         return plan

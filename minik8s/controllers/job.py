@@ -21,7 +21,7 @@ from minik8s.api import errors, meta, times
 from minik8s.api.meta import Object
 from minik8s.api.resources import JOBS, PODS
 from minik8s.client import cache
-from minik8s.controllers import job_plan, job_pods, objects, replicaset_plan
+from minik8s.controllers import indexes, job_plan, job_pods, replicaset_plan
 from minik8s.controllers.base import Controller
 from minik8s.controllers.expectations import Expectations
 
@@ -66,7 +66,7 @@ class JobController(Controller):
         self._release_pods_of(job)
 
     def _release_pods_of(self, job: Object) -> None:
-        for pod in self.pods.store.by_index(objects.CONTROLLER_INDEX, meta.uid_of(job)):
+        for pod in self.pods.store.by_index(indexes.CONTROLLER_INDEX, meta.uid_of(job)):
             if job_pods.has_finalizer(pod):
                 self.queue.add(ORPHAN_PREFIX + cache.object_key(pod))
 
@@ -141,7 +141,7 @@ class JobController(Controller):
             self.backoffs.pop(key, None)
             return
         satisfied = self.expectations.satisfied(key)
-        pods = self.pods.store.by_index(objects.CONTROLLER_INDEX, meta.uid_of(job))
+        pods = self.pods.store.by_index(indexes.CONTROLLER_INDEX, meta.uid_of(job))
         now = times.utc_now()
         plan = job_plan.plan_sync(
             job, pods, now,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +27,8 @@ class Taint:
 class KubeletSettings:
     node_name: str
     """Name of the Node object this kubelet registers and whose pods it runs."""
-    kubeconfig: str | None = None
-    """Kubeconfig to reach the apiserver (default: $KUBECONFIG or ~/.kube/config)."""
+    client: options.ClientOptions = field(default_factory=options.ClientOptions)
+    """How to reach the apiserver (`--kubeconfig`, `--master`)."""
     runtime: str = "docker"
     """`docker` runs real containers; `fake` is a hollow runtime (pods Running, no Docker)."""
     cpu: str | None = None
@@ -101,11 +100,11 @@ def parse_taint(text: str) -> Taint:
 
 
 def parse_args(argv: list[str] | None = None) -> KubeletSettings:
-    parser = argparse.ArgumentParser(
-        prog="minik8s-kubelet", description="The minik8s node agent: runs pods in Docker."
-    )
+    d = KubeletSettings(node_name="")
+    parser = options.new_parser("minik8s-kubelet", "The minik8s node agent: runs pods in Docker.")
+    options.add_client_flags(parser)
+    options.add_logging_flags(parser)
     parser.add_argument("--node-name", default=os.uname().nodename)
-    parser.add_argument("--kubeconfig", default=None)
     parser.add_argument("--runtime", choices=("docker", "fake"), default="docker")
     parser.add_argument("--cpu", default=None, help="CPU capacity (default: the machine's)")
     parser.add_argument("--memory", default=None, help="memory capacity (default: the machine's)")
@@ -114,8 +113,12 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
         "--register-with-taints", default="", help="comma-separated key=value:Effect taints"
     )
     parser.add_argument("--node-ip", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="kubelet API port (0: a free one)")
-    parser.add_argument("--node-status-update-frequency", type=float, default=10.0)
+    parser.add_argument("--port", type=options.port, default=0,
+                        help="kubelet API port (0: a free one)")  # fmt: skip
+    parser.add_argument(
+        "--node-status-update-frequency", type=options.positive_duration,
+        default=d.node_status_update_frequency, metavar="DURATION",
+    )  # fmt: skip
     parser.add_argument("--pod-subnet", default="10.244.0.0/16")
     parser.add_argument(
         "--pod-subnet-from-node",
@@ -126,19 +129,12 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
     parser.add_argument("--tls-cert-file", default=None)
     parser.add_argument("--tls-private-key-file", default=None)
     parser.add_argument("--client-ca-file", default=None)
-    parser.add_argument(
-        "--authentication-token-webhook",
-        nargs="?",
-        const=True,
-        default=False,
-        type=options.parse_bool,
-    )
-    parser.add_argument("--anonymous-auth", type=options.parse_bool, default=True)
+    options.bool_flag(parser, "--authentication-token-webhook", False)
+    options.bool_flag(parser, "--anonymous-auth", True)
     parser.add_argument(
         "--authorization-mode", choices=("AlwaysAllow", "Webhook"), default="AlwaysAllow"
     )
     parser.add_argument("--root-dir", default=None)
-    parser.add_argument("--v", "--log-level", dest="log_level", default="info")
     args = parser.parse_args(argv)
     try:
         taints = tuple(parse_taint(t) for t in args.register_with_taints.split(",") if t.strip())
@@ -150,29 +146,9 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
         parser.error(str(e))
     if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
         parser.error("--tls-cert-file and --tls-private-key-file go together")
-    extra: dict[str, object] = {}
-    if args.root_dir:
-        extra["root_dir"] = Path(args.root_dir)
-    return KubeletSettings(
-        node_name=args.node_name,
-        kubeconfig=args.kubeconfig,
-        runtime=args.runtime,
-        cpu=args.cpu,
-        memory=args.memory,
-        max_pods=args.max_pods,
+    return options.settings_from(
+        KubeletSettings, args,
+        client=options.client_options(args),
         register_with_taints=taints,
-        node_ip=args.node_ip,
-        port=args.port,
-        node_status_update_frequency=args.node_status_update_frequency,
-        pod_subnet=args.pod_subnet,
-        pod_subnet_from_node=args.pod_subnet_from_node,
-        pod_workers=args.pod_workers,
-        tls_cert_file=args.tls_cert_file,
-        tls_private_key_file=args.tls_private_key_file,
-        client_ca_file=args.client_ca_file,
-        authentication_token_webhook=args.authentication_token_webhook,
-        anonymous_auth=args.anonymous_auth,
-        authorization_mode=args.authorization_mode,
-        log_level=str(args.log_level),
-        **extra,  # type: ignore[arg-type]
-    )
+        root_dir=Path(args.root_dir) if args.root_dir else d.root_dir,
+    )  # fmt: skip

@@ -11,10 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import UTC, datetime
-from typing import Any
 
-from minik8s.api import errors
+from minik8s.api import errors, meta, times
+from minik8s.api.meta import Object
 from minik8s.api.resources import PODS
 from minik8s.client.api import ApiClient
 from minik8s.client.workqueue import ExponentialBackoffRateLimiter, WorkQueue
@@ -48,15 +47,9 @@ from minik8s.kubelet.tokenmanager import TokenManager
 
 logger = logging.getLogger(__name__)
 
-Object = dict[str, Any]
-
 
 def _created_at(pod: Object) -> float | None:
-    text = str((pod.get("metadata") or {}).get("creationTimestamp") or "")
-    try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
-    except (TypeError, ValueError):
-        return None
+    return times.parse_timestamp(meta.meta(pod).get("creationTimestamp"))
 
 
 def needs_sync(old: Object, new: Object) -> bool:

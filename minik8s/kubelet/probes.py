@@ -14,16 +14,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 import httpx
 
+from minik8s.api.meta import Object
 from minik8s.client import tasks
 from minik8s.kubelet.runtime import Runtime, RuntimeError_
 
 logger = logging.getLogger(__name__)
-
-Object = dict[str, Any]
 
 
 class Kind(StrEnum):

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from minik8s.api import errors, resources
+from minik8s.api.meta import Object
 from minik8s.client.api import ApiClient
 from minik8s.componentbase import tlspeer
 
 logger = logging.getLogger(__name__)
 
-Object = dict[str, Any]
 ANONYMOUS = ("system:anonymous", ("system:unauthenticated",))
 SUBRESOURCE_PATHS = (
     ("/stats", "stats"),

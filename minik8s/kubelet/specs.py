@@ -10,9 +10,9 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Mapping
-from typing import Any
 
 from minik8s.api import quantity
+from minik8s.api.meta import Object
 from minik8s.kubelet import envfrom
 from minik8s.kubelet.configerror import ConfigError
 from minik8s.kubelet.runtime import (
@@ -26,8 +26,6 @@ from minik8s.kubelet.runtime import (
     ContainerConfig,
     Mount,
 )
-
-Object = dict[str, Any]
 
 
 def pod_key(pod: Object) -> str:

@@ -10,14 +10,12 @@ import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
+from minik8s.api.meta import Object
 from minik8s.kubelet import secretvolumes
 from minik8s.kubelet.specs import ConfigError
 
 logger = logging.getLogger(__name__)
-
-Object = dict[str, Any]
 
 
 def _write_configmap(target: Path, source: Object, configmap: Object | None) -> None:

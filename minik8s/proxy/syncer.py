@@ -19,11 +19,11 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from minik8s.api import times
 from minik8s.client.informer import Informer
 from minik8s.proxy import iptables, restore
 from minik8s.proxy import rules as r
@@ -375,9 +375,5 @@ def _pause_gc() -> bool:
 
 def _trigger_time(meta: dict[str, Any]) -> float:
     text = (meta.get("annotations") or {}).get(TRIGGER_ANNOTATION)
-    if text:
-        try:
-            return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            pass
-    return time.time()
+    stamp = times.parse_timestamp(text)
+    return time.time() if stamp is None else stamp

@@ -190,7 +190,7 @@ def proxy(apiserver: Apiserver, baseline: object) -> Iterator[Proxy]:
     work = temp_dir("minik8s-proxy-")
     kubeconfig = apiserver.write_kubeconfig(work / "kubeconfig")
     port = free_port()
-    args = [sys.executable, "-m", "minik8s.cmd.proxy", f"--kubeconfig={kubeconfig}",
+    args = [sys.executable, "-m", "minik8s.proxy.server", f"--kubeconfig={kubeconfig}",
             "--node-name=proxy-test-node", f"--healthz-port={port}",
             f"--service-cluster-ip-range={SERVICE_CIDR}", "--min-sync-period=0.2",
             "--sync-period=5", f"--state-file={work / 'state.json'}"]  # fmt: skip

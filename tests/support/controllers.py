@@ -7,12 +7,12 @@ import itertools
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from minik8s.api import times
 from tests.support.api import Api
 from tests.support.processes import Process, free_port
 from tests.support.waiting import wait_for
@@ -39,7 +39,7 @@ class ControllerManager:
         args = [
             sys.executable,
             "-m",
-            "minik8s.cmd.controller_manager",
+            "minik8s.controllers.server",
             f"--kubeconfig={self.kubeconfig}",
             f"--healthz-port={self.port}",
             "--v=debug",
@@ -74,7 +74,7 @@ _ips = itertools.count(2)
 
 
 def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return times.now_rfc3339()
 
 
 def next_ip() -> str:

@@ -64,7 +64,7 @@ class Kubelet:
         args = [
             sys.executable,
             "-m",
-            "minik8s.cmd.kubelet",
+            "minik8s.kubelet.server",
             "--node-name",
             self.node_name,
             "--kubeconfig",

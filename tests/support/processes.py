@@ -196,7 +196,7 @@ class Apiserver:
         args = [
             sys.executable,
             "-m",
-            "minik8s.cmd.apiserver",
+            "minik8s.apiserver.server",
             "--etcd-servers",
             self.etcd_url,
             "--bind-address",

@@ -11,7 +11,8 @@ import kubernetes.client.models as client_models
 import orjson
 import pytest
 
-from minik8s.api import decoding, errors, fieldschema, patch, protobuf, strategic, times
+from minik8s.api import decoding, errors, fieldschema, patch, protobuf, times
+from minik8s.api.patch import strategic
 from minik8s.apiserver import pagination, params
 
 

@@ -13,13 +13,12 @@ resources a plugin names, with the request's user (`requestcontext`). A plugin r
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
+from minik8s.api.meta import Object
 from minik8s.api.resources import ResourceType
 from minik8s.apiserver import requestcontext
 from minik8s.apiserver.authn.user import UserInfo
-
-Object = dict[str, Any]
 
 CREATE, UPDATE, DELETE = "CREATE", "UPDATE", "DELETE"
 

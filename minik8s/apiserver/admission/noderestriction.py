@@ -9,9 +9,8 @@ of pods bound to it, mirror pods bound to it, and delete only pods bound to it.
 
 from __future__ import annotations
 
-from typing import Any
-
 from minik8s.api import errors
+from minik8s.api.meta import Object
 from minik8s.api.resources import LEASES, NODES, PODS, ResourceType
 from minik8s.apiserver.admission import CREATE, DELETE, UPDATE
 from minik8s.apiserver.authn import user as users
@@ -19,7 +18,6 @@ from minik8s.apiserver.authn.user import UserInfo
 from minik8s.apiserver.authz.forbidden import new_forbidden
 from minik8s.apiserver.authz.node import NODE_LEASE_NAMESPACE, pod_references
 
-Object = dict[str, Any]
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 RESTRICTED_PREFIX = "node-restriction.kubernetes.io/"
 KUBELET_LABELS = frozenset({

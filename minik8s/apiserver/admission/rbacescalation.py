@@ -13,9 +13,8 @@ namespace). An aggregated ClusterRole (it can gather anything) needs full author
 
 from __future__ import annotations
 
-from typing import Any
-
 from minik8s.api import rbac
+from minik8s.api.meta import Object
 from minik8s.api.resources import (
     CLUSTERROLEBINDINGS,
     CLUSTERROLES,
@@ -32,7 +31,6 @@ from minik8s.apiserver.authz.forbidden import new_forbidden
 from minik8s.apiserver.authz.rbac import RbacAuthorizer
 from minik8s.apiserver.requestinfo import Attributes
 
-Object = dict[str, Any]
 GC_FIELDS = ("ownerReferences", "finalizers", "resourceVersion", "managedFields", "generation")
 
 

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from minik8s.api import rbac
+from minik8s.api.meta import Object
 from minik8s.api.rbac import Rule
 from minik8s.api.resources import PERSISTENTVOLUMECLAIMS, PODS
 from minik8s.apiserver.authn import user as users
@@ -27,7 +28,6 @@ from minik8s.apiserver.authn.user import UserInfo
 from minik8s.apiserver.authz.authorizer import Decision, RulesResult
 from minik8s.apiserver.requestinfo import Attributes, exact_field
 
-Object = dict[str, Any]
 NODE_LEASE_NAMESPACE = "kube-node-lease"
 
 READ = ("get", "list", "watch")

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from minik8s.api import rbac
+from minik8s.api.meta import Object
 from minik8s.api.rbac import Rule
 from minik8s.api.resources import CLUSTERROLEBINDINGS, CLUSTERROLES, ROLEBINDINGS, ROLES
 from minik8s.apiserver.authn import user as users
@@ -31,7 +32,6 @@ from minik8s.apiserver.requestinfo import Attributes
 
 logger = logging.getLogger(__name__)
 
-Object = dict[str, Any]
 RBAC_RESOURCES = frozenset(
     r.plural for r in (ROLES, CLUSTERROLES, ROLEBINDINGS, CLUSTERROLEBINDINGS)
 )

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
+from minik8s.api.meta import Object
 from minik8s.api.rbac import API_VERSION, AUTO_UPDATE_ANNOTATION, GROUP
-
-Object = dict[str, Any]
 
 READ = ("get", "list", "watch")
 WRITE = ("create", "update", "patch", "delete", "deletecollection")

@@ -14,8 +14,7 @@ StatefulSets, volumes, disruption budgets, ServiceAccounts, the root CA publishe
 
 from __future__ import annotations
 
-from typing import Any
-
+from minik8s.api.meta import Object
 from minik8s.apiserver.bootstrappolicy.builders import (
     APPS,
     BATCH,
@@ -35,7 +34,6 @@ from minik8s.apiserver.bootstrappolicy.builders import (
     users,
 )
 
-Object = dict[str, Any]
 PREFIX = "system:controller:"
 KUBE_SYSTEM = "kube-system"
 

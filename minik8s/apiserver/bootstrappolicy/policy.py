@@ -10,9 +10,8 @@ of the same name for the certificate minik8s gives the process.
 
 from __future__ import annotations
 
-from typing import Any
-
 from minik8s.api import users
+from minik8s.api.meta import Object
 from minik8s.apiserver.authz.node import NODE_RULES
 from minik8s.apiserver.bootstrappolicy import controller_policy
 from minik8s.apiserver.bootstrappolicy.builders import (
@@ -44,8 +43,6 @@ from minik8s.apiserver.bootstrappolicy.builders import (
 from minik8s.apiserver.bootstrappolicy.builders import (
     users as user_subjects,
 )
-
-Object = dict[str, Any]
 
 AGGREGATE_TO_ADMIN = "rbac.authorization.k8s.io/aggregate-to-admin"
 AGGREGATE_TO_EDIT = "rbac.authorization.k8s.io/aggregate-to-edit"

@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from minik8s.api import errors, rbac
+from minik8s.api.meta import Object
 from minik8s.api.resources import CLUSTERROLEBINDINGS, CLUSTERROLES
 from minik8s.apiserver import requestcontext
 from minik8s.apiserver.authn import user as users
@@ -23,7 +24,6 @@ from minik8s.apiserver.registry import DeleteOptions, Registry
 
 logger = logging.getLogger(__name__)
 
-Object = dict[str, Any]
 APISERVER_USER = UserInfo("system:apiserver", "", (users.SYSTEM_PRIVILEGED_GROUP,))
 """Who the apiserver's own writes are (Kubernetes' loopback client is in system:masters)."""
 

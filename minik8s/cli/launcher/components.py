@@ -1,6 +1,6 @@
 """The component table: what `minik8s up` starts, in order, and how to start and probe each.
 
-To add a component when its `minik8s.cmd` module is implemented, flip `enabled` to True in
+To add a component when its `<component>/server.py` is implemented, flip `enabled` to True in
 `COMPONENTS` (and check its flags below against the real entry point). `down` stops them in
 reverse order. Per-node components get one process per node, named `<component>-<node>`.
 """
@@ -115,7 +115,7 @@ def _apiserver(settings: LauncherSettings, state: ClusterState, node: str | None
     certs = pki.etcd(settings.pki_dir)
     keys = Pki(settings.pki_dir)
     return [
-        *_python_module("minik8s.cmd.apiserver"),
+        *_python_module("minik8s.apiserver.server"),
         f"--etcd-servers={state.etcd_url}",
         f"--etcd-cafile={certs.ca_cert}",
         f"--etcd-certfile={certs.apiserver_client_cert}",
@@ -158,7 +158,7 @@ def _kubelet(*extra: str) -> ArgvBuilder:
         pki = Pki(settings.pki_dir)
         serving_cert, serving_key = pki.kubelet_serving(node)
         return [
-            *_client("minik8s.cmd.kubelet", "kubelet", *extra)(settings, state, node),
+            *_client("minik8s.kubelet.server", "kubelet", *extra)(settings, state, node),
             f"--tls-cert-file={serving_cert}",
             f"--tls-private-key-file={serving_key}",
             f"--client-ca-file={pki.ca_cert}",
@@ -177,7 +177,7 @@ def _controller_manager(
     """Local-path volumes live in the cluster's home (`down --purge` removes them): every
     node of `up` shares this machine's filesystem."""
     # --healthz-port=0: a free port, so two clusters on one machine do not collide
-    argv = _client("minik8s.cmd.controller_manager", "controller-manager", "--healthz-port=0")(
+    argv = _client("minik8s.controllers.server", "controller-manager", "--healthz-port=0")(
         settings, state, node
     )
     return [*argv, f"--local-path-root={settings.home / 'storage'}"]
@@ -189,7 +189,7 @@ def _proxy(settings: LauncherSettings, state: ClusterState, node: str | None) ->
     first = node_names(state, PerNode.REAL)[:1] or ["node-1"]
     config = identities.component_kubeconfig(settings, "proxy", None)
     return [
-        *_python_module("minik8s.cmd.proxy"),
+        *_python_module("minik8s.proxy.server"),
         f"--kubeconfig={config}",
         f"--node-name={first[0]}",
         f"--state-file={settings.run_dir / 'proxy-state.json'}",
@@ -219,7 +219,7 @@ COMPONENTS: tuple[Component, ...] = (
         True,
         3,
         # --healthz-port=0: a free port, so two clusters on one machine do not collide
-        _client("minik8s.cmd.scheduler", "scheduler", "--healthz-port=0"),
+        _client("minik8s.scheduler.server", "scheduler", "--healthz-port=0"),
         identity="scheduler",
     ),
     Component(

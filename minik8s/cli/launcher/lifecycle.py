@@ -9,10 +9,10 @@ import shutil
 import time
 from dataclasses import dataclass
 
-import httpx
 from rich.console import Console
 
 from minik8s.cli.launcher import (
+    apirequests,
     components,
     docker,
     encryption,
@@ -236,19 +236,12 @@ def status(settings: LauncherSettings) -> tuple[list[Row], str]:
             rows.append(Row(component.name, None, False, f"not yet (issue {component.issue})", ""))
     if not any(row.name == "apiserver" and row.running for row in rows):
         return rows, "- (the apiserver is not running: `minik8s up` starts it)"
-    return rows, _version(settings, cluster)
+    return rows, _version(settings)
 
 
-def _version(settings: LauncherSettings, cluster: state.ClusterState) -> str:
-    url = f"{cluster.apiserver_url}/version"
-    try:
-        response = processes.get(
-            url, settings.probe_timeout, pki.Pki(settings.pki_dir).ca_cert, pods.admin(settings)
-        )
-        response.raise_for_status()
-        return str(response.json().get("gitVersion", "?"))
-    except (httpx.HTTPError, OSError, ValueError) as e:
-        return f"unreachable ({type(e).__name__})"
+def _version(settings: LauncherSettings) -> str:
+    version = apirequests.api_get(settings, "/version")
+    return "unreachable" if version is None else str(version.get("gitVersion", "?"))
 
 
 def ensure_known_log(settings: LauncherSettings, name: str) -> None:

@@ -10,11 +10,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
-import httpx
-
-from minik8s.cli.launcher import pki, processes, state
+from minik8s.cli.launcher import apirequests
 from minik8s.cli.launcher.settings import LauncherSettings
 from minik8s.kubelet import tmpfs
 
@@ -23,34 +20,8 @@ CLUSTER_LABEL = "minik8s.cluster"
 
 def cluster_id(settings: LauncherSettings) -> str | None:
     """The uid of the cluster's kube-system namespace, or None if the apiserver is not up."""
-    namespace = _api_get(settings, "/api/v1/namespaces/kube-system")
+    namespace = apirequests.api_get(settings, "/api/v1/namespaces/kube-system")
     return None if namespace is None else str(namespace["metadata"]["uid"])
-
-
-def admin(settings: LauncherSettings) -> tuple[Path, Path] | None:
-    """The admin's client certificate and key, if the cluster has them."""
-    files = pki.Pki(settings.pki_dir)
-    if files.admin_cert.exists() and files.admin_key.exists():
-        return files.admin_cert, files.admin_key
-    return None
-
-
-def _api_get(settings: LauncherSettings, path: str) -> dict[str, Any] | None:
-    """GET `path` from this cluster's apiserver as its admin; None when it does not answer."""
-    cluster = state.load(settings.state_file)
-    credential = admin(settings)
-    if cluster is None or credential is None:
-        return None
-    try:
-        response = processes.get(
-            cluster.apiserver_url + path,
-            settings.probe_timeout,
-            pki.Pki(settings.pki_dir).ca_cert,
-            credential,
-        )
-    except (httpx.HTTPError, OSError):
-        return None
-    return response.json() if response.status_code == 200 else None
 
 
 def remove_containers(uid: str, timeout: float = 60.0) -> int:
@@ -75,7 +46,7 @@ def remove_containers(uid: str, timeout: float = 60.0) -> int:
 
 def nodes_ready(settings: LauncherSettings, names: list[str]) -> list[str]:
     """Those of `names` whose Node reports Ready=True now."""
-    nodes = _api_get(settings, "/api/v1/nodes")
+    nodes = apirequests.api_get(settings, "/api/v1/nodes")
     if nodes is None:
         return []
     ready = {

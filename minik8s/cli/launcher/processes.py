@@ -114,30 +114,22 @@ def start(settings: LauncherSettings, instance: Instance) -> subprocess.Popen[by
     return popen
 
 
-def get(
-    url: str,
-    timeout: float,
-    ca_file: Path | None = None,
-    client_cert: tuple[Path, Path] | None = None,
-) -> httpx.Response:
-    """GET `url`, trusting `ca_file` for https, showing `client_cert` (cert, key) if given."""
-    verify: ssl.SSLContext | bool = True
-    if ca_file is not None:
-        verify = ssl.create_default_context(cafile=str(ca_file))
-        if client_cert is not None:
-            verify.load_cert_chain(str(client_cert[0]), str(client_cert[1]))
-    return httpx.get(url, timeout=timeout, verify=verify)
-
-
 def probe(
     url: str,
     timeout: float,
     ca_file: Path | None = None,
     client_cert: tuple[Path, Path] | None = None,
 ) -> bool:
-    """True if GET `url` answers 200 now."""
+    """True if GET `url` answers 200 now. A health probe, not an API request: the components'
+    /healthz (some plain HTTP, none authenticated; etcd's wants `client_cert`), so one httpx
+    GET, not an `ApiClient`."""
+    verify: ssl.SSLContext | bool = True
+    if ca_file is not None:
+        verify = ssl.create_default_context(cafile=str(ca_file))
+        if client_cert is not None:
+            verify.load_cert_chain(str(client_cert[0]), str(client_cert[1]))
     try:
-        return get(url, timeout, ca_file=ca_file, client_cert=client_cert).status_code == 200
+        return httpx.get(url, timeout=timeout, verify=verify).status_code == 200
     except (httpx.HTTPError, OSError):
         return False
 

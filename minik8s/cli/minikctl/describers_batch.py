@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from minik8s.api import meta as objmeta
 from minik8s.api import resources, times
+from minik8s.api.meta import Object
 from minik8s.api.resources import ResourceType
 from minik8s.cli.minikctl import describers as d
 
-Obj = dict[str, Any]
 UNSET = "<unset>"
 
 
@@ -18,9 +19,9 @@ def _unset(value: Any) -> str:
     return UNSET if value is None else str(value)
 
 
-def describe_job(job: Obj, extras: Obj) -> list[str]:
+def describe_job(job: Object, extras: Object) -> list[str]:
     spec, status = job.get("spec") or {}, job.get("status") or {}
-    meta = d._meta(job)
+    meta = objmeta.meta(job)
     lines = [f"Name:\t{meta.get('name', '')}", f"Namespace:\t{meta.get('namespace', '')}"]
     lines.append(f"Selector:\t{d._selector(job)}")
     lines += d._map_lines("Labels", meta.get("labels"))
@@ -53,10 +54,10 @@ def describe_job(job: Obj, extras: Obj) -> list[str]:
     return lines
 
 
-def describe_cronjob(cronjob: Obj, extras: Obj) -> list[str]:
+def describe_cronjob(cronjob: Object, extras: Object) -> list[str]:
     spec, status = cronjob.get("spec") or {}, cronjob.get("status") or {}
     job_spec = (spec.get("jobTemplate") or {}).get("spec") or {}
-    meta = d._meta(cronjob)
+    meta = objmeta.meta(cronjob)
     lines = [f"Name:\t{meta.get('name', '')}", f"Namespace:\t{meta.get('namespace', '')}"]
     lines += d._map_lines("Labels", meta.get("labels"))
     lines += d._map_lines("Annotations", meta.get("annotations"))
@@ -78,9 +79,9 @@ def describe_cronjob(cronjob: Obj, extras: Obj) -> list[str]:
     return lines
 
 
-def describe_pdb(pdb: Obj, extras: Obj) -> list[str]:
+def describe_pdb(pdb: Object, extras: Object) -> list[str]:
     spec, status = pdb.get("spec") or {}, pdb.get("status") or {}
-    meta = d._meta(pdb)
+    meta = objmeta.meta(pdb)
     lines = [f"Name:\t{meta.get('name', '')}", f"Namespace:\t{meta.get('namespace', '')}"]
     if spec.get("minAvailable") is not None:
         lines.append(f"Min available:\t{spec['minAvailable']}")
@@ -97,7 +98,7 @@ def describe_pdb(pdb: Obj, extras: Obj) -> list[str]:
     return lines
 
 
-DESCRIBERS: dict[ResourceType, Callable[[Obj, Obj], list[str]]] = {
+DESCRIBERS: dict[ResourceType, Callable[[Object, Object], list[str]]] = {
     resources.JOBS: describe_job,
     resources.CRONJOBS: describe_cronjob,
     resources.PODDISRUPTIONBUDGETS: describe_pdb,

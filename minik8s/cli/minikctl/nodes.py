@@ -13,9 +13,9 @@ from typing import Annotated
 import typer
 
 from minik8s.api import errors as api_errors
+from minik8s.api import meta, podutil
 from minik8s.api.resources import NODES, PODS, ResourceType
 from minik8s.cli.minikctl import delete, errors, output, session
-from minik8s.cli.minikctl.durations import parse_duration
 from minik8s.client.api import ApiClient
 
 
@@ -33,15 +33,13 @@ def drain_plan(pods: list[dict], force: bool) -> tuple[list[dict], list[str]]:
     controller blocks unless `force`; mirror pods are left alone."""
     evict, blocked = [], []
     for pod in pods:
-        meta = pod.get("metadata") or {}
-        if "kubernetes.io/config.mirror" in (meta.get("annotations") or {}):
+        if "kubernetes.io/config.mirror" in meta.annotations_of(pod):
             continue
-        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+        if podutil.is_terminal(pod):
             evict.append(pod)
             continue
-        controlled = any(r.get("controller") for r in meta.get("ownerReferences") or [])
-        if not controlled and not force:
-            blocked.append(f"{meta.get('namespace')}/{meta.get('name')}")
+        if meta.controller_ref(pod) is None and not force:
+            blocked.append(meta.ns_name(pod))
             continue
         evict.append(pod)
     return evict, blocked
@@ -131,7 +129,7 @@ def register(app: typer.Typer) -> None:
         ] = False,
         grace_period: Annotated[int, typer.Option("--grace-period")] = -1,
         timeout: Annotated[
-            float, typer.Option("--timeout", parser=parse_duration, help="Seconds to wait")
+            float, typer.Option("--timeout", parser=errors.duration, help="Seconds to wait")
         ] = 120.0,
     ) -> None:
         s = session.of(ctx)

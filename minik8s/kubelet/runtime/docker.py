@@ -15,7 +15,6 @@ import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 from typing import Any, TypeVar
 
 import docker
@@ -24,6 +23,7 @@ import docker.types
 import docker.utils
 import docker.utils.socket
 
+from minik8s.api import times
 from minik8s.kubelet.hairpin import HairpinSetter
 from minik8s.kubelet.runtime import (
     LABEL_CLUSTER,
@@ -64,14 +64,7 @@ def parse_time(text: str | None) -> float | None:
     """Docker's RFC 3339 with nanoseconds → Unix time; None for its zero time."""
     if not text or text.startswith("0001-01-01"):
         return None
-    head, _, frac = text.rstrip("Z").partition(".")
-    zone = ""
-    for sign in ("+", "-"):
-        if sign in frac:
-            frac, _, zone = frac.partition(sign)
-            zone = sign + zone
-    stamp = datetime.fromisoformat(head + (zone or "+00:00"))
-    return stamp.timestamp() + (float("0." + frac[:9]) if frac else 0.0)
+    return times.parse_timestamp(text)
 
 
 def from_inspect(info: dict[str, Any], network: str | None = None) -> Container:
