@@ -103,9 +103,12 @@ supervise kubelet minik8s-kubelet --node-name "$NODE_NAME" \
   --tls-cert-file "$CREDS/kubelet.crt" --tls-private-key-file "$CREDS/kubelet.key" \
   --client-ca-file "$CREDS/ca.crt" --authentication-token-webhook \
   --authorization-mode Webhook --anonymous-auth=false \
-  --pod-subnet-from-node --node-status-update-frequency "${NODE_STATUS_UPDATE_FREQUENCY:-5}"
+  --pod-subnet-from-node --node-status-update-frequency "${NODE_STATUS_UPDATE_FREQUENCY:-5}" \
+  --image-pull-fallback-to-local=true
+# NodePorts on the node's address only: not on its loopback, so no route_localnet either.
 supervise proxy minik8s-proxy --kubeconfig "$CREDS/proxy.conf" \
-  --node-name "$NODE_NAME" --cluster-cidr "$CLUSTER_CIDR" --service-cluster-ip-range "$SERVICE_CIDR"
+  --node-name "$NODE_NAME" --cluster-cidr "$CLUSTER_CIDR" --service-cluster-ip-range "$SERVICE_CIDR" \
+  --nodeport-addresses "$NODE_IP/32"
 
 log "running kubelet, kube-proxy and hostgw"
 while :; do

@@ -19,7 +19,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from minik8s.api import errors
-from minik8s.api.resources import PERSISTENTVOLUMECLAIMS, PODS, ResourceType
+from minik8s.api.resources import NAMESPACES, PERSISTENTVOLUMECLAIMS, PODS, ResourceType
 from minik8s.apiserver import discovery, encryptionconfig, kubeletproxy, metrics, openapi, wire
 from minik8s.apiserver.admission import Admission, Plugin
 from minik8s.apiserver.admission.noderestriction import NodeRestriction
@@ -33,6 +33,8 @@ from minik8s.apiserver.authz.rbac import RbacAuthorizer
 from minik8s.apiserver.bootstrappolicy import reconcile
 from minik8s.apiserver.config import ApiserverSettings
 from minik8s.apiserver.handlers import ResourceHandler
+from minik8s.apiserver.podsecurity import config as podsecurity_config
+from minik8s.apiserver.podsecurity.admission import PodSecurity
 from minik8s.apiserver.registry import Registry, RegistrySettings
 from minik8s.apiserver.reviews import Reviews
 from minik8s.apiserver.serviceaccount import admission, oidc
@@ -100,8 +102,9 @@ def create_app(settings: ApiserverSettings) -> ApiserverApp:
     if settings.encryption_provider_config:
         transformer = encryptionconfig.load(settings.encryption_provider_config)
         logger.info("encryption at rest for: %s", ", ".join(transformer.resources) or "nothing")
+    pod_security = podsecurity_config.load(settings.admission_control_config_file)
     front = ApiserverApp(None, build_authenticator(settings, accounts), None)  # type: ignore[arg-type]
-    front.app = create_fastapi_app(settings, front, accounts, transformer)
+    front.app = create_fastapi_app(settings, front, accounts, transformer, pod_security)
     return front
 
 
@@ -110,6 +113,7 @@ def create_fastapi_app(
     front: ApiserverApp,
     accounts: ServiceAccounts | None = None,
     transformer: ResourceTransformer | None = None,
+    pod_security: podsecurity_config.PodSecurityConfig | None = None,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -137,7 +141,18 @@ def create_fastapi_app(
             await cache.start()
             cache.on_event.append(lambda *_: metrics.CACHE_REVISION.set(cache.revision))
             authorizer = build_authorizer(settings.authorization_mode, rbac, NodeAuthorizer(graph))
-            plugins: list[Plugin] = []
+            security = pod_security or podsecurity_config.PodSecurityConfig()
+            plugins: list[Plugin] = [
+                PodSecurity(  # on by default, as in Kubernetes
+                    namespace=lambda name: cache.cache(NAMESPACES).objects.get(
+                        NAMESPACES.storage_key(None, name)
+                    ),
+                    pods=lambda namespace: cache.cache(PODS).snapshot(namespace),
+                    defaults=security.defaults,
+                    exemptions=security.exemptions,
+                    allow_privileged=settings.allow_privileged,
+                )
+            ]
             if "NodeRestriction" in settings.enable_admission_plugins:
                 plugins.append(NodeRestriction())
             if "RBAC" in settings.authorization_mode and authorizer is not None:

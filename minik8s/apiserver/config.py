@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from minik8s.componentbase import options
 
 AUTHORIZATION_MODES = ("AlwaysAllow", "AlwaysDeny", "Node", "RBAC")
-ADMISSION_PLUGINS = ("NodeRestriction",)
+ADMISSION_PLUGINS = ("NodeRestriction", "PodSecurity")
+"""Plugins `--enable-admission-plugins` may name (PodSecurity is on anyway, as in Kubernetes)."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,11 @@ class ApiserverSettings:
     """Longest token lifetime in seconds a TokenRequest gets (0: no cap)."""
     service_account_jwks_uri: str | None = None
     """`jwks_uri` of the discovery document (default: this apiserver's /openid/v1/jwks)."""
+    allow_privileged: bool = False
+    """Accept privileged containers (kube-apiserver's `--allow-privileged`, false by default):
+    otherwise they are a 422 `disallowed by cluster policy`."""
+    admission_control_config_file: str | None = None
+    """AdmissionConfiguration file: the PodSecurity plugin's defaults and exemptions."""
     log_level: str = "info"
 
 
@@ -134,6 +140,8 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         "--service-account-max-token-expiration", type=options.duration, default=0.0
     )
     parser.add_argument("--service-account-jwks-uri", default=None)
+    options.bool_flag(parser, "--allow-privileged", False)
+    parser.add_argument("--admission-control-config-file", default=None)
     args = parser.parse_args(argv)
     if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
         parser.error("--tls-cert-file and --tls-private-key-file go together")

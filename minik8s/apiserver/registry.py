@@ -191,9 +191,13 @@ class Registry:
         ns = self.cache.cache(NAMESPACES).objects.get(NAMESPACES.storage_key(None, namespace))
         if ns is None:
             try:
-                ns = (await self.store.get(NAMESPACES.storage_key(None, namespace))).value
+                stored = await self.store.get(NAMESPACES.storage_key(None, namespace))
             except store_errors.KeyNotFound as e:
                 raise errors.not_found("namespaces", namespace) from e
+            ns = stored.value
+            # admission reads the namespace (its PodSecurity labels) from the cache: a
+            # namespace created a moment ago must be there, or it would not be enforced
+            await self.cache.wait_for_revision(stored.mod_revision)
         if ns.get("metadata", {}).get("deletionTimestamp"):
             qualified = f"{resource.plural}.{resource.group}" if resource.group else resource.plural
             raise errors.Forbidden(

@@ -81,6 +81,17 @@ class KubeletSettings:
     """AlwaysAllow, or Webhook: a SubjectAccessReview for nodes/<subresource>."""
     pause_image: str = "minik8s/pause:latest"
     """Image of the pod sandbox container."""
+    seccomp_default: bool = True
+    """Containers without a seccompProfile get the runtime's default profile (Kubernetes'
+    `--seccomp-default`, false there; Docker's own default, so true here)."""
+    image_pull_fallback_to_local: bool = False
+    """When the registry of an `imagePullPolicy: Always` image cannot be reached at all, run the
+    image present on the node (with a Warning Event) instead of failing with ErrImagePull: for
+    machines without a registry. Never for a registry that answered (a missing tag, denied)."""
+    lock_file: Path | None = None
+    """Held while the kubelet runs (Kubernetes' `--lock-file`); default
+    `/run/minik8s/kubelet-<cluster uid>-<node>.lock`: a second kubelet for the same node of the
+    same cluster on this host refuses to start instead of fighting over its containers."""
     shutdown_grace: float = 10.0
     """Seconds the process waits for its tasks on SIGTERM (containers keep running)."""
     log_level: str = "info"
@@ -135,6 +146,22 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
         "--authorization-mode", choices=("AlwaysAllow", "Webhook"), default="AlwaysAllow"
     )
     parser.add_argument("--root-dir", default=None)
+    options.bool_flag(
+        parser,
+        "--seccomp-default",
+        True,
+        "the runtime's default seccomp profile for containers that name none",
+    )
+    options.bool_flag(
+        parser,
+        "--image-pull-fallback-to-local",
+        False,
+        "run the local image when an Always-pulled image's registry is unreachable",
+    )
+    parser.add_argument(
+        "--lock-file", type=Path, default=None,
+        help="held while running: a second kubelet for this node refuses to start",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     try:
         taints = tuple(parse_taint(t) for t in args.register_with_taints.split(",") if t.strip())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from typing import IO
 
 from minik8s.api.resources import NAMESPACES, PODS
 from minik8s.client import tasks
@@ -14,7 +15,7 @@ from minik8s.client.informer import Informer
 from minik8s.client.workqueue import run_workers
 from minik8s.componentbase import options, runner
 from minik8s.componentbase.events import EventRecorder
-from minik8s.kubelet import config
+from minik8s.kubelet import config, nodelock
 from minik8s.kubelet.config import KubeletSettings
 from minik8s.kubelet.httpserver import KubeletServer
 from minik8s.kubelet.node import NodeAgent
@@ -93,8 +94,16 @@ async def run(settings: KubeletSettings, stop: asyncio.Event) -> None:
         settings.pleg_relist_period,
     )
     running: list[asyncio.Task[None]] = []
+    lock: IO[str] | None = None
     try:
         runtime.cluster_id = await cluster_id(client)
+        lock = nodelock.acquire(
+            settings.lock_file
+            or nodelock.default_path(
+                runtime.cluster_id, settings.node_name, settings.root_dir / settings.node_name
+            ),
+            settings.node_name,
+        )
         port = await server.start()
         await node.register(port)
         subnet = settings.pod_subnet
@@ -129,6 +138,8 @@ async def run(settings: KubeletSettings, stop: asyncio.Event) -> None:
         await recorder.stop()
         await runtime.close()
         await client.aclose()
+        if lock is not None:
+            lock.close()
 
 
 def main(argv: list[str] | None = None) -> None:

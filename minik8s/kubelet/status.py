@@ -29,6 +29,10 @@ class PodView:
     now: Callable[[], str] = times.now_rfc3339
 
 
+def host_network(pod: Object) -> bool:
+    return (pod.get("spec") or {}).get("hostNetwork") is True
+
+
 def terminated_state(c: Container) -> Object:
     code = c.exit_code if c.exit_code is not None else 0
     reason = "OOMKilled" if c.oom_killed else ("Completed" if code == 0 else "Error")
@@ -189,6 +193,8 @@ def compute(pod: Object, containers: list[Container], view: PodView) -> Object:
         "qosClass": qos_class(pod),
     }
     ip = sandbox.ip if sandbox is not None and sandbox.state is State.RUNNING else None
+    if sandbox is not None and sandbox.state is State.RUNNING and host_network(pod):
+        ip = view.host_ip  # a hostNetwork pod's IP is its node's, as in Kubernetes
     if not ip and terminal:
         ip = old.get("podIP")
     if ip:

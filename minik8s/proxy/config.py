@@ -21,6 +21,9 @@ class ProxySettings:
     """Pod network; traffic to a ClusterIP from outside it is masqueraded (None: masquerade all)."""
     service_cluster_ip_range: str = "10.96.0.0/16"
     """Service CIDR, routed to `bridge_name` before any rule is written."""
+    nodeport_addresses: tuple[str, ...] = ()
+    """CIDRs whose local addresses NodePorts answer on (kube-proxy's `--nodeport-addresses`);
+    empty: every local address. `minik8s up` passes 127.0.0.1/32."""
     bridge_name: str = "minik8s-svc"
     """Local bridge that owns the Service CIDR route, so a Service IP never leaves the machine."""
     healthz: options.HealthzOptions = field(
@@ -46,6 +49,13 @@ class ProxySettings:
     log_level: str = "info"
 
     @property
+    def localhost_node_ports(self) -> bool:
+        """NodePorts may answer on 127.0.0.1 (route_localnet is needed for them)."""
+        loopback = ipaddress.ip_network("127.0.0.0/8")
+        networks = [ipaddress.ip_network(c) for c in self.nodeport_addresses]
+        return not networks or any(n.version == 4 and n.overlaps(loopback) for n in networks)
+
+    @property
     def healthz_timeout(self) -> float:
         """/healthz fails when no sync succeeded for this long (kube-proxy: 2 x sync period)."""
         return 2 * self.sync_period + 30
@@ -58,6 +68,19 @@ def _cidr(text: str) -> str:
         return str(ipaddress.IPv4Network(text, strict=True))
     except ValueError as e:
         raise argparse.ArgumentTypeError(f"not an IPv4 CIDR: {text!r} ({e})") from e
+
+
+def _cidr_list(text: str) -> tuple[str, ...]:
+    """Comma-separated CIDRs (IPv4 or IPv6, host bits allowed as kube-proxy allows them)."""
+    cidrs = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            cidrs.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(f"not a CIDR: {part!r} ({e})") from e
+    return tuple(cidrs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cluster-cidr", type=_cidr, default="10.244.0.0/16",
                    help="pod network; '' masquerades all Service traffic")  # fmt: skip
     p.add_argument("--service-cluster-ip-range", type=_cidr, default="10.96.0.0/16")
+    p.add_argument(
+        "--nodeport-addresses", type=_cidr_list, default=(), metavar="CIDR[,CIDR…]",
+        help="NodePorts answer only on the local addresses in these CIDRs (default: all)",
+    )  # fmt: skip
     p.add_argument("--bridge-name", default="minik8s-svc")
     p.add_argument("--min-sync-period", type=options.positive_duration,
                    default=d.min_sync_period, metavar="DURATION")  # fmt: skip

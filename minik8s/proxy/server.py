@@ -29,6 +29,7 @@ def host_of(settings: ProxySettings) -> iptables.Host:
     return iptables.Host(
         service_cidr=settings.service_cluster_ip_range,
         bridge=settings.bridge_name,
+        localnet=settings.localhost_node_ports,
         state_file=settings.state_file,
     )
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from minik8s.api import errors as api_errors
 from minik8s.api import quantity
 from minik8s.api.errors import Cause
 from minik8s.api.validation import formats as fmt
+from minik8s.api.validation import security
 from minik8s.api.validation.meta import (
     child,
     enum,
@@ -22,12 +24,19 @@ from minik8s.api.validation.meta import (
     required,
     unique_label_name,
 )
+from minik8s.api.validation.projected import local_descending_path
 
 PULL_POLICIES = ["Always", "IfNotPresent", "Never"]
 PROTOCOLS = ["SCTP", "TCP", "UDP"]
 TERMINATION_MESSAGE_POLICIES = ["File", "FallbackToLogsOnError"]
 STANDARD_RESOURCES = {"cpu", "memory", "ephemeral-storage"}
 PROBE_HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
+_HEADER_NAME = re.compile("[-A-Za-z0-9]+")
+HEADER_NAME_ERROR = fmt.regex_error(
+    "a valid HTTP header must consist of alphanumeric characters or '-'",
+    "[-A-Za-z0-9]+",
+    "X-Header-Name",
+)
 FIELD_REF_PATHS = [
     "metadata.name",
     "metadata.namespace",
@@ -69,6 +78,9 @@ def validate_container(
     causes += _validate_resources(mapping(container, "resources"), child(path, "resources"))
     causes += _validate_volume_mounts(
         items(container, "volumeMounts"), child(path, "volumeMounts"), volumes
+    )
+    causes += security.validate_container_security_context(
+        container.get("securityContext"), child(path, "securityContext")
     )
     for probe_field in ("livenessProbe", "readinessProbe", "startupProbe"):
         probe = container.get(probe_field)
@@ -261,6 +273,16 @@ def _validate_volume_mounts(
         elif mount_path in mount_paths:
             causes.append(invalid(mount_path_field, mount_path, "must be unique"))
         mount_paths.add(mount_path)
+        sub_path = mount.get("subPath") or ""
+        if sub_path:
+            causes += local_descending_path(str(sub_path), child(index(path, i), "subPath"))
+        sub_path_expr = mount.get("subPathExpr") or ""
+        if sub_path_expr:
+            expr_path = child(index(path, i), "subPathExpr")
+            if sub_path:
+                message = "subPathExpr and subPath are mutually exclusive"
+                causes.append(invalid(expr_path, sub_path_expr, message))
+            causes += local_descending_path(str(sub_path_expr), expr_path)
     return causes
 
 
@@ -285,6 +307,11 @@ def _validate_probe(probe: dict[str, Any], path: str) -> list[Cause]:
         if http_get.get("path") == "":
             causes.append(required(child(path, "httpGet", "path")))
         causes += enum(child(path, "httpGet", "scheme"), http_get.get("scheme"), ["HTTP", "HTTPS"])
+        for header in items(http_get, "httpHeaders"):
+            name = header.get("name")
+            if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+                causes.append(invalid(child(path, "httpGet", "httpHeaders"), name,
+                                      HEADER_NAME_ERROR))  # fmt: skip
     for field in (
         "initialDelaySeconds",
         "timeoutSeconds",

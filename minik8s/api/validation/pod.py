@@ -10,6 +10,7 @@ from minik8s.api import errors as api_errors
 from minik8s.api.errors import Cause
 from minik8s.api.validation import formats as fmt
 from minik8s.api.validation import projected as projected
+from minik8s.api.validation import security
 from minik8s.api.validation.container import validate_container
 from minik8s.api.validation.meta import (
     child,
@@ -56,6 +57,7 @@ def validate_pod_spec(spec: dict[str, Any], path: str) -> list[Cause]:
             )
     if not items(spec, "containers"):
         causes.append(required(child(path, "containers")))
+    causes += security.validate_pod_security_context(spec, path)
     causes += enum(child(path, "restartPolicy"), spec.get("restartPolicy"), RESTART_POLICIES)
     causes += enum(child(path, "dnsPolicy"), spec.get("dnsPolicy"), DNS_POLICIES)
     causes += validate_labels(mapping(spec, "nodeSelector"), child(path, "nodeSelector"))
@@ -171,8 +173,13 @@ def _validate_volumes(volumes: list[dict[str, Any]], path: str) -> tuple[set[str
         host_path = mapping(volume, "hostPath")
         if "hostPath" in sources and not host_path.get("path"):
             causes.append(required(child(volume_path, "hostPath", "path")))
-        if "configMap" in sources and not mapping(volume, "configMap").get("name"):
-            causes.append(required(child(volume_path, "configMap", "name")))
+        elif "hostPath" in sources and ".." in str(host_path["path"]).split("/"):
+            causes.append(invalid(child(volume_path, "hostPath", "path"), host_path["path"],
+                                  "must not contain '..'"))  # fmt: skip
+        if "configMap" in sources:
+            causes += projected.validate_config_map_volume(
+                mapping(volume, "configMap"), child(volume_path, "configMap")
+            )
         if "secret" in sources:
             causes += projected.validate_secret_volume(
                 mapping(volume, "secret"), child(volume_path, "secret")

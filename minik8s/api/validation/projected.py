@@ -1,4 +1,5 @@
-"""Validation of the secret, downwardAPI and projected volume sources (Kubernetes' rules)."""
+"""Validation of the configMap, secret, downwardAPI and projected volume sources, and of the
+relative paths inside a volume (items, subPath), with Kubernetes' rules."""
 
 from __future__ import annotations
 
@@ -14,10 +15,18 @@ MAX_TOKEN_SECONDS = 1 << 32
 PROJECTION_KINDS = ("secret", "downwardAPI", "configMap", "serviceAccountToken")
 
 
+def validate_config_map_volume(source: dict[str, Any], path: str) -> list[Cause]:
+    return _object_volume(source, "name", path)
+
+
 def validate_secret_volume(source: dict[str, Any], path: str) -> list[Cause]:
+    return _object_volume(source, "secretName", path)
+
+
+def _object_volume(source: dict[str, Any], name_field: str, path: str) -> list[Cause]:
     causes: list[Cause] = []
-    if not source.get("secretName"):
-        causes.append(required(child(path, "secretName")))
+    if not source.get(name_field):
+        causes.append(required(child(path, name_field)))
     causes += _mode(source.get("defaultMode"), child(path, "defaultMode"))
     for i, item in enumerate(items(source, "items")):
         causes += _key_to_path(item, index(child(path, "items"), i))
@@ -94,7 +103,7 @@ def _token_projection(body: dict[str, Any], path: str) -> list[Cause]:
     if not body.get("path"):
         causes.append(required(child(path, "path")))
     else:
-        causes += _relative_path(str(body["path"]), child(path, "path"))
+        causes += local_non_reserved_path(str(body["path"]), child(path, "path"))
     return causes
 
 
@@ -105,7 +114,7 @@ def _key_to_path(item: dict[str, Any], path: str) -> list[Cause]:
     if not item.get("path"):
         causes.append(required(child(path, "path")))
     else:
-        causes += _relative_path(str(item["path"]), child(path, "path"))
+        causes += local_non_reserved_path(str(item["path"]), child(path, "path"))
     return causes + _mode(item.get("mode"), child(path, "mode"))
 
 
@@ -114,7 +123,7 @@ def _downward_api_file(item: dict[str, Any], path: str) -> list[Cause]:
     if not item.get("path"):
         causes.append(required(child(path, "path")))
     else:
-        causes += _relative_path(str(item["path"]), child(path, "path"))
+        causes += local_non_reserved_path(str(item["path"]), child(path, "path"))
     has_field = item.get("fieldRef") is not None
     has_resource = item.get("resourceFieldRef") is not None
     if has_field == has_resource:
@@ -128,14 +137,24 @@ def _downward_api_file(item: dict[str, Any], path: str) -> list[Cause]:
     return causes + _mode(item.get("mode"), child(path, "mode"))
 
 
-def _relative_path(value: str, path: str) -> list[Cause]:
+def local_descending_path(value: str, path: str) -> list[Cause]:
+    """Kubernetes' validateLocalDescendingPath (subPath, seccomp's localhostProfile): relative,
+    without a `..` element."""
+    causes: list[Cause] = []
     if value.startswith("/"):
-        return [invalid(path, value, "must be a relative path")]
+        causes.append(invalid(path, value, "must be a relative path"))
     if ".." in value.split("/"):
-        return [invalid(path, value, "must not contain '..'")]
-    if value.startswith(".."):
-        return [invalid(path, value, "must not start with '..'")]
-    return []
+        causes.append(invalid(path, value, "must not contain '..'"))
+    return causes
+
+
+def local_non_reserved_path(value: str, path: str) -> list[Cause]:
+    """validateLocalNonReservedPath (the files of a volume): also not starting with `..`, the
+    prefix of the atomic writer's own entries (`..data`)."""
+    causes = local_descending_path(value, path)
+    if value.startswith("..") and not value.startswith("../"):
+        causes.append(invalid(path, value, "must not start with '..'"))
+    return causes
 
 
 def _mode(mode: Any, path: str) -> list[Cause]:

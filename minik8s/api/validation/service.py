@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from minik8s.api import errors as api_errors
@@ -154,11 +155,33 @@ def validate_endpoints(endpoints: dict[str, Any]) -> list[Cause]:
         for field, entries in (("addresses", addresses), ("notReadyAddresses", not_ready)):
             for j, address in enumerate(entries):
                 ip_path = child(index(child(path, field), j), "ip")
-                causes += invalid_each(
-                    ip_path, address.get("ip"), fmt.is_valid_ip(str(address.get("ip") or ""))
-                )
+                ip = str(address.get("ip") or "")
+                problems = fmt.is_valid_ip(ip) or non_special_ip(ip)
+                causes += invalid_each(ip_path, address.get("ip"), problems)
         causes += _validate_endpoint_ports(items(subset, "ports"), child(path, "ports"))
     return causes
+
+
+def non_special_ip(ip: str) -> list[str]:
+    """Kubernetes' ValidateNonSpecialIP: an endpoint may not be unspecified, loopback or
+    link-local (the node's own services, a cloud's metadata service)."""
+    address = ipaddress.ip_address(ip)
+    problems = []
+    if address.is_unspecified:
+        problems.append(f"may not be unspecified ({ip})")
+    if address.is_loopback:
+        problems.append("may not be in the loopback range (127.0.0.0/8, ::1/128)")
+    if address.is_link_local and not address.is_multicast:
+        problems.append("may not be in the link-local range (169.254.0.0/16, fe80::/10)")
+    if address in _LINK_LOCAL_MULTICAST[address.version]:
+        problems.append("may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)")
+    return problems
+
+
+_LINK_LOCAL_MULTICAST = {
+    4: ipaddress.ip_network("224.0.0.0/24"),
+    6: ipaddress.ip_network("ff02::/16"),
+}
 
 
 def _validate_endpoint_ports(ports: list[dict[str, Any]], path: str) -> list[Cause]:

@@ -193,6 +193,9 @@ def _proxy(settings: LauncherSettings, state: ClusterState, node: str | None) ->
         f"--kubeconfig={config}",
         f"--node-name={first[0]}",
         f"--state-file={settings.run_dir / 'proxy-state.json'}",
+        # NodePorts on 127.0.0.1 only: a NodePort Service does not open the machine to its
+        # network
+        "--nodeport-addresses=127.0.0.1/32",
     ]
 
 
@@ -229,7 +232,16 @@ COMPONENTS: tuple[Component, ...] = (
         _controller_manager,
         identity="controller-manager",
     ),
-    Component("kubelet", True, 4, _kubelet(), per_node=PerNode.REAL, identity="kubelet"),
+    # No registry is reachable on these machines: an Always-pulled image present locally runs
+    # (with a Warning Event) instead of failing with ErrImagePull.
+    Component(
+        "kubelet",
+        True,
+        4,
+        _kubelet("--image-pull-fallback-to-local=true"),
+        per_node=PerNode.REAL,
+        identity="kubelet",
+    ),
     Component(
         "kubelet",
         True,

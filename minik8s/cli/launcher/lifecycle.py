@@ -176,6 +176,10 @@ def _purge(settings: LauncherSettings, console: Console) -> None:
         storage,
         kubeconfigs,
     ):
+        if path == settings.kubelet_root_dir and pods.still_mounted(path):
+            console.print(f"[yellow]![/] kept {path}: still mounted below it: "
+                          f"{', '.join(map(str, pods.still_mounted(path)))}")  # fmt: skip
+            continue
         if path.exists():
             shutil.rmtree(path)
             removed.append(path.name)

@@ -58,6 +58,12 @@ def nodes_ready(settings: LauncherSettings, names: list[str]) -> list[str]:
     return [name for name in names if name in ready]
 
 
+def still_mounted(kubelet_root: Path) -> list[Path]:
+    """Mounts left below the kubelet's root (a pinned subPath of a hostPath, say): deleting
+    through them would delete what they show."""
+    return tmpfs.mount_points(kubelet_root) if kubelet_root.exists() else []
+
+
 def unmount_volumes(kubelet_root: Path) -> int:
     """Unmount the tmpfs of the pods' secret and token volumes the stopped kubelets leave (their
     containers are gone); how many there were."""

@@ -89,6 +89,9 @@ class FakeRuntime:
     async def image_id(self, image: str) -> str | None:
         return f"sha256:fake-{image}"
 
+    async def image_user(self, image: str) -> str | None:
+        return ""
+
     async def pull_image(self, image: str, auth: dict[str, str] | None = None) -> str:
         return f"sha256:fake-{image}"
 
