@@ -25,6 +25,7 @@ from minik8s.apiserver.admission import Admission, Plugin
 from minik8s.apiserver.admission.noderestriction import NodeRestriction
 from minik8s.apiserver.admission.rbacescalation import RbacEscalation
 from minik8s.apiserver.asgi import ApiserverApp
+from minik8s.apiserver.audit import options as audit_options
 from minik8s.apiserver.authn.chain import Authenticator, TokenAuthenticator
 from minik8s.apiserver.authn.tokenfile import TokenFileAuthenticator
 from minik8s.apiserver.authz import authorizer as authz
@@ -104,6 +105,7 @@ def create_app(settings: ApiserverSettings) -> ApiserverApp:
         logger.info("encryption at rest for: %s", ", ".join(transformer.resources) or "nothing")
     pod_security = podsecurity_config.load(settings.admission_control_config_file)
     front = ApiserverApp(None, build_authenticator(settings, accounts), None)  # type: ignore[arg-type]
+    front.auditor = audit_options.build(settings.audit)
     front.app = create_fastapi_app(settings, front, accounts, transformer, pod_security)
     return front
 
@@ -117,6 +119,8 @@ def create_fastapi_app(
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if front.auditor is not None:
+            await front.auditor.start()
         tasks = [_background(looplag.monitor(), "event-loop-lag")]
         store = EtcdStore(
             list(settings.etcd_servers),
@@ -218,6 +222,8 @@ def create_fastapi_app(
             await asyncio.gather(*tasks, return_exceptions=True)
             await cache.stop()
             await store.close()
+            if front.auditor is not None:
+                await front.auditor.stop()
 
     app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
     if accounts is not None and accounts.discovery_served:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from minik8s.apiserver.audit.options import AuditOptions, add_audit_flags, audit_options
 from minik8s.componentbase import options
 
 AUTHORIZATION_MODES = ("AlwaysAllow", "AlwaysDeny", "Node", "RBAC")
@@ -84,6 +85,8 @@ class ApiserverSettings:
     otherwise they are a 422 `disallowed by cluster policy`."""
     admission_control_config_file: str | None = None
     """AdmissionConfiguration file: the PodSecurity plugin's defaults and exemptions."""
+    audit: AuditOptions = field(default_factory=AuditOptions)
+    """`--audit-*`: the policy, the log file and the webhook (off by default)."""
     log_level: str = "info"
 
 
@@ -142,6 +145,7 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
     parser.add_argument("--service-account-jwks-uri", default=None)
     options.bool_flag(parser, "--allow-privileged", False)
     parser.add_argument("--admission-control-config-file", default=None)
+    add_audit_flags(parser)
     args = parser.parse_args(argv)
     if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
         parser.error("--tls-cert-file and --tls-private-key-file go together")
@@ -180,6 +184,7 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         service_account_key_file=tuple(args.service_account_key_file),
         api_audiences=tuple(a.strip() for a in args.api_audiences.split(",") if a.strip()),
         service_account_max_token_expiration=int(args.service_account_max_token_expiration),
+        audit=audit_options(args),
     )  # fmt: skip
 
 

@@ -28,6 +28,7 @@ from minik8s.apiserver import (
     warning,
     wire,
 )
+from minik8s.apiserver.audit import context as audit_context
 from minik8s.apiserver.registry import DeleteOptions, Registry
 from minik8s.apiserver.reviews import Reviews
 from minik8s.apiserver.serviceaccount import tokenrequest
@@ -97,8 +98,9 @@ class ResourceHandler:
             response = wire.error_response(e)
         except store_errors.StoreError as e:
             response = wire.error_response(storage_errors.api_error(e))
-        except Exception:  # a bug: answer with a Status, log the traceback (never send it)
+        except Exception as e:  # a bug: answer with a Status, log the traceback (never send it)
             logger.exception("%s %s failed", request.method, request.scope["path"])
+            audit_context.log_panic(e)
             response = wire.error_response(
                 errors.InternalError("an internal error occurred; see the apiserver's log")
             )
