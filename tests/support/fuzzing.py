@@ -438,7 +438,11 @@ def storage_keys(outcome: Outcome) -> set[str]:
         body = orjson.loads(outcome.body)
     except orjson.JSONDecodeError:
         return keys
+    if not isinstance(body, dict):
+        return keys
     objects = body.get("items") if isinstance(body.get("items"), list) else [body]
+    if isinstance(body.get("rows"), list):  # a Table (Accept: as=Table): the rows' objects
+        objects = [row.get("object") for row in body["rows"] if isinstance(row, dict)]
     for obj in objects:
         metadata = obj.get("metadata") if isinstance(obj, dict) else None
         if isinstance(metadata, dict) and metadata.get("name"):
