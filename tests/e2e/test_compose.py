@@ -54,6 +54,13 @@ def compose_command() -> list[str] | None:
     return ["docker", "compose"] if probe.returncode == 0 else None
 
 
+def etcd_ha_environment() -> dict[str, str]:
+    """The variables of deploy/compose/etcd-ha.env."""
+    lines = (DEPLOY / "compose" / "etcd-ha.env").read_text().splitlines()
+    pairs = [line.split("=", 1) for line in lines if line and not line.startswith("#")]
+    return {key: value for key, value in pairs}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -127,6 +134,8 @@ class Cluster:
             "MINIK8S_NODE_MONITOR_GRACE": "10s",
             "MINIK8S_POD_EVICTION_TIMEOUT": "5s",
             "MINIK8S_LB_POOL": free_pool(),
+            # Three etcd members (the etcd-ha profile): one is stopped during a rollout.
+            **etcd_ha_environment(),
         }
         self.api: Api | None = None
 
@@ -357,6 +366,76 @@ def test_pod_to_pod_across_nodes_by_ip_and_through_a_service(cluster: Cluster) -
         1,
     )
     assert "nginx" in page.lower()
+
+
+def test_nodes_cannot_reach_etcd(cluster: Cluster) -> None:
+    """Issue 15: etcd is on a network of its own (the members and the apiserver); a node
+    (hence its pods) can neither resolve nor reach it, and the apiserver reaches it only
+    over TLS with its client certificate."""
+    etcd_ip = subprocess.run(
+        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+         cluster.container("etcd-1")],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()[0]  # fmt: skip
+    probe = (
+        "import socket, sys\n"
+        "for host in sys.argv[1:]:\n"
+        "    try:\n"
+        "        socket.create_connection((host, 2379), timeout=3).close()\n"
+        "        print('reached', host)\n"
+        "    except OSError as e:\n"
+        "        print('refused', host, e)\n"
+    )
+    result = subprocess.run(
+        ["docker", "exec", cluster.container("node-1"), "python3", "-c", probe, "etcd-1",
+         etcd_ip],
+        capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    assert "reached" not in result.stdout, result.stdout
+    assert result.stdout.count("refused") == 2, result.stdout
+    mounts = subprocess.run(
+        ["docker", "inspect", "-f", "{{range .Mounts}}{{.Destination}} {{end}}",
+         cluster.container("node-1")],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert "/etcd-pki" not in mounts
+
+
+def test_rollout_survives_losing_an_etcd_member(cluster: Cluster) -> None:
+    """etcd-ha: the apiserver uses every --etcd-servers endpoint; stopping the member it uses
+    in the middle of a rollout costs a failover, and the rollout completes."""
+    api = cluster.api
+    assert api is not None
+    path = f"/apis/apps/v1/namespaces/{NS}/deployments/web"
+    response = api.http.patch(
+        path,
+        json={"spec": {"template": {"metadata": {"annotations": {"rollout": "etcd-ha"}}}}},
+        headers={"Content-Type": "application/strategic-merge-patch+json"},
+    )
+    assert response.status_code == 200, response.text
+    generation = response.json()["metadata"]["generation"]
+    started = time.monotonic()
+    cluster.run("stop", "-t", "5", "etcd-1")
+
+    def rolled_out() -> bool:
+        deployment = api.get(path)
+        status = deployment["status"]
+        web = pods(api, "app=web")
+        return (
+            status.get("observedGeneration", 0) >= generation
+            and status.get("updatedReplicas") == 4
+            and status.get("availableReplicas") == 4
+            and status.get("replicas") == 4
+            and len(web) == 4
+            and all(running(p) for p in web)
+            and all(
+                (p["metadata"].get("annotations") or {}).get("rollout") == "etcd-ha" for p in web
+            )
+        )
+
+    wait_for(rolled_out, "the rollout to complete on two etcd members of three", 180, 1)
+    TIMINGS["rollout with etcd-1 stopped"] = time.monotonic() - started
+    cluster.run("start", "etcd-1")
 
 
 def test_logs_and_exec_reach_every_node_and_kubelets_refuse_strangers(cluster: Cluster) -> None:
