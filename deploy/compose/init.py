@@ -16,6 +16,10 @@ and the host's admin kubeconfig (`kubernetes-admin`, https://127.0.0.1:<publishe
 to the bind-mounted output directory, owned by its owner, mode 0600. Rerunning it keeps what
 exists, so `docker-compose up` is idempotent. A new component is one line in COMPONENTS (and
 a `<name>-creds` volume mounted at /state/<name> here and at /etc/minik8s there).
+
+The `etcd-pki` volume (mounted only by the etcd members and the apiserver) gets etcd's own CA,
+the members' serving certificate and the apiserver's client certificate for etcd (issued
+once, `pki.ensure_etcd_certificates`).
 """
 
 from __future__ import annotations
@@ -31,9 +35,11 @@ from minik8s.cli.launcher.identities import Identity
 
 STATE = Path(os.environ.get("MINIK8S_STATE", "/state"))
 OUT = Path(os.environ.get("MINIK8S_OUT", "/out"))
+ETCD_PKI = Path(os.environ.get("MINIK8S_ETCD_PKI", "/etcd-pki"))
 HOSTS = ("apiserver", "localhost", "127.0.0.1", "10.96.0.1", *pki.SERVICE_NAMES)
 """Names of the apiserver: its compose service, loopback (the published port), and the
 `kubernetes` Service pods reach it through (ClusterIP and names)."""
+ETCD_HOSTS = ("etcd-1", "etcd-2", "etcd-3", "localhost", "127.0.0.1")
 SERVER = "https://apiserver:6443"
 NODES = ("node-1", "node-2")
 
@@ -42,6 +48,7 @@ COMPONENTS: dict[str, Identity] = {
     "controller-manager": identities.identity("controller-manager"),
     "dns": identities.identity("dns"),
     "addon-manager": identities.identity("addon-manager"),
+    "cloud-controller-manager": identities.identity("cloud-controller-manager"),
 }
 """Control-plane component (its volume's directory under /state) -> who it is."""
 
@@ -73,6 +80,7 @@ def main() -> None:
     port = int(os.environ.get("MINIK8S_API_PORT", "6443"))
     ca_dir = STATE / "pki"
     cert = pki.ensure_serving_certificate(ca_dir, HOSTS)
+    pki.ensure_etcd_certificates(ETCD_PKI, ETCD_HOSTS)
 
     apiserver = STATE / "apiserver"
     for name in ("ca.crt", "apiserver.crt", "apiserver.key"):
