@@ -1,0 +1,163 @@
+// A live table: the apiserver's Table (kubectl's columns) from a watch-backed stream, kept up
+// to date event by event, rendered at most once per animation frame. Sortable by any column;
+// filtered by a label selector (sent to the apiserver, as `kubectl get -l`).
+import { stream, statusMessage } from "./api.js";
+import { age, h, statusBadge } from "./dom.js";
+
+const MAX_ROWS = 1000;
+const STATUS_COLUMNS = new Set(["Status", "Phase", "Type", "Ready"]);
+
+function uidOf(row) {
+  const m = (row.object || {}).metadata || {};
+  return m.uid || `${m.namespace || ""}/${m.name || ""}`;
+}
+
+export class LiveTable {
+  // opts: {plural, title, namespace, linkOf(row) -> href|null, onRows(rows), wide}
+  constructor(container, opts) {
+    this.opts = opts;
+    this.rows = new Map();
+    this.columns = [];
+    this.sortBy = null;
+    this.sortDir = 1;
+    this.selector = "";
+    this.pending = false;
+    this.section = h("section", { class: "panel", "aria-label": opts.title });
+    const id = `sel-${opts.plural}`;
+    this.count = h("span", { class: "count", "aria-live": "polite" });
+    this.error = h("p", { class: "error", role: "alert", hidden: true });
+    this.filter = h("input", {
+      id, type: "search", placeholder: "app=web,tier!=db", autocomplete: "off",
+      "aria-describedby": `${id}-hint`,
+    });
+    this.filter.addEventListener("change", () => this.restart(this.filter.value.trim()));
+    this.table = h("table", { "data-resource": opts.plural });
+    this.section.append(
+      h("div", { class: "panel-head" },
+        h("h2", {}, opts.title, " ", this.count),
+        h("label", { for: id, class: "filter" }, "Label selector ",
+          this.filter, h("span", { id: `${id}-hint`, class: "sr-only" }, "as kubectl get -l; press Enter"))),
+      this.error,
+      h("div", { class: "scroll" }, this.table));
+    container.append(this.section);
+    this.timer = setInterval(() => this.schedule(), 10000);
+    this.restart("");
+  }
+
+  restart(selector) {
+    this.selector = selector;
+    if (this.source) this.source.close();
+    const q = new URLSearchParams();
+    if (this.opts.namespace) q.set("namespace", this.opts.namespace);
+    if (selector) q.set("labelSelector", selector);
+    this.source = stream(`/api/watch/${this.opts.plural}?${q}`, {
+      snapshot: (t) => {
+        this.columns = t.columnDefinitions || this.columns;
+        this.rows = new Map((t.rows || []).map((r) => [uidOf(r), r]));
+        this.error.hidden = true;
+        this.schedule();
+      },
+      change: (ev) => {
+        const t = ev.object || {};
+        if (t.columnDefinitions && t.columnDefinitions.length) this.columns = t.columnDefinitions;
+        for (const r of t.rows || []) {
+          if (ev.type === "DELETED") this.rows.delete(uidOf(r));
+          else this.rows.set(uidOf(r), r);
+        }
+        this.schedule();
+      },
+      failure: (s) => {
+        this.error.textContent = statusMessage(s, s.code);
+        this.error.hidden = false;
+        this.source.close();
+      },
+    }, (s) => window.dispatchEvent(new CustomEvent("conn", { detail: s })));
+  }
+
+  close() {
+    clearInterval(this.timer);
+    if (this.source) this.source.close();
+  }
+
+  schedule() {
+    if (this.pending) return;
+    this.pending = true;
+    requestAnimationFrame(() => {
+      this.pending = false;
+      this.render();
+    });
+  }
+
+  visibleColumns() {
+    return this.columns
+      .map((c, i) => ({ ...c, index: i }))
+      .filter((c) => c.priority === 0 || c.priority === undefined || this.opts.wide);
+  }
+
+  sorted() {
+    const rows = [...this.rows.values()];
+    if (this.sortBy === null) {
+      return rows.sort((a, b) => {
+        const am = a.object?.metadata || {}, bm = b.object?.metadata || {};
+        return (am.namespace || "").localeCompare(bm.namespace || "") || (am.name || "").localeCompare(bm.name || "");
+      });
+    }
+    const i = this.sortBy, dir = this.sortDir;
+    const isAge = this.columns[i]?.name === "Age";
+    return rows.sort((a, b) => {
+      if (isAge) {
+        const at = Date.parse(a.object?.metadata?.creationTimestamp || 0), bt = Date.parse(b.object?.metadata?.creationTimestamp || 0);
+        return (bt - at) * dir;
+      }
+      const x = a.cells[i], y = b.cells[i];
+      if (typeof x === "number" && typeof y === "number") return (x - y) * dir;
+      return String(x).localeCompare(String(y), undefined, { numeric: true }) * dir;
+    });
+  }
+
+  render() {
+    const cols = this.visibleColumns();
+    const showNs = !this.opts.namespace && this.opts.namespaced !== false;
+    const head = h("tr", {},
+      showNs ? h("th", { scope: "col" }, "Namespace") : null,
+      cols.map((c) => {
+        const sorted = this.sortBy === c.index;
+        const button = h("button", { type: "button", class: "sort", title: c.description || c.name }, c.name,
+          sorted ? (this.sortDir > 0 ? " ▲" : " ▼") : "");
+        button.addEventListener("click", () => {
+          this.sortDir = sorted ? -this.sortDir : 1;
+          this.sortBy = c.index;
+          this.render();
+        });
+        return h("th", { scope: "col", "aria-sort": sorted ? (this.sortDir > 0 ? "ascending" : "descending") : "none" }, button);
+      }));
+    const all = this.sorted();
+    const now = Date.now();
+    const body = document.createElement("tbody");
+    for (const row of all.slice(0, MAX_ROWS)) {
+      const md = row.object?.metadata || {};
+      const tr = h("tr", { "data-name": md.name || "", "data-namespace": md.namespace || "" });
+      if (showNs) tr.append(h("td", {}, md.namespace || ""));
+      for (const c of cols) {
+        let value = row.cells[c.index];
+        if (c.name === "Age") value = age(md.creationTimestamp, now);
+        let cell;
+        if (c.name === "Name") {
+          const href = this.opts.linkOf ? this.opts.linkOf(row) : null;
+          cell = href ? h("a", { href, "data-link": true }, String(value)) : String(value);
+        } else if (STATUS_COLUMNS.has(c.name)) {
+          cell = statusBadge(value);
+        } else {
+          cell = String(value ?? "");
+        }
+        tr.append(h(c.name === "Name" ? "th" : "td", c.name === "Name" ? { scope: "row" } : {}, cell));
+      }
+      body.append(tr);
+    }
+    const thead = document.createElement("thead");
+    thead.append(head);
+    this.table.replaceChildren(thead, body);
+    this.count.textContent = all.length > MAX_ROWS ? `(${MAX_ROWS} of ${all.length}: filter to see others)` : `(${all.length})`;
+    if (this.opts.onRows) this.opts.onRows(all);
+  }
+}
