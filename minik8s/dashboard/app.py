@@ -50,6 +50,7 @@ SECURITY_HEADERS = {
 PAGES = ("/", "/overview", "/workloads", "/pods", "/services", "/config", "/events",
          "/namespaces", "/nodes", "/architecture", "/pod", "/object")  # fmt: skip
 MAX_AUDIT_BODY = 32 << 20
+MAX_TABLES = 8
 
 
 class Dashboard:
@@ -127,20 +128,28 @@ class Dashboard:
         return _json({"user": session.user, "groups": session.groups, "csrf": session.csrf})
 
     async def watch(self, request: Request) -> Response:
+        """`/api/watch?r=pods&r=nodes&namespace=…&labelSelector.pods=…`: the live tables of a
+        page, all on one stream."""
         session = self.session(request)
         if session is None:
             return _status(errors.Unauthorized("sign in first"))
+        q = request.query_params
+        plurals = q.getlist("r")
+        if not plurals or len(plurals) > MAX_TABLES:
+            return _status(errors.BadRequest(f"name 1 to {MAX_TABLES} resources with r="))
         try:
-            rt = actions.resource(request.path_params["plural"])
+            types = [actions.resource(p) for p in plurals]
         except errors.ApiError as e:
             return _status(e)
-        namespace = request.query_params.get("namespace") or None
-        selector = request.query_params.get("labelSelector") or None
-        source = streams.table_stream(
-            session.client, rt, namespace if rt.namespaced else None, selector,
-            self.settings.stream,
-        )  # fmt: skip
-        return self._sse(source)
+        namespace = q.get("namespace") or None
+        sources = [
+            streams.table_stream(
+                session.client, rt, namespace if rt.namespaced else None,
+                q.get(f"labelSelector.{rt.plural}") or None, self.settings.stream,
+            )
+            for rt in types
+        ]  # fmt: skip
+        return self._sse(sources[0] if len(sources) == 1 else streams.merged(sources))
 
     async def log(self, request: Request) -> Response:
         session = self.session(request)
@@ -334,7 +343,7 @@ def build(settings: DashboardSettings, store: SessionStore) -> tuple[Starlette, 
         Route("/login", d.login_post, methods=["POST"]),
         Route("/logout", d.logout, methods=["POST"]),
         Route("/api/session", d.whoami),
-        Route("/api/watch/{plural}", d.watch),
+        Route("/api/watch", d.watch),
         Route("/api/log/{namespace}/{name}", d.log),
         Route("/api/flow", d.flow_stream),
         Route("/api/podflow/{namespace}/{name}", d.pod_flow),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import logging
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -20,6 +21,8 @@ from minik8s.dashboard.grants import Credential
 from minik8s.dashboard.sessions import COOKIE, Session, SessionStore
 
 logger = logging.getLogger(__name__)
+
+MAX_FORM = 32 << 10
 
 FORM = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -88,8 +91,11 @@ async def by_code(request: Request, store: SessionStore, grant_dir: Any) -> Resp
 
 
 async def by_token(request: Request, store: SessionStore) -> Response:
-    body = await request.form()
-    token = str(body.get("token") or "").strip()
+    raw = await request.body()
+    if len(raw) > MAX_FORM:
+        return form("The form is too large.", 413)
+    fields = parse_qs(raw.decode(errors="replace"), max_num_fields=4)
+    token = (fields.get("token") or [""])[0].strip()
     if not token or len(token) > 16384 or any(c.isspace() for c in token):
         return form("Paste a bearer token (one line, no spaces).", 400)
     return await _finish(store, Credential(token=token))

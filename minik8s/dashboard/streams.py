@@ -20,6 +20,7 @@ from typing import Any
 from minik8s.api import errors
 from minik8s.api.resources import ResourceType
 from minik8s.client.api import ApiClient
+from minik8s.client.tasks import cancel_and_wait, spawn
 from minik8s.dashboard import sse
 
 logger = logging.getLogger(__name__)
@@ -49,8 +50,8 @@ def table_resource_version(obj: dict[str, Any]) -> str | None:
     return str(rv) if rv else None
 
 
-def failure(e: errors.ApiError) -> bytes:
-    return sse.event("failure", {"code": e.code, "reason": e.reason, "message": e.message})
+def failure(e: errors.ApiError, **extra: Any) -> bytes:
+    return sse.event("failure", {"code": e.code, "reason": e.reason, "message": e.message, **extra})
 
 
 async def table_stream(
@@ -60,8 +61,10 @@ async def table_stream(
     label_selector: str | None,
     settings: StreamSettings,
 ) -> AsyncIterator[bytes]:
-    """The SSE bytes of one page's live table; ends only on a refusal."""
+    """The SSE bytes of one page's live table; ends only on a refusal. Every event names its
+    resource, so that one stream can carry every table of a page."""
     headers = {"Accept": TABLE}
+    tag = {"resource": rt.plural}
     rv: str | None = None
     delay = settings.backoff_initial
     while True:
@@ -74,8 +77,8 @@ async def table_stream(
                     headers=headers,
                 )
                 rv = (table.get("metadata") or {}).get("resourceVersion") or "0"
-                yield sse.event("snapshot", table)
-            yield sse.event("status", {"state": "live"})
+                yield sse.event("snapshot", {**tag, "table": table})
+            yield sse.event("status", {**tag, "state": "live"})
             delay = settings.backoff_initial
             watch = client.watch(
                 rt, namespace, resource_version=rv, label_selector=label_selector,
@@ -85,17 +88,42 @@ async def table_stream(
                 async for ev in watch:
                     rv = table_resource_version(ev.object) or rv
                     if ev.type != "BOOKMARK":
-                        yield sse.event("change", {"type": ev.type, "object": ev.object})
+                        yield sse.event("change", {**tag, "type": ev.type, "object": ev.object})
         except (errors.Gone, errors.Expired):
             logger.info("watch %s: resourceVersion %s is too old, listing again", rt.plural, rv)
             rv = None
         except (errors.Unauthorized, errors.Forbidden, errors.NotFound, errors.BadRequest) as e:
-            yield failure(e)
+            yield failure(e, **tag)
             return
         except errors.ApiError as e:
-            yield sse.event("status", {"state": "reconnecting", "message": e.message})
+            yield sse.event("status", {**tag, "state": "reconnecting", "message": e.message})
             await asyncio.sleep(delay)
             delay = min(delay * 2, settings.backoff_max)
+
+
+async def merged(sources: list[AsyncIterator[bytes]]) -> AsyncIterator[bytes]:
+    """The chunks of every source as they come (one browser connection for a whole page:
+    browsers open at most six HTTP/1.1 connections to one host)."""
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=1000)
+
+    async def pump(source: AsyncIterator[bytes]) -> None:
+        try:
+            async for chunk in source:
+                await queue.put(chunk)
+        finally:
+            await queue.put(None)
+
+    tasks = [spawn(pump(s), f"stream {i}") for i, s in enumerate(sources)]
+    running = len(tasks)
+    try:
+        while running:
+            chunk = await queue.get()
+            if chunk is None:
+                running -= 1
+            else:
+                yield chunk
+    finally:
+        await cancel_and_wait(tasks)
 
 
 async def with_keepalive(source: AsyncIterator[bytes], every: float) -> AsyncIterator[bytes]:

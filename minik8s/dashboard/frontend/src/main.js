@@ -63,10 +63,10 @@ function keepNamespaces() {
     nsSelect.replaceChildren(h("option", { value: "" }, "all namespaces"), ...[...names].sort().map((n) => h("option", { value: n }, n)));
     nsSelect.value = names.has(chosen) ? chosen : "";
   };
-  nsSource = new EventSource("/api/watch/namespaces");
+  nsSource = new EventSource("/api/watch?r=namespaces");
   nsSource.addEventListener("snapshot", (e) => {
     names.clear();
-    for (const r of JSON.parse(e.data).rows || []) names.add(r.object.metadata.name);
+    for (const r of JSON.parse(e.data).table.rows || []) names.add(r.object.metadata.name);
     refresh();
   });
   nsSource.addEventListener("change", (e) => {

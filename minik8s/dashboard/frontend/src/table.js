@@ -12,6 +12,45 @@ function uidOf(row) {
   return m.uid || `${m.namespace || ""}/${m.name || ""}`;
 }
 
+// The live tables of a page share one stream (browsers allow six HTTP/1.1 connections to a
+// host): tables made in the same tick join one hub, which opens the stream in a microtask.
+let hub = null;
+
+class Hub {
+  constructor() {
+    this.tables = new Map();
+    this.source = null;
+    queueMicrotask(() => this.open());
+  }
+
+  add(table) {
+    this.tables.set(table.opts.plural, table);
+  }
+
+  open() {
+    if (this.source) this.source.close();
+    const q = new URLSearchParams();
+    let namespace = null;
+    for (const [plural, t] of this.tables) {
+      q.append("r", plural);
+      if (t.selector) q.set(`labelSelector.${plural}`, t.selector);
+      namespace = namespace || t.opts.namespace;
+    }
+    if (namespace) q.set("namespace", namespace);
+    const to = (name) => (d) => {
+      const t = this.tables.get(d.resource);
+      if (t) t[name](d);
+    };
+    this.source = stream(`/api/watch?${q}`, { snapshot: to("onSnapshot"), change: to("onChange"), failure: to("onFailure") },
+      (s) => window.dispatchEvent(new CustomEvent("conn", { detail: s })));
+  }
+
+  close() {
+    if (this.source) this.source.close();
+    if (hub === this) hub = null;
+  }
+}
+
 export class LiveTable {
   // opts: {plural, title, namespace, linkOf(row) -> href|null, onRows(rows), wide}
   constructor(container, opts) {
@@ -46,37 +85,40 @@ export class LiveTable {
 
   restart(selector) {
     this.selector = selector;
-    if (this.source) this.source.close();
-    const q = new URLSearchParams();
-    if (this.opts.namespace) q.set("namespace", this.opts.namespace);
-    if (selector) q.set("labelSelector", selector);
-    this.source = stream(`/api/watch/${this.opts.plural}?${q}`, {
-      snapshot: (t) => {
-        this.columns = t.columnDefinitions || this.columns;
-        this.rows = new Map((t.rows || []).map((r) => [uidOf(r), r]));
-        this.error.hidden = true;
-        this.schedule();
-      },
-      change: (ev) => {
-        const t = ev.object || {};
-        if (t.columnDefinitions && t.columnDefinitions.length) this.columns = t.columnDefinitions;
-        for (const r of t.rows || []) {
-          if (ev.type === "DELETED") this.rows.delete(uidOf(r));
-          else this.rows.set(uidOf(r), r);
-        }
-        this.schedule();
-      },
-      failure: (s) => {
-        this.error.textContent = statusMessage(s, s.code);
-        this.error.hidden = false;
-        this.source.close();
-      },
-    }, (s) => window.dispatchEvent(new CustomEvent("conn", { detail: s })));
+    if (!this.hub) {
+      this.hub = hub || (hub = new Hub());
+      this.hub.add(this);
+    } else {
+      this.hub.open();
+    }
+  }
+
+  onSnapshot(d) {
+    const t = d.table;
+    this.columns = t.columnDefinitions || this.columns;
+    this.rows = new Map((t.rows || []).map((r) => [uidOf(r), r]));
+    this.error.hidden = true;
+    this.schedule();
+  }
+
+  onChange(ev) {
+    const t = ev.object || {};
+    if (t.columnDefinitions && t.columnDefinitions.length) this.columns = t.columnDefinitions;
+    for (const r of t.rows || []) {
+      if (ev.type === "DELETED") this.rows.delete(uidOf(r));
+      else this.rows.set(uidOf(r), r);
+    }
+    this.schedule();
+  }
+
+  onFailure(s) {
+    this.error.textContent = statusMessage(s, s.code);
+    this.error.hidden = false;
   }
 
   close() {
     clearInterval(this.timer);
-    if (this.source) this.source.close();
+    this.hub.close();
   }
 
   schedule() {
