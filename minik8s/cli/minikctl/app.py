@@ -96,6 +96,7 @@ def _register() -> None:
         label,
         logs,
         nodes,
+        portforward,
         rollout,
         run,
         scale,
@@ -104,7 +105,7 @@ def _register() -> None:
     )
 
     for module in (get, describe, run, trace, create, apply, delete, logs, scale, rollout,
-                   expose, label, nodes, info, top):  # fmt: skip
+                   expose, label, nodes, info, top, portforward):  # fmt: skip
         module.register(app)
 
 
