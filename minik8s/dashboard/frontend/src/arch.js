@@ -15,14 +15,16 @@ const LOG_RENDER_MS = 250; // the side log and the traffic table are redrawn at 
 const COLORS = { request: "#0b57d0", write: "#8e24aa", watch: "#00796b", event: "#b06000" };
 const SHAPES = { request: "●", write: "■", watch: "◆", event: "▲" };
 
-function layout(nodes, width) {
+const OPTIONAL = new Set(["dns", "cloud-controller-manager"]); // boxes drawn once they are seen at work
+
+function layout(nodes, width, seen) {
   const boxes = new Map();
   const cw = 120, chh = 40;
   const put = (id, x, y, w, hh, label, group) => boxes.set(id, { id, x, y, w, h: hh, label, group });
   put("kubectl", 20, 20, cw, chh, "kubectl / clients", "client");
   put("apiserver", width / 2 - 80, 20, 160, chh, "apiserver", "cp");
   put("etcd", width - cw - 20, 20, cw, chh, "etcd", "cp");
-  const row = ["scheduler", "controller-manager", "proxy", "dashboard", "dns", "cloud-controller-manager"];
+  const row = ["scheduler", "controller-manager", "proxy", "dashboard", "dns", "cloud-controller-manager"].filter((id) => !OPTIONAL.has(id) || seen.has(id));
   const step = (width - 40) / row.length;
   row.forEach((id, i) => put(id, 20 + i * step + 4, 100, step - 8, chh, id === "proxy" ? "kube-proxy" : id, "cp"));
   const cols = Math.max(1, Math.min(nodes.length, Math.floor((width - 20) / 150)));
@@ -51,6 +53,7 @@ export function archPage(main) {
   const counts = new Map(); // "src->dst" -> steps seen
   const flying = []; // tokens in flight: {a, b, start, kind, n}
   let followed = null;
+  const seenOptional = new Set();
 
   const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
   svg.setAttribute("role", "img");
@@ -135,7 +138,7 @@ export function archPage(main) {
 
   function draw() {
     const width = Math.max(stage.clientWidth || 900, 600);
-    geo = layout(nodes, width);
+    geo = layout(nodes, width, seenOptional);
     svg.setAttribute("viewBox", `0 0 ${width} ${geo.height}`);
     svg.setAttribute("width", width);
     svg.setAttribute("height", geo.height);
@@ -148,7 +151,7 @@ export function archPage(main) {
       const [x1, y1] = center(A), [x2, y2] = center(B);
       parts.push(`<line x1="${x1}" y1="${y1}" x2="${x2}" y2="${y2}" class="wire"/>`);
     };
-    for (const id of CONTROL) if (id !== "apiserver") line(id, "apiserver");
+    for (const id of CONTROL) if (id !== "apiserver" && geo.boxes.has(id)) line(id, "apiserver");
     for (const n of nodes) line(`kubelet:${n.name}`, "apiserver");
     for (const box of geo.boxes.values()) {
       const label = box.label.length > 22 ? box.label.slice(0, 21) + "…" : box.label;
@@ -210,6 +213,10 @@ export function archPage(main) {
   function receive(entries) {
     const now = Date.now();
     for (const e of entries) {
+      if (OPTIONAL.has(e.src) && !seenOptional.has(e.src)) {
+        seenOptional.add(e.src);
+        draw();
+      }
       e.received = now;
       log.push(e);
       count(e);
