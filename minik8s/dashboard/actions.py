@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from minik8s.api import errors, meta, resources, times
+from minik8s.api import errors, meta, resources, rollback, times
 from minik8s.api.resources import ResourceType
 from minik8s.client.api import ApiClient
 
@@ -101,6 +101,24 @@ async def restart(client: ApiClient, plural: str, namespace: str, name: str) -> 
         "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: times.now_rfc3339()}}}}
     }
     return await client.patch(resource(plural), name, body, namespace=namespace)
+
+
+async def undo(client: ApiClient, plural: str, namespace: str, name: str) -> dict:
+    """`kubectl rollout undo deployment/NAME`: the previous revision's pod template."""
+    if plural != "deployments":
+        raise errors.BadRequest(
+            f"rollout undo of {plural} is not in the dashboard yet: use minikctl rollout undo"
+        )
+    deploy = await client.get(resources.DEPLOYMENTS, name, namespace)
+    listed = await client.list_all(resources.REPLICASETS, namespace)
+    owned = [rs for rs in listed.get("items") or [] if meta.find_owner(rs, meta.uid_of(deploy))]
+    template = rollback.undo_template(owned, rollback.revision_of(deploy), 0)
+    if template is None:
+        raise errors.NotFound(f'no rollout history found for deployment "{name}"')
+    patch = [{"op": "replace", "path": "/spec/template", "value": template}]
+    return await client.patch(
+        resources.DEPLOYMENTS, name, patch, namespace=namespace, patch_type="json"
+    )
 
 
 async def delete(client: ApiClient, plural: str, namespace: str, name: str) -> dict:

@@ -215,6 +215,9 @@ class Dashboard:
     async def restart(self, request: Request) -> Response:
         return await self._call(request, actions.restart, True)
 
+    async def undo(self, request: Request) -> Response:
+        return await self._call(request, actions.undo, True)
+
     async def delete(self, request: Request) -> Response:
         return await self._call(request, actions.delete, True)
 
@@ -352,6 +355,7 @@ def build(settings: DashboardSettings, store: SessionStore) -> tuple[Starlette, 
         Route(obj.replace("{verb}", "yaml"), d.put_yaml, methods=["PUT"]),
         Route(obj.replace("{verb}", "scale"), d.scale, methods=["POST"]),
         Route(obj.replace("{verb}", "restart"), d.restart, methods=["POST"]),
+        Route(obj.replace("{verb}", "undo"), d.undo, methods=["POST"]),
         Route(obj.replace("{verb}", "delete"), d.delete, methods=["POST"]),
         Route("/api/run/{namespace}", d.run_pod, methods=["POST"]),
         Route("/api/reveal/secrets/{namespace}/{name}", d.reveal, methods=["POST"]),

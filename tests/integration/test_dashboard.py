@@ -247,6 +247,18 @@ def test_scaling_a_deployment_from_the_page(setup: Setup, browser: Any) -> None:
     shot(browser, "deployment")
 
 
+def test_rollout_undo_from_the_page_without_history_shows_the_404(
+    setup: Setup, browser: Any
+) -> None:
+    open_page(browser, f"{setup.dashboard.url}/object?r=deployments&ns={NS}&name=web", "#undo")
+    browser.find_element("id", "undo").click()
+    wait_for(
+        lambda: "no rollout history found" in browser.find_element("id", "action-result").text,
+        "the refusal of an undo with no ReplicaSet (no controller-manager runs here)",
+        timeout=UI_WAIT,
+    )
+
+
 def test_a_view_only_user_sees_the_apiservers_403(setup: Setup) -> None:
     with chromium() as viewer:
         viewer.get(f"{setup.dashboard.url}/login")

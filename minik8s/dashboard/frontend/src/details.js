@@ -75,6 +75,12 @@ function actionsBar(plural, ns, name, obj) {
       show(result, r.ok ? "Rollout restarted." : statusMessage(r.body, r.status), r.ok);
     } }, "Rollout restart"));
   }
+  if (plural === "deployments") {
+    bar.append(h("button", { type: "button", id: "undo", onclick: async () => {
+      const r = await send("POST", `/api/undo/${base}`);
+      show(result, r.ok ? "Rolled back to the previous revision." : statusMessage(r.body, r.status), r.ok);
+    } }, "Rollout undo"));
+  }
   const dialog = h("dialog", { "aria-labelledby": "confirm-title" },
     h("h2", { id: "confirm-title" }, `Delete ${plural}/${name}?`),
     h("p", {}, "This cannot be undone."),
