@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from selenium.webdriver.common.keys import Keys
 
 from minik8s.dashboard import grants
 from tests.support.browser import artefact_dir, chromium, requested_urls
@@ -209,6 +210,12 @@ def test_a_one_time_code_signs_in_once_and_leaves_only_a_cookie(setup: Setup, br
     assert again.status_code == 401 and "unknown, used or expired" in again.text
     unsigned = httpx.get(f"{setup.dashboard.url}/api/watch?r=pods", follow_redirects=False)
     assert unsigned.status_code == 401
+    # a write with the cookie but without the page's CSRF token (a cross-site form) is refused
+    jar = {"minik8s-dashboard-session": cookie["value"]}
+    forged = httpx.post(
+        f"{setup.dashboard.url}/api/scale/deployments/{NS}/web", cookies=jar, json={"replicas": 0}
+    )
+    assert forged.status_code == 403 and "CSRF" in forged.json()["message"]
     shot(browser, "overview")
 
 
@@ -362,6 +369,10 @@ def test_pages_at_phone_width_and_no_credential_in_any_url(setup: Setup, browser
     for page in ("workloads", "services", "config", "events", "namespaces", "nodes"):
         open_page(browser, f"{setup.dashboard.url}/{page}", "main h1")
         shot(browser, page)
+    # keyboard: the first Tab reaches the skip link, and every table header sorts as a button
+    browser.find_element("tag name", "body").send_keys(Keys.TAB)
+    assert browser.switch_to.active_element.get_attribute("class") == "skip"
+    assert browser.find_elements("css selector", "th button.sort")
     browser.set_window_size(390, 844)
     try:
         open_page(browser, f"{setup.dashboard.url}/pods", 'table[data-resource="pods"] thead th')
