@@ -17,9 +17,10 @@ import orjson
 
 from minik8s.api import defaults, errors, patch, times, validation
 from minik8s.api.meta import Object
+from minik8s.api.patch import DecodedPatch
 from minik8s.api.resources import EVENTS, NAMESPACES, PODS, SERVICES, STORAGECLASSES, ResourceType
 from minik8s.api.selectors import label_selector_from_object, label_selector_from_set
-from minik8s.apiserver import admission_storage, allocators, strategy
+from minik8s.apiserver import admission_storage, allocators, fieldvalidation, params, strategy
 from minik8s.apiserver.admission import CREATE, DELETE, UPDATE
 from minik8s.apiserver.admission import Admission as ValidatingAdmission
 from minik8s.apiserver.watchcache import WatchCache
@@ -118,6 +119,7 @@ class Registry:
         resourceVersion unset: a consistent read (the cache first catches up with etcd);
         "0": whatever the cache holds; N: the cache holds at least revision N.
         """
+        self.cache.check_serving()
         if not resource_version:
             await self.cache.wait_fresh()
         elif resource_version != "0":
@@ -129,15 +131,26 @@ class Registry:
 
     # -- create -------------------------------------------------------------------------------
     async def create(
-        self, resource: ResourceType, namespace: str | None, body: Any, dry_run: bool = False
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        body: Any,
+        dry_run: bool = False,
+        field_validation: str = params.DEFAULT_FIELD_VALIDATION,
     ) -> Object:
         async with self._allocating(resource):
-            return await self._create(resource, namespace, body, dry_run)
+            return await self._create(resource, namespace, body, dry_run, field_validation)
 
     async def _create(
-        self, resource: ResourceType, namespace: str | None, body: Any, dry_run: bool
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        body: Any,
+        dry_run: bool,
+        field_validation: str,
     ) -> Object:
         obj = strategy.check_type(resource, body)
+        fieldvalidation.check(resource.api_version, resource.kind, obj, field_validation)
         strategy.check_namespace(resource, obj, namespace)
         strategy.prepare_for_create(resource, obj)
         name = obj["metadata"].get("name") or ""
@@ -268,9 +281,11 @@ class Registry:
         body: Any,
         subresource: str | None = None,
         dry_run: bool = False,
+        field_validation: str = params.DEFAULT_FIELD_VALIDATION,
     ) -> Object:
         """PUT of the object or of its `status`/`finalize` subresource."""
         new = strategy.check_type(resource, body)
+        fieldvalidation.check(resource.api_version, resource.kind, new, field_validation)
         strategy.check_namespace(resource, new, namespace)
         if new["metadata"].get("name") not in (None, name):
             raise errors.BadRequest(
@@ -330,14 +345,17 @@ class Registry:
         resource: ResourceType,
         namespace: str | None,
         name: str,
-        body: bytes,
-        content_type: str,
+        body: DecodedPatch,
         subresource: str | None = None,
         dry_run: bool = False,
+        field_validation: str = params.DEFAULT_FIELD_VALIDATION,
     ) -> Object:
         def mutate(old: Object) -> Object:
-            patched = patch.apply_patch(clone(old), body, content_type, resource.kind)
+            patched = patch.apply_decoded(clone(old), body, resource.kind)
             patched = strategy.check_type(resource, patched)
+            fieldvalidation.check(
+                resource.api_version, resource.kind, patched, field_validation, patched=True
+            )
             patched["metadata"]["name"] = name
             if resource.namespaced:
                 patched["metadata"]["namespace"] = namespace
@@ -353,12 +371,14 @@ class Registry:
                     resource, namespace, name, mutate, dry_run=dry_run
                 )
         except errors.NotFound:
-            if content_type.split(";")[0].strip() != "application/apply-patch+yaml":
+            if body.media_type != patch.APPLY_PATCH:
                 raise
             # Server-side apply creates what does not exist yet.
-            applied = patch.apply_patch({}, body, content_type, resource.kind)
-            applied.setdefault("metadata", {})["name"] = name
-            return await self.create(resource, namespace, applied, dry_run=dry_run)
+            applied = strategy.check_type(resource, patch.apply_decoded({}, body, resource.kind))
+            applied["metadata"]["name"] = name
+            return await self.create(
+                resource, namespace, applied, dry_run=dry_run, field_validation=field_validation
+            )
         return obj
 
     # -- delete -------------------------------------------------------------------------------
@@ -441,13 +461,19 @@ class Registry:
         raise self._conflict(resource, name, "too many concurrent updates; please try again")
 
     # -- subresources -------------------------------------------------------------------------
-    async def bind(self, namespace: str, name: str, body: Any) -> None:
-        if not isinstance(body, dict):
-            raise errors.BadRequest("the body of the request must be a Binding object")
-        target = body.get("target") or {}
-        node = target.get("name")
-        if not node:
-            raise errors.invalid_object("Binding", name, [errors.required("target.name")])
+    async def bind(
+        self,
+        namespace: str,
+        name: str,
+        body: Any,
+        field_validation: str = params.DEFAULT_FIELD_VALIDATION,
+    ) -> None:
+        fieldvalidation.check_typed("v1", "Binding", body, "Binding")
+        fieldvalidation.check("v1", "Binding", body, field_validation)
+        causes = validation.validate_binding(body)
+        if causes:
+            raise errors.invalid_object("Binding", name, causes)
+        node = body["target"]["name"]
 
         def assign(pod: Object) -> Object:
             spec = pod.setdefault("spec", {})
@@ -487,8 +513,11 @@ class Registry:
         name: str,
         scale: Any,
         dry_run: bool = False,
+        field_validation: str = params.DEFAULT_FIELD_VALIDATION,
     ) -> Object:
-        if not isinstance(scale, dict) or not isinstance(scale.get("spec", {}), dict):
+        fieldvalidation.check_typed("autoscaling/v1", "Scale", scale, "Scale")
+        fieldvalidation.check("autoscaling/v1", "Scale", scale, field_validation)
+        if not isinstance(scale.get("spec") or {}, dict):
             raise errors.BadRequest("the body of the request must be a Scale object")
         replicas = (scale.get("spec") or {}).get("replicas", 0)
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
@@ -519,14 +548,16 @@ class Registry:
         resource: ResourceType,
         namespace: str,
         name: str,
-        body: bytes,
-        content_type: str,
+        body: DecodedPatch,
         dry_run: bool = False,
+        field_validation: str = params.DEFAULT_FIELD_VALIDATION,
     ) -> Object:
         current = await self.get_scale(resource, namespace, name)
-        patched = patch.apply_patch(current, body, content_type, "Scale")
+        patched = patch.apply_decoded(current, body, "Scale")
         patched.setdefault("metadata", {}).pop("resourceVersion", None)
-        return await self.update_scale(resource, namespace, name, patched, dry_run)
+        return await self.update_scale(
+            resource, namespace, name, patched, dry_run, field_validation
+        )
 
     async def ensure_namespaces(self, names: tuple[str, ...]) -> None:
         for ns in names:
