@@ -7,7 +7,7 @@ set -euo pipefail
 # package's systemd service is not used). curl: the LoadBalancer e2e tests curl external IPs.
 # wget: Debian's GNU wget goes into the minik8s/busybox image (busybox 1.35's crashes on -T).
 PACKAGES=(etcd-server etcd-client iptables iproute2 python3-venv docker.io busybox-static debootstrap
-          docker-compose docker-registry curl wget)
+          docker-compose docker-registry curl wget chromium chromium-driver)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -123,7 +123,7 @@ class Launcher:
 
 
 def make_launcher(home: Path) -> Launcher:
-    etcd_port, peer_port, apiserver_port = distinct_free_ports(3)
+    etcd_port, peer_port, apiserver_port, dashboard_port = distinct_free_ports(4)
     env = {
         **os.environ,
         "MINIK8S_HOME": str(home),
@@ -132,6 +132,7 @@ def make_launcher(home: Path) -> Launcher:
         "MINIK8S_APISERVER_PORT": str(apiserver_port),
         # a test cluster's DNS never asks a real resolver: names outside the cluster fail
         "MINIK8S_DNS_UPSTREAM": "none",
+        "MINIK8S_DASHBOARD_PORT": str(dashboard_port),
         "COLUMNS": "200",
     }
     env.pop("KUBECONFIG", None)

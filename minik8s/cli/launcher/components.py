@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from minik8s.cli.launcher import audit, identities, network, pki
+from minik8s.cli.launcher import audit, dashboard, identities, network, pki
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.pki import Pki
 from minik8s.cli.launcher.settings import LauncherSettings
@@ -139,6 +139,7 @@ def _apiserver(settings: LauncherSettings, state: ClusterState, node: str | None
         f"--service-account-key-file={keys.service_account_pub}",
         f"--service-account-signing-key-file={keys.service_account_key}",
         *audit.apiserver_flags(settings.audit_policy_file, settings.audit_log_file),
+        *dashboard.apiserver_flags(settings),
     ]
 
 
@@ -216,6 +217,18 @@ def _dns(settings: LauncherSettings, state: ClusterState, node: str | None) -> l
     if settings.dns_upstream is not None:
         argv.append(f"--upstream={settings.dns_upstream or 'none'}")
     return argv
+
+
+def _dashboard(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
+    """The web UI on loopback: its own identity only checks the audit webhook's caller; each
+    user signs in with their own credential (`minik8s dashboard` prints a one-time link)."""
+    return [
+        *_client("minik8s.dashboard.server", "dashboard")(settings, state, node),
+        f"--bind-address={LOOPBACK}",
+        f"--port={state.dashboard_port}",
+        f"--grant-dir={dashboard.grant_dir(settings)}",
+        f"--audit-webhook-token-file={dashboard.token_file(settings)}",
+    ]
 
 
 def _cloud_controller_manager(
@@ -297,6 +310,14 @@ COMPONENTS: tuple[Component, ...] = (
         identity="kubelet",
     ),
     Component("proxy", True, None, _proxy, identity="proxy"),
+    Component(
+        "dashboard",
+        True,
+        21,
+        _dashboard,
+        health=lambda state: f"{state.dashboard_url}/healthz",
+        identity="dashboard",
+    ),
 )
 """Start order; `down` stops in reverse."""
 

@@ -37,6 +37,8 @@ class ClusterState:
     """Port of the cluster DNS on the host's pod-network address (UDP and TCP)."""
     dns_metrics_port: int = 9153
     """Port of the DNS's /healthz, /readyz and /metrics on loopback (CoreDNS's metrics port)."""
+    dashboard_port: int = 9090
+    """dashboard port (HTTP on loopback; the Kubernetes dashboard's 9090)."""
     nodes: int = 1
     """Nodes with a real kubelet."""
     fake_nodes: int = 0
@@ -59,6 +61,10 @@ class ClusterState:
     @property
     def dns_health_url(self) -> str:
         return f"http://{LOOPBACK}:{self.dns_metrics_port}/readyz"
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.dashboard_port}"
 
 
 def load(path: Path) -> ClusterState | None:
@@ -122,6 +128,7 @@ _PORTS: tuple[tuple[str, str, str, str, bool], ...] = (
     ("apiserver_port", "apiserver", "apiserver port", LOOPBACK, False),
     ("dns_port", "dns", "DNS port", network.pod_gateway(), True),
     ("dns_metrics_port", "dns", "DNS metrics port", LOOPBACK, False),
+    ("dashboard_port", "dashboard", "dashboard port", LOOPBACK, False),
 )
 
 
