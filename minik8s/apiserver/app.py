@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import functools
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,7 +17,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from minik8s.api import errors
-from minik8s.apiserver import auth, discovery, metrics, openapi, wire
+from minik8s.apiserver import auth, discovery, metrics, openapi_serving, wire
 from minik8s.apiserver.asgi import ApiserverApp
 from minik8s.apiserver.config import ApiserverSettings
 from minik8s.apiserver.handlers import ResourceHandler
@@ -53,6 +53,7 @@ def create_fastapi_app(settings: ApiserverSettings, tokens: dict[str, auth.User]
             ),
         )
         await registry.ensure_namespaces(BOOTSTRAP_NAMESPACES)
+        app.state.openapi = await asyncio.to_thread(openapi_serving.Documents)
         app.state.store = store
         app.state.cache = cache
         app.state.handler = ResourceHandler(
@@ -130,21 +131,20 @@ def create_fastapi_app(settings: ApiserverSettings, tokens: dict[str, auth.User]
     async def prometheus() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    @app.get("/openapi/v2", include_in_schema=False)
+    async def openapi_v2(request: Request) -> Response:
+        return _openapi_documents(request).v2(request)
+
     @app.get("/openapi/v3", include_in_schema=False)
-    async def openapi_index() -> Response:
-        return wire.json_response(_cached_openapi_index())
+    async def openapi_index(request: Request) -> Response:
+        return _openapi_documents(request).index(request)
 
     @app.get("/openapi/v3/{path:path}", include_in_schema=False)
-    async def openapi_document(path: str) -> Response:
-        parts = [p for p in path.split("/") if p]
-        document = None
-        if parts[:1] == ["api"] and len(parts) == 2:
-            document = _cached_openapi_document("", parts[1])
-        elif parts[:1] == ["apis"] and len(parts) == 3:
-            document = _cached_openapi_document(parts[1], parts[2])
-        if document is None:
+    async def openapi_document(request: Request, path: str) -> Response:
+        response = _openapi_documents(request).group_version(request, path)
+        if response is None:
             raise errors.NotFound("the server could not find the requested resource")
-        return wire.json_response(document)
+        return response
 
     @app.exception_handler(errors.ApiError)
     async def api_error(request: Request, exc: errors.ApiError) -> Response:
@@ -165,11 +165,8 @@ def create_fastapi_app(settings: ApiserverSettings, tokens: dict[str, auth.User]
     return app
 
 
-@functools.cache
-def _cached_openapi_index() -> dict[str, Any]:
-    return openapi.openapi_v3_index()
-
-
-@functools.cache
-def _cached_openapi_document(group: str, version: str) -> dict[str, Any] | None:
-    return openapi.openapi_v3_group_version(group, version)
+def _openapi_documents(request: Request) -> openapi_serving.Documents:
+    documents: openapi_serving.Documents | None = getattr(request.app.state, "openapi", None)
+    if documents is None:  # built at start-up; only a request racing the start builds it
+        documents = request.app.state.openapi = openapi_serving.Documents()
+    return documents
