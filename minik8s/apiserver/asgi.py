@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import logging
 
-import orjson
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from minik8s.api import errors
-from minik8s.apiserver import auth, kubeletproxy
+from minik8s.apiserver import auth, kubeletproxy, wire
 
 logger = logging.getLogger(__name__)
 
-UNAUTHORIZED = orjson.dumps(errors.Unauthorized("Unauthorized").to_status())
+UNAUTHORIZED = wire.encode(errors.Unauthorized("Unauthorized").to_status())
 
 
 def is_rest_path(path: str) -> bool:

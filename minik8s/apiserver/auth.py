@@ -82,7 +82,7 @@ class TokenAuthMiddleware:
                 break
         user = authenticate(self.tokens, header)
         if user is None:
-            body = orjson.dumps(errors.Unauthorized("Unauthorized").to_status())
+            body = orjson.dumps(errors.Unauthorized("Unauthorized").to_status()) + b"\n"
             await send(
                 {
                     "type": "http.response.start",

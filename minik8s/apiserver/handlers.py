@@ -12,7 +12,16 @@ from starlette.responses import Response, StreamingResponse
 
 from minik8s.api import errors, selectors
 from minik8s.api.resources import PODS, ResourceType
-from minik8s.apiserver import auth, discovery, kubeletproxy, metrics, routing, tables, wire
+from minik8s.apiserver import (
+    auth,
+    discovery,
+    kubeletproxy,
+    metrics,
+    routing,
+    strategy,
+    tables,
+    wire,
+)
 from minik8s.apiserver.registry import DeleteOptions, Registry
 from minik8s.apiserver.watch import WatchRequest, WatchStream, expired_event
 from minik8s.apiserver.watchcache import WatchCache
@@ -77,7 +86,7 @@ class ResourceHandler:
             response = wire.error_response(e)
         except Exception as e:  # a bug: answer with a Status, log the traceback
             logger.exception("%s %s failed", request.method, request.scope["path"])
-            response = wire.error_response(errors.InternalError(f"internal error: {e}"))
+            response = wire.error_response(errors.internal_error(e))
         if verb != "watch":
             metrics.observe_request(verb, resource_name, response.status_code, started)
         return response
@@ -144,11 +153,8 @@ class ResourceHandler:
         if method == "DELETE":
             options = await _delete_options(request, dry_run)
             obj, gone = await self.registry.delete(resource, namespace, name, options)
-            if gone and resource is not PODS:
-                details = {"name": name, "kind": resource.plural, "uid": obj["metadata"].get("uid")}
-                if resource.group:
-                    details["group"] = resource.group
-                return wire.json_response(wire.success_status(details))
+            if gone and not strategy.returns_deleted_object(resource):
+                return wire.json_response(wire.success_status(_deleted_details(resource, obj)))
             return self._object_response(request, resource, obj)
         raise _not_allowed(method, resource.plural)
 
@@ -274,6 +280,18 @@ class ResourceHandler:
         raise _not_allowed(method, f"{resource.plural}/scale")
 
 
+def _deleted_details(resource: ResourceType, obj: Object) -> Object:
+    """What the Status of a completed delete says (Kubernetes' `kind` here is the resource)."""
+    metadata = obj.get("metadata") or {}
+    details: Object = {"name": metadata.get("name", "")}
+    if resource.group:
+        details["group"] = resource.group
+    details["kind"] = resource.plural
+    if metadata.get("uid"):
+        details["uid"] = metadata["uid"]
+    return details
+
+
 def _list_body(resource: ResourceType, items: list[Object], revision: int) -> Object:
     return {
         "kind": resource.list_kind,
@@ -370,6 +388,7 @@ def _ctype(request: Request) -> str:
 
 
 def _not_allowed(method: str, resource: str) -> errors.MethodNotAllowed:
+    """A method the path does not serve: Kubernetes' generic 405 (no route for it)."""
     return errors.MethodNotAllowed(
-        f"the server does not allow this method on the requested resource ({method} {resource})"
+        "the server does not allow this method on the requested resource"
     )

@@ -16,8 +16,13 @@ JSON = "application/json"
 TABLE_MARKER = "as=Table"
 
 
+def encode(body: Any) -> bytes:
+    """JSON as Kubernetes' Go encoder writes it: one object, then a newline."""
+    return orjson.dumps(body, option=orjson.OPT_APPEND_NEWLINE)
+
+
 def json_response(body: Any, status_code: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status_code, media_type=JSON)
+    return Response(encode(body), status_code=status_code, media_type=JSON)
 
 
 def error_response(error: errors.ApiError) -> Response:
@@ -27,16 +32,21 @@ def error_response(error: errors.ApiError) -> Response:
     return response
 
 
-def success_status(details: dict[str, Any] | None = None, code: int = 200) -> dict[str, Any]:
+def success_status(
+    details: dict[str, Any] | None = None, code: int | None = None
+) -> dict[str, Any]:
+    """A `Status` of success: a delete's (details, no code, as the registry writes it) or a
+    create's without an object (a Binding: code 201, which the create handler fills in)."""
     status: dict[str, Any] = {
         "kind": "Status",
         "apiVersion": "v1",
         "metadata": {},
         "status": "Success",
-        "code": code,
     }
     if details:
         status["details"] = details
+    if code:
+        status["code"] = code
     return status
 
 
