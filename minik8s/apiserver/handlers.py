@@ -11,6 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from minik8s.api import errors, selectors
+from minik8s.api.fieldmanager import manager as fieldmanager
+from minik8s.api.patch import APPLY_PATCH
 from minik8s.api.resources import PODS, ResourceType
 from minik8s.apiserver import (
     auth,
@@ -127,7 +129,9 @@ class ResourceHandler:
                 return await self._list(request, resource, namespace)
             if method == "POST":
                 body = wire.decode_object(await wire.read_body(request), _ctype(request))
-                obj = await self.registry.create(resource, namespace, body, dry_run=dry_run)
+                obj = await self.registry.create(
+                    resource, namespace, body, dry_run=dry_run, manager=_manager(request)
+                )
                 return self._object_response(request, resource, obj, 201)
             if method == "DELETE":
                 return await self._delete_collection(request, resource, namespace)
@@ -140,14 +144,25 @@ class ResourceHandler:
             return self._object_response(request, resource, obj)
         if method == "PUT":
             body = wire.decode_object(await wire.read_body(request), _ctype(request))
-            obj = await self.registry.update(resource, namespace, name, body, sub, dry_run=dry_run)
+            obj = await self.registry.update(
+                resource, namespace, name, body, sub, dry_run=dry_run, manager=_manager(request)
+            )
             return self._object_response(request, resource, obj)
         if method == "PATCH":
             raw = await wire.read_body(request)
             if not raw.strip():
                 raise errors.BadRequest("the body of the request was empty")
+            is_apply = _ctype(request).split(";")[0].strip().lower() == APPLY_PATCH
             obj = await self.registry.patch(
-                resource, namespace, name, raw, _ctype(request), sub, dry_run=dry_run
+                resource,
+                namespace,
+                name,
+                raw,
+                _ctype(request),
+                sub,
+                dry_run=dry_run,
+                manager=_manager(request, apply=is_apply),
+                force=query.get("force") in WATCH_TRUE,
             )
             return self._object_response(request, resource, obj)
         if method == "DELETE":
@@ -268,13 +283,15 @@ class ResourceHandler:
         if method == "PUT":
             body = wire.decode_object(await wire.read_body(request), _ctype(request))
             return wire.json_response(
-                await self.registry.update_scale(resource, namespace, name, body, dry_run)
+                await self.registry.update_scale(
+                    resource, namespace, name, body, dry_run, _manager(request)
+                )
             )
         if method == "PATCH":
             raw = await wire.read_body(request)
             return wire.json_response(
                 await self.registry.patch_scale(
-                    resource, namespace, name, raw, _ctype(request), dry_run
+                    resource, namespace, name, raw, _ctype(request), dry_run, _manager(request)
                 )
             )
         raise _not_allowed(method, f"{resource.plural}/scale")
@@ -381,6 +398,16 @@ def _verb(request: Request, target: routing.ResourcePath) -> str:
     return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(
         method, method.lower()
     )
+
+
+def _manager(request: Request, apply: bool = False) -> str:
+    """The field manager of a write: `fieldManager`, else the User-Agent's product name
+    (Kubernetes' default); an apply must name one."""
+    query = request.query_params
+    field_manager = query.get("fieldManager")
+    force = query.get("force")
+    fieldmanager.validate_manager(field_manager, apply=apply, force=force is not None and not apply)
+    return fieldmanager.manager_name(field_manager, request.headers.get("user-agent"))
 
 
 def _ctype(request: Request) -> str:

@@ -18,7 +18,7 @@ import orjson
 from minik8s.api import defaults, errors, patch, validation
 from minik8s.api.resources import EVENTS, NAMESPACES, PODS, SERVICES, STORAGECLASSES, ResourceType
 from minik8s.api.selectors import label_selector_from_object
-from minik8s.apiserver import admission_storage, allocators, strategy
+from minik8s.apiserver import admission_storage, allocators, managedfields, strategy
 from minik8s.apiserver.watchcache import WatchCache
 from minik8s.store import errors as store_errors
 from minik8s.store.etcd import EtcdStore
@@ -115,16 +115,31 @@ class Registry:
 
     # -- create -------------------------------------------------------------------------------
     async def create(
-        self, resource: ResourceType, namespace: str | None, body: Any, dry_run: bool = False
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        body: Any,
+        dry_run: bool = False,
+        manager: str = "unknown",
+        applied: bool = False,
     ) -> Object:
+        """Create; `manager` is the field manager recorded in managedFields (`applied`: the
+        body is the result of a server-side apply and already carries them)."""
         async with self._allocating(resource):
-            return await self._create(resource, namespace, body, dry_run)
+            return await self._create(resource, namespace, body, dry_run, manager, applied)
 
     async def _create(
-        self, resource: ResourceType, namespace: str | None, body: Any, dry_run: bool
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        body: Any,
+        dry_run: bool,
+        manager: str,
+        applied: bool,
     ) -> Object:
         obj = strategy.check_type(resource, body)
         strategy.check_namespace(resource, obj, namespace)
+        applied_fields = obj["metadata"].get("managedFields") if applied else None
         strategy.prepare_for_create(resource, obj)
         name = obj["metadata"].get("name") or ""
         if resource.namespaced:
@@ -142,6 +157,10 @@ class Registry:
                 self.settings.service_cluster_ip_range,
                 self.settings.service_node_port_range,
             )
+        if applied_fields:
+            obj["metadata"]["managedFields"] = applied_fields
+        else:
+            managedfields.track(resource, None, obj, manager)
         if dry_run:
             return obj
         key = resource.storage_key(obj["metadata"].get("namespace"), name)
@@ -242,6 +261,7 @@ class Registry:
         body: Any,
         subresource: str | None = None,
         dry_run: bool = False,
+        manager: str = "unknown",
     ) -> Object:
         """PUT of the object or of its `status`/`finalize` subresource."""
         new = strategy.check_type(resource, body)
@@ -258,15 +278,24 @@ class Registry:
                 resource,
                 namespace,
                 name,
-                lambda old: self._apply_update(resource, clone(new), old, subresource),
+                lambda old: self._apply_update(resource, clone(new), old, subresource, manager),
                 precondition_rv=precondition,
                 dry_run=dry_run,
             )
         return obj
 
     def _apply_update(
-        self, resource: ResourceType, new: Object, old: Object, subresource: str | None
+        self,
+        resource: ResourceType,
+        new: Object,
+        old: Object,
+        subresource: str | None,
+        manager: str,
+        applied: bool = False,
     ) -> Object:
+        """`new` checked and completed as an update of `old` (its managedFields recorded for
+        `manager`, unless `applied`: a server-side apply computed them already)."""
+        sent = (new.get("metadata") or {}).get("managedFields")
         if subresource == "status":
             result = strategy.prepare_for_status_update(new, old)
         elif subresource == "finalize":
@@ -292,6 +321,10 @@ class Registry:
                 self.settings.service_node_port_range,
                 old=old,
             )
+        if applied:
+            result.setdefault("metadata", {})["managedFields"] = sent
+        else:
+            managedfields.track(resource, old, result, manager, subresource, sent)
         return result
 
     async def patch(
@@ -303,9 +336,19 @@ class Registry:
         content_type: str,
         subresource: str | None = None,
         dry_run: bool = False,
+        manager: str = "unknown",
+        force: bool = False,
     ) -> Object:
+        """PATCH of any type; an apply patch (`application/apply-patch+yaml`) is server-side
+        apply by `manager` (creating the object when it does not exist)."""
+        is_apply = content_type.split(";")[0].strip().lower() == patch.APPLY_PATCH
+        config = patch.decode_apply_configuration(body) if is_apply else None
+
         def mutate(old: Object) -> Object:
-            patched = patch.apply_patch(clone(old), body, content_type, resource.kind)
+            if config is not None:
+                patched = managedfields.apply(resource, old, config, manager, force, subresource)
+            else:
+                patched = patch.apply_patch(clone(old), body, content_type, resource.kind)
             patched = strategy.check_type(resource, patched)
             patched["metadata"]["name"] = name
             if resource.namespaced:
@@ -314,7 +357,9 @@ class Registry:
             wanted = patched["metadata"].get("resourceVersion")
             if wanted and wanted != old["metadata"].get("resourceVersion"):
                 raise self._conflict(resource, name)
-            return self._apply_update(resource, patched, old, subresource)
+            return self._apply_update(
+                resource, patched, old, subresource, manager, applied=config is not None
+            )
 
         try:
             async with self._allocating(resource):
@@ -322,12 +367,14 @@ class Registry:
                     resource, namespace, name, mutate, dry_run=dry_run
                 )
         except errors.NotFound:
-            if content_type.split(";")[0].strip() != "application/apply-patch+yaml":
+            if config is None or subresource is not None:
                 raise
             # Server-side apply creates what does not exist yet.
-            applied = patch.apply_patch({}, body, content_type, resource.kind)
-            applied.setdefault("metadata", {})["name"] = name
-            return await self.create(resource, namespace, applied, dry_run=dry_run)
+            created = managedfields.apply(resource, None, config, manager, force)
+            created.setdefault("metadata", {})["name"] = name
+            return await self.create(
+                resource, namespace, created, dry_run=dry_run, manager=manager, applied=True
+            )
         return obj
 
     # -- delete -------------------------------------------------------------------------------
@@ -455,6 +502,7 @@ class Registry:
         name: str,
         scale: Any,
         dry_run: bool = False,
+        manager: str = "unknown",
     ) -> Object:
         if not isinstance(scale, dict) or not isinstance(scale.get("spec", {}), dict):
             raise errors.BadRequest("the body of the request must be a Scale object")
@@ -470,7 +518,10 @@ class Registry:
         def set_replicas_from(old: Object) -> Object:
             new = clone(old)
             new.setdefault("spec", {})["replicas"] = replicas
-            return self._apply_update(resource, new, old, None)
+            new.setdefault("metadata", {}).pop("managedFields", None)
+            scaled = self._apply_update(resource, new, old, None, manager, applied=True)
+            managedfields.track(resource, old, scaled, manager, "scale")
+            return scaled
 
         obj, _ = await self.guaranteed_update(
             resource,
@@ -490,11 +541,12 @@ class Registry:
         body: bytes,
         content_type: str,
         dry_run: bool = False,
+        manager: str = "unknown",
     ) -> Object:
         current = await self.get_scale(resource, namespace, name)
         patched = patch.apply_patch(current, body, content_type, "Scale")
         patched.setdefault("metadata", {}).pop("resourceVersion", None)
-        return await self.update_scale(resource, namespace, name, patched, dry_run)
+        return await self.update_scale(resource, namespace, name, patched, dry_run, manager)
 
     async def ensure_namespaces(self, names: tuple[str, ...]) -> None:
         for ns in names:
