@@ -5,6 +5,7 @@
         (subprotocols v5.channel.k8s.io and v4.channel.k8s.io: one byte of channel, then data;
         0 stdin, 1 stdout, 2 stderr, 3 the final Status; v5 adds 255 = close a channel)
     GET /healthz, /metrics, /pods
+    GET /metrics/resource, /stats/summary   (resource usage: `stats.py`)
 
 Plain HTTP on the node IP (loopback here) and no authentication: a deviation from Kubernetes'
 authenticated HTTPS, acceptable only because it never listens beyond loopback by default.
@@ -30,7 +31,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from minik8s.client import tasks
-from minik8s.kubelet import actions
+from minik8s.kubelet import actions, stats
 from minik8s.kubelet.runtime import (
     LABEL_CONTAINER,
     LABEL_NAMESPACE,
@@ -83,6 +84,7 @@ class KubeletServer:
     def __init__(
         self, runtime: Runtime, node: str, host: str, port: int, pods: Callable[[], list[Object]]
     ) -> None:
+        self.stats = stats.StatsProvider(runtime, node, hollow=runtime.name == "fake")
         self.runtime = runtime
         self.node = node
         self.host = host
@@ -94,6 +96,7 @@ class KubeletServer:
             routes=[
                 Route("/healthz", lambda r: PlainTextResponse("ok")),
                 Route("/metrics", _metrics),
+                *stats.routes(self.stats, node),
                 Route("/pods", self._list_pods),
                 Route("/containerLogs/{namespace}/{pod}/{container}", self._logs),
                 WebSocketRoute("/exec/{namespace}/{pod}/{container}", self._exec),

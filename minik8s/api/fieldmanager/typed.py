@@ -95,26 +95,36 @@ def created_fields(value: Any, schema: Schema) -> dict[str, Any]:
     return _created(value, schema, member=False)
 
 
+_SCALAR_TYPES = (str, int, float, bool, type(None))
+
+
 def _created(value: Any, schema: Schema, member: bool) -> dict[str, Any]:
-    if _is_leaf(schema, value) or not value:
+    if isinstance(value, _SCALAR_TYPES) or not value or _is_leaf(schema, value):
         return {}
     children: dict[str, Any] = {}
     if schema.kind is Kind.LIST:
         element = schema.element
         assert element is not None
         for pe, item in _items(schema, value).items():
-            children[pe] = _created(item, element, member=True)
+            children[pe] = _created(item, element, True)
     else:
+        fields, required = schema.fields, schema.required
         for key, child in value.items():
-            child_schema = schema.field_type(key)
-            in_zero = schema.is_named_field(key) and (
-                key in schema.required
-                or (child_schema.kind is Kind.STRUCT and not child_schema.atomic)
-            )
-            children["f:" + key] = _created(child, child_schema, member=not in_zero)
+            child_schema = fields.get(key) if schema.kind is Kind.STRUCT else None
+            if child_schema is None:
+                child_schema = schema.field_type(key)
+                in_zero = False
+            else:
+                in_zero = key in required or (
+                    child_schema.kind is Kind.STRUCT and not child_schema.atomic
+                )
+            children["f:" + key] = _created(child, child_schema, not in_zero)
     ordered: dict[str, Any] = {fieldpath.SELF: {}} if member else {}
-    for pe in sorted(children, key=fieldpath.sort_key):
-        ordered[pe] = children[pe]
+    if len(children) == 1:
+        ordered.update(children)
+    else:
+        for pe in sorted(children, key=fieldpath.sort_key):
+            ordered[pe] = children[pe]
     return ordered
 
 
