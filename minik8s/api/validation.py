@@ -14,6 +14,7 @@ from typing import Any
 
 from minik8s.api import resources as rt
 from minik8s.api import validation_apps as apps
+from minik8s.api import validation_autoscaling as autoscaling
 from minik8s.api import validation_core as core
 from minik8s.api import validation_formats as fmt
 from minik8s.api import validation_meta as meta
@@ -86,6 +87,7 @@ def _spec(obj: Object) -> Object:
 _NAME_FORMATS: dict[str, meta.NameValidator] = {
     rt.NAMESPACES.kind: fmt.name_is_dns_label,
     rt.SERVICES.kind: fmt.name_is_dns1035_label,
+    rt.APISERVICES.kind: lambda name, prefix: [],  # `<version>.<group>`: checked by its kind
 }
 
 _SEMANTIC_CHECKS: dict[str, Callable[[Object], list[Cause]]] = {
@@ -100,6 +102,7 @@ _SEMANTIC_CHECKS: dict[str, Callable[[Object], list[Cause]]] = {
     rt.REPLICASETS.kind: lambda obj: apps.validate_replica_set_spec(_spec(obj)),
     rt.DEPLOYMENTS.kind: lambda obj: apps.validate_deployment_spec(_spec(obj)),
     **workloads.SEMANTIC_CHECKS,
+    **autoscaling.SEMANTIC_CHECKS,
 }
 
 _UPDATE_CHECKS: dict[str, Callable[[Object, Object], list[Cause]]] = {

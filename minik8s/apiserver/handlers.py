@@ -16,12 +16,14 @@ from minik8s.api.patch import APPLY_PATCH
 from minik8s.api.resources import PODS, ResourceType
 from minik8s.apiserver import (
     auth,
+    conversion,
     discovery,
     kubeletproxy,
     metrics,
     routing,
     strategy,
     tables,
+    versioned,
     wire,
 )
 from minik8s.apiserver.registry import DeleteOptions, Registry
@@ -47,6 +49,29 @@ class ResourceHandler:
         self.cache = cache
         self.bookmark_interval = bookmark_interval
         self.watch_timeout = watch_timeout
+        self.versioned = versioned.VersionedHandler(registry, self)
+
+    # -- shared with versioned.py ---------------------------------------------------------
+    manager_of = staticmethod(lambda request, apply=False: _manager(request, apply))
+
+    def matcher(
+        self, request: Request, resource: ResourceType, single: str | None = None
+    ) -> Callable[[Object], bool] | None:
+        return _matcher(request, resource, single)
+
+    async def watch(
+        self,
+        request: Request,
+        resource: ResourceType,
+        namespace: str | None,
+        *,
+        matches: Callable[[Object], bool] | None,
+        convert: conversion.Converter,
+    ) -> Response:
+        return await self._watch(request, resource, namespace, matches=matches, convert=convert)
+
+    async def delete_options(self, request: Request, dry_run: bool) -> DeleteOptions:
+        return await _delete_options(request, dry_run)
 
     async def __call__(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -97,6 +122,9 @@ class ResourceHandler:
         self, request: Request, target: routing.ResourcePath, verb: str
     ) -> Response:
         resource, namespace, name = target.resource, target.namespace, target.name
+        converter = conversion.converter(resource)
+        if converter is not None:
+            return await self.versioned.dispatch(request, target, converter)
         query = request.query_params
         dry_run = query.get("dryRun") == "All"
         method = request.method
@@ -207,15 +235,21 @@ class ResourceHandler:
         resource: ResourceType,
         namespace: str | None,
         single: str | None = None,
+        *,
+        matches: Callable[[Object], bool] | None = None,
+        convert: conversion.Converter | None = None,
     ) -> Response:
+        """A watch of `resource`'s stored objects; `convert`: they are sent in another
+        version (and `matches` judges the stored form)."""
         query = request.query_params
-        matches = _matcher(request, resource, single)
+        if convert is None:
+            matches = _matcher(request, resource, single)
         node_name = None
         field_text = query.get("fieldSelector")
         if resource is PODS and field_text:
             node_name = selectors.parse_field_selector(field_text).exact("spec.nodeName")
         timeout = query.get("timeoutSeconds")
-        transform = None
+        transform = convert.from_storage if convert is not None else None
         if wire.wants_table(request):
             include = wire.table_include_object(request)
 

@@ -18,7 +18,13 @@ import orjson
 from minik8s.api import defaults, errors, patch, validation
 from minik8s.api.resources import EVENTS, NAMESPACES, PODS, SERVICES, STORAGECLASSES, ResourceType
 from minik8s.api.selectors import label_selector_from_object
-from minik8s.apiserver import admission_storage, allocators, managedfields, strategy
+from minik8s.apiserver import (
+    admission_storage,
+    allocators,
+    conversion,
+    managedfields,
+    strategy,
+)
 from minik8s.apiserver.watchcache import WatchCache
 from minik8s.store import errors as store_errors
 from minik8s.store.etcd import EtcdStore
@@ -338,18 +344,25 @@ class Registry:
         dry_run: bool = False,
         manager: str = "unknown",
         force: bool = False,
+        converter: conversion.Converter | None = None,
     ) -> Object:
         """PATCH of any type; an apply patch (`application/apply-patch+yaml`) is server-side
-        apply by `manager` (creating the object when it does not exist)."""
+        apply by `manager` (creating the object when it does not exist). With `converter`,
+        the patch applies to the object in the converter's served version (`resource` is the
+        stored one)."""
         is_apply = content_type.split(";")[0].strip().lower() == patch.APPLY_PATCH
         config = patch.decode_apply_configuration(body) if is_apply else None
+        served = converter.served if converter is not None else resource
 
         def mutate(old: Object) -> Object:
+            view = converter.from_storage(old) if converter is not None else clone(old)
             if config is not None:
-                patched = managedfields.apply(resource, old, config, manager, force, subresource)
+                patched = managedfields.apply(served, view, config, manager, force, subresource)
             else:
-                patched = patch.apply_patch(clone(old), body, content_type, resource.kind)
-            patched = strategy.check_type(resource, patched)
+                patched = patch.apply_patch(view, body, content_type, served.kind)
+            patched = strategy.check_type(served, patched)
+            if converter is not None:
+                patched = converter.to_storage(patched)
             patched["metadata"]["name"] = name
             if resource.namespaced:
                 patched["metadata"]["namespace"] = namespace
@@ -370,8 +383,10 @@ class Registry:
             if config is None or subresource is not None:
                 raise
             # Server-side apply creates what does not exist yet.
-            created = managedfields.apply(resource, None, config, manager, force)
+            created = managedfields.apply(served, None, config, manager, force)
             created.setdefault("metadata", {})["name"] = name
+            if converter is not None:
+                created = converter.to_storage(created)
             return await self.create(
                 resource, namespace, created, dry_run=dry_run, manager=manager, applied=True
             )

@@ -600,9 +600,10 @@ PRINTERS: dict[resources.ResourceType, Printer] = {
 
 def _register_more_printers() -> None:
     """Printers of the kinds kept in modules of their own (they import this module)."""
-    from minik8s.apiserver import tables_workloads
+    from minik8s.apiserver import tables_autoscaling, tables_workloads
 
     PRINTERS.update(tables_workloads.PRINTERS)
+    PRINTERS.update(tables_autoscaling.PRINTERS)
 
 
 _register_more_printers()

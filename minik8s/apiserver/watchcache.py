@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from minik8s.api import errors as api_errors
-from minik8s.api.resources import RESOURCES, ResourceType
+from minik8s.api.resources import RESOURCES, ResourceType, is_storage_version
 from minik8s.store import errors as store_errors
 from minik8s.store.etcd import EtcdStore, StoreEvent
 
@@ -152,7 +152,9 @@ class WatchCache:
         self.store = store
         self.watcher_capacity = watcher_capacity
         self.resync_wait = resync_wait
-        self.caches = {r.plural: ResourceCache(r, capacity) for r in RESOURCES}
+        self.caches = {
+            r.plural: ResourceCache(r, capacity) for r in RESOURCES if is_storage_version(r)
+        }
         self.revision = 0
         self._revision_changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from minik8s.api.models import apps, coordination, core, meta, storage
+from minik8s.api.models import (
+    apiregistration,
+    apps,
+    autoscaling,
+    coordination,
+    core,
+    events,
+    meta,
+    metrics,
+    storage,
+)
 
 MODELS: dict[str, type[BaseModel]] = {
     "Pod": core.Pod,
@@ -29,6 +39,35 @@ MODELS: dict[str, type[BaseModel]] = {
     "PersistentVolume": storage.PersistentVolume,
     "PersistentVolumeClaim": storage.PersistentVolumeClaim,
     "StorageClass": storage.StorageClass,
+    "HorizontalPodAutoscaler": autoscaling.HorizontalPodAutoscaler,
+    "APIService": apiregistration.APIService,
 }
 
-__all__ = ["MODELS", "apps", "coordination", "core", "meta", "storage"]
+VERSIONED_MODELS: dict[tuple[str, str], type[BaseModel]] = {
+    ("autoscaling/v1", "HorizontalPodAutoscaler"): autoscaling.HorizontalPodAutoscalerV1,
+    ("events.k8s.io/v1", "Event"): events.Event,
+    ("metrics.k8s.io/v1beta1", "NodeMetrics"): metrics.NodeMetrics,
+    ("metrics.k8s.io/v1beta1", "PodMetrics"): metrics.PodMetrics,
+}
+"""Models of the other served versions of a kind (`MODELS` holds the stored version's) and
+of kinds served by extension servers: what the OpenAPI documents describe."""
+
+
+def model_for(api_version: str, kind: str) -> type[BaseModel] | None:
+    return VERSIONED_MODELS.get((api_version, kind)) or MODELS.get(kind)
+
+
+__all__ = [
+    "MODELS",
+    "VERSIONED_MODELS",
+    "apiregistration",
+    "apps",
+    "autoscaling",
+    "coordination",
+    "core",
+    "events",
+    "meta",
+    "metrics",
+    "model_for",
+    "storage",
+]

@@ -26,7 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from minik8s.api import resources, strategic
-from minik8s.api.models import MODELS
+from minik8s.api.models import MODELS, model_for
 from minik8s.api.models import base as model_base
 from minik8s.api.models import status as model_status
 from minik8s.api.schema import descriptions
@@ -305,7 +305,7 @@ def kinds() -> list[tuple[str, str, str]]:
     found: list[tuple[str, str, str]] = []
     # core kinds first: a type shared by several groups is named after the core one
     for rt in sorted(resources.RESOURCES, key=lambda r: r.group != ""):
-        if rt.kind in MODELS and (rt.group, rt.version, rt.kind) not in found:
+        if model_for(rt.api_version, rt.kind) and (rt.group, rt.version, rt.kind) not in found:
             found.append((rt.group, rt.version, rt.kind))
     for gvk in (("autoscaling", "v1", "Scale"), ("", "v1", "Binding")):
         if gvk[2] in MODELS and gvk not in found:
@@ -319,7 +319,8 @@ def graph() -> Graph:
     builder = _Builder()
     roots: dict[tuple[str, str, str], str] = {}
     for group, version, kind in kinds():
-        model = MODELS[kind]
+        model = model_for(f"{group}/{version}" if group else version, kind)
+        assert model is not None
         name = builder.add_model(model, package_of(group, version), kind, ())
         roots[(group, version, kind)] = name
         builder.types[name].gvks.append((group, version, kind))

@@ -1,0 +1,98 @@
+"""Server-side Table columns of HorizontalPodAutoscalers and APIServices, following
+Kubernetes' printers (`kubectl get hpa`, `kubectl get apiservices`). Registered in
+`tables.PRINTERS`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from minik8s.api import meta, resources
+from minik8s.apiserver import tables
+from minik8s.apiserver.tables import AGE, NAME, Cells, Column, Obj
+
+MAX_SHOWN_METRICS = 2
+
+HPA_COLUMNS = (
+    NAME,
+    Column("Reference", "The object being scaled."),
+    Column("Targets", "The current and target values of the metrics."),
+    Column("MinPods", "The lower bound of replicas."),
+    Column("MaxPods", "The upper bound of replicas.", "integer"),
+    Column("Replicas", "The current number of replicas.", "integer"),
+    AGE,
+)
+
+
+def _metric_text(spec: Obj, current: Obj | None) -> str:
+    kind = spec.get("type")
+    if kind in ("Resource", "ContainerResource"):
+        source = spec.get("resource" if kind == "Resource" else "containerResource") or {}
+        target = source.get("target") or {}
+        now = (
+            (current or {}).get("resource" if kind == "Resource" else "containerResource") or {}
+        ).get("current") or {}
+        name = source.get("name", "")
+        if target.get("type") == "Utilization":
+            shown = f"{now['averageUtilization']}%" if "averageUtilization" in now else "<unknown>"
+            return f"{name}: {shown}/{target.get('averageUtilization')}%"
+        wanted = target.get("averageValue") or target.get("value")
+        shown = str(now.get("averageValue") or now.get("value") or "<unknown>")
+        return f"{name}: {shown}/{wanted}"
+    return "<unknown>/<unknown>"
+
+
+def hpa_targets(hpa: Obj) -> str:
+    metrics = (hpa.get("spec") or {}).get("metrics") or []
+    if not metrics:
+        return "<none>"
+    current = (hpa.get("status") or {}).get("currentMetrics") or []
+    texts = [
+        _metric_text(metric, current[i] if i < len(current) else None)
+        for i, metric in enumerate(metrics)
+    ]
+    shown = ", ".join(texts[:MAX_SHOWN_METRICS])
+    if len(texts) > MAX_SHOWN_METRICS:
+        shown += f" + {len(texts) - MAX_SHOWN_METRICS} more..."
+    return shown
+
+
+def _hpa_cells(hpa: Obj, now: datetime) -> Cells:
+    spec, status = hpa.get("spec") or {}, hpa.get("status") or {}
+    ref = spec.get("scaleTargetRef") or {}
+    minimum: Any = spec.get("minReplicas")
+    return [
+        meta.name_of(hpa),
+        f"{ref.get('kind', '')}/{ref.get('name', '')}",
+        hpa_targets(hpa),
+        minimum if minimum is not None else "<unset>",
+        spec.get("maxReplicas", 0),
+        status.get("currentReplicas", 0),
+        tables._age(hpa, now),
+    ]
+
+
+APISERVICE_COLUMNS = (
+    NAME,
+    Column("Service", "The service of the extension server, or Local."),
+    Column("Available", "Whether the group version answers."),
+    AGE,
+)
+
+
+def _apiservice_cells(service: Obj, now: datetime) -> Cells:
+    spec = service.get("spec") or {}
+    reference = spec.get("service")
+    where = f"{reference.get('namespace')}/{reference.get('name')}" if reference else "Local"
+    available = meta.get_condition(service, "Available") or {}
+    text = str(available.get("status") or "Unknown")
+    if text != "True" and available.get("reason"):
+        text = f"{text} ({available['reason']})"
+    return [meta.name_of(service), where, text, tables._age(service, now)]
+
+
+PRINTERS: dict[resources.ResourceType, tables.Printer] = {
+    resources.HORIZONTALPODAUTOSCALERS: (HPA_COLUMNS, _hpa_cells),
+    resources.HORIZONTALPODAUTOSCALERS_V1: (HPA_COLUMNS, _hpa_cells),
+    resources.APISERVICES: (APISERVICE_COLUMNS, _apiservice_cells),
+}
