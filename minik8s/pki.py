@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 VALIDITY = datetime.timedelta(days=3650)
@@ -106,3 +107,44 @@ def ensure_serving_certificate(
     result.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     _write_key(key, result.key)
     return result
+
+
+@dataclass(frozen=True)
+class ServiceAccountKey:
+    key: Path
+    """The private key that signs service account tokens (mode 0600)."""
+    pub: Path
+    """Its public key, which verifies them."""
+
+
+def ensure_service_account_key(directory: Path) -> ServiceAccountKey:
+    """Create (once) `sa.key` and `sa.pub`: an RSA 2048 key pair, as kubeadm makes one."""
+    result = ServiceAccountKey(directory / "sa.key", directory / "sa.pub")
+    if result.key.exists() and result.pub.exists():
+        return result
+    directory.mkdir(parents=True, exist_ok=True)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    write_private(
+        result.key,
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
+    result.pub.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return result
+
+
+def write_private(path: Path, content: bytes) -> None:
+    """Write a file only its owner can read, from its first byte (no window at 0644)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, content)
+    finally:
+        os.close(fd)

@@ -21,6 +21,8 @@ from google.protobuf import descriptor_pb2
 ROOTS = (
     "api.core.v1.Namespace",
     "api.core.v1.ConfigMap",
+    "api.core.v1.Secret",
+    "api.core.v1.ServiceAccount",
     "api.core.v1.Pod",
     "api.core.v1.Service",
     "api.core.v1.Endpoints",
@@ -39,6 +41,7 @@ ROOTS = (
     "api.coordination.v1.Lease",
     "api.policy.v1.Eviction",
     "api.authentication.v1.SelfSubjectReview",
+    "api.authentication.v1.TokenRequest",
     "apimachinery.pkg.apis.meta.v1.DeleteOptions",
     "api.autoscaling.v1.HorizontalPodAutoscaler",
     "api.autoscaling.v2.HorizontalPodAutoscaler",

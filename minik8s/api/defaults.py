@@ -127,9 +127,13 @@ def _default_probe(probe: dict[str, Any]) -> None:
 def _default_volume(volume: dict[str, Any]) -> None:
     if not any(volume.get(source) is not None for source in VOLUME_SOURCES):
         volume["emptyDir"] = {}
-    config_map = volume.get("configMap")
-    if isinstance(config_map, dict):
-        _default(config_map, "defaultMode", 0o644)
+    for source in ("configMap", "secret", "downwardAPI", "projected"):
+        if isinstance(volume.get(source), dict):
+            _default(volume[source], "defaultMode", 0o644)
+    for projection in _items(volume.get("projected") or {}, "sources"):
+        token = projection.get("serviceAccountToken")
+        if isinstance(token, dict):
+            _default(token, "expirationSeconds", 3600)
     host_path = volume.get("hostPath")
     if isinstance(host_path, dict):
         _default(host_path, "type", "")
@@ -218,6 +222,10 @@ def _default_node(node: dict[str, Any]) -> None:
         status["allocatable"] = dict(status["capacity"])
 
 
+def _default_secret(secret: dict[str, Any]) -> None:
+    _default(secret, "type", "Opaque")
+
+
 def _default(obj: dict[str, Any], field: str, value: Any) -> None:
     """Set `obj[field]` when it is absent or null (Kubernetes treats null as unset)."""
     if obj.get(field) is None:
@@ -267,6 +275,7 @@ _DEFAULTERS: dict[str, Callable[[dict[str, Any]], None]] = {
     rt.REPLICASETS.kind: _default_replica_set,
     rt.NAMESPACES.kind: _default_namespace,
     rt.NODES.kind: _default_node,
+    rt.SECRETS.kind: _default_secret,
 }
 
 

@@ -74,6 +74,10 @@ NAMESPACES = ResourceType(
 )
 EVENTS = ResourceType("", "v1", "Event", "events", "event", True, ("ev",))
 CONFIGMAPS = ResourceType("", "v1", "ConfigMap", "configmaps", "configmap", True, ("cm",))
+SECRETS = ResourceType("", "v1", "Secret", "secrets", "secret", True)
+SERVICEACCOUNTS = ResourceType(
+    "", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", True, ("sa",), ("token",)
+)
 REPLICASETS = ResourceType(
     "apps",
     "v1",
@@ -143,6 +147,8 @@ RESOURCES: tuple[ResourceType, ...] = (
     NAMESPACES,
     EVENTS,
     CONFIGMAPS,
+    SECRETS,
+    SERVICEACCOUNTS,
     REPLICASETS,
     DEPLOYMENTS,
     LEASES,

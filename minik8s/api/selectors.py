@@ -592,6 +592,7 @@ _SELECTABLE_FIELDS: dict[str, frozenset[str]] = {
     "Node": frozenset({"metadata.name", "spec.unschedulable"}),
     "Namespace": frozenset({"metadata.name", "status.phase"}),
     "Service": _METADATA_FIELDS | {"spec.clusterIP", "spec.type"},
+    "Secret": _METADATA_FIELDS | {"type"},
     "Event": _METADATA_FIELDS
     | {
         "involvedObject.kind",

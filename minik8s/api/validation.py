@@ -19,6 +19,7 @@ from minik8s.api import validation_core as core
 from minik8s.api import validation_formats as fmt
 from minik8s.api import validation_meta as meta
 from minik8s.api import validation_pod as pod
+from minik8s.api import validation_secret as secret
 from minik8s.api import validation_service as service
 from minik8s.api import validation_workloads as workloads
 from minik8s.api.errors import Cause
@@ -97,6 +98,7 @@ _SEMANTIC_CHECKS: dict[str, Callable[[Object], list[Cause]]] = {
     rt.NODES.kind: lambda obj: core.validate_node_spec(_spec(obj)),
     rt.NAMESPACES.kind: core.validate_namespace,
     rt.CONFIGMAPS.kind: core.validate_config_map,
+    rt.SECRETS.kind: secret.validate_secret,
     rt.EVENTS.kind: core.validate_event,
     rt.LEASES.kind: core.validate_lease,
     rt.REPLICASETS.kind: lambda obj: apps.validate_replica_set_spec(_spec(obj)),
@@ -109,6 +111,7 @@ _UPDATE_CHECKS: dict[str, Callable[[Object, Object], list[Cause]]] = {
     rt.PODS.kind: pod.validate_pod_update,
     rt.SERVICES.kind: service.validate_service_update,
     rt.NODES.kind: core.validate_node_update,
+    rt.SECRETS.kind: secret.validate_secret_update,
     rt.REPLICASETS.kind: apps.validate_selector_update,
     rt.DEPLOYMENTS.kind: apps.validate_selector_update,
     **workloads.UPDATE_CHECKS,

@@ -8,6 +8,7 @@ from typing import Any
 from minik8s.api import defaults
 from minik8s.api import errors as api_errors
 from minik8s.api import validation_formats as fmt
+from minik8s.api import validation_projected as projected
 from minik8s.api.errors import Cause
 from minik8s.api.validation_container import validate_container
 from minik8s.api.validation_meta import (
@@ -172,6 +173,18 @@ def _validate_volumes(volumes: list[dict[str, Any]], path: str) -> tuple[set[str
             causes.append(required(child(volume_path, "hostPath", "path")))
         if "configMap" in sources and not mapping(volume, "configMap").get("name"):
             causes.append(required(child(volume_path, "configMap", "name")))
+        if "secret" in sources:
+            causes += projected.validate_secret_volume(
+                mapping(volume, "secret"), child(volume_path, "secret")
+            )
+        if "downwardAPI" in sources:
+            causes += projected.validate_downward_api_volume(
+                mapping(volume, "downwardAPI"), child(volume_path, "downwardAPI")
+            )
+        if "projected" in sources:
+            causes += projected.validate_projected_volume(
+                mapping(volume, "projected"), child(volume_path, "projected")
+            )
     return names, causes
 
 

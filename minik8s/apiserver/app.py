@@ -17,12 +17,17 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from minik8s.api import errors
-from minik8s.apiserver import auth, discovery, metrics, openapi_serving, wire
+from minik8s.api.resources import ResourceType
+from minik8s.apiserver import auth, discovery, encryptionconfig, metrics, openapi_serving, wire
 from minik8s.apiserver.asgi import ApiserverApp
 from minik8s.apiserver.config import ApiserverSettings
 from minik8s.apiserver.handlers import ResourceHandler
 from minik8s.apiserver.registry import Registry, RegistrySettings
+from minik8s.apiserver.serviceaccount import admission, oidc
+from minik8s.apiserver.serviceaccount import setup as serviceaccount_setup
+from minik8s.apiserver.serviceaccount.setup import ServiceAccounts
 from minik8s.apiserver.watchcache import WatchCache
+from minik8s.store.encryption import ResourceTransformer
 from minik8s.store.etcd import EtcdStore
 
 logger = logging.getLogger(__name__)
@@ -31,14 +36,30 @@ BOOTSTRAP_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-leas
 
 
 def create_app(settings: ApiserverSettings) -> ApiserverApp:
+    """The apiserver; raises ValueError (one line) for flags or files that cannot work."""
     tokens = auth.load_token_file(settings.token_auth_file) if settings.token_auth_file else None
-    return ApiserverApp(create_fastapi_app(settings, tokens), tokens)
+    accounts = serviceaccount_setup.from_settings(settings)
+    transformer = None
+    if settings.encryption_provider_config:
+        transformer = encryptionconfig.load(settings.encryption_provider_config)
+        logger.info("encryption at rest for: %s", ", ".join(transformer.resources) or "nothing")
+    sa_authenticator = accounts.authenticator if accounts else None
+    return ApiserverApp(
+        create_fastapi_app(settings, tokens, accounts, transformer), tokens, sa_authenticator
+    )
 
 
-def create_fastapi_app(settings: ApiserverSettings, tokens: dict[str, auth.User] | None) -> FastAPI:
+def create_fastapi_app(
+    settings: ApiserverSettings,
+    tokens: dict[str, auth.User] | None,
+    accounts: ServiceAccounts | None = None,
+    transformer: ResourceTransformer | None = None,
+) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = EtcdStore(list(settings.etcd_servers), observe=metrics.observe_etcd)
+        store = EtcdStore(
+            list(settings.etcd_servers), observe=metrics.observe_etcd, transformer=transformer
+        )
         await store.open()
         cache = WatchCache(store, capacity=settings.watch_cache_size)
         await cache.start()
@@ -54,10 +75,26 @@ def create_fastapi_app(settings: ApiserverSettings, tokens: dict[str, auth.User]
         )
         await registry.ensure_namespaces(BOOTSTRAP_NAMESPACES)
         app.state.openapi = await asyncio.to_thread(openapi_serving.Documents)
+        if accounts is not None:
+
+            def lookup(resource: ResourceType, namespace: str | None, name: str) -> Any:
+                return cache.cache(resource).objects.get(resource.storage_key(namespace, name))
+
+            accounts.bind(lookup)
+            if accounts.admission_enabled:
+                registry.admission.append(
+                    admission.ServiceAccountAdmission(
+                        admission.getter(lambda key: lookup_key(cache, key), registry.get)
+                    )
+                )
         app.state.store = store
         app.state.cache = cache
         app.state.handler = ResourceHandler(
-            registry, cache, settings.watch_bookmark_interval, settings.min_request_timeout
+            registry,
+            cache,
+            settings.watch_bookmark_interval,
+            settings.min_request_timeout,
+            service_accounts=accounts,
         )
         logger.info(
             "apiserver ready on %s:%d (etcd %s)", settings.bind_address, settings.port, store.server
@@ -69,10 +106,27 @@ def create_fastapi_app(settings: ApiserverSettings, tokens: dict[str, auth.User]
             await store.close()
 
     app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
-    if settings.token_auth_file:
+    if tokens is not None:
         app.add_middleware(
-            auth.TokenAuthMiddleware, tokens=auth.load_token_file(settings.token_auth_file)
+            auth.TokenAuthMiddleware,
+            tokens=tokens,
+            extra=accounts.authenticator.authenticate_header
+            if accounts and accounts.authenticator
+            else None,
         )
+    if accounts is not None and accounts.discovery_served:
+        configuration = oidc.configuration(
+            accounts.issuer_url, accounts.jwks_uri, accounts.verification_keys
+        )
+        key_set = oidc.jwks(accounts.verification_keys)
+
+        @app.get(oidc.CONFIGURATION_PATH, include_in_schema=False)
+        async def openid_configuration() -> Response:
+            return wire.json_response(configuration)
+
+        @app.get(oidc.JWKS_PATH, include_in_schema=False)
+        async def openid_jwks() -> Response:
+            return Response(orjson.dumps(key_set), media_type=oidc.JWKS_CONTENT_TYPE)
 
     async def group(request: Request) -> Response:
         # `/apis/{group}` reaches FastAPI; deeper REST paths are served by ApiserverApp.
@@ -170,3 +224,9 @@ def _openapi_documents(request: Request) -> openapi_serving.Documents:
     if documents is None:  # built at start-up; only a request racing the start builds it
         documents = request.app.state.openapi = openapi_serving.Documents()
     return documents
+
+
+def lookup_key(cache: WatchCache, key: str) -> Any:
+    """The object at an etcd key, from the watch cache (None when it holds none)."""
+    parts = key.split("/", 3)
+    return cache.caches[parts[2]].objects.get(key) if len(parts) > 2 else None

@@ -16,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 
 from minik8s.api import errors
 from minik8s.apiserver import auth, kubeletproxy, wire
+from minik8s.apiserver.serviceaccount.authenticator import ServiceAccountAuthenticator
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +33,15 @@ def is_rest_path(path: str) -> bool:
 
 
 class ApiserverApp:
-    def __init__(self, app: FastAPI, tokens: dict[str, auth.User] | None) -> None:
+    def __init__(
+        self,
+        app: FastAPI,
+        tokens: dict[str, auth.User] | None,
+        service_accounts: ServiceAccountAuthenticator | None = None,
+    ) -> None:
         self.app = app
         self.tokens = tokens
+        self.service_accounts = service_accounts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and is_rest_path(scope["path"]):
@@ -76,7 +83,10 @@ class ApiserverApp:
         assert self.tokens is not None
         for key, value in scope["headers"]:
             if key == b"authorization":
-                user = auth.authenticate(self.tokens, value.decode("latin-1"))
+                header = value.decode("latin-1")
+                user = auth.authenticate(self.tokens, header)
+                if user is None and self.service_accounts is not None:
+                    user = self.service_accounts.authenticate_header(header)
                 scope[auth.SCOPE_USER] = user
                 return user is not None
         return False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ class User:
     name: str
     uid: str
     groups: tuple[str, ...]
+    extra: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Kubernetes' user.Info extra: (key, values) pairs, sorted by key."""
 
 
 ANONYMOUS = User("system:anonymous", "", ("system:unauthenticated",))
@@ -34,6 +37,8 @@ def self_subject_review(user: User) -> dict[str, Any]:
     info: dict[str, Any] = {"username": user.name, "groups": list(user.groups)}
     if user.uid:
         info["uid"] = user.uid
+    if user.extra:
+        info["extra"] = {key: list(values) for key, values in user.extra}
     return {
         "kind": "SelfSubjectReview",
         "apiVersion": "authentication.k8s.io/v1",
@@ -67,9 +72,16 @@ def authenticate(tokens: dict[str, User], header: str | None) -> User | None:
 
 
 class TokenAuthMiddleware:
-    def __init__(self, app: ASGIApp, tokens: dict[str, User]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        tokens: dict[str, User],
+        extra: Callable[[str | None], User | None] | None = None,
+    ) -> None:
         self.app = app
         self.tokens = tokens
+        self.extra = extra
+        """Another authenticator of the header (ServiceAccount tokens), tried second."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
@@ -81,6 +93,8 @@ class TokenAuthMiddleware:
                 header = value.decode("latin-1")
                 break
         user = authenticate(self.tokens, header)
+        if user is None and self.extra is not None:
+            user = self.extra(header)
         if user is None:
             body = orjson.dumps(errors.Unauthorized("Unauthorized").to_status()) + b"\n"
             await send(

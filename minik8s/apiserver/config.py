@@ -6,6 +6,7 @@ import argparse
 from dataclasses import dataclass
 
 from minik8s.api import durations
+from minik8s.componentbase import options
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,21 @@ class ApiserverSettings:
     """Seconds between BOOKMARK events on watches that allow them."""
     min_request_timeout: float = 1800.0
     """Watches without timeoutSeconds end after this many seconds times 1..2."""
+    encryption_provider_config: str | None = None
+    """EncryptionConfiguration file: the resources it names are encrypted in etcd."""
+    service_account_issuer: tuple[str, ...] = ()
+    """`iss` of the tokens issued (the first) and accepted (all)."""
+    service_account_key_file: tuple[str, ...] = ()
+    """PEM files with the public keys that verify service account tokens."""
+    service_account_signing_key_file: str | None = None
+    """PEM private key that signs service account tokens (enables TokenRequest and the
+    ServiceAccount admission)."""
+    api_audiences: tuple[str, ...] = ()
+    """Audiences the apiserver accepts in tokens and issues by default (default: the issuers)."""
+    service_account_max_token_expiration: int = 0
+    """Longest token lifetime in seconds a TokenRequest gets (0: no cap)."""
+    service_account_jwks_uri: str | None = None
+    """`jwks_uri` of the discovery document (default: this apiserver's /openid/v1/jwks)."""
     log_level: str = "info"
 
 
@@ -57,6 +73,15 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
     parser.add_argument("--watch-cache-size", type=int, default=10_000)
     parser.add_argument("--watch-bookmark-interval", type=float, default=30.0)
     parser.add_argument("--min-request-timeout", type=float, default=1800.0)
+    parser.add_argument("--encryption-provider-config", default=None)
+    parser.add_argument("--service-account-issuer", action="append", default=[])
+    parser.add_argument("--service-account-key-file", action="append", default=[])
+    parser.add_argument("--service-account-signing-key-file", default=None)
+    parser.add_argument("--api-audiences", default="", help="comma-separated audiences")
+    parser.add_argument(
+        "--service-account-max-token-expiration", type=options.duration, default=0.0
+    )
+    parser.add_argument("--service-account-jwks-uri", default=None)
     parser.add_argument("--v", "--log-level", dest="log_level", default="info")
     args = parser.parse_args(argv)
     if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
@@ -81,6 +106,13 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         watch_cache_size=args.watch_cache_size,
         watch_bookmark_interval=args.watch_bookmark_interval,
         min_request_timeout=args.min_request_timeout,
+        encryption_provider_config=args.encryption_provider_config,
+        service_account_issuer=tuple(args.service_account_issuer),
+        service_account_key_file=tuple(args.service_account_key_file),
+        service_account_signing_key_file=args.service_account_signing_key_file,
+        api_audiences=tuple(a.strip() for a in args.api_audiences.split(",") if a.strip()),
+        service_account_max_token_expiration=int(args.service_account_max_token_expiration),
+        service_account_jwks_uri=args.service_account_jwks_uri,
         log_level=str(args.log_level),
     )
 

@@ -49,11 +49,13 @@ _SUBRESOURCE_VERBS: dict[str, tuple[str, ...]] = {
     "log": ("get",),
     "exec": ("create", "get"),
     "finalize": ("update",),
+    "token": ("create",),
 }
 
 SCALE_KIND = GroupVersionKind("autoscaling", "v1", "Scale")
 BINDING_KIND = GroupVersionKind("", "v1", "Binding")
 POD_EXEC_OPTIONS_KIND = GroupVersionKind("", "v1", "PodExecOptions")
+TOKEN_REQUEST_KIND = GroupVersionKind("authentication.k8s.io", "v1", "TokenRequest")
 
 
 def subresource_verbs(subresource: str) -> tuple[str, ...]:
@@ -69,6 +71,8 @@ def subresource_kind(rt: resources.ResourceType, subresource: str) -> GroupVersi
         return BINDING_KIND
     if subresource == "exec":
         return POD_EXEC_OPTIONS_KIND
+    if subresource == "token":
+        return TOKEN_REQUEST_KIND
     return GroupVersionKind(rt.group, rt.version, rt.kind)
 
 

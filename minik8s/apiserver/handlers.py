@@ -27,6 +27,8 @@ from minik8s.apiserver import (
     wire,
 )
 from minik8s.apiserver.registry import DeleteOptions, Registry
+from minik8s.apiserver.serviceaccount import tokenrequest
+from minik8s.apiserver.serviceaccount.setup import ServiceAccounts
 from minik8s.apiserver.watch import WatchRequest, WatchStream, expired_event
 from minik8s.apiserver.watchcache import WatchCache
 
@@ -44,11 +46,13 @@ class ResourceHandler:
         cache: WatchCache,
         bookmark_interval: float = 30.0,
         watch_timeout: float = 1800.0,
+        service_accounts: ServiceAccounts | None = None,
     ) -> None:
         self.registry = registry
         self.cache = cache
         self.bookmark_interval = bookmark_interval
         self.watch_timeout = watch_timeout
+        self.service_accounts = service_accounts
         self.versioned = versioned.VersionedHandler(registry, self)
 
     # -- shared with versioned.py ---------------------------------------------------------
@@ -149,6 +153,8 @@ class ResourceHandler:
             return await kubeletproxy.logs(self.registry, namespace, name, query)
         if sub == "exec":  # a WebSocket upgrade is served by asgi.py; anything else lands here
             raise kubeletproxy.exec_needs_websocket()
+        if sub == "token":
+            return await self._token_request(request, namespace, name, dry_run)
 
         if name is None:
             if method == "GET":
@@ -200,6 +206,30 @@ class ResourceHandler:
                 return wire.json_response(wire.success_status(_deleted_details(resource, obj)))
             return self._object_response(request, resource, obj)
         raise _not_allowed(method, resource.plural)
+
+    async def _token_request(
+        self, request: Request, namespace: str | None, name: str | None, dry_run: bool
+    ) -> Response:
+        if request.method != "POST":
+            raise _not_allowed(request.method, "serviceaccounts/token")
+        accounts = self.service_accounts
+        if accounts is None or accounts.issuer is None:
+            raise errors.NotImplementedYet(
+                "serviceaccounts/token: this apiserver issues no tokens: start it with "
+                "--service-account-signing-key-file and --service-account-issuer"
+            )
+        assert namespace is not None and name is not None
+        body = wire.decode_object(await wire.read_body(request), _ctype(request))
+        token = await tokenrequest.create_token(
+            self.registry,
+            accounts.issuer,
+            namespace,
+            name,
+            body,
+            accounts.max_expiration_seconds,
+            dry_run,
+        )
+        return wire.json_response(token, 201)
 
     def _object_response(
         self, request: Request, resource: ResourceType, obj: Object, code: int = 200

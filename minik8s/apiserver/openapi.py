@@ -232,7 +232,7 @@ def _resource_paths(rt: resources.ResourceType) -> dict[str, Any]:
         suffix = sub.capitalize()
         if sub in ("status", "scale"):
             operations = _object_operations(rt, sub_gvk, suffix)
-        elif sub == "binding":
+        elif sub in ("binding", "token"):
             operations = {
                 "post": _operation(
                     "post",

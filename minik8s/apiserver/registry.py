@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 Object = dict[str, Any]
 UPDATE_ATTEMPTS = 8
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+Admission = Callable[[ResourceType, Object], Awaitable[None]]
+"""A mutating admission plugin for creates: may change the object or raise an ApiError."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class Registry:
         self.settings = settings
         self._allocation_lock = asyncio.Lock()
         """Serialises Service writes: addresses are allocated from what the cache holds."""
+        self.admission: list[Admission] = []
+        """Run in order on every create, after defaulting and before validation."""
 
     @contextlib.asynccontextmanager
     async def _allocating(self, resource: ResourceType) -> AsyncIterator[None]:
@@ -152,6 +156,8 @@ class Registry:
             await self._check_namespace_open(resource, obj["metadata"]["namespace"], name)
         defaults.apply_defaults(resource, obj)
         admission_storage.admit_create(resource, obj, self._storage_classes)
+        for admit in self.admission:
+            await admit(resource, obj)
         causes = validation.validate_create(resource, obj)
         if causes:
             raise errors.invalid_object(resource.kind, name, causes, resource.group)

@@ -14,8 +14,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from minik8s.api import errors
-from minik8s.api.resources import NAMESPACES, PODS, ResourceType
+from minik8s.api import errors, secret
+from minik8s.api.resources import NAMESPACES, PODS, SECRETS, ResourceType
 
 Object = dict[str, Any]
 
@@ -88,6 +88,8 @@ def check_type(resource: ResourceType, obj: Any) -> Object:
     obj["apiVersion"] = resource.api_version
     obj["kind"] = resource.kind
     obj.setdefault("metadata", {})
+    if resource is SECRETS:
+        secret.convert_from_v1(obj)
     return obj
 
 

@@ -508,6 +508,30 @@ def _configmap_cells(configmap: Obj, now: datetime) -> Cells:
     return [_meta(configmap).get("name", ""), keys, _age(configmap, now)]
 
 
+SECRET_COLUMNS = (
+    NAME,
+    Column("Type", "Used to facilitate programmatic handling of secret data."),
+    Column("Data", "Number of data keys.", type="integer"),
+    AGE,
+)
+
+
+def _secret_cells(secret: Obj, now: datetime) -> Cells:
+    return [_meta(secret).get("name", ""), secret.get("type") or "Opaque",
+            len(secret.get("data") or {}), _age(secret, now)]  # fmt: skip
+
+
+SERVICEACCOUNT_COLUMNS = (
+    NAME,
+    Column("Secrets", "Number of secrets the service account references.", type="integer"),
+    AGE,
+)
+
+
+def _serviceaccount_cells(account: Obj, now: datetime) -> Cells:
+    return [_meta(account).get("name", ""), len(account.get("secrets") or []), _age(account, now)]
+
+
 CONTAINERS = Column("Containers", "Names of each container in the template.", priority=1)
 IMAGES = Column("Images", "Images referenced by each container in the template.", priority=1)
 SELECTOR = Column("Selector", "The label selector of the pods.", priority=1)
@@ -592,6 +616,8 @@ PRINTERS: dict[resources.ResourceType, Printer] = {
     resources.NAMESPACES: (NAMESPACE_COLUMNS, _namespace_cells),
     resources.EVENTS: (EVENT_COLUMNS, _event_cells),
     resources.CONFIGMAPS: (CONFIGMAP_COLUMNS, _configmap_cells),
+    resources.SECRETS: (SECRET_COLUMNS, _secret_cells),
+    resources.SERVICEACCOUNTS: (SERVICEACCOUNT_COLUMNS, _serviceaccount_cells),
     resources.REPLICASETS: (REPLICASET_COLUMNS, _replicaset_cells),
     resources.DEPLOYMENTS: (DEPLOYMENT_COLUMNS, _deployment_cells),
     resources.LEASES: (LEASE_COLUMNS, _lease_cells),

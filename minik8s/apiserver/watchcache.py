@@ -225,8 +225,8 @@ class WatchCache:
     def _dispatch(self, event: StoreEvent) -> None:
         parts = event.key.split("/", 3)
         cache = self.caches.get(parts[2]) if len(parts) > 2 else None
-        if cache is None:
-            return
+        if cache is None or event.type == "UNREADABLE":
+            return  # the revision still counts (see _run)
         previous = cache.objects.get(event.key)
         cache.apply(event)
         for callback in self.on_event:

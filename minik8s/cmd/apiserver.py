@@ -42,7 +42,11 @@ def main(argv: list[str] | None = None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except (OSError, ValueError) as e:
+        print(f"minik8s-apiserver: {e}", file=sys.stderr)
+        sys.exit(1)
     config = uvicorn.Config(
         app,
         host=settings.bind_address,

@@ -10,7 +10,8 @@ from minik8s.api import durations
 ALL_CONTROLLERS = ("replicaset", "deployment", "endpoints", "garbagecollector", "namespace",
                    "nodeipam", "nodelifecycle",
                    "daemonset", "statefulset", "persistentvolume-binder", "pvc-protection",
-                   "pv-protection", "local-path-provisioner")  # fmt: skip
+                   "pv-protection", "local-path-provisioner", "serviceaccount",
+                   "root-ca-cert-publisher")  # fmt: skip
 """Every controller this process runs, in start order."""
 
 LEASE_NAMESPACE = "kube-system"
@@ -49,6 +50,9 @@ class Settings:
     """The pod network that node podCIDRs are cut from."""
     node_cidr_mask_size: int = 24
     """Prefix length of each node's podCIDR."""
+    root_ca_file: str | None = None
+    """CA bundle published as `kube-root-ca.crt` in every namespace (default: the CA of the
+    kubeconfig)."""
     healthz_port: int = 10257
     """Port of /healthz and /metrics on 127.0.0.1 (0: any free port; -1: none)."""
     healthz_bind_address: str = "127.0.0.1"
@@ -123,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allocate-node-cidrs", type=_bool, nargs="?", const=True, default=False)
     p.add_argument("--cluster-cidr", default="10.244.0.0/16")
     p.add_argument("--node-cidr-mask-size", type=int, default=24)
+    p.add_argument("--root-ca-file", default=None)
     p.add_argument("--healthz-port", type=int, default=10257)
     p.add_argument("--healthz-bind-address", default="127.0.0.1")
     p.add_argument("--concurrent-replicaset-syncs", type=int, default=5)
@@ -180,6 +185,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         allocate_node_cidrs=args.allocate_node_cidrs,
         cluster_cidr=args.cluster_cidr,
         node_cidr_mask_size=args.node_cidr_mask_size,
+        root_ca_file=args.root_ca_file,
         healthz_port=args.healthz_port,
         healthz_bind_address=args.healthz_bind_address,
         workers={

@@ -44,6 +44,8 @@ def controller_factories() -> dict[str, Callable[[Context], Controller]]:
         nodeipam,
         nodelifecycle,
         replicaset,
+        rootcacertpublisher,
+        serviceaccount,
         statefulset,
     )
     from minik8s.controllers.volume import binder, localpath, protection
@@ -62,6 +64,8 @@ def controller_factories() -> dict[str, Callable[[Context], Controller]]:
         "pvc-protection": protection.PVCProtectionController,
         "pv-protection": protection.PVProtectionController,
         "local-path-provisioner": localpath.LocalPathProvisioner,
+        "serviceaccount": serviceaccount.ServiceAccountsController,
+        "root-ca-cert-publisher": rootcacertpublisher.RootCACertPublisher,
     }
 
 

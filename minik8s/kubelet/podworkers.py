@@ -15,14 +15,24 @@ from datetime import UTC, datetime
 from typing import Any
 
 from minik8s.api import errors
-from minik8s.api.resources import CONFIGMAPS, PODS
+from minik8s.api.resources import PODS
 from minik8s.client.api import ApiClient
 from minik8s.client.workqueue import ExponentialBackoffRateLimiter, WorkQueue
 from minik8s.componentbase.events import EventRecorder
-from minik8s.kubelet import actions, metrics, pvcvolumes, specs, volumes
+from minik8s.kubelet import (
+    actions,
+    envfrom,
+    metrics,
+    pullsecrets,
+    pvcvolumes,
+    secretvolumes,
+    specs,
+    volumes,
+)
 from minik8s.kubelet import status as podstatus
 from minik8s.kubelet.backoff import Backoff
 from minik8s.kubelet.config import KubeletSettings
+from minik8s.kubelet.objectcache import ObjectCache
 from minik8s.kubelet.probes import Kind, ProbeManager
 from minik8s.kubelet.runtime import (
     LABEL_NODE,
@@ -34,6 +44,7 @@ from minik8s.kubelet.runtime import (
     State,
 )
 from minik8s.kubelet.statusmanager import StatusManager
+from minik8s.kubelet.tokenmanager import TokenManager
 
 logger = logging.getLogger(__name__)
 
@@ -86,12 +97,19 @@ class PodWorkers:
         self._last_known: dict[str, Object] = {}
         """Pods deleted from the API whose containers are still to be removed."""
         self.probes = ProbeManager(runtime, self.queue.add, always_succeed=runtime.name == "fake")
+        self.objects = ObjectCache(client, self.queue.add)
+        """The Secrets and ConfigMaps the pods use, watched: a change syncs their pods."""
+        self.tokens = TokenManager(client)
+        self.credentials = secretvolumes.CredentialVolumes(
+            self.objects, self.tokens, use_tmpfs=runtime.name != "fake"
+        )
 
     # --- informer handlers -----------------------------------------------------------------
 
     def on_add(self, pod: Object) -> None:
         uid = specs.pod_uid(pod)
         self.pods[uid] = pod
+        self.objects.register(pod)
         self.queue.add(uid)
 
     def on_update(self, old: Object, new: Object) -> None:
@@ -100,6 +118,7 @@ class PodWorkers:
             self.on_delete(old)
         self.pods[uid] = new
         if needs_sync(old, new):
+            self.objects.register(new)
             self.queue.add(uid)
 
     def on_delete(self, pod: Object) -> None:
@@ -152,6 +171,8 @@ class PodWorkers:
                 requeue = 2.0
         if sandbox is not None and plan.start:
             requeue = _earliest(requeue, await self._start_containers(pod, sandbox, plan, waiting))
+        if sandbox is not None and not plan.start and not plan.terminal:
+            requeue = _earliest(requeue, await self._refresh_volumes(pod, sandbox))
         for cid in plan.remove:
             with metrics.runtime_op("remove_container"):
                 await self.runtime.remove(cid)
@@ -225,10 +246,16 @@ class PodWorkers:
         requeue: float | None = None
         by_name = {c["name"]: c for c in pod["spec"].get("containers") or []}
         try:
-            configmaps = await self._configmaps(pod)
+            configmaps = await self.objects.objects(pod, "configMap")
+            secrets = await self.objects.objects(pod, "secret")
             pod_dir = self.settings.pods_dir / uid
             pod = pvcvolumes.as_host_paths(pod, await pvcvolumes.resolve(self.client, pod))
             volume_paths = await volumes.prepare(pod_dir, pod, configmaps)
+            volume_paths.update(
+                await self.credentials.prepare(
+                    pod, pod_dir, sandbox.ip or "", self.settings.node_ip
+                )
+            )
         except pvcvolumes.VolumeNotReady as e:
             for name, _, _ in plan.start:
                 waiting[name] = ("ContainerCreating", "")
@@ -241,9 +268,10 @@ class PodWorkers:
                 waiting[name] = ("CreateContainerConfigError", message)
             self.recorder.record(pod, "Warning", "Failed", f"Error: {message}")
             return 5.0
+        requeue = _earliest(requeue, self._token_refresh_in(uid))
         for name, attempt, counts in plan.start:
             spec = by_name[name]
-            reason = await self._ensure_image(pod, spec)
+            reason = await self._ensure_image(pod, spec, secrets)
             if reason is not None:
                 waiting[name] = reason[:2]
                 requeue = _earliest(requeue, reason[2])
@@ -259,7 +287,9 @@ class PodWorkers:
                     host_ip=self.settings.node_ip,
                     volume_paths=volume_paths,
                     configmaps=configmaps,
+                    secrets=secrets,
                 )
+                self._warn_skipped_env(pod, spec, configmaps, secrets)
             except specs.ConfigError as e:
                 waiting[name] = ("CreateContainerConfigError", str(e))
                 self.recorder.record(pod, "Warning", "Failed", f"Error: {e}")
@@ -286,17 +316,36 @@ class PodWorkers:
             self.recorder.record(pod, "Normal", "Started", f"Started container {name}")
         return requeue
 
-    async def _configmaps(self, pod: Object) -> dict[str, Object]:
-        result = {}
-        namespace = pod["metadata"].get("namespace")
-        for name in volumes.configmap_names(pod):
-            try:
-                result[name] = await self.client.get(CONFIGMAPS, name, namespace)
-            except errors.NotFound:
-                pass  # reported by whoever needs it (optional references do not)
-        return result
+    async def _refresh_volumes(self, pod: Object, sandbox: Container) -> float | None:
+        """Update a running pod's secret, projected and downwardAPI volumes in place (changed
+        Secrets, renewed tokens); when to sync again for the next token renewal."""
+        if not secretvolumes.has_volumes(pod):
+            return None
+        pod_dir = self.settings.pods_dir / specs.pod_uid(pod)
+        try:
+            await self.credentials.prepare(pod, pod_dir, sandbox.ip or "", self.settings.node_ip)
+        except (specs.ConfigError, errors.ApiError) as e:
+            message = getattr(e, "message", None) or str(e)
+            logger.warning("%s: volumes not updated: %s", specs.pod_key(pod), message)
+            return 10.0
+        return self._token_refresh_in(specs.pod_uid(pod))
 
-    async def _ensure_image(self, pod: Object, spec: Object) -> tuple[str, str, float] | None:
+    def _token_refresh_in(self, uid: str) -> float | None:
+        due = self.tokens.next_refresh(uid)
+        return None if due is None else max(0.0, due - time.time())
+
+    def _warn_skipped_env(
+        self, pod: Object, spec: Object, configmaps: dict[str, Object], secrets: dict[str, Object]
+    ) -> None:
+        if not spec.get("envFrom"):
+            return
+        namespace = pod["metadata"].get("namespace", "")
+        for line in envfrom.from_sources(spec, namespace, configmaps, secrets).skipped:
+            self.recorder.record(pod, "Warning", "InvalidEnvironmentVariableNames", line)
+
+    async def _ensure_image(
+        self, pod: Object, spec: Object, secrets: dict[str, Object]
+    ) -> tuple[str, str, float] | None:
         """None when the image is ready; else (waiting reason, message, retry in seconds)."""
         uid, key = specs.pod_uid(pod), specs.pod_key(pod)
         image = str(spec.get("image") or "")
@@ -318,8 +367,7 @@ class PodWorkers:
         if remaining > 0:
             return "ImagePullBackOff", f'Back-off pulling image "{image}"', remaining
         try:
-            with metrics.runtime_op("pull_image"):
-                await self.runtime.pull_image(image)
+            await self._pull(pod, image, secrets)
         except PullError as e:
             if e.unreachable and present:
                 logger.info("%s: registry unreachable for %s; using the local image", key, image)
@@ -342,6 +390,31 @@ class PodWorkers:
         self.pull_backoff.reset(pull_key)
         self.recorder.record(pod, "Normal", "Pulled", f'Successfully pulled image "{image}"')
         return None
+
+    async def _pull(self, pod: Object, image: str, secrets: dict[str, Object]) -> None:
+        """Pull with each matching imagePullSecrets credential in turn, else anonymously."""
+        wanted = [r.get("name") for r in (pod.get("spec") or {}).get("imagePullSecrets") or []]
+        missing = [name for name in wanted if name and name not in secrets]
+        if missing:
+            self.recorder.record(
+                pod,
+                "Warning",
+                "FailedToRetrieveImagePullSecret",
+                f"Unable to retrieve some image pull secrets ({', '.join(missing)}); "
+                f"attempting to pull the image may not succeed.",
+            )
+        auths = pullsecrets.credentials_for(image, [secrets[n] for n in wanted if n in secrets])
+        error: PullError | None = None
+        attempts: list[dict[str, str] | None] = [*auths] or [None]
+        for auth in attempts:
+            try:
+                with metrics.runtime_op("pull_image"):
+                    await self.runtime.pull_image(image, auth)
+                return
+            except PullError as e:
+                error = e
+        assert error is not None
+        raise error
 
     async def _kill(self, key: str, container_id: str, why: str, grace: int) -> None:
         logger.info("%s: killing container %s (%s)", key, container_id[:12], why)
@@ -369,6 +442,7 @@ class PodWorkers:
         if containers:
             logger.info("%s: terminating (grace period %ds)", key, grace)
             await self._stop_all(key, containers, grace)
+        await self.credentials.unmount(self.settings.pods_dir / uid)
         await volumes.remove(self.settings.pods_dir / uid)
         try:
             await self.client.delete(
@@ -393,10 +467,13 @@ class PodWorkers:
             )
             self.probes.forget(uid)
             await self._stop_all(key, containers, grace)
+        await self.credentials.unmount(self.settings.pods_dir / uid)
         await volumes.remove(self.settings.pods_dir / uid)
         self._forget(uid)
 
     def _forget(self, uid: str) -> None:
+        self.objects.unregister(uid)
+        self.tokens.forget(uid)
         self.status_manager.forget(uid)
         self.crash_backoff.forget_prefix(uid)
         self.pull_backoff.forget_prefix(uid)
@@ -407,6 +484,7 @@ class PodWorkers:
     async def close(self) -> None:
         self.queue.shutdown()
         await self.probes.close()
+        await self.objects.close()
 
 
 def _earliest(a: float | None, b: float | None) -> float | None:

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from minik8s.api import quantity
+from minik8s.kubelet import envfrom
+from minik8s.kubelet.configerror import ConfigError
 from minik8s.kubelet.runtime import (
     LABEL_ATTEMPT,
     LABEL_CONTAINER,
@@ -26,10 +28,6 @@ from minik8s.kubelet.runtime import (
 )
 
 Object = dict[str, Any]
-
-
-class ConfigError(Exception):
-    """The container cannot be configured (a missing ConfigMap key, an unknown volume …)."""
 
 
 def pod_key(pod: Object) -> str:
@@ -84,8 +82,9 @@ def container_config(
     host_ip: str,
     volume_paths: Mapping[str, str],
     configmaps: Mapping[str, Object],
+    secrets: Mapping[str, Object] | None = None,
 ) -> ContainerConfig:
-    env = resolve_env(pod, container, pod_ip, host_ip, configmaps)
+    env = resolve_env(pod, container, pod_ip, host_ip, configmaps, secrets or {})
     command = [expand(c, env) for c in container["command"]] if container.get("command") else None
     args = [expand(a, env) for a in container["args"]] if container.get("args") else None
     nano_cpus, mem_limit = limits(container)
@@ -133,10 +132,19 @@ def field_ref(pod: Object, path: str, pod_ip: str, host_ip: str) -> str:
 
 
 def resolve_env(
-    pod: Object, container: Object, pod_ip: str, host_ip: str, configmaps: Mapping[str, Object]
+    pod: Object,
+    container: Object,
+    pod_ip: str,
+    host_ip: str,
+    configmaps: Mapping[str, Object],
+    secrets: Mapping[str, Object] | None = None,
 ) -> dict[str, str]:
-    """The container's environment, in order, with `$(VAR)` references expanded."""
-    env: dict[str, str] = {}
+    """The container's environment, in order, with `$(VAR)` references expanded: `envFrom`
+    first, then `env` (which overrides it)."""
+    namespace = str((pod.get("metadata") or {}).get("namespace") or "")
+    env: dict[str, str] = envfrom.from_sources(
+        container, namespace, configmaps, secrets or {}
+    ).values
     for var in container.get("env") or []:
         name = var["name"]
         source = var.get("valueFrom")
@@ -154,6 +162,10 @@ def resolve_env(
                     continue
                 raise ConfigError(f"couldn't find key {ref['key']} in ConfigMap {ref.get('name')}")
             env[name] = str(value)
+        elif source.get("secretKeyRef"):
+            value = envfrom.secret_key(source["secretKeyRef"], namespace, secrets or {})
+            if value is not None:
+                env[name] = value
         elif source.get("resourceFieldRef"):
             env[name] = resource_field(container, source["resourceFieldRef"])
         else:

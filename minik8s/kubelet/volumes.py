@@ -12,26 +12,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from minik8s.kubelet import secretvolumes
 from minik8s.kubelet.specs import ConfigError
 
 logger = logging.getLogger(__name__)
 
 Object = dict[str, Any]
-
-
-def configmap_names(pod: Object) -> set[str]:
-    """ConfigMaps the pod's volumes and env refer to."""
-    names = set()
-    spec = pod.get("spec") or {}
-    for volume in spec.get("volumes") or []:
-        if volume.get("configMap"):
-            names.add(volume["configMap"].get("name") or "")
-    for container in spec.get("containers") or []:
-        for var in container.get("env") or []:
-            ref = (var.get("valueFrom") or {}).get("configMapKeyRef")
-            if ref:
-                names.add(ref.get("name") or "")
-    return names - {""}
 
 
 def _write_configmap(target: Path, source: Object, configmap: Object | None) -> None:
@@ -73,6 +59,8 @@ def _prepare(pod_dir: Path, pod: Object, configmaps: Mapping[str, Object]) -> di
             source = volume["configMap"]
             target = pod_dir / "volumes" / "configmap" / name
             _write_configmap(target, source, configmaps.get(source.get("name") or ""))
+        elif secretvolumes.kind_of(volume):
+            continue  # secret, projected, downwardAPI: secretvolumes.CredentialVolumes
         else:
             kinds = sorted(k for k in volume if k != "name")
             raise ConfigError(f"volume {name}: unsupported volume type {kinds}")

@@ -25,3 +25,7 @@ class Compacted(StoreError):
 
 class StoreUnavailable(StoreError):
     pass
+
+
+class TransformFailed(StoreError):
+    """A stored value could not be decrypted (no provider matches its prefix, a wrong key)."""

@@ -21,6 +21,7 @@ import orjson
 from aetcd import rpc
 
 from minik8s.store import errors
+from minik8s.store.encryption import ResourceTransformer
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +39,9 @@ class StoredObject:
 class StoreEvent:
     """One change of a key, as seen by an etcd watch."""
 
-    type: str  # "PUT" or "DELETE"
+    type: str  # "PUT", "DELETE", or "UNREADABLE" (a value that does not decode: skip it)
     key: str
-    value: Object | None  # the new value (None for DELETE)
+    value: Object | None  # the new value (None for DELETE and UNREADABLE)
     revision: int  # the event's mod_revision (for DELETE: the revision of the delete)
 
 
@@ -75,8 +76,12 @@ class EtcdStore:
         servers: list[str],
         timeout: float = 10.0,
         observe: Callable[[str, float], None] | None = None,
+        transformer: ResourceTransformer | None = None,
     ) -> None:
         self._servers = [_endpoint(s) for s in servers]
+        self._transformer = transformer
+        """Encryption at rest (`--encryption-provider-config`): values of the resources it
+        names are encrypted on write and decrypted on every read, watches included."""
         self._timeout = timeout
         self._client: aetcd.Client | None = None
         self._observe = observe
@@ -84,6 +89,34 @@ class EtcdStore:
         self._leases: dict[int, tuple[int, float]] = {}
         """ttl -> (lease id, until when new writes may share it)."""
         self._lease_lock = asyncio.Lock()
+
+    def _encode(self, raw_key: bytes, obj: Object) -> bytes:
+        value = encode(obj)
+        if self._transformer is None:
+            return value
+        return self._transformer.to_storage(raw_key, value)
+
+    def _decode(self, raw_key: bytes, value: bytes, mod_revision: int) -> Object:
+        if self._transformer is not None:
+            value = self._transformer.from_storage(raw_key, value)
+        try:
+            return decode(value, mod_revision)
+        except orjson.JSONDecodeError as e:
+            what = "encrypted data" if value.startswith(b"k8s:enc:") else "not JSON"
+            raise errors.TransformFailed(
+                f"unable to decode {raw_key.decode(errors='replace')}: {what} "
+                f"(is --encryption-provider-config missing or different?)"
+            ) from e
+
+    def _decoded_or_none(self, raw_key: bytes, value: bytes, mod_revision: int) -> Object | None:
+        """For lists and watches: a value that cannot be decrypted or decoded (encrypted with a
+        key this apiserver lacks, say) is logged and left out: one unreadable object must not
+        stop the watch cache."""
+        try:
+            return self._decode(raw_key, value, mod_revision)
+        except errors.TransformFailed as e:
+            logger.error("leaving out %s: %s", raw_key.decode(errors="replace"), e)
+            return None
 
     async def _call(
         self, operation: str, method: Callable[..., Awaitable[Any]], request: Any
@@ -140,16 +173,17 @@ class EtcdStore:
         if not rng.kvs:
             raise errors.KeyNotFound(key)
         kv = rng.kvs[0]
-        return StoredObject(key, decode(kv.value, kv.mod_revision), kv.mod_revision)
+        return StoredObject(key, self._decode(kv.key, kv.value, kv.mod_revision), kv.mod_revision)
 
     async def list(self, prefix: str) -> tuple[list[StoredObject], int]:
         """Every object under `prefix` and the store revision of the read."""
         start = prefix.encode()
         rng = await self._range("list", start, aetcd.utils.prefix_range_end(start))
-        items = [
-            StoredObject(kv.key.decode(), decode(kv.value, kv.mod_revision), kv.mod_revision)
-            for kv in rng.kvs
-        ]
+        items = []
+        for kv in rng.kvs:
+            value = self._decoded_or_none(kv.key, kv.value, kv.mod_revision)
+            if value is not None:
+                items.append(StoredObject(kv.key.decode(), value, kv.mod_revision))
         return items, int(rng.header.revision)
 
     async def _range(
@@ -180,7 +214,8 @@ class EtcdStore:
 
     async def _put(self, raw: bytes, obj: Object, ttl: int | None) -> Any:
         lease = await self.lease_for(ttl) if ttl else 0
-        return rpc.RequestOp(request_put=rpc.PutRequest(key=raw, value=encode(obj), lease=lease))
+        value = self._encode(raw, obj)
+        return rpc.RequestOp(request_put=rpc.PutRequest(key=raw, value=value, lease=lease))
 
     async def create(self, key: str, obj: Object, ttl: int | None = None) -> int:
         """Write `obj` at `key` if the key does not exist; return its mod_revision. With `ttl`,
@@ -260,7 +295,9 @@ class EtcdStore:
                 kv = event.kv
                 key = kv.key.decode()
                 if event.kind == aetcd.rtypes.EventKind.PUT:
-                    yield StoreEvent("PUT", key, decode(kv.value, kv.mod_revision), kv.mod_revision)
+                    value = self._decoded_or_none(kv.key, kv.value, kv.mod_revision)
+                    kind = "PUT" if value is not None else "UNREADABLE"
+                    yield StoreEvent(kind, key, value, kv.mod_revision)
                 else:
                     yield StoreEvent("DELETE", key, None, kv.mod_revision)
         except aetcd.exceptions.RevisionCompactedError as e:

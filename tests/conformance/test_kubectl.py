@@ -148,7 +148,10 @@ def test_pod_lifecycle(kubectl: Kubectl, tmp_path: Path) -> None:
     assert as_json["kind"] == "Pod" and as_json["spec"]["containers"][0]["image"] == "nginx"
 
     described = kubectl("describe", "pod", "nginx-pod").stdout
-    assert "Status:       Running" in described and f"IP:           {pod_ip}" in described
+    top = [line.split(":", 1) for line in described.splitlines() if not line.startswith(" ")]
+    fields = {pair[0]: pair[1].strip() for pair in top if len(pair) == 2}
+    assert fields["Status"] == "Running" and fields["IP"] == pod_ip, described
+    assert fields["Service Account"] == "default", described
     events = described.split("Events:", 1)[1]
     assert "Scheduled" in events and "Successfully assigned" in events and "Started" in events
 

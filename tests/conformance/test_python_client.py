@@ -160,6 +160,8 @@ def test_dynamic_client_discovery(api_client: client.ApiClient, ns: str) -> None
     )
     got = configmaps.get(namespace=ns, name="dyn")
     assert got.data.k == "v"
-    assert [item.metadata.name for item in configmaps.get(namespace=ns).items] == ["dyn"]
+    # and the CA bundle the root-ca-cert-publisher puts in every namespace, as in Kubernetes
+    names = [item.metadata.name for item in configmaps.get(namespace=ns).items]
+    assert sorted(names) == ["dyn", "kube-root-ca.crt"]
     pods = dyn.resources.get(api_version="v1", kind="Pod")
     assert pods.get(namespace=ns).items == []

@@ -10,7 +10,6 @@ kubelet use the local image, with a Warning.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -18,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from tests.e2e.kubelet_support import (
     container_status,
@@ -32,50 +30,20 @@ from tests.e2e.kubelet_support import (
 )
 from tests.support.api import Api
 from tests.support.kubelet import DOCKER, Kubelet, containers, docker
-from tests.support.processes import Process, free_port, temp_dir
+from tests.support.processes import free_port
+from tests.support.registry import running_registry
 from tests.support.waiting import wait_for
 
 pytestmark = [requires_docker]
 
-REGISTRY_PACKAGE = "docker-registry"
 REPOSITORY = "minik8s-test/busybox"
 
 
 @pytest.fixture(scope="module")
 def registry() -> Iterator[str]:
     """A registry of this module's own on a free loopback port; its `host:port`."""
-    binary = shutil.which("docker-registry")
-    if binary is None:
-        pytest.fail(
-            f"the `docker-registry` binary is missing: install Debian's {REGISTRY_PACKAGE} "
-            f"package (`apt-get install {REGISTRY_PACKAGE}`, or `bash deploy/setup-system.sh`)"
-        )
-    work = temp_dir("minik8s-registry-")
-    host = f"127.0.0.1:{free_port()}"
-    config = {
-        "version": 0.1,
-        "log": {"level": "info"},
-        "storage": {
-            "filesystem": {"rootdirectory": str(work / "data")},
-            "delete": {"enabled": True},
-        },
-        "http": {"addr": host},
-    }
-    (work / "config.yml").write_text(yaml.safe_dump(config))
-    process = Process("docker-registry", [binary, "serve", str(work / "config.yml")], work / "log")
-    process.start()
-
-    def answering() -> bool:
-        if not process.alive():
-            raise AssertionError(f"docker-registry exited:\n{process.log_tail()}")
-        return httpx.get(f"http://{host}/v2/", timeout=1).status_code == 200
-
-    try:
-        wait_for(answering, f"docker-registry on {host} to answer GET /v2/", timeout=20)
+    with running_registry() as host:
         yield host
-    finally:
-        process.stop()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 @pytest.fixture()

@@ -17,6 +17,7 @@ from minik8s.api.models import (
     events,
     meta,
     metrics,
+    serviceaccount,
     storage,
 )
 
@@ -28,6 +29,9 @@ MODELS: dict[str, type[BaseModel]] = {
     "Namespace": core.Namespace,
     "Event": core.Event,
     "ConfigMap": core.ConfigMap,
+    "Secret": serviceaccount.Secret,
+    "ServiceAccount": serviceaccount.ServiceAccount,
+    "TokenRequest": serviceaccount.TokenRequest,
     "Binding": core.Binding,
     "ReplicaSet": apps.ReplicaSet,
     "Deployment": apps.Deployment,
@@ -69,5 +73,6 @@ __all__ = [
     "meta",
     "metrics",
     "model_for",
+    "serviceaccount",
     "storage",
 ]

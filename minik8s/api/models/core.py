@@ -6,13 +6,17 @@ from pydantic import Field
 
 from minik8s.api.models.base import ApiModel, IntOrString, Quantity
 from minik8s.api.models.meta import Condition, ObjectMeta, ObjectReference, TypedObject
+from minik8s.api.models.serviceaccount import LocalObjectReference
+from minik8s.api.models.volumes import (
+    DownwardAPIVolumeSource,
+    KeyToPath,
+    ObjectFieldSelector,
+    ProjectedVolumeSource,
+    ResourceFieldSelector,
+    SecretVolumeSource,
+)
 
 # --- containers -------------------------------------------------------------------------
-
-
-class ObjectFieldSelector(ApiModel):
-    api_version: str | None = None
-    field_path: str
 
 
 class ConfigMapKeySelector(ApiModel):
@@ -21,16 +25,33 @@ class ConfigMapKeySelector(ApiModel):
     optional: bool | None = None
 
 
-class ResourceFieldSelector(ApiModel):
-    container_name: str | None = None
-    resource: str
-    divisor: Quantity | None = None
+class SecretKeySelector(ApiModel):
+    name: str | None = None
+    key: str
+    optional: bool | None = None
 
 
 class EnvVarSource(ApiModel):
     field_ref: ObjectFieldSelector | None = None
     config_map_key_ref: ConfigMapKeySelector | None = None
+    secret_key_ref: SecretKeySelector | None = None
     resource_field_ref: ResourceFieldSelector | None = None
+
+
+class ConfigMapEnvSource(ApiModel):
+    name: str | None = None
+    optional: bool | None = None
+
+
+class SecretEnvSource(ApiModel):
+    name: str | None = None
+    optional: bool | None = None
+
+
+class EnvFromSource(ApiModel):
+    prefix: str | None = None
+    config_map_ref: ConfigMapEnvSource | None = None
+    secret_ref: SecretEnvSource | None = None
 
 
 class EnvVar(ApiModel):
@@ -100,6 +121,7 @@ class Container(ApiModel):
     args: list[str] | None = None
     working_dir: str | None = None
     env: list[EnvVar] | None = None
+    env_from: list[EnvFromSource] | None = None
     ports: list[ContainerPort] | None = None
     resources: ResourceRequirements | None = None
     liveness_probe: Probe | None = None
@@ -126,12 +148,6 @@ class HostPathVolumeSource(ApiModel):
     type: str | None = None
 
 
-class KeyToPath(ApiModel):
-    key: str
-    path: str
-    mode: int | None = None
-
-
 class ConfigMapVolumeSource(ApiModel):
     name: str | None = None
     items: list[KeyToPath] | None = None
@@ -149,6 +165,9 @@ class Volume(ApiModel):
     empty_dir: EmptyDirVolumeSource | None = None
     host_path: HostPathVolumeSource | None = None
     config_map: ConfigMapVolumeSource | None = None
+    secret: SecretVolumeSource | None = None
+    downward_api: DownwardAPIVolumeSource | None = Field(default=None, alias="downwardAPI")
+    projected: ProjectedVolumeSource | None = None
     persistent_volume_claim: PersistentVolumeClaimVolumeSource | None = None
 
 
@@ -207,6 +226,9 @@ class PodSpec(ApiModel):
     dns_policy: str | None = None
     node_selector: dict[str, str] | None = None
     service_account_name: str | None = None
+    service_account: str | None = None
+    automount_service_account_token: bool | None = None
+    image_pull_secrets: list[LocalObjectReference] | None = None
     node_name: str | None = None
     host_network: bool | None = None
     hostname: str | None = None

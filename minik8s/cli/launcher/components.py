@@ -96,15 +96,24 @@ def _etcd(settings: LauncherSettings, state: ClusterState, node: str | None) -> 
     ]
 
 
+SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+"""kubeadm's default `--service-account-issuer`."""
+
+
 def _apiserver(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
+    keys = Pki(settings.pki_dir)
     return [
         *_python_module("minik8s.cmd.apiserver"),
         f"--etcd-servers={state.etcd_url}",
         f"--bind-address={LOOPBACK}",
         f"--port={state.apiserver_port}",
         f"--token-auth-file={settings.tokens_file}",
-        f"--tls-cert-file={Pki(settings.pki_dir).serving_cert}",
-        f"--tls-private-key-file={Pki(settings.pki_dir).serving_key}",
+        f"--tls-cert-file={keys.serving_cert}",
+        f"--tls-private-key-file={keys.serving_key}",
+        f"--encryption-provider-config={settings.encryption_config_file}",
+        f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
+        f"--service-account-key-file={keys.service_account_pub}",
+        f"--service-account-signing-key-file={keys.service_account_key}",
     ]
 
 
@@ -116,6 +125,14 @@ def _client(module: str, *extra: str) -> ArgvBuilder:
         if node is not None:
             argv.append(f"--node-name={node}")
         return argv
+
+    return build
+
+
+def _kubelet(*extra: str) -> ArgvBuilder:
+    def build(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
+        argv = _client("minik8s.cmd.kubelet", *extra)(settings, state, node)
+        return [*argv, f"--root-dir={settings.kubelet_root_dir}"]
 
     return build
 
@@ -169,14 +186,8 @@ COMPONENTS: tuple[Component, ...] = (
         5,
         _controller_manager,
     ),
-    Component("kubelet", True, 4, _client("minik8s.cmd.kubelet"), per_node=PerNode.REAL),
-    Component(
-        "kubelet",
-        True,
-        4,
-        _client("minik8s.cmd.kubelet", "--runtime=fake"),
-        per_node=PerNode.FAKE,
-    ),
+    Component("kubelet", True, 4, _kubelet(), per_node=PerNode.REAL),
+    Component("kubelet", True, 4, _kubelet("--runtime=fake"), per_node=PerNode.FAKE),
     Component("proxy", True, None, _proxy),
 )
 """Start order; `down` stops in reverse."""

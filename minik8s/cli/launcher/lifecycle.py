@@ -12,7 +12,16 @@ from dataclasses import dataclass
 import httpx
 from rich.console import Console
 
-from minik8s.cli.launcher import components, docker, kubeconfig, pki, pods, processes, state
+from minik8s.cli.launcher import (
+    components,
+    docker,
+    encryption,
+    kubeconfig,
+    pki,
+    pods,
+    processes,
+    state,
+)
 from minik8s.cli.launcher.components import Instance, PerNode
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.settings import LauncherSettings
@@ -37,6 +46,7 @@ def up(settings: LauncherSettings, console: Console) -> state.ClusterState:
     for note in notes:
         console.print(f"[yellow]note:[/] {note}")
     ca_pem = pki.ensure(settings.pki_dir).ca_cert.read_bytes()
+    encryption.ensure_config(settings.encryption_config_file)
     state.save(settings.state_file, cluster)
     token = kubeconfig.ensure_token(settings.tokens_file)
     kubeconfig.write(settings.kubeconfig_file, cluster.apiserver_url, token, ca_pem)
@@ -144,6 +154,9 @@ def down(settings: LauncherSettings, console: Console, purge: bool) -> None:
         removed = pods.remove_containers(uid)
         if removed:
             console.print(f"[green]✓[/] removed {removed} pod container(s)")
+    unmounted = pods.unmount_volumes(settings.kubelet_root_dir)
+    if unmounted:
+        console.print(f"[green]✓[/] unmounted {unmounted} pod volume(s)")
     if stopped == 0:
         console.print("nothing is running")
     if purge:
@@ -152,11 +165,17 @@ def down(settings: LauncherSettings, console: Console, purge: bool) -> None:
 
 def _purge(settings: LauncherSettings, console: Console) -> None:
     removed = []
-    for path in (settings.etcd_data_dir, settings.pki_dir, settings.home / "storage"):
+    storage = settings.home / "storage"
+    for path in (settings.etcd_data_dir, settings.pki_dir, settings.kubelet_root_dir, storage):
         if path.exists():
             shutil.rmtree(path)
             removed.append(path.name)
-    for path in (settings.tokens_file, settings.kubeconfig_file, settings.state_file):
+    for path in (
+        settings.tokens_file,
+        settings.kubeconfig_file,
+        settings.state_file,
+        settings.encryption_config_file,
+    ):
         if path.exists():
             path.unlink()
             removed.append(path.name)

@@ -30,8 +30,20 @@ class Pki:
     def serving_key(self) -> Path:
         return self.directory / "apiserver.key"
 
+    @property
+    def service_account_key(self) -> Path:
+        """Signs service account tokens (mode 0600)."""
+        return self.directory / "sa.key"
+
+    @property
+    def service_account_pub(self) -> Path:
+        """Verifies service account tokens."""
+        return self.directory / "sa.pub"
+
 
 def ensure(directory: Path) -> Pki:
-    """Create the CA and the serving certificate unless they exist; return their paths."""
+    """Create the CA, the serving certificate and the service account key pair unless they
+    exist; return their paths."""
     certificates.ensure_serving_certificate(directory)
+    certificates.ensure_service_account_key(directory)
     return Pki(directory)

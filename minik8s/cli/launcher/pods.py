@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from minik8s.cli.launcher import kubeconfig, pki, processes, state
 from minik8s.cli.launcher.settings import LauncherSettings
+from minik8s.kubelet import tmpfs
 
 CLUSTER_LABEL = "minik8s.cluster"
 
@@ -74,3 +76,12 @@ def nodes_ready(settings: LauncherSettings, names: list[str]) -> list[str]:
         if condition.get("type") == "Ready" and condition.get("status") == "True"
     }
     return [name for name in names if name in ready]
+
+
+def unmount_volumes(kubelet_root: Path) -> int:
+    """Unmount the tmpfs of the pods' secret and token volumes the stopped kubelets leave (their
+    containers are gone); how many there were."""
+    mounted = len(tmpfs.mount_points(kubelet_root)) if kubelet_root.exists() else 0
+    if mounted:
+        tmpfs.unmount_all(kubelet_root)
+    return mounted

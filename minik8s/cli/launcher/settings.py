@@ -69,6 +69,16 @@ class LauncherSettings:
         return self.home / "pki"
 
     @property
+    def kubelet_root_dir(self) -> Path:
+        """The kubelets' `--root-dir`: pod volumes (secret and token volumes are tmpfs)."""
+        return self.home / "kubelet"
+
+    @property
+    def encryption_config_file(self) -> Path:
+        """The apiserver's EncryptionConfiguration (mode 0600): Secrets are encrypted in etcd."""
+        return self.home / "encryption-config.yaml"
+
+    @property
     def tokens_file(self) -> Path:
         return self.home / "tokens.csv"
 

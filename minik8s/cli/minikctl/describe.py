@@ -67,7 +67,7 @@ async def describe_one(
     obj = await client.get(rt, name, namespace)
     extras = await describers.related(client, rt, obj)
     lines = describers.describe(rt, obj, extras)
-    if show_events and rt is not resources.NAMESPACES:
+    if show_events and rt not in (resources.NAMESPACES, resources.SECRETS):
         lines.extend(event_lines(await fetch_events(client, obj, rt.kind), datetime.now(UTC)))
     return "\n".join(tabwrite(lines, padding=2))
 

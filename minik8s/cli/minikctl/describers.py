@@ -3,6 +3,7 @@ from `related`, which fetches what a describer shows of other objects)."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -316,6 +317,27 @@ def describe_namespace(ns: Obj, extras: Obj) -> list[str]:
     return lines
 
 
+def describe_secret(secret: Obj, extras: Obj) -> list[str]:
+    """As `kubectl describe secret`: the type and each key's size, never the values."""
+    lines = _header(secret, created=False)
+    lines += ["", f"Type:\t{secret.get('type') or 'Opaque'}", "", "Data", "===="]
+    data = secret.get("data") or {}
+    for key in sorted(data):
+        size = len(base64.b64decode(data[key])) if isinstance(data[key], str) else 0
+        lines.append(f"{key}:\t{size} bytes")
+    return lines
+
+
+def describe_service_account(account: Obj, extras: Obj) -> list[str]:
+    lines = _header(account, created=False)
+    pull = [r.get("name", "") for r in account.get("imagePullSecrets") or []]
+    mountable = [r.get("name", "") for r in account.get("secrets") or []]
+    lines.append(f"Image pull secrets:\t{', '.join(pull) or NONE}")
+    lines.append(f"Mountable secrets:\t{', '.join(mountable) or NONE}")
+    lines.append(f"Tokens:\t{NONE}")
+    return lines
+
+
 def describe_generic(obj: Obj, extras: Obj) -> list[str]:
     lines = _header(obj, namespaced=bool(_meta(obj).get("namespace")))
     for key, value in obj.items():
@@ -334,6 +356,8 @@ DESCRIBERS: dict[ResourceType, Callable[[Obj, Obj], list[str]]] = {
     resources.SERVICES: describe_service,
     resources.NODES: describe_node,
     resources.NAMESPACES: describe_namespace,
+    resources.SECRETS: describe_secret,
+    resources.SERVICEACCOUNTS: describe_service_account,
 }
 
 

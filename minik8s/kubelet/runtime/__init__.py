@@ -171,8 +171,9 @@ class Runtime(Protocol):
         """The local image's ID, or None when it is not present."""
         ...
 
-    async def pull_image(self, image: str) -> str:
-        """Pull; return the image ID. Raises `PullError`."""
+    async def pull_image(self, image: str, auth: dict[str, str] | None = None) -> str:
+        """Pull (with registry credentials `auth`: username, password, serveraddress);
+        return the image ID. Raises `PullError`."""
         ...
 
     async def run(self, config: ContainerConfig) -> Container:

@@ -215,10 +215,10 @@ class DockerRuntime:
             raise
         return str(info.get("Id") or "")
 
-    async def pull_image(self, image: str) -> str:
+    async def pull_image(self, image: str, auth: dict[str, str] | None = None) -> str:
         repository, tag = docker.utils.parse_repository_tag(image)
         try:
-            await self._call(self._api.pull, repository, tag=tag or "latest")
+            await self._call(self._api.pull, repository, tag=tag or "latest", auth_config=auth)
         except docker.errors.APIError as e:
             message = str(e.explanation or e)
             raise PullError(message, is_unreachable(message)) from e

@@ -75,7 +75,7 @@ class FakeRuntime:
     async def image_id(self, image: str) -> str | None:
         return f"sha256:fake-{image}"
 
-    async def pull_image(self, image: str) -> str:
+    async def pull_image(self, image: str, auth: dict[str, str] | None = None) -> str:
         return f"sha256:fake-{image}"
 
     async def run(self, config: ContainerConfig) -> Container:

@@ -1,0 +1,6 @@
+"""The error of a pod spec the kubelet cannot turn into a container (a missing ConfigMap key,
+an unknown volume …): the pod worker reports it as `CreateContainerConfigError`."""
+
+
+class ConfigError(Exception):
+    """The container cannot be configured; the message says why."""
