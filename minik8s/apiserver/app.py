@@ -19,6 +19,9 @@ from starlette.routing import Route
 from minik8s.api import errors
 from minik8s.api.resources import ResourceType
 from minik8s.apiserver import auth, discovery, encryptionconfig, metrics, openapi_serving, wire
+from minik8s.apiserver.aggregator import discovery as aggregated
+from minik8s.apiserver.aggregator import frontproxy
+from minik8s.apiserver.aggregator.controller import Aggregator
 from minik8s.apiserver.asgi import ApiserverApp
 from minik8s.apiserver.config import ApiserverSettings
 from minik8s.apiserver.handlers import ResourceHandler
@@ -87,6 +90,9 @@ def create_fastapi_app(
                         admission.getter(lambda key: lookup_key(cache, key), registry.get)
                     )
                 )
+        aggregator = Aggregator(registry, cache, _front_proxy(settings))
+        await aggregator.start()
+        app.state.aggregator = aggregator
         app.state.store = store
         app.state.cache = cache
         app.state.handler = ResourceHandler(
@@ -95,6 +101,7 @@ def create_fastapi_app(
             settings.watch_bookmark_interval,
             settings.min_request_timeout,
             service_accounts=accounts,
+            aggregator=aggregator,
         )
         logger.info(
             "apiserver ready on %s:%d (etcd %s)", settings.bind_address, settings.port, store.server
@@ -102,6 +109,7 @@ def create_fastapi_app(
         try:
             yield
         finally:
+            await aggregator.stop()
             await cache.stop()
             await store.close()
 
@@ -159,8 +167,11 @@ def create_fastapi_app(
     @app.get("/apis", include_in_schema=False)
     @app.get("/apis/", include_in_schema=False)
     async def api_groups(request: Request) -> Response:
+        aggregator = getattr(request.app.state, "aggregator", None)
         return discovery_response(
-            request, discovery.api_group_list, lambda: discovery.aggregated_discovery(False)
+            request,
+            lambda: discovery.api_group_list(aggregated.api_groups(aggregator)),
+            lambda: discovery.aggregated_discovery(False, aggregated.aggregated_items(aggregator)),
         )
 
     @app.get("/version", include_in_schema=False)
@@ -217,6 +228,17 @@ def create_fastapi_app(
         )
 
     return app
+
+
+def _front_proxy(settings: ApiserverSettings) -> frontproxy.FrontProxy:
+    if settings.proxy_client_cert_file and settings.proxy_client_key_file:
+        assert settings.requestheader_client_ca_file is not None
+        return frontproxy.from_files(
+            settings.requestheader_client_ca_file,
+            settings.proxy_client_cert_file,
+            settings.proxy_client_key_file,
+        )
+    return frontproxy.ephemeral()
 
 
 def _openapi_documents(request: Request) -> openapi_serving.Documents:

@@ -50,6 +50,11 @@ class ApiserverSettings:
     """Longest token lifetime in seconds a TokenRequest gets (0: no cap)."""
     service_account_jwks_uri: str | None = None
     """`jwks_uri` of the discovery document (default: this apiserver's /openid/v1/jwks)."""
+    proxy_client_cert_file: str | None = None
+    """The front-proxy client certificate shown to extension apiservers (else one is made)."""
+    proxy_client_key_file: str | None = None
+    requestheader_client_ca_file: str | None = None
+    """The CA of the front-proxy certificate, published for extension apiservers."""
     log_level: str = "info"
 
 
@@ -82,8 +87,27 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         "--service-account-max-token-expiration", type=options.duration, default=0.0
     )
     parser.add_argument("--service-account-jwks-uri", default=None)
+    parser.add_argument("--proxy-client-cert-file", default=None)
+    parser.add_argument("--proxy-client-key-file", default=None)
+    parser.add_argument("--requestheader-client-ca-file", default=None)
+    parser.add_argument(
+        "--enable-aggregator-routing",
+        default="true",
+        help="accepted for compatibility: extension servers are always reached at their "
+        "Endpoints' addresses",
+    )
     parser.add_argument("--v", "--log-level", dest="log_level", default="info")
     args = parser.parse_args(argv)
+    front_proxy = (
+        args.proxy_client_cert_file,
+        args.proxy_client_key_file,
+        args.requestheader_client_ca_file,
+    )
+    if any(front_proxy) and not all(front_proxy):
+        parser.error(
+            "--proxy-client-cert-file, --proxy-client-key-file and "
+            "--requestheader-client-ca-file go together"
+        )
     if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
         parser.error("--tls-cert-file and --tls-private-key-file go together")
     try:
@@ -107,6 +131,9 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         watch_bookmark_interval=args.watch_bookmark_interval,
         min_request_timeout=args.min_request_timeout,
         encryption_provider_config=args.encryption_provider_config,
+        proxy_client_cert_file=args.proxy_client_cert_file,
+        proxy_client_key_file=args.proxy_client_key_file,
+        requestheader_client_ca_file=args.requestheader_client_ca_file,
         service_account_issuer=tuple(args.service_account_issuer),
         service_account_key_file=tuple(args.service_account_key_file),
         service_account_signing_key_file=args.service_account_signing_key_file,

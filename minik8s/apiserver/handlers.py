@@ -26,6 +26,9 @@ from minik8s.apiserver import (
     versioned,
     wire,
 )
+from minik8s.apiserver.aggregator import discovery as aggregated_discovery
+from minik8s.apiserver.aggregator import proxy as aggregator_proxy
+from minik8s.apiserver.aggregator.controller import Aggregator
 from minik8s.apiserver.registry import DeleteOptions, Registry
 from minik8s.apiserver.serviceaccount import tokenrequest
 from minik8s.apiserver.serviceaccount.setup import ServiceAccounts
@@ -47,8 +50,10 @@ class ResourceHandler:
         bookmark_interval: float = 30.0,
         watch_timeout: float = 1800.0,
         service_accounts: ServiceAccounts | None = None,
+        aggregator: Aggregator | None = None,
     ) -> None:
         self.registry = registry
+        self.aggregator = aggregator
         self.cache = cache
         self.bookmark_interval = bookmark_interval
         self.watch_timeout = watch_timeout
@@ -81,6 +86,10 @@ class ResourceHandler:
         started = time.perf_counter()
         verb, resource_name = "unknown", ""
         try:
+            if self._is_aggregated(request):
+                verb = "proxy"
+                assert self.aggregator is not None
+                return await aggregator_proxy.forward(request, self.aggregator)
             target = routing.parse(request.scope["path"])
             if target is None or isinstance(target, routing.UnknownPath):
                 message = (
@@ -98,7 +107,9 @@ class ResourceHandler:
                 return wire.json_response(auth.self_subject_review(user), 201)
             if isinstance(target, routing.GroupPath):
                 verb = "get"
-                group = discovery.api_group(target.group)
+                group = discovery.api_group(target.group) or aggregated_discovery.api_group(
+                    self.aggregator, target.group
+                )
                 if group is None:
                     raise errors.NotFound("the server could not find the requested resource")
                 return wire.json_response(group)
@@ -121,6 +132,13 @@ class ResourceHandler:
         if verb != "watch":
             metrics.observe_request(verb, resource_name, response.status_code, started)
         return response
+
+    def _is_aggregated(self, request: Request) -> bool:
+        """A group version an APIService sends to an extension server (proxied there)."""
+        if self.aggregator is None:
+            return False
+        target = aggregator_proxy.split(request.scope["path"])
+        return target is not None and self.aggregator.is_aggregated(*target)
 
     async def _dispatch(
         self, request: Request, target: routing.ResourcePath, verb: str
