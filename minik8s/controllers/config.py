@@ -11,7 +11,7 @@ ALL_CONTROLLERS = ("replicaset", "deployment", "endpoints", "garbagecollector", 
                    "nodeipam", "nodelifecycle",
                    "daemonset", "statefulset", "persistentvolume-binder", "pvc-protection",
                    "pv-protection", "local-path-provisioner", "serviceaccount",
-                   "root-ca-cert-publisher")  # fmt: skip
+                   "root-ca-cert-publisher", "horizontalpodautoscaling")  # fmt: skip
 """Every controller this process runs, in start order."""
 
 LEASE_NAMESPACE = "kube-system"
@@ -70,6 +70,16 @@ class Settings:
     """Image of the helper pods that remove a deleted volume's data (needs `rm`)."""
     resync_period: float = 0.0
     """Seconds between full resyncs of the informers (0: never)."""
+    horizontal_pod_autoscaler_sync_period: float = 15.0
+    """Seconds between two looks at each autoscaler."""
+    horizontal_pod_autoscaler_downscale_stabilization: float = 300.0
+    """Seconds of recommendations a scale down considers (the highest wins)."""
+    horizontal_pod_autoscaler_tolerance: float = 0.1
+    """A usage ratio this close to 1 changes nothing."""
+    horizontal_pod_autoscaler_cpu_initialization_period: float = 300.0
+    """Seconds after a pod starts during which its CPU samples may be skipped."""
+    horizontal_pod_autoscaler_initial_readiness_delay: float = 30.0
+    """Seconds after a pod starts during which readiness flapping is tolerated."""
     log_level: str = "info"
 
     def enabled(self, name: str) -> bool:
@@ -137,6 +147,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrent-namespace-syncs", type=int, default=5)
     p.add_argument("--concurrent-daemonset-syncs", type=int, default=2)
     p.add_argument("--concurrent-statefulset-syncs", type=int, default=5)
+    p.add_argument("--concurrent-horizontal-pod-autoscaler-syncs", type=int, default=5)
+    p.add_argument(
+        "--horizontal-pod-autoscaler-sync-period", type=durations.parse_duration, default=15.0
+    )
+    p.add_argument(
+        "--horizontal-pod-autoscaler-downscale-stabilization",
+        type=durations.parse_duration,
+        default=300.0,
+    )
+    p.add_argument("--horizontal-pod-autoscaler-tolerance", type=float, default=0.1)
+    p.add_argument(
+        "--horizontal-pod-autoscaler-cpu-initialization-period",
+        type=durations.parse_duration,
+        default=300.0,
+    )
+    p.add_argument(
+        "--horizontal-pod-autoscaler-initial-readiness-delay",
+        type=durations.parse_duration,
+        default=30.0,
+    )
     p.add_argument(
         "--local-path-root",
         default="/var/lib/minik8s/storage",
@@ -197,7 +227,19 @@ def parse_args(argv: list[str] | None = None) -> Settings:
             "nodelifecycle": 1,
             "daemonset": args.concurrent_daemonset_syncs,
             "statefulset": args.concurrent_statefulset_syncs,
+            "horizontalpodautoscaling": args.concurrent_horizontal_pod_autoscaler_syncs,
         },
+        horizontal_pod_autoscaler_sync_period=args.horizontal_pod_autoscaler_sync_period,
+        horizontal_pod_autoscaler_downscale_stabilization=(
+            args.horizontal_pod_autoscaler_downscale_stabilization
+        ),
+        horizontal_pod_autoscaler_tolerance=args.horizontal_pod_autoscaler_tolerance,
+        horizontal_pod_autoscaler_cpu_initialization_period=(
+            args.horizontal_pod_autoscaler_cpu_initialization_period
+        ),
+        horizontal_pod_autoscaler_initial_readiness_delay=(
+            args.horizontal_pod_autoscaler_initial_readiness_delay
+        ),
         local_path_root=args.local_path_root,
         local_path_helper_image=args.local_path_helper_image,
         log_level=level,
