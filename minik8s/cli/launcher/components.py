@@ -7,6 +7,8 @@ reverse order. Per-node components get one process per node, named `<component>-
 
 from __future__ import annotations
 
+import os
+import shlex
 import shutil
 import sys
 from collections.abc import Callable
@@ -189,8 +191,24 @@ COMPONENTS: tuple[Component, ...] = (
     Component("kubelet", True, 4, _kubelet(), per_node=PerNode.REAL),
     Component("kubelet", True, 4, _kubelet("--runtime=fake"), per_node=PerNode.FAKE),
     Component("proxy", True, None, _proxy),
+    Component(
+        "metrics-server",
+        True,
+        20,
+        # --secure-port=0: a free port; it registers its Endpoints and APIService itself
+        _client("minik8s.cmd.metrics_server", "--secure-port=0"),
+    ),
 )
 """Start order; `down` stops in reverse."""
+
+EXTRA_ARGS_ENV = "MINIK8S_EXTRA_ARGS_"
+"""`MINIK8S_EXTRA_ARGS_CONTROLLER_MANAGER="--horizontal-pod-autoscaler-sync-period=2s"`: flags
+added to a component's command line (tests use it for short periods)."""
+
+
+def extra_args(component: str) -> list[str]:
+    value = os.environ.get(EXTRA_ARGS_ENV + component.upper().replace("-", "_"), "")
+    return shlex.split(value)
 
 
 def node_names(state: ClusterState, kind: PerNode) -> list[str]:
@@ -213,7 +231,7 @@ def instances(settings: LauncherSettings, state: ClusterState) -> list[Instance]
             result.append(
                 Instance(
                     name=component.name if node is None else f"{component.name}-{node}",
-                    argv=component.argv(settings, state, node),
+                    argv=[*component.argv(settings, state, node), *extra_args(component.name)],
                     health_url=health_url,
                     ready_timeout=component.ready_timeout(settings),
                     ca_file=_ca_file(settings, health_url),
