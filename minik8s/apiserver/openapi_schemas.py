@@ -77,6 +77,17 @@ def _default_of(name: str) -> Any:
 def named_schema(named: typegraph.NamedType, dialect: Dialect) -> dict[str, Any]:
     """The component (v3) or definition (v2) of one named type."""
     if named.scalar is not None:
+        if dialect == "v3" and named.int_or_string:  # as Kubernetes' v3 documents write them
+            if named.format == "int-or-string":
+                return {
+                    "description": named.description,
+                    "anyOf": [{"type": "integer"}, {"type": "string"}],
+                    "x-kubernetes-int-or-string": True,
+                }
+            return {
+                "description": named.description,
+                "oneOf": [{"type": "string"}, {"type": "number"}],
+            }
         schema: dict[str, Any] = {"description": named.description, "type": named.scalar}
         if named.format:
             schema["format"] = named.format
