@@ -92,7 +92,7 @@ async def serve(settings: MetricsServerSettings, stop: asyncio.Event) -> None:
         ca_file.write_text(ca)
         store = storage.Storage()
         metrics_api = MetricsApi(
-            store, nodes.store.list, pods.store.list, lambda: bool(store.previous)
+            store, nodes.store.list, pods.store.list, lambda: store.previous
         )
         sock = _bind(settings)
         port = sock.getsockname()[1]

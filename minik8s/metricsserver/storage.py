@@ -100,38 +100,65 @@ def _rate(older: Point, newer: Point) -> Usage | None:
 
 
 @dataclass
-class Storage:
-    """The last two scrapes of each node."""
+class Series:
+    """The last two distinct samples of one node or container."""
 
-    previous: dict[str, Scrape] = field(default_factory=dict)
-    latest: dict[str, Scrape] = field(default_factory=dict)
+    previous: Point | None = None
+    latest: Point | None = None
+
+    def add(self, point: Point) -> None:
+        """Keep `point` if it is newer (a kubelet may serve the same sample twice: Docker
+        collects stats once a second and one-shot stats answer the last collected one)."""
+        if self.latest is not None and point.timestamp <= self.latest.timestamp:
+            return
+        self.previous, self.latest = self.latest, point
+
+    def usage(self) -> Usage | None:
+        if self.previous is None or self.latest is None:
+            return None
+        return _rate(self.previous, self.latest)
+
+
+@dataclass
+class Storage:
+    """The last two samples of every node and container."""
+
+    nodes: dict[str, Series] = field(default_factory=dict)
+    containers: dict[str, dict[tuple[str, str, str], Series]] = field(default_factory=dict)
+    """Node -> (namespace, pod, container) -> samples."""
+
+    @property
+    def previous(self) -> bool:
+        """True once some node has two samples (a rate can be served)."""
+        return any(series.previous is not None for series in self.nodes.values())
 
     def store(self, node: str, scrape: Scrape) -> None:
-        if node in self.latest:
-            self.previous[node] = self.latest[node]
-        self.latest[node] = scrape
+        if scrape.node is not None:
+            self.nodes.setdefault(node, Series()).add(scrape.node)
+        known = self.containers.setdefault(node, {})
+        for key in [k for k in known if k not in scrape.containers]:
+            del known[key]  # the container is gone
+        for key, point in scrape.containers.items():
+            known.setdefault(key, Series()).add(point)
 
     def forget(self, nodes: set[str]) -> None:
         """Drop nodes that are gone."""
-        for name in [n for n in self.latest if n not in nodes]:
-            self.latest.pop(name, None)
-            self.previous.pop(name, None)
+        for name in [n for n in self.nodes if n not in nodes]:
+            self.nodes.pop(name, None)
+        for name in [n for n in self.containers if n not in nodes]:
+            self.containers.pop(name, None)
 
     def node_usage(self, node: str) -> Usage | None:
-        older, newer = self.previous.get(node), self.latest.get(node)
-        if older is None or newer is None or older.node is None or newer.node is None:
-            return None
-        return _rate(older.node, newer.node)
+        series = self.nodes.get(node)
+        return series.usage() if series is not None else None
 
     def pod_usage(self) -> dict[tuple[str, str], dict[str, Usage]]:
         """(namespace, pod) -> container -> usage, for pods whose every container has one."""
         out: dict[tuple[str, str], dict[str, Usage]] = {}
         incomplete: set[tuple[str, str]] = set()
-        for node, newer in self.latest.items():
-            older = self.previous.get(node)
-            for (namespace, pod, container), point in newer.containers.items():
-                before = older.containers.get((namespace, pod, container)) if older else None
-                usage = _rate(before, point) if before is not None else None
+        for known in self.containers.values():
+            for (namespace, pod, container), series in known.items():
+                usage = series.usage()
                 if usage is None:
                     incomplete.add((namespace, pod))
                     continue

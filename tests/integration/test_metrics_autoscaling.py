@@ -88,8 +88,10 @@ def cluster() -> Iterator[Cluster]:
         manager.start()
         processes.append(manager)
         wait_for(
-            lambda: api.get(f"/api/v1/nodes/{NODE}").status_code == 200
-            and httpx.get(f"http://127.0.0.1:{kubelet_port}/healthz").status_code == 200,
+            lambda: (
+                api.get(f"/api/v1/nodes/{NODE}").status_code == 200
+                and httpx.get(f"http://127.0.0.1:{kubelet_port}/healthz").status_code == 200
+            ),
             "the hollow kubelet to register its node and serve its API",
             timeout=30,
         )
@@ -136,8 +138,10 @@ def test_top_through_the_aggregation_layer(cluster: Cluster) -> None:
     ]  # fmt: skip
     assert top.splitlines()[1].startswith(NODE)
     pods = wait_for(
-        lambda: len((r := cluster.kubectl("top", "pods", "--containers")).stdout.splitlines()) == 3
-        and r.stdout,
+        lambda: (
+            len((r := cluster.kubectl("top", "pods", "--containers")).stdout.splitlines()) == 3
+            and r.stdout
+        ),
         "kubectl top pods to show both idle pods",
         timeout=30,
     )
@@ -174,7 +178,10 @@ def test_autoscaler_scales_up_and_back_down(cluster: Cluster) -> None:
     )
     wait_for(lambda: replicas() == 1, "the autoscaler to scale web back to 1", timeout=40)
     events = cluster.kubectl("get", "events", "--field-selector", "reason=SuccessfulRescale").stdout
-    assert "New size: 3; reason: cpu resource utilization (percentage of request) above target" in events
+    assert (
+        "New size: 3; reason: cpu resource utilization (percentage of request) above target"
+        in events
+    )
     assert "All metrics below target" in events
 
 
