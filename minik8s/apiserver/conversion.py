@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from minik8s.api import errors, resources
+from minik8s.api import errors, resources, times
 from minik8s.api.resources import ResourceType
 
 Object = dict[str, Any]
@@ -218,6 +218,13 @@ def event_to_v1(obj: Object) -> Object:
         value = obj.get(core_key)
         if value not in (None, "", {}, 0):
             out[events_key] = copy.deepcopy(value)
+    if not out.get("eventTime"):
+        # Deliberate: Kubernetes leaves a core Event's zero eventTime null here, which clients
+        # that require the field (the Python client's EventsV1Event) cannot decode.
+        first = obj.get("firstTimestamp") or out["metadata"].get("creationTimestamp")
+        moment = times.parse_time(first)
+        if moment is not None:
+            out["eventTime"] = times.format_micro_time(moment)
     return out
 
 

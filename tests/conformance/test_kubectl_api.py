@@ -128,7 +128,7 @@ def test_events_core_and_events_k8s_io(cluster: Launcher, kubectl: Kubectl, ns: 
         timeout=30,
     )
     assert listed.splitlines()[0].split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
-    assert "pod/ev" in listed and "Scheduled" in listed
+    assert "Pod/ev" in listed and "Scheduled" in listed
 
     client = kubernetes.config.new_client_from_config(config_file=str(cluster.kubeconfig))
     try:
@@ -156,3 +156,4 @@ def test_events_core_and_events_k8s_io(cluster: Launcher, kubectl: Kubectl, ns: 
         client.close()
     core = kubectl("get", "events", "--field-selector", "reason=Tested", "-o", "yaml").stdout
     assert "made through events.k8s.io/v1" in core and "involvedObject" in core
+    kubectl("delete", "pod", "ev", "--grace-period=1")  # sleep ignores SIGTERM
