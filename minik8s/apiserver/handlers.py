@@ -221,7 +221,9 @@ class ResourceHandler:
             options = await _delete_options(request, dry_run)
             obj, gone = await self.registry.delete(resource, namespace, name, options)
             if gone and not strategy.returns_deleted_object(resource):
-                return wire.json_response(wire.success_status(_deleted_details(resource, obj)))
+                return wire.json_response(
+                    wire.success_status(wire.deleted_details(resource.group, resource.plural, obj))
+                )
             return self._object_response(request, resource, obj)
         raise _not_allowed(method, resource.plural)
 
@@ -377,18 +379,6 @@ class ResourceHandler:
                 )
             )
         raise _not_allowed(method, f"{resource.plural}/scale")
-
-
-def _deleted_details(resource: ResourceType, obj: Object) -> Object:
-    """What the Status of a completed delete says (Kubernetes' `kind` here is the resource)."""
-    metadata = obj.get("metadata") or {}
-    details: Object = {"name": metadata.get("name", "")}
-    if resource.group:
-        details["group"] = resource.group
-    details["kind"] = resource.plural
-    if metadata.get("uid"):
-        details["uid"] = metadata["uid"]
-    return details
 
 
 def _list_body(resource: ResourceType, items: list[Object], revision: int) -> Object:

@@ -108,7 +108,9 @@ class VersionedHandler:
             options = await self.handler.delete_options(request, dry_run)
             obj, gone = await self.registry.delete(storage, namespace, name, options)
             if gone and not strategy.returns_deleted_object(served):
-                return wire.json_response(wire.success_status(_details(served, obj)))
+                return wire.json_response(
+                    wire.success_status(wire.deleted_details(served.group, served.plural, obj))
+                )
             return self._answer(request, conv, obj)
         raise errors.MethodNotAllowed(
             "the server does not allow this method on the requested resource"
@@ -153,14 +155,3 @@ def _converted_matcher(matches: Matcher, conv: conversion.Converter) -> Matcher:
 def _is_apply(request: Request) -> bool:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     return media == "application/apply-patch+yaml"
-
-
-def _details(resource: Any, obj: Object) -> Object:
-    metadata = obj.get("metadata") or {}
-    details: Object = {"name": metadata.get("name", "")}
-    if resource.group:
-        details["group"] = resource.group
-    details["kind"] = resource.plural
-    if metadata.get("uid"):
-        details["uid"] = metadata["uid"]
-    return details

@@ -32,6 +32,18 @@ def error_response(error: errors.ApiError) -> Response:
     return response
 
 
+def deleted_details(group: str, plural: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """What the Status of a completed delete says (Kubernetes' `kind` here is the resource)."""
+    metadata = obj.get("metadata") or {}
+    details: dict[str, Any] = {"name": metadata.get("name", "")}
+    if group:
+        details["group"] = group
+    details["kind"] = plural
+    if metadata.get("uid"):
+        details["uid"] = metadata["uid"]
+    return details
+
+
 def success_status(
     details: dict[str, Any] | None = None, code: int | None = None
 ) -> dict[str, Any]:
