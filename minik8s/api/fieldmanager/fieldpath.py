@@ -20,6 +20,8 @@ from typing import Any
 
 import orjson
 
+from minik8s.api.validation_meta import show
+
 Path = tuple[str, ...]
 FieldSet = set[Path]
 SELF = "."
@@ -126,12 +128,6 @@ def to_string(path: Path) -> str:
 
 
 def _go_string(value: Any) -> str:
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, int | float):
-        return str(value)
-    return orjson.dumps(value).decode()
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    return show(value)
