@@ -70,8 +70,9 @@ test-integration: setup
 	@$(PY) -m pytest -q tests/integration
 
 lint: venv
-	@$(VENV)/bin/ruff format --check minik8s tests bench
-	@$(VENV)/bin/ruff check minik8s tests bench
+	@$(VENV)/bin/ruff format --check minik8s tests bench cmd
+	@$(VENV)/bin/ruff check minik8s tests bench cmd
+	@$(VENV)/bin/lint-imports --no-cache
 
 check: lint
 	@$(VENV)/bin/mypy minik8s

@@ -1,11 +1,17 @@
 """Apiserver throughput and latency against raw etcd, in one run on a fresh etcd.
 
     .venv/bin/python -m bench.api [--requests 2000] [--watchers 100]
+        [--authorization-mode Node,RBAC [--rbac-user | --client-cert]]
 
 Prints raw aetcd put/get rates from one process, apiserver create/get rates for pods with the
 same payloads at 1, 10 and 50 concurrent clients, the p50/p99 latency of creates at 50
 clients, and the p99 delivery latency of a change to 100 watchers; then the ratios, and the CPU
 each process spent per operation at 50 clients with the rate that bounds once every core is busy.
+
+`--authorization-mode` runs the apiserver with those authorizers; `--rbac-user` makes the
+load generator a user outside `system:masters`, allowed by a ClusterRoleBinding, so every
+request takes the whole RBAC path (authentication, request attributes, Node then RBAC);
+`--client-cert` makes it authenticate with a client certificate instead of a bearer token.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from minik8s import pki
 from tests.support.processes import Apiserver, Etcd, cpu_seconds, temp_dir
 
 CONCURRENCY = (1, 10, 50)
@@ -130,11 +137,24 @@ async def raw_etcd(etcd: Etcd, total: int, cpu: Cpu) -> dict[str, float]:
     return rates
 
 
-def session(server: Apiserver, connections: int) -> aiohttp.ClientSession:
+BENCH_TOKEN = secrets.token_hex(8)
+"""The token of the RBAC user (`--rbac-user`); bound to cluster-admin by a binding."""
+
+
+CLIENT_CERT: list[tuple[str, str]] = []
+"""(certificate, key) the load generator shows instead of a token (`--client-cert`)."""
+
+
+def session(server: Apiserver, connections: int, token: str | None = None) -> aiohttp.ClientSession:
     ssl_context = server.verify if isinstance(server.verify, ssl.SSLContext) else False
+    headers = {"Authorization": f"Bearer {token or server.token}"}
+    if CLIENT_CERT and token is not None and isinstance(ssl_context, ssl.SSLContext):
+        ssl_context = ssl.create_default_context(cafile=str(server.ca_file))
+        ssl_context.load_cert_chain(*CLIENT_CERT[0])
+        headers = {}
     return aiohttp.ClientSession(
         server.url,
-        headers={"Authorization": f"Bearer {server.token}"},
+        headers=headers,
         connector=aiohttp.TCPConnector(ssl=ssl_context, limit=connections),
         timeout=aiohttp.ClientTimeout(total=120),
     )
@@ -147,15 +167,43 @@ async def post(http: aiohttp.ClientSession, path: str, body: bytes) -> None:
         await r.read()
 
 
+async def grant_bench_user(server: Apiserver) -> None:
+    """Bind the bench user to cluster-admin and wait until the apiserver says so."""
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": "bench"},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": "cluster-admin",
+        },
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "bench"}],
+    }
+    async with session(server, 1) as admin:
+        await post(
+            admin, "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", orjson.dumps(binding)
+        )
+    async with session(server, 1, BENCH_TOKEN) as user:
+        for _ in range(100):
+            async with user.get("/api/v1/namespaces") as r:
+                if r.status == 200:
+                    return
+            await asyncio.sleep(0.05)
+    raise RuntimeError("the bench user was never allowed")
+
+
 async def apiserver_rates(
-    server: Apiserver, etcd: Etcd, total: int, cpu: Cpu
+    server: Apiserver, etcd: Etcd, total: int, cpu: Cpu, token: str | None = None
 ) -> tuple[dict[str, float], list[float]]:
     rates: dict[str, float] = {}
     latencies_at_50: list[float] = []
     assert server.process is not None and server.process.popen is not None
     assert etcd.process is not None and etcd.process.popen is not None
     meter = CpuMeter(apiserver=server.process.popen.pid, etcd=etcd.process.popen.pid)
-    async with session(server, 100) as http:
+    if token is not None:
+        await grant_bench_user(server)
+    async with session(server, 100, token) as http:
         namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench"}}
         await post(http, "/api/v1/namespaces", orjson.dumps(namespace))
         for c in CONCURRENCY:
@@ -227,19 +275,43 @@ def main() -> None:
     parser.add_argument("--watchers", type=int, default=100)
     parser.add_argument("--changes", type=int, default=100, help="changes the watchers see")
     parser.add_argument("--plain-http", action="store_true", help="serve HTTP instead of HTTPS")
+    parser.add_argument("--authorization-mode", default="", help="e.g. Node,RBAC")
+    parser.add_argument(
+        "--rbac-user",
+        action="store_true",
+        help="load as a user allowed by RBAC, not system:masters",
+    )
+    parser.add_argument(
+        "--client-cert", action="store_true", help="the RBAC user shows a client certificate"
+    )
     args = parser.parse_args()
+    args.rbac_user = args.rbac_user or args.client_cert
 
     work = temp_dir("minik8s-bench-")
     etcd = Etcd(work / "etcd")
+    extra = [f"--authorization-mode={args.authorization_mode}"] if args.authorization_mode else []
+    if args.client_cert:
+        ca = pki.ensure_serving_certificate(work / "apiserver" / "pki")
+        issued = pki.ensure_client_certificate(
+            ca.ca_cert.parent, "bench", (), work / "bench.crt", work / "bench.key"
+        )
+        CLIENT_CERT.append((str(issued.cert), str(issued.key)))
+        extra.append(f"--client-ca-file={ca.ca_cert}")
     server = Apiserver(
-        etcd.url, work / "apiserver", token=secrets.token_hex(8), tls=not args.plain_http
+        etcd.url,
+        work / "apiserver",
+        token=secrets.token_hex(8),
+        tls=not args.plain_http,
+        extra_args=extra,
+        extra_tokens={BENCH_TOKEN: "bench"} if args.rbac_user else {},
     )
     try:
         etcd.start()
         server.start()
         cpu: Cpu = {}
         raw = asyncio.run(raw_etcd(etcd, args.requests, cpu))
-        api, latencies = asyncio.run(apiserver_rates(server, etcd, args.requests, cpu))
+        token = BENCH_TOKEN if args.rbac_user else None
+        api, latencies = asyncio.run(apiserver_rates(server, etcd, args.requests, cpu, token))
         delays = asyncio.run(watch_latency(server, args.watchers, args.changes))
     finally:
         server.stop()
@@ -247,7 +319,13 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     scheme = "HTTP" if args.plain_http else "HTTPS"
-    print(f"machine: {os.cpu_count()} cores; {args.requests} operations per step; {scheme}")
+    authz = args.authorization_mode or "AlwaysAllow"
+    who = "an RBAC user" if args.rbac_user else "system:masters"
+    who += " with a client certificate" if args.client_cert else " with a token"
+    print(
+        f"machine: {os.cpu_count()} cores; {args.requests} operations per step; {scheme}; "
+        f"authorization {authz}, as {who}"
+    )
     print(
         f"{'clients':>8} {'etcd put/s':>11} {'api create/s':>13} {'ratio':>6} "
         f"{'etcd get/s':>11} {'api get/s':>10} {'ratio':>6}"

@@ -17,13 +17,12 @@ import secrets
 import shutil
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from minik8s.api import errors
+from minik8s.api import errors, times
 from minik8s.api.resources import DEPLOYMENTS, NAMESPACES, NODES, PODS
 from minik8s.client.api import ApiClient
 from minik8s.client.kubeconfig import load_kubeconfig
@@ -77,7 +76,7 @@ class HollowCluster:
             try:
                 await self.client.bind(NS, name, node)
                 pod = await self.client.get(PODS, name, NS)
-                stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                stamp = times.now_rfc3339()
                 n = len(self.done)
                 pod["status"] = {
                     "phase": "Running",

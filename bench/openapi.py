@@ -78,7 +78,9 @@ def serve_figures(server: Apiserver, requests: int) -> None:
                 rates += [elapsed / requests * 1000, requests / elapsed]
             kind = "protobuf" if "protobuf" in accept else "json"
             label = f"{path} ({kind}, {len(first.content) // 1024} KiB)"
-            print(f"{label:<52} {rates[0]:>7.2f} {rates[1]:>7.0f} {rates[2]:>7.2f} {rates[3]:>7.0f}")
+            print(
+                f"{label:<52} {rates[0]:>7.2f} {rates[1]:>7.0f} {rates[2]:>7.2f} {rates[3]:>7.0f}"
+            )
 
 
 def explain_figures(server: Apiserver, work: Path) -> None:

@@ -112,7 +112,7 @@ def force_cleanup(work: Path) -> None:
     command = [
         sys.executable,
         "-m",
-        "minik8s.cmd.proxy",
+        "minik8s.proxy.server",
         "--cleanup",
         f"--state-file={work / 'proxy-state.json'}",
         f"--lock-file={work / 'proxy.lock'}",
@@ -157,7 +157,7 @@ async def bench(args: argparse.Namespace) -> None:
             print(f"created {2 * args.services} objects in {time.perf_counter() - started:.1f}s")
             port = free_port()
             proxy = Process("proxy", [
-                sys.executable, "-m", "minik8s.cmd.proxy", f"--kubeconfig={kubeconfig}",
+                sys.executable, "-m", "minik8s.proxy.server", f"--kubeconfig={kubeconfig}",
                 "--node-name=bench", f"--healthz-port={port}",
                 f"--state-file={work / 'proxy-state.json'}", f"--lock-file={work / 'proxy.lock'}"],
                 work / "proxy.log")  # fmt: skip

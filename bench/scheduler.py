@@ -280,7 +280,7 @@ def main() -> None:
         scheduler = Process(
             "scheduler",
             [
-                sys.executable, "-m", "minik8s.cmd.scheduler", f"--kubeconfig={kubeconfig}",
+                sys.executable, "-m", "minik8s.scheduler.server", f"--kubeconfig={kubeconfig}",
                 f"--healthz-port={args.healthz_port}",
                 f"--percentage-of-nodes-to-score={args.percentage}", *args.scheduler_arg,
             ],

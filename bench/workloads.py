@@ -1,31 +1,45 @@
-"""Workload controllers at scale, one subcommand per workload.
+"""Workload controllers at scale on hollow nodes, one subcommand per workload.
 
     .venv/bin/python -m bench.workloads daemonset [--nodes 100] [--max-unavailable 1]
                                                    [--max-surge 0]
+    .venv/bin/python -m bench.workloads jobs [--completions 1000] [--parallelism 100] [--nodes 50]
 
-`daemonset`: starts etcd, the apiserver, the scheduler, the controller-manager and `--nodes`
-hollow kubelets (real kubelet processes with `--runtime fake`: the same pod workers and status
-manager, containers in memory). Creates a DaemonSet, waits until every node runs an available
-daemon pod, then changes its image and measures the RollingUpdate until every node runs an
-updated, available pod (kubectl's `rollout status` condition). Prints both times and the CPU
-seconds of the controller-manager, the scheduler and the apiserver in each phase.
+Both start etcd, the apiserver, the scheduler, the controller-manager and hollow kubelets (real
+kubelet processes with `--runtime fake`: the same pod workers and status manager, containers
+in memory).
+
+`daemonset`: creates a DaemonSet, waits until every node runs an available daemon pod, then
+changes its image and measures the RollingUpdate until every node runs an updated, available
+pod (kubectl's `rollout status` condition). Prints both times and the CPU seconds of the
+controller-manager, the scheduler and the apiserver in each phase.
+
+`jobs`: runs one Job of `--completions` pods, `--parallelism` at a time, whose container is
+`true` (the hollow runtime exits it at once with 0), with the Job controller alone. Prints
+completions per second from the Job's creation to its Complete condition, the
+controller-manager's CPU per completion, the CPU of every other process, the apiserver's writes
+per completion, and how busy the machine's cores were (all of it, including whatever else ran).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import secrets
 import shutil
+import signal
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from minik8s.api.resources import DAEMONSETS, NAMESPACES
+from minik8s.api.resources import DAEMONSETS, JOBS, NAMESPACES, NODES
 from minik8s.client.api import ApiClient
 from minik8s.client.kubeconfig import load_kubeconfig
 from tests.support.api import Api
@@ -127,7 +141,7 @@ def run_daemonset(args: argparse.Namespace) -> None:
             [
                 sys.executable,
                 "-m",
-                "minik8s.cmd.scheduler",
+                "minik8s.scheduler.server",
                 f"--kubeconfig={kubeconfig}",
                 f"--healthz-port={free_port()}",
                 "--leader-elect=false",
@@ -184,7 +198,223 @@ def _int_or_percent(text: str) -> int | str:
     return text if text.endswith("%") else int(text)
 
 
+# --- jobs ----------------------------------------------------------------------------------
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all cores so far, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return float(sum(fields) - idle), float(sum(fields))
+
+
+@dataclass
+class HollowCluster:
+    """etcd, apiserver, scheduler, controller-manager and hollow kubelets, as processes."""
+
+    work: Path
+    nodes: int
+    controllers: str
+    etcd: Etcd | None = None
+    apiserver: Apiserver | None = None
+    scheduler: Process | None = None
+    cm: ControllerManager | None = None
+    kubelets: list[Kubelet] = field(default_factory=list)
+    kubeconfig: Path = Path()
+
+    def pids(self) -> dict[str, list[int]]:
+        def pid(p: Process | None) -> list[int]:
+            return [p.popen.pid] if p is not None and p.popen is not None else []
+
+        return {
+            "etcd": pid(self.etcd.process if self.etcd else None),
+            "apiserver": pid(self.apiserver.process if self.apiserver else None),
+            "scheduler": pid(self.scheduler),
+            "controller-manager": pid(self.cm.process if self.cm else None),
+            "kubelets": [q for k in self.kubelets for q in pid(k.process)],
+        }
+
+    def cpu(self) -> dict[str, float]:
+        return {name: sum(cpu_seconds(p) for p in pids) for name, pids in self.pids().items()}
+
+
+@contextlib.contextmanager
+def hollow_cluster(nodes: int, controllers: str) -> Iterator[HollowCluster]:
+    work = temp_dir("minik8s-bench-workloads-")
+    cluster = HollowCluster(work, nodes, controllers)
+    try:
+        cluster.etcd = Etcd(work / "etcd")
+        cluster.etcd.start()
+        cluster.apiserver = Apiserver(
+            cluster.etcd.url, work / "apiserver", token=secrets.token_hex(8)
+        )
+        cluster.apiserver.start()
+        cluster.kubeconfig = cluster.apiserver.write_kubeconfig(work / "kubeconfig")
+        cluster.scheduler = Process(
+            "scheduler",
+            [
+                sys.executable,
+                "-m",
+                "minik8s.scheduler.server",
+                f"--kubeconfig={cluster.kubeconfig}",
+                f"--healthz-port={free_port()}",
+                "--v=1",
+            ],
+            work / "scheduler.log",
+        )
+        cluster.scheduler.start()
+        cluster.cm = ControllerManager(
+            cluster.kubeconfig,
+            work / "controller-manager.log",
+            extra_args=["--leader-elect=false", "--v=warning", f"--controllers={controllers}"],
+        )
+        cluster.cm.start()
+        for i in range(nodes):
+            kubelet = Kubelet(
+                cluster.kubeconfig,
+                work / f"hollow-{i}",
+                node_name=f"hollow-{i}",
+                runtime="fake",
+                extra_args=["--v", "warning"],
+            )
+            kubelet.start()
+            cluster.kubelets.append(kubelet)
+        yield cluster
+    finally:
+        for kubelet in cluster.kubelets:
+            kubelet.stop()
+        for part in (cluster.cm, cluster.scheduler):
+            if part is not None:
+                part.stop()
+        if cluster.apiserver is not None:
+            cluster.apiserver.stop()
+        if cluster.etcd is not None:
+            cluster.etcd.stop()
+        if os.environ.get("BENCH_KEEP"):
+            print(f"logs kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+async def wait_nodes_ready(client: ApiClient, count: int, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    print(f"waiting for {count} hollow nodes to be Ready", file=sys.stderr)
+    while time.monotonic() < deadline:
+        nodes = (await client.list(NODES)).get("items") or []
+        ready = sum(
+            1
+            for n in nodes
+            if any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in (n.get("status") or {}).get("conditions") or []
+            )
+        )
+        if ready >= count:
+            return
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"{count} hollow nodes not Ready after {timeout}s")
+
+
+async def request_counts(client: ApiClient) -> list[tuple[str, float]]:
+    """Write requests the apiserver served so far, by verb and resource, most first."""
+    text = await client.request("GET", "/metrics")
+    counts: dict[str, float] = {}
+    for line in str(text).splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        inside = line[line.index("{") + 1 : line.index("}")].replace('"', "")
+        labels = dict(part.split("=", 1) for part in inside.split(",") if "=" in part)
+        if labels.get("verb") in ("get", "list", "watch"):
+            continue
+        key = f"{labels.get('verb')} {labels.get('resource')}"
+        counts[key] = counts.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
+    return sorted(counts.items(), key=lambda item: -item[1])
+
+
+def job_manifest(completions: int, parallelism: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "burst", "namespace": NS},
+        "spec": {
+            "completions": completions,
+            "parallelism": parallelism,
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "terminationGracePeriodSeconds": 0,
+                    "containers": [{"name": "work", "image": "hollow:1", "command": ["true"]}],
+                }
+            },
+        },
+    }
+
+
+async def run_jobs_async(args: argparse.Namespace, cluster: HollowCluster) -> None:
+    async with ApiClient(load_kubeconfig(cluster.kubeconfig)) as client:
+        await wait_nodes_ready(client, args.nodes)
+        await client.create(NAMESPACES, {"metadata": {"name": NS}})
+        load = os.getloadavg()
+        cpu0, busy0 = cluster.cpu(), machine_busy()
+        start = time.monotonic()
+        await client.create(JOBS, job_manifest(args.completions, args.parallelism), NS)
+        marks: list[tuple[float, int]] = []
+        while True:
+            job = await client.get(JOBS, "burst", NS)
+            status = job.get("status") or {}
+            marks.append((time.monotonic() - start, int(status.get("succeeded") or 0)))
+            done = any(
+                c.get("type") == "Complete" and c.get("status") == "True"
+                for c in status.get("conditions") or []
+            )
+            if done or time.monotonic() - start > args.timeout:
+                break
+            await asyncio.sleep(0.2)
+        elapsed = time.monotonic() - start
+        cpu1, busy1 = cluster.cpu(), machine_busy()
+        requests = await request_counts(client)
+    succeeded = int(status.get("succeeded") or 0)
+    if not done:
+        raise SystemExit(f"the Job did not complete in {args.timeout:g}s: {status}")
+    cores = os.cpu_count() or 1
+    busy = (busy1[0] - busy0[0]) / max(1.0, busy1[1] - busy0[1])
+    spent = {name: cpu1[name] - cpu0[name] for name in cpu0}
+    half = next((t for t, n in marks if n >= succeeded // 2), elapsed)
+    print(
+        f"Job of {args.completions} completions, parallelism {args.parallelism}, on "
+        f"{args.nodes} hollow nodes: Complete after {elapsed:.1f}s"
+    )
+    print(
+        f"  {succeeded / elapsed:.0f} completions/s end to end "
+        f"(first half {succeeded // 2 / half:.0f}/s); status.succeeded={succeeded}, "
+        f"failed={status.get('failed', 0)}"
+    )
+    print(
+        f"  controller-manager CPU {spent['controller-manager']:.1f}s = "
+        f"{1000 * spent['controller-manager'] / max(1, succeeded):.2f} ms per completion"
+    )
+    print("  CPU seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in spent.items()))
+    print(
+        "  apiserver writes per completion: "
+        + ", ".join(f"{key} {n / max(1, succeeded):.2f}" for key, n in requests[:8])
+    )
+    print(
+        f"  machine: {cores} cores {100 * busy:.0f}% busy during the run "
+        f"(load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f})"
+    )
+
+
+def run_jobs(args: argparse.Namespace) -> None:
+    with hollow_cluster(args.nodes, "job,garbagecollector") as cluster:
+        asyncio.run(run_jobs_async(args, cluster))
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(f"stopped by signal {signum}")  # runs the clean-up of every process
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="workload", required=True)
     ds = commands.add_parser("daemonset", help="a DaemonSet rolled over hollow nodes")
@@ -193,6 +423,12 @@ def main() -> None:
     ds.add_argument("--max-surge", type=_int_or_percent, default=0)
     ds.add_argument("--timeout", type=float, default=900)
     ds.set_defaults(run=run_daemonset)
+    jobs = commands.add_parser("jobs", help="one Job of many completions on hollow nodes")
+    jobs.add_argument("--completions", type=int, default=1000)
+    jobs.add_argument("--parallelism", type=int, default=100)
+    jobs.add_argument("--nodes", type=int, default=50)
+    jobs.add_argument("--timeout", type=float, default=600)
+    jobs.set_defaults(run=run_jobs)
     args = parser.parse_args()
     args.run(args)
 

@@ -1,7 +1,11 @@
-"""A cluster's certificates: a self-signed CA and the apiserver's serving certificate.
+"""A cluster's certificates: a self-signed CA, the apiserver's serving certificate, and the
+client and serving certificates of every component and user.
 
 kubectl sends bearer tokens only over TLS, so the apiserver serves HTTPS whenever it checks
-tokens; the kubeconfig carries the CA so clients verify the server.
+tokens; the kubeconfig carries the CA so clients verify the server. The CA's key (`ca.key`,
+mode 0600) stays where the certificates are made: the launcher's home, the compose init's
+volume. Client certificates follow Kubernetes: the subject's CN is the user, each O a group
+(`CN=system:node:node-1, O=system:nodes`).
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,7 +60,13 @@ def ensure_serving_certificate(
     result = ServingCertificate(
         directory / "ca.crt", directory / "apiserver.crt", directory / "apiserver.key"
     )
-    if result.ca_cert.exists() and result.cert.exists() and result.key.exists():
+    ca_key_path = directory / "ca.key"
+    if (
+        result.ca_cert.exists()
+        and result.cert.exists()
+        and result.key.exists()
+        and ca_key_path.exists()
+    ):
         return result
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -103,6 +114,7 @@ def ensure_serving_certificate(
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
+    _write_key(ca_key, ca_key_path)
     result.ca_cert.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     result.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     _write_key(key, result.key)
@@ -140,11 +152,123 @@ def ensure_service_account_key(directory: Path) -> ServiceAccountKey:
     return result
 
 
-def write_private(path: Path, content: bytes) -> None:
-    """Write a file only its owner can read, from its first byte (no window at 0644)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+# --- certificates of users and components (client) and of kubelets (serving) ---------------
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A certificate and its key, PEM files of mode 0600."""
+
+    cert: Path
+    key: Path
+
+
+def _load_ca(directory: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    cert = x509.load_pem_x509_certificate((directory / "ca.crt").read_bytes())
+    key = serialization.load_pem_private_key((directory / "ca.key").read_bytes(), None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{directory / 'ca.key'} is not an EC key")
+    return cert, key
+
+
+def write_private(path: Path, data: bytes | str) -> None:
+    """Write `data` to `path` atomically, readable by its owner only (mode 0600)."""
+    if isinstance(data, str):
+        data = data.encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def _subject_matches(path: Path, common_name: str, organizations: Sequence[str]) -> bool:
     try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, content)
-    finally:
-        os.close(fd)
+        cert = x509.load_pem_x509_certificate(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    names = cert.subject
+    cn = [a.value for a in names.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    orgs = [a.value for a in names.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+    return cn == [common_name] and sorted(orgs) == sorted(organizations)
+
+
+def _issue(
+    ca_directory: Path,
+    subject: x509.Name,
+    usage: x509.ObjectIdentifier,
+    alt_names: list[x509.GeneralName],
+    cert_path: Path,
+    key_path: Path,
+) -> Issued:
+    ca_cert, ca_key = _load_ca(ca_directory)
+    now = datetime.datetime.now(datetime.UTC)
+    key = ec.generate_private_key(ec.SECP256R1())
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+    )
+    if alt_names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+    cert = builder.sign(ca_key, hashes.SHA256())
+    write_private(
+        key_path,
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
+    write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+    return Issued(cert_path, key_path)
+
+
+def ensure_client_certificate(
+    ca_directory: Path,
+    common_name: str,
+    organizations: Sequence[str],
+    cert_path: Path,
+    key_path: Path,
+) -> Issued:
+    """A client certificate for user `common_name` in groups `organizations`, signed by the CA
+    in `ca_directory` (made once; made again if its subject differs)."""
+    if key_path.exists() and _subject_matches(cert_path, common_name, organizations):
+        return Issued(cert_path, key_path)
+    subject = x509.Name(
+        [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations]
+        + [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    )
+    return _issue(ca_directory, subject, ExtendedKeyUsageOID.CLIENT_AUTH, [], cert_path, key_path)
+
+
+def ensure_kubelet_serving_certificate(
+    ca_directory: Path, node_name: str, hosts: Sequence[str], cert_path: Path, key_path: Path
+) -> Issued:
+    """The serving certificate of node `node_name`'s kubelet (SANs: the node's name and
+    `hosts`), as Kubernetes' kubelet-serving signer issues it (`O=system:nodes`)."""
+    common_name = f"system:node:{node_name}"
+    if key_path.exists() and _subject_matches(cert_path, common_name, ["system:nodes"]):
+        return Issued(cert_path, key_path)
+    alt_names: list[x509.GeneralName] = [x509.DNSName(node_name)]
+    for host in hosts:
+        try:
+            alt_names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            alt_names.append(x509.DNSName(host))
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+    return _issue(
+        ca_directory, subject, ExtendedKeyUsageOID.SERVER_AUTH, alt_names, cert_path, key_path
+    )

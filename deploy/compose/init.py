@@ -1,10 +1,20 @@
 """One-shot set-up of the docker-compose cluster's credentials (the `init` service).
 
-Writes, once, into the shared `state` volume: the CA and the apiserver's serving certificate
-(valid for `apiserver`, the compose service name, and 127.0.0.1), the token file and the
-in-cluster kubeconfig (`https://apiserver:6443`); then the host's kubeconfig
-(`https://127.0.0.1:<published port>`) into the bind-mounted output directory, owned by that
-directory's owner. Rerunning it keeps what exists, so `docker-compose up` is idempotent.
+The CA and its key live only in the `pki` volume, which only this service mounts. Every other
+container gets a volume of its own holding only its own credentials, mode 0600:
+
+    apiserver-creds    serving certificate (for `apiserver`, localhost, 127.0.0.1), the CA
+                       certificate (client CA), its client certificate towards kubelets
+    <component>-creds  `kubeconfig`: its own client certificate (COMPONENTS below)
+    node-<n>-creds     `kubelet.conf` (system:node:node-<n>), the kubelet's serving certificate,
+                       `proxy.conf` (system:kube-proxy, also the host-gw agent's), `ca.crt`
+    workers-creds      the same for worker-1..$MINIK8S_MAX_WORKERS, one directory each (a
+                       scaled service shares one volume: see the README's known limits)
+
+and the host's admin kubeconfig (`kubernetes-admin`, https://127.0.0.1:<published port>) goes
+to the bind-mounted output directory, owned by its owner, mode 0600. Rerunning it keeps what
+exists, so `docker-compose up` is idempotent. A new component is one line in COMPONENTS (and
+a `<name>-creds` volume mounted at /state/<name> here and at /etc/minik8s there).
 """
 
 from __future__ import annotations
@@ -14,25 +24,87 @@ import sys
 from pathlib import Path
 
 from minik8s import pki
-from minik8s.cli.launcher import kubeconfig
+from minik8s.api import users
+from minik8s.cli.launcher import identities
+from minik8s.cli.launcher.identities import Identity
 
 STATE = Path(os.environ.get("MINIK8S_STATE", "/state"))
 OUT = Path(os.environ.get("MINIK8S_OUT", "/out"))
 HOSTS = ("apiserver", "localhost", "127.0.0.1")
+SERVER = "https://apiserver:6443"
+NODES = ("node-1", "node-2")
+
+COMPONENTS: dict[str, Identity] = {
+    "scheduler": identities.identity("scheduler"),
+    "controller-manager": identities.identity("controller-manager"),
+}
+"""Control-plane component (its volume's directory under /state) -> who it is."""
+
+
+def _node(ca_dir: Path, name: str, out: Path) -> None:
+    identities.write_kubeconfig(
+        ca_dir,
+        SERVER,
+        identities.identity("kubelet", name),
+        f"kubelet-{name}",
+        out / "kubelet.conf",
+    )
+    identities.write_kubeconfig(
+        ca_dir, SERVER, identities.identity("proxy"), "proxy", out / "proxy.conf"
+    )
+    pki.ensure_kubelet_serving_certificate(
+        ca_dir, name, [], out / "kubelet.crt", out / "kubelet.key"
+    )
+    _copy_private(ca_dir / "ca.crt", out / "ca.crt")
+
+
+def _copy_private(source: Path, target: Path) -> None:
+    data = source.read_text()
+    if not target.exists() or target.read_text() != data:
+        pki.write_private(target, data)
 
 
 def main() -> None:
     port = int(os.environ.get("MINIK8S_API_PORT", "6443"))
-    cert = pki.ensure_serving_certificate(STATE / "pki", HOSTS)
-    token = kubeconfig.ensure_token(STATE / "tokens.csv")
-    ca = cert.ca_cert.read_bytes()
-    kubeconfig.write(STATE / "kubeconfig", "https://apiserver:6443", token, ca)
-    # The components run as root in their containers; the files are read-only mounted there.
-    for path in (STATE / "kubeconfig", STATE / "tokens.csv", cert.key):
-        path.chmod(0o644)
+    ca_dir = STATE / "pki"
+    cert = pki.ensure_serving_certificate(ca_dir, HOSTS)
+
+    apiserver = STATE / "apiserver"
+    for name in ("ca.crt", "apiserver.crt", "apiserver.key"):
+        _copy_private(ca_dir / name, apiserver / name)
+    pki.ensure_client_certificate(
+        ca_dir,
+        users.KUBELET_API_CLIENT,
+        (),
+        apiserver / "kubelet-client.crt",
+        apiserver / "kubelet-client.key",
+    )
+    for component, who in COMPONENTS.items():
+        identities.write_kubeconfig(
+            ca_dir, SERVER, who, component, STATE / component / "kubeconfig"
+        )
+    for node in NODES:
+        _node(ca_dir, node, STATE / node)
+    for i in range(1, int(os.environ.get("MINIK8S_MAX_WORKERS", "3")) + 1):
+        _node(ca_dir, f"worker-{i}", STATE / "workers" / f"worker-{i}")
+
     if OUT.is_dir():
         host_file = OUT / "kubeconfig"
-        kubeconfig.write(host_file, f"https://127.0.0.1:{port}", token, ca)
+        admin = pki.ensure_client_certificate(
+            ca_dir,
+            identities.ADMIN.user,
+            identities.ADMIN.groups,
+            ca_dir / "admin.crt",
+            ca_dir / "admin.key",
+        )
+        text = identities.render(
+            f"https://127.0.0.1:{port}",
+            cert.ca_cert.read_bytes(),
+            identities.ADMIN.user,
+            admin.cert.read_bytes(),
+            admin.key.read_bytes(),
+        )
+        pki.write_private(host_file, text)
         owner = OUT.stat()
         os.chown(host_file, owner.st_uid, owner.st_gid)
         print(f"init: wrote {host_file.name} for https://127.0.0.1:{port}", file=sys.stderr)

@@ -6,13 +6,14 @@
 #   NODE_NAME     the Node's name (default: from the container's name, e.g. worker-3)
 #   CLUSTER_CIDR  the pod network of the whole cluster (default 10.245.0.0/16)
 #   SERVICE_CIDR  the Service ClusterIP range (default 10.96.0.0/16)
-#   KUBECONFIG    the in-cluster kubeconfig (default /state/kubeconfig)
+#   CREDS         this node's credentials (default /etc/minik8s, or /etc/minik8s/<node> for a
+#                 scaled worker): kubelet.conf, kubelet.crt|key, proxy.conf, ca.crt
 #   PRELOAD       `docker save` tarball loaded into this node's dockerd (default /preload/images.tar)
 set -uo pipefail
 
 CLUSTER_CIDR=${CLUSTER_CIDR:-10.245.0.0/16}
 SERVICE_CIDR=${SERVICE_CIDR:-10.96.0.0/16}
-KUBECONFIG=${KUBECONFIG:-/state/kubeconfig}
+CREDS=${CREDS:-/etc/minik8s}
 PRELOAD=${PRELOAD:-/preload/images.tar}
 HERE=$(dirname "$(readlink -f "$0")")
 NODE_IP=$(ip -4 -o addr show dev eth0 | awk '{split($4, a, "/"); print a[1]; exit}')
@@ -21,6 +22,8 @@ NODE_IP=$(ip -4 -o addr show dev eth0 | awk '{split($4, a, "/"); print a[1]; exi
 # (SERVICE_NAME=worker).
 [[ -n ${NODE_NAME:-} ]] || NODE_NAME=$(python3 "$HERE/nodename.py" "$NODE_IP" "${SERVICE_NAME:-worker}")
 log() { echo "node-entrypoint[$NODE_NAME]: $*"; }
+[[ -d $CREDS/$NODE_NAME ]] && CREDS=$CREDS/$NODE_NAME
+[[ -s $CREDS/kubelet.conf ]] || { log "no credentials for $NODE_NAME in $CREDS"; exit 1; }
 
 pids=()
 dockerd_pid=""
@@ -92,12 +95,20 @@ iptables -I DOCKER-USER 1 -s "$CLUSTER_CIDR" -j ACCEPT
   log "pod network ready: cluster traffic is not masqueraded"
 ) &
 
-supervise hostgw python3 "$HERE/hostgw.py" --kubeconfig "$KUBECONFIG" --node-name "$NODE_NAME"
-supervise kubelet python3 -m minik8s.cmd.kubelet --node-name "$NODE_NAME" \
-  --kubeconfig "$KUBECONFIG" --runtime docker --node-ip "$NODE_IP" --port 10250 \
-  --pod-subnet-from-node --node-status-update-frequency "${NODE_STATUS_UPDATE_FREQUENCY:-5}"
-supervise proxy python3 -m minik8s.cmd.proxy --kubeconfig "$KUBECONFIG" \
-  --node-name "$NODE_NAME" --cluster-cidr "$CLUSTER_CIDR" --service-cluster-ip-range "$SERVICE_CIDR"
+# The host-gw agent reads every node's podCIDR: it runs as kube-proxy (system:node-proxier may
+# list nodes; a kubelet may read only its own Node).
+supervise hostgw python3 "$HERE/hostgw.py" --kubeconfig "$CREDS/proxy.conf" --node-name "$NODE_NAME"
+supervise kubelet minik8s-kubelet --node-name "$NODE_NAME" \
+  --kubeconfig "$CREDS/kubelet.conf" --runtime docker --node-ip "$NODE_IP" --port 10250 \
+  --tls-cert-file "$CREDS/kubelet.crt" --tls-private-key-file "$CREDS/kubelet.key" \
+  --client-ca-file "$CREDS/ca.crt" --authentication-token-webhook \
+  --authorization-mode Webhook --anonymous-auth=false \
+  --pod-subnet-from-node --node-status-update-frequency "${NODE_STATUS_UPDATE_FREQUENCY:-5}" \
+  --image-pull-fallback-to-local=true
+# NodePorts on the node's address only: not on its loopback, so no route_localnet either.
+supervise proxy minik8s-proxy --kubeconfig "$CREDS/proxy.conf" \
+  --node-name "$NODE_NAME" --cluster-cidr "$CLUSTER_CIDR" --service-cluster-ip-range "$SERVICE_CIDR" \
+  --nodeport-addresses "$NODE_IP/32"
 
 log "running kubelet, kube-proxy and hostgw"
 while :; do

@@ -17,6 +17,8 @@
 # built on the host (`pip wheel`) and installed with `pip install --no-index`.
 # Usage: deploy/images/build.sh [--force] [pause|busybox|nginx|base|etcd|node-os|minik8s|node
 #                                |node-images|compose ...]
+#   MINIK8S_IMAGE_TAG tags minik8s/minik8s and minik8s/node (default latest; the compose file
+#   reads the same variable), so a branch can build and run its own without touching latest.
 set -euo pipefail
 
 CACHE=${MINIK8S_CACHE:-${MINIK8S_HOME:-$HOME/.minik8s}/cache}
@@ -206,12 +208,12 @@ wheels_context() {
   echo "$context"
 }
 
-docker_build() {  # docker_build IMAGE BASE
-  local context=$CACHE/image-context
+docker_build() {  # docker_build IMAGE BASE (tagged $MINIK8S_IMAGE_TAG, default latest)
+  local context=$CACHE/image-context tag=${MINIK8S_IMAGE_TAG:-latest}
   wheels_context >/dev/null
   "$DOCKER" build -q -f "$REPO/deploy/images/minik8s.Dockerfile" \
-    --build-arg "BASE_IMAGE=$2" -t "$1:latest" "$context" >/dev/null
-  echo "images: built $1 (from $2)"
+    --build-arg "BASE_IMAGE=$2" -t "$1:$tag" "$context" >/dev/null
+  echo "images: built $1:$tag (from $2)"
 }
 
 # Always rebuilt (Docker's layer cache makes an unchanged rebuild take seconds): the images

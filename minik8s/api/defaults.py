@@ -226,6 +226,13 @@ def _default_secret(secret: dict[str, Any]) -> None:
     _default(secret, "type", "Opaque")
 
 
+def _default_binding(binding: dict[str, Any]) -> None:
+    """A User or Group subject's apiGroup is `rbac.authorization.k8s.io`."""
+    for subject in _items(binding, "subjects"):
+        if subject.get("kind") in ("User", "Group"):
+            _default(subject, "apiGroup", rt.RBAC_GROUP)
+
+
 def _default(obj: dict[str, Any], field: str, value: Any) -> None:
     """Set `obj[field]` when it is absent or null (Kubernetes treats null as unset)."""
     if obj.get(field) is None:
@@ -276,11 +283,17 @@ _DEFAULTERS: dict[str, Callable[[dict[str, Any]], None]] = {
     rt.NAMESPACES.kind: _default_namespace,
     rt.NODES.kind: _default_node,
     rt.SECRETS.kind: _default_secret,
+    rt.ROLEBINDINGS.kind: _default_binding,
+    rt.CLUSTERROLEBINDINGS.kind: _default_binding,
 }
 
 
 def _more_defaulters() -> dict[str, Callable[[dict[str, Any]], None]]:
     """Defaulters of the kinds kept in modules of their own (imported late: they use ours)."""
-    from minik8s.api import defaults_autoscaling, defaults_workloads
+    from minik8s.api import defaults_autoscaling, defaults_batch, defaults_workloads
 
-    return {**defaults_workloads.DEFAULTERS, **defaults_autoscaling.DEFAULTERS}
+    return {
+        **defaults_workloads.DEFAULTERS,
+        **defaults_batch.DEFAULTERS,
+        **defaults_autoscaling.DEFAULTERS,
+    }

@@ -28,6 +28,16 @@ def meta(obj: Mapping[str, Any]) -> dict[str, Any]:
     return obj.get("metadata") or {}
 
 
+def spec_of(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The object's spec (an empty dict when absent)."""
+    return obj.get("spec") or {}
+
+
+def status_of(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The object's status (an empty dict when absent)."""
+    return obj.get("status") or {}
+
+
 def name_of(obj: Mapping[str, Any]) -> str:
     return str(meta(obj).get("name") or "")
 
@@ -98,7 +108,9 @@ def controller_ref(obj: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def owner_uids(obj: Mapping[str, Any]) -> list[str]:
-    return [str(r["uid"]) for r in owner_references(obj) if r.get("uid")]
+    """The uids of the object's owners (an informer index: no copies)."""
+    refs = meta(obj).get("ownerReferences") or []
+    return [str(r["uid"]) for r in refs if isinstance(r, Mapping) and r.get("uid")]
 
 
 def find_owner(obj: Mapping[str, Any], uid: str) -> dict[str, Any] | None:
@@ -165,12 +177,17 @@ def conditions_of(obj: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [c for c in (obj.get("status") or {}).get("conditions") or [] if isinstance(c, dict)]
 
 
-def get_condition(obj: Mapping[str, Any], type_: str) -> dict[str, Any] | None:
-    """A copy of the status condition of this type, if any."""
-    for condition in conditions_of(obj):
-        if condition.get("type") == type_:
+def find_condition(conditions: Iterable[Any] | None, type_: str) -> dict[str, Any] | None:
+    """A copy of the condition of this type in a `status.conditions` list, if any."""
+    for condition in conditions or ():
+        if isinstance(condition, Mapping) and condition.get("type") == type_:
             return dict(condition)
     return None
+
+
+def get_condition(obj: Mapping[str, Any], type_: str) -> dict[str, Any] | None:
+    """A copy of the object's status condition of this type, if any."""
+    return find_condition(status_of(obj).get("conditions"), type_)
 
 
 def condition_is_true(obj: Mapping[str, Any], type_: str) -> bool:

@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
+from minik8s.api import times
+
 MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
 MAGIC = b"k8s\x00"
 META = "apimachinery.pkg.apis.meta.v1"
@@ -39,6 +41,9 @@ KEEP_ZERO = frozenset({
     "setHostnameAsFQDN", "controller", "blockOwnerDeletion", "runAsUser", "runAsGroup",
     "runAsNonRoot", "privileged", "readOnlyRootFilesystem", "allowPrivilegeEscalation", "fsGroup",
     "optional", "defaultMode", "allocateLoadBalancerNodePorts", "ready", "serving", "terminating",
+    "parallelism", "completions", "backoffLimit", "suspend", "ttlSecondsAfterFinished",
+    "startingDeadlineSeconds", "successfulJobsHistoryLimit", "failedJobsHistoryLimit",
+    "manualSelector",
 })  # fmt: skip
 """Pointer fields (`*int32`, `*bool`) whose explicit 0 or false differs from leaving them out."""
 
@@ -94,8 +99,8 @@ def _message(data: bytes, name: str) -> Any:
             return None
         moment = datetime.fromtimestamp(seconds + nanos / 1e9, UTC)
         if name.endswith("MicroTime"):
-            return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+            return times.format_micro_time(moment)
+        return times.format_time(moment)
     if name == QUANTITY:
         return _one(fields, 1, b"").decode()
     if name == INT_OR_STRING:

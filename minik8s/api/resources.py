@@ -62,9 +62,10 @@ class ResourceType:
 
 
 PODS = ResourceType(
-    "", "v1", "Pod", "pods", "pod", True, ("po",), ("status", "binding", "log", "exec"), ("all",)
-)
-NODES = ResourceType("", "v1", "Node", "nodes", "node", False, ("no",), ("status",))
+    "", "v1", "Pod", "pods", "pod", True, ("po",),
+    ("status", "binding", "log", "exec", "eviction"), ("all",),
+)  # fmt: skip
+NODES = ResourceType("", "v1", "Node", "nodes", "node", False, ("no",), ("status", "proxy"))
 SERVICES = ResourceType(
     "", "v1", "Service", "services", "service", True, ("svc",), ("status",), ("all",)
 )
@@ -122,6 +123,75 @@ PERSISTENTVOLUMECLAIMS = ResourceType(
 STORAGECLASSES = ResourceType(
     "storage.k8s.io", "v1", "StorageClass", "storageclasses", "storageclass", False, ("sc",)
 )
+REPLICATIONCONTROLLERS = ResourceType(
+    "", "v1", "ReplicationController", "replicationcontrollers", "replicationcontroller", True,
+    ("rc",), ("status", "scale"), ("all",),
+)  # fmt: skip
+JOBS = ResourceType("batch", "v1", "Job", "jobs", "job", True, (), ("status",), ("all",))
+CRONJOBS = ResourceType(
+    "batch", "v1", "CronJob", "cronjobs", "cronjob", True, ("cj",), ("status",), ("all",)
+)
+PODDISRUPTIONBUDGETS = ResourceType(
+    "policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget", True,
+    ("pdb",), ("status",),
+)  # fmt: skip
+
+RBAC_GROUP = "rbac.authorization.k8s.io"
+ROLES = ResourceType(RBAC_GROUP, "v1", "Role", "roles", "role", True)
+CLUSTERROLES = ResourceType(RBAC_GROUP, "v1", "ClusterRole", "clusterroles", "clusterrole", False)
+ROLEBINDINGS = ResourceType(RBAC_GROUP, "v1", "RoleBinding", "rolebindings", "rolebinding", True)
+CLUSTERROLEBINDINGS = ResourceType(
+    RBAC_GROUP, "v1", "ClusterRoleBinding", "clusterrolebindings", "clusterrolebinding", False
+)
+
+# Reviews: create-only questions to the apiserver, answered and never stored.
+CREATE_ONLY = ("create",)
+AUTHN_GROUP = "authentication.k8s.io"
+AUTHZ_GROUP = "authorization.k8s.io"
+TOKENREVIEWS = ResourceType(
+    AUTHN_GROUP, "v1", "TokenReview", "tokenreviews", "", False, verbs=CREATE_ONLY
+)
+SELFSUBJECTREVIEWS = ResourceType(
+    AUTHN_GROUP, "v1", "SelfSubjectReview", "selfsubjectreviews", "", False, verbs=CREATE_ONLY
+)
+SUBJECTACCESSREVIEWS = ResourceType(
+    AUTHZ_GROUP, "v1", "SubjectAccessReview", "subjectaccessreviews", "", False, verbs=CREATE_ONLY
+)
+SELFSUBJECTACCESSREVIEWS = ResourceType(
+    AUTHZ_GROUP,
+    "v1",
+    "SelfSubjectAccessReview",
+    "selfsubjectaccessreviews",
+    "",
+    False,
+    verbs=CREATE_ONLY,
+)
+LOCALSUBJECTACCESSREVIEWS = ResourceType(
+    AUTHZ_GROUP,
+    "v1",
+    "LocalSubjectAccessReview",
+    "localsubjectaccessreviews",
+    "",
+    True,
+    verbs=CREATE_ONLY,
+)
+SELFSUBJECTRULESREVIEWS = ResourceType(
+    AUTHZ_GROUP,
+    "v1",
+    "SelfSubjectRulesReview",
+    "selfsubjectrulesreviews",
+    "",
+    False,
+    verbs=CREATE_ONLY,
+)
+REVIEWS = (
+    TOKENREVIEWS,
+    SELFSUBJECTREVIEWS,
+    SUBJECTACCESSREVIEWS,
+    SELFSUBJECTACCESSREVIEWS,
+    LOCALSUBJECTACCESSREVIEWS,
+    SELFSUBJECTRULESREVIEWS,
+)
 
 HORIZONTALPODAUTOSCALERS = ResourceType(
     "autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers",
@@ -158,6 +228,15 @@ RESOURCES: tuple[ResourceType, ...] = (
     PERSISTENTVOLUMES,
     PERSISTENTVOLUMECLAIMS,
     STORAGECLASSES,
+    REPLICATIONCONTROLLERS,
+    JOBS,
+    CRONJOBS,
+    PODDISRUPTIONBUDGETS,
+    ROLES,
+    CLUSTERROLES,
+    ROLEBINDINGS,
+    CLUSTERROLEBINDINGS,
+    *REVIEWS,
     HORIZONTALPODAUTOSCALERS,
     HORIZONTALPODAUTOSCALERS_V1,
     APISERVICES,

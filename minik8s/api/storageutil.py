@@ -9,8 +9,6 @@ from typing import Any
 
 from minik8s.api import meta, quantity, selectors
 
-Object = dict[str, Any]
-
 IS_DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
 BETA_IS_DEFAULT_CLASS = "storageclass.beta.kubernetes.io/is-default-class"
 BETA_STORAGE_CLASS = "volume.beta.kubernetes.io/storage-class"

@@ -19,6 +19,8 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 """`metav1.Time` as Go's RFC 3339 encoder writes it (UTC, seconds)."""
 MICRO_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 """`metav1.MicroTime`: RFC 3339 with six fraction digits."""
+RFC1123Z = "%a, %d %b %Y %H:%M:%S %z"
+"""Go's `time.RFC1123Z`, how kubectl describe and some Event messages print a moment."""
 EPOCH = datetime.min.replace(tzinfo=UTC)
 """The oldest time: what an absent timestamp sorts as."""
 
@@ -78,6 +80,20 @@ def parse_timestamp(text: Any) -> float | None:
     return None if moment is None else moment.timestamp()
 
 
+_HUMAN_TIERS: tuple[tuple[float, int, str, int, str], ...] = (
+    # below this many seconds: the big unit (seconds, suffix), then the small one (0: none)
+    (120, 1, "s", 0, ""),
+    (10 * 60, 60, "m", 1, "s"),
+    (3 * 3600, 60, "m", 0, ""),
+    (8 * 3600, 3600, "h", 60, "m"),
+    (48 * 3600, 3600, "h", 0, ""),
+    (8 * 86400, 86400, "d", 3600, "h"),
+    (2 * 365 * 86400, 86400, "d", 0, ""),
+    (8 * 365 * 86400, 365 * 86400, "y", 86400, "d"),
+    (float("inf"), 365 * 86400, "y", 0, ""),
+)
+
+
 def human_duration(elapsed: timedelta) -> str:
     """kubectl's short age with two or three significant figures: `5s`, `3m2s`, `2d3h`, `1y5d`
     (apimachinery's `duration.HumanDuration`)."""
@@ -87,31 +103,12 @@ def human_duration(elapsed: timedelta) -> str:
         return "<invalid>"
     if seconds < 0:
         return "0s"
-    if seconds < 120:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    if minutes < 10:
-        rest = seconds % 60
-        return f"{minutes}m{rest}s" if rest else f"{minutes}m"
-    if minutes < 180:
-        return f"{minutes}m"
-    hours = minutes // 60
-    if hours < 8:
-        rest = minutes % 60
-        return f"{hours}h{rest}m" if rest else f"{hours}h"
-    if hours < 48:
-        return f"{hours}h"
-    days = hours // 24
-    if hours < 24 * 8:
-        rest = hours % 24
-        return f"{days}d{rest}h" if rest else f"{days}d"
-    if hours < 24 * 365 * 2:
-        return f"{days}d"
-    years = days // 365
-    if hours < 24 * 365 * 8:
-        rest = days % 365
-        return f"{years}y{rest}d" if rest else f"{years}y"
-    return f"{years}y"
+    for limit, big, big_suffix, small, small_suffix in _HUMAN_TIERS:
+        if seconds < limit:
+            text = f"{seconds // big}{big_suffix}"
+            rest = (seconds % big) // small if small else 0
+            return f"{text}{rest}{small_suffix}" if rest else text
+    raise AssertionError("unreachable: the last tier has no limit")
 
 
 def since(value: Any, now: datetime) -> str:

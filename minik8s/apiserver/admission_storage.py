@@ -11,12 +11,10 @@ StorageObjectInUseProtection admission plugins do (pure over the object and the 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from minik8s.api import meta, storageutil
+from minik8s.api.meta import Object
 from minik8s.api.resources import PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES, ResourceType
-
-Object = dict[str, Any]
 
 
 def admit_create(

@@ -9,11 +9,9 @@ from __future__ import annotations
 import ipaddress
 import random
 from collections.abc import Iterable
-from typing import Any
 
 from minik8s.api import errors
-
-Object = dict[str, Any]
+from minik8s.api.meta import Object
 
 
 class RangeFull(Exception):

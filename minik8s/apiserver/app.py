@@ -17,15 +17,34 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from minik8s.api import errors
-from minik8s.api.resources import ResourceType
-from minik8s.apiserver import auth, discovery, encryptionconfig, metrics, openapi_serving, wire
+from minik8s.api.resources import NAMESPACES, PERSISTENTVOLUMECLAIMS, PODS, ResourceType
+from minik8s.apiserver import (
+    discovery,
+    encryptionconfig,
+    kubeletproxy,
+    metrics,
+    openapi_serving,
+    wire,
+)
+from minik8s.apiserver.admission import Admission, Plugin
+from minik8s.apiserver.admission.noderestriction import NodeRestriction
+from minik8s.apiserver.admission.rbacescalation import RbacEscalation
 from minik8s.apiserver.aggregator import discovery as aggregated
 from minik8s.apiserver.aggregator import frontproxy
 from minik8s.apiserver.aggregator.controller import Aggregator
 from minik8s.apiserver.asgi import ApiserverApp
+from minik8s.apiserver.authn.chain import Authenticator, TokenAuthenticator
+from minik8s.apiserver.authn.tokenfile import TokenFileAuthenticator
+from minik8s.apiserver.authz import authorizer as authz
+from minik8s.apiserver.authz.node import NodeAuthorizer, NodeGraph
+from minik8s.apiserver.authz.rbac import RbacAuthorizer
+from minik8s.apiserver.bootstrappolicy import reconcile
 from minik8s.apiserver.config import ApiserverSettings
 from minik8s.apiserver.handlers import ResourceHandler
+from minik8s.apiserver.podsecurity import config as podsecurity_config
+from minik8s.apiserver.podsecurity.admission import PodSecurity
 from minik8s.apiserver.registry import Registry, RegistrySettings
+from minik8s.apiserver.reviews import Reviews
 from minik8s.apiserver.serviceaccount import admission, oidc
 from minik8s.apiserver.serviceaccount import setup as serviceaccount_setup
 from minik8s.apiserver.serviceaccount.setup import ServiceAccounts
@@ -38,25 +57,66 @@ logger = logging.getLogger(__name__)
 BOOTSTRAP_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
+def token_authenticators(
+    settings: ApiserverSettings, accounts: ServiceAccounts | None
+) -> list[TokenAuthenticator]:
+    """The bearer-token authenticators, in order: add one here. ServiceAccount JWTs check
+    through the watch cache (bound at start) that their pod and ServiceAccount still exist."""
+    found: list[TokenAuthenticator] = []
+    if settings.token_auth_file:
+        found.append(TokenFileAuthenticator.from_file(settings.token_auth_file))
+    if accounts is not None and accounts.authenticator is not None:
+        found.append(accounts.authenticator)
+    return found
+
+
+def build_authenticator(
+    settings: ApiserverSettings, accounts: ServiceAccounts | None = None
+) -> Authenticator:
+    """The chain. With AlwaysAllow, anonymous requests are off (they would be allowed
+    everything), as in kube-apiserver; with no authenticator at all every request is
+    anonymous."""
+    return Authenticator(
+        token_authenticators=token_authenticators(settings, accounts),
+        client_certificates=bool(settings.client_ca_file),
+        anonymous=settings.anonymous_auth and "AlwaysAllow" not in settings.authorization_mode,
+    )
+
+
+def build_authorizer(
+    modes: tuple[str, ...], rbac: RbacAuthorizer, node: NodeAuthorizer
+) -> authz.Union | None:
+    """The union of `--authorization-mode`; None for AlwaysAllow alone (nothing to check)."""
+    if modes == ("AlwaysAllow",):
+        return None
+    by_mode: dict[str, authz.Authorizer] = {
+        "AlwaysAllow": authz.AlwaysAllow(),
+        "AlwaysDeny": authz.AlwaysDeny(),
+        "Node": node,
+        "RBAC": rbac,
+    }
+    return authz.Union([authz.PrivilegedGroups(), *(by_mode[m] for m in modes)])
+
+
 def create_app(settings: ApiserverSettings) -> ApiserverApp:
     """The apiserver; raises ValueError (one line) for flags or files that cannot work."""
-    tokens = auth.load_token_file(settings.token_auth_file) if settings.token_auth_file else None
     accounts = serviceaccount_setup.from_settings(settings)
     transformer = None
     if settings.encryption_provider_config:
         transformer = encryptionconfig.load(settings.encryption_provider_config)
         logger.info("encryption at rest for: %s", ", ".join(transformer.resources) or "nothing")
-    sa_authenticator = accounts.authenticator if accounts else None
-    return ApiserverApp(
-        create_fastapi_app(settings, tokens, accounts, transformer), tokens, sa_authenticator
-    )
+    pod_security = podsecurity_config.load(settings.admission_control_config_file)
+    front = ApiserverApp(None, build_authenticator(settings, accounts), None)  # type: ignore[arg-type]
+    front.app = create_fastapi_app(settings, front, accounts, transformer, pod_security)
+    return front
 
 
 def create_fastapi_app(
     settings: ApiserverSettings,
-    tokens: dict[str, auth.User] | None,
+    front: ApiserverApp,
     accounts: ServiceAccounts | None = None,
     transformer: ResourceTransformer | None = None,
+    pod_security: podsecurity_config.PodSecurityConfig | None = None,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -65,8 +125,36 @@ def create_fastapi_app(
         )
         await store.open()
         cache = WatchCache(store, capacity=settings.watch_cache_size)
+        rbac = RbacAuthorizer(cache)
+        graph = NodeGraph()
+        cache.on_event.append(rbac.on_event)
+        cache.on_event.append(graph.on_event)
+        cache.on_reset.append(rbac.invalidate)
+        cache.on_reset.append(
+            lambda: graph.reset(
+                cache.cache(PODS).objects.values(),
+                cache.cache(PERSISTENTVOLUMECLAIMS).objects.values(),
+            )
+        )
         await cache.start()
         cache.on_event.append(lambda *_: metrics.CACHE_REVISION.set(cache.revision))
+        authorizer = build_authorizer(settings.authorization_mode, rbac, NodeAuthorizer(graph))
+        security = pod_security or podsecurity_config.PodSecurityConfig()
+        plugins: list[Plugin] = [
+            PodSecurity(  # on by default, as in Kubernetes
+                namespace=lambda name: cache.cache(NAMESPACES).objects.get(
+                    NAMESPACES.storage_key(None, name)
+                ),
+                pods=lambda namespace: cache.cache(PODS).snapshot(namespace),
+                defaults=security.defaults,
+                exemptions=security.exemptions,
+                allow_privileged=settings.allow_privileged,
+            )
+        ]
+        if "NodeRestriction" in settings.enable_admission_plugins:
+            plugins.append(NodeRestriction())
+        if "RBAC" in settings.authorization_mode and authorizer is not None:
+            plugins.append(RbacEscalation(authorizer, rbac))
         registry = Registry(
             store,
             cache,
@@ -75,6 +163,7 @@ def create_fastapi_app(
                 settings.service_node_port_range,
                 settings.event_ttl,
             ),
+            Admission(plugins),
         )
         await registry.ensure_namespaces(BOOTSTRAP_NAMESPACES)
         app.state.openapi = await asyncio.to_thread(openapi_serving.Documents)
@@ -90,6 +179,10 @@ def create_fastapi_app(
                         admission.getter(lambda key: lookup_key(cache, key), registry.get)
                     )
                 )
+        if "RBAC" in settings.authorization_mode:
+            await reconcile.reconcile(registry)
+            await cache.wait_fresh()
+        reviews = Reviews(front.authenticator, authorizer or authz.Union([authz.AlwaysAllow()]))
         aggregator = Aggregator(registry, cache, _front_proxy(settings))
         await aggregator.start()
         app.state.aggregator = aggregator
@@ -100,9 +193,12 @@ def create_fastapi_app(
             cache,
             settings.watch_bookmark_interval,
             settings.min_request_timeout,
+            reviews=reviews,
+            kubelets=kubeletproxy.KubeletClient.from_settings(settings),
             service_accounts=accounts,
             aggregator=aggregator,
         )
+        front.authorizer = authorizer
         logger.info(
             "apiserver ready on %s:%d (etcd %s)", settings.bind_address, settings.port, store.server
         )
@@ -114,14 +210,6 @@ def create_fastapi_app(
             await store.close()
 
     app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
-    if tokens is not None:
-        app.add_middleware(
-            auth.TokenAuthMiddleware,
-            tokens=tokens,
-            extra=accounts.authenticator.authenticate_header
-            if accounts and accounts.authenticator
-            else None,
-        )
     if accounts is not None and accounts.discovery_served:
         configuration = oidc.configuration(
             accounts.issuer_url, accounts.jwks_uri, accounts.verification_keys

@@ -1,26 +1,34 @@
-"""The apiserver's front door: REST paths go straight to the resource handler.
+"""The apiserver's front door: authentication, impersonation, authorization, then the routes.
 
-FastAPI serves the small fixed routes (health, discovery roots, OpenAPI, metrics). The REST
-paths under `/api/<version>/…` and `/apis/<group>/<version>/…` skip its middleware and
-routing stack, which costs more than the request's own work at thousands of requests per
-second; authentication for them happens here.
+Every request — REST paths, discovery, OpenAPI, health, metrics, WebSockets — is first
+authenticated (client certificate, bearer token, else anonymous; 401 when a credential does
+not check out), then impersonation headers are applied, then the request is authorized as
+Kubernetes' RequestInfo describes it (403 with Kubernetes' message). Only then is it served:
+REST paths under `/api/<version>/…` and `/apis/<group>/<version>/…` go straight to the
+resource handler (FastAPI's middleware and routing cost more than the request's own work at
+thousands of requests per second); the small fixed routes go to FastAPI.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from minik8s.api import errors
-from minik8s.apiserver import auth, kubeletproxy, wire
-from minik8s.apiserver.serviceaccount.authenticator import ServiceAccountAuthenticator
+from minik8s.apiserver import kubeletproxy, metrics, requestcontext, requestinfo, wire
+from minik8s.apiserver.authn import impersonation
+from minik8s.apiserver.authn.chain import Authenticator
+from minik8s.apiserver.authz import forbidden
+from minik8s.apiserver.authz.authorizer import Decision, Union
 
 logger = logging.getLogger(__name__)
 
-UNAUTHORIZED = wire.encode(errors.Unauthorized("Unauthorized").to_status())
+UNAUTHORIZED = errors.Unauthorized("Unauthorized")
+KNOWN_METHODS = frozenset({"get", "post", "put", "patch", "delete", "head", "options"})
 
 
 def is_rest_path(path: str) -> bool:
@@ -34,42 +42,69 @@ def is_rest_path(path: str) -> bool:
 
 class ApiserverApp:
     def __init__(
-        self,
-        app: FastAPI,
-        tokens: dict[str, auth.User] | None,
-        service_accounts: ServiceAccountAuthenticator | None = None,
+        self, app: FastAPI, authenticator: Authenticator, authorizer: Union | None
     ) -> None:
+        """`authorizer` None: every authenticated request is allowed (AlwaysAllow alone)."""
         self.app = app
-        self.tokens = tokens
-        self.service_accounts = service_accounts
+        self.authenticator = authenticator
+        self.authorizer = authorizer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket" and is_rest_path(scope["path"]):
-            await self._websocket(scope, receive, send)
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
+            await self.app(scope, receive, send)  # lifespan
             return
-        if scope["type"] != "http" or not is_rest_path(scope["path"]):
+        started = time.perf_counter()
+        try:
+            self._admit(scope)
+        except errors.ApiError as e:
+            # counted without the resource: a refused path may name anything
+            method = str(scope.get("method", "GET")).lower()
+            verb = method if method in KNOWN_METHODS else "other"
+            metrics.observe_request(verb, "", e.code, started)
+            await _refuse(scope, send, e)
+            return
+        if kind == "websocket":
+            if is_rest_path(scope["path"]):
+                handler = self.app.state.handler
+                await kubeletproxy.exec_websocket(
+                    handler.registry, handler.kubelets, scope, receive, send
+                )
+            else:
+                await _refuse(
+                    scope, send, errors.NotFound("the server could not find the requested resource")
+                )
+            return
+        if not is_rest_path(scope["path"]):
             await self.app(scope, receive, send)
-            return
-        if self.tokens is not None and not self._authenticated(scope):
-            await send({
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(UNAUTHORIZED)).encode())],
-            })  # fmt: skip
-            await send({"type": "http.response.body", "body": UNAUTHORIZED})
             return
         scope["app"] = self.app
         request = Request(scope, receive)
         response = await self.app.state.handler(request)
         await response(scope, receive, send)
 
-    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Only `pods/{name}/exec` upgrades to a WebSocket (proxied to the pod's kubelet)."""
-        if self.tokens is not None and not self._authenticated(scope):
-            await send({"type": "websocket.close", "code": 1008})
-            return
-        await kubeletproxy.exec_websocket(self.app.state.handler.registry, scope, receive, send)
+    def _admit(self, scope: Scope) -> None:
+        """Authenticate and authorize the request; remember who it is. Raises 401/403/400."""
+        user = self.authenticator.authenticate(scope)
+        if user is None:
+            raise UNAUTHORIZED
+        authorizer = self.authorizer
+        if impersonation.requested(scope["headers"]):
+            allow_all = _allow_all if authorizer is None else authorizer.authorize
+            user = impersonation.impersonate(user, scope["headers"], allow_all)
+        if authorizer is not None:
+            attrs = requestinfo.parse(
+                user,
+                scope.get("method", "GET"),
+                scope["path"],
+                scope.get("query_string", b""),
+                websocket=scope["type"] == "websocket",
+            )
+            decision, reason = authorizer.authorize(attrs)
+            if decision is not Decision.ALLOW:
+                raise forbidden.forbidden(attrs, reason)
+        scope[requestcontext.SCOPE_USER] = user
+        requestcontext.USER.set(user)
 
     def begin_shutdown(self) -> None:
         """End every watch stream cleanly so the server can stop without cutting them."""
@@ -78,15 +113,23 @@ class ApiserverApp:
             logger.info("shutting down: closing %d watches", cache.watcher_count())
             cache.close_watchers()
 
-    def _authenticated(self, scope: Scope) -> bool:
-        """Check the bearer token; remember who it is in the scope (for SelfSubjectReview)."""
-        assert self.tokens is not None
-        for key, value in scope["headers"]:
-            if key == b"authorization":
-                header = value.decode("latin-1")
-                user = auth.authenticate(self.tokens, header)
-                if user is None and self.service_accounts is not None:
-                    user = self.service_accounts.authenticate_header(header)
-                scope[auth.SCOPE_USER] = user
-                return user is not None
-        return False
+
+def _allow_all(attrs: requestinfo.Attributes) -> tuple[Decision, str]:
+    return Decision.ALLOW, ""
+
+
+async def _refuse(scope: Scope, send: Send, error: errors.ApiError) -> None:
+    """Answer with the error's Status; a WebSocket gets it as the upgrade's HTTP response."""
+    body = wire.encode(error.to_status())
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": error.code, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return
+    if "websocket.http.response" in (scope.get("extensions") or {}):
+        await send(
+            {"type": "websocket.http.response.start", "status": error.code, "headers": headers}
+        )
+        await send({"type": "websocket.http.response.body", "body": body})
+        return
+    await send({"type": "websocket.close", "code": 1008})

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 
-from minik8s.api import durations
 from minik8s.componentbase import options
+
+AUTHORIZATION_MODES = ("AlwaysAllow", "AlwaysDeny", "Node", "RBAC")
+ADMISSION_PLUGINS = ("NodeRestriction", "PodSecurity")
+"""Plugins `--enable-admission-plugins` may name (PodSecurity is on anyway, as in Kubernetes)."""
 
 
 @dataclass(frozen=True)
@@ -16,9 +18,23 @@ class ApiserverSettings:
     bind_address: str = "127.0.0.1"
     """Address to listen on (loopback by default)."""
     port: int = 6443
-    """Port to listen on (plain HTTP)."""
+    """Port to listen on (HTTPS with --tls-cert-file, else plain HTTP)."""
     token_auth_file: str | None = None
-    """CSV `token,user,uid,"groups"`; when set, every non-health request needs a bearer token."""
+    """CSV `token,user,uid,"groups"`: bearer tokens of static users."""
+    client_ca_file: str | None = None
+    """CA whose client certificates authenticate users (CN user, O groups)."""
+    anonymous_auth: bool = True
+    """Requests without credentials are `system:anonymous` (off with AlwaysAllow, as in
+    Kubernetes: anonymous users would be allowed everything)."""
+    authorization_mode: tuple[str, ...] = ("AlwaysAllow",)
+    """Authorizers in order: Node, RBAC, AlwaysAllow, AlwaysDeny."""
+    enable_admission_plugins: tuple[str, ...] = ()
+    """Admission plugins beyond the always-on ones: NodeRestriction."""
+    kubelet_client_certificate: str | None = None
+    """Client certificate the apiserver shows kubelets (logs, exec, node proxy)."""
+    kubelet_client_key: str | None = None
+    kubelet_certificate_authority: str | None = None
+    """CA of the kubelets' serving certificates; without it they are not verified."""
     tls_cert_file: str | None = None
     """Serving certificate (PEM); with the key, the apiserver serves HTTPS."""
     tls_private_key_file: str | None = None
@@ -50,6 +66,11 @@ class ApiserverSettings:
     """Longest token lifetime in seconds a TokenRequest gets (0: no cap)."""
     service_account_jwks_uri: str | None = None
     """`jwks_uri` of the discovery document (default: this apiserver's /openid/v1/jwks)."""
+    allow_privileged: bool = False
+    """Accept privileged containers (kube-apiserver's `--allow-privileged`, false by default):
+    otherwise they are a 422 `disallowed by cluster policy`."""
+    admission_control_config_file: str | None = None
+    """AdmissionConfiguration file: the PodSecurity plugin's defaults and exemptions."""
     proxy_client_cert_file: str | None = None
     """The front-proxy client certificate shown to extension apiservers (else one is made)."""
     proxy_client_key_file: str | None = None
@@ -59,15 +80,24 @@ class ApiserverSettings:
 
 
 def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
-    parser = argparse.ArgumentParser(
-        prog="minik8s-apiserver", description="The minik8s API server (Kubernetes-compatible)."
+    parser = options.new_parser(
+        "minik8s-apiserver", "The minik8s API server (Kubernetes-compatible)."
     )
     parser.add_argument(
         "--etcd-servers", default="http://127.0.0.1:2379", help="comma-separated etcd client URLs"
     )
     parser.add_argument("--bind-address", default="127.0.0.1")
-    parser.add_argument("--port", "--secure-port", type=int, default=6443)
+    parser.add_argument("--port", "--secure-port", type=options.port, default=6443)
     parser.add_argument("--token-auth-file", default=None)
+    parser.add_argument("--client-ca-file", default=None)
+    options.bool_flag(parser, "--anonymous-auth", True)
+    parser.add_argument(
+        "--authorization-mode", default="AlwaysAllow", help="comma-separated, in order"
+    )
+    parser.add_argument("--enable-admission-plugins", default="")
+    parser.add_argument("--kubelet-client-certificate", default=None)
+    parser.add_argument("--kubelet-client-key", default=None)
+    parser.add_argument("--kubelet-certificate-authority", default=None)
     parser.add_argument("--tls-cert-file", default=None)
     parser.add_argument("--tls-private-key-file", default=None)
     parser.add_argument("--service-cluster-ip-range", default="10.96.0.0/16")
@@ -76,8 +106,9 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         "--event-ttl", type=_whole_seconds, default="1h0m0s", help="how long Events are kept"
     )
     parser.add_argument("--watch-cache-size", type=int, default=10_000)
-    parser.add_argument("--watch-bookmark-interval", type=float, default=30.0)
+    parser.add_argument("--watch-bookmark-interval", type=options.positive_duration, default=30.0)
     parser.add_argument("--min-request-timeout", type=float, default=1800.0)
+    options.add_logging_flags(parser)
     parser.add_argument("--encryption-provider-config", default=None)
     parser.add_argument("--service-account-issuer", action="append", default=[])
     parser.add_argument("--service-account-key-file", action="append", default=[])
@@ -87,16 +118,16 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         "--service-account-max-token-expiration", type=options.duration, default=0.0
     )
     parser.add_argument("--service-account-jwks-uri", default=None)
+    options.bool_flag(parser, "--allow-privileged", False)
+    parser.add_argument("--admission-control-config-file", default=None)
     parser.add_argument("--proxy-client-cert-file", default=None)
     parser.add_argument("--proxy-client-key-file", default=None)
     parser.add_argument("--requestheader-client-ca-file", default=None)
-    parser.add_argument(
-        "--enable-aggregator-routing",
-        default="true",
-        help="accepted for compatibility: extension servers are always reached at their "
-        "Endpoints' addresses",
-    )
-    parser.add_argument("--v", "--log-level", dest="log_level", default="info")
+    options.bool_flag(
+        parser, "--enable-aggregator-routing", True,
+        "accepted for compatibility: extension servers are always reached at their Endpoints' "
+        "addresses",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     front_proxy = (
         args.proxy_client_cert_file,
@@ -110,6 +141,22 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         )
     if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
         parser.error("--tls-cert-file and --tls-private-key-file go together")
+    modes = tuple(m.strip() for m in args.authorization_mode.split(",") if m.strip())
+    unknown = [m for m in modes if m not in AUTHORIZATION_MODES]
+    if unknown or not modes:
+        parser.error(
+            f"--authorization-mode: unknown mode(s) {', '.join(unknown) or '(none)'}; "
+            f"known: {', '.join(AUTHORIZATION_MODES)}"
+        )
+    plugins = tuple(p.strip() for p in args.enable_admission_plugins.split(",") if p.strip())
+    unknown = [p for p in plugins if p not in ADMISSION_PLUGINS]
+    if unknown:
+        parser.error(
+            f"--enable-admission-plugins: unknown plugin(s) {', '.join(unknown)}; "
+            f"known: {', '.join(ADMISSION_PLUGINS)}"
+        )
+    if bool(args.kubelet_client_certificate) != bool(args.kubelet_client_key):
+        parser.error("--kubelet-client-certificate and --kubelet-client-key go together")
     try:
         low, high = (int(x) for x in args.service_node_port_range.split("-"))
     except ValueError:
@@ -117,37 +164,21 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
             f"--service-node-port-range must look like 30000-32767, "
             f"not {args.service_node_port_range!r}"
         )
-    return ApiserverSettings(
+    return options.settings_from(
+        ApiserverSettings, args,
         etcd_servers=tuple(s.strip() for s in args.etcd_servers.split(",") if s.strip()),
-        bind_address=args.bind_address,
-        port=args.port,
-        token_auth_file=args.token_auth_file,
-        tls_cert_file=args.tls_cert_file,
-        tls_private_key_file=args.tls_private_key_file,
-        service_cluster_ip_range=args.service_cluster_ip_range,
+        authorization_mode=modes,
+        enable_admission_plugins=plugins,
         service_node_port_range=(low, high),
-        event_ttl=args.event_ttl,
-        watch_cache_size=args.watch_cache_size,
-        watch_bookmark_interval=args.watch_bookmark_interval,
-        min_request_timeout=args.min_request_timeout,
-        encryption_provider_config=args.encryption_provider_config,
-        proxy_client_cert_file=args.proxy_client_cert_file,
-        proxy_client_key_file=args.proxy_client_key_file,
-        requestheader_client_ca_file=args.requestheader_client_ca_file,
         service_account_issuer=tuple(args.service_account_issuer),
         service_account_key_file=tuple(args.service_account_key_file),
-        service_account_signing_key_file=args.service_account_signing_key_file,
         api_audiences=tuple(a.strip() for a in args.api_audiences.split(",") if a.strip()),
         service_account_max_token_expiration=int(args.service_account_max_token_expiration),
-        service_account_jwks_uri=args.service_account_jwks_uri,
-        log_level=str(args.log_level),
-    )
+    )  # fmt: skip
 
 
 def _whole_seconds(text: str) -> int:
     """A Go duration in whole seconds, as etcd leases count: 0 stays 0, anything else is at
     least 1."""
-    seconds = durations.parse_duration(text)
-    if seconds < 0:
-        raise ValueError(f"{text!r} is negative")
+    seconds = options.duration(text)
     return max(1, round(seconds)) if seconds else 0

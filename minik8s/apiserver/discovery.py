@@ -49,12 +49,16 @@ _SUBRESOURCE_VERBS: dict[str, tuple[str, ...]] = {
     "log": ("get",),
     "exec": ("create", "get"),
     "finalize": ("update",),
+    "proxy": ("create", "delete", "get", "patch", "update"),
+    "eviction": ("create",),
     "token": ("create",),
 }
 
 SCALE_KIND = GroupVersionKind("autoscaling", "v1", "Scale")
 BINDING_KIND = GroupVersionKind("", "v1", "Binding")
 POD_EXEC_OPTIONS_KIND = GroupVersionKind("", "v1", "PodExecOptions")
+NODE_PROXY_OPTIONS_KIND = GroupVersionKind("", "v1", "NodeProxyOptions")
+EVICTION_KIND = GroupVersionKind("policy", "v1", "Eviction")
 TOKEN_REQUEST_KIND = GroupVersionKind("authentication.k8s.io", "v1", "TokenRequest")
 
 
@@ -64,13 +68,18 @@ def subresource_verbs(subresource: str) -> tuple[str, ...]:
 
 def subresource_kind(rt: resources.ResourceType, subresource: str) -> GroupVersionKind:
     """The kind a subresource speaks: `scale` is autoscaling/v1 Scale for every parent,
-    `binding` is core Binding, `exec` is PodExecOptions, the rest return the parent kind."""
+    `binding` is core Binding, `exec` is PodExecOptions, `eviction` is policy/v1 Eviction,
+    the rest return the parent kind."""
     if subresource == "scale":
         return SCALE_KIND
     if subresource == "binding":
         return BINDING_KIND
     if subresource == "exec":
         return POD_EXEC_OPTIONS_KIND
+    if subresource == "proxy":
+        return NODE_PROXY_OPTIONS_KIND
+    if subresource == "eviction":
+        return EVICTION_KIND
     if subresource == "token":
         return TOKEN_REQUEST_KIND
     return GroupVersionKind(rt.group, rt.version, rt.kind)

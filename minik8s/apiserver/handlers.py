@@ -12,32 +12,35 @@ from starlette.responses import Response, StreamingResponse
 
 from minik8s.api import errors, selectors
 from minik8s.api.fieldmanager import manager as fieldmanager
+from minik8s.api.meta import Object
 from minik8s.api.patch import APPLY_PATCH
-from minik8s.api.resources import PODS, ResourceType
+from minik8s.api.resources import NODES, PODS, REVIEWS, ResourceType
 from minik8s.apiserver import (
-    auth,
     conversion,
     discovery,
+    eviction,
     kubeletproxy,
     metrics,
+    requestcontext,
     routing,
     strategy,
-    tables,
     versioned,
+    warning,
     wire,
 )
 from minik8s.apiserver.aggregator import discovery as aggregated_discovery
 from minik8s.apiserver.aggregator import proxy as aggregator_proxy
 from minik8s.apiserver.aggregator.controller import Aggregator
 from minik8s.apiserver.registry import DeleteOptions, Registry
+from minik8s.apiserver.reviews import Reviews
 from minik8s.apiserver.serviceaccount import tokenrequest
 from minik8s.apiserver.serviceaccount.setup import ServiceAccounts
 from minik8s.apiserver.watch import WatchRequest, WatchStream, expired_event
 from minik8s.apiserver.watchcache import WatchCache
+from minik8s.printers import tables
 
 logger = logging.getLogger(__name__)
 
-Object = dict[str, Any]
 WATCH_TRUE = ("true", "1", "True")
 SCALABLE_KINDS = ("Deployment", "ReplicaSet")
 
@@ -49,6 +52,8 @@ class ResourceHandler:
         cache: WatchCache,
         bookmark_interval: float = 30.0,
         watch_timeout: float = 1800.0,
+        reviews: Reviews | None = None,
+        kubelets: kubeletproxy.KubeletClient | None = None,
         service_accounts: ServiceAccounts | None = None,
         aggregator: Aggregator | None = None,
     ) -> None:
@@ -57,6 +62,8 @@ class ResourceHandler:
         self.cache = cache
         self.bookmark_interval = bookmark_interval
         self.watch_timeout = watch_timeout
+        self.reviews = reviews
+        self.kubelets = kubelets or kubeletproxy.KubeletClient()
         self.service_accounts = service_accounts
         self.versioned = versioned.VersionedHandler(registry, self)
 
@@ -85,6 +92,7 @@ class ResourceHandler:
     async def __call__(self, request: Request) -> Response:
         started = time.perf_counter()
         verb, resource_name = "unknown", ""
+        recorded = warning.start()
         try:
             if self._is_aggregated(request):
                 verb = "proxy"
@@ -98,13 +106,6 @@ class ResourceHandler:
                 raise errors.NotFound(message)
             if isinstance(target, routing.UnsupportedPath):
                 raise errors.NotImplementedYet(target.message)
-            if isinstance(target, routing.SelfSubjectReviewPath):
-                verb, resource_name = "create", "selfsubjectreviews"
-                if request.method != "POST":
-                    raise _not_allowed(request.method, "selfsubjectreviews")
-                wire.decode_object(await wire.read_body(request), _ctype(request))
-                user = request.scope.get(auth.SCOPE_USER) or auth.ANONYMOUS
-                return wire.json_response(auth.self_subject_review(user), 201)
             if isinstance(target, routing.GroupPath):
                 verb = "get"
                 group = discovery.api_group(target.group) or aggregated_discovery.api_group(
@@ -129,6 +130,8 @@ class ResourceHandler:
         except Exception as e:  # a bug: answer with a Status, log the traceback
             logger.exception("%s %s failed", request.method, request.scope["path"])
             response = wire.error_response(errors.internal_error(e))
+        for value in warning.header_values(recorded):
+            response.headers.append("Warning", value)
         if verb != "watch":
             metrics.observe_request(verb, resource_name, response.status_code, started)
         return response
@@ -152,6 +155,14 @@ class ResourceHandler:
         method = request.method
         sub = target.subresource
 
+        if resource in REVIEWS:
+            if method != "POST" or name is not None:
+                raise _not_allowed(method, resource.plural)
+            if self.reviews is None:
+                raise errors.NotImplementedYet(f"{resource.plural} are not served")
+            body = wire.decode_object(await wire.read_body(request), _ctype(request))
+            user = request.scope.get(requestcontext.SCOPE_USER) or requestcontext.current_user()
+            return wire.json_response(self.reviews.create(resource, namespace, body, user), 201)
         if sub == "binding":
             if method != "POST":
                 raise _not_allowed(method, "pods/binding")
@@ -162,15 +173,26 @@ class ResourceHandler:
             assert namespace is not None
             await self.registry.bind(namespace, pod_name, binding)
             return wire.json_response(wire.success_status(code=201), 201)
+        if sub == "eviction":
+            if method != "POST":
+                raise _not_allowed(method, "pods/eviction")
+            assert namespace is not None and name is not None
+            body = wire.decode_object(await wire.read_body(request), _ctype(request))
+            return wire.json_response(
+                await eviction.evict(self.registry, namespace, name, body), 201
+            )
         if sub == "scale":
             return await self._scale(request, resource, namespace, name or "", dry_run)
         if sub == "log":
             if method != "GET":
                 raise _not_allowed(method, "pods/log")
             assert namespace is not None and name is not None
-            return await kubeletproxy.logs(self.registry, namespace, name, query)
+            return await self.kubelets.logs(self.registry, namespace, name, query)
         if sub == "exec":  # a WebSocket upgrade is served by asgi.py; anything else lands here
             raise kubeletproxy.exec_needs_websocket()
+        if sub == "proxy" and resource is NODES:
+            assert name is not None
+            return await self.kubelets.node_proxy(self.registry, request, name, target.path)
         if sub == "token":
             return await self._token_request(request, namespace, name, dry_run)
 
@@ -254,7 +276,7 @@ class ResourceHandler:
     def _object_response(
         self, request: Request, resource: ResourceType, obj: Object, code: int = 200
     ) -> Response:
-        if wire.wants_table(request):
+        if wire.request_wants_table(request):
             return wire.json_response(
                 tables.to_table(resource, [obj], include_object=wire.table_include_object(request)),
                 code,
@@ -268,7 +290,7 @@ class ResourceHandler:
         objects, revision = await self.registry.list(
             resource, namespace, matches, request.query_params.get("resourceVersion")
         )
-        if wire.wants_table(request):
+        if wire.request_wants_table(request):
             return wire.json_response(
                 tables.to_table(
                     resource,
@@ -300,7 +322,7 @@ class ResourceHandler:
             node_name = selectors.parse_field_selector(field_text).exact("spec.nodeName")
         timeout = query.get("timeoutSeconds")
         transform = convert.from_storage if convert is not None else None
-        if wire.wants_table(request):
+        if wire.request_wants_table(request):
             include = wire.table_include_object(request)
 
             def transform(obj: Object) -> Object:

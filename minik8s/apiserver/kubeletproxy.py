@@ -1,18 +1,24 @@
-"""`pods/{name}/log` and `pods/{name}/exec`, proxied to the kubelet of the pod's node.
+"""`pods/{name}/log`, `pods/{name}/exec` and `nodes/{name}/proxy/…`, proxied to kubelets.
 
-The kubelet's address is the node's InternalIP and `status.daemonEndpoints.kubeletEndpoint.Port`.
-Only loopback kubelets are contacted (minik8s runs every node on this machine); another address
-is refused with 503 rather than connected to. Exec is a WebSocket (`v5.channel.k8s.io` or
-`v4.channel.k8s.io`) relayed frame by frame; SPDY is not supported and is answered with a 400.
+The kubelet's address is the node's InternalIP and `status.daemonEndpoints.kubeletEndpoint.Port`,
+on any node (as Kubernetes does). With `--kubelet-client-certificate/--kubelet-client-key`
+the apiserver speaks HTTPS to kubelets and shows that certificate (the kubelet authenticates
+and authorizes it: `nodes/proxy`, `nodes/log`, …); with `--kubelet-certificate-authority` it
+verifies the kubelet's serving certificate, issued by the cluster CA for the node's name (the
+address the node reports is not trusted to prove anything). Without a client certificate it
+speaks plain HTTP, for kubelets started without TLS (tests, hollow nodes). Exec is a WebSocket
+(`v5.channel.k8s.io` or `v4.channel.k8s.io`) relayed frame by frame; SPDY is not supported
+and is answered with a 400.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
+import ssl
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,15 +30,16 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
+from websockets.typing import Subprotocol
 
 from minik8s.api import errors
+from minik8s.api.meta import Object
 from minik8s.api.resources import NODES, PODS
 from minik8s.apiserver import routing
 from minik8s.apiserver.registry import Registry
 
 logger = logging.getLogger(__name__)
 
-Object = dict[str, Any]
 LOG_PARAMS = ("follow", "tailLines", "timestamps", "previous", "sinceSeconds", "limitBytes")
 EXEC_PARAMS = ("command", "stdin", "stdout", "stderr", "tty")
 SUBPROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
@@ -54,65 +61,149 @@ def pick_container(pod: Object, requested: str | None) -> str:
     return requested
 
 
-def kubelet_address(node: Object) -> tuple[str, int]:
+@dataclass(frozen=True)
+class Kubelet:
+    """Where a node's kubelet answers, and the name its serving certificate is issued for."""
+
+    node: str
+    host: str
+    port: int
+
+
+def kubelet_address(node: Object) -> Kubelet:
     status = node.get("status") or {}
     port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
     addresses = {a.get("type"): a.get("address") for a in status.get("addresses") or []}
-    host = addresses.get("InternalIP")
+    host = addresses.get("InternalIP") or addresses.get("Hostname")
     name = node["metadata"]["name"]
     if not port or not host:
         raise errors.ServiceUnavailable(f"node {name} does not report a kubelet endpoint")
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
-        raise errors.ServiceUnavailable(
-            f"node {name}'s kubelet is at {host}, not on loopback; minik8s proxies only to "
-            f"kubelets on this machine"
-        )
-    return host, int(port)
+    return Kubelet(name, str(host), int(port))
 
 
-async def _target(registry: Registry, namespace: str, name: str, container: str | None
-                  ) -> tuple[str, int, str]:  # fmt: skip
+async def _node_of(registry: Registry, namespace: str, name: str, container: str | None
+                   ) -> tuple[Kubelet, str]:  # fmt: skip
     pod = await registry.get(PODS, namespace, name)
     chosen = pick_container(pod, container)
     node_name = (pod.get("spec") or {}).get("nodeName")
     if not node_name:
         raise errors.BadRequest(f"pod {name} does not have a host assigned")
-    host, port = kubelet_address(await registry.get(NODES, None, node_name))
-    return host, port, chosen
+    return kubelet_address(await registry.get(NODES, None, node_name)), chosen
 
 
-async def logs(registry: Registry, namespace: str, name: str, query: QueryParams) -> Response:
-    host, port, container = await _target(registry, namespace, name, query.get("container"))
-    params = {k: query[k] for k in LOG_PARAMS if k in query}
-    url = f"http://{host}:{port}/containerLogs/{namespace}/{name}/{container}"
-    client = httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=None), trust_env=False)
-    try:
-        upstream = await client.send(client.build_request("GET", url, params=params), stream=True)
-    except httpx.HTTPError as e:
-        await client.aclose()
-        raise errors.ServiceUnavailable(f"the kubelet at {host}:{port} did not answer: {e}") from e
-    if upstream.status_code != 200:
-        body = await upstream.aread()
-        await upstream.aclose()
-        await client.aclose()
-        media = upstream.headers.get("content-type", "application/json")
-        return Response(body, upstream.status_code, media_type=media)
+class KubeletClient:
+    """How the apiserver reaches kubelets: scheme, client certificate, server verification."""
 
-    async def relay() -> AsyncIterator[bytes]:
+    def __init__(self, tls: ssl.SSLContext | None = None, verify_names: bool = False) -> None:
+        self.tls = tls
+        self.verify_names = verify_names
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> KubeletClient:
+        cert = settings.kubelet_client_certificate
+        if not cert:
+            return cls()
+        authority = settings.kubelet_certificate_authority
+        context = (
+            ssl.create_default_context(cafile=authority)
+            if authority
+            else (ssl.create_default_context())
+        )
+        if not authority:  # Kubernetes' default: kubelets' serving certificates are not checked
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        context.load_cert_chain(cert, settings.kubelet_client_key)
+        return cls(context, verify_names=bool(authority))
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls is not None else "http"
+
+    def _client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            timeout=httpx.Timeout(10.0, read=None),
+            trust_env=False,
+            verify=self.tls if self.tls is not None else False,
+        )
+
+    def _extensions(self, kubelet: Kubelet) -> dict[str, Any]:
+        return {"sni_hostname": kubelet.node} if self.verify_names else {}
+
+    async def _open(
+        self, kubelet: Kubelet, method: str, path: str, params: Any = None, body: bytes = b""
+    ) -> tuple[httpx.AsyncClient, httpx.Response]:
+        url = f"{self.scheme}://{kubelet.host}:{kubelet.port}{path}"
+        client = self._client()
+        request = client.build_request(
+            method, url, params=params, content=body or None, extensions=self._extensions(kubelet)
+        )
         try:
-            async for chunk in upstream.aiter_raw():
-                yield chunk
+            return client, await client.send(request, stream=True)
         except httpx.HTTPError as e:
-            logger.info("log stream of %s/%s ended: %s", namespace, name, e)
-        finally:
+            await client.aclose()
+            raise errors.ServiceUnavailable(
+                f"the kubelet of node {kubelet.node} at {kubelet.host}:{kubelet.port} did not "
+                f"answer: {e}"
+            ) from e
+
+    async def _relay(
+        self, client: httpx.AsyncClient, upstream: httpx.Response, what: str, media: str
+    ) -> Response:
+        if upstream.status_code >= 300:
+            body = await upstream.aread()
             await upstream.aclose()
             await client.aclose()
+            content_type = upstream.headers.get("content-type", "application/json")
+            return Response(body, upstream.status_code, media_type=content_type)
 
-    return StreamingResponse(relay(), media_type="text/plain")
+        async def relay() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in upstream.aiter_raw():
+                    yield chunk
+            except httpx.HTTPError as e:
+                logger.info("%s ended: %s", what, e)
+            finally:
+                await upstream.aclose()
+                await client.aclose()
+
+        return StreamingResponse(relay(), media_type=upstream.headers.get("content-type", media))
+
+    async def logs(
+        self, registry: Registry, namespace: str, name: str, query: QueryParams
+    ) -> Response:
+        kubelet, container = await _node_of(registry, namespace, name, query.get("container"))
+        params = {k: query[k] for k in LOG_PARAMS if k in query}
+        path = f"/containerLogs/{namespace}/{name}/{container}"
+        client, upstream = await self._open(kubelet, "GET", path, params)
+        response = await self._relay(client, upstream, f"log stream of {namespace}/{name}", "")
+        response.headers["content-type"] = "text/plain"
+        return response
+
+    async def node_proxy(
+        self, registry: Registry, request: Any, node_name: str, path: str
+    ) -> Response:
+        """`nodes/<name>/proxy/<path>`: the kubelet's own API (e.g. /healthz, /pods, /metrics)."""
+        kubelet = kubelet_address(await registry.get(NODES, None, node_name))
+        body = await request.body() if request.method in ("POST", "PUT", "PATCH") else b""
+        client, upstream = await self._open(
+            kubelet, request.method, path or "/", list(request.query_params.multi_items()), body
+        )
+        return await self._relay(client, upstream, f"proxy to node {node_name}", "text/plain")
+
+    async def connect_exec(self, kubelet: Kubelet, path: str, protocol: str) -> Any:
+        url = f"{'wss' if self.tls is not None else 'ws'}://{kubelet.host}:{kubelet.port}{path}"
+        extra: dict[str, Any] = {}
+        if self.tls is not None:
+            extra["ssl"] = self.tls
+            if self.verify_names:
+                extra["server_hostname"] = kubelet.node
+        return await connect(
+            url,
+            subprotocols=[Subprotocol(protocol)],
+            max_size=None,
+            open_timeout=10,
+            **extra,
+        )
 
 
 def exec_needs_websocket() -> errors.ApiError:
@@ -122,7 +213,9 @@ def exec_needs_websocket() -> errors.ApiError:
     )
 
 
-async def exec_websocket(registry: Registry, scope: Scope, receive: Receive, send: Send) -> None:
+async def exec_websocket(
+    registry: Registry, kubelets: KubeletClient, scope: Scope, receive: Receive, send: Send
+) -> None:
     """Relay an exec WebSocket between the client and the kubelet."""
     ws = WebSocket(scope, receive, send)
     target = routing.parse(scope["path"])
@@ -140,7 +233,7 @@ async def exec_websocket(registry: Registry, scope: Scope, receive: Receive, sen
         return
     query = QueryParams(scope.get("query_string", b""))
     try:
-        host, port, container = await _target(
+        kubelet, container = await _node_of(
             registry, target.namespace, target.name, query.get("container")
         )
     except errors.ApiError as e:
@@ -149,12 +242,15 @@ async def exec_websocket(registry: Registry, scope: Scope, receive: Receive, sen
         await ws.close()
         return
     params = urlencode([(k, v) for k, v in query.multi_items() if k in EXEC_PARAMS])
-    url = f"ws://{host}:{port}/exec/{target.namespace}/{target.name}/{container}?{params}"
+    path = f"/exec/{target.namespace}/{target.name}/{container}?{params}"
     try:
-        upstream = await connect(url, subprotocols=[protocol], max_size=None, open_timeout=10)  # type: ignore[list-item]
+        upstream = await kubelets.connect_exec(kubelet, path, protocol)
     except (OSError, WebSocketException, TimeoutError) as e:
         await ws.accept(subprotocol=protocol)
-        status = errors.ServiceUnavailable(f"the kubelet at {host}:{port}: {e}").to_status()
+        where = f"{kubelet.host}:{kubelet.port}"
+        status = errors.ServiceUnavailable(
+            f"the kubelet of node {kubelet.node} at {where}: {e}"
+        ).to_status()
         await ws.send_bytes(bytes([ERROR_CHANNEL]) + orjson.dumps(status))
         await ws.close()
         return

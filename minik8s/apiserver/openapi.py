@@ -177,21 +177,24 @@ def _resource_paths(rt: resources.ResourceType) -> dict[str, Any]:
     scope_params = [NAMESPACE_PARAM] if rt.namespaced else []
     collection = rt.collection_path("{namespace}" if rt.namespaced else None)
     item = f"{collection}/{{name}}"
+    create = _operation(
+        "post",
+        _operation_id("create", rt),
+        gvk,
+        kind_schema,
+        params=WRITE_PARAMS,
+        body=kind_schema,
+        created=True,
+    )
+    if rt.verbs == ("create",):  # the reviews: POST only, answered and never stored
+        return {collection: {"post": create, "parameters": scope_params}}
 
     paths: dict[str, Any] = {
         collection: {
             "get": _operation(
                 "list", _operation_id("list", rt), gvk, list_schema, params=LIST_PARAMS
             ),
-            "post": _operation(
-                "post",
-                _operation_id("create", rt),
-                gvk,
-                kind_schema,
-                params=WRITE_PARAMS,
-                body=kind_schema,
-                created=True,
-            ),
+            "post": create,
             "delete": _operation(
                 "deletecollection",
                 _operation_id("deleteCollection", rt),
@@ -232,7 +235,7 @@ def _resource_paths(rt: resources.ResourceType) -> dict[str, Any]:
         suffix = sub.capitalize()
         if sub in ("status", "scale"):
             operations = _object_operations(rt, sub_gvk, suffix)
-        elif sub in ("binding", "token"):
+        elif sub in ("binding", "eviction", "token"):
             operations = {
                 "post": _operation(
                     "post",

@@ -15,9 +15,10 @@ from typing import Any
 
 import orjson
 
-from minik8s.api import defaults, errors, patch, validation
+from minik8s.api import defaults, errors, patch, times, validation
+from minik8s.api.meta import Object
 from minik8s.api.resources import EVENTS, NAMESPACES, PODS, SERVICES, STORAGECLASSES, ResourceType
-from minik8s.api.selectors import label_selector_from_object
+from minik8s.api.selectors import label_selector_from_object, label_selector_from_set
 from minik8s.apiserver import (
     admission_storage,
     allocators,
@@ -25,13 +26,14 @@ from minik8s.apiserver import (
     managedfields,
     strategy,
 )
+from minik8s.apiserver.admission import CREATE, DELETE, UPDATE
+from minik8s.apiserver.admission import Admission as ValidatingAdmission
 from minik8s.apiserver.watchcache import WatchCache
 from minik8s.store import errors as store_errors
 from minik8s.store.etcd import EtcdStore
 
 logger = logging.getLogger(__name__)
 
-Object = dict[str, Any]
 UPDATE_ATTEMPTS = 8
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 Admission = Callable[[ResourceType, Object], Awaitable[None]]
@@ -62,10 +64,18 @@ def clone(obj: Object) -> Object:
 
 
 class Registry:
-    def __init__(self, store: EtcdStore, cache: WatchCache, settings: RegistrySettings) -> None:
+    def __init__(
+        self,
+        store: EtcdStore,
+        cache: WatchCache,
+        settings: RegistrySettings,
+        validating: ValidatingAdmission | None = None,
+    ) -> None:
         self.store = store
         self.cache = cache
         self.settings = settings
+        self.validating = validating or ValidatingAdmission()
+        """Validating admission plugins, run after validation on every write."""
         self._allocation_lock = asyncio.Lock()
         """Serialises Service writes: addresses are allocated from what the cache holds."""
         self.admission: list[Admission] = []
@@ -161,6 +171,7 @@ class Registry:
         causes = validation.validate_create(resource, obj)
         if causes:
             raise errors.invalid_object(resource.kind, name, causes, resource.group)
+        self.validating.validate(CREATE, resource, None, obj)
         if resource is SERVICES:
             others = [s for s in self.cache.cache(SERVICES).objects.values()]
             allocators.assign_service_addresses(
@@ -192,9 +203,13 @@ class Registry:
         ns = self.cache.cache(NAMESPACES).objects.get(NAMESPACES.storage_key(None, namespace))
         if ns is None:
             try:
-                ns = (await self.store.get(NAMESPACES.storage_key(None, namespace))).value
+                stored = await self.store.get(NAMESPACES.storage_key(None, namespace))
             except store_errors.KeyNotFound as e:
                 raise errors.not_found("namespaces", namespace) from e
+            ns = stored.value
+            # admission reads the namespace (its PodSecurity labels) from the cache: a
+            # namespace created a moment ago must be there, or it would not be enforced
+            await self.cache.wait_for_revision(stored.mod_revision)
         if ns.get("metadata", {}).get("deletionTimestamp"):
             qualified = f"{resource.plural}.{resource.group}" if resource.group else resource.plural
             raise errors.Forbidden(
@@ -235,7 +250,12 @@ class Registry:
                 if attempt == 1 and cached is not None:
                     continue  # the cache may lag: check against etcd before refusing
                 raise self._conflict(resource, name)
-            updated = mutate(clone(current))
+            try:
+                updated = mutate(clone(current))
+            except errors.ApiError:
+                if attempt == 1 and cached is not None:
+                    continue  # judged on cached data, which may lag: retry against etcd
+                raise
             if updated is None or _same(updated, current):
                 if attempt == 1 and cached is not None and precondition_rv is not None:
                     continue  # a no-op judged on cached data: confirm against etcd
@@ -323,6 +343,7 @@ class Registry:
         if causes:
             name = old["metadata"]["name"]
             raise errors.invalid_object(resource.kind, name, causes, resource.group)
+        self.validating.validate(UPDATE, resource, subresource, result, old)
         if resource is SERVICES and subresource is None:
             key = resource.storage_key(old["metadata"].get("namespace"), old["metadata"]["name"])
             others = [s for k, s in self.cache.cache(SERVICES).objects.items() if k != key]
@@ -417,6 +438,7 @@ class Registry:
                 raise self._not_found(resource, name) from e
             obj = clone(stored.value)
             metadata = obj["metadata"]
+            self.validating.validate(DELETE, resource, None, stored.value)
             if options.precondition_uid and options.precondition_uid != metadata.get("uid"):
                 raise self._conflict(
                     resource,
@@ -505,7 +527,7 @@ class Registry:
                     "type": "PodScheduled",
                     "status": "True",
                     "lastProbeTime": None,
-                    "lastTransitionTime": strategy.now_rfc3339(),
+                    "lastTransitionTime": times.now_rfc3339(),
                 }
             )
             status["conditions"] = conditions
@@ -582,7 +604,9 @@ def to_scale(obj: Object) -> Object:
     metadata = obj.get("metadata", {})
     selector = (obj.get("spec") or {}).get("selector")
     selector_text = ""
-    if selector:
+    if selector and obj.get("kind") == "ReplicationController":  # a plain map
+        selector_text = str(label_selector_from_set(selector))
+    elif selector:
         selector_text = str(label_selector_from_object(selector))
     return {
         "kind": "Scale",

@@ -14,6 +14,8 @@ class ResourcePath:
     namespace: str | None
     name: str | None
     subresource: str | None
+    path: str = ""
+    """What follows `<name>/proxy` (`nodes/<name>/proxy/<path>`), with its leading slash."""
 
     @property
     def is_collection(self) -> bool:
@@ -47,30 +49,15 @@ class UnsupportedPath:
     message: str
 
 
-@dataclass(frozen=True)
-class SelfSubjectReviewPath:
-    """`/apis/authentication.k8s.io/v1/selfsubjectreviews`: create-only, never stored."""
-
-
-SELF_SUBJECT_REVIEWS = ("authentication.k8s.io", "v1", "selfsubjectreviews")
-
 UNSUPPORTED_POD_SUBRESOURCES = {
     "portforward": "port forwarding (kubectl port-forward)",
     "attach": "attaching to a running container (kubectl attach)",
     "proxy": "proxying HTTP to a pod",
-    "eviction": "the Eviction API (kubectl drain deletes the pods instead)",
     "ephemeralcontainers": "ephemeral containers (kubectl debug)",
 }
 
 
-Parsed = (
-    ResourcePath
-    | GroupVersionPath
-    | GroupPath
-    | UnknownPath
-    | UnsupportedPath
-    | SelfSubjectReviewPath
-)
+Parsed = ResourcePath | GroupVersionPath | GroupPath | UnknownPath | UnsupportedPath
 
 
 def parse(path: str) -> Parsed | None:
@@ -86,8 +73,6 @@ def parse(path: str) -> Parsed | None:
         return None
     if not rest:
         return GroupVersionPath(group, version)
-    if (group, version, *rest) == SELF_SUBJECT_REVIEWS:
-        return SelfSubjectReviewPath()
     namespace: str | None = None
     if rest[0] == "namespaces" and len(rest) >= 3:
         ns_resource = resources.lookup(group, version, rest[2])
@@ -105,8 +90,13 @@ def parse(path: str) -> Parsed | None:
     if resource is resources.PODS and subresource in UNSUPPORTED_POD_SUBRESOURCES:
         what = UNSUPPORTED_POD_SUBRESOURCES[subresource]
         return UnsupportedPath(f"pods/{subresource} is not supported by minik8s: {what}")
+    proxied = ""
+    if subresource == "proxy" and len(rest) > 3:
+        proxied, rest = "/" + "/".join(rest[3:]), rest[:3]
+        if path.endswith("/"):
+            proxied += "/"
     if len(rest) > 3 or (subresource and subresource not in resource.subresources):
         return UnknownPath("the server could not find the requested resource")
     if resource.namespaced and name is not None and namespace is None:
         return UnknownPath("the server could not find the requested resource")
-    return ResourcePath(resource, namespace, name, subresource)
+    return ResourcePath(resource, namespace, name, subresource, proxied)

@@ -7,17 +7,14 @@ subresource of kinds that have one; spec changes bump `metadata.generation`.
 
 from __future__ import annotations
 
-import functools
 import random
 import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
-from minik8s.api import errors, secret
+from minik8s.api import errors, secret, times
+from minik8s.api.meta import Object
 from minik8s.api.resources import NAMESPACES, PODS, SECRETS, ResourceType
-
-Object = dict[str, Any]
 
 SERVER_OWNED_METADATA = (
     "uid",
@@ -27,19 +24,11 @@ SERVER_OWNED_METADATA = (
     "generation",
 )
 STATUS_RESET_ON_CREATE = ("Deployment", "ReplicaSet", "DaemonSet", "StatefulSet",
-                          "PersistentVolume", "PersistentVolumeClaim")  # fmt: skip
+                          "PersistentVolume", "PersistentVolumeClaim",
+                          "ReplicationController", "Job", "CronJob",
+                          "PodDisruptionBudget")  # fmt: skip
 """Kinds whose status a create may not set (defaulting then fills what they start with)."""
 _GENERATE_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-
-
-@functools.lru_cache(maxsize=2)
-def _rfc3339(second: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
-
-
-def now_rfc3339() -> str:
-    """The time now at Kubernetes' second resolution (formatted once per second)."""
-    return _rfc3339(int(time.time()))
 
 
 RETURNS_DELETED_OBJECT = frozenset(
@@ -113,7 +102,7 @@ def prepare_for_create(resource: ResourceType, obj: Object) -> None:
     for field in (*SERVER_OWNED_METADATA, "resourceVersion", "selfLink", "managedFields"):
         metadata.pop(field, None)
     metadata["uid"] = str(uuid.uuid4())
-    metadata["creationTimestamp"] = now_rfc3339()
+    metadata["creationTimestamp"] = times.now_rfc3339()
     if "spec" in obj or resource.kind in ("Deployment", "ReplicaSet", "Pod", "Service"):
         metadata["generation"] = 1
     if resource is PODS:
@@ -197,7 +186,6 @@ def mark_terminating(obj: Object, grace_seconds: int, finalizers_to_add: list[st
     existing = metadata.get("deletionGracePeriodSeconds")
     if metadata.get("deletionTimestamp") and existing is not None and grace_seconds >= existing:
         return finalizers != before
-    deadline = datetime.fromtimestamp(datetime.now(UTC).timestamp() + grace_seconds, UTC)
-    metadata["deletionTimestamp"] = deadline.strftime("%Y-%m-%dT%H:%M:%SZ")
+    metadata["deletionTimestamp"] = times.format_timestamp(time.time() + grace_seconds)
     metadata["deletionGracePeriodSeconds"] = grace_seconds
     return True

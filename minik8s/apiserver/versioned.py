@@ -12,8 +12,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from minik8s.api import errors
-from minik8s.apiserver import conversion, routing, strategy, tables, wire
+from minik8s.apiserver import conversion, routing, strategy, wire
 from minik8s.apiserver.registry import Registry
+from minik8s.printers import tables
 
 Object = dict[str, Any]
 Matcher = Callable[[Object], bool] | None
@@ -46,7 +47,7 @@ class VersionedHandler:
                 objects, revision = await self.registry.list(storage, namespace, None, None)
                 items = [conv.from_storage(o) for o in objects]
                 items = [o for o in items if matches is None or matches(o)]
-                if wire.wants_table(request):
+                if wire.request_wants_table(request):
                     return wire.json_response(
                         tables.to_table(
                             storage,
@@ -135,7 +136,7 @@ class VersionedHandler:
     def _answer(
         request: Request, conv: conversion.Converter, obj: Object, code: int = 200
     ) -> Response:
-        if wire.wants_table(request):
+        if wire.request_wants_table(request):
             return wire.json_response(
                 tables.to_table(
                     conv.storage, [obj], include_object=wire.table_include_object(request)

@@ -8,17 +8,16 @@ import random
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 
 from minik8s.api import errors
+from minik8s.api.meta import Object
 from minik8s.api.resources import ResourceType
 from minik8s.apiserver.watchcache import CachedEvent, WatchCache, Watcher
 
 logger = logging.getLogger(__name__)
 
-Object = dict[str, Any]
 Matcher = Callable[[Object], bool]
 Transform = Callable[[Object], Object]
 

@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from minik8s.api import errors as api_errors
+from minik8s.api.meta import Object
 from minik8s.api.resources import RESOURCES, ResourceType, is_storage_version
 from minik8s.store import errors as store_errors
 from minik8s.store.etcd import EtcdStore, StoreEvent
 
 logger = logging.getLogger(__name__)
-
-Object = dict[str, Any]
 
 
 @dataclass
@@ -160,6 +159,9 @@ class WatchCache:
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
         self.on_event: list[Callable[[ResourceType, str, Object, Object | None], None]] = []
+        """Called with (resource, "PUT" | "DELETE", object, previous) for every change."""
+        self.on_reset: list[Callable[[], None]] = []
+        """Called after a relist replaced every cache (no on_event calls for it)."""
 
     def cache(self, resource: ResourceType) -> ResourceCache:
         return self.caches[resource.plural]
@@ -189,6 +191,8 @@ class WatchCache:
         for plural, cache in self.caches.items():
             cache.reset(by_resource[plural], revision)
         await self._advance(revision)
+        for callback in self.on_reset:
+            callback()
         self.ready.set()
         logger.info("watch cache listed %d objects at revision %d", len(items), revision)
 

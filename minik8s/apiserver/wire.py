@@ -104,8 +104,22 @@ def decode_object(body: bytes, content_type: str | None) -> Any:
         ) from e
 
 
-def wants_table(request: Request) -> bool:
-    return TABLE_MARKER in request.headers.get("accept", "")
+def wants_table(accept: str | None) -> bool:
+    """Whether an Accept header asks for a `meta.k8s.io` Table (v1 or v1beta1), as
+    `kubectl get` does: `application/json;as=Table;v=v1;g=meta.k8s.io,application/json`."""
+    if not accept or TABLE_MARKER not in accept:  # the common case, on every request
+        return False
+    for media_range in accept.split(","):
+        params = dict(
+            part.strip().split("=", 1) for part in media_range.split(";")[1:] if "=" in part
+        )
+        if params.get("as") == "Table" and params.get("g") == "meta.k8s.io":
+            return True
+    return False
+
+
+def request_wants_table(request: Request) -> bool:
+    return wants_table(request.headers.get("accept"))
 
 
 def table_include_object(request: Request) -> str:

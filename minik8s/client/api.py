@@ -79,9 +79,7 @@ class ApiClient:
         self.config = config
         self.settings = settings or ClientSettings()
         s = self.settings
-        headers = {"Accept": JSON, "User-Agent": s.user_agent}
-        if config.token:
-            headers["Authorization"] = f"Bearer {config.token}"
+        headers = {"Accept": JSON, "User-Agent": s.user_agent, **config.auth_headers()}
         self._http: Transport = transport or AiohttpTransport(
             config.server,
             ssl_context=tls.tls_context(config),

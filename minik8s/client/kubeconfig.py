@@ -50,6 +50,18 @@ class ClientConfig:
     def from_url(cls, server: str, token: str | None = None) -> ClientConfig:
         return cls(server=server.rstrip("/"), token=token)
 
+    def auth_headers(self) -> dict[str, str]:
+        """The headers that authenticate a request (a bearer token; client certificates go in
+        the TLS context): every HTTP request and WebSocket of the client sends them."""
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def websocket_url(self, path: str) -> str:
+        """`wss://…` (or `ws://…`) for `path` on the server, for exec and attach streams."""
+        base = self.server.rstrip("/")
+        if base.startswith("https://"):
+            return "wss://" + base.removeprefix("https://") + path
+        return "ws://" + base.removeprefix("http://") + path
+
 
 def default_kubeconfig_path() -> Path | None:
     """The file `load_kubeconfig()` reads when no path is given, or None if none exists."""

@@ -18,31 +18,15 @@ import random
 import socket
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from minik8s.api import errors
+from minik8s.api import errors, times
 from minik8s.api.resources import LEASES
 from minik8s.client import tasks
 from minik8s.client.api import ApiClient
 
 logger = logging.getLogger(__name__)
-
-MICRO_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-
-
-def format_micro_time(moment: datetime) -> str:
-    """Kubernetes MicroTime: `2006-01-02T15:04:05.000000Z`."""
-    return moment.astimezone(UTC).strftime(MICRO_TIME_FORMAT)
-
-
-def parse_micro_time(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def default_identity() -> str:
@@ -68,9 +52,8 @@ def lease_expired(spec: dict[str, Any], now: datetime) -> bool:
     renewed = spec.get("renewTime") or spec.get("acquireTime")
     if not renewed:
         return True
-    try:
-        renewed_at = parse_micro_time(str(renewed))
-    except ValueError:
+    renewed_at = times.parse_time(renewed)
+    if renewed_at is None:
         return True
     duration = float(spec.get("leaseDurationSeconds") or 0)
     return renewed_at + timedelta(seconds=duration) <= now
@@ -97,7 +80,7 @@ def held_spec(
     transitions = int(old.get("leaseTransitions") or 0)
     if old and not renewing:
         transitions += 1
-    stamp = format_micro_time(now)
+    stamp = times.format_micro_time(now)
     return {
         **old,
         "holderIdentity": identity,
@@ -110,7 +93,7 @@ def held_spec(
 
 def released_spec(spec: dict[str, Any], now: datetime) -> dict[str, Any]:
     """The Lease spec after its holder lets it go: no holder, expiring one second later."""
-    stamp = format_micro_time(now)
+    stamp = times.format_micro_time(now)
     released = {k: v for k, v in spec.items() if k != "holderIdentity"}
     return {**released, "leaseDurationSeconds": 1, "acquireTime": stamp, "renewTime": stamp}
 
@@ -128,7 +111,7 @@ class LeaderElector:
         renew_deadline: float = 10.0,
         retry_period: float = 2.0,
         *,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Callable[[], datetime] = times.utc_now,
     ) -> None:
         if not lease_duration > renew_deadline > retry_period > 0:
             raise ValueError("need lease_duration > renew_deadline > retry_period > 0")

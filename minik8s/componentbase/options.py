@@ -10,11 +10,17 @@ durations everywhere (`15s`, `1m30s`, `500ms`, or bare seconds); booleans are Go
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from minik8s.api import times
+from minik8s.client.kubeconfig import ClientConfig, load_kubeconfig
+
+if TYPE_CHECKING:
+    from minik8s.client.api import ApiClient
+    from minik8s.client.leaderelection import LeaderElector
 
 
 class FlagParser(argparse.ArgumentParser):
@@ -25,8 +31,24 @@ class FlagParser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+S = TypeVar("S")
+
+
+def settings_from(cls: type[S], args: argparse.Namespace, **values: Any) -> S:
+    """A component's settings dataclass from its parsed flags: each field whose name is a flag's
+    destination (`--node-ip` → `node_ip`) takes that flag's value; `values` give the rest (the
+    shared option groups, values computed from several flags)."""
+    taken = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        if f.init and hasattr(args, f.name)
+    }
+    return cls(**{**taken, **values})
+
+
 def new_parser(prog: str, description: str = "") -> FlagParser:
-    return FlagParser(prog=prog, description=description or None)
+    """A component's flag parser. Like Go's flag package, it takes no abbreviated flags."""
+    return FlagParser(prog=prog, description=description or None, allow_abbrev=False)
 
 
 # --- value types (argparse `type=`) -----------------------------------------------------------
@@ -101,6 +123,14 @@ def client_options(args: argparse.Namespace) -> ClientOptions:
     return ClientOptions(kubeconfig=args.kubeconfig, master=args.master)
 
 
+def load_client_config(options: ClientOptions) -> ClientConfig:
+    """The kubeconfig's connection settings, with `--master` overriding its server."""
+    config = load_kubeconfig(options.kubeconfig)
+    if options.master:
+        config = dataclasses.replace(config, server=options.master.rstrip("/"))
+    return config
+
+
 # --- leader election -----------------------------------------------------------------------------
 
 
@@ -120,9 +150,23 @@ class LeaderElectionOptions:
     """Seconds between two attempts to acquire or renew the Lease."""
 
 
+def new_leader_elector(
+    options: LeaderElectionOptions, client: ApiClient, identity: str | None = None
+) -> LeaderElector:
+    """An elector for the component's Lease (`identity`: hostname_uuid by default)."""
+    from minik8s.client.leaderelection import LeaderElector, default_identity
+
+    return LeaderElector(
+        client, options.resource_namespace, options.resource_name,
+        identity or default_identity(), options.lease_duration, options.renew_deadline,
+        options.retry_period,
+    )  # fmt: skip
+
+
 def add_leader_election_flags(
     parser: argparse.ArgumentParser, resource_name: str, leader_elect: bool = True
 ) -> None:
+    """kube-scheduler's and kube-controller-manager's `--leader-elect*` flags."""
     d = LeaderElectionOptions()
     bool_flag(parser, "--leader-elect", leader_elect, "campaign for a Lease, work while leading")
     parser.add_argument("--leader-elect-resource-name", default=resource_name)
@@ -195,6 +239,8 @@ def log_level(text: str) -> str:
     lowered = text.strip().lower()
     if lowered.isascii() and lowered.isdigit():
         return "debug" if int(lowered) >= 4 else "info"
+    if lowered == "warn":
+        return "warning"
     if lowered in LOG_LEVELS:
         return lowered
     raise argparse.ArgumentTypeError(

@@ -16,6 +16,11 @@ logger = logging.getLogger(__name__)
 Main = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
+class StartupError(Exception):
+    """A component cannot start for a reason its message says in full (a lock held by another
+    process, …): logged as that one line, no traceback, and the process exits 1."""
+
+
 def setup_logging(level: str = "info") -> None:
     logging.basicConfig(
         level=level.upper() if not level.isdigit() else "INFO",
@@ -38,8 +43,12 @@ async def serve(main: Main, name: str, grace_seconds: float = 10.0) -> int:
     await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
     if task.done():
         stopping.cancel()
-        if task.exception() is not None:
-            logger.error("%s failed", name, exc_info=task.exception())
+        error = task.exception()
+        if isinstance(error, StartupError):
+            logger.error("%s: %s", name, error)
+            return 1
+        if error is not None:
+            logger.error("%s failed", name, exc_info=error)
             return 1
         return 0
     logger.info("%s: stopping (signal received)", name)

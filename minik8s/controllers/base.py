@@ -12,22 +12,22 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from minik8s.api import errors
+from minik8s.api import errors, meta
 from minik8s.client import cache
 from minik8s.client.api import ApiClient
 from minik8s.client.informer import Informer, InformerFactory
 from minik8s.client.workqueue import WorkQueue, run_workers
 from minik8s.componentbase.events import EventRecorder
-from minik8s.controllers import objects
+from minik8s.controllers import indexes
 from minik8s.controllers.config import Settings
 
 logger = logging.getLogger(__name__)
 
 COMMON_INDEXERS: dict[str, cache.IndexFunc] = {
     cache.NAMESPACE_INDEX: cache.index_by_namespace,
-    objects.OWNER_INDEX: objects.owner_uids,
-    objects.CONTROLLER_INDEX: objects.controller_uid,
-    objects.UID_INDEX: objects.own_uid,
+    indexes.OWNER_INDEX: meta.owner_uids,
+    indexes.CONTROLLER_INDEX: indexes.controller_uid,
+    indexes.UID_INDEX: indexes.own_uid,
 }
 
 
@@ -85,7 +85,7 @@ async def write_status(client: ApiClient, rt: Any, obj: dict, status: dict) -> d
     try:
         return await client.update_status(rt, {**obj, "status": status})
     except errors.Conflict:
-        fresh = await client.get(rt, objects.name_of(obj), objects.namespace_of(obj) or None)
-        if objects.uid_of(fresh) != objects.uid_of(obj):
+        fresh = await client.get(rt, meta.name_of(obj), meta.namespace_of(obj) or None)
+        if meta.uid_of(fresh) != meta.uid_of(obj):
             raise
         return await client.update_status(rt, {**fresh, "status": status})

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import Any
 
 from minik8s.api import errors, meta, selectors
+from minik8s.api.meta import Object
 from minik8s.api.resources import PODS, ResourceType
 from minik8s.client import cache
 from minik8s.client.api import ApiClient
 from minik8s.client.informer import Informer
 
 logger = logging.getLogger(__name__)
-
-Object = dict[str, Any]
 
 
 def owner_key(obj: Object, kind: str, owners: Informer) -> str | None:

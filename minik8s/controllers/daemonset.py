@@ -13,6 +13,7 @@ import asyncio
 import logging
 
 from minik8s.api import errors, meta, podutil, times
+from minik8s.api.meta import Object
 from minik8s.api.resources import CONTROLLERREVISIONS, DAEMONSETS, NODES, PODS
 from minik8s.client import cache
 from minik8s.controllers import claims, history_plan, replicaset_plan
@@ -20,7 +21,6 @@ from minik8s.controllers import daemonset_plan as plan
 from minik8s.controllers.base import Controller, write_status
 from minik8s.controllers.expectations import Expectations
 from minik8s.controllers.history import CollisionBumped, History
-from minik8s.controllers.objects import Object
 
 logger = logging.getLogger(__name__)
 

@@ -12,11 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from minik8s.api import meta, podutil
+from minik8s.api.meta import Object
 from minik8s.api.resources import DAEMONSETS
 from minik8s.controllers import history_plan, nodeaffinity, rollout
 from minik8s.controllers.nodelifecycle_plan import tolerates
-
-Object = dict[str, Any]
 
 NO_SCHEDULE = "NoSchedule"
 NO_EXECUTE = "NoExecute"

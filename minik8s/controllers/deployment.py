@@ -12,14 +12,14 @@ from __future__ import annotations
 import copy
 import logging
 
-from minik8s.api import errors, selectors
+from minik8s.api import errors, meta, podutil, selectors, times
+from minik8s.api.meta import Object
 from minik8s.api.resources import DEPLOYMENTS, PODS, REPLICASETS
 from minik8s.client import cache
-from minik8s.controllers import objects, rollout
 from minik8s.controllers import replicaset_plan as rsplan
+from minik8s.controllers import rollout
 from minik8s.controllers import rollout_status as rstatus
 from minik8s.controllers.base import Controller, write_status
-from minik8s.controllers.objects import Object
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +42,11 @@ class DeploymentController(Controller):
     # --- event handlers ---------------------------------------------------------------------
 
     def _owner(self, obj: Object) -> Object | None:
-        ref = objects.controller_ref(obj)
+        ref = meta.controller_ref(obj)
         if ref is None or ref.get("kind") != "Deployment":
             return None
-        d = self.deployments.store.get_by_key(f"{objects.namespace_of(obj)}/{ref.get('name')}")
-        if d is None or objects.uid_of(d) != ref.get("uid"):
+        d = self.deployments.store.get_by_key(f"{meta.namespace_of(obj)}/{ref.get('name')}")
+        if d is None or meta.uid_of(d) != ref.get("uid"):
             return None
         return d
 
@@ -55,9 +55,9 @@ class DeploymentController(Controller):
         if owner is not None:
             self.enqueue(owner)
             return
-        if objects.controller_ref(rs) is None:
-            labels = objects.labels_of(rs)
-            namespace = objects.namespace_of(rs)
+        if meta.controller_ref(rs) is None:
+            labels = meta.labels_of(rs)
+            namespace = meta.namespace_of(rs)
             for d in self.deployments.store.by_index(cache.NAMESPACE_INDEX, namespace):
                 selector = (d.get("spec") or {}).get("selector")
                 try:
@@ -68,16 +68,16 @@ class DeploymentController(Controller):
 
     def _rs_updated(self, old: Object, new: Object) -> None:
         old_owner = self._owner(old)
-        if old_owner is not None and objects.controller_ref(new) != objects.controller_ref(old):
+        if old_owner is not None and meta.controller_ref(new) != meta.controller_ref(old):
             self.enqueue(old_owner)
         self._rs_changed(new)
 
     def _pod_deleted(self, pod: Object) -> None:
         """Recreate waits for every old pod to be gone."""
-        ref = objects.controller_ref(pod)
+        ref = meta.controller_ref(pod)
         if ref is None or ref.get("kind") != "ReplicaSet":
             return
-        rs = self.replicasets.store.get_by_key(f"{objects.namespace_of(pod)}/{ref.get('name')}")
+        rs = self.replicasets.store.get_by_key(f"{meta.namespace_of(pod)}/{ref.get('name')}")
         d = self._owner(rs) if rs is not None else None
         if d is not None and not rollout.is_rolling(d):
             self.enqueue(d)
@@ -96,7 +96,7 @@ class DeploymentController(Controller):
                                  "is required.")  # fmt: skip
             return
         rss = await self._claim_replicasets(d)
-        if objects.is_deleting(d):
+        if meta.is_deleting(d):
             await self._sync_status(d, rss)
             return
         if spec.get("paused") or rollout.is_scaling_event(d, rss):
@@ -108,26 +108,21 @@ class DeploymentController(Controller):
             await self._rollout_recreate(d, rss)
 
     async def _claim_replicasets(self, d: Object) -> list[Object]:
-        namespace = objects.namespace_of(d)
+        namespace = meta.namespace_of(d)
         candidates = self.replicasets.store.by_index(cache.NAMESPACE_INDEX, namespace)
         claim = rsplan.claim_pods(d, candidates)
         owned = list(claim.owned)
         for rs in claim.release:
             updated = copy.deepcopy(rs)
-            refs = updated["metadata"].get("ownerReferences") or []
-            updated["metadata"]["ownerReferences"] = [
-                r for r in refs if r.get("uid") != objects.uid_of(d)
-            ]
+            meta.remove_owner_reference(updated, meta.uid_of(d))
             await self._ignore_gone(self.client.update(REPLICASETS, updated))
         for rs in claim.adopt:
             updated = copy.deepcopy(rs)
-            updated["metadata"].setdefault("ownerReferences", []).append(
-                objects.owner_reference(DEPLOYMENTS, d)
-            )
+            meta.set_owner_reference(updated, meta.owner_reference(DEPLOYMENTS, d))
             try:
                 owned.append(await self.client.update(REPLICASETS, updated))
-                logger.info("deployment %s: adopted replicaset %s", objects.ns_name(d),
-                            objects.name_of(rs))  # fmt: skip
+                logger.info("deployment %s: adopted replicaset %s", meta.ns_name(d),
+                            meta.name_of(rs))  # fmt: skip
             except (errors.NotFound, errors.Conflict):
                 continue
         return owned
@@ -158,7 +153,7 @@ class DeploymentController(Controller):
             new_revision = str(rollout.revision(new_rs))
         else:
             return None, olds
-        annotations = objects.meta(d).get("annotations") or {}
+        annotations = meta.meta(d).get("annotations") or {}
         if annotations.get(rollout.REVISION) != new_revision:
             updated = copy.deepcopy(d)
             updated["metadata"].setdefault("annotations", {})[rollout.REVISION] = new_revision
@@ -167,7 +162,7 @@ class DeploymentController(Controller):
         return new_rs, olds
 
     async def _sync_new_rs_annotations(self, d: Object, rs: Object, new_revision: str) -> Object:
-        annotations = dict(objects.meta(rs).get("annotations") or {})
+        annotations = dict(meta.meta(rs).get("annotations") or {})
         wanted = {**annotations, **rollout.copied_annotations(d)}
         if rollout.revision(rs) < int(new_revision):
             wanted[rollout.REVISION] = new_revision
@@ -190,31 +185,31 @@ class DeploymentController(Controller):
                 rs = await self.client.create(REPLICASETS, manifest)
             except errors.AlreadyExists:
                 existing = await self.client.get(
-                    REPLICASETS, objects.name_of(manifest), objects.namespace_of(d)
+                    REPLICASETS, meta.name_of(manifest), meta.namespace_of(d)
                 )
-                ref = objects.controller_ref(existing)
-                same_owner = ref is not None and ref.get("uid") == objects.uid_of(d)
+                ref = meta.controller_ref(existing)
+                same_owner = ref is not None and ref.get("uid") == meta.uid_of(d)
                 template = (existing.get("spec") or {}).get("template")
                 if same_owner and rollout.templates_equal(template, manifest["spec"]["template"]):
                     return existing  # our own create, not yet in the cache
                 status["collisionCount"] = collisions + 1
                 logger.info(
                     "deployment %s: hash collision on %s; collisionCount %d",
-                    objects.ns_name(d), objects.name_of(manifest), collisions + 1,
+                    meta.ns_name(d), meta.name_of(manifest), collisions + 1,
                 )  # fmt: skip
                 continue
-            name = objects.name_of(rs)
+            name = meta.name_of(rs)
             logger.info("deployment %s: created replicaset %s (revision %s) with %d replicas",
-                        objects.ns_name(d), name, rollout.revision(rs), count)  # fmt: skip
+                        meta.ns_name(d), name, rollout.revision(rs), count)  # fmt: skip
             if count > 0:
                 self.recorder.record(d, "Normal", "ScalingReplicaSet",
                                      f"Scaled up replica set {name} to {count}")  # fmt: skip
-            now = objects.utc_now()
+            now = times.utc_now()
             if rstatus.progress_deadline(d) is not None:
                 rstatus.set_condition(status, rstatus.PROGRESSING, "True", rstatus.NEW_RS_CREATED,
                                       f'Created new replica set "{name}"', now)  # fmt: skip
             return rs
-        raise errors.Conflict(f"deployment {objects.ns_name(d)}: too many hash collisions")
+        raise errors.Conflict(f"deployment {meta.ns_name(d)}: too many hash collisions")
 
     # --- scaling ----------------------------------------------------------------------------
 
@@ -230,9 +225,9 @@ class DeploymentController(Controller):
         if size != old:
             direction = "up" if size > old else "down"
             logger.info("deployment %s: scaled %s replicaset %s from %d to %d",
-                        objects.ns_name(d), direction, objects.name_of(rs), old, size)  # fmt: skip
+                        meta.ns_name(d), direction, meta.name_of(rs), old, size)  # fmt: skip
             self.recorder.record(d, "Normal", "ScalingReplicaSet",
-                                 f"Scaled {direction} replica set {objects.name_of(rs)} to "
+                                 f"Scaled {direction} replica set {meta.name_of(rs)} to "
                                  f"{size} from {old}")  # fmt: skip
         return result
 
@@ -241,7 +236,7 @@ class DeploymentController(Controller):
     ) -> list[Object]:
         result = []
         for rs in rss:
-            size = sizes.get(objects.name_of(rs))
+            size = sizes.get(meta.name_of(rs))
             result.append(rs if size is None else await self._scale(d, rs, size))
         return result
 
@@ -252,7 +247,7 @@ class DeploymentController(Controller):
         if sizes:
             all_rss = await self._apply_sizes(d, [*olds, *([new_rs] if new_rs else [])], sizes)
             new_rs = next((r for r in all_rss if new_rs is not None
-                           and objects.name_of(r) == objects.name_of(new_rs)), None)  # fmt: skip
+                           and meta.name_of(r) == meta.name_of(new_rs)), None)  # fmt: skip
             olds = [r for r in all_rss if r is not new_rs]
         if (d.get("spec") or {}).get("paused"):
             await self._cleanup(d, olds)
@@ -282,7 +277,7 @@ class DeploymentController(Controller):
         new_rs, olds = await self._new_and_old(d, rss, create=False)
         active_olds = [rs for rs in olds if rollout.replicas(rs) > 0]
         if active_olds:
-            olds = await self._apply_sizes(d, olds, {objects.name_of(rs): 0 for rs in active_olds})
+            olds = await self._apply_sizes(d, olds, {meta.name_of(rs): 0 for rs in active_olds})
             await self._finish(d, [*olds, *([new_rs] if new_rs else [])], new_rs)
             return
         if self._old_pods_running(olds):
@@ -298,17 +293,17 @@ class DeploymentController(Controller):
         for rs in olds:
             if rollout.status_int(rs, "replicas") > 0:
                 return True
-            for pod in self.pods.store.by_index("controller-uid", objects.uid_of(rs)):
-                if objects.pod_phase(pod) not in ("Succeeded", "Failed"):
+            for pod in self.pods.store.by_index("controller-uid", meta.uid_of(rs)):
+                if podutil.pod_phase(pod) not in ("Succeeded", "Failed"):
                     return True
         return False
 
     async def _cleanup(self, d: Object, olds: list[Object]) -> None:
         for rs in rollout.history_to_delete(d, olds):
             logger.info("deployment %s: deleting old replicaset %s (revision %d)",
-                        objects.ns_name(d), objects.name_of(rs), rollout.revision(rs))  # fmt: skip
+                        meta.ns_name(d), meta.name_of(rs), rollout.revision(rs))  # fmt: skip
             try:
-                await self.client.delete(REPLICASETS, objects.name_of(rs), objects.namespace_of(rs))
+                await self.client.delete(REPLICASETS, meta.name_of(rs), meta.namespace_of(rs))
             except errors.NotFound:
                 continue
 
@@ -319,7 +314,7 @@ class DeploymentController(Controller):
         new_rs: Object | None,
         cleanup_olds: list[Object] | None = None,
     ) -> None:
-        now = objects.utc_now()
+        now = times.utc_now()
         status = rstatus.rollout_status(d, all_rss, new_rs, now)
         if cleanup_olds is not None and rstatus.is_complete(d, status):
             await self._cleanup(d, cleanup_olds)
@@ -334,7 +329,7 @@ class DeploymentController(Controller):
         """Status only (paused, resized or being deleted): Progressing is left alone."""
         if new_rs is None:
             new_rs = rollout.find_new_rs(d, rss)
-        now = objects.utc_now()
+        now = times.utc_now()
         status = rstatus.calculate_status(d, rss, new_rs, now)
         rstatus.paused_condition(d, status, now)
         await self._write(d, status)

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import logging
 
-from minik8s.api import errors
+from minik8s.api import errors, meta
+from minik8s.api.meta import Object
 from minik8s.api.resources import ENDPOINTS, PODS, SERVICES
 from minik8s.client import cache
 from minik8s.controllers import endpoints_plan as plan
-from minik8s.controllers import objects
 from minik8s.controllers.base import Controller
-from minik8s.controllers.objects import Object
 
 logger = logging.getLogger(__name__)
 
@@ -32,15 +31,13 @@ class EndpointsController(Controller):
         self.endpoints.add_event_handler(on_delete=self.enqueue)
 
     def _pod_changed(self, pod: Object) -> None:
-        for service in self.services.store.by_index(
-            cache.NAMESPACE_INDEX, objects.namespace_of(pod)
-        ):
+        for service in self.services.store.by_index(cache.NAMESPACE_INDEX, meta.namespace_of(pod)):
             if plan.service_matches(service, pod):
                 self.enqueue(service)
 
     def _pod_updated(self, old: Object, new: Object) -> None:
         self._pod_changed(new)
-        if objects.labels_of(old) != objects.labels_of(new):
+        if meta.labels_of(old) != meta.labels_of(new):
             self._pod_changed(old)
 
     async def reconcile(self, key: str) -> None:
@@ -55,7 +52,7 @@ class EndpointsController(Controller):
                 except errors.NotFound:
                     pass
             return
-        if not plan.selects_pods(service) or objects.is_deleting(service):
+        if not plan.selects_pods(service) or meta.is_deleting(service):
             return
         pods = self.pods.store.by_index(cache.NAMESPACE_INDEX, namespace or "")
         subsets = plan.desired_subsets(service, pods)

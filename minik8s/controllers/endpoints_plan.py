@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from minik8s.api import selectors
-from minik8s.controllers import objects
-from minik8s.controllers.objects import Object
+from minik8s.api import meta, podutil, selectors
+from minik8s.api.meta import Object
 
 HEADLESS_LABEL = "service.kubernetes.io/headless"
 
@@ -20,16 +19,16 @@ def service_matches(service: Object, pod: Object) -> bool:
     selector = (service.get("spec") or {}).get("selector")
     if not selector:
         return False
-    return selectors.label_selector_from_set(selector).matches(objects.labels_of(pod))
+    return selectors.label_selector_from_set(selector).matches(meta.labels_of(pod))
 
 
 def pod_in_endpoints(pod: Object, publish_not_ready: bool) -> bool:
     """Kubernetes' ShouldPodBeInEndpoints: has an IP, not finished, not being deleted."""
     if not (pod.get("status") or {}).get("podIP"):
         return False
-    if objects.pod_phase(pod) in ("Succeeded", "Failed"):
+    if podutil.pod_phase(pod) in ("Succeeded", "Failed"):
         return False
-    return publish_not_ready or not objects.is_deleting(pod)
+    return publish_not_ready or not meta.is_deleting(pod)
 
 
 def resolve_port(pod: Object, service_port: dict[str, Any]) -> int | None:
@@ -53,9 +52,9 @@ def address(pod: Object) -> dict[str, Any]:
         "ip": (pod.get("status") or {}).get("podIP"),
         "targetRef": {
             "kind": "Pod",
-            "namespace": objects.namespace_of(pod),
-            "name": objects.name_of(pod),
-            "uid": objects.uid_of(pod),
+            "namespace": meta.namespace_of(pod),
+            "name": meta.name_of(pod),
+            "uid": meta.uid_of(pod),
         },
     }
     node = (pod.get("spec") or {}).get("nodeName")
@@ -83,7 +82,7 @@ def desired_subsets(service: Object, pods: list[Object]) -> list[dict[str, Any]]
         if service_ports and not ports:
             continue
         group = groups.setdefault(tuple(ports), {"ready": [], "notReady": []})
-        ready = publish_not_ready or objects.pod_is_ready(pod)
+        ready = publish_not_ready or podutil.pod_is_ready(pod)
         group["ready" if ready else "notReady"].append(address(pod))
     subsets = []
     for ports_key in sorted(groups):
@@ -110,11 +109,11 @@ def _address_key(entry: dict[str, Any]) -> tuple[int, ...] | tuple[str, ...]:
 
 
 def desired_labels(service: Object) -> dict[str, str]:
-    labels = objects.labels_of(service)
+    labels = meta.labels_of(service)
     if (service.get("spec") or {}).get("clusterIP") == "None":
         labels[HEADLESS_LABEL] = ""
     return labels
 
 
 def needs_update(existing: Object, subsets: list[dict[str, Any]], labels: dict[str, str]) -> bool:
-    return (existing.get("subsets") or []) != subsets or objects.labels_of(existing) != labels
+    return (existing.get("subsets") or []) != subsets or meta.labels_of(existing) != labels

@@ -7,8 +7,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from minik8s.controllers import objects
-from minik8s.controllers.objects import Object
+from minik8s.api import meta
+from minik8s.api.meta import Object
 
 FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"
@@ -41,9 +41,9 @@ class Decision:
 
 def owner_state(owner: Object | None, ref: dict[str, Any]) -> OwnerState:
     """The state of the owner `ref` names, given the object found by its name (or None)."""
-    if owner is None or objects.uid_of(owner) != ref.get("uid"):
+    if owner is None or meta.uid_of(owner) != ref.get("uid"):
         return OwnerState.ABSENT
-    if objects.is_deleting(owner) and FOREGROUND in (objects.meta(owner).get("finalizers") or []):
+    if meta.is_deleting(owner) and FOREGROUND in (meta.meta(owner).get("finalizers") or []):
         return OwnerState.DELETING_FOREGROUND
     return OwnerState.PRESENT
 
@@ -68,23 +68,15 @@ def decide(states: dict[str, OwnerState], has_dependents: bool) -> Decision:
 
 def blocks(dependent: Object, owner_uid: str) -> bool:
     """Whether `dependent`'s reference to the owner has blockOwnerDeletion."""
-    for ref in objects.meta(dependent).get("ownerReferences") or []:
-        if ref.get("uid") == owner_uid and ref.get("blockOwnerDeletion"):
-            return True
-    return False
-
-
-def without_owner(dependent: Object, owner_uids: list[str]) -> list[dict[str, Any]]:
-    """The dependent's owner references minus those to `owner_uids`."""
-    refs = objects.meta(dependent).get("ownerReferences") or []
-    return [r for r in refs if r.get("uid") not in owner_uids]
+    ref = meta.find_owner(dependent, owner_uid)
+    return ref is not None and bool(ref.get("blockOwnerDeletion"))
 
 
 def pending_gc_finalizer(obj: Object) -> str | None:
     """The GC finalizer a terminating object waits on, if any (orphan first)."""
-    if not objects.is_deleting(obj):
+    if not meta.is_deleting(obj):
         return None
-    finalizers = objects.meta(obj).get("finalizers") or []
+    finalizers = meta.meta(obj).get("finalizers") or []
     for name in (ORPHAN, FOREGROUND):
         if name in finalizers:
             return name

@@ -5,18 +5,16 @@ rollback, resolve hash collisions, prune beyond `revisionHistoryLimit`."""
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from minik8s.api import errors, meta
+from minik8s.api.meta import Object
 from minik8s.api.resources import CONTROLLERREVISIONS, ResourceType
 from minik8s.client.api import ApiClient
 from minik8s.client.informer import Informer
 from minik8s.controllers import history_plan as plan
-from minik8s.controllers import objects
+from minik8s.controllers import indexes
 
 logger = logging.getLogger(__name__)
-
-Object = dict[str, Any]
 
 
 class CollisionBumped(Exception):
@@ -34,7 +32,7 @@ class History:
 
     def owned(self, owner: Object) -> list[Object]:
         """The revisions `owner` controls (by controller reference)."""
-        return list(self.revisions.store.by_index(objects.CONTROLLER_INDEX, meta.uid_of(owner)))
+        return list(self.revisions.store.by_index(indexes.CONTROLLER_INDEX, meta.uid_of(owner)))
 
     async def construct(self, owner: Object) -> tuple[Object, list[Object]]:
         """(the current revision, the older ones); creates or renumbers the current one."""

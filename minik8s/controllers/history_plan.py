@@ -16,10 +16,9 @@ from typing import Any
 import orjson
 
 from minik8s.api import meta
+from minik8s.api.meta import Object
 from minik8s.api.resources import ResourceType
 from minik8s.controllers import rollout
-
-Object = dict[str, Any]
 
 DAEMONSET_HASH_LABEL = "controller-revision-hash"
 """On DaemonSet pods and revisions: the revision's hash (pods of StatefulSets: its name)."""

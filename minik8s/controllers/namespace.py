@@ -12,9 +12,8 @@ from __future__ import annotations
 import copy
 import logging
 
-from minik8s.api import errors, resources
+from minik8s.api import errors, meta, resources
 from minik8s.api.resources import NAMESPACES
-from minik8s.controllers import objects
 from minik8s.controllers.base import Controller
 
 logger = logging.getLogger(__name__)
@@ -37,7 +36,7 @@ def namespaced_kinds() -> list[resources.ResourceType]:
 
 def needs_finalizing(namespace: dict) -> bool:
     finalizers = (namespace.get("spec") or {}).get("finalizers") or []
-    return objects.is_deleting(namespace) and FINALIZER in finalizers
+    return meta.is_deleting(namespace) and FINALIZER in finalizers
 
 
 class NamespaceController(Controller):
@@ -67,7 +66,7 @@ class NamespaceController(Controller):
             items = listing.get("items") or []
             if not items:
                 continue
-            if any(not objects.is_deleting(item) for item in items):
+            if any(not meta.is_deleting(item) for item in items):
                 await self.client.delete_collection(rt, namespace)
                 items = (await self.client.list(rt, namespace)).get("items") or []
             if items:
@@ -75,7 +74,7 @@ class NamespaceController(Controller):
         return remaining
 
     async def _finalize(self, namespace: dict) -> None:
-        name = objects.name_of(namespace)
+        name = meta.name_of(namespace)
         body = copy.deepcopy(namespace)
         spec = body.setdefault("spec", {})
         spec["finalizers"] = [f for f in spec.get("finalizers") or [] if f != FINALIZER]

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import logging
 
-from minik8s.api import errors
+from minik8s.api import errors, meta
 from minik8s.api.resources import NODES
 from minik8s.controllers import nodeipam_plan as plan
-from minik8s.controllers import objects
 from minik8s.controllers.base import Controller
 
 logger = logging.getLogger(__name__)
@@ -32,7 +31,7 @@ class NodeIpamController(Controller):
         )
 
     def _node_deleted(self, node: dict) -> None:
-        self.pending.pop(objects.name_of(node), None)
+        self.pending.pop(meta.name_of(node), None)
 
     async def reconcile(self, key: str) -> None:
         s = self.settings
@@ -41,7 +40,7 @@ class NodeIpamController(Controller):
         node = self.nodes.store.get_by_key(key)
         if node is None:
             return
-        name = objects.name_of(node)
+        name = meta.name_of(node)
         if plan.node_cidrs(node):
             self.pending.pop(name, None)
             return

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from typing import Any
 
-Object = dict[str, Any]
+from minik8s.api.meta import Object
 
 
 class RangeFull(Exception):

@@ -17,13 +17,13 @@ import logging
 import time
 from dataclasses import dataclass
 
-from minik8s.api import errors
+from minik8s.api import errors, meta, times
+from minik8s.api.meta import Object
 from minik8s.api.resources import LEASES, NODES, PODS
 from minik8s.client import tasks
+from minik8s.controllers import indexes
 from minik8s.controllers import nodelifecycle_plan as plan
-from minik8s.controllers import objects
 from minik8s.controllers.base import Controller, write_status
-from minik8s.controllers.objects import Object
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class NodeLifecycleController(Controller):
         self.leases = self.ctx.informer(LEASES, namespace=NODE_LEASE_NAMESPACE)
         self.ctx.informer(PODS)
         self.pods = self.ctx.informers.informer(
-            PODS, indexers={objects.NODE_INDEX: objects.node_name}
+            PODS, indexers={indexes.NODE_INDEX: indexes.node_name}
         )
         self.nodes.add_event_handler(
             self.enqueue, lambda old, new: self.enqueue(new), self._node_deleted
@@ -56,10 +56,10 @@ class NodeLifecycleController(Controller):
         )
 
     def _node_deleted(self, node: Object) -> None:
-        self.health.pop(objects.name_of(node), None)
+        self.health.pop(meta.name_of(node), None)
 
     def _lease_changed(self, lease: Object) -> None:
-        self.queue.add(objects.name_of(lease))
+        self.queue.add(meta.name_of(lease))
 
     async def run(self) -> None:
         monitor = tasks.spawn(self._monitor(), "nodelifecycle monitor")
@@ -76,7 +76,7 @@ class NodeLifecycleController(Controller):
 
     def _observe(self, node: Object) -> float:
         """Seconds since the node last reported in (as far as we have watched it)."""
-        name = objects.name_of(node)
+        name = meta.name_of(node)
         lease = self.leases.store.get_by_key(f"{NODE_LEASE_NAMESPACE}/{name}")
         signature = plan.heartbeat_signature(node, lease)
         now = time.monotonic()
@@ -95,7 +95,7 @@ class NodeLifecycleController(Controller):
         grace = (self.settings.node_monitor_grace_period if ever_ready
                  else self.settings.node_startup_grace_period)  # fmt: skip
         reachable = silent_for <= grace
-        now = objects.utc_now()
+        now = times.utc_now()
         if not reachable:
             await self._mark_silent(node, silent_for)
         taints = plan.desired_taints(node, reachable, now)
@@ -107,11 +107,11 @@ class NodeLifecycleController(Controller):
             self.queue.add_after(key, max(0.1, min(left + 0.05, self.settings.node_monitor_period)))
 
     async def _mark_silent(self, node: Object, silent_for: float) -> None:
-        now = objects.utc_now()
+        now = times.utc_now()
         conditions = plan.silent_conditions(node, now)
         if conditions is None:
             return
-        name = objects.name_of(node)
+        name = meta.name_of(node)
         logger.warning("node %s: no heartbeat for %.1fs; marking Ready=Unknown", name, silent_for)
         status = {**(node.get("status") or {}), "conditions": conditions}
         try:
@@ -120,9 +120,9 @@ class NodeLifecycleController(Controller):
             return
         self.recorder.record(node, "Normal", "NodeNotReady",
                              f"Node {name} status is now: NodeNotReady")  # fmt: skip
-        for pod in self.pods.store.by_index(objects.NODE_INDEX, name):
+        for pod in self.pods.store.by_index(indexes.NODE_INDEX, name):
             pod_status = plan.not_ready_pod_status(pod, now)
-            if pod_status is None or objects.is_deleting(pod):
+            if pod_status is None or meta.is_deleting(pod):
                 continue
             try:
                 await write_status(self.client, PODS, pod, pod_status)
@@ -138,29 +138,29 @@ class NodeLifecycleController(Controller):
         except errors.NotFound:
             return
         keys = sorted({t["key"] for t in taints if t.get("key") in plan.HEALTH_TAINT_KEYS})
-        logger.info("node %s: health taints now %s", objects.name_of(node), keys or "none")
+        logger.info("node %s: health taints now %s", meta.name_of(node), keys or "none")
 
     async def _evict(self, key: str, taints: list[dict], now: object) -> None:
         if not any(t.get("effect") == plan.NO_EXECUTE for t in taints):
             return
         timeout = self.settings.pod_eviction_timeout
         wake: float | None = None
-        for pod in self.pods.store.by_index(objects.NODE_INDEX, key):
-            if objects.is_deleting(pod):
+        for pod in self.pods.store.by_index(indexes.NODE_INDEX, key):
+            if meta.is_deleting(pod):
                 continue
-            due = plan.eviction_time(pod, taints, timeout, objects.utc_now())
+            due = plan.eviction_time(pod, taints, timeout, times.utc_now())
             if due is None:
                 continue
-            left = (due - objects.utc_now()).total_seconds()
+            left = (due - times.utc_now()).total_seconds()
             if left > 0:
                 wake = left if wake is None else min(wake, left)
                 continue
-            logger.info("node %s: evicting pod %s", key, objects.ns_name(pod))
+            logger.info("node %s: evicting pod %s", key, meta.ns_name(pod))
             self.recorder.record(pod, "Normal", "TaintManagerEviction",
-                                 f"Marking for deletion Pod {objects.ns_name(pod)}")  # fmt: skip
+                                 f"Marking for deletion Pod {meta.ns_name(pod)}")  # fmt: skip
             try:
-                await self.client.delete(PODS, objects.name_of(pod), objects.namespace_of(pod),
-                                         preconditions={"uid": objects.uid_of(pod)})  # fmt: skip
+                await self.client.delete(PODS, meta.name_of(pod), meta.namespace_of(pod),
+                                         preconditions={"uid": meta.uid_of(pod)})  # fmt: skip
             except (errors.NotFound, errors.Conflict):
                 continue
         if wake is not None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from minik8s.controllers import objects
-from minik8s.controllers.objects import Object
+from minik8s.api import times
+from minik8s.api.meta import Object
 
 UNREACHABLE = "node.kubernetes.io/unreachable"
 NOT_READY = "node.kubernetes.io/not-ready"
@@ -41,7 +41,7 @@ def ready_status(node: Object) -> str:
 def silent_conditions(node: Object, now: datetime) -> list[dict[str, Any]] | None:
     """The node's conditions after it stopped reporting (all Unknown), or None if they
     already say so (Kubernetes' tryUpdateNodeHealth)."""
-    stamp = objects.format_time(now)
+    stamp = times.format_time(now)
     conditions = [dict(c) for c in (node.get("status") or {}).get("conditions") or []]
     changed = False
     present = {c.get("type") for c in conditions}
@@ -73,7 +73,7 @@ def desired_taints(node: Object, reachable: bool, now: datetime) -> list[dict[st
         key = None
     if key is None:
         return keep
-    stamp = objects.format_time(now)
+    stamp = times.format_time(now)
     health = []
     for effect in (NO_SCHEDULE, NO_EXECUTE):
         old = next((t for t in existing if t.get("key") == key and t.get("effect") == effect),
@@ -121,7 +121,7 @@ def eviction_time(pod: Object, taints: list[dict[str, Any]], default_timeout: fl
     for taint in taints:
         if taint.get("effect") != NO_EXECUTE:
             continue
-        added = objects.parse_time(taint.get("timeAdded")) or now
+        added = times.parse_time(taint.get("timeAdded")) or now
         matching = [t for t in tolerations if tolerates(t, taint)]
         if not matching:
             deadlines.append(added + timedelta(seconds=default_timeout))
@@ -140,7 +140,7 @@ def not_ready_pod_status(pod: Object, now: datetime) -> dict[str, Any] | None:
     changed = False
     for condition in conditions:
         if condition.get("type") == "Ready" and condition.get("status") != "False":
-            condition.update(status="False", lastTransitionTime=objects.format_time(now),
+            condition.update(status="False", lastTransitionTime=times.format_time(now),
                              reason="NodeNotReady")  # fmt: skip
             changed = True
     if not changed:

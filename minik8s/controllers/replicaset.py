@@ -12,24 +12,29 @@ import asyncio
 import copy
 import logging
 
-from minik8s.api import errors, selectors
-from minik8s.api.resources import PODS, REPLICASETS
+from minik8s.api import errors, meta, podutil, selectors, times
+from minik8s.api.meta import Object
+from minik8s.api.resources import PODS, REPLICASETS, ResourceType
 from minik8s.client import cache
-from minik8s.controllers import objects
 from minik8s.controllers import replicaset_plan as plan
 from minik8s.controllers.base import Controller, write_status
 from minik8s.controllers.expectations import Expectations
-from minik8s.controllers.objects import Object
 
 logger = logging.getLogger(__name__)
 
 
 class ReplicaSetController(Controller):
     name = "replicaset"
+    resource: ResourceType = REPLICASETS
+    """The kind controlled (ReplicationControllers reuse this controller, as in Kubernetes)."""
+
+    def selector_of(self, owner: Object) -> selectors.LabelSelector:
+        """The owner's pod selector (raises `selectors.InvalidSelector`)."""
+        return selectors.label_selector_from_object((owner.get("spec") or {}).get("selector"))
 
     def register(self) -> None:
         self.expectations = Expectations()
-        self.replicasets = self.ctx.informer(REPLICASETS)
+        self.replicasets = self.ctx.informer(self.resource)
         self.pods = self.ctx.informer(PODS)
         self.replicasets.add_event_handler(
             on_add=self.enqueue,
@@ -45,39 +50,38 @@ class ReplicaSetController(Controller):
 
     def _owner_key(self, pod: Object, ref: dict | None = None) -> str | None:
         """The key of the ReplicaSet in the cache that controls `pod`, if any."""
-        ref = ref if ref is not None else objects.controller_ref(pod)
-        if ref is None or ref.get("kind") != "ReplicaSet":
+        ref = ref if ref is not None else meta.controller_ref(pod)
+        if ref is None or ref.get("kind") != self.resource.kind:
             return None
-        key = f"{objects.namespace_of(pod)}/{ref.get('name')}"
+        key = f"{meta.namespace_of(pod)}/{ref.get('name')}"
         rs = self.replicasets.store.get_by_key(key)
-        if rs is None or objects.uid_of(rs) != ref.get("uid"):
+        if rs is None or meta.uid_of(rs) != ref.get("uid"):
             return None
         return key
 
     def _enqueue_matching(self, pod: Object) -> None:
         """An orphan: wake every ReplicaSet of its namespace that would adopt it."""
-        labels = objects.labels_of(pod)
-        for rs in self.replicasets.store.by_index(cache.NAMESPACE_INDEX, objects.namespace_of(pod)):
-            selector = (rs.get("spec") or {}).get("selector")
+        labels = meta.labels_of(pod)
+        for rs in self.replicasets.store.by_index(cache.NAMESPACE_INDEX, meta.namespace_of(pod)):
             try:
-                if selectors.label_selector_from_object(selector).matches(labels):
+                if self.selector_of(rs).matches(labels):
                     self.enqueue(rs)
             except selectors.InvalidSelector:
                 continue
 
     def _pod_added(self, pod: Object) -> None:
-        if objects.is_deleting(pod):
+        if meta.is_deleting(pod):
             self._pod_deleted(pod)
             return
         key = self._owner_key(pod)
         if key is not None:
             self.expectations.creation_observed(key)
             self.queue.add(key)
-        elif objects.controller_ref(pod) is None:
+        elif meta.controller_ref(pod) is None:
             self._enqueue_matching(pod)
 
     def _pod_updated(self, old: Object, new: Object) -> None:
-        if objects.is_deleting(new) and not objects.is_deleting(old):
+        if meta.is_deleting(new) and not meta.is_deleting(old):
             self._pod_deleted(new)
             return
         old_key, new_key = self._owner_key(old), self._owner_key(new)
@@ -85,15 +89,15 @@ class ReplicaSetController(Controller):
             self.queue.add(old_key)
         if new_key is not None:
             self.queue.add(new_key)
-        elif objects.controller_ref(new) is None and (
-            objects.labels_of(old) != objects.labels_of(new) or old_key is not None
+        elif meta.controller_ref(new) is None and (
+            meta.labels_of(old) != meta.labels_of(new) or old_key is not None
         ):
             self._enqueue_matching(new)
 
     def _pod_deleted(self, pod: Object) -> None:
         key = self._owner_key(pod)
         if key is not None:
-            self.expectations.deletion_observed(key, objects.uid_of(pod))
+            self.expectations.deletion_observed(key, meta.uid_of(pod))
             self.queue.add(key)
 
     # --- reconcile --------------------------------------------------------------------------
@@ -104,26 +108,26 @@ class ReplicaSetController(Controller):
             self.expectations.forget(key)
             return
         needs_sync = self.expectations.satisfied(key)
-        namespace = objects.namespace_of(rs)
+        namespace = meta.namespace_of(rs)
         candidates = [
             p
             for p in self.pods.store.by_index(cache.NAMESPACE_INDEX, namespace)
-            if objects.pod_is_active(p)
+            if podutil.pod_is_active(p)
         ]
-        claim = plan.claim_pods(rs, candidates)
+        claim = plan.claim_pods(rs, candidates, self.selector_of(rs))
         owned = list(claim.owned)
         await asyncio.gather(*(self._release(rs, p) for p in claim.release))
         for pod in claim.adopt:
             if await self._adopt(rs, pod):
                 owned.append(pod)
         failure: str | None = None
-        if needs_sync and not objects.is_deleting(rs):
+        if needs_sync and not meta.is_deleting(rs):
             failure = await self._manage_replicas(key, rs, owned)
-        now = objects.utc_now()
+        now = times.utc_now()
         status = plan.calculate_status(rs, owned, now, failure)
         if plan.status_changed(rs.get("status"), status):
             try:
-                await write_status(self.client, REPLICASETS, rs, status)
+                await write_status(self.client, self.resource, rs, status)
             except errors.NotFound:
                 return
         wait = plan.next_availability_check(rs, owned, now)
@@ -146,7 +150,7 @@ class ReplicaSetController(Controller):
         sent = 0
         for batch in batches:
             results = await asyncio.gather(
-                *(self.client.create(PODS, plan.new_pod(rs)) for _ in range(batch)),
+                *(self.client.create(PODS, plan.new_pod(rs, self.resource)) for _ in range(batch)),
                 return_exceptions=True,
             )
             sent += batch
@@ -156,7 +160,7 @@ class ReplicaSetController(Controller):
                     self.recorder.record(rs, "Warning", "FailedCreate", f"Error creating: {result}")
                 else:
                     self.recorder.record(
-                        rs, "Normal", "SuccessfulCreate", f"Created pod: {objects.name_of(result)}"
+                        rs, "Normal", "SuccessfulCreate", f"Created pod: {meta.name_of(result)}"
                     )
             if failures:
                 self.expectations.creations_skipped(key, len(failures) + count - sent)
@@ -171,21 +175,21 @@ class ReplicaSetController(Controller):
         return None
 
     async def _delete_pods(self, key: str, rs: Object, victims: list[Object]) -> None:
-        self.expectations.expect_deletions(key, [objects.uid_of(p) for p in victims])
+        self.expectations.expect_deletions(key, [meta.uid_of(p) for p in victims])
         logger.info("replicaset %s: too many replicas, deleting %d", key, len(victims))
 
         async def delete(pod: Object) -> None:
             try:
-                await self.client.delete(PODS, objects.name_of(pod), objects.namespace_of(pod))
+                await self.client.delete(PODS, meta.name_of(pod), meta.namespace_of(pod))
             except errors.NotFound:
-                self.expectations.deletion_observed(key, objects.uid_of(pod))
+                self.expectations.deletion_observed(key, meta.uid_of(pod))
                 return
             except errors.ApiError as e:
-                self.expectations.deletion_observed(key, objects.uid_of(pod))
+                self.expectations.deletion_observed(key, meta.uid_of(pod))
                 self.recorder.record(rs, "Warning", "FailedDelete", f"Error deleting: {e}")
                 raise
             self.recorder.record(
-                rs, "Normal", "SuccessfulDelete", f"Deleted pod: {objects.name_of(pod)}"
+                rs, "Normal", "SuccessfulDelete", f"Deleted pod: {meta.name_of(pod)}"
             )
 
         results = await asyncio.gather(*(delete(p) for p in victims), return_exceptions=True)
@@ -195,26 +199,23 @@ class ReplicaSetController(Controller):
 
     async def _adopt(self, rs: Object, pod: Object) -> bool:
         updated = copy.deepcopy(pod)
-        refs = updated["metadata"].setdefault("ownerReferences", [])
-        refs.append(objects.owner_reference(REPLICASETS, rs))
+        meta.set_owner_reference(updated, meta.owner_reference(self.resource, rs))
         try:
             await self.client.update(PODS, updated)
         except (errors.NotFound, errors.Conflict) as e:
-            logger.info("replicaset %s: could not adopt pod %s: %s", objects.ns_name(rs),
-                        objects.name_of(pod), e.message)  # fmt: skip
+            logger.info("replicaset %s: could not adopt pod %s: %s", meta.ns_name(rs),
+                        meta.name_of(pod), e.message)  # fmt: skip
             return False
-        logger.info("replicaset %s: adopted pod %s", objects.ns_name(rs), objects.name_of(pod))
+        logger.info("replicaset %s: adopted pod %s", meta.ns_name(rs), meta.name_of(pod))
         return True
 
     async def _release(self, rs: Object, pod: Object) -> None:
         updated = copy.deepcopy(pod)
-        uid = objects.uid_of(rs)
-        refs = updated["metadata"].get("ownerReferences") or []
-        updated["metadata"]["ownerReferences"] = [r for r in refs if r.get("uid") != uid]
+        meta.remove_owner_reference(updated, meta.uid_of(rs))
         try:
             await self.client.update(PODS, updated)
         except (errors.NotFound, errors.Conflict) as e:
-            logger.info("replicaset %s: could not release pod %s: %s", objects.ns_name(rs),
-                        objects.name_of(pod), e.message)  # fmt: skip
+            logger.info("replicaset %s: could not release pod %s: %s", meta.ns_name(rs),
+                        meta.name_of(pod), e.message)  # fmt: skip
             return
-        logger.info("replicaset %s: released pod %s", objects.ns_name(rs), objects.name_of(pod))
+        logger.info("replicaset %s: released pod %s", meta.ns_name(rs), meta.name_of(pod))

@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from minik8s.api import selectors
-from minik8s.api.resources import REPLICASETS
-from minik8s.controllers import objects
-from minik8s.controllers.objects import Object
+from minik8s.api import meta, podutil, selectors, times
+from minik8s.api.meta import Object
+from minik8s.api.resources import REPLICASETS, ResourceType
 
 SLOW_START_INITIAL_BATCH = 1
 """The first batch of creates; each successful batch doubles the next (Kubernetes' slowStart)."""
@@ -37,24 +36,29 @@ class Claim:
     """Pods it controls whose labels no longer match: to lose the reference."""
 
 
-def claim_pods(owner: Object, pods: Iterable[Object]) -> Claim:
-    """Kubernetes' ControllerRefManager.ClaimPods, for an owner that may adopt (not deleting)."""
-    selector = selectors.label_selector_from_object((owner.get("spec") or {}).get("selector"))
-    uid = objects.uid_of(owner)
-    deleting = objects.is_deleting(owner)
+def claim_pods(
+    owner: Object, pods: Iterable[Object], selector: selectors.LabelSelector | None = None
+) -> Claim:
+    """Kubernetes' ControllerRefManager.ClaimPods, for an owner that may adopt (not deleting).
+
+    `selector` defaults to the owner's `spec.selector` as a LabelSelector object."""
+    if selector is None:
+        selector = selectors.label_selector_from_object((owner.get("spec") or {}).get("selector"))
+    uid = meta.uid_of(owner)
+    deleting = meta.is_deleting(owner)
     claim = Claim()
     for pod in pods:
-        ref = objects.controller_ref(pod)
-        matches = selector.matches(objects.labels_of(pod))
+        ref = meta.controller_ref(pod)
+        matches = selector.matches(meta.labels_of(pod))
         if ref is not None:
             if ref.get("uid") != uid:
                 continue
             if matches:
                 claim.owned.append(pod)
-            elif not objects.is_deleting(pod):
+            elif not meta.is_deleting(pod):
                 claim.release.append(pod)
             continue
-        if matches and not deleting and not objects.is_deleting(pod):
+        if matches and not deleting and not meta.is_deleting(pod):
             claim.adopt.append(pod)
     return claim
 
@@ -87,17 +91,17 @@ def deletion_key(pod: Object, colocated: int) -> tuple[Any, ...]:
     time first; more restarts first; newer before older.
     """
     assigned = 1 if (pod.get("spec") or {}).get("nodeName") else 0
-    phase = _PHASE_RANK.get(objects.pod_phase(pod), 0)
-    ready = 1 if objects.pod_is_ready(pod) else 0
+    phase = _PHASE_RANK.get(podutil.pod_phase(pod), 0)
+    ready = 1 if podutil.pod_is_ready(pod) else 0
     try:
-        cost = int((objects.meta(pod).get("annotations") or {}).get(DELETION_COST_ANNOTATION, 0))
+        cost = int((meta.meta(pod).get("annotations") or {}).get(DELETION_COST_ANNOTATION, 0))
     except ValueError:
         cost = 0
-    since = objects.pod_ready_since(pod) if ready else None
+    since = podutil.pod_ready_since(pod) if ready else None
     ready_for = -since.timestamp() if since is not None else -math.inf
-    created = objects.creation_time(pod).timestamp()
-    return (assigned, phase, ready, cost, -colocated, ready_for, -objects.restart_count(pod),
-            -created, objects.name_of(pod))  # fmt: skip
+    created = meta.creation_time(pod).timestamp()
+    return (assigned, phase, ready, cost, -colocated, ready_for, -podutil.restart_count(pod),
+            -created, meta.name_of(pod))  # fmt: skip
 
 
 def pods_to_delete(pods: list[Object], count: int) -> list[Object]:
@@ -114,15 +118,15 @@ def pods_to_delete(pods: list[Object], count: int) -> list[Object]:
     return ranked[:count]
 
 
-def new_pod(rs: Object) -> Object:
+def new_pod(rs: Object, rt: ResourceType = REPLICASETS) -> Object:
     """A pod of `rs`'s template, named `<rs>-<random>` by the apiserver, controlled by `rs`."""
     template = copy.deepcopy((rs.get("spec") or {}).get("template") or {})
     template_meta = template.get("metadata") or {}
     metadata: dict[str, Any] = {
-        "generateName": f"{objects.name_of(rs)}-",
-        "namespace": objects.namespace_of(rs),
+        "generateName": f"{meta.name_of(rs)}-",
+        "namespace": meta.namespace_of(rs),
         "labels": dict(template_meta.get("labels") or {}),
-        "ownerReferences": [objects.owner_reference(REPLICASETS, rs)],
+        "ownerReferences": [meta.owner_reference(rt, rs)],
     }
     if template_meta.get("annotations"):
         metadata["annotations"] = dict(template_meta["annotations"])
@@ -144,24 +148,22 @@ def calculate_status(
     status: dict[str, Any] = {
         "replicas": len(active_pods),
         "fullyLabeledReplicas": sum(
-            1 for p in active_pods if template_selector.matches(objects.labels_of(p))
+            1 for p in active_pods if template_selector.matches(meta.labels_of(p))
         ),
-        "readyReplicas": sum(1 for p in active_pods if objects.pod_is_ready(p)),
+        "readyReplicas": sum(1 for p in active_pods if podutil.pod_is_ready(p)),
         "availableReplicas": sum(
-            1 for p in active_pods if objects.pod_is_available(p, min_ready, now)
+            1 for p in active_pods if podutil.pod_is_available(p, min_ready, now)
         ),
-        "observedGeneration": int(objects.meta(rs).get("generation") or 0),
+        "observedGeneration": int(meta.meta(rs).get("generation") or 0),
     }
     conditions = [c for c in old.get("conditions") or [] if c.get("type") != "ReplicaFailure"]
     if failure is not None:
-        previous = next(
-            (c for c in old.get("conditions") or [] if c.get("type") == "ReplicaFailure"), None
-        )
+        previous = meta.find_condition(old.get("conditions"), "ReplicaFailure")
         conditions.append({
             "type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
             "message": failure,
             "lastTransitionTime": (previous or {}).get("lastTransitionTime")
-            or objects.format_time(now),
+            or times.format_time(now),
         })  # fmt: skip
     if conditions:
         status["conditions"] = conditions
@@ -184,7 +186,7 @@ def next_availability_check(rs: Object, active_pods: list[Object], now: datetime
         return None
     waits = []
     for pod in active_pods:
-        since = objects.pod_ready_since(pod)
+        since = podutil.pod_ready_since(pod)
         if since is not None:
             left = min_ready - (now - since).total_seconds()
             if left > 0:

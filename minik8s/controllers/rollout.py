@@ -11,8 +11,8 @@ from typing import Any
 
 import orjson
 
-from minik8s.controllers import objects
-from minik8s.controllers.objects import Object
+from minik8s.api import meta
+from minik8s.api.meta import Object
 
 HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
@@ -41,7 +41,7 @@ def status_int(obj: Mapping[str, Any], field: str) -> int:
 
 def revision(rs: Mapping[str, Any]) -> int:
     try:
-        return int((objects.meta(rs).get("annotations") or {}).get(REVISION) or 0)
+        return int((meta.meta(rs).get("annotations") or {}).get(REVISION) or 0)
     except ValueError:
         return 0
 
@@ -156,7 +156,7 @@ def find_new_rs(d: Mapping[str, Any], rss: Iterable[Object]) -> Object | None:
 
 
 def _age_key(rs: Mapping[str, Any]) -> tuple[float, str]:
-    return (objects.creation_time(rs).timestamp(), objects.name_of(rs))
+    return (meta.creation_time(rs).timestamp(), meta.name_of(rs))
 
 
 def by_age(rss: Iterable[Object]) -> list[Object]:
@@ -164,7 +164,7 @@ def by_age(rss: Iterable[Object]) -> list[Object]:
 
 
 def copied_annotations(d: Mapping[str, Any]) -> dict[str, str]:
-    annotations = objects.meta(d).get("annotations") or {}
+    annotations = meta.meta(d).get("annotations") or {}
     return {k: v for k, v in annotations.items() if k not in NOT_COPIED_ANNOTATIONS}
 
 
@@ -190,11 +190,11 @@ def new_rs_manifest(d: Object, rss: list[Object], collision_count: int, count: i
         "apiVersion": "apps/v1",
         "kind": "ReplicaSet",
         "metadata": {
-            "name": f"{objects.name_of(d)}-{h}",
-            "namespace": objects.namespace_of(d),
+            "name": f"{meta.name_of(d)}-{h}",
+            "namespace": meta.namespace_of(d),
             "labels": dict(template_meta["labels"]),
             "annotations": annotations,
-            "ownerReferences": [objects.owner_reference(DEPLOYMENTS, d)],
+            "ownerReferences": [meta.owner_reference(DEPLOYMENTS, d)],
         },
         "spec": {
             "replicas": count,
@@ -225,7 +225,7 @@ def old_rs_scale_down(
 ) -> dict[str, int]:
     """Old ReplicaSets' new sizes for a rolling update: unhealthy pods first, then as many
     available ones as `maxUnavailable` allows (Kubernetes' reconcileOldReplicaSets)."""
-    sizes = {objects.name_of(rs): replicas(rs) for rs in old_rss}
+    sizes = {meta.name_of(rs): replicas(rs) for rs in old_rss}
     if sum(sizes.values()) == 0:
         return {}
     all_rss = [*old_rss, *([new_rs] if new_rs is not None else [])]
@@ -242,7 +242,7 @@ def old_rs_scale_down(
     for rs in olds:
         if cleaned >= max_scaled_down:
             break
-        name, available = objects.name_of(rs), status_int(rs, "availableReplicas")
+        name, available = meta.name_of(rs), status_int(rs, "availableReplicas")
         if sizes[name] == 0 or sizes[name] <= available:
             continue
         count = min(max_scaled_down - cleaned, sizes[name] - available)
@@ -254,7 +254,7 @@ def old_rs_scale_down(
     for rs in olds:
         if scaled >= budget:
             break
-        name = objects.name_of(rs)
+        name = meta.name_of(rs)
         if sizes[name] == 0:
             continue
         count = min(sizes[name], budget - scaled)
@@ -264,7 +264,7 @@ def old_rs_scale_down(
 
 
 def _named(rss: list[Object], name: str) -> Object:
-    return next(rs for rs in rss if objects.name_of(rs) == name)
+    return next(rs for rs in rss if meta.name_of(rs) == name)
 
 
 def active_or_latest(new_rs: Object | None, old_rss: list[Object]) -> Object | None:
@@ -286,7 +286,7 @@ def is_scaling_event(d: Mapping[str, Any], rss: Iterable[Object]) -> bool:
     for rs in rss:
         if replicas(rs) <= 0:
             continue
-        desired = (objects.meta(rs).get("annotations") or {}).get(DESIRED_REPLICAS)
+        desired = (meta.meta(rs).get("annotations") or {}).get(DESIRED_REPLICAS)
         if desired is not None and str(desired) != str(replicas(d)):
             return True
     return False
@@ -295,7 +295,7 @@ def is_scaling_event(d: Mapping[str, Any], rss: Iterable[Object]) -> bool:
 def is_saturated(d: Mapping[str, Any], rs: Object | None) -> bool:
     if rs is None:
         return False
-    desired = (objects.meta(rs).get("annotations") or {}).get(DESIRED_REPLICAS)
+    desired = (meta.meta(rs).get("annotations") or {}).get(DESIRED_REPLICAS)
     return (
         str(desired) == str(replicas(d))
         and replicas(rs) == replicas(d)
@@ -311,9 +311,9 @@ def proportional_sizes(
     if single is not None:
         if replicas(single) == replicas(d):
             return {}
-        return {objects.name_of(single): replicas(d)}
+        return {meta.name_of(single): replicas(d)}
     if is_saturated(d, new_rs):
-        return {objects.name_of(rs): 0 for rs in old_rss if replicas(rs) > 0}
+        return {meta.name_of(rs): 0 for rs in old_rss if replicas(rs) > 0}
     if not is_rolling(d):
         return {}
     candidates = [*old_rss, *([new_rs] if new_rs is not None else [])]
@@ -329,9 +329,9 @@ def proportional_sizes(
     added = 0
     for rs in active:
         proportion = _proportion(rs, d, to_add, added)
-        sizes[objects.name_of(rs)] = replicas(rs) + proportion
+        sizes[meta.name_of(rs)] = replicas(rs) + proportion
         added += proportion
-    first = objects.name_of(active[0])
+    first = meta.name_of(active[0])
     sizes[first] = max(0, sizes[first] + to_add - added)
     return {n: s for n, s in sizes.items() if s != replicas(_named(active, n))}
 
@@ -348,7 +348,7 @@ def _fraction(rs: Object, d: Mapping[str, Any]) -> int:
     if replicas(d) == 0:
         return -replicas(rs)
     deployment_replicas = replicas(d) + max_surge(d)
-    annotated = (objects.meta(rs).get("annotations") or {}).get(MAX_REPLICAS)
+    annotated = (meta.meta(rs).get("annotations") or {}).get(MAX_REPLICAS)
     try:
         base = int(annotated) if annotated is not None else status_int(d, "replicas")
     except ValueError:
@@ -364,14 +364,14 @@ def history_to_delete(d: Mapping[str, Any], old_rss: list[Object]) -> list[Objec
     limit = (d.get("spec") or {}).get("revisionHistoryLimit")
     if limit is None:
         return []
-    alive = sorted((rs for rs in old_rss if not objects.is_deleting(rs)), key=revision)
+    alive = sorted((rs for rs in old_rss if not meta.is_deleting(rs)), key=revision)
     excess = len(alive) - int(limit)
     doomed = []
     for rs in alive[: max(0, excess)]:
         observed = status_int(rs, "observedGeneration")
         if replicas(rs) or status_int(rs, "replicas"):
             continue
-        if int(objects.meta(rs).get("generation") or 0) > observed:
+        if int(meta.meta(rs).get("generation") or 0) > observed:
             continue
         doomed.append(rs)
     return doomed

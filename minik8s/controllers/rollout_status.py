@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from minik8s.controllers import objects
-from minik8s.controllers.objects import Object
+from minik8s.api import meta, times
+from minik8s.api.meta import Object
 from minik8s.controllers.rollout import max_unavailable, replicas, status_int
 
 AVAILABLE = "Available"
@@ -29,10 +29,8 @@ NO_DEADLINE = 2**31 - 1
 
 
 def get_condition(status: Mapping[str, Any], type_: str) -> dict[str, Any] | None:
-    for condition in status.get("conditions") or []:
-        if condition.get("type") == type_:
-            return dict(condition)
-    return None
+    """The condition of this type in a Deployment's status."""
+    return meta.find_condition(status.get("conditions"), type_)
 
 
 def set_condition(
@@ -40,7 +38,7 @@ def set_condition(
 ) -> None:
     """Kubernetes' SetDeploymentCondition: same status and reason changes nothing; the
     transition time moves only when the status does."""
-    stamp = objects.format_time(now)
+    stamp = times.format_time(now)
     current = get_condition(status, type_)
     if current is not None and current.get("status") == value and current.get("reason") == reason:
         return
@@ -59,7 +57,7 @@ def calculate_status(
     available = sum(status_int(rs, "availableReplicas") for rs in all_rss)
     total = sum(replicas(rs) for rs in all_rss)
     status: dict[str, Any] = {
-        "observedGeneration": int(objects.meta(d).get("generation") or 0),
+        "observedGeneration": int(meta.meta(d).get("generation") or 0),
         "replicas": sum(status_int(rs, "replicas") for rs in all_rss),
         "updatedReplicas": status_int(new_rs, "replicas") if new_rs is not None else 0,
         "readyReplicas": sum(status_int(rs, "readyReplicas") for rs in all_rss),
@@ -91,8 +89,7 @@ def is_complete(d: Mapping[str, Any], status: Mapping[str, Any]) -> bool:
         int(status.get("updatedReplicas") or 0) == want
         and int(status.get("replicas") or 0) == want
         and int(status.get("availableReplicas") or 0) == want
-        and int(status.get("observedGeneration") or 0)
-        >= int(objects.meta(d).get("generation") or 0)
+        and int(status.get("observedGeneration") or 0) >= int(meta.meta(d).get("generation") or 0)
     )
 
 
@@ -117,7 +114,7 @@ def timed_out(d: Mapping[str, Any], status: Mapping[str, Any], now: datetime) ->
         return False
     if condition.get("reason") == TIMED_OUT:
         return True
-    since = objects.parse_time(condition.get("lastUpdateTime"))
+    since = times.parse_time(condition.get("lastUpdateTime"))
     return since is not None and since + timedelta(seconds=deadline) < now
 
 
@@ -136,7 +133,7 @@ def rollout_status(
     )
     if already_complete:
         return status
-    rs_name = objects.name_of(new_rs) if new_rs is not None else ""
+    rs_name = meta.name_of(new_rs) if new_rs is not None else ""
     if is_complete(d, status):
         set_condition(status, PROGRESSING, "True", NEW_RS_AVAILABLE,
                       f'ReplicaSet "{rs_name}" has successfully progressed.', now)  # fmt: skip
@@ -147,7 +144,7 @@ def rollout_status(
         if current is not None and current.get("status") == "True":
             # Progress moves lastUpdateTime on: the deadline counts from the last progress.
             others = [c for c in status["conditions"] if c.get("type") != PROGRESSING]
-            stamp = objects.format_time(now)
+            stamp = times.format_time(now)
             status["conditions"] = [*others, {**current, "reason": RS_UPDATED, "message": message,
                                               "lastUpdateTime": stamp}]  # fmt: skip
         else:
@@ -181,7 +178,7 @@ def seconds_to_deadline(
         return None
     if condition.get("reason") in (NEW_RS_AVAILABLE, TIMED_OUT):
         return None
-    since = objects.parse_time(condition.get("lastUpdateTime"))
+    since = times.parse_time(condition.get("lastUpdateTime"))
     if since is None:
         return None
     return max(0.0, (since + timedelta(seconds=deadline) - now).total_seconds()) + 0.5

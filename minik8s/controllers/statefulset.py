@@ -15,6 +15,7 @@ import asyncio
 import logging
 
 from minik8s.api import errors, meta, times
+from minik8s.api.meta import Object
 from minik8s.api.resources import (
     CONTROLLERREVISIONS,
     PERSISTENTVOLUMECLAIMS,
@@ -27,7 +28,6 @@ from minik8s.controllers import statefulset_plan as plan
 from minik8s.controllers.base import Controller, write_status
 from minik8s.controllers.expectations import Expectations
 from minik8s.controllers.history import CollisionBumped, History
-from minik8s.controllers.objects import Object
 
 logger = logging.getLogger(__name__)
 

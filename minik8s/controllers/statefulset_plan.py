@@ -14,10 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from minik8s.api import meta, podutil
+from minik8s.api.meta import Object
 from minik8s.api.resources import PODS, STATEFULSETS
 from minik8s.controllers import history_plan
-
-Object = dict[str, Any]
 
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"

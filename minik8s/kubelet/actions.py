@@ -9,13 +9,11 @@ of each name. The pod worker carries the actions out.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
+from minik8s.api.meta import Object
 from minik8s.kubelet import specs
 from minik8s.kubelet.backoff import Backoff
 from minik8s.kubelet.runtime import Container, State
-
-Object = dict[str, Any]
 
 
 @dataclass

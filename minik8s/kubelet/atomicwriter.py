@@ -88,11 +88,18 @@ def write(target: Path, payload: Payload) -> bool:
 
 
 def _current(target: Path) -> Path | None:
+    """The payload directory `..data` points at: only ever a timestamped directory of
+    `target` itself (a `..data` changed to lead elsewhere is never followed, let alone
+    deleted)."""
     link = target / DATA_DIR
     if not link.is_symlink():
         return None
-    current = target / os.readlink(link)
-    return current if current.is_dir() else None
+    name = os.readlink(link)
+    if "/" in name or not name.startswith("..") or name in ("..", DATA_DIR, DATA_DIR_TMP):
+        logger.warning("%s points at %r, not a payload directory: ignored", link, name)
+        return None
+    current = target / name
+    return current if current.is_dir() and not current.is_symlink() else None
 
 
 def _same(directory: Path, payload: Payload) -> bool:

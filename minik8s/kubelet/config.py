@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from minik8s.api import quantity
+from minik8s.componentbase import options
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,8 @@ class Taint:
 class KubeletSettings:
     node_name: str
     """Name of the Node object this kubelet registers and whose pods it runs."""
-    kubeconfig: str | None = None
-    """Kubeconfig to reach the apiserver (default: $KUBECONFIG or ~/.kube/config)."""
+    client: options.ClientOptions = field(default_factory=options.ClientOptions)
+    """How to reach the apiserver (`--kubeconfig`, `--master`)."""
     runtime: str = "docker"
     """`docker` runs real containers; `fake` is a hollow runtime (pods Running, no Docker)."""
     cpu: str | None = None
@@ -68,8 +68,30 @@ class KubeletSettings:
     """Longest back-off delay in seconds."""
     root_dir: Path = field(default_factory=lambda: Path.home() / ".minik8s" / "kubelet")
     """Where pod volumes (emptyDir, configMap) live: `<root>/<node>/pods/<uid>/volumes`."""
+    tls_cert_file: str | None = None
+    """Serving certificate of the kubelet's API; with the key it serves HTTPS."""
+    tls_private_key_file: str | None = None
+    client_ca_file: str | None = None
+    """CA whose client certificates authenticate callers (the apiserver's)."""
+    authentication_token_webhook: bool = False
+    """Check bearer tokens with a TokenReview."""
+    anonymous_auth: bool = True
+    """Requests without credentials are system:anonymous (else 401)."""
+    authorization_mode: str = "AlwaysAllow"
+    """AlwaysAllow, or Webhook: a SubjectAccessReview for nodes/<subresource>."""
     pause_image: str = "minik8s/pause:latest"
     """Image of the pod sandbox container."""
+    seccomp_default: bool = True
+    """Containers without a seccompProfile get the runtime's default profile (Kubernetes'
+    `--seccomp-default`, false there; Docker's own default, so true here)."""
+    image_pull_fallback_to_local: bool = False
+    """When the registry of an `imagePullPolicy: Always` image cannot be reached at all, run the
+    image present on the node (with a Warning Event) instead of failing with ErrImagePull: for
+    machines without a registry. Never for a registry that answered (a missing tag, denied)."""
+    lock_file: Path | None = None
+    """Held while the kubelet runs (Kubernetes' `--lock-file`); default
+    `/run/minik8s/kubelet-<cluster uid>-<node>.lock`: a second kubelet for the same node of the
+    same cluster on this host refuses to start instead of fighting over its containers."""
     shutdown_grace: float = 10.0
     """Seconds the process waits for its tasks on SIGTERM (containers keep running)."""
     log_level: str = "info"
@@ -89,11 +111,11 @@ def parse_taint(text: str) -> Taint:
 
 
 def parse_args(argv: list[str] | None = None) -> KubeletSettings:
-    parser = argparse.ArgumentParser(
-        prog="minik8s-kubelet", description="The minik8s node agent: runs pods in Docker."
-    )
+    d = KubeletSettings(node_name="")
+    parser = options.new_parser("minik8s-kubelet", "The minik8s node agent: runs pods in Docker.")
+    options.add_client_flags(parser)
+    options.add_logging_flags(parser)
     parser.add_argument("--node-name", default=os.uname().nodename)
-    parser.add_argument("--kubeconfig", default=None)
     parser.add_argument("--runtime", choices=("docker", "fake"), default="docker")
     parser.add_argument("--cpu", default=None, help="CPU capacity (default: the machine's)")
     parser.add_argument("--memory", default=None, help="memory capacity (default: the machine's)")
@@ -102,8 +124,12 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
         "--register-with-taints", default="", help="comma-separated key=value:Effect taints"
     )
     parser.add_argument("--node-ip", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="kubelet API port (0: a free one)")
-    parser.add_argument("--node-status-update-frequency", type=float, default=10.0)
+    parser.add_argument("--port", type=options.port, default=0,
+                        help="kubelet API port (0: a free one)")  # fmt: skip
+    parser.add_argument(
+        "--node-status-update-frequency", type=options.positive_duration,
+        default=d.node_status_update_frequency, metavar="DURATION",
+    )  # fmt: skip
     parser.add_argument("--pod-subnet", default="10.244.0.0/16")
     parser.add_argument(
         "--pod-subnet-from-node",
@@ -111,8 +137,31 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
         help="wait for the node's spec.podCIDR and use it instead of --pod-subnet",
     )
     parser.add_argument("--pod-workers", type=int, default=16)
+    parser.add_argument("--tls-cert-file", default=None)
+    parser.add_argument("--tls-private-key-file", default=None)
+    parser.add_argument("--client-ca-file", default=None)
+    options.bool_flag(parser, "--authentication-token-webhook", False)
+    options.bool_flag(parser, "--anonymous-auth", True)
+    parser.add_argument(
+        "--authorization-mode", choices=("AlwaysAllow", "Webhook"), default="AlwaysAllow"
+    )
     parser.add_argument("--root-dir", default=None)
-    parser.add_argument("--v", "--log-level", dest="log_level", default="info")
+    options.bool_flag(
+        parser,
+        "--seccomp-default",
+        True,
+        "the runtime's default seccomp profile for containers that name none",
+    )
+    options.bool_flag(
+        parser,
+        "--image-pull-fallback-to-local",
+        False,
+        "run the local image when an Always-pulled image's registry is unreachable",
+    )
+    parser.add_argument(
+        "--lock-file", type=Path, default=None,
+        help="held while running: a second kubelet for this node refuses to start",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     try:
         taints = tuple(parse_taint(t) for t in args.register_with_taints.split(",") if t.strip())
@@ -122,23 +171,11 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
             quantity.memory_bytes(args.memory)
     except ValueError as e:
         parser.error(str(e))
-    extra: dict[str, object] = {}
-    if args.root_dir:
-        extra["root_dir"] = Path(args.root_dir)
-    return KubeletSettings(
-        node_name=args.node_name,
-        kubeconfig=args.kubeconfig,
-        runtime=args.runtime,
-        cpu=args.cpu,
-        memory=args.memory,
-        max_pods=args.max_pods,
+    if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
+        parser.error("--tls-cert-file and --tls-private-key-file go together")
+    return options.settings_from(
+        KubeletSettings, args,
+        client=options.client_options(args),
         register_with_taints=taints,
-        node_ip=args.node_ip,
-        port=args.port,
-        node_status_update_frequency=args.node_status_update_frequency,
-        pod_subnet=args.pod_subnet,
-        pod_subnet_from_node=args.pod_subnet_from_node,
-        pod_workers=args.pod_workers,
-        log_level=str(args.log_level),
-        **extra,  # type: ignore[arg-type]
-    )
+        root_dir=Path(args.root_dir) if args.root_dir else d.root_dir,
+    )  # fmt: skip

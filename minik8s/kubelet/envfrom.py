@@ -14,8 +14,8 @@ import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from minik8s.api import validation_formats as fmt
 from minik8s.api.meta import Object
+from minik8s.api.validation import formats as fmt
 from minik8s.kubelet.configerror import ConfigError
 
 

@@ -13,11 +13,10 @@ import os
 import platform
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from minik8s.api import errors, quantity
+from minik8s.api import errors, quantity, times
+from minik8s.api.meta import Object
 from minik8s.api.resources import LEASES, NODES
 from minik8s.client.api import ApiClient
 from minik8s.kubelet.config import KubeletSettings
@@ -25,17 +24,8 @@ from minik8s.kubelet.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
-Object = dict[str, Any]
 LEASE_NAMESPACE = "kube-node-lease"
 KUBELET_VERSION = "v1.32.0-minik8s"
-
-
-def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def now_micro() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass(frozen=True)
@@ -300,7 +290,7 @@ class NodeAgent:
             self.settings,
             self.port,
             self.runtime_version,
-            node_conditions(pressure, ready, old, now_rfc3339()),
+            node_conditions(pressure, ready, old, times.now_rfc3339()),
         )
         stale = time.monotonic() - self._written_at > self.settings.node_status_report_frequency
         if (
@@ -328,7 +318,7 @@ class NodeAgent:
         spec = {
             "holderIdentity": s.node_name,
             "leaseDurationSeconds": s.node_lease_duration_seconds,
-            "renewTime": now_micro(),
+            "renewTime": times.now_micro(),
         }
         if self.lease is None:
             assert self.node is not None

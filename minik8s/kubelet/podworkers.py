@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
-from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
 
-from minik8s.api import errors
+from minik8s.api import errors, meta, times
+from minik8s.api.meta import Object
 from minik8s.api.resources import PODS
 from minik8s.client.api import ApiClient
 from minik8s.client.workqueue import ExponentialBackoffRateLimiter, WorkQueue
@@ -26,7 +27,9 @@ from minik8s.kubelet import (
     pullsecrets,
     pvcvolumes,
     secretvolumes,
+    securitycontext,
     specs,
+    subpath,
     volumes,
 )
 from minik8s.kubelet import status as podstatus
@@ -41,6 +44,7 @@ from minik8s.kubelet.runtime import (
     PullError,
     Runtime,
     RuntimeError_,
+    SecurityOptions,
     State,
 )
 from minik8s.kubelet.statusmanager import StatusManager
@@ -48,15 +52,11 @@ from minik8s.kubelet.tokenmanager import TokenManager
 
 logger = logging.getLogger(__name__)
 
-Object = dict[str, Any]
+SELINUX_ENFORCE = Path("/sys/fs/selinux/enforce")
 
 
 def _created_at(pod: Object) -> float | None:
-    text = str((pod.get("metadata") or {}).get("creationTimestamp") or "")
-    try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
-    except (TypeError, ValueError):
-        return None
+    return times.parse_timestamp(meta.meta(pod).get("creationTimestamp"))
 
 
 def needs_sync(old: Object, new: Object) -> bool:
@@ -101,8 +101,9 @@ class PodWorkers:
         """The Secrets and ConfigMaps the pods use, watched: a change syncs their pods."""
         self.tokens = TokenManager(client)
         self.credentials = secretvolumes.CredentialVolumes(
-            self.objects, self.tokens, use_tmpfs=runtime.name != "fake"
+            self.objects, self.tokens, use_tmpfs=runtime.name != "fake" and os.geteuid() == 0
         )
+        self._selinux = SELINUX_ENFORCE.exists()
 
     # --- informer handlers -----------------------------------------------------------------
 
@@ -194,6 +195,8 @@ class PodWorkers:
             ),
             "",
         )
+        if podstatus.host_network(pod) and sandbox_ip == "":
+            sandbox_ip = self.settings.node_ip if running else ""
         self.probes.sync(pod, running, sandbox_ip or "")
         view = podstatus.PodView(
             waiting=waiting,
@@ -245,16 +248,16 @@ class PodWorkers:
         uid, key = specs.pod_uid(pod), specs.pod_key(pod)
         requeue: float | None = None
         by_name = {c["name"]: c for c in pod["spec"].get("containers") or []}
+        pod_ip = self._pod_ip(pod, sandbox)
+        pod_dir = self.settings.pods_dir / uid
         try:
+            securitycontext.check_pod_supported(pod, self._selinux)
             configmaps = await self.objects.objects(pod, "configMap")
             secrets = await self.objects.objects(pod, "secret")
-            pod_dir = self.settings.pods_dir / uid
             pod = pvcvolumes.as_host_paths(pod, await pvcvolumes.resolve(self.client, pod))
             volume_paths = await volumes.prepare(pod_dir, pod, configmaps)
             volume_paths.update(
-                await self.credentials.prepare(
-                    pod, pod_dir, sandbox.ip or "", self.settings.node_ip
-                )
+                await self.credentials.prepare(pod, pod_dir, pod_ip, self.settings.node_ip)
             )
         except pvcvolumes.VolumeNotReady as e:
             for name, _, _ in plan.start:
@@ -277,17 +280,22 @@ class PodWorkers:
                 requeue = _earliest(requeue, reason[2])
                 continue
             try:
+                security = await self._security(pod, spec)
+                sub_paths = await self._sub_paths(pod, spec, pod_dir, volume_paths, configmaps,
+                                                  secrets, pod_ip)  # fmt: skip
                 config = specs.container_config(
                     pod,
                     spec,
                     node=self.node,
                     attempt=attempt,
                     sandbox_id=sandbox.id,
-                    pod_ip=sandbox.ip or "",
+                    pod_ip=pod_ip,
                     host_ip=self.settings.node_ip,
                     volume_paths=volume_paths,
                     configmaps=configmaps,
                     secrets=secrets,
+                    security=security,
+                    sub_paths=sub_paths,
                 )
                 self._warn_skipped_env(pod, spec, configmaps, secrets)
             except specs.ConfigError as e:
@@ -301,20 +309,76 @@ class PodWorkers:
                 with metrics.runtime_op("run_container"):
                     container = await self.runtime.run(config)
             except RuntimeError_ as e:
-                waiting[name] = ("RunContainerError", str(e))
-                self.recorder.record(pod, "Warning", "Failed", f"Error: {e}")
+                message = str(e)
+                if config.security.privileged:  # say why, whatever Docker's words are
+                    message = f"privileged containers cannot run on this node: {message}"
+                waiting[name] = ("RunContainerError", message)
+                self.recorder.record(pod, "Warning", "Failed", f"Error: {message}")
                 if not counts:
                     self.crash_backoff.next(actions.backoff_key(uid, name), time.time())
                 requeue = _earliest(
                     requeue, self.crash_backoff.delay(actions.backoff_key(uid, name), time.time())
                 )
-                logger.warning("%s: container %s failed to start: %s", key, name, e)
+                logger.warning("%s: container %s failed to start: %s", key, name, message)
                 continue
             logger.info(
                 "%s: container %s started (%s, attempt %d)", key, name, container.id[:12], attempt
             )
             self.recorder.record(pod, "Normal", "Started", f"Started container {name}")
         return requeue
+
+    def _pod_ip(self, pod: Object, sandbox: Container) -> str:
+        """The sandbox's address, or the node's for a hostNetwork pod."""
+        if podstatus.host_network(pod):
+            return self.settings.node_ip
+        return sandbox.ip or ""
+
+    async def _security(self, pod: Object, spec: Object) -> SecurityOptions:
+        """The container's securityContext as Docker options (`ConfigError` for what cannot be
+        honoured, or a runAsNonRoot the image's user breaks)."""
+        image_user = None
+        if securitycontext.needs_image_user(pod, spec):
+            image_user = await self.runtime.image_user(str(spec.get("image") or ""))
+        return securitycontext.container_options(
+            pod,
+            spec,
+            image_user or "",
+            seccomp_default=self.settings.seccomp_default,
+            selinux_enabled=self._selinux,
+            read_profile=self._seccomp_profile,
+        )
+
+    def _seccomp_profile(self, localhost_profile: str) -> str:
+        """A Localhost seccomp profile: `<root dir>/seccomp/<localhostProfile>`, as Kubernetes."""
+        root = self.settings.root_dir / "seccomp"
+        try:
+            path = subpath.resolve_within(root, localhost_profile)
+            return path.read_text()
+        except (OSError, specs.ConfigError) as e:
+            raise specs.ConfigError(
+                f'cannot load seccomp profile "{root / localhost_profile}": {e}'
+            ) from e
+
+    async def _sub_paths(
+        self, pod: Object, spec: Object, pod_dir: Path, volume_paths: dict[str, str],
+        configmaps: dict[str, Object], secrets: dict[str, Object], pod_ip: str,
+    ) -> dict[int, str]:  # fmt: skip
+        """Each subPath mount of the container resolved inside its volume and pinned."""
+        mounts = [m for m in spec.get("volumeMounts") or [] if m.get("subPath") or
+                  m.get("subPathExpr")]  # fmt: skip
+        if not mounts:
+            return {}
+        env = specs.resolve_env(pod, spec, pod_ip, self.settings.node_ip, configmaps, secrets)
+        pinned: dict[int, str] = {}
+        for i, mount in enumerate(spec.get("volumeMounts") or []):
+            relative = specs.sub_path(spec, mount, env)
+            if not relative or mount["name"] not in volume_paths:
+                continue
+            pinned[i] = await asyncio.to_thread(
+                subpath.prepare, pod_dir, mount["name"], spec["name"], i,
+                Path(volume_paths[mount["name"]]), relative, self.credentials.use_tmpfs,
+            )  # fmt: skip
+        return pinned
 
     async def _refresh_volumes(self, pod: Object, sandbox: Container) -> float | None:
         """Update a running pod's secret, projected and downwardAPI volumes in place (changed
@@ -323,7 +387,9 @@ class PodWorkers:
             return None
         pod_dir = self.settings.pods_dir / specs.pod_uid(pod)
         try:
-            await self.credentials.prepare(pod, pod_dir, sandbox.ip or "", self.settings.node_ip)
+            await self.credentials.prepare(
+                pod, pod_dir, self._pod_ip(pod, sandbox), self.settings.node_ip
+            )
         except (specs.ConfigError, errors.ApiError) as e:
             message = getattr(e, "message", None) or str(e)
             logger.warning("%s: volumes not updated: %s", specs.pod_key(pod), message)
@@ -369,7 +435,7 @@ class PodWorkers:
         try:
             await self._pull(pod, image, secrets)
         except PullError as e:
-            if e.unreachable and present:
+            if e.unreachable and present and self.settings.image_pull_fallback_to_local:
                 logger.info("%s: registry unreachable for %s; using the local image", key, image)
                 self.recorder.record(
                     pod,

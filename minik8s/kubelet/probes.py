@@ -2,13 +2,13 @@
 
 `ProbeTracker` is the pure part (thresholds → result); `run_probe` performs one httpGet,
 tcpSocket or exec check; `ProbeManager` owns the tasks and tells the pod worker when a result
-changes. Probes only ever connect to the pod's own IP (or loopback): a `host` elsewhere fails.
+changes. A probe connects to its `host` (an address or name) when it has one, else to the pod's
+IP, as in Kubernetes; Pod Security's baseline level (v1.34 and later) forbids a `host`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import time
 from collections.abc import Callable
@@ -18,12 +18,11 @@ from typing import Any
 
 import httpx
 
+from minik8s.api.meta import Object
 from minik8s.client import tasks
 from minik8s.kubelet.runtime import Runtime, RuntimeError_
 
 logger = logging.getLogger(__name__)
-
-Object = dict[str, Any]
 
 
 class Kind(StrEnum):
@@ -83,16 +82,59 @@ def resolve_port(port: int | str, container: Object) -> int:
     raise ValueError(f"port {port!r} is not a named port of container {container.get('name')}")
 
 
-def allowed_host(host: str | None, pod_ip: str) -> str:
-    """The address to probe: the pod IP, unless the probe names a loopback address."""
-    if not host or host == pod_ip:
-        return pod_ip
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            return host
-    except ValueError:
-        pass
-    raise ValueError(f"probe host {host!r} is not the pod IP; minik8s only probes the pod")
+USER_AGENT = "kube-probe/1.32"
+"""What the kubelet sends as User-Agent (Kubernetes': kube-probe/<major>.<minor>)."""
+MAX_REDIRECTS = 10
+BODY_LIMIT = 10 * 1024
+"""Bytes of a probe's response read at most (the kubelet reads 10 KiB)."""
+
+
+def probe_url(scheme: str, host: str, port: int, path: str) -> httpx.URL:
+    """The URL of an httpGet probe, built from its parts as the kubelet's formatURL does: the
+    path (with its query) never changes the host or the port, whatever it holds
+    (`@169.254.169.254/…` is a path on the pod, not userinfo before another host)."""
+    path, _, query = path.partition("#")[0].partition("?")
+    if not path.startswith("/"):
+        path = "/" + path  # what Go's URL.String writes for a path after a host
+    parts: dict[str, Any] = {"scheme": scheme, "host": host, "port": port, "path": path}
+    if query:
+        parts["query"] = query.encode()
+    return httpx.URL(**parts)
+
+
+def probe_headers(action: Object) -> dict[str, str]:
+    """The request's headers: kube-probe's User-Agent and `Accept: */*` unless `httpHeaders`
+    sets them; a `Host` header there is the Host the request names, as in Kubernetes."""
+    headers = {"User-Agent": USER_AGENT, "Accept": "*/*"}
+    for header in action.get("httpHeaders") or []:
+        name = str(header.get("name") or "")
+        if name:
+            headers = {k: v for k, v in headers.items() if k.lower() != name.lower()}
+            headers[name] = str(header.get("value") or "")
+    return headers
+
+
+async def http_probe(
+    http: httpx.AsyncClient, url: httpx.URL, headers: dict[str, str], timeout: float
+) -> tuple[bool, str]:
+    """GET `url`: 200-399 succeed. Redirects are followed (at most 10) only on the same host;
+    one to another host ends the probe as a success, as the kubelet's does."""
+    for _ in range(MAX_REDIRECTS + 1):
+        async with http.stream("GET", url, headers=headers, timeout=timeout) as response:
+            body = b""
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) >= BODY_LIMIT:
+                    break
+            code = response.status_code
+            location = response.headers.get("location")
+        if not (300 <= code < 400 and location):
+            return 200 <= code < 400, f"HTTP {code}"
+        target = url.join(location)
+        if target.host != url.host:
+            return True, f"Probe terminated redirects, Response Status: {code}"
+        url = target
+    return False, f"stopped after {MAX_REDIRECTS} redirects"
 
 
 async def run_probe(
@@ -112,18 +154,13 @@ async def run_probe(
             return code == 0, output.decode(errors="replace")[:200]
         if probe.get("httpGet"):
             action = probe["httpGet"]
-            host = allowed_host(action.get("host"), pod_ip)
             port = resolve_port(action["port"], container)
             scheme = str(action.get("scheme") or "HTTP").lower()
-            path = action.get("path") or "/"
-            headers = {h["name"]: h["value"] for h in action.get("httpHeaders") or []}
-            response = await http.get(
-                f"{scheme}://{host}:{port}{path}", headers=headers, timeout=timeout
-            )
-            return 200 <= response.status_code < 400, f"HTTP {response.status_code}"
+            url = probe_url(scheme, action.get("host") or pod_ip, port, action.get("path") or "/")
+            return await http_probe(http, url, probe_headers(action), timeout)
         if probe.get("tcpSocket"):
             action = probe["tcpSocket"]
-            host = allowed_host(action.get("host"), pod_ip)
+            host = action.get("host") or pod_ip
             port = resolve_port(action["port"], container)
             _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
             writer.close()

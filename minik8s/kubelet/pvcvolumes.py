@@ -14,13 +14,11 @@ import asyncio
 import copy
 import os
 from pathlib import Path
-from typing import Any
 
 from minik8s.api import errors, meta
+from minik8s.api.meta import Object
 from minik8s.api.resources import PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES
 from minik8s.client.api import ApiClient
-
-Object = dict[str, Any]
 
 
 class VolumeNotReady(Exception):

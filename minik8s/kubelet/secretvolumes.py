@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from minik8s.api.meta import Object
-from minik8s.kubelet import atomicwriter, projected, tmpfs
+from minik8s.kubelet import atomicwriter, ownership, projected, securitycontext, tmpfs
 from minik8s.kubelet.atomicwriter import Payload
 from minik8s.kubelet.configerror import ConfigError
 from minik8s.kubelet.objectcache import ObjectCache
@@ -41,6 +41,7 @@ class _Write:
     path: Path
     payload: Payload
     in_memory: bool
+    fs_group: int | None = None
 
 
 class CredentialVolumes:
@@ -79,7 +80,8 @@ class CredentialVolumes:
                     source, pod, secrets, configmaps, tokens, pod_ip, host_ip
                 )
             path = pod_dir / "volumes" / KINDS[kind] / volume["name"]
-            writes.append(_Write(path, payload, kind in IN_MEMORY and self.use_tmpfs))
+            fs_group = securitycontext.pod_context(pod).get("fsGroup")
+            writes.append(_Write(path, payload, kind in IN_MEMORY and self.use_tmpfs, fs_group))
         await asyncio.to_thread(_write_all, writes)
         return {w.path.name: str(w.path) for w in writes}
 
@@ -96,6 +98,7 @@ def _write_all(writes: list[_Write]) -> None:
                 tmpfs.ensure(write.path)
             if atomicwriter.write(write.path, write.payload):
                 logger.debug("volume %s written (%d files)", write.path, len(write.payload))
+                ownership.apply_fs_group(write.path, write.fs_group)
         except (tmpfs.MountError, atomicwriter.PayloadError, OSError) as e:
             raise ConfigError(
                 f"MountVolume.SetUp failed for volume {write.path.name!r}: {e}"

@@ -1,255 +1,155 @@
-"""The kubelet's own HTTP API, which the apiserver proxies `pods/log` and `pods/exec` to.
-
-    GET /containerLogs/{namespace}/{pod}/{container}?follow=&tailLines=&timestamps=&previous=
-    WS  /exec/{namespace}/{pod}/{container}?command=…&stdin=&stdout=&stderr=&tty=
-        (subprotocols v5.channel.k8s.io and v4.channel.k8s.io: one byte of channel, then data;
-        0 stdin, 1 stdout, 2 stderr, 3 the final Status; v5 adds 255 = close a channel)
-    GET /healthz, /metrics, /pods
-    GET /metrics/resource, /stats/summary   (resource usage: `stats.py`)
-
-Plain HTTP on the node IP (loopback here) and no authentication: a deviation from Kubernetes'
-authenticated HTTPS, acceptable only because it never listens beyond loopback by default.
-"""
+"""The kubelet process (Kubernetes' `cmd/kubelet/app/server.go`): wire the runtime, node agent,
+informer, workers and HTTPS server. `main` is the `minik8s-kubelet` command."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import logging
-import socket
-import time
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import IO
 
-import orjson
-import uvicorn
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
-from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
-
+from minik8s.api.resources import NAMESPACES, PODS
 from minik8s.client import tasks
-from minik8s.kubelet import actions, stats
-from minik8s.kubelet.runtime import (
-    LABEL_CONTAINER,
-    LABEL_NAMESPACE,
-    LABEL_NODE,
-    LABEL_POD,
-    Container,
-    Runtime,
-    RuntimeError_,
-)
+from minik8s.client.api import ApiClient
+from minik8s.client.informer import Informer
+from minik8s.client.workqueue import run_workers
+from minik8s.componentbase import options, runner
+from minik8s.componentbase.events import EventRecorder
+from minik8s.kubelet import config, nodelock
+from minik8s.kubelet.config import KubeletSettings
+from minik8s.kubelet.httpserver import KubeletServer
+from minik8s.kubelet.node import NodeAgent
+from minik8s.kubelet.pleg import Pleg
+from minik8s.kubelet.podworkers import PodWorkers
+from minik8s.kubelet.runtime import Runtime
+from minik8s.kubelet.serverauth import AuthSettings, KubeletAuth
+from minik8s.kubelet.statusmanager import StatusManager
 
 logger = logging.getLogger(__name__)
 
-Object = dict[str, Any]
-SUBPROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
-STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
+
+def make_runtime(settings: KubeletSettings) -> Runtime:
+    if settings.runtime == "fake":
+        from minik8s.kubelet.runtime.fake import FakeRuntime
+
+        return FakeRuntime()
+    from minik8s.kubelet.runtime.docker import DockerRuntime
+
+    return DockerRuntime(network=settings.network_name)
 
 
-def status_body(code: int, reason: str, message: str) -> Object:
-    return {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-        "reason": reason,
-        "code": code,
-    }
+async def cluster_id(client: ApiClient) -> str:
+    """The cluster's identity: the uid of its kube-system namespace (Kubernetes' convention)."""
+    namespace = await client.get(NAMESPACES, "kube-system")
+    return str(namespace["metadata"]["uid"])
 
 
-def exec_status(exit_code: int) -> bytes:
-    """The Status written on channel 3 when the command ends."""
-    if exit_code == 0:
-        return orjson.dumps({"metadata": {}, "status": "Success"})
-    return orjson.dumps(
-        {
-            "metadata": {},
-            "status": "Failure",
-            "message": f"command terminated with non-zero exit code: {exit_code}",
-            "reason": "NonZeroExitCode",
-            "details": {"causes": [{"reason": "ExitCode", "message": str(exit_code)}]},
-        }
+def _server_tls(settings: KubeletSettings) -> tuple[str, str, str | None] | None:
+    if not settings.tls_cert_file or not settings.tls_private_key_file:
+        return None
+    return settings.tls_cert_file, settings.tls_private_key_file, settings.client_ca_file
+
+
+def _server_auth(settings: KubeletSettings, client: ApiClient) -> KubeletAuth | None:
+    """Who may call the kubelet's API; None: anyone (no TLS, no authn/authz flags)."""
+    auth = AuthSettings(
+        client_ca=bool(settings.client_ca_file),
+        token_webhook=settings.authentication_token_webhook,
+        anonymous=settings.anonymous_auth,
+        authorization_mode=settings.authorization_mode,
     )
+    if auth == AuthSettings():
+        return None
+    return KubeletAuth(client, settings.node_name, auth)
 
 
-def _flag(value: str | None) -> bool:
-    return value is not None and value.lower() in ("1", "true", "yes")
-
-
-class KubeletServer:
-    def __init__(
-        self, runtime: Runtime, node: str, host: str, port: int, pods: Callable[[], list[Object]]
-    ) -> None:
-        self.stats = stats.StatsProvider(runtime, node, hollow=runtime.name == "fake")
-        self.runtime = runtime
-        self.node = node
-        self.host = host
-        self.port = port
-        self.pods = pods
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
-        self.app = Starlette(
-            routes=[
-                Route("/healthz", lambda r: PlainTextResponse("ok")),
-                Route("/metrics", _metrics),
-                *stats.routes(self.stats, node),
-                Route("/pods", self._list_pods),
-                Route("/containerLogs/{namespace}/{pod}/{container}", self._logs),
-                WebSocketRoute("/exec/{namespace}/{pod}/{container}", self._exec),
-                Route(
-                    "/exec/{namespace}/{pod}/{container}",
-                    self._exec_not_upgraded,
-                    methods=["GET", "POST"],
-                ),
-            ]
+async def run(settings: KubeletSettings, stop: asyncio.Event) -> None:
+    runtime = make_runtime(settings)
+    client = ApiClient(options.load_client_config(settings.client))
+    recorder = EventRecorder(client, "kubelet", settings.node_name)
+    workers = PodWorkers(settings, client, runtime, recorder, StatusManager(client))
+    server = KubeletServer(
+        runtime,
+        settings.node_name,
+        settings.node_ip,
+        settings.port,
+        lambda: list(workers.pods.values()),
+        tls=_server_tls(settings),
+        auth=_server_auth(settings, client),
+    )
+    informer = Informer(
+        client,
+        PODS,
+        field_selector=f"spec.nodeName={settings.node_name}",
+        resync_period=settings.resync_period,
+        name=f"pods@{settings.node_name}",
+    )
+    informer.add_event_handler(workers.on_add, workers.on_update, workers.on_delete)
+    node = NodeAgent(settings, client, runtime)
+    pleg = Pleg(
+        runtime,
+        settings.node_name,
+        workers.queue.add,
+        lambda uid: uid in workers.pods,
+        settings.pleg_relist_period,
+    )
+    running: list[asyncio.Task[None]] = []
+    lock: IO[str] | None = None
+    try:
+        runtime.cluster_id = await cluster_id(client)
+        lock = nodelock.acquire(
+            settings.lock_file
+            or nodelock.default_path(
+                runtime.cluster_id, settings.node_name, settings.root_dir / settings.node_name
+            ),
+            settings.node_name,
         )
-
-    async def start(self) -> int:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=2,
+        port = await server.start()
+        await node.register(port)
+        subnet = settings.pod_subnet
+        if settings.pod_subnet_from_node:
+            subnet = await node.wait_pod_cidr()
+        await runtime.ensure_network(settings.network_name, subnet)
+        recorder.start()
+        informer.start()
+        if not await informer.wait_synced(60):
+            raise TimeoutError("the pod informer did not sync within 60s")
+        await pleg.relist()  # adopt what runs already; wake orphans
+        running = [
+            tasks.spawn(
+                run_workers(workers.queue, workers.sync, settings.pod_workers), "pod workers"
+            ),
+            tasks.spawn(pleg.run(), "pleg"),
+            tasks.spawn(node.run(), "node status"),
+        ]
+        logger.info(
+            "kubelet %s ready (runtime %s, %d pods)",
+            settings.node_name,
+            runtime.name,
+            len(workers.pods),
         )
-        self._server = _Server(config)
-        self._task = tasks.spawn(self._server.serve(sockets=[sock]), "kubelet-server")
-        while not self._server.started and not self._task.done():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
-        logger.info("kubelet API on http://%s:%d", self.host, self.port)
-        return self.port
-
-    async def stop(self) -> None:
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(self._task, 5)
-
-    # --- handlers ------------------------------------------------------------------------
-
-    async def _list_pods(self, request: Request) -> Response:
-        return JSONResponse({"kind": "PodList", "apiVersion": "v1", "items": self.pods()})
-
-    async def _find(
-        self, namespace: str, pod: str, container: str, previous: bool = False
-    ) -> Container | Response:
-        labels = {
-            LABEL_NODE: self.node,
-            LABEL_NAMESPACE: namespace,
-            LABEL_POD: pod,
-            LABEL_CONTAINER: container,
-        }
-        history = actions.by_name(await self.runtime.list_containers(labels)).get(container, [])
-        if previous:
-            history = history[:-1]
-        if not history:
-            what = "previous terminated container" if previous else "container"
-            message = f'{what} "{container}" in pod "{pod}" not found'
-            return JSONResponse(status_body(404, "NotFound", message), 404)
-        return history[-1]
-
-    async def _logs(self, request: Request) -> Response:
-        p, q = request.path_params, request.query_params
-        found = await self._find(p["namespace"], p["pod"], p["container"], _flag(q.get("previous")))
-        if isinstance(found, Response):
-            return found
-        tail = int(q["tailLines"]) if q.get("tailLines", "").lstrip("-").isdigit() else None
-        since = None
-        if q.get("sinceSeconds", "").isdigit():
-            since = time.time() - int(q["sinceSeconds"])
-        limit = int(q["limitBytes"]) if q.get("limitBytes", "").isdigit() else None
-        follow = _flag(q.get("follow"))
-        stream = self.runtime.logs(
-            found.id, follow=follow, tail=tail, timestamps=_flag(q.get("timestamps")), since=since
-        )
-        return StreamingResponse(_limited(stream, limit), media_type="text/plain")
-
-    async def _exec_not_upgraded(self, request: Request) -> Response:
-        message = (
-            "exec needs a WebSocket upgrade with subprotocol v5.channel.k8s.io or "
-            "v4.channel.k8s.io; SPDY is not supported by minik8s"
-        )
-        return JSONResponse(status_body(400, "BadRequest", message), 400)
-
-    async def _exec(self, ws: WebSocket) -> None:
-        offered = [s.strip() for s in ws.headers.get("sec-websocket-protocol", "").split(",")]
-        protocol = next((s for s in SUBPROTOCOLS if s in offered), None)
-        p, q = ws.path_params, ws.query_params
-        command = q.getlist("command")
-        if protocol is None or not command:
-            await ws.close(code=1002 if protocol is None else 1008)
-            return
-        await ws.accept(subprotocol=protocol)
-        found = await self._find(p["namespace"], p["pod"], p["container"])
-        if isinstance(found, Response):
-            await ws.send_bytes(bytes([ERROR]) + found.body)
-            await ws.close()
-            return
-        stdin, tty = _flag(q.get("stdin")), _flag(q.get("tty"))
-        try:
-            session = await self.runtime.exec_stream(found.id, command, stdin, tty)
-        except RuntimeError_ as e:
-            body = orjson.dumps(status_body(500, "InternalError", str(e)))
-            await ws.send_bytes(bytes([ERROR]) + body)
-            await ws.close()
-            return
-        logger.info("%s/%s: exec %s in %s", p["namespace"], p["pod"], command, p["container"])
-        pump: asyncio.Task[None] | None = None
-        if stdin:
-            pump = tasks.spawn(self._stdin(ws, session), "exec-stdin")
-        try:
-            async for channel, data in session.output():
-                await ws.send_bytes(bytes([channel]) + data)
-            code = await session.exit_code()
-            await ws.send_bytes(bytes([ERROR]) + exec_status(code))
-            await ws.close()
-        except (WebSocketDisconnect, RuntimeError) as e:
-            logger.debug("exec client went away: %r", e)
-        finally:
-            if pump is not None:
-                pump.cancel()
-            await session.close()
-
-    async def _stdin(self, ws: WebSocket, session: Any) -> None:
-        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
-            while True:
-                message = await ws.receive_bytes()
-                if not message:
-                    continue
-                if message[0] == STDIN:
-                    await session.write_stdin(message[1:])
-                elif message[0] == CLOSE and message[1:2] == bytes([STDIN]):
-                    await session.close_stdin()
+        await stop.wait()
+    finally:
+        logger.info("kubelet %s stopping; containers keep running", settings.node_name)
+        await workers.close()
+        await tasks.cancel_and_wait(running, timeout=5)
+        await informer.stop()
+        await server.stop()
+        await recorder.stop()
+        await runtime.close()
+        await client.aclose()
+        if lock is not None:
+            lock.close()
 
 
-async def _metrics(request: Request) -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+def main(argv: list[str] | None = None) -> None:
+    """`minik8s-kubelet`: flags, logging, then `run` until SIGTERM (containers keep running)."""
+    settings = config.parse_args(argv)
+    runner.run(
+        functools.partial(run, settings), f"kubelet-{settings.node_name}", settings.log_level,
+        settings.shutdown_grace,
+    )  # fmt: skip
 
 
-async def _limited(stream: AsyncIterator[bytes], limit: int | None) -> AsyncIterator[bytes]:
-    sent = 0
-    async for chunk in stream:
-        if limit is not None and sent + len(chunk) >= limit:
-            yield chunk[: limit - sent]
-            return
-        sent += len(chunk)
-        yield chunk
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: the component runner owns SIGTERM."""
-
-    @contextlib.contextmanager
-    def capture_signals(self):  # type: ignore[no-untyped-def]
-        yield
-
-    def install_signal_handlers(self) -> None:  # older uvicorn
-        pass
+if __name__ == "__main__":
+    main()

@@ -7,13 +7,12 @@ the pod worker reports as `CreateContainerConfigError`.
 
 from __future__ import annotations
 
-import posixpath
 import re
 from collections.abc import Mapping
-from typing import Any
 
 from minik8s.api import quantity
-from minik8s.kubelet import envfrom
+from minik8s.api.meta import Object
+from minik8s.kubelet import envfrom, securitycontext
 from minik8s.kubelet.configerror import ConfigError
 from minik8s.kubelet.runtime import (
     LABEL_ATTEMPT,
@@ -25,9 +24,8 @@ from minik8s.kubelet.runtime import (
     SANDBOX,
     ContainerConfig,
     Mount,
+    SecurityOptions,
 )
-
-Object = dict[str, Any]
 
 
 def pod_key(pod: Object) -> str:
@@ -60,15 +58,47 @@ def labels(pod: Object, node: str, container: str, attempt: int) -> dict[str, st
 def sandbox_config(
     pod: Object, node: str, attempt: int, image: str, network: str
 ) -> ContainerConfig:
+    """The pause container owning the pod's namespaces: its network (or the host's, with
+    hostNetwork), its IPC namespace (or the host's) and hostPorts; it needs no privilege."""
     spec = pod.get("spec") or {}
+    host_network = spec.get("hostNetwork") is True
     hostname = spec.get("hostname") or (pod.get("metadata") or {}).get("name", "")
     return ContainerConfig(
         name=docker_name(pod, SANDBOX, attempt),
         image=image,
         labels=labels(pod, node, SANDBOX, attempt),
-        network=network,
-        hostname=str(hostname)[:63],
+        network=None if host_network else network,
+        network_mode="host" if host_network else None,
+        hostname=None if host_network else str(hostname)[:63],
+        security=SecurityOptions(cap_drop=("ALL",), security_opt=("no-new-privileges",)),
+        ipc_mode="host" if spec.get("hostIPC") is True else "shareable",
+        pid_mode="host" if spec.get("hostPID") is True else None,
+        sysctls=securitycontext.sandbox_sysctls(pod),
+        port_bindings={} if host_network else host_ports(pod),
     )
+
+
+def host_ports(pod: Object) -> dict[str, tuple[str, int]]:
+    """`<containerPort>/<protocol>` → (hostIP, hostPort) of every container port with one."""
+    bindings = {}
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        for port in container.get("ports") or []:
+            if port.get("hostPort"):
+                key = f"{port['containerPort']}/{str(port.get('protocol') or 'TCP').lower()}"
+                bindings[key] = (str(port.get("hostIP") or ""), int(port["hostPort"]))
+    return bindings
+
+
+def namespace_modes(pod: Object, sandbox_id: str) -> tuple[str, str | None, str]:
+    """(network, PID, IPC) modes of an app container: the sandbox's namespaces, the host's PID
+    namespace with hostPID, the sandbox's with shareProcessNamespace."""
+    spec = pod.get("spec") or {}
+    sandbox = f"container:{sandbox_id}"
+    if spec.get("hostPID") is True:
+        pid: str | None = "host"
+    else:
+        pid = sandbox if spec.get("shareProcessNamespace") is True else None
+    return sandbox, pid, "host" if spec.get("hostIPC") is True else sandbox
 
 
 def container_config(
@@ -83,11 +113,16 @@ def container_config(
     volume_paths: Mapping[str, str],
     configmaps: Mapping[str, Object],
     secrets: Mapping[str, Object] | None = None,
+    security: SecurityOptions | None = None,
+    sub_paths: Mapping[int, str] | None = None,
 ) -> ContainerConfig:
+    """`security`: the container's securityContext as Docker options; `sub_paths`: the host
+    path of each volume mount with a subPath, by its index (see `subpath.prepare`)."""
     env = resolve_env(pod, container, pod_ip, host_ip, configmaps, secrets or {})
     command = [expand(c, env) for c in container["command"]] if container.get("command") else None
     args = [expand(a, env) for a in container["args"]] if container.get("args") else None
     nano_cpus, mem_limit = limits(container)
+    network_mode, pid_mode, ipc_mode = namespace_modes(pod, sandbox_id)
     return ContainerConfig(
         name=docker_name(pod, container["name"], attempt),
         image=str(container.get("image") or ""),
@@ -96,12 +131,15 @@ def container_config(
         command=args,
         env=env,
         working_dir=container.get("workingDir") or None,
-        mounts=mounts(container, volume_paths),
+        mounts=mounts(container, volume_paths, read_only_volumes(pod), sub_paths or {}),
         nano_cpus=nano_cpus,
         mem_limit=mem_limit,
-        network_mode=f"container:{sandbox_id}",
+        network_mode=network_mode,
         tty=bool(container.get("tty")),
         stdin_open=bool(container.get("stdin")),
+        security=security or SecurityOptions(),
+        pid_mode=pid_mode,
+        ipc_mode=ipc_mode,
     )
 
 
@@ -207,15 +245,47 @@ def limits(container: Object) -> tuple[int | None, int | None]:
     return nano, (quantity.memory_bytes(memory) if memory is not None else None)
 
 
-def mounts(container: Object, volume_paths: Mapping[str, str]) -> tuple[Mount, ...]:
+READ_ONLY_KINDS = ("configMap", "secret", "projected", "downwardAPI")
+"""Volumes the kubelet writes and a container must never change: always mounted read-only,
+as in Kubernetes (a container rewriting `..data` could make the writer delete host files)."""
+
+
+def read_only_volumes(pod: Object) -> frozenset[str]:
+    return frozenset(
+        str(v.get("name"))
+        for v in (pod.get("spec") or {}).get("volumes") or []
+        if any(v.get(kind) is not None for kind in READ_ONLY_KINDS)
+    )
+
+
+def sub_path(container: Object, mount: Object, env: Mapping[str, str]) -> str:
+    """A mount's subPath, or its subPathExpr expanded with the container's environment ("" for
+    neither); the result is checked against its volume by `subpath.prepare`."""
+    if mount.get("subPath"):
+        return str(mount["subPath"])
+    if mount.get("subPathExpr"):
+        return expand(str(mount["subPathExpr"]), env)
+    return ""
+
+
+def mounts(
+    container: Object,
+    volume_paths: Mapping[str, str],
+    read_only: frozenset[str] = frozenset(),
+    sub_paths: Mapping[int, str] | None = None,
+) -> tuple[Mount, ...]:
     result = []
-    for mount in container.get("volumeMounts") or []:
+    for i, mount in enumerate(container.get("volumeMounts") or []):
         source = volume_paths.get(mount["name"])
         if source is None:
             raise ConfigError(f"volume {mount['name']!r} is not defined in the pod")
-        if mount.get("subPath"):
-            source = posixpath.join(source, mount["subPath"])
-        result.append(Mount(source, mount["mountPath"], bool(mount.get("readOnly"))))
+        if mount.get("subPath") or mount.get("subPathExpr"):
+            pinned = (sub_paths or {}).get(i)
+            if pinned is None:  # never the joined path: it could lead anywhere
+                raise ConfigError(f"subpath of volume {mount['name']!r} was not prepared")
+            source = pinned
+        ro = bool(mount.get("readOnly")) or mount["name"] in read_only
+        result.append(Mount(source, mount["mountPath"], ro))
     return tuple(result)
 
 

@@ -6,18 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
 
+from minik8s.api import times
+from minik8s.api.meta import Object
 from minik8s.kubelet import actions, specs
 from minik8s.kubelet.runtime import Container, State
 
-Object = dict[str, Any]
 TERMINAL_PHASES = ("Succeeded", "Failed")
-
-
-def rfc3339(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -31,7 +26,11 @@ class PodView:
     startup: Mapping[str, bool] = field(default_factory=dict)
     """Container name → startup probe passed (absent: no startup probe)."""
     host_ip: str = ""
-    now: Callable[[], str] = lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now: Callable[[], str] = times.now_rfc3339
+
+
+def host_network(pod: Object) -> bool:
+    return (pod.get("spec") or {}).get("hostNetwork") is True
 
 
 def terminated_state(c: Container) -> Object:
@@ -43,9 +42,9 @@ def terminated_state(c: Container) -> Object:
     if c.error:
         state["message"] = c.error
     if c.started_at:
-        state["startedAt"] = rfc3339(c.started_at)
+        state["startedAt"] = times.format_timestamp(c.started_at)
     if c.finished_at:
-        state["finishedAt"] = rfc3339(c.finished_at)
+        state["finishedAt"] = times.format_timestamp(c.finished_at)
     return {"terminated": state}
 
 
@@ -56,7 +55,7 @@ def container_status(spec: Object, history: list[Container], view: PodView) -> O
     waiting = view.waiting.get(name)
     last_state: Object = {}
     if latest is not None and latest.state is State.RUNNING:
-        state: Object = {"running": {"startedAt": rfc3339(latest.started_at or 0)}}
+        state: Object = {"running": {"startedAt": times.format_timestamp(latest.started_at or 0)}}
         if previous is not None and previous.state is State.EXITED:
             last_state = terminated_state(previous)
     elif waiting is not None:
@@ -194,6 +193,8 @@ def compute(pod: Object, containers: list[Container], view: PodView) -> Object:
         "qosClass": qos_class(pod),
     }
     ip = sandbox.ip if sandbox is not None and sandbox.state is State.RUNNING else None
+    if sandbox is not None and sandbox.state is State.RUNNING and host_network(pod):
+        ip = view.host_ip  # a hostNetwork pod's IP is its node's, as in Kubernetes
     if not ip and terminal:
         ip = old.get("podIP")
     if ip:

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import Any
 
 from minik8s.api import errors
+from minik8s.api.meta import Object
 from minik8s.api.resources import PODS
 from minik8s.client.api import ApiClient
 
 logger = logging.getLogger(__name__)
-
-Object = dict[str, Any]
 
 
 class StatusManager:

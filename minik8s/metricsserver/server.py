@@ -1,152 +1,168 @@
-"""The metrics server's HTTPS API: `metrics.k8s.io/v1beta1` nodes and pods (get and list,
-label and field selectors, Tables), its discovery documents and health.
+"""The metrics server process (metrics-server's `cmd/metrics-server/app`): informers on nodes
+and pods, the scrape loop, the HTTPS API, and its registration with the aggregation layer.
+`main` is the `minik8s-metrics-server` command.
 
-Only the aggregation layer talks to it: the TLS server requires a client certificate signed
-by the request-header CA the apiserver publishes (`kube-system/extension-apiserver-
-authentication`), so every request comes from the apiserver, which authenticated and
-authorized it first; the user it names arrives in `X-Remote-User`.
+Why a separate, aggregated server (as metrics-server is) rather than the apiserver itself:
+scraping every kubelet each resolution is a component's periodic work with its own identity
+(`nodes/metrics`), not request handling; keeping it out of the apiserver keeps the apiserver
+free of kubelet traffic, and it shows the aggregation layer for real: discovery lists
+metrics.k8s.io only while this process answers.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
+import logging
+import shutil
+import socket
+import ssl
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-import orjson
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+import uvicorn
 
-from minik8s.api import errors, selectors
-from minik8s.metricsserver import api
-from minik8s.metricsserver.storage import Storage
+from minik8s import pki
+from minik8s.api import resources
+from minik8s.client import tasks
+from minik8s.client.api import ApiClient, ClientSettings
+from minik8s.client.informer import InformerFactory
+from minik8s.client.kubeconfig import load_kubeconfig
+from minik8s.componentbase import runner
+from minik8s.metricsserver import config, registration, storage
+from minik8s.metricsserver.config import MetricsServerSettings
+from minik8s.metricsserver.httpserver import MetricsApi
+from minik8s.metricsserver.scraper import Scraper
 
-Object = dict[str, Any]
-PREFIX = f"/apis/{api.GROUP}/{api.VERSION}"
+logger = logging.getLogger(__name__)
+
+AUTH_CONFIGMAP = ("kube-system", "extension-apiserver-authentication")
+REQUESTHEADER_CA = "requestheader-client-ca-file"
 
 
-class MetricsApi:
-    def __init__(
-        self,
-        storage: Storage,
-        nodes: Callable[[], list[Object]],
-        pods: Callable[[], list[Object]],
-        ready: Callable[[], bool],
-    ) -> None:
-        self.storage = storage
-        self.nodes = nodes
-        self.pods = pods
-        self.ready = ready
-        self.app = Starlette(
-            routes=[
-                Route("/healthz", self._health),
-                Route("/livez", self._health),
-                Route("/readyz", self._ready),
-                Route("/apis", lambda r: wire_json({"kind": "APIGroupList", "apiVersion": "v1",
-                                                    "groups": [api.api_group()]})),
-                Route(f"/apis/{api.GROUP}", lambda r: wire_json(api.api_group())),
-                Route(PREFIX, lambda r: wire_json(api.resource_list())),
-                Route(f"{PREFIX}/nodes", self._list_nodes),
-                Route(f"{PREFIX}/nodes/{{name}}", self._get_node),
-                Route(f"{PREFIX}/pods", self._list_pods),
-                Route(f"{PREFIX}/namespaces/{{namespace}}/pods", self._list_pods),
-                Route(f"{PREFIX}/namespaces/{{namespace}}/pods/{{name}}", self._get_pod),
-            ]
-        )  # fmt: skip
-
-    async def _health(self, request: Request) -> Response:
-        return PlainTextResponse("ok")
-
-    async def _ready(self, request: Request) -> Response:
-        if not self.ready():
-            return PlainTextResponse("no metrics scraped yet", 503)
-        return PlainTextResponse("ok")
-
-    # -- nodes --------------------------------------------------------------------------------
-    def _node_items(self, request: Request) -> list[Object]:
-        labels = _labels(request)
-        items = []
-        for node in self.nodes():
-            metadata = node.get("metadata") or {}
-            if labels is not None and not labels.matches(metadata.get("labels") or {}):
-                continue
-            usage = self.storage.node_usage(metadata.get("name", ""))
-            if usage is not None:
-                items.append(api.node_metrics(node, usage))
-        return sorted(items, key=lambda i: i["metadata"]["name"])
-
-    async def _list_nodes(self, request: Request) -> Response:
-        return _answer(request, api.metrics_list("NodeMetrics", self._node_items(request)))
-
-    async def _get_node(self, request: Request) -> Response:
-        name = request.path_params["name"]
-        for node in self.nodes():
-            if (node.get("metadata") or {}).get("name") == name:
-                usage = self.storage.node_usage(name)
-                if usage is not None:
-                    return _answer(request, api.node_metrics(node, usage), single=True)
-        return _error(errors.not_found("nodemetrics", name, api.GROUP))
-
-    # -- pods ---------------------------------------------------------------------------------
-    def _pod_items(self, request: Request, namespace: str | None) -> list[Object]:
-        labels = _labels(request)
-        fields = request.query_params.get("fieldSelector")
-        field_selector = selectors.parse_field_selector(fields) if fields else None
-        usage = self.storage.pod_usage()
-        items = []
-        for pod in self.pods():
-            metadata = pod.get("metadata") or {}
-            key = (metadata.get("namespace", ""), metadata.get("name", ""))
-            if namespace is not None and key[0] != namespace:
-                continue
-            if labels is not None and not labels.matches(metadata.get("labels") or {}):
-                continue
-            if field_selector is not None and not field_selector.matches(pod):
-                continue
-            containers = usage.get(key)
-            if containers:
-                items.append(api.pod_metrics(pod, containers))
-        return sorted(items, key=lambda i: (i["metadata"]["namespace"], i["metadata"]["name"]))
-
-    async def _list_pods(self, request: Request) -> Response:
-        namespace = request.path_params.get("namespace")
+async def _front_proxy_ca(client: ApiClient, stop: asyncio.Event) -> str:
+    """The request-header CA the apiserver publishes (waits until it does)."""
+    namespace, name = AUTH_CONFIGMAP
+    while not stop.is_set():
         try:
-            items = self._pod_items(request, namespace)
-        except errors.ApiError as e:
-            return _error(e)
-        return _answer(request, api.metrics_list("PodMetrics", items))
-
-    async def _get_pod(self, request: Request) -> Response:
-        namespace, name = request.path_params["namespace"], request.path_params["name"]
-        containers = self.storage.pod_usage().get((namespace, name))
-        if containers:
-            for pod in self.pods():
-                metadata = pod.get("metadata") or {}
-                if (metadata.get("namespace"), metadata.get("name")) == (namespace, name):
-                    return _answer(request, api.pod_metrics(pod, containers), single=True)
-        return _error(errors.not_found("podmetrics", f"{namespace}/{name}", api.GROUP))
+            configmap = await client.get(resources.CONFIGMAPS, name, namespace)
+            ca = (configmap.get("data") or {}).get(REQUESTHEADER_CA)
+            if ca:
+                return str(ca)
+        except Exception as e:  # not there yet, or the apiserver is still starting
+            logger.info("waiting for %s/%s: %s", namespace, name, e)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1.0)
+    raise asyncio.CancelledError
 
 
-def wire_json(body: Any, code: int = 200) -> Response:
-    """JSON as Kubernetes writes it (a newline after the object)."""
-    return Response(
-        orjson.dumps(body, option=orjson.OPT_APPEND_NEWLINE),
-        status_code=code,
-        media_type="application/json",
+def _bind(settings: MetricsServerSettings) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.bind_address, settings.secure_port))
+    return sock
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the component runner owns SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[no-untyped-def]
+        yield
+
+
+async def serve(settings: MetricsServerSettings, stop: asyncio.Event) -> None:
+    config = load_kubeconfig(settings.client.kubeconfig)
+    temp_dir = None
+    cert_dir = Path(settings.cert_dir) if settings.cert_dir else None
+    if cert_dir is None:
+        temp_dir = cert_dir = Path(tempfile.mkdtemp(prefix="minik8s-metrics-server-"))
+    name, namespace = settings.service_name, settings.service_namespace
+    serving = pki.ensure_serving_certificate(
+        cert_dir, ("127.0.0.1", "localhost", f"{name}.{namespace}.svc", settings.advertise_address)
     )
+    async with ApiClient(config, ClientSettings(user_agent="minik8s-metrics-server/0.1")) as client:
+        factory = InformerFactory(client)
+        nodes = factory.informer(resources.NODES)
+        pods = factory.informer(resources.PODS, field_selector="status.phase=Running")
+        factory.start()
+        await factory.wait_synced()
+        ca = await _front_proxy_ca(client, stop)
+        ca_file = cert_dir / "requestheader-ca.crt"
+        ca_file.write_text(ca)
+        store = storage.Storage()
+        metrics_api = MetricsApi(store, nodes.store.list, pods.store.list, lambda: store.previous)
+        sock = _bind(settings)
+        port = sock.getsockname()[1]
+        server = _Server(
+            uvicorn.Config(
+                metrics_api.app,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+                ssl_certfile=str(serving.cert),
+                ssl_keyfile=str(serving.key),
+                ssl_ca_certs=str(ca_file),
+                ssl_cert_reqs=ssl.CERT_REQUIRED,
+                timeout_graceful_shutdown=2,
+            )
+        )
+        serving_task = tasks.spawn(server.serve(sockets=[sock]), "metrics-server-https")
+        logger.info("serving metrics.k8s.io/v1beta1 on https://%s:%d", settings.bind_address, port)
+        async with Scraper(settings, config) as scraper:
+            scraping = tasks.spawn(
+                _scrape_loop(scraper, store, nodes.store.list, settings, stop), "scrape"
+            )
+            try:
+                if settings.register:
+                    await registration.register(
+                        client, namespace, name, settings.advertise_address, port,
+                        serving.ca_cert.read_bytes(),
+                    )  # fmt: skip
+                await stop.wait()
+            finally:
+                if settings.register:
+                    await registration.deregister(client, namespace, name)
+                scraping.cancel()
+                server.should_exit = True
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(serving_task, 5)
+                with contextlib.suppress(asyncio.CancelledError):
+                    await scraping
+                await factory.stop()
+                if temp_dir is not None:
+                    shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def _labels(request: Request) -> Any:
-    text = request.query_params.get("labelSelector")
-    return selectors.parse_label_selector(text) if text else None
+async def _scrape_loop(
+    scraper: Scraper,
+    store: storage.Storage,
+    list_nodes: Callable[[], list[dict[str, Any]]],
+    settings: MetricsServerSettings,
+    stop: asyncio.Event,
+) -> None:
+    """Scrape every node each resolution; a node that fails keeps its last samples."""
+    while not stop.is_set():
+        started = asyncio.get_running_loop().time()
+        current = list_nodes()
+        scrapes = await scraper.scrape_all(current)
+        for node, scrape in scrapes.items():
+            store.store(node, scrape)
+        store.forget({n["metadata"]["name"] for n in current})
+        logger.debug("scraped %d/%d nodes", len(scrapes), len(current))
+        elapsed = asyncio.get_running_loop().time() - started
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), max(0.0, settings.metric_resolution - elapsed))
 
 
-def _answer(request: Request, body: Object, single: bool = False) -> Response:
-    if "as=Table" in request.headers.get("accept", ""):
-        return wire_json(api.table([body] if single else body["items"]))
-    return wire_json(body)
+def main(argv: list[str] | None = None) -> None:
+    """`minik8s-metrics-server`: flags, logging, then `serve` until SIGTERM."""
+    settings = config.parse_args(argv)
+    runner.run(functools.partial(serve, settings), "minik8s-metrics-server", settings.log_level)
 
 
-def _error(error: errors.ApiError) -> Response:
-    return wire_json(error.to_status(), error.code)
+if __name__ == "__main__":
+    main()

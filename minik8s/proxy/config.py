@@ -5,26 +5,31 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from minik8s.componentbase import options
 
 
 @dataclass(frozen=True)
 class ProxySettings:
     node_name: str
     """Name of the node this proxy serves (traffic policy `Local` keeps to its endpoints)."""
-    kubeconfig: str | None = None
-    """Kubeconfig to reach the apiserver (default: $KUBECONFIG or ~/.kube/config)."""
+    client: options.ClientOptions = field(default_factory=options.ClientOptions)
+    """How to reach the apiserver (`--kubeconfig`, `--master`)."""
     cluster_cidr: str | None = "10.244.0.0/16"
     """Pod network; traffic to a ClusterIP from outside it is masqueraded (None: masquerade all)."""
     service_cluster_ip_range: str = "10.96.0.0/16"
     """Service CIDR, routed to `bridge_name` before any rule is written."""
+    nodeport_addresses: tuple[str, ...] = ()
+    """CIDRs whose local addresses NodePorts answer on (kube-proxy's `--nodeport-addresses`);
+    empty: every local address. `minik8s up` passes 127.0.0.1/32."""
     bridge_name: str = "minik8s-svc"
     """Local bridge that owns the Service CIDR route, so a Service IP never leaves the machine."""
-    healthz_port: int = 10256
-    """Port of /healthz and /metrics (0: any free port; -1: none)."""
-    healthz_bind_address: str = "127.0.0.1"
-    """Address /healthz and /metrics listen on."""
+    healthz: options.HealthzOptions = field(
+        default_factory=lambda: options.HealthzOptions(port=10256)
+    )
+    """Where /healthz and /metrics listen (0: any free port; -1: none)."""
     min_sync_period: float = 1.0
     """Shortest time between two syncs: changes arriving faster are coalesced."""
     sync_period: float = 30.0
@@ -44,6 +49,13 @@ class ProxySettings:
     log_level: str = "info"
 
     @property
+    def localhost_node_ports(self) -> bool:
+        """NodePorts may answer on 127.0.0.1 (route_localnet is needed for them)."""
+        loopback = ipaddress.ip_network("127.0.0.0/8")
+        networks = [ipaddress.ip_network(c) for c in self.nodeport_addresses]
+        return not networks or any(n.version == 4 and n.overlaps(loopback) for n in networks)
+
+    @property
     def healthz_timeout(self) -> float:
         """/healthz fails when no sync succeeded for this long (kube-proxy: 2 x sync period)."""
         return 2 * self.sync_period + 30
@@ -58,34 +70,41 @@ def _cidr(text: str) -> str:
         raise argparse.ArgumentTypeError(f"not an IPv4 CIDR: {text!r} ({e})") from e
 
 
-def _positive(text: str) -> float:
-    value = float(text.rstrip("s"))
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0: {text}")
-    return value
-
-
-def _verbosity(level: int) -> str:
-    """klog's `--v`: 0-3 info, 4 and more debug."""
-    return "debug" if level >= 4 else "info"
+def _cidr_list(text: str) -> tuple[str, ...]:
+    """Comma-separated CIDRs (IPv4 or IPv6, host bits allowed as kube-proxy allows them)."""
+    cidrs = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            cidrs.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(f"not a CIDR: {part!r} ({e})") from e
+    return tuple(cidrs)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="minik8s-proxy",
-        description="Programs iptables for ClusterIP and NodePort Services on this node.",
+    d = ProxySettings(node_name="")
+    p = options.new_parser(
+        "minik8s-proxy", "Programs iptables for ClusterIP and NodePort Services on this node."
     )
-    p.add_argument("--kubeconfig", help="kubeconfig of the apiserver")
+    options.add_client_flags(p)
+    options.add_healthz_flags(p, d.healthz.port)
+    options.add_logging_flags(p)
     p.add_argument("--node-name", "--hostname-override", dest="node_name",
                    default=socket.gethostname(), help="this node's name")  # fmt: skip
     p.add_argument("--cluster-cidr", type=_cidr, default="10.244.0.0/16",
                    help="pod network; '' masquerades all Service traffic")  # fmt: skip
     p.add_argument("--service-cluster-ip-range", type=_cidr, default="10.96.0.0/16")
+    p.add_argument(
+        "--nodeport-addresses", type=_cidr_list, default=(), metavar="CIDR[,CIDR…]",
+        help="NodePorts answer only on the local addresses in these CIDRs (default: all)",
+    )  # fmt: skip
     p.add_argument("--bridge-name", default="minik8s-svc")
-    p.add_argument("--healthz-port", type=int, default=10256)
-    p.add_argument("--healthz-bind-address", default="127.0.0.1")
-    p.add_argument("--min-sync-period", type=_positive, default=1.0, help="seconds")
-    p.add_argument("--sync-period", type=_positive, default=30.0, help="seconds")
+    p.add_argument("--min-sync-period", type=options.positive_duration,
+                   default=d.min_sync_period, metavar="DURATION")  # fmt: skip
+    p.add_argument("--sync-period", type=options.positive_duration, default=d.sync_period,
+                   metavar="DURATION")  # fmt: skip
     p.add_argument(
         "--restore-budget",
         type=int,
@@ -103,26 +122,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--cleanup", action="store_true", help="remove the proxy's rules, route and bridge; exit"
     )
-    p.add_argument("--v", type=int, default=2, help="log verbosity (>= 4: debug)")
     return p
 
 
 def parse_args(argv: list[str] | None = None) -> ProxySettings:
     args = build_parser().parse_args(argv)
-    return ProxySettings(
-        node_name=args.node_name,
-        kubeconfig=args.kubeconfig,
+    return options.settings_from(
+        ProxySettings, args,
+        client=options.client_options(args),
+        healthz=options.healthz_options(args),
         cluster_cidr=args.cluster_cidr or None,
-        service_cluster_ip_range=args.service_cluster_ip_range,
-        bridge_name=args.bridge_name,
-        healthz_port=args.healthz_port,
-        healthz_bind_address=args.healthz_bind_address,
-        min_sync_period=args.min_sync_period,
         sync_period=max(args.sync_period, args.min_sync_period),
         restore_budget=max(1, args.restore_budget),
         restore_parallel=max(1, args.restore_parallel),
-        state_file=args.state_file,
-        lock_file=args.lock_file,
-        cleanup=args.cleanup,
-        log_level=_verbosity(args.v),
-    )
+    )  # fmt: skip

@@ -29,10 +29,12 @@ logger = logging.getLogger(__name__)
 
 SYSCTLS: dict[str, str] = {
     "net.ipv4.ip_forward": "1",
-    "net.ipv4.conf.all.route_localnet": "1",  # node ports on 127.0.0.1, like kube-proxy
     "net.bridge.bridge-nf-call-iptables": "1",  # pod → Service → pod on the same bridge
 }
 """What kube-proxy needs; each is set only if present, and its old value remembered."""
+ROUTE_LOCALNET = "net.ipv4.conf.all.route_localnet"
+"""NodePorts on 127.0.0.1 (as kube-proxy's localhost node ports): set only when NodePorts may
+answer on loopback, and only once MINIK8S-FIREWALL drops what else would reach 127.0.0.0/8."""
 
 LOCK_WAIT = "5"
 """Seconds an iptables call waits for the xtables lock (`-w`)."""
@@ -46,6 +48,7 @@ class Netfilter(Protocol):
     """What the syncer needs from the host (a fake implements it in unit tests)."""
 
     async def prepare(self) -> None: ...
+    async def local_addresses(self) -> list[str]: ...
     async def list_chains(self) -> set[ChainKey]: ...
     async def missing_jumps(self, existing: set[ChainKey]) -> list[Jump]: ...
     async def restore(self, text: str) -> None: ...
@@ -58,6 +61,8 @@ class Host:
 
     service_cidr: str
     bridge: str = "minik8s-svc"
+    localnet: bool = True
+    """NodePorts may answer on 127.0.0.1: route_localnet on, behind MINIK8S-FIREWALL."""
     state_file: Path = Path("/run/minik8s/proxy-state.json")
     proc_sys: Path = Path("/proc/sys")
 
@@ -79,9 +84,27 @@ class Host:
     # --- before any rule: the Service route and the sysctls ---------------------------------
 
     async def prepare(self) -> None:
-        """Route the Service CIDR to our bridge and set the sysctls; run before any rule."""
+        """Route the Service CIDR to our bridge, install the localnet firewall, then set the
+        sysctls (route_localnet last: never a moment without the rule that guards it)."""
         await self.ensure_route()
+        if self.localnet:
+            await self.ensure_firewall()
         self.set_sysctls()
+
+    async def ensure_firewall(self) -> None:
+        """MINIK8S-FIREWALL and its jump from INPUT, in one transaction."""
+        table, chain, rule = next(j for j in r.JUMPS if j[2][-1] == r.FIREWALL)
+        step = restore.Step(table, written={r.FIREWALL: r.FIREWALL_RULES})
+        if not await self._succeeds("iptables", "-w", LOCK_WAIT, "-t", table, "-C", chain, *rule):
+            step.jumps.append((chain, rule))
+        await self.restore(restore.render_call([step]))
+        logger.info("installed %s before route_localnet", r.FIREWALL)
+
+    async def local_addresses(self) -> list[str]:
+        """The IPv4 addresses of this host's interfaces."""
+        listing = json.loads(await self.run("ip", "-j", "-4", "addr", "show") or "[]")
+        return [info["local"] for link in listing for info in link.get("addr_info") or []
+                if info.get("local")]  # fmt: skip
 
     async def ensure_route(self) -> None:
         if not await self._succeeds("ip", "link", "show", "dev", self.bridge):
@@ -104,7 +127,8 @@ class Host:
     def set_sysctls(self) -> None:
         saved = self._load_state()
         originals: dict[str, str] = dict(saved.get("sysctls") or {})
-        for name, value in SYSCTLS.items():
+        wanted = {**SYSCTLS, **({ROUTE_LOCALNET: "1"} if self.localnet else {})}
+        for name, value in wanted.items():
             path = self.proc_sys / name.replace(".", "/")
             if not path.exists():
                 logger.info("sysctl %s is not available; skipped", name)
@@ -174,7 +198,9 @@ class Host:
     # --- cleanup ---------------------------------------------------------------------------
 
     async def cleanup(self) -> None:
-        """Remove our jumps, chains, route and bridge; restore the sysctls we changed."""
+        """Restore the sysctls we changed (route_localnet before its firewall goes), then
+        remove our jumps, chains, route and bridge."""
+        self.restore_sysctls()
         if shutil.which("iptables"):
             await self.remove_jumps()
             chains = await self.list_chains()
@@ -184,7 +210,6 @@ class Host:
         if await self._succeeds("ip", "link", "show", "dev", self.bridge):
             await self.run("ip", "link", "del", "dev", self.bridge)  # its routes go with it
             logger.info("deleted bridge %s and its routes", self.bridge)
-        self.restore_sysctls()
 
     async def remove_jumps(self) -> None:
         """Delete every rule in a built-in chain that jumps to a chain of ours (one transaction

@@ -13,6 +13,8 @@ filter: OUTPUT, FORWARD → MINIK8S-SERVICES: REJECT a cluster IP:port without e
       INPUT, FORWARD → MINIK8S-EXTERNAL-SERVICES: the same for node ports;
       FORWARD → MINIK8S-FORWARD: accept marked and established service traffic;
       INPUT → MINIK8S-FIREWALL: drop non-loopback packets to 127/8 (route_localnet is on).
+NodePorts answer on every local address, or with `--nodeport-addresses` only on the local
+addresses in those CIDRs (`-d <address>/32` jumps to MINIK8S-NODEPORTS instead of `addrtype`).
 
 Chain names hash like Kubernetes': sha256 of `namespace/name:port` + protocol (+ endpoint for
 SEP chains), base32, first 16 characters. The output is deterministic: service ports in
@@ -69,6 +71,9 @@ class RuleOptions:
     """Packet mark bit that asks MINIK8S-POSTROUTING to masquerade."""
     large_cluster_endpoints: int = LARGE_CLUSTER_ENDPOINTS
     """Above this many endpoints in all, per-endpoint comments are left out, as in Kubernetes."""
+    node_port_addresses: tuple[str, ...] | None = None
+    """The local addresses NodePorts answer on (`--nodeport-addresses`, resolved); None: every
+    local address (`-m addrtype --dst-type LOCAL`)."""
 
 
 class Endpoint(NamedTuple):
@@ -424,14 +429,28 @@ class Builder:
                 tables[table][chain].append(rule)
             for chain, chain_rules in fragment.own:
                 nat[chain] = list(chain_rules)
-        nat[SERVICES].append(
-            f'-m comment --comment "{_NODEPORTS_COMMENT}" -m addrtype --dst-type LOCAL '
-            f"-j {NODEPORTS}"
-        )
+        nat[SERVICES].extend(nodeports_jumps(self.options.node_port_addresses))
         if self._memo is not None:
             self._memo.fragments = {sp: self._fragments[sp] for sp in ports}
             self._memo.large = self.large
         return self.rules
+
+
+def nodeports_jumps(addresses: tuple[str, ...] | None) -> list[str]:
+    """The last rules of MINIK8S-SERVICES: to MINIK8S-NODEPORTS for any local destination, or
+    only for the `--nodeport-addresses` ones, as kube-proxy writes them."""
+    comment = f'-m comment --comment "{_NODEPORTS_COMMENT}"'
+    if addresses is None:
+        return [f"{comment} -m addrtype --dst-type LOCAL -j {NODEPORTS}"]
+    return [f"{comment} -d {address}/32 -j {NODEPORTS}" for address in addresses]
+
+
+FIREWALL_RULES = (
+    '! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "block incoming localnet '
+    'connections" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP',
+)
+"""MINIK8S-FIREWALL: with route_localnet on, only loopback sources (or DNATed node ports) may
+reach 127.0.0.0/8; installed before the sysctl is set."""
 
 
 def _static_chains(rules: RuleSet, options: RuleOptions) -> None:
@@ -443,10 +462,7 @@ def _static_chains(rules: RuleSet, options: RuleOptions) -> None:
         '-m comment --comment "minik8s forwarding conntrack rule" '
         "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
     ])  # fmt: skip
-    rules.chain("filter", FIREWALL).append(
-        '! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "block incoming localnet '
-        'connections" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP'
-    )
+    rules.chain("filter", FIREWALL).extend(FIREWALL_RULES)
     for chain in (SERVICES, NODEPORTS, POSTROUTING, MARK_MASQ):
         rules.chain("nat", chain)
     rules.chain("nat", POSTROUTING).extend([

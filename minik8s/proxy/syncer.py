@@ -11,19 +11,21 @@ resyncs a sync writes only the chains whose rules changed. A failed sync is retr
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import gc
+import ipaddress
 import logging
 import sys
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from minik8s.api import times
 from minik8s.client.informer import Informer
 from minik8s.proxy import iptables, restore
 from minik8s.proxy import rules as r
@@ -147,6 +149,7 @@ class Syncer:
         sys.setswitchinterval(SWITCH_INTERVAL)
         try:
             if full:
+                await self._resolve_node_port_addresses()
                 existing = await self.netfilter.list_chains()
                 jumps = await self.netfilter.missing_jumps(existing)
                 self._applied = {}
@@ -205,6 +208,19 @@ class Syncer:
             len(desired), ruleset.rule_count())  # fmt: skip
         self.syncs += 1
         return True
+
+    async def _resolve_node_port_addresses(self) -> None:
+        """`--nodeport-addresses` CIDRs → this host's addresses in them (on every full sync:
+        an interface may have gained or lost one)."""
+        networks = [ipaddress.ip_network(c) for c in self.settings.nodeport_addresses]
+        if not networks:
+            return
+        local = await self.netfilter.local_addresses()
+        inside = {a for a in local if any(ipaddress.ip_address(a) in n for n in networks)}
+        chosen = tuple(sorted(inside))
+        if chosen != self.options.node_port_addresses:
+            logger.info("NodePorts answer on %s", ", ".join(chosen) or "no local address")
+            self.options = dataclasses.replace(self.options, node_port_addresses=chosen)
 
     def _produce(
         self,
@@ -375,9 +391,5 @@ def _pause_gc() -> bool:
 
 def _trigger_time(meta: dict[str, Any]) -> float:
     text = (meta.get("annotations") or {}).get(TRIGGER_ANNOTATION)
-    if text:
-        try:
-            return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            pass
-    return time.time()
+    stamp = times.parse_timestamp(text)
+    return time.time() if stamp is None else stamp

@@ -3,33 +3,28 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from minik8s.componentbase import options
 from minik8s.scheduler.nodeinfo import DEFAULT_SCHEDULER
+
+LEASE_NAME = "minik8s-scheduler"
 
 
 @dataclass(frozen=True)
 class SchedulerSettings:
-    kubeconfig: str | None = None
-    """Kubeconfig file to reach the apiserver (None: $KUBECONFIG or ~/.kube/config)."""
+    client: options.ClientOptions = field(default_factory=options.ClientOptions)
+    """How to reach the apiserver (`--kubeconfig`, `--master`)."""
+    leader_election: options.LeaderElectionOptions = field(
+        default_factory=lambda: options.LeaderElectionOptions(resource_name=LEASE_NAME)
+    )
+    """The Lease only one scheduler works while holding (`--leader-elect*`)."""
+    healthz: options.HealthzOptions = field(
+        default_factory=lambda: options.HealthzOptions(port=10259)
+    )
+    """Where /healthz, /readyz and /metrics listen (`--healthz-*`)."""
     scheduler_name: str = DEFAULT_SCHEDULER
     """Pods whose `spec.schedulerName` is this are ours."""
-    leader_elect: bool = True
-    """Campaign for the Lease and schedule only while holding it."""
-    lease_name: str = "minik8s-scheduler"
-    """Name of the leader-election Lease."""
-    lease_namespace: str = "kube-system"
-    """Namespace of the leader-election Lease."""
-    lease_duration: float = 15.0
-    """Seconds a standby waits after the leader's last renewal before taking over."""
-    renew_deadline: float = 10.0
-    """Seconds the leader keeps trying to renew before it steps down."""
-    retry_period: float = 2.0
-    """Seconds between two attempts to acquire or renew the Lease."""
-    healthz_bind_address: str = "127.0.0.1"
-    """Address of the /healthz, /readyz and /metrics server."""
-    healthz_port: int = 10259
-    """Its port; 0 picks a free one, a negative value serves none."""
     percentage_of_nodes_to_score: int = 0
     """Share of the nodes to find feasible before scoring; 0 adapts to the cluster size."""
     initial_backoff: float = 1.0
@@ -46,85 +41,48 @@ class SchedulerSettings:
     """Record a `Scheduled` Event for every binding, as Kubernetes does."""
     housekeeping_period: float = 1.0
     """Seconds between two expiries of stale assumptions."""
-    verbosity: int = 2
-    """klog-style `--v`: 4 and above log at debug level."""
-
-    @property
-    def log_level(self) -> str:
-        return "debug" if self.verbosity >= 4 else "info"
-
-
-def _bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("1", "t", "true", "yes", "y", "on"):
-        return True
-    if lowered in ("0", "f", "false", "no", "n", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"not a boolean: {text!r}")
+    log_level: str = "info"
+    """`--v` (klog's verbosity: 4 and above is debug) or a level name."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     d = SchedulerSettings()
-    p = argparse.ArgumentParser(
-        prog="minik8s-scheduler",
-        description="Assign pending pods to nodes, through the apiserver.",
+    p = options.new_parser(
+        "minik8s-scheduler", "Assign pending pods to nodes, through the apiserver."
     )
-    p.add_argument("--kubeconfig", default=None, help="kubeconfig file of the apiserver")
+    options.add_client_flags(p)
+    options.add_leader_election_flags(p, LEASE_NAME)
+    # minik8s' first spellings of the Lease's name and namespace, still accepted.
+    p.add_argument("--lease-name", dest="leader_elect_resource_name", default=argparse.SUPPRESS,
+                   help=argparse.SUPPRESS)  # fmt: skip
+    p.add_argument("--lease-namespace", dest="leader_elect_resource_namespace",
+                   default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # fmt: skip
+    options.add_healthz_flags(p, d.healthz.port)
+    options.add_logging_flags(p)
     p.add_argument("--scheduler-name", default=d.scheduler_name)
-    p.add_argument(
-        "--leader-elect", type=_bool, nargs="?", const=True, default=d.leader_elect,
-        help="campaign for a Lease and schedule only while leading (default true)",
-    )  # fmt: skip
-    p.add_argument("--lease-name", "--leader-elect-resource-name", default=d.lease_name)
-    p.add_argument(
-        "--lease-namespace", "--leader-elect-resource-namespace", default=d.lease_namespace
-    )
-    p.add_argument("--leader-elect-lease-duration", type=float, default=d.lease_duration)
-    p.add_argument("--leader-elect-renew-deadline", type=float, default=d.renew_deadline)
-    p.add_argument("--leader-elect-retry-period", type=float, default=d.retry_period)
-    p.add_argument("--healthz-bind-address", default=d.healthz_bind_address)
-    p.add_argument("--healthz-port", type=int, default=d.healthz_port)
     p.add_argument(
         "--percentage-of-nodes-to-score", type=int, default=d.percentage_of_nodes_to_score,
         help="0 (default) adapts: 50%% - nodes/125, at least 5%% and 100 nodes",
     )  # fmt: skip
-    p.add_argument("--pod-initial-backoff-seconds", type=float, default=d.initial_backoff)
-    p.add_argument("--pod-max-backoff-seconds", type=float, default=d.max_backoff)
+    p.add_argument("--pod-initial-backoff-seconds", type=options.duration,
+                   default=d.initial_backoff)  # fmt: skip
+    p.add_argument("--pod-max-backoff-seconds", type=options.duration, default=d.max_backoff)
     p.add_argument("--max-binds-in-flight", type=int, default=d.max_binds_in_flight)
-    p.add_argument(
-        "--record-scheduled-events", type=_bool, nargs="?", const=True,
-        default=d.record_scheduled_events,
-    )  # fmt: skip
-    p.add_argument("--v", "-v", type=int, default=d.verbosity, help="log verbosity (4: debug)")
+    options.bool_flag(p, "--record-scheduled-events", d.record_scheduled_events)
     return p
 
 
 def parse_args(argv: list[str] | None = None) -> SchedulerSettings:
-    a = build_parser().parse_args(argv)
-    if (
-        not a.leader_elect_lease_duration
-        > a.leader_elect_renew_deadline
-        > (a.leader_elect_retry_period)
-        > 0
-    ):
-        build_parser().error("need lease duration > renew deadline > retry period > 0")
+    p = build_parser()
+    a = p.parse_args(argv)
     if not 0 <= a.percentage_of_nodes_to_score <= 100:
-        build_parser().error("--percentage-of-nodes-to-score must be within 0..100")
-    return SchedulerSettings(
-        kubeconfig=a.kubeconfig,
-        scheduler_name=a.scheduler_name,
-        leader_elect=a.leader_elect,
-        lease_name=a.lease_name,
-        lease_namespace=a.lease_namespace,
-        lease_duration=a.leader_elect_lease_duration,
-        renew_deadline=a.leader_elect_renew_deadline,
-        retry_period=a.leader_elect_retry_period,
-        healthz_bind_address=a.healthz_bind_address,
-        healthz_port=a.healthz_port,
-        percentage_of_nodes_to_score=a.percentage_of_nodes_to_score,
+        p.error("--percentage-of-nodes-to-score must be within 0..100")
+    return options.settings_from(
+        SchedulerSettings, a,
+        client=options.client_options(a),
+        leader_election=options.leader_election_options(a, p),
+        healthz=options.healthz_options(a),
         initial_backoff=a.pod_initial_backoff_seconds,
         max_backoff=a.pod_max_backoff_seconds,
         max_binds_in_flight=max(1, a.max_binds_in_flight),
-        record_scheduled_events=a.record_scheduled_events,
-        verbosity=a.v,
-    )
+    )  # fmt: skip

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from minik8s.api import quantity
+from minik8s.api import meta, quantity
 
 logger = logging.getLogger(__name__)
 
@@ -297,11 +297,9 @@ def parse_term(term: dict[str, Any]) -> SelectorTerm:
     )
 
 
-def _owner_uid(metadata: dict[str, Any]) -> str:
-    for ref in metadata.get("ownerReferences") or []:
-        if ref.get("controller"):
-            return str(ref.get("uid") or "")
-    return ""
+def _owner_uid(pod: dict[str, Any]) -> str:
+    ref = meta.controller_ref(pod)
+    return str(ref.get("uid") or "") if ref else ""
 
 
 def pod_info(pod: dict[str, Any]) -> PodInfo:
@@ -349,7 +347,7 @@ def pod_info(pod: dict[str, Any]) -> PodInfo:
             )
             for t in spec.get("tolerations") or ()
         ),
-        owner_uid=_owner_uid(metadata),
+        owner_uid=_owner_uid(pod),
         claims=tuple(
             str(v["persistentVolumeClaim"]["claimName"])
             for v in spec.get("volumes") or ()

@@ -15,7 +15,7 @@ import random
 import time
 from typing import Any
 
-from minik8s.api import errors, storageutil
+from minik8s.api import errors, storageutil, times
 from minik8s.api.resources import (
     NODES,
     PERSISTENTVOLUMECLAIMS,
@@ -29,7 +29,6 @@ from minik8s.client.api import ApiClient
 from minik8s.client.informer import Informer
 from minik8s.componentbase.events import EventRecorder
 from minik8s.scheduler import algorithm, metrics, volumebinding
-from minik8s.scheduler.binder import ApiClientBinder, Binder
 from minik8s.scheduler.cache import SchedulerCache
 from minik8s.scheduler.config import SchedulerSettings
 from minik8s.scheduler.nodeinfo import NodeInfo, PodInfo, is_unscheduled, node_info, pod_info
@@ -72,10 +71,6 @@ def unschedulable_condition_current(pod: dict[str, Any], message: str) -> bool:
     return False
 
 
-def _now_rfc3339() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
 class Scheduler:
     def __init__(
         self,
@@ -83,10 +78,8 @@ class Scheduler:
         settings: SchedulerSettings,
         recorder: EventRecorder | None = None,
         rng: random.Random | None = None,
-        binder: Binder | None = None,
     ) -> None:
         self.client = client
-        self.binder: Binder = binder or ApiClientBinder(client)
         self.settings = settings
         self.recorder = recorder
         self.rng = rng or random.Random()
@@ -259,7 +252,7 @@ class Scheduler:
                     {"metadata": {"annotations": {storageutil.SELECTED_NODE: node}}},
                     namespace=pod.namespace, patch_type="merge",
                 )  # fmt: skip
-            await self.binder.bind(pod.namespace, pod.name, node)
+            await self.client.bind(pod.namespace, pod.name, node)
         except (errors.Conflict, errors.AlreadyExists, errors.NotFound) as e:
             # Bound by someone else, being deleted, or gone: the watch tells the rest.
             logger.info("pod %s: not bound to %s: %s", pod.key, node, e.message)
@@ -304,7 +297,7 @@ class Scheduler:
             "reason": "Unschedulable",
             "message": message,
             "lastProbeTime": None,
-            "lastTransitionTime": _now_rfc3339(),
+            "lastTransitionTime": times.now_rfc3339(),
         }
         try:
             await self.client.patch(

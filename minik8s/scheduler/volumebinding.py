@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from minik8s.api import meta, storageutil
+from minik8s.api.meta import Object
 from minik8s.scheduler.nodeinfo import PodInfo, SelectorTerm, VolumeConstraint, parse_term
-
-Object = dict[str, Any]
 
 AFFINITY_CONFLICT = "node(s) had volume node affinity conflict"
 NO_VOLUME_TO_BIND = "node(s) didn't find available persistent volumes to bind"

@@ -20,12 +20,11 @@ import aetcd.rtypes
 import orjson
 from aetcd import rpc
 
+from minik8s.api.meta import Object
 from minik8s.store import errors
 from minik8s.store.encryption import ResourceTransformer
 
 logger = logging.getLogger(__name__)
-
-Object = dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 
 `docker-compose up -d` with two nodes → both Ready, each with its own podCIDR → a 4-replica
 Deployment spreads over both nodes → a pod on node-1 reaches a pod on node-2 by IP and through
-a Service ClusterIP → `docker-compose stop node-2` → node-2 NotReady → its pods are replaced
-on node-1 → `docker-compose down -v` leaves no container, network or volume of the project.
+a Service ClusterIP → `kubectl logs` and `kubectl exec` reach both nodes' kubelets, which refuse
+unauthenticated callers, and a node holds only its own credentials → `docker-compose stop
+node-2` → node-2 NotReady → its pods are replaced on node-1 → `docker-compose down -v` leaves no
+container, network or volume of the project.
 
 Needs the images of `make compose-images`; runs under its own project name and API port, so it
 never touches a cluster a developer started with `make compose-up`.
@@ -33,7 +35,8 @@ from tests.support.waiting import wait_for
 pytestmark = [pytest.mark.e2e, pytest.mark.compose, pytest.mark.timeout(900)]
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-IMAGES = ("minik8s/minik8s", "minik8s/node", "minik8s/etcd")
+TAG = os.environ.get("MINIK8S_IMAGE_TAG", "latest")
+IMAGES = (f"minik8s/minik8s:{TAG}", f"minik8s/node:{TAG}", "minik8s/etcd")
 NODE_IMAGES = Path.home() / ".minik8s" / "cache" / "node-images.tar"
 NS = "compose-e2e"
 TIMINGS: dict[str, float] = {}
@@ -58,13 +61,15 @@ class Api:
     def __init__(self, kubeconfig: Path) -> None:
         config = yaml.safe_load(kubeconfig.read_text())
         cluster = config["clusters"][0]["cluster"]
+        user = config["users"][0]["user"]
         ca = base64.b64decode(cluster["certificate-authority-data"]).decode()
-        self.http = httpx.Client(
-            base_url=cluster["server"],
-            headers={"Authorization": f"Bearer {config['users'][0]['user']['token']}"},
-            verify=ssl.create_default_context(cadata=ca),
-            timeout=10,
+        context = ssl.create_default_context(cadata=ca)
+        for key in ("client-certificate-data", "client-key-data"):
+            (kubeconfig.parent / key).write_bytes(base64.b64decode(user[key]))
+        context.load_cert_chain(
+            kubeconfig.parent / "client-certificate-data", kubeconfig.parent / "client-key-data"
         )
+        self.http = httpx.Client(base_url=cluster["server"], verify=context, timeout=10)
 
     def get(self, path: str) -> Any:
         response = self.http.get(path)
@@ -323,6 +328,47 @@ def test_pod_to_pod_across_nodes_by_ip_and_through_a_service(cluster: Cluster) -
         1,
     )
     assert "nginx" in page.lower()
+
+
+def test_logs_and_exec_reach_every_node_and_kubelets_refuse_strangers(cluster: Cluster) -> None:
+    """The apiserver proxies to both nodes' HTTPS kubelets with its client certificate; a
+    request without one is a 401; a node holds its own credentials and nothing else."""
+    kubeconfig = str(cluster.work / "kubeconfig")
+    for pod, node in (("client", "node-1"), ("web-2", "node-2")):
+        logs = subprocess.run(
+            ["kubectl", "--kubeconfig", kubeconfig, "-n", NS, "logs", pod, "--tail=5"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert logs.returncode == 0, f"logs of {pod} on {node}: {logs.stderr}"
+        command = ["exec", pod, "--", "cat", "/etc/hostname"]
+        executed = subprocess.run(
+            ["kubectl", "--kubeconfig", kubeconfig, "-n", NS, *command],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert executed.returncode == 0 and pod in executed.stdout, (node, executed.stderr)
+    node_2 = cluster.api.get("/api/v1/nodes/node-2") if cluster.api else {}
+    address = next(a["address"] for a in node_2["status"]["addresses"] if a["type"] == "InternalIP")
+    port = node_2["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+    refused = subprocess.run(
+        ["docker", "exec", cluster.container("node-1"), "python3", "-c",
+         "import ssl, urllib.request, urllib.error\n"
+         "try:\n"
+         f"    urllib.request.urlopen('https://{address}:{port}/exec/{NS}/web-2/main?command=id',"
+         " context=ssl._create_unverified_context(), timeout=5)\n"
+         "except urllib.error.HTTPError as e:\n"
+         "    print(e.code)"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert refused.stdout.strip() == "401", refused
+    listing = subprocess.run(
+        ["docker", "exec", cluster.container("node-1"), "sh", "-c",
+         "echo $(ls -A /etc/minik8s); stat -c '%a %n' /etc/minik8s/*; ls /state 2>&1 || true"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    files = listing.stdout.split("\n", 1)[0].split()
+    assert sorted(files) == ["ca.crt", "kubelet.conf", "kubelet.crt", "kubelet.key", "proxy.conf"]
+    assert all(line.startswith("600 ") for line in listing.stdout.splitlines()[1:6]), listing
+    assert "No such file" in listing.stdout  # no shared state volume any more
 
 
 def test_stopped_node_goes_not_ready_and_its_pods_move(cluster: Cluster) -> None:

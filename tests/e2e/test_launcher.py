@@ -12,9 +12,11 @@ import json
 import os
 import signal
 import socket
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -60,21 +62,70 @@ def test_up_starts_etcd_and_apiserver_and_writes_a_kubeconfig_kubectl_uses(
     assert config["current-context"] == "minik8s"
     server = config["clusters"][0]["cluster"]["server"]
     assert server == f"https://127.0.0.1:{launcher.env['MINIK8S_APISERVER_PORT']}"
-    token = (launcher.home / "tokens.csv").read_text().split(",")[0]
-    assert config["users"][0]["user"]["token"] == token
+    assert config["users"][0]["name"] == "kubernetes-admin"
+    assert config["users"][0]["user"]["client-certificate-data"]
+    assert launcher.kubeconfig.stat().st_mode & 0o777 == 0o600
 
     result = launcher.kubectl("get", "ns", "-o", "name")
     assert result.returncode == 0, result.stderr
     assert "namespace/default" in result.stdout.split()
 
 
+def test_each_component_runs_as_itself_and_the_kubelet_refuses_strangers(
+    cluster: tuple[Launcher, str],
+) -> None:
+    """Own certificate per component (files 0600, no admin credential among them); the
+    kubelet's API is HTTPS and answers 401 without a credential, while `kubectl logs` and
+    `kubectl exec` reach it through the apiserver's kubelet client certificate."""
+    launcher, _ = cluster
+    users = {}
+    for conf in sorted((launcher.home / "kubeconfigs").glob("*.conf")):
+        assert conf.stat().st_mode & 0o777 == 0o600, conf
+        users[conf.stem] = yaml.safe_load(conf.read_text())["users"][0]["name"]
+    assert users == {
+        "controller-manager": "system:kube-controller-manager",
+        "kubelet-node-1": "system:node:node-1",
+        "proxy": "system:kube-proxy",
+        "scheduler": "system:kube-scheduler",
+    }
+    for key in (launcher.home / "pki").glob("*.key"):
+        assert key.stat().st_mode & 0o777 == 0o600, key
+    node = json.loads(launcher.kubectl("get", "node", "node-1", "-o", "json").stdout)
+    port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+    context = ssl.create_default_context(cafile=str(launcher.home / "pki" / "ca.crt"))
+    for path in ("/containerLogs/default/x/x", "/exec/default/x/x?command=id", "/pods"):
+        refused = httpx.get(f"https://127.0.0.1:{port}{path}", verify=context, timeout=5)
+        assert refused.status_code == 401, (path, refused.text)
+    proxied = launcher.kubectl("get", "--raw", "/api/v1/nodes/node-1/proxy/healthz")
+    assert (proxied.returncode, proxied.stdout) == (0, "ok"), proxied
+    node_conf = str(launcher.home / "kubeconfigs" / "kubelet-node-1.conf")
+    as_node = launcher.kubectl("--kubeconfig", node_conf, "get", "pods", "-A")
+    assert as_node.returncode != 0 and "spec.nodeName field selector" in as_node.stderr
+
+    pod = launcher.kubectl(
+        "run", "authz-e2e", "--image=minik8s/busybox", "--image-pull-policy=Never",
+        "--", "sh", "-c", "echo hello-from-the-pod; sleep 3600",
+    )  # fmt: skip
+    assert pod.returncode == 0, pod.stderr
+    try:
+        wait_for(
+            lambda: "hello-from-the-pod" in launcher.kubectl("logs", "authz-e2e").stdout,
+            "kubectl logs through the authenticated kubelet",
+            timeout=60,
+        )
+        exec_result = launcher.kubectl("exec", "authz-e2e", "--", "cat", "/etc/hostname")
+        assert exec_result.returncode == 0 and "authz-e2e" in exec_result.stdout, exec_result
+    finally:
+        launcher.kubectl("delete", "pod", "authz-e2e", "--grace-period=0", "--wait=false")
+
+
 def test_second_up_starts_nothing(cluster: tuple[Launcher, str]) -> None:
     launcher, _ = cluster
     before = launcher.pids()
-    token = (launcher.home / "tokens.csv").read_text()
+    credential = (launcher.home / "pki" / "admin.crt").read_text()
     result = launcher.up()
     assert launcher.pids() == before
-    assert (launcher.home / "tokens.csv").read_text() == token, "the token must be made once"
+    assert (launcher.home / "pki" / "admin.crt").read_text() == credential, "made once"
     for name, pid in before.items():
         assert f"{name} already running (pid {pid}, healthy)" in result.stdout
     assert "started " not in result.stdout.replace("not started yet", "")
@@ -123,7 +174,7 @@ def test_down_stops_everything_and_purge_forgets_the_cluster(launcher: Launcher)
     again = launcher.run("down", "--purge")
     assert again.returncode == 0, again.stderr
     assert "nothing is running" in again.stdout
-    for gone in ("etcd", "tokens.csv", "kubeconfig", "cluster.json"):
+    for gone in ("etcd", "pki", "kubeconfigs", "kubeconfig", "cluster.json"):
         assert not (launcher.home / gone).exists(), gone
 
 

@@ -190,10 +190,11 @@ def proxy(apiserver: Apiserver, baseline: object) -> Iterator[Proxy]:
     work = temp_dir("minik8s-proxy-")
     kubeconfig = apiserver.write_kubeconfig(work / "kubeconfig")
     port = free_port()
-    args = [sys.executable, "-m", "minik8s.cmd.proxy", f"--kubeconfig={kubeconfig}",
+    args = [sys.executable, "-m", "minik8s.proxy.server", f"--kubeconfig={kubeconfig}",
             "--node-name=proxy-test-node", f"--healthz-port={port}",
             f"--service-cluster-ip-range={SERVICE_CIDR}", "--min-sync-period=0.2",
-            "--sync-period=5", f"--state-file={work / 'state.json'}"]  # fmt: skip
+            "--sync-period=5", f"--state-file={work / 'state.json'}",
+            "--nodeport-addresses=127.0.0.1/32"]  # fmt: skip
     process = Process("proxy", args, work / "proxy.log")
     process.start()
     health = f"http://127.0.0.1:{port}"
@@ -284,6 +285,9 @@ def test_clusterip_and_nodeport_reach_every_backend(
     wait_for(lambda: get("127.0.0.1", node_port, 0.5) in names, f"node port {node_port}")
     seen = answers("127.0.0.1", node_port)
     assert set(seen) == names, f"node port answers {seen}"
+    # --nodeport-addresses=127.0.0.1/32: another address of this host is not a node port
+    other = next(b.ip for b in backends).rsplit(".", 1)[0] + ".1"  # a veth's host side
+    assert refused(other, node_port), f"{other}:{node_port} answered: NodePorts not restricted"
 
     put_endpoints(papi, ns, "web", [backends[0].ip])  # one endpoint: only it answers
     wait_for(lambda: set(answers(cluster_ip, 80, 20)) == {backends[0].name}, "one backend")

@@ -20,7 +20,7 @@ from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
-MINIKCTL = [sys.executable, "-m", "minik8s.cmd.minikctl"]
+MINIKCTL = [sys.executable, "-m", "minik8s.cli.minikctl.app"]
 
 
 def proxy_leftovers() -> list[str]:

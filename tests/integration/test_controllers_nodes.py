@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from minik8s.api import times
 from tests.support.api import Api
 from tests.support.controllers import FAST_FLAGS, ControllerManager, live, now, pods
 from tests.support.processes import Apiserver
@@ -27,9 +28,7 @@ def controller_manager(apiserver: Apiserver, tmp_path: Path) -> Iterator[Control
 
 
 def micro_now() -> str:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return times.now_micro()
 
 
 def create_node(api: Api, name: str) -> None:

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from minik8s.api.resources import LEASES
+from minik8s.api.times import parse_time
 from minik8s.client import tasks
 from minik8s.client.api import ApiClient
 from minik8s.client.kubeconfig import load_kubeconfig
-from minik8s.client.leaderelection import LeaderElector, parse_micro_time
+from minik8s.client.leaderelection import LeaderElector
 from tests.support.waiting import async_wait_for
 
 LEASE_DURATION, RENEW_DEADLINE, RETRY_PERIOD = 3.0, 2.0, 0.3
@@ -102,9 +103,7 @@ async def test_an_expired_lease_is_taken_over(client: ApiClient) -> None:
         assert waited >= LEASE_DURATION - 1.0, "no takeover before expiry"
         taken = await client.get(LEASES, lease, "kube-system")
         assert taken["spec"]["leaseTransitions"] == first["spec"]["leaseTransitions"] + 1
-        assert parse_micro_time(taken["spec"]["acquireTime"]) > parse_micro_time(
-            first["spec"]["acquireTime"]
-        )
+        assert parse_time(taken["spec"]["acquireTime"]) > parse_time(first["spec"]["acquireTime"])
     finally:
         await successor.stop()
 

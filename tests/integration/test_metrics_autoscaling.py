@@ -71,16 +71,16 @@ def cluster() -> Iterator[Cluster]:
         kubelet_port = free_port()
         processes.append(
             _process(
-                "kubelet", "minik8s.cmd.kubelet", work, f"--kubeconfig={kubeconfig}",
+                "kubelet", "minik8s.kubelet.server", work, f"--kubeconfig={kubeconfig}",
                 f"--node-name={NODE}", "--runtime=fake", f"--port={kubelet_port}",
             )
         )  # fmt: skip
         processes.append(
-            _process("scheduler", "minik8s.cmd.scheduler", work, f"--kubeconfig={kubeconfig}",
+            _process("scheduler", "minik8s.scheduler.server", work, f"--kubeconfig={kubeconfig}",
                      "--healthz-port=0", "--leader-elect=false")
         )  # fmt: skip
         metrics_server = _process(
-            "metrics-server", "minik8s.cmd.metrics_server", work, f"--kubeconfig={kubeconfig}",
+            "metrics-server", "minik8s.metricsserver.server", work, f"--kubeconfig={kubeconfig}",
             "--secure-port=0", "--metric-resolution=1s",
         )  # fmt: skip
         processes.append(metrics_server)

@@ -93,7 +93,7 @@ def start_scheduler(cluster: Apiserver, tmp_path: Path) -> Iterator[Callable[[],
         process = Process(
             "scheduler",
             [
-                sys.executable, "-m", "minik8s.cmd.scheduler", f"--kubeconfig={kubeconfig}",
+                sys.executable, "-m", "minik8s.scheduler.server", f"--kubeconfig={kubeconfig}",
                 f"--lease-name={lease}", f"--healthz-port={port}",
                 "--leader-elect-lease-duration=3", "--leader-elect-renew-deadline=2",
                 "--leader-elect-retry-period=0.5",

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import itertools
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from minik8s.api import times
 from tests.support.api import Api
 from tests.support.processes import Process, free_port
 from tests.support.waiting import wait_for
@@ -38,7 +39,7 @@ class ControllerManager:
         args = [
             sys.executable,
             "-m",
-            "minik8s.cmd.controller_manager",
+            "minik8s.controllers.server",
             f"--kubeconfig={self.kubeconfig}",
             f"--healthz-port={self.port}",
             "--v=debug",
@@ -73,7 +74,7 @@ _ips = itertools.count(2)
 
 
 def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return times.now_rfc3339()
 
 
 def next_ip() -> str:
@@ -186,3 +187,19 @@ class FakeKubelet:
                     set_pod_status(self.api, self.ns, pod, ready=True)
                 except AssertionError:
                     pass  # deleted meanwhile
+
+
+def run_controller_manager(
+    apiserver: Any, tmp_path_factory: Any, controllers: str, name: str = "cm"
+) -> Iterator[ControllerManager]:
+    """The body of a module fixture: one controller-manager running `controllers` (the
+    `--controllers` value) with FAST_FLAGS, checked to exit cleanly on SIGTERM."""
+    work = tmp_path_factory.mktemp(name)
+    kubeconfig = apiserver.write_kubeconfig(work / "kubeconfig")
+    cm = ControllerManager(
+        kubeconfig, work / "controller-manager.log", [*FAST_FLAGS, f"--controllers={controllers}"]
+    )
+    cm.start()
+    yield cm
+    assert cm.process is not None and cm.process.alive(), cm.process and cm.process.log_tail()
+    assert cm.stop() == 0, "a clean exit on SIGTERM"

@@ -64,7 +64,7 @@ class Kubelet:
         args = [
             sys.executable,
             "-m",
-            "minik8s.cmd.kubelet",
+            "minik8s.kubelet.server",
             "--node-name",
             self.node_name,
             "--kubeconfig",
@@ -77,6 +77,10 @@ class Kubelet:
             str(self.work_dir / "root"),
             "--node-status-update-frequency",
             "2",
+            # as `minik8s up`: no registry here (a test may pass --…=false after this)
+            "--image-pull-fallback-to-local=true",
+            "--lock-file",
+            str(self.work_dir / "kubelet.lock"),
             *self.extra_args,
         ]
         self.process = Process(f"kubelet-{self.node_name}", args, self.work_dir / "kubelet.log")

@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.processes import free_port
 
-LAUNCHER = [sys.executable, "-m", "minik8s.cmd.launcher"]
+LAUNCHER = [sys.executable, "-m", "minik8s.cli.launcher.app"]
 COMMAND_TIMEOUT = 90.0
 """Deadline of one launcher command (`up` waits for etcd and the apiserver itself)."""
 

@@ -158,6 +158,8 @@ class Apiserver:
     extra_args: list[str] = field(default_factory=list)
     token: str | None = None
     process: Process | None = None
+    extra_tokens: dict[str, str] = field(default_factory=dict)
+    """More token-file users: token -> user name (no groups)."""
 
     tls: bool | None = None
     """Serve HTTPS (default: whenever a token is set, since kubectl sends tokens only over TLS)."""
@@ -183,7 +185,7 @@ class Apiserver:
         args = [
             sys.executable,
             "-m",
-            "minik8s.cmd.apiserver",
+            "minik8s.apiserver.server",
             "--etcd-servers",
             self.etcd_url,
             "--bind-address",
@@ -195,7 +197,9 @@ class Apiserver:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         if self.token:
             tokens = self.work_dir / "tokens.csv"
-            tokens.write_text(f'{self.token},admin,admin-uid,"system:masters"\n')
+            lines = [f'{self.token},admin,admin-uid,"system:masters"']
+            lines += [f"{token},{user},{user}-uid" for token, user in self.extra_tokens.items()]
+            tokens.write_text("\n".join(lines) + "\n")
             args += ["--token-auth-file", str(tokens)]
         if self.uses_tls:
             certs = pki.ensure_serving_certificate(self.work_dir / "pki")

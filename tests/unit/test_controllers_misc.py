@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from minik8s.api import meta
 from minik8s.controllers import config, endpoints_plan, gc_plan, nodelifecycle_plan
 from minik8s.controllers.gc_plan import Action, OwnerState
 
@@ -115,7 +116,8 @@ def test_gc_owner_state_and_finalizers() -> None:
         "metadata": {"ownerReferences": [{"uid": "u1", "blockOwnerDeletion": True}, {"uid": "u2"}]}
     }
     assert gc_plan.blocks(dependent, "u1") and not gc_plan.blocks(dependent, "u2")
-    assert gc_plan.without_owner(dependent, ["u1"]) == [{"uid": "u2"}]
+    assert meta.remove_owner_reference(dependent, "u1")
+    assert meta.owner_references(dependent) == [{"uid": "u2"}]
 
 
 def node(ready: str = "True", taints: list | None = None) -> dict:
@@ -237,5 +239,5 @@ def test_parse_args_durations() -> None:
         ]
     )
     assert s.node_monitor_grace_period == 40 and s.pod_eviction_timeout == 300
-    assert not s.leader_elect and s.log_level == "debug"
+    assert not s.leader_election.leader_elect and s.log_level == "debug"
     assert config.parse_args(["--node-monitor-period=500ms"]).node_monitor_period == 0.5

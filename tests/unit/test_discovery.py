@@ -49,6 +49,10 @@ def test_api_group_list_names_only_served_groups() -> None:
     assert document["kind"] == "APIGroupList"
     names = [g["name"] for g in document["groups"]]
     assert names[:2] == ["apps", "coordination.k8s.io"] and "storage.k8s.io" in names
+    assert "batch" in names and "policy" in names
+    assert {"rbac.authorization.k8s.io", "authentication.k8s.io", "authorization.k8s.io"} <= set(
+        names
+    )
     assert len(names) == len(set(names))
     apps = document["groups"][0]
     assert apps["versions"] == [{"groupVersion": "apps/v1", "version": "v1"}]

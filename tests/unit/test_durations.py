@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from minik8s.api.durations import parse_duration
+from minik8s.api.times import parse_duration
 from minik8s.apiserver.config import parse_args
 
 

@@ -7,7 +7,7 @@ import pytest
 from minik8s.kubelet import actions, config, node, pleg, specs
 from minik8s.kubelet import status as podstatus
 from minik8s.kubelet.backoff import Backoff
-from minik8s.kubelet.probes import Kind, ProbeTracker, allowed_host, resolve_port
+from minik8s.kubelet.probes import Kind, ProbeTracker, resolve_port
 from minik8s.kubelet.runtime import Container, State
 
 UID = "uid-1"
@@ -274,13 +274,9 @@ def test_probe_thresholds() -> None:
     assert liveness.result is False
 
 
-def test_probe_ports_and_hosts() -> None:
+def test_probe_ports() -> None:
     container = {"name": "a", "ports": [{"name": "http", "containerPort": 8080}]}
     assert resolve_port("http", container) == 8080 and resolve_port(80, container) == 80
-    assert allowed_host(None, "10.0.0.1") == "10.0.0.1"
-    assert allowed_host("127.0.0.1", "10.0.0.1") == "127.0.0.1"
-    with pytest.raises(ValueError):
-        allowed_host("8.8.8.8", "10.0.0.1")
 
 
 def test_pleg_changed_pods() -> None:

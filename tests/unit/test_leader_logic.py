@@ -6,13 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from minik8s.api.times import format_micro_time
+from minik8s.api.times import parse_time as parse_micro_time
 from minik8s.client.leaderelection import (
     LeaseAction,
     decide,
-    format_micro_time,
     held_spec,
     lease_expired,
-    parse_micro_time,
     released_spec,
 )
 

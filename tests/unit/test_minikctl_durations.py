@@ -1,7 +1,7 @@
 import pytest
 import typer
 
-from minik8s.cli.minikctl.durations import parse_duration
+from minik8s.cli.minikctl.errors import duration as parse_duration
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 import pytest
 
 from minik8s.api import resources
-from minik8s.apiserver import auth, routing
+from minik8s.apiserver import routing
 
 
 @pytest.mark.parametrize(
@@ -73,19 +73,22 @@ def test_parse_unknown_paths(path: str) -> None:
     assert isinstance(routing.parse(path), routing.UnknownPath)
 
 
-@pytest.mark.parametrize("sub", ["portforward", "attach", "proxy", "eviction"])
+@pytest.mark.parametrize("sub", ["portforward", "attach", "proxy"])
 def test_pod_subresources_out_of_scope_are_unsupported_not_unknown(sub: str) -> None:
     target = routing.parse(f"/api/v1/namespaces/ns1/pods/p1/{sub}")
     assert isinstance(target, routing.UnsupportedPath)
     assert target.message.startswith(f"pods/{sub} is not supported by minik8s")
 
 
-def test_self_subject_reviews_have_a_path_of_their_own() -> None:
-    path = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
-    assert isinstance(routing.parse(path), routing.SelfSubjectReviewPath)
-    review = auth.self_subject_review(auth.User("admin", "u1", ("system:masters",)))
-    assert review["status"]["userInfo"] == {
-        "username": "admin",
-        "uid": "u1",
-        "groups": ["system:masters"],
-    }
+def test_reviews_are_create_only_resources() -> None:
+    target = routing.parse("/apis/authentication.k8s.io/v1/selfsubjectreviews")
+    assert isinstance(target, routing.ResourcePath)
+    assert target.resource is resources.SELFSUBJECTREVIEWS and target.name is None
+    local = routing.parse("/apis/authorization.k8s.io/v1/namespaces/ns1/localsubjectaccessreviews")
+    assert isinstance(local, routing.ResourcePath) and local.namespace == "ns1"
+
+
+def test_node_proxy_keeps_the_path_after_proxy() -> None:
+    target = routing.parse("/api/v1/nodes/node-1/proxy/stats/summary")
+    assert isinstance(target, routing.ResourcePath)
+    assert (target.name, target.subresource, target.path) == ("node-1", "proxy", "/stats/summary")

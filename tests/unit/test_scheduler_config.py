@@ -17,8 +17,10 @@ from tests.support.scheduling import node, pod
 def test_defaults_match_kube_scheduler() -> None:
     settings = parse_args([])
     assert settings == SchedulerSettings()
-    assert settings.leader_elect and settings.lease_name == "minik8s-scheduler"
-    assert settings.lease_namespace == "kube-system" and settings.healthz_port == 10259
+    election = settings.leader_election
+    assert election.leader_elect and election.resource_name == "minik8s-scheduler"
+    assert election.resource_namespace == "kube-system" and settings.healthz.port == 10259
+    assert (election.lease_duration, election.renew_deadline, election.retry_period) == (15, 10, 2)
 
 
 def test_flags() -> None:
@@ -27,11 +29,21 @@ def test_flags() -> None:
          "--percentage-of-nodes-to-score=20", "--v=4", "--leader-elect-lease-duration=4",
          "--leader-elect-renew-deadline=3", "--leader-elect-retry-period=1"]
     )  # fmt: skip
-    assert settings.kubeconfig == "/k" and not settings.leader_elect
-    assert (settings.lease_name, settings.healthz_port) == ("s2", 0)
+    election = settings.leader_election
+    assert settings.client.kubeconfig == "/k" and not election.leader_elect
+    assert (election.resource_name, settings.healthz.port) == ("s2", 0)
     assert settings.percentage_of_nodes_to_score == 20 and settings.log_level == "debug"
-    assert (settings.lease_duration, settings.renew_deadline, settings.retry_period) == (4, 3, 1)
-    assert parse_args(["--leader-elect"]).leader_elect
+    assert (election.lease_duration, election.renew_deadline, election.retry_period) == (4, 3, 1)
+    assert parse_args(["--leader-elect"]).leader_election.leader_elect
+    assert parse_args(["--leader-elect-resource-name=s3"]).leader_election.resource_name == "s3"
+    durations = ["--leader-elect-lease-duration=1m", "--leader-elect-renew-deadline=30s",
+                 "--leader-elect-retry-period=500ms"]  # fmt: skip
+    election = parse_args(durations).leader_election
+    assert (election.lease_duration, election.renew_deadline, election.retry_period) == (
+        60,
+        30,
+        0.5,
+    )
 
 
 @pytest.mark.parametrize(

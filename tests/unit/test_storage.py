@@ -8,8 +8,9 @@ from typing import Any
 
 from minik8s.api import defaults, validation
 from minik8s.api import resources as rt
-from minik8s.apiserver import admission_storage, tables
+from minik8s.apiserver import admission_storage
 from minik8s.controllers.volume import binder_plan, localpath_plan
+from minik8s.printers import tables
 from minik8s.scheduler import filtering, volumebinding
 from minik8s.scheduler.nodeinfo import node_info, pod_info
 from tests.support.scheduling import node

@@ -586,7 +586,9 @@ def test_scale() -> None:
 
 
 def test_models_cover_every_kind() -> None:
-    assert {r.kind for r in rt.RESOURCES} | {"Scale", "Binding", "TokenRequest"} == set(MODELS)
+    assert {r.kind for r in rt.RESOURCES} | {"Scale", "Binding", "Eviction", "TokenRequest"} == set(
+        MODELS
+    )
 
 
 def test_models_give_typed_access_and_keep_unknown_fields() -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from minik8s.api.validation_meta import show
+from minik8s.api.validation.meta import show
 
 Path = tuple[str, ...]
 FieldSet = set[Path]

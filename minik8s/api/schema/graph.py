@@ -9,7 +9,7 @@ converter. Nothing here is copied from Kubernetes' schemas:
   `minik8s.api.models.MODELS` (a kind another engineer adds there appears with no further
   work);
 - how a list merges comes from the strategic merge patch rules the apiserver itself applies
-  (`minik8s.api.strategic`): a merge list with a key is a `map` list keyed by it, a merge list
+  (`minik8s.api.patch.strategic`): a merge list with a key is a `map` list keyed by it, a merge list
   of scalars is a `set`, every other list is `atomic` (replaced whole), as in Kubernetes;
 - descriptions come from the models' docstrings (class and attribute docstrings, or a
   field's `description`), else from `descriptions.yaml` beside this module.
@@ -25,10 +25,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from minik8s.api import resources, strategic
+from minik8s.api import resources
 from minik8s.api.models import MODELS, model_for
 from minik8s.api.models import base as model_base
 from minik8s.api.models import status as model_status
+from minik8s.api.patch import strategic
 from minik8s.api.schema import descriptions
 
 Scalar = Literal["string", "integer", "number", "boolean"]

@@ -14,8 +14,9 @@ from multidict import CIMultiDict
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
-from minik8s.apiserver import auth, wire
+from minik8s.apiserver import requestcontext, wire
 from minik8s.apiserver.aggregator import controller, frontproxy
+from minik8s.apiserver.authn.user import UserInfo
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ async def forward(request: Request, aggregator: controller.Aggregator) -> Respon
         return unavailable()
     backend = served.backend
     controller.check_loopback(backend.host)
-    user: auth.User = request.scope.get(auth.SCOPE_USER) or auth.ANONYMOUS
+    user: UserInfo = request.scope.get(requestcontext.SCOPE_USER) or requestcontext.current_user()
     headers: CIMultiDict[str] = CIMultiDict(
         (k, v) for k, v in request.headers.items() if k.lower() in REQUEST_HEADERS
     )

@@ -1,7 +1,8 @@
 """The ServiceAccount token authenticator: a bearer JWT in, the user it names out (or None).
 
-A self-contained module with a one-method interface, `authenticate(token) -> User | None`, so
-any authenticator chain can call it. A token is accepted when
+A self-contained module with a one-method interface, `authenticate_token(token) -> UserInfo |
+None` (the `TokenAuthenticator` protocol of `authn/chain.py`), one link of the apiserver's
+authenticator chain. A token is accepted when
 - its signature verifies with one of the `--service-account-key-file` keys, its `iss` is one of
   the `--service-account-issuer`s, its `aud` names one of the `--api-audiences`, and it is
   within `nbf`..`exp` (with go-jose's one minute of leeway, as Kubernetes);
@@ -28,7 +29,7 @@ import jwt
 from minik8s.api import times
 from minik8s.api.meta import Object
 from minik8s.api.resources import NODES, PODS, SECRETS, SERVICEACCOUNTS, ResourceType
-from minik8s.apiserver import auth
+from minik8s.apiserver.authn.user import UserInfo
 from minik8s.apiserver.serviceaccount import keys, tokens
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ class Lookup(Protocol):
 class _Verified:
     """What a valid token's signature and claims established, kept while it lives."""
 
-    user: auth.User
+    user: UserInfo
     expires: float
     not_before: float
     namespace: str
@@ -61,6 +62,10 @@ class _Verified:
 
 
 class ServiceAccountAuthenticator:
+    """A `TokenAuthenticator` of the apiserver's chain (`authn/chain.py`)."""
+
+    name = "service-account"
+
     def __init__(
         self,
         verification_keys: Sequence[keys.VerificationKey],
@@ -80,7 +85,7 @@ class ServiceAccountAuthenticator:
         self._cache: OrderedDict[str, _Verified] = OrderedDict()
         self._cache_size = cache_size
 
-    def authenticate(self, token: str) -> auth.User | None:
+    def authenticate(self, token: str) -> UserInfo | None:
         """The user a service account token stands for; None when it is not one, or invalid."""
         verified = self._cache.get(token)
         if verified is None:
@@ -98,7 +103,11 @@ class ServiceAccountAuthenticator:
             return None
         return verified.user
 
-    def authenticate_header(self, header: str | None) -> auth.User | None:
+    def authenticate_token(self, token: str) -> UserInfo | None:
+        """The chain's interface (`TokenAuthenticator`)."""
+        return self.authenticate(token)
+
+    def authenticate_header(self, header: str | None) -> UserInfo | None:
         if not header or not header[:7].lower() == "bearer ":
             return None
         return self.authenticate(header[7:].strip())
@@ -192,7 +201,7 @@ def _from_claims(claims: Object) -> _Verified | None:
             )
     if claims.get("jti"):
         extra.append((f"{EXTRA_PREFIX}credential-id", (f"JTI={claims['jti']}",)))
-    user = auth.User(
+    user = UserInfo(
         tokens.username(namespace, account["name"]),
         account["uid"],
         (*tokens.groups(namespace), AUTHENTICATED),

@@ -17,7 +17,7 @@ from minik8s.api import errors, times
 from minik8s.api.meta import Object, name_of, uid_of
 from minik8s.api.models import MODELS
 from minik8s.api.resources import NODES, PODS, SECRETS, SERVICEACCOUNTS
-from minik8s.api.validation_meta import invalid, model_causes
+from minik8s.api.validation.meta import invalid, model_causes
 from minik8s.apiserver.registry import Registry
 from minik8s.apiserver.serviceaccount import tokens
 from minik8s.apiserver.serviceaccount.tokens import TokenIssuer

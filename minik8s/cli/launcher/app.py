@@ -189,3 +189,7 @@ def down(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,6 +1,6 @@
 """The component table: what `minik8s up` starts, in order, and how to start and probe each.
 
-To add a component when its `minik8s.cmd` module is implemented, flip `enabled` to True in
+To add a component when its `<component>/server.py` is implemented, flip `enabled` to True in
 `COMPONENTS` (and check its flags below against the real entry point). `down` stops them in
 reverse order. Per-node components get one process per node, named `<component>-<node>`.
 """
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from minik8s.cli.launcher import identities
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.pki import Pki
 from minik8s.cli.launcher.settings import LauncherSettings
@@ -70,6 +71,8 @@ class Component:
     """Whether it runs once or once per node."""
     ready_timeout: Callable[[LauncherSettings], float] = lambda s: s.component_ready_timeout
     """How long `up` waits for it to be ready."""
+    identity: str | None = None
+    """Its key in `identities` (its own client certificate and kubeconfig); None: none."""
 
 
 def etcd_binary(settings: LauncherSettings) -> str:
@@ -103,27 +106,33 @@ SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 
 
 def _apiserver(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
-    keys = Pki(settings.pki_dir)
+    pki = Pki(settings.pki_dir)
     return [
-        *_python_module("minik8s.cmd.apiserver"),
+        *_python_module("minik8s.apiserver.server"),
         f"--etcd-servers={state.etcd_url}",
         f"--bind-address={LOOPBACK}",
         f"--port={state.apiserver_port}",
-        f"--token-auth-file={settings.tokens_file}",
-        f"--tls-cert-file={keys.serving_cert}",
-        f"--tls-private-key-file={keys.serving_key}",
+        f"--tls-cert-file={pki.serving_cert}",
+        f"--tls-private-key-file={pki.serving_key}",
+        f"--client-ca-file={pki.ca_cert}",
+        "--authorization-mode=Node,RBAC",
+        "--enable-admission-plugins=NodeRestriction",
+        f"--kubelet-client-certificate={pki.kubelet_client_cert}",
+        f"--kubelet-client-key={pki.kubelet_client_key}",
+        f"--kubelet-certificate-authority={pki.ca_cert}",
         f"--encryption-provider-config={settings.encryption_config_file}",
         f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
-        f"--service-account-key-file={keys.service_account_pub}",
-        f"--service-account-signing-key-file={keys.service_account_key}",
+        f"--service-account-key-file={pki.service_account_pub}",
+        f"--service-account-signing-key-file={pki.service_account_key}",
     ]
 
 
-def _client(module: str, *extra: str) -> ArgvBuilder:
-    """A component that only talks to the apiserver, through the cluster's kubeconfig."""
+def _client(module: str, component: str, *extra: str) -> ArgvBuilder:
+    """A component that only talks to the apiserver, with its own kubeconfig."""
 
     def build(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
-        argv = [*_python_module(module), f"--kubeconfig={settings.kubeconfig_file}", *extra]
+        config = identities.component_kubeconfig(settings, component, node)
+        argv = [*_python_module(module), f"--kubeconfig={config}", *extra]
         if node is not None:
             argv.append(f"--node-name={node}")
         return argv
@@ -132,9 +141,22 @@ def _client(module: str, *extra: str) -> ArgvBuilder:
 
 
 def _kubelet(*extra: str) -> ArgvBuilder:
+    """A kubelet: its node's credential, and its API on HTTPS for authenticated callers."""
+
     def build(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
-        argv = _client("minik8s.cmd.kubelet", *extra)(settings, state, node)
-        return [*argv, f"--root-dir={settings.kubelet_root_dir}"]
+        assert node is not None
+        pki = Pki(settings.pki_dir)
+        serving_cert, serving_key = pki.kubelet_serving(node)
+        return [
+            *_client("minik8s.kubelet.server", "kubelet", *extra)(settings, state, node),
+            f"--tls-cert-file={serving_cert}",
+            f"--tls-private-key-file={serving_key}",
+            f"--client-ca-file={pki.ca_cert}",
+            "--authentication-token-webhook",
+            "--authorization-mode=Webhook",
+            "--anonymous-auth=false",
+            f"--root-dir={settings.kubelet_root_dir}",
+        ]
 
     return build
 
@@ -145,7 +167,9 @@ def _controller_manager(
     """Local-path volumes live in the cluster's home (`down --purge` removes them): every
     node of `up` shares this machine's filesystem."""
     # --healthz-port=0: a free port, so two clusters on one machine do not collide
-    argv = _client("minik8s.cmd.controller_manager", "--healthz-port=0")(settings, state, node)
+    argv = _client("minik8s.controllers.server", "controller-manager", "--healthz-port=0")(
+        settings, state, node
+    )
     return [*argv, f"--local-path-root={settings.home / 'storage'}"]
 
 
@@ -153,8 +177,16 @@ def _proxy(settings: LauncherSettings, state: ClusterState, node: str | None) ->
     """One proxy per host: every node of `up` shares this machine's iptables, so a proxy per
     node would fight over the same chains. It runs as root; SIGTERM removes its rules."""
     first = node_names(state, PerNode.REAL)[:1] or ["node-1"]
-    argv = _client("minik8s.cmd.proxy")(settings, state, first[0])
-    return [*argv, f"--state-file={settings.run_dir / 'proxy-state.json'}"]
+    config = identities.component_kubeconfig(settings, "proxy", None)
+    return [
+        *_python_module("minik8s.proxy.server"),
+        f"--kubeconfig={config}",
+        f"--node-name={first[0]}",
+        f"--state-file={settings.run_dir / 'proxy-state.json'}",
+        # NodePorts on 127.0.0.1 only: a NodePort Service does not open the machine to its
+        # network
+        "--nodeport-addresses=127.0.0.1/32",
+    ]
 
 
 COMPONENTS: tuple[Component, ...] = (
@@ -180,23 +212,42 @@ COMPONENTS: tuple[Component, ...] = (
         True,
         3,
         # --healthz-port=0: a free port, so two clusters on one machine do not collide
-        _client("minik8s.cmd.scheduler", "--healthz-port=0"),
+        _client("minik8s.scheduler.server", "scheduler", "--healthz-port=0"),
+        identity="scheduler",
     ),
     Component(
         "controller-manager",
         True,
         5,
         _controller_manager,
+        identity="controller-manager",
     ),
-    Component("kubelet", True, 4, _kubelet(), per_node=PerNode.REAL),
-    Component("kubelet", True, 4, _kubelet("--runtime=fake"), per_node=PerNode.FAKE),
-    Component("proxy", True, None, _proxy),
+    # No registry is reachable on these machines: an Always-pulled image present locally runs
+    # (with a Warning Event) instead of failing with ErrImagePull.
+    Component(
+        "kubelet",
+        True,
+        4,
+        _kubelet("--image-pull-fallback-to-local=true"),
+        per_node=PerNode.REAL,
+        identity="kubelet",
+    ),
+    Component(
+        "kubelet",
+        True,
+        4,
+        _kubelet("--runtime=fake"),
+        per_node=PerNode.FAKE,
+        identity="kubelet",
+    ),
+    Component("proxy", True, None, _proxy, identity="proxy"),
     Component(
         "metrics-server",
         True,
         20,
         # --secure-port=0: a free port; it registers its Endpoints and APIService itself
-        _client("minik8s.cmd.metrics_server", "--secure-port=0"),
+        _client("minik8s.metricsserver.server", "metrics-server", "--secure-port=0"),
+        identity="metrics-server",
     ),
 )
 """Start order; `down` stops in reverse."""
@@ -244,6 +295,20 @@ def _ca_file(settings: LauncherSettings, url: str | None) -> Path | None:
     if url is None or not url.startswith("https://"):
         return None
     return Pki(settings.pki_dir).ca_cert
+
+
+def ensure_credentials(settings: LauncherSettings, state: ClusterState) -> None:
+    """Every enabled component's certificate and kubeconfig (and kubelets' serving ones)."""
+    for component in COMPONENTS:
+        if not component.enabled or component.identity is None:
+            continue
+        nodes: list[str | None] = (
+            [None] if component.per_node is PerNode.NO else [*node_names(state, component.per_node)]
+        )
+        for node in nodes:
+            identities.ensure_component(settings, state.apiserver_url, component.identity, node)
+            if component.identity == "kubelet" and node is not None:
+                identities.ensure_kubelet_serving(settings, node, LOOPBACK)
 
 
 def disabled() -> list[Component]:

@@ -9,14 +9,14 @@ import shutil
 import time
 from dataclasses import dataclass
 
-import httpx
 from rich.console import Console
 
 from minik8s.cli.launcher import (
+    apirequests,
     components,
     docker,
     encryption,
-    kubeconfig,
+    identities,
     pki,
     pods,
     processes,
@@ -45,11 +45,12 @@ def up(settings: LauncherSettings, console: Console) -> state.ClusterState:
     cluster, notes = state.resolve(settings, remembered, _running_singletons(settings))
     for note in notes:
         console.print(f"[yellow]note:[/] {note}")
-    ca_pem = pki.ensure(settings.pki_dir).ca_cert.read_bytes()
+    pki.ensure(settings.pki_dir)
     encryption.ensure_config(settings.encryption_config_file)
     state.save(settings.state_file, cluster)
-    token = kubeconfig.ensure_token(settings.tokens_file)
-    kubeconfig.write(settings.kubeconfig_file, cluster.apiserver_url, token, ca_pem)
+    identities.ensure_admin(settings, cluster.apiserver_url)
+    identities.ensure_kubelet_client(settings)
+    components.ensure_credentials(settings, cluster)
 
     if cluster.nodes > 0:
         docker.ensure_engine(settings, console)
@@ -166,7 +167,18 @@ def down(settings: LauncherSettings, console: Console, purge: bool) -> None:
 def _purge(settings: LauncherSettings, console: Console) -> None:
     removed = []
     storage = settings.home / "storage"
-    for path in (settings.etcd_data_dir, settings.pki_dir, settings.kubelet_root_dir, storage):
+    kubeconfigs = settings.home / "kubeconfigs"
+    for path in (
+        settings.etcd_data_dir,
+        settings.pki_dir,
+        settings.kubelet_root_dir,
+        storage,
+        kubeconfigs,
+    ):
+        if path == settings.kubelet_root_dir and pods.still_mounted(path):
+            console.print(f"[yellow]![/] kept {path}: still mounted below it: "
+                          f"{', '.join(map(str, pods.still_mounted(path)))}")  # fmt: skip
+            continue
         if path.exists():
             shutil.rmtree(path)
             removed.append(path.name)
@@ -225,22 +237,12 @@ def status(settings: LauncherSettings) -> tuple[list[Row], str]:
             rows.append(Row(component.name, None, False, f"not yet (issue {component.issue})", ""))
     if not any(row.name == "apiserver" and row.running for row in rows):
         return rows, "- (the apiserver is not running: `minik8s up` starts it)"
-    return rows, _version(settings, cluster)
+    return rows, _version(settings)
 
 
-def _version(settings: LauncherSettings, cluster: state.ClusterState) -> str:
-    token = None
-    if settings.tokens_file.exists():
-        token = kubeconfig.read_token(settings.tokens_file)
-    url = f"{cluster.apiserver_url}/version"
-    try:
-        response = processes.get(
-            url, settings.probe_timeout, token, pki.Pki(settings.pki_dir).ca_cert
-        )
-        response.raise_for_status()
-        return str(response.json().get("gitVersion", "?"))
-    except (httpx.HTTPError, OSError, ValueError) as e:
-        return f"unreachable ({type(e).__name__})"
+def _version(settings: LauncherSettings) -> str:
+    version = apirequests.api_get(settings, "/version")
+    return "unreachable" if version is None else str(version.get("gitVersion", "?"))
 
 
 def ensure_known_log(settings: LauncherSettings, name: str) -> None:

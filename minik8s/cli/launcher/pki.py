@@ -40,6 +40,34 @@ class Pki:
         """Verifies service account tokens."""
         return self.directory / "sa.pub"
 
+    @property
+    def ca_key(self) -> Path:
+        return self.directory / "ca.key"
+
+    @property
+    def admin_cert(self) -> Path:
+        return self.directory / "admin.crt"
+
+    @property
+    def admin_key(self) -> Path:
+        return self.directory / "admin.key"
+
+    @property
+    def kubelet_client_cert(self) -> Path:
+        """The apiserver's client certificate towards kubelets."""
+        return self.directory / "apiserver-kubelet-client.crt"
+
+    @property
+    def kubelet_client_key(self) -> Path:
+        return self.directory / "apiserver-kubelet-client.key"
+
+    def kubelet_serving(self, node: str) -> tuple[Path, Path]:
+        """Node `node`'s kubelet serving certificate and key."""
+        return (
+            self.directory / f"kubelet-{node}-serving.crt",
+            self.directory / f"kubelet-{node}-serving.key",
+        )
+
 
 def ensure(directory: Path) -> Pki:
     """Create the CA, the serving certificate and the service account key pair unless they

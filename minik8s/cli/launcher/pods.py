@@ -10,11 +10,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
-import httpx
-
-from minik8s.cli.launcher import kubeconfig, pki, processes, state
+from minik8s.cli.launcher import apirequests
 from minik8s.cli.launcher.settings import LauncherSettings
 from minik8s.kubelet import tmpfs
 
@@ -23,25 +20,8 @@ CLUSTER_LABEL = "minik8s.cluster"
 
 def cluster_id(settings: LauncherSettings) -> str | None:
     """The uid of the cluster's kube-system namespace, or None if the apiserver is not up."""
-    namespace = _api_get(settings, "/api/v1/namespaces/kube-system")
+    namespace = apirequests.api_get(settings, "/api/v1/namespaces/kube-system")
     return None if namespace is None else str(namespace["metadata"]["uid"])
-
-
-def _api_get(settings: LauncherSettings, path: str) -> dict[str, Any] | None:
-    """GET `path` from this cluster's apiserver as its admin; None when it does not answer."""
-    cluster = state.load(settings.state_file)
-    if cluster is None or not settings.tokens_file.exists():
-        return None
-    try:
-        response = processes.get(
-            cluster.apiserver_url + path,
-            settings.probe_timeout,
-            kubeconfig.read_token(settings.tokens_file),
-            pki.Pki(settings.pki_dir).ca_cert,
-        )
-    except (httpx.HTTPError, OSError):
-        return None
-    return response.json() if response.status_code == 200 else None
 
 
 def remove_containers(uid: str, timeout: float = 60.0) -> int:
@@ -66,7 +46,7 @@ def remove_containers(uid: str, timeout: float = 60.0) -> int:
 
 def nodes_ready(settings: LauncherSettings, names: list[str]) -> list[str]:
     """Those of `names` whose Node reports Ready=True now."""
-    nodes = _api_get(settings, "/api/v1/nodes")
+    nodes = apirequests.api_get(settings, "/api/v1/nodes")
     if nodes is None:
         return []
     ready = {
@@ -76,6 +56,12 @@ def nodes_ready(settings: LauncherSettings, names: list[str]) -> list[str]:
         if condition.get("type") == "Ready" and condition.get("status") == "True"
     }
     return [name for name in names if name in ready]
+
+
+def still_mounted(kubelet_root: Path) -> list[Path]:
+    """Mounts left below the kubelet's root (a pinned subPath of a hostPath, say): deleting
+    through them would delete what they show."""
+    return tmpfs.mount_points(kubelet_root) if kubelet_root.exists() else []
 
 
 def unmount_volumes(kubelet_root: Path) -> int:

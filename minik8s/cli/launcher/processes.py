@@ -114,21 +114,14 @@ def start(settings: LauncherSettings, instance: Instance) -> subprocess.Popen[by
     return popen
 
 
-def get(
-    url: str, timeout: float, token: str | None = None, ca_file: Path | None = None
-) -> httpx.Response:
-    """GET `url`, trusting `ca_file` for https, with the bearer `token` if given."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+def probe(url: str, timeout: float, ca_file: Path | None = None) -> bool:
+    """True if GET `url` answers 200 now. A health probe, not an API request: the components'
+    /healthz (some plain HTTP, none authenticated), so one httpx GET, not an `ApiClient`."""
     verify: ssl.SSLContext | bool = True
     if ca_file is not None:
         verify = ssl.create_default_context(cafile=str(ca_file))
-    return httpx.get(url, timeout=timeout, headers=headers, verify=verify)
-
-
-def probe(url: str, timeout: float, ca_file: Path | None = None) -> bool:
-    """True if GET `url` answers 200 now."""
     try:
-        return get(url, timeout, ca_file=ca_file).status_code == 200
+        return httpx.get(url, timeout=timeout, verify=verify).status_code == 200
     except (httpx.HTTPError, OSError):
         return False
 

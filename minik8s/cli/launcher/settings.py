@@ -80,6 +80,7 @@ class LauncherSettings:
 
     @property
     def tokens_file(self) -> Path:
+        """Where clusters made before per-component certificates kept an admin token."""
         return self.home / "tokens.csv"
 
     @property

@@ -58,7 +58,7 @@ app = typer.Typer(
 
 
 @app.callback()
-def main(
+def global_options(
     ctx: typer.Context,
     kubeconfig: Annotated[
         str | None,
@@ -110,3 +110,12 @@ def _register() -> None:
 
 
 _register()
+
+
+def main() -> None:
+    """`minikctl`."""
+    app(prog_name="minikctl")
+
+
+if __name__ == "__main__":
+    main()

@@ -13,7 +13,6 @@ import typer
 from minik8s.api import errors as api_errors
 from minik8s.api.resources import ResourceType
 from minik8s.cli.minikctl import apply, errors, manifests, output, session, targets
-from minik8s.cli.minikctl.durations import parse_duration
 from minik8s.client.api import ApiClient
 
 CASCADE = {"background": "Background", "foreground": "Foreground", "orphan": "Orphan"}
@@ -70,7 +69,7 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--wait/--no-wait", help="Wait until the objects are gone")
         ] = True,
         timeout: Annotated[
-            float, typer.Option("--timeout", parser=parse_duration, help="Seconds --wait waits")
+            float, typer.Option("--timeout", parser=errors.duration, help="Seconds --wait waits")
         ] = 60.0,
         cascade: Annotated[
             str, typer.Option("--cascade", help="background, foreground or orphan")

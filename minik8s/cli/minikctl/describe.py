@@ -4,42 +4,40 @@ Events fetched by `involvedObject` field selectors."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated
 
 import typer
 
 from minik8s.api import errors as api_errors
-from minik8s.api import resources
+from minik8s.api import resources, times
+from minik8s.api.meta import Object
 from minik8s.api.resources import EVENTS, ResourceType
-from minik8s.apiserver.tables import human_duration, parse_time
 from minik8s.cli.minikctl import describers, errors, output, session, targets
 from minik8s.cli.minikctl.tabwriter import tabwrite
 from minik8s.client.api import ApiClient
 
-Obj = dict[str, Any]
 
-
-def event_lines(events: list[Obj], now: datetime) -> list[str]:
+def event_lines(events: list[Object], now: datetime) -> list[str]:
     """The `Events:` section, as kubectl prints it."""
     if not events:
         return ["Events:\t<none>"]
     lines = ["Events:", "  Type\tReason\tAge\tFrom\tMessage", "  ----\t------\t----\t----\t-------"]
 
-    def when(e: Obj) -> datetime:
+    def when(e: Object) -> datetime:
         return (
-            parse_time(e.get("lastTimestamp") or e.get("eventTime"))
-            or parse_time((e.get("metadata") or {}).get("creationTimestamp"))
-            or datetime.min.replace(tzinfo=UTC)
+            times.parse_time(e.get("lastTimestamp") or e.get("eventTime"))
+            or times.parse_time((e.get("metadata") or {}).get("creationTimestamp"))
+            or times.EPOCH
         )
 
     for event in sorted(events, key=when):
         last = when(event)
-        first = parse_time(event.get("firstTimestamp")) or last
+        first = times.parse_time(event.get("firstTimestamp")) or last
         count = int(event.get("count") or 1)
-        age = human_duration(now - last)
+        age = times.human_duration(now - last)
         if count > 1:
-            age = f"{age} (x{count} over {human_duration(now - first)})"
+            age = f"{age} (x{count} over {times.human_duration(now - first)})"
         source = event.get("source") or {}
         origin = source.get("component") or event.get("reportingComponent") or ""
         message = " ".join(str(event.get("message") or "").split())
@@ -49,7 +47,7 @@ def event_lines(events: list[Obj], now: datetime) -> list[str]:
     return lines
 
 
-async def fetch_events(client: ApiClient, obj: Obj, kind: str) -> list[Obj]:
+async def fetch_events(client: ApiClient, obj: Object, kind: str) -> list[Object]:
     meta = obj.get("metadata") or {}
     selector = [f"involvedObject.name={meta.get('name')}", f"involvedObject.kind={kind}"]
     if meta.get("namespace"):
@@ -68,7 +66,7 @@ async def describe_one(
     extras = await describers.related(client, rt, obj)
     lines = describers.describe(rt, obj, extras)
     if show_events and rt not in (resources.NAMESPACES, resources.SECRETS):
-        lines.extend(event_lines(await fetch_events(client, obj, rt.kind), datetime.now(UTC)))
+        lines.extend(event_lines(await fetch_events(client, obj, rt.kind), times.utc_now()))
     return "\n".join(tabwrite(lines, padding=2))
 
 

@@ -5,23 +5,18 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from minik8s.api import errors as api_errors
-from minik8s.api import resources, storageutil
+from minik8s.api import meta, resources, storageutil, times
+from minik8s.api.meta import Object
 from minik8s.api.resources import ResourceType
 from minik8s.cli.minikctl import output
 from minik8s.client.api import ApiClient
 
-Obj = dict[str, Any]
 NONE = "<none>"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 """kubectl's describe hides it."""
-
-
-def _meta(obj: Obj) -> Obj:
-    return obj.get("metadata") or {}
 
 
 def _map_lines(title: str, values: dict[str, str] | None, indent: str = "") -> list[str]:
@@ -38,33 +33,30 @@ def _map_lines(title: str, values: dict[str, str] | None, indent: str = "") -> l
 def _timestamp(value: str | None) -> str:
     if not value:
         return NONE
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
+    moment = times.parse_time(value)
+    if moment is None:
         return value
-    return moment.strftime("%a, %d %b %Y %H:%M:%S %z")
+    return moment.strftime(times.RFC1123Z)
 
 
-def _header(obj: Obj, namespaced: bool = True, created: bool = True) -> list[str]:
-    meta = _meta(obj)
-    lines = [f"Name:\t{meta.get('name', '')}"]
+def _header(obj: Object, namespaced: bool = True, created: bool = True) -> list[str]:
+    md = meta.meta(obj)
+    lines = [f"Name:\t{md.get('name', '')}"]
     if namespaced:
-        lines.append(f"Namespace:\t{meta.get('namespace', '')}")
+        lines.append(f"Namespace:\t{md.get('namespace', '')}")
     if created:
-        lines.append(f"CreationTimestamp:\t{_timestamp(meta.get('creationTimestamp'))}")
-    lines += _map_lines("Labels", meta.get("labels"))
-    lines += _map_lines("Annotations", meta.get("annotations"))
+        lines.append(f"CreationTimestamp:\t{_timestamp(md.get('creationTimestamp'))}")
+    lines += _map_lines("Labels", md.get("labels"))
+    lines += _map_lines("Annotations", md.get("annotations"))
     return lines
 
 
-def _controlled_by(obj: Obj) -> list[str]:
-    for ref in _meta(obj).get("ownerReferences") or []:
-        if ref.get("controller"):
-            return [f"Controlled By:\t{ref.get('kind')}/{ref.get('name')}"]
-    return []
+def _controlled_by(obj: Object) -> list[str]:
+    ref = meta.controller_ref(obj)
+    return [f"Controlled By:\t{ref.get('kind')}/{ref.get('name')}"] if ref else []
 
 
-def _ports(container: Obj) -> tuple[str, str]:
+def _ports(container: Object) -> tuple[str, str]:
     ports = container.get("ports") or []
     if not ports:
         return NONE, NONE
@@ -73,7 +65,7 @@ def _ports(container: Obj) -> tuple[str, str]:
     return port, host
 
 
-def _state_lines(title: str, state: Obj | None, indent: str) -> list[str]:
+def _state_lines(title: str, state: Object | None, indent: str) -> list[str]:
     if not state:
         return []
     (name, detail), *_ = state.items()
@@ -91,7 +83,7 @@ def _state_lines(title: str, state: Obj | None, indent: str) -> list[str]:
 
 
 def _container_lines(
-    containers: list[Obj], statuses: list[Obj], indent: str, inner: str
+    containers: list[Object], statuses: list[Object], indent: str, inner: str
 ) -> list[str]:
     by_name = {s.get("name"): s for s in statuses}
     lines: list[str] = []
@@ -127,7 +119,7 @@ def _container_lines(
     return lines
 
 
-def _qos(pod: Obj) -> str:
+def _qos(pod: Object) -> str:
     requests_or_limits = [
         (c.get("resources") or {}) for c in (pod.get("spec") or {}).get("containers") or []
     ]
@@ -139,7 +131,7 @@ def _qos(pod: Obj) -> str:
     return "Burstable"
 
 
-def _pod_template_tail(spec: Obj, indent: str) -> list[str]:
+def _pod_template_tail(spec: Object, indent: str) -> list[str]:
     volumes = spec.get("volumes") or []
     names = ", ".join(v.get("name", "") for v in volumes) or NONE
     selectors = spec.get("nodeSelector") or {}
@@ -151,17 +143,17 @@ def _pod_template_tail(spec: Obj, indent: str) -> list[str]:
     ]
 
 
-def describe_pod(pod: Obj, extras: Obj) -> list[str]:
-    meta, spec, status = _meta(pod), pod.get("spec") or {}, pod.get("status") or {}
+def describe_pod(pod: Object, extras: Object) -> list[str]:
+    md, spec, status = meta.meta(pod), pod.get("spec") or {}, pod.get("status") or {}
     node = spec.get("nodeName")
-    lines = [f"Name:\t{meta.get('name', '')}", f"Namespace:\t{meta.get('namespace', '')}"]
+    lines = [f"Name:\t{md.get('name', '')}", f"Namespace:\t{md.get('namespace', '')}"]
     lines.append(f"Priority:\t{spec.get('priority', 0)}")
     lines.append(f"Node:\t{node + '/' + status.get('hostIP', '') if node else NONE}")
     if status.get("startTime"):
         lines.append(f"Start Time:\t{_timestamp(status['startTime'])}")
-    lines += _map_lines("Labels", meta.get("labels"))
-    lines += _map_lines("Annotations", meta.get("annotations"))
-    phase = "Terminating" if meta.get("deletionTimestamp") else status.get("phase", "")
+    lines += _map_lines("Labels", md.get("labels"))
+    lines += _map_lines("Annotations", md.get("annotations"))
+    phase = "Terminating" if md.get("deletionTimestamp") else status.get("phase", "")
     lines.append(f"Status:\t{phase}")
     if status.get("reason"):
         lines.append(f"Reason:\t{status['reason']}")
@@ -183,7 +175,7 @@ def describe_pod(pod: Obj, extras: Obj) -> list[str]:
     return lines
 
 
-def _replicas_line(status: Obj, desired: Any) -> str:
+def _replicas_line(status: Object, desired: Any) -> str:
     total = status.get("replicas", 0)
     available = status.get("availableReplicas", 0)
     return (
@@ -193,7 +185,7 @@ def _replicas_line(status: Obj, desired: Any) -> str:
     )
 
 
-def _template_lines(template: Obj) -> list[str]:
+def _template_lines(template: Object) -> list[str]:
     spec = template.get("spec") or {}
     lines = ["Pod Template:"]
     lines += _map_lines("Labels", (template.get("metadata") or {}).get("labels"), "  ")
@@ -206,13 +198,13 @@ def _template_lines(template: Obj) -> list[str]:
     return lines
 
 
-def _selector(obj: Obj) -> str:
+def _selector(obj: Object) -> str:
     selector = (obj.get("spec") or {}).get("selector") or {}
     labels = selector.get("matchLabels", selector) if isinstance(selector, dict) else {}
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or NONE
 
 
-def describe_deployment(deploy: Obj, extras: Obj) -> list[str]:
+def describe_deployment(deploy: Object, extras: Object) -> list[str]:
     spec, status = deploy.get("spec") or {}, deploy.get("status") or {}
     strategy = spec.get("strategy") or {}
     lines = _header(deploy)
@@ -239,12 +231,12 @@ def describe_deployment(deploy: Obj, extras: Obj) -> list[str]:
     return lines
 
 
-def describe_replicaset(rs: Obj, extras: Obj) -> list[str]:
+def describe_replicaset(rs: Object, extras: Object) -> list[str]:
     spec, status = rs.get("spec") or {}, rs.get("status") or {}
-    lines = [f"Name:\t{_meta(rs).get('name')}", f"Namespace:\t{_meta(rs).get('namespace')}"]
+    lines = [f"Name:\t{meta.meta(rs).get('name')}", f"Namespace:\t{meta.meta(rs).get('namespace')}"]
     lines.append(f"Selector:\t{_selector(rs)}")
-    lines += _map_lines("Labels", _meta(rs).get("labels"))
-    lines += _map_lines("Annotations", _meta(rs).get("annotations"))
+    lines += _map_lines("Labels", meta.meta(rs).get("labels"))
+    lines += _map_lines("Annotations", meta.meta(rs).get("annotations"))
     lines += _controlled_by(rs)
     lines.append(
         f"Replicas:\t{status.get('replicas', 0)} current / {spec.get('replicas', 1)} desired"
@@ -254,7 +246,7 @@ def describe_replicaset(rs: Obj, extras: Obj) -> list[str]:
     return lines
 
 
-def describe_service(svc: Obj, extras: Obj) -> list[str]:
+def describe_service(svc: Object, extras: Object) -> list[str]:
     spec = svc.get("spec") or {}
     lines = _header(svc, created=False)
     selector = spec.get("selector") or {}
@@ -278,13 +270,13 @@ def describe_service(svc: Obj, extras: Obj) -> list[str]:
     return lines
 
 
-def describe_node(node: Obj, extras: Obj) -> list[str]:
+def describe_node(node: Object, extras: Object) -> list[str]:
     spec, status = node.get("spec") or {}, node.get("status") or {}
-    meta = _meta(node)
-    lines = [f"Name:\t{meta.get('name')}"]
-    lines += _map_lines("Labels", meta.get("labels"))
-    lines += _map_lines("Annotations", meta.get("annotations"))
-    lines.append(f"CreationTimestamp:\t{_timestamp(meta.get('creationTimestamp'))}")
+    md = meta.meta(node)
+    lines = [f"Name:\t{md.get('name')}"]
+    lines += _map_lines("Labels", md.get("labels"))
+    lines += _map_lines("Annotations", md.get("annotations"))
+    lines.append(f"CreationTimestamp:\t{_timestamp(md.get('creationTimestamp'))}")
     taints = [f"{t.get('key')}:{t.get('effect')}" for t in spec.get("taints") or []]
     lines.append(f"Taints:\t{taints[0] if taints else NONE}")
     lines += [f"\t{t}" for t in taints[1:]]
@@ -311,13 +303,13 @@ def describe_node(node: Obj, extras: Obj) -> list[str]:
     return lines
 
 
-def describe_namespace(ns: Obj, extras: Obj) -> list[str]:
+def describe_namespace(ns: Object, extras: Object) -> list[str]:
     lines = _header(ns, namespaced=False, created=False)
     lines.append(f"Status:\t{(ns.get('status') or {}).get('phase', 'Active')}")
     return lines
 
 
-def describe_secret(secret: Obj, extras: Obj) -> list[str]:
+def describe_secret(secret: Object, extras: Object) -> list[str]:
     """As `kubectl describe secret`: the type and each key's size, never the values."""
     lines = _header(secret, created=False)
     lines += ["", f"Type:\t{secret.get('type') or 'Opaque'}", "", "Data", "===="]
@@ -328,7 +320,7 @@ def describe_secret(secret: Obj, extras: Obj) -> list[str]:
     return lines
 
 
-def describe_service_account(account: Obj, extras: Obj) -> list[str]:
+def describe_service_account(account: Object, extras: Object) -> list[str]:
     lines = _header(account, created=False)
     pull = [r.get("name", "") for r in account.get("imagePullSecrets") or []]
     mountable = [r.get("name", "") for r in account.get("secrets") or []]
@@ -338,8 +330,8 @@ def describe_service_account(account: Obj, extras: Obj) -> list[str]:
     return lines
 
 
-def describe_generic(obj: Obj, extras: Obj) -> list[str]:
-    lines = _header(obj, namespaced=bool(_meta(obj).get("namespace")))
+def describe_generic(obj: Object, extras: Object) -> list[str]:
+    lines = _header(obj, namespaced=bool(meta.meta(obj).get("namespace")))
     for key, value in obj.items():
         if key in ("metadata", "apiVersion", "kind"):
             continue
@@ -349,7 +341,7 @@ def describe_generic(obj: Obj, extras: Obj) -> list[str]:
     return lines
 
 
-DESCRIBERS: dict[ResourceType, Callable[[Obj, Obj], list[str]]] = {
+DESCRIBERS: dict[ResourceType, Callable[[Object, Object], list[str]]] = {
     resources.PODS: describe_pod,
     resources.DEPLOYMENTS: describe_deployment,
     resources.REPLICASETS: describe_replicaset,
@@ -361,22 +353,25 @@ DESCRIBERS: dict[ResourceType, Callable[[Obj, Obj], list[str]]] = {
 }
 
 
-def describe(rt: ResourceType, obj: Obj, extras: Obj) -> list[str]:
-    from minik8s.cli.minikctl import describers_sets  # it builds on this module's helpers
+def describe(rt: ResourceType, obj: Object, extras: Object) -> list[str]:
+    from minik8s.cli.minikctl import describers_batch, describers_sets  # they use our helpers
 
-    describer = DESCRIBERS.get(rt) or describers_sets.DESCRIBERS.get(rt, describe_generic)
+    describer = (
+        DESCRIBERS.get(rt)
+        or describers_batch.DESCRIBERS.get(rt)
+        or describers_sets.DESCRIBERS.get(rt, describe_generic)
+    )
     return describer(obj, extras)
 
 
-def _owned_by(obj: Obj, owner: Obj) -> bool:
-    uid = _meta(owner).get("uid")
-    return any(r.get("uid") == uid for r in _meta(obj).get("ownerReferences") or [])
+def _owned_by(obj: Object, owner: Object) -> bool:
+    return meta.find_owner(obj, meta.uid_of(owner)) is not None
 
 
-async def related(client: ApiClient, rt: ResourceType, obj: Obj) -> Obj:
+async def related(client: ApiClient, rt: ResourceType, obj: Object) -> Object:
     """What a describer shows of other objects (replica sets, endpoints, pods on a node)."""
-    meta = _meta(obj)
-    ns = meta.get("namespace")
+    md = meta.meta(obj)
+    ns = md.get("namespace")
     try:
         if rt is resources.DEPLOYMENTS:
             listed = await client.list_all(resources.REPLICASETS, ns)
@@ -386,22 +381,23 @@ async def related(client: ApiClient, rt: ResourceType, obj: Obj) -> Obj:
                    == (template or {}).get("spec")]  # fmt: skip
             old = [rs for rs in owned if rs not in new and (rs.get("spec") or {}).get("replicas")]
 
-            def show(rs: Obj) -> str:
+            def show(rs: Object) -> str:
                 s = rs.get("status") or {}
                 return (
-                    f"{_meta(rs).get('name')} ({s.get('replicas', 0)}/"
+                    f"{meta.meta(rs).get('name')} ({s.get('replicas', 0)}/"
                     f"{(rs.get('spec') or {}).get('replicas', 0)} replicas created)"
                 )
 
             return {"new": ", ".join(map(show, new[:1])), "old": ", ".join(map(show, old))}
-        if rt in (resources.REPLICASETS, resources.DAEMONSETS, resources.STATEFULSETS):
+        if rt in (resources.REPLICASETS, resources.REPLICATIONCONTROLLERS, resources.JOBS,
+                  resources.DAEMONSETS, resources.STATEFULSETS):  # fmt: skip
             pods = await client.list_all(resources.PODS, ns)
             phases = [(p.get("status") or {}).get("phase") for p in pods.get("items") or []
                       if _owned_by(p, obj)]  # fmt: skip
             counts = {p: phases.count(p) for p in ("Running", "Pending", "Succeeded", "Failed")}
             return {"pods_status": " / ".join(f"{n} {p}" for p, n in counts.items())}
         if rt is resources.SERVICES:
-            endpoints = await client.get(resources.ENDPOINTS, meta["name"], ns)
+            endpoints = await client.get(resources.ENDPOINTS, md["name"], ns)
             addresses = [
                 f"{a.get('ip')}:{p.get('port')}"
                 for subset in endpoints.get("subsets") or []
@@ -412,20 +408,20 @@ async def related(client: ApiClient, rt: ResourceType, obj: Obj) -> Obj:
         if rt is resources.PERSISTENTVOLUMECLAIMS:
             pods = await client.list_all(resources.PODS, ns)
             users = [
-                _meta(p).get("name", "")
+                meta.name_of(p)
                 for p in pods.get("items") or []
-                if meta["name"] in storageutil.claim_names(p)
+                if md["name"] in storageutil.claim_names(p)
             ]
             return {"used_by": users}
         if rt is resources.NODES:
             pods = await client.list_all(
-                resources.PODS, None, field_selector=f"spec.nodeName={meta['name']}"
+                resources.PODS, None, field_selector=f"spec.nodeName={md['name']}"
             )
             rows = []
             for p in pods.get("items") or []:
                 if (p.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
                     continue
-                pm = _meta(p)
+                pm = meta.meta(p)
                 rows.append((pm.get("namespace"), pm.get("name"), ""))
             return {"pods": rows}
     except api_errors.NotFound:

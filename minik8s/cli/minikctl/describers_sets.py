@@ -3,20 +3,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from minik8s.api import meta, resources, storageutil
+from minik8s.api.meta import Object
 from minik8s.cli.minikctl import describers as d
 
-Obj = dict[str, Any]
 NONE = d.NONE
 
 
-def _finalizers(obj: Obj) -> str:
+def _finalizers(obj: Object) -> str:
     return "[" + " ".join(meta.finalizers_of(obj)) + "]"
 
 
-def describe_daemonset(ds: Obj, extras: Obj) -> list[str]:
+def describe_daemonset(ds: Object, extras: Object) -> list[str]:
     spec, status = ds.get("spec") or {}, ds.get("status") or {}
     template_spec = (spec.get("template") or {}).get("spec") or {}
     node_selector = template_spec.get("nodeSelector") or {}
@@ -39,7 +37,7 @@ def describe_daemonset(ds: Obj, extras: Obj) -> list[str]:
     return lines
 
 
-def _claim_template_lines(template: Obj) -> list[str]:
+def _claim_template_lines(template: Object) -> list[str]:
     spec = template.get("spec") or {}
     storage = ((spec.get("resources") or {}).get("requests") or {}).get("storage", "")
     lines = [f"  Name:\t{meta.name_of(template)}",
@@ -51,7 +49,7 @@ def _claim_template_lines(template: Obj) -> list[str]:
     return lines
 
 
-def describe_statefulset(sts: Obj, extras: Obj) -> list[str]:
+def describe_statefulset(sts: Object, extras: Object) -> list[str]:
     spec, status = sts.get("spec") or {}, sts.get("status") or {}
     lines = d._header(sts)
     lines.insert(3, f"Selector:\t{d._selector(sts)}")
@@ -74,7 +72,7 @@ def describe_statefulset(sts: Obj, extras: Obj) -> list[str]:
     return lines
 
 
-def describe_pvc(pvc: Obj, extras: Obj) -> list[str]:
+def describe_pvc(pvc: Object, extras: Object) -> list[str]:
     spec, status = pvc.get("spec") or {}, pvc.get("status") or {}
     phase = "Terminating" if meta.is_deleting(pvc) else status.get("phase", "")
     lines = [f"Name:\t{meta.name_of(pvc)}", f"Namespace:\t{meta.namespace_of(pvc)}",
@@ -94,7 +92,7 @@ def describe_pvc(pvc: Obj, extras: Obj) -> list[str]:
     return lines
 
 
-def _source_lines(spec: Obj) -> list[str]:
+def _source_lines(spec: Object) -> list[str]:
     host_path, local = spec.get("hostPath"), spec.get("local")
     if host_path is not None:
         return ["    Type:\tHostPath (bare host directory volume)",
@@ -106,7 +104,7 @@ def _source_lines(spec: Obj) -> list[str]:
     return []
 
 
-def describe_pv(pv: Obj, extras: Obj) -> list[str]:
+def describe_pv(pv: Object, extras: Object) -> list[str]:
     spec, status = pv.get("spec") or {}, pv.get("status") or {}
     phase = "Terminating" if meta.is_deleting(pv) else status.get("phase", "")
     ref = spec.get("claimRef") or {}
@@ -141,7 +139,7 @@ def describe_pv(pv: Obj, extras: Obj) -> list[str]:
     return lines
 
 
-def describe_storageclass(sc: Obj, extras: Obj) -> list[str]:
+def describe_storageclass(sc: Object, extras: Object) -> list[str]:
     parameters = sc.get("parameters") or {}
     expansion = sc.get("allowVolumeExpansion")
     lines = [f"Name:\t{meta.name_of(sc)}",

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import typer
 
-from minik8s.api import errors
+from minik8s.api import errors, times
 from minik8s.client import exceptions
 from minik8s.client.kubeconfig import ConfigError
 
@@ -55,3 +55,12 @@ def handled() -> Iterator[None]:
     except (errors.ApiError, ConfigError, CliError, OSError) as e:
         report(e)
         raise typer.Exit(1) from None
+
+
+def duration(text: str | float) -> float:
+    """A Go duration option (`30s`, `2m`, `1m30s`, `500ms`, bare seconds) as kubectl takes it;
+    anything else is a usage error (exit 2)."""
+    try:
+        return times.parse_duration(text)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from e

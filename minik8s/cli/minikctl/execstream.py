@@ -38,22 +38,16 @@ def exit_code(status: dict[str, Any]) -> int:
 
 async def run(config: ClientConfig, path: str) -> int:
     """Run the exec at `path` (with its query); stream its output; return its exit code."""
-    base = config.server.rstrip("/")
-    url = (
-        "wss://" + base[len("https://") :]
-        if base.startswith("https://")
-        else ("ws://" + base.removeprefix("http://"))
-    )
+    url = config.websocket_url(path)
     context = tls.tls_context(config) if url.startswith("wss://") else None
     ssl_arg = context if isinstance(context, ssl.SSLContext) else None
-    headers = {"Authorization": f"Bearer {config.token}"} if config.token else {}
     outputs: dict[int, BinaryIO] = {STDOUT: sys.stdout.buffer, STDERR: sys.stderr.buffer}
     status: dict[str, Any] = {"status": "Success"}
     try:
         async with connect(
-            url + path,
+            url,
             subprotocols=SUBPROTOCOLS,
-            additional_headers=headers,
+            additional_headers=config.auth_headers(),
             ssl=ssl_arg,
             max_size=None,
             open_timeout=30,

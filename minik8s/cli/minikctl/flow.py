@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-Obj = dict[str, Any]
+from minik8s.api import times
+from minik8s.api.meta import Object
 
 
 @dataclass(frozen=True)
@@ -21,30 +22,24 @@ class Step:
 
 
 def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return times.parse_time(value) if isinstance(value, str) else None
 
 
-def _condition(pod: Obj, kind: str) -> Obj | None:
+def _condition(pod: Object, kind: str) -> Object | None:
     for condition in (pod.get("status") or {}).get("conditions") or []:
         if condition.get("type") == kind:
             return condition
     return None
 
 
-def _event_source(event: Obj) -> str:
+def _event_source(event: Object) -> str:
     source = event.get("source") or {}
     component = source.get("component") or event.get("reportingComponent") or "unknown"
     host = source.get("host") or event.get("reportingInstance")
     return f"{component} ({host})" if host and host != component else str(component)
 
 
-def _event_time(event: Obj) -> datetime | None:
+def _event_time(event: Object) -> datetime | None:
     for key in ("lastTimestamp", "eventTime", "firstTimestamp"):
         moment = parse_time(event.get(key))
         if moment is not None:
@@ -52,7 +47,7 @@ def _event_time(event: Obj) -> datetime | None:
     return parse_time((event.get("metadata") or {}).get("creationTimestamp"))
 
 
-def event_steps(pod: Obj, events: list[Obj]) -> list[Step]:
+def event_steps(pod: Object, events: list[Object]) -> list[Step]:
     """One step per Event about this pod (this uid), oldest first."""
     uid = (pod.get("metadata") or {}).get("uid")
     mine = [
@@ -77,7 +72,7 @@ def event_steps(pod: Obj, events: list[Obj]) -> list[Step]:
     return steps
 
 
-def _containers_created(status: Obj) -> str | None:
+def _containers_created(status: Object) -> str | None:
     statuses = status.get("containerStatuses") or []
     if not statuses or not all(s.get("containerID") for s in statuses):
         return None
@@ -89,7 +84,7 @@ def _containers_created(status: Obj) -> str | None:
     return ", ".join(parts)
 
 
-def _waiting_reasons(status: Obj) -> str | None:
+def _waiting_reasons(status: Object) -> str | None:
     reasons = []
     for s in status.get("containerStatuses") or []:
         waiting = (s.get("state") or {}).get("waiting")
@@ -98,7 +93,7 @@ def _waiting_reasons(status: Obj) -> str | None:
     return ", ".join(reasons) or None
 
 
-def pod_steps(pod: Obj) -> list[Step]:
+def pod_steps(pod: Object) -> list[Step]:
     """Steps read from the pod itself: bound, containers created, Running with IP, Ready."""
     spec = pod.get("spec") or {}
     status = pod.get("status") or {}
@@ -147,7 +142,7 @@ def pod_steps(pod: Obj) -> list[Step]:
     return steps
 
 
-def done(pod: Obj) -> bool:
+def done(pod: Object) -> bool:
     """The flow is complete: Running with an IP (and Ready), or finished."""
     status = pod.get("status") or {}
     phase = status.get("phase")
@@ -161,7 +156,7 @@ def done(pod: Obj) -> bool:
     )
 
 
-def waiting_for(pod: Obj) -> str:
+def waiting_for(pod: Object) -> str:
     """What the flow waits for next, and who would do it."""
     spec = pod.get("spec") or {}
     status = pod.get("status") or {}
@@ -176,6 +171,6 @@ def waiting_for(pod: Obj) -> str:
     return "the pod's containers to be ready"
 
 
-def steps(pod: Obj, events: list[Obj]) -> list[Step]:
+def steps(pod: Object, events: list[Object]) -> list[Step]:
     """Every step so far: the pod's own, and its Events."""
     return pod_steps(pod) + event_steps(pod, events)

@@ -1,17 +1,21 @@
-"""`minikctl cordon|uncordon|drain NODE`: mark a node (un)schedulable; drain also deletes its
-pods (those without a controller only with `--force`) and waits until they are gone."""
+"""`minikctl cordon|uncordon|drain NODE`: mark a node (un)schedulable; drain also evicts its
+pods (those without a controller only with `--force`) through the Eviction API, retrying
+every 5 s while a PodDisruptionBudget forbids it (as kubectl drain), and waits until they are
+gone. `--disable-eviction` deletes them instead."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable
 from typing import Annotated
 
 import typer
 
 from minik8s.api import errors as api_errors
+from minik8s.api import meta, podutil
 from minik8s.api.resources import NODES, PODS, ResourceType
 from minik8s.cli.minikctl import delete, errors, output, session
-from minik8s.cli.minikctl.durations import parse_duration
 from minik8s.client.api import ApiClient
 
 
@@ -29,18 +33,78 @@ def drain_plan(pods: list[dict], force: bool) -> tuple[list[dict], list[str]]:
     controller blocks unless `force`; mirror pods are left alone."""
     evict, blocked = [], []
     for pod in pods:
-        meta = pod.get("metadata") or {}
-        if "kubernetes.io/config.mirror" in (meta.get("annotations") or {}):
+        if "kubernetes.io/config.mirror" in meta.annotations_of(pod):
             continue
-        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+        if podutil.is_terminal(pod):
             evict.append(pod)
             continue
-        controlled = any(r.get("controller") for r in meta.get("ownerReferences") or [])
-        if not controlled and not force:
-            blocked.append(f"{meta.get('namespace')}/{meta.get('name')}")
+        if meta.controller_ref(pod) is None and not force:
+            blocked.append(meta.ns_name(pod))
             continue
         evict.append(pod)
     return evict, blocked
+
+
+EVICTION_RETRY = 5.0
+"""Seconds between two eviction attempts a disruption budget refused (kubectl's)."""
+
+
+async def evict(client: ApiClient, pod: dict, grace_period: int) -> None:
+    """POST the pod's `eviction` subresource (a policy/v1 Eviction)."""
+    meta = pod["metadata"]
+    body: dict = {
+        "apiVersion": "policy/v1",
+        "kind": "Eviction",
+        "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+    }
+    if grace_period >= 0:
+        body["deleteOptions"] = {"gracePeriodSeconds": grace_period}
+    await client.request(
+        "POST", PODS.object_path(meta["namespace"], meta["name"]) + "/eviction", json=body
+    )
+
+
+async def evict_all(
+    client: ApiClient, pods: list[dict], grace_period: int, use_eviction: bool, deadline: float
+) -> list[dict]:
+    """Evict (or delete) each pod, retrying those a budget protects until `deadline`; the
+    pods whose eviction was accepted."""
+    pending, done = list(pods), []
+    while pending:
+        refused = []
+        for pod in pending:
+            meta = pod["metadata"]
+            output.echo(f"evicting pod {meta['namespace']}/{meta['name']}")
+            try:
+                if use_eviction:
+                    await evict(client, pod, grace_period)
+                else:
+                    await client.delete(
+                        PODS,
+                        meta["name"],
+                        meta["namespace"],
+                        grace_period_seconds=None if grace_period < 0 else grace_period,
+                    )
+            except api_errors.NotFound:
+                continue
+            except api_errors.TooManyRequests as e:
+                output.echo(
+                    f'error when evicting pods/"{meta["name"]}" -n "{meta["namespace"]}"'
+                    f" (will retry after {EVICTION_RETRY:g}s): {e.message}"
+                )
+                refused.append(pod)
+                continue
+            done.append(pod)
+        pending = refused
+        if pending:
+            if time.monotonic() + EVICTION_RETRY > deadline:
+                names = ", ".join(f"pods/{p['metadata']['name']}" for p in pending)
+                raise errors.CliError(
+                    f"drain did not complete within the timeout: {names} "
+                    "could not be evicted (a PodDisruptionBudget forbids it)"
+                )
+            await asyncio.sleep(EVICTION_RETRY)
+    return done
 
 
 def register(app: typer.Typer) -> None:
@@ -52,7 +116,7 @@ def register(app: typer.Typer) -> None:
     def uncordon(ctx: typer.Context, node: str) -> None:
         session.of(ctx).run(lambda c: _echo(set_unschedulable(c, node, False)))
 
-    @app.command("drain", help="Cordon a node and delete its pods, waiting until they are gone.")
+    @app.command("drain", help="Cordon a node and evict its pods, waiting until they are gone.")
     def drain(
         ctx: typer.Context,
         node: str,
@@ -60,9 +124,12 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--force", help="Also delete pods no controller recreates")
         ] = False,
         ignore_daemonsets: Annotated[bool, typer.Option("--ignore-daemonsets")] = False,
+        disable_eviction: Annotated[
+            bool, typer.Option("--disable-eviction", help="Delete pods, bypassing budgets")
+        ] = False,
         grace_period: Annotated[int, typer.Option("--grace-period")] = -1,
         timeout: Annotated[
-            float, typer.Option("--timeout", parser=parse_duration, help="Seconds to wait")
+            float, typer.Option("--timeout", parser=errors.duration, help="Seconds to wait")
         ] = 120.0,
     ) -> None:
         s = session.of(ctx)
@@ -76,25 +143,21 @@ def register(app: typer.Typer) -> None:
                     f'unable to drain node "{node}" due to error: cannot delete Pods that '
                     f"declare no controller (use --force to override): {', '.join(blocked)}"
                 )
-            gone: list[tuple[ResourceType, str, str | None, str]] = []
-            for pod in evict:
-                meta = pod["metadata"]
-                output.echo(f"evicting pod {meta['namespace']}/{meta['name']}")
-                try:
-                    await client.delete(
-                        PODS, meta["name"], meta["namespace"],
-                        grace_period_seconds=None if grace_period < 0 else grace_period,
-                    )  # fmt: skip
-                except api_errors.NotFound:
-                    continue
-                gone.append((PODS, meta["name"], meta["namespace"], meta.get("uid", "")))
-            left = await delete.wait_gone(client, gone, timeout)
+            deadline = time.monotonic() + timeout
+            evicted = await evict_all(client, evict, grace_period, not disable_eviction, deadline)
+            gone: list[tuple[ResourceType, str, str | None, str]] = [
+                (PODS, p["metadata"]["name"], p["metadata"]["namespace"], p["metadata"]["uid"])
+                for p in evicted
+            ]
+            left = await delete.wait_gone(client, gone, max(1.0, deadline - time.monotonic()))
             for _, name, _, _ in gone:
                 if f"pods/{name}" not in left:
                     output.echo(f"pod/{name} evicted")
             if left:
-                raise errors.CliError(f"drain did not complete within {timeout:g}s: "
-                                      f"{', '.join(left)} still terminating")  # fmt: skip
+                raise errors.CliError(
+                    f"drain did not complete within {timeout:g}s: "
+                    f"{', '.join(left)} still terminating"
+                )
             output.echo(f"node/{node} drained")
 
         s.run(go)

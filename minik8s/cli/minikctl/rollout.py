@@ -12,19 +12,19 @@ import asyncio
 import sys
 import time
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from minik8s.api import meta
+from minik8s.api.meta import Object
 from minik8s.api.resources import DAEMONSETS, DEPLOYMENTS, REPLICASETS, STATEFULSETS, ResourceType
 from minik8s.cli.minikctl import errors, output, rollout_sets, session, targets
-from minik8s.cli.minikctl.durations import parse_duration
 from minik8s.cli.minikctl.tabwriter import tabwrite
 from minik8s.client.api import ApiClient
 
-Obj = dict[str, Any]
 REVISION = "deployment.kubernetes.io/revision"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
@@ -37,7 +37,7 @@ class RolloutFailed(errors.CliError):
     pass
 
 
-def deployment_status(deploy: Obj) -> tuple[str, bool]:
+def deployment_status(deploy: Object) -> tuple[str, bool]:
     """kubectl's DeploymentStatusViewer: (message, done); raises when the deadline passed."""
     name = deploy["metadata"]["name"]
     spec, status = deploy.get("spec") or {}, deploy.get("status") or {}
@@ -109,25 +109,21 @@ async def wait_rollout(
             progress.stop()
 
 
-def _revision(rs: Obj) -> int:
+def _revision(rs: Object) -> int:
     try:
         return int(((rs.get("metadata") or {}).get("annotations") or {}).get(REVISION, 0))
     except ValueError:
         return 0
 
 
-async def owned_replicasets(client: ApiClient, deploy: Obj) -> list[Obj]:
-    ns = deploy["metadata"].get("namespace")
-    uid = deploy["metadata"].get("uid")
-    listed = await client.list_all(REPLICASETS, ns)
-    owned = [
-        rs for rs in listed.get("items") or []
-        if any(r.get("uid") == uid for r in (rs.get("metadata") or {}).get("ownerReferences") or [])
-    ]  # fmt: skip
+async def owned_replicasets(client: ApiClient, deploy: Object) -> list[Object]:
+    listed = await client.list_all(REPLICASETS, meta.namespace_of(deploy))
+    uid = meta.uid_of(deploy)
+    owned = [rs for rs in listed.get("items") or [] if meta.find_owner(rs, uid)]
     return sorted(owned, key=_revision)
 
 
-def undo_template(replicasets: list[Obj], current: int, to_revision: int) -> Obj | None:
+def undo_template(replicasets: list[Object], current: int, to_revision: int) -> Object | None:
     """The template of `to_revision` (0: the one before `current`), without pod-template-hash."""
     candidates = [rs for rs in replicasets if _revision(rs) != current]
     if to_revision:
@@ -160,7 +156,7 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         args: Args,
         timeout: Annotated[
-            float, typer.Option("--timeout", parser=parse_duration, help="Seconds; 0: no limit")
+            float, typer.Option("--timeout", parser=errors.duration, help="Seconds; 0: no limit")
         ] = 0,
         watch: Annotated[bool, typer.Option("--watch/--no-watch", "-w")] = True,
     ) -> None:

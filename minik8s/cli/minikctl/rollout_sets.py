@@ -4,23 +4,21 @@ re-applying a revision's data as a strategic merge patch."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from minik8s.api import meta, selectors
+from minik8s.api.meta import Object
 from minik8s.api.resources import CONTROLLERREVISIONS, DAEMONSETS, ResourceType
 from minik8s.cli.minikctl import errors
 from minik8s.client.api import ApiClient
 
-Obj = dict[str, Any]
 CHANGE_CAUSE = "kubernetes.io/change-cause"
 ONLY_ROLLING = "rollout status is only available for RollingUpdate strategy type"
 
 
-def _strategy(obj: Obj) -> Obj:
+def _strategy(obj: Object) -> Object:
     return (obj.get("spec") or {}).get("updateStrategy") or {}
 
 
-def daemonset_status(ds: Obj) -> tuple[str, bool]:
+def daemonset_status(ds: Object) -> tuple[str, bool]:
     """kubectl's DaemonSetStatusViewer: (message, done)."""
     if (_strategy(ds).get("type") or "RollingUpdate") != "RollingUpdate":
         raise errors.CliError(ONLY_ROLLING)
@@ -38,7 +36,7 @@ def daemonset_status(ds: Obj) -> tuple[str, bool]:
     return f'daemon set "{name}" successfully rolled out', True
 
 
-def statefulset_status(sts: Obj) -> tuple[str, bool]:
+def statefulset_status(sts: Object) -> tuple[str, bool]:
     """kubectl's StatefulSetStatusViewer: (message, done)."""
     strategy = _strategy(sts)
     if (strategy.get("type") or "RollingUpdate") != "RollingUpdate":
@@ -67,11 +65,11 @@ def statefulset_status(sts: Obj) -> tuple[str, bool]:
             f"{status.get('currentRevision')}..."), True  # fmt: skip
 
 
-def status_of(rt: ResourceType, obj: Obj) -> tuple[str, bool]:
+def status_of(rt: ResourceType, obj: Object) -> tuple[str, bool]:
     return daemonset_status(obj) if rt is DAEMONSETS else statefulset_status(obj)
 
 
-async def revisions(client: ApiClient, owner: Obj) -> list[Obj]:
+async def revisions(client: ApiClient, owner: Object) -> list[Object]:
     """The ControllerRevisions `owner` controls, oldest revision first."""
     selector = str(selectors.label_selector_from_object((owner.get("spec") or {}).get("selector")))
     listed = await client.list_all(CONTROLLERREVISIONS, meta.namespace_of(owner),
@@ -80,7 +78,7 @@ async def revisions(client: ApiClient, owner: Obj) -> list[Obj]:
     return sorted(owned, key=lambda r: int(r.get("revision") or 0))
 
 
-def history_lines(owned: list[Obj]) -> list[str]:
+def history_lines(owned: list[Object]) -> list[str]:
     lines = ["REVISION\tCHANGE-CAUSE"]
     for revision in owned:
         cause = meta.annotations_of(revision).get(CHANGE_CAUSE) or "<none>"
@@ -88,7 +86,7 @@ def history_lines(owned: list[Obj]) -> list[str]:
     return lines
 
 
-def undo_revision(owned: list[Obj], to_revision: int) -> Obj:
+def undo_revision(owned: list[Object], to_revision: int) -> Object:
     """The revision to roll back to: `to_revision`, or the one before the latest."""
     if to_revision:
         for revision in owned:

@@ -10,7 +10,6 @@ import typer
 
 from minik8s.api.resources import PODS
 from minik8s.cli.minikctl import errors, output, session, targets, trace
-from minik8s.cli.minikctl.durations import parse_duration
 from minik8s.client.api import ApiClient
 
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
@@ -134,7 +133,7 @@ def register(app: typer.Typer) -> None:
         timeout: Annotated[
             float,
             typer.Option(
-                "--timeout", parser=parse_duration, help="Seconds --trace waits for Running"
+                "--timeout", parser=errors.duration, help="Seconds --trace waits for Running"
             ),
         ] = 60.0,
     ) -> None:

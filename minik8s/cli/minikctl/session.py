@@ -11,8 +11,7 @@ from typing import TypeVar
 import typer
 
 from minik8s.cli.minikctl import errors
-from minik8s.client import retries
-from minik8s.client.api import ApiClient, ClientSettings
+from minik8s.client import ApiClient, ClientSettings, RetryPolicy
 from minik8s.client.kubeconfig import ClientConfig, load_kubeconfig
 
 T = TypeVar("T")
@@ -20,7 +19,7 @@ T = TypeVar("T")
 CLI_SETTINGS = ClientSettings(
     connect_timeout=5.0,
     request_timeout=30.0,
-    retry=retries.RetryPolicy(max_attempts=3, backoff_base=0.1, backoff_cap=1.0),
+    retry=RetryPolicy(max_attempts=3, backoff_base=0.1, backoff_cap=1.0),
     user_agent="minikctl/0.1",
 )
 """A CLI gives up quickly on an unreachable server (3 attempts, under a second of backoff)."""

@@ -14,8 +14,7 @@ import typer
 
 from minik8s.api import errors as api_errors
 from minik8s.api.resources import EVENTS, PODS, ResourceType
-from minik8s.cli.minikctl import flow, output, session
-from minik8s.cli.minikctl.durations import parse_duration
+from minik8s.cli.minikctl import errors, flow, output, session
 from minik8s.client.api import ApiClient
 
 
@@ -178,7 +177,7 @@ def register(app: typer.Typer) -> None:
         timeout: Annotated[
             float,
             typer.Option(
-                "--timeout", parser=parse_duration, help="Seconds to follow before giving up"
+                "--timeout", parser=errors.duration, help="Seconds to follow before giving up"
             ),
         ] = 60.0,
     ) -> None:

@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from minik8s.api import errors, meta, storageutil, times
+from minik8s.api.meta import Object
 from minik8s.api.resources import NODES, PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES, STORAGECLASSES
 from minik8s.client import cache
 from minik8s.controllers import nodeaffinity
 from minik8s.controllers.base import Controller
-from minik8s.controllers.objects import Object
 from minik8s.controllers.volume import binder_plan as plan
 
 logger = logging.getLogger(__name__)

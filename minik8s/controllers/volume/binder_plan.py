@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from minik8s.api import meta, storageutil
-
-Object = dict[str, Any]
+from minik8s.api.meta import Object
 
 NO_CLASS = "no persistent volumes available for this claim and no storage class is set"
 WAIT_FOR_CONSUMER = "waiting for first consumer to be created before binding"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from minik8s.api import errors, meta, podutil, storageutil
+from minik8s.api.meta import Object
 from minik8s.api.resources import (
     NODES,
     PERSISTENTVOLUMECLAIMS,
@@ -21,7 +22,6 @@ from minik8s.api.resources import (
 )
 from minik8s.client import cache
 from minik8s.controllers.base import Controller
-from minik8s.controllers.objects import Object
 from minik8s.controllers.volume import localpath_plan as plan
 
 logger = logging.getLogger(__name__)

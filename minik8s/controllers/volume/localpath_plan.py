@@ -17,8 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from minik8s.api import meta, storageutil
-
-Object = dict[str, Any]
+from minik8s.api.meta import Object
 
 PROVISIONER = "minik8s.io/local-path"
 DEFAULT_CLASS_NAME = "local-path"

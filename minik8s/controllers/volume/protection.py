@@ -10,10 +10,10 @@ import logging
 from typing import Any
 
 from minik8s.api import errors, meta, podutil, storageutil
+from minik8s.api.meta import Object
 from minik8s.api.resources import PERSISTENTVOLUMECLAIMS, PERSISTENTVOLUMES, PODS, ResourceType
 from minik8s.client import cache
 from minik8s.controllers.base import COMMON_INDEXERS, Controller
-from minik8s.controllers.objects import Object
 
 logger = logging.getLogger(__name__)
 

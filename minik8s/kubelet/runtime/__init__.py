@@ -41,6 +41,23 @@ class Mount:
 
 
 @dataclass(frozen=True)
+class SecurityOptions:
+    """A container's securityContext as Docker options (computed by `kubelet.securitycontext`)."""
+
+    user: str | None = None
+    """`uid[:gid]` (runAsUser / runAsGroup); None: the image's USER."""
+    group_add: tuple[str, ...] = ()
+    """Supplementary groups (supplementalGroups, fsGroup)."""
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    read_only: bool = False
+    """A read-only root filesystem."""
+    privileged: bool = False
+    security_opt: tuple[str, ...] = ()
+    """Docker's `--security-opt` values (no-new-privileges, seccomp=…, apparmor=…, …)."""
+
+
+@dataclass(frozen=True)
 class ContainerConfig:
     """Everything needed to create one container (computed purely by `kubelet.specs`)."""
 
@@ -63,6 +80,16 @@ class ContainerConfig:
     hostname: str | None = None
     tty: bool = False
     stdin_open: bool = False
+    security: SecurityOptions = field(default_factory=lambda: SecurityOptions())
+    """User, groups, capabilities and the rest of the securityContext, as Docker options."""
+    pid_mode: str | None = None
+    """`host` or `container:<sandbox id>`; None: a PID namespace of its own."""
+    ipc_mode: str | None = None
+    """`shareable` (a sandbox), `container:<sandbox id>` (its containers) or `host`."""
+    sysctls: dict[str, str] = field(default_factory=dict)
+    """Namespaced sysctls (a sandbox's, for the whole pod)."""
+    port_bindings: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """`<port>/<protocol>` → (host IP, host port): a sandbox's hostPorts."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +196,10 @@ class Runtime(Protocol):
 
     async def image_id(self, image: str) -> str | None:
         """The local image's ID, or None when it is not present."""
+        ...
+
+    async def image_user(self, image: str) -> str | None:
+        """The local image's `USER` ("" for root by default), None when it is absent."""
         ...
 
     async def pull_image(self, image: str, auth: dict[str, str] | None = None) -> str:

@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 from typing import Any, TypeVar
 
 import docker
@@ -25,6 +24,7 @@ import docker.types
 import docker.utils
 import docker.utils.socket
 
+from minik8s.api import times
 from minik8s.kubelet.hairpin import HairpinSetter
 from minik8s.kubelet.runtime import (
     LABEL_CLUSTER,
@@ -66,14 +66,7 @@ def parse_time(text: str | None) -> float | None:
     """Docker's RFC 3339 with nanoseconds → Unix time; None for its zero time."""
     if not text or text.startswith("0001-01-01"):
         return None
-    head, _, frac = text.rstrip("Z").partition(".")
-    zone = ""
-    for sign in ("+", "-"):
-        if sign in frac:
-            frac, _, zone = frac.partition(sign)
-            zone = sign + zone
-    stamp = datetime.fromisoformat(head + (zone or "+00:00"))
-    return stamp.timestamp() + (float("0." + frac[:9]) if frac else 0.0)
+    return times.parse_timestamp(text)
 
 
 def from_inspect(info: dict[str, Any], network: str | None = None) -> Container:
@@ -119,6 +112,12 @@ def stats_from_docker(raw: dict[str, Any]) -> ContainerStats | None:
         memory_usage=usage,
         memory_rss=rss,
     )
+
+
+def _exposed(bindings: dict[str, tuple[str, int]]) -> list[tuple[int, str]] | None:
+    """The `<port>/<protocol>` keys of port bindings as the SDK's (port, protocol) pairs."""
+    pairs = [key.partition("/") for key in bindings]
+    return [(int(port), protocol) for port, _, protocol in pairs] or None
 
 
 def is_unreachable(message: str) -> bool:
@@ -204,16 +203,23 @@ class DockerRuntime:
                 del self._inspected[cid]
         return result
 
-    async def image_id(self, image: str) -> str | None:
+    async def _inspect_image(self, image: str) -> dict[str, Any] | None:
         try:
-            info = await self._call(self._api.inspect_image, image)
+            return dict(await self._call(self._api.inspect_image, image))
         except docker.errors.ImageNotFound:
             return None
         except docker.errors.APIError as e:
             if e.status_code == 404:
                 return None
             raise
-        return str(info.get("Id") or "")
+
+    async def image_id(self, image: str) -> str | None:
+        info = await self._inspect_image(image)
+        return None if info is None else str(info.get("Id") or "")
+
+    async def image_user(self, image: str) -> str | None:
+        info = await self._inspect_image(image)
+        return None if info is None else str((info.get("Config") or {}).get("User") or "")
 
     async def pull_image(self, image: str, auth: dict[str, str] | None = None) -> str:
         repository, tag = docker.utils.parse_repository_tag(image)
@@ -245,11 +251,22 @@ class DockerRuntime:
 
     async def _create_and_start(self, config: ContainerConfig) -> Container:
         binds = [f"{m.source}:{m.target}:{'ro' if m.read_only else 'rw'}" for m in config.mounts]
+        security = config.security
         host_config = self._api.create_host_config(
             network_mode=config.network_mode or config.network,
             binds=binds or None,
             nano_cpus=config.nano_cpus,
             mem_limit=config.mem_limit,
+            group_add=list(security.group_add) or None,
+            cap_add=list(security.cap_add) or None,
+            cap_drop=list(security.cap_drop) or None,
+            read_only=security.read_only or None,
+            privileged=security.privileged,
+            security_opt=list(security.security_opt) or None,
+            pid_mode=config.pid_mode,
+            ipc_mode=config.ipc_mode,
+            sysctls=config.sysctls or None,
+            port_bindings={k: [v] for k, v in config.port_bindings.items()} or None,
         )
         created = await self._call(
             self._api.create_container,
@@ -263,6 +280,8 @@ class DockerRuntime:
             else config.labels,
             name=config.name,
             hostname=config.hostname if config.network_mode is None else None,
+            user=security.user or "",
+            ports=_exposed(config.port_bindings),
             host_config=host_config,
             tty=config.tty,
             stdin_open=config.stdin_open,

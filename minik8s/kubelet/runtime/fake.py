@@ -3,6 +3,8 @@
 The same pod workers, status manager and node code run on top of it, so a machine can host
 many hollow nodes to benchmark the control plane. Sandboxes get fake IPs from 10.250.0.0/16
 (never routed: nothing connects to them). Commands "run" instantly: exec answers exit 0.
+A container whose command is `true`, `false` or `sh -c "exit N"` exits at once with that code
+(so Jobs complete on hollow nodes); any other runs until stopped.
 """
 
 from __future__ import annotations
@@ -47,6 +49,19 @@ class FakeExec:
         pass
 
 
+def exit_code_of(command: list[str]) -> int | None:
+    """The exit code of a command that ends at once (`true`, `false`, `sh -c "exit N"`)."""
+    if command in (["true"], ["/bin/true"]):
+        return 0
+    if command in (["false"], ["/bin/false"]):
+        return 1
+    if len(command) == 3 and command[0] in ("sh", "/bin/sh") and command[1] == "-c":
+        words = command[2].split()
+        if len(words) == 2 and words[0] == "exit" and words[1].isdigit():
+            return int(words[1]) % 256
+    return None
+
+
 class FakeRuntime:
     name = "fake"
 
@@ -75,6 +90,9 @@ class FakeRuntime:
     async def image_id(self, image: str) -> str | None:
         return f"sha256:fake-{image}"
 
+    async def image_user(self, image: str) -> str | None:
+        return ""
+
     async def pull_image(self, image: str, auth: dict[str, str] | None = None) -> str:
         return f"sha256:fake-{image}"
 
@@ -84,6 +102,7 @@ class FakeRuntime:
         if config.network_mode is None:
             n = next(_ips)
             ip = f"10.250.{(n >> 8) & 255}.{n & 255}"
+        now = time.time()
         container = Container(
             id=uuid.uuid4().hex + uuid.uuid4().hex,
             name=config.name,
@@ -91,9 +110,12 @@ class FakeRuntime:
             image=config.image,
             image_id=f"sha256:fake-{config.image}",
             state=State.RUNNING,
-            started_at=time.time(),
+            started_at=now,
             ip=ip,
         )
+        code = exit_code_of([*(config.entrypoint or []), *(config.command or [])])
+        if code is not None:
+            container = replace(container, state=State.EXITED, exit_code=code, finished_at=now)
         self.containers[container.id] = container
         self._by_pod.setdefault(config.labels.get(LABEL_POD_UID, ""), {})[container.id] = None
         return container

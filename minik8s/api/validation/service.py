@@ -1,0 +1,205 @@
+"""Validation of Services and Endpoints."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from minik8s.api import errors as api_errors
+from minik8s.api.errors import Cause
+from minik8s.api.validation import formats as fmt
+from minik8s.api.validation.container import PROTOCOLS, validate_port_num_or_name
+from minik8s.api.validation.meta import (
+    child,
+    enum,
+    immutable,
+    index,
+    invalid,
+    invalid_each,
+    items,
+    mapping,
+    required,
+    validate_labels,
+)
+
+SERVICE_TYPES = ["ClusterIP", "LoadBalancer", "NodePort"]
+"""ExternalName is not served: kube-proxy here has no DNS to answer for it."""
+SESSION_AFFINITIES = ["ClientIP", "None"]
+TRAFFIC_POLICIES = ["Cluster", "Local"]
+EXTERNAL_TYPES = ("NodePort", "LoadBalancer")
+
+
+def validate_service_spec(spec: dict[str, Any]) -> list[Cause]:
+    causes: list[Cause] = []
+    service_type = spec.get("type") or "ClusterIP"
+    causes += enum("spec.type", spec.get("type"), SERVICE_TYPES)
+    cluster_ip = spec.get("clusterIP")
+    headless = cluster_ip == "None"
+    ports = items(spec, "ports")
+    if not ports and not headless and service_type in SERVICE_TYPES:
+        causes.append(required("spec.ports"))
+    causes += _validate_service_ports(ports, service_type)
+    causes += _validate_cluster_ip(cluster_ip, service_type)
+    causes += enum("spec.sessionAffinity", spec.get("sessionAffinity"), SESSION_AFFINITIES)
+    timeout = mapping(mapping(spec, "sessionAffinityConfig"), "clientIP").get("timeoutSeconds")
+    if timeout is not None and not 0 < timeout <= 86400:
+        causes.append(
+            invalid(
+                "spec.sessionAffinityConfig.clientIP.timeoutSeconds",
+                timeout,
+                "must be greater than 0 and less than 86400",
+            )
+        )
+    external_policy = spec.get("externalTrafficPolicy")
+    if external_policy and service_type not in EXTERNAL_TYPES:
+        causes.append(
+            invalid(
+                "spec.externalTrafficPolicy",
+                external_policy,
+                "may only be set for externally-accessible services",
+            )
+        )
+    else:
+        causes += enum("spec.externalTrafficPolicy", external_policy, TRAFFIC_POLICIES)
+    causes += enum(
+        "spec.internalTrafficPolicy", spec.get("internalTrafficPolicy"), TRAFFIC_POLICIES
+    )
+    causes += validate_labels(mapping(spec, "selector"), "spec.selector")
+    return causes
+
+
+def validate_service_update(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
+    """clusterIP is fixed once allocated; an absent clusterIP in the update means "unchanged"."""
+    old_ip = mapping(old, "spec").get("clusterIP") or ""
+    new_ip = mapping(new, "spec").get("clusterIP") or ""
+    if old_ip and new_ip:
+        return immutable("spec.clusterIP", new_ip, old_ip)
+    return []
+
+
+def _validate_service_ports(ports: list[dict[str, Any]], service_type: str) -> list[Cause]:
+    causes: list[Cause] = []
+    names: set[str] = set()
+    node_ports: set[tuple[Any, Any]] = set()
+    for i, port in enumerate(ports):
+        path = index("spec.ports", i)
+        name = port.get("name") or ""
+        if len(ports) > 1 and not name:
+            causes.append(required(child(path, "name")))
+        elif name:
+            causes += invalid_each(child(path, "name"), name, fmt.is_dns1123_label(name))
+            if name in names:
+                causes.append(api_errors.duplicate(child(path, "name"), name))
+            names.add(name)
+        if isinstance(port.get("port"), int):
+            causes += invalid_each(
+                child(path, "port"), port["port"], fmt.is_valid_port_num(port["port"])
+            )
+        causes += enum(child(path, "protocol"), port.get("protocol"), PROTOCOLS)
+        target = port.get("targetPort")
+        if target not in (None, 0, ""):
+            causes += validate_port_num_or_name(target, child(path, "targetPort"))
+        node_port = port.get("nodePort")
+        if node_port and service_type not in EXTERNAL_TYPES:
+            causes.append(
+                api_errors.forbidden(
+                    child(path, "nodePort"), "may not be used when `type` is 'ClusterIP'"
+                )
+            )
+        elif node_port:
+            causes += invalid_each(
+                child(path, "nodePort"), node_port, fmt.is_valid_port_num(node_port)
+            )
+            identity = (port.get("protocol") or "TCP", node_port)
+            if identity in node_ports:
+                causes.append(api_errors.duplicate(child(path, "nodePort"), node_port))
+            node_ports.add(identity)
+    return causes
+
+
+def _validate_cluster_ip(cluster_ip: Any, service_type: str) -> list[Cause]:
+    if cluster_ip in (None, ""):
+        return []
+    if cluster_ip == "None":
+        if service_type in EXTERNAL_TYPES:
+            return [
+                invalid(
+                    "spec.clusterIP",
+                    cluster_ip,
+                    f"may not be set to 'None' for {service_type} services",
+                )
+            ]
+        return []
+    messages = fmt.is_valid_ip(cluster_ip)
+    if messages:
+        return invalid_each("spec.clusterIP", cluster_ip, messages)
+    if not fmt.is_ipv4(cluster_ip):
+        return [
+            invalid(
+                "spec.clusterIP",
+                cluster_ip,
+                "expected an IPv4 value as indicated by `ipFamilies[0]`",
+            )
+        ]
+    return []
+
+
+def validate_endpoints(endpoints: dict[str, Any]) -> list[Cause]:
+    causes: list[Cause] = []
+    for i, subset in enumerate(items(endpoints, "subsets")):
+        path = index("subsets", i)
+        addresses = items(subset, "addresses")
+        not_ready = items(subset, "notReadyAddresses")
+        if not addresses and not not_ready:
+            causes.append(required(path, "must specify `addresses` or `notReadyAddresses`"))
+        for field, entries in (("addresses", addresses), ("notReadyAddresses", not_ready)):
+            for j, address in enumerate(entries):
+                ip_path = child(index(child(path, field), j), "ip")
+                ip = str(address.get("ip") or "")
+                problems = fmt.is_valid_ip(ip) or non_special_ip(ip)
+                causes += invalid_each(ip_path, address.get("ip"), problems)
+        causes += _validate_endpoint_ports(items(subset, "ports"), child(path, "ports"))
+    return causes
+
+
+def non_special_ip(ip: str) -> list[str]:
+    """Kubernetes' ValidateNonSpecialIP: an endpoint may not be unspecified, loopback or
+    link-local (the node's own services, a cloud's metadata service)."""
+    address = ipaddress.ip_address(ip)
+    problems = []
+    if address.is_unspecified:
+        problems.append(f"may not be unspecified ({ip})")
+    if address.is_loopback:
+        problems.append("may not be in the loopback range (127.0.0.0/8, ::1/128)")
+    if address.is_link_local and not address.is_multicast:
+        problems.append("may not be in the link-local range (169.254.0.0/16, fe80::/10)")
+    if address in _LINK_LOCAL_MULTICAST[address.version]:
+        problems.append("may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)")
+    return problems
+
+
+_LINK_LOCAL_MULTICAST = {
+    4: ipaddress.ip_network("224.0.0.0/24"),
+    6: ipaddress.ip_network("ff02::/16"),
+}
+
+
+def _validate_endpoint_ports(ports: list[dict[str, Any]], path: str) -> list[Cause]:
+    causes: list[Cause] = []
+    names: set[str] = set()
+    for i, port in enumerate(ports):
+        port_path = index(path, i)
+        name = port.get("name") or ""
+        if len(ports) > 1 and not name:
+            causes.append(required(child(port_path, "name")))
+        elif name:
+            causes += invalid_each(child(port_path, "name"), name, fmt.is_dns1123_label(name))
+            if name in names:
+                causes.append(api_errors.duplicate(child(port_path, "name"), name))
+            names.add(name)
+        if isinstance(port.get("port"), int):
+            causes += invalid_each(
+                child(port_path, "port"), port["port"], fmt.is_valid_port_num(port["port"])
+            )
+        causes += enum(child(port_path, "protocol"), port.get("protocol"), PROTOCOLS)
+    return causes

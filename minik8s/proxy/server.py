@@ -1,0 +1,121 @@
+"""kube-proxy's process (Kubernetes' `cmd/kube-proxy/app/server.go`): informers on Services and
+Endpoints, the syncer, /healthz, cleanup. `main` is the `minik8s-proxy` command."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import functools
+import logging
+import os
+from pathlib import Path
+from typing import IO, Any
+
+from minik8s.api import resources
+from minik8s.client import tasks
+from minik8s.client.api import ApiClient
+from minik8s.client.informer import Informer
+from minik8s.componentbase import options, runner
+from minik8s.componentbase.health import HealthServer
+from minik8s.proxy import config, iptables
+from minik8s.proxy.config import ProxySettings
+from minik8s.proxy.syncer import Syncer
+
+logger = logging.getLogger(__name__)
+
+
+def host_of(settings: ProxySettings) -> iptables.Host:
+    return iptables.Host(
+        service_cidr=settings.service_cluster_ip_range,
+        bridge=settings.bridge_name,
+        localnet=settings.localhost_node_ports,
+        state_file=settings.state_file,
+    )
+
+
+def try_lock(path: Path) -> IO[str] | None:
+    """Take the host lock (one proxy per host: they would delete each other's chains); None
+    if another proxy holds it. The lock lasts as long as the returned file stays open."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    f = open(path, "a+")  # held open (locked) for the life of the process
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        return None
+    f.truncate(0)
+    f.write(str(os.getpid()))
+    f.flush()
+    return f
+
+
+async def run(settings: ProxySettings, stop: asyncio.Event) -> None:
+    """Program the rules until `stop` is set, then remove them (as `--cleanup` does).
+
+    While another proxy holds the host lock this one waits (a standby, as with two clusters on
+    one machine) and touches nothing, not even on exit.
+    """
+    lock = try_lock(settings.lock_file)
+    if lock is None:
+        if settings.cleanup:
+            raise RuntimeError(f"another minik8s-proxy holds {settings.lock_file}; stop it first")
+        logger.warning("another minik8s-proxy holds %s: waiting for it to exit",
+                       settings.lock_file)  # fmt: skip
+        while lock is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+            if stop.is_set():
+                return
+            lock = try_lock(settings.lock_file)
+        logger.info("took over %s", settings.lock_file)
+    with lock:
+        await _run(settings, stop)
+
+
+async def _run(settings: ProxySettings, stop: asyncio.Event) -> None:
+    host = host_of(settings)
+    if settings.cleanup:
+        await host.cleanup()
+        logger.info("cleanup done")
+        return
+    client = ApiClient(options.load_client_config(settings.client))
+    services = Informer(client, resources.SERVICES)
+    endpoints = Informer(client, resources.ENDPOINTS)
+    syncer = Syncer(settings, host, services, endpoints)
+    health = HealthServer(
+        settings.healthz.bind_address, max(settings.healthz.port, 0),
+        liveness={"sync": syncer.healthy}, readiness={"synced": syncer.ready},
+    )  # fmt: skip
+    running: list[asyncio.Task[Any]] = []
+    try:
+        if settings.healthz.port >= 0:
+            await health.start()
+        services.start()
+        endpoints.start()
+        sync_task = tasks.spawn(syncer.run(), "proxy syncer")
+        running.append(sync_task)
+        stopping = tasks.spawn(stop.wait(), "proxy stop signal")
+        running.append(stopping)
+        await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+        if sync_task.done() and not sync_task.cancelled() and sync_task.exception():
+            raise RuntimeError(f"syncer failed: {sync_task.exception()}")
+    finally:
+        await tasks.cancel_and_wait(running)
+        await services.stop()
+        await endpoints.stop()
+        with contextlib.suppress(Exception):
+            await client.aclose()
+        await health.stop()
+        logger.info("removing the rules, route and bridge of the proxy")
+        await host.cleanup()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`minik8s-proxy`: flags, logging, then `run` until SIGTERM (the rules are removed)."""
+    settings = config.parse_args(argv)
+    runner.run(functools.partial(run, settings), "proxy", settings.log_level, grace_seconds=30.0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""The import layering of DESIGN.md, checked in CI: import-linter's contracts (pyproject's
+[tool.importlinter], also run by `make lint`) hold, and every package of minik8s is in them."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_import_contracts_hold() -> None:
+    lint_imports = Path(sys.executable).parent / "lint-imports"
+    result = subprocess.run(
+        [str(lint_imports), "--no-cache"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_package_is_in_a_layer() -> None:
+    """A new component must join the components layer, or nothing checks its imports."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    layers = next(c for c in config["contracts"] if c["type"] == "layers")["layers"]
+    named = {name for layer in layers for name in re.findall(r"[a-z_]+", layer)}
+    packages = {p.parent.name for p in (ROOT / "minik8s").glob("*/__init__.py")}
+    assert packages <= named, f"not in the layers contract: {sorted(packages - named)}"
