@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.api [--requests 2000] [--watchers 100]
         [--authorization-mode Node,RBAC [--rbac-user | --client-cert]]
+        [--audit-level Metadata]
 
 Prints raw aetcd put/get rates from one process, apiserver create/get rates for pods with the
 same payloads at 1, 10 and 50 concurrent clients, the p50/p99 latency of creates at 50
@@ -12,6 +13,8 @@ each process spent per operation at 50 clients with the rate that bounds once ev
 load generator a user outside `system:masters`, allowed by a ClusterRoleBinding, so every
 request takes the whole RBAC path (authentication, request attributes, Node then RBAC);
 `--client-cert` makes it authenticate with a client certificate instead of a bearer token.
+`--audit-level` audits every request at that level to a log file (a policy of one rule, all
+stages), and prints how many events were written.
 """
 
 from __future__ import annotations
@@ -284,6 +287,12 @@ def main() -> None:
     parser.add_argument(
         "--client-cert", action="store_true", help="the RBAC user shows a client certificate"
     )
+    parser.add_argument(
+        "--audit-level",
+        default="",
+        choices=["", "Metadata", "Request", "RequestResponse"],
+        help="audit every request at this level to a log file",
+    )
     args = parser.parse_args()
     args.rbac_user = args.rbac_user or args.client_cert
 
@@ -297,6 +306,13 @@ def main() -> None:
         )
         CLIENT_CERT.append((str(issued.cert), str(issued.key)))
         extra.append(f"--client-ca-file={ca.ca_cert}")
+    audit_log = work / "audit" / "audit.log"
+    if args.audit_level:
+        policy = work / "audit-policy.yaml"
+        policy.write_text(
+            f"apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: {args.audit_level}\n"
+        )
+        extra += [f"--audit-policy-file={policy}", f"--audit-log-path={audit_log}"]
     server = Apiserver(
         etcd.url,
         work / "apiserver",
@@ -313,6 +329,8 @@ def main() -> None:
         token = BENCH_TOKEN if args.rbac_user else None
         api, latencies = asyncio.run(apiserver_rates(server, etcd, args.requests, cpu, token))
         delays = asyncio.run(watch_latency(server, args.watchers, args.changes))
+        server.stop()
+        audited = sum(1 for _ in audit_log.open("rb")) if audit_log.exists() else 0
     finally:
         server.stop()
         etcd.stop()
@@ -322,9 +340,10 @@ def main() -> None:
     authz = args.authorization_mode or "AlwaysAllow"
     who = "an RBAC user" if args.rbac_user else "system:masters"
     who += " with a client certificate" if args.client_cert else " with a token"
+    audit = f"audit {args.audit_level} ({audited} events)" if args.audit_level else "no audit"
     print(
         f"machine: {os.cpu_count()} cores; {args.requests} operations per step; {scheme}; "
-        f"authorization {authz}, as {who}"
+        f"authorization {authz}, as {who}; {audit}"
     )
     print(
         f"{'clients':>8} {'etcd put/s':>11} {'api create/s':>13} {'ratio':>6} "

@@ -49,6 +49,14 @@ def _format_second(second: int) -> str:
     return time.strftime(TIME_FORMAT, time.gmtime(second))
 
 
+def format_micro_timestamp(seconds: float) -> str:
+    """A `metav1.MicroTime` string from POSIX seconds (the second is formatted once: audit
+    events stamp two or three per request)."""
+    whole = int(seconds)
+    micros = min(int((seconds - whole) * 1_000_000), 999_999)
+    return f"{_format_second(whole)[:-1]}.{micros:06d}Z"
+
+
 def now_rfc3339() -> str:
     """The time now as a `metav1.Time` (formatted once per second: hot paths call it)."""
     return _format_second(int(time.time()))

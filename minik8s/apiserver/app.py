@@ -33,6 +33,7 @@ from minik8s.apiserver.aggregator import discovery as aggregated
 from minik8s.apiserver.aggregator import frontproxy
 from minik8s.apiserver.aggregator.controller import Aggregator
 from minik8s.apiserver.asgi import ApiserverApp
+from minik8s.apiserver.audit import options as audit_options
 from minik8s.apiserver.authn.chain import Authenticator, TokenAuthenticator
 from minik8s.apiserver.authn.tokenfile import TokenFileAuthenticator
 from minik8s.apiserver.authz import authorizer as authz
@@ -107,6 +108,7 @@ def create_app(settings: ApiserverSettings) -> ApiserverApp:
         logger.info("encryption at rest for: %s", ", ".join(transformer.resources) or "nothing")
     pod_security = podsecurity_config.load(settings.admission_control_config_file)
     front = ApiserverApp(None, build_authenticator(settings, accounts), None)  # type: ignore[arg-type]
+    front.auditor = audit_options.build(settings.audit)
     front.app = create_fastapi_app(settings, front, accounts, transformer, pod_security)
     return front
 
@@ -120,6 +122,8 @@ def create_fastapi_app(
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if front.auditor is not None:
+            await front.auditor.start()
         store = EtcdStore(
             list(settings.etcd_servers), observe=metrics.observe_etcd, transformer=transformer
         )
@@ -208,6 +212,8 @@ def create_fastapi_app(
             await aggregator.stop()
             await cache.stop()
             await store.close()
+            if front.auditor is not None:
+                await front.auditor.stop()
 
     app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
     if accounts is not None and accounts.discovery_served:

@@ -1,9 +1,12 @@
-"""The apiserver's front door: authentication, impersonation, authorization, then the routes.
+"""The apiserver's front door: authentication, audit, impersonation, authorization, the routes.
 
-Every request — REST paths, discovery, OpenAPI, health, metrics, WebSockets — is first
-authenticated (client certificate, bearer token, else anonymous; 401 when a credential does
-not check out), then impersonation headers are applied, then the request is authorized as
-Kubernetes' RequestInfo describes it (403 with Kubernetes' message). Only then is it served:
+Every request — REST paths, discovery, OpenAPI, health, metrics, WebSockets — gets an audit
+ID (the caller's `Audit-ID` header, else a new UUID, echoed in the `Audit-Id` response
+header), is authenticated (client certificate, bearer token, else anonymous; 401 when a
+credential does not check out), audited when `--audit-policy-file` says so (from here on,
+as the authenticated user), then impersonation headers are applied, then the request is
+authorized as Kubernetes' RequestInfo describes it (403 with Kubernetes' message), in
+Kubernetes' filter order. Only then is it served:
 REST paths under `/api/<version>/…` and `/apis/<group>/<version>/…` go straight to the
 resource handler (FastAPI's middleware and routing cost more than the request's own work at
 thousands of requests per second); the small fixed routes go to FastAPI.
@@ -11,17 +14,23 @@ thousands of requests per second); the small fixed routes go to FastAPI.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 import time
 
 from fastapi import FastAPI
 from starlette.requests import Request
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from minik8s.api import errors
 from minik8s.apiserver import kubeletproxy, metrics, requestcontext, requestinfo, wire
+from minik8s.apiserver.audit import auditor
+from minik8s.apiserver.audit import context as audit_context
+from minik8s.apiserver.audit.auditor import Auditor
 from minik8s.apiserver.authn import impersonation
 from minik8s.apiserver.authn.chain import Authenticator
+from minik8s.apiserver.authn.user import ANONYMOUS_USER, UserInfo
 from minik8s.apiserver.authz import forbidden
 from minik8s.apiserver.authz.authorizer import Decision, Union
 
@@ -29,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 UNAUTHORIZED = errors.Unauthorized("Unauthorized")
 KNOWN_METHODS = frozenset({"get", "post", "put", "patch", "delete", "head", "options"})
+AUDIT_ID = b"Audit-Id"
 
 
 def is_rest_path(path: str) -> bool:
@@ -48,6 +58,8 @@ class ApiserverApp:
         self.app = app
         self.authenticator = authenticator
         self.authorizer = authorizer
+        self.auditor: Auditor | None = None
+        """Set when `--audit-policy-file` and a backend are given."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -55,16 +67,32 @@ class ApiserverApp:
             await self.app(scope, receive, send)  # lifespan
             return
         started = time.perf_counter()
+        audit_id = auditor.audit_id(scope["headers"])
+        context, refusal = self._admit(scope, audit_id)
+        if context is not None:
+            audit_context.CURRENT.set(context)
+        send = _sender(send, audit_id.encode("latin-1"), context)
         try:
-            self._admit(scope)
-        except errors.ApiError as e:
-            # counted without the resource: a refused path may name anything
-            method = str(scope.get("method", "GET")).lower()
-            verb = method if method in KNOWN_METHODS else "other"
-            metrics.observe_request(verb, "", e.code, started)
-            await _refuse(scope, send, e)
-            return
-        if kind == "websocket":
+            if refusal is not None:
+                # counted without the resource: a refused path may name anything
+                method = str(scope.get("method", "GET")).lower()
+                verb = method if method in KNOWN_METHODS else "other"
+                metrics.observe_request(verb, "", refusal.code, started)
+                await _refuse(scope, send, refusal)
+            else:
+                await self._serve(scope, receive, send)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as e:
+            if context is not None:
+                context.log_panic(e)
+            raise
+        finally:
+            if context is not None:
+                context.finish()
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
             if is_rest_path(scope["path"]):
                 handler = self.app.state.handler
                 await kubeletproxy.exec_websocket(
@@ -83,28 +111,58 @@ class ApiserverApp:
         response = await self.app.state.handler(request)
         await response(scope, receive, send)
 
-    def _admit(self, scope: Scope) -> None:
-        """Authenticate and authorize the request; remember who it is. Raises 401/403/400."""
+    def _admit(
+        self, scope: Scope, audit_id: str
+    ) -> tuple[audit_context.AuditContext | None, errors.ApiError | None]:
+        """Authenticate, audit, impersonate and authorize the request, remembering who it
+        is: its audit context, and the 401/403/400 that refuses it (None: serve it)."""
+        received = time.time()
+        audit = self.auditor
         user = self.authenticator.authenticate(scope)
         if user is None:
-            raise UNAUTHORIZED
+            context = None
+            if audit is not None:
+                context = audit.failed_authentication(
+                    scope, audit_id, received, self._attributes(scope, ANONYMOUS_USER)
+                )
+            return context, UNAUTHORIZED
         authorizer = self.authorizer
-        if impersonation.requested(scope["headers"]):
-            allow_all = _allow_all if authorizer is None else authorizer.authorize
-            user = impersonation.impersonate(user, scope["headers"], allow_all)
-        if authorizer is not None:
-            attrs = requestinfo.parse(
-                user,
-                scope.get("method", "GET"),
-                scope["path"],
-                scope.get("query_string", b""),
-                websocket=scope["type"] == "websocket",
-            )
-            decision, reason = authorizer.authorize(attrs)
-            if decision is not Decision.ALLOW:
+        attrs = None
+        context = None
+        if audit is not None:
+            attrs = self._attributes(scope, user)
+            context = audit.begin(scope, audit_id, received, user, attrs)
+        try:
+            if impersonation.requested(scope["headers"]):
+                allow_all = _allow_all if authorizer is None else authorizer.authorize
+                user = impersonation.impersonate(user, scope["headers"], allow_all)
+                if context is not None:
+                    context.log_impersonated_user(user)
+                if attrs is not None:
+                    attrs = dataclasses.replace(attrs, user=user)
+            decision, reason = Decision.ALLOW, ""
+            if authorizer is not None:
+                attrs = attrs or self._attributes(scope, user)
+                decision, reason = authorizer.authorize(attrs)
+            if context is not None:
+                context.log_decision(decision is Decision.ALLOW, reason)
+            if attrs is not None and decision is not Decision.ALLOW:
                 raise forbidden.forbidden(attrs, reason)
+        except errors.ApiError as e:
+            return context, e
         scope[requestcontext.SCOPE_USER] = user
         requestcontext.USER.set(user)
+        return context, None
+
+    @staticmethod
+    def _attributes(scope: Scope, user: UserInfo) -> requestinfo.Attributes:
+        return requestinfo.parse(
+            user,
+            scope.get("method", "GET"),
+            scope["path"],
+            scope.get("query_string", b""),
+            websocket=scope["type"] == "websocket",
+        )
 
     def begin_shutdown(self) -> None:
         """End every watch stream cleanly so the server can stop without cutting them."""
@@ -112,6 +170,21 @@ class ApiserverApp:
         if cache is not None:
             logger.info("shutting down: closing %d watches", cache.watcher_count())
             cache.close_watchers()
+
+
+def _sender(send: Send, audit_id: bytes, context: audit_context.AuditContext | None) -> Send:
+    """`send`, adding the `Audit-Id` header (Kubernetes sends it on every response) and showing
+    each message to the request's audit context."""
+
+    async def sender(message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start" or kind == "websocket.http.response.start":
+            message["headers"] = [*message.get("headers", ()), (AUDIT_ID, audit_id)]
+        if context is not None:
+            context.on_send(message)
+        await send(message)
+
+    return sender
 
 
 def _allow_all(attrs: requestinfo.Attributes) -> tuple[Decision, str]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from minik8s.apiserver.audit.options import AuditOptions, add_audit_flags, audit_options
 from minik8s.componentbase import options
 
 AUTHORIZATION_MODES = ("AlwaysAllow", "AlwaysDeny", "Node", "RBAC")
@@ -76,6 +77,8 @@ class ApiserverSettings:
     proxy_client_key_file: str | None = None
     requestheader_client_ca_file: str | None = None
     """The CA of the front-proxy certificate, published for extension apiservers."""
+    audit: AuditOptions = field(default_factory=AuditOptions)
+    """`--audit-*`: the policy, the log file and the webhook (off by default)."""
     log_level: str = "info"
 
 
@@ -128,6 +131,7 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         "accepted for compatibility: extension servers are always reached at their Endpoints' "
         "addresses",
     )  # fmt: skip
+    add_audit_flags(parser)
     args = parser.parse_args(argv)
     front_proxy = (
         args.proxy_client_cert_file,
@@ -174,6 +178,7 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         service_account_key_file=tuple(args.service_account_key_file),
         api_audiences=tuple(a.strip() for a in args.api_audiences.split(",") if a.strip()),
         service_account_max_token_expiration=int(args.service_account_max_token_expiration),
+        audit=audit_options(args),
     )  # fmt: skip
 
 

@@ -31,6 +31,7 @@ from minik8s.apiserver import (
 from minik8s.apiserver.aggregator import discovery as aggregated_discovery
 from minik8s.apiserver.aggregator import proxy as aggregator_proxy
 from minik8s.apiserver.aggregator.controller import Aggregator
+from minik8s.apiserver.audit import context as audit_context
 from minik8s.apiserver.registry import DeleteOptions, Registry
 from minik8s.apiserver.reviews import Reviews
 from minik8s.apiserver.serviceaccount import tokenrequest
@@ -129,6 +130,7 @@ class ResourceHandler:
             response = wire.error_response(e)
         except Exception as e:  # a bug: answer with a Status, log the traceback
             logger.exception("%s %s failed", request.method, request.scope["path"])
+            audit_context.log_panic(e)
             response = wire.error_response(errors.internal_error(e))
         for value in warning.header_values(recorded):
             response.headers.append("Warning", value)

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from minik8s.api import errors, protobuf
+from minik8s.apiserver.audit import context as audit_context
 
 MAX_BODY_BYTES = 3 * 1024 * 1024
 JSON = "application/json"
@@ -73,11 +74,21 @@ async def read_body(request: Request) -> bytes:
         if size > MAX_BODY_BYTES:
             raise errors.RequestEntityTooLarge("Request entity too large: limit is 3145728")
         chunks.append(chunk)
-    return b"".join(chunks)
+    body = b"".join(chunks)
+    if request.scope["method"] == "PATCH":
+        audit_context.log_request_patch(body)
+    return body
 
 
 def decode_object(body: bytes, content_type: str | None) -> Any:
-    """A JSON, YAML or protobuf request body; 400 BadRequest when it does not parse."""
+    """A JSON, YAML or protobuf request body; 400 BadRequest when it does not parse. The
+    request's audit event records it (Kubernetes' LogRequestObject)."""
+    obj = _decode(body, content_type)
+    audit_context.log_request_object(obj)
+    return obj
+
+
+def _decode(body: bytes, content_type: str | None) -> Any:
     if not body.strip():
         raise errors.BadRequest("the body of the request was empty")
     media = (content_type or JSON).split(";")[0].strip().lower()

@@ -93,6 +93,38 @@ def port(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    """An integer flag of 0 or more (sizes and counts where 0 means "no limit")."""
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: must be 0 or more")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = _int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: must be greater than 0")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from e
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: must be greater than 0")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"invalid integer {text!r}") from e
+
+
 def bool_flag(parser: argparse.ArgumentParser, name: str, default: bool, help: str = "") -> None:
     """`--name` (true), `--name=false`, `--name false`: Go's boolean flag forms."""
     parser.add_argument(

@@ -119,6 +119,39 @@ def test_each_component_runs_as_itself_and_the_kubelet_refuses_strangers(
         launcher.kubectl("delete", "pod", "authz-e2e", "--grace-period=0", "--wait=false")
 
 
+def test_the_apiserver_audits_every_request_at_metadata_level(
+    cluster: tuple[Launcher, str],
+) -> None:
+    launcher, _ = cluster
+    policy = yaml.safe_load((launcher.home / "audit-policy.yaml").read_text())
+    assert policy["rules"][-1] == {"level": "Metadata"}
+    log = launcher.home / "logs" / "audit.log"
+    assert log.stat().st_mode & 0o777 == 0o600
+    probe = f"audit-probe-{os.getpid()}"
+    result = launcher.kubectl("get", "configmap", probe)
+    assert result.returncode == 1 and "NotFound" in result.stderr
+
+    def events() -> list[dict]:
+        return [json.loads(line) for line in log.read_text().splitlines()]
+
+    def of_probe() -> list[dict]:
+        return [e for e in events() if (e.get("objectRef") or {}).get("name") == probe]
+
+    (event,) = wait_for(of_probe, "the audit event of kubectl's get")
+    assert event["stage"] == "ResponseComplete"  # the policy omits RequestReceived
+    assert event["level"] == "Metadata" and event["verb"] == "get"
+    assert event["user"]["username"] == "kubernetes-admin"
+    assert event["userAgent"].startswith("kubectl")
+    assert event["responseStatus"]["code"] == 404
+    assert "requestObject" not in event and "responseObject" not in event
+    # every component is audited as itself (the kubelet renews its Lease every few seconds)
+    wait_for(
+        lambda: any(e["user"]["username"] == "system:node:node-1" for e in events()),
+        "an audit event of node-1's kubelet",
+        timeout=30,
+    )
+
+
 def test_second_up_starts_nothing(cluster: tuple[Launcher, str]) -> None:
     launcher, _ = cluster
     before = launcher.pids()

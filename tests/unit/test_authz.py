@@ -141,6 +141,20 @@ def test_rbac_decisions_from_the_subject_index() -> None:
     anonymous = snap.table(ANONYMOUS_USER, "")
     assert anonymous.allows(attrs(ANONYMOUS_USER, "GET", "/version"))
     assert not anonymous.allows(attrs(ANONYMOUS_USER, "GET", "/api"))
+    # the reason names the binding, as Kubernetes' RBAC authorizer words it (audit annotation)
+    assert table.allows(attrs(JANE, "GET", "/api/v1/namespaces/dev/pods")) == (
+        'RBAC: allowed by RoleBinding "b1/dev" of Role "pods" to Group "devs"'
+    )
+    assert snap.table(robot, "dev").allows(
+        attrs(robot, "GET", "/api/v1/namespaces/dev/services")
+    ) == (
+        'RBAC: allowed by RoleBinding "b3/dev" of ClusterRole "system:kube-dns" to '
+        'ServiceAccount "robot/dev"'
+    )
+    assert anonymous.allows(attrs(ANONYMOUS_USER, "GET", "/version")) == (
+        'RBAC: allowed by ClusterRoleBinding "system:public-info-viewer" of ClusterRole '
+        '"system:public-info-viewer" to Group "system:unauthenticated"'
+    )
 
 
 def test_wildcards_and_subresource_wildcards() -> None:

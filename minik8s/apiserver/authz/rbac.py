@@ -23,7 +23,7 @@ from typing import Any
 
 from minik8s.api import rbac
 from minik8s.api.meta import Object
-from minik8s.api.rbac import Rule
+from minik8s.api.rbac import Rule, go_quote
 from minik8s.api.resources import CLUSTERROLEBINDINGS, CLUSTERROLES, ROLEBINDINGS, ROLES
 from minik8s.apiserver.authn import user as users
 from minik8s.apiserver.authn.user import UserInfo
@@ -51,27 +51,35 @@ class RoleRef:
         return f'clusterrole.rbac.authorization.k8s.io "{self.name}" not found'
 
 
+Grant = tuple[Rule, str]
+"""A rule and the reason of the decisions it allows (`RBAC: allowed by ClusterRoleBinding …`)."""
+
+
 @dataclass
 class PermissionTable:
     """What one user may do in one namespace, ready for lookups."""
 
-    resources: dict[tuple[str, str], list[Rule]] = field(default_factory=dict)
+    resources: dict[tuple[str, str], list[Grant]] = field(default_factory=dict)
     """(api group or `*`, resource or `resource/sub` or `*` or `*/sub`) -> rules naming it."""
-    non_resource: list[Rule] = field(default_factory=list)
+    non_resource: list[Grant] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
-    def add(self, rule: Rule) -> None:
+    def add(self, rule: Rule, reason: str = "RBAC: allowed") -> None:
         self.rules.append(rule)
         if rule.non_resource_urls:
-            self.non_resource.append(rule)
+            self.non_resource.append((rule, reason))
         for group in rule.api_groups:
             for resource in rule.resources:
-                self.resources.setdefault((group, resource), []).append(rule)
+                self.resources.setdefault((group, resource), []).append((rule, reason))
 
-    def allows(self, attrs: Attributes) -> bool:
+    def allows(self, attrs: Attributes) -> str | None:
+        """The reason of the binding that allows the request (None: nothing allows it)."""
         if not attrs.resource_request:
-            return any(rbac.allows_path(r, attrs.verb, attrs.path) for r in self.non_resource)
+            for rule, reason in self.non_resource:
+                if rbac.allows_path(rule, attrs.verb, attrs.path):
+                    return reason
+            return None
         verb, name, sub = attrs.verb, attrs.name, attrs.subresource
         combined = f"{attrs.resource}/{sub}" if sub else attrs.resource
         candidates = [combined, "*"]
@@ -80,12 +88,12 @@ class PermissionTable:
         get = self.resources.get
         for group in (attrs.api_group, "*"):
             for resource in candidates:
-                for rule in get((group, resource)) or ():
+                for rule, reason in get((group, resource)) or ():
                     if (rbac.ALL in rule.verbs or verb in rule.verbs) and (
                         not rule.resource_names or name in rule.resource_names
                     ):
-                        return True
-        return False
+                        return reason
+        return None
 
 
 class Snapshot:
@@ -100,19 +108,24 @@ class Snapshot:
     ) -> None:
         self.cluster_roles = {_name(r): rbac.rules_of(r) for r in cluster_roles}
         self.roles = {(_namespace(r), _name(r)): rbac.rules_of(r) for r in roles}
-        self.cluster_bindings: dict[tuple[str, str], list[RoleRef]] = {}
-        self.namespace_bindings: dict[tuple[str, str, str], list[RoleRef]] = {}
+        self.cluster_bindings: dict[tuple[str, str], list[tuple[RoleRef, str]]] = {}
+        self.namespace_bindings: dict[tuple[str, str, str], list[tuple[RoleRef, str]]] = {}
         for binding in cluster_role_bindings:
             ref = _role_ref(binding, "")
             if ref is not None:
-                for key in _subject_keys(binding, ""):
-                    self.cluster_bindings.setdefault(key, []).append(ref)
+                what = f"ClusterRoleBinding {go_quote(_name(binding))}"
+                for key, subject in _subject_keys(binding, ""):
+                    reason = _allowed_by(what, ref, subject)
+                    self.cluster_bindings.setdefault(key, []).append((ref, reason))
         for binding in role_bindings:
             namespace = _namespace(binding)
             ref = _role_ref(binding, namespace)
             if ref is not None:
-                for kind, name in _subject_keys(binding, namespace):
-                    self.namespace_bindings.setdefault((namespace, kind, name), []).append(ref)
+                what = f"RoleBinding {go_quote(_name(binding) + '/' + namespace)}"
+                for (kind, name), subject in _subject_keys(binding, namespace):
+                    self.namespace_bindings.setdefault((namespace, kind, name), []).append(
+                        (ref, _allowed_by(what, ref, subject))
+                    )
         self._tables: dict[tuple[UserInfo, str], PermissionTable] = {}
 
     def table(self, user: UserInfo, namespace: str) -> PermissionTable:
@@ -127,14 +140,14 @@ class Snapshot:
     def _build(self, user: UserInfo, namespace: str) -> PermissionTable:
         table = PermissionTable()
         subjects = [("User", user.name), *(("Group", g) for g in user.groups)]
-        refs: list[RoleRef] = []
+        refs: list[tuple[RoleRef, str]] = []
         for subject in subjects:
             refs += self.cluster_bindings.get(subject, ())
         if namespace:
             for kind, name in subjects:
                 refs += self.namespace_bindings.get((namespace, kind, name), ())
         seen: set[RoleRef] = set()
-        for ref in refs:
+        for ref, reason in refs:
             if ref in seen:
                 continue
             seen.add(ref)
@@ -143,7 +156,7 @@ class Snapshot:
                 table.errors.append(ref.describe())
                 continue
             for rule in rules:
-                table.add(rule)
+                table.add(rule, reason)
         return table
 
     def _rules(self, ref: RoleRef) -> list[Rule] | None:
@@ -187,8 +200,9 @@ class RbacAuthorizer:
 
     def authorize(self, attrs: Attributes) -> tuple[Decision, str]:
         table = self.snapshot().table(attrs.user, attrs.namespace)
-        if table.allows(attrs):
-            return Decision.ALLOW, ""
+        reason = table.allows(attrs)
+        if reason is not None:
+            return Decision.ALLOW, reason
         if table.errors:
             return Decision.NO_OPINION, "RBAC: " + _aggregate(table.errors)
         return Decision.NO_OPINION, ""
@@ -196,7 +210,8 @@ class RbacAuthorizer:
     def rules_for(self, user: UserInfo, namespace: str) -> RulesResult:
         table = self.snapshot().table(user, namespace)
         resource_rules = [r for r in table.rules if r.resources]
-        return RulesResult(resource_rules, list(table.non_resource), False, list(table.errors))
+        non_resource = [rule for rule, _ in table.non_resource]
+        return RulesResult(resource_rules, non_resource, False, list(table.errors))
 
 
 def _aggregate(errors: list[str]) -> str:
@@ -222,7 +237,8 @@ def _role_ref(binding: Object, namespace: str) -> RoleRef | None:
     return RoleRef(str(kind), str(name), namespace if kind == "Role" else "")
 
 
-def _subject_keys(binding: Object, namespace: str) -> list[tuple[str, str]]:
+def _subject_keys(binding: Object, namespace: str) -> list[tuple[tuple[str, str], str]]:
+    """((`User`|`Group`, name), the subject as Kubernetes' `describeSubject` words it)."""
     keys = []
     for subject in binding.get("subjects") or []:
         if not isinstance(subject, dict):
@@ -231,9 +247,16 @@ def _subject_keys(binding: Object, namespace: str) -> list[tuple[str, str]]:
         if not name:
             continue
         if kind in ("User", "Group"):
-            keys.append((str(kind), str(name)))
+            keys.append(((str(kind), str(name)), f"{kind} {go_quote(str(name))}"))
         elif kind == "ServiceAccount":
             account_ns = subject.get("namespace") or namespace
             if account_ns:
-                keys.append(("User", f"{users.SERVICE_ACCOUNT_PREFIX}{account_ns}:{name}"))
+                key = ("User", f"{users.SERVICE_ACCOUNT_PREFIX}{account_ns}:{name}")
+                keys.append((key, f"ServiceAccount {go_quote(f'{name}/{account_ns}')}"))
     return keys
+
+
+def _allowed_by(binding: str, ref: RoleRef, subject: str) -> str:
+    """`RBAC: allowed by ClusterRoleBinding "b" of ClusterRole "r" to User "u"`, the reason
+    Kubernetes' RBAC authorizer gives an allowed request (the audit log's annotation)."""
+    return f"RBAC: allowed by {binding} of {ref.kind} {go_quote(ref.name)} to {subject}"

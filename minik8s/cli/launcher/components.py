@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from minik8s.cli.launcher import identities
+from minik8s.cli.launcher import audit, identities
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.pki import Pki
 from minik8s.cli.launcher.settings import LauncherSettings
@@ -124,6 +124,7 @@ def _apiserver(settings: LauncherSettings, state: ClusterState, node: str | None
         f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
         f"--service-account-key-file={pki.service_account_pub}",
         f"--service-account-signing-key-file={pki.service_account_key}",
+        *audit.apiserver_flags(settings.audit_policy_file, settings.audit_log_file),
     ]
 
 

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from minik8s.cli.launcher import (
     apirequests,
+    audit,
     components,
     docker,
     encryption,
@@ -47,6 +48,7 @@ def up(settings: LauncherSettings, console: Console) -> state.ClusterState:
         console.print(f"[yellow]note:[/] {note}")
     pki.ensure(settings.pki_dir)
     encryption.ensure_config(settings.encryption_config_file)
+    audit.ensure_policy(settings.audit_policy_file)
     state.save(settings.state_file, cluster)
     identities.ensure_admin(settings, cluster.apiserver_url)
     identities.ensure_kubelet_client(settings)
@@ -187,6 +189,7 @@ def _purge(settings: LauncherSettings, console: Console) -> None:
         settings.kubeconfig_file,
         settings.state_file,
         settings.encryption_config_file,
+        settings.audit_policy_file,
     ):
         if path.exists():
             path.unlink()

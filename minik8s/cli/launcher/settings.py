@@ -79,6 +79,16 @@ class LauncherSettings:
         return self.home / "encryption-config.yaml"
 
     @property
+    def audit_policy_file(self) -> Path:
+        """The apiserver's audit Policy (Metadata level; `up` writes it once)."""
+        return self.home / "audit-policy.yaml"
+
+    @property
+    def audit_log_file(self) -> Path:
+        """The apiserver's audit log (JSON lines, mode 0600, rotated at 100 MB)."""
+        return self.logs_dir / "audit.log"
+
+    @property
     def tokens_file(self) -> Path:
         """Where clusters made before per-component certificates kept an admin token."""
         return self.home / "tokens.csv"
