@@ -276,11 +276,11 @@ class WatchCache:
         """
         cache = self.cache(resource)
         initial: list[CachedEvent] | list[Object]
+        watcher = Watcher(namespace, node_name, self.watcher_capacity)
         if since is None:
             initial = cache.snapshot(namespace)
-        else:
-            initial = cache.events_after(since)
-        watcher = Watcher(namespace, node_name, self.watcher_capacity)
+        else:  # the replay is filtered as the live events are (namespace, node)
+            initial = [e for e in cache.events_after(since) if watcher.wants(e)]
         cache.watchers.add(watcher)
         return watcher, initial
 
