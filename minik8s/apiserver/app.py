@@ -187,7 +187,12 @@ def create_fastapi_app(
             await reconcile.reconcile(registry)
             await cache.wait_fresh()
         reviews = Reviews(front.authenticator, authorizer or authz.Union([authz.AlwaysAllow()]))
-        aggregator = Aggregator(registry, cache, _front_proxy(settings))
+        aggregator = Aggregator(
+            registry,
+            cache,
+            _front_proxy(settings),
+            loopback_services=frozenset(settings.aggregator_loopback_services),
+        )
         await aggregator.start()
         app.state.aggregator = aggregator
         app.state.store = store

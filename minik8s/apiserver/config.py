@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass, field
 
 from minik8s.apiserver.audit.options import AuditOptions, add_audit_flags, audit_options
@@ -77,6 +78,9 @@ class ApiserverSettings:
     proxy_client_key_file: str | None = None
     requestheader_client_ca_file: str | None = None
     """The CA of the front-proxy certificate, published for extension apiservers."""
+    aggregator_loopback_services: tuple[str, ...] = ()
+    """`namespace/name` of Services whose extension server runs on this machine, reached at
+    127.0.0.1 and the Service port's targetPort (minik8s' own metrics server)."""
     audit: AuditOptions = field(default_factory=AuditOptions)
     """`--audit-*`: the policy, the log file and the webhook (off by default)."""
     log_level: str = "info"
@@ -131,6 +135,11 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         "accepted for compatibility: extension servers are always reached at their Endpoints' "
         "addresses",
     )  # fmt: skip
+    parser.add_argument(
+        "--aggregator-loopback-services", default="",
+        help="comma-separated namespace/name of Services that APIServices reach at 127.0.0.1 "
+        "and the port's targetPort (minik8s: extension servers running on this machine)",
+    )  # fmt: skip
     add_audit_flags(parser)
     args = parser.parse_args(argv)
     front_proxy = (
@@ -178,8 +187,17 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         service_account_key_file=tuple(args.service_account_key_file),
         api_audiences=tuple(a.strip() for a in args.api_audiences.split(",") if a.strip()),
         service_account_max_token_expiration=int(args.service_account_max_token_expiration),
+        aggregator_loopback_services=_loopback_services(parser, args.aggregator_loopback_services),
         audit=audit_options(args),
     )  # fmt: skip
+
+
+def _loopback_services(parser: argparse.ArgumentParser, text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    for name in names:
+        if name.count("/") != 1 or not all(name.split("/")):
+            parser.error(f"--aggregator-loopback-services: {name!r} is not namespace/name")
+    return names
 
 
 def _whole_seconds(text: str) -> int:

@@ -1,11 +1,14 @@
 """The objects that make the metrics server reachable through the aggregation layer, kept
 current by the server itself (what metrics-server's manifests and its pod give a cluster):
 
-    Service     kube-system/metrics-server      port 443 "https", no selector
-    Endpoints   kube-system/metrics-server      <advertise address>:<secure port>
+    Service     kube-system/metrics-server      port 443 "https" -> targetPort <secure port>,
+                                                no selector, no Endpoints
     APIService  v1beta1.metrics.k8s.io          -> that Service, caBundle = its serving CA
 
-On exit the Endpoints lose their address, so the APIService turns unavailable at once and
+The server is a process on this machine, not a pod: Endpoints may not hold a loopback address
+(Kubernetes' validation), so the apiserver is started with
+`--aggregator-loopback-services=kube-system/metrics-server` and reaches it at 127.0.0.1 and the
+targetPort. On exit the Service is deleted, so the APIService turns unavailable at once and
 discovery stops listing metrics.k8s.io (an advertised group that fails breaks clients).
 """
 
@@ -28,32 +31,16 @@ APISERVICE_NAME = f"{api.VERSION}.{api.GROUP}"
 LABELS = {"k8s-app": "metrics-server"}
 
 
-def service(namespace: str, name: str) -> Object:
+def service(namespace: str, name: str, port: int) -> Object:
     return {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": name, "namespace": namespace, "labels": dict(LABELS)},
         "spec": {
             "ports": [
-                {"name": PORT_NAME, "port": SERVICE_PORT, "protocol": "TCP",
-                 "targetPort": PORT_NAME}
+                {"name": PORT_NAME, "port": SERVICE_PORT, "protocol": "TCP", "targetPort": port}
             ]
         },
-    }  # fmt: skip
-
-
-def endpoints(namespace: str, name: str, address: str | None, port: int) -> Object:
-    subsets = (
-        [{"addresses": [{"ip": address}], "ports": [{"name": PORT_NAME, "port": port,
-                                                      "protocol": "TCP"}]}]
-        if address
-        else []
-    )  # fmt: skip
-    return {
-        "apiVersion": "v1",
-        "kind": "Endpoints",
-        "metadata": {"name": name, "namespace": namespace, "labels": dict(LABELS)},
-        "subsets": subsets,
     }
 
 
@@ -83,7 +70,7 @@ async def ensure(client: ApiClient, desired: Object, rt: resources.ResourceType)
         pass
     current = await client.get(rt, desired["metadata"]["name"], namespace)
     changed = False
-    for key in ("spec", "subsets"):
+    for key in ("spec",):
         if key in desired and current.get(key) != desired[key]:
             wanted = dict(desired[key]) if isinstance(desired[key], dict) else desired[key]
             if rt is resources.SERVICES and isinstance(wanted, dict):
@@ -95,17 +82,16 @@ async def ensure(client: ApiClient, desired: Object, rt: resources.ResourceType)
         await client.update(rt, current)
 
 
-async def register(
-    client: ApiClient, namespace: str, name: str, address: str, port: int, ca_pem: bytes
-) -> None:
-    await ensure(client, service(namespace, name), resources.SERVICES)
-    await ensure(client, endpoints(namespace, name, address, port), resources.ENDPOINTS)
+async def register(client: ApiClient, namespace: str, name: str, port: int, ca_pem: bytes) -> None:
+    await ensure(client, service(namespace, name, port), resources.SERVICES)
     await ensure(client, apiservice(namespace, name, ca_pem), resources.APISERVICES)
-    logger.info("registered %s at %s:%d", APISERVICE_NAME, address, port)
+    logger.info("registered %s at 127.0.0.1:%d", APISERVICE_NAME, port)
 
 
 async def deregister(client: ApiClient, namespace: str, name: str) -> None:
     try:
-        await ensure(client, endpoints(namespace, name, None, 0), resources.ENDPOINTS)
+        await client.delete(resources.SERVICES, name, namespace)
+    except errors.NotFound:
+        pass
     except errors.ApiError as e:
-        logger.warning("could not clear the endpoints of %s/%s: %s", namespace, name, e)
+        logger.warning("could not delete the service %s/%s: %s", namespace, name, e)

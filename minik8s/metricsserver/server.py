@@ -119,9 +119,8 @@ async def serve(settings: MetricsServerSettings, stop: asyncio.Event) -> None:
             try:
                 if settings.register:
                     await registration.register(
-                        client, namespace, name, settings.advertise_address, port,
-                        serving.ca_cert.read_bytes(),
-                    )  # fmt: skip
+                        client, namespace, name, port, serving.ca_cert.read_bytes()
+                    )
                 await stop.wait()
             finally:
                 if settings.register:

@@ -61,7 +61,12 @@ def cluster() -> Iterator[Cluster]:
     work = temp_dir("minik8s-metrics-")
     etcd = Etcd(work / "etcd")
     etcd.start()
-    server = Apiserver(etcd.url, work / "apiserver", token="metrics-test-token")
+    server = Apiserver(
+        etcd.url,
+        work / "apiserver",
+        token="metrics-test-token",
+        extra_args=["--aggregator-loopback-services=kube-system/metrics-server"],
+    )
     processes: list[Any] = []
     api = None
     try:

@@ -83,10 +83,16 @@ class Availability:
 
 
 def resolve(
-    apiservice: Object, services: dict[str, Object], endpoints: dict[str, Object]
+    apiservice: Object,
+    services: dict[str, Object],
+    endpoints: dict[str, Object],
+    loopback: frozenset[str] = frozenset(),
 ) -> Backend | Availability:
     """The backend of a service-backed APIService, or why there is none. `services` and
-    `endpoints` are keyed `namespace/name`."""
+    `endpoints` are keyed `namespace/name`. A Service named in `loopback`
+    (`--aggregator-loopback-services`, the operator's choice) is a process on this machine:
+    127.0.0.1 at its port's numeric `targetPort`, as Kubernetes' loopback resolver maps its own
+    `default/kubernetes` Service (Endpoints may not hold loopback addresses)."""
     reference = (apiservice.get("spec") or {}).get("service") or {}
     namespace, name = reference.get("namespace", ""), reference.get("name", "")
     port = int(reference.get("port") or 443)
@@ -101,12 +107,24 @@ def resolve(
         message = f'service/{name} in "{namespace}" is not listening on port {port}'
         return Availability("False", "ServicePortError", message)
     port_name = service_port.get("name") or ""
+    spec = apiservice.get("spec") or {}
+    bundle = spec.get("caBundle")
+    if f"{namespace}/{name}" in loopback:
+        target = service_port.get("targetPort")
+        if isinstance(target, int) and 0 < target < 65536:
+            return Backend(
+                host="127.0.0.1",
+                port=target,
+                server_name=f"{name}.{namespace}.svc",
+                ca_bundle=_decode(bundle) if bundle else None,
+                insecure=bool(spec.get("insecureSkipTLSVerify")),
+            )
+        message = f'service/{name} in "{namespace}" has no numeric targetPort for port {port}'
+        return Availability("False", "ServicePortError", message)
     for subset in (endpoints.get(f"{namespace}/{name}") or {}).get("subsets") or []:
         addresses = subset.get("addresses") or []
         for candidate in subset.get("ports") or []:
             if (candidate.get("name") or "") == port_name and addresses:
-                spec = apiservice.get("spec") or {}
-                bundle = spec.get("caBundle")
                 return Backend(
                     host=addresses[0]["ip"],
                     port=int(candidate["port"]),

@@ -56,8 +56,11 @@ class Aggregator:
         front: frontproxy.FrontProxy,
         check_interval: float = 10.0,
         check_timeout: float = 5.0,
+        loopback_services: frozenset[str] = frozenset(),
     ) -> None:
         self.registry = registry
+        self.loopback_services = loopback_services
+        """`namespace/name` of the Services that are processes on this machine."""
         self.cache = cache
         self.front = front
         self.check_interval = check_interval
@@ -152,7 +155,7 @@ class Aggregator:
         if apiservices.is_local(obj):
             return apiservices.Availability("True", "Local", apiservices.LOCAL_MESSAGE), None
         spec = obj.get("spec") or {}
-        found = apiservices.resolve(obj, services, endpoints)
+        found = apiservices.resolve(obj, services, endpoints, self.loopback_services)
         if isinstance(found, apiservices.Availability):
             return found, None
         group, version = spec.get("group", ""), spec.get("version", "")

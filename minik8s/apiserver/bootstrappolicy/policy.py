@@ -385,14 +385,14 @@ def _component_roles() -> list[Object]:
         cluster_role(
             # metrics-server's manifest (its ClusterRole, plus its RoleBinding to
             # extension-apiserver-authentication-reader); minik8s' process also registers its
-            # own Service, Endpoints and APIService, since it picks its port at start
+            # own Service and APIService, since it picks its port at start
             users.METRICS_SERVER,
             [
                 rule(("get",), (LEGACY,), ("nodes/metrics",)),
                 rule(READ, (LEGACY,), ("pods", "nodes")),
                 rule(("get",), (LEGACY,), ("configmaps",), ("extension-apiserver-authentication",)),
-                rule(("create",), (LEGACY,), ("services", "endpoints")),
-                rule(("get", "update"), (LEGACY,), ("services", "endpoints"), ("metrics-server",)),
+                rule(("create",), (LEGACY,), ("services",)),
+                rule(("get", "update", "delete"), (LEGACY,), ("services",), ("metrics-server",)),
                 rule(("create",), (APIREGISTRATION,), ("apiservices",)),
                 rule(
                     ("get", "update"),

@@ -125,6 +125,7 @@ def _apiserver(settings: LauncherSettings, state: ClusterState, node: str | None
         f"--service-account-key-file={pki.service_account_pub}",
         f"--service-account-signing-key-file={pki.service_account_key}",
         *audit.apiserver_flags(settings.audit_policy_file, settings.audit_log_file),
+        "--aggregator-loopback-services=kube-system/metrics-server",
     ]
 
 
