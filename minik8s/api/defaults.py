@@ -34,7 +34,11 @@ def default_pod_spec(spec: dict[str, Any]) -> None:
     _default(spec, "securityContext", {})
     _default(spec, "enableServiceLinks", True)
     host_network = bool(spec.get("hostNetwork"))
-    for container in [*_items(spec, "initContainers"), *_items(spec, "containers")]:
+    for container in [
+        *_items(spec, "initContainers"),
+        *_items(spec, "containers"),
+        *_items(spec, "ephemeralContainers"),
+    ]:
         _default_container(container, host_network)
     for volume in _items(spec, "volumes"):
         _default_volume(volume)
@@ -86,6 +90,13 @@ def _default_container(container: dict[str, Any], host_network: bool) -> None:
         probe = container.get(probe_field)
         if isinstance(probe, dict):
             _default_probe(probe)
+    lifecycle = container.get("lifecycle")
+    if isinstance(lifecycle, dict):
+        for hook in ("postStart", "preStop"):
+            handler = lifecycle.get(hook)
+            http_get = handler.get("httpGet") if isinstance(handler, dict) else None
+            if isinstance(http_get, dict):
+                _default_http_get(http_get)
     for env in _items(container, "env"):
         field_ref = (env.get("valueFrom") or {}).get("fieldRef")
         if isinstance(field_ref, dict):
@@ -120,8 +131,12 @@ def _default_probe(probe: dict[str, Any]) -> None:
     _default(probe, "failureThreshold", 3)
     http_get = probe.get("httpGet")
     if isinstance(http_get, dict):
-        _default(http_get, "path", "/")
-        _default(http_get, "scheme", "HTTP")
+        _default_http_get(http_get)
+
+
+def _default_http_get(http_get: dict[str, Any]) -> None:
+    _default(http_get, "path", "/")
+    _default(http_get, "scheme", "HTTP")
 
 
 def _default_volume(volume: dict[str, Any]) -> None:

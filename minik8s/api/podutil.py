@@ -9,6 +9,9 @@ from typing import Any
 from minik8s.api import meta, times
 
 TERMINAL_PHASES = ("Succeeded", "Failed")
+DISRUPTION_TARGET = "DisruptionTarget"
+"""The condition a pod gets before it is deleted by the eviction API, podgc or the taint
+manager (so the Job controller's pod failure policy can tell why it went)."""
 
 
 def pod_phase(pod: Mapping[str, Any]) -> str:
@@ -56,3 +59,26 @@ def restart_count(pod: Mapping[str, Any]) -> int:
 
 def node_name_of(pod: Mapping[str, Any]) -> str:
     return str((pod.get("spec") or {}).get("nodeName") or "")
+
+
+def all_containers(pod: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The pod's init containers, then its app containers (Kubernetes' VisitContainers order;
+    names are unique across both)."""
+    spec = pod.get("spec") or {}
+    return [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+
+
+def container_named(pod: Mapping[str, Any], name: str) -> dict[str, Any] | None:
+    """The pod's init or app container called `name`."""
+    return next((c for c in all_containers(pod) if c.get("name") == name), None)
+
+
+def with_disruption_target(
+    status: Mapping[str, Any], reason: str, message: str, now: str | None = None
+) -> dict[str, Any]:
+    """A copy of the pod's `status` with the DisruptionTarget condition set True."""
+    updated = dict(status)
+    updated["conditions"] = meta.set_condition(
+        list(updated.get("conditions") or []), DISRUPTION_TARGET, "True", reason, message, now=now
+    )
+    return updated

@@ -63,7 +63,8 @@ class ResourceType:
 
 PODS = ResourceType(
     "", "v1", "Pod", "pods", "pod", True, ("po",),
-    ("status", "binding", "log", "exec", "eviction"), ("all",),
+    ("status", "binding", "log", "exec", "attach", "portforward", "eviction",
+     "ephemeralcontainers"), ("all",),
 )  # fmt: skip
 NODES = ResourceType("", "v1", "Node", "nodes", "node", False, ("no",), ("status", "proxy"))
 SERVICES = ResourceType(

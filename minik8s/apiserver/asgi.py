@@ -9,7 +9,9 @@ authorized as Kubernetes' RequestInfo describes it (403 with Kubernetes' message
 Kubernetes' filter order. Only then is it served:
 REST paths under `/api/<version>/…` and `/apis/<group>/<version>/…` go straight to the
 resource handler (FastAPI's middleware and routing cost more than the request's own work at
-thousands of requests per second); the small fixed routes go to FastAPI.
+thousands of requests per second); the small fixed routes go to FastAPI. Upgrade requests to
+`pods/<name>/exec|attach|portforward` (SPDY or WebSocket) arrive with their raw connection
+(`componentbase.upgrade`) and are relayed to the pod's kubelet (`streamproxy.py`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
 from minik8s.api import errors
-from minik8s.apiserver import kubeletproxy, metrics, requestcontext, requestinfo, wire
+from minik8s.apiserver import metrics, requestcontext, requestinfo, streamproxy, wire
 from minik8s.apiserver.audit import auditor
 from minik8s.apiserver.audit import context as audit_context
 from minik8s.apiserver.audit.auditor import Auditor
@@ -33,6 +35,7 @@ from minik8s.apiserver.authn.chain import Authenticator
 from minik8s.apiserver.authn.user import ANONYMOUS_USER, UserInfo
 from minik8s.apiserver.authz import forbidden
 from minik8s.apiserver.authz.authorizer import Decision, Union
+from minik8s.componentbase import upgrade as upgrades
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +83,7 @@ class ApiserverApp:
                 metrics.observe_request(verb, "", refusal.code, started)
                 await _refuse(scope, send, refusal)
             else:
-                await self._serve(scope, receive, send)
+                await self._serve(scope, receive, send, started)
         except asyncio.CancelledError:
             raise
         except BaseException as e:
@@ -91,17 +94,17 @@ class ApiserverApp:
             if context is not None:
                 context.finish()
 
-    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
-            if is_rest_path(scope["path"]):
-                handler = self.app.state.handler
-                await kubeletproxy.exec_websocket(
-                    handler.registry, handler.kubelets, scope, receive, send
-                )
-            else:
-                await _refuse(
-                    scope, send, errors.NotFound("the server could not find the requested resource")
-                )
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, started: float) -> None:
+        hijacked = upgrades.upgrade_of(scope)
+        if hijacked is not None:
+            await self._stream(scope, send, hijacked, started)
+            return
+        if scope["type"] == "websocket":  # WebSockets elsewhere (a watch, say) are not served
+            await _refuse(
+                scope,
+                send,
+                errors.BadRequest("WebSocket is only served for exec, attach and portforward"),
+            )
             return
         if not is_rest_path(scope["path"]):
             await self.app(scope, receive, send)
@@ -110,6 +113,32 @@ class ApiserverApp:
         request = Request(scope, receive)
         response = await self.app.state.handler(request)
         await response(scope, receive, send)
+
+    async def _stream(
+        self, scope: Scope, send: Send, hijacked: upgrades.Upgrade, started: float
+    ) -> None:
+        handler = self.app.state.handler
+        context = audit_context.CURRENT.get()
+
+        code = [101]
+
+        def responded(status: int) -> None:
+            code[0] = status
+            if context is None:
+                return
+            if status == 101:  # the audit event's 101 and its ResponseStarted stage
+                context.on_send({"type": "websocket.accept"})
+            else:
+                context.on_send({"type": "http.response.start", "status": status})
+
+        try:
+            await streamproxy.serve(handler.registry, handler.kubelets, scope, hijacked, responded)
+        except errors.ApiError as e:
+            metrics.observe_request("create", "pods", e.code, started)
+            if not hijacked.claimed:
+                await _refuse(scope, send, e)
+            return
+        metrics.observe_request("create", "pods", code[0], started)
 
     def _admit(
         self, scope: Scope, audit_id: str
@@ -161,7 +190,7 @@ class ApiserverApp:
             scope.get("method", "GET"),
             scope["path"],
             scope.get("query_string", b""),
-            websocket=scope["type"] == "websocket",
+            websocket=scope["type"] == "websocket" or upgrades.upgrade_of(scope) is not None,
         )
 
     def begin_shutdown(self) -> None:

@@ -48,6 +48,9 @@ _SUBRESOURCE_VERBS: dict[str, tuple[str, ...]] = {
     "binding": ("create",),
     "log": ("get",),
     "exec": ("create", "get"),
+    "attach": ("create", "get"),
+    "portforward": ("create", "get"),
+    "ephemeralcontainers": ("get", "patch", "update"),
     "finalize": ("update",),
     "proxy": ("create", "delete", "get", "patch", "update"),
     "eviction": ("create",),
@@ -57,6 +60,8 @@ _SUBRESOURCE_VERBS: dict[str, tuple[str, ...]] = {
 SCALE_KIND = GroupVersionKind("autoscaling", "v1", "Scale")
 BINDING_KIND = GroupVersionKind("", "v1", "Binding")
 POD_EXEC_OPTIONS_KIND = GroupVersionKind("", "v1", "PodExecOptions")
+POD_ATTACH_OPTIONS_KIND = GroupVersionKind("", "v1", "PodAttachOptions")
+POD_PORT_FORWARD_OPTIONS_KIND = GroupVersionKind("", "v1", "PodPortForwardOptions")
 NODE_PROXY_OPTIONS_KIND = GroupVersionKind("", "v1", "NodeProxyOptions")
 EVICTION_KIND = GroupVersionKind("policy", "v1", "Eviction")
 TOKEN_REQUEST_KIND = GroupVersionKind("authentication.k8s.io", "v1", "TokenRequest")
@@ -68,14 +73,19 @@ def subresource_verbs(subresource: str) -> tuple[str, ...]:
 
 def subresource_kind(rt: resources.ResourceType, subresource: str) -> GroupVersionKind:
     """The kind a subresource speaks: `scale` is autoscaling/v1 Scale for every parent,
-    `binding` is core Binding, `exec` is PodExecOptions, `eviction` is policy/v1 Eviction,
-    the rest return the parent kind."""
+    `binding` is core Binding, `exec`/`attach`/`portforward` are PodExecOptions,
+    PodAttachOptions, PodPortForwardOptions, `eviction` is policy/v1 Eviction, the rest
+    return the parent kind."""
     if subresource == "scale":
         return SCALE_KIND
     if subresource == "binding":
         return BINDING_KIND
     if subresource == "exec":
         return POD_EXEC_OPTIONS_KIND
+    if subresource == "attach":
+        return POD_ATTACH_OPTIONS_KIND
+    if subresource == "portforward":
+        return POD_PORT_FORWARD_OPTIONS_KIND
     if subresource == "proxy":
         return NODE_PROXY_OPTIONS_KIND
     if subresource == "eviction":

@@ -5,7 +5,9 @@ running yet, already finished or already terminating goes at once; otherwise the
 selecting it must allow a disruption, which the eviction takes by decrementing
 `status.disruptionsAllowed` and recording the pod in `status.disruptedPods` (a
 compare-and-swap on the budget), before the pod is deleted. A budget that forbids it answers
-429 with Kubernetes' message; `kubectl drain` retries those.
+429 with Kubernetes' message; `kubectl drain` retries those. The pod gets the
+`DisruptionTarget` condition (EvictionByEvictionAPI) before it is deleted, so its kubelet's
+final status and its Job's pod failure policy see why it went.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ DISRUPTION_BUDGET_CAUSE = "DisruptionBudget"
 MAX_DISRUPTED_PODS = 2000
 """At most this many evictions the disruption controller has not confirmed yet."""
 VIOLATES = "Cannot evict pod as it would violate the pod's disruption budget."
+EVICTION_REASON = "EvictionByEvictionAPI"
+EVICTION_MESSAGE = "Eviction API: evicting"
 
 
 async def evict(registry: Registry, namespace: str, name: str, body: Any) -> Object:
@@ -34,9 +38,32 @@ async def evict(registry: Registry, namespace: str, name: str, body: Any) -> Obj
         budget = _budget_for(registry, pod)
         if budget is not None and not options.dry_run:
             await _take_disruption(registry, budget, pod)
+    if not options.dry_run:
+        await _add_disruption_target(registry, namespace, name, options)
     await registry.delete(PODS, namespace, name, options)
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
             "code": 201}  # fmt: skip
+
+
+async def _add_disruption_target(
+    registry: Registry, namespace: str, name: str, options: DeleteOptions
+) -> None:
+    """Kubernetes' addConditionAndDeletePod: the condition on the latest pod (the delete's
+    preconditions checked first), then the delete."""
+
+    def mark(pod: Object) -> Object:
+        if options.precondition_uid and options.precondition_uid != meta.uid_of(pod):
+            raise errors.Conflict(
+                f'Operation cannot be fulfilled on Pod "{name}": Precondition failed: '
+                f"UID in precondition: {options.precondition_uid}, UID in object meta: "
+                f"{meta.uid_of(pod)}"
+            )
+        pod["status"] = podutil.with_disruption_target(
+            pod.get("status") or {}, EVICTION_REASON, EVICTION_MESSAGE
+        )
+        return pod
+
+    await registry.guaranteed_update(PODS, namespace, name, mark)
 
 
 def _check_eviction(body: Any, namespace: str, name: str) -> Object:

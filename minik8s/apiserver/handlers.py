@@ -24,6 +24,7 @@ from minik8s.apiserver import (
     requestcontext,
     routing,
     strategy,
+    streamproxy,
     versioned,
     warning,
     wire,
@@ -190,8 +191,8 @@ class ResourceHandler:
                 raise _not_allowed(method, "pods/log")
             assert namespace is not None and name is not None
             return await self.kubelets.logs(self.registry, namespace, name, query)
-        if sub == "exec":  # a WebSocket upgrade is served by asgi.py; anything else lands here
-            raise kubeletproxy.exec_needs_websocket()
+        if sub in streamproxy.CONNECT_SUBRESOURCES:  # upgrades are relayed by asgi.py
+            raise errors.BadRequest("Upgrade request required")
         if sub == "proxy" and resource is NODES:
             assert name is not None
             return await self.kubelets.node_proxy(self.registry, request, name, target.path)

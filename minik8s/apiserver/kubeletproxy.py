@@ -1,4 +1,5 @@
-"""`pods/{name}/log`, `pods/{name}/exec` and `nodes/{name}/proxy/…`, proxied to kubelets.
+"""`pods/{name}/log` and `nodes/{name}/proxy/…`, proxied to kubelets (exec, attach and
+port-forward are upgraded connections: `streamproxy.py`).
 
 The kubelet's address is the node's InternalIP and `status.daemonEndpoints.kubeletEndpoint.Port`,
 on any node (as Kubernetes does). With `--kubelet-client-certificate/--kubelet-client-key`
@@ -6,57 +7,52 @@ the apiserver speaks HTTPS to kubelets and shows that certificate (the kubelet a
 and authorizes it: `nodes/proxy`, `nodes/log`, …); with `--kubelet-certificate-authority` it
 verifies the kubelet's serving certificate, issued by the cluster CA for the node's name (the
 address the node reports is not trusted to prove anything). Without a client certificate it
-speaks plain HTTP, for kubelets started without TLS (tests, hollow nodes). Exec is a WebSocket
-(`v5.channel.k8s.io` or `v4.channel.k8s.io`) relayed frame by frame; SPDY is not supported
-and is answered with a 400.
+speaks plain HTTP, for kubelets started without TLS (tests, hollow nodes).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
-import orjson
 from starlette.datastructures import QueryParams
 from starlette.responses import Response, StreamingResponse
-from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketDisconnect
-from websockets.asyncio.client import connect
-from websockets.exceptions import WebSocketException
-from websockets.typing import Subprotocol
 
 from minik8s.api import errors
 from minik8s.api.meta import Object
 from minik8s.api.resources import NODES, PODS
-from minik8s.apiserver import routing
 from minik8s.apiserver.registry import Registry
 
 logger = logging.getLogger(__name__)
 
 LOG_PARAMS = ("follow", "tailLines", "timestamps", "previous", "sinceSeconds", "limitBytes")
-EXEC_PARAMS = ("command", "stdin", "stdout", "stderr", "tty")
-SUBPROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
-ERROR_CHANNEL = 3
+
+
+def _names(pod: Object, key: str) -> list[str]:
+    return [c["name"] for c in (pod.get("spec") or {}).get(key) or []]
 
 
 def pick_container(pod: Object, requested: str | None) -> str:
+    """The container a log, exec or attach addresses, as Kubernetes' streamLocation picks it
+    (any container, init container or ephemeral container may be named)."""
     name = pod["metadata"]["name"]
-    containers = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
+    containers = _names(pod, "containers")
     if not requested:
         if len(containers) == 1:
             return containers[0]
-        raise errors.BadRequest(
+        message = (
             f"a container name must be specified for pod {name}, "
             f"choose one of: [{' '.join(containers)}]"
         )
-    if requested not in containers:
+        if init := _names(pod, "initContainers"):
+            message += f" or one of the init containers: [{' '.join(init)}]"
+        raise errors.BadRequest(message)
+    every = containers + _names(pod, "initContainers") + _names(pod, "ephemeralContainers")
+    if requested not in every:
         raise errors.BadRequest(f"container {requested} is not valid for pod {name}")
     return requested
 
@@ -189,95 +185,3 @@ class KubeletClient:
             kubelet, request.method, path or "/", list(request.query_params.multi_items()), body
         )
         return await self._relay(client, upstream, f"proxy to node {node_name}", "text/plain")
-
-    async def connect_exec(self, kubelet: Kubelet, path: str, protocol: str) -> Any:
-        url = f"{'wss' if self.tls is not None else 'ws'}://{kubelet.host}:{kubelet.port}{path}"
-        extra: dict[str, Any] = {}
-        if self.tls is not None:
-            extra["ssl"] = self.tls
-            if self.verify_names:
-                extra["server_hostname"] = kubelet.node
-        return await connect(
-            url,
-            subprotocols=[Subprotocol(protocol)],
-            max_size=None,
-            open_timeout=10,
-            **extra,
-        )
-
-
-def exec_needs_websocket() -> errors.ApiError:
-    return errors.BadRequest(
-        "pods/exec needs a WebSocket upgrade with subprotocol v5.channel.k8s.io (kubectl 1.29+ "
-        "does this); SPDY is not supported by minik8s"
-    )
-
-
-async def exec_websocket(
-    registry: Registry, kubelets: KubeletClient, scope: Scope, receive: Receive, send: Send
-) -> None:
-    """Relay an exec WebSocket between the client and the kubelet."""
-    ws = WebSocket(scope, receive, send)
-    target = routing.parse(scope["path"])
-    offered = list(scope.get("subprotocols") or [])
-    protocol = next((p for p in SUBPROTOCOLS if p in offered), None)
-    if (
-        not isinstance(target, routing.ResourcePath)
-        or target.subresource != "exec"
-        or (target.resource is not PODS or not target.name or not target.namespace)
-    ):
-        await ws.close(code=1008)
-        return
-    if protocol is None:
-        await ws.close(code=1002)  # kubectl then tries SPDY, which gets the 400 above
-        return
-    query = QueryParams(scope.get("query_string", b""))
-    try:
-        kubelet, container = await _node_of(
-            registry, target.namespace, target.name, query.get("container")
-        )
-    except errors.ApiError as e:
-        await ws.accept(subprotocol=protocol)
-        await ws.send_bytes(bytes([ERROR_CHANNEL]) + orjson.dumps(e.to_status()))
-        await ws.close()
-        return
-    params = urlencode([(k, v) for k, v in query.multi_items() if k in EXEC_PARAMS])
-    path = f"/exec/{target.namespace}/{target.name}/{container}?{params}"
-    try:
-        upstream = await kubelets.connect_exec(kubelet, path, protocol)
-    except (OSError, WebSocketException, TimeoutError) as e:
-        await ws.accept(subprotocol=protocol)
-        where = f"{kubelet.host}:{kubelet.port}"
-        status = errors.ServiceUnavailable(
-            f"the kubelet of node {kubelet.node} at {where}: {e}"
-        ).to_status()
-        await ws.send_bytes(bytes([ERROR_CHANNEL]) + orjson.dumps(status))
-        await ws.close()
-        return
-    await ws.accept(subprotocol=protocol)
-
-    async def down() -> None:
-        async for message in upstream:
-            await ws.send_bytes(message if isinstance(message, bytes) else message.encode())
-
-    async def up() -> None:
-        while True:
-            message = await ws.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            data = message.get("bytes") or (message.get("text") or "").encode()
-            await upstream.send(data)
-
-    down_task = asyncio.ensure_future(down())
-    up_task = asyncio.ensure_future(up())
-    try:
-        await asyncio.wait({down_task, up_task}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (down_task, up_task):
-            task.cancel()
-        for task in (down_task, up_task):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        await upstream.close()
-        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-            await ws.close()

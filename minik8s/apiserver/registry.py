@@ -332,12 +332,16 @@ class Registry:
             result = strategy.prepare_for_status_update(new, old)
         elif subresource == "finalize":
             result = strategy.prepare_for_finalize(new, old)
+        elif subresource == "ephemeralcontainers":
+            result = strategy.prepare_for_ephemeral_containers_update(new, old)
         else:
             result = new
             strategy.prepare_for_update(resource, result, old)
         defaults.apply_defaults(resource, result)
         if subresource == "status":  # the spec is the stored one: only shape and identity
             causes = validation.validate_status_update(resource, result, old)
+        elif subresource == "ephemeralcontainers":
+            causes = validation.validate_ephemeral_containers_update(result, old)
         else:
             causes = validation.validate_update(resource, result, old)
         if causes:

@@ -50,10 +50,7 @@ class UnsupportedPath:
 
 
 UNSUPPORTED_POD_SUBRESOURCES = {
-    "portforward": "port forwarding (kubectl port-forward)",
-    "attach": "attaching to a running container (kubectl attach)",
     "proxy": "proxying HTTP to a pod",
-    "ephemeralcontainers": "ephemeral containers (kubectl debug)",
 }
 
 

@@ -14,7 +14,8 @@ import uvicorn
 from minik8s.apiserver.app import create_app
 from minik8s.apiserver.asgi import ApiserverApp
 from minik8s.apiserver.config import parse_args
-from minik8s.componentbase import runner, tlspeer
+from minik8s.apiserver.streamproxy import is_connect_path
+from minik8s.componentbase import runner, tlspeer, upgrade
 from minik8s.componentbase.gctuning import tune_garbage_collector
 
 logger = logging.getLogger("minik8s.apiserver")
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         host=settings.bind_address,
         port=settings.port,
         loop="uvloop",
-        http=tlspeer.PeerCertHttpProtocol,
+        http=upgrade.hijacking(is_connect_path),
         ws=tlspeer.PeerCertWebSocketProtocol,
         log_level="warning",
         access_log=False,

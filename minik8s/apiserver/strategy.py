@@ -130,6 +130,14 @@ def prepare_for_update(resource: ResourceType, new: Object, old: Object) -> None
             new["status"] = old["status"]
         else:
             new.pop("status", None)
+    if resource.kind == "Pod":  # changed only through pods/<name>/ephemeralcontainers
+        ephemeral = (old.get("spec") or {}).get("ephemeralContainers")
+        spec = new.get("spec")
+        if isinstance(spec, dict):
+            if ephemeral:
+                spec["ephemeralContainers"] = ephemeral
+            else:
+                spec.pop("ephemeralContainers", None)
     if new.get("spec") != old.get("spec") and "generation" in old_metadata:
         metadata["generation"] = int(old_metadata["generation"]) + 1
 
@@ -138,6 +146,16 @@ def prepare_for_status_update(new: Object, old: Object) -> Object:
     """An update of the status subresource: only `status` changes."""
     result = dict(old)
     result["status"] = new.get("status", {})
+    result["metadata"] = dict(old.get("metadata", {}))
+    return result
+
+
+def prepare_for_ephemeral_containers_update(new: Object, old: Object) -> Object:
+    """`pods/{name}/ephemeralcontainers`: only spec.ephemeralContainers changes."""
+    result = dict(old)
+    spec = dict(old.get("spec") or {})
+    spec["ephemeralContainers"] = list((new.get("spec") or {}).get("ephemeralContainers") or [])
+    result["spec"] = spec
     result["metadata"] = dict(old.get("metadata", {}))
     return result
 

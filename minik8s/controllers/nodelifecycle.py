@@ -159,6 +159,7 @@ class NodeLifecycleController(Controller):
             self.recorder.record(pod, "Normal", "TaintManagerEviction",
                                  f"Marking for deletion Pod {meta.ns_name(pod)}")  # fmt: skip
             try:
+                await write_status(self.client, PODS, pod, plan.disruption_status(pod))
                 await self.client.delete(PODS, meta.name_of(pod), meta.namespace_of(pod),
                                          preconditions={"uid": meta.uid_of(pod)})  # fmt: skip
             except (errors.NotFound, errors.Conflict):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from minik8s.api import times
+from minik8s.api import podutil, times
 from minik8s.api.meta import Object
 
 UNREACHABLE = "node.kubernetes.io/unreachable"
@@ -147,3 +147,15 @@ def not_ready_pod_status(pod: Object, now: datetime) -> dict[str, Any] | None:
         return None
     status["conditions"] = conditions
     return status
+
+
+TAINT_EVICTION_REASON = "DeletionByTaintManager"
+TAINT_EVICTION_MESSAGE = "Taint manager: deleting due to NoExecute taint"
+
+
+def disruption_status(pod: Object, stamp: str | None = None) -> dict:
+    """The pod's status with the DisruptionTarget condition the taint manager sets before it
+    deletes a pod (Kubernetes' addConditionAndDeletePod)."""
+    return podutil.with_disruption_target(
+        pod.get("status") or {}, TAINT_EVICTION_REASON, TAINT_EVICTION_MESSAGE, stamp
+    )

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from minik8s.api import meta, podutil, times
+from minik8s.api import meta, podutil
 from minik8s.api.meta import Object
 
-DISRUPTION_TARGET = "DisruptionTarget"
+DISRUPTION_TARGET = podutil.DISRUPTION_TARGET
 NODE_GONE_REASON = "DeletionByPodGC"
 NODE_GONE_MESSAGE = "PodGC: node no longer exists"
 
@@ -48,15 +48,9 @@ def force_deleted(pod: Object) -> bool:
 def failed_status(pod: Object, stamp: str | None = None) -> dict:
     """The status podgc writes before deleting a pod of a gone node: Failed, with the
     DisruptionTarget condition (a terminal pod keeps its phase)."""
-    status = dict(pod.get("status") or {})
+    status = podutil.with_disruption_target(
+        pod.get("status") or {}, NODE_GONE_REASON, NODE_GONE_MESSAGE, stamp
+    )
     if not podutil.is_terminal(pod):
         status["phase"] = "Failed"
-    status["conditions"] = meta.set_condition(
-        list(status.get("conditions") or []),
-        DISRUPTION_TARGET,
-        "True",
-        NODE_GONE_REASON,
-        NODE_GONE_MESSAGE,
-        now=stamp or times.now_rfc3339(),
-    )
     return status

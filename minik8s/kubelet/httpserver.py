@@ -1,9 +1,9 @@
-"""The kubelet's own HTTP API, which the apiserver proxies `pods/log` and `pods/exec` to.
+"""The kubelet's own HTTP API, which the apiserver proxies `pods/log`, `exec`, `attach`,
+`portforward` and `nodes/<name>/proxy` to.
 
     GET /containerLogs/{namespace}/{pod}/{container}?follow=&tailLines=&timestamps=&previous=
-    WS  /exec/{namespace}/{pod}/{container}?command=…&stdin=&stdout=&stderr=&tty=
-        (subprotocols v5.channel.k8s.io and v4.channel.k8s.io: one byte of channel, then data;
-        0 stdin, 1 stdout, 2 stderr, 3 the final Status; v5 adds 255 = close a channel)
+    /exec/…, /attach/…, /portForward/…: upgrade requests (SPDY/3.1 or WebSocket), served by
+        `streaming/` on the raw connection (`componentbase.upgrade` hands it over)
     GET /healthz, /metrics, /pods
     GET /metrics/resource, /stats/summary   (resource usage: `stats.py`)
 
@@ -24,18 +24,16 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import orjson
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
-from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.routing import Route
 
 from minik8s.api.meta import Object
 from minik8s.client import tasks
-from minik8s.componentbase import tlspeer
+from minik8s.componentbase import tlspeer, upgrade
 from minik8s.kubelet import actions, stats
 from minik8s.kubelet.runtime import (
     LABEL_CONTAINER,
@@ -44,14 +42,11 @@ from minik8s.kubelet.runtime import (
     LABEL_POD,
     Container,
     Runtime,
-    RuntimeError_,
 )
 from minik8s.kubelet.serverauth import AuthMiddleware, KubeletAuth
+from minik8s.kubelet.streaming.router import StreamingApp, is_streaming_path
 
 logger = logging.getLogger(__name__)
-
-SUBPROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
-STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 
 
 def status_body(code: int, reason: str, message: str) -> Object:
@@ -64,21 +59,6 @@ def status_body(code: int, reason: str, message: str) -> Object:
         "reason": reason,
         "code": code,
     }
-
-
-def exec_status(exit_code: int) -> bytes:
-    """The Status written on channel 3 when the command ends."""
-    if exit_code == 0:
-        return orjson.dumps({"metadata": {}, "status": "Success"})
-    return orjson.dumps(
-        {
-            "metadata": {},
-            "status": "Failure",
-            "message": f"command terminated with non-zero exit code: {exit_code}",
-            "reason": "NonZeroExitCode",
-            "details": {"causes": [{"reason": "ExitCode", "message": str(exit_code)}]},
-        }
-    )
 
 
 def _flag(value: str | None) -> bool:
@@ -114,21 +94,21 @@ class KubeletServer:
                 *stats.routes(self.stats, node),
                 Route("/pods", self._list_pods),
                 Route("/containerLogs/{namespace}/{pod}/{container}", self._logs),
-                WebSocketRoute("/exec/{namespace}/{pod}/{container}", self._exec),
-                Route(
-                    "/exec/{namespace}/{pod}/{container}",
-                    self._exec_not_upgraded,
-                    methods=["GET", "POST"],
-                ),
+                Route("/exec/{rest:path}", _not_upgraded, methods=["GET", "POST"]),
+                Route("/attach/{rest:path}", _not_upgraded, methods=["GET", "POST"]),
+                Route("/portForward/{rest:path}", _not_upgraded, methods=["GET", "POST"]),
             ]
         )
+        self.streaming = StreamingApp(self.app, runtime, self._lookup)
 
     async def start(self) -> int:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
-        app: Any = self.app if self.auth is None else AuthMiddleware(self.app, self.auth)
+        app: Any = self.streaming
+        if self.auth is not None:
+            app = AuthMiddleware(app, self.auth)
         tls: dict[str, Any] = {}
         if self.tls is not None:
             cert, key, client_ca = self.tls
@@ -141,7 +121,7 @@ class KubeletServer:
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=2,
-            http=tlspeer.PeerCertHttpProtocol,
+            http=upgrade.hijacking(is_streaming_path),
             ws=tlspeer.PeerCertWebSocketProtocol,
             **tls,
         )
@@ -167,13 +147,7 @@ class KubeletServer:
     async def _find(
         self, namespace: str, pod: str, container: str, previous: bool = False
     ) -> Container | Response:
-        labels = {
-            LABEL_NODE: self.node,
-            LABEL_NAMESPACE: namespace,
-            LABEL_POD: pod,
-            LABEL_CONTAINER: container,
-        }
-        history = actions.by_name(await self.runtime.list_containers(labels)).get(container, [])
+        history = await self._history(namespace, pod, container)
         if previous:
             history = history[:-1]
         if not history:
@@ -198,62 +172,24 @@ class KubeletServer:
         )
         return StreamingResponse(_limited(stream, limit), media_type="text/plain")
 
-    async def _exec_not_upgraded(self, request: Request) -> Response:
-        message = (
-            "exec needs a WebSocket upgrade with subprotocol v5.channel.k8s.io or "
-            "v4.channel.k8s.io; SPDY is not supported by minik8s"
-        )
-        return JSONResponse(status_body(400, "BadRequest", message), 400)
+    async def _lookup(self, namespace: str, pod: str, container: str) -> Container | None:
+        history = await self._history(namespace, pod, container)
+        return history[-1] if history else None
 
-    async def _exec(self, ws: WebSocket) -> None:
-        offered = [s.strip() for s in ws.headers.get("sec-websocket-protocol", "").split(",")]
-        protocol = next((s for s in SUBPROTOCOLS if s in offered), None)
-        p, q = ws.path_params, ws.query_params
-        command = q.getlist("command")
-        if protocol is None or not command:
-            await ws.close(code=1002 if protocol is None else 1008)
-            return
-        await ws.accept(subprotocol=protocol)
-        found = await self._find(p["namespace"], p["pod"], p["container"])
-        if isinstance(found, Response):
-            await ws.send_bytes(bytes([ERROR]) + found.body)
-            await ws.close()
-            return
-        stdin, tty = _flag(q.get("stdin")), _flag(q.get("tty"))
-        try:
-            session = await self.runtime.exec_stream(found.id, command, stdin, tty)
-        except RuntimeError_ as e:
-            body = orjson.dumps(status_body(500, "InternalError", str(e)))
-            await ws.send_bytes(bytes([ERROR]) + body)
-            await ws.close()
-            return
-        logger.info("%s/%s: exec %s in %s", p["namespace"], p["pod"], command, p["container"])
-        pump: asyncio.Task[None] | None = None
-        if stdin:
-            pump = tasks.spawn(self._stdin(ws, session), "exec-stdin")
-        try:
-            async for channel, data in session.output():
-                await ws.send_bytes(bytes([channel]) + data)
-            code = await session.exit_code()
-            await ws.send_bytes(bytes([ERROR]) + exec_status(code))
-            await ws.close()
-        except (WebSocketDisconnect, RuntimeError) as e:
-            logger.debug("exec client went away: %r", e)
-        finally:
-            if pump is not None:
-                pump.cancel()
-            await session.close()
+    async def _history(self, namespace: str, pod: str, container: str) -> list[Container]:
+        """The container's instances on this node, oldest first."""
+        labels = {
+            LABEL_NODE: self.node,
+            LABEL_NAMESPACE: namespace,
+            LABEL_POD: pod,
+            LABEL_CONTAINER: container,
+        }
+        return actions.by_name(await self.runtime.list_containers(labels)).get(container, [])
 
-    async def _stdin(self, ws: WebSocket, session: Any) -> None:
-        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
-            while True:
-                message = await ws.receive_bytes()
-                if not message:
-                    continue
-                if message[0] == STDIN:
-                    await session.write_stdin(message[1:])
-                elif message[0] == CLOSE and message[1:2] == bytes([STDIN]):
-                    await session.close_stdin()
+
+async def _not_upgraded(request: Request) -> Response:
+    message = "Upgrade request required"
+    return JSONResponse(status_body(400, "BadRequest", message), 400)
 
 
 async def _metrics(request: Request) -> Response:

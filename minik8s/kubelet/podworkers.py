@@ -1,9 +1,11 @@
 """Pod workers: each pod (by uid) is synced by one worker at a time, different pods in parallel.
 
 A sync reads the pod's containers from the runtime, asks `actions.compute` what to do, does it
-(sandbox, image pulls, containers, kills, garbage collection), then computes the status and
-hands it to the status manager. A pod with a deletionTimestamp is stopped within its grace
-period and then deleted with grace 0; containers of a pod the API no longer has are removed.
+(sandbox, image pulls, init and app containers with their postStart hooks, kills with
+preStop hooks, garbage collection), then computes the status and hands it to the status
+manager. A pod with a deletionTimestamp is stopped within its grace period (sidecars last),
+gets its final status (a terminal phase) and is then deleted with grace 0; containers of a
+pod the API no longer has are removed.
 """
 
 from __future__ import annotations
@@ -14,27 +16,35 @@ import os
 import time
 from pathlib import Path
 
-from minik8s.api import errors, meta, times
+from minik8s.api import errors, meta, podutil, times
 from minik8s.api.meta import Object
 from minik8s.api.resources import PODS
+from minik8s.client import tasks
 from minik8s.client.api import ApiClient
 from minik8s.client.workqueue import ExponentialBackoffRateLimiter, WorkQueue
 from minik8s.componentbase.events import EventRecorder
 from minik8s.kubelet import (
     actions,
+    downward,
     envfrom,
+    hooks,
+    init_plan,
+    killing,
     metrics,
+    node,
     pullsecrets,
     pvcvolumes,
     secretvolumes,
     securitycontext,
     specs,
     subpath,
+    terminationlog,
     volumes,
 )
 from minik8s.kubelet import status as podstatus
 from minik8s.kubelet.backoff import Backoff
 from minik8s.kubelet.config import KubeletSettings
+from minik8s.kubelet.configerror import MountError
 from minik8s.kubelet.objectcache import ObjectCache
 from minik8s.kubelet.probes import Kind, ProbeManager
 from minik8s.kubelet.runtime import (
@@ -100,9 +110,16 @@ class PodWorkers:
         self.objects = ObjectCache(client, self.queue.add)
         """The Secrets and ConfigMaps the pods use, watched: a change syncs their pods."""
         self.tokens = TokenManager(client)
-        self.credentials = secretvolumes.CredentialVolumes(
+        self.api_volumes = secretvolumes.ApiVolumes(
             self.objects, self.tokens, use_tmpfs=runtime.name != "fake" and os.geteuid() == 0
         )
+        self.hooks = hooks.HookRunner(runtime, hollow=runtime.name == "fake")
+        self.killer = killing.Killer(runtime, self.hooks, recorder)
+        self.messages = terminationlog.TerminationMessages(runtime, settings.pods_dir)
+        self.allocatable = node.machine_capacity(settings)
+        """The node's resources: the downward API's value of a limit that is not set."""
+        self._post_starts: dict[str, asyncio.Task[str | None]] = {}
+        """A pod's postStart hook in progress, cancelled when the pod is being deleted."""
         self._selinux = SELINUX_ENFORCE.exists()
 
     # --- informer handlers -----------------------------------------------------------------
@@ -118,6 +135,8 @@ class PodWorkers:
         if specs.pod_uid(old) != uid:
             self.on_delete(old)
         self.pods[uid] = new
+        if meta.is_deleting(new):
+            self._interrupt_post_start(uid)
         if needs_sync(old, new):
             self.objects.register(new)
             self.queue.add(uid)
@@ -126,7 +145,14 @@ class PodWorkers:
         uid = specs.pod_uid(pod)
         self.pods.pop(uid, None)
         self._last_known[uid] = pod
+        self._interrupt_post_start(uid)
         self.queue.add(uid)
+
+    def _interrupt_post_start(self, uid: str) -> None:
+        """A pod being deleted does not wait for a postStart hook (Kubernetes cancels it)."""
+        task = self._post_starts.get(uid)
+        if task is not None:
+            task.cancel()
 
     # --- the sync --------------------------------------------------------------------------
 
@@ -149,20 +175,23 @@ class PodWorkers:
         metrics.POD_SYNCS.labels("sync").observe(time.perf_counter() - started)
 
     async def _sync_pod(self, pod: Object, containers: list[Container]) -> None:
-        uid, key = specs.pod_uid(pod), specs.pod_key(pod)
+        uid = specs.pod_uid(pod)
         now = time.time()
         plan = actions.compute(
-            pod, containers, self.crash_backoff, now, self.probes.liveness_failed(uid)
+            pod,
+            containers,
+            self.crash_backoff,
+            now,
+            self.probes.liveness_failed(uid),
+            self.probes.results(uid, Kind.STARTUP),
         )
-        grace = specs.grace_period(pod)
-        if plan.kill:
-            await asyncio.gather(
-                *(self._kill(key, cid, why, grace) for cid, why in plan.kill.items())
-            )
         sandboxes = [c for c in containers if c.is_sandbox and c.state is State.RUNNING]
+        if plan.kill:
+            ip = self._pod_ip(pod, sandboxes[-1]) if sandboxes else ""
+            await self._kill(pod, containers, plan.kill, specs.grace_period(pod), ip)
         if plan.stop_sandbox or plan.create_sandbox:
             for old in sandboxes:
-                await self._kill(key, old.id, "pod finished" if plan.terminal else "replaced", 0)
+                await self._stop(pod, old, "pod finished" if plan.terminal else "replaced")
         sandbox = sandboxes[-1] if sandboxes and not plan.create_sandbox else None
         waiting: dict[str, tuple[str, str]] = dict(plan.waiting)
         requeue = plan.requeue_after
@@ -198,17 +227,28 @@ class PodWorkers:
         if podstatus.host_network(pod) and sandbox_ip == "":
             sandbox_ip = self.settings.node_ip if running else ""
         self.probes.sync(pod, running, sandbox_ip or "")
-        view = podstatus.PodView(
-            waiting=waiting,
-            readiness=self.probes.results(uid, Kind.READINESS),
-            startup=self.probes.results(uid, Kind.STARTUP),
-            host_ip=self.settings.node_ip,
-        )
-        status = podstatus.compute(pod, containers, view)
+        status = podstatus.compute(pod, containers, await self._view(pod, containers, waiting))
         await self.status_manager.set(pod, status)
         self._observe_start(pod, status)
         if requeue is not None:
             self.queue.add_after(uid, requeue)
+
+    async def _view(
+        self,
+        pod: Object,
+        containers: list[Container],
+        waiting: dict[str, tuple[str, str]] | None = None,
+        terminal: bool = False,
+    ) -> podstatus.PodView:
+        uid = specs.pod_uid(pod)
+        return podstatus.PodView(
+            waiting=waiting or {},
+            readiness=self.probes.results(uid, Kind.READINESS),
+            startup=self.probes.results(uid, Kind.STARTUP),
+            messages=await self.messages.collect(pod, containers),
+            terminal=terminal,
+            host_ip=self.settings.node_ip,
+        )
 
     def _observe_start(self, pod: Object, status: Object) -> None:
         uid = specs.pod_uid(pod)
@@ -247,7 +287,9 @@ class PodWorkers:
         """Start what the plan says; fill `waiting` for those that cannot; a requeue delay."""
         uid, key = specs.pod_uid(pod), specs.pod_key(pod)
         requeue: float | None = None
-        by_name = {c["name"]: c for c in pod["spec"].get("containers") or []}
+        by_name = {c["name"]: c for c in podutil.all_containers(pod)}
+        ephemeral = {c["name"]: c for c in pod["spec"].get("ephemeralContainers") or []}
+        by_name.update(ephemeral)
         pod_ip = self._pod_ip(pod, sandbox)
         pod_dir = self.settings.pods_dir / uid
         try:
@@ -255,15 +297,14 @@ class PodWorkers:
             configmaps = await self.objects.objects(pod, "configMap")
             secrets = await self.objects.objects(pod, "secret")
             pod = pvcvolumes.as_host_paths(pod, await pvcvolumes.resolve(self.client, pod))
-            volume_paths = await volumes.prepare(pod_dir, pod, configmaps)
-            volume_paths.update(
-                await self.credentials.prepare(pod, pod_dir, pod_ip, self.settings.node_ip)
-            )
-        except pvcvolumes.VolumeNotReady as e:
-            for name, _, _ in plan.start:
-                waiting[name] = ("ContainerCreating", "")
+            volume_paths = await volumes.prepare(pod_dir, pod)
+            volume_paths.update(await self.api_volumes.prepare(pod, pod_dir, self._facts(pod_ip)))
+        except pvcvolumes.VolumeNotReady as e:  # the containers wait (ContainerCreating)
             self.recorder.record(pod, "Warning", "FailedMount",
                                  f"Unable to attach or mount volumes: {e}")  # fmt: skip
+            return 2.0
+        except MountError as e:
+            self.recorder.record(pod, "Warning", "FailedMount", str(e))
             return 2.0
         except (specs.ConfigError, errors.ApiError) as e:
             message = getattr(e, "message", None) or str(e)
@@ -279,6 +320,9 @@ class PodWorkers:
                 waiting[name] = reason[:2]
                 requeue = _earliest(requeue, reason[2])
                 continue
+            target_id = None
+            if name in ephemeral and spec.get("targetContainerName"):
+                target_id = await self._running_id(uid, spec["targetContainerName"])
             try:
                 security = await self._security(pod, spec)
                 sub_paths = await self._sub_paths(pod, spec, pod_dir, volume_paths, configmaps,
@@ -296,9 +340,12 @@ class PodWorkers:
                     secrets=secrets,
                     security=security,
                     sub_paths=sub_paths,
+                    allocatable=self.allocatable,
+                    extra_mounts=await terminationlog.prepare(pod_dir, spec, attempt),
+                    target_id=target_id,
                 )
                 self._warn_skipped_env(pod, spec, configmaps, secrets)
-            except specs.ConfigError as e:
+            except (specs.ConfigError, OSError) as e:
                 waiting[name] = ("CreateContainerConfigError", str(e))
                 self.recorder.record(pod, "Warning", "Failed", f"Error: {e}")
                 requeue = _earliest(requeue, 5.0)
@@ -325,7 +372,59 @@ class PodWorkers:
                 "%s: container %s started (%s, attempt %d)", key, name, container.id[:12], attempt
             )
             self.recorder.record(pod, "Normal", "Started", f"Started container {name}")
+            handler = hooks.handler_of(spec, hooks.POST_START)
+            if handler is not None:
+                failure = await self._post_start(pod, spec, container, handler, pod_ip)
+                if failure is not None:
+                    waiting[name] = ("PostStartHookError", failure)
+                    continue
+            if init_plan.is_sidecar(spec):
+                requeue = _earliest(requeue, 0.0)  # the next init container may start now
         return requeue
+
+    async def _post_start(
+        self, pod: Object, spec: Object, container: Container, handler: Object, pod_ip: str
+    ) -> str | None:
+        """Run the postStart hook (a deletion of the pod cancels it); on failure kill the
+        container, as Kubernetes does, and say why."""
+        uid, key, name = specs.pod_uid(pod), specs.pod_key(pod), spec["name"]
+        task = tasks.spawn(self._hook(pod, spec, container, handler, pod_ip),
+                           f"postStart {key}/{name}")  # fmt: skip
+        self._post_starts[uid] = task
+        try:
+            failure = await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+            failure = f"PostStart hook of container {name} cancelled: the pod is being deleted"
+        finally:
+            self._post_starts.pop(uid, None)
+        if failure is None:
+            return None
+        logger.info("%s: postStart hook of %s failed: %s", key, name, failure)
+        self.recorder.record(pod, "Warning", "FailedPostStartHook", "PostStartHook failed")
+        kill = killing.Kill(container, "FailedPostStartHook")
+        await self.killer.kill(pod, [kill], specs.grace_period(pod), pod_ip)
+        return failure
+
+    async def _hook(
+        self, pod: Object, spec: Object, container: Container, handler: Object, pod_ip: str
+    ) -> str | None:
+        try:
+            await self.hooks.run(pod, spec, container.id, handler, pod_ip)
+        except hooks.HookError as e:
+            return str(e)
+        return None
+
+    def _facts(self, pod_ip: str) -> downward.PodFacts:
+        return downward.PodFacts(pod_ip, self.settings.node_ip, self.allocatable)
+
+    async def _running_id(self, uid: str, name: str) -> str | None:
+        """The id of the pod's running container `name` (an ephemeral container's target)."""
+        found = await self.runtime.list_containers({LABEL_NODE: self.node, LABEL_POD_UID: uid})
+        running = [c for c in actions.by_name(found).get(name, []) if c.state is State.RUNNING]
+        return running[-1].id if running else None
 
     def _pod_ip(self, pod: Object, sandbox: Container) -> str:
         """The sandbox's address, or the node's for a hostNetwork pod."""
@@ -368,7 +467,8 @@ class PodWorkers:
                   m.get("subPathExpr")]  # fmt: skip
         if not mounts:
             return {}
-        env = specs.resolve_env(pod, spec, pod_ip, self.settings.node_ip, configmaps, secrets)
+        env = specs.resolve_env(pod, spec, pod_ip, self.settings.node_ip, configmaps, secrets,
+                                self.allocatable)  # fmt: skip
         pinned: dict[int, str] = {}
         for i, mount in enumerate(spec.get("volumeMounts") or []):
             relative = specs.sub_path(spec, mount, env)
@@ -376,21 +476,20 @@ class PodWorkers:
                 continue
             pinned[i] = await asyncio.to_thread(
                 subpath.prepare, pod_dir, mount["name"], spec["name"], i,
-                Path(volume_paths[mount["name"]]), relative, self.credentials.use_tmpfs,
+                Path(volume_paths[mount["name"]]), relative, self.api_volumes.use_tmpfs,
             )  # fmt: skip
         return pinned
 
     async def _refresh_volumes(self, pod: Object, sandbox: Container) -> float | None:
-        """Update a running pod's secret, projected and downwardAPI volumes in place (changed
-        Secrets, renewed tokens); when to sync again for the next token renewal."""
+        """Update a running pod's secret, configMap, projected and downwardAPI volumes in place
+        (changed Secrets and ConfigMaps, renewed tokens); when to sync again for the next
+        token renewal."""
         if not secretvolumes.has_volumes(pod):
             return None
         pod_dir = self.settings.pods_dir / specs.pod_uid(pod)
         try:
-            await self.credentials.prepare(
-                pod, pod_dir, self._pod_ip(pod, sandbox), self.settings.node_ip
-            )
-        except (specs.ConfigError, errors.ApiError) as e:
+            await self.api_volumes.prepare(pod, pod_dir, self._facts(self._pod_ip(pod, sandbox)))
+        except (MountError, errors.ApiError) as e:
             message = getattr(e, "message", None) or str(e)
             logger.warning("%s: volumes not updated: %s", specs.pod_key(pod), message)
             return 10.0
@@ -482,33 +581,66 @@ class PodWorkers:
         assert error is not None
         raise error
 
-    async def _kill(self, key: str, container_id: str, why: str, grace: int) -> None:
-        logger.info("%s: killing container %s (%s)", key, container_id[:12], why)
+    async def _kill(
+        self,
+        pod: Object,
+        containers: list[Container],
+        kill: dict[str, str],
+        grace: int,
+        pod_ip: str,
+    ) -> None:
+        """Stop the containers whose ids `kill` holds (their Killing messages), preStop hooks
+        first, sidecars last."""
+        kills = [killing.Kill(c, kill[c.id]) for c in containers if c.id in kill]
+        await self.killer.kill(pod, kills, grace, pod_ip)
+
+    async def _stop(self, pod: Object | None, sandbox: Container, why: str) -> None:
+        """Stop a pod's sandbox (at once: nothing runs in it any more)."""
+        key = specs.pod_key(pod) if pod is not None else sandbox.pod_key
+        logger.info("%s: stopping sandbox %s (%s)", key, sandbox.id[:12], why)
         try:
-            with metrics.runtime_op("stop_container"):
-                await self.runtime.stop(container_id, grace)
+            with metrics.runtime_op("stop_podsandbox"):
+                await self.runtime.stop(sandbox.id, 0)
         except RuntimeError_ as e:
-            logger.warning("%s: stopping %s failed: %s", key, container_id[:12], e)
+            logger.warning("%s: stopping %s failed: %s", key, sandbox.id[:12], e)
 
     # --- termination -----------------------------------------------------------------------
 
-    async def _stop_all(self, key: str, containers: list[Container], grace: int) -> None:
-        apps = [c for c in containers if not c.is_sandbox and c.state is State.RUNNING]
-        await asyncio.gather(*(self._kill(key, c.id, "pod deleted", grace) for c in apps))
+    async def _stop_all(self, pod: Object | None, containers: list[Container], grace: int) -> None:
+        """Stop everything that runs: the containers within `grace` (with their preStop hooks
+        when the pod is known), then the sandbox."""
+        running = [c for c in containers if not c.is_sandbox and c.state is State.RUNNING]
         sandboxes = [c for c in containers if c.is_sandbox and c.state is State.RUNNING]
-        await asyncio.gather(*(self._kill(key, c.id, "pod deleted", 0) for c in sandboxes))
+        if pod is not None:
+            ip = self._pod_ip(pod, sandboxes[-1]) if sandboxes else ""
+            await self.killer.kill(pod, [killing.Kill(c) for c in running], grace, ip)
+        else:  # an orphan after a restart: no spec, no hooks
+            await asyncio.gather(*(self.runtime.stop(c.id, grace) for c in running))
+        for sandbox in sandboxes:
+            await self._stop(pod, sandbox, "pod deleted")
+
+    async def _remove_all(self, containers: list[Container]) -> None:
         for c in containers:
             with metrics.runtime_op("remove_container"):
                 await self.runtime.remove(c.id)
 
     async def _terminate(self, pod: Object, containers: list[Container]) -> None:
+        """A deleted pod: stop it within its grace period, write its final status (a
+        terminal phase, as Kubernetes' kubelet), then delete it for good."""
         uid, key = specs.pod_uid(pod), specs.pod_key(pod)
         grace = specs.grace_period(pod)
         self.probes.forget(uid)
         if containers:
             logger.info("%s: terminating (grace period %ds)", key, grace)
-            await self._stop_all(key, containers, grace)
-        await self.credentials.unmount(self.settings.pods_dir / uid)
+            await self._stop_all(pod, containers, grace)
+            with metrics.runtime_op("list_containers"):
+                containers = await self.runtime.list_containers(
+                    {LABEL_NODE: self.node, LABEL_POD_UID: uid}
+                )
+        view = await self._view(pod, containers, terminal=True)
+        await self.status_manager.set(pod, podstatus.compute(pod, containers, view))
+        await self._remove_all(containers)
+        await self.api_volumes.unmount(self.settings.pods_dir / uid)
         await volumes.remove(self.settings.pods_dir / uid)
         try:
             await self.client.delete(
@@ -532,8 +664,9 @@ class PodWorkers:
                 "%s: pod no longer exists; removing its %d containers", key, len(containers)
             )
             self.probes.forget(uid)
-            await self._stop_all(key, containers, grace)
-        await self.credentials.unmount(self.settings.pods_dir / uid)
+            await self._stop_all(last, containers, grace)
+            await self._remove_all(containers)
+        await self.api_volumes.unmount(self.settings.pods_dir / uid)
         await volumes.remove(self.settings.pods_dir / uid)
         self._forget(uid)
 
@@ -544,13 +677,16 @@ class PodWorkers:
         self.crash_backoff.forget_prefix(uid)
         self.pull_backoff.forget_prefix(uid)
         self._started_reported.discard(uid)
+        self.messages.forget(uid)
         for k in [k for k in self._pull_failed_at if k.startswith(uid)]:
             del self._pull_failed_at[k]
 
     async def close(self) -> None:
         self.queue.shutdown()
+        await tasks.cancel_and_wait(list(self._post_starts.values()), timeout=2)
         await self.probes.close()
         await self.objects.close()
+        await self.hooks.close()
 
 
 def _earliest(a: float | None, b: float | None) -> float | None:

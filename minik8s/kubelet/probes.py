@@ -20,6 +20,7 @@ import httpx
 
 from minik8s.api.meta import Object
 from minik8s.client import tasks
+from minik8s.kubelet import init_plan
 from minik8s.kubelet.runtime import Runtime, RuntimeError_
 
 logger = logging.getLogger(__name__)
@@ -199,11 +200,12 @@ class ProbeManager:
         return frozenset(n for n, ok in self.results(uid, Kind.LIVENESS).items() if not ok)
 
     def sync(self, pod: Object, running: dict[str, tuple[str, float]], pod_ip: str) -> None:
-        """Probe exactly the running containers: name → (container id, started at)."""
+        """Probe exactly the running containers (app containers and sidecars): name →
+        (container id, started at)."""
         uid = pod["metadata"]["uid"]
         key = f"{pod['metadata'].get('namespace')}/{pod['metadata'].get('name')}"
         wanted: set[tuple[str, str, Kind]] = set()
-        for spec in pod["spec"].get("containers") or []:
+        for spec in [*init_plan.sidecars(pod), *(pod["spec"].get("containers") or [])]:
             name = spec["name"]
             if name not in running:
                 continue

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from minik8s.api.meta import Object, annotations_of, labels_of
-from minik8s.kubelet import specs
+from minik8s.api.meta import Object
+from minik8s.kubelet import downward
 from minik8s.kubelet.atomicwriter import FileProjection, Payload
 from minik8s.kubelet.configerror import ConfigError
 
@@ -56,8 +55,14 @@ def secret_volume(source: Object, secrets: Mapping[str, Object]) -> Payload:
                           _mode(source), bool(source.get("optional")))  # fmt: skip
 
 
-def downward_api_volume(source: Object, pod: Object, pod_ip: str, host_ip: str) -> Payload:
-    return _downward_items(source.get("items") or [], _mode(source), pod, pod_ip, host_ip)
+def configmap_volume(source: Object, configmaps: Mapping[str, Object]) -> Payload:
+    name = source.get("name") or ""
+    return object_payload("configmap", name, configmaps.get(name), source.get("items"),
+                          _mode(source), bool(source.get("optional")))  # fmt: skip
+
+
+def downward_api_volume(source: Object, pod: Object, facts: downward.PodFacts) -> Payload:
+    return _downward_items(source.get("items") or [], _mode(source), pod, facts)
 
 
 def projected_volume(
@@ -66,8 +71,7 @@ def projected_volume(
     secrets: Mapping[str, Object],
     configmaps: Mapping[str, Object],
     tokens: Mapping[TokenKey, str],
-    pod_ip: str = "",
-    host_ip: str = "",
+    facts: downward.PodFacts | None = None,
 ) -> Payload:
     default_mode = _mode(source)
     payload: dict[str, FileProjection] = {}
@@ -85,7 +89,8 @@ def projected_volume(
                                           bool(ref.get("optional"))))  # fmt: skip
         elif projection.get("downwardAPI") is not None:
             items = projection["downwardAPI"].get("items") or []
-            payload.update(_downward_items(items, default_mode, pod, pod_ip, host_ip))
+            payload.update(_downward_items(items, default_mode, pod,
+                                           facts or downward.PodFacts()))  # fmt: skip
         elif projection.get("serviceAccountToken") is not None:
             token = projection["serviceAccountToken"]
             payload[token["path"]] = FileProjection(tokens[token_key(token)].encode(), default_mode)
@@ -136,41 +141,19 @@ def referenced(pod: Object, kind: str) -> set[str]:
 
 
 def _downward_items(
-    items: list[Object], default_mode: int, pod: Object, pod_ip: str, host_ip: str
+    items: list[Object], default_mode: int, pod: Object, facts: downward.PodFacts
 ) -> dict[str, FileProjection]:
     payload = {}
     for item in items:
         if item.get("fieldRef"):
-            value = _field(pod, item["fieldRef"]["fieldPath"], pod_ip, host_ip)
+            value = downward.field_value(pod, item["fieldRef"]["fieldPath"], facts, True)
         else:
-            value = _resource(pod, item.get("resourceFieldRef") or {})
+            value = downward.pod_resource_value(pod, item.get("resourceFieldRef") or {}, facts)
         mode = item.get("mode")
         payload[item["path"]] = FileProjection(
             value.encode(), default_mode if mode is None else mode
         )
     return payload
-
-
-def _field(pod: Object, path: str, pod_ip: str, host_ip: str) -> str:
-    if path == "metadata.labels":
-        return _format_map(labels_of(pod))
-    if path == "metadata.annotations":
-        return _format_map(annotations_of(pod))
-    return specs.field_ref(pod, path, pod_ip, host_ip)
-
-
-def _format_map(values: Mapping[str, str]) -> str:
-    """`key="value"` lines, sorted, as the kubelet writes labels and annotations."""
-    return "\n".join(f"{k}={json.dumps(v)}" for k, v in sorted(values.items()))
-
-
-def _resource(pod: Object, ref: Object) -> str:
-    containers = (pod.get("spec") or {}).get("containers") or []
-    name = ref.get("containerName")
-    container = next((c for c in containers if c.get("name") == name), None)
-    if container is None:
-        raise ConfigError(f"resourceFieldRef: container {name!r} not found in the pod")
-    return specs.resource_field(container, ref)
 
 
 def _secret_data(secret: Object) -> dict[str, bytes]:

@@ -1,10 +1,12 @@
-"""The pod volumes that carry credentials and pod facts: secret, projected (service account
-tokens, Secrets, ConfigMaps, downward API) and downwardAPI.
+"""The pod volumes the kubelet writes from API objects and pod facts: secret, configMap,
+projected (service account tokens, Secrets, ConfigMaps, downward API) and downwardAPI.
 
 Secret and projected volumes are tmpfs mounts, as in Kubernetes, so their content never
-touches the node's disk; each is written with the atomic writer, so an update (a changed
-Secret, a renewed token) swaps every file at once. `prepare` runs before the containers
-start and again on each later sync of the pod, which is how they are updated in place.
+touches the node's disk; configMap and downwardAPI volumes are directories of the pod. Each
+is written with the atomic writer, so an update (a changed Secret or ConfigMap, a renewed
+token) swaps every file at once. `prepare` runs before the containers start and again on
+each later sync of the pod, which is how they are updated in place. A missing object or key
+that is not `optional` is a `MountError` (FailedMount; the containers wait).
 """
 
 from __future__ import annotations
@@ -15,15 +17,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from minik8s.api.meta import Object
-from minik8s.kubelet import atomicwriter, ownership, projected, securitycontext, tmpfs
+from minik8s.kubelet import atomicwriter, downward, ownership, projected, securitycontext, tmpfs
 from minik8s.kubelet.atomicwriter import Payload
-from minik8s.kubelet.configerror import ConfigError
+from minik8s.kubelet.configerror import ConfigError, MountError
 from minik8s.kubelet.objectcache import ObjectCache
 from minik8s.kubelet.tokenmanager import TokenManager
 
 logger = logging.getLogger(__name__)
 
-KINDS = {"secret": "secret", "projected": "projected", "downwardAPI": "downward-api"}
+KINDS = {
+    "secret": "secret",
+    "configMap": "configmap",
+    "projected": "projected",
+    "downwardAPI": "downward-api",
+}
 """Volume source → its directory under `<pod dir>/volumes/`."""
 IN_MEMORY = ("secret", "projected")
 
@@ -44,7 +51,7 @@ class _Write:
     fs_group: int | None = None
 
 
-class CredentialVolumes:
+class ApiVolumes:
     def __init__(self, objects: ObjectCache, tokens: TokenManager, use_tmpfs: bool) -> None:
         self.objects = objects
         self.tokens = tokens
@@ -52,10 +59,11 @@ class CredentialVolumes:
         """False for the hollow (fake) runtime, which mounts nothing: plain directories."""
 
     async def prepare(
-        self, pod: Object, pod_dir: Path, pod_ip: str = "", host_ip: str = ""
+        self, pod: Object, pod_dir: Path, facts: downward.PodFacts | None = None
     ) -> dict[str, str]:
         """Write the pod's volumes of these kinds; volume name → host path. Raises
-        `ConfigError` for a missing Secret or key that is not optional."""
+        `MountError` for a missing object or key that is not optional."""
+        facts = facts or downward.PodFacts()
         volumes = [v for v in (pod.get("spec") or {}).get("volumes") or [] if kind_of(v)]
         if not volumes:
             return {}
@@ -70,15 +78,7 @@ class CredentialVolumes:
         for volume in volumes:
             kind = kind_of(volume)
             assert kind is not None
-            source = volume[kind]
-            if kind == "secret":
-                payload = projected.secret_volume(source, secrets)
-            elif kind == "downwardAPI":
-                payload = projected.downward_api_volume(source, pod, pod_ip, host_ip)
-            else:
-                payload = projected.projected_volume(
-                    source, pod, secrets, configmaps, tokens, pod_ip, host_ip
-                )
+            payload = _payload(kind, volume, pod, secrets, configmaps, tokens, facts)
             path = pod_dir / "volumes" / KINDS[kind] / volume["name"]
             fs_group = securitycontext.pod_context(pod).get("fsGroup")
             writes.append(_Write(path, payload, kind in IN_MEMORY and self.use_tmpfs, fs_group))
@@ -91,6 +91,24 @@ class CredentialVolumes:
             await asyncio.to_thread(tmpfs.unmount_all, pod_dir)
 
 
+def _payload(
+    kind: str, volume: Object, pod: Object, secrets: dict[str, Object],
+    configmaps: dict[str, Object], tokens: dict[projected.TokenKey, str],
+    facts: downward.PodFacts,
+) -> Payload:  # fmt: skip
+    source = volume[kind]
+    try:
+        if kind == "secret":
+            return projected.secret_volume(source, secrets)
+        if kind == "configMap":
+            return projected.configmap_volume(source, configmaps)
+        if kind == "downwardAPI":
+            return projected.downward_api_volume(source, pod, facts)
+        return projected.projected_volume(source, pod, secrets, configmaps, tokens, facts)
+    except ConfigError as e:
+        raise MountError(f'MountVolume.SetUp failed for volume "{volume["name"]}" : {e}') from e
+
+
 def _write_all(writes: list[_Write]) -> None:
     for write in writes:
         try:
@@ -100,6 +118,6 @@ def _write_all(writes: list[_Write]) -> None:
                 logger.debug("volume %s written (%d files)", write.path, len(write.payload))
                 ownership.apply_fs_group(write.path, write.fs_group)
         except (tmpfs.MountError, atomicwriter.PayloadError, OSError) as e:
-            raise ConfigError(
-                f"MountVolume.SetUp failed for volume {write.path.name!r}: {e}"
+            raise MountError(
+                f'MountVolume.SetUp failed for volume "{write.path.name}" : {e}'
             ) from e

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from minik8s.api import quantity
 from minik8s.api.meta import Object
-from minik8s.kubelet import envfrom, securitycontext
+from minik8s.kubelet import downward, envfrom, securitycontext
 from minik8s.kubelet.configerror import ConfigError
 from minik8s.kubelet.runtime import (
     LABEL_ATTEMPT,
@@ -115,10 +115,17 @@ def container_config(
     secrets: Mapping[str, Object] | None = None,
     security: SecurityOptions | None = None,
     sub_paths: Mapping[int, str] | None = None,
+    allocatable: Mapping[str, str] | None = None,
+    extra_mounts: tuple[Mount, ...] = (),
+    target_id: str | None = None,
 ) -> ContainerConfig:
     """`security`: the container's securityContext as Docker options; `sub_paths`: the host
-    path of each volume mount with a subPath, by its index (see `subpath.prepare`)."""
-    env = resolve_env(pod, container, pod_ip, host_ip, configmaps, secrets or {})
+    path of each volume mount with a subPath, by its index (see `subpath.prepare`);
+    `allocatable`: the node's (the downward API's unset limits); `extra_mounts`: the
+    kubelet's own files (the termination message file); `target_id`: the running container
+    whose processes an ephemeral container sees (its `targetContainerName`): it joins that
+    container's PID namespace."""
+    env = resolve_env(pod, container, pod_ip, host_ip, configmaps, secrets or {}, allocatable)
     command = [expand(c, env) for c in container["command"]] if container.get("command") else None
     args = [expand(a, env) for a in container["args"]] if container.get("args") else None
     nano_cpus, mem_limit = limits(container)
@@ -131,42 +138,18 @@ def container_config(
         command=args,
         env=env,
         working_dir=container.get("workingDir") or None,
-        mounts=mounts(container, volume_paths, read_only_volumes(pod), sub_paths or {}),
+        mounts=mounts(container, volume_paths, read_only_volumes(pod), sub_paths or {})
+        + extra_mounts,
         nano_cpus=nano_cpus,
         mem_limit=mem_limit,
         network_mode=network_mode,
         tty=bool(container.get("tty")),
         stdin_open=bool(container.get("stdin")),
+        stdin_once=bool(container.get("stdinOnce")),
         security=security or SecurityOptions(),
-        pid_mode=pid_mode,
+        pid_mode=f"container:{target_id}" if target_id else pid_mode,
         ipc_mode=ipc_mode,
     )
-
-
-FIELD_PATHS = {
-    "metadata.name": lambda pod, ip, host: pod["metadata"].get("name"),
-    "metadata.namespace": lambda pod, ip, host: pod["metadata"].get("namespace"),
-    "metadata.uid": lambda pod, ip, host: pod["metadata"].get("uid"),
-    "spec.nodeName": lambda pod, ip, host: (pod.get("spec") or {}).get("nodeName"),
-    "spec.serviceAccountName": lambda pod, ip, host: (pod.get("spec") or {}).get(
-        "serviceAccountName"
-    ),
-    "status.podIP": lambda pod, ip, host: ip,
-    "status.podIPs": lambda pod, ip, host: ip,
-    "status.hostIP": lambda pod, ip, host: host,
-    "status.hostIPs": lambda pod, ip, host: host,
-}
-_LABEL_PATH = re.compile(r"^metadata\.(labels|annotations)\['(.+)'\]$")
-
-
-def field_ref(pod: Object, path: str, pod_ip: str, host_ip: str) -> str:
-    getter = FIELD_PATHS.get(path)
-    if getter is not None:
-        return str(getter(pod, pod_ip, host_ip) or "")
-    match = _LABEL_PATH.match(path)
-    if match:
-        return str(((pod.get("metadata") or {}).get(match[1]) or {}).get(match[2], ""))
-    raise ConfigError(f"unsupported fieldRef fieldPath {path!r}")
 
 
 def resolve_env(
@@ -176,9 +159,11 @@ def resolve_env(
     host_ip: str,
     configmaps: Mapping[str, Object],
     secrets: Mapping[str, Object] | None = None,
+    allocatable: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The container's environment, in order, with `$(VAR)` references expanded: `envFrom`
-    first, then `env` (which overrides it)."""
+    first, then `env` (which overrides it). `allocatable`: the node's, for unset limits."""
+    facts = downward.PodFacts(pod_ip, host_ip, allocatable)
     namespace = str((pod.get("metadata") or {}).get("namespace") or "")
     env: dict[str, str] = envfrom.from_sources(
         container, namespace, configmaps, secrets or {}
@@ -189,7 +174,7 @@ def resolve_env(
         if source is None:
             env[name] = expand(str(var.get("value") or ""), env)
         elif source.get("fieldRef"):
-            env[name] = field_ref(pod, source["fieldRef"]["fieldPath"], pod_ip, host_ip)
+            env[name] = downward.field_value(pod, source["fieldRef"]["fieldPath"], facts)
         elif source.get("configMapKeyRef"):
             ref = source["configMapKeyRef"]
             value = ((configmaps.get(ref.get("name") or "") or {}).get("data") or {}).get(
@@ -205,21 +190,10 @@ def resolve_env(
             if value is not None:
                 env[name] = value
         elif source.get("resourceFieldRef"):
-            env[name] = resource_field(container, source["resourceFieldRef"])
+            env[name] = downward.resource_value(container, source["resourceFieldRef"], facts)
         else:
             raise ConfigError(f"env {name}: unsupported valueFrom {sorted(source)}")
     return env
-
-
-def resource_field(container: Object, ref: Object) -> str:
-    resource = ref.get("resource", "")
-    kind, _, what = resource.partition(".")
-    value = ((container.get("resources") or {}).get(kind) or {}).get(what)
-    if value is None:
-        return "0"
-    if what == "cpu":
-        return str(max(1, -(-quantity.cpu_millis(value) // 1000)))
-    return str(quantity.memory_bytes(value))
 
 
 _VAR = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")

@@ -249,15 +249,27 @@ def _container_requests(container: dict[str, Any]) -> tuple[int, int, int, int]:
 
 
 def pod_requests(spec: dict[str, Any]) -> tuple[int, int, int, int]:
-    """Kubernetes' effective pod request: the sum over containers, at least each init
-    container's, plus the pod overhead. (cpu, memory, nonzero cpu, nonzero memory)."""
+    """Kubernetes' effective pod request (`resourcehelper.PodRequests`): the sum over the app
+    containers and the sidecars (init containers with `restartPolicy: Always`), at least
+    each other init container's plus the sidecars started before it, plus the pod overhead.
+    (cpu, memory, nonzero cpu, nonzero memory)."""
     total = [0, 0, 0, 0]
     for container in spec.get("containers") or []:
         for i, value in enumerate(_container_requests(container)):
             total[i] += value
+    sidecars = [0, 0, 0, 0]
+    init_peak = [0, 0, 0, 0]
     for container in spec.get("initContainers") or []:
-        for i, value in enumerate(_container_requests(container)):
-            total[i] = max(total[i], value)
+        requests = _container_requests(container)
+        sidecar = container.get("restartPolicy") == "Always"
+        for i, value in enumerate(requests):
+            if sidecar:
+                total[i] += value
+                sidecars[i] += value
+                init_peak[i] = max(init_peak[i], sidecars[i])
+            else:
+                init_peak[i] = max(init_peak[i], value + sidecars[i])
+    total = [max(t, peak) for t, peak in zip(total, init_peak, strict=True)]
     overhead = spec.get("overhead") or {}
     if "cpu" in overhead:
         total[0] += _cpu(overhead["cpu"])

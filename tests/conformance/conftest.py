@@ -61,10 +61,12 @@ class Kubectl:
         check: bool = True,
         env: dict[str, str] | None = None,
         timeout: float = KUBECTL_TIMEOUT,
+        input_: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             ["kubectl", "-n", self.namespace, *args],
             capture_output=True, text=True, timeout=timeout, env={**self.env, **(env or {})},
+            input=input_,
         )  # fmt: skip
         if check:
             assert result.returncode == 0, f"kubectl {' '.join(args)} failed:\n{result.stderr}"

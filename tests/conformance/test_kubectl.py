@@ -377,22 +377,3 @@ def test_namespaces_cascade_and_configmaps(cluster: Launcher, ns: str) -> None:
         assert [c for c in left if c.labels.get("minik8s.namespace") == name] == []
     finally:
         client.close()
-
-
-def test_copy_works_and_port_forward_fails_cleanly(kubectl: Kubectl, tmp_path: Path) -> None:
-    kubectl("run", "box", "--image=nginx", "--image-pull-policy=IfNotPresent")
-    kubectl("wait", "--for=condition=Ready", "pod/box", "--timeout=60s")
-    source = tmp_path / "greeting.txt"
-    source.write_text("hello from the host\n")
-    kubectl("cp", str(source), "box:/tmp/greeting.txt", timeout=30)
-    assert kubectl("exec", "box", "--", "cat", "/tmp/greeting.txt").stdout == source.read_text()
-    back = tmp_path / "back.txt"
-    kubectl("cp", "box:/tmp/greeting.txt", str(back), timeout=30)
-    assert back.read_text() == source.read_text()
-
-    forward = kubectl("port-forward", "pod/box", "18080:80", check=False, timeout=30)
-    assert forward.returncode == 1
-    assert "pods/portforward is not supported by minik8s" in forward.stderr, forward.stderr
-    attach = kubectl("attach", "box", check=False, timeout=30)
-    assert attach.returncode == 1
-    assert "pods/attach is not supported by minik8s" in attach.stderr, attach.stderr

@@ -23,6 +23,16 @@ requires_docker = pytest.mark.skipif(
 )
 
 
+def kubectl(kubeconfig: Path, ns: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Real kubectl against the test's apiserver, in namespace `ns`."""
+    return subprocess.run(
+        ["kubectl", f"--kubeconfig={kubeconfig}", "-n", ns, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def image_exists(name: str) -> bool:
     return (
         subprocess.run(

@@ -14,6 +14,7 @@ from tests.e2e.kubelet_support import (
     busybox,
     container_status,
     create,
+    kubectl,
     pod,
     requires_docker,
     running,
@@ -26,15 +27,6 @@ from tests.support.processes import temp_dir
 from tests.support.waiting import wait_for
 
 pytestmark = [requires_docker]
-
-
-def kubectl(kubeconfig: Path, ns: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["kubectl", f"--kubeconfig={kubeconfig}", "-n", ns, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 @pytest.fixture()

@@ -13,6 +13,7 @@ import json
 import re
 import secrets
 import shutil
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -435,3 +436,70 @@ def test_every_response_carries_an_audit_id_even_without_auditing(api: Api) -> N
     assert first.headers["Audit-Id"] != second.headers["Audit-Id"]
     assert api.get("/healthz", headers={"Audit-ID": "x-1"}).headers["Audit-Id"] == "x-1"
     assert isinstance(httpx.Headers(first.headers), httpx.Headers)
+
+
+def test_streaming_upgrades_are_audited_as_create_on_the_subresource(audited: Audited) -> None:
+    """An exec upgrade refused before the connection is taken (no node yet: 400) and one
+    refused after it (the kubelet cannot be dialled: 503) are both `create pods/exec`
+    events with their code."""
+    admin = audited.api()
+    ns = admin.namespace()
+    assert admin.post(f"/api/v1/namespaces/{ns}/pods", pod_manifest("web")).status_code == 201
+    upgrade = {
+        "Connection": "Upgrade",
+        "Upgrade": "SPDY/3.1",
+        "X-Stream-Protocol-Version": "v4.channel.k8s.io",
+    }
+    exec_path = f"/api/v1/namespaces/{ns}/pods/web/exec"
+    params = {"command": "true", "stdout": "1"}
+    unscheduled = admin.http.post(
+        exec_path, params=params, headers={**upgrade, "Audit-ID": "x-400"}
+    )
+    assert unscheduled.status_code == 400, unscheduled.text
+    complete = audited.of("x-400", 3)[-1]
+    assert complete["stage"] == "ResponseComplete"
+    assert complete["verb"] == "create"
+    assert complete["objectRef"]["subresource"] == "exec"
+    assert complete["responseStatus"]["code"] == 400
+    assert "does not have a host assigned" in complete["responseStatus"]["message"]
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+    node = f"audit-node-{ns}"
+    made = admin.post(
+        "/api/v1/nodes",
+        {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": node},
+            "status": {
+                "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+                "daemonEndpoints": {"kubeletEndpoint": {"Port": closed_port}},
+            },
+        },
+    )
+    assert made.status_code == 201, made.text
+    try:
+        bound = admin.post(
+            f"/api/v1/namespaces/{ns}/pods/web/binding",
+            {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "web"},
+             "target": {"kind": "Node", "name": node}},
+        )  # fmt: skip
+        assert bound.status_code == 201, bound.text
+        dialled = admin.http.post(
+            exec_path, params=params, headers={**upgrade, "Audit-ID": "x-503"}
+        )
+        assert dialled.status_code == 503, dialled.text
+        assert "error dialing backend" in dialled.json()["message"]
+        stages = audited.of("x-503", 3)
+        assert [e["stage"] for e in stages] == [
+            "RequestReceived",
+            "ResponseStarted",
+            "ResponseComplete",
+        ]
+        assert stages[-1]["objectRef"]["subresource"] == "exec"
+        assert stages[-1]["responseStatus"]["code"] == 503
+    finally:
+        admin.delete(f"/api/v1/nodes/{node}")
+        admin.close()

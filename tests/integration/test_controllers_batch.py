@@ -206,6 +206,27 @@ def test_disruption_budget_and_eviction(
     assert r.status_code == 400
 
 
+def test_an_evicted_pod_gets_the_disruption_target_condition(api: Api, ns: str) -> None:
+    bound = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "bound"},
+        "spec": {"nodeName": "no-kubelet", "containers": [{"name": "c", "image": "busybox"}]},
+    }
+    assert api.post(f"/api/v1/namespaces/{ns}/pods", bound).status_code == 201
+    r = api.post(
+        f"/api/v1/namespaces/{ns}/pods/bound/eviction",
+        {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "bound"}},
+    )
+    assert r.status_code == 201, r.text
+    pod = api.get(f"/api/v1/namespaces/{ns}/pods/bound").json()  # no kubelet finishes it
+    assert pod["metadata"]["deletionTimestamp"]
+    target = [c for c in pod["status"]["conditions"] if c["type"] == "DisruptionTarget"]
+    assert target[0]["reason"] == "EvictionByEvictionAPI", pod["status"]
+    assert target[0]["message"] == "Eviction API: evicting"
+    api.delete(f"/api/v1/namespaces/{ns}/pods/bound", {"gracePeriodSeconds": 0})
+
+
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
 def test_kubectl_jobs_cronjobs_rcs(
     api: Api, ns: str, kubeconfig: Path, controller_manager: ControllerManager

@@ -156,6 +156,10 @@ def test_silent_node_is_tainted_and_its_pods_evicted_and_replaced(
         return old_gone and len(replacements) == 2
 
     wait_for(evicted_and_replaced, "pods evicted and recreated", timeout=10, interval=0.3)
+    for p in first:  # marked before the delete, as Kubernetes' taint manager does
+        old = api.get(f"/api/v1/namespaces/{ns}/pods/{p['metadata']['name']}").json()
+        target = [c for c in old["status"]["conditions"] if c["type"] == "DisruptionTarget"]
+        assert target and target[0]["reason"] == "DeletionByTaintManager", old["status"]
     assert (
         not api.get(f"/api/v1/namespaces/{ns}/pods/tolerant")
         .json()["metadata"]

@@ -103,11 +103,11 @@ def test_crash_restarts_at_once_then_waits_in_crashloopbackoff() -> None:
 def test_liveness_failure_kills_and_sandbox_loss_restarts_everything() -> None:
     running = [ctr("POD", State.RUNNING), ctr("a", State.RUNNING)]
     plan = actions.compute(make_pod("a"), running, Backoff(), 1000, frozenset({"a"}))
-    assert plan.kill == {"a-0": "failed liveness probe"}
+    assert plan.kill == {"a-0": "Container a failed liveness probe, will be restarted"}
     dead_sandbox = [ctr("POD", State.EXITED, code=0), ctr("a", State.RUNNING)]
     plan = actions.compute(make_pod("a"), dead_sandbox, Backoff(), 1000)
     assert plan.create_sandbox and plan.sandbox_attempt == 1
-    assert plan.kill == {"a-0": "the pod sandbox changed"} and plan.start == [("a", 1, False)]
+    assert plan.kill == {"a-0": ""} and plan.start == [("a", 1, False)]
 
 
 @pytest.mark.parametrize(
@@ -141,6 +141,7 @@ def test_status_of_a_running_ready_pod() -> None:
     assert s["phase"] == "Running" and s["podIP"] == "10.244.0.9" and s["hostIP"] == "127.0.0.1"
     cond = {c["type"]: c["status"] for c in s["conditions"]}
     assert cond == {
+        "PodReadyToStartContainers": "True",
         "Initialized": "True",
         "Ready": "True",
         "ContainersReady": "True",

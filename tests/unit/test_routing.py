@@ -73,7 +73,14 @@ def test_parse_unknown_paths(path: str) -> None:
     assert isinstance(routing.parse(path), routing.UnknownPath)
 
 
-@pytest.mark.parametrize("sub", ["portforward", "attach", "proxy"])
+@pytest.mark.parametrize("sub", ["exec", "attach", "portforward", "ephemeralcontainers"])
+def test_pod_connect_subresources_are_served(sub: str) -> None:
+    target = routing.parse(f"/api/v1/namespaces/ns1/pods/p1/{sub}")
+    assert isinstance(target, routing.ResourcePath)
+    assert target.subresource == sub
+
+
+@pytest.mark.parametrize("sub", ["proxy"])
 def test_pod_subresources_out_of_scope_are_unsupported_not_unknown(sub: str) -> None:
     target = routing.parse(f"/api/v1/namespaces/ns1/pods/p1/{sub}")
     assert isinstance(target, routing.UnsupportedPath)

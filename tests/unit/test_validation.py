@@ -250,6 +250,22 @@ BAD_OBJECTS: list[tuple[str, rt.ResourceType, Obj, str, str, str]] = [
      "spec.containers[0].livenessProbe.successThreshold", INVALID, "must be 1"),
     ("probe-port", rt.PODS, changed(nginx_pod, (f"{C0}.readinessProbe.httpGet.port", 0)),
      "spec.containers[0].readinessProbe.httpGet.port", INVALID, "must be between 1 and 65535"),
+    ("hook-no-handler", rt.PODS, changed(nginx_pod, (f"{C0}.lifecycle", {"preStop": {}})),
+     "spec.containers[0].lifecycle.preStop", REQUIRED, "must specify a handler type"),
+    ("hook-sleep-over-grace", rt.PODS, changed(
+        nginx_pod, ("spec.terminationGracePeriodSeconds", 5),
+        (f"{C0}.lifecycle", {"preStop": {"sleep": {"seconds": 10}}})),
+     "spec.containers[0].lifecycle.preStop.sleep", INVALID,
+     "must be greater than 0 and less than terminationGracePeriodSeconds (5)"),
+    ("app-restart-policy", rt.PODS, changed(nginx_pod, (f"{C0}.restartPolicy", "Always")),
+     "spec.containers[0].restartPolicy", FORBIDDEN, "may not be set for non-init containers"),
+    ("init-hook", rt.PODS, changed(nginx_pod, ("spec.initContainers", [
+        {"name": "i", "image": "busybox", "lifecycle": {"postStart": {"sleep": {"seconds": 1}}}},
+    ])), "spec.initContainers[0].lifecycle", FORBIDDEN,
+     "may not be set for init containers without restartPolicy=Always"),
+    ("init-restart-policy", rt.PODS, changed(nginx_pod, ("spec.initContainers", [
+        {"name": "i", "image": "busybox", "restartPolicy": "OnFailure"},
+    ])), "spec.initContainers[0].restartPolicy", UNSUPPORTED, '"Always"'),
     ("env-name", rt.PODS, changed(nginx_pod, (f"{C0}.env.0.name", "1BAD")),
      "spec.containers[0].env[0].name", INVALID, "a valid environment variable name"),
     ("env-field-path", rt.PODS, changed(nginx_pod, (f"{C0}.env.0.valueFrom.fieldRef.fieldPath",

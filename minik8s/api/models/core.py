@@ -107,6 +107,22 @@ class Probe(ApiModel):
     termination_grace_period_seconds: int | None = None
 
 
+class SleepAction(ApiModel):
+    seconds: int
+
+
+class LifecycleHandler(ApiModel):
+    exec: ExecAction | None = None
+    http_get: HTTPGetAction | None = None
+    tcp_socket: TCPSocketAction | None = None
+    sleep: SleepAction | None = None
+
+
+class Lifecycle(ApiModel):
+    post_start: LifecycleHandler | None = None
+    pre_stop: LifecycleHandler | None = None
+
+
 class VolumeMount(ApiModel):
     name: str
     mount_path: str
@@ -131,8 +147,17 @@ class Container(ApiModel):
     volume_mounts: list[VolumeMount] | None = None
     termination_message_path: str | None = None
     termination_message_policy: str | None = None
+    lifecycle: Lifecycle | None = None
+    restart_policy: str | None = None
     stdin: bool | None = None
+    stdin_once: bool | None = None
     tty: bool | None = None
+
+
+class EphemeralContainer(Container):
+    """A debugging container added to a running pod (`pods/ephemeralcontainers`)."""
+
+    target_container_name: str | None = None
 
 
 # --- volumes ----------------------------------------------------------------------------
@@ -219,6 +244,7 @@ class Toleration(ApiModel):
 class PodSpec(ApiModel):
     containers: list[Container]
     init_containers: list[Container] | None = None
+    ephemeral_containers: list[EphemeralContainer] | None = None
     volumes: list[Volume] | None = None
     restart_policy: str | None = None
     termination_grace_period_seconds: int | None = None
@@ -295,6 +321,7 @@ class PodStatus(ApiModel):
     start_time: str | None = None
     init_container_statuses: list[ContainerStatus] | None = None
     container_statuses: list[ContainerStatus] | None = None
+    ephemeral_container_statuses: list[ContainerStatus] | None = None
     qos_class: str | None = None
 
 

@@ -31,7 +31,10 @@ from minik8s.api.validation import workloads as workloads
 
 def validate_create(resource: rt.ResourceType, obj: Object) -> list[Cause]:
     """Everything wrong with `obj` as a new object of type `resource`."""
-    return _validate_shape(resource, obj) or _validate_semantics(resource, obj)
+    causes = _validate_shape(resource, obj) or _validate_semantics(resource, obj)
+    if resource is rt.PODS:
+        causes += pod.validate_pod_create(_spec(obj))
+    return causes
 
 
 def validate_update(resource: rt.ResourceType, new: Object, old: Object) -> list[Cause]:
@@ -47,6 +50,13 @@ def validate_update(resource: rt.ResourceType, new: Object, old: Object) -> list
     if check is not None:
         causes += check(new, old)
     return causes
+
+
+def validate_ephemeral_containers_update(new: Object, old: Object) -> list[Cause]:
+    """A write to `pods/<name>/ephemeralcontainers`."""
+    return _validate_shape(rt.PODS, new) or meta.validate_object_meta_update(
+        meta.mapping(new, "metadata"), meta.mapping(old, "metadata")
+    ) + pod.validate_ephemeral_containers_update(new, old)
 
 
 def validate_status_update(resource: rt.ResourceType, new: Object, old: Object) -> list[Cause]:

@@ -1,4 +1,5 @@
-"""Validation of a pod's containers: name, image, ports, env, resources, mounts, probes."""
+"""Validation of a pod's containers: name, image, ports, env, resources, mounts, probes,
+lifecycle hooks and (init containers) the sidecar `restartPolicy`."""
 
 from __future__ import annotations
 
@@ -31,6 +32,10 @@ PROTOCOLS = ["SCTP", "TCP", "UDP"]
 TERMINATION_MESSAGE_POLICIES = ["File", "FallbackToLogsOnError"]
 STANDARD_RESOURCES = {"cpu", "memory", "ephemeral-storage"}
 PROBE_HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
+LIFECYCLE_HANDLERS = ("exec", "httpGet", "tcpSocket", "sleep")
+"""`tcpSocket` is accepted for compatibility; the kubelet fails such a hook at run time."""
+CONTAINER_RESTART_POLICIES = ["Always"]
+NOT_A_SIDECAR = "may not be set for init containers without restartPolicy=Always"
 _HEADER_NAME = re.compile("[-A-Za-z0-9]+")
 HEADER_NAME_ERROR = fmt.regex_error(
     "a valid HTTP header must consist of alphanumeric characters or '-'",
@@ -57,7 +62,10 @@ def validate_container(
     names: set[str],
     init: bool,
     host_network: bool,
+    grace_period: int | None = None,
 ) -> list[Cause]:
+    """`init`: an init container; `grace_period`: the pod's terminationGracePeriodSeconds
+    (a sleep hook may not be longer)."""
     causes: list[Cause] = []
     causes += unique_label_name(child(path, "name"), container.get("name") or "", names)
     image = container.get("image")
@@ -82,17 +90,28 @@ def validate_container(
     causes += security.validate_container_security_context(
         container.get("securityContext"), child(path, "securityContext")
     )
+    policy = container.get("restartPolicy")
+    sidecar = init and policy == "Always"
+    if init:
+        causes += enum(child(path, "restartPolicy"), policy, CONTAINER_RESTART_POLICIES)
+    elif policy is not None:
+        causes.append(
+            api_errors.forbidden(
+                child(path, "restartPolicy"), "may not be set for non-init containers"
+            )
+        )
+    lifecycle = container.get("lifecycle")
+    if isinstance(lifecycle, dict):
+        if init and not sidecar:
+            causes.append(api_errors.forbidden(child(path, "lifecycle"), NOT_A_SIDECAR))
+        else:
+            causes += _validate_lifecycle(lifecycle, child(path, "lifecycle"), grace_period)
     for probe_field in ("livenessProbe", "readinessProbe", "startupProbe"):
         probe = container.get(probe_field)
         if not isinstance(probe, dict):
             continue
-        if init:
-            causes.append(
-                api_errors.forbidden(
-                    child(path, probe_field),
-                    "may not be set for init containers without restartPolicy=Always",
-                )
-            )
+        if init and not sidecar:
+            causes.append(api_errors.forbidden(child(path, probe_field), NOT_A_SIDECAR))
             continue
         causes += _validate_probe(probe, child(path, probe_field))
         threshold = probe.get("successThreshold")
@@ -286,23 +305,45 @@ def _validate_volume_mounts(
     return causes
 
 
-def _validate_probe(probe: dict[str, Any], path: str) -> list[Cause]:
+def _validate_lifecycle(
+    lifecycle: dict[str, Any], path: str, grace_period: int | None
+) -> list[Cause]:
     causes: list[Cause] = []
-    handlers = [h for h in PROBE_HANDLERS if probe.get(h) is not None]
+    for hook in ("postStart", "preStop"):
+        handler = lifecycle.get(hook)
+        if isinstance(handler, dict):
+            causes += _validate_handler(handler, child(path, hook), LIFECYCLE_HANDLERS)
+            sleep = mapping(handler, "sleep")
+            seconds = sleep.get("seconds")
+            if "sleep" in handler and isinstance(seconds, int):
+                grace = 30 if grace_period is None else grace_period
+                if not 0 < seconds <= grace:
+                    message = (
+                        "must be greater than 0 and less than terminationGracePeriodSeconds "
+                        f"({grace})"
+                    )
+                    causes.append(invalid(child(path, hook, "sleep"), seconds, message))
+    return causes
+
+
+def _validate_handler(handler: dict[str, Any], path: str, kinds: tuple[str, ...]) -> list[Cause]:
+    """Exactly one handler of `kinds` (a probe's or a lifecycle hook's), and its fields."""
+    causes: list[Cause] = []
+    handlers = [h for h in kinds if handler.get(h) is not None]
     if not handlers:
         causes.append(required(path, "must specify a handler type"))
     for extra in handlers[1:]:
         causes.append(
             api_errors.forbidden(child(path, extra), "may not specify more than 1 handler type")
         )
-    if "exec" in handlers[:1] and not mapping(probe, "exec").get("command"):
+    if "exec" in handlers[:1] and not mapping(handler, "exec").get("command"):
         causes.append(required(child(path, "exec", "command")))
-    for handler in ("httpGet", "tcpSocket"):
-        if handler in handlers[:1]:
+    for kind in ("httpGet", "tcpSocket"):
+        if kind in handlers[:1]:
             causes += validate_port_num_or_name(
-                mapping(probe, handler).get("port"), child(path, handler, "port")
+                mapping(handler, kind).get("port"), child(path, kind, "port")
             )
-    http_get = mapping(probe, "httpGet")
+    http_get = mapping(handler, "httpGet")
     if "httpGet" in handlers[:1]:
         if http_get.get("path") == "":
             causes.append(required(child(path, "httpGet", "path")))
@@ -312,6 +353,13 @@ def _validate_probe(probe: dict[str, Any], path: str) -> list[Cause]:
             if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
                 causes.append(invalid(child(path, "httpGet", "httpHeaders"), name,
                                       HEADER_NAME_ERROR))  # fmt: skip
+    if "sleep" in handlers[:1] and not isinstance(mapping(handler, "sleep").get("seconds"), int):
+        causes.append(required(child(path, "sleep", "seconds")))
+    return causes
+
+
+def _validate_probe(probe: dict[str, Any], path: str) -> list[Cause]:
+    causes = _validate_handler(probe, path, PROBE_HANDLERS)
     for field in (
         "initialDelaySeconds",
         "timeoutSeconds",

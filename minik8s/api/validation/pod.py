@@ -54,9 +54,11 @@ def validate_pod_spec(spec: dict[str, Any], path: str) -> list[Cause]:
                 container_names,
                 field == "initContainers",
                 bool(spec.get("hostNetwork")),
+                spec.get("terminationGracePeriodSeconds"),
             )
     if not items(spec, "containers"):
         causes.append(required(child(path, "containers")))
+    causes += _validate_ephemeral_containers(spec, path, volumes, container_names)
     causes += security.validate_pod_security_context(spec, path)
     causes += enum(child(path, "restartPolicy"), spec.get("restartPolicy"), RESTART_POLICIES)
     causes += enum(child(path, "dnsPolicy"), spec.get("dnsPolicy"), DNS_POLICIES)
@@ -79,6 +81,79 @@ def validate_pod_spec(spec: dict[str, Any], path: str) -> list[Cause]:
                 fmt.inclusive_range_error(1, 2**31 - 1),
             )
         )
+    return causes
+
+
+EPHEMERAL_FORBIDDEN_FIELDS = (
+    "ports",
+    "resources",
+    "lifecycle",
+    "livenessProbe",
+    "readinessProbe",
+    "startupProbe",
+    "restartPolicy",
+    "resizePolicy",
+)
+"""What an ephemeral container may not have (it must not be relied upon to serve the pod)."""
+
+
+def _validate_ephemeral_containers(
+    spec: dict[str, Any], path: str, volumes: set[str], names: set[str]
+) -> list[Cause]:
+    causes: list[Cause] = []
+    targets = {c.get("name") for c in items(spec, "containers") + items(spec, "initContainers")}
+    for i, container in enumerate(items(spec, "ephemeralContainers")):
+        at = index(child(path, "ephemeralContainers"), i)
+        allowed = {k: v for k, v in container.items() if k not in EPHEMERAL_FORBIDDEN_FIELDS}
+        causes += validate_container(
+            allowed, at, volumes, names, False, bool(spec.get("hostNetwork"))
+        )
+        for field in EPHEMERAL_FORBIDDEN_FIELDS:
+            if container.get(field):
+                causes.append(
+                    api_errors.forbidden(
+                        child(at, field), "cannot be set for an Ephemeral Container"
+                    )
+                )
+        target = container.get("targetContainerName")
+        if target and target not in targets:
+            causes.append(Cause(child(at, "targetContainerName"), f'Not found: "{target}"',
+                                "FieldValueNotFound"))  # fmt: skip
+    return causes
+
+
+def validate_pod_create(spec: dict[str, Any]) -> list[Cause]:
+    """Ephemeral containers come only through `pods/<name>/ephemeralcontainers`."""
+    if items(spec, "ephemeralContainers"):
+        return [api_errors.forbidden("spec.ephemeralContainers", "cannot be set on create")]
+    return []
+
+
+def validate_ephemeral_containers_update(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
+    """Ephemeral containers may be added, never changed or removed (Kubernetes'
+    ValidatePodEphemeralContainersUpdate); the new ones are checked with the whole spec."""
+    causes = validate_pod_spec(mapping(new, "spec"), "spec")
+    current = {
+        c.get("name"): (i, c)
+        for i, c in enumerate(items(mapping(new, "spec"), "ephemeralContainers"))
+    }
+    for old_container in items(mapping(old, "spec"), "ephemeralContainers"):
+        name = old_container.get("name")
+        found = current.get(name)
+        if found is None:
+            causes.append(
+                api_errors.forbidden(
+                    "spec.ephemeralContainers",
+                    f'existing ephemeral containers "{name}" may not be removed',
+                )
+            )
+        elif found[1] != old_container:
+            causes.append(
+                api_errors.forbidden(
+                    f"spec.ephemeralContainers[{found[0]}]",
+                    f'existing ephemeral containers "{name}" may not be changed',
+                )
+            )
     return causes
 
 

@@ -97,6 +97,7 @@ def _register() -> None:
         label,
         logs,
         nodes,
+        portforward,
         rollout,
         run,
         scale,
@@ -105,7 +106,7 @@ def _register() -> None:
     )
 
     for module in (get, describe, run, trace, create, apply, delete, logs, scale, rollout,
-                   expose, label, nodes, info, top, explain):  # fmt: skip
+                   expose, label, nodes, info, top, explain, portforward):  # fmt: skip
         module.register(app)
 
 

@@ -73,8 +73,12 @@ def _state_lines(title: str, state: Object | None, indent: str) -> list[str]:
     lines = [f"{indent}{title}:\t{name.capitalize()}"]
     if detail.get("reason"):
         lines.append(f"{indent}  Reason:\t{detail['reason']}")
+    if name == "terminated" and detail.get("message"):
+        lines.append(f"{indent}  Message:\t{detail['message']}")
     if detail.get("exitCode") is not None:
         lines.append(f"{indent}  Exit Code:\t{detail['exitCode']}")
+    if detail.get("signal"):
+        lines.append(f"{indent}  Signal:\t{detail['signal']}")
     if detail.get("startedAt"):
         lines.append(f"{indent}  Started:\t{_timestamp(detail['startedAt'])}")
     if detail.get("finishedAt"):
@@ -162,6 +166,10 @@ def describe_pod(pod: Object, extras: Object) -> list[str]:
     lines.append(f"IPs:\t{NONE}" if not ips else "IPs:")
     lines += [f"  IP:\t{ip}" for ip in ips]
     lines += _controlled_by(pod)
+    if spec.get("initContainers"):
+        lines.append("Init Containers:")
+        init_statuses = status.get("initContainerStatuses") or []
+        lines += _container_lines(spec["initContainers"], init_statuses, "  ", "    ")
     lines.append("Containers:")
     statuses = status.get("containerStatuses") or []
     lines += _container_lines(spec.get("containers") or [], statuses, "  ", "    ")
@@ -171,7 +179,7 @@ def describe_pod(pod: Object, extras: Object) -> list[str]:
             f"  {c.get('type')}\t{c.get('status')}" for c in conditions
         )]  # fmt: skip
     lines += _pod_template_tail(spec, "")
-    lines.insert(len(lines) - 2, f"QoS Class:\t{_qos(pod)}")
+    lines.insert(len(lines) - 2, f"QoS Class:\t{status.get('qosClass') or _qos(pod)}")
     return lines
 
 

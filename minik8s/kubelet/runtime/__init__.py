@@ -6,6 +6,7 @@ workers only see these types, so both run the same kubelet code.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -80,10 +81,12 @@ class ContainerConfig:
     hostname: str | None = None
     tty: bool = False
     stdin_open: bool = False
+    stdin_once: bool = False
     security: SecurityOptions = field(default_factory=lambda: SecurityOptions())
     """User, groups, capabilities and the rest of the securityContext, as Docker options."""
     pid_mode: str | None = None
-    """`host` or `container:<sandbox id>`; None: a PID namespace of its own."""
+    """`host`, `container:<sandbox id>` (shareProcessNamespace) or `container:<target id>`
+    (an ephemeral container's `targetContainerName`); None: a PID namespace of its own."""
     ipc_mode: str | None = None
     """`shareable` (a sandbox), `container:<sandbox id>` (its containers) or `host`."""
     sysctls: dict[str, str] = field(default_factory=dict)
@@ -164,7 +167,7 @@ class RuntimeError_(Exception):
 
 
 class ExecSession(Protocol):
-    """A command running in a container, its output streamed."""
+    """A command running in a container (or an attachment to one), its output streamed."""
 
     def output(self) -> AsyncIterator[tuple[int, bytes]]:
         """(stream, bytes) pairs; stream 1 is stdout, 2 is stderr."""
@@ -174,7 +177,13 @@ class ExecSession(Protocol):
 
     async def close_stdin(self) -> None: ...
 
-    async def exit_code(self) -> int: ...
+    async def exit_code(self) -> int:
+        """The command's exit code once its output has ended (0 for an attachment)."""
+        ...
+
+    async def resize(self, width: int, height: int) -> None:
+        """The terminal's new size (a TTY session)."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -231,6 +240,15 @@ class Runtime(Protocol):
 
     async def stats(self, container_id: str) -> ContainerStats | None:
         """A sample of the container's usage; None when it is not running."""
+        ...
+
+    async def attach(self, container_id: str, stdin: bool, tty: bool) -> ExecSession:
+        """Attach to the container's own streams (`kubectl attach`)."""
+        ...
+
+    async def open_port(self, sandbox_id: str, port: int) -> socket.socket:
+        """A connected, non-blocking TCP socket to `localhost:port` inside the pod's network
+        namespace (the sandbox's). Raises `RuntimeError_` with the reason."""
         ...
 
     def logs(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 import threading
 import time
@@ -34,6 +35,7 @@ from minik8s.kubelet.runtime import (
     PullError,
     RuntimeError_,
     State,
+    netns,
 )
 
 logger = logging.getLogger(__name__)
@@ -268,8 +270,7 @@ class DockerRuntime:
             sysctls=config.sysctls or None,
             port_bindings={k: [v] for k, v in config.port_bindings.items()} or None,
         )
-        created = await self._call(
-            self._api.create_container,
+        container_config = self._api.create_container_config(
             config.image,
             command=config.command,
             entrypoint=config.entrypoint,
@@ -278,7 +279,6 @@ class DockerRuntime:
             labels={**config.labels, LABEL_CLUSTER: self.cluster_id}
             if self.cluster_id
             else config.labels,
-            name=config.name,
             hostname=config.hostname if config.network_mode is None else None,
             user=security.user or "",
             ports=_exposed(config.port_bindings),
@@ -286,6 +286,10 @@ class DockerRuntime:
             tty=config.tty,
             stdin_open=config.stdin_open,
             detach=True,
+        )
+        container_config["StdinOnce"] = config.stdin_once  # the SDK has no argument for it
+        created = await self._call(
+            self._api.create_container_from_config, container_config, config.name
         )
         cid = created["Id"]
         try:
@@ -345,6 +349,49 @@ class DockerRuntime:
         except docker.errors.APIError as e:
             raise RuntimeError_(str(e.explanation or e)) from e
         return DockerExec(self, exec_id, sock, tty)
+
+    async def attach(self, container_id: str, stdin: bool, tty: bool) -> DockerExec:
+        def start() -> tuple[Any, bool]:
+            info = self._api.inspect_container(container_id)
+            params = {"stdin": int(stdin), "stdout": 1, "stderr": 1, "stream": 1}
+            sock = self._api.attach_socket(container_id, params=params)
+            return sock, bool((info.get("Config") or {}).get("Tty"))
+
+        try:
+            sock, container_tty = await self._call(start)
+        except docker.errors.APIError as e:
+            raise RuntimeError_(str(e.explanation or e)) from e
+        return DockerExec(self, None, sock, container_tty, container_id=container_id)
+
+    async def resize(self, exec_id: str | None, container_id: str | None, width: int,
+                     height: int) -> None:  # fmt: skip
+        with contextlib.suppress(docker.errors.APIError):
+            if exec_id is not None:
+                await self._call(self._api.exec_resize, exec_id, height=height, width=width)
+            elif container_id is not None:
+                await self._call(self._api.resize, container_id, height, width)
+
+    async def open_port(self, sandbox_id: str, port: int) -> socket.socket:
+        try:
+            info = await self._call(self._api.inspect_container, sandbox_id)
+        except docker.errors.APIError as e:
+            raise RuntimeError_(str(e.explanation or e)) from e
+        pid = (info.get("State") or {}).get("Pid") or 0
+        if not pid:
+            raise RuntimeError_(f"the pod's sandbox {sandbox_id[:12]} is not running")
+        try:
+            sock = await asyncio.to_thread(netns.socket_in_netns, int(pid))
+        except OSError as e:
+            raise RuntimeError_(f"cannot enter the pod's network namespace: {e}") from e
+        try:
+            await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        except OSError as e:
+            sock.close()
+            raise RuntimeError_(
+                f"failed to connect to localhost:{port} inside the pod's network namespace: "
+                f"{os.strerror(e.errno) if e.errno else e}"
+            ) from e
+        return sock
 
     async def logs(
         self,
@@ -428,11 +475,14 @@ async def iterate_in_thread(
 
 
 class DockerExec:
-    """A streaming `docker exec`: frames of stdout/stderr, stdin writes, the exit code."""
+    """A streaming `docker exec` (or `docker attach`: no exec id): frames of stdout/stderr,
+    stdin writes, the exit code, terminal resizes."""
 
-    def __init__(self, runtime: DockerRuntime, exec_id: str, sock: Any, tty: bool) -> None:
+    def __init__(self, runtime: DockerRuntime, exec_id: str | None, sock: Any, tty: bool,
+                 container_id: str | None = None) -> None:  # fmt: skip
         self.runtime = runtime
         self.exec_id = exec_id
+        self.container_id = container_id
         self.sock = sock
         self.tty = tty
         self._raw: socket.socket = getattr(sock, "_sock", sock)
@@ -452,7 +502,12 @@ class DockerExec:
             await asyncio.to_thread(self._raw.shutdown, socket.SHUT_WR)
 
     async def exit_code(self) -> int:
+        if self.exec_id is None:
+            return 0  # an attachment ends with Success
         return await self.runtime.exec_inspect(self.exec_id)
+
+    async def resize(self, width: int, height: int) -> None:
+        await self.runtime.resize(self.exec_id, self.container_id, width, height)
 
     async def close(self) -> None:
         with contextlib.suppress(OSError):

@@ -2,7 +2,9 @@
 
 The same pod workers, status manager and node code run on top of it, so a machine can host
 many hollow nodes to benchmark the control plane. Sandboxes get fake IPs from 10.250.0.0/16
-(never routed: nothing connects to them). Commands "run" instantly: exec answers exit 0.
+(never routed: nothing connects to them). Commands "run" instantly: exec answers exit 0, and
+a streaming exec or attach echoes its stdin to stdout until stdin closes (like `cat`). A hollow
+pod shares the host's loopback for port forwarding: its port N is 127.0.0.1:N.
 A container whose command is `true`, `false` or `sh -c "exit N"` exits at once with that code
 (so Jobs complete on hollow nodes); any other runs until stopped.
 """
@@ -11,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -29,24 +33,35 @@ _ips = itertools.count(1)
 
 
 class FakeExec:
+    """Echoes stdin to stdout (like `cat`) until stdin closes; no stdin: ends at once."""
+
+    def __init__(self, stdin: bool = False) -> None:
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self.sizes: list[tuple[int, int]] = []
+        if not stdin:
+            self._queue.put_nowait(None)
+
     async def _frames(self) -> AsyncIterator[tuple[int, bytes]]:
-        return
-        yield  # an async generator that yields nothing
+        while (data := await self._queue.get()) is not None:
+            yield 1, data
 
     def output(self) -> AsyncIterator[tuple[int, bytes]]:
         return self._frames()
 
     async def write_stdin(self, data: bytes) -> None:
-        pass
+        self._queue.put_nowait(data)
 
     async def close_stdin(self) -> None:
-        pass
+        self._queue.put_nowait(None)
 
     async def exit_code(self) -> int:
         return 0
 
+    async def resize(self, width: int, height: int) -> None:
+        self.sizes.append((width, height))
+
     async def close(self) -> None:
-        pass
+        self._queue.put_nowait(None)
 
 
 def exit_code_of(command: list[str]) -> int | None:
@@ -146,7 +161,28 @@ class FakeRuntime:
     async def exec_stream(
         self, container_id: str, command: list[str], stdin: bool, tty: bool
     ) -> FakeExec:
-        return FakeExec()
+        if container_id not in self.containers:
+            raise RuntimeError_(f"container {container_id} not found")
+        return FakeExec(stdin)
+
+    async def attach(self, container_id: str, stdin: bool, tty: bool) -> FakeExec:
+        if container_id not in self.containers:
+            raise RuntimeError_(f"container {container_id} not found")
+        return FakeExec(stdin)
+
+    async def open_port(self, sandbox_id: str, port: int) -> socket.socket:
+        if sandbox_id not in self.containers:
+            raise RuntimeError_(f"sandbox {sandbox_id} not found")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        except OSError as e:
+            sock.close()
+            raise RuntimeError_(
+                f"failed to connect to localhost:{port}: {os.strerror(e.errno) if e.errno else e}"
+            ) from e
+        return sock
 
     async def stats(self, container_id: str) -> ContainerStats | None:
         """Plausible figures: each container burns a steady few millicores (2-40m) and holds

@@ -1,0 +1,1 @@
+"""The kubelet's streaming server: exec, attach and port-forward over SPDY and WebSockets."""
