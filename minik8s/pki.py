@@ -32,6 +32,20 @@ class ServingCertificate:
     key: Path
 
 
+CA_KEY_USAGE = x509.KeyUsage(
+    digital_signature=True,
+    key_cert_sign=True,
+    crl_sign=True,
+    content_commitment=False,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    encipher_only=False,
+    decipher_only=False,
+)
+"""What a CA certificate's key may do: sign certificates and CRLs (and digital signatures)."""
+
+
 def _name(common_name: str) -> x509.Name:
     return x509.Name(
         [
@@ -79,20 +93,7 @@ def ensure_serving_certificate(
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + VALIDITY)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(CA_KEY_USAGE, critical=True)
         .sign(ca_key, hashes.SHA256())
     )
     alt_names: list[x509.GeneralName] = []
@@ -272,3 +273,125 @@ def ensure_kubelet_serving_certificate(
     return _issue(
         ca_directory, subject, ExtendedKeyUsageOID.SERVER_AUTH, alt_names, cert_path, key_path
     )
+
+
+# -- etcd: its own CA, so that no certificate of the cluster's CA opens etcd ------------------
+
+ETCD_HOSTS = ("127.0.0.1", "localhost")
+
+
+@dataclass(frozen=True)
+class EtcdCertificates:
+    """etcd's CA, its serving certificate and the one client certificate it accepts (the
+    apiserver's), as kubeadm lays them out. Every file is mode 0600."""
+
+    directory: Path
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.directory / "ca.crt"
+
+    @property
+    def ca_key(self) -> Path:
+        return self.directory / "ca.key"
+
+    @property
+    def server_cert(self) -> Path:
+        return self.directory / "server.crt"
+
+    @property
+    def server_key(self) -> Path:
+        return self.directory / "server.key"
+
+    @property
+    def apiserver_client_cert(self) -> Path:
+        return self.directory / "apiserver-etcd-client.crt"
+
+    @property
+    def apiserver_client_key(self) -> Path:
+        return self.directory / "apiserver-etcd-client.key"
+
+    def files(self) -> tuple[Path, ...]:
+        return (
+            self.ca_cert,
+            self.ca_key,
+            self.server_cert,
+            self.server_key,
+            self.apiserver_client_cert,
+            self.apiserver_client_key,
+        )
+
+
+def ensure_etcd_certificates(
+    directory: Path, hosts: tuple[str, ...] = ETCD_HOSTS
+) -> EtcdCertificates:
+    """Create (once) etcd's CA, etcd's serving certificate for `hosts`, and the apiserver's
+    client certificate for etcd (`--client-cert-auth` accepts only what this CA signed)."""
+    certs = EtcdCertificates(directory)
+    if all(path.exists() for path in certs.files()):
+        return certs
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = (
+        _etcd_builder(_name("minik8s-etcd-ca"), _name("minik8s-etcd-ca"), ca_key, now)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(CA_KEY_USAGE, critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    write_private(certs.ca_cert, ca_cert.public_bytes(serialization.Encoding.PEM))
+    _write_key(ca_key, certs.ca_key)
+    _etcd_leaf(
+        ca_cert, ca_key, "minik8s-etcd", hosts, ExtendedKeyUsageOID.SERVER_AUTH,
+        certs.server_cert, certs.server_key, now,
+    )  # fmt: skip
+    _etcd_leaf(
+        ca_cert, ca_key, "kube-apiserver-etcd-client", (), ExtendedKeyUsageOID.CLIENT_AUTH,
+        certs.apiserver_client_cert, certs.apiserver_client_key, now,
+    )  # fmt: skip
+    return certs
+
+
+def _etcd_builder(
+    subject: x509.Name,
+    issuer: x509.Name,
+    key: ec.EllipticCurvePrivateKey,
+    now: datetime.datetime,
+) -> x509.CertificateBuilder:
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + VALIDITY)
+    )
+
+
+def _etcd_leaf(
+    ca_cert: x509.Certificate,
+    ca_key: ec.EllipticCurvePrivateKey,
+    common_name: str,
+    hosts: tuple[str, ...],
+    usage: x509.ObjectIdentifier,
+    cert_path: Path,
+    key_path: Path,
+    now: datetime.datetime,
+) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    builder = _etcd_builder(_name(common_name), ca_cert.subject, key, now).add_extension(
+        x509.ExtendedKeyUsage([usage]), critical=False
+    )
+    if hosts:
+        names: list[x509.GeneralName] = []
+        for host in hosts:
+            try:
+                names.append(x509.IPAddress(ipaddress.ip_address(host)))
+            except ValueError:
+                names.append(x509.DNSName(host))
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    cert = builder.sign(ca_key, hashes.SHA256())
+    write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+    _write_key(key, key_path)

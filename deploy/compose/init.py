@@ -15,6 +15,10 @@ and the host's admin kubeconfig (`kubernetes-admin`, https://127.0.0.1:<publishe
 to the bind-mounted output directory, owned by its owner, mode 0600. Rerunning it keeps what
 exists, so `docker-compose up` is idempotent. A new component is one line in COMPONENTS (and
 a `<name>-creds` volume mounted at /state/<name> here and at /etc/minik8s there).
+
+The `etcd-pki` volume (mounted only by the etcd members and the apiserver) gets etcd's own CA,
+the members' serving certificate and the apiserver's client certificate for etcd (issued
+once, `pki.ensure_etcd_certificates`).
 """
 
 from __future__ import annotations
@@ -30,13 +34,16 @@ from minik8s.cli.launcher.identities import Identity
 
 STATE = Path(os.environ.get("MINIK8S_STATE", "/state"))
 OUT = Path(os.environ.get("MINIK8S_OUT", "/out"))
+ETCD_PKI = Path(os.environ.get("MINIK8S_ETCD_PKI", "/etcd-pki"))
 HOSTS = ("apiserver", "localhost", "127.0.0.1")
+ETCD_HOSTS = ("etcd-1", "etcd-2", "etcd-3", "localhost", "127.0.0.1")
 SERVER = "https://apiserver:6443"
 NODES = ("node-1", "node-2")
 
 COMPONENTS: dict[str, Identity] = {
     "scheduler": identities.identity("scheduler"),
     "controller-manager": identities.identity("controller-manager"),
+    "cloud-controller-manager": identities.identity("cloud-controller-manager"),
 }
 """Control-plane component (its volume's directory under /state) -> who it is."""
 
@@ -68,6 +75,7 @@ def main() -> None:
     port = int(os.environ.get("MINIK8S_API_PORT", "6443"))
     ca_dir = STATE / "pki"
     cert = pki.ensure_serving_certificate(ca_dir, HOSTS)
+    pki.ensure_etcd_certificates(ETCD_PKI, ETCD_HOSTS)
 
     apiserver = STATE / "apiserver"
     for name in ("ca.crt", "apiserver.crt", "apiserver.key"):

@@ -102,7 +102,7 @@ supervise kubelet minik8s-kubelet --node-name "$NODE_NAME" \
   --kubeconfig "$CREDS/kubelet.conf" --runtime docker --node-ip "$NODE_IP" --port 10250 \
   --tls-cert-file "$CREDS/kubelet.crt" --tls-private-key-file "$CREDS/kubelet.key" \
   --client-ca-file "$CREDS/ca.crt" --authentication-token-webhook \
-  --authorization-mode Webhook --anonymous-auth=false \
+  --authorization-mode Webhook --anonymous-auth=false --cloud-provider external \
   --pod-subnet-from-node --node-status-update-frequency "${NODE_STATUS_UPDATE_FREQUENCY:-5}" \
   --image-pull-fallback-to-local=true
 # NodePorts on the node's address only: not on its loopback, so no route_localnet either.

@@ -176,6 +176,12 @@ def _default_service(service: dict[str, Any]) -> None:
     _default(spec, "ipFamilyPolicy", "SingleStack")
     if spec["type"] in ("NodePort", "LoadBalancer"):
         _default(spec, "externalTrafficPolicy", "Cluster")
+    if spec["type"] == "LoadBalancer":
+        _default(spec, "allocateLoadBalancerNodePorts", True)
+    load_balancer = (service.get("status") or {}).get("loadBalancer")
+    for ingress in _items(load_balancer, "ingress") if isinstance(load_balancer, dict) else ():
+        if ingress.get("ip"):
+            _default(ingress, "ipMode", "VIP")
 
 
 def _default_endpoints(endpoints: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from minik8s.api import errors
 from minik8s.api.meta import Object
+from minik8s.api.serviceutil import needs_health_check
 
 
 class RangeFull(Exception):
@@ -29,12 +30,14 @@ def used_cluster_ips(services: Iterable[Object]) -> set[str]:
 
 
 def used_node_ports(services: Iterable[Object]) -> set[int]:
-    return {
-        int(port["nodePort"])
-        for svc in services
-        for port in (svc.get("spec") or {}).get("ports") or []
-        if port.get("nodePort")
-    }
+    """Node ports and health check node ports: they come from the same range."""
+    used: set[int] = set()
+    for svc in services:
+        spec = svc.get("spec") or {}
+        used.update(int(p["nodePort"]) for p in spec.get("ports") or [] if p.get("nodePort"))
+        if spec.get("healthCheckNodePort"):
+            used.add(int(spec["healthCheckNodePort"]))
+    return used
 
 
 def allocate_cluster_ip(cidr: str, used: set[str], rng: random.Random | None = None) -> str:
@@ -117,14 +120,18 @@ def assign_service_addresses(
     if spec.get("clusterIP"):
         spec["clusterIPs"] = [spec["clusterIP"]]
 
+    taken = used_node_ports(others)
+    low, high = node_port_range
     if service_type in ("NodePort", "LoadBalancer"):
-        taken = used_node_ports(others)
         old_ports = {p.get("port"): p.get("nodePort") for p in old_spec.get("ports") or []}
-        low, high = node_port_range
+        # allocateLoadBalancerNodePorts: false leaves out the node ports nobody asked for
+        allocate = service_type == "NodePort" or spec.get("allocateLoadBalancerNodePorts", True)
         for i, port in enumerate(spec.get("ports") or []):
             wanted = port.get("nodePort")
             if not wanted and old_ports.get(port.get("port")):
                 port["nodePort"] = old_ports[port.get("port")]
+            elif not wanted and not allocate:
+                continue
             elif not wanted:
                 try:
                     port["nodePort"] = allocate_node_port(low, high, taken)
@@ -152,5 +159,38 @@ def assign_service_addresses(
     else:
         for port in spec.get("ports") or []:
             port.pop("nodePort", None)
+    causes += _assign_health_check_node_port(spec, old_spec, taken, low, high)
     if causes:
         raise errors.invalid_object("Service", svc.get("metadata", {}).get("name", ""), causes)
+
+
+def _assign_health_check_node_port(
+    spec: Object, old_spec: Object, taken: set[int], low: int, high: int
+) -> list[errors.Cause]:
+    """`healthCheckNodePort` of a LoadBalancer with `externalTrafficPolicy: Local`: kept once
+    allocated, else the requested one if free, else a free one of the node port range."""
+    if not needs_health_check(spec):
+        spec.pop("healthCheckNodePort", None)
+        return []
+    wanted = spec.get("healthCheckNodePort")
+    kept = old_spec.get("healthCheckNodePort") if needs_health_check(old_spec) else 0
+    if kept and wanted and wanted != kept:
+        return [errors.invalid("spec.healthCheckNodePort", wanted, "field is immutable")]
+    if kept:
+        spec["healthCheckNodePort"] = kept
+        return []
+    if not wanted:
+        try:
+            spec["healthCheckNodePort"] = allocate_node_port(low, high, taken)
+        except RangeFull as e:
+            raise errors.InternalError("failed to allocate a nodePort: range is full") from e
+        return []
+    if not low <= int(wanted) <= high:
+        message = (
+            f"provided port is not in the valid range. The range of valid ports is {low}-{high}"
+        )
+    elif int(wanted) in taken:
+        message = "provided port is already allocated"
+    else:
+        return []
+    return [errors.invalid("spec.healthCheckNodePort", wanted, message)]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -50,7 +51,12 @@ from minik8s.apiserver.serviceaccount import admission, oidc
 from minik8s.apiserver.serviceaccount import setup as serviceaccount_setup
 from minik8s.apiserver.serviceaccount.setup import ServiceAccounts
 from minik8s.apiserver.watchcache import WatchCache
+from minik8s.apiserver.watchlimits import WatchLimits
+from minik8s.componentbase import looplag
+from minik8s.store.compactor import CompactionSettings, Compactor
+from minik8s.store.connection import TlsFiles
 from minik8s.store.encryption import ResourceTransformer
+from minik8s.store.errors import StoreError
 from minik8s.store.etcd import EtcdStore
 
 logger = logging.getLogger(__name__)
@@ -124,8 +130,12 @@ def create_fastapi_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if front.auditor is not None:
             await front.auditor.start()
+        tasks = [_background(looplag.monitor(), "event-loop-lag")]
         store = EtcdStore(
-            list(settings.etcd_servers), observe=metrics.observe_etcd, transformer=transformer
+            list(settings.etcd_servers),
+            observe=metrics.observe_etcd,
+            tls=_etcd_tls(settings),
+            transformer=transformer,
         )
         await store.open()
         cache = WatchCache(store, capacity=settings.watch_cache_size)
@@ -140,81 +150,98 @@ def create_fastapi_app(
                 cache.cache(PERSISTENTVOLUMECLAIMS).objects.values(),
             )
         )
-        await cache.start()
-        cache.on_event.append(lambda *_: metrics.CACHE_REVISION.set(cache.revision))
-        authorizer = build_authorizer(settings.authorization_mode, rbac, NodeAuthorizer(graph))
-        security = pod_security or podsecurity_config.PodSecurityConfig()
-        plugins: list[Plugin] = [
-            PodSecurity(  # on by default, as in Kubernetes
-                namespace=lambda name: cache.cache(NAMESPACES).objects.get(
-                    NAMESPACES.storage_key(None, name)
-                ),
-                pods=lambda namespace: cache.cache(PODS).snapshot(namespace),
-                defaults=security.defaults,
-                exemptions=security.exemptions,
-                allow_privileged=settings.allow_privileged,
-            )
-        ]
-        if "NodeRestriction" in settings.enable_admission_plugins:
-            plugins.append(NodeRestriction())
-        if "RBAC" in settings.authorization_mode and authorizer is not None:
-            plugins.append(RbacEscalation(authorizer, rbac))
-        registry = Registry(
-            store,
-            cache,
-            RegistrySettings(
-                settings.service_cluster_ip_range,
-                settings.service_node_port_range,
-                settings.event_ttl,
-            ),
-            Admission(plugins),
-        )
-        await registry.ensure_namespaces(BOOTSTRAP_NAMESPACES)
-        app.state.openapi = await asyncio.to_thread(openapi_serving.Documents)
-        if accounts is not None:
-
-            def lookup(resource: ResourceType, namespace: str | None, name: str) -> Any:
-                return cache.cache(resource).objects.get(resource.storage_key(namespace, name))
-
-            accounts.bind(lookup)
-            if accounts.admission_enabled:
-                registry.admission.append(
-                    admission.ServiceAccountAdmission(
-                        admission.getter(lambda key: lookup_key(cache, key), registry.get)
-                    )
-                )
-        if "RBAC" in settings.authorization_mode:
-            await reconcile.reconcile(registry)
-            await cache.wait_fresh()
-        reviews = Reviews(front.authenticator, authorizer or authz.Union([authz.AlwaysAllow()]))
-        aggregator = Aggregator(
-            registry,
-            cache,
-            _front_proxy(settings),
-            loopback_services=frozenset(settings.aggregator_loopback_services),
-        )
-        await aggregator.start()
-        app.state.aggregator = aggregator
-        app.state.store = store
-        app.state.cache = cache
-        app.state.handler = ResourceHandler(
-            registry,
-            cache,
-            settings.watch_bookmark_interval,
-            settings.min_request_timeout,
-            reviews=reviews,
-            kubelets=kubeletproxy.KubeletClient.from_settings(settings),
-            service_accounts=accounts,
-            aggregator=aggregator,
-        )
-        front.authorizer = authorizer
-        logger.info(
-            "apiserver ready on %s:%d (etcd %s)", settings.bind_address, settings.port, store.server
-        )
         try:
+            await cache.start()
+            cache.on_event.append(lambda *_: metrics.CACHE_REVISION.set(cache.revision))
+            authorizer = build_authorizer(settings.authorization_mode, rbac, NodeAuthorizer(graph))
+            security = pod_security or podsecurity_config.PodSecurityConfig()
+            plugins: list[Plugin] = [
+                PodSecurity(  # on by default, as in Kubernetes
+                    namespace=lambda name: cache.cache(NAMESPACES).objects.get(
+                        NAMESPACES.storage_key(None, name)
+                    ),
+                    pods=lambda namespace: cache.cache(PODS).snapshot(namespace),
+                    defaults=security.defaults,
+                    exemptions=security.exemptions,
+                    allow_privileged=settings.allow_privileged,
+                )
+            ]
+            if "NodeRestriction" in settings.enable_admission_plugins:
+                plugins.append(NodeRestriction())
+            if "RBAC" in settings.authorization_mode and authorizer is not None:
+                plugins.append(RbacEscalation(authorizer, rbac))
+            registry = Registry(
+                store,
+                cache,
+                RegistrySettings(
+                    settings.service_cluster_ip_range,
+                    settings.service_node_port_range,
+                    settings.event_ttl,
+                ),
+                Admission(plugins),
+            )
+            await _until_etcd_answers(lambda: registry.ensure_namespaces(BOOTSTRAP_NAMESPACES))
+            app.state.openapi = await asyncio.to_thread(openapi_serving.Documents)
+            if accounts is not None:
+
+                def lookup(resource: ResourceType, namespace: str | None, name: str) -> Any:
+                    return cache.cache(resource).objects.get(resource.storage_key(namespace, name))
+
+                accounts.bind(lookup)
+                if accounts.admission_enabled:
+                    registry.admission.append(
+                        admission.ServiceAccountAdmission(
+                            admission.getter(lambda key: lookup_key(cache, key), registry.get)
+                        )
+                    )
+            if "RBAC" in settings.authorization_mode:
+                await _until_etcd_answers(lambda: reconcile.reconcile(registry))
+                await cache.wait_fresh()
+            reviews = Reviews(front.authenticator, authorizer or authz.Union([authz.AlwaysAllow()]))
+            if settings.etcd_compaction_interval > 0:
+                compactor = Compactor(
+                    store, CompactionSettings(interval=settings.etcd_compaction_interval)
+                )
+                tasks.append(_background(compactor.run(), "etcd-compactor"))
+            aggregator = Aggregator(
+                registry,
+                cache,
+                _front_proxy(settings),
+                loopback_services=frozenset(settings.aggregator_loopback_services),
+            )
+            await aggregator.start()
+            app.state.aggregator = aggregator
+            app.state.store = store
+            app.state.cache = cache
+            app.state.handler = ResourceHandler(
+                registry,
+                cache,
+                settings.watch_bookmark_interval,
+                WatchLimits(
+                    max_total=settings.max_watches,
+                    max_per_client=settings.max_watches_per_client,
+                    min_request_timeout=settings.min_request_timeout,
+                ),
+                reviews=reviews,
+                kubelets=kubeletproxy.KubeletClient.from_settings(settings),
+                service_accounts=accounts,
+                aggregator=aggregator,
+            )
+            front.authorizer = authorizer
+            logger.info(
+                "apiserver ready on %s:%d (etcd %s)",
+                settings.bind_address,
+                settings.port,
+                ", ".join(store.servers),
+            )
             yield
         finally:
-            await aggregator.stop()
+            running: Aggregator | None = getattr(app.state, "aggregator", None)
+            if running is not None:
+                await running.stop()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await cache.stop()
             await store.close()
             if front.auditor is not None:
@@ -329,6 +356,43 @@ def create_fastapi_app(
     return app
 
 
+def _etcd_tls(settings: ApiserverSettings) -> TlsFiles | None:
+    files = (settings.etcd_cafile, settings.etcd_certfile, settings.etcd_keyfile)
+    if not any(files):
+        return None
+    return TlsFiles(*(Path(f) if f else None for f in files))
+
+
+def _background(coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    task = asyncio.create_task(coroutine, name=name)
+    task.add_done_callback(_log_crash)
+    return task
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("task %s crashed", task.get_name(), exc_info=task.exception())
+
+
+async def _until_etcd_answers(action: Callable[[], Awaitable[None]]) -> None:
+    """Run a start-up step, waiting for etcd as long as it takes (it may start after us)."""
+    delay = 0.2
+    while True:
+        try:
+            await action()
+            return
+        except StoreError as e:
+            logger.warning("waiting for etcd: %s", e)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def lookup_key(cache: WatchCache, key: str) -> Any:
+    """The object at an etcd key, from the watch cache (None when it holds none)."""
+    parts = key.split("/", 3)
+    return cache.caches[parts[2]].objects.get(key) if len(parts) > 2 else None
+
+
 def _front_proxy(settings: ApiserverSettings) -> frontproxy.FrontProxy:
     if settings.proxy_client_cert_file and settings.proxy_client_key_file:
         assert settings.requestheader_client_ca_file is not None
@@ -345,9 +409,3 @@ def _openapi_documents(request: Request) -> openapi_serving.Documents:
     if documents is None:  # built at start-up; only a request racing the start builds it
         documents = request.app.state.openapi = openapi_serving.Documents()
     return documents
-
-
-def lookup_key(cache: WatchCache, key: str) -> Any:
-    """The object at an etcd key, from the watch cache (None when it holds none)."""
-    parts = key.split("/", 3)
-    return cache.caches[parts[2]].objects.get(key) if len(parts) > 2 else None

@@ -16,7 +16,15 @@ ADMISSION_PLUGINS = ("NodeRestriction", "PodSecurity")
 @dataclass(frozen=True)
 class ApiserverSettings:
     etcd_servers: tuple[str, ...] = ("http://127.0.0.1:2379",)
-    """etcd client URLs; the first one is used."""
+    """etcd client URLs (every member; one is used at a time, the next when it fails)."""
+    etcd_cafile: str | None = None
+    """CA that signed etcd's serving certificate (for https:// endpoints)."""
+    etcd_certfile: str | None = None
+    """Client certificate the apiserver presents to etcd (`--client-cert-auth`)."""
+    etcd_keyfile: str | None = None
+    """Private key of that client certificate."""
+    etcd_compaction_interval: float = 300.0
+    """Seconds between etcd compactions (Kubernetes' default 5m); 0 never compacts."""
     bind_address: str = "127.0.0.1"
     """Address to listen on (loopback by default)."""
     port: int = 6443
@@ -52,7 +60,12 @@ class ApiserverSettings:
     watch_bookmark_interval: float = 30.0
     """Seconds between BOOKMARK events on watches that allow them."""
     min_request_timeout: float = 1800.0
-    """Watches without timeoutSeconds end after this many seconds times 1..2."""
+    """Watches without timeoutSeconds end after this many seconds times 1..2; a longer
+    timeoutSeconds is cut to twice this."""
+    max_watches: int = 20_000
+    """Open watches in all; more get 429 (0: no cap)."""
+    max_watches_per_client: int = 5_000
+    """Open watches of one user (or one address without authentication); 0: no cap."""
     encryption_provider_config: str | None = None
     """EncryptionConfiguration file: the resources it names are encrypted in etcd."""
     service_account_issuer: tuple[str, ...] = ()
@@ -93,6 +106,13 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
     parser.add_argument(
         "--etcd-servers", default="http://127.0.0.1:2379", help="comma-separated etcd client URLs"
     )
+    parser.add_argument("--etcd-cafile", default=None, help="CA of etcd's serving certificate")
+    parser.add_argument("--etcd-certfile", default=None, help="client certificate for etcd")
+    parser.add_argument("--etcd-keyfile", default=None, help="key of the etcd client certificate")
+    parser.add_argument(
+        "--etcd-compaction-interval", type=options.duration, default="5m",
+        help="how often etcd is compacted (0: never)",
+    )  # fmt: skip
     parser.add_argument("--bind-address", default="127.0.0.1")
     parser.add_argument("--port", "--secure-port", type=options.port, default=6443)
     parser.add_argument("--token-auth-file", default=None)
@@ -115,6 +135,13 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
     parser.add_argument("--watch-cache-size", type=int, default=10_000)
     parser.add_argument("--watch-bookmark-interval", type=options.positive_duration, default=30.0)
     parser.add_argument("--min-request-timeout", type=float, default=1800.0)
+    parser.add_argument(
+        "--max-watches", type=int, default=20_000, help="open watches in all (0: no cap)"
+    )
+    parser.add_argument(
+        "--max-watches-per-client", type=int, default=5_000,
+        help="open watches of one user or address (0: no cap)",
+    )  # fmt: skip
     options.add_logging_flags(parser)
     parser.add_argument("--encryption-provider-config", default=None)
     parser.add_argument("--service-account-issuer", action="append", default=[])
@@ -154,6 +181,8 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         )
     if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
         parser.error("--tls-cert-file and --tls-private-key-file go together")
+    if bool(args.etcd_certfile) != bool(args.etcd_keyfile):
+        parser.error("--etcd-certfile and --etcd-keyfile go together")
     modes = tuple(m.strip() for m in args.authorization_mode.split(",") if m.strip())
     unknown = [m for m in modes if m not in AUTHORIZATION_MODES]
     if unknown or not modes:

@@ -17,13 +17,16 @@ import orjson
 
 from minik8s.api import defaults, errors, patch, times, validation
 from minik8s.api.meta import Object
+from minik8s.api.patch import DecodedPatch
 from minik8s.api.resources import EVENTS, NAMESPACES, PODS, SERVICES, STORAGECLASSES, ResourceType
 from minik8s.api.selectors import label_selector_from_object, label_selector_from_set
 from minik8s.apiserver import (
     admission_storage,
     allocators,
     conversion,
+    fieldvalidation,
     managedfields,
+    params,
     strategy,
 )
 from minik8s.apiserver.admission import CREATE, DELETE, UPDATE
@@ -124,6 +127,7 @@ class Registry:
         resourceVersion unset: a consistent read (the cache first catches up with etcd);
         "0": whatever the cache holds; N: the cache holds at least revision N.
         """
+        self.cache.check_serving()
         if not resource_version:
             await self.cache.wait_fresh()
         elif resource_version != "0":
@@ -142,11 +146,14 @@ class Registry:
         dry_run: bool = False,
         manager: str = "unknown",
         applied: bool = False,
+        field_validation: str = params.DEFAULT_FIELD_VALIDATION,
     ) -> Object:
         """Create; `manager` is the field manager recorded in managedFields (`applied`: the
         body is the result of a server-side apply and already carries them)."""
         async with self._allocating(resource):
-            return await self._create(resource, namespace, body, dry_run, manager, applied)
+            return await self._create(
+                resource, namespace, body, dry_run, manager, applied, field_validation
+            )
 
     async def _create(
         self,
@@ -156,8 +163,10 @@ class Registry:
         dry_run: bool,
         manager: str,
         applied: bool,
+        field_validation: str,
     ) -> Object:
         obj = strategy.check_type(resource, body)
+        fieldvalidation.check(resource.api_version, resource.kind, obj, field_validation)
         strategy.check_namespace(resource, obj, namespace)
         applied_fields = obj["metadata"].get("managedFields") if applied else None
         strategy.prepare_for_create(resource, obj)
@@ -294,9 +303,11 @@ class Registry:
         subresource: str | None = None,
         dry_run: bool = False,
         manager: str = "unknown",
+        field_validation: str = params.DEFAULT_FIELD_VALIDATION,
     ) -> Object:
         """PUT of the object or of its `status`/`finalize` subresource."""
         new = strategy.check_type(resource, body)
+        fieldvalidation.check(resource.api_version, resource.kind, new, field_validation)
         strategy.check_namespace(resource, new, namespace)
         if new["metadata"].get("name") not in (None, name):
             raise errors.BadRequest(
@@ -369,20 +380,20 @@ class Registry:
         resource: ResourceType,
         namespace: str | None,
         name: str,
-        body: bytes,
-        content_type: str,
+        body: DecodedPatch,
         subresource: str | None = None,
         dry_run: bool = False,
         manager: str = "unknown",
         force: bool = False,
         converter: conversion.Converter | None = None,
+        field_validation: str = params.DEFAULT_FIELD_VALIDATION,
     ) -> Object:
         """PATCH of any type; an apply patch (`application/apply-patch+yaml`) is server-side
         apply by `manager` (creating the object when it does not exist). With `converter`,
         the patch applies to the object in the converter's served version (`resource` is the
         stored one)."""
-        is_apply = content_type.split(";")[0].strip().lower() == patch.APPLY_PATCH
-        config = patch.decode_apply_configuration(body) if is_apply else None
+        is_apply = body.media_type == patch.APPLY_PATCH
+        config = patch.check_apply_configuration(body.document) if is_apply else None
         served = converter.served if converter is not None else resource
 
         def mutate(old: Object) -> Object:
@@ -390,8 +401,11 @@ class Registry:
             if config is not None:
                 patched = managedfields.apply(served, view, config, manager, force, subresource)
             else:
-                patched = patch.apply_patch(view, body, content_type, served.kind)
+                patched = patch.apply_decoded(view, body, served.kind)
             patched = strategy.check_type(served, patched)
+            fieldvalidation.check(
+                served.api_version, served.kind, patched, field_validation, patched=True
+            )
             if converter is not None:
                 patched = converter.to_storage(patched)
             patched["metadata"]["name"] = name
@@ -419,7 +433,13 @@ class Registry:
             if converter is not None:
                 created = converter.to_storage(created)
             return await self.create(
-                resource, namespace, created, dry_run=dry_run, manager=manager, applied=True
+                resource,
+                namespace,
+                created,
+                dry_run=dry_run,
+                manager=manager,
+                applied=True,
+                field_validation=field_validation,
             )
         return obj
 
@@ -503,13 +523,19 @@ class Registry:
         raise self._conflict(resource, name, "too many concurrent updates; please try again")
 
     # -- subresources -------------------------------------------------------------------------
-    async def bind(self, namespace: str, name: str, body: Any) -> None:
-        if not isinstance(body, dict):
-            raise errors.BadRequest("the body of the request must be a Binding object")
-        target = body.get("target") or {}
-        node = target.get("name")
-        if not node:
-            raise errors.invalid_object("Binding", name, [errors.required("target.name")])
+    async def bind(
+        self,
+        namespace: str,
+        name: str,
+        body: Any,
+        field_validation: str = params.DEFAULT_FIELD_VALIDATION,
+    ) -> None:
+        fieldvalidation.check_typed("v1", "Binding", body, "Binding")
+        fieldvalidation.check("v1", "Binding", body, field_validation)
+        causes = validation.validate_binding(body)
+        if causes:
+            raise errors.invalid_object("Binding", name, causes)
+        node = body["target"]["name"]
 
         def assign(pod: Object) -> Object:
             spec = pod.setdefault("spec", {})
@@ -550,8 +576,11 @@ class Registry:
         scale: Any,
         dry_run: bool = False,
         manager: str = "unknown",
+        field_validation: str = params.DEFAULT_FIELD_VALIDATION,
     ) -> Object:
-        if not isinstance(scale, dict) or not isinstance(scale.get("spec", {}), dict):
+        fieldvalidation.check_typed("autoscaling/v1", "Scale", scale, "Scale")
+        fieldvalidation.check("autoscaling/v1", "Scale", scale, field_validation)
+        if not isinstance(scale.get("spec") or {}, dict):
             raise errors.BadRequest("the body of the request must be a Scale object")
         replicas = (scale.get("spec") or {}).get("replicas", 0)
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
@@ -585,15 +614,17 @@ class Registry:
         resource: ResourceType,
         namespace: str,
         name: str,
-        body: bytes,
-        content_type: str,
+        body: DecodedPatch,
         dry_run: bool = False,
         manager: str = "unknown",
+        field_validation: str = params.DEFAULT_FIELD_VALIDATION,
     ) -> Object:
         current = await self.get_scale(resource, namespace, name)
-        patched = patch.apply_patch(current, body, content_type, "Scale")
+        patched = patch.apply_decoded(current, body, "Scale")
         patched.setdefault("metadata", {}).pop("resourceVersion", None)
-        return await self.update_scale(resource, namespace, name, patched, dry_run, manager)
+        return await self.update_scale(
+            resource, namespace, name, patched, dry_run, manager, field_validation
+        )
 
     async def ensure_namespaces(self, names: tuple[str, ...]) -> None:
         for ns in names:

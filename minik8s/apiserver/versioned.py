@@ -89,15 +89,12 @@ class VersionedHandler:
             )
             return self._answer(request, conv, updated)
         if method == "PATCH":
-            raw = await wire.read_body(request)
-            if not raw.strip():
-                raise errors.BadRequest("the body of the request was empty")
+            decoded = await self.handler.read_patch(request)
             patched = await self.registry.patch(
                 storage,
                 namespace,
                 name,
-                raw,
-                request.headers.get("content-type", wire.JSON),
+                decoded,
                 sub,
                 dry_run=dry_run,
                 manager=self.handler.manager_of(request, apply=_is_apply(request)),
@@ -118,9 +115,7 @@ class VersionedHandler:
         )
 
     async def _body(self, request: Request) -> Any:
-        return wire.decode_object(
-            await wire.read_body(request), request.headers.get("content-type", wire.JSON)
-        )
+        return await wire.read_object(request)
 
     @staticmethod
     def _to_storage(request: Request, served: Any, conv: conversion.Converter, body: Any) -> Object:

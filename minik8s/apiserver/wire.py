@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
-import yaml
 from starlette.requests import Request
 from starlette.responses import Response
 
-from minik8s.api import errors, protobuf
+from minik8s.api import decoding, errors, protobuf
 from minik8s.apiserver.audit import context as audit_context
 
 MAX_BODY_BYTES = 3 * 1024 * 1024
 JSON = "application/json"
 TABLE_MARKER = "as=Table"
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
+THREAD_DECODE_BYTES = 64 * 1024
+"""Bodies above this size are decoded off the event loop (YAML and protobuf only)."""
 
 
 def encode(body: Any) -> bytes:
@@ -65,7 +68,7 @@ def success_status(
 
 async def read_body(request: Request) -> bytes:
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise errors.RequestEntityTooLarge("Request entity too large: limit is 3145728")
     chunks: list[bytes] = []
     size = 0
@@ -80,9 +83,26 @@ async def read_body(request: Request) -> bytes:
     return body
 
 
+async def read_object(request: Request) -> Any:
+    """The request's body, decoded by its Content-Type (see `decode_object`)."""
+    return await decode_in_bounds(
+        await read_body(request), request.headers.get("content-type", JSON)
+    )
+
+
+async def decode_in_bounds(body: bytes, content_type: str | None) -> Any:
+    """`decode_object`, from a worker thread when the body is large and its decoder is pure
+    Python (YAML, protobuf): the event loop keeps serving while a 3 MiB body decodes."""
+    media = _media_type(content_type)
+    if len(body) > THREAD_DECODE_BYTES and media != JSON:
+        return await asyncio.to_thread(decode_object, body, content_type)
+    return decode_object(body, content_type)
+
+
 def decode_object(body: bytes, content_type: str | None) -> Any:
-    """A JSON, YAML or protobuf request body; 400 BadRequest when it does not parse. The
-    request's audit event records it (Kubernetes' LogRequestObject)."""
+    """A JSON, YAML or protobuf request body; 400 BadRequest when it does not parse or is
+    beyond the limits of `minik8s.api.decoding`. The request's audit event records it
+    (Kubernetes' LogRequestObject)."""
     obj = _decode(body, content_type)
     audit_context.log_request_object(obj)
     return obj
@@ -91,28 +111,30 @@ def decode_object(body: bytes, content_type: str | None) -> Any:
 def _decode(body: bytes, content_type: str | None) -> Any:
     if not body.strip():
         raise errors.BadRequest("the body of the request was empty")
-    media = (content_type or JSON).split(";")[0].strip().lower()
+    media = _media_type(content_type)
     if media == protobuf.MEDIA_TYPE:
         try:
             return protobuf.decode(body)
         except protobuf.DecodeError as e:
             raise errors.BadRequest(f"error decoding protobuf: {e}") from e
-    if media in ("application/yaml", "application/x-yaml", "text/yaml"):
+    if media in YAML_TYPES:
         try:
-            return yaml.safe_load(body)
-        except yaml.YAMLError as e:
-            raise errors.BadRequest(f"error decoding YAML: {_one_line(e)}") from e
+            return decoding.decode_yaml(body)
+        except decoding.DecodeError as e:
+            raise errors.BadRequest(f"error decoding YAML: {e}") from e
     if media not in (JSON, "*/*", "application/*", ""):
         raise errors.UnsupportedMediaType(
             f"the body of the request was in an unknown format - accepted media types include: "
             f'application/json, application/yaml (got "{media}")'
         )
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as e:
-        raise errors.BadRequest(
-            f"couldn't get version/kind; json parse error: {_one_line(e)}"
-        ) from e
+        return decoding.decode_json(body)
+    except decoding.DecodeError as e:
+        raise errors.BadRequest(f"couldn't get version/kind; json parse error: {e}") from e
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or JSON).split(";")[0].strip().lower()
 
 
 def wants_table(accept: str | None) -> bool:
@@ -135,7 +157,3 @@ def request_wants_table(request: Request) -> bool:
 
 def table_include_object(request: Request) -> str:
     return request.query_params.get("includeObject") or "Metadata"
-
-
-def _one_line(e: Exception) -> str:
-    return " ".join(str(e).split())

@@ -37,7 +37,7 @@ def resolve_port(pod: Object, service_port: dict[str, Any]) -> int | None:
     if isinstance(target, int):
         return target
     text = str(target)
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return int(text)
     protocol = service_port.get("protocol") or "TCP"
     for container in (pod.get("spec") or {}).get("containers") or []:

@@ -94,6 +94,10 @@ class KubeletSettings:
     same cluster on this host refuses to start instead of fighting over its containers."""
     shutdown_grace: float = 10.0
     """Seconds the process waits for its tasks on SIGTERM (containers keep running)."""
+    cloud_provider: str = ""
+    """`external`: a cloud controller manager initializes the Node (the kubelet registers it
+    with the `node.cloudprovider.kubernetes.io/uninitialized` taint, gives its node IP as the
+    `alpha.kubernetes.io/provided-node-ip` annotation and keeps the addresses it finds)."""
     log_level: str = "info"
 
     @property
@@ -161,6 +165,10 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
     parser.add_argument(
         "--lock-file", type=Path, default=None,
         help="held while running: a second kubelet for this node refuses to start",
+    )  # fmt: skip
+    parser.add_argument(
+        "--cloud-provider", choices=("", "external"), default="",
+        help="external: a cloud controller manager initializes this node",
     )  # fmt: skip
     args = parser.parse_args(argv)
     try:

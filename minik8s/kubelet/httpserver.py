@@ -161,11 +161,11 @@ class KubeletServer:
         found = await self._find(p["namespace"], p["pod"], p["container"], _flag(q.get("previous")))
         if isinstance(found, Response):
             return found
-        tail = int(q["tailLines"]) if q.get("tailLines", "").lstrip("-").isdigit() else None
-        since = None
-        if q.get("sinceSeconds", "").isdigit():
-            since = time.time() - int(q["sinceSeconds"])
-        limit = int(q["limitBytes"]) if q.get("limitBytes", "").isdigit() else None
+        tail = _number(q.get("tailLines", "").removeprefix("-"))
+        tail = -tail if tail is not None and q["tailLines"].startswith("-") else tail
+        since_seconds = _number(q.get("sinceSeconds", ""))
+        since = time.time() - since_seconds if since_seconds is not None else None
+        limit = _number(q.get("limitBytes", ""))
         follow = _flag(q.get("follow"))
         stream = self.runtime.logs(
             found.id, follow=follow, tail=tail, timestamps=_flag(q.get("timestamps")), since=since
@@ -215,3 +215,8 @@ class _Server(uvicorn.Server):
 
     def install_signal_handlers(self) -> None:  # older uvicorn
         pass
+
+
+def _number(text: str) -> int | None:
+    """ASCII digits as an int (`str.isdigit()` alone accepts "²", which int() refuses)."""
+    return int(text) if text.isascii() and text.isdigit() else None

@@ -86,7 +86,7 @@ def _cidr_list(text: str) -> tuple[str, ...]:
 def build_parser() -> argparse.ArgumentParser:
     d = ProxySettings(node_name="")
     p = options.new_parser(
-        "minik8s-proxy", "Programs iptables for ClusterIP and NodePort Services on this node."
+        "minik8s-proxy", "Programs iptables for ClusterIP, NodePort and LoadBalancer Services."
     )
     options.add_client_flags(p)
     options.add_healthz_flags(p, d.healthz.port)

@@ -18,6 +18,7 @@ OPTIONS = rules.RuleOptions(cluster_cidr="10.244.0.0/16")
 SVC = "MINIK8S-SVC-CDGGSHYLG3RE2FKL"  # default/web:http + tcp
 SEP_2 = "MINIK8S-SEP-UIQK3OSOSTRHRPBX"  # … + 10.244.1.2:8080
 SEP_3 = "MINIK8S-SEP-2AZ33KU3V5PGPQZH"  # … + 10.244.1.3:8080
+EXT = "MINIK8S-EXT-CDGGSHYLG3RE2FKL"  # the SVC chain's hash, as in Kubernetes
 
 
 def service(name: str = "web", namespace: str = "default", **spec: Any) -> dict[str, Any]:
@@ -40,9 +41,12 @@ GOLDEN_CLUSTER_IP = """\
 *filter
 :MINIK8S-SERVICES - [0:0]
 :MINIK8S-EXTERNAL-SERVICES - [0:0]
+:MINIK8S-NODEPORTS - [0:0]
+:MINIK8S-PROXY-FIREWALL - [0:0]
 :MINIK8S-FORWARD - [0:0]
 :MINIK8S-FIREWALL - [0:0]
 -A MINIK8S-FORWARD -m comment --comment "minik8s forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT
+-A MINIK8S-FORWARD -m comment --comment "minik8s forwarding rules for local endpoints" -m mark --mark 0x2000/0x2000 -j ACCEPT
 -A MINIK8S-FORWARD -m comment --comment "minik8s forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 -A MINIK8S-FIREWALL ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "block incoming localnet connections" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
 COMMIT
@@ -141,9 +145,8 @@ def test_services_rules_are_in_descending_order_of_their_svc_chain() -> None:
     targets = [rule.split()[-1] for rule in nat[rules.SERVICES]]
     assert targets[-1] == rules.NODEPORTS  # still last
     assert targets[:-1] == sorted(targets[:-1], reverse=True) and len(targets) == 20
-    pairs = nat[rules.NODEPORTS]
-    assert [rule.split()[-1] for rule in pairs[::2]] == [rules.MARK_MASQ] * 19
-    assert [rule.split()[-1] for rule in pairs[1::2]] == targets[:-1]
+    exts = [rule.split()[-1] for rule in nat[rules.NODEPORTS]]  # node ports → EXT chains
+    assert exts == [rules.EXT_PREFIX + t[len(rules.SVC_PREFIX) :] for t in targets[:-1]]
 
 
 def test_node_port_golden() -> None:
@@ -151,8 +154,12 @@ def test_node_port_golden() -> None:
     svc["spec"]["ports"][0]["nodePort"] = 30080
     nat = rules.build_rules([svc], [endpoints("10.244.1.2")], "node-1", OPTIONS).tables["nat"]
     assert nat[rules.NODEPORTS] == [
-        f"-p tcp -m comment --comment default/web:http -m tcp --dport 30080 -j {rules.MARK_MASQ}",
-        f"-p tcp -m comment --comment default/web:http -m tcp --dport 30080 -j {SVC}",
+        f"-p tcp -m comment --comment default/web:http -m tcp --dport 30080 -j {EXT}",
+    ]
+    assert nat[EXT] == [  # Kubernetes' KUBE-EXT chain of externalTrafficPolicy: Cluster
+        '-m comment --comment "masquerade traffic for default/web:http external destinations" '
+        f"-j {rules.MARK_MASQ}",
+        f"-j {SVC}",
     ]
     assert nat[SVC][-1] == f"-m comment --comment default/web:http -j {SEP_2}"
     assert nat[rules.SERVICES][-1].endswith(f"--dst-type LOCAL -j {rules.NODEPORTS}")

@@ -60,10 +60,15 @@ def validate_ephemeral_containers_update(new: Object, old: Object) -> list[Cause
 
 
 def validate_status_update(resource: rt.ResourceType, new: Object, old: Object) -> list[Cause]:
-    """A PUT to `<name>/status`: well-typed, and the object's identity unchanged."""
-    return _validate_shape(resource, new) or meta.validate_object_meta_update(
+    """A PUT to `<name>/status`: well-typed, the object's identity unchanged, and the status
+    checks of kinds that have them."""
+    causes = _validate_shape(resource, new) or meta.validate_object_meta_update(
         meta.mapping(new, "metadata"), meta.mapping(old, "metadata")
     )
+    check = _STATUS_CHECKS.get(resource.kind)
+    if not causes and check is not None:
+        causes = check(new)
+    return causes
 
 
 def validate_binding(binding: Object) -> list[Cause]:
@@ -113,7 +118,7 @@ _NAME_FORMATS: dict[str, meta.NameValidator] = {
 
 _SEMANTIC_CHECKS: dict[str, Callable[[Object], list[Cause]]] = {
     rt.PODS.kind: lambda obj: pod.validate_pod_spec(_spec(obj), "spec"),
-    rt.SERVICES.kind: lambda obj: service.validate_service_spec(_spec(obj)),
+    rt.SERVICES.kind: service.validate_service,
     rt.ENDPOINTS.kind: service.validate_endpoints,
     rt.NODES.kind: lambda obj: core.validate_node_spec(_spec(obj)),
     rt.NAMESPACES.kind: core.validate_namespace,
@@ -133,6 +138,10 @@ _SEMANTIC_CHECKS: dict[str, Callable[[Object], list[Cause]]] = {
     rt.ROLEBINDINGS.kind: rbac.validate_role_binding,
     rt.CLUSTERROLEBINDINGS.kind: rbac.validate_cluster_role_binding,
     **autoscaling.SEMANTIC_CHECKS,
+}
+
+_STATUS_CHECKS: dict[str, Callable[[Object], list[Cause]]] = {
+    rt.SERVICES.kind: service.validate_service_status,
 }
 
 _UPDATE_CHECKS: dict[str, Callable[[Object, Object], list[Cause]]] = {

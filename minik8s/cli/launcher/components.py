@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from minik8s.cli.launcher import audit, identities
+from minik8s.cli.launcher import audit, identities, pki
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.pki import Pki
 from minik8s.cli.launcher.settings import LauncherSettings
@@ -47,6 +47,8 @@ class Instance:
     """How long `up` waits for it to be ready."""
     ca_file: Path | None = None
     """CA that signed the certificate of its health URL, when that URL is https."""
+    client_cert: tuple[Path, Path] | None = None
+    """Certificate and key to present to its health URL (etcd accepts no client without)."""
 
 
 ArgvBuilder = Callable[[LauncherSettings, ClusterState, str | None], list[str]]
@@ -73,6 +75,8 @@ class Component:
     """How long `up` waits for it to be ready."""
     identity: str | None = None
     """Its key in `identities` (its own client certificate and kubeconfig); None: none."""
+    cleanup: ArgvBuilder | None = None
+    """What `down` runs once every process is stopped (host state the component keeps)."""
 
 
 def etcd_binary(settings: LauncherSettings) -> str:
@@ -88,12 +92,18 @@ def _python_module(module: str) -> list[str]:
 
 
 def _etcd(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
+    certs = pki.etcd(settings.pki_dir)
     return [
         shutil.which(settings.etcd_binary) or settings.etcd_binary,
         "--name=minik8s",
         f"--data-dir={settings.etcd_data_dir}",
         f"--listen-client-urls={state.etcd_url}",
         f"--advertise-client-urls={state.etcd_url}",
+        # TLS, and only clients with a certificate of etcd's own CA: the apiserver.
+        "--client-cert-auth",
+        f"--trusted-ca-file={certs.ca_cert}",
+        f"--cert-file={certs.server_cert}",
+        f"--key-file={certs.server_key}",
         f"--listen-peer-urls={state.etcd_peer_url}",
         f"--initial-advertise-peer-urls={state.etcd_peer_url}",
         f"--initial-cluster=minik8s={state.etcd_peer_url}",
@@ -106,24 +116,28 @@ SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 
 
 def _apiserver(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
-    pki = Pki(settings.pki_dir)
+    certs = pki.etcd(settings.pki_dir)
+    keys = Pki(settings.pki_dir)
     return [
         *_python_module("minik8s.apiserver.server"),
         f"--etcd-servers={state.etcd_url}",
+        f"--etcd-cafile={certs.ca_cert}",
+        f"--etcd-certfile={certs.apiserver_client_cert}",
+        f"--etcd-keyfile={certs.apiserver_client_key}",
         f"--bind-address={LOOPBACK}",
         f"--port={state.apiserver_port}",
-        f"--tls-cert-file={pki.serving_cert}",
-        f"--tls-private-key-file={pki.serving_key}",
-        f"--client-ca-file={pki.ca_cert}",
+        f"--tls-cert-file={keys.serving_cert}",
+        f"--tls-private-key-file={keys.serving_key}",
+        f"--client-ca-file={keys.ca_cert}",
         "--authorization-mode=Node,RBAC",
         "--enable-admission-plugins=NodeRestriction",
-        f"--kubelet-client-certificate={pki.kubelet_client_cert}",
-        f"--kubelet-client-key={pki.kubelet_client_key}",
-        f"--kubelet-certificate-authority={pki.ca_cert}",
+        f"--kubelet-client-certificate={keys.kubelet_client_cert}",
+        f"--kubelet-client-key={keys.kubelet_client_key}",
+        f"--kubelet-certificate-authority={keys.ca_cert}",
         f"--encryption-provider-config={settings.encryption_config_file}",
         f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
-        f"--service-account-key-file={pki.service_account_pub}",
-        f"--service-account-signing-key-file={pki.service_account_key}",
+        f"--service-account-key-file={keys.service_account_pub}",
+        f"--service-account-signing-key-file={keys.service_account_key}",
         *audit.apiserver_flags(settings.audit_policy_file, settings.audit_log_file),
         "--aggregator-loopback-services=kube-system/metrics-server",
     ]
@@ -191,6 +205,23 @@ def _proxy(settings: LauncherSettings, state: ClusterState, node: str | None) ->
     ]
 
 
+def _cloud_controller_manager(
+    settings: LauncherSettings, state: ClusterState, node: str | None
+) -> list[str]:
+    """The `local` provider: the nodes are processes on this host; LoadBalancer addresses come
+    from 203.0.113.0/24, routed to the bridge minik8s-lb (it needs root, as kube-proxy does).
+    --healthz-port=0: a free port, so two clusters on one machine do not collide."""
+    return _client("minik8s.cloudcontroller.server", "cloud-controller-manager",
+                   "--cloud-provider=local", "--healthz-port=0")(settings, state, node)  # fmt: skip
+
+
+def _cloud_cleanup(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
+    """Removes the pool's route and bridge (kept while the process stops: nothing may leave
+    while Services hold addresses), unless another cluster's cloud controller uses them."""
+    return [*_python_module("minik8s.cloudcontroller.server"), "--cloud-provider=local",
+            "--cleanup"]  # fmt: skip
+
+
 COMPONENTS: tuple[Component, ...] = (
     Component(
         "etcd",
@@ -224,13 +255,22 @@ COMPONENTS: tuple[Component, ...] = (
         _controller_manager,
         identity="controller-manager",
     ),
+    Component(
+        "cloud-controller-manager",
+        True,
+        19,
+        _cloud_controller_manager,
+        identity="cloud-controller-manager",
+        cleanup=_cloud_cleanup,
+    ),
+    # The real nodes are initialized by the cloud controller manager (--cloud-provider=external).
     # No registry is reachable on these machines: an Always-pulled image present locally runs
     # (with a Warning Event) instead of failing with ErrImagePull.
     Component(
         "kubelet",
         True,
         4,
-        _kubelet("--image-pull-fallback-to-local=true"),
+        _kubelet("--image-pull-fallback-to-local=true", "--cloud-provider=external"),
         per_node=PerNode.REAL,
         identity="kubelet",
     ),
@@ -287,16 +327,35 @@ def instances(settings: LauncherSettings, state: ClusterState) -> list[Instance]
                     argv=[*component.argv(settings, state, node), *extra_args(component.name)],
                     health_url=health_url,
                     ready_timeout=component.ready_timeout(settings),
-                    ca_file=_ca_file(settings, health_url),
+                    ca_file=_ca_file(settings, component.name, health_url),
+                    client_cert=_client_cert(settings, component.name),
                 )
             )
     return result
 
 
-def _ca_file(settings: LauncherSettings, url: str | None) -> Path | None:
+def cleanups(settings: LauncherSettings, state: ClusterState | None) -> list[list[str]]:
+    """The cleanup commands `down` runs once everything is stopped, latest component first."""
+    cluster = state or ClusterState()
+    return [c.cleanup(settings, cluster, None) for c in reversed(COMPONENTS)
+            if c.enabled and c.cleanup is not None]  # fmt: skip
+
+
+def _ca_file(settings: LauncherSettings, component: str, url: str | None) -> Path | None:
     if url is None or not url.startswith("https://"):
         return None
+    if component == "etcd":
+        return pki.etcd(settings.pki_dir).ca_cert
     return Pki(settings.pki_dir).ca_cert
+
+
+def _client_cert(settings: LauncherSettings, component: str) -> tuple[Path, Path] | None:
+    """etcd's health URL answers only a client with a certificate: the launcher shows the
+    apiserver's (it made them; nothing else on the machine has one)."""
+    if component != "etcd":
+        return None
+    certs = pki.etcd(settings.pki_dir)
+    return certs.apiserver_client_cert, certs.apiserver_client_key
 
 
 def ensure_credentials(settings: LauncherSettings, state: ClusterState) -> None:

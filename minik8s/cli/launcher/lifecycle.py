@@ -47,6 +47,7 @@ def up(settings: LauncherSettings, console: Console) -> state.ClusterState:
     for note in notes:
         console.print(f"[yellow]note:[/] {note}")
     pki.ensure(settings.pki_dir)
+    pki.ensure_etcd(settings.pki_dir)
     encryption.ensure_config(settings.encryption_config_file)
     audit.ensure_policy(settings.audit_policy_file)
     state.save(settings.state_file, cluster)
@@ -72,7 +73,8 @@ def up(settings: LauncherSettings, console: Console) -> state.ClusterState:
 def _wait_nodes_ready(
     settings: LauncherSettings, cluster: state.ClusterState, console: Console
 ) -> None:
-    """Return once every node of the cluster reports Ready; name the late ones otherwise."""
+    """Return once every node of the cluster reports Ready (and the cloud controller has
+    initialized it); name the late ones otherwise."""
     names = [
         *components.node_names(cluster, PerNode.REAL),
         *components.node_names(cluster, PerNode.FAKE),
@@ -106,7 +108,7 @@ def _ensure(settings: LauncherSettings, instance: Instance, console: Console) ->
     if running is not None:
         pid = running.pid
         if instance.health_url and not processes.probe(
-            instance.health_url, settings.probe_timeout, instance.ca_file
+            instance.health_url, settings.probe_timeout, instance.ca_file, instance.client_cert
         ):
             with console.status(f"waiting for {instance.name} (pid {pid}) to be ready…"):
                 processes.wait_ready(settings, instance, lambda: processes.pid_alive(pid))
@@ -160,6 +162,8 @@ def down(settings: LauncherSettings, console: Console, purge: bool) -> None:
     unmounted = pods.unmount_volumes(settings.kubelet_root_dir)
     if unmounted:
         console.print(f"[green]✓[/] unmounted {unmounted} pod volume(s)")
+    for argv in components.cleanups(settings, state.load(settings.state_file)):
+        processes.run_cleanup(argv, settings)
     if stopped == 0:
         console.print("nothing is running")
     if purge:
@@ -219,7 +223,9 @@ def status(settings: LauncherSettings) -> tuple[list[Row], str]:
         running = processes.find(settings, instance.name)
         health = "-"
         if running is not None and instance.health_url:
-            ok = processes.probe(instance.health_url, settings.probe_timeout, instance.ca_file)
+            ok = processes.probe(
+                instance.health_url, settings.probe_timeout, instance.ca_file, instance.client_cert
+            )
             health = "ok" if ok else "failing"
         endpoint = instance.health_url.rsplit("/", 1)[0] if instance.health_url else ""
         rows.append(

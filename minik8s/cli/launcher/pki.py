@@ -75,3 +75,13 @@ def ensure(directory: Path) -> Pki:
     certificates.ensure_serving_certificate(directory)
     certificates.ensure_service_account_key(directory)
     return Pki(directory)
+
+
+def etcd(directory: Path) -> certificates.EtcdCertificates:
+    """etcd's certificates (its own CA, under `<pki>/etcd`), whether made yet or not."""
+    return certificates.EtcdCertificates(directory / "etcd")
+
+
+def ensure_etcd(directory: Path) -> certificates.EtcdCertificates:
+    """Create etcd's CA, serving and apiserver client certificates unless they exist."""
+    return certificates.ensure_etcd_certificates(directory / "etcd")

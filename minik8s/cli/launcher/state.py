@@ -39,7 +39,9 @@ class ClusterState:
 
     @property
     def etcd_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.etcd_port}"
+        """etcd's client URL: TLS, and only clients with a certificate of etcd's own CA (the
+        apiserver's) get in."""
+        return f"https://{LOOPBACK}:{self.etcd_port}"
 
     @property
     def etcd_peer_url(self) -> str:
