@@ -6,7 +6,7 @@ set -euo pipefail
 # docker-registry: the e2e tests' local registry on 127.0.0.1 (its own process and config; the
 # package's systemd service is not used). curl: the LoadBalancer e2e tests curl external IPs.
 PACKAGES=(etcd-server etcd-client iptables iproute2 python3-venv docker.io busybox-static debootstrap
-          docker-compose docker-registry curl)
+          docker-compose docker-registry curl chromium chromium-driver)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -113,6 +113,7 @@ def test_each_component_runs_as_itself_and_the_kubelet_refuses_strangers(
     assert users == {
         "cloud-controller-manager": "system:cloud-controller-manager",
         "controller-manager": "system:kube-controller-manager",
+        "dashboard": "system:kube-dashboard",
         "kubelet-node-1": "system:node:node-1",
         "proxy": "system:kube-proxy",
         "scheduler": "system:kube-scheduler",

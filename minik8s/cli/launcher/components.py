@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from minik8s.cli.launcher import audit, identities, pki
+from minik8s.cli.launcher import audit, dashboard, identities, pki
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.pki import Pki
 from minik8s.cli.launcher.settings import LauncherSettings
@@ -140,6 +140,7 @@ def _apiserver(settings: LauncherSettings, state: ClusterState, node: str | None
         f"--service-account-signing-key-file={keys.service_account_key}",
         *audit.apiserver_flags(settings.audit_policy_file, settings.audit_log_file),
         "--aggregator-loopback-services=kube-system/metrics-server",
+        *dashboard.apiserver_flags(settings),
     ]
 
 
@@ -202,6 +203,18 @@ def _proxy(settings: LauncherSettings, state: ClusterState, node: str | None) ->
         # NodePorts on 127.0.0.1 only: a NodePort Service does not open the machine to its
         # network
         "--nodeport-addresses=127.0.0.1/32",
+    ]
+
+
+def _dashboard(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
+    """The web UI on loopback: its own identity only checks the audit webhook's caller; each
+    user signs in with their own credential (`minik8s dashboard` prints a one-time link)."""
+    return [
+        *_client("minik8s.dashboard.server", "dashboard")(settings, state, node),
+        f"--bind-address={LOOPBACK}",
+        f"--port={state.dashboard_port}",
+        f"--grant-dir={dashboard.grant_dir(settings)}",
+        f"--audit-webhook-token-file={dashboard.token_file(settings)}",
     ]
 
 
@@ -287,9 +300,17 @@ COMPONENTS: tuple[Component, ...] = (
         "metrics-server",
         True,
         20,
-        # --secure-port=0: a free port; it registers its Endpoints and APIService itself
+        # --secure-port=0: a free port; it registers its Service and APIService itself
         _client("minik8s.metricsserver.server", "metrics-server", "--secure-port=0"),
         identity="metrics-server",
+    ),
+    Component(
+        "dashboard",
+        True,
+        21,
+        _dashboard,
+        health=lambda state: f"{state.dashboard_url}/healthz",
+        identity="dashboard",
     ),
 )
 """Start order; `down` stops in reverse."""

@@ -15,6 +15,7 @@ from minik8s.cli.launcher import (
     apirequests,
     audit,
     components,
+    dashboard,
     docker,
     encryption,
     identities,
@@ -50,6 +51,7 @@ def up(settings: LauncherSettings, console: Console) -> state.ClusterState:
     pki.ensure_etcd(settings.pki_dir)
     encryption.ensure_config(settings.encryption_config_file)
     audit.ensure_policy(settings.audit_policy_file)
+    dashboard.ensure_files(settings, cluster)
     state.save(settings.state_file, cluster)
     identities.ensure_admin(settings, cluster.apiserver_url)
     identities.ensure_kubelet_client(settings)
@@ -67,6 +69,7 @@ def up(settings: LauncherSettings, console: Console) -> state.ClusterState:
     console.print("Use it with:")
     console.print(f"  export KUBECONFIG={settings.kubeconfig_file}", highlight=False)
     console.print("  kubectl get ns", highlight=False)
+    console.print("  minik8s dashboard   # a one-time sign-in link to the web UI", highlight=False)
     return cluster
 
 
@@ -180,6 +183,7 @@ def _purge(settings: LauncherSettings, console: Console) -> None:
         settings.kubelet_root_dir,
         storage,
         kubeconfigs,
+        settings.dashboard_dir,
     ):
         if path == settings.kubelet_root_dir and pods.still_mounted(path):
             console.print(f"[yellow]![/] kept {path}: still mounted below it: "
@@ -212,6 +216,14 @@ class Row:
     health: str
     """"ok", "failing", "-" (no health URL or not running) or why it is not started."""
     endpoint: str
+
+
+def dashboard_state(settings: LauncherSettings) -> state.ClusterState:
+    """The cluster's state, once its dashboard runs (else one clear error)."""
+    cluster = state.load(settings.state_file)
+    if cluster is None or processes.find(settings, "dashboard") is None:
+        raise LauncherError("the dashboard is not running: run `minik8s up` first")
+    return cluster
 
 
 def status(settings: LauncherSettings) -> tuple[list[Row], str]:

@@ -32,6 +32,8 @@ class ClusterState:
     """etcd peer port."""
     apiserver_port: int = 6443
     """apiserver port (HTTPS with the cluster's CA, bearer token)."""
+    dashboard_port: int = 9090
+    """dashboard port (HTTP on loopback; the Kubernetes dashboard's 9090)."""
     nodes: int = 1
     """Nodes with a real kubelet."""
     fake_nodes: int = 0
@@ -50,6 +52,10 @@ class ClusterState:
     @property
     def apiserver_url(self) -> str:
         return f"https://{LOOPBACK}:{self.apiserver_port}"
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.dashboard_port}"
 
 
 def load(path: Path) -> ClusterState | None:
@@ -103,6 +109,7 @@ _PORTS = (
     ("etcd_port", "etcd", "etcd client port"),
     ("etcd_peer_port", "etcd", "etcd peer port"),
     ("apiserver_port", "apiserver", "apiserver port"),
+    ("dashboard_port", "dashboard", "dashboard port"),
 )
 
 
