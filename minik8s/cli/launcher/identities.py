@@ -10,6 +10,7 @@ The user names are Kubernetes' (the apiserver's bootstrap policy binds them to t
     dns                     system:kube-dns
     cloud-controller-manager  system:cloud-controller-manager
     dashboard               system:kube-dashboard
+    metrics-server          system:metrics-server
     (the user)              kubernetes-admin                  system:masters  (kubeadm's admin)
 
 A new component is one line in `COMPONENT_USERS`. Files live under the cluster's home, mode
@@ -45,6 +46,7 @@ COMPONENT_USERS: dict[str, Identity] = {
     "dns": Identity(users.KUBE_DNS),
     "cloud-controller-manager": Identity(users.CLOUD_CONTROLLER_MANAGER),
     "dashboard": Identity(users.KUBE_DASHBOARD),
+    "metrics-server": Identity(users.METRICS_SERVER),
 }
 """Component -> its user (per-node components: see `identity`)."""
 
