@@ -7,6 +7,8 @@ reverse order. Per-node components get one process per node, named `<component>-
 
 from __future__ import annotations
 
+import os
+import shlex
 import shutil
 import sys
 from collections.abc import Callable
@@ -139,6 +141,7 @@ def _apiserver(settings: LauncherSettings, state: ClusterState, node: str | None
         f"--service-account-key-file={keys.service_account_pub}",
         f"--service-account-signing-key-file={keys.service_account_key}",
         *audit.apiserver_flags(settings.audit_policy_file, settings.audit_log_file),
+        "--aggregator-loopback-services=kube-system/metrics-server",
         *dashboard.apiserver_flags(settings),
     ]
 
@@ -311,6 +314,14 @@ COMPONENTS: tuple[Component, ...] = (
     ),
     Component("proxy", True, None, _proxy, identity="proxy"),
     Component(
+        "metrics-server",
+        True,
+        20,
+        # --secure-port=0: a free port; it registers its Service and APIService itself
+        _client("minik8s.metricsserver.server", "metrics-server", "--secure-port=0"),
+        identity="metrics-server",
+    ),
+    Component(
         "dashboard",
         True,
         21,
@@ -320,6 +331,15 @@ COMPONENTS: tuple[Component, ...] = (
     ),
 )
 """Start order; `down` stops in reverse."""
+
+EXTRA_ARGS_ENV = "MINIK8S_EXTRA_ARGS_"
+"""`MINIK8S_EXTRA_ARGS_CONTROLLER_MANAGER="--horizontal-pod-autoscaler-sync-period=2s"`: flags
+added to a component's command line (tests use it for short periods)."""
+
+
+def extra_args(component: str) -> list[str]:
+    value = os.environ.get(EXTRA_ARGS_ENV + component.upper().replace("-", "_"), "")
+    return shlex.split(value)
 
 
 def node_names(state: ClusterState, kind: PerNode) -> list[str]:
@@ -342,7 +362,7 @@ def instances(settings: LauncherSettings, state: ClusterState) -> list[Instance]
             result.append(
                 Instance(
                     name=component.name if node is None else f"{component.name}-{node}",
-                    argv=component.argv(settings, state, node),
+                    argv=[*component.argv(settings, state, node), *extra_args(component.name)],
                     health_url=health_url,
                     ready_timeout=component.ready_timeout(settings),
                     ca_file=_ca_file(settings, component.name, health_url),
