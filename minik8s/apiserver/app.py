@@ -23,6 +23,7 @@ from minik8s.apiserver import (
     discovery,
     encryptionconfig,
     kubeletproxy,
+    listeners,
     metrics,
     openapi_serving,
     wire,
@@ -43,6 +44,7 @@ from minik8s.apiserver.authz.rbac import RbacAuthorizer
 from minik8s.apiserver.bootstrappolicy import reconcile
 from minik8s.apiserver.config import ApiserverSettings
 from minik8s.apiserver.handlers import ResourceHandler
+from minik8s.apiserver.kubernetesservice import INTERVAL, KubernetesService
 from minik8s.apiserver.podsecurity import config as podsecurity_config
 from minik8s.apiserver.podsecurity.admission import PodSecurity
 from minik8s.apiserver.registry import Registry, RegistrySettings
@@ -203,6 +205,12 @@ def create_fastapi_app(
                     store, CompactionSettings(interval=settings.etcd_compaction_interval)
                 )
                 tasks.append(_background(compactor.run(), "etcd-compactor"))
+            address = listeners.advertise_address(settings.advertise_address, settings.bind_address)
+            if settings.endpoint_reconciler_type != "none" and address:
+                kubernetes = KubernetesService(
+                    registry, settings.service_cluster_ip_range, address, settings.port, INTERVAL
+                )
+                tasks.append(_background(kubernetes.run(), "kubernetes service"))
             aggregator = Aggregator(
                 registry,
                 cache,

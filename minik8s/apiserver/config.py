@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 from dataclasses import dataclass, field
 
 from minik8s.apiserver.audit.options import AuditOptions, add_audit_flags, audit_options
@@ -27,6 +28,11 @@ class ApiserverSettings:
     """Seconds between etcd compactions (Kubernetes' default 5m); 0 never compacts."""
     bind_address: str = "127.0.0.1"
     """Address to listen on (loopback by default)."""
+    advertise_address: str | None = None
+    """Address the `kubernetes` Service's Endpoints hold (pods reach the apiserver there);
+    given explicitly and outside the bind address, it is listened on too (`listeners`)."""
+    endpoint_reconciler_type: str = "master-count"
+    """`master-count`: keep the `kubernetes` Service and its Endpoints; `none`: leave them."""
     port: int = 6443
     """Port to listen on (HTTPS with --tls-cert-file, else plain HTTP)."""
     token_auth_file: str | None = None
@@ -114,6 +120,12 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         help="how often etcd is compacted (0: never)",
     )  # fmt: skip
     parser.add_argument("--bind-address", default="127.0.0.1")
+    parser.add_argument("--advertise-address", default=None, type=_ip)
+    parser.add_argument(
+        "--endpoint-reconciler-type", choices=("master-count", "lease", "none"),
+        default="master-count",
+        help="keep the `kubernetes` Service's Endpoints (lease behaves as master-count)",
+    )  # fmt: skip
     parser.add_argument("--port", "--secure-port", type=options.port, default=6443)
     parser.add_argument("--token-auth-file", default=None)
     parser.add_argument("--client-ca-file", default=None)
@@ -209,6 +221,9 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
     return options.settings_from(
         ApiserverSettings, args,
         etcd_servers=tuple(s.strip() for s in args.etcd_servers.split(",") if s.strip()),
+        endpoint_reconciler_type=(
+            "none" if args.endpoint_reconciler_type == "none" else "master-count"
+        ),
         authorization_mode=modes,
         enable_admission_plugins=plugins,
         service_node_port_range=(low, high),
@@ -219,6 +234,13 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         aggregator_loopback_services=_loopback_services(parser, args.aggregator_loopback_services),
         audit=audit_options(args),
     )  # fmt: skip
+
+
+def _ip(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"not an IP address: {text!r}") from e
 
 
 def _loopback_services(parser: argparse.ArgumentParser, text: str) -> tuple[str, ...]:

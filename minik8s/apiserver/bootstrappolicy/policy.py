@@ -334,6 +334,11 @@ def _component_roles() -> list[Object]:
             users.KUBE_DNS, [rule(("list", "watch"), (LEGACY,), ("endpoints", "services"))]
         ),
         cluster_role(
+            # minik8s (compose): the kube-dns Service and its Endpoints at the DNS container
+            users.KUBE_ADDON_MANAGER,
+            [rule(("get", "create", "update"), (LEGACY,), ("endpoints", "services"))],
+        ),
+        cluster_role(
             users.KUBE_SCHEDULER,
             [
                 events_rule(),
@@ -437,6 +442,7 @@ def cluster_role_bindings() -> list[Object]:
             users.KUBE_DNS,
             [service_account(kube_system, "kube-dns"), *user_subjects(users.KUBE_DNS)],
         ),
+        cluster_role_binding(users.KUBE_ADDON_MANAGER, user_subjects(users.KUBE_ADDON_MANAGER)),
         cluster_role_binding(users.KUBE_SCHEDULER, user_subjects(users.KUBE_SCHEDULER)),
         cluster_role_binding("system:volume-scheduler", user_subjects(users.KUBE_SCHEDULER)),
         # The Node authorizer grants what nodes need; the binding stays, without subjects.

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from minik8s.cli.launcher import audit, dashboard, identities, pki
+from minik8s.cli.launcher import audit, dashboard, identities, network, pki
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.pki import Pki
 from minik8s.cli.launcher.settings import LauncherSettings
@@ -125,6 +125,8 @@ def _apiserver(settings: LauncherSettings, state: ClusterState, node: str | None
         f"--etcd-certfile={certs.apiserver_client_cert}",
         f"--etcd-keyfile={certs.apiserver_client_key}",
         f"--bind-address={LOOPBACK}",
+        # pods reach it there, through the `kubernetes` Service (see launcher.network)
+        f"--advertise-address={network.pod_gateway()}",
         f"--port={state.apiserver_port}",
         f"--tls-cert-file={keys.serving_cert}",
         f"--tls-private-key-file={keys.serving_key}",
@@ -206,6 +208,20 @@ def _proxy(settings: LauncherSettings, state: ClusterState, node: str | None) ->
     ]
 
 
+def _dns(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
+    """The cluster DNS on the host's pod-network address (reached through the `kube-dns`
+    Service), its health and metrics on loopback."""
+    argv = _client("minik8s.dns.server", "dns")(settings, state, None)
+    argv += [
+        f"--dns-bind-address={network.pod_gateway()}",
+        f"--dns-port={state.dns_port}",
+        f"--healthz-port={state.dns_metrics_port}",
+    ]
+    if settings.dns_upstream is not None:
+        argv.append(f"--upstream={settings.dns_upstream or 'none'}")
+    return argv
+
+
 def _dashboard(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
     """The web UI on loopback: its own identity only checks the audit webhook's caller; each
     user signs in with their own credential (`minik8s dashboard` prints a one-time link)."""
@@ -268,6 +284,7 @@ COMPONENTS: tuple[Component, ...] = (
         _controller_manager,
         identity="controller-manager",
     ),
+    Component("dns", True, 16, _dns, health=lambda state: state.dns_health_url, identity="dns"),
     Component(
         "cloud-controller-manager",
         True,

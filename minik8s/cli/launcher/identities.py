@@ -8,6 +8,7 @@ The user names are Kubernetes' (the apiserver's bootstrap policy binds them to t
     kubelet (per node)      system:node:<node>                system:nodes
     proxy                   system:kube-proxy
     dns                     system:kube-dns
+    addon-manager           system:kube-addon-manager         (compose)
     cloud-controller-manager  system:cloud-controller-manager
     dashboard               system:kube-dashboard
     metrics-server          system:metrics-server
@@ -44,6 +45,7 @@ COMPONENT_USERS: dict[str, Identity] = {
     "controller-manager": Identity(users.KUBE_CONTROLLER_MANAGER),
     "proxy": Identity(users.KUBE_PROXY),
     "dns": Identity(users.KUBE_DNS),
+    "addon-manager": Identity(users.KUBE_ADDON_MANAGER),
     "cloud-controller-manager": Identity(users.CLOUD_CONTROLLER_MANAGER),
     "dashboard": Identity(users.KUBE_DASHBOARD),
     "metrics-server": Identity(users.METRICS_SERVER),
