@@ -4,10 +4,21 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-packages venv dockerd images up down test test-unit test-integration test-e2e check lint bench clean \
+.PHONY: setup system-packages venv dashboard dockerd images up down test test-unit test-integration test-e2e check lint bench clean \
 	compose-images compose-up compose-down test-compose test-quick
 
-setup: system-packages venv
+setup: system-packages venv dashboard
+
+# The dashboard's frontend: npm packages pinned by the lockfile, built by vite into
+# minik8s/dashboard/static (served by minik8s-dashboard); rebuilt only when a source changes.
+DASHBOARD_FE := minik8s/dashboard/frontend
+DASHBOARD_BUILT := minik8s/dashboard/static/index.html
+
+dashboard: $(DASHBOARD_BUILT)
+
+$(DASHBOARD_BUILT): $(DASHBOARD_FE)/package.json $(DASHBOARD_FE)/package-lock.json \
+		$(DASHBOARD_FE)/vite.config.js $(DASHBOARD_FE)/index.html $(wildcard $(DASHBOARD_FE)/src/*)
+	@bash deploy/build-dashboard.sh
 
 system-packages:
 	@bash deploy/setup-system.sh

@@ -23,6 +23,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 VALIDITY = datetime.timedelta(days=3650)
+SERVICE_NAMES = (
+    "kubernetes",
+    "kubernetes.default",
+    "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster.local",
+)
+"""The names pods use for the apiserver (the `kubernetes` Service), as in its certificate in
+Kubernetes; with the Service's ClusterIP they are in every serving certificate made here."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,20 @@ class ServingCertificate:
     ca_cert: Path
     cert: Path
     key: Path
+
+
+CA_KEY_USAGE = x509.KeyUsage(
+    digital_signature=True,
+    key_cert_sign=True,
+    crl_sign=True,
+    content_commitment=False,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    encipher_only=False,
+    decipher_only=False,
+)
+"""What a CA certificate's key may do: sign certificates and CRLs (and digital signatures)."""
 
 
 def _name(common_name: str) -> x509.Name:
@@ -55,7 +77,8 @@ def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
 def ensure_serving_certificate(
     directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")
 ) -> ServingCertificate:
-    """Create (once) `ca.crt`, `apiserver.crt` and `apiserver.key` in `directory`."""
+    """Create (once) `ca.crt`, `apiserver.crt` and `apiserver.key` in `directory`; again when
+    the certificate there does not name every one of `hosts` (made by an older version)."""
     directory.mkdir(parents=True, exist_ok=True)
     result = ServingCertificate(
         directory / "ca.crt", directory / "apiserver.crt", directory / "apiserver.key"
@@ -67,6 +90,11 @@ def ensure_serving_certificate(
         and result.key.exists()
         and ca_key_path.exists()
     ):
+        if not covers(result.cert, hosts):  # made for fewer names: again, by the same CA
+            _issue(
+                directory, _name("minik8s-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH,
+                _alt_names(hosts), result.cert, result.key,
+            )  # fmt: skip
         return result
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -79,28 +107,10 @@ def ensure_serving_certificate(
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + VALIDITY)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
+        .add_extension(CA_KEY_USAGE, critical=True)
         .sign(ca_key, hashes.SHA256())
     )
-    alt_names: list[x509.GeneralName] = []
-    for host in hosts:
-        try:
-            alt_names.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            alt_names.append(x509.DNSName(host))
+    alt_names = _alt_names(hosts)
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
@@ -257,12 +267,7 @@ def ensure_kubelet_serving_certificate(
     common_name = f"system:node:{node_name}"
     if key_path.exists() and _subject_matches(cert_path, common_name, ["system:nodes"]):
         return Issued(cert_path, key_path)
-    alt_names: list[x509.GeneralName] = [x509.DNSName(node_name)]
-    for host in hosts:
-        try:
-            alt_names.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            alt_names.append(x509.DNSName(host))
+    alt_names = [x509.DNSName(node_name), *_alt_names(hosts)]
     subject = x509.Name(
         [
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes"),
@@ -272,6 +277,155 @@ def ensure_kubelet_serving_certificate(
     return _issue(
         ca_directory, subject, ExtendedKeyUsageOID.SERVER_AUTH, alt_names, cert_path, key_path
     )
+
+
+def _alt_names(hosts: Sequence[str]) -> list[x509.GeneralName]:
+    found: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            found.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            found.append(x509.DNSName(host))
+    return found
+
+
+def covers(cert_path: Path, hosts: Sequence[str]) -> bool:
+    """True if the certificate at `cert_path` names every host (IP or DNS name)."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (OSError, ValueError, x509.ExtensionNotFound):
+        return False
+    ips = {str(ip) for ip in names.get_values_for_type(x509.IPAddress)}
+    dns_names = set(names.get_values_for_type(x509.DNSName))
+    for host in hosts:
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            if host not in dns_names:
+                return False
+        else:
+            if host not in ips:
+                return False
+    return True
+
+
+# -- etcd: its own CA, so that no certificate of the cluster's CA opens etcd ------------------
+
+ETCD_HOSTS = ("127.0.0.1", "localhost")
+
+
+@dataclass(frozen=True)
+class EtcdCertificates:
+    """etcd's CA, its serving certificate and the one client certificate it accepts (the
+    apiserver's), as kubeadm lays them out. Every file is mode 0600."""
+
+    directory: Path
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.directory / "ca.crt"
+
+    @property
+    def ca_key(self) -> Path:
+        return self.directory / "ca.key"
+
+    @property
+    def server_cert(self) -> Path:
+        return self.directory / "server.crt"
+
+    @property
+    def server_key(self) -> Path:
+        return self.directory / "server.key"
+
+    @property
+    def apiserver_client_cert(self) -> Path:
+        return self.directory / "apiserver-etcd-client.crt"
+
+    @property
+    def apiserver_client_key(self) -> Path:
+        return self.directory / "apiserver-etcd-client.key"
+
+    def files(self) -> tuple[Path, ...]:
+        return (
+            self.ca_cert,
+            self.ca_key,
+            self.server_cert,
+            self.server_key,
+            self.apiserver_client_cert,
+            self.apiserver_client_key,
+        )
+
+
+def ensure_etcd_certificates(
+    directory: Path, hosts: tuple[str, ...] = ETCD_HOSTS
+) -> EtcdCertificates:
+    """Create (once) etcd's CA, etcd's serving certificate for `hosts`, and the apiserver's
+    client certificate for etcd (`--client-cert-auth` accepts only what this CA signed)."""
+    certs = EtcdCertificates(directory)
+    if all(path.exists() for path in certs.files()):
+        return certs
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = (
+        _etcd_builder(_name("minik8s-etcd-ca"), _name("minik8s-etcd-ca"), ca_key, now)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(CA_KEY_USAGE, critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    write_private(certs.ca_cert, ca_cert.public_bytes(serialization.Encoding.PEM))
+    _write_key(ca_key, certs.ca_key)
+    _etcd_leaf(
+        ca_cert, ca_key, "minik8s-etcd", hosts, ExtendedKeyUsageOID.SERVER_AUTH,
+        certs.server_cert, certs.server_key, now,
+    )  # fmt: skip
+    _etcd_leaf(
+        ca_cert, ca_key, "kube-apiserver-etcd-client", (), ExtendedKeyUsageOID.CLIENT_AUTH,
+        certs.apiserver_client_cert, certs.apiserver_client_key, now,
+    )  # fmt: skip
+    return certs
+
+
+def _etcd_builder(
+    subject: x509.Name,
+    issuer: x509.Name,
+    key: ec.EllipticCurvePrivateKey,
+    now: datetime.datetime,
+) -> x509.CertificateBuilder:
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + VALIDITY)
+    )
+
+
+def _etcd_leaf(
+    ca_cert: x509.Certificate,
+    ca_key: ec.EllipticCurvePrivateKey,
+    common_name: str,
+    hosts: tuple[str, ...],
+    usage: x509.ObjectIdentifier,
+    cert_path: Path,
+    key_path: Path,
+    now: datetime.datetime,
+) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    builder = _etcd_builder(_name(common_name), ca_cert.subject, key, now).add_extension(
+        x509.ExtendedKeyUsage([usage]), critical=False
+    )
+    if hosts:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName(_alt_names(hosts)), critical=False
+        )
+    cert = builder.sign(ca_key, hashes.SHA256())
+    write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+    _write_key(key, key_path)
 
 
 # --- signing CertificateSigningRequests (the controller-manager's csrsigning) ----------------
@@ -390,12 +544,7 @@ def self_signed_serving(common_name: str, hosts: Sequence[str], days: int = 365)
     serves with until the cluster issues its serving certificate."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    alt_names: list[x509.GeneralName] = []
-    for host in hosts:
-        try:
-            alt_names.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            alt_names.append(x509.DNSName(host))
+    alt_names = _alt_names(hosts)
     now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()

@@ -54,3 +54,12 @@ def fresh_etcd(tmp_path: Path) -> Iterator[Etcd]:
 @pytest.fixture()
 def kubeconfig(apiserver: Apiserver, tmp_path: Path) -> Path:
     return apiserver.write_kubeconfig(tmp_path / "kubeconfig")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--long",
+        action="store_true",
+        default=False,
+        help="deeper runs of the fuzz suite (ten times the requests)",
+    )

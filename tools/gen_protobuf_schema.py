@@ -57,6 +57,9 @@ ROOTS = (
     "api.authentication.v1.TokenRequest",
     "api.certificates.v1.CertificateSigningRequest",
     "apimachinery.pkg.apis.meta.v1.DeleteOptions",
+    "api.autoscaling.v1.HorizontalPodAutoscaler",
+    "api.autoscaling.v2.HorizontalPodAutoscaler",
+    "api.events.v1.Event",
 )
 OUT = Path(__file__).resolve().parent.parent / "minik8s" / "api" / "protobuf_schema.json"
 T = descriptor_pb2.FieldDescriptorProto

@@ -3,7 +3,8 @@
 The CA and its key live only in the `pki` volume, which only this service mounts. Every other
 container gets a volume of its own holding only its own credentials, mode 0600:
 
-    apiserver-creds    serving certificate (for `apiserver`, localhost, 127.0.0.1), the CA
+    apiserver-creds    serving certificate (for `apiserver`, localhost, 127.0.0.1 and the
+                       `kubernetes` Service: 10.96.0.1, kubernetes.default.svc…), the CA
                        certificate (client CA), its client certificate towards kubelets
     <component>-creds  `kubeconfig`: its own client certificate (COMPONENTS below)
     node-<n>-creds     `kubelet.conf` (system:node:node-<n>), the kubelet's serving certificate,
@@ -15,6 +16,10 @@ and the host's admin kubeconfig (`kubernetes-admin`, https://127.0.0.1:<publishe
 to the bind-mounted output directory, owned by its owner, mode 0600. Rerunning it keeps what
 exists, so `docker-compose up` is idempotent. A new component is one line in COMPONENTS (and
 a `<name>-creds` volume mounted at /state/<name> here and at /etc/minik8s there).
+
+The `etcd-pki` volume (mounted only by the etcd members and the apiserver) gets etcd's own CA,
+the members' serving certificate and the apiserver's client certificate for etcd (issued
+once, `pki.ensure_etcd_certificates`).
 """
 
 from __future__ import annotations
@@ -30,13 +35,20 @@ from minik8s.cli.launcher.identities import Identity
 
 STATE = Path(os.environ.get("MINIK8S_STATE", "/state"))
 OUT = Path(os.environ.get("MINIK8S_OUT", "/out"))
-HOSTS = ("apiserver", "localhost", "127.0.0.1")
+ETCD_PKI = Path(os.environ.get("MINIK8S_ETCD_PKI", "/etcd-pki"))
+HOSTS = ("apiserver", "localhost", "127.0.0.1", "10.96.0.1", *pki.SERVICE_NAMES)
+"""Names of the apiserver: its compose service, loopback (the published port), and the
+`kubernetes` Service pods reach it through (ClusterIP and names)."""
+ETCD_HOSTS = ("etcd-1", "etcd-2", "etcd-3", "localhost", "127.0.0.1")
 SERVER = "https://apiserver:6443"
 NODES = ("node-1", "node-2")
 
 COMPONENTS: dict[str, Identity] = {
     "scheduler": identities.identity("scheduler"),
     "controller-manager": identities.identity("controller-manager"),
+    "dns": identities.identity("dns"),
+    "addon-manager": identities.identity("addon-manager"),
+    "cloud-controller-manager": identities.identity("cloud-controller-manager"),
 }
 """Control-plane component (its volume's directory under /state) -> who it is."""
 
@@ -68,6 +80,7 @@ def main() -> None:
     port = int(os.environ.get("MINIK8S_API_PORT", "6443"))
     ca_dir = STATE / "pki"
     cert = pki.ensure_serving_certificate(ca_dir, HOSTS)
+    pki.ensure_etcd_certificates(ETCD_PKI, ETCD_HOSTS)
 
     apiserver = STATE / "apiserver"
     for name in ("ca.crt", "apiserver.crt", "apiserver.key"):

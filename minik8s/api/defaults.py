@@ -176,6 +176,12 @@ def _default_service(service: dict[str, Any]) -> None:
     _default(spec, "ipFamilyPolicy", "SingleStack")
     if spec["type"] in ("NodePort", "LoadBalancer"):
         _default(spec, "externalTrafficPolicy", "Cluster")
+    if spec["type"] == "LoadBalancer":
+        _default(spec, "allocateLoadBalancerNodePorts", True)
+    load_balancer = (service.get("status") or {}).get("loadBalancer")
+    for ingress in _items(load_balancer, "ingress") if isinstance(load_balancer, dict) else ():
+        if ingress.get("ip"):
+            _default(ingress, "ipMode", "VIP")
 
 
 def _default_endpoints(endpoints: dict[str, Any]) -> None:
@@ -305,6 +311,10 @@ _DEFAULTERS: dict[str, Callable[[dict[str, Any]], None]] = {
 
 def _more_defaulters() -> dict[str, Callable[[dict[str, Any]], None]]:
     """Defaulters of the kinds kept in modules of their own (imported late: they use ours)."""
-    from minik8s.api import defaults_batch, defaults_workloads
+    from minik8s.api import defaults_autoscaling, defaults_batch, defaults_workloads
 
-    return {**defaults_workloads.DEFAULTERS, **defaults_batch.DEFAULTERS}
+    return {
+        **defaults_workloads.DEFAULTERS,
+        **defaults_batch.DEFAULTERS,
+        **defaults_autoscaling.DEFAULTERS,
+    }

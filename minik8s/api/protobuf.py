@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
-from minik8s.api import times
+from minik8s.api import decoding, times
 
 MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
 MAGIC = b"k8s\x00"
@@ -46,6 +46,19 @@ KEEP_ZERO = frozenset({
     "manualSelector",
 })  # fmt: skip
 """Pointer fields (`*int32`, `*bool`) whose explicit 0 or false differs from leaving them out."""
+INLINE = frozenset({
+    ("api.core.v1.Probe", "handler"),
+    ("api.core.v1.Volume", "volumeSource"),
+    ("api.core.v1.EphemeralContainer", "ephemeralContainerCommon"),
+    ("api.core.v1.PersistentVolumeSpec", "persistentVolumeSource"),
+    *((f"api.core.v1.{name}", "localObjectReference") for name in (
+        "ConfigMapEnvSource", "ConfigMapKeySelector", "ConfigMapProjection",
+        "ConfigMapVolumeSource", "SecretEnvSource", "SecretKeySelector", "SecretProjection",
+    )),
+})  # fmt: skip
+"""Fields Go embeds in their struct (`json:",inline"`): a message field in protobuf, but in JSON
+their own fields sit in the parent (`readinessProbe.httpGet`, `configMap.name`). Keep this in
+step with k8s.io/api when protobuf_schema.json gains kinds."""
 
 
 class DecodeError(ValueError):
@@ -59,11 +72,43 @@ Field = list[Any]  # [json name, type, message name | map value type | None, rep
 def schema() -> dict[str, dict[int, Field]]:
     text = resources.files("minik8s.api").joinpath("protobuf_schema.json").read_text()
     raw: dict[str, dict[str, Field]] = json.loads(text)
-    return {name: {int(n): f for n, f in fields.items()} for name, fields in raw.items()}
+    table = {name: {int(n): f for n, f in fields.items()} for name, fields in raw.items()}
+    for (message, number), json_name in JSON_NAMES.items():
+        if number in table.get(message, {}):
+            table[message][number] = [json_name, *table[message][number][1:]]
+    return table
+
+
+JSON_NAMES = {("api.authentication.v1.BoundObjectReference", 4): "uid"}
+"""Fields whose protobuf name is not their JSON name (`protobuf:"…,name=uID"` beside
+`json:"uid"`): the generated schema keeps the protobuf one."""
 
 
 def decode(body: bytes) -> dict[str, Any]:
-    """The object in a protobuf request body, as the dict its JSON body would parse to."""
+    """The object in a protobuf request body, as the dict its JSON body would parse to.
+
+    Linear in the body; anything malformed (truncated fields, over-long varints, bytes that
+    are not UTF-8 where a string belongs, a field of the wrong wire type) is a DecodeError.
+    """
+    try:
+        return _decode(body)
+    except DecodeError:
+        raise
+    except (
+        ValueError,
+        TypeError,
+        AttributeError,
+        KeyError,
+        IndexError,
+        OverflowError,
+        OSError,
+    ) as e:
+        # UnicodeDecodeError, struct.error, a varint where a message belongs, a timestamp
+        # past year 9999...: all say the body is not the object it claims to be.
+        raise DecodeError(f"malformed protobuf body: {e}") from e
+
+
+def _decode(body: bytes) -> dict[str, Any]:
     if not body.startswith(MAGIC):
         raise DecodeError("provided object is not a Kubernetes protobuf object (no k8s magic)")
     envelope = _fields(body[len(MAGIC) :])
@@ -111,10 +156,16 @@ def _message(data: bytes, name: str) -> Any:
         )
     if name == FIELDS_V1:
         raw = _one(fields, 1, b"")
-        return json.loads(raw) if raw else {}
+        try:
+            return decoding.decode_json(raw) if raw else {}
+        except decoding.DecodeError as e:
+            raise DecodeError(f"FieldsV1: {e}") from e
     if name == RAW_EXTENSION:  # a ControllerRevision's data: JSON bytes
         raw = _one(fields, 1, b"")
-        return json.loads(raw) if raw else None
+        try:
+            return decoding.decode_json(raw) if raw else None
+        except decoding.DecodeError as e:
+            raise DecodeError(f"RawExtension: {e}") from e
     table = schema()[name]
     out: dict[str, Any] = {}
     for number, values in fields.items():
@@ -131,7 +182,9 @@ def _message(data: bytes, name: str) -> Any:
             }
             continue
         decoded = [_value(v, kind, target) for v in _unpack(values, kind)]
-        if field[3]:
+        if (name, json_name) in INLINE and isinstance(decoded[-1], dict):
+            out.update(decoded[-1])
+        elif field[3]:
             out[json_name] = decoded
         elif _present(json_name, decoded[-1]):
             out[json_name] = decoded[-1]
@@ -206,17 +259,24 @@ def _fields(data: bytes) -> dict[int, list[Any]]:
     return fields
 
 
+MAX_VARINT_BYTES = 10
+"""A 64-bit varint takes at most 10 bytes; a longer one would make ever larger integers
+(quadratic work on a long run of continuation bytes)."""
+
+
 def _varint(data: bytes, position: int) -> tuple[int, int]:
     result = shift = 0
-    while True:
-        if position >= len(data):
-            raise DecodeError("truncated protobuf varint")
+    end = min(len(data), position + MAX_VARINT_BYTES)
+    while position < end:
         byte = data[position]
         position += 1
         result |= (byte & 0x7F) << shift
         if not byte & 0x80:
-            return result, position
+            return result & 0xFFFFFFFFFFFFFFFF, position
         shift += 7
+    if position >= len(data):
+        raise DecodeError("truncated protobuf varint")
+    raise DecodeError("protobuf varint longer than 10 bytes")
 
 
 def _signed(value: int) -> int:

@@ -82,6 +82,16 @@ def parse_time(text: Any) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def add_seconds(moment: datetime, seconds: float) -> datetime:
+    """`moment` plus `seconds` (any int64, e.g. a grace period or tolerationSeconds from an
+    API object), saturating at the first and last representable instants instead of raising
+    OverflowError."""
+    try:
+        return moment + timedelta(seconds=seconds)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC) if seconds > 0 else datetime.min.replace(tzinfo=UTC)
+
+
 def parse_timestamp(text: Any) -> float | None:
     """POSIX seconds of an RFC 3339 timestamp; None when absent or invalid."""
     moment = parse_time(text)

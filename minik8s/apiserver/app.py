@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import functools
+import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -18,10 +19,20 @@ from starlette.routing import Route
 
 from minik8s.api import errors
 from minik8s.api.resources import NAMESPACES, PERSISTENTVOLUMECLAIMS, PODS, ResourceType
-from minik8s.apiserver import discovery, encryptionconfig, kubeletproxy, metrics, openapi, wire
+from minik8s.apiserver import (
+    discovery,
+    encryptionconfig,
+    kubeletproxy,
+    metrics,
+    openapi_serving,
+    wire,
+)
 from minik8s.apiserver.admission import Admission, Plugin
 from minik8s.apiserver.admission.noderestriction import NodeRestriction
 from minik8s.apiserver.admission.rbacescalation import RbacEscalation
+from minik8s.apiserver.aggregator import discovery as aggregated
+from minik8s.apiserver.aggregator import frontproxy
+from minik8s.apiserver.aggregator.controller import Aggregator
 from minik8s.apiserver.asgi import ApiserverApp
 from minik8s.apiserver.audit import options as audit_options
 from minik8s.apiserver.authn.bootstraptoken import BootstrapTokenAuthenticator
@@ -42,7 +53,12 @@ from minik8s.apiserver.serviceaccount import admission, oidc
 from minik8s.apiserver.serviceaccount import setup as serviceaccount_setup
 from minik8s.apiserver.serviceaccount.setup import ServiceAccounts
 from minik8s.apiserver.watchcache import WatchCache
+from minik8s.apiserver.watchlimits import WatchLimits
+from minik8s.componentbase import looplag
+from minik8s.store.compactor import CompactionSettings, Compactor
+from minik8s.store.connection import TlsFiles
 from minik8s.store.encryption import ResourceTransformer
+from minik8s.store.errors import StoreError
 from minik8s.store.etcd import EtcdStore
 
 logger = logging.getLogger(__name__)
@@ -118,8 +134,12 @@ def create_fastapi_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if front.auditor is not None:
             await front.auditor.start()
+        tasks = [_background(looplag.monitor(), "event-loop-lag")]
         store = EtcdStore(
-            list(settings.etcd_servers), observe=metrics.observe_etcd, transformer=transformer
+            list(settings.etcd_servers),
+            observe=metrics.observe_etcd,
+            tls=_etcd_tls(settings),
+            transformer=transformer,
         )
         await store.open()
         cache = WatchCache(store, capacity=settings.watch_cache_size)
@@ -134,73 +154,105 @@ def create_fastapi_app(
                 cache.cache(PERSISTENTVOLUMECLAIMS).objects.values(),
             )
         )
-        await cache.start()
-        cache.on_event.append(lambda *_: metrics.CACHE_REVISION.set(cache.revision))
-        authorizer = build_authorizer(settings.authorization_mode, rbac, NodeAuthorizer(graph))
-        security = pod_security or podsecurity_config.PodSecurityConfig()
-        plugins: list[Plugin] = [
-            PodSecurity(  # on by default, as in Kubernetes
-                namespace=lambda name: cache.cache(NAMESPACES).objects.get(
-                    NAMESPACES.storage_key(None, name)
-                ),
-                pods=lambda namespace: cache.cache(PODS).snapshot(namespace),
-                defaults=security.defaults,
-                exemptions=security.exemptions,
-                allow_privileged=settings.allow_privileged,
-            )
-        ]
-        if "NodeRestriction" in settings.enable_admission_plugins:
-            plugins.append(NodeRestriction())
-        if "RBAC" in settings.authorization_mode and authorizer is not None:
-            plugins.append(RbacEscalation(authorizer, rbac))
-        registry = Registry(
-            store,
-            cache,
-            RegistrySettings(
-                settings.service_cluster_ip_range,
-                settings.service_node_port_range,
-                settings.event_ttl,
-            ),
-            Admission(plugins),
-        )
-        await registry.ensure_namespaces(BOOTSTRAP_NAMESPACES)
-        if accounts is not None:
-
-            def lookup(resource: ResourceType, namespace: str | None, name: str) -> Any:
-                return cache.cache(resource).objects.get(resource.storage_key(namespace, name))
-
-            accounts.bind(lookup)
-            if accounts.admission_enabled:
-                registry.admission.append(
-                    admission.ServiceAccountAdmission(
-                        admission.getter(lambda key: lookup_key(cache, key), registry.get)
-                    )
-                )
-        if "RBAC" in settings.authorization_mode:
-            await reconcile.reconcile(registry)
-            await cache.wait_fresh()
-        reviews = Reviews(front.authenticator, authorizer or authz.Union([authz.AlwaysAllow()]))
-        app.state.store = store
-        app.state.cache = cache
-        app.state.handler = ResourceHandler(
-            registry,
-            cache,
-            settings.watch_bookmark_interval,
-            settings.min_request_timeout,
-            reviews=reviews,
-            kubelets=kubeletproxy.KubeletClient.from_settings(settings),
-            service_accounts=accounts,
-        )
-        front.authorizer = authorizer
-        controlplane = ControlPlane(settings, registry, authorizer, front.authenticator)
-        await controlplane.start()
-        logger.info(
-            "apiserver ready on %s:%d (etcd %s)", settings.bind_address, settings.port, store.server
-        )
         try:
+            await cache.start()
+            cache.on_event.append(lambda *_: metrics.CACHE_REVISION.set(cache.revision))
+            authorizer = build_authorizer(settings.authorization_mode, rbac, NodeAuthorizer(graph))
+            security = pod_security or podsecurity_config.PodSecurityConfig()
+            plugins: list[Plugin] = [
+                PodSecurity(  # on by default, as in Kubernetes
+                    namespace=lambda name: cache.cache(NAMESPACES).objects.get(
+                        NAMESPACES.storage_key(None, name)
+                    ),
+                    pods=lambda namespace: cache.cache(PODS).snapshot(namespace),
+                    defaults=security.defaults,
+                    exemptions=security.exemptions,
+                    allow_privileged=settings.allow_privileged,
+                )
+            ]
+            if "NodeRestriction" in settings.enable_admission_plugins:
+                plugins.append(NodeRestriction())
+            if "RBAC" in settings.authorization_mode and authorizer is not None:
+                plugins.append(RbacEscalation(authorizer, rbac))
+            registry = Registry(
+                store,
+                cache,
+                RegistrySettings(
+                    settings.service_cluster_ip_range,
+                    settings.service_node_port_range,
+                    settings.event_ttl,
+                ),
+                Admission(plugins),
+            )
+            await _until_etcd_answers(lambda: registry.ensure_namespaces(BOOTSTRAP_NAMESPACES))
+            app.state.openapi = await asyncio.to_thread(openapi_serving.Documents)
+            if accounts is not None:
+
+                def lookup(resource: ResourceType, namespace: str | None, name: str) -> Any:
+                    return cache.cache(resource).objects.get(resource.storage_key(namespace, name))
+
+                accounts.bind(lookup)
+                if accounts.admission_enabled:
+                    registry.admission.append(
+                        admission.ServiceAccountAdmission(
+                            admission.getter(lambda key: lookup_key(cache, key), registry.get)
+                        )
+                    )
+            if "RBAC" in settings.authorization_mode:
+                await _until_etcd_answers(lambda: reconcile.reconcile(registry))
+                await cache.wait_fresh()
+            reviews = Reviews(front.authenticator, authorizer or authz.Union([authz.AlwaysAllow()]))
+            if settings.etcd_compaction_interval > 0:
+                compactor = Compactor(
+                    store, CompactionSettings(interval=settings.etcd_compaction_interval)
+                )
+                tasks.append(_background(compactor.run(), "etcd-compactor"))
+            aggregator = Aggregator(
+                registry,
+                cache,
+                _front_proxy(settings),
+                loopback_services=frozenset(settings.aggregator_loopback_services),
+            )
+            await aggregator.start()
+            app.state.aggregator = aggregator
+            app.state.store = store
+            app.state.cache = cache
+            app.state.handler = ResourceHandler(
+                registry,
+                cache,
+                settings.watch_bookmark_interval,
+                WatchLimits(
+                    max_total=settings.max_watches,
+                    max_per_client=settings.max_watches_per_client,
+                    min_request_timeout=settings.min_request_timeout,
+                ),
+                reviews=reviews,
+                kubelets=kubeletproxy.KubeletClient.from_settings(settings),
+                service_accounts=accounts,
+                aggregator=aggregator,
+            )
+            front.authorizer = authorizer
+            app.state.controlplane = controlplane = ControlPlane(
+                settings, registry, authorizer, front.authenticator
+            )
+            await controlplane.start()
+            logger.info(
+                "apiserver ready on %s:%d (etcd %s)",
+                settings.bind_address,
+                settings.port,
+                ", ".join(store.servers),
+            )
             yield
         finally:
-            await controlplane.stop()
+            running_controlplane: ControlPlane | None = getattr(app.state, "controlplane", None)
+            if running_controlplane is not None:
+                await running_controlplane.stop()
+            running: Aggregator | None = getattr(app.state, "aggregator", None)
+            if running is not None:
+                await running.stop()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await cache.stop()
             await store.close()
             if front.auditor is not None:
@@ -252,8 +304,11 @@ def create_fastapi_app(
     @app.get("/apis", include_in_schema=False)
     @app.get("/apis/", include_in_schema=False)
     async def api_groups(request: Request) -> Response:
+        aggregator = getattr(request.app.state, "aggregator", None)
         return discovery_response(
-            request, discovery.api_group_list, lambda: discovery.aggregated_discovery(False)
+            request,
+            lambda: discovery.api_group_list(aggregated.api_groups(aggregator)),
+            lambda: discovery.aggregated_discovery(False, aggregated.aggregated_items(aggregator)),
         )
 
     @app.get("/version", include_in_schema=False)
@@ -278,21 +333,20 @@ def create_fastapi_app(
     async def prometheus() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    @app.get("/openapi/v2", include_in_schema=False)
+    async def openapi_v2(request: Request) -> Response:
+        return _openapi_documents(request).v2(request)
+
     @app.get("/openapi/v3", include_in_schema=False)
-    async def openapi_index() -> Response:
-        return wire.json_response(_cached_openapi_index())
+    async def openapi_index(request: Request) -> Response:
+        return _openapi_documents(request).index(request)
 
     @app.get("/openapi/v3/{path:path}", include_in_schema=False)
-    async def openapi_document(path: str) -> Response:
-        parts = [p for p in path.split("/") if p]
-        document = None
-        if parts[:1] == ["api"] and len(parts) == 2:
-            document = _cached_openapi_document("", parts[1])
-        elif parts[:1] == ["apis"] and len(parts) == 3:
-            document = _cached_openapi_document(parts[1], parts[2])
-        if document is None:
+    async def openapi_document(request: Request, path: str) -> Response:
+        response = _openapi_documents(request).group_version(request, path)
+        if response is None:
             raise errors.NotFound("the server could not find the requested resource")
-        return wire.json_response(document)
+        return response
 
     @app.exception_handler(errors.ApiError)
     async def api_error(request: Request, exc: errors.ApiError) -> Response:
@@ -313,17 +367,56 @@ def create_fastapi_app(
     return app
 
 
+def _etcd_tls(settings: ApiserverSettings) -> TlsFiles | None:
+    files = (settings.etcd_cafile, settings.etcd_certfile, settings.etcd_keyfile)
+    if not any(files):
+        return None
+    return TlsFiles(*(Path(f) if f else None for f in files))
+
+
+def _background(coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    task = asyncio.create_task(coroutine, name=name)
+    task.add_done_callback(_log_crash)
+    return task
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("task %s crashed", task.get_name(), exc_info=task.exception())
+
+
+async def _until_etcd_answers(action: Callable[[], Awaitable[None]]) -> None:
+    """Run a start-up step, waiting for etcd as long as it takes (it may start after us)."""
+    delay = 0.2
+    while True:
+        try:
+            await action()
+            return
+        except StoreError as e:
+            logger.warning("waiting for etcd: %s", e)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
 def lookup_key(cache: WatchCache, key: str) -> Any:
     """The object at an etcd key, from the watch cache (None when it holds none)."""
     parts = key.split("/", 3)
     return cache.caches[parts[2]].objects.get(key) if len(parts) > 2 else None
 
 
-@functools.cache
-def _cached_openapi_index() -> dict[str, Any]:
-    return openapi.openapi_v3_index()
+def _front_proxy(settings: ApiserverSettings) -> frontproxy.FrontProxy:
+    if settings.proxy_client_cert_file and settings.proxy_client_key_file:
+        assert settings.requestheader_client_ca_file is not None
+        return frontproxy.from_files(
+            settings.requestheader_client_ca_file,
+            settings.proxy_client_cert_file,
+            settings.proxy_client_key_file,
+        )
+    return frontproxy.ephemeral()
 
 
-@functools.cache
-def _cached_openapi_document(group: str, version: str) -> dict[str, Any] | None:
-    return openapi.openapi_v3_group_version(group, version)
+def _openapi_documents(request: Request) -> openapi_serving.Documents:
+    documents: openapi_serving.Documents | None = getattr(request.app.state, "openapi", None)
+    if documents is None:  # built at start-up; only a request racing the start builds it
+        documents = request.app.state.openapi = openapi_serving.Documents()
+    return documents

@@ -17,17 +17,27 @@ ADMISSION_PLUGINS = ("NodeRestriction", "PodSecurity")
 @dataclass(frozen=True)
 class ApiserverSettings:
     etcd_servers: tuple[str, ...] = ("http://127.0.0.1:2379",)
-    """etcd client URLs; the first one is used."""
+    """etcd client URLs (every member; one is used at a time, the next when it fails)."""
+    etcd_cafile: str | None = None
+    """CA that signed etcd's serving certificate (for https:// endpoints)."""
+    etcd_certfile: str | None = None
+    """Client certificate the apiserver presents to etcd (`--client-cert-auth`)."""
+    etcd_keyfile: str | None = None
+    """Private key of that client certificate."""
+    etcd_compaction_interval: float = 300.0
+    """Seconds between etcd compactions (Kubernetes' default 5m); 0 never compacts."""
     bind_address: str = "127.0.0.1"
     """Address to listen on (loopback by default)."""
     advertise_address: str | None = None
-    """Address the `kubernetes` Service's Endpoints hold for this apiserver (default: the
-    bind address, or the default route's interface address when that is loopback or 0.0.0.0,
-    as in Kubernetes: Endpoints may not hold loopback addresses)."""
+    """Address the `kubernetes` Service's Endpoints hold for this apiserver (pods reach it
+    there). Default: the bind address, or the default route's interface address when that is
+    loopback or 0.0.0.0, as in Kubernetes (Endpoints may not hold loopback addresses). Given
+    explicitly and outside the bind address, it is listened on too (`listeners`)."""
     endpoint_reconciler_type: str = "lease"
     """`lease`: every live apiserver holds an identity Lease and is in the `kubernetes`
-    Endpoints; `none`: no identity Lease, the Endpoints are left alone (the apiserver writes
-    nothing of its own). (`master-count` is taken as `lease`: no count is needed.)"""
+    Endpoints; `none`: no identity Lease, the Service and Endpoints are left alone (the
+    apiserver writes nothing of its own). (`master-count` is taken as `lease`: no count is
+    needed.)"""
     identity_lease_duration_seconds: int = 15
     """Life of this apiserver's identity Lease without renewal (Kubernetes: 3600; minik8s also
     takes a dead apiserver out of the `kubernetes` Endpoints with it)."""
@@ -69,7 +79,12 @@ class ApiserverSettings:
     watch_bookmark_interval: float = 30.0
     """Seconds between BOOKMARK events on watches that allow them."""
     min_request_timeout: float = 1800.0
-    """Watches without timeoutSeconds end after this many seconds times 1..2."""
+    """Watches without timeoutSeconds end after this many seconds times 1..2; a longer
+    timeoutSeconds is cut to twice this."""
+    max_watches: int = 20_000
+    """Open watches in all; more get 429 (0: no cap)."""
+    max_watches_per_client: int = 5_000
+    """Open watches of one user (or one address without authentication); 0: no cap."""
     encryption_provider_config: str | None = None
     """EncryptionConfiguration file: the resources it names are encrypted in etcd."""
     service_account_issuer: tuple[str, ...] = ()
@@ -90,6 +105,14 @@ class ApiserverSettings:
     otherwise they are a 422 `disallowed by cluster policy`."""
     admission_control_config_file: str | None = None
     """AdmissionConfiguration file: the PodSecurity plugin's defaults and exemptions."""
+    proxy_client_cert_file: str | None = None
+    """The front-proxy client certificate shown to extension apiservers (else one is made)."""
+    proxy_client_key_file: str | None = None
+    requestheader_client_ca_file: str | None = None
+    """The CA of the front-proxy certificate, published for extension apiservers."""
+    aggregator_loopback_services: tuple[str, ...] = ()
+    """`namespace/name` of Services whose extension server runs on this machine, reached at
+    127.0.0.1 and the Service port's targetPort (minik8s' own metrics server)."""
     audit: AuditOptions = field(default_factory=AuditOptions)
     """`--audit-*`: the policy, the log file and the webhook (off by default)."""
     log_level: str = "info"
@@ -102,6 +125,13 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
     parser.add_argument(
         "--etcd-servers", default="http://127.0.0.1:2379", help="comma-separated etcd client URLs"
     )
+    parser.add_argument("--etcd-cafile", default=None, help="CA of etcd's serving certificate")
+    parser.add_argument("--etcd-certfile", default=None, help="client certificate for etcd")
+    parser.add_argument("--etcd-keyfile", default=None, help="key of the etcd client certificate")
+    parser.add_argument(
+        "--etcd-compaction-interval", type=options.duration, default="5m",
+        help="how often etcd is compacted (0: never)",
+    )  # fmt: skip
     parser.add_argument("--bind-address", default="127.0.0.1")
     parser.add_argument("--advertise-address", default=None, type=_ip)
     parser.add_argument(
@@ -133,6 +163,13 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
     parser.add_argument("--watch-cache-size", type=int, default=10_000)
     parser.add_argument("--watch-bookmark-interval", type=options.positive_duration, default=30.0)
     parser.add_argument("--min-request-timeout", type=float, default=1800.0)
+    parser.add_argument(
+        "--max-watches", type=int, default=20_000, help="open watches in all (0: no cap)"
+    )
+    parser.add_argument(
+        "--max-watches-per-client", type=int, default=5_000,
+        help="open watches of one user or address (0: no cap)",
+    )  # fmt: skip
     options.add_logging_flags(parser)
     parser.add_argument("--encryption-provider-config", default=None)
     parser.add_argument("--service-account-issuer", action="append", default=[])
@@ -145,10 +182,35 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
     parser.add_argument("--service-account-jwks-uri", default=None)
     options.bool_flag(parser, "--allow-privileged", False)
     parser.add_argument("--admission-control-config-file", default=None)
+    parser.add_argument("--proxy-client-cert-file", default=None)
+    parser.add_argument("--proxy-client-key-file", default=None)
+    parser.add_argument("--requestheader-client-ca-file", default=None)
+    options.bool_flag(
+        parser, "--enable-aggregator-routing", True,
+        "accepted for compatibility: extension servers are always reached at their Endpoints' "
+        "addresses",
+    )  # fmt: skip
+    parser.add_argument(
+        "--aggregator-loopback-services", default="",
+        help="comma-separated namespace/name of Services that APIServices reach at 127.0.0.1 "
+        "and the port's targetPort (minik8s: extension servers running on this machine)",
+    )  # fmt: skip
     add_audit_flags(parser)
     args = parser.parse_args(argv)
+    front_proxy = (
+        args.proxy_client_cert_file,
+        args.proxy_client_key_file,
+        args.requestheader_client_ca_file,
+    )
+    if any(front_proxy) and not all(front_proxy):
+        parser.error(
+            "--proxy-client-cert-file, --proxy-client-key-file and "
+            "--requestheader-client-ca-file go together"
+        )
     if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
         parser.error("--tls-cert-file and --tls-private-key-file go together")
+    if bool(args.etcd_certfile) != bool(args.etcd_keyfile):
+        parser.error("--etcd-certfile and --etcd-keyfile go together")
     modes = tuple(m.strip() for m in args.authorization_mode.split(",") if m.strip())
     unknown = [m for m in modes if m not in AUTHORIZATION_MODES]
     if unknown or not modes:
@@ -176,10 +238,10 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         parser.error("--identity-lease-duration-seconds must exceed the renew interval")
     return options.settings_from(
         ApiserverSettings, args,
+        etcd_servers=tuple(s.strip() for s in args.etcd_servers.split(",") if s.strip()),
         endpoint_reconciler_type=(
             "none" if args.endpoint_reconciler_type == "none" else "lease"
         ),
-        etcd_servers=tuple(s.strip() for s in args.etcd_servers.split(",") if s.strip()),
         authorization_mode=modes,
         enable_admission_plugins=plugins,
         service_node_port_range=(low, high),
@@ -187,6 +249,7 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         service_account_key_file=tuple(args.service_account_key_file),
         api_audiences=tuple(a.strip() for a in args.api_audiences.split(",") if a.strip()),
         service_account_max_token_expiration=int(args.service_account_max_token_expiration),
+        aggregator_loopback_services=_loopback_services(parser, args.aggregator_loopback_services),
         audit=audit_options(args),
     )  # fmt: skip
 
@@ -196,6 +259,14 @@ def _ip(text: str) -> str:
         return str(ipaddress.ip_address(text))
     except ValueError as e:
         raise argparse.ArgumentTypeError(f"not an IP address: {text!r}") from e
+
+
+def _loopback_services(parser: argparse.ArgumentParser, text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    for name in names:
+        if name.count("/") != 1 or not all(name.split("/")):
+            parser.error(f"--aggregator-loopback-services: {name!r} is not namespace/name")
+    return names
 
 
 def _whole_seconds(text: str) -> int:

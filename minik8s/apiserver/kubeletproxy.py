@@ -25,6 +25,7 @@ from starlette.responses import Response, StreamingResponse
 from minik8s.api import errors
 from minik8s.api.meta import Object
 from minik8s.api.resources import NODES, PODS
+from minik8s.apiserver import params
 from minik8s.apiserver.registry import Registry
 
 logger = logging.getLogger(__name__)
@@ -167,10 +168,14 @@ class KubeletClient:
     async def logs(
         self, registry: Registry, namespace: str, name: str, query: QueryParams
     ) -> Response:
+        for numeric in ("tailLines", "sinceSeconds", "limitBytes"):  # 400 here, not at the kubelet
+            params.integer(query, numeric)
+        for flag in ("follow", "timestamps", "previous"):
+            params.boolean(query, flag)
         kubelet, container = await _node_of(registry, namespace, name, query.get("container"))
-        params = {k: query[k] for k in LOG_PARAMS if k in query}
+        forwarded = {k: query[k] for k in LOG_PARAMS if k in query}
         path = f"/containerLogs/{namespace}/{name}/{container}"
-        client, upstream = await self._open(kubelet, "GET", path, params)
+        client, upstream = await self._open(kubelet, "GET", path, forwarded)
         response = await self._relay(client, upstream, f"log stream of {namespace}/{name}", "")
         response.headers["content-type"] = "text/plain"
         return response

@@ -1,10 +1,11 @@
 """The `kubernetes` Service in `default` and its Endpoints: every live apiserver.
 
 As Kubernetes' controlplane does: the Service gets the first address of the Service range
-(10.96.0.1) and port 443 (`https`); its Endpoints list the apiservers that are alive, from
-their identity Leases (`controlplane/endpoints_plan.py`, the `lease` endpoint reconciler):
-an apiserver that stops is removed at once, one that dies when its Lease expires. Whatever
-someone else changes is put back at the next round.
+(10.96.0.1) and port 443 (`https`) → the apiservers' secure port; its Endpoints list the
+apiservers that are alive, from their identity Leases (`controlplane/endpoints_plan.py`, the
+`lease` endpoint reconciler run by `controlplane/identity.py`): an apiserver that stops is
+removed at once, one that dies when its Lease expires. Whatever someone else changes (the
+Service's ports, the Endpoints) is put back at the next round.
 """
 
 from __future__ import annotations
@@ -56,15 +57,27 @@ class KubernetesService:
         self.port = port
 
     async def ensure_service(self) -> None:
+        """Create the Service, or put its ports back when someone changed them."""
+        wanted = desired_service(self.service_cidr, self.port)
         try:
-            await self.registry.get(SERVICES, NAMESPACE, NAME)
+            current = await self.registry.get(SERVICES, NAMESPACE, NAME)
         except errors.NotFound:
-            wanted = desired_service(self.service_cidr, self.port)
             try:
                 await self.registry.create(SERVICES, NAMESPACE, wanted)
             except errors.AlreadyExists:
                 return  # another apiserver made it meanwhile
             logger.info("created service %s/%s at %s", NAMESPACE, NAME, wanted["spec"]["clusterIP"])
+            return
+        ports = (current.get("spec") or {}).get("ports") or []
+        if _port_view(ports) == _port_view(wanted["spec"]["ports"]):
+            return
+        updated = {**current, "spec": {**current["spec"], "ports": wanted["spec"]["ports"]}}
+        updated["metadata"] = dict(current["metadata"])  # its resourceVersion: compare-and-swap
+        try:
+            await self.registry.update(SERVICES, NAMESPACE, NAME, updated)
+        except errors.Conflict:
+            return  # changed meanwhile (another apiserver?): the next round looks again
+        logger.info("service %s/%s: ports set back from %s", NAMESPACE, NAME, _port_view(ports))
 
     async def set_endpoints(self, endpoints: list[tuple[str, int]]) -> None:
         """Make the Endpoints list exactly `endpoints` (none: no subsets)."""
@@ -92,6 +105,13 @@ class KubernetesService:
             ENDPOINTS, NAMESPACE, NAME, {**current, "metadata": metadata, "subsets": subsets}
         )
         logger.info("endpoints %s/%s: %s", NAMESPACE, NAME, _show(endpoints))
+
+
+def _port_view(ports: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [
+        (p.get("name"), p.get("port"), p.get("protocol") or "TCP", p.get("targetPort"))
+        for p in ports
+    ]
 
 
 def _show(endpoints: list[tuple[str, int]]) -> str:

@@ -15,6 +15,7 @@ import orjson
 
 from minik8s.api import defaults, errors, patch, times, validation
 from minik8s.api.meta import Object
+from minik8s.api.patch import DecodedPatch
 from minik8s.api.resources import (
     CERTIFICATESIGNINGREQUESTS,
     EVENTS,
@@ -29,6 +30,10 @@ from minik8s.apiserver import (
     admission_storage,
     allocators,
     certificates,
+    conversion,
+    fieldvalidation,
+    managedfields,
+    params,
     serviceallocation,
     strategy,
 )
@@ -158,6 +163,7 @@ class Registry:
         resourceVersion unset: a consistent read (the cache first catches up with etcd);
         "0": whatever the cache holds; N: the cache holds at least revision N.
         """
+        self.cache.check_serving()
         if not resource_version:
             await self.cache.wait_fresh()
         elif resource_version != "0":
@@ -169,15 +175,35 @@ class Registry:
 
     # -- create -------------------------------------------------------------------------------
     async def create(
-        self, resource: ResourceType, namespace: str | None, body: Any, dry_run: bool = False
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        body: Any,
+        dry_run: bool = False,
+        manager: str = "unknown",
+        applied: bool = False,
+        field_validation: str = params.DEFAULT_FIELD_VALIDATION,
     ) -> Object:
-        return await self._create(resource, namespace, body, dry_run)
+        """Create; `manager` is the field manager recorded in managedFields (`applied`: the
+        body is the result of a server-side apply and already carries them)."""
+        return await self._create(
+            resource, namespace, body, dry_run, manager, applied, field_validation
+        )
 
     async def _create(
-        self, resource: ResourceType, namespace: str | None, body: Any, dry_run: bool
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        body: Any,
+        dry_run: bool,
+        manager: str,
+        applied: bool,
+        field_validation: str,
     ) -> Object:
         obj = strategy.check_type(resource, body)
+        fieldvalidation.check(resource.api_version, resource.kind, obj, field_validation)
         strategy.check_namespace(resource, obj, namespace)
+        applied_fields = obj["metadata"].get("managedFields") if applied else None
         strategy.prepare_for_create(resource, obj)
         name = obj["metadata"].get("name") or ""
         if resource.namespaced:
@@ -197,6 +223,10 @@ class Registry:
             if resource is SERVICES:
                 obj = clone(unassigned)
                 self._assign_addresses(obj, None, taken)
+            if applied_fields:
+                obj["metadata"]["managedFields"] = applied_fields
+            else:
+                managedfields.track(resource, None, obj, manager)
             if dry_run:
                 return obj
             try:
@@ -310,9 +340,12 @@ class Registry:
         body: Any,
         subresource: str | None = None,
         dry_run: bool = False,
+        manager: str = "unknown",
+        field_validation: str = params.DEFAULT_FIELD_VALIDATION,
     ) -> Object:
         """PUT of the object or of its `status`/`finalize` subresource."""
         new = strategy.check_type(resource, body)
+        fieldvalidation.check(resource.api_version, resource.kind, new, field_validation)
         strategy.check_namespace(resource, new, namespace)
         if new["metadata"].get("name") not in (None, name):
             raise errors.BadRequest(
@@ -327,7 +360,9 @@ class Registry:
                 resource,
                 namespace,
                 name,
-                lambda old: self._apply_update(resource, clone(new), old, subresource, taken),
+                lambda old: self._apply_update(
+                    resource, clone(new), old, subresource, manager, taken=taken
+                ),
                 precondition_rv=precondition,
                 dry_run=dry_run,
             )
@@ -358,8 +393,13 @@ class Registry:
         new: Object,
         old: Object,
         subresource: str | None,
+        manager: str,
+        applied: bool = False,
         taken: serviceallocation.Taken | None = None,
     ) -> Object:
+        """`new` checked and completed as an update of `old` (its managedFields recorded for
+        `manager`, unless `applied`: a server-side apply computed them already)."""
+        sent = (new.get("metadata") or {}).get("managedFields")
         if resource is CERTIFICATESIGNINGREQUESTS:
             result = certificates.prepare_for_update(new, old, subresource)
         elif subresource == "status":
@@ -384,6 +424,10 @@ class Registry:
         self.validating.validate(UPDATE, resource, subresource, result, old)
         if resource is SERVICES and subresource is None:
             self._assign_addresses(result, old, taken or serviceallocation.Taken())
+        if applied:
+            result.setdefault("metadata", {})["managedFields"] = sent
+        else:
+            managedfields.track(resource, old, result, manager, subresource, sent)
         return result
 
     async def patch(
@@ -391,14 +435,34 @@ class Registry:
         resource: ResourceType,
         namespace: str | None,
         name: str,
-        body: bytes,
-        content_type: str,
+        body: DecodedPatch,
         subresource: str | None = None,
         dry_run: bool = False,
+        manager: str = "unknown",
+        force: bool = False,
+        converter: conversion.Converter | None = None,
+        field_validation: str = params.DEFAULT_FIELD_VALIDATION,
     ) -> Object:
+        """PATCH of any type; an apply patch (`application/apply-patch+yaml`) is server-side
+        apply by `manager` (creating the object when it does not exist). With `converter`,
+        the patch applies to the object in the converter's served version (`resource` is the
+        stored one)."""
+        is_apply = body.media_type == patch.APPLY_PATCH
+        config = patch.check_apply_configuration(body.document) if is_apply else None
+        served = converter.served if converter is not None else resource
+
         def mutate(old: Object, taken: serviceallocation.Taken) -> Object:
-            patched = patch.apply_patch(clone(old), body, content_type, resource.kind)
-            patched = strategy.check_type(resource, patched)
+            view = converter.from_storage(old) if converter is not None else clone(old)
+            if config is not None:
+                patched = managedfields.apply(served, view, config, manager, force, subresource)
+            else:
+                patched = patch.apply_decoded(view, body, served.kind)
+            patched = strategy.check_type(served, patched)
+            fieldvalidation.check(
+                served.api_version, served.kind, patched, field_validation, patched=True
+            )
+            if converter is not None:
+                patched = converter.to_storage(patched)
             patched["metadata"]["name"] = name
             if resource.namespaced:
                 patched["metadata"]["namespace"] = namespace
@@ -406,7 +470,15 @@ class Registry:
             wanted = patched["metadata"].get("resourceVersion")
             if wanted and wanted != old["metadata"].get("resourceVersion"):
                 raise self._conflict(resource, name)
-            return self._apply_update(resource, patched, old, subresource, taken)
+            return self._apply_update(
+                resource,
+                patched,
+                old,
+                subresource,
+                manager,
+                applied=config is not None,
+                taken=taken,
+            )
 
         async def attempt(taken: serviceallocation.Taken) -> Object:
             obj, _ = await self.guaranteed_update(
@@ -417,12 +489,22 @@ class Registry:
         try:
             obj = await self._allocating(resource, name, attempt)
         except errors.NotFound:
-            if content_type.split(";")[0].strip() != "application/apply-patch+yaml":
+            if config is None or subresource is not None:
                 raise
             # Server-side apply creates what does not exist yet.
-            applied = patch.apply_patch({}, body, content_type, resource.kind)
-            applied.setdefault("metadata", {})["name"] = name
-            return await self.create(resource, namespace, applied, dry_run=dry_run)
+            created = managedfields.apply(served, None, config, manager, force)
+            created.setdefault("metadata", {})["name"] = name
+            if converter is not None:
+                created = converter.to_storage(created)
+            return await self.create(
+                resource,
+                namespace,
+                created,
+                dry_run=dry_run,
+                manager=manager,
+                applied=True,
+                field_validation=field_validation,
+            )
         return obj
 
     # -- delete -------------------------------------------------------------------------------
@@ -505,13 +587,19 @@ class Registry:
         raise self._conflict(resource, name, "too many concurrent updates; please try again")
 
     # -- subresources -------------------------------------------------------------------------
-    async def bind(self, namespace: str, name: str, body: Any) -> None:
-        if not isinstance(body, dict):
-            raise errors.BadRequest("the body of the request must be a Binding object")
-        target = body.get("target") or {}
-        node = target.get("name")
-        if not node:
-            raise errors.invalid_object("Binding", name, [errors.required("target.name")])
+    async def bind(
+        self,
+        namespace: str,
+        name: str,
+        body: Any,
+        field_validation: str = params.DEFAULT_FIELD_VALIDATION,
+    ) -> None:
+        fieldvalidation.check_typed("v1", "Binding", body, "Binding")
+        fieldvalidation.check("v1", "Binding", body, field_validation)
+        causes = validation.validate_binding(body)
+        if causes:
+            raise errors.invalid_object("Binding", name, causes)
+        node = body["target"]["name"]
 
         def assign(pod: Object) -> Object:
             spec = pod.setdefault("spec", {})
@@ -551,8 +639,12 @@ class Registry:
         name: str,
         scale: Any,
         dry_run: bool = False,
+        manager: str = "unknown",
+        field_validation: str = params.DEFAULT_FIELD_VALIDATION,
     ) -> Object:
-        if not isinstance(scale, dict) or not isinstance(scale.get("spec", {}), dict):
+        fieldvalidation.check_typed("autoscaling/v1", "Scale", scale, "Scale")
+        fieldvalidation.check("autoscaling/v1", "Scale", scale, field_validation)
+        if not isinstance(scale.get("spec") or {}, dict):
             raise errors.BadRequest("the body of the request must be a Scale object")
         replicas = (scale.get("spec") or {}).get("replicas", 0)
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
@@ -566,7 +658,10 @@ class Registry:
         def set_replicas_from(old: Object) -> Object:
             new = clone(old)
             new.setdefault("spec", {})["replicas"] = replicas
-            return self._apply_update(resource, new, old, None)
+            new.setdefault("metadata", {}).pop("managedFields", None)
+            scaled = self._apply_update(resource, new, old, None, manager, applied=True)
+            managedfields.track(resource, old, scaled, manager, "scale")
+            return scaled
 
         obj, _ = await self.guaranteed_update(
             resource,
@@ -583,14 +678,17 @@ class Registry:
         resource: ResourceType,
         namespace: str,
         name: str,
-        body: bytes,
-        content_type: str,
+        body: DecodedPatch,
         dry_run: bool = False,
+        manager: str = "unknown",
+        field_validation: str = params.DEFAULT_FIELD_VALIDATION,
     ) -> Object:
         current = await self.get_scale(resource, namespace, name)
-        patched = patch.apply_patch(current, body, content_type, "Scale")
+        patched = patch.apply_decoded(current, body, "Scale")
         patched.setdefault("metadata", {}).pop("resourceVersion", None)
-        return await self.update_scale(resource, namespace, name, patched, dry_run)
+        return await self.update_scale(
+            resource, namespace, name, patched, dry_run, manager, field_validation
+        )
 
     async def ensure_namespaces(self, names: tuple[str, ...]) -> None:
         for ns in names:

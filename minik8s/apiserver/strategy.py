@@ -8,13 +8,13 @@ subresource of kinds that have one; spec changes bump `metadata.generation`.
 from __future__ import annotations
 
 import random
-import time
 import uuid
 from typing import Any
 
 from minik8s.api import errors, secret, times
 from minik8s.api.meta import Object
 from minik8s.api.resources import NAMESPACES, PODS, SECRETS, ResourceType
+from minik8s.apiserver import service_strategy
 
 SERVER_OWNED_METADATA = (
     "uid",
@@ -29,6 +29,22 @@ STATUS_RESET_ON_CREATE = ("Deployment", "ReplicaSet", "DaemonSet", "StatefulSet"
                           "PodDisruptionBudget", "CertificateSigningRequest")  # fmt: skip
 """Kinds whose status a create may not set (defaulting then fills what they start with)."""
 _GENERATE_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+RETURNS_DELETED_OBJECT = frozenset(
+    {
+        ("", "Pod"), ("", "Service"), ("", "ServiceAccount"), ("", "PersistentVolume"),
+        ("", "PersistentVolumeClaim"), ("", "PodTemplate"), ("", "ResourceQuota"),
+        ("storage.k8s.io", "StorageClass"), ("storage.k8s.io", "CSIDriver"),
+        ("storage.k8s.io", "CSINode"), ("storage.k8s.io", "VolumeAttachment"),
+    }
+)  # fmt: skip
+"""Kinds whose registry sets `ReturnDeletedObject`: a delete that completes answers with the
+object; every other kind answers with a `Status` naming it (uid included)."""
+
+
+def returns_deleted_object(resource: ResourceType) -> bool:
+    return (resource.group, resource.kind) in RETURNS_DELETED_OBJECT
 
 
 def has_status_subresource(resource: ResourceType) -> bool:
@@ -60,7 +76,8 @@ def check_type(resource: ResourceType, obj: Any) -> Object:
         raise errors.BadRequest("metadata must be an object")
     obj["apiVersion"] = resource.api_version
     obj["kind"] = resource.kind
-    obj.setdefault("metadata", {})
+    if metadata is None:  # absent, or JSON null
+        obj["metadata"] = {}
     if resource is SECRETS:
         secret.convert_from_v1(obj)
     return obj
@@ -114,6 +131,8 @@ def prepare_for_update(resource: ResourceType, new: Object, old: Object) -> None
             new["status"] = old["status"]
         else:
             new.pop("status", None)
+    if resource.kind == "Service":
+        service_strategy.drop_type_dependent_fields(new, old)
     if resource.kind == "Pod":  # changed only through pods/<name>/ephemeralcontainers
         ephemeral = (old.get("spec") or {}).get("ephemeralContainers")
         spec = new.get("spec")
@@ -188,6 +207,12 @@ def mark_terminating(obj: Object, grace_seconds: int, finalizers_to_add: list[st
     existing = metadata.get("deletionGracePeriodSeconds")
     if metadata.get("deletionTimestamp") and existing is not None and grace_seconds >= existing:
         return finalizers != before
-    metadata["deletionTimestamp"] = times.format_timestamp(time.time() + grace_seconds)
+    metadata["deletionTimestamp"] = deletion_deadline(grace_seconds)
     metadata["deletionGracePeriodSeconds"] = grace_seconds
     return True
+
+
+def deletion_deadline(grace_seconds: int) -> str:
+    """Now plus `grace_seconds` (any int64), as an RFC 3339 time; a grace period that ends
+    after year 9999 ends at its last second."""
+    return times.format_time(times.add_seconds(times.utc_now(), grace_seconds))

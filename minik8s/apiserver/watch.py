@@ -93,6 +93,7 @@ class WatchStream:
 
     async def open(self) -> None:
         """Register with the cache; raises Expired (410) for a too old resourceVersion."""
+        self.cache.check_serving()
         rv = self.request.resource_version
         since: int | None = None
         if rv and rv != "0":

@@ -14,11 +14,10 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from minik8s.api import errors as api_errors
 from minik8s.api.meta import Object
-from minik8s.api.resources import RESOURCES, ResourceType
+from minik8s.api.resources import RESOURCES, ResourceType, is_storage_version
 from minik8s.store import errors as store_errors
 from minik8s.store.etcd import EtcdStore, StoreEvent
 
@@ -138,8 +137,20 @@ class ResourceCache:
         return [e for e in self.events if e.revision > revision]
 
 
+class RestoreDetected(Exception):
+    """etcd is not the history the cache followed: its revision went back, or its cluster ID
+    changed (a restore from a snapshot, or another etcd on the same address)."""
+
+
 class WatchCache:
-    """Keeps every ResourceCache current from one etcd watch over `/registry/`."""
+    """Keeps every ResourceCache current from one etcd watch over `/registry/`.
+
+    A supervisor task owns the watch: an event that cannot be applied is logged and skipped,
+    any other failure of the loop is logged and the cache relists and resumes (backing off),
+    and `ready` (what `/readyz` and every list and watch check) is clear until the cache
+    holds a complete, current view again. After an etcd restore the cache refuses to serve
+    (503) until it has relisted, so clients never see a view newer than the store.
+    """
 
     def __init__(
         self,
@@ -151,11 +162,20 @@ class WatchCache:
         self.store = store
         self.watcher_capacity = watcher_capacity
         self.resync_wait = resync_wait
-        self.caches = {r.plural: ResourceCache(r, capacity) for r in RESOURCES}
+        self.caches = {
+            r.plural: ResourceCache(r, capacity) for r in RESOURCES if is_storage_version(r)
+        }
         self.revision = 0
         self._revision_changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
+        self._follower: asyncio.Task[None] | None = None
+        self._cluster_id: int | None = None
+        """The etcd cluster ID the cache listed from."""
         self.ready = asyncio.Event()
+        self.restarts = 0
+        """How many times the watch loop failed and was restarted (for metrics and tests)."""
+        self.skipped_events = 0
+        """Events that could not be applied (undecodable values, failing callbacks)."""
         self.on_event: list[Callable[[ResourceType, str, Object, Object | None], None]] = []
         """Called with (resource, "PUT" | "DELETE", object, previous) for every change."""
         self.on_reset: list[Callable[[], None]] = []
@@ -164,10 +184,13 @@ class WatchCache:
     def cache(self, resource: ResourceType) -> ResourceCache:
         return self.caches[resource.plural]
 
-    async def start(self) -> None:
-        await self._relist()
-        self._task = asyncio.create_task(self._run(), name="watch-cache")
+    async def start(self, timeout: float | None = None) -> None:
+        """Start the supervisor and wait for the first complete list (forever by default:
+        etcd may still be starting)."""
+        self._task = asyncio.create_task(self._supervise(), name="watch-cache")
         self._task.add_done_callback(_log_crash)
+        async with asyncio.timeout(timeout):
+            await self.ready.wait()
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -179,6 +202,22 @@ class WatchCache:
             self._task = None
         self.close_watchers()
 
+    def check_serving(self) -> None:
+        """503 while the cache is not a complete, current view (relisting)."""
+        if not self.ready.is_set():
+            raise api_errors.ServiceUnavailable(
+                "the apiserver's watch cache is not ready (relisting from etcd); retry shortly",
+                retry_after_seconds=1,
+            )
+
+    def relist_soon(self, reason: str) -> None:
+        """Stop serving and relist (called when a check finds etcd restored)."""
+        if self.ready.is_set():
+            logger.warning("watch cache: %s; relisting before serving again", reason)
+        self.ready.clear()
+        if self._follower is not None and not self._follower.done():
+            self._follower.cancel()
+
     async def _relist(self) -> None:
         items, revision = await self.store.list("/registry/")
         by_resource: dict[str, dict[str, Object]] = {plural: {} for plural in self.caches}
@@ -188,47 +227,91 @@ class WatchCache:
                 by_resource[parts[2]][item.key] = item.value
         for plural, cache in self.caches.items():
             cache.reset(by_resource[plural], revision)
-        await self._advance(revision)
+        self._cluster_id = self.store.cluster_id
+        went_back = revision < self.revision
+        self.revision = revision  # may go back, after a restore
+        async with self._revision_changed:
+            self._revision_changed.notify_all()
         for callback in self.on_reset:
             callback()
         self.ready.set()
-        logger.info("watch cache listed %d objects at revision %d", len(items), revision)
+        logger.info(
+            "watch cache listed %d objects at revision %d%s",
+            len(items),
+            revision,
+            " (etcd's history went back: restored)" if went_back else "",
+        )
 
-    async def _run(self) -> None:
-        delay = 0.1
+    async def _supervise(self) -> None:
+        delay, needs_list = 0.1, True
         while True:
             try:
-                async for event in self.store.watch("/registry/", self.revision + 1):
-                    self._dispatch(event)
-                    await self._advance(event.revision)
-                    delay = 0.1
-                raise store_errors.StoreUnavailable("the etcd watch ended")
+                if needs_list:
+                    await self._relist()
+                    needs_list = False
+                self._follower = asyncio.create_task(self._follow(), name="watch-cache-follow")
+                try:
+                    await asyncio.shield(self._follower)
+                except asyncio.CancelledError:
+                    if not self._follower.cancelled():
+                        self._follower.cancel()  # the supervisor itself is being stopped
+                        raise
+                    needs_list = True  # relist_soon() stopped the follower
+                    continue
             except store_errors.Compacted as e:
                 logger.warning("etcd compacted past the watch cache (%s); relisting", e)
-                await self._retry(self._relist)
-            except store_errors.StoreUnavailable as e:
-                logger.warning(
-                    "etcd watch broke: %s; resuming from %d in %.1fs", e, self.revision + 1, delay
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                needs_list = True
+                continue
+            except RestoreDetected as e:
+                self.relist_soon(str(e))
+                needs_list = True
+                continue
+            except store_errors.StoreError as e:  # logged once by the store while etcd is down
+                logger.debug("watch cache: %s; retrying in %.1fs", e, delay)
+            except Exception:
+                self.restarts += 1
+                logger.exception("watch cache loop failed; relisting in %.1fs", delay)
+                self.ready.clear()
+                needs_list = True
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
-    async def _retry(self, action: Callable[[], Any]) -> None:
-        delay = 0.1
-        while True:
+    async def _follow(self) -> None:
+        """Watch from the cache's revision on; returns only by raising."""
+        seen = self.revision
+        current = await self.store.current_revision()
+        self._check_same_history(current, seen)
+        async for event in self.store.watch("/registry/", self.revision + 1):
+            if event.revision <= self.revision and event.type != "PROGRESS":
+                raise RestoreDetected(f"etcd sent revision {event.revision} after {self.revision}")
             try:
-                await action()
-                return
-            except store_errors.StoreError as e:
-                logger.warning("watch cache relist failed: %s; retrying in %.1fs", e, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                self._dispatch(event)
+            except Exception:
+                self.skipped_events += 1
+                logger.exception(
+                    "watch cache: skipping %s %s at revision %d", event.type, event.key,
+                    event.revision,
+                )  # fmt: skip
+            await self._advance(event.revision)
+        raise store_errors.StoreUnavailable("the etcd watch ended")
+
+    def _check_same_history(self, current_revision: int, seen: int) -> None:
+        """`current_revision` was read from etcd after the cache had seen revision `seen`
+        (never the other way round: the cache may move on during the read); less than that
+        means etcd's history went back."""
+        cluster_id = self.store.cluster_id
+        if self._cluster_id is not None and cluster_id not in (None, self._cluster_id):
+            raise RestoreDetected(f"etcd's cluster ID is {cluster_id:x}, not {self._cluster_id:x}")
+        if current_revision < seen:
+            raise RestoreDetected(
+                f"etcd's revision {current_revision} is behind the cache's {seen}"
+            )
 
     def _dispatch(self, event: StoreEvent) -> None:
         parts = event.key.split("/", 3)
         cache = self.caches.get(parts[2]) if len(parts) > 2 else None
-        if cache is None or event.type == "UNREADABLE":
-            return  # the revision still counts (see _run)
+        if cache is None or event.type in ("UNREADABLE", "PROGRESS"):
+            return  # not a resource, or nothing to apply: the revision still counts (_follow)
         previous = cache.objects.get(event.key)
         cache.apply(event)
         for callback in self.on_event:
@@ -257,8 +340,17 @@ class WatchCache:
             ) from e
 
     async def wait_fresh(self) -> None:
-        """Wait until the cache reflects every write committed before this call."""
-        await self.wait_for_revision(await self.store.current_revision())
+        """Wait until the cache reflects every write committed before this call (503 while
+        it relists; a restored etcd found here makes it relist)."""
+        self.check_serving()
+        seen = self.revision
+        current = await self.store.current_revision()
+        try:
+            self._check_same_history(current, seen)
+        except RestoreDetected as e:
+            self.relist_soon(str(e))
+            self.check_serving()
+        await self.wait_for_revision(current)
 
     def add_watcher(
         self,
@@ -274,11 +366,11 @@ class WatchCache:
         """
         cache = self.cache(resource)
         initial: list[CachedEvent] | list[Object]
+        watcher = Watcher(namespace, node_name, self.watcher_capacity)
         if since is None:
             initial = cache.snapshot(namespace)
-        else:
-            initial = cache.events_after(since)
-        watcher = Watcher(namespace, node_name, self.watcher_capacity)
+        else:  # the replay is filtered as the live events are (namespace, node)
+            initial = [e for e in cache.events_after(since) if watcher.wants(e)]
         cache.watchers.add(watcher)
         return watcher, initial
 

@@ -43,3 +43,19 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]], timeout: float = 1
         logger.warning(
             "task %s did not stop within %.1fs of cancellation", task.get_name(), timeout
         )
+
+
+async def run_until(stop: asyncio.Event, work: Coroutine[Any, Any, None], name: str) -> bool:
+    """Run `work` as a task called `name` until it ends or `stop` is set; True if it ended by
+    itself (raising what it raised), False if `stop` ended it."""
+    task = spawn(work, name)
+    stopping = spawn(stop.wait(), f"{name} stop")
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        ended = task.done()
+        await cancel_and_wait([task, stopping])
+    error = task.exception() if ended and not task.cancelled() else None
+    if error is not None:
+        raise error
+    return ended

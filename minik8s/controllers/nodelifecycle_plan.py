@@ -3,7 +3,7 @@ the taints its health calls for, and when a pod on a tainted node must be evicte
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from minik8s.api import podutil, times
@@ -124,12 +124,12 @@ def eviction_time(pod: Object, taints: list[dict[str, Any]], default_timeout: fl
         added = times.parse_time(taint.get("timeAdded")) or now
         matching = [t for t in tolerations if tolerates(t, taint)]
         if not matching:
-            deadlines.append(added + timedelta(seconds=default_timeout))
+            deadlines.append(times.add_seconds(added, default_timeout))
             continue
         limits = [t.get("tolerationSeconds") for t in matching]
         if any(limit is None for limit in limits):
             continue
-        deadlines.append(added + timedelta(seconds=max(0, min(int(x) for x in limits))))
+        deadlines.append(times.add_seconds(added, max(0, min(int(x) for x in limits))))
     return min(deadlines) if deadlines else None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from minik8s.api import meta, times
@@ -115,7 +115,7 @@ def timed_out(d: Mapping[str, Any], status: Mapping[str, Any], now: datetime) ->
     if condition.get("reason") == TIMED_OUT:
         return True
     since = times.parse_time(condition.get("lastUpdateTime"))
-    return since is not None and since + timedelta(seconds=deadline) < now
+    return since is not None and times.add_seconds(since, deadline) < now
 
 
 def rollout_status(
@@ -181,7 +181,7 @@ def seconds_to_deadline(
     since = times.parse_time(condition.get("lastUpdateTime"))
     if since is None:
         return None
-    return max(0.0, (since + timedelta(seconds=deadline) - now).total_seconds()) + 0.5
+    return max(0.0, (times.add_seconds(since, deadline) - now).total_seconds()) + 0.5
 
 
 def status_differs(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:

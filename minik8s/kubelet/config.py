@@ -68,6 +68,12 @@ class KubeletSettings:
     """Longest back-off delay in seconds."""
     root_dir: Path = field(default_factory=lambda: Path.home() / ".minik8s" / "kubelet")
     """Where pod volumes (emptyDir, configMap) live: `<root>/<node>/pods/<uid>/volumes`."""
+    cluster_dns: tuple[str, ...] = ("10.96.0.10",)
+    """Nameservers of `ClusterFirst` pods: the `kube-dns` Service's ClusterIP (`clusterDNS`)."""
+    cluster_domain: str = "cluster.local"
+    """The cluster's DNS domain: pods search `<ns>.svc.<domain> svc.<domain> <domain>`."""
+    resolv_conf: str = "/etc/resolv.conf"
+    """The node's resolver configuration: `dnsPolicy: Default` pods get it ('' for none)."""
     tls_cert_file: str | None = None
     """Serving certificate of the kubelet's API; with the key it serves HTTPS."""
     tls_private_key_file: str | None = None
@@ -106,6 +112,10 @@ class KubeletSettings:
     same cluster on this host refuses to start instead of fighting over its containers."""
     shutdown_grace: float = 10.0
     """Seconds the process waits for its tasks on SIGTERM (containers keep running)."""
+    cloud_provider: str = ""
+    """`external`: a cloud controller manager initializes the Node (the kubelet registers it
+    with the `node.cloudprovider.kubernetes.io/uninitialized` taint, gives its node IP as the
+    `alpha.kubernetes.io/provided-node-ip` annotation and keeps the addresses it finds)."""
     log_level: str = "info"
 
     @property
@@ -153,6 +163,12 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
         help="wait for the node's spec.podCIDR and use it instead of --pod-subnet",
     )
     parser.add_argument("--pod-workers", type=int, default=16)
+    parser.add_argument(
+        "--cluster-dns", default="10.96.0.10",
+        help="comma-separated nameservers of ClusterFirst pods ('' for none)",
+    )  # fmt: skip
+    parser.add_argument("--cluster-domain", default="cluster.local")
+    parser.add_argument("--resolv-conf", default="/etc/resolv.conf")
     parser.add_argument("--tls-cert-file", default=None)
     parser.add_argument("--tls-private-key-file", default=None)
     parser.add_argument("--client-ca-file", default=None)
@@ -182,6 +198,10 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
         "--lock-file", type=Path, default=None,
         help="held while running: a second kubelet for this node refuses to start",
     )  # fmt: skip
+    parser.add_argument(
+        "--cloud-provider", choices=("", "external"), default="",
+        help="external: a cloud controller manager initializes this node",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     try:
         taints = tuple(parse_taint(t) for t in args.register_with_taints.split(",") if t.strip())
@@ -201,6 +221,8 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
         KubeletSettings, args,
         client=options.client_options(args),
         register_with_taints=taints,
+        cluster_dns=tuple(a.strip() for a in args.cluster_dns.split(",") if a.strip()),
+        cluster_domain=args.cluster_domain.strip(".").lower(),
         root_dir=Path(args.root_dir) if args.root_dir else d.root_dir,
         cert_dir=Path(args.cert_dir) if args.cert_dir else None,
     )  # fmt: skip

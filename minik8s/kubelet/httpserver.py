@@ -5,6 +5,7 @@
     /exec/…, /attach/…, /portForward/…: upgrade requests (SPDY/3.1 or WebSocket), served by
         `streaming/` on the raw connection (`componentbase.upgrade` hands it over)
     GET /healthz, /metrics, /pods
+    GET /metrics/resource, /stats/summary   (resource usage: `stats.py`)
 
 With `--tls-cert-file` it serves HTTPS and every request is authenticated and authorized as
 Kubernetes' kubelet does it (`serverauth.py`: client certificates, bearer tokens through a
@@ -33,7 +34,7 @@ from starlette.routing import Route
 from minik8s.api.meta import Object
 from minik8s.client import tasks
 from minik8s.componentbase import tlspeer, upgrade
-from minik8s.kubelet import actions
+from minik8s.kubelet import actions, stats
 from minik8s.kubelet.runtime import (
     LABEL_CONTAINER,
     LABEL_NAMESPACE,
@@ -76,6 +77,7 @@ class KubeletServer:
         auth: KubeletAuth | None = None,
     ) -> None:
         """`tls`: (certificate, key, client CA or None); `auth`: who may call it."""
+        self.stats = stats.StatsProvider(runtime, node, hollow=runtime.name == "fake")
         self.runtime = runtime
         self.node = node
         self.host = host
@@ -89,6 +91,7 @@ class KubeletServer:
             routes=[
                 Route("/healthz", lambda r: PlainTextResponse("ok")),
                 Route("/metrics", _metrics),
+                *stats.routes(self.stats, node),
                 Route("/pods", self._list_pods),
                 Route("/containerLogs/{namespace}/{pod}/{container}", self._logs),
                 Route("/exec/{rest:path}", _not_upgraded, methods=["GET", "POST"]),
@@ -164,11 +167,11 @@ class KubeletServer:
         found = await self._find(p["namespace"], p["pod"], p["container"], _flag(q.get("previous")))
         if isinstance(found, Response):
             return found
-        tail = int(q["tailLines"]) if q.get("tailLines", "").lstrip("-").isdigit() else None
-        since = None
-        if q.get("sinceSeconds", "").isdigit():
-            since = time.time() - int(q["sinceSeconds"])
-        limit = int(q["limitBytes"]) if q.get("limitBytes", "").isdigit() else None
+        tail = _number(q.get("tailLines", "").removeprefix("-"))
+        tail = -tail if tail is not None and q["tailLines"].startswith("-") else tail
+        since_seconds = _number(q.get("sinceSeconds", ""))
+        since = time.time() - since_seconds if since_seconds is not None else None
+        limit = _number(q.get("limitBytes", ""))
         follow = _flag(q.get("follow"))
         stream = self.runtime.logs(
             found.id, follow=follow, tail=tail, timestamps=_flag(q.get("timestamps")), since=since
@@ -218,3 +221,8 @@ class _Server(uvicorn.Server):
 
     def install_signal_handlers(self) -> None:  # older uvicorn
         pass
+
+
+def _number(text: str) -> int | None:
+    """ASCII digits as an int (`str.isdigit()` alone accepts "²", which int() refuses)."""
+    return int(text) if text.isascii() and text.isdigit() else None

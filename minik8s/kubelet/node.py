@@ -25,6 +25,8 @@ from minik8s.kubelet.runtime import Runtime
 logger = logging.getLogger(__name__)
 
 LEASE_NAMESPACE = "kube-node-lease"
+UNINITIALIZED_TAINT = "node.cloudprovider.kubernetes.io/uninitialized"
+PROVIDED_NODE_IP = "alpha.kubernetes.io/provided-node-ip"
 KUBELET_VERSION = "v1.32.0-minik8s"
 
 
@@ -227,14 +229,14 @@ class NodeAgent:
             "minik8s.io/runtime": self.runtime.name,
         }
         spec: Object = {}
-        if s.register_with_taints:
-            spec["taints"] = [t.to_dict() for t in s.register_with_taints]
-        return {
-            "apiVersion": "v1",
-            "kind": "Node",
-            "metadata": {"name": s.node_name, "labels": labels},
-            "spec": spec,
-        }
+        taints = [t.to_dict() for t in s.register_with_taints]
+        metadata: Object = {"name": s.node_name, "labels": labels}
+        if s.cloud_provider == "external":
+            taints.append({"key": UNINITIALIZED_TAINT, "value": "true", "effect": "NoSchedule"})
+            metadata["annotations"] = {PROVIDED_NODE_IP: s.node_ip}
+        if taints:
+            spec["taints"] = taints
+        return {"apiVersion": "v1", "kind": "Node", "metadata": metadata, "spec": spec}
 
     async def register(self, port: int) -> None:
         """Create the Node (or adopt the existing one), then write its status."""
@@ -248,7 +250,8 @@ class NodeAgent:
             self.node = await self.client.create(NODES, wanted)
             logger.info("registered node %s", self.settings.node_name)
         except errors.AlreadyExists:
-            patch = {"metadata": {"labels": wanted["metadata"]["labels"]}}
+            patch = {"metadata": {key: wanted["metadata"][key] for key in ("labels", "annotations")
+                                  if key in wanted["metadata"]}}  # fmt: skip
             self.node = await self.client.patch(NODES, self.settings.node_name, patch)
             logger.info("node %s already registered; updating it", self.settings.node_name)
         await self.update_status(force=True)
@@ -292,6 +295,9 @@ class NodeAgent:
             self.runtime_version,
             node_conditions(pressure, ready, old, times.now_rfc3339()),
         )
+        external = self.settings.cloud_provider == "external"
+        if external and self._written is not None:
+            status["addresses"] = self._written.get("addresses") or status["addresses"]
         stale = time.monotonic() - self._written_at > self.settings.node_status_report_frequency
         if (
             not force
@@ -300,6 +306,8 @@ class NodeAgent:
             and without_heartbeats(status) == without_heartbeats(self._written)
         ):
             return False
+        if external:
+            await self._keep_cloud_addresses(status)
         body = {**self.node, "status": status}
         body["metadata"] = {
             k: v for k, v in self.node["metadata"].items() if k != "resourceVersion"
@@ -307,6 +315,17 @@ class NodeAgent:
         self.node = await self.client.update_status(NODES, body)
         self._written, self._written_at = status, time.monotonic()
         return True
+
+    async def _keep_cloud_addresses(self, status: Object) -> None:
+        """With an external cloud provider the cloud's addresses, once set, are the Node's
+        (the kubelet's own are only the first ones, as Kubernetes' kubelet does)."""
+        try:
+            self.node = await self.client.get(NODES, self.settings.node_name)
+        except errors.ApiError as e:
+            logger.warning("reading node %s failed: %s", self.settings.node_name, e.message)
+        addresses = ((self.node or {}).get("status") or {}).get("addresses")
+        if addresses:
+            status["addresses"] = addresses
 
     async def renew_lease(self) -> None:
         s = self.settings

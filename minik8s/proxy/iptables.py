@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from minik8s.componentbase import hostroute
 from minik8s.proxy import restore
 from minik8s.proxy import rules as r
 from minik8s.proxy.restore import ChainKey, Jump
@@ -107,22 +108,10 @@ class Host:
                 if info.get("local")]  # fmt: skip
 
     async def ensure_route(self) -> None:
-        if not await self._succeeds("ip", "link", "show", "dev", self.bridge):
-            await self.run("ip", "link", "add", self.bridge, "type", "bridge")
-            logger.info("created bridge %s for the Service CIDR", self.bridge)
-        await self.run("ip", "link", "set", "dev", self.bridge, "up")
-        routes = json.loads(
-            await self.run("ip", "-j", "route", "show", "exact", self.service_cidr) or "[]"
-        )
-        others = [route for route in routes if route.get("dev") != self.bridge]
-        if others:
-            raise IptablesError(
-                f"the Service CIDR {self.service_cidr} is already routed elsewhere: {others}; "
-                "refusing to program Services that could leave the machine"
-            )
-        if not routes:
-            await self.run("ip", "route", "add", self.service_cidr, "dev", self.bridge)
-            logger.info("routed Service CIDR %s to %s", self.service_cidr, self.bridge)
+        try:
+            await hostroute.ensure_route(self.service_cidr, self.bridge)
+        except hostroute.RouteError as e:
+            raise IptablesError(f"the Service CIDR: {e}") from e
 
     def set_sysctls(self) -> None:
         saved = self._load_state()
@@ -185,15 +174,24 @@ class Host:
         return found
 
     async def missing_jumps(self, existing: set[ChainKey]) -> list[Jump]:
-        """The jumps of `rules.JUMPS` not in their built-in chain. A jump to a chain that does
-        not exist cannot be there; the others are checked all at once."""
-        maybe = [jump for jump in r.JUMPS if (jump[0], jump[2][-1]) in existing]
+        """The jumps of `rules.JUMPS` (and `DOCKER_JUMPS` where dockerd made DOCKER-USER) not
+        in their chain. A jump to a chain that does not exist cannot be there; the others are
+        checked all at once."""
+        wanted = list(r.JUMPS)
+        if await self._docker_user():
+            wanted += r.DOCKER_JUMPS
+        maybe = [jump for jump in wanted if (jump[0], jump[2][-1]) in existing]
         present = await asyncio.gather(*(
             self._succeeds("iptables", "-w", LOCK_WAIT, "-t", table, "-C", chain, *rule)
             for table, chain, rule in maybe
         ))  # fmt: skip
         there = {jump for jump, ok in zip(maybe, present, strict=True) if ok}
-        return [jump for jump in r.JUMPS if jump not in there]
+        return [jump for jump in wanted if jump not in there]
+
+    async def _docker_user(self) -> bool:
+        return await self._succeeds(
+            "iptables", "-w", LOCK_WAIT, "-t", "filter", "-S", r.DOCKER_USER
+        )
 
     # --- cleanup ---------------------------------------------------------------------------
 
@@ -207,15 +205,15 @@ class Host:
             if chains:  # nothing jumps to them any more: one transaction per table
                 await self.restore(restore.render_call(restore.deletion(chains)))
                 logger.info("deleted %d chains", len(chains))
-        if await self._succeeds("ip", "link", "show", "dev", self.bridge):
-            await self.run("ip", "link", "del", "dev", self.bridge)  # its routes go with it
-            logger.info("deleted bridge %s and its routes", self.bridge)
+        await hostroute.delete_bridge(self.bridge)  # its routes go with it
 
     async def remove_jumps(self) -> None:
         """Delete every rule in a built-in chain that jumps to a chain of ours (one transaction
         per table: once the graph of our chains hangs in, each commit validates all of it)."""
         builtins = [(table, chain) for table, chains in r.BUILTIN_CHAINS.items()
                     for chain in chains]  # fmt: skip
+        if await self._docker_user():
+            builtins.append(("filter", r.DOCKER_USER))
         listings = await asyncio.gather(*(
             self.run("iptables", "-w", LOCK_WAIT, "-t", table, "-S", chain)
             for table, chain in builtins

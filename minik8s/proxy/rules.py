@@ -9,10 +9,22 @@ nat:  PREROUTING, OUTPUT → MINIK8S-SERVICES → (cluster IP:port) MINIK8S-SVC-
       (with `sessionAffinity: ClientIP`, a `-m recent` check first sends a client back to the
       endpoint it had) → MINIK8S-SEP-<hash>: mark hairpin traffic (a pod reaching itself), DNAT.
       POSTROUTING → MINIK8S-POSTROUTING: MASQUERADE marked packets (MINIK8S-MARK-MASQ marks).
+      External traffic (node ports, LoadBalancer ingress IPs) goes through MINIK8S-EXT-<hash>
+      first: with `externalTrafficPolicy: Cluster` it is masqueraded and sent to the SVC chain;
+      with `Local`, traffic from pods and from the node itself still goes to the SVC chain, the
+      rest only to MINIK8S-SVL-<hash> (the local endpoints), keeping its client address. An
+      ingress IP with `loadBalancerSourceRanges` goes through MINIK8S-FW-<hash>, which sends
+      the allowed sources on to the EXT chain; what it does not DNAT is dropped in the filter
+      table (MINIK8S-PROXY-FIREWALL), as Kubernetes' KUBE-FW/KUBE-PROXY-FIREWALL do.
 filter: OUTPUT, FORWARD → MINIK8S-SERVICES: REJECT a cluster IP:port without endpoints;
-      INPUT, FORWARD → MINIK8S-EXTERNAL-SERVICES: the same for node ports;
+      INPUT, FORWARD → MINIK8S-EXTERNAL-SERVICES: the same for node ports and ingress IPs (DROP
+      when only local endpoints count and there is none);
+      INPUT, OUTPUT, FORWARD → MINIK8S-PROXY-FIREWALL: drop what the source ranges refused;
+      INPUT → MINIK8S-NODEPORTS: accept health check node ports (served by kube-proxy);
       FORWARD → MINIK8S-FORWARD: accept marked and established service traffic;
-      INPUT → MINIK8S-FIREWALL: drop non-loopback packets to 127/8 (route_localnet is on).
+      INPUT → MINIK8S-FIREWALL: drop non-loopback packets to 127/8 (route_localnet is on);
+      INPUT, FORWARD → MINIK8S-POD-FIREWALL: pods reach neither their node nor the nodes'
+      network, except the cluster's own services through their Service (`podfirewall`).
 NodePorts answer on every local address, or with `--nodeport-addresses` only on the local
 addresses in those CIDRs (`-d <address>/32` jumps to MINIK8S-NODEPORTS instead of `addrtype`).
 
@@ -36,10 +48,15 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import ipaddress
 import socket
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+
+from minik8s.api import serviceutil
+from minik8s.proxy import podfirewall
+from minik8s.proxy.podfirewall import POD_FIREWALL
 
 PREFIX = "MINIK8S-"
 SERVICES = "MINIK8S-SERVICES"
@@ -49,8 +66,12 @@ POSTROUTING = "MINIK8S-POSTROUTING"
 MARK_MASQ = "MINIK8S-MARK-MASQ"
 FORWARD = "MINIK8S-FORWARD"
 FIREWALL = "MINIK8S-FIREWALL"
+PROXY_FIREWALL = "MINIK8S-PROXY-FIREWALL"
 SVC_PREFIX = "MINIK8S-SVC-"
 SEP_PREFIX = "MINIK8S-SEP-"
+SVL_PREFIX = "MINIK8S-SVL-"
+EXT_PREFIX = "MINIK8S-EXT-"
+FW_PREFIX = "MINIK8S-FW-"
 
 TABLES = ("filter", "nat")
 """Tables we own chains in, in the order they are rendered."""
@@ -71,9 +92,18 @@ class RuleOptions:
     """Packet mark bit that asks MINIK8S-POSTROUTING to masquerade."""
     large_cluster_endpoints: int = LARGE_CLUSTER_ENDPOINTS
     """Above this many endpoints in all, per-endpoint comments are left out, as in Kubernetes."""
+    forbidden_pod_destinations: tuple[str, ...] = ()
+    """CIDRs pods may not reach (the nodes' network) but through a cluster Service."""
     node_port_addresses: tuple[str, ...] | None = None
     """The local addresses NodePorts answer on (`--nodeport-addresses`, resolved); None: every
     local address (`-m addrtype --dst-type LOCAL`)."""
+    node_name: str = ""
+    """This node: with `externalTrafficPolicy: Local` only its endpoints take external
+    traffic."""
+    accept_mark: str = "0x2000"
+    """Packet mark bit with which MINIK8S-SVL chains ask MINIK8S-FORWARD to accept external
+    traffic they send to a local endpoint without masquerading it (a host's FORWARD policy,
+    Docker's DROP for one, would drop it otherwise)."""
 
 
 class Endpoint(NamedTuple):
@@ -103,6 +133,14 @@ class ServicePort:
     affinity_seconds: int | None
     """`sessionAffinity: ClientIP` timeout; None without affinity."""
     endpoints: tuple[Endpoint, ...]
+    load_balancer_ips: tuple[str, ...] = ()
+    """`status.loadBalancer.ingress` IPs in VIP mode."""
+    source_ranges: tuple[str, ...] = ()
+    """`loadBalancerSourceRanges`: only these clients may use the ingress IPs."""
+    external_local: bool = False
+    """`externalTrafficPolicy: Local`: external traffic goes to this node's endpoints only."""
+    health_check_node_port: int | None = None
+    """Where kube-proxy answers whether this node has endpoints (Local policy only)."""
     key: str = field(init=False, compare=False, repr=False)
     """Kubernetes' ServicePortName: `ns/name` or `ns/name:port`."""
     svc_chain: str = field(init=False, compare=False, repr=False)
@@ -116,7 +154,8 @@ class ServicePort:
         object.__setattr__(self, "svc_chain", SVC_PREFIX + _hash(key + self.protocol))
         object.__setattr__(self, "_hash_value", hash((
             self.namespace, self.name, self.port_name, self.protocol, self.cluster_ip, self.port,
-            self.node_port, self.affinity_seconds, self.endpoints,
+            self.node_port, self.affinity_seconds, self.endpoints, self.load_balancer_ips,
+            self.source_ranges, self.external_local, self.health_check_node_port,
         )))  # fmt: skip
 
     def __hash__(self) -> int:
@@ -124,6 +163,26 @@ class ServicePort:
 
     def sep_chain(self, endpoint: Endpoint) -> str:
         return SEP_PREFIX + _hash(f"{self.key}{self.protocol}{endpoint.ip}:{endpoint.port}")
+
+    @property
+    def ext_chain(self) -> str:
+        """Where its external traffic goes first (the SVC chain's hash, as in Kubernetes)."""
+        return EXT_PREFIX + self.svc_chain[len(SVC_PREFIX) :]
+
+    @property
+    def svl_chain(self) -> str:
+        """Its local endpoints (`externalTrafficPolicy: Local`)."""
+        return SVL_PREFIX + self.svc_chain[len(SVC_PREFIX) :]
+
+    @property
+    def fw_chain(self) -> str:
+        """The source ranges' check of its ingress IPs."""
+        return FW_PREFIX + self.svc_chain[len(SVC_PREFIX) :]
+
+    @property
+    def external(self) -> bool:
+        """Reachable from outside: a node port or an ingress IP."""
+        return bool(self.node_port or self.load_balancer_ips)
 
 
 _B32_PAIRS = tuple(a + b for a in _B32 for b in _B32)
@@ -158,31 +217,31 @@ class RuleSet:
         return sum(len(rules) for t in tables for rules in self.tables[t].values())
 
 
-LEAVES = (MARK_MASQ, POSTROUTING, FORWARD, FIREWALL)
+LEAVES = (MARK_MASQ, POSTROUTING, FORWARD, FIREWALL, PROXY_FIREWALL, POD_FIREWALL)
 """Our chains that jump to none of ours."""
-TOP_LEVEL = 4
+TOP_LEVEL = 5
 
 
 def chain_level(name: str) -> int:
     """Where a chain sits in the jump graph: every chain jumps only to chains of lower levels.
 
-    0: leaves (MARK-MASQ, …); 1: SEP (→ MARK-MASQ); 2: SVC (→ SEP, MARK-MASQ); 3: NODEPORTS
-    (→ SVC); 4: SERVICES, EXTERNAL-SERVICES and any other chain of ours. Written in ascending
-    level and deleted in descending, every step of a staged sync only ever jumps to chains that
-    exist and are complete.
+    0: leaves (MARK-MASQ, …); 1: SEP (→ MARK-MASQ); 2: SVC, SVL (→ SEP, MARK-MASQ); 3: EXT
+    (→ SVC, SVL); 4: FW (→ EXT), NODEPORTS (→ EXT, SVC); 5: SERVICES, EXTERNAL-SERVICES and
+    any other chain of ours. Written in ascending level and deleted in descending, every step
+    of a staged sync only ever jumps to chains that exist and are complete.
     """
     level = _PREFIX_LEVELS.get(name[: len(SEP_PREFIX)])
     if level is not None:
         return level
     if name in LEAVES:
         return 0
-    if name == NODEPORTS:
-        return 3
+    if name == NODEPORTS or name.startswith(FW_PREFIX):
+        return 4
     return TOP_LEVEL
 
 
-_PREFIX_LEVELS = {SEP_PREFIX: 1, SVC_PREFIX: 2}
-assert len(SEP_PREFIX) == len(SVC_PREFIX)
+_PREFIX_LEVELS = {SEP_PREFIX: 1, SVC_PREFIX: 2, SVL_PREFIX: 2, EXT_PREFIX: 3}
+assert len({len(prefix) for prefix in _PREFIX_LEVELS}) == 1
 
 
 # --- reading the API objects ----------------------------------------------------------------
@@ -268,7 +327,10 @@ def _ports_of(service: dict[str, Any], eps: dict[str, Any]) -> list[ServicePort]
     if spec.get("sessionAffinity") == "ClientIP":
         config = (spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}
         affinity = int(config.get("timeoutSeconds") or 10800)
-    node_ports = spec.get("type") in ("NodePort", "LoadBalancer")
+    node_ports = serviceutil.externally_accessible(spec)
+    external: dict[str, Any] = {}
+    if node_ports:
+        external = _external_fields(service, spec)
     result = []
     for port in spec.get("ports") or []:
         protocol = (port.get("protocol") or "TCP").lower()
@@ -284,9 +346,31 @@ def _ports_of(service: dict[str, Any], eps: dict[str, Any]) -> list[ServicePort]
                 node_port=int(node_port) if node_port else None,
                 affinity_seconds=affinity,
                 endpoints=_endpoints_for(eps, port.get("name") or "", protocol),
+                **external,
             )
         )
     return result
+
+
+def _external_fields(service: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """The ServicePort fields of a NodePort or LoadBalancer Service's external traffic."""
+    fields: dict[str, Any] = {"external_local": serviceutil.external_policy_local(spec)}
+    if spec.get("type") != "LoadBalancer":
+        return fields
+    fields["load_balancer_ips"] = tuple(
+        ip for ip in serviceutil.load_balancer_ips(service) if _is_ip(ip)
+    )
+    ranges = []
+    for text in serviceutil.source_range_texts(service):
+        try:  # the apiserver validates them; like kube-proxy, drop one that does not parse
+            ranges.append(str(ipaddress.IPv4Network(text, strict=False)))
+        except ValueError:
+            continue
+    fields["source_ranges"] = tuple(ranges)
+    port = spec.get("healthCheckNodePort")
+    if serviceutil.needs_health_check(spec) and isinstance(port, int) and port > 0:
+        fields["health_check_node_port"] = port
+    return fields
 
 
 def _endpoints_for(
@@ -430,6 +514,7 @@ class Builder:
             for chain, chain_rules in fragment.own:
                 nat[chain] = list(chain_rules)
         nat[SERVICES].extend(nodeports_jumps(self.options.node_port_addresses))
+        tables["filter"][POD_FIREWALL] = podfirewall.firewall_rules(ports, self.options)
         if self._memo is not None:
             self._memo.fragments = {sp: self._fragments[sp] for sp in ports}
             self._memo.large = self.large
@@ -455,10 +540,14 @@ reach 127.0.0.0/8; installed before the sysctl is set."""
 
 def _static_chains(rules: RuleSet, options: RuleOptions) -> None:
     mark = f"{options.masquerade_mark}/{options.masquerade_mark}"
-    for chain in (SERVICES, EXTERNAL_SERVICES, FORWARD, FIREWALL):
+    accept = f"{options.accept_mark}/{options.accept_mark}"
+    static = (SERVICES, EXTERNAL_SERVICES, NODEPORTS, PROXY_FIREWALL, FORWARD, FIREWALL)
+    for chain in (*static, POD_FIREWALL):
         rules.chain("filter", chain)
     rules.chain("filter", FORWARD).extend([
         f'-m comment --comment "minik8s forwarding rules" -m mark --mark {mark} -j ACCEPT',
+        '-m comment --comment "minik8s forwarding rules for local endpoints" '
+        f"-m mark --mark {accept} -j ACCEPT",
         '-m comment --comment "minik8s forwarding conntrack rule" '
         "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
     ])  # fmt: skip
@@ -484,39 +573,19 @@ def _fragment(sp: ServicePort, options: RuleOptions, large: bool) -> Fragment:
             f'{to_cluster_ip} -m comment --comment "{sp.key} has no endpoints" '
             f"{dport} {sp.port} -j REJECT --reject-with icmp-port-unreachable",
         )]  # fmt: skip
-        if sp.node_port:
-            shared.append((
-                "filter", EXTERNAL_SERVICES,
-                f'-m comment --comment "{sp.key} has no endpoints" -m addrtype --dst-type LOCAL '
-                f"{proto} {dport} {sp.node_port} -j REJECT --reject-with icmp-port-unreachable",
-            ))  # fmt: skip
+        if sp.external:
+            _external_filters(shared, sp, "has no endpoints", REJECT)
         return Fragment(shared, [])
 
     svc = sp.svc_chain
     cluster_ip = f'{to_cluster_ip} -m comment --comment "{sp.key} cluster IP" {dport} {sp.port}'
     shared = [("nat", SERVICES, f"{cluster_ip} -j {svc}")]
-    if sp.node_port:
-        node_port = f"{proto} -m comment --comment {sp.key} {dport} {sp.node_port}"
-        shared.append(("nat", NODEPORTS, f"{node_port} -j {MARK_MASQ}"))
-        shared.append(("nat", NODEPORTS, f"{node_port} -j {svc}"))
-
     source = f"! -s {options.cluster_cidr} " if options.cluster_cidr else ""
     chain = [f"{source}{cluster_ip} -j {MARK_MASQ}"]
     seps = [sp.sep_chain(ep) for ep in sp.endpoints]
     # Kubernetes' appendServiceCommentLocked: no comment in large cluster mode
     comment = "" if large else f"-m comment --comment {sp.key} "
-    if sp.affinity_seconds is not None:
-        chain.extend(
-            f"{comment}-m recent --name {sep} --mask 255.255.255.255 "
-            f"--rsource --rcheck --seconds {sp.affinity_seconds} --reap -j {sep}"
-            for sep in seps
-        )
-    n = len(seps)
-    chain.extend(
-        f"{comment}-m statistic --mode random --probability {probability(n - i)} -j {sep}"
-        for i, sep in enumerate(seps[:-1])
-    )
-    chain.append(f"{comment}-j {seps[-1]}")
+    _select(chain, seps, comment, sp.affinity_seconds)
     own = [(svc, tuple(chain))]
 
     # no `-m tcp` before DNAT, unlike Kubernetes: see the module's docstring
@@ -528,7 +597,108 @@ def _fragment(sp: ServicePort, options: RuleOptions, large: bool) -> Fragment:
         else:
             to = f"{dnat}{ep.ip}:{ep.port}"
         own.append((sep, (f"-s {ep.ip}/32 {comment}-j {MARK_MASQ}", to)))
+    if sp.external:
+        _external(sp, options, shared, own, seps, comment)
     return Fragment(shared, own)
+
+
+REJECT = "REJECT --reject-with icmp-port-unreachable"
+
+
+def _select(chain: list[str], seps: list[str], comment: str, affinity: int | None) -> None:
+    """Rules picking one of `seps`: a client's earlier pick first (with affinity), then each in
+    turn with 1/n, 1/(n-1), …, the last one always."""
+    if affinity is not None:
+        chain.extend(
+            f"{comment}-m recent --name {sep} --mask 255.255.255.255 "
+            f"--rsource --rcheck --seconds {affinity} --reap -j {sep}"
+            for sep in seps
+        )
+    n = len(seps)
+    chain.extend(
+        f"{comment}-m statistic --mode random --probability {probability(n - i)} -j {sep}"
+        for i, sep in enumerate(seps[:-1])
+    )
+    chain.append(f"{comment}-j {seps[-1]}")
+
+
+def _external_filters(
+    shared: list[tuple[str, str, str]], sp: ServicePort, why: str, target: str
+) -> None:
+    """Filter rules for external traffic that no endpoint takes (REJECT without endpoints,
+    DROP when only local ones count), and the health check node port's ACCEPT."""
+    proto, dport = f"-p {sp.protocol}", f"-m {sp.protocol} --dport"
+    comment = f'-m comment --comment "{sp.key} {why}"'
+    if target:
+        for ip in sp.load_balancer_ips:
+            rule = f"-d {ip}/32 {proto} {comment} {dport} {sp.port} -j {target}"
+            shared.append(("filter", EXTERNAL_SERVICES, rule))
+        if sp.node_port:
+            shared.append(("filter", EXTERNAL_SERVICES,
+                           f"{comment} -m addrtype --dst-type LOCAL {proto} {dport} {sp.node_port} "
+                           f"-j {target}"))  # fmt: skip
+    if sp.health_check_node_port:
+        shared.append(("filter", NODEPORTS,
+                       f'-m comment --comment "{sp.key} health check node port" -p tcp -m tcp '
+                       f"--dport {sp.health_check_node_port} -j ACCEPT"))  # fmt: skip
+
+
+def _external(
+    sp: ServicePort,
+    options: RuleOptions,
+    shared: list[tuple[str, str, str]],
+    own: list[tuple[str, tuple[str, ...]]],
+    seps: list[str],
+    comment: str,
+) -> None:
+    """Node port and ingress IP rules of a service port with endpoints: Kubernetes' EXT, FW
+    and SVL chains."""
+    proto, dport = f"-p {sp.protocol}", f"-m {sp.protocol} --dport"
+    svc, ext = sp.svc_chain, sp.ext_chain
+    local = [sep for sep, ep in zip(seps, sp.endpoints, strict=True)
+             if ep.node_name == options.node_name] if sp.external_local else seps  # fmt: skip
+    firewall = bool(sp.source_ranges and sp.load_balancer_ips)
+    target = sp.fw_chain if firewall else ext
+    for ip in sp.load_balancer_ips:
+        shared.append(("nat", SERVICES, f'-d {ip}/32 {proto} -m comment --comment '
+                       f'"{sp.key} loadbalancer IP" {dport} {sp.port} -j {target}'))  # fmt: skip
+        if firewall:
+            shared.append(("filter", PROXY_FIREWALL, f'-d {ip}/32 {proto} -m comment --comment '
+                           f'"{sp.key} traffic not accepted by {sp.fw_chain}" {dport} {sp.port} '
+                           "-j DROP"))  # fmt: skip
+    if sp.node_port:
+        rule = f"{proto} -m comment --comment {sp.key} {dport} {sp.node_port} -j {ext}"
+        shared.append(("nat", NODEPORTS, rule))
+    _external_filters(shared, sp, "has no local endpoints", "" if local else "DROP")
+
+    for_key = f"for {sp.key} external destinations"
+    if not sp.external_local:
+        ext_rules = [f'-m comment --comment "masquerade traffic {for_key}" -j {MARK_MASQ}',
+                     f"-j {svc}"]  # fmt: skip
+    else:
+        ext_rules = []
+        if options.cluster_cidr:  # pods reach it as if from outside and back: any endpoint
+            ext_rules.append(f'-s {options.cluster_cidr} -m comment --comment "pod traffic '
+                             f'{for_key}" -j {svc}')  # fmt: skip
+        ext_rules += [
+            f'-m comment --comment "masquerade LOCAL traffic {for_key}" '
+            f"-m addrtype --src-type LOCAL -j {MARK_MASQ}",
+            f'-m comment --comment "route LOCAL traffic {for_key}" '
+            f"-m addrtype --src-type LOCAL -j {svc}",
+        ]
+        if local:
+            ext_rules.append(f"-j {sp.svl_chain}")
+            accept = f"-j MARK --or-mark {options.accept_mark}"
+            svl = [f'-m comment --comment "accept {sp.key} traffic to local endpoints" {accept}']
+            _select(svl, local, comment, sp.affinity_seconds)
+            own.append((sp.svl_chain, tuple(svl)))
+    own.append((ext, tuple(ext_rules)))
+    if firewall:
+        allowed = f'-m comment --comment "{sp.key} loadbalancer IP"'
+        fw = [f"{allowed} -s {cidr} -j {ext}" for cidr in sp.source_ranges]
+        fw.append(f'-m comment --comment "other traffic to {sp.key} will be dropped by '
+                  f'{PROXY_FIREWALL}"')  # fmt: skip
+        own.append((sp.fw_chain, tuple(fw)))
 
 
 @functools.lru_cache(maxsize=256)
@@ -576,6 +746,17 @@ JUMPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
      ("-m", "conntrack", "--ctstate", "NEW", "-m", "comment", "--comment",
       "minik8s externally-visible service portals", "-j", EXTERNAL_SERVICES)),
     ("filter", "INPUT", ("-m", "comment", "--comment", "minik8s firewall", "-j", FIREWALL)),
+    ("filter", "INPUT",
+     ("-m", "comment", "--comment", "minik8s health check service ports", "-j", NODEPORTS)),
+    ("filter", "INPUT",
+     ("-m", "conntrack", "--ctstate", "NEW", "-m", "comment", "--comment",
+      "minik8s load balancer firewall", "-j", PROXY_FIREWALL)),
+    ("filter", "FORWARD",
+     ("-m", "conntrack", "--ctstate", "NEW", "-m", "comment", "--comment",
+      "minik8s load balancer firewall", "-j", PROXY_FIREWALL)),
+    ("filter", "OUTPUT",
+     ("-m", "conntrack", "--ctstate", "NEW", "-m", "comment", "--comment",
+      "minik8s load balancer firewall", "-j", PROXY_FIREWALL)),
     ("filter", "FORWARD",
      ("-m", "conntrack", "--ctstate", "NEW", "-m", "comment", "--comment",
       "minik8s service portals", "-j", SERVICES)),
@@ -587,8 +768,22 @@ JUMPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("filter", "OUTPUT",
      ("-m", "conntrack", "--ctstate", "NEW", "-m", "comment", "--comment",
       "minik8s service portals", "-j", SERVICES)),
+    # last: inserted last, so first in their chains
+    ("filter", "INPUT", ("-m", "comment", "--comment", "minik8s pod firewall", "-j", POD_FIREWALL)),
+    ("filter", "FORWARD",
+     ("-m", "comment", "--comment", "minik8s pod firewall", "-j", POD_FIREWALL)),
 )  # fmt: skip
-"""(table, built-in chain, rule) that hang our chains in; each is inserted first, once."""
+"""(table, built-in chain, rule) that hang our chains in; each is inserted first, once, in
+this order (so the last ones end up first)."""
+
+DOCKER_USER = "DOCKER-USER"
+DOCKER_JUMPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("filter", DOCKER_USER,
+     ("-m", "comment", "--comment", "minik8s pod firewall", "-j", POD_FIREWALL)),
+)  # fmt: skip
+"""Where dockerd runs (pods are its containers), the pod firewall also hangs from DOCKER-USER:
+dockerd keeps that chain first in FORWARD, and when it creates a network it puts its own
+ACCEPT of the bridge's outgoing traffic before anything else, ours included."""
 
 BUILTIN_CHAINS: dict[str, tuple[str, ...]] = {
     "filter": ("INPUT", "FORWARD", "OUTPUT"),

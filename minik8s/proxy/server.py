@@ -5,24 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import functools
 import logging
-import os
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from minik8s.api import resources
 from minik8s.client import tasks
 from minik8s.client.api import ApiClient
 from minik8s.client.informer import Informer
-from minik8s.componentbase import options, runner
+from minik8s.componentbase import hostlock, options, runner
 from minik8s.componentbase.health import HealthServer
-from minik8s.proxy import config, iptables
+from minik8s.proxy import config, healthcheck, iptables
 from minik8s.proxy.config import ProxySettings
 from minik8s.proxy.syncer import Syncer
 
 logger = logging.getLogger(__name__)
+
+ALL = ("0.0.0.0",)
+"""Where health check node ports listen without `--nodeport-addresses`."""
 
 
 def host_of(settings: ProxySettings) -> iptables.Host:
@@ -34,29 +34,13 @@ def host_of(settings: ProxySettings) -> iptables.Host:
     )
 
 
-def try_lock(path: Path) -> IO[str] | None:
-    """Take the host lock (one proxy per host: they would delete each other's chains); None
-    if another proxy holds it. The lock lasts as long as the returned file stays open."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    f = open(path, "a+")  # held open (locked) for the life of the process
-    try:
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        f.close()
-        return None
-    f.truncate(0)
-    f.write(str(os.getpid()))
-    f.flush()
-    return f
-
-
 async def run(settings: ProxySettings, stop: asyncio.Event) -> None:
     """Program the rules until `stop` is set, then remove them (as `--cleanup` does).
 
     While another proxy holds the host lock this one waits (a standby, as with two clusters on
     one machine) and touches nothing, not even on exit.
     """
-    lock = try_lock(settings.lock_file)
+    lock = hostlock.try_lock(settings.lock_file)
     if lock is None:
         if settings.cleanup:
             raise RuntimeError(f"another minik8s-proxy holds {settings.lock_file}; stop it first")
@@ -67,7 +51,7 @@ async def run(settings: ProxySettings, stop: asyncio.Event) -> None:
                 await asyncio.wait_for(stop.wait(), 1.0)
             if stop.is_set():
                 return
-            lock = try_lock(settings.lock_file)
+            lock = hostlock.try_lock(settings.lock_file)
         logger.info("took over %s", settings.lock_file)
     with lock:
         await _run(settings, stop)
@@ -82,7 +66,16 @@ async def _run(settings: ProxySettings, stop: asyncio.Event) -> None:
     client = ApiClient(options.load_client_config(settings.client))
     services = Informer(client, resources.SERVICES)
     endpoints = Informer(client, resources.ENDPOINTS)
-    syncer = Syncer(settings, host, services, endpoints)
+    health_checks = healthcheck.ServiceHealthServer()
+
+    async def follow_health_checks(svcs: list[dict], eps: list[dict]) -> None:
+        ports = healthcheck.health_check_ports(svcs)
+        counts = healthcheck.local_endpoint_counts(eps, ports, settings.node_name)
+        addresses = syncer.options.node_port_addresses
+        await health_checks.sync(ports, counts, ALL if addresses is None else addresses)
+
+    syncer = Syncer(settings, host, services, endpoints, on_synced=follow_health_checks)
+    health_checks.proxy_healthy = syncer.healthy
     health = HealthServer(
         settings.healthz.bind_address, max(settings.healthz.port, 0),
         liveness={"sync": syncer.healthy}, readiness={"synced": syncer.ready},
@@ -104,6 +97,7 @@ async def _run(settings: ProxySettings, stop: asyncio.Event) -> None:
         await tasks.cancel_and_wait(running)
         await services.stop()
         await endpoints.stop()
+        await health_checks.close()
         with contextlib.suppress(Exception):
             await client.aclose()
         await health.stop()

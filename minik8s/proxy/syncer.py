@@ -19,7 +19,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -62,13 +62,22 @@ class Syncer:
         services: Informer,
         endpoints: Informer,
         clock: Callable[[], float] = time.monotonic,
+        on_synced: Callable[[list[dict[str, Any]], list[dict[str, Any]]], Awaitable[None]]
+        | None = None,
     ) -> None:
+        """`on_synced(services, endpoints)` runs after each successful sync (the health check
+        node ports follow the rules)."""
         self.settings = settings
         self.netfilter = netfilter
         self.services = services
         self.endpoints = endpoints
         self.clock = clock
-        self.options = r.RuleOptions(cluster_cidr=settings.cluster_cidr)
+        self.on_synced = on_synced
+        self.options = r.RuleOptions(
+            cluster_cidr=settings.cluster_cidr,
+            node_name=settings.node_name,
+            forbidden_pod_destinations=settings.forbidden_pod_destinations,
+        )
         self._memo = r.Memo()
         self.syncs = 0
         """Successful syncs so far."""
@@ -207,6 +216,11 @@ class Syncer:
             " ".join(f"{k} {v:.3f}s" for k, v in phases.items()), " ".join(durations),
             len(desired), ruleset.rule_count())  # fmt: skip
         self.syncs += 1
+        if self.on_synced is not None:
+            try:
+                await self.on_synced(services, endpoints)
+            except Exception:
+                logger.exception("after the sync")
         return True
 
     async def _resolve_node_port_addresses(self) -> None:

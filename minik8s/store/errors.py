@@ -1,4 +1,4 @@
-"""Storage-level failures; the apiserver's registry turns them into API errors with names."""
+"""Storage-level failures; the apiserver turns them into API errors in one place."""
 
 
 class StoreError(Exception):
@@ -31,8 +31,24 @@ class Compacted(StoreError):
         self.compacted_revision = compacted_revision
 
 
+class FutureRevision(StoreError):
+    """A read at a revision etcd has not reached (after a restore, or a made-up one)."""
+
+
+class CorruptValue(StoreError):
+    """A stored value is not the JSON object it should be."""
+
+
+class ValueTooLarge(StoreError):
+    """etcd refused a write over its request size limit (1.5 MiB by default)."""
+
+
 class StoreUnavailable(StoreError):
-    pass
+    """No etcd member answered (the request may or may not have been applied)."""
+
+
+class StoreTimeout(StoreUnavailable):
+    """etcd did not answer in time."""
 
 
 class TransformFailed(StoreError):

@@ -49,7 +49,7 @@ def created(name: str, namespace: str, body: Any, logger: Any, **_: Any) -> dict
     manifest = deployment(name, int(body.get("data", {}).get("replicas", "1")))
     kubernetes.client.AppsV1Api().create_namespaced_deployment(namespace, manifest)
     kopf.info(body, reason="DeploymentCreated", message=f"created deployment {name}")
-    return {"deployment": name}  # kopf stores it in status.created
+    return {"deployment": name}  # kopf patches it into status.created (a ConfigMap drops it)
 
 
 @kopf.on.update("configmaps", labels=SELECT, field="data")

@@ -244,6 +244,13 @@ def rollout_status(kubectl: Kubectl, target: str) -> None:
     assert out.strip().endswith("successfully rolled out"), out
 
 
+def curl(url: str) -> str | None:
+    """curl's body, or None when nothing answered within a second."""
+    done = subprocess.run(["curl", "-s", "--max-time", "1", url], capture_output=True,
+                          text=True, timeout=10, check=False)  # fmt: skip
+    return done.stdout if done.returncode == 0 else None
+
+
 def test_deployment_workflow(kubectl: Kubectl) -> None:
     created = kubectl("create", "deployment", "web", "--image=nginx", "--replicas=3")
     assert created.stdout.strip() == "deployment.apps/web created"
@@ -286,6 +293,19 @@ def test_deployment_workflow(kubectl: Kubectl) -> None:
     assert exposed.stdout.strip() == "service/web exposed"
     svc = kubectl("get", "svc", "web", "--no-headers").stdout.split()
     assert svc[1] == "NodePort" and svc[4].startswith("80:") and svc[4].endswith("/TCP")
+
+    # a LoadBalancer: the cloud controller manager gives it an address kube-proxy captures
+    lb = kubectl("expose", "deploy/web", "--name=web-lb", "--type=LoadBalancer", "--port=8080",
+                 "--target-port=80")  # fmt: skip
+    assert lb.stdout.strip() == "service/web-lb exposed"
+
+    def external_ip() -> str | None:
+        row = kubectl("get", "svc", "web-lb", "--no-headers").stdout.split()
+        return row[3] if row[1] == "LoadBalancer" and row[3] != "<pending>" else None
+
+    ip = wait_for(external_ip, "web-lb's EXTERNAL-IP", 30, 0.2)
+    page = wait_for(lambda: curl(f"http://{ip}:8080/"), f"curl http://{ip}:8080/", 30, 0.2)
+    assert "nginx" in page.lower()
 
     described = kubectl("describe", "deployment", "web").stdout
     assert "Replicas:               5 desired | 5 updated | 5 total | 5 available" in described

@@ -1,11 +1,14 @@
 """The docker-compose cluster end to end (deploy/docker-compose.yml; `make test-compose`).
 
-`docker-compose up -d` with two nodes → both Ready, each with its own podCIDR → a 4-replica
-Deployment spreads over both nodes → a pod on node-1 reaches a pod on node-2 by IP and through
-a Service ClusterIP → `kubectl logs` and `kubectl exec` reach both nodes' kubelets, which refuse
-unauthenticated callers, and a node holds only its own credentials → `docker-compose stop
-node-2` → node-2 NotReady → its pods are replaced on node-1 → `docker-compose down -v` leaves no
-container, network or volume of the project.
+`docker-compose up -d` with two nodes → both Ready, each with its own podCIDR, initialized by
+the cloud controller manager (docker provider) → a 4-replica Deployment spreads over both nodes
+→ a pod on node-1 reaches a pod on node-2 by IP and through a Service ClusterIP → pods find
+Services by name and reach the apiserver, not another node's kubelet → `kubectl logs`
+and `kubectl exec` reach both nodes' kubelets, which refuse unauthenticated callers, and a node
+holds only its own credentials → a LoadBalancer Service gets an address the host reaches, served
+by pods on both nodes → `docker-compose stop node-2` → node-2 NotReady (and shut down) → its
+pods are replaced on node-1 → `docker rm -f` of node-2's container → its Node is deleted →
+`docker-compose down -v` leaves no container, network or volume of the project.
 
 Needs the images of `make compose-images`; runs under its own project name and API port, so it
 never touches a cluster a developer started with `make compose-up`.
@@ -14,7 +17,10 @@ never touches a cluster a developer started with `make compose-up`.
 from __future__ import annotations
 
 import base64
+import ipaddress
+import json
 import os
+import random
 import secrets
 import shutil
 import socket
@@ -49,10 +55,32 @@ def compose_command() -> list[str] | None:
     return ["docker", "compose"] if probe.returncode == 0 else None
 
 
+def etcd_ha_environment() -> dict[str, str]:
+    """The variables of deploy/compose/etcd-ha.env."""
+    lines = (DEPLOY / "compose" / "etcd-ha.env").read_text().splitlines()
+    pairs = [line.split("=", 1) for line in lines if line and not line.startswith("#")]
+    return {key: value for key, value in pairs}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def free_pool() -> str:
+    """A /28 of 198.51.100.0/24 that no route of this host covers (the pool is routed on the
+    host: another compose cluster may hold the default one)."""
+    routes = json.loads(subprocess.run(["ip", "-j", "route", "show"], capture_output=True,
+                                       text=True, check=True).stdout)  # fmt: skip
+    taken = [ipaddress.ip_network(r["dst"], strict=False) for r in routes
+             if r.get("dst") not in (None, "default")]  # fmt: skip
+    candidates = list(ipaddress.ip_network("198.51.100.0/24").subnets(new_prefix=28))
+    random.shuffle(candidates)
+    for pool in candidates:
+        if not any(pool.overlaps(network) for network in taken):
+            return str(pool)
+    raise AssertionError("no free /28 of 198.51.100.0/24 for the load balancer pool")
 
 
 class Api:
@@ -81,6 +109,9 @@ class Api:
         assert response.status_code == 201, response.text
         return response.json()
 
+    def status(self, path: str) -> int:
+        return self.http.get(path).status_code
+
     def delete(self, path: str) -> Any:
         response = self.http.delete(path)
         assert response.status_code == 200, response.text
@@ -103,6 +134,10 @@ class Cluster:
             "MINIK8S_NODE_IMAGES": str(NODE_IMAGES),
             "MINIK8S_NODE_MONITOR_GRACE": "10s",
             "MINIK8S_POD_EVICTION_TIMEOUT": "5s",
+            "MINIK8S_DNS_UPSTREAM": "none",  # the DNS never asks a real resolver here
+            "MINIK8S_LB_POOL": free_pool(),
+            # Three etcd members (the etcd-ha profile): one is stopped during a rollout.
+            **etcd_ha_environment(),
         }
         self.api: Api | None = None
 
@@ -169,7 +204,8 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     finally:
         try:
             if request.session.testsfailed:
-                for service in ("controller-manager", "node-1", "node-2"):
+                for service in ("controller-manager", "cloud-controller-manager", "node-1",
+                                "node-2"):  # fmt: skip
                     print(f"--- logs {service}")
                     print(cluster.run("logs", "--tail", "40", service).stdout[-6000:])
             cluster.down()
@@ -211,8 +247,7 @@ def fetch(cluster: Cluster, from_pod: str, node: str, url: str) -> str:
         "--filter", "label=minik8s.container=main",
     ).split()  # fmt: skip
     assert ids, f"no container of pod {from_pod} on {node}"
-    # (busybox 1.35's `wget -T` crashes: `timeout` bounds it instead)
-    return cluster.node_docker(node, "exec", ids[0], "timeout", "5", "wget", "-q", "-O-", url)
+    return cluster.node_docker(node, "exec", ids[0], "wget", "-T", "5", "-q", "-O-", url)
 
 
 def test_both_nodes_ready_with_their_own_pod_cidr(cluster: Cluster) -> None:
@@ -230,6 +265,10 @@ def test_both_nodes_ready_with_their_own_pod_cidr(cluster: Cluster) -> None:
     assert sorted(n["metadata"]["name"] for n in nodes) == ["node-1", "node-2"]
     cidrs = {n["spec"]["podCIDR"] for n in nodes}
     assert len(cidrs) == 2 and all(c.startswith("10.245.") for c in cidrs)
+    for node in nodes:  # initialized by the cloud controller manager: the container is the VM
+        assert node["spec"]["providerID"].startswith("docker://")
+        assert not [t for t in node["spec"].get("taints") or [] if "uninitialized" in t["key"]]
+        assert node["metadata"]["labels"]["node.kubernetes.io/instance-type"] == "container"
     api.create("/api/v1/namespaces", {"metadata": {"name": NS}})
 
 
@@ -330,6 +369,121 @@ def test_pod_to_pod_across_nodes_by_ip_and_through_a_service(cluster: Cluster) -
     assert "nginx" in page.lower()
 
 
+def in_pod(cluster: Cluster, pod: str, node: str, script: str) -> str:
+    """`sh -c script` in `pod`'s main container on `node`; its output, errors included."""
+    ids = cluster.node_docker(
+        node, "ps", "-q", "--filter", f"label=minik8s.pod={pod}",
+        "--filter", "label=minik8s.container=main",
+    ).split()  # fmt: skip
+    assert ids, f"no container of pod {pod} on {node}"
+    return cluster.node_docker(node, "exec", ids[0], "sh", "-c", f"exec 2>&1; {script}; true")
+
+
+def test_pods_find_services_by_name_and_reach_only_the_cluster(cluster: Cluster) -> None:
+    """The DNS (a control-plane container behind kube-dns) from pods on both nodes; the
+    apiserver through the `kubernetes` Service; the other node's kubelet closed."""
+    api = cluster.api
+    assert api is not None
+    cluster_ip = api.get(f"/api/v1/namespaces/{NS}/services/web-2")["spec"]["clusterIP"]
+    name = f"web-2.{NS}.svc.cluster.local"
+
+    def resolved() -> str:
+        out = in_pod(cluster, "client", "node-1", "nslookup web-2")
+        return out if f"Address: {cluster_ip}" in out else ""
+
+    assert name in wait_for(resolved, "web-2 to resolve on node-1", 60, 1)
+    page = in_pod(cluster, "client", "node-1", f"wget -T 5 -qO- http://{name}:8080/")
+    assert "nginx" in page.lower(), page
+    web_on_2 = next(p for p in pods(api, "app=web") if p["spec"]["nodeName"] == "node-2")
+    found = in_pod(cluster, web_on_2["metadata"]["name"], "node-2", "getent hosts web-2")
+    assert found.split()[:2] == [cluster_ip, name], found
+    url = "https://kubernetes.default.svc/api"
+    for header, status in (
+        ("", "403 Forbidden"),
+        ("Authorization: Bearer nope", "401 Unauthorized"),
+    ):
+        api_call = in_pod(cluster, "client", "node-1",
+                          f"wget -T 5 -S -O /dev/null --no-check-certificate --header '{header}' "
+                          f"{url}")  # fmt: skip
+        assert status in api_call, api_call  # as Kubernetes: anonymous is forbidden
+    node_2 = next(a["address"] for a in api.get("/api/v1/nodes/node-2")["status"]["addresses"]
+                  if a["type"] == "InternalIP")  # fmt: skip
+    target = f"https://{node_2}:10250/pods"  # (etcd: on a network of its own, see below)
+    refused = in_pod(cluster, "client", "node-1",
+                     f"wget -T 3 -O- --no-check-certificate {target}; echo rc=$?")  # fmt: skip
+    assert "Connection refused" in refused and "rc=4" in refused, (target, refused)
+
+
+def test_nodes_cannot_reach_etcd(cluster: Cluster) -> None:
+    """Issue 15: etcd is on a network of its own (the members and the apiserver); a node
+    (hence its pods) can neither resolve nor reach it, and the apiserver reaches it only
+    over TLS with its client certificate."""
+    etcd_ip = subprocess.run(
+        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+         cluster.container("etcd-1")],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()[0]  # fmt: skip
+    probe = (
+        "import socket, sys\n"
+        "for host in sys.argv[1:]:\n"
+        "    try:\n"
+        "        socket.create_connection((host, 2379), timeout=3).close()\n"
+        "        print('reached', host)\n"
+        "    except OSError as e:\n"
+        "        print('refused', host, e)\n"
+    )
+    result = subprocess.run(
+        ["docker", "exec", cluster.container("node-1"), "python3", "-c", probe, "etcd-1",
+         etcd_ip],
+        capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    assert "reached" not in result.stdout, result.stdout
+    assert result.stdout.count("refused") == 2, result.stdout
+    mounts = subprocess.run(
+        ["docker", "inspect", "-f", "{{range .Mounts}}{{.Destination}} {{end}}",
+         cluster.container("node-1")],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert "/etcd-pki" not in mounts
+
+
+def test_rollout_survives_losing_an_etcd_member(cluster: Cluster) -> None:
+    """etcd-ha: the apiserver uses every --etcd-servers endpoint; stopping the member it uses
+    in the middle of a rollout costs a failover, and the rollout completes."""
+    api = cluster.api
+    assert api is not None
+    path = f"/apis/apps/v1/namespaces/{NS}/deployments/web"
+    response = api.http.patch(
+        path,
+        json={"spec": {"template": {"metadata": {"annotations": {"rollout": "etcd-ha"}}}}},
+        headers={"Content-Type": "application/strategic-merge-patch+json"},
+    )
+    assert response.status_code == 200, response.text
+    generation = response.json()["metadata"]["generation"]
+    started = time.monotonic()
+    cluster.run("stop", "-t", "5", "etcd-1")
+
+    def rolled_out() -> bool:
+        deployment = api.get(path)
+        status = deployment["status"]
+        web = pods(api, "app=web")
+        return (
+            status.get("observedGeneration", 0) >= generation
+            and status.get("updatedReplicas") == 4
+            and status.get("availableReplicas") == 4
+            and status.get("replicas") == 4
+            and len(web) == 4
+            and all(running(p) for p in web)
+            and all(
+                (p["metadata"].get("annotations") or {}).get("rollout") == "etcd-ha" for p in web
+            )
+        )
+
+    wait_for(rolled_out, "the rollout to complete on two etcd members of three", 180, 1)
+    TIMINGS["rollout with etcd-1 stopped"] = time.monotonic() - started
+    cluster.run("start", "etcd-1")
+
+
 def test_logs_and_exec_reach_every_node_and_kubelets_refuse_strangers(cluster: Cluster) -> None:
     """The apiserver proxies to both nodes' HTTPS kubelets with its client certificate; a
     request without one is a 401; a node holds its own credentials and nothing else."""
@@ -371,6 +525,47 @@ def test_logs_and_exec_reach_every_node_and_kubelets_refuse_strangers(cluster: C
     assert "No such file" in listing.stdout  # no shared state volume any more
 
 
+def test_load_balancer_answers_the_host_from_pods_on_both_nodes(cluster: Cluster) -> None:
+    api = cluster.api
+    assert api is not None
+    spec = {"type": "LoadBalancer", "selector": {"app": "web"},
+            "ports": [{"port": 8080, "targetPort": 80}]}  # fmt: skip
+    api.create(f"/api/v1/namespaces/{NS}/services",
+               {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web-lb"},
+                "spec": spec})  # fmt: skip
+    started = time.monotonic()
+
+    def address() -> str | None:
+        status = api.get(f"/api/v1/namespaces/{NS}/services/web-lb")["status"]
+        ingress = (status.get("loadBalancer") or {}).get("ingress") or []
+        return ingress[0]["ip"] if ingress else None
+
+    ip = wait_for(address, "an address for web-lb", 30, 0.2)
+    TIMINGS["load balancer address"] = time.monotonic() - started
+    assert ipaddress.ip_address(ip) in ipaddress.ip_network(cluster.env["MINIK8S_LB_POOL"])
+    url = f"http://{ip}:8080/"
+    wait_for(lambda: "nginx" in get(url).lower(), f"{url} from the host", 60, 0.5)
+    TIMINGS["load balancer answers"] = time.monotonic() - started
+    for _ in range(40):
+        assert "nginx" in get(url).lower()
+    served = {}
+    for pod in pods(api, "app=web"):
+        node = pod["spec"]["nodeName"]
+        ids = cluster.node_docker(node, "ps", "-q", "--filter",
+                                  f"label=minik8s.pod={pod['metadata']['name']}", "--filter",
+                                  "label=minik8s.container=main").split()  # fmt: skip
+        log = cluster.node_docker(node, "logs", ids[0])  # nginx logs requests to its stdout
+        served[node] = served.get(node, 0) + log.count('"GET / HTTP/1.1" 200')
+    assert served.get("node-1") and served.get("node-2"), served
+
+
+def get(url: str) -> str:
+    try:
+        return httpx.get(url, timeout=2).text
+    except httpx.HTTPError:
+        return ""
+
+
 def test_stopped_node_goes_not_ready_and_its_pods_move(cluster: Cluster) -> None:
     api = cluster.api
     assert api is not None
@@ -384,6 +579,12 @@ def test_stopped_node_goes_not_ready_and_its_pods_move(cluster: Cluster) -> None
         1,
     )
     TIMINGS["node-2 NotReady"] = time.monotonic() - started
+
+    def shut_down() -> bool:  # the cloud controller manager: its container is stopped
+        taints = api.get("/api/v1/nodes/node-2")["spec"].get("taints") or []
+        return any(t["key"] == "node.cloudprovider.kubernetes.io/shutdown" for t in taints)
+
+    wait_for(shut_down, "node-2's shutdown taint", 30, 1)
 
     def all_on_node_1() -> list[dict]:
         web = pods(api, "app=web")
@@ -409,6 +610,46 @@ def test_stopped_node_goes_not_ready_and_its_pods_move(cluster: Cluster) -> None
     assert node["spec"]["podCIDR"].startswith("10.245.")
     wait_for(lambda: daemon_nodes(api) == ["node-1", "node-2"], "a daemon pod on node-2 again",
              60, 1)  # fmt: skip
+
+
+def test_a_removed_node_container_takes_its_node_away(cluster: Cluster) -> None:
+    """The cloud node lifecycle controller deletes a NotReady Node whose container is gone;
+    the pod garbage collector removes its pods, which run on the other node again; the load
+    balancer keeps answering from there."""
+    api = cluster.api
+    assert api is not None
+    scaled = api.http.patch(
+        f"/apis/apps/v1/namespaces/{NS}/deployments/web", json={"spec": {"replicas": 6}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )  # fmt: skip
+    assert scaled.status_code == 200, scaled.text
+
+    def some_on_node_2() -> list[dict]:
+        web = [p for p in pods(api, "app=web") if running(p)]
+        return web if len(web) == 6 and any(p["spec"]["nodeName"] == "node-2" for p in web) else []
+
+    wait_for(some_on_node_2, "6 web pods Running, some on node-2", 120, 1)
+    container = cluster.container("node-2")
+    started = time.monotonic()
+    subprocess.run(["docker", "rm", "-f", container], capture_output=True, timeout=120, check=True)
+    wait_for(lambda: api.status("/api/v1/nodes/node-2") == 404, "the Node node-2 deleted", 60, 1)
+    TIMINGS["node-2 container removed -> Node deleted"] = time.monotonic() - started
+    events = api.get("/api/v1/namespaces/default/events?fieldSelector=involvedObject.name=node-2")
+    assert any(e["reason"] == "DeletingNode" for e in events["items"])
+    ip = api.get(f"/api/v1/namespaces/{NS}/services/web-lb")["status"]["loadBalancer"]
+    url = f"http://{ip['ingress'][0]['ip']}:8080/"
+    wait_for(lambda: "nginx" in get(url).lower(), f"{url} served from node-1 alone", 60, 0.5)
+
+    def all_on_node_1() -> bool:
+        listing = api.get(f"/api/v1/namespaces/{NS}/pods")["items"]
+        web = [p for p in pods(api, "app=web") if running(p)]
+        gone = not [p for p in listing if p["spec"].get("nodeName") == "node-2"]  # podgc's
+        return gone and len(web) == 6 and all(p["spec"]["nodeName"] == "node-1" for p in web)
+
+    wait_for(all_on_node_1, "node-2's pods deleted and 6 web pods Running on node-1", 120, 1)
+    TIMINGS["node-2 container removed -> its pods gone, replaced on node-1"] = (
+        time.monotonic() - started
+    )
 
 
 def test_down_removes_everything(cluster: Cluster) -> None:

@@ -71,6 +71,34 @@ def test_up_starts_etcd_and_apiserver_and_writes_a_kubeconfig_kubectl_uses(
     assert "namespace/default" in result.stdout.split()
 
 
+def test_etcd_accepts_only_the_apiservers_client_certificate(
+    cluster: tuple[Launcher, str],
+) -> None:
+    """Issue 15: etcd serves TLS on its client port and refuses a client without a certificate
+    of etcd's own CA; its keys are the owner's alone."""
+    launcher, _ = cluster
+    etcd = launcher.home / "pki" / "etcd"
+    url = f"https://127.0.0.1:{launcher.env['MINIK8S_ETCD_PORT']}/version"
+    context = ssl.create_default_context(cafile=str(etcd / "ca.crt"))
+    with pytest.raises(httpx.HTTPError):  # TLS handshake: certificate required
+        httpx.get(url, verify=context, timeout=5)
+    with pytest.raises(httpx.HTTPError):  # plain HTTP on the TLS port
+        httpx.get(url.replace("https", "http"), timeout=5)
+    serving = ssl.create_default_context(cafile=str(launcher.home / "pki" / "ca.crt"))
+    serving.check_hostname = False
+    serving.load_cert_chain(
+        str(launcher.home / "pki" / "apiserver.crt"), str(launcher.home / "pki" / "apiserver.key")
+    )
+    with pytest.raises(httpx.HTTPError):  # a certificate of the cluster's CA is not enough
+        httpx.get(url, verify=serving, timeout=5)
+    context.load_cert_chain(
+        str(etcd / "apiserver-etcd-client.crt"), str(etcd / "apiserver-etcd-client.key")
+    )
+    assert httpx.get(url, verify=context, timeout=5).status_code == 200
+    modes = {p.name: p.stat().st_mode & 0o777 for p in etcd.iterdir()}
+    assert set(modes.values()) == {0o600}, modes
+
+
 def test_each_component_runs_as_itself_and_the_kubelet_refuses_strangers(
     cluster: tuple[Launcher, str],
 ) -> None:
@@ -83,7 +111,10 @@ def test_each_component_runs_as_itself_and_the_kubelet_refuses_strangers(
         assert conf.stat().st_mode & 0o777 == 0o600, conf
         users[conf.stem] = yaml.safe_load(conf.read_text())["users"][0]["name"]
     assert users == {
+        "cloud-controller-manager": "system:cloud-controller-manager",
         "controller-manager": "system:kube-controller-manager",
+        "dashboard": "system:kube-dashboard",
+        "dns": "system:kube-dns",
         "kubelet-node-1": "system:node:node-1",
         "proxy": "system:kube-proxy",
         "scheduler": "system:kube-scheduler",

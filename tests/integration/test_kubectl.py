@@ -177,3 +177,20 @@ def _listed(api: Api, ns: str) -> bool:
         and float(line.split()[-1]) >= 1
         for line in metrics.splitlines()
     )
+
+
+def test_field_validation_as_kubectl_uses_it(kubectl: Kubectl, tmp_path: Path) -> None:
+    """kubectl's default (--validate=strict) is refused with the unknown field's path; with
+    --validate=warn it goes through, unknown field dropped, and kubectl prints the Warning."""
+    pod = {**POD, "metadata": {"name": "typo"}}
+    pod["spec"] = {"containers": [{**POD["spec"]["containers"][0], "securityContex": {}}]}
+    manifest = write(tmp_path / "typo.yaml", [pod])
+    strict = kubectl("apply", "-f", str(manifest), check=False)
+    assert strict.returncode == 1
+    assert 'strict decoding error: unknown field "spec.containers[0].securityContex"' in (
+        strict.stderr
+    )
+    warned = kubectl("apply", "--validate=warn", "-f", str(manifest))
+    assert 'Warning: unknown field "spec.containers[0].securityContex"' in warned.stderr
+    stored = yaml.safe_load(kubectl("get", "pod", "typo", "-o", "yaml").stdout)
+    assert "securityContex" not in stored["spec"]["containers"][0]

@@ -123,13 +123,16 @@ class Launcher:
 
 
 def make_launcher(home: Path) -> Launcher:
-    etcd_port, peer_port, apiserver_port = distinct_free_ports(3)
+    etcd_port, peer_port, apiserver_port, dashboard_port = distinct_free_ports(4)
     env = {
         **os.environ,
         "MINIK8S_HOME": str(home),
         "MINIK8S_ETCD_PORT": str(etcd_port),
         "MINIK8S_ETCD_PEER_PORT": str(peer_port),
         "MINIK8S_APISERVER_PORT": str(apiserver_port),
+        # a test cluster's DNS never asks a real resolver: names outside the cluster fail
+        "MINIK8S_DNS_UPSTREAM": "none",
+        "MINIK8S_DASHBOARD_PORT": str(dashboard_port),
         "COLUMNS": "200",
     }
     env.pop("KUBECONFIG", None)

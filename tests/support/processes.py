@@ -97,6 +97,13 @@ class Etcd:
     client_port: int = field(default_factory=free_port)
     peer_port: int = field(default_factory=free_port)
     process: Process | None = None
+    name: str = "minik8s-test"
+    initial_cluster: str | None = None
+    """`name=peerURL,…` of every member (a cluster of several); None: this member alone."""
+
+    @property
+    def peer_url(self) -> str:
+        return f"http://127.0.0.1:{self.peer_port}"
 
     @property
     def url(self) -> str:
@@ -110,7 +117,7 @@ class Etcd:
             [
                 etcd,
                 "--name",
-                "minik8s-test",
+                self.name,
                 "--data-dir",
                 str(self.data_dir / "data"),
                 "--listen-client-urls",
@@ -122,7 +129,7 @@ class Etcd:
                 "--initial-advertise-peer-urls",
                 f"http://127.0.0.1:{self.peer_port}",
                 "--initial-cluster",
-                f"minik8s-test=http://127.0.0.1:{self.peer_port}",
+                self.initial_cluster or f"{self.name}={self.peer_url}",
                 "--log-level",
                 "warn",
             ],
@@ -133,6 +140,10 @@ class Etcd:
             },
         )
         self.process.start()
+        if self.initial_cluster is None:  # a member of several answers once a quorum is up
+            self.wait_healthy()
+
+    def wait_healthy(self) -> None:
         try:
             wait_for(self._healthy, f"etcd on {self.url} to answer /health", timeout=20)
         except BaseException:
@@ -245,6 +256,18 @@ class Apiserver:
             )
         )
         return path
+
+
+def etcd_cluster(work: Path, size: int = 3) -> list[Etcd]:
+    """`size` etcd members forming one cluster on loopback (started, healthy)."""
+    members = [Etcd(work / f"etcd-{i}", name=f"member-{i}") for i in range(size)]
+    initial = ",".join(f"{m.name}={m.peer_url}" for m in members)
+    for member in members:
+        member.initial_cluster = initial
+        member.start()
+    for member in members:
+        member.wait_healthy()
+    return members
 
 
 def temp_dir(prefix: str) -> Path:

@@ -325,3 +325,22 @@ def test_taints_and_flags() -> None:
         ]
     )
     assert s.node_name == "n" and s.runtime == "fake" and len(s.register_with_taints) == 1
+
+
+def test_an_external_cloud_provider_node_registers_tainted_with_its_node_ip() -> None:
+    """`--cloud-provider=external`: the cloud controller manager initializes the Node."""
+    from minik8s.kubelet.runtime.fake import FakeRuntime
+
+    flags = ["--node-name", "n", "--node-ip", "10.1.2.3", "--register-with-taints",
+             "a=b:NoSchedule", "--cloud-provider", "external"]  # fmt: skip
+    settings = config.parse_args(flags)
+    agent = node.NodeAgent(settings, client=None, runtime=FakeRuntime())  # type: ignore[arg-type]
+    wanted = agent._node_object()
+    assert wanted["spec"]["taints"] == [
+        {"key": "a", "value": "b", "effect": "NoSchedule"},
+        {"key": "node.cloudprovider.kubernetes.io/uninitialized", "value": "true",
+         "effect": "NoSchedule"},
+    ]  # fmt: skip
+    assert wanted["metadata"]["annotations"] == {"alpha.kubernetes.io/provided-node-ip": "10.1.2.3"}
+    plain = node.NodeAgent(config.parse_args(["--node-name", "n"]), None, FakeRuntime())  # type: ignore[arg-type]
+    assert "taints" not in plain._node_object()["spec"]

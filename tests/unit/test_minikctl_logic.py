@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from minik8s.api import podflow as flow
 from minik8s.api import resources
 from minik8s.cli.minikctl import (
     apply,
     expose,
-    flow,
     jsonpath,
     manifests,
     nodes,

@@ -432,6 +432,10 @@ class ServiceSpec(ApiModel):
     cluster_ips: list[str] | None = Field(default=None, alias="clusterIPs")
     external_ips: list[str] | None = Field(default=None, alias="externalIPs")
     load_balancer_ip: str | None = Field(default=None, alias="loadBalancerIP")
+    load_balancer_source_ranges: list[str] | None = None
+    load_balancer_class: str | None = None
+    allocate_load_balancer_node_ports: bool | None = None
+    health_check_node_port: int | None = None
     session_affinity: str | None = None
     session_affinity_config: SessionAffinityConfig | None = None
     external_traffic_policy: str | None = None
@@ -442,9 +446,17 @@ class ServiceSpec(ApiModel):
     external_name: str | None = None
 
 
+class PortStatus(ApiModel):
+    port: int
+    protocol: str
+    error: str | None = None
+
+
 class LoadBalancerIngress(ApiModel):
     ip: str | None = None
     hostname: str | None = None
+    ip_mode: str | None = None
+    ports: list[PortStatus] | None = None
 
 
 class LoadBalancerStatus(ApiModel):

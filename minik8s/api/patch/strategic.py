@@ -102,6 +102,8 @@ def _build_rules() -> dict[str, dict[Path, MergeList]]:
         "StatefulSet": {**meta, **template, **conditions},
         "PersistentVolumeClaim": {**meta, **conditions},
         "Namespace": {**meta, **conditions},
+        "HorizontalPodAutoscaler": {**meta, **conditions},
+        "APIService": {**meta, **conditions},
         # Endpoints, ConfigMap, Lease, Event and unknown kinds: object metadata only.
         "": meta,
     }
@@ -214,25 +216,21 @@ class _Merger:
         key = rule.key
         replace, deleted, items = _special_elements(patch, key)
         entries: list[tuple[int | None, Any]] = []
+        by_key: dict[str, int] = {}
+        """Merge key identity -> index in `entries` of the first item with it (linear merge)."""
         if not replace:
-            entries = [
-                (i, item)
-                for i, item in enumerate(original)
-                if not (isinstance(item, dict) and key in item and _identity(item[key]) in deleted)
-            ]
+            for i, item in enumerate(original):
+                identity = _identity(item[key]) if isinstance(item, dict) and key in item else None
+                if identity is not None and identity in deleted:
+                    continue
+                if identity is not None:
+                    by_key.setdefault(identity, len(entries))
+                entries.append((i, item))
         for item in items:
             wanted = _identity(item[key])
-            found = next(
-                (
-                    n
-                    for n, (_, current) in enumerate(entries)
-                    if isinstance(current, dict)
-                    and key in current
-                    and _identity(current[key]) == wanted
-                ),
-                None,
-            )
+            found = by_key.get(wanted)
             if found is None:
+                by_key[wanted] = len(entries)
                 entries.append((None, self.merge_map({}, item, path)))
             else:
                 position, current = entries[found]

@@ -16,6 +16,7 @@ from minik8s.api.errors import Cause
 from minik8s.api.meta import Object
 from minik8s.api.models import MODELS
 from minik8s.api.validation import apps as apps
+from minik8s.api.validation import autoscaling as autoscaling
 from minik8s.api.validation import batch as batch
 from minik8s.api.validation import certificates as certificates
 from minik8s.api.validation import core as core
@@ -63,7 +64,7 @@ def validate_status_update(
     resource: rt.ResourceType, new: Object, old: Object, subresource: str = "status"
 ) -> list[Cause]:
     """A PUT to `<name>/status` (or a CSR's `approval`): well-typed, the object's identity
-    unchanged, and what the kind says about its status."""
+    unchanged, and the status checks of kinds that have them."""
     causes = _validate_shape(resource, new) or meta.validate_object_meta_update(
         meta.mapping(new, "metadata"), meta.mapping(old, "metadata")
     )
@@ -71,6 +72,9 @@ def validate_status_update(
         causes = certificates.validate_csr(new) + certificates.validate_csr_update(
             new, old, subresource
         )
+    check = _STATUS_CHECKS.get(resource.kind)
+    if not causes and check is not None:
+        causes = check(new)
     return causes
 
 
@@ -116,11 +120,12 @@ _NAME_FORMATS: dict[str, meta.NameValidator] = {
     rt.CLUSTERROLES.kind: rbac.name_is_path_segment,
     rt.ROLEBINDINGS.kind: rbac.name_is_path_segment,
     rt.CLUSTERROLEBINDINGS.kind: rbac.name_is_path_segment,
+    rt.APISERVICES.kind: lambda name, prefix: [],  # `<version>.<group>`: checked by its kind
 }
 
 _SEMANTIC_CHECKS: dict[str, Callable[[Object], list[Cause]]] = {
     rt.PODS.kind: lambda obj: pod.validate_pod_spec(_spec(obj), "spec"),
-    rt.SERVICES.kind: lambda obj: service.validate_service_spec(_spec(obj)),
+    rt.SERVICES.kind: service.validate_service,
     rt.ENDPOINTS.kind: service.validate_endpoints,
     rt.NODES.kind: lambda obj: core.validate_node_spec(_spec(obj)),
     rt.NAMESPACES.kind: core.validate_namespace,
@@ -140,6 +145,11 @@ _SEMANTIC_CHECKS: dict[str, Callable[[Object], list[Cause]]] = {
     rt.CLUSTERROLES.kind: rbac.validate_cluster_role,
     rt.ROLEBINDINGS.kind: rbac.validate_role_binding,
     rt.CLUSTERROLEBINDINGS.kind: rbac.validate_cluster_role_binding,
+    **autoscaling.SEMANTIC_CHECKS,
+}
+
+_STATUS_CHECKS: dict[str, Callable[[Object], list[Cause]]] = {
+    rt.SERVICES.kind: service.validate_service_status,
 }
 
 _UPDATE_CHECKS: dict[str, Callable[[Object, Object], list[Cause]]] = {

@@ -6,6 +6,7 @@ import ipaddress
 from typing import Any
 
 from minik8s.api import errors as api_errors
+from minik8s.api import serviceutil
 from minik8s.api.errors import Cause
 from minik8s.api.validation import formats as fmt
 from minik8s.api.validation.container import PROTOCOLS, validate_port_num_or_name
@@ -22,8 +23,7 @@ from minik8s.api.validation.meta import (
     validate_labels,
 )
 
-SERVICE_TYPES = ["ClusterIP", "LoadBalancer", "NodePort"]
-"""ExternalName is not served: kube-proxy here has no DNS to answer for it."""
+SERVICE_TYPES = ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]
 SESSION_AFFINITIES = ["ClientIP", "None"]
 TRAFFIC_POLICIES = ["Cluster", "Local"]
 EXTERNAL_TYPES = ("NodePort", "LoadBalancer")
@@ -36,10 +36,14 @@ def validate_service_spec(spec: dict[str, Any]) -> list[Cause]:
     cluster_ip = spec.get("clusterIP")
     headless = cluster_ip == "None"
     ports = items(spec, "ports")
-    if not ports and not headless and service_type in SERVICE_TYPES:
+    external_name = service_type == "ExternalName"
+    if not ports and not headless and not external_name and service_type in SERVICE_TYPES:
         causes.append(required("spec.ports"))
     causes += _validate_service_ports(ports, service_type)
-    causes += _validate_cluster_ip(cluster_ip, service_type)
+    if external_name:
+        causes += _validate_external_name(spec)
+    else:
+        causes += _validate_cluster_ip(cluster_ip, service_type)
     causes += enum("spec.sessionAffinity", spec.get("sessionAffinity"), SESSION_AFFINITIES)
     timeout = mapping(mapping(spec, "sessionAffinityConfig"), "clientIP").get("timeoutSeconds")
     if timeout is not None and not 0 < timeout <= 86400:
@@ -68,13 +72,95 @@ def validate_service_spec(spec: dict[str, Any]) -> list[Cause]:
     return causes
 
 
+def validate_service(service: dict[str, Any]) -> list[Cause]:
+    """The spec, and the load balancer fields (some live in annotations)."""
+    spec = mapping(service, "spec")
+    return validate_service_spec(spec) + _validate_load_balancer_fields(service, spec)
+
+
+def _validate_load_balancer_fields(service: dict[str, Any], spec: dict[str, Any]) -> list[Cause]:
+    causes: list[Cause] = []
+    load_balancer = spec.get("type") == "LoadBalancer"
+    only_lb = "may only be used when `type` is 'LoadBalancer'"
+    lb_class = spec.get("loadBalancerClass")
+    if lb_class is not None and not load_balancer:
+        causes.append(api_errors.forbidden("spec.loadBalancerClass", only_lb))
+    elif lb_class is not None:
+        causes += invalid_each("spec.loadBalancerClass", lb_class, fmt.is_qualified_name(lb_class))
+    allocate = spec.get("allocateLoadBalancerNodePorts")
+    if allocate is not None and not load_balancer:
+        causes.append(api_errors.forbidden("spec.allocateLoadBalancerNodePorts", only_lb))
+    elif allocate is None and load_balancer:
+        causes.append(required("spec.allocateLoadBalancerNodePorts"))
+    port = spec.get("healthCheckNodePort")
+    if port and not serviceutil.needs_health_check(spec):
+        causes.append(api_errors.forbidden(
+            "spec.healthCheckNodePort",
+            "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'",
+        ))  # fmt: skip
+    elif isinstance(port, int) and port < 0:
+        causes.append(invalid("spec.healthCheckNodePort", port,
+                              "HealthCheckNodePort must be not less than 0"))  # fmt: skip
+    elif port:
+        causes += invalid_each("spec.healthCheckNodePort", port, fmt.is_valid_port_num(port))
+    ip = spec.get("loadBalancerIP")
+    if ip and not fmt.is_ipv4(ip):
+        causes.append(invalid("spec.loadBalancerIP", ip, "must be a valid IPv4 address"))
+    texts = serviceutil.source_range_texts(service)
+    if texts:
+        # Kubernetes' own field path, capitalised as it writes it
+        field = ("spec.LoadBalancerSourceRanges" if spec.get("loadBalancerSourceRanges")
+                 else f"metadata.annotations[{serviceutil.SOURCE_RANGES_ANNOTATION}]")  # fmt: skip
+        if not load_balancer:
+            causes.append(api_errors.forbidden(field, only_lb))
+        try:
+            serviceutil.load_balancer_source_ranges(service)
+        except ValueError:
+            causes.append(invalid(field, "[" + " ".join(texts) + "]",
+                                  "must be a list of IP ranges. For example, "
+                                  "10.240.0.0/24,10.250.0.0/24 "))  # fmt: skip
+    return causes
+
+
 def validate_service_update(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
-    """clusterIP is fixed once allocated; an absent clusterIP in the update means "unchanged"."""
-    old_ip = mapping(old, "spec").get("clusterIP") or ""
-    new_ip = mapping(new, "spec").get("clusterIP") or ""
+    """clusterIP is fixed once allocated; an absent clusterIP in the update means "unchanged".
+    A LoadBalancer keeps its `loadBalancerClass`."""
+    new_spec, old_spec = mapping(new, "spec"), mapping(old, "spec")
+    causes: list[Cause] = []
+    old_ip = old_spec.get("clusterIP") or ""
+    new_ip = new_spec.get("clusterIP") or ""
     if old_ip and new_ip:
-        return immutable("spec.clusterIP", new_ip, old_ip)
-    return []
+        causes += immutable("spec.clusterIP", new_ip, old_ip)
+    both_lb = old_spec.get("type") == new_spec.get("type") == "LoadBalancer"
+    if both_lb and old_spec.get("loadBalancerClass") != new_spec.get("loadBalancerClass"):
+        causes.append(invalid("spec.loadBalancerClass", new_spec.get("loadBalancerClass"),
+                              "may not change once set"))  # fmt: skip
+    return causes
+
+
+def validate_service_status(service: dict[str, Any]) -> list[Cause]:
+    """`status.loadBalancer.ingress` (Kubernetes' ValidateLoadBalancerStatus)."""
+    causes: list[Cause] = []
+    ingress = items(mapping(mapping(service, "status"), "loadBalancer"), "ingress")
+    for i, entry in enumerate(ingress):
+        path = index("status.loadBalancer.ingress", i)
+        ip, mode, hostname = entry.get("ip"), entry.get("ipMode"), entry.get("hostname")
+        if ip:
+            causes += invalid_each(child(path, "ip"), ip, fmt.is_valid_ip(str(ip)))
+        if mode is None and ip:
+            causes.append(required(child(path, "ipMode"), "must be specified when `ip` is set"))
+        elif mode is not None and not ip:
+            detail = "may not be specified when `ip` is not set"
+            causes.append(api_errors.forbidden(child(path, "ipMode"), detail))
+        elif mode is not None:
+            causes += enum(child(path, "ipMode"), mode, serviceutil.IP_MODES)
+        if hostname:
+            causes += invalid_each(child(path, "hostname"), hostname,
+                                   fmt.is_dns1123_subdomain(str(hostname)))  # fmt: skip
+            if not fmt.is_valid_ip(str(hostname)):
+                causes.append(invalid(child(path, "hostname"), hostname,
+                                      "must be a DNS name, not an IP address"))  # fmt: skip
+    return causes
 
 
 def _validate_service_ports(ports: list[dict[str, Any]], service_type: str) -> list[Cause]:
@@ -114,6 +200,27 @@ def _validate_service_ports(ports: list[dict[str, Any]], service_type: str) -> l
             if identity in node_ports:
                 causes.append(api_errors.duplicate(child(path, "nodePort"), node_port))
             node_ports.add(identity)
+    return causes
+
+
+def _validate_external_name(spec: dict[str, Any]) -> list[Cause]:
+    """Kubernetes': no ClusterIP, and a DNS-1123 subdomain (a trailing dot allowed)."""
+    causes: list[Cause] = []
+    if spec.get("clusterIP") not in (None, ""):
+        causes.append(
+            api_errors.forbidden("spec.clusterIP", "may not be set for ExternalName services")
+        )
+    name = spec.get("externalName")
+    if not name:
+        causes.append(required("spec.externalName"))
+    elif not isinstance(name, str):
+        causes.append(invalid("spec.externalName", name, "must be a string"))
+    else:
+        causes += invalid_each(
+            "spec.externalName",
+            name,
+            fmt.is_dns1123_subdomain(name[:-1] if name.endswith(".") else name),
+        )
     return causes
 
 

@@ -24,6 +24,7 @@ from minik8s.api.meta import Object
 from minik8s.apiserver.bootstrappolicy.builders import (
     APPS,
     AUTHORIZATION,
+    AUTOSCALING,
     BATCH,
     COORDINATION,
     DISCOVERY,
@@ -129,6 +130,16 @@ def _controllers() -> dict[str, list[Object]]:
             rule(("update",), (POLICY,), ("poddisruptionbudgets/status",)),
             rule(("patch", "update"), (LEGACY,), ("pods/status",)),
             rule(("get",), ("*",), ("*/scale",)),
+            events_rule(),
+        ],
+        "horizontal-pod-autoscaler": [
+            rule(READ, (AUTOSCALING,), ("horizontalpodautoscalers",)),
+            rule(("update",), (AUTOSCALING,), ("horizontalpodautoscalers/status",)),
+            rule(("get", "update"), ("*",), ("*/scale",)),
+            rule(("list",), (LEGACY,), ("pods",)),
+            rule(("list",), ("metrics.k8s.io",), ("pods",)),
+            rule(("get", "list"), ("custom.metrics.k8s.io",), ("*",)),
+            rule(("get", "list"), ("external.metrics.k8s.io",), ("*",)),
             events_rule(),
         ],
         "endpoint-controller": [
@@ -284,7 +295,14 @@ def controller_bindings(controller_manager_user: str) -> list[Object]:
 
 
 def cloud_controller_manager_roles() -> list[Object]:
-    """The cloud-controller-manager's roles, as its bootstrap policy names them."""
+    """The cloud-controller-manager's roles, as its bootstrap policy names them.
+
+    `system:cloud-controller-manager` holds only what its controllers' roles do not: its
+    Lease, Events, and the patch that adds or removes the service controller's
+    `service.kubernetes.io/load-balancer-cleanup` finalizer. Kubernetes' role also lets it
+    create ServiceAccounts (for `--use-service-account-credentials`, which minik8s does not
+    have) and update Services: minik8s's controllers never do either.
+    """
     return [
         cluster_role(
             "system:cloud-controller-manager",
@@ -294,10 +312,7 @@ def cloud_controller_manager_roles() -> list[Object]:
                 rule(
                     ("get", "update"), (COORDINATION,), ("leases",), ("cloud-controller-manager",)
                 ),
-                rule(READ, (LEGACY,), ("nodes",)),
-                rule(("list", "watch", "patch", "update"), (LEGACY,), ("services",)),
-                rule(("patch", "update"), (LEGACY,), ("services/status",)),
-                rule(("create",), (LEGACY,), ("serviceaccounts",)),
+                rule(("patch",), (LEGACY,), ("services",)),
             ],
         ),
         cluster_role(

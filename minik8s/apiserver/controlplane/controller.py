@@ -16,7 +16,8 @@ from minik8s.apiserver.authn.chain import Authenticator
 from minik8s.apiserver.authz.authorizer import Union
 from minik8s.apiserver.config import ApiserverSettings
 from minik8s.apiserver.controlplane import allocationrepair
-from minik8s.apiserver.controlplane.identity import ApiserverIdentity, advertise_address
+from minik8s.apiserver.controlplane.identity import ApiserverIdentity
+from minik8s.apiserver.listeners import advertise_address
 from minik8s.apiserver.registry import Registry
 from minik8s.client import tasks
 

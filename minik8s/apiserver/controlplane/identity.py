@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import ipaddress
 import logging
 import socket
-import struct
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from minik8s.api import errors
 from minik8s.api.meta import name_of
@@ -27,41 +24,6 @@ from minik8s.apiserver.registry import DeleteOptions, Registry
 from minik8s.store import errors as store_errors
 
 logger = logging.getLogger(__name__)
-
-
-def advertise_address(advertise: str | None, bind: str) -> str | None:
-    """`--advertise-address`, else the bind address unless it is loopback or unspecified, else
-    (as Kubernetes' ChooseHostInterface) the address of the default route's interface. None:
-    there is none (Endpoints may not hold loopback addresses)."""
-    if advertise:
-        return advertise
-    address = ipaddress.ip_address(bind)
-    if not (address.is_loopback or address.is_unspecified):
-        return bind
-    return host_interface_address()
-
-
-def host_interface_address() -> str | None:
-    """The IPv4 address this host sends from on its default route (no packet is sent: a UDP
-    socket's connect only looks the route up)."""
-    try:
-        lines = Path("/proc/net/route").read_text().splitlines()[1:]
-    except OSError:
-        return None
-    for line in lines:
-        fields = line.split()
-        if len(fields) < 3 or fields[1] != "00000000":
-            continue
-        gateway = socket.inet_ntoa(struct.pack("<L", int(fields[2], 16)))
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-                probe.connect((gateway, 9))
-                found = str(probe.getsockname()[0])
-        except OSError:
-            continue
-        if not endpoints_plan.special_ip(found):
-            return found
-    return None
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
+import webbrowser
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -14,9 +15,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from minik8s.cli.launcher import lifecycle, nodecommands
+from minik8s.cli.launcher import dashboard, lifecycle, nodecommands
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.settings import HOME_ENV, LauncherSettings, default_home
+from minik8s.client.kubeconfig import ConfigError
 
 app = typer.Typer(
     name="minik8s",
@@ -92,9 +94,24 @@ def up(
             help="apiserver port (default: remembered, else 6443 if free)",
         ),
     ] = None,
+    dashboard_port: Annotated[
+        int | None,
+        typer.Option(
+            envvar="MINIK8S_DASHBOARD_PORT",
+            help="dashboard port (default: remembered, else 9090 if free)",
+        ),
+    ] = None,
     etcd_binary: Annotated[
         str, typer.Option(envvar="MINIK8S_ETCD_BINARY", help="etcd executable")
     ] = "etcd",
+    dns_upstream: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MINIK8S_DNS_UPSTREAM",
+            help="upstream resolvers of the cluster DNS: IP[:PORT],… or a resolv.conf path; "
+            "'' for none (default: this host's /etc/resolv.conf)",
+        ),
+    ] = None,
 ) -> None:
     """Start the cluster's components that are not running yet, and write the kubeconfig."""
     with _errors():
@@ -105,7 +122,9 @@ def up(
             etcd_port=etcd_port,
             etcd_peer_port=etcd_peer_port,
             apiserver_port=apiserver_port,
+            dashboard_port=dashboard_port,
             etcd_binary=etcd_binary,
+            dns_upstream=dns_upstream,
         )
         lifecycle.up(settings, out)
 
@@ -173,6 +192,35 @@ def _follow(path: Path, position: int, interval: float) -> None:
             sys.stdout.buffer.write(chunk)
             sys.stdout.flush()
         time.sleep(interval)
+
+
+@app.command("dashboard")
+def dashboard_command(
+    url: Annotated[
+        bool, typer.Option("--url", help="Print the URL only (do not open a browser)")
+    ] = False,
+    kubeconfig: Annotated[
+        Path | None,
+        typer.Option(help="Sign in as this kubeconfig's user (default: the cluster's admin)"),
+    ] = None,
+    home: HomeOption = None,
+) -> None:
+    """Print a one-time sign-in link to the dashboard (and open it), as `minikube dashboard`.
+
+    The link works once, for two minutes; the browser then holds an HttpOnly session cookie
+    and the code is spent. The dashboard acts with this kubeconfig user's credential.
+    """
+    with _errors():
+        settings = LauncherSettings(home=_home(home))
+        cluster = lifecycle.dashboard_state(settings)
+        try:
+            link = dashboard.login_url(settings, cluster, kubeconfig)
+        except (ConfigError, ValueError) as e:
+            raise LauncherError(str(e)) from e
+        if not url:
+            with contextlib.suppress(webbrowser.Error):
+                webbrowser.open(link)
+        out.print(link, highlight=False, soft_wrap=True)
 
 
 @app.command()

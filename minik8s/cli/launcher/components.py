@@ -7,6 +7,8 @@ reverse order. Per-node components get one process per node, named `<component>-
 
 from __future__ import annotations
 
+import os
+import shlex
 import shutil
 import sys
 from collections.abc import Callable
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from minik8s.cli.launcher import audit, identities
+from minik8s.cli.launcher import audit, dashboard, identities, network, pki
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.pki import Pki
 from minik8s.cli.launcher.settings import LauncherSettings
@@ -45,6 +47,8 @@ class Instance:
     """How long `up` waits for it to be ready."""
     ca_file: Path | None = None
     """CA that signed the certificate of its health URL, when that URL is https."""
+    client_cert: tuple[Path, Path] | None = None
+    """Certificate and key to present to its health URL (etcd accepts no client without)."""
 
 
 ArgvBuilder = Callable[[LauncherSettings, ClusterState, str | None], list[str]]
@@ -71,6 +75,8 @@ class Component:
     """How long `up` waits for it to be ready."""
     identity: str | None = None
     """Its key in `identities` (its own client certificate and kubeconfig); None: none."""
+    cleanup: ArgvBuilder | None = None
+    """What `down` runs once every process is stopped (host state the component keeps)."""
 
 
 def etcd_binary(settings: LauncherSettings) -> str:
@@ -86,12 +92,18 @@ def _python_module(module: str) -> list[str]:
 
 
 def _etcd(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
+    certs = pki.etcd(settings.pki_dir)
     return [
         shutil.which(settings.etcd_binary) or settings.etcd_binary,
         "--name=minik8s",
         f"--data-dir={settings.etcd_data_dir}",
         f"--listen-client-urls={state.etcd_url}",
         f"--advertise-client-urls={state.etcd_url}",
+        # TLS, and only clients with a certificate of etcd's own CA: the apiserver.
+        "--client-cert-auth",
+        f"--trusted-ca-file={certs.ca_cert}",
+        f"--cert-file={certs.server_cert}",
+        f"--key-file={certs.server_key}",
         f"--listen-peer-urls={state.etcd_peer_url}",
         f"--initial-advertise-peer-urls={state.etcd_peer_url}",
         f"--initial-cluster=minik8s={state.etcd_peer_url}",
@@ -104,26 +116,34 @@ SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 
 
 def _apiserver(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
-    pki = Pki(settings.pki_dir)
+    certs = pki.etcd(settings.pki_dir)
+    keys = Pki(settings.pki_dir)
     return [
         *_python_module("minik8s.apiserver.server"),
         f"--etcd-servers={state.etcd_url}",
+        f"--etcd-cafile={certs.ca_cert}",
+        f"--etcd-certfile={certs.apiserver_client_cert}",
+        f"--etcd-keyfile={certs.apiserver_client_key}",
         f"--bind-address={LOOPBACK}",
+        # pods reach it there, through the `kubernetes` Service (see launcher.network)
+        f"--advertise-address={network.pod_gateway()}",
         f"--port={state.apiserver_port}",
-        f"--tls-cert-file={pki.serving_cert}",
-        f"--tls-private-key-file={pki.serving_key}",
-        f"--client-ca-file={pki.ca_cert}",
+        f"--tls-cert-file={keys.serving_cert}",
+        f"--tls-private-key-file={keys.serving_key}",
+        f"--client-ca-file={keys.ca_cert}",
         "--enable-bootstrap-token-auth",  # `minik8s token create` / `minik8s join`
         "--authorization-mode=Node,RBAC",
         "--enable-admission-plugins=NodeRestriction",
-        f"--kubelet-client-certificate={pki.kubelet_client_cert}",
-        f"--kubelet-client-key={pki.kubelet_client_key}",
-        f"--kubelet-certificate-authority={pki.ca_cert}",
+        f"--kubelet-client-certificate={keys.kubelet_client_cert}",
+        f"--kubelet-client-key={keys.kubelet_client_key}",
+        f"--kubelet-certificate-authority={keys.ca_cert}",
         f"--encryption-provider-config={settings.encryption_config_file}",
         f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
-        f"--service-account-key-file={pki.service_account_pub}",
-        f"--service-account-signing-key-file={pki.service_account_key}",
+        f"--service-account-key-file={keys.service_account_pub}",
+        f"--service-account-signing-key-file={keys.service_account_key}",
         *audit.apiserver_flags(settings.audit_policy_file, settings.audit_log_file),
+        "--aggregator-loopback-services=kube-system/metrics-server",
+        *dashboard.apiserver_flags(settings),
     ]
 
 
@@ -198,6 +218,49 @@ def _proxy(settings: LauncherSettings, state: ClusterState, node: str | None) ->
     ]
 
 
+def _dns(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
+    """The cluster DNS on the host's pod-network address (reached through the `kube-dns`
+    Service), its health and metrics on loopback."""
+    argv = _client("minik8s.dns.server", "dns")(settings, state, None)
+    argv += [
+        f"--dns-bind-address={network.pod_gateway()}",
+        f"--dns-port={state.dns_port}",
+        f"--healthz-port={state.dns_metrics_port}",
+    ]
+    if settings.dns_upstream is not None:
+        argv.append(f"--upstream={settings.dns_upstream or 'none'}")
+    return argv
+
+
+def _dashboard(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
+    """The web UI on loopback: its own identity only checks the audit webhook's caller; each
+    user signs in with their own credential (`minik8s dashboard` prints a one-time link)."""
+    return [
+        *_client("minik8s.dashboard.server", "dashboard")(settings, state, node),
+        f"--bind-address={LOOPBACK}",
+        f"--port={state.dashboard_port}",
+        f"--grant-dir={dashboard.grant_dir(settings)}",
+        f"--audit-webhook-token-file={dashboard.token_file(settings)}",
+    ]
+
+
+def _cloud_controller_manager(
+    settings: LauncherSettings, state: ClusterState, node: str | None
+) -> list[str]:
+    """The `local` provider: the nodes are processes on this host; LoadBalancer addresses come
+    from 203.0.113.0/24, routed to the bridge minik8s-lb (it needs root, as kube-proxy does).
+    --healthz-port=0: a free port, so two clusters on one machine do not collide."""
+    return _client("minik8s.cloudcontroller.server", "cloud-controller-manager",
+                   "--cloud-provider=local", "--healthz-port=0")(settings, state, node)  # fmt: skip
+
+
+def _cloud_cleanup(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
+    """Removes the pool's route and bridge (kept while the process stops: nothing may leave
+    while Services hold addresses), unless another cluster's cloud controller uses them."""
+    return [*_python_module("minik8s.cloudcontroller.server"), "--cloud-provider=local",
+            "--cleanup"]  # fmt: skip
+
+
 COMPONENTS: tuple[Component, ...] = (
     Component(
         "etcd",
@@ -231,13 +294,23 @@ COMPONENTS: tuple[Component, ...] = (
         _controller_manager,
         identity="controller-manager",
     ),
+    Component("dns", True, 16, _dns, health=lambda state: state.dns_health_url, identity="dns"),
+    Component(
+        "cloud-controller-manager",
+        True,
+        19,
+        _cloud_controller_manager,
+        identity="cloud-controller-manager",
+        cleanup=_cloud_cleanup,
+    ),
+    # The real nodes are initialized by the cloud controller manager (--cloud-provider=external).
     # No registry is reachable on these machines: an Always-pulled image present locally runs
     # (with a Warning Event) instead of failing with ErrImagePull.
     Component(
         "kubelet",
         True,
         4,
-        _kubelet("--image-pull-fallback-to-local=true"),
+        _kubelet("--image-pull-fallback-to-local=true", "--cloud-provider=external"),
         per_node=PerNode.REAL,
         identity="kubelet",
     ),
@@ -250,8 +323,33 @@ COMPONENTS: tuple[Component, ...] = (
         identity="kubelet",
     ),
     Component("proxy", True, None, _proxy, identity="proxy"),
+    Component(
+        "metrics-server",
+        True,
+        20,
+        # --secure-port=0: a free port; it registers its Service and APIService itself
+        _client("minik8s.metricsserver.server", "metrics-server", "--secure-port=0"),
+        identity="metrics-server",
+    ),
+    Component(
+        "dashboard",
+        True,
+        21,
+        _dashboard,
+        health=lambda state: f"{state.dashboard_url}/healthz",
+        identity="dashboard",
+    ),
 )
 """Start order; `down` stops in reverse."""
+
+EXTRA_ARGS_ENV = "MINIK8S_EXTRA_ARGS_"
+"""`MINIK8S_EXTRA_ARGS_CONTROLLER_MANAGER="--horizontal-pod-autoscaler-sync-period=2s"`: flags
+added to a component's command line (tests use it for short periods)."""
+
+
+def extra_args(component: str) -> list[str]:
+    value = os.environ.get(EXTRA_ARGS_ENV + component.upper().replace("-", "_"), "")
+    return shlex.split(value)
 
 
 def node_names(state: ClusterState, kind: PerNode) -> list[str]:
@@ -274,19 +372,38 @@ def instances(settings: LauncherSettings, state: ClusterState) -> list[Instance]
             result.append(
                 Instance(
                     name=component.name if node is None else f"{component.name}-{node}",
-                    argv=component.argv(settings, state, node),
+                    argv=[*component.argv(settings, state, node), *extra_args(component.name)],
                     health_url=health_url,
                     ready_timeout=component.ready_timeout(settings),
-                    ca_file=_ca_file(settings, health_url),
+                    ca_file=_ca_file(settings, component.name, health_url),
+                    client_cert=_client_cert(settings, component.name),
                 )
             )
     return result
 
 
-def _ca_file(settings: LauncherSettings, url: str | None) -> Path | None:
+def cleanups(settings: LauncherSettings, state: ClusterState | None) -> list[list[str]]:
+    """The cleanup commands `down` runs once everything is stopped, latest component first."""
+    cluster = state or ClusterState()
+    return [c.cleanup(settings, cluster, None) for c in reversed(COMPONENTS)
+            if c.enabled and c.cleanup is not None]  # fmt: skip
+
+
+def _ca_file(settings: LauncherSettings, component: str, url: str | None) -> Path | None:
     if url is None or not url.startswith("https://"):
         return None
+    if component == "etcd":
+        return pki.etcd(settings.pki_dir).ca_cert
     return Pki(settings.pki_dir).ca_cert
+
+
+def _client_cert(settings: LauncherSettings, component: str) -> tuple[Path, Path] | None:
+    """etcd's health URL answers only a client with a certificate: the launcher shows the
+    apiserver's (it made them; nothing else on the machine has one)."""
+    if component != "etcd":
+        return None
+    certs = pki.etcd(settings.pki_dir)
+    return certs.apiserver_client_cert, certs.apiserver_client_key
 
 
 def ensure_credentials(settings: LauncherSettings, state: ClusterState) -> None:

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from rich.console import Console
 
 from minik8s.cli.launcher import (
+    addons,
     apirequests,
     audit,
     components,
+    dashboard,
     docker,
     encryption,
     identities,
@@ -47,8 +49,10 @@ def up(settings: LauncherSettings, console: Console) -> state.ClusterState:
     for note in notes:
         console.print(f"[yellow]note:[/] {note}")
     pki.ensure(settings.pki_dir)
+    pki.ensure_etcd(settings.pki_dir)
     encryption.ensure_config(settings.encryption_config_file)
     audit.ensure_policy(settings.audit_policy_file)
+    dashboard.ensure_files(settings, cluster)
     state.save(settings.state_file, cluster)
     identities.ensure_admin(settings, cluster.apiserver_url)
     identities.ensure_kubelet_client(settings)
@@ -59,6 +63,9 @@ def up(settings: LauncherSettings, console: Console) -> state.ClusterState:
         docker.ensure_images(settings, console)
     for instance in components.instances(settings, cluster):
         _ensure(settings, instance, console)
+        if instance.name == "dns":
+            what = addons.ensure_dns(settings, cluster)
+            console.print(f"[green]✓[/] kube-dns Service ({what})", highlight=False)
     _wait_nodes_ready(settings, cluster, console)
 
     _note_disabled(cluster, console)
@@ -66,13 +73,15 @@ def up(settings: LauncherSettings, console: Console) -> state.ClusterState:
     console.print("Use it with:")
     console.print(f"  export KUBECONFIG={settings.kubeconfig_file}", highlight=False)
     console.print("  kubectl get ns", highlight=False)
+    console.print("  minik8s dashboard   # a one-time sign-in link to the web UI", highlight=False)
     return cluster
 
 
 def _wait_nodes_ready(
     settings: LauncherSettings, cluster: state.ClusterState, console: Console
 ) -> None:
-    """Return once every node of the cluster reports Ready; name the late ones otherwise."""
+    """Return once every node of the cluster reports Ready (and the cloud controller has
+    initialized it); name the late ones otherwise."""
     names = [
         *components.node_names(cluster, PerNode.REAL),
         *components.node_names(cluster, PerNode.FAKE),
@@ -106,7 +115,7 @@ def _ensure(settings: LauncherSettings, instance: Instance, console: Console) ->
     if running is not None:
         pid = running.pid
         if instance.health_url and not processes.probe(
-            instance.health_url, settings.probe_timeout, instance.ca_file
+            instance.health_url, settings.probe_timeout, instance.ca_file, instance.client_cert
         ):
             with console.status(f"waiting for {instance.name} (pid {pid}) to be ready…"):
                 processes.wait_ready(settings, instance, lambda: processes.pid_alive(pid))
@@ -160,6 +169,8 @@ def down(settings: LauncherSettings, console: Console, purge: bool) -> None:
     unmounted = pods.unmount_volumes(settings.kubelet_root_dir)
     if unmounted:
         console.print(f"[green]✓[/] unmounted {unmounted} pod volume(s)")
+    for argv in components.cleanups(settings, state.load(settings.state_file)):
+        processes.run_cleanup(argv, settings)
     if stopped == 0:
         console.print("nothing is running")
     if purge:
@@ -176,6 +187,7 @@ def _purge(settings: LauncherSettings, console: Console) -> None:
         settings.kubelet_root_dir,
         storage,
         kubeconfigs,
+        settings.dashboard_dir,
     ):
         if path == settings.kubelet_root_dir and pods.still_mounted(path):
             console.print(f"[yellow]![/] kept {path}: still mounted below it: "
@@ -210,6 +222,14 @@ class Row:
     endpoint: str
 
 
+def dashboard_state(settings: LauncherSettings) -> state.ClusterState:
+    """The cluster's state, once its dashboard runs (else one clear error)."""
+    cluster = state.load(settings.state_file)
+    if cluster is None or processes.find(settings, "dashboard") is None:
+        raise LauncherError("the dashboard is not running: run `minik8s up` first")
+    return cluster
+
+
 def status(settings: LauncherSettings) -> tuple[list[Row], str]:
     """The status of every component, and the apiserver's gitVersion (or why it is unknown)."""
     cluster = state.load(settings.state_file) or state.ClusterState()
@@ -219,7 +239,9 @@ def status(settings: LauncherSettings) -> tuple[list[Row], str]:
         running = processes.find(settings, instance.name)
         health = "-"
         if running is not None and instance.health_url:
-            ok = processes.probe(instance.health_url, settings.probe_timeout, instance.ca_file)
+            ok = processes.probe(
+                instance.health_url, settings.probe_timeout, instance.ca_file, instance.client_cert
+            )
             health = "ok" if ok else "failing"
         endpoint = instance.health_url.rsplit("/", 1)[0] if instance.health_url else ""
         rows.append(

@@ -44,8 +44,12 @@ def remove_containers(uid: str, timeout: float = 60.0) -> int:
     return len(ids)
 
 
+UNINITIALIZED_TAINT = "node.cloudprovider.kubernetes.io/uninitialized"
+
+
 def nodes_ready(settings: LauncherSettings, names: list[str]) -> list[str]:
-    """Those of `names` whose Node reports Ready=True now."""
+    """Those of `names` whose Node reports Ready=True now and that the cloud controller has
+    initialized (no pod is scheduled to a node before)."""
     nodes = apirequests.api_get(settings, "/api/v1/nodes")
     if nodes is None:
         return []
@@ -53,7 +57,12 @@ def nodes_ready(settings: LauncherSettings, names: list[str]) -> list[str]:
         node["metadata"]["name"]
         for node in nodes.get("items", [])
         for condition in (node.get("status") or {}).get("conditions") or []
-        if condition.get("type") == "Ready" and condition.get("status") == "True"
+        if condition.get("type") == "Ready"
+        and condition.get("status") == "True"
+        and not any(
+            t.get("key") == UNINITIALIZED_TAINT
+            for t in (node.get("spec") or {}).get("taints") or []
+        )
     }
     return [name for name in names if name in ready]
 

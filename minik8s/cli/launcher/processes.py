@@ -114,12 +114,20 @@ def start(settings: LauncherSettings, instance: Instance) -> subprocess.Popen[by
     return popen
 
 
-def probe(url: str, timeout: float, ca_file: Path | None = None) -> bool:
+def probe(
+    url: str,
+    timeout: float,
+    ca_file: Path | None = None,
+    client_cert: tuple[Path, Path] | None = None,
+) -> bool:
     """True if GET `url` answers 200 now. A health probe, not an API request: the components'
-    /healthz (some plain HTTP, none authenticated), so one httpx GET, not an `ApiClient`."""
+    /healthz (some plain HTTP, none authenticated; etcd's wants `client_cert`), so one httpx
+    GET, not an `ApiClient`."""
     verify: ssl.SSLContext | bool = True
     if ca_file is not None:
         verify = ssl.create_default_context(cafile=str(ca_file))
+        if client_cert is not None:
+            verify.load_cert_chain(str(client_cert[0]), str(client_cert[1]))
     try:
         return httpx.get(url, timeout=timeout, verify=verify).status_code == 200
     except (httpx.HTTPError, OSError):
@@ -155,7 +163,9 @@ def wait_ready(settings: LauncherSettings, instance: Instance, alive: Callable[[
         if instance.health_url is None:
             if now >= settle:
                 return now - started
-        elif probe(instance.health_url, settings.probe_timeout, instance.ca_file):
+        elif probe(
+            instance.health_url, settings.probe_timeout, instance.ca_file, instance.client_cert
+        ):
             return time.monotonic() - started
         if now > deadline:
             raise LauncherError(
@@ -211,3 +221,14 @@ def stop_child(settings: LauncherSettings, name: str, popen: subprocess.Popen[by
             with contextlib.suppress(subprocess.TimeoutExpired):
                 popen.wait(settings.kill_timeout)
     settings.pid_file(name).unlink(missing_ok=True)
+
+
+def run_cleanup(argv: list[str], settings: LauncherSettings) -> bool:
+    """Run a component's cleanup command (output to its log); True if it succeeded."""
+    settings.logs_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.logs_dir / "cleanup.log", "ab") as log:
+        try:
+            done = subprocess.run(argv, stdout=log, stderr=log, timeout=60, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+    return done.returncode == 0

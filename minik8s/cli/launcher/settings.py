@@ -27,10 +27,15 @@ class LauncherSettings:
     """etcd peer port; None: the remembered one, else 2380, else a free one if 2380 is taken."""
     apiserver_port: int | None = None
     """apiserver port; None: the remembered one, else 6443, else a free one if 6443 is taken."""
+    dashboard_port: int | None = None
+    """dashboard port; None: the remembered one, else 9090, else a free one if 9090 is taken."""
     nodes: int | None = None
     """Nodes with a real kubelet (node-1…); None: the remembered number, else 1."""
     fake_nodes: int | None = None
     """Hollow nodes with a fake runtime (fake-node-1…); None: the remembered number, else 0."""
+    dns_upstream: str | None = None
+    """Upstream resolvers of the cluster DNS, comma-separated `IP[:PORT]` or a resolv.conf
+    path ("": none, names outside the cluster fail); None: this host's /etc/resolv.conf."""
     etcd_binary: str = "etcd"
     """etcd executable, a name looked up on PATH or a path."""
     etcd_ready_timeout: float = 30.0
@@ -87,6 +92,11 @@ class LauncherSettings:
     def audit_log_file(self) -> Path:
         """The apiserver's audit log (JSON lines, mode 0600, rotated at 100 MB)."""
         return self.logs_dir / "audit.log"
+
+    @property
+    def dashboard_dir(self) -> Path:
+        """The dashboard's one-time logins (`grants/`) and its audit webhook's files (0700)."""
+        return self.home / "dashboard"
 
     @property
     def tokens_file(self) -> Path:

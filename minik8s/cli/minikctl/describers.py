@@ -264,6 +264,16 @@ def describe_service(svc: Object, extras: Object) -> list[str]:
     lines.append(f"IP Families:\t{','.join(spec.get('ipFamilies') or ['IPv4'])}")
     lines.append(f"IP:\t{spec.get('clusterIP', '')}")
     lines.append(f"IPs:\t{','.join(spec.get('clusterIPs') or [spec.get('clusterIP', '')])}")
+    if spec.get("loadBalancerIP"):
+        lines.append(f"Desired LoadBalancer IP:\t{spec['loadBalancerIP']}")
+    ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    if ingress:
+        shown = [
+            (i.get("ip") or i.get("hostname") or "")
+            + (f" ({i['ipMode']})" if i.get("ipMode") else "")
+            for i in ingress
+        ]
+        lines.append(f"LoadBalancer Ingress:\t{', '.join(shown)}")
     for port in spec.get("ports") or []:
         protocol = port.get("protocol", "TCP")
         lines.append(f"Port:\t{port.get('name') or '<unset>'}  {port.get('port')}/{protocol}")
@@ -274,7 +284,14 @@ def describe_service(svc: Object, extras: Object) -> list[str]:
             )
         lines.append(f"Endpoints:\t{extras.get('endpoints') or NONE}")
     lines.append(f"Session Affinity:\t{spec.get('sessionAffinity', 'None')}")
+    if spec.get("externalTrafficPolicy"):
+        lines.append(f"External Traffic Policy:\t{spec['externalTrafficPolicy']}")
     lines.append(f"Internal Traffic Policy:\t{spec.get('internalTrafficPolicy', 'Cluster')}")
+    if spec.get("healthCheckNodePort"):
+        lines.append(f"HealthCheck NodePort:\t{spec['healthCheckNodePort']}")
+    if spec.get("loadBalancerSourceRanges"):
+        ranges = ",".join(spec["loadBalancerSourceRanges"])
+        lines.append(f"LoadBalancer Source Ranges:\t{ranges}")
     return lines
 
 

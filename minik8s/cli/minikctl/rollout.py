@@ -18,14 +18,14 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from minik8s.api import meta
+from minik8s.api import meta, rollback
 from minik8s.api.meta import Object
 from minik8s.api.resources import DAEMONSETS, DEPLOYMENTS, REPLICASETS, STATEFULSETS, ResourceType
 from minik8s.cli.minikctl import errors, output, rollout_sets, session, targets
 from minik8s.cli.minikctl.tabwriter import tabwrite
 from minik8s.client.api import ApiClient
 
-REVISION = "deployment.kubernetes.io/revision"
+REVISION = rollback.REVISION
 CHANGE_CAUSE = "kubernetes.io/change-cause"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 POLL_INTERVAL = 0.5
@@ -109,11 +109,7 @@ async def wait_rollout(
             progress.stop()
 
 
-def _revision(rs: Object) -> int:
-    try:
-        return int(((rs.get("metadata") or {}).get("annotations") or {}).get(REVISION, 0))
-    except ValueError:
-        return 0
+_revision = rollback.revision_of
 
 
 async def owned_replicasets(client: ApiClient, deploy: Object) -> list[Object]:
@@ -123,18 +119,7 @@ async def owned_replicasets(client: ApiClient, deploy: Object) -> list[Object]:
     return sorted(owned, key=_revision)
 
 
-def undo_template(replicasets: list[Object], current: int, to_revision: int) -> Object | None:
-    """The template of `to_revision` (0: the one before `current`), without pod-template-hash."""
-    candidates = [rs for rs in replicasets if _revision(rs) != current]
-    if to_revision:
-        candidates = [rs for rs in candidates if _revision(rs) == to_revision]
-    if not candidates:
-        return None
-    template = dict((candidates[-1].get("spec") or {}).get("template") or {})
-    meta = dict(template.get("metadata") or {})
-    labels = {k: v for k, v in (meta.get("labels") or {}).items() if k != "pod-template-hash"}
-    template["metadata"] = {**meta, "labels": labels}
-    return template
+undo_template = rollback.undo_template
 
 
 def _rollable(args: list[str]) -> tuple[ResourceType, str]:

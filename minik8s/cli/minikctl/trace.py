@@ -13,8 +13,9 @@ from typing import Annotated, Any
 import typer
 
 from minik8s.api import errors as api_errors
+from minik8s.api import podflow as flow
 from minik8s.api.resources import EVENTS, PODS, ResourceType
-from minik8s.cli.minikctl import errors, flow, output, session
+from minik8s.cli.minikctl import errors, output, session
 from minik8s.client.api import ApiClient
 
 

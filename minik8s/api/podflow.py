@@ -1,4 +1,5 @@
-"""The seed flow's steps as read from the API's own data: a pure function from a pod and its
+"""The seed flow's steps as read from the API's own data (shared by `minikctl run --trace` and
+the dashboard's "follow one pod"): a pure function from a pod and its
 Events to the steps that have happened so far, each with a key (so a live trace prints each
 step once), the time the API recorded for it, and a one-line detail."""
 
@@ -174,3 +175,21 @@ def waiting_for(pod: Object) -> str:
 def steps(pod: Object, events: list[Object]) -> list[Step]:
     """Every step so far: the pod's own, and its Events."""
     return pod_steps(pod) + event_steps(pod, events)
+
+
+def admission_steps(pod: Object) -> list[Step]:
+    """The first steps of an existing pod, read from its metadata: the apiserver accepted it
+    (authenticated, authorized, admitted, validated) and wrote it to etcd."""
+    md = pod.get("metadata") or {}
+    namespace, name = md.get("namespace", ""), md.get("name", "")
+    created = parse_time(md.get("creationTimestamp"))
+    return [
+        Step(
+            "accepted",
+            "accepted by apiserver",
+            f"POST /api/v1/namespaces/{namespace}/pods: validated and admitted, uid "
+            f"{md.get('uid')}",
+            created,
+        ),
+        Step("stored", "stored in etcd", f"key /registry/pods/{namespace}/{name}", created),
+    ]

@@ -1,0 +1,174 @@
+"""The cloud controller manager's process (Kubernetes' `cmd/cloud-controller-manager/app`): one
+leader-elected process running the cloud's controllers; `main` is
+`minik8s-cloud-controller-manager`.
+
+It campaigns for the Lease `kube-system/cloud-controller-manager`; only the leader
+starts informers and controllers (the service controller first has the provider route the load
+balancer pool: nothing is handed out before). Losing the Lease ends the process, as
+kube-controller-manager does, so a restart begins from a clean slate. `/healthz`, `/readyz`
+(200 while the controllers run and the load balancer pool is routed) and `/metrics` on
+`--healthz-port` (10258, Kubernetes' cloud-controller-manager port).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import socket
+from typing import Protocol
+
+from minik8s.client import tasks
+from minik8s.client.api import ApiClient, ClientSettings
+from minik8s.client.informer import InformerFactory
+from minik8s.cloudcontroller import config
+from minik8s.cloudcontroller.node import CloudNodeController
+from minik8s.cloudcontroller.nodelifecycle import CloudNodeLifecycleController
+from minik8s.cloudcontroller.provider import CloudError, CloudProvider, new_provider
+from minik8s.cloudcontroller.service import ServiceController
+from minik8s.componentbase import options, runner
+from minik8s.componentbase.events import EventRecorder
+from minik8s.componentbase.health import HealthServer
+
+logger = logging.getLogger(__name__)
+
+SYNC_TIMEOUT = 60.0
+"""Seconds to wait for the informers' first lists before saying so (and waiting on)."""
+EVENT_SOURCES = {
+    "service": "service-controller",
+    "cloud-node": "cloud-node-controller",
+    "cloud-node-lifecycle": "cloud-node-lifecycle-controller",
+}
+"""The Event source of each controller: Kubernetes' component names."""
+
+
+WORK = "cloud-controller-manager work"
+
+
+class LeadershipLost(Exception):
+    """The Lease was lost: the process exits so that it restarts clean."""
+
+
+class Controller(Protocol):
+    name: str
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class CloudControllerManager:
+    def __init__(
+        self, settings: config.Settings, client: ApiClient, provider: CloudProvider
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.provider = provider
+        self.running = False
+        """True while the controllers run (this process leads)."""
+        self.controllers: list[Controller] = []
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop` is set (or the Lease is lost, which raises `LeadershipLost`)."""
+        s = self.settings
+        health = HealthServer(
+            s.healthz.bind_address, max(s.healthz.port, 0),
+            liveness={"ping": lambda: True},
+            readiness={"controllers": lambda: self.running, "load-balancer-pool": self.pool_ready},
+        )  # fmt: skip
+        if s.healthz.port >= 0:
+            await health.start()
+        try:
+            election = s.leader_election
+            if not election.leader_elect:
+                await tasks.run_until(stop, self.run_controllers(), WORK)
+                return
+            elector = options.new_leader_elector(election, self.client)
+            logger.info("campaigning for lease %s as %s", elector.lease_key, elector.identity)
+            ended = await tasks.run_until(stop, elector.run(self.run_controllers), WORK)
+            if ended and not stop.is_set():
+                raise LeadershipLost(f"leader election lost ({elector.lease_key})")
+        finally:
+            await health.stop()
+
+    async def run_controllers(self) -> None:
+        """Prepare the provider, start informers and every enabled controller; run until
+        cancelled."""
+        s = self.settings
+        informers = InformerFactory(self.client)
+        host = socket.gethostname()
+        recorders = {name: EventRecorder(self.client, EVENT_SOURCES[name], host=host)
+                     for name in s.controllers}  # fmt: skip
+        controllers = self.controllers = self._controllers(informers, recorders)
+        for recorder in recorders.values():
+            recorder.start()
+        informers.start()
+        running: list[asyncio.Task[None]] = []
+        try:
+            while not await informers.wait_synced(SYNC_TIMEOUT):
+                logger.warning("informers not synced after %.0fs; still waiting", SYNC_TIMEOUT)
+            logger.info("caches synced; running controllers: %s (provider %s)",
+                        ", ".join(s.controllers), self.provider.name)  # fmt: skip
+            self.running = True
+            running = [tasks.spawn(c.run(), f"controller {c.name}") for c in controllers]
+            await asyncio.gather(*running)
+        finally:
+            self.running = False
+            for controller in controllers:
+                controller.stop()
+            await tasks.cancel_and_wait(running, timeout=5.0)
+            await informers.stop()
+            for recorder in recorders.values():
+                await recorder.stop(flush_seconds=1.0)
+
+    def pool_ready(self) -> bool:
+        """The service controller (if it runs) has routed the pool and adopted what earlier
+        runs handed out."""
+        return all(c.pool_ready for c in self.controllers if isinstance(c, ServiceController))
+
+    def _controllers(
+        self, informers: InformerFactory, recorders: dict[str, EventRecorder]
+    ) -> list[Controller]:
+        s, result = self.settings, list[Controller]()
+        balancer, instances = self.provider.load_balancer(), self.provider.instances()
+        for name in s.controllers:
+            args = (self.client, informers, recorders[name], s)
+            if name == "service":
+                if balancer is None:
+                    raise CloudError(f"the {self.provider.name} provider has no load balancers")
+                result.append(ServiceController(*args, balancer, self.provider.initialize))
+            elif instances is None:
+                raise CloudError(f"the {self.provider.name} provider has no instances")
+            elif name == "cloud-node":
+                result.append(CloudNodeController(*args, instances))
+            else:
+                result.append(CloudNodeLifecycleController(*args, instances))
+        return result
+
+
+async def run(settings: config.Settings, stop: asyncio.Event) -> None:
+    """Run the enabled controllers (while leading) until `stop` is set; or `--cleanup`."""
+    provider = new_provider(settings)
+    try:
+        if settings.cleanup:
+            cleanup = getattr(provider, "cleanup", None)
+            if cleanup is not None:
+                await cleanup()
+            logger.info("cleanup done")
+            return
+        client_settings = ClientSettings(user_agent="minik8s-cloud-controller-manager/0.1")
+        client_config = options.load_client_config(settings.client)
+        async with ApiClient(client_config, client_settings) as client:
+            await CloudControllerManager(settings, client, provider).run(stop)
+    finally:
+        await provider.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`minik8s-cloud-controller-manager`: flags, logging, then `run` until SIGTERM."""
+    settings = config.parse_args(argv)
+    runner.run(functools.partial(run, settings), "cloud-controller-manager", settings.log_level)
+
+
+if __name__ == "__main__":
+    main()

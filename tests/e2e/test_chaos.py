@@ -1,0 +1,153 @@
+"""Chaos: a 20-replica Deployment mid-rollout while each component and etcd is killed with
+SIGKILL in turn and restarted (`minik8s up` starts what is missing). Afterwards the rollout
+converges, no object is lost, and no pod runs a container twice (the restarted kubelet adopts
+what runs instead of starting it again)."""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.launcher import Launcher, alive, make_launcher
+from tests.support.waiting import wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+NS = "chaos"
+REPLICAS = 20
+KILL_ORDER = ("apiserver", "controller-manager", "scheduler", "kubelet-node-1", "proxy", "etcd")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launcher]:
+    launcher = make_launcher(tmp_path_factory.mktemp("chaos-home"))
+    try:
+        launcher.up("--nodes", "1")
+        yield launcher
+    finally:
+        launcher.teardown()
+
+
+def kubectl_json(launcher: Launcher, *args: str) -> Any:
+    result = launcher.kubectl(*args, "-o", "json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def apply(launcher: Launcher, manifest: dict[str, Any], directory: Path) -> None:
+    path = directory / f"{manifest['kind']}-{manifest['metadata']['name']}.json"
+    path.write_text(json.dumps(manifest))
+    result = launcher.kubectl("apply", "-f", str(path))
+    assert result.returncode == 0, result.stderr
+
+
+def deployment(revision: str) -> dict[str, Any]:
+    labels = {"app": "web"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": NS},
+        "spec": {
+            "replicas": REPLICAS,
+            "selector": {"matchLabels": labels},
+            "strategy": {"rollingUpdate": {"maxSurge": 5, "maxUnavailable": 5}},
+            "template": {
+                "metadata": {"labels": labels, "annotations": {"revision": revision}},
+                "spec": {
+                    "terminationGracePeriodSeconds": 1,
+                    "containers": [
+                        {
+                            "name": "main",
+                            "image": "minik8s/busybox:latest",
+                            "imagePullPolicy": "Never",
+                            "command": ["sleep", "3600"],
+                        }
+                    ],
+                },
+            },
+        },
+    }
+
+
+def rolled_out(launcher: Launcher, revision: str) -> bool:
+    web = kubectl_json(launcher, "-n", NS, "get", "deployment", "web")
+    status = web["status"]
+    pods = [
+        p for p in kubectl_json(launcher, "-n", NS, "get", "pods", "-l", "app=web")["items"]
+        if not p["metadata"].get("deletionTimestamp")
+    ]  # fmt: skip
+    return (
+        status.get("observedGeneration") == web["metadata"]["generation"]
+        and status.get("updatedReplicas") == REPLICAS
+        and status.get("availableReplicas") == REPLICAS
+        and status.get("replicas") == REPLICAS
+        and len(pods) == REPLICAS
+        and all(p["metadata"]["annotations"]["revision"] == revision for p in pods)
+        and all(p["status"].get("phase") == "Running" for p in pods)
+    )
+
+
+def running_containers(launcher: Launcher) -> list[tuple[str, str]]:
+    """(pod uid, container name) of every running container of the cluster."""
+    uid = launcher.cluster_uid()
+    assert uid
+    listed = subprocess.run(
+        ["docker", "ps", "--filter", f"label=minik8s.cluster={uid}", "--format",
+         '{{.Label "minik8s.pod-uid"}} {{.Label "minik8s.container"}}'],
+        capture_output=True, text=True, check=True, timeout=30,
+    ).stdout  # fmt: skip
+    return [tuple(line.split(" ", 1)) for line in listed.splitlines() if line]  # type: ignore[misc]
+
+
+def test_rollout_converges_while_every_component_is_killed(
+    cluster: Launcher, tmp_path: Path
+) -> None:
+    launcher = cluster
+    assert launcher.kubectl("create", "namespace", NS).returncode == 0
+    keep = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "keep", "namespace": NS},
+            "data": {"a": "b"}}  # fmt: skip
+    apply(launcher, keep, tmp_path)
+    apply(launcher, deployment("1"), tmp_path)
+    wait_for(lambda: rolled_out(launcher, "1"), f"{REPLICAS} pods of revision 1", 120, 1)
+    before = {
+        kind: {o["metadata"]["name"]: o["metadata"]["uid"]
+               for o in kubectl_json(launcher, "-n", NS, "get", kind)["items"]}
+        for kind in ("deployments", "configmaps")
+    }  # fmt: skip
+
+    apply(launcher, deployment("2"), tmp_path)  # the rollout starts
+    for name in KILL_ORDER:
+        pid = launcher.pids()[name]
+        os.killpg(pid, signal.SIGKILL)
+        wait_for(lambda pid=pid: not alive(pid), f"{name} (pid {pid}) to die", 10)
+        time.sleep(0.5)  # let the others notice it is gone (nothing is asserted here)
+        launcher.up("--nodes", "1")  # starts what is missing and waits for it to be healthy
+        assert alive(launcher.pids()[name])
+
+    wait_for(lambda: rolled_out(launcher, "2"), "the rollout to converge after the kills", 150, 1)
+    after = {
+        kind: {o["metadata"]["name"]: o["metadata"]["uid"]
+               for o in kubectl_json(launcher, "-n", NS, "get", kind)["items"]}
+        for kind in ("deployments", "configmaps")
+    }  # fmt: skip
+    assert after == before, "objects were lost or replaced"
+
+    pods = kubectl_json(launcher, "-n", NS, "get", "pods", "-l", "app=web")["items"]
+    live = {p["metadata"]["uid"] for p in pods if not p["metadata"].get("deletionTimestamp")}
+
+    def one_container_each() -> bool:
+        counts = collections.Counter(running_containers(launcher))
+        mains = {uid: n for (uid, container), n in counts.items() if container == "main"}
+        assert all(n == 1 for n in counts.values()), f"a container runs twice: {counts}"
+        return set(mains) == live  # old pods' containers are gone, each live pod runs one
+
+    wait_for(one_container_each, "one running main container per live pod, none twice", 60, 1)
