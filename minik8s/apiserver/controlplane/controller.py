@@ -23,6 +23,10 @@ from minik8s.client import tasks
 
 logger = logging.getLogger(__name__)
 
+WITHDRAW_TIMEOUT = 3.0
+"""Seconds a stopping apiserver spends taking itself out of the `kubernetes` Endpoints (a
+killed one drops out when its Lease expires anyway)."""
+
 
 @dataclass
 class ControlPlane:
@@ -71,4 +75,8 @@ class ControlPlane:
         await tasks.cancel_and_wait(self._tasks)
         self._tasks.clear()
         if self.identity is not None:
-            await self.identity.withdraw()
+            try:  # bounded: a stopping apiserver must not hang on a slow etcd
+                async with asyncio.timeout(WITHDRAW_TIMEOUT):
+                    await self.identity.withdraw()
+            except TimeoutError:
+                logger.warning("apiserver identity: not withdrawn in %.0fs", WITHDRAW_TIMEOUT)
