@@ -246,17 +246,17 @@ def create_fastapi_app(
         finally:
             running_controlplane: ControlPlane | None = getattr(app.state, "controlplane", None)
             if running_controlplane is not None:
-                await running_controlplane.stop()
+                await _bounded("the control plane loops", running_controlplane.stop())
             running: Aggregator | None = getattr(app.state, "aggregator", None)
             if running is not None:
-                await running.stop()
+                await _bounded("the aggregator", running.stop())
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await cache.stop()
-            await store.close()
+            await _bounded("background tasks", asyncio.gather(*tasks, return_exceptions=True))
+            await _bounded("the watch cache", cache.stop())
+            await _bounded("the etcd client", store.close())
             if front.auditor is not None:
-                await front.auditor.stop()
+                await _bounded("the audit backends", front.auditor.stop())
 
     app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
     if accounts is not None and accounts.discovery_served:
@@ -420,3 +420,16 @@ def _openapi_documents(request: Request) -> openapi_serving.Documents:
     if documents is None:  # built at start-up; only a request racing the start builds it
         documents = request.app.state.openapi = openapi_serving.Documents()
     return documents
+
+
+SHUTDOWN_STEP_TIMEOUT = 3.0
+"""How long each shutdown step may take: SIGTERM must end the process promptly even when a
+step hangs (a slow etcd, a task that does not finish on cancellation)."""
+
+
+async def _bounded(what: str, step: Awaitable[Any]) -> None:
+    try:
+        async with asyncio.timeout(SHUTDOWN_STEP_TIMEOUT):
+            await step
+    except TimeoutError:
+        logger.warning("shutdown: %s did not stop in %.0fs; going on", what, SHUTDOWN_STEP_TIMEOUT)
