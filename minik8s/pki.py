@@ -23,6 +23,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 VALIDITY = datetime.timedelta(days=3650)
+SERVICE_NAMES = (
+    "kubernetes",
+    "kubernetes.default",
+    "kubernetes.default.svc",
+    "kubernetes.default.svc.cluster.local",
+)
+"""The names pods use for the apiserver (the `kubernetes` Service), as in its certificate in
+Kubernetes; with the Service's ClusterIP they are in every serving certificate made here."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +77,8 @@ def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
 def ensure_serving_certificate(
     directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")
 ) -> ServingCertificate:
-    """Create (once) `ca.crt`, `apiserver.crt` and `apiserver.key` in `directory`."""
+    """Create (once) `ca.crt`, `apiserver.crt` and `apiserver.key` in `directory`; again when
+    the certificate there does not name every one of `hosts` (made by an older version)."""
     directory.mkdir(parents=True, exist_ok=True)
     result = ServingCertificate(
         directory / "ca.crt", directory / "apiserver.crt", directory / "apiserver.key"
@@ -81,6 +90,11 @@ def ensure_serving_certificate(
         and result.key.exists()
         and ca_key_path.exists()
     ):
+        if not covers(result.cert, hosts):  # made for fewer names: again, by the same CA
+            _issue(
+                directory, _name("minik8s-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH,
+                _alt_names(hosts), result.cert, result.key,
+            )  # fmt: skip
         return result
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -96,12 +110,7 @@ def ensure_serving_certificate(
         .add_extension(CA_KEY_USAGE, critical=True)
         .sign(ca_key, hashes.SHA256())
     )
-    alt_names: list[x509.GeneralName] = []
-    for host in hosts:
-        try:
-            alt_names.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            alt_names.append(x509.DNSName(host))
+    alt_names = _alt_names(hosts)
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
@@ -273,6 +282,37 @@ def ensure_kubelet_serving_certificate(
     return _issue(
         ca_directory, subject, ExtendedKeyUsageOID.SERVER_AUTH, alt_names, cert_path, key_path
     )
+
+
+def _alt_names(hosts: Sequence[str]) -> list[x509.GeneralName]:
+    found: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            found.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            found.append(x509.DNSName(host))
+    return found
+
+
+def covers(cert_path: Path, hosts: Sequence[str]) -> bool:
+    """True if the certificate at `cert_path` names every host (IP or DNS name)."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (OSError, ValueError, x509.ExtensionNotFound):
+        return False
+    ips = {str(ip) for ip in names.get_values_for_type(x509.IPAddress)}
+    dns_names = set(names.get_values_for_type(x509.DNSName))
+    for host in hosts:
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            if host not in dns_names:
+                return False
+        else:
+            if host not in ips:
+                return False
+    return True
 
 
 # -- etcd: its own CA, so that no certificate of the cluster's CA opens etcd ------------------

@@ -56,6 +56,9 @@ ROOTS = (
     "api.rbac.v1.ClusterRoleBinding",
     "api.authentication.v1.TokenRequest",
     "apimachinery.pkg.apis.meta.v1.DeleteOptions",
+    "api.autoscaling.v1.HorizontalPodAutoscaler",
+    "api.autoscaling.v2.HorizontalPodAutoscaler",
+    "api.events.v1.Event",
 )
 OUT = Path(__file__).resolve().parent.parent / "minik8s" / "api" / "protobuf_schema.json"
 T = descriptor_pb2.FieldDescriptorProto

@@ -3,7 +3,8 @@
 The CA and its key live only in the `pki` volume, which only this service mounts. Every other
 container gets a volume of its own holding only its own credentials, mode 0600:
 
-    apiserver-creds    serving certificate (for `apiserver`, localhost, 127.0.0.1), the CA
+    apiserver-creds    serving certificate (for `apiserver`, localhost, 127.0.0.1 and the
+                       `kubernetes` Service: 10.96.0.1, kubernetes.default.svc…), the CA
                        certificate (client CA), its client certificate towards kubelets
     <component>-creds  `kubeconfig`: its own client certificate (COMPONENTS below)
     node-<n>-creds     `kubelet.conf` (system:node:node-<n>), the kubelet's serving certificate,
@@ -35,7 +36,9 @@ from minik8s.cli.launcher.identities import Identity
 STATE = Path(os.environ.get("MINIK8S_STATE", "/state"))
 OUT = Path(os.environ.get("MINIK8S_OUT", "/out"))
 ETCD_PKI = Path(os.environ.get("MINIK8S_ETCD_PKI", "/etcd-pki"))
-HOSTS = ("apiserver", "localhost", "127.0.0.1")
+HOSTS = ("apiserver", "localhost", "127.0.0.1", "10.96.0.1", *pki.SERVICE_NAMES)
+"""Names of the apiserver: its compose service, loopback (the published port), and the
+`kubernetes` Service pods reach it through (ClusterIP and names)."""
 ETCD_HOSTS = ("etcd-1", "etcd-2", "etcd-3", "localhost", "127.0.0.1")
 SERVER = "https://apiserver:6443"
 NODES = ("node-1", "node-2")
@@ -43,6 +46,8 @@ NODES = ("node-1", "node-2")
 COMPONENTS: dict[str, Identity] = {
     "scheduler": identities.identity("scheduler"),
     "controller-manager": identities.identity("controller-manager"),
+    "dns": identities.identity("dns"),
+    "addon-manager": identities.identity("addon-manager"),
     "cloud-controller-manager": identities.identity("cloud-controller-manager"),
 }
 """Control-plane component (its volume's directory under /state) -> who it is."""

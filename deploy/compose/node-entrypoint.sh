@@ -17,6 +17,10 @@ CREDS=${CREDS:-/etc/minik8s}
 PRELOAD=${PRELOAD:-/preload/images.tar}
 HERE=$(dirname "$(readlink -f "$0")")
 NODE_IP=$(ip -4 -o addr show dev eth0 | awk '{split($4, a, "/"); print a[1]; exit}')
+# The nodes' network (etcd, the control plane, the other nodes' kubelets): closed to pods but
+# through a cluster Service (kube-proxy's MINIK8S-POD-FIREWALL).
+NODE_NETWORK=$(python3 -c 'import ipaddress, sys; print(ipaddress.ip_interface(sys.argv[1]).network)' \
+  "$(ip -4 -o addr show dev eth0 | awk '{print $4; exit}')")
 # A scaled service's containers (`--scale worker=3`) have no NODE_NAME: their name in Docker's
 # DNS (`<project>_worker_3.<network>`, or `<project>-worker-3` with compose v2) gives `worker-3`
 # (SERVICE_NAME=worker).
@@ -81,9 +85,10 @@ else
 fi
 
 # Pods on other nodes must reach this node's pods: Docker's FORWARD rules only let published
-# ports in; DOCKER-USER is the chain Docker leaves to its users.
+# ports in; DOCKER-USER is the chain Docker leaves to its users (and puts first in FORWARD).
+# What pods send elsewhere goes on to kube-proxy's MINIK8S-POD-FIREWALL, which closes this
+# node and the nodes' network to them (an ACCEPT here for it would bypass that).
 iptables -I DOCKER-USER 1 -d "$CLUSTER_CIDR" -j ACCEPT
-iptables -I DOCKER-USER 1 -s "$CLUSTER_CIDR" -j ACCEPT
 
 # Pod-to-pod traffic across nodes keeps its source IP: Docker masquerades whatever leaves the
 # pods' bridge, with a rule it inserts first in POSTROUTING when the kubelet creates the
@@ -108,7 +113,7 @@ supervise kubelet minik8s-kubelet --node-name "$NODE_NAME" \
 # NodePorts on the node's address only: not on its loopback, so no route_localnet either.
 supervise proxy minik8s-proxy --kubeconfig "$CREDS/proxy.conf" \
   --node-name "$NODE_NAME" --cluster-cidr "$CLUSTER_CIDR" --service-cluster-ip-range "$SERVICE_CIDR" \
-  --nodeport-addresses "$NODE_IP/32"
+  --forbidden-pod-destinations "$NODE_NETWORK" --nodeport-addresses "$NODE_IP/32"
 
 log "running kubelet, kube-proxy and hostgw"
 while :; do

@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Builds the images minik8s runs, without any registry, skipping those that already exist:
 #   minik8s/pause    the pod sandbox: busybox sh that sleeps forever and exits 0 on SIGTERM
-#   minik8s/busybox  Debian's busybox-static with every applet linked (sh, httpd, wget, nc, …)
+#   minik8s/busybox  Debian's busybox-static with every applet linked (sh, httpd, nc, nslookup,
+#                    ping, …), but `wget` is Debian's GNU wget with the libraries it links: the
+#                    applet of Debian's busybox 1.35 (static or not) is built without
+#                    FEATURE_WGET_TIMEOUT and crashes on `wget -T`
 #   minik8s/nginx    a debootstrap minbase Debian with nginx; also tagged nginx:latest
+#   minik8s/python-client  minik8s/base + the official Python client (`kubernetes`, the
+#                    version of the venv's, from host-built wheels): a pod that calls
+#                    load_incluster_config() (tests/e2e/test_seed_flow.py)
 # and, for the docker-compose cluster (`compose`, i.e. all of the following):
 #   minik8s/base     a debootstrap minbase Debian with python3 (python3-venv)
 #   minik8s/etcd     a debootstrap minbase Debian with Debian's etcd-server
@@ -16,7 +22,7 @@
 # from apt's sources on this machine. Nothing inside a `docker build` downloads: wheels are
 # built on the host (`pip wheel`) and installed with `pip install --no-index`.
 # Usage: deploy/images/build.sh [--force] [pause|busybox|nginx|base|etcd|node-os|minik8s|node
-#                                |node-images|compose ...]
+#                                |node-images|python-client|compose ...]
 #   MINIK8S_IMAGE_TAG tags minik8s/minik8s and minik8s/node (default latest; the compose file
 #   reads the same variable), so a branch can build and run its own without touching latest.
 set -euo pipefail
@@ -33,40 +39,100 @@ targets=()
 for arg in "$@"; do
   case $arg in
     --force) FORCE=1 ;;
-    pause | busybox | nginx | base | etcd | node-os | minik8s | node | node-images)
+    pause | busybox | nginx | base | etcd | node-os | minik8s | node | node-images | python-client)
       targets+=("$arg") ;;
-    compose) targets+=(pause busybox nginx base etcd node-os minik8s node node-images) ;;
+    compose) targets+=(pause busybox nginx base etcd node-os minik8s node node-images python-client) ;;
     *) echo "build.sh: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
 ((${#targets[@]})) || targets=(pause busybox nginx)
 
 declare -A BUILT=()  # images built by this run: --force rebuilds each once, not per dependent
+# An image whose content changed gets a new version here: one built before (without this
+# label value) is rebuilt. Images without an entry are built once.
+declare -A VERSION=([minik8s/busybox:latest]=3)
 have_image() {
   [[ -n ${BUILT[$1]:-} ]] && return 0
-  [[ $FORCE -eq 0 ]] && "$DOCKER" image inspect "$1" >/dev/null 2>&1
+  [[ $FORCE -eq 0 ]] || return 1
+  local want=${VERSION[$1]:-} got
+  got=$("$DOCKER" image inspect -f '{{index .Config.Labels "minik8s.image-version"}}' "$1" 2>/dev/null) || return 1
+  [[ -z $want || $got == "$want" ]]
+}
+version_label() {  # the `docker import -c` change that labels IMAGE with its version
+  echo "LABEL minik8s.image-version=${VERSION[$1]:-1}"
 }
 
-# A rootfs with busybox-static and a link for each of its applets, plus the files programs
-# expect (/etc/passwd, /tmp, …).
+# copy_with_libraries ROOT FILE: FILE and every shared library it links (from this host, the
+# same Debian release as the packages copied) into ROOT.
+copy_with_libraries() {
+  local root=$1 file=$2 lib
+  for lib in $(ldd "$file" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+  done
+}
+
+# Debian's dynamically linked busybox (package busybox, which conflicts with the installed
+# busybox-static: downloaded, not installed; cached with the other .debs); prints its path.
+dynamic_busybox() {
+  local debs=$CACHE/debs deb
+  mkdir -p "$debs"
+  deb=$(ls "$debs"/busybox_*.deb 2>/dev/null | tail -n 1)
+  if [[ -z $deb ]]; then
+    (cd "$debs" && { apt-get download -q busybox >/dev/null 2>&1 ||
+      { apt-get update -qq && apt-get download -q busybox >/dev/null 2>&1; }; }) ||
+      { echo "build.sh: cannot download Debian's busybox package (apt-get download busybox)" >&2; exit 1; }
+    deb=$(ls "$debs"/busybox_*.deb | tail -n 1)
+  fi
+  local extracted=$CACHE/busybox-dynamic
+  if [[ ! -x $extracted/bin/busybox || $deb -nt $extracted/bin/busybox ]]; then
+    rm -rf "$extracted"
+    dpkg-deb -x "$deb" "$extracted"
+  fi
+  echo "$extracted/bin/busybox"
+}
+
+# A rootfs with busybox and a link for each applet, plus the files programs expect
+# (/etc/passwd, /tmp, …). Debian's dynamic busybox is the shell and most applets: its `sh`
+# runs commands found on PATH (busybox-static's prefers its own applets, whatever PATH says),
+# so GNU wget (`gnu_wget`) replaces the applet. The few applets only busybox-static has (su,
+# crond, tc, …) come from it, as /bin/busybox-static.
 busybox_rootfs() {
-  local root=$1
+  local root=$1 dynamic applet
   [[ -x $BUSYBOX ]] || { echo "build.sh: $BUSYBOX missing: apt-get install busybox-static" >&2; exit 1; }
   "$BUSYBOX" --list-full >/dev/null 2>&1 || { echo "build.sh: $BUSYBOX is not busybox-static" >&2; exit 1; }
+  dynamic=$(dynamic_busybox)
   mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,tmp,proc,sys,dev,root,var/www,home}
   chmod 1777 "$root/tmp"
-  cp "$BUSYBOX" "$root/bin/busybox"
-  local applet
+  cp "$dynamic" "$root/bin/busybox"
+  copy_with_libraries "$root" "$dynamic"
+  cp "$BUSYBOX" "$root/bin/busybox-static"
   while read -r applet; do
     [[ $applet == bin/busybox ]] && continue
     ln -sf /bin/busybox "$root/$applet"
+  done < <("$dynamic" --list-full)
+  while read -r applet; do
+    [[ $applet == bin/busybox || -e $root/$applet || -L $root/$applet ]] && continue
+    ln -sf /bin/busybox-static "$root/$applet"
   done < <("$BUSYBOX" --list-full)
   printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
   printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
 }
 
 import_dir() {  # import_dir DIR IMAGE CMD-JSON
-  tar --numeric-owner -C "$1" -c . | "$DOCKER" import -c "CMD $3" - "$2" >/dev/null
+  tar --numeric-owner -C "$1" -c . | "$DOCKER" import -c "CMD $3" -c "$(version_label "$2")" - "$2" >/dev/null
+}
+
+# Debian's GNU wget (package wget) and every library it links, in place of busybox's applet;
+# glibc resolves names through /etc/nsswitch.conf (files, then the DNS).
+gnu_wget() {
+  local root=$1 wget=/usr/bin/wget
+  { [[ -x $wget ]] && "$wget" --version 2>/dev/null | grep -q "GNU Wget"; } || {
+    echo "build.sh: GNU wget missing: apt-get install wget" >&2; exit 1; }
+  rm -f "$root/usr/bin/wget" "$root/bin/wget"
+  cp "$wget" "$root/usr/bin/wget"
+  copy_with_libraries "$root" "$wget"
+  printf 'hosts: files dns\n' >"$root/etc/nsswitch.conf"
 }
 
 build_pause() {
@@ -89,6 +155,7 @@ build_busybox() {
   local root
   root=$(mktemp -d)
   busybox_rootfs "$root"
+  gnu_wget "$root"
   import_dir "$root" minik8s/busybox:latest '["sh"]'
   rm -rf "$root"
   echo "images: built minik8s/busybox"
@@ -226,6 +293,37 @@ build_minik8s() {
 build_node() {
   build_node-os
   docker_build minik8s/node minik8s/node-os:latest
+}
+
+# The official Python client in a pod: the venv's version of `kubernetes` and its dependencies
+# as wheels built on the host (cached per version), installed without an index.
+build_python-client() {
+  have_image minik8s/python-client:latest && { echo "images: minik8s/python-client exists"; return; }
+  build_base
+  local version context
+  version=$("$REPO/${VENV:-.venv}/bin/python" -c 'import importlib.metadata as m; print(m.version("kubernetes"))') ||
+    { echo "build.sh: the venv has no kubernetes package: pip install -e '.[test]'" >&2; exit 1; }
+  context=$CACHE/python-client-$version
+  if [[ ! -f $context/.complete ]]; then
+    echo "images: building the wheels of kubernetes==$version on the host (pip wheel)" >&2
+    rm -rf "$context"
+    mkdir -p "$context"
+    "$PIP" wheel -q --wheel-dir "$context" "kubernetes==$version" >&2
+    touch "$context/.complete"
+  fi
+  "$DOCKER" build -q -t minik8s/python-client:latest -f - "$context" >/dev/null <<'DOCKERFILE'
+FROM minik8s/base:latest
+ENV PATH=/opt/client/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    PYTHONUNBUFFERED=1
+COPY . /tmp/wheels
+RUN python3 -m venv /opt/client \
+ && /opt/client/bin/pip install -q --no-index --no-cache-dir --disable-pip-version-check \
+      --find-links /tmp/wheels kubernetes \
+ && rm -rf /tmp/wheels
+CMD ["python3"]
+DOCKERFILE
+  BUILT[minik8s/python-client:latest]=1
+  echo "images: built minik8s/python-client (kubernetes $version)"
 }
 
 NODE_IMAGES=(minik8s/pause:latest minik8s/busybox:latest minik8s/nginx:latest nginx:latest)

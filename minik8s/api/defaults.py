@@ -311,6 +311,10 @@ _DEFAULTERS: dict[str, Callable[[dict[str, Any]], None]] = {
 
 def _more_defaulters() -> dict[str, Callable[[dict[str, Any]], None]]:
     """Defaulters of the kinds kept in modules of their own (imported late: they use ours)."""
-    from minik8s.api import defaults_batch, defaults_workloads
+    from minik8s.api import defaults_autoscaling, defaults_batch, defaults_workloads
 
-    return {**defaults_workloads.DEFAULTERS, **defaults_batch.DEFAULTERS}
+    return {
+        **defaults_workloads.DEFAULTERS,
+        **defaults_batch.DEFAULTERS,
+        **defaults_autoscaling.DEFAULTERS,
+    }

@@ -19,7 +19,9 @@ class Cause:
     reason: str = "FieldValueInvalid"
 
     def to_dict(self) -> dict[str, str]:
-        return {"reason": self.reason, "message": self.message, "field": self.field}
+        """As Kubernetes writes a StatusCause: empty fields left out."""
+        out = {"reason": self.reason, "message": self.message, "field": self.field}
+        return {k: v for k, v in out.items() if v}
 
 
 def required(field: str) -> Cause:
@@ -62,6 +64,8 @@ class ApiError(Exception):
 
     code: ClassVar[int] = 500
     reason: ClassVar[str] = "InternalError"
+    has_details: ClassVar[bool] = False
+    """Whether Kubernetes' constructor of this error always sets `details` (maybe empty)."""
 
     def __init__(
         self,
@@ -82,28 +86,35 @@ class ApiError(Exception):
         self.retry_after_seconds = retry_after_seconds
 
     def to_status(self) -> dict[str, Any]:
+        """The `Status` object, with its fields in Kubernetes' order (kind, apiVersion,
+        metadata, status, message, reason, details, code) as its Go encoder writes them.
+
+        `details` is there whenever Kubernetes' constructor of that error sets it (an empty
+        `{}` for the generic "could not find the requested resource" 404, for instance)."""
         status: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
             "metadata": {},
             "status": "Failure",
-            "message": self.message,
-            "reason": self.reason,
-            "code": self.code,
         }
+        if self.message:
+            status["message"] = self.message
+        if self.reason:
+            status["reason"] = self.reason
         details: dict[str, Any] = {}
-        if self.name is not None:
+        if self.name:
             details["name"] = self.name
         if self.group:
             details["group"] = self.group
-        if self.kind is not None:
+        if self.kind:
             details["kind"] = self.kind
         if self.causes:
             details["causes"] = [c.to_dict() for c in self.causes]
-        if self.retry_after_seconds is not None:
+        if self.retry_after_seconds:
             details["retryAfterSeconds"] = self.retry_after_seconds
-        if details:
+        if details or self.has_details:
             status["details"] = details
+        status["code"] = self.code
         return status
 
 
@@ -118,16 +129,19 @@ class Unauthorized(ApiError):
 
 
 class Forbidden(ApiError):
+    has_details = True
     code = 403
     reason = "Forbidden"
 
 
 class NotFound(ApiError):
+    has_details = True
     code = 404
     reason = "NotFound"
 
 
 class MethodNotAllowed(ApiError):
+    has_details = True
     code = 405
     reason = "MethodNotAllowed"
 
@@ -138,11 +152,13 @@ class NotAcceptable(ApiError):
 
 
 class AlreadyExists(ApiError):
+    has_details = True
     code = 409
     reason = "AlreadyExists"
 
 
 class Conflict(ApiError):
+    has_details = True
     code = 409
     reason = "Conflict"
 
@@ -170,16 +186,19 @@ class UnsupportedMediaType(ApiError):
 
 
 class Invalid(ApiError):
+    has_details = True
     code = 422
     reason = "Invalid"
 
 
 class TooManyRequests(ApiError):
+    has_details = True
     code = 429
     reason = "TooManyRequests"
 
 
 class InternalError(ApiError):
+    has_details = True
     code = 500
     reason = "InternalError"
 
@@ -195,6 +214,7 @@ class ServiceUnavailable(ApiError):
 
 
 class Timeout(ApiError):
+    has_details = True
     code = 504
     reason = "Timeout"
 
@@ -265,6 +285,11 @@ def from_status(status: dict[str, Any], http_code: int | None = None) -> ApiErro
         retry_after_seconds=details.get("retryAfterSeconds"),
     )
     return err
+
+
+def internal_error(error: Exception | str) -> InternalError:
+    """Kubernetes' NewInternalError: the error's text as the message's tail and as a cause."""
+    return InternalError(f"Internal error occurred: {error}", causes=[Cause("", str(error), "")])
 
 
 def not_found(resource: str, name: str, group: str = "") -> NotFound:

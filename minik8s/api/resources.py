@@ -194,6 +194,22 @@ REVIEWS = (
     SELFSUBJECTRULESREVIEWS,
 )
 
+HORIZONTALPODAUTOSCALERS = ResourceType(
+    "autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers",
+    "horizontalpodautoscaler", True, ("hpa",), ("status",), ("all",),
+)  # fmt: skip
+HORIZONTALPODAUTOSCALERS_V1 = ResourceType(
+    "autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers",
+    "horizontalpodautoscaler", True, ("hpa",), ("status",), ("all",),
+)  # fmt: skip
+"""autoscaling/v1: the same objects (stored as autoscaling/v2), CPU utilization only."""
+APISERVICES = ResourceType(
+    "apiregistration.k8s.io", "v1", "APIService", "apiservices", "apiservice", False, (),
+    ("status",), ("api-extensions",),
+)  # fmt: skip
+EVENTS_V1 = ResourceType("events.k8s.io", "v1", "Event", "events", "event", True, ("ev",))
+"""events.k8s.io/v1 Events: core/v1 Events (their storage) in the newer form."""
+
 RESOURCES: tuple[ResourceType, ...] = (
     PODS,
     NODES,
@@ -222,11 +238,27 @@ RESOURCES: tuple[ResourceType, ...] = (
     ROLEBINDINGS,
     CLUSTERROLEBINDINGS,
     *REVIEWS,
+    HORIZONTALPODAUTOSCALERS,
+    HORIZONTALPODAUTOSCALERS_V1,
+    APISERVICES,
+    EVENTS_V1,
 )
 
 _BY_GROUP_VERSION_PLURAL = {(r.group, r.version, r.plural): r for r in RESOURCES}
 _BY_KIND = {(r.api_version, r.kind): r for r in RESOURCES}
-_BY_PLURAL = {r.plural: r for r in RESOURCES}
+_BY_PLURAL: dict[str, ResourceType] = {}
+for _r in RESOURCES:  # the first type of a plural is its storage version
+    _BY_PLURAL.setdefault(_r.plural, _r)
+
+
+def storage_type(rt: ResourceType) -> ResourceType:
+    """The type whose version is stored for `rt`'s objects (itself, unless `rt` is another
+    served version of them, as autoscaling/v1 HPAs and events.k8s.io Events are)."""
+    return _BY_PLURAL[rt.plural]
+
+
+def is_storage_version(rt: ResourceType) -> bool:
+    return _BY_PLURAL[rt.plural] is rt
 
 
 def lookup(group: str, version: str, plural: str) -> ResourceType | None:

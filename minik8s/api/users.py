@@ -17,8 +17,13 @@ KUBE_PROXY = "system:kube-proxy"
 KUBE_DNS = "system:kube-dns"
 """Kubernetes runs kube-dns as the ServiceAccount kube-system/kube-dns; minik8s' DNS process
 has a certificate for this user, bound alongside that ServiceAccount."""
+KUBE_ADDON_MANAGER = "system:kube-addon-manager"
+"""The compose cluster's addon manager: keeps the kube-dns Service's Endpoints at the DNS."""
 CLOUD_CONTROLLER_MANAGER = "system:cloud-controller-manager"
 KUBE_DASHBOARD = "system:kube-dashboard"
+METRICS_SERVER = "system:metrics-server"
+"""metrics-server's manifest runs it as the ServiceAccount kube-system/metrics-server; minik8s'
+process has a certificate for this user, bound alongside that ServiceAccount."""
 KUBELET_API_CLIENT = "kube-apiserver-kubelet-client"
 """The apiserver's client certificate towards kubelets (kubeadm's CN)."""
 ADMIN = "kubernetes-admin"

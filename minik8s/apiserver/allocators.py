@@ -40,8 +40,19 @@ def used_node_ports(services: Iterable[Object]) -> set[int]:
     return used
 
 
+def static_band(size: int) -> int:
+    """How many addresses at the bottom of a range of `size` are kept for ClusterIPs asked for
+    by value (Kubernetes' `calculateRangeOffset`, KEP-3070): min(max(16, size/16), 256), none
+    for ranges under 16. Dynamic allocations take them only once the rest is full, so the
+    fixed ClusterIPs of the cluster (10.96.0.10 for kube-dns) are free when asked for."""
+    if size < 16:
+        return 0
+    return min(max(16, size // 16), 256)
+
+
 def allocate_cluster_ip(cidr: str, used: set[str], rng: random.Random | None = None) -> str:
-    """A free address of `cidr`, skipping the network, broadcast and first (`.1`) addresses."""
+    """A free address of `cidr`, skipping the network, broadcast and first (`.1`, the
+    `kubernetes` Service's) addresses; above the static band first."""
     network = ipaddress.ip_network(cidr)
     first = int(network.network_address) + 2
     last = int(network.broadcast_address) - 1
@@ -49,11 +60,15 @@ def allocate_cluster_ip(cidr: str, used: set[str], rng: random.Random | None = N
     if size <= 0:
         raise RangeFull(cidr)
     rng = rng or random.Random()
-    start = rng.randrange(size)
-    for offset in range(size):
-        candidate = str(ipaddress.ip_address(first + (start + offset) % size))
-        if candidate not in used:
-            return candidate
+    band = min(max(0, static_band(network.num_addresses) - 2), size - 1)
+    for low, count in ((first + band, size - band), (first, band)):
+        if count <= 0:
+            continue
+        start = rng.randrange(count)
+        for offset in range(count):
+            candidate = str(ipaddress.ip_address(low + (start + offset) % count))
+            if candidate not in used:
+                return candidate
     raise RangeFull(cidr)
 
 
@@ -82,6 +97,11 @@ def assign_service_addresses(
     causes: list[errors.Cause] = []
     service_type = spec.get("type", "ClusterIP")
     old_spec = (old or {}).get("spec") or {}
+    if service_type == "ExternalName":
+        spec.pop("clusterIPs", None)
+        for port in spec.get("ports") or []:
+            port.pop("nodePort", None)
+        return  # a DNS name only: no address, no node port
 
     requested_ip = spec.get("clusterIP") or ""
     if old_spec.get("clusterIP") and requested_ip in ("", old_spec["clusterIP"]):

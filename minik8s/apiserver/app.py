@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -20,10 +19,21 @@ from starlette.routing import Route
 
 from minik8s.api import errors
 from minik8s.api.resources import NAMESPACES, PERSISTENTVOLUMECLAIMS, PODS, ResourceType
-from minik8s.apiserver import discovery, encryptionconfig, kubeletproxy, metrics, openapi, wire
+from minik8s.apiserver import (
+    discovery,
+    encryptionconfig,
+    kubeletproxy,
+    listeners,
+    metrics,
+    openapi_serving,
+    wire,
+)
 from minik8s.apiserver.admission import Admission, Plugin
 from minik8s.apiserver.admission.noderestriction import NodeRestriction
 from minik8s.apiserver.admission.rbacescalation import RbacEscalation
+from minik8s.apiserver.aggregator import discovery as aggregated
+from minik8s.apiserver.aggregator import frontproxy
+from minik8s.apiserver.aggregator.controller import Aggregator
 from minik8s.apiserver.asgi import ApiserverApp
 from minik8s.apiserver.audit import options as audit_options
 from minik8s.apiserver.authn.chain import Authenticator, TokenAuthenticator
@@ -34,6 +44,7 @@ from minik8s.apiserver.authz.rbac import RbacAuthorizer
 from minik8s.apiserver.bootstrappolicy import reconcile
 from minik8s.apiserver.config import ApiserverSettings
 from minik8s.apiserver.handlers import ResourceHandler
+from minik8s.apiserver.kubernetesservice import INTERVAL, KubernetesService
 from minik8s.apiserver.podsecurity import config as podsecurity_config
 from minik8s.apiserver.podsecurity.admission import PodSecurity
 from minik8s.apiserver.registry import Registry, RegistrySettings
@@ -172,6 +183,7 @@ def create_fastapi_app(
                 Admission(plugins),
             )
             await _until_etcd_answers(lambda: registry.ensure_namespaces(BOOTSTRAP_NAMESPACES))
+            app.state.openapi = await asyncio.to_thread(openapi_serving.Documents)
             if accounts is not None:
 
                 def lookup(resource: ResourceType, namespace: str | None, name: str) -> Any:
@@ -193,6 +205,20 @@ def create_fastapi_app(
                     store, CompactionSettings(interval=settings.etcd_compaction_interval)
                 )
                 tasks.append(_background(compactor.run(), "etcd-compactor"))
+            address = listeners.advertise_address(settings.advertise_address, settings.bind_address)
+            if settings.endpoint_reconciler_type != "none" and address:
+                kubernetes = KubernetesService(
+                    registry, settings.service_cluster_ip_range, address, settings.port, INTERVAL
+                )
+                tasks.append(_background(kubernetes.run(), "kubernetes service"))
+            aggregator = Aggregator(
+                registry,
+                cache,
+                _front_proxy(settings),
+                loopback_services=frozenset(settings.aggregator_loopback_services),
+            )
+            await aggregator.start()
+            app.state.aggregator = aggregator
             app.state.store = store
             app.state.cache = cache
             app.state.handler = ResourceHandler(
@@ -207,6 +233,7 @@ def create_fastapi_app(
                 reviews=reviews,
                 kubelets=kubeletproxy.KubeletClient.from_settings(settings),
                 service_accounts=accounts,
+                aggregator=aggregator,
             )
             front.authorizer = authorizer
             logger.info(
@@ -217,6 +244,9 @@ def create_fastapi_app(
             )
             yield
         finally:
+            running: Aggregator | None = getattr(app.state, "aggregator", None)
+            if running is not None:
+                await running.stop()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -271,8 +301,11 @@ def create_fastapi_app(
     @app.get("/apis", include_in_schema=False)
     @app.get("/apis/", include_in_schema=False)
     async def api_groups(request: Request) -> Response:
+        aggregator = getattr(request.app.state, "aggregator", None)
         return discovery_response(
-            request, discovery.api_group_list, lambda: discovery.aggregated_discovery(False)
+            request,
+            lambda: discovery.api_group_list(aggregated.api_groups(aggregator)),
+            lambda: discovery.aggregated_discovery(False, aggregated.aggregated_items(aggregator)),
         )
 
     @app.get("/version", include_in_schema=False)
@@ -297,21 +330,20 @@ def create_fastapi_app(
     async def prometheus() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    @app.get("/openapi/v2", include_in_schema=False)
+    async def openapi_v2(request: Request) -> Response:
+        return _openapi_documents(request).v2(request)
+
     @app.get("/openapi/v3", include_in_schema=False)
-    async def openapi_index() -> Response:
-        return wire.json_response(_cached_openapi_index())
+    async def openapi_index(request: Request) -> Response:
+        return _openapi_documents(request).index(request)
 
     @app.get("/openapi/v3/{path:path}", include_in_schema=False)
-    async def openapi_document(path: str) -> Response:
-        parts = [p for p in path.split("/") if p]
-        document = None
-        if parts[:1] == ["api"] and len(parts) == 2:
-            document = _cached_openapi_document("", parts[1])
-        elif parts[:1] == ["apis"] and len(parts) == 3:
-            document = _cached_openapi_document(parts[1], parts[2])
-        if document is None:
+    async def openapi_document(request: Request, path: str) -> Response:
+        response = _openapi_documents(request).group_version(request, path)
+        if response is None:
             raise errors.NotFound("the server could not find the requested resource")
-        return wire.json_response(document)
+        return response
 
     @app.exception_handler(errors.ApiError)
     async def api_error(request: Request, exc: errors.ApiError) -> Response:
@@ -369,11 +401,19 @@ def lookup_key(cache: WatchCache, key: str) -> Any:
     return cache.caches[parts[2]].objects.get(key) if len(parts) > 2 else None
 
 
-@functools.cache
-def _cached_openapi_index() -> dict[str, Any]:
-    return openapi.openapi_v3_index()
+def _front_proxy(settings: ApiserverSettings) -> frontproxy.FrontProxy:
+    if settings.proxy_client_cert_file and settings.proxy_client_key_file:
+        assert settings.requestheader_client_ca_file is not None
+        return frontproxy.from_files(
+            settings.requestheader_client_ca_file,
+            settings.proxy_client_cert_file,
+            settings.proxy_client_key_file,
+        )
+    return frontproxy.ephemeral()
 
 
-@functools.cache
-def _cached_openapi_document(group: str, version: str) -> dict[str, Any] | None:
-    return openapi.openapi_v3_group_version(group, version)
+def _openapi_documents(request: Request) -> openapi_serving.Documents:
+    documents: openapi_serving.Documents | None = getattr(request.app.state, "openapi", None)
+    if documents is None:  # built at start-up; only a request racing the start builds it
+        documents = request.app.state.openapi = openapi_serving.Documents()
+    return documents

@@ -21,13 +21,12 @@ import dataclasses
 import logging
 import time
 
-import orjson
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
 from minik8s.api import errors
-from minik8s.apiserver import metrics, requestcontext, requestinfo, streamproxy
+from minik8s.apiserver import metrics, requestcontext, requestinfo, streamproxy, wire
 from minik8s.apiserver.audit import auditor
 from minik8s.apiserver.audit import context as audit_context
 from minik8s.apiserver.audit.auditor import Auditor
@@ -223,7 +222,7 @@ def _allow_all(attrs: requestinfo.Attributes) -> tuple[Decision, str]:
 
 async def _refuse(scope: Scope, send: Send, error: errors.ApiError) -> None:
     """Answer with the error's Status; a WebSocket gets it as the upgrade's HTTP response."""
-    body = orjson.dumps(error.to_status())
+    body = wire.encode(error.to_status())
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if scope["type"] == "http":
         await send({"type": "http.response.start", "status": error.code, "headers": headers})

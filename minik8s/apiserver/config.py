@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import ipaddress
 from dataclasses import dataclass, field
 
 from minik8s.apiserver.audit.options import AuditOptions, add_audit_flags, audit_options
@@ -26,6 +28,11 @@ class ApiserverSettings:
     """Seconds between etcd compactions (Kubernetes' default 5m); 0 never compacts."""
     bind_address: str = "127.0.0.1"
     """Address to listen on (loopback by default)."""
+    advertise_address: str | None = None
+    """Address the `kubernetes` Service's Endpoints hold (pods reach the apiserver there);
+    given explicitly and outside the bind address, it is listened on too (`listeners`)."""
+    endpoint_reconciler_type: str = "master-count"
+    """`master-count`: keep the `kubernetes` Service and its Endpoints; `none`: leave them."""
     port: int = 6443
     """Port to listen on (HTTPS with --tls-cert-file, else plain HTTP)."""
     token_auth_file: str | None = None
@@ -85,6 +92,14 @@ class ApiserverSettings:
     otherwise they are a 422 `disallowed by cluster policy`."""
     admission_control_config_file: str | None = None
     """AdmissionConfiguration file: the PodSecurity plugin's defaults and exemptions."""
+    proxy_client_cert_file: str | None = None
+    """The front-proxy client certificate shown to extension apiservers (else one is made)."""
+    proxy_client_key_file: str | None = None
+    requestheader_client_ca_file: str | None = None
+    """The CA of the front-proxy certificate, published for extension apiservers."""
+    aggregator_loopback_services: tuple[str, ...] = ()
+    """`namespace/name` of Services whose extension server runs on this machine, reached at
+    127.0.0.1 and the Service port's targetPort (minik8s' own metrics server)."""
     audit: AuditOptions = field(default_factory=AuditOptions)
     """`--audit-*`: the policy, the log file and the webhook (off by default)."""
     log_level: str = "info"
@@ -105,6 +120,12 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         help="how often etcd is compacted (0: never)",
     )  # fmt: skip
     parser.add_argument("--bind-address", default="127.0.0.1")
+    parser.add_argument("--advertise-address", default=None, type=_ip)
+    parser.add_argument(
+        "--endpoint-reconciler-type", choices=("master-count", "lease", "none"),
+        default="master-count",
+        help="keep the `kubernetes` Service's Endpoints (lease behaves as master-count)",
+    )  # fmt: skip
     parser.add_argument("--port", "--secure-port", type=options.port, default=6443)
     parser.add_argument("--token-auth-file", default=None)
     parser.add_argument("--client-ca-file", default=None)
@@ -145,8 +166,31 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
     parser.add_argument("--service-account-jwks-uri", default=None)
     options.bool_flag(parser, "--allow-privileged", False)
     parser.add_argument("--admission-control-config-file", default=None)
+    parser.add_argument("--proxy-client-cert-file", default=None)
+    parser.add_argument("--proxy-client-key-file", default=None)
+    parser.add_argument("--requestheader-client-ca-file", default=None)
+    options.bool_flag(
+        parser, "--enable-aggregator-routing", True,
+        "accepted for compatibility: extension servers are always reached at their Endpoints' "
+        "addresses",
+    )  # fmt: skip
+    parser.add_argument(
+        "--aggregator-loopback-services", default="",
+        help="comma-separated namespace/name of Services that APIServices reach at 127.0.0.1 "
+        "and the port's targetPort (minik8s: extension servers running on this machine)",
+    )  # fmt: skip
     add_audit_flags(parser)
     args = parser.parse_args(argv)
+    front_proxy = (
+        args.proxy_client_cert_file,
+        args.proxy_client_key_file,
+        args.requestheader_client_ca_file,
+    )
+    if any(front_proxy) and not all(front_proxy):
+        parser.error(
+            "--proxy-client-cert-file, --proxy-client-key-file and "
+            "--requestheader-client-ca-file go together"
+        )
     if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
         parser.error("--tls-cert-file and --tls-private-key-file go together")
     if bool(args.etcd_certfile) != bool(args.etcd_keyfile):
@@ -177,6 +221,9 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
     return options.settings_from(
         ApiserverSettings, args,
         etcd_servers=tuple(s.strip() for s in args.etcd_servers.split(",") if s.strip()),
+        endpoint_reconciler_type=(
+            "none" if args.endpoint_reconciler_type == "none" else "master-count"
+        ),
         authorization_mode=modes,
         enable_admission_plugins=plugins,
         service_node_port_range=(low, high),
@@ -184,8 +231,24 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
         service_account_key_file=tuple(args.service_account_key_file),
         api_audiences=tuple(a.strip() for a in args.api_audiences.split(",") if a.strip()),
         service_account_max_token_expiration=int(args.service_account_max_token_expiration),
+        aggregator_loopback_services=_loopback_services(parser, args.aggregator_loopback_services),
         audit=audit_options(args),
     )  # fmt: skip
+
+
+def _ip(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"not an IP address: {text!r}") from e
+
+
+def _loopback_services(parser: argparse.ArgumentParser, text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    for name in names:
+        if name.count("/") != 1 or not all(name.split("/")):
+            parser.error(f"--aggregator-loopback-services: {name!r} is not namespace/name")
+    return names
 
 
 def _whole_seconds(text: str) -> int:

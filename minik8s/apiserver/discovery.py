@@ -163,9 +163,9 @@ def _api_group_entry(group: str) -> dict[str, Any]:
     return {"name": group, "versions": versions, "preferredVersion": versions[0]}
 
 
-def api_group_list() -> dict[str, Any]:
-    """`GET /apis`: every named group we serve (not `autoscaling`: `*/scale` subresources name
-    the autoscaling/v1 Scale kind, but clients resolve it from the parent's resource list)."""
+def api_group_list(extra: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """`GET /apis`: every named group we serve, then `extra` (the available groups of the
+    aggregation layer, as APIGroup entries)."""
     groups: list[str] = []
     for group, _ in _named_group_versions():
         if group not in groups:
@@ -173,7 +173,7 @@ def api_group_list() -> dict[str, Any]:
     return {
         "kind": "APIGroupList",
         "apiVersion": "v1",
-        "groups": [_api_group_entry(g) for g in groups],
+        "groups": [_api_group_entry(g) for g in groups] + list(extra or []),
     }
 
 
@@ -310,9 +310,12 @@ def _aggregated_version(group: str, version: str) -> dict[str, Any]:
     return {"version": version, "resources": entries, "freshness": "Current"}
 
 
-def aggregated_discovery(legacy_core: bool) -> dict[str, Any]:
-    """`GET /api` (legacy_core=True: the core group only) or `GET /apis` (the named groups)
-    as an `apidiscovery.k8s.io/v2` APIGroupDiscoveryList."""
+def aggregated_discovery(
+    legacy_core: bool, extra: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """`GET /api` (legacy_core=True: the core group only) or `GET /apis` (the named groups,
+    then `extra`: the aggregation layer's available groups) as an `apidiscovery.k8s.io/v2`
+    APIGroupDiscoveryList."""
     items: list[dict[str, Any]]
     if legacy_core:
         items = [{"metadata": {}, "versions": [_aggregated_version("", "v1")]}]
@@ -326,7 +329,7 @@ def aggregated_discovery(legacy_core: bool) -> dict[str, Any]:
                 "versions": [_aggregated_version(group, v) for v in versions],
             }
             for group, versions in by_group.items()
-        ]
+        ] + list(extra or [])
     return {
         "kind": "APIGroupDiscoveryList",
         "apiVersion": "apidiscovery.k8s.io/v2",

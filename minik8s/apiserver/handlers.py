@@ -12,9 +12,11 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from minik8s.api import errors, patch, selectors
+from minik8s.api.fieldmanager import manager as fieldmanager
 from minik8s.api.meta import Object
 from minik8s.api.resources import NODES, PODS, REVIEWS, ResourceType
 from minik8s.apiserver import (
+    conversion,
     discovery,
     eviction,
     fieldvalidation,
@@ -25,10 +27,15 @@ from minik8s.apiserver import (
     requestcontext,
     routing,
     storage_errors,
+    strategy,
     streamproxy,
+    versioned,
     warning,
     wire,
 )
+from minik8s.apiserver.aggregator import discovery as aggregated_discovery
+from minik8s.apiserver.aggregator import proxy as aggregator_proxy
+from minik8s.apiserver.aggregator.controller import Aggregator
 from minik8s.apiserver.audit import context as audit_context
 from minik8s.apiserver.registry import DeleteOptions, Registry
 from minik8s.apiserver.reviews import Reviews
@@ -56,20 +63,52 @@ class ResourceHandler:
         reviews: Reviews | None = None,
         kubelets: kubeletproxy.KubeletClient | None = None,
         service_accounts: ServiceAccounts | None = None,
+        aggregator: Aggregator | None = None,
     ) -> None:
         self.registry = registry
+        self.aggregator = aggregator
         self.cache = cache
         self.bookmark_interval = bookmark_interval
         self.watch_limits = watch_limits or WatchLimits()
         self.reviews = reviews
         self.kubelets = kubelets or kubeletproxy.KubeletClient()
         self.service_accounts = service_accounts
+        self.versioned = versioned.VersionedHandler(registry, self)
+
+    # -- shared with versioned.py ---------------------------------------------------------
+    manager_of = staticmethod(lambda request, apply=False: _manager(request, apply))
+
+    def matcher(
+        self, request: Request, resource: ResourceType, single: str | None = None
+    ) -> Callable[[Object], bool] | None:
+        return _matcher(request, resource, single)
+
+    async def watch(
+        self,
+        request: Request,
+        resource: ResourceType,
+        namespace: str | None,
+        *,
+        matches: Callable[[Object], bool] | None,
+        convert: conversion.Converter,
+    ) -> Response:
+        return await self._watch(request, resource, namespace, matches=matches, convert=convert)
+
+    async def delete_options(self, request: Request, dry_run: bool) -> DeleteOptions:
+        return await _delete_options(request, dry_run)
+
+    async def read_patch(self, request: Request) -> patch.DecodedPatch:
+        return await _read_patch(request)
 
     async def __call__(self, request: Request) -> Response:
         started = time.perf_counter()
         verb, resource_name = "unknown", ""
         recorded = warning.start()
         try:
+            if self._is_aggregated(request):
+                verb = "proxy"
+                assert self.aggregator is not None
+                return await aggregator_proxy.forward(request, self.aggregator)
             target = routing.parse(request.scope["path"])
             if target is None or isinstance(target, routing.UnknownPath):
                 message = (
@@ -80,7 +119,9 @@ class ResourceHandler:
                 raise errors.NotImplementedYet(target.message)
             if isinstance(target, routing.GroupPath):
                 verb = "get"
-                group = discovery.api_group(target.group)
+                group = discovery.api_group(target.group) or aggregated_discovery.api_group(
+                    self.aggregator, target.group
+                )
                 if group is None:
                     raise errors.NotFound("the server could not find the requested resource")
                 return wire.json_response(group)
@@ -111,10 +152,20 @@ class ResourceHandler:
             metrics.observe_request(verb, resource_name, response.status_code, started)
         return response
 
+    def _is_aggregated(self, request: Request) -> bool:
+        """A group version an APIService sends to an extension server (proxied there)."""
+        if self.aggregator is None:
+            return False
+        target = aggregator_proxy.split(request.scope["path"])
+        return target is not None and self.aggregator.is_aggregated(*target)
+
     async def _dispatch(
         self, request: Request, target: routing.ResourcePath, verb: str
     ) -> Response:
         resource, namespace, name = target.resource, target.namespace, target.name
+        converter = conversion.converter(resource)
+        if converter is not None:
+            return await self.versioned.dispatch(request, target, converter)
         query = request.query_params
         method = request.method
         sub = target.subresource
@@ -177,7 +228,12 @@ class ResourceHandler:
             if method == "POST":
                 body = await wire.read_object(request)
                 obj = await self.registry.create(
-                    resource, namespace, body, dry_run=dry_run, field_validation=validation
+                    resource,
+                    namespace,
+                    body,
+                    dry_run=dry_run,
+                    manager=_manager(request),
+                    field_validation=validation,
                 )
                 return self._object_response(request, resource, obj, 201)
             if method == "DELETE":
@@ -192,24 +248,32 @@ class ResourceHandler:
         if method == "PUT":
             body = await wire.read_object(request)
             obj = await self.registry.update(
-                resource, namespace, name, body, sub, dry_run=dry_run, field_validation=validation
+                resource,
+                namespace,
+                name,
+                body,
+                sub,
+                dry_run=dry_run,
+                manager=_manager(request),
+                field_validation=validation,
             )
             return self._object_response(request, resource, obj)
         if method == "PATCH":
             decoded = await _read_patch(request)
             obj = await self.registry.patch(
                 resource, namespace, name, decoded, sub, dry_run=dry_run,
+                manager=_manager(request, apply=decoded.media_type == patch.APPLY_PATCH),
+                force=params.boolean(query, "force"),
                 field_validation=validation,
             )  # fmt: skip
             return self._object_response(request, resource, obj)
         if method == "DELETE":
             options = await _delete_options(request, dry_run)
             obj, gone = await self.registry.delete(resource, namespace, name, options)
-            if gone and resource is not PODS:
-                details = {"name": name, "kind": resource.plural, "uid": obj["metadata"].get("uid")}
-                if resource.group:
-                    details["group"] = resource.group
-                return wire.json_response(wire.success_status(details))
+            if gone and not strategy.returns_deleted_object(resource):
+                return wire.json_response(
+                    wire.success_status(wire.deleted_details(resource.group, resource.plural, obj))
+                )
             return self._object_response(request, resource, obj)
         raise _not_allowed(method, resource.plural)
 
@@ -297,9 +361,15 @@ class ResourceHandler:
         resource: ResourceType,
         namespace: str | None,
         single: str | None = None,
+        *,
+        matches: Callable[[Object], bool] | None = None,
+        convert: conversion.Converter | None = None,
     ) -> Response:
+        """A watch of `resource`'s stored objects; `convert`: they are sent in another
+        version (and `matches` judges the stored form)."""
         query = request.query_params
-        matches = _matcher(request, resource, single)
+        if convert is None:
+            matches = _matcher(request, resource, single)
         node_name = None
         field_text = query.get("fieldSelector")
         if resource is PODS and field_text:
@@ -307,7 +377,7 @@ class ResourceHandler:
         timeout = params.integer(query, "timeoutSeconds", minimum=0)
         allow_bookmarks = params.boolean(query, "allowWatchBookmarks")
         send_initial_events = params.boolean(query, "sendInitialEvents")
-        transform = None
+        transform = convert.from_storage if convert is not None else None
         if wire.request_wants_table(request):
             include = _include_object(request)
 
@@ -383,14 +453,14 @@ class ResourceHandler:
             body = await wire.read_object(request)
             return wire.json_response(
                 await self.registry.update_scale(
-                    resource, namespace, name, body, dry_run, validation
+                    resource, namespace, name, body, dry_run, _manager(request), validation
                 )
             )
         if method == "PATCH":
             decoded = await _read_patch(request)
             return wire.json_response(
                 await self.registry.patch_scale(
-                    resource, namespace, name, decoded, dry_run, validation
+                    resource, namespace, name, decoded, dry_run, _manager(request), validation
                 )
             )
         raise _not_allowed(method, f"{resource.plural}/scale")
@@ -553,11 +623,22 @@ def _verb(request: Request, target: routing.ResourcePath) -> str:
     )
 
 
+def _manager(request: Request, apply: bool = False) -> str:
+    """The field manager of a write: `fieldManager`, else the User-Agent's product name
+    (Kubernetes' default); an apply must name one."""
+    query = request.query_params
+    field_manager = query.get("fieldManager")
+    force = query.get("force")
+    fieldmanager.validate_manager(field_manager, apply=apply, force=force is not None and not apply)
+    return fieldmanager.manager_name(field_manager, request.headers.get("user-agent"))
+
+
 def _ctype(request: Request) -> str:
     return request.headers.get("content-type", wire.JSON)
 
 
 def _not_allowed(method: str, resource: str) -> errors.MethodNotAllowed:
+    """A method the path does not serve: Kubernetes' generic 405 (no route for it)."""
     return errors.MethodNotAllowed(
-        f"the server does not allow this method on the requested resource ({method} {resource})"
+        "the server does not allow this method on the requested resource"
     )

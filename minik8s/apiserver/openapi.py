@@ -1,38 +1,44 @@
-"""OpenAPI v3 documents, as much as kubectl needs: `/openapi/v3` (the index) and
-`/openapi/v3/api/v1`, `/openapi/v3/apis/<group>/<version>`.
+"""OpenAPI v3 documents: `/openapi/v3` (the index) and `/openapi/v3/api/v1`,
+`/openapi/v3/apis/<group>/<version>`; `openapi_v2.py` derives `/openapi/v2` from them.
 
-What kubectl does with them (1.32, `apply`/`create` with the default `--validate=strict`):
-it asks whether the server validates fields itself by finding, in the group version's
-document, the PATCH operation tagged with the object's `x-kubernetes-group-version-kind`
-and looking for a `fieldValidation` parameter on it (inline, not a `$ref`). When found, it
-skips client-side schema validation and sends `?fieldValidation=Strict`.
+What kubectl 1.32 does with them:
+- `apply`/`create` with the default `--validate=strict` looks, in the group version's
+  document, for the PATCH operation tagged with the object's `x-kubernetes-group-version-kind`
+  and a `fieldValidation` parameter on it (inline, not a `$ref`); when found it skips
+  client-side schema validation and sends `?fieldValidation=Strict`.
+- client-side `apply` computes its strategic merge patch from the component schema whose
+  `x-kubernetes-group-version-kind` names the kind, following `x-kubernetes-patch-strategy`
+  and `x-kubernetes-patch-merge-key` (they come from the rules the apiserver merges with, so
+  both sides agree); a field the schema lacks makes it warn and fall back to its compiled-in
+  types.
+- `explain` renders the component schemas (fields, types, descriptions).
 
-For client-side apply's strategic merge patch, kubectl prefers OpenAPI schemas whose
-`x-kubernetes-group-version-kind` names the kind; when none does, it falls back to the Go
-types compiled into it, which know every merge key of the built-in kinds. So the component
-schemas here are deliberately minimal and carry no group-version-kind: a schema without
-properties would make kubectl replace lists wholesale instead of merging them by key.
+The component schemas are generated from minik8s's models (`minik8s.api.schema`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from minik8s.api import resources
-from minik8s.apiserver import discovery
+from minik8s.api.schema import graph as typegraph
+from minik8s.apiserver import discovery, openapi_schemas
 
 OPENAPI_VERSION = "3.0.0"
 JSON = "application/json"
 PATCH_CONTENT_TYPES = (
+    "application/apply-patch+yaml",
     "application/json-patch+json",
     "application/merge-patch+json",
     "application/strategic-merge-patch+json",
 )
-"""Patch bodies the PATCH operations accept (server-side apply is not offered)."""
+"""Patch bodies the PATCH operations accept."""
 
 _META = "io.k8s.apimachinery.pkg.apis.meta.v1"
+PATCH_DESCRIPTION = (
+    "The body of a PATCH: a JSON patch, a JSON merge patch, a strategic merge patch or an "
+    "apply configuration, as the request's Content-Type says."
+)
 STATUS_SCHEMA = f"{_META}.Status"
 PATCH_SCHEMA = f"{_META}.Patch"
 DELETE_OPTIONS_SCHEMA = f"{_META}.DeleteOptions"
@@ -41,9 +47,9 @@ LIST_META_SCHEMA = f"{_META}.ListMeta"
 
 
 def schema_name(gvk: discovery.GroupVersionKind) -> str:
-    """The component name Kubernetes gives a kind: `io.k8s.api.<group>.<version>.<Kind>`."""
-    group = (gvk.group or "core").removesuffix(".k8s.io")
-    return f"io.k8s.api.{group}.{gvk.version}.{gvk.kind}"
+    """The component name of a kind: the graph's (`io.k8s.api.<group>.<version>.<Kind>`)."""
+    named = typegraph.graph().roots.get((gvk.group, gvk.version, gvk.kind))
+    return named or f"{typegraph.package_of(gvk.group, gvk.version)}.{gvk.kind}"
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -265,52 +271,42 @@ def _resource_paths(rt: resources.ResourceType) -> dict[str, Any]:
     return paths
 
 
-def _kind_schema(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "type": "object",
-        "properties": {
-            "apiVersion": {"type": "string"},
-            "kind": {"type": "string"},
-            "metadata": {"allOf": [_ref(OBJECT_META_SCHEMA)], "default": {}},
-        },
-    }
-
-
-def _list_schema(item_schema: str) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["items"],
-        "properties": {
-            "apiVersion": {"type": "string"},
-            "kind": {"type": "string"},
-            "metadata": {"allOf": [_ref(LIST_META_SCHEMA)], "default": {}},
-            "items": {"type": "array", "items": _ref(item_schema)},
-        },
-    }
-
-
 def _component_schemas(types: list[resources.ResourceType]) -> dict[str, Any]:
-    schemas: dict[str, Any] = {
-        name: {"type": "object", "description": f"meta.k8s.io/v1 {name.rsplit('.', 1)[-1]}"}
-        for name in (
-            STATUS_SCHEMA,
-            DELETE_OPTIONS_SCHEMA,
-            OBJECT_META_SCHEMA,
-            LIST_META_SCHEMA,
-        )
-    }
-    schemas[PATCH_SCHEMA] = {"type": "object", "description": "A patch body."}
+    """Every kind of the group version with its list, the subresource kinds, and all they
+    reach (full schemas from the models: `openapi_schemas`)."""
+    graph = typegraph.graph()
+    roots = [typegraph.STATUS, typegraph.DELETE_OPTIONS]
+    lists: dict[str, Any] = {}
+    extra: dict[str, Any] = {PATCH_SCHEMA: {"type": "object", "description": PATCH_DESCRIPTION}}
     for rt in types:
         gvk = discovery.resource_kind(rt)
-        schemas[schema_name(gvk)] = _kind_schema(f"{rt.api_version} {rt.kind}")
-        schemas[f"{schema_name(gvk)}List"] = _list_schema(schema_name(gvk))
+        named = graph.roots.get((gvk.group, gvk.version, gvk.kind))
+        if named is None:  # a kind without a model: an object of unknown shape
+            extra[schema_name(gvk)] = opaque_kind(gvk)
+            named = schema_name(gvk)
+        else:
+            roots.append(named)
+        lists[f"{named}List"] = openapi_schemas.list_schema(
+            named, gvk.group, gvk.version, gvk.kind, "v3"
+        )
         for sub in rt.subresources:
             sub_gvk = discovery.subresource_kind(rt, sub)
-            name = schema_name(sub_gvk)
-            api_version = f"{sub_gvk.group}/{sub_gvk.version}".lstrip("/")
-            schemas.setdefault(name, _kind_schema(f"{api_version} {sub_gvk.kind}"))
+            sub_named = graph.roots.get((sub_gvk.group, sub_gvk.version, sub_gvk.kind))
+            if sub_named is not None:
+                roots.append(sub_named)
+            else:
+                extra.setdefault(schema_name(sub_gvk), opaque_kind(sub_gvk))
+    schemas = {**openapi_schemas.schemas(roots, "v3"), **lists, **extra}
     return dict(sorted(schemas.items()))
+
+
+def opaque_kind(gvk: discovery.GroupVersionKind) -> dict[str, Any]:
+    api_version = f"{gvk.group}/{gvk.version}" if gvk.group else gvk.version
+    return {
+        "description": f"{api_version} {gvk.kind}",
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": True,
+    }
 
 
 def openapi_v3_group_version(group: str, version: str) -> dict[str, Any] | None:
@@ -327,20 +323,3 @@ def openapi_v3_group_version(group: str, version: str) -> dict[str, Any] | None:
         "paths": dict(sorted(paths.items())),
         "components": {"schemas": _component_schemas(types)},
     }
-
-
-def document_hash(document: dict[str, Any]) -> str:
-    """A content hash for the `?hash=` of a document's URL (clients cache by URL)."""
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha512(canonical.encode()).hexdigest().upper()
-
-
-def openapi_v3_index() -> dict[str, Any]:
-    """`GET /openapi/v3`: where each group version's document lives."""
-    paths: dict[str, Any] = {}
-    for group, version in resources.group_versions():
-        key = f"apis/{group}/{version}" if group else f"api/{version}"
-        document = openapi_v3_group_version(group, version)
-        assert document is not None
-        paths[key] = {"serverRelativeURL": f"/openapi/v3/{key}?hash={document_hash(document)}"}
-    return {"paths": paths}

@@ -20,7 +20,15 @@ from minik8s.api.meta import Object
 from minik8s.api.patch import DecodedPatch
 from minik8s.api.resources import EVENTS, NAMESPACES, PODS, SERVICES, STORAGECLASSES, ResourceType
 from minik8s.api.selectors import label_selector_from_object, label_selector_from_set
-from minik8s.apiserver import admission_storage, allocators, fieldvalidation, params, strategy
+from minik8s.apiserver import (
+    admission_storage,
+    allocators,
+    conversion,
+    fieldvalidation,
+    managedfields,
+    params,
+    strategy,
+)
 from minik8s.apiserver.admission import CREATE, DELETE, UPDATE
 from minik8s.apiserver.admission import Admission as ValidatingAdmission
 from minik8s.apiserver.watchcache import WatchCache
@@ -136,10 +144,16 @@ class Registry:
         namespace: str | None,
         body: Any,
         dry_run: bool = False,
+        manager: str = "unknown",
+        applied: bool = False,
         field_validation: str = params.DEFAULT_FIELD_VALIDATION,
     ) -> Object:
+        """Create; `manager` is the field manager recorded in managedFields (`applied`: the
+        body is the result of a server-side apply and already carries them)."""
         async with self._allocating(resource):
-            return await self._create(resource, namespace, body, dry_run, field_validation)
+            return await self._create(
+                resource, namespace, body, dry_run, manager, applied, field_validation
+            )
 
     async def _create(
         self,
@@ -147,11 +161,14 @@ class Registry:
         namespace: str | None,
         body: Any,
         dry_run: bool,
+        manager: str,
+        applied: bool,
         field_validation: str,
     ) -> Object:
         obj = strategy.check_type(resource, body)
         fieldvalidation.check(resource.api_version, resource.kind, obj, field_validation)
         strategy.check_namespace(resource, obj, namespace)
+        applied_fields = obj["metadata"].get("managedFields") if applied else None
         strategy.prepare_for_create(resource, obj)
         name = obj["metadata"].get("name") or ""
         if resource.namespaced:
@@ -172,6 +189,10 @@ class Registry:
                 self.settings.service_cluster_ip_range,
                 self.settings.service_node_port_range,
             )
+        if applied_fields:
+            obj["metadata"]["managedFields"] = applied_fields
+        else:
+            managedfields.track(resource, None, obj, manager)
         if dry_run:
             return obj
         key = resource.storage_key(obj["metadata"].get("namespace"), name)
@@ -281,6 +302,7 @@ class Registry:
         body: Any,
         subresource: str | None = None,
         dry_run: bool = False,
+        manager: str = "unknown",
         field_validation: str = params.DEFAULT_FIELD_VALIDATION,
     ) -> Object:
         """PUT of the object or of its `status`/`finalize` subresource."""
@@ -299,15 +321,24 @@ class Registry:
                 resource,
                 namespace,
                 name,
-                lambda old: self._apply_update(resource, clone(new), old, subresource),
+                lambda old: self._apply_update(resource, clone(new), old, subresource, manager),
                 precondition_rv=precondition,
                 dry_run=dry_run,
             )
         return obj
 
     def _apply_update(
-        self, resource: ResourceType, new: Object, old: Object, subresource: str | None
+        self,
+        resource: ResourceType,
+        new: Object,
+        old: Object,
+        subresource: str | None,
+        manager: str,
+        applied: bool = False,
     ) -> Object:
+        """`new` checked and completed as an update of `old` (its managedFields recorded for
+        `manager`, unless `applied`: a server-side apply computed them already)."""
+        sent = (new.get("metadata") or {}).get("managedFields")
         if subresource == "status":
             result = strategy.prepare_for_status_update(new, old)
         elif subresource == "finalize":
@@ -338,6 +369,10 @@ class Registry:
                 self.settings.service_node_port_range,
                 old=old,
             )
+        if applied:
+            result.setdefault("metadata", {})["managedFields"] = sent
+        else:
+            managedfields.track(resource, old, result, manager, subresource, sent)
         return result
 
     async def patch(
@@ -348,14 +383,31 @@ class Registry:
         body: DecodedPatch,
         subresource: str | None = None,
         dry_run: bool = False,
+        manager: str = "unknown",
+        force: bool = False,
+        converter: conversion.Converter | None = None,
         field_validation: str = params.DEFAULT_FIELD_VALIDATION,
     ) -> Object:
+        """PATCH of any type; an apply patch (`application/apply-patch+yaml`) is server-side
+        apply by `manager` (creating the object when it does not exist). With `converter`,
+        the patch applies to the object in the converter's served version (`resource` is the
+        stored one)."""
+        is_apply = body.media_type == patch.APPLY_PATCH
+        config = patch.check_apply_configuration(body.document) if is_apply else None
+        served = converter.served if converter is not None else resource
+
         def mutate(old: Object) -> Object:
-            patched = patch.apply_decoded(clone(old), body, resource.kind)
-            patched = strategy.check_type(resource, patched)
+            view = converter.from_storage(old) if converter is not None else clone(old)
+            if config is not None:
+                patched = managedfields.apply(served, view, config, manager, force, subresource)
+            else:
+                patched = patch.apply_decoded(view, body, served.kind)
+            patched = strategy.check_type(served, patched)
             fieldvalidation.check(
-                resource.api_version, resource.kind, patched, field_validation, patched=True
+                served.api_version, served.kind, patched, field_validation, patched=True
             )
+            if converter is not None:
+                patched = converter.to_storage(patched)
             patched["metadata"]["name"] = name
             if resource.namespaced:
                 patched["metadata"]["namespace"] = namespace
@@ -363,7 +415,9 @@ class Registry:
             wanted = patched["metadata"].get("resourceVersion")
             if wanted and wanted != old["metadata"].get("resourceVersion"):
                 raise self._conflict(resource, name)
-            return self._apply_update(resource, patched, old, subresource)
+            return self._apply_update(
+                resource, patched, old, subresource, manager, applied=config is not None
+            )
 
         try:
             async with self._allocating(resource):
@@ -371,13 +425,21 @@ class Registry:
                     resource, namespace, name, mutate, dry_run=dry_run
                 )
         except errors.NotFound:
-            if body.media_type != patch.APPLY_PATCH:
+            if config is None or subresource is not None:
                 raise
             # Server-side apply creates what does not exist yet.
-            applied = strategy.check_type(resource, patch.apply_decoded({}, body, resource.kind))
-            applied["metadata"]["name"] = name
+            created = managedfields.apply(served, None, config, manager, force)
+            created.setdefault("metadata", {})["name"] = name
+            if converter is not None:
+                created = converter.to_storage(created)
             return await self.create(
-                resource, namespace, applied, dry_run=dry_run, field_validation=field_validation
+                resource,
+                namespace,
+                created,
+                dry_run=dry_run,
+                manager=manager,
+                applied=True,
+                field_validation=field_validation,
             )
         return obj
 
@@ -513,6 +575,7 @@ class Registry:
         name: str,
         scale: Any,
         dry_run: bool = False,
+        manager: str = "unknown",
         field_validation: str = params.DEFAULT_FIELD_VALIDATION,
     ) -> Object:
         fieldvalidation.check_typed("autoscaling/v1", "Scale", scale, "Scale")
@@ -531,7 +594,10 @@ class Registry:
         def set_replicas_from(old: Object) -> Object:
             new = clone(old)
             new.setdefault("spec", {})["replicas"] = replicas
-            return self._apply_update(resource, new, old, None)
+            new.setdefault("metadata", {}).pop("managedFields", None)
+            scaled = self._apply_update(resource, new, old, None, manager, applied=True)
+            managedfields.track(resource, old, scaled, manager, "scale")
+            return scaled
 
         obj, _ = await self.guaranteed_update(
             resource,
@@ -550,13 +616,14 @@ class Registry:
         name: str,
         body: DecodedPatch,
         dry_run: bool = False,
+        manager: str = "unknown",
         field_validation: str = params.DEFAULT_FIELD_VALIDATION,
     ) -> Object:
         current = await self.get_scale(resource, namespace, name)
         patched = patch.apply_decoded(current, body, "Scale")
         patched.setdefault("metadata", {}).pop("resourceVersion", None)
         return await self.update_scale(
-            resource, namespace, name, patched, dry_run, field_validation
+            resource, namespace, name, patched, dry_run, manager, field_validation
         )
 
     async def ensure_namespaces(self, names: tuple[str, ...]) -> None:

@@ -11,6 +11,7 @@ from types import FrameType
 
 import uvicorn
 
+from minik8s.apiserver import listeners
 from minik8s.apiserver.app import create_app
 from minik8s.apiserver.asgi import ApiserverApp
 from minik8s.apiserver.config import parse_args
@@ -70,8 +71,15 @@ def main(argv: list[str] | None = None) -> None:
         **client_ca,  # type: ignore[arg-type]
     )
     server = ApiserverServer(config, app)
+    try:
+        sockets = listeners.listen_sockets(
+            settings.bind_address, settings.port, settings.advertise_address
+        )
+    except OSError as e:
+        logger.error("cannot listen on port %d: %s", settings.port, e)
+        sys.exit(1)
     tune_garbage_collector()
-    server.run()
+    server.run(sockets=sockets)
     if not server.started:
         sys.exit(1)  # e.g. the port was taken
 

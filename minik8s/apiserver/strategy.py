@@ -31,6 +31,22 @@ STATUS_RESET_ON_CREATE = ("Deployment", "ReplicaSet", "DaemonSet", "StatefulSet"
 _GENERATE_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
+RETURNS_DELETED_OBJECT = frozenset(
+    {
+        ("", "Pod"), ("", "Service"), ("", "ServiceAccount"), ("", "PersistentVolume"),
+        ("", "PersistentVolumeClaim"), ("", "PodTemplate"), ("", "ResourceQuota"),
+        ("storage.k8s.io", "StorageClass"), ("storage.k8s.io", "CSIDriver"),
+        ("storage.k8s.io", "CSINode"), ("storage.k8s.io", "VolumeAttachment"),
+    }
+)  # fmt: skip
+"""Kinds whose registry sets `ReturnDeletedObject`: a delete that completes answers with the
+object; every other kind answers with a `Status` naming it (uid included)."""
+
+
+def returns_deleted_object(resource: ResourceType) -> bool:
+    return (resource.group, resource.kind) in RETURNS_DELETED_OBJECT
+
+
 def has_status_subresource(resource: ResourceType) -> bool:
     return "status" in resource.subresources
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from minik8s.api import errors as api_errors
 from minik8s.api.meta import Object
-from minik8s.api.resources import RESOURCES, ResourceType
+from minik8s.api.resources import RESOURCES, ResourceType, is_storage_version
 from minik8s.store import errors as store_errors
 from minik8s.store.etcd import EtcdStore, StoreEvent
 
@@ -162,7 +162,9 @@ class WatchCache:
         self.store = store
         self.watcher_capacity = watcher_capacity
         self.resync_wait = resync_wait
-        self.caches = {r.plural: ResourceCache(r, capacity) for r in RESOURCES}
+        self.caches = {
+            r.plural: ResourceCache(r, capacity) for r in RESOURCES if is_storage_version(r)
+        }
         self.revision = 0
         self._revision_changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
@@ -364,11 +366,11 @@ class WatchCache:
         """
         cache = self.cache(resource)
         initial: list[CachedEvent] | list[Object]
+        watcher = Watcher(namespace, node_name, self.watcher_capacity)
         if since is None:
             initial = cache.snapshot(namespace)
-        else:
-            initial = cache.events_after(since)
-        watcher = Watcher(namespace, node_name, self.watcher_capacity)
+        else:  # the replay is filtered as the live events are (namespace, node)
+            initial = [e for e in cache.events_after(since) if watcher.wants(e)]
         cache.watchers.add(watcher)
         return watcher, initial
 

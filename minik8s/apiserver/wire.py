@@ -20,8 +20,13 @@ THREAD_DECODE_BYTES = 64 * 1024
 """Bodies above this size are decoded off the event loop (YAML and protobuf only)."""
 
 
+def encode(body: Any) -> bytes:
+    """JSON as Kubernetes' Go encoder writes it: one object, then a newline."""
+    return orjson.dumps(body, option=orjson.OPT_APPEND_NEWLINE)
+
+
 def json_response(body: Any, status_code: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status_code, media_type=JSON)
+    return Response(encode(body), status_code=status_code, media_type=JSON)
 
 
 def error_response(error: errors.ApiError) -> Response:
@@ -31,16 +36,33 @@ def error_response(error: errors.ApiError) -> Response:
     return response
 
 
-def success_status(details: dict[str, Any] | None = None, code: int = 200) -> dict[str, Any]:
+def deleted_details(group: str, plural: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """What the Status of a completed delete says (Kubernetes' `kind` here is the resource)."""
+    metadata = obj.get("metadata") or {}
+    details: dict[str, Any] = {"name": metadata.get("name", "")}
+    if group:
+        details["group"] = group
+    details["kind"] = plural
+    if metadata.get("uid"):
+        details["uid"] = metadata["uid"]
+    return details
+
+
+def success_status(
+    details: dict[str, Any] | None = None, code: int | None = None
+) -> dict[str, Any]:
+    """A `Status` of success: a delete's (details, no code, as the registry writes it) or a
+    create's without an object (a Binding: code 201, which the create handler fills in)."""
     status: dict[str, Any] = {
         "kind": "Status",
         "apiVersion": "v1",
         "metadata": {},
         "status": "Success",
-        "code": code,
     }
     if details:
         status["details"] = details
+    if code:
+        status["code"] = code
     return status
 
 

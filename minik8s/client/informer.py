@@ -7,11 +7,16 @@ change once and never twice: on_add(new), on_update(old, new), on_delete(last kn
 after a relist they hear the net change (like client-go, an object created and deleted while
 the watch was down is not reported). Handlers may be plain functions or coroutines; they run
 one at a time, in event order, after the cache is updated, so keep them short (enqueue a key).
+
+A `transform` (client-go's `SetTransform`) turns each listed or watched object into what the
+cache keeps: a component that needs a few fields of many objects keeps only those (it must
+keep `metadata.name`, `namespace` and `resourceVersion`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import logging
 import random
@@ -30,6 +35,7 @@ logger = logging.getLogger(__name__)
 AddHandler = Callable[[dict], Awaitable[None] | None]
 UpdateHandler = Callable[[dict, dict], Awaitable[None] | None]
 DeleteHandler = Callable[[dict], Awaitable[None] | None]
+Transform = Callable[[dict], dict]
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,7 @@ class Informer:
         indexers: Mapping[str, cache.IndexFunc] | None = None,
         name: str | None = None,
         settings: InformerSettings | None = None,
+        transform: Transform | None = None,
     ) -> None:
         self.client = client
         self.rt = rt
@@ -76,6 +83,7 @@ class Informer:
         self.field_selector = field_selector
         self.resync_period = resync_period
         self.settings = settings or InformerSettings()
+        self.transform = transform
         self.name = name or (f"{rt.plural}/{namespace}" if namespace else rt.plural)
         self.store = cache.Indexer(indexers)
         self.lists = 0
@@ -172,6 +180,8 @@ class Informer:
         for item in items:  # list items carry no kind/apiVersion; watch events do
             item.setdefault("apiVersion", self.rt.api_version)
             item.setdefault("kind", self.rt.kind)
+        if self.transform is not None:
+            items = [self.transform(item) for item in items]
         diff = cache.diff_relist(self.store.items(), items)
         self.store.replace(items)
         self._resource_version = str((listing.get("metadata") or {}).get("resourceVersion") or "")
@@ -211,6 +221,8 @@ class Informer:
         logger.debug("informer %s: watch ended after %d events", self.name, events)
 
     async def _apply(self, event: WatchEvent) -> None:
+        if self.transform is not None and event.type != "BOOKMARK":
+            event = dataclasses.replace(event, object=self.transform(event.object))
         change = apply_event(self.store, event)
         if event.resource_version:
             self._resource_version = event.resource_version

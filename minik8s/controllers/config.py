@@ -13,7 +13,8 @@ ALL_CONTROLLERS = ("replicaset", "deployment", "endpoints", "garbagecollector", 
                    "disruption",
                    "daemonset", "statefulset", "persistentvolume-binder", "pvc-protection",
                    "pv-protection", "local-path-provisioner", "serviceaccount",
-                   "root-ca-cert-publisher", "clusterrole-aggregation")  # fmt: skip
+                   "root-ca-cert-publisher", "clusterrole-aggregation",
+                   "horizontalpodautoscaling")  # fmt: skip
 """Every controller this process runs, in start order."""
 
 BATCH_WORKERS = {"replicationcontroller": 5, "job": 5, "cronjob": 5, "ttl-after-finished": 5,
@@ -58,7 +59,8 @@ class Settings:
     workers: dict[str, int] = field(
         default_factory=lambda: {"replicaset": 5, "deployment": 5, "endpoints": 5,
                                  "garbagecollector": 10, "namespace": 5, "nodelifecycle": 1,
-                                 "daemonset": 2, "statefulset": 5, **BATCH_WORKERS}
+                                 "daemonset": 2, "statefulset": 5, **BATCH_WORKERS,
+                                 "horizontalpodautoscaling": 5}
     )  # fmt: skip
     """Concurrent workers per controller (`--concurrent-*-syncs`)."""
     terminated_pod_gc_threshold: int = 12500
@@ -71,6 +73,16 @@ class Settings:
     """Image of the helper pods that remove a deleted volume's data (needs `rm`)."""
     resync_period: float = 0.0
     """Seconds between full resyncs of the informers (0: never)."""
+    horizontal_pod_autoscaler_sync_period: float = 15.0
+    """Seconds between two looks at each autoscaler."""
+    horizontal_pod_autoscaler_downscale_stabilization: float = 300.0
+    """Seconds of recommendations a scale down considers (the highest wins)."""
+    horizontal_pod_autoscaler_tolerance: float = 0.1
+    """A usage ratio this close to 1 changes nothing."""
+    horizontal_pod_autoscaler_cpu_initialization_period: float = 300.0
+    """Seconds after a pod starts during which its CPU samples may be skipped."""
+    horizontal_pod_autoscaler_initial_readiness_delay: float = 30.0
+    """Seconds after a pod starts during which readiness flapping is tolerated."""
     log_level: str = "info"
 
     def enabled(self, name: str) -> bool:
@@ -136,6 +148,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--terminated-pod-gc-threshold", type=int, default=12500)
     p.add_argument("--concurrent-daemonset-syncs", type=int, default=2)
     p.add_argument("--concurrent-statefulset-syncs", type=int, default=5)
+    p.add_argument("--concurrent-horizontal-pod-autoscaler-syncs", type=int, default=5)
+    for flag, default in (
+        ("--horizontal-pod-autoscaler-sync-period", d.horizontal_pod_autoscaler_sync_period),
+        ("--horizontal-pod-autoscaler-downscale-stabilization",
+         d.horizontal_pod_autoscaler_downscale_stabilization),
+        ("--horizontal-pod-autoscaler-cpu-initialization-period",
+         d.horizontal_pod_autoscaler_cpu_initialization_period),
+        ("--horizontal-pod-autoscaler-initial-readiness-delay",
+         d.horizontal_pod_autoscaler_initial_readiness_delay),
+    ):  # fmt: skip
+        p.add_argument(flag, type=options.duration, default=default, metavar="DURATION")
+    p.add_argument(
+        "--horizontal-pod-autoscaler-tolerance",
+        type=float,
+        default=d.horizontal_pod_autoscaler_tolerance,
+    )
     p.add_argument(
         "--local-path-root",
         default=d.local_path_root,
@@ -176,5 +204,6 @@ def parse_args(argv: list[str] | None = None) -> Settings:
             "ttl-after-finished": args.concurrent_ttl_after_finished_syncs,
             "daemonset": args.concurrent_daemonset_syncs,
             "statefulset": args.concurrent_statefulset_syncs,
+            "horizontalpodautoscaling": args.concurrent_horizontal_pod_autoscaler_syncs,
         },
     )  # fmt: skip

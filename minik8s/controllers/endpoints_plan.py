@@ -47,7 +47,18 @@ def resolve_port(pod: Object, service_port: dict[str, Any]) -> int | None:
     return None
 
 
-def address(pod: Object) -> dict[str, Any]:
+def should_set_hostname(pod: Object, service: Object) -> bool:
+    """Kubernetes' ShouldSetHostname: a pod with a `hostname` whose `subdomain` names this
+    Service (in its namespace) is published under `<hostname>.<service>` in the DNS."""
+    spec = pod.get("spec") or {}
+    return (
+        bool(spec.get("hostname"))
+        and spec.get("subdomain") == meta.name_of(service)
+        and meta.namespace_of(pod) == meta.namespace_of(service)
+    )
+
+
+def address(pod: Object, service: Object | None = None) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "ip": (pod.get("status") or {}).get("podIP"),
         "targetRef": {
@@ -60,6 +71,8 @@ def address(pod: Object) -> dict[str, Any]:
     node = (pod.get("spec") or {}).get("nodeName")
     if node:
         entry["nodeName"] = node
+    if service is not None and should_set_hostname(pod, service):
+        entry["hostname"] = pod["spec"]["hostname"]
     return entry
 
 
@@ -83,7 +96,7 @@ def desired_subsets(service: Object, pods: list[Object]) -> list[dict[str, Any]]
             continue
         group = groups.setdefault(tuple(ports), {"ready": [], "notReady": []})
         ready = publish_not_ready or podutil.pod_is_ready(pod)
-        group["ready" if ready else "notReady"].append(address(pod))
+        group["ready" if ready else "notReady"].append(address(pod, service))
     subsets = []
     for ports_key in sorted(groups):
         group = groups[ports_key]

@@ -25,7 +25,11 @@ RECHECK_SECONDS = 1.0
 
 def namespaced_kinds() -> list[resources.ResourceType]:
     """Every namespaced kind that can be deleted, dependents' owners first."""
-    kinds = [r for r in resources.RESOURCES if r.namespaced and "deletecollection" in r.verbs]
+    kinds = [
+        r
+        for r in resources.RESOURCES
+        if r.namespaced and "deletecollection" in r.verbs and resources.is_storage_version(r)
+    ]
     order = {"deployments": 0, "replicasets": 1, "pods": 2}
     return sorted(kinds, key=lambda r: order.get(r.plural, 3))
 

@@ -43,6 +43,7 @@ def controller_factories() -> dict[str, Callable[[Context], Controller]]:
         deployment,
         endpoints,
         garbagecollector,
+        horizontal,
         namespace,
         nodeipam,
         nodelifecycle,
@@ -71,6 +72,7 @@ def controller_factories() -> dict[str, Callable[[Context], Controller]]:
         "local-path-provisioner": localpath.LocalPathProvisioner,
         "serviceaccount": serviceaccount.ServiceAccountsController,
         "root-ca-cert-publisher": rootcacertpublisher.RootCACertPublisher,
+        "horizontalpodautoscaling": horizontal.HorizontalController,
     }
 
 

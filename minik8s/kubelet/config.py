@@ -68,6 +68,12 @@ class KubeletSettings:
     """Longest back-off delay in seconds."""
     root_dir: Path = field(default_factory=lambda: Path.home() / ".minik8s" / "kubelet")
     """Where pod volumes (emptyDir, configMap) live: `<root>/<node>/pods/<uid>/volumes`."""
+    cluster_dns: tuple[str, ...] = ("10.96.0.10",)
+    """Nameservers of `ClusterFirst` pods: the `kube-dns` Service's ClusterIP (`clusterDNS`)."""
+    cluster_domain: str = "cluster.local"
+    """The cluster's DNS domain: pods search `<ns>.svc.<domain> svc.<domain> <domain>`."""
+    resolv_conf: str = "/etc/resolv.conf"
+    """The node's resolver configuration: `dnsPolicy: Default` pods get it ('' for none)."""
     tls_cert_file: str | None = None
     """Serving certificate of the kubelet's API; with the key it serves HTTPS."""
     tls_private_key_file: str | None = None
@@ -141,6 +147,12 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
         help="wait for the node's spec.podCIDR and use it instead of --pod-subnet",
     )
     parser.add_argument("--pod-workers", type=int, default=16)
+    parser.add_argument(
+        "--cluster-dns", default="10.96.0.10",
+        help="comma-separated nameservers of ClusterFirst pods ('' for none)",
+    )  # fmt: skip
+    parser.add_argument("--cluster-domain", default="cluster.local")
+    parser.add_argument("--resolv-conf", default="/etc/resolv.conf")
     parser.add_argument("--tls-cert-file", default=None)
     parser.add_argument("--tls-private-key-file", default=None)
     parser.add_argument("--client-ca-file", default=None)
@@ -185,5 +197,7 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
         KubeletSettings, args,
         client=options.client_options(args),
         register_with_taints=taints,
+        cluster_dns=tuple(a.strip() for a in args.cluster_dns.split(",") if a.strip()),
+        cluster_domain=args.cluster_domain.strip(".").lower(),
         root_dir=Path(args.root_dir) if args.root_dir else d.root_dir,
     )  # fmt: skip

@@ -5,6 +5,7 @@
     /exec/…, /attach/…, /portForward/…: upgrade requests (SPDY/3.1 or WebSocket), served by
         `streaming/` on the raw connection (`componentbase.upgrade` hands it over)
     GET /healthz, /metrics, /pods
+    GET /metrics/resource, /stats/summary   (resource usage: `stats.py`)
 
 With `--tls-cert-file` it serves HTTPS and every request is authenticated and authorized as
 Kubernetes' kubelet does it (`serverauth.py`: client certificates, bearer tokens through a
@@ -33,7 +34,7 @@ from starlette.routing import Route
 from minik8s.api.meta import Object
 from minik8s.client import tasks
 from minik8s.componentbase import tlspeer, upgrade
-from minik8s.kubelet import actions
+from minik8s.kubelet import actions, stats
 from minik8s.kubelet.runtime import (
     LABEL_CONTAINER,
     LABEL_NAMESPACE,
@@ -76,6 +77,7 @@ class KubeletServer:
         auth: KubeletAuth | None = None,
     ) -> None:
         """`tls`: (certificate, key, client CA or None); `auth`: who may call it."""
+        self.stats = stats.StatsProvider(runtime, node, hollow=runtime.name == "fake")
         self.runtime = runtime
         self.node = node
         self.host = host
@@ -89,6 +91,7 @@ class KubeletServer:
             routes=[
                 Route("/healthz", lambda r: PlainTextResponse("ok")),
                 Route("/metrics", _metrics),
+                *stats.routes(self.stats, node),
                 Route("/pods", self._list_pods),
                 Route("/containerLogs/{namespace}/{pod}/{container}", self._logs),
                 Route("/exec/{rest:path}", _not_upgraded, methods=["GET", "POST"]),

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from minik8s.api import errors, meta, podutil, times
@@ -25,8 +26,10 @@ from minik8s.client.workqueue import ExponentialBackoffRateLimiter, WorkQueue
 from minik8s.componentbase.events import EventRecorder
 from minik8s.kubelet import (
     actions,
+    dnsfiles,
     downward,
     envfrom,
+    envvars,
     hooks,
     init_plan,
     killing,
@@ -90,8 +93,11 @@ class PodWorkers:
         runtime: Runtime,
         recorder: EventRecorder,
         status_manager: StatusManager,
+        services: Callable[[], list[Object]] = list,
     ) -> None:
         self.settings = settings
+        self.services = services
+        """The Services the informer holds (for the containers' Service variables)."""
         self.client = client
         self.runtime = runtime
         self.recorder = recorder
@@ -288,6 +294,10 @@ class PodWorkers:
         uid, key = specs.pod_uid(pod), specs.pod_key(pod)
         requeue: float | None = None
         by_name = {c["name"]: c for c in podutil.all_containers(pod)}
+        service_env = envvars.service_env(
+            self.services(), str(pod["metadata"].get("namespace") or ""),
+            (pod.get("spec") or {}).get("enableServiceLinks") is not False,
+        )  # fmt: skip
         ephemeral = {c["name"]: c for c in pod["spec"].get("ephemeralContainers") or []}
         by_name.update(ephemeral)
         pod_ip = self._pod_ip(pod, sandbox)
@@ -299,6 +309,10 @@ class PodWorkers:
             pod = pvcvolumes.as_host_paths(pod, await pvcvolumes.resolve(self.client, pod))
             volume_paths = await volumes.prepare(pod_dir, pod)
             volume_paths.update(await self.api_volumes.prepare(pod, pod_dir, self._facts(pod_ip)))
+            dns_mounts = dnsfiles.write(
+                pod, pod_dir, pod_ip, self.settings,
+                lambda w: self.recorder.record(pod, "Warning", "DNSConfigForming", w),
+            )  # fmt: skip
         except pvcvolumes.VolumeNotReady as e:  # the containers wait (ContainerCreating)
             self.recorder.record(pod, "Warning", "FailedMount",
                                  f"Unable to attach or mount volumes: {e}")  # fmt: skip
@@ -306,7 +320,7 @@ class PodWorkers:
         except MountError as e:
             self.recorder.record(pod, "Warning", "FailedMount", str(e))
             return 2.0
-        except (specs.ConfigError, errors.ApiError) as e:
+        except (specs.ConfigError, errors.ApiError, OSError) as e:
             message = getattr(e, "message", None) or str(e)
             for name, _, _ in plan.start:
                 waiting[name] = ("CreateContainerConfigError", message)
@@ -338,12 +352,14 @@ class PodWorkers:
                     volume_paths=volume_paths,
                     configmaps=configmaps,
                     secrets=secrets,
+                    service_env=service_env,
                     security=security,
                     sub_paths=sub_paths,
                     allocatable=self.allocatable,
                     extra_mounts=await terminationlog.prepare(pod_dir, spec, attempt),
                     target_id=target_id,
                 )
+                config = dnsfiles.with_files(config, dns_mounts)
                 self._warn_skipped_env(pod, spec, configmaps, secrets)
             except (specs.ConfigError, OSError) as e:
                 waiting[name] = ("CreateContainerConfigError", str(e))

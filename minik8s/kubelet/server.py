@@ -8,14 +8,14 @@ import functools
 import logging
 from typing import IO
 
-from minik8s.api.resources import NAMESPACES, PODS
+from minik8s.api.resources import NAMESPACES, PODS, SERVICES
 from minik8s.client import tasks
 from minik8s.client.api import ApiClient
 from minik8s.client.informer import Informer
 from minik8s.client.workqueue import run_workers
 from minik8s.componentbase import options, runner
 from minik8s.componentbase.events import EventRecorder
-from minik8s.kubelet import config, nodelock
+from minik8s.kubelet import config, envvars, nodelock
 from minik8s.kubelet.config import KubeletSettings
 from minik8s.kubelet.httpserver import KubeletServer
 from minik8s.kubelet.node import NodeAgent
@@ -67,7 +67,12 @@ async def run(settings: KubeletSettings, stop: asyncio.Event) -> None:
     runtime = make_runtime(settings)
     client = ApiClient(options.load_client_config(settings.client))
     recorder = EventRecorder(client, "kubelet", settings.node_name)
-    workers = PodWorkers(settings, client, runtime, recorder, StatusManager(client))
+    services = Informer(
+        client, SERVICES, transform=envvars.compact_service, name=f"services@{settings.node_name}"
+    )
+    workers = PodWorkers(
+        settings, client, runtime, recorder, StatusManager(client), services.store.list
+    )
     server = KubeletServer(
         runtime,
         settings.node_name,
@@ -111,9 +116,12 @@ async def run(settings: KubeletSettings, stop: asyncio.Event) -> None:
             subnet = await node.wait_pod_cidr()
         await runtime.ensure_network(settings.network_name, subnet)
         recorder.start()
+        services.start()
         informer.start()
         if not await informer.wait_synced(60):
             raise TimeoutError("the pod informer did not sync within 60s")
+        if not await services.wait_synced(60):  # containers need their Service variables
+            raise TimeoutError("the service informer did not sync within 60s")
         await pleg.relist()  # adopt what runs already; wake orphans
         running = [
             tasks.spawn(
@@ -134,6 +142,7 @@ async def run(settings: KubeletSettings, stop: asyncio.Event) -> None:
         await workers.close()
         await tasks.cancel_and_wait(running, timeout=5)
         await informer.stop()
+        await services.stop()
         await server.stop()
         await recorder.stop()
         await runtime.close()

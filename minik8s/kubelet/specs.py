@@ -113,19 +113,22 @@ def container_config(
     volume_paths: Mapping[str, str],
     configmaps: Mapping[str, Object],
     secrets: Mapping[str, Object] | None = None,
+    service_env: Mapping[str, str] | None = None,
     security: SecurityOptions | None = None,
     sub_paths: Mapping[int, str] | None = None,
     allocatable: Mapping[str, str] | None = None,
     extra_mounts: tuple[Mount, ...] = (),
     target_id: str | None = None,
 ) -> ContainerConfig:
-    """`security`: the container's securityContext as Docker options; `sub_paths`: the host
-    path of each volume mount with a subPath, by its index (see `subpath.prepare`);
-    `allocatable`: the node's (the downward API's unset limits); `extra_mounts`: the
-    kubelet's own files (the termination message file); `target_id`: the running container
-    whose processes an ephemeral container sees (its `targetContainerName`): it joins that
-    container's PID namespace."""
-    env = resolve_env(pod, container, pod_ip, host_ip, configmaps, secrets or {}, allocatable)
+    """`service_env`: the Service variables (`envvars.service_env`), overridden by the
+    container's own env; `security`: the container's securityContext as Docker options;
+    `sub_paths`: the host path of each volume mount with a subPath, by its index (see
+    `subpath.prepare`); `allocatable`: the node's (the downward API's unset limits);
+    `extra_mounts`: the kubelet's own files (the termination message file); `target_id`: the
+    running container whose processes an ephemeral container sees (its
+    `targetContainerName`): it joins that container's PID namespace."""
+    env = resolve_env(pod, container, pod_ip, host_ip, configmaps, secrets or {}, allocatable,
+                      base=service_env)  # fmt: skip
     command = [expand(c, env) for c in container["command"]] if container.get("command") else None
     args = [expand(a, env) for a in container["args"]] if container.get("args") else None
     nano_cpus, mem_limit = limits(container)
@@ -160,14 +163,15 @@ def resolve_env(
     configmaps: Mapping[str, Object],
     secrets: Mapping[str, Object] | None = None,
     allocatable: Mapping[str, str] | None = None,
+    base: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The container's environment, in order, with `$(VAR)` references expanded: `envFrom`
-    first, then `env` (which overrides it). `allocatable`: the node's, for unset limits."""
+    """The container's environment, in order, with `$(VAR)` references expanded: `base`
+    (the Service variables, `envvars`), then `envFrom`, then `env`, each overriding the last.
+    `allocatable`: the node's, for unset limits."""
     facts = downward.PodFacts(pod_ip, host_ip, allocatable)
     namespace = str((pod.get("metadata") or {}).get("namespace") or "")
-    env: dict[str, str] = envfrom.from_sources(
-        container, namespace, configmaps, secrets or {}
-    ).values
+    env: dict[str, str] = dict(base or {})
+    env.update(envfrom.from_sources(container, namespace, configmaps, secrets or {}).values)
     for var in container.get("env") or []:
         name = var["name"]
         source = var.get("valueFrom")

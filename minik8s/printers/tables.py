@@ -13,7 +13,17 @@ from typing import Any
 
 from minik8s.api import meta, resources, times
 from minik8s.api.meta import Object
-from minik8s.printers import apps, batch, coordination, core, policy, rbac, storage
+from minik8s.printers import (
+    apiregistration,
+    apps,
+    autoscaling,
+    batch,
+    coordination,
+    core,
+    policy,
+    rbac,
+    storage,
+)
 from minik8s.printers.columns import NAME, Cells, CellsFunc, Column
 
 INCLUDE_OBJECT_CHOICES = ("None", "Metadata", "Object")
@@ -47,6 +57,9 @@ PRINTERS: dict[resources.ResourceType, Printer] = {
     resources.CLUSTERROLES: (rbac.ROLE_COLUMNS, rbac.role_cells),
     resources.ROLEBINDINGS: (rbac.BINDING_COLUMNS, rbac.binding_cells),
     resources.CLUSTERROLEBINDINGS: (rbac.BINDING_COLUMNS, rbac.binding_cells),
+    resources.HORIZONTALPODAUTOSCALERS: (autoscaling.HPA_COLUMNS, autoscaling.hpa_cells),
+    resources.HORIZONTALPODAUTOSCALERS_V1: (autoscaling.HPA_COLUMNS, autoscaling.hpa_cells),
+    resources.APISERVICES: (apiregistration.APISERVICE_COLUMNS, apiregistration.apiservice_cells),
 }
 
 ROW_CONDITIONS: dict[resources.ResourceType, Callable[[Object], list[Object] | None]] = {

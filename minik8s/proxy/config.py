@@ -21,6 +21,9 @@ class ProxySettings:
     """Pod network; traffic to a ClusterIP from outside it is masqueraded (None: masquerade all)."""
     service_cluster_ip_range: str = "10.96.0.0/16"
     """Service CIDR, routed to `bridge_name` before any rule is written."""
+    forbidden_pod_destinations: tuple[str, ...] = ()
+    """Networks pods may not reach but through a cluster Service (the nodes' network); the
+    node itself is always closed to pods (`podfirewall`)."""
     nodeport_addresses: tuple[str, ...] = ()
     """CIDRs whose local addresses NodePorts answer on (kube-proxy's `--nodeport-addresses`);
     empty: every local address. `minik8s up` passes 127.0.0.1/32."""
@@ -70,6 +73,10 @@ def _cidr(text: str) -> str:
         raise argparse.ArgumentTypeError(f"not an IPv4 CIDR: {text!r} ({e})") from e
 
 
+def _cidrs(text: str) -> tuple[str, ...]:
+    return tuple(_cidr(part.strip()) for part in text.split(",") if part.strip())
+
+
 def _cidr_list(text: str) -> tuple[str, ...]:
     """Comma-separated CIDRs (IPv4 or IPv6, host bits allowed as kube-proxy allows them)."""
     cidrs = []
@@ -96,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cluster-cidr", type=_cidr, default="10.244.0.0/16",
                    help="pod network; '' masquerades all Service traffic")  # fmt: skip
     p.add_argument("--service-cluster-ip-range", type=_cidr, default="10.96.0.0/16")
+    p.add_argument(
+        "--forbidden-pod-destinations", type=_cidrs, default=(), metavar="CIDR[,CIDR…]",
+        help="networks pods reach only through a cluster Service (e.g. the nodes' network)",
+    )  # fmt: skip
     p.add_argument(
         "--nodeport-addresses", type=_cidr_list, default=(), metavar="CIDR[,CIDR…]",
         help="NodePorts answer only on the local addresses in these CIDRs (default: all)",

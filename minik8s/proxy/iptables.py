@@ -174,15 +174,24 @@ class Host:
         return found
 
     async def missing_jumps(self, existing: set[ChainKey]) -> list[Jump]:
-        """The jumps of `rules.JUMPS` not in their built-in chain. A jump to a chain that does
-        not exist cannot be there; the others are checked all at once."""
-        maybe = [jump for jump in r.JUMPS if (jump[0], jump[2][-1]) in existing]
+        """The jumps of `rules.JUMPS` (and `DOCKER_JUMPS` where dockerd made DOCKER-USER) not
+        in their chain. A jump to a chain that does not exist cannot be there; the others are
+        checked all at once."""
+        wanted = list(r.JUMPS)
+        if await self._docker_user():
+            wanted += r.DOCKER_JUMPS
+        maybe = [jump for jump in wanted if (jump[0], jump[2][-1]) in existing]
         present = await asyncio.gather(*(
             self._succeeds("iptables", "-w", LOCK_WAIT, "-t", table, "-C", chain, *rule)
             for table, chain, rule in maybe
         ))  # fmt: skip
         there = {jump for jump, ok in zip(maybe, present, strict=True) if ok}
-        return [jump for jump in r.JUMPS if jump not in there]
+        return [jump for jump in wanted if jump not in there]
+
+    async def _docker_user(self) -> bool:
+        return await self._succeeds(
+            "iptables", "-w", LOCK_WAIT, "-t", "filter", "-S", r.DOCKER_USER
+        )
 
     # --- cleanup ---------------------------------------------------------------------------
 
@@ -203,6 +212,8 @@ class Host:
         per table: once the graph of our chains hangs in, each commit validates all of it)."""
         builtins = [(table, chain) for table, chains in r.BUILTIN_CHAINS.items()
                     for chain in chains]  # fmt: skip
+        if await self._docker_user():
+            builtins.append(("filter", r.DOCKER_USER))
         listings = await asyncio.gather(*(
             self.run("iptables", "-w", LOCK_WAIT, "-t", table, "-S", chain)
             for table, chain in builtins

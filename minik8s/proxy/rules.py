@@ -22,7 +22,9 @@ filter: OUTPUT, FORWARD → MINIK8S-SERVICES: REJECT a cluster IP:port without e
       INPUT, OUTPUT, FORWARD → MINIK8S-PROXY-FIREWALL: drop what the source ranges refused;
       INPUT → MINIK8S-NODEPORTS: accept health check node ports (served by kube-proxy);
       FORWARD → MINIK8S-FORWARD: accept marked and established service traffic;
-      INPUT → MINIK8S-FIREWALL: drop non-loopback packets to 127/8 (route_localnet is on).
+      INPUT → MINIK8S-FIREWALL: drop non-loopback packets to 127/8 (route_localnet is on);
+      INPUT, FORWARD → MINIK8S-POD-FIREWALL: pods reach neither their node nor the nodes'
+      network, except the cluster's own services through their Service (`podfirewall`).
 NodePorts answer on every local address, or with `--nodeport-addresses` only on the local
 addresses in those CIDRs (`-d <address>/32` jumps to MINIK8S-NODEPORTS instead of `addrtype`).
 
@@ -53,6 +55,8 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from minik8s.api import serviceutil
+from minik8s.proxy import podfirewall
+from minik8s.proxy.podfirewall import POD_FIREWALL
 
 PREFIX = "MINIK8S-"
 SERVICES = "MINIK8S-SERVICES"
@@ -88,6 +92,8 @@ class RuleOptions:
     """Packet mark bit that asks MINIK8S-POSTROUTING to masquerade."""
     large_cluster_endpoints: int = LARGE_CLUSTER_ENDPOINTS
     """Above this many endpoints in all, per-endpoint comments are left out, as in Kubernetes."""
+    forbidden_pod_destinations: tuple[str, ...] = ()
+    """CIDRs pods may not reach (the nodes' network) but through a cluster Service."""
     node_port_addresses: tuple[str, ...] | None = None
     """The local addresses NodePorts answer on (`--nodeport-addresses`, resolved); None: every
     local address (`-m addrtype --dst-type LOCAL`)."""
@@ -211,7 +217,7 @@ class RuleSet:
         return sum(len(rules) for t in tables for rules in self.tables[t].values())
 
 
-LEAVES = (MARK_MASQ, POSTROUTING, FORWARD, FIREWALL, PROXY_FIREWALL)
+LEAVES = (MARK_MASQ, POSTROUTING, FORWARD, FIREWALL, PROXY_FIREWALL, POD_FIREWALL)
 """Our chains that jump to none of ours."""
 TOP_LEVEL = 5
 
@@ -508,6 +514,7 @@ class Builder:
             for chain, chain_rules in fragment.own:
                 nat[chain] = list(chain_rules)
         nat[SERVICES].extend(nodeports_jumps(self.options.node_port_addresses))
+        tables["filter"][POD_FIREWALL] = podfirewall.firewall_rules(ports, self.options)
         if self._memo is not None:
             self._memo.fragments = {sp: self._fragments[sp] for sp in ports}
             self._memo.large = self.large
@@ -534,7 +541,8 @@ reach 127.0.0.0/8; installed before the sysctl is set."""
 def _static_chains(rules: RuleSet, options: RuleOptions) -> None:
     mark = f"{options.masquerade_mark}/{options.masquerade_mark}"
     accept = f"{options.accept_mark}/{options.accept_mark}"
-    for chain in (SERVICES, EXTERNAL_SERVICES, NODEPORTS, PROXY_FIREWALL, FORWARD, FIREWALL):
+    static = (SERVICES, EXTERNAL_SERVICES, NODEPORTS, PROXY_FIREWALL, FORWARD, FIREWALL)
+    for chain in (*static, POD_FIREWALL):
         rules.chain("filter", chain)
     rules.chain("filter", FORWARD).extend([
         f'-m comment --comment "minik8s forwarding rules" -m mark --mark {mark} -j ACCEPT',
@@ -760,8 +768,22 @@ JUMPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("filter", "OUTPUT",
      ("-m", "conntrack", "--ctstate", "NEW", "-m", "comment", "--comment",
       "minik8s service portals", "-j", SERVICES)),
+    # last: inserted last, so first in their chains
+    ("filter", "INPUT", ("-m", "comment", "--comment", "minik8s pod firewall", "-j", POD_FIREWALL)),
+    ("filter", "FORWARD",
+     ("-m", "comment", "--comment", "minik8s pod firewall", "-j", POD_FIREWALL)),
 )  # fmt: skip
-"""(table, built-in chain, rule) that hang our chains in; each is inserted first, once."""
+"""(table, built-in chain, rule) that hang our chains in; each is inserted first, once, in
+this order (so the last ones end up first)."""
+
+DOCKER_USER = "DOCKER-USER"
+DOCKER_JUMPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("filter", DOCKER_USER,
+     ("-m", "comment", "--comment", "minik8s pod firewall", "-j", POD_FIREWALL)),
+)  # fmt: skip
+"""Where dockerd runs (pods are its containers), the pod firewall also hangs from DOCKER-USER:
+dockerd keeps that chain first in FORWARD, and when it creates a network it puts its own
+ACCEPT of the bridge's outgoing traffic before anything else, ours included."""
 
 BUILTIN_CHAINS: dict[str, tuple[str, ...]] = {
     "filter": ("INPUT", "FORWARD", "OUTPUT"),

@@ -74,7 +74,9 @@ class Syncer:
         self.clock = clock
         self.on_synced = on_synced
         self.options = r.RuleOptions(
-            cluster_cidr=settings.cluster_cidr, node_name=settings.node_name
+            cluster_cidr=settings.cluster_cidr,
+            node_name=settings.node_name,
+            forbidden_pod_destinations=settings.forbidden_pod_destinations,
         )
         self._memo = r.Memo()
         self.syncs = 0

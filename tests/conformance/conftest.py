@@ -21,6 +21,12 @@ from tests.support.launcher import Launcher, make_launcher
 KUBECTL_TIMEOUT = 90.0
 """Deadline of one kubectl command (rollout status and wait carry their own, shorter)."""
 _namespaces = itertools.count(1)
+FAST_COMPONENT_FLAGS = {
+    "MINIK8S_EXTRA_ARGS_CONTROLLER_MANAGER": "--horizontal-pod-autoscaler-sync-period=2s "
+    "--horizontal-pod-autoscaler-downscale-stabilization=5s",
+    "MINIK8S_EXTRA_ARGS_METRICS_SERVER": "--metric-resolution=2s",
+}
+"""Short periods so metrics arrive and the autoscaler acts within seconds."""
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +34,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launcher]:
     if shutil.which("kubectl") is None:
         pytest.skip("kubectl is not installed")
     launcher = make_launcher(tmp_path_factory.mktemp("conformance-home"))
+    launcher.env.update(FAST_COMPONENT_FLAGS)
     try:
         launcher.up("--nodes", "2")
         yield launcher

@@ -2,7 +2,8 @@
 
 `docker-compose up -d` with two nodes → both Ready, each with its own podCIDR, initialized by
 the cloud controller manager (docker provider) → a 4-replica Deployment spreads over both nodes
-→ a pod on node-1 reaches a pod on node-2 by IP and through a Service ClusterIP → `kubectl logs`
+→ a pod on node-1 reaches a pod on node-2 by IP and through a Service ClusterIP → pods find
+Services by name and reach the apiserver, not another node's kubelet → `kubectl logs`
 and `kubectl exec` reach both nodes' kubelets, which refuse unauthenticated callers, and a node
 holds only its own credentials → a LoadBalancer Service gets an address the host reaches, served
 by pods on both nodes → `docker-compose stop node-2` → node-2 NotReady (and shut down) → its
@@ -133,6 +134,7 @@ class Cluster:
             "MINIK8S_NODE_IMAGES": str(NODE_IMAGES),
             "MINIK8S_NODE_MONITOR_GRACE": "10s",
             "MINIK8S_POD_EVICTION_TIMEOUT": "5s",
+            "MINIK8S_DNS_UPSTREAM": "none",  # the DNS never asks a real resolver here
             "MINIK8S_LB_POOL": free_pool(),
             # Three etcd members (the etcd-ha profile): one is stopped during a rollout.
             **etcd_ha_environment(),
@@ -245,8 +247,7 @@ def fetch(cluster: Cluster, from_pod: str, node: str, url: str) -> str:
         "--filter", "label=minik8s.container=main",
     ).split()  # fmt: skip
     assert ids, f"no container of pod {from_pod} on {node}"
-    # (busybox 1.35's `wget -T` crashes: `timeout` bounds it instead)
-    return cluster.node_docker(node, "exec", ids[0], "timeout", "5", "wget", "-q", "-O-", url)
+    return cluster.node_docker(node, "exec", ids[0], "wget", "-T", "5", "-q", "-O-", url)
 
 
 def test_both_nodes_ready_with_their_own_pod_cidr(cluster: Cluster) -> None:
@@ -366,6 +367,51 @@ def test_pod_to_pod_across_nodes_by_ip_and_through_a_service(cluster: Cluster) -
         1,
     )
     assert "nginx" in page.lower()
+
+
+def in_pod(cluster: Cluster, pod: str, node: str, script: str) -> str:
+    """`sh -c script` in `pod`'s main container on `node`; its output, errors included."""
+    ids = cluster.node_docker(
+        node, "ps", "-q", "--filter", f"label=minik8s.pod={pod}",
+        "--filter", "label=minik8s.container=main",
+    ).split()  # fmt: skip
+    assert ids, f"no container of pod {pod} on {node}"
+    return cluster.node_docker(node, "exec", ids[0], "sh", "-c", f"exec 2>&1; {script}; true")
+
+
+def test_pods_find_services_by_name_and_reach_only_the_cluster(cluster: Cluster) -> None:
+    """The DNS (a control-plane container behind kube-dns) from pods on both nodes; the
+    apiserver through the `kubernetes` Service; the other node's kubelet closed."""
+    api = cluster.api
+    assert api is not None
+    cluster_ip = api.get(f"/api/v1/namespaces/{NS}/services/web-2")["spec"]["clusterIP"]
+    name = f"web-2.{NS}.svc.cluster.local"
+
+    def resolved() -> str:
+        out = in_pod(cluster, "client", "node-1", "nslookup web-2")
+        return out if f"Address: {cluster_ip}" in out else ""
+
+    assert name in wait_for(resolved, "web-2 to resolve on node-1", 60, 1)
+    page = in_pod(cluster, "client", "node-1", f"wget -T 5 -qO- http://{name}:8080/")
+    assert "nginx" in page.lower(), page
+    web_on_2 = next(p for p in pods(api, "app=web") if p["spec"]["nodeName"] == "node-2")
+    found = in_pod(cluster, web_on_2["metadata"]["name"], "node-2", "getent hosts web-2")
+    assert found.split()[:2] == [cluster_ip, name], found
+    url = "https://kubernetes.default.svc/api"
+    for header, status in (
+        ("", "403 Forbidden"),
+        ("Authorization: Bearer nope", "401 Unauthorized"),
+    ):
+        api_call = in_pod(cluster, "client", "node-1",
+                          f"wget -T 5 -S -O /dev/null --no-check-certificate --header '{header}' "
+                          f"{url}")  # fmt: skip
+        assert status in api_call, api_call  # as Kubernetes: anonymous is forbidden
+    node_2 = next(a["address"] for a in api.get("/api/v1/nodes/node-2")["status"]["addresses"]
+                  if a["type"] == "InternalIP")  # fmt: skip
+    target = f"https://{node_2}:10250/pods"  # (etcd: on a network of its own, see below)
+    refused = in_pod(cluster, "client", "node-1",
+                     f"wget -T 3 -O- --no-check-certificate {target}; echo rc=$?")  # fmt: skip
+    assert "Connection refused" in refused and "rc=4" in refused, (target, refused)
 
 
 def test_nodes_cannot_reach_etcd(cluster: Cluster) -> None:

@@ -114,6 +114,7 @@ def test_each_component_runs_as_itself_and_the_kubelet_refuses_strangers(
         "cloud-controller-manager": "system:cloud-controller-manager",
         "controller-manager": "system:kube-controller-manager",
         "dashboard": "system:kube-dashboard",
+        "dns": "system:kube-dns",
         "kubelet-node-1": "system:node:node-1",
         "proxy": "system:kube-proxy",
         "scheduler": "system:kube-scheduler",

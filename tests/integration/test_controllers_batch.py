@@ -186,7 +186,6 @@ def test_disruption_budget_and_eviction(
     assert body["message"] == "Cannot evict pod as it would violate the pod's disruption budget."
     assert body["details"]["causes"][0] == {
         "reason": "DisruptionBudget",
-        "field": "",
         "message": "The disruption budget db needs 2 healthy pods and has 2 currently",
     }
     api.patch(pdb_path(ns, "db"), {"spec": {"minAvailable": 1}}, MERGE)

@@ -130,6 +130,8 @@ def make_launcher(home: Path) -> Launcher:
         "MINIK8S_ETCD_PORT": str(etcd_port),
         "MINIK8S_ETCD_PEER_PORT": str(peer_port),
         "MINIK8S_APISERVER_PORT": str(apiserver_port),
+        # a test cluster's DNS never asks a real resolver: names outside the cluster fail
+        "MINIK8S_DNS_UPSTREAM": "none",
         "MINIK8S_DASHBOARD_PORT": str(dashboard_port),
         "COLUMNS": "200",
     }

@@ -62,7 +62,7 @@ def test_api_group_list_names_only_served_groups() -> None:
 def test_api_group_for_served_and_unserved_groups() -> None:
     apps = discovery.api_group("apps")
     assert apps is not None and apps["kind"] == "APIGroup" and apps["name"] == "apps"
-    assert discovery.api_group("autoscaling") is None
+    assert discovery.api_group("example.com") is None
 
 
 def test_core_resource_list_rows() -> None:
@@ -107,7 +107,7 @@ def test_apps_scale_subresources_speak_autoscaling_v1_scale() -> None:
 
 
 def test_unserved_group_versions_have_no_resource_list() -> None:
-    assert discovery.api_resource_list("autoscaling", "v1") is None
+    assert discovery.api_resource_list("example.com", "v1") is None
     assert discovery.api_resource_list("", "v2") is None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 
 from minik8s.api import resources
-from minik8s.apiserver import discovery, openapi
+from minik8s.apiserver import discovery, openapi, openapi_serving
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 
@@ -28,7 +29,8 @@ def _operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, 
 
 
 def test_index_points_at_every_served_group_version() -> None:
-    index = openapi.openapi_v3_index()
+    documents = openapi_serving.Documents()
+    index = json.loads(documents.v3_index.body)
     assert {
         "api/v1",
         "apis/apps/v1",
@@ -38,16 +40,17 @@ def test_index_points_at_every_served_group_version() -> None:
         "apis/rbac.authorization.k8s.io/v1",
         "apis/authentication.k8s.io/v1",
         "apis/authorization.k8s.io/v1",
+        "apis/autoscaling/v2",
     } <= set(index["paths"])
     for key, entry in index["paths"].items():
         url = entry["serverRelativeURL"]
-        assert url.startswith(f"/openapi/v3/{key}?hash=")
-        group, version = ("", key.split("/")[1]) if key.startswith("api/") else key.split("/")[1:]
-        assert url.endswith(openapi.document_hash(_document(group, version)))
+        assert url == f"/openapi/v3/{key}?hash={documents.v3[key].etag}"
+        body = documents.v3[key].body
+        assert documents.v3[key].etag == hashlib.sha512(body).hexdigest().upper()
 
 
 def test_unserved_group_version_has_no_document() -> None:
-    assert openapi.openapi_v3_group_version("autoscaling", "v1") is None
+    assert openapi.openapi_v3_group_version("example.com", "v1") is None
 
 
 @pytest.mark.parametrize(
@@ -98,15 +101,39 @@ def test_paths_for_pods_and_deployment_scale() -> None:
     }
 
 
-def test_component_schemas_exist_without_group_version_kind() -> None:
-    """Tagged minimal schemas would make kubectl compute patches without merge keys."""
+def test_kinds_have_full_schemas_tagged_with_their_kind() -> None:
+    """kubectl explain and client-side apply find a kind's schema by its GVK."""
     for group, version in resources.group_versions():
         schemas = _document(group, version)["components"]["schemas"]
-        assert schemas
-        assert not [n for n, s in schemas.items() if "x-kubernetes-group-version-kind" in s]
-    assert "io.k8s.api.apps.v1.Deployment" in _document("apps", "v1")["components"]["schemas"]
-    lease_schemas = _document("coordination.k8s.io", "v1")["components"]["schemas"]
-    assert "io.k8s.api.coordination.v1.Lease" in lease_schemas
+        for rt in resources.RESOURCES:
+            if (rt.group, rt.version) != (group, version):
+                continue
+            gvk = discovery.resource_kind(rt)
+            tagged = [
+                s
+                for s in schemas.values()
+                if gvk.as_dict() in s.get("x-kubernetes-group-version-kind", [])
+            ]
+            assert len(tagged) == 1, gvk
+            assert {"apiVersion", "kind", "metadata"} <= set(tagged[0]["properties"])
+
+
+def test_merge_lists_carry_patch_and_list_metadata() -> None:
+    schemas = _document("", "v1")["components"]["schemas"]
+    containers = schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"]
+    assert containers["x-kubernetes-patch-merge-key"] == "name"
+    assert containers["x-kubernetes-patch-strategy"] == "merge"
+    assert containers["x-kubernetes-list-type"] == "map"
+    assert containers["x-kubernetes-list-map-keys"] == ["name"]
+    ports = schemas["io.k8s.api.core.v1.Container"]["properties"]["ports"]
+    assert ports["x-kubernetes-list-map-keys"] == ["containerPort", "protocol"]
+    args = schemas["io.k8s.api.core.v1.Container"]["properties"]["args"]
+    assert args["x-kubernetes-list-type"] == "atomic"
+    assert "x-kubernetes-patch-strategy" not in args
+    meta = schemas["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"]["properties"]
+    assert meta["finalizers"]["x-kubernetes-list-type"] == "set"
+    selector = schemas["io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector"]
+    assert selector["x-kubernetes-map-type"] == "atomic"
 
 
 def test_every_reference_resolves() -> None:

@@ -45,10 +45,14 @@ GOLDEN_CLUSTER_IP = """\
 :MINIK8S-PROXY-FIREWALL - [0:0]
 :MINIK8S-FORWARD - [0:0]
 :MINIK8S-FIREWALL - [0:0]
+:MINIK8S-POD-FIREWALL - [0:0]
 -A MINIK8S-FORWARD -m comment --comment "minik8s forwarding rules" -m mark --mark 0x4000/0x4000 -j ACCEPT
 -A MINIK8S-FORWARD -m comment --comment "minik8s forwarding rules for local endpoints" -m mark --mark 0x2000/0x2000 -j ACCEPT
 -A MINIK8S-FORWARD -m comment --comment "minik8s forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 -A MINIK8S-FIREWALL ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "block incoming localnet connections" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
+-A MINIK8S-POD-FIREWALL ! -s 10.244.0.0/16 -j RETURN
+-A MINIK8S-POD-FIREWALL -m comment --comment "minik8s pod firewall: replies" -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN
+-A MINIK8S-POD-FIREWALL -m addrtype --dst-type LOCAL -m comment --comment "minik8s pod firewall: pods may not reach their node" -j REJECT --reject-with icmp-port-unreachable
 COMMIT
 *nat
 :MINIK8S-SERVICES - [0:0]
@@ -255,9 +259,41 @@ def test_headless_external_name_and_unmatched_ports_are_skipped() -> None:
     services = [service("headless", clusterIP="None"),
                 service("ext", type="ExternalName", clusterIP="")]  # fmt: skip
     text = rules.render_rules(services, [], "n", OPTIONS)
-    assert rules.SVC_PREFIX not in text and "REJECT" not in text
+    assert rules.SVC_PREFIX not in text and "has no endpoints" not in text
     ruleset = rules.build_rules([service()], [endpoints("10.244.1.2", port_name="other")], "n")
     assert "has no endpoints" in ruleset.tables["filter"][rules.SERVICES][0]
+
+
+def test_pods_reach_the_node_only_through_the_cluster_services() -> None:
+    """The apiserver's and the DNS's endpoints on the node are open to pods, on their port and
+    through their Service only; the rest of the node and the forbidden networks are closed."""
+    options = rules.RuleOptions(
+        cluster_cidr="10.244.0.0/16", forbidden_pod_destinations=("172.18.0.0/16",)
+    )
+    services = [
+        service("kubernetes", ports=[{"name": "https", "port": 443, "protocol": "TCP"}]),
+        service("kube-dns", "kube-system", clusterIP="10.96.0.11",
+                ports=[{"name": "dns", "port": 53, "protocol": "UDP"}]),
+        service("web", clusterIP="10.96.0.12"),
+    ]  # fmt: skip
+    eps = [
+        endpoints("10.244.0.1", name="kubernetes", port=6443, port_name="https"),
+        {"metadata": {"namespace": "kube-system", "name": "kube-dns"},
+         "subsets": [{"addresses": [{"ip": "172.18.0.5"}],
+                      "ports": [{"name": "dns", "port": 53, "protocol": "UDP"}]}]},
+        endpoints("10.244.1.2"),
+    ]  # fmt: skip
+    chain = rules.build_rules(services, eps, "n", options).tables["filter"][rules.POD_FIREWALL]
+    assert chain[0] == "! -s 10.244.0.0/16 -j RETURN"
+    allowed = [r for r in chain if "--ctstate DNAT" in r]
+    assert [r.split(" -m comment")[0] for r in allowed] == [
+        "-d 10.244.0.1/32 -p tcp -m tcp --dport 6443",
+        "-d 172.18.0.5/32 -p udp -m udp --dport 53",
+    ]
+    assert chain.index(allowed[-1]) < next(i for i, r in enumerate(chain) if "LOCAL" in r)
+    assert chain[-1].startswith("-d 172.18.0.0/16 ")
+    assert chain[-1].endswith("-j REJECT --reject-with icmp-port-unreachable")
+    assert not rules.build_rules(services, eps, "n").tables["filter"][rules.POD_FIREWALL]
 
 
 def test_without_cluster_cidr_all_cluster_ip_traffic_is_masqueraded() -> None:

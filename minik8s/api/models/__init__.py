@@ -9,11 +9,15 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from minik8s.api.models import (
+    apiregistration,
     apps,
+    autoscaling,
     batch,
     coordination,
     core,
+    events,
     meta,
+    metrics,
     policy,
     rbac,
     reviews,
@@ -58,15 +62,37 @@ MODELS: dict[str, type[BaseModel]] = {
     "SelfSubjectAccessReview": reviews.SelfSubjectAccessReview,
     "LocalSubjectAccessReview": reviews.LocalSubjectAccessReview,
     "SelfSubjectRulesReview": reviews.SelfSubjectRulesReview,
+    "HorizontalPodAutoscaler": autoscaling.HorizontalPodAutoscaler,
+    "APIService": apiregistration.APIService,
 }
+
+VERSIONED_MODELS: dict[tuple[str, str], type[BaseModel]] = {
+    ("autoscaling/v1", "HorizontalPodAutoscaler"): autoscaling.HorizontalPodAutoscalerV1,
+    ("events.k8s.io/v1", "Event"): events.Event,
+    ("metrics.k8s.io/v1beta1", "NodeMetrics"): metrics.NodeMetrics,
+    ("metrics.k8s.io/v1beta1", "PodMetrics"): metrics.PodMetrics,
+}
+"""Models of the other served versions of a kind (`MODELS` holds the stored version's) and
+of kinds served by extension servers: what the OpenAPI documents describe."""
+
+
+def model_for(api_version: str, kind: str) -> type[BaseModel] | None:
+    return VERSIONED_MODELS.get((api_version, kind)) or MODELS.get(kind)
+
 
 __all__ = [
     "MODELS",
+    "VERSIONED_MODELS",
+    "apiregistration",
     "apps",
+    "autoscaling",
     "batch",
     "coordination",
     "core",
+    "events",
     "meta",
+    "metrics",
+    "model_for",
     "policy",
     "rbac",
     "reviews",

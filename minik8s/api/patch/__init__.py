@@ -4,10 +4,10 @@
 parses the body and answers bad input the way Kubernetes does (400 for a body that does not
 parse, 422 for a patch that cannot be applied, 415 for an unknown patch type).
 
-Server-side apply is simplified: the applied configuration is merged onto the live object
-like a strategic merge patch without directives (objects in lists matched by their merge
-keys, other lists replaced, `null` deleting). Field managers and conflicts are not tracked, so
-a field the applied configuration leaves out is kept, never removed.
+Server-side apply of objects is `minik8s.api.fieldmanager` (field managers, conflicts,
+removal of what an applier no longer applies); the registry calls it with the configuration
+`decode_apply_configuration` reads. `apply_configuration` is only the simple merge used for
+an apply patch of a `scale` subresource (the Scale object has no managed fields of its own).
 """
 
 from __future__ import annotations
@@ -201,8 +201,30 @@ def apply_strategic_merge_patch(target: Mapping[str, Any], patch: Any, kind: str
     return strategic.apply_strategic_merge_patch(target, patch, kind)
 
 
+def decode_apply_configuration(body: bytes) -> dict[str, Any]:
+    """The body of an apply patch: one YAML (or JSON) object; 400 otherwise."""
+    return check_apply_configuration(_decode_apply_yaml(body))
+
+
+def check_apply_configuration(applied: Any) -> dict[str, Any]:
+    """A decoded apply patch: one object with an object as metadata; 400 otherwise."""
+    if not isinstance(applied, Mapping):
+        raise errors.BadRequest(
+            "error decoding YAML: error unmarshaling JSON: while decoding JSON: json: cannot "
+            f"unmarshal {strategic.json_type(applied)} into Go value of type {strategic.GO_MAP}"
+        )
+    metadata = applied.get("metadata")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise errors.BadRequest(
+            "error decoding YAML: json: cannot unmarshal "
+            f"{strategic.json_type(metadata)} into Go struct field .metadata of type "
+            "v1.ObjectMeta"
+        )
+    return dict(applied)
+
+
 def apply_configuration(target: Mapping[str, Any], applied: Any, kind: str) -> dict[str, Any]:
-    """Server-side apply, simplified: `applied` merged onto the live object (module docstring)."""
+    """An apply patch of a Scale: `applied` merged onto it (module docstring)."""
     if not isinstance(applied, Mapping):
         raise errors.BadRequest(
             "error decoding YAML: error unmarshaling JSON: while decoding JSON: json: cannot "

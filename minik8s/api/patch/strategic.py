@@ -102,6 +102,8 @@ def _build_rules() -> dict[str, dict[Path, MergeList]]:
         "StatefulSet": {**meta, **template, **conditions},
         "PersistentVolumeClaim": {**meta, **conditions},
         "Namespace": {**meta, **conditions},
+        "HorizontalPodAutoscaler": {**meta, **conditions},
+        "APIService": {**meta, **conditions},
         # Endpoints, ConfigMap, Lease, Event and unknown kinds: object metadata only.
         "": meta,
     }

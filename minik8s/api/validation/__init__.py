@@ -16,6 +16,7 @@ from minik8s.api.errors import Cause
 from minik8s.api.meta import Object
 from minik8s.api.models import MODELS
 from minik8s.api.validation import apps as apps
+from minik8s.api.validation import autoscaling as autoscaling
 from minik8s.api.validation import batch as batch
 from minik8s.api.validation import core as core
 from minik8s.api.validation import formats as fmt
@@ -112,6 +113,7 @@ _NAME_FORMATS: dict[str, meta.NameValidator] = {
     rt.CLUSTERROLES.kind: rbac.name_is_path_segment,
     rt.ROLEBINDINGS.kind: rbac.name_is_path_segment,
     rt.CLUSTERROLEBINDINGS.kind: rbac.name_is_path_segment,
+    rt.APISERVICES.kind: lambda name, prefix: [],  # `<version>.<group>`: checked by its kind
 }
 
 _SEMANTIC_CHECKS: dict[str, Callable[[Object], list[Cause]]] = {
@@ -135,6 +137,7 @@ _SEMANTIC_CHECKS: dict[str, Callable[[Object], list[Cause]]] = {
     rt.CLUSTERROLES.kind: rbac.validate_cluster_role,
     rt.ROLEBINDINGS.kind: rbac.validate_role_binding,
     rt.CLUSTERROLEBINDINGS.kind: rbac.validate_cluster_role_binding,
+    **autoscaling.SEMANTIC_CHECKS,
 }
 
 _STATUS_CHECKS: dict[str, Callable[[Object], list[Cause]]] = {

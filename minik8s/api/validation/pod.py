@@ -12,6 +12,7 @@ from minik8s.api.validation import formats as fmt
 from minik8s.api.validation import projected as projected
 from minik8s.api.validation import security
 from minik8s.api.validation.container import validate_container
+from minik8s.api.validation.dns import validate_pod_dns
 from minik8s.api.validation.meta import (
     child,
     enum,
@@ -62,6 +63,7 @@ def validate_pod_spec(spec: dict[str, Any], path: str) -> list[Cause]:
     causes += security.validate_pod_security_context(spec, path)
     causes += enum(child(path, "restartPolicy"), spec.get("restartPolicy"), RESTART_POLICIES)
     causes += enum(child(path, "dnsPolicy"), spec.get("dnsPolicy"), DNS_POLICIES)
+    causes += validate_pod_dns(spec, path)
     causes += validate_labels(mapping(spec, "nodeSelector"), child(path, "nodeSelector"))
     causes += _validate_tolerations(items(spec, "tolerations"), child(path, "tolerations"))
     causes += _validate_node_affinity(

@@ -23,8 +23,7 @@ from minik8s.api.validation.meta import (
     validate_labels,
 )
 
-SERVICE_TYPES = ["ClusterIP", "LoadBalancer", "NodePort"]
-"""ExternalName is not served: kube-proxy here has no DNS to answer for it."""
+SERVICE_TYPES = ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]
 SESSION_AFFINITIES = ["ClientIP", "None"]
 TRAFFIC_POLICIES = ["Cluster", "Local"]
 EXTERNAL_TYPES = ("NodePort", "LoadBalancer")
@@ -37,10 +36,14 @@ def validate_service_spec(spec: dict[str, Any]) -> list[Cause]:
     cluster_ip = spec.get("clusterIP")
     headless = cluster_ip == "None"
     ports = items(spec, "ports")
-    if not ports and not headless and service_type in SERVICE_TYPES:
+    external_name = service_type == "ExternalName"
+    if not ports and not headless and not external_name and service_type in SERVICE_TYPES:
         causes.append(required("spec.ports"))
     causes += _validate_service_ports(ports, service_type)
-    causes += _validate_cluster_ip(cluster_ip, service_type)
+    if external_name:
+        causes += _validate_external_name(spec)
+    else:
+        causes += _validate_cluster_ip(cluster_ip, service_type)
     causes += enum("spec.sessionAffinity", spec.get("sessionAffinity"), SESSION_AFFINITIES)
     timeout = mapping(mapping(spec, "sessionAffinityConfig"), "clientIP").get("timeoutSeconds")
     if timeout is not None and not 0 < timeout <= 86400:
@@ -197,6 +200,27 @@ def _validate_service_ports(ports: list[dict[str, Any]], service_type: str) -> l
             if identity in node_ports:
                 causes.append(api_errors.duplicate(child(path, "nodePort"), node_port))
             node_ports.add(identity)
+    return causes
+
+
+def _validate_external_name(spec: dict[str, Any]) -> list[Cause]:
+    """Kubernetes': no ClusterIP, and a DNS-1123 subdomain (a trailing dot allowed)."""
+    causes: list[Cause] = []
+    if spec.get("clusterIP") not in (None, ""):
+        causes.append(
+            api_errors.forbidden("spec.clusterIP", "may not be set for ExternalName services")
+        )
+    name = spec.get("externalName")
+    if not name:
+        causes.append(required("spec.externalName"))
+    elif not isinstance(name, str):
+        causes.append(invalid("spec.externalName", name, "must be a string"))
+    else:
+        causes += invalid_each(
+            "spec.externalName",
+            name,
+            fmt.is_dns1123_subdomain(name[:-1] if name.endswith(".") else name),
+        )
     return causes
 
 

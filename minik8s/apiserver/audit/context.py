@@ -230,7 +230,7 @@ class AuditContext:
 
     def _response_object(self, body: bytes) -> Any:
         if not self.config.omit_managed_fields:
-            return orjson.Fragment(body)
+            return orjson.Fragment(body.rstrip(b"\n"))  # one line: not the body's final newline
         try:
             return events.without_managed_fields(orjson.loads(body))
         except orjson.JSONDecodeError:

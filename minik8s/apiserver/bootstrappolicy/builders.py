@@ -13,6 +13,7 @@ READ_WRITE = (*READ, *WRITE)
 READ_UPDATE = (*READ, "update", "patch")
 
 LEGACY = ""
+APIREGISTRATION = "apiregistration.k8s.io"
 APPS = "apps"
 AUTHENTICATION = "authentication.k8s.io"
 AUTHORIZATION = "authorization.k8s.io"

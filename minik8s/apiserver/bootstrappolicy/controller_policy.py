@@ -17,6 +17,7 @@ from __future__ import annotations
 from minik8s.api.meta import Object
 from minik8s.apiserver.bootstrappolicy.builders import (
     APPS,
+    AUTOSCALING,
     BATCH,
     COORDINATION,
     DISCOVERY,
@@ -83,6 +84,16 @@ def _controllers() -> dict[str, list[Object]]:
             rule(("update",), (POLICY,), ("poddisruptionbudgets/status",)),
             rule(("patch", "update"), (LEGACY,), ("pods/status",)),
             rule(("get",), ("*",), ("*/scale",)),
+            events_rule(),
+        ],
+        "horizontal-pod-autoscaler": [
+            rule(READ, (AUTOSCALING,), ("horizontalpodautoscalers",)),
+            rule(("update",), (AUTOSCALING,), ("horizontalpodautoscalers/status",)),
+            rule(("get", "update"), ("*",), ("*/scale",)),
+            rule(("list",), (LEGACY,), ("pods",)),
+            rule(("list",), ("metrics.k8s.io",), ("pods",)),
+            rule(("get", "list"), ("custom.metrics.k8s.io",), ("*",)),
+            rule(("get", "list"), ("external.metrics.k8s.io",), ("*",)),
             events_rule(),
         ],
         "endpoint-controller": [

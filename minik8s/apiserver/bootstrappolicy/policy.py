@@ -15,6 +15,7 @@ from minik8s.api.meta import Object
 from minik8s.apiserver.authz.node import NODE_RULES
 from minik8s.apiserver.bootstrappolicy import controller_policy
 from minik8s.apiserver.bootstrappolicy.builders import (
+    APIREGISTRATION,
     APPS,
     AUTHENTICATION,
     AUTHORIZATION,
@@ -333,6 +334,11 @@ def _component_roles() -> list[Object]:
             users.KUBE_DNS, [rule(("list", "watch"), (LEGACY,), ("endpoints", "services"))]
         ),
         cluster_role(
+            # minik8s (compose): the kube-dns Service and its Endpoints at the DNS container
+            users.KUBE_ADDON_MANAGER,
+            [rule(("get", "create", "update"), (LEGACY,), ("endpoints", "services"))],
+        ),
+        cluster_role(
             users.KUBE_SCHEDULER,
             [
                 events_rule(),
@@ -382,6 +388,26 @@ def _component_roles() -> list[Object]:
             ],
         ),
         cluster_role(
+            # metrics-server's manifest (its ClusterRole, plus its RoleBinding to
+            # extension-apiserver-authentication-reader); minik8s' process also registers its
+            # own Service and APIService, since it picks its port at start
+            users.METRICS_SERVER,
+            [
+                rule(("get",), (LEGACY,), ("nodes/metrics",)),
+                rule(READ, (LEGACY,), ("pods", "nodes")),
+                rule(("get",), (LEGACY,), ("configmaps",), ("extension-apiserver-authentication",)),
+                rule(("create",), (LEGACY,), ("services",)),
+                rule(("get", "update", "delete"), (LEGACY,), ("services",), ("metrics-server",)),
+                rule(("create",), (APIREGISTRATION,), ("apiservices",)),
+                rule(
+                    ("get", "update"),
+                    (APIREGISTRATION,),
+                    ("apiservices",),
+                    ("v1beta1.metrics.k8s.io",),
+                ),
+            ],
+        ),
+        cluster_role(
             # minik8s: what the dashboard reads beyond `view` (cluster-scoped kinds)
             users.KUBE_DASHBOARD,
             [rule(READ, (LEGACY,), ("nodes", "namespaces", "events", "persistentvolumes"))],
@@ -416,6 +442,7 @@ def cluster_role_bindings() -> list[Object]:
             users.KUBE_DNS,
             [service_account(kube_system, "kube-dns"), *user_subjects(users.KUBE_DNS)],
         ),
+        cluster_role_binding(users.KUBE_ADDON_MANAGER, user_subjects(users.KUBE_ADDON_MANAGER)),
         cluster_role_binding(users.KUBE_SCHEDULER, user_subjects(users.KUBE_SCHEDULER)),
         cluster_role_binding("system:volume-scheduler", user_subjects(users.KUBE_SCHEDULER)),
         # The Node authorizer grants what nodes need; the binding stays, without subjects.
@@ -428,6 +455,10 @@ def cluster_role_bindings() -> list[Object]:
             "system:kube-dashboard:view", user_subjects(users.KUBE_DASHBOARD), role="view"
         ),
         cluster_role_binding(users.KUBE_DASHBOARD, user_subjects(users.KUBE_DASHBOARD)),
+        cluster_role_binding(
+            users.METRICS_SERVER,
+            [service_account(kube_system, "metrics-server"), *user_subjects(users.METRICS_SERVER)],
+        ),
         *controller_policy.cloud_controller_manager_bindings(users.CLOUD_CONTROLLER_MANAGER),
         *controller_policy.controller_bindings(users.KUBE_CONTROLLER_MANAGER),
     ]

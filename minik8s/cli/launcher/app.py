@@ -104,6 +104,14 @@ def up(
     etcd_binary: Annotated[
         str, typer.Option(envvar="MINIK8S_ETCD_BINARY", help="etcd executable")
     ] = "etcd",
+    dns_upstream: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MINIK8S_DNS_UPSTREAM",
+            help="upstream resolvers of the cluster DNS: IP[:PORT],… or a resolv.conf path; "
+            "'' for none (default: this host's /etc/resolv.conf)",
+        ),
+    ] = None,
 ) -> None:
     """Start the cluster's components that are not running yet, and write the kubeconfig."""
     with _errors():
@@ -116,6 +124,7 @@ def up(
             apiserver_port=apiserver_port,
             dashboard_port=dashboard_port,
             etcd_binary=etcd_binary,
+            dns_upstream=dns_upstream,
         )
         lifecycle.up(settings, out)
 

@@ -7,6 +7,8 @@ reverse order. Per-node components get one process per node, named `<component>-
 
 from __future__ import annotations
 
+import os
+import shlex
 import shutil
 import sys
 from collections.abc import Callable
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from minik8s.cli.launcher import audit, dashboard, identities, pki
+from minik8s.cli.launcher import audit, dashboard, identities, network, pki
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.pki import Pki
 from minik8s.cli.launcher.settings import LauncherSettings
@@ -123,6 +125,8 @@ def _apiserver(settings: LauncherSettings, state: ClusterState, node: str | None
         f"--etcd-certfile={certs.apiserver_client_cert}",
         f"--etcd-keyfile={certs.apiserver_client_key}",
         f"--bind-address={LOOPBACK}",
+        # pods reach it there, through the `kubernetes` Service (see launcher.network)
+        f"--advertise-address={network.pod_gateway()}",
         f"--port={state.apiserver_port}",
         f"--tls-cert-file={keys.serving_cert}",
         f"--tls-private-key-file={keys.serving_key}",
@@ -137,6 +141,7 @@ def _apiserver(settings: LauncherSettings, state: ClusterState, node: str | None
         f"--service-account-key-file={keys.service_account_pub}",
         f"--service-account-signing-key-file={keys.service_account_key}",
         *audit.apiserver_flags(settings.audit_policy_file, settings.audit_log_file),
+        "--aggregator-loopback-services=kube-system/metrics-server",
         *dashboard.apiserver_flags(settings),
     ]
 
@@ -203,6 +208,20 @@ def _proxy(settings: LauncherSettings, state: ClusterState, node: str | None) ->
     ]
 
 
+def _dns(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
+    """The cluster DNS on the host's pod-network address (reached through the `kube-dns`
+    Service), its health and metrics on loopback."""
+    argv = _client("minik8s.dns.server", "dns")(settings, state, None)
+    argv += [
+        f"--dns-bind-address={network.pod_gateway()}",
+        f"--dns-port={state.dns_port}",
+        f"--healthz-port={state.dns_metrics_port}",
+    ]
+    if settings.dns_upstream is not None:
+        argv.append(f"--upstream={settings.dns_upstream or 'none'}")
+    return argv
+
+
 def _dashboard(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
     """The web UI on loopback: its own identity only checks the audit webhook's caller; each
     user signs in with their own credential (`minik8s dashboard` prints a one-time link)."""
@@ -265,6 +284,7 @@ COMPONENTS: tuple[Component, ...] = (
         _controller_manager,
         identity="controller-manager",
     ),
+    Component("dns", True, 16, _dns, health=lambda state: state.dns_health_url, identity="dns"),
     Component(
         "cloud-controller-manager",
         True,
@@ -294,6 +314,14 @@ COMPONENTS: tuple[Component, ...] = (
     ),
     Component("proxy", True, None, _proxy, identity="proxy"),
     Component(
+        "metrics-server",
+        True,
+        20,
+        # --secure-port=0: a free port; it registers its Service and APIService itself
+        _client("minik8s.metricsserver.server", "metrics-server", "--secure-port=0"),
+        identity="metrics-server",
+    ),
+    Component(
         "dashboard",
         True,
         21,
@@ -303,6 +331,15 @@ COMPONENTS: tuple[Component, ...] = (
     ),
 )
 """Start order; `down` stops in reverse."""
+
+EXTRA_ARGS_ENV = "MINIK8S_EXTRA_ARGS_"
+"""`MINIK8S_EXTRA_ARGS_CONTROLLER_MANAGER="--horizontal-pod-autoscaler-sync-period=2s"`: flags
+added to a component's command line (tests use it for short periods)."""
+
+
+def extra_args(component: str) -> list[str]:
+    value = os.environ.get(EXTRA_ARGS_ENV + component.upper().replace("-", "_"), "")
+    return shlex.split(value)
 
 
 def node_names(state: ClusterState, kind: PerNode) -> list[str]:
@@ -325,7 +362,7 @@ def instances(settings: LauncherSettings, state: ClusterState) -> list[Instance]
             result.append(
                 Instance(
                     name=component.name if node is None else f"{component.name}-{node}",
-                    argv=component.argv(settings, state, node),
+                    argv=[*component.argv(settings, state, node), *extra_args(component.name)],
                     health_url=health_url,
                     ready_timeout=component.ready_timeout(settings),
                     ca_file=_ca_file(settings, component.name, health_url),

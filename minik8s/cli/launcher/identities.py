@@ -8,8 +8,10 @@ The user names are Kubernetes' (the apiserver's bootstrap policy binds them to t
     kubelet (per node)      system:node:<node>                system:nodes
     proxy                   system:kube-proxy
     dns                     system:kube-dns
+    addon-manager           system:kube-addon-manager         (compose)
     cloud-controller-manager  system:cloud-controller-manager
     dashboard               system:kube-dashboard
+    metrics-server          system:metrics-server
     (the user)              kubernetes-admin                  system:masters  (kubeadm's admin)
 
 A new component is one line in `COMPONENT_USERS`. Files live under the cluster's home, mode
@@ -43,8 +45,10 @@ COMPONENT_USERS: dict[str, Identity] = {
     "controller-manager": Identity(users.KUBE_CONTROLLER_MANAGER),
     "proxy": Identity(users.KUBE_PROXY),
     "dns": Identity(users.KUBE_DNS),
+    "addon-manager": Identity(users.KUBE_ADDON_MANAGER),
     "cloud-controller-manager": Identity(users.CLOUD_CONTROLLER_MANAGER),
     "dashboard": Identity(users.KUBE_DASHBOARD),
+    "metrics-server": Identity(users.METRICS_SERVER),
 }
 """Component -> its user (per-node components: see `identity`)."""
 

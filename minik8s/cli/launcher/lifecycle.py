@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from rich.console import Console
 
 from minik8s.cli.launcher import (
+    addons,
     apirequests,
     audit,
     components,
@@ -62,6 +63,9 @@ def up(settings: LauncherSettings, console: Console) -> state.ClusterState:
         docker.ensure_images(settings, console)
     for instance in components.instances(settings, cluster):
         _ensure(settings, instance, console)
+        if instance.name == "dns":
+            what = addons.ensure_dns(settings, cluster)
+            console.print(f"[green]✓[/] kube-dns Service ({what})", highlight=False)
     _wait_nodes_ready(settings, cluster, console)
 
     _note_disabled(cluster, console)

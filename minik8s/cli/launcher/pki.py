@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from minik8s import pki as certificates
+from minik8s.cli.launcher import network
 
 
 @dataclass(frozen=True)
@@ -69,10 +70,22 @@ class Pki:
         )
 
 
+def serving_hosts() -> tuple[str, ...]:
+    """Where clients reach the apiserver: loopback from the host; the `kubernetes` Service
+    (by ClusterIP and name) and the host's pod-network address from pods."""
+    return (
+        "127.0.0.1",
+        "localhost",
+        network.kubernetes_service_ip(),
+        network.pod_gateway(),
+        *certificates.SERVICE_NAMES,
+    )
+
+
 def ensure(directory: Path) -> Pki:
     """Create the CA, the serving certificate and the service account key pair unless they
     exist; return their paths."""
-    certificates.ensure_serving_certificate(directory)
+    certificates.ensure_serving_certificate(directory, serving_hosts())
     certificates.ensure_service_account_key(directory)
     return Pki(directory)
 

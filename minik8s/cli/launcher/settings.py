@@ -33,6 +33,9 @@ class LauncherSettings:
     """Nodes with a real kubelet (node-1…); None: the remembered number, else 1."""
     fake_nodes: int | None = None
     """Hollow nodes with a fake runtime (fake-node-1…); None: the remembered number, else 0."""
+    dns_upstream: str | None = None
+    """Upstream resolvers of the cluster DNS, comma-separated `IP[:PORT]` or a resolv.conf
+    path ("": none, names outside the cluster fail); None: this host's /etc/resolv.conf."""
     etcd_binary: str = "etcd"
     """etcd executable, a name looked up on PATH or a path."""
     etcd_ready_timeout: float = 30.0

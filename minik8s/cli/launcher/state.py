@@ -15,6 +15,7 @@ from collections.abc import Collection
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
+from minik8s.cli.launcher import network
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.settings import LauncherSettings
 
@@ -32,6 +33,10 @@ class ClusterState:
     """etcd peer port."""
     apiserver_port: int = 6443
     """apiserver port (HTTPS with the cluster's CA, bearer token)."""
+    dns_port: int = 53
+    """Port of the cluster DNS on the host's pod-network address (UDP and TCP)."""
+    dns_metrics_port: int = 9153
+    """Port of the DNS's /healthz, /readyz and /metrics on loopback (CoreDNS's metrics port)."""
     dashboard_port: int = 9090
     """dashboard port (HTTP on loopback; the Kubernetes dashboard's 9090)."""
     nodes: int = 1
@@ -52,6 +57,10 @@ class ClusterState:
     @property
     def apiserver_url(self) -> str:
         return f"https://{LOOPBACK}:{self.apiserver_port}"
+
+    @property
+    def dns_health_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.dns_metrics_port}/readyz"
 
     @property
     def dashboard_url(self) -> str:
@@ -80,36 +89,46 @@ def save(path: Path, state: ClusterState) -> None:
     os.replace(tmp, path)
 
 
-def port_free(port: int) -> bool:
-    """True if a server could listen on loopback:port now (as etcd and uvicorn do)."""
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((LOOPBACK, port))
-        except OSError as e:
-            if e.errno in (errno.EADDRINUSE, errno.EACCES):
-                return False
-            raise
+IP_FREEBIND = getattr(socket, "IP_FREEBIND", 15)
+
+
+def port_free(port: int, host: str = LOOPBACK, udp: bool = False) -> bool:
+    """True if a server could listen on host:port now (as etcd and uvicorn do; with `udp`,
+    over UDP too). An address the host does not have yet is tried with IP_FREEBIND."""
+    kinds = [socket.SOCK_STREAM, socket.SOCK_DGRAM] if udp else [socket.SOCK_STREAM]
+    for kind in kinds:
+        with socket.socket(socket.AF_INET, kind) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if host != LOOPBACK:
+                s.setsockopt(socket.IPPROTO_IP, IP_FREEBIND, 1)
+            try:
+                s.bind((host, port))
+            except OSError as e:
+                if e.errno in (errno.EADDRINUSE, errno.EACCES):
+                    return False
+                raise
     return True
 
 
-def free_port(avoid: Collection[int] = ()) -> int:
-    """A port the kernel says is free on loopback, other than those in `avoid`."""
+def free_port(avoid: Collection[int] = (), host: str = LOOPBACK, udp: bool = False) -> int:
+    """A port the kernel says is free on host (loopback), other than those in `avoid`."""
     for _ in range(100):
         with socket.socket() as s:
             s.bind((LOOPBACK, 0))
             port = int(s.getsockname()[1])
-        if port not in avoid:
+        if port not in avoid and port_free(port, host, udp):
             return port
-    raise LauncherError("could not find a free port on 127.0.0.1")
+    raise LauncherError(f"could not find a free port on {host}")
 
 
-_PORTS = (
-    # (field, owning component, what it is)
-    ("etcd_port", "etcd", "etcd client port"),
-    ("etcd_peer_port", "etcd", "etcd peer port"),
-    ("apiserver_port", "apiserver", "apiserver port"),
-    ("dashboard_port", "dashboard", "dashboard port"),
+_PORTS: tuple[tuple[str, str, str, str, bool], ...] = (
+    # (field, owning component, what it is, host, UDP too)
+    ("etcd_port", "etcd", "etcd client port", LOOPBACK, False),
+    ("etcd_peer_port", "etcd", "etcd peer port", LOOPBACK, False),
+    ("apiserver_port", "apiserver", "apiserver port", LOOPBACK, False),
+    ("dns_port", "dns", "DNS port", network.pod_gateway(), True),
+    ("dns_metrics_port", "dns", "DNS metrics port", LOOPBACK, False),
+    ("dashboard_port", "dashboard", "dashboard port", LOOPBACK, False),
 )
 
 
@@ -127,9 +146,9 @@ def resolve(
     base = remembered or ClusterState()
     notes: list[str] = []
     chosen: dict[str, int] = {}
-    for name, owner, what in _PORTS:
+    for name, owner, what, host, udp in _PORTS:
         current: int = getattr(base, name)
-        wanted: int | None = getattr(settings, name)
+        wanted: int | None = getattr(settings, name, None)
         if owner in running:
             if wanted is not None and wanted != current:
                 notes.append(
@@ -142,11 +161,11 @@ def resolve(
                 raise LauncherError(
                     f"{what} {wanted} is also asked for another port of the cluster"
                 )
-            if not port_free(wanted):
+            if not port_free(wanted, host, udp):
                 raise LauncherError(f"{what} {wanted} is in use by another process")
             chosen[name] = wanted
-        elif current in chosen.values() or not port_free(current):
-            port = free_port(avoid=chosen.values())
+        elif current in chosen.values() or not port_free(current, host, udp):
+            port = free_port(avoid=chosen.values(), host=host, udp=udp)
             notes.append(f"{what} {current} is taken by another process: using {port}")
             chosen[name] = port
         else:

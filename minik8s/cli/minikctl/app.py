@@ -90,6 +90,7 @@ def _register() -> None:
         create,
         delete,
         describe,
+        explain,
         expose,
         get,
         info,
@@ -105,7 +106,7 @@ def _register() -> None:
     )
 
     for module in (get, describe, run, trace, create, apply, delete, logs, scale, rollout,
-                   expose, label, nodes, info, top, portforward):  # fmt: skip
+                   expose, label, nodes, info, top, explain, portforward):  # fmt: skip
         module.register(app)
 
 

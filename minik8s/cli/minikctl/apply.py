@@ -110,6 +110,45 @@ async def apply_one(client: ApiClient, manifest: manifests.Manifest, namespace: 
     return "configured"
 
 
+CONFLICT_HELP = """Please review the fields above--they currently have other managers. Here
+are the ways you can resolve this warning:
+* If you intend to manage all of these fields, please re-run the apply
+  command with the `--force-conflicts` flag.
+* If you do not intend to manage all of the fields, please edit your
+  manifest to remove references to the fields that should keep their
+  current managers.
+* You may co-own fields by updating your manifest to match the existing
+  value; in this case, you'll become the manager if the other manager(s)
+  stop managing the field (remove it from their configuration).
+See https://kubernetes.io/docs/reference/using-api/server-side-apply/#conflicts"""
+"""What kubectl prints after an apply conflict."""
+
+
+async def apply_server_side(
+    client: ApiClient, manifest: manifests.Manifest, namespace: str, manager: str, force: bool
+) -> str:
+    """Server-side apply of one object (kubectl `apply --server-side`): the word it prints."""
+    rt = targets.resource_for(manifest.obj)
+    name = manifest.name
+    if not name:
+        raise errors.CliError(f"error validating {manifest.source!r}: metadata.name not set")
+    obj = dict(manifest.obj)
+    ns = namespace if rt.namespaced else None
+    if rt.namespaced:
+        obj["metadata"] = {**(obj.get("metadata") or {}), "namespace": namespace}
+    path = rt.object_path(ns, name)
+    params = {"fieldManager": manager, **({"force": "true"} if force else {})}
+    try:
+        await client.request(
+            "PATCH", path, json=obj, params=params, content_type="application/apply-patch+yaml"
+        )
+    except api_errors.Conflict as e:
+        if e.causes and all(c.reason == "FieldManagerConflict" for c in e.causes):
+            raise errors.CliError(f"{e.message}\n{CONFLICT_HELP}") from e
+        raise
+    return "serverside-applied"
+
+
 def register(app: typer.Typer) -> None:
     @app.command("apply", help="Create or update objects from files, a directory, or - (stdin).")
     def apply(
@@ -123,9 +162,21 @@ def register(app: typer.Typer) -> None:
         output_format: Annotated[
             str | None, typer.Option("--output", "-o", help="Only `name` is supported")
         ] = None,
+        server_side: Annotated[
+            bool, typer.Option("--server-side", help="Apply on the server (field managers)")
+        ] = False,
+        force_conflicts: Annotated[
+            bool,
+            typer.Option("--force-conflicts", help="Take over fields other managers own"),
+        ] = False,
+        field_manager: Annotated[
+            str, typer.Option("--field-manager", help="Name of the manager of the fields")
+        ] = "kubectl",
     ) -> None:
         s = session.of(ctx)
         with errors.handled():
+            if force_conflicts and not server_side:
+                raise errors.CliError("--force-conflicts only works with --server-side")
             loaded = manifests.load(filenames, verb="apply", recursive=recursive)
             for manifest in loaded:
                 targets.resource_for(manifest.obj)
@@ -136,7 +187,12 @@ def register(app: typer.Typer) -> None:
                 rt = targets.resource_for(manifest.obj)
                 try:
                     ns = namespace_of(manifest, s.namespace_flag, s.config.namespace)
-                    word = await apply_one(client, manifest, ns)
+                    if server_side:
+                        word = await apply_server_side(
+                            client, manifest, ns, field_manager, force_conflicts
+                        )
+                    else:
+                        word = await apply_one(client, manifest, ns)
                 except (api_errors.ApiError, errors.CliError) as e:
                     if isinstance(e, api_errors.ServiceUnavailable | api_errors.Timeout):
                         raise

@@ -139,6 +139,20 @@ class Container:
         return f"{self.labels.get(LABEL_NAMESPACE, '')}/{self.labels.get(LABEL_POD, '')}"
 
 
+@dataclass(frozen=True)
+class ContainerStats:
+    """One sample of a container's resource usage (what cAdvisor gives the kubelet)."""
+
+    timestamp: float
+    """Unix time of the sample."""
+    cpu_usage_ns: int
+    """CPU time used since the container started, in core-nanoseconds (cumulative)."""
+    memory_working_set: int
+    """Memory in use that cannot be reclaimed under pressure: usage minus inactive file."""
+    memory_usage: int
+    memory_rss: int
+
+
 class PullError(Exception):
     """An image pull failed; `unreachable` when the registry could not be reached at all."""
 
@@ -223,6 +237,10 @@ class Runtime(Protocol):
     async def exec_stream(
         self, container_id: str, command: list[str], stdin: bool, tty: bool
     ) -> ExecSession: ...
+
+    async def stats(self, container_id: str) -> ContainerStats | None:
+        """A sample of the container's usage; None when it is not running."""
+        ...
 
     async def attach(self, container_id: str, stdin: bool, tty: bool) -> ExecSession:
         """Attach to the container's own streams (`kubectl attach`)."""

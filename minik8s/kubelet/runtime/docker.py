@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -30,6 +31,7 @@ from minik8s.kubelet.runtime import (
     LABEL_CLUSTER,
     Container,
     ContainerConfig,
+    ContainerStats,
     PullError,
     RuntimeError_,
     State,
@@ -91,6 +93,26 @@ def from_inspect(info: dict[str, Any], network: str | None = None) -> Container:
         oom_killed=bool(state.get("OOMKilled")),
         error=str(state.get("Error") or ""),
         ip=ip,
+    )
+
+
+def stats_from_docker(raw: dict[str, Any]) -> ContainerStats | None:
+    """A Docker stats document (cgroup v1 or v2) as a sample; None for a stopped container."""
+    cpu = ((raw.get("cpu_stats") or {}).get("cpu_usage") or {}).get("total_usage")
+    memory = raw.get("memory_stats") or {}
+    if cpu is None or "usage" not in memory:
+        return None
+    details = memory.get("stats") or {}
+    inactive = details.get("total_inactive_file", details.get("inactive_file", 0))
+    usage = int(memory.get("usage") or 0)
+    rss = int(details.get("total_rss", details.get("anon", 0)) or 0)
+    stamp = parse_time(raw.get("read")) or time.time()
+    return ContainerStats(
+        timestamp=stamp,
+        cpu_usage_ns=int(cpu),
+        memory_working_set=max(0, usage - int(inactive or 0)),
+        memory_usage=usage,
+        memory_rss=rss,
     )
 
 
@@ -396,6 +418,16 @@ class DockerRuntime:
             raise RuntimeError_(f"container {container_id} not found") from e
         async for chunk in iterate_in_thread(lambda: iter(stream), stream.close):
             yield chunk
+
+    async def stats(self, container_id: str) -> ContainerStats | None:
+        """`docker stats --no-stream` of one container, one-shot (no 1 s second sample)."""
+        try:
+            raw = await self._call(self._api.stats, container_id, stream=False, one_shot=True)
+        except docker.errors.NotFound:
+            return None
+        except docker.errors.APIError as e:
+            raise RuntimeError_(f"stats of {container_id[:12]}: {e.explanation or e}") from e
+        return stats_from_docker(raw)
 
     async def exec_inspect(self, exec_id: str) -> int:
         info = await self._call(self._api.exec_inspect, exec_id)
