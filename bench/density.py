@@ -522,73 +522,78 @@ async def density(cluster: Cluster, args: argparse.Namespace) -> Result:
             f"p90 {percentile(lat, 90):.2f}s p99 {percentile(lat, 99):.2f}s (n={len(lat)})",
             flush=True,
         )
-        report_processes(cluster, "create", cpu0)
+        rss = report_processes(cluster, "create", cpu0)
 
-        # rollout
-        def update(name: str) -> Any:
-            async def go() -> None:
-                body = {"spec": {"template": {"spec": {"containers": [
-                    {"name": "app", "image": "hollow:2"}]}}}}  # fmt: skip
-                await client.patch(DEPLOYMENTS, name, body, namespace=NS, patch_type="strategic")
+        if args.stop_after != "create":
+            # rollout
+            def update(name: str) -> Any:
+                async def go() -> None:
+                    body = {"spec": {"template": {"spec": {"containers": [
+                        {"name": "app", "image": "hollow:2"}]}}}}  # fmt: skip
+                    await client.patch(
+                        DEPLOYMENTS, name, body, namespace=NS, patch_type="strategic"
+                    )
 
-            return go
+                return go
 
-        t0 = time.monotonic()
-        late = await paced([update(n) for n in expected], replicas, args.qps)
-        if late > 1:
-            behind.append(f"rollout: requests fell {late:.1f}s behind the {args.qps}/s pace")
-        await wait_for(
-            "every Deployment rolled out",
-            lambda: deployments_settled(client, expected, "hollow:2"),
-            args.timeout,
-        )
-        new = set(observer.created) - first
-        lat = observer.startup_latencies(new)
-        print(
-            f"rollout: {len(new)} new pods; all updated and available in "
-            f"{time.monotonic() - t0:.1f}s; startup p50 {percentile(lat, 50):.2f}s "
-            f"p99 {percentile(lat, 99):.2f}s",
-            flush=True,
-        )
-        report_processes(cluster, "rollout", cpu0)
+            t0 = time.monotonic()
+            late = await paced([update(n) for n in expected], replicas, args.qps)
+            if late > 1:
+                behind.append(f"rollout: requests fell {late:.1f}s behind the {args.qps}/s pace")
+            await wait_for(
+                "every Deployment rolled out",
+                lambda: deployments_settled(client, expected, "hollow:2"),
+                args.timeout,
+            )
+            new = set(observer.created) - first
+            lat = observer.startup_latencies(new)
+            print(
+                f"rollout: {len(new)} new pods; all updated and available in "
+                f"{time.monotonic() - t0:.1f}s; startup p50 {percentile(lat, 50):.2f}s "
+                f"p99 {percentile(lat, 99):.2f}s",
+                flush=True,
+            )
+            report_processes(cluster, "rollout", cpu0)
 
-        # scale down
-        halves = {n: c // 2 for n, c in expected.items()}
+            # scale down
+            halves = {n: c // 2 for n, c in expected.items()}
 
-        def scale(name: str, n: int) -> Any:
-            async def go() -> None:
-                await client.patch(DEPLOYMENTS, name, {"spec": {"replicas": n}}, namespace=NS)
+            def scale(name: str, n: int) -> Any:
+                async def go() -> None:
+                    await client.patch(DEPLOYMENTS, name, {"spec": {"replicas": n}}, namespace=NS)
 
-            return go
+                return go
 
-        t0 = time.monotonic()
-        await paced([scale(n, c) for n, c in halves.items()], replicas, args.qps * 2)
-        await wait_for(
-            "every Deployment scaled down",
-            lambda: deployments_settled(client, halves, "hollow:2"),
-            args.timeout,
-        )
-        print(f"scale: to {sum(halves.values())} pods in {time.monotonic() - t0:.1f}s", flush=True)
-        report_processes(cluster, "scale", cpu0)
+            t0 = time.monotonic()
+            await paced([scale(n, c) for n, c in halves.items()], replicas, args.qps * 2)
+            await wait_for(
+                "every Deployment scaled down",
+                lambda: deployments_settled(client, halves, "hollow:2"),
+                args.timeout,
+            )
+            print(
+                f"scale: to {sum(halves.values())} pods in {time.monotonic() - t0:.1f}s", flush=True
+            )
+            report_processes(cluster, "scale", cpu0)
 
-        # delete
-        t0 = time.monotonic()
+            # delete
+            t0 = time.monotonic()
 
-        def remove(name: str) -> Any:
-            async def go() -> None:
-                await client.delete(DEPLOYMENTS, name, NS, propagation_policy="Background")
-                await client.delete(SERVICES, name, NS)
+            def remove(name: str) -> Any:
+                async def go() -> None:
+                    await client.delete(DEPLOYMENTS, name, NS, propagation_policy="Background")
+                    await client.delete(SERVICES, name, NS)
 
-            return go
+                return go
 
-        await paced([remove(n) for n in expected], [c for c in halves.values()], args.qps * 2)
+            await paced([remove(n) for n in expected], [c for c in halves.values()], args.qps * 2)
 
-        async def no_pods() -> bool:
-            return not (await client.list(PODS, NS, limit=1)).get("items")
+            async def no_pods() -> bool:
+                return not (await client.list(PODS, NS, limit=1)).get("items")
 
-        await wait_for("every pod deleted", no_pods, args.timeout)
-        print(f"delete: all gone in {time.monotonic() - t0:.1f}s", flush=True)
-        rss = report_processes(cluster, "delete", cpu0)
+            await wait_for("every pod deleted", no_pods, args.timeout)
+            print(f"delete: all gone in {time.monotonic() - t0:.1f}s", flush=True)
+            rss = report_processes(cluster, "delete", cpu0)
 
         api = delta(await latency_histograms(client), api0)
         startup = observer.startup_latencies()
@@ -634,6 +639,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--node-prefix", default="hollow-node-")
     p.add_argument("--control-plane", choices=("launcher", "processes"), default="launcher")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds each phase may take")
+    p.add_argument(
+        "--stop-after", choices=("create", "delete"), default="delete",
+        help="create: measure only node registration and the creation phase",
+    )  # fmt: skip
     return p.parse_args(argv)
 
 
