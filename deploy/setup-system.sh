@@ -6,8 +6,10 @@ set -euo pipefail
 # docker-registry: the e2e tests' local registry on 127.0.0.1 (its own process and config; the
 # package's systemd service is not used). curl: the LoadBalancer e2e tests curl external IPs.
 # wget: Debian's GNU wget goes into the minik8s/busybox image (busybox 1.35's crashes on -T).
+# haproxy: the load balancer in front of several apiservers (run by minik8s with its own
+# configuration; the package's service is not used).
 PACKAGES=(etcd-server etcd-client iptables iproute2 python3-venv docker.io busybox-static debootstrap
-          docker-compose docker-registry curl wget chromium chromium-driver)
+          docker-compose docker-registry curl wget chromium chromium-driver haproxy)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -267,12 +267,7 @@ def ensure_kubelet_serving_certificate(
     common_name = f"system:node:{node_name}"
     if key_path.exists() and _subject_matches(cert_path, common_name, ["system:nodes"]):
         return Issued(cert_path, key_path)
-    alt_names: list[x509.GeneralName] = [x509.DNSName(node_name)]
-    for host in hosts:
-        try:
-            alt_names.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            alt_names.append(x509.DNSName(host))
+    alt_names = [x509.DNSName(node_name), *_alt_names(hosts)]
     subject = x509.Name(
         [
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:nodes"),
@@ -425,13 +420,145 @@ def _etcd_leaf(
         x509.ExtendedKeyUsage([usage]), critical=False
     )
     if hosts:
-        names: list[x509.GeneralName] = []
-        for host in hosts:
-            try:
-                names.append(x509.IPAddress(ipaddress.ip_address(host)))
-            except ValueError:
-                names.append(x509.DNSName(host))
-        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName(_alt_names(hosts)), critical=False
+        )
     cert = builder.sign(ca_key, hashes.SHA256())
     write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
     _write_key(key, key_path)
+
+
+# --- signing CertificateSigningRequests (the controller-manager's csrsigning) ----------------
+
+_KEY_USAGES = {
+    "digital signature": "digital_signature",
+    "signing": "digital_signature",
+    "content commitment": "content_commitment",
+    "key encipherment": "key_encipherment",
+    "key agreement": "key_agreement",
+    "data encipherment": "data_encipherment",
+    "cert sign": "key_cert_sign",
+    "crl sign": "crl_sign",
+    "encipher only": "encipher_only",
+    "decipher only": "decipher_only",
+}
+_EXTENDED_USAGES = {
+    "server auth": ExtendedKeyUsageOID.SERVER_AUTH,
+    "client auth": ExtendedKeyUsageOID.CLIENT_AUTH,
+    "code signing": ExtendedKeyUsageOID.CODE_SIGNING,
+    "email protection": ExtendedKeyUsageOID.EMAIL_PROTECTION,
+    "timestamping": ExtendedKeyUsageOID.TIME_STAMPING,
+    "ocsp signing": ExtendedKeyUsageOID.OCSP_SIGNING,
+    "any": ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE,
+}
+
+
+@dataclass(frozen=True)
+class SigningCA:
+    """A CA certificate and its key, loaded once (`--cluster-signing-cert-file/-key-file`)."""
+
+    cert: x509.Certificate
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+
+    @classmethod
+    def load(cls, cert_file: Path, key_file: Path) -> SigningCA:
+        cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+        key = serialization.load_pem_private_key(key_file.read_bytes(), None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+            raise ValueError(f"{key_file}: not an EC or RSA private key")
+        return cls(cert, key)
+
+    def sign(
+        self, csr: x509.CertificateSigningRequest, usages: Sequence[str], seconds: float
+    ) -> bytes:
+        """A PEM certificate for `csr`'s subject, names and key, with `usages`, valid for
+        `seconds` (never beyond the CA's own expiry), backdated 5 minutes as Kubernetes'
+        signer does against clock skew."""
+        now = datetime.datetime.now(datetime.UTC)
+        not_after = min(now + datetime.timedelta(seconds=seconds), self.cert.not_valid_after_utc)
+        flags = dict.fromkeys(_KEY_USAGES.values(), False)
+        for usage in usages:
+            if usage in _KEY_USAGES:
+                flags[_KEY_USAGES[usage]] = True
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(csr.subject)
+            .issuer_name(self.cert.subject)
+            .public_key(csr.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(not_after)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(**flags), critical=True)
+        )
+        extended = [_EXTENDED_USAGES[u] for u in usages if u in _EXTENDED_USAGES]
+        if extended:
+            builder = builder.add_extension(x509.ExtendedKeyUsage(extended), critical=False)
+        try:
+            names = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            builder = builder.add_extension(names, critical=False)
+        except x509.ExtensionNotFound:
+            pass
+        certificate = builder.sign(self.key, hashes.SHA256())
+        return certificate.public_bytes(serialization.Encoding.PEM)
+
+
+def new_certificate_request(
+    common_name: str,
+    organizations: Sequence[str] = (),
+    dns_names: Sequence[str] = (),
+    ip_addresses: Sequence[str] = (),
+) -> tuple[bytes, bytes]:
+    """A new EC P-256 key and a PKCS#10 request for it: (request PEM, key PEM)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name(
+        [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations]
+        + [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    )
+    builder = x509.CertificateSigningRequestBuilder().subject_name(subject)
+    names: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
+    names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses]
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+    request = builder.sign(key, hashes.SHA256())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return request.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+def ca_cert_hash(ca_pem: bytes) -> str:
+    """kubeadm's `--discovery-token-ca-cert-hash`: `sha256:` and the hex SHA-256 of the CA
+    certificate's SubjectPublicKeyInfo."""
+    cert = x509.load_pem_x509_certificate(ca_pem)
+    spki = cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(spki)
+    return "sha256:" + digest.finalize().hex()
+
+
+def self_signed_serving(common_name: str, hosts: Sequence[str], days: int = 365) -> bytes:
+    """A self-signed serving certificate and its key (PEM, certificate first): what a kubelet
+    serves with until the cluster issues its serving certificate."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    alt_names = _alt_names(hosts)
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return cert.public_bytes(serialization.Encoding.PEM) + key_pem

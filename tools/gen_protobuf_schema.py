@@ -55,6 +55,7 @@ ROOTS = (
     "api.rbac.v1.RoleBinding",
     "api.rbac.v1.ClusterRoleBinding",
     "api.authentication.v1.TokenRequest",
+    "api.certificates.v1.CertificateSigningRequest",
     "apimachinery.pkg.apis.meta.v1.DeleteOptions",
     "api.autoscaling.v1.HorizontalPodAutoscaler",
     "api.autoscaling.v2.HorizontalPodAutoscaler",

@@ -136,6 +136,10 @@ PODDISRUPTIONBUDGETS = ResourceType(
     "policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget", True,
     ("pdb",), ("status",),
 )  # fmt: skip
+CERTIFICATESIGNINGREQUESTS = ResourceType(
+    "certificates.k8s.io", "v1", "CertificateSigningRequest", "certificatesigningrequests",
+    "certificatesigningrequest", False, ("csr",), ("status", "approval"),
+)  # fmt: skip
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
 ROLES = ResourceType(RBAC_GROUP, "v1", "Role", "roles", "role", True)
@@ -233,6 +237,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     JOBS,
     CRONJOBS,
     PODDISRUPTIONBUDGETS,
+    CERTIFICATESIGNINGREQUESTS,
     ROLES,
     CLUSTERROLES,
     ROLEBINDINGS,

@@ -1,14 +1,15 @@
 """ClusterIP and NodePort allocation (pure: the registry passes in what is in use).
 
-What is in use is derived from the Services in the watch cache, i.e. from etcd, so
-allocations survive apiserver restarts without a separate bitmap.
+What is in use comes from the Services in the watch cache plus what etcd refused in an earlier
+round (`taken_ips`, `taken_ports`): a hint only. The Service's etcd transaction, which
+creates one key per address (`serviceallocation`), is what makes an address its own.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import random
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from minik8s.api import errors
 from minik8s.api.meta import Object
@@ -91,8 +92,12 @@ def assign_service_addresses(
     cidr: str,
     node_port_range: tuple[int, int],
     old: Object | None = None,
+    taken_ips: Collection[str] = (),
+    taken_ports: Collection[int] = (),
 ) -> None:
-    """Fill spec.clusterIP(s) and nodePorts of `svc` in place; 422 for taken or bad requests."""
+    """Fill spec.clusterIP(s) and nodePorts of `svc` in place; 422 for taken or bad requests.
+
+    `others` are the other Services; `taken_ips`/`taken_ports` addresses etcd said are held."""
     spec = svc.setdefault("spec", {})
     causes: list[errors.Cause] = []
     service_type = spec.get("type", "ClusterIP")
@@ -122,7 +127,7 @@ def assign_service_addresses(
                     f"is not in the valid range. The range of valid IPs is {cidr}",
                 )
             )
-        elif requested_ip in used_cluster_ips(others):
+        elif requested_ip in used_cluster_ips(others) or requested_ip in taken_ips:
             causes.append(
                 errors.invalid(
                     "spec.clusterIPs",
@@ -132,7 +137,7 @@ def assign_service_addresses(
             )
     else:
         try:
-            spec["clusterIP"] = allocate_cluster_ip(cidr, used_cluster_ips(others))
+            spec["clusterIP"] = allocate_cluster_ip(cidr, used_cluster_ips(others) | set(taken_ips))
         except RangeFull as e:
             raise errors.InternalError(
                 f"failed to allocate a serviceIP: range is full ({cidr})"
@@ -140,7 +145,7 @@ def assign_service_addresses(
     if spec.get("clusterIP"):
         spec["clusterIPs"] = [spec["clusterIP"]]
 
-    taken = used_node_ports(others)
+    taken = used_node_ports(others) | set(taken_ports)
     low, high = node_port_range
     if service_type in ("NodePort", "LoadBalancer"):
         old_ports = {p.get("port"): p.get("nodePort") for p in old_spec.get("ports") or []}

@@ -23,7 +23,6 @@ from minik8s.apiserver import (
     discovery,
     encryptionconfig,
     kubeletproxy,
-    listeners,
     metrics,
     openapi_serving,
     wire,
@@ -36,6 +35,7 @@ from minik8s.apiserver.aggregator import frontproxy
 from minik8s.apiserver.aggregator.controller import Aggregator
 from minik8s.apiserver.asgi import ApiserverApp
 from minik8s.apiserver.audit import options as audit_options
+from minik8s.apiserver.authn.bootstraptoken import BootstrapTokenAuthenticator
 from minik8s.apiserver.authn.chain import Authenticator, TokenAuthenticator
 from minik8s.apiserver.authn.tokenfile import TokenFileAuthenticator
 from minik8s.apiserver.authz import authorizer as authz
@@ -43,8 +43,8 @@ from minik8s.apiserver.authz.node import NodeAuthorizer, NodeGraph
 from minik8s.apiserver.authz.rbac import RbacAuthorizer
 from minik8s.apiserver.bootstrappolicy import reconcile
 from minik8s.apiserver.config import ApiserverSettings
+from minik8s.apiserver.controlplane.controller import ControlPlane
 from minik8s.apiserver.handlers import ResourceHandler
-from minik8s.apiserver.kubernetesservice import INTERVAL, KubernetesService
 from minik8s.apiserver.podsecurity import config as podsecurity_config
 from minik8s.apiserver.podsecurity.admission import PodSecurity
 from minik8s.apiserver.registry import Registry, RegistrySettings
@@ -76,6 +76,8 @@ def token_authenticators(
         found.append(TokenFileAuthenticator.from_file(settings.token_auth_file))
     if accounts is not None and accounts.authenticator is not None:
         found.append(accounts.authenticator)
+    if settings.enable_bootstrap_token_auth:
+        found.append(BootstrapTokenAuthenticator())  # bound to the cache by ControlPlane
     return found
 
 
@@ -205,12 +207,6 @@ def create_fastapi_app(
                     store, CompactionSettings(interval=settings.etcd_compaction_interval)
                 )
                 tasks.append(_background(compactor.run(), "etcd-compactor"))
-            address = listeners.advertise_address(settings.advertise_address, settings.bind_address)
-            if settings.endpoint_reconciler_type != "none" and address:
-                kubernetes = KubernetesService(
-                    registry, settings.service_cluster_ip_range, address, settings.port, INTERVAL
-                )
-                tasks.append(_background(kubernetes.run(), "kubernetes service"))
             aggregator = Aggregator(
                 registry,
                 cache,
@@ -236,6 +232,10 @@ def create_fastapi_app(
                 aggregator=aggregator,
             )
             front.authorizer = authorizer
+            app.state.controlplane = controlplane = ControlPlane(
+                settings, registry, authorizer, front.authenticator
+            )
+            await controlplane.start()
             logger.info(
                 "apiserver ready on %s:%d (etcd %s)",
                 settings.bind_address,
@@ -244,6 +244,9 @@ def create_fastapi_app(
             )
             yield
         finally:
+            running_controlplane: ControlPlane | None = getattr(app.state, "controlplane", None)
+            if running_controlplane is not None:
+                await running_controlplane.stop()
             running: Aggregator | None = getattr(app.state, "aggregator", None)
             if running is not None:
                 await running.stop()

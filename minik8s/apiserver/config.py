@@ -29,16 +29,29 @@ class ApiserverSettings:
     bind_address: str = "127.0.0.1"
     """Address to listen on (loopback by default)."""
     advertise_address: str | None = None
-    """Address the `kubernetes` Service's Endpoints hold (pods reach the apiserver there);
-    given explicitly and outside the bind address, it is listened on too (`listeners`)."""
-    endpoint_reconciler_type: str = "master-count"
-    """`master-count`: keep the `kubernetes` Service and its Endpoints; `none`: leave them."""
+    """Address the `kubernetes` Service's Endpoints hold for this apiserver (pods reach it
+    there). Default: the bind address, or the default route's interface address when that is
+    loopback or 0.0.0.0, as in Kubernetes (Endpoints may not hold loopback addresses). Given
+    explicitly and outside the bind address, it is listened on too (`listeners`)."""
+    endpoint_reconciler_type: str = "lease"
+    """`lease`: every live apiserver holds an identity Lease and is in the `kubernetes`
+    Endpoints; `none`: no identity Lease, the Service and Endpoints are left alone (the
+    apiserver writes nothing of its own). (`master-count` is taken as `lease`: no count is
+    needed.)"""
+    identity_lease_duration_seconds: int = 15
+    """Life of this apiserver's identity Lease without renewal (Kubernetes: 3600; minik8s also
+    takes a dead apiserver out of the `kubernetes` Endpoints with it)."""
+    identity_lease_renew_interval_seconds: float = 5.0
+    """Seconds between renewals of the identity Lease (and endpoint reconciliations)."""
     port: int = 6443
     """Port to listen on (HTTPS with --tls-cert-file, else plain HTTP)."""
     token_auth_file: str | None = None
     """CSV `token,user,uid,"groups"`: bearer tokens of static users."""
     client_ca_file: str | None = None
     """CA whose client certificates authenticate users (CN user, O groups)."""
+    enable_bootstrap_token_auth: bool = False
+    """Bootstrap tokens (Secrets `kube-system/bootstrap-token-<id>`) authenticate as
+    `system:bootstrap:<id>` (TLS bootstrapping of joining nodes)."""
     anonymous_auth: bool = True
     """Requests without credentials are `system:anonymous` (off with AlwaysAllow, as in
     Kubernetes: anonymous users would be allowed everything)."""
@@ -122,12 +135,15 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
     parser.add_argument("--bind-address", default="127.0.0.1")
     parser.add_argument("--advertise-address", default=None, type=_ip)
     parser.add_argument(
-        "--endpoint-reconciler-type", choices=("master-count", "lease", "none"),
-        default="master-count",
-        help="keep the `kubernetes` Service's Endpoints (lease behaves as master-count)",
-    )  # fmt: skip
+        "--endpoint-reconciler-type", choices=("lease", "master-count", "none"), default="lease"
+    )
+    parser.add_argument("--identity-lease-duration-seconds", type=int, default=15)
+    parser.add_argument(
+        "--identity-lease-renew-interval-seconds", type=options.positive_duration, default=5.0
+    )
     parser.add_argument("--port", "--secure-port", type=options.port, default=6443)
     parser.add_argument("--token-auth-file", default=None)
+    options.bool_flag(parser, "--enable-bootstrap-token-auth", False)
     parser.add_argument("--client-ca-file", default=None)
     options.bool_flag(parser, "--anonymous-auth", True)
     parser.add_argument(
@@ -218,11 +234,13 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
             f"--service-node-port-range must look like 30000-32767, "
             f"not {args.service_node_port_range!r}"
         )
+    if args.identity_lease_duration_seconds <= args.identity_lease_renew_interval_seconds:
+        parser.error("--identity-lease-duration-seconds must exceed the renew interval")
     return options.settings_from(
         ApiserverSettings, args,
         etcd_servers=tuple(s.strip() for s in args.etcd_servers.split(",") if s.strip()),
         endpoint_reconciler_type=(
-            "none" if args.endpoint_reconciler_type == "none" else "master-count"
+            "none" if args.endpoint_reconciler_type == "none" else "lease"
         ),
         authorization_mode=modes,
         enable_admission_plugins=plugins,

@@ -55,6 +55,7 @@ _SUBRESOURCE_VERBS: dict[str, tuple[str, ...]] = {
     "proxy": ("create", "delete", "get", "patch", "update"),
     "eviction": ("create",),
     "token": ("create",),
+    "approval": ("get", "patch", "update"),
 }
 
 SCALE_KIND = GroupVersionKind("autoscaling", "v1", "Scale")

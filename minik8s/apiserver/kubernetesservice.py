@@ -1,32 +1,32 @@
-"""The `kubernetes` Service in `default` and its Endpoints, pointing at this apiserver.
+"""The `kubernetes` Service in `default` and its Endpoints: every live apiserver.
 
 As Kubernetes' controlplane does: the Service gets the first address of the Service range
-(10.96.0.1) and port 443 (`https`) → the secure port; the endpoint reconciler keeps the
-Endpoints at `--advertise-address:--secure-port`, checking every `interval` seconds and putting
-back whatever someone changed. One apiserver is assumed (Kubernetes' `master-count` reconciler
-with a count of 1): the Endpoints hold this apiserver only, and stay when it stops.
+(10.96.0.1) and port 443 (`https`) → the apiservers' secure port; its Endpoints list the
+apiservers that are alive, from their identity Leases (`controlplane/endpoints_plan.py`, the
+`lease` endpoint reconciler run by `controlplane/identity.py`): an apiserver that stops is
+removed at once, one that dies when its Lease expires. Whatever someone else changes (the
+Service's ports, the Endpoints) is put back at the next round.
 """
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import logging
 from typing import Any
 
 from minik8s.api import errors
+from minik8s.api.meta import Object
 from minik8s.api.resources import ENDPOINTS, SERVICES
+from minik8s.apiserver.controlplane import endpoints_plan
 from minik8s.apiserver.registry import Registry
 
 logger = logging.getLogger(__name__)
 
 NAME = "kubernetes"
 NAMESPACE = "default"
-PORT_NAME = "https"
+PORT_NAME = endpoints_plan.PORT_NAME
 SERVICE_PORT = 443
 LABELS = {"component": "apiserver", "provider": "kubernetes"}
-INTERVAL = 10.0
-"""Seconds between two checks (Kubernetes' `EndpointInterval`)."""
 
 
 def service_ip(service_cidr: str) -> str:
@@ -50,78 +50,61 @@ def desired_service(service_cidr: str, port: int) -> dict[str, Any]:
     }
 
 
-def desired_subsets(address: str, port: int) -> list[dict[str, Any]]:
-    return [
-        {
-            "addresses": [{"ip": address}],
-            "ports": [{"name": PORT_NAME, "port": port, "protocol": "TCP"}],
-        }
-    ]
-
-
 class KubernetesService:
-    """Creates the Service once, then reconciles its Endpoints until stopped."""
-
-    def __init__(
-        self, registry: Registry, service_cidr: str, address: str, port: int, interval: float
-    ) -> None:
+    def __init__(self, registry: Registry, service_cidr: str, port: int) -> None:
         self.registry = registry
         self.service_cidr = service_cidr
-        self.address = address
         self.port = port
-        self.interval = interval
 
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.reconcile()
-            except errors.ApiError as e:
-                logger.warning(
-                    "kubernetes service: %s (retrying in %.0fs)", e.message, self.interval
-                )
-            await asyncio.sleep(self.interval)
-
-    async def reconcile(self) -> None:
-        await self._ensure_service()
-        await self._ensure_endpoints()
-
-    async def _ensure_service(self) -> None:
+    async def ensure_service(self) -> None:
+        """Create the Service, or put its ports back when someone changed them."""
         wanted = desired_service(self.service_cidr, self.port)
         try:
             current = await self.registry.get(SERVICES, NAMESPACE, NAME)
         except errors.NotFound:
-            await self.registry.create(SERVICES, NAMESPACE, wanted)
+            try:
+                await self.registry.create(SERVICES, NAMESPACE, wanted)
+            except errors.AlreadyExists:
+                return  # another apiserver made it meanwhile
             logger.info("created service %s/%s at %s", NAMESPACE, NAME, wanted["spec"]["clusterIP"])
             return
         ports = (current.get("spec") or {}).get("ports") or []
-        if _port_view(ports) != _port_view(wanted["spec"]["ports"]):
-            updated = {**current, "spec": {**current["spec"], "ports": wanted["spec"]["ports"]}}
-            updated["metadata"] = {
-                k: v for k, v in current["metadata"].items() if k != "resourceVersion"
-            }
+        if _port_view(ports) == _port_view(wanted["spec"]["ports"]):
+            return
+        updated = {**current, "spec": {**current["spec"], "ports": wanted["spec"]["ports"]}}
+        updated["metadata"] = dict(current["metadata"])  # its resourceVersion: compare-and-swap
+        try:
             await self.registry.update(SERVICES, NAMESPACE, NAME, updated)
-            logger.info("service %s/%s: ports set back to %s", NAMESPACE, NAME, _port_view(ports))
+        except errors.Conflict:
+            return  # changed meanwhile (another apiserver?): the next round looks again
+        logger.info("service %s/%s: ports set back from %s", NAMESPACE, NAME, _port_view(ports))
 
-    async def _ensure_endpoints(self) -> None:
-        subsets = desired_subsets(self.address, self.port)
+    async def set_endpoints(self, endpoints: list[tuple[str, int]]) -> None:
+        """Make the Endpoints list exactly `endpoints` (none: no subsets)."""
+        subsets = endpoints_plan.subsets(endpoints)
         try:
             current = await self.registry.get(ENDPOINTS, NAMESPACE, NAME)
         except errors.NotFound:
-            body = {
+            body: Object = {
                 "apiVersion": "v1",
                 "kind": "Endpoints",
                 "metadata": {"name": NAME, "namespace": NAMESPACE, "labels": dict(LABELS)},
                 "subsets": subsets,
             }
-            await self.registry.create(ENDPOINTS, NAMESPACE, body)
-            logger.info("endpoints %s/%s: %s:%d", NAMESPACE, NAME, self.address, self.port)
+            try:
+                await self.registry.create(ENDPOINTS, NAMESPACE, body)
+            except errors.AlreadyExists:
+                return
+            logger.info("endpoints %s/%s: %s", NAMESPACE, NAME, _show(endpoints))
             return
-        if current.get("subsets") != subsets:
-            metadata = {k: v for k, v in current["metadata"].items() if k != "resourceVersion"}
-            await self.registry.update(
-                ENDPOINTS, NAMESPACE, NAME, {**current, "metadata": metadata, "subsets": subsets}
-            )
-            logger.info("endpoints %s/%s: set to %s:%d", NAMESPACE, NAME, self.address, self.port)
+        if (current.get("subsets") or []) == subsets:
+            return
+        metadata = {k: v for k, v in current["metadata"].items() if k != "resourceVersion"}
+        metadata["resourceVersion"] = current["metadata"]["resourceVersion"]
+        await self.registry.update(
+            ENDPOINTS, NAMESPACE, NAME, {**current, "metadata": metadata, "subsets": subsets}
+        )
+        logger.info("endpoints %s/%s: %s", NAMESPACE, NAME, _show(endpoints))
 
 
 def _port_view(ports: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
@@ -129,3 +112,7 @@ def _port_view(ports: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         (p.get("name"), p.get("port"), p.get("protocol") or "TCP", p.get("targetPort"))
         for p in ports
     ]
+
+
+def _show(endpoints: list[tuple[str, int]]) -> str:
+    return ", ".join(f"{ip}:{port}" for ip, port in endpoints) or "(none)"

@@ -6,10 +6,8 @@ the whole object passed defaulting and validation.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,15 +16,25 @@ import orjson
 from minik8s.api import defaults, errors, patch, times, validation
 from minik8s.api.meta import Object
 from minik8s.api.patch import DecodedPatch
-from minik8s.api.resources import EVENTS, NAMESPACES, PODS, SERVICES, STORAGECLASSES, ResourceType
+from minik8s.api.resources import (
+    CERTIFICATESIGNINGREQUESTS,
+    EVENTS,
+    NAMESPACES,
+    PODS,
+    SERVICES,
+    STORAGECLASSES,
+    ResourceType,
+)
 from minik8s.api.selectors import label_selector_from_object, label_selector_from_set
 from minik8s.apiserver import (
     admission_storage,
     allocators,
+    certificates,
     conversion,
     fieldvalidation,
     managedfields,
     params,
+    serviceallocation,
     strategy,
 )
 from minik8s.apiserver.admission import CREATE, DELETE, UPDATE
@@ -79,21 +87,49 @@ class Registry:
         self.settings = settings
         self.validating = validating or ValidatingAdmission()
         """Validating admission plugins, run after validation on every write."""
-        self._allocation_lock = asyncio.Lock()
-        """Serialises Service writes: addresses are allocated from what the cache holds."""
         self.admission: list[Admission] = []
         """Run in order on every create, after defaulting and before validation."""
 
-    @contextlib.asynccontextmanager
-    async def _allocating(self, resource: ResourceType) -> AsyncIterator[None]:
-        """For Services: one writer at a time, allocating from a cache that shows every write
-        before it, deletes included (a delete does not take this lock)."""
-        if resource is not SERVICES:
-            yield
-            return
-        async with self._allocation_lock:
-            await self.cache.wait_fresh()
-            yield
+    async def _write(
+        self,
+        resource: ResourceType,
+        key: str,
+        obj: Object | None,
+        revision: int | None,
+        old: Object | None,
+    ) -> int:
+        """Create (`revision` None), compare-and-swap update, or delete (`obj` None) `key`.
+        A Service's address keys are created and released in the same transaction
+        (`serviceallocation`); ClaimsTaken when another Service holds one of them."""
+        if resource is SERVICES:
+            claims = serviceallocation.claims(old, obj)
+            if claims:
+                return await self.store.write_with_claims(
+                    key, obj, revision, claims, self._ttl(resource)
+                )
+        if obj is None:
+            assert revision is not None
+            return await self.store.delete(key, revision)
+        if revision is None:
+            return await self.store.create(key, obj, self._ttl(resource))
+        return await self.store.update(key, obj, revision, self._ttl(resource))
+
+    def _assign_addresses(
+        self, svc: Object, old: Object | None, taken: serviceallocation.Taken
+    ) -> None:
+        """ClusterIP and node ports for `svc` (in place), avoiding the other Services' in the
+        cache and what etcd refused before."""
+        key = SERVICES.storage_key(svc["metadata"].get("namespace"), svc["metadata"]["name"])
+        others = [s for k, s in self.cache.cache(SERVICES).objects.items() if k != key]
+        allocators.assign_service_addresses(
+            svc,
+            others,
+            self.settings.service_cluster_ip_range,
+            self.settings.service_node_port_range,
+            old=old,
+            taken_ips=taken.ips,
+            taken_ports=taken.ports,
+        )
 
     def _ttl(self, resource: ResourceType) -> int | None:
         """Events expire, as in Kubernetes; everything else stays."""
@@ -150,10 +186,9 @@ class Registry:
     ) -> Object:
         """Create; `manager` is the field manager recorded in managedFields (`applied`: the
         body is the result of a server-side apply and already carries them)."""
-        async with self._allocating(resource):
-            return await self._create(
-                resource, namespace, body, dry_run, manager, applied, field_validation
-            )
+        return await self._create(
+            resource, namespace, body, dry_run, manager, applied, field_validation
+        )
 
     async def _create(
         self,
@@ -181,27 +216,30 @@ class Registry:
         if causes:
             raise errors.invalid_object(resource.kind, name, causes, resource.group)
         self.validating.validate(CREATE, resource, None, obj)
-        if resource is SERVICES:
-            others = [s for s in self.cache.cache(SERVICES).objects.values()]
-            allocators.assign_service_addresses(
-                obj,
-                others,
-                self.settings.service_cluster_ip_range,
-                self.settings.service_node_port_range,
-            )
-        if applied_fields:
-            obj["metadata"]["managedFields"] = applied_fields
-        else:
-            managedfields.track(resource, None, obj, manager)
-        if dry_run:
-            return obj
         key = resource.storage_key(obj["metadata"].get("namespace"), name)
-        try:
-            revision = await self.store.create(key, obj, self._ttl(resource))
-        except store_errors.KeyExists as e:
-            raise errors.already_exists(resource.plural, name, resource.group) from e
-        obj["metadata"]["resourceVersion"] = str(revision)
-        return obj
+        taken = serviceallocation.Taken()
+        unassigned = clone(obj) if resource is SERVICES else obj
+        for _ in range(serviceallocation.ATTEMPTS):
+            if resource is SERVICES:
+                obj = clone(unassigned)
+                self._assign_addresses(obj, None, taken)
+            if applied_fields:
+                obj["metadata"]["managedFields"] = applied_fields
+            else:
+                managedfields.track(resource, None, obj, manager)
+            if dry_run:
+                return obj
+            try:
+                revision = await self._write(resource, key, obj, None, None)
+            except store_errors.KeyExists as e:
+                raise errors.already_exists(resource.plural, name, resource.group) from e
+            except store_errors.ClaimsTaken as e:
+                logger.debug("services %s: addresses taken meanwhile: %s", key, e.keys)
+                taken.add_keys(e.keys)
+                continue
+            obj["metadata"]["resourceVersion"] = str(revision)
+            return obj
+        raise self._conflict(resource, name, "too many concurrent address allocations")
 
     def _storage_classes(self) -> Iterable[Object]:
         return self.cache.cache(STORAGECLASSES).objects.values()
@@ -273,9 +311,9 @@ class Registry:
                 return updated, True
             try:
                 if strategy.should_delete_now(resource, updated):
-                    await self.store.delete(key, revision)
+                    await self._write(resource, key, None, revision, current)
                     return updated, False
-                new_revision = await self.store.update(key, updated, revision, self._ttl(resource))
+                new_revision = await self._write(resource, key, updated, revision, current)
             except store_errors.KeyNotFound as e:
                 raise self._not_found(resource, name) from e
             except store_errors.RevisionConflict as e:
@@ -316,16 +354,38 @@ class Registry:
             )
         new["metadata"]["name"] = name
         precondition = new["metadata"].get("resourceVersion") or None
-        async with self._allocating(resource):
+
+        async def attempt(taken: serviceallocation.Taken) -> Object:
             obj, _ = await self.guaranteed_update(
                 resource,
                 namespace,
                 name,
-                lambda old: self._apply_update(resource, clone(new), old, subresource, manager),
+                lambda old: self._apply_update(
+                    resource, clone(new), old, subresource, manager, taken=taken
+                ),
                 precondition_rv=precondition,
                 dry_run=dry_run,
             )
-        return obj
+            return obj
+
+        return await self._allocating(resource, name, attempt)
+
+    async def _allocating(
+        self,
+        resource: ResourceType,
+        name: str,
+        attempt: Callable[[serviceallocation.Taken], Awaitable[Object]],
+    ) -> Object:
+        """Run an update; for a Service, again with another address while etcd says one it
+        chose is held by another Service (ClaimsTaken)."""
+        taken = serviceallocation.Taken()
+        for _ in range(serviceallocation.ATTEMPTS):
+            try:
+                return await attempt(taken)
+            except store_errors.ClaimsTaken as e:
+                logger.debug("services %s: addresses taken meanwhile: %s", name, e.keys)
+                taken.add_keys(e.keys)
+        raise self._conflict(resource, name, "too many concurrent address allocations")
 
     def _apply_update(
         self,
@@ -335,11 +395,14 @@ class Registry:
         subresource: str | None,
         manager: str,
         applied: bool = False,
+        taken: serviceallocation.Taken | None = None,
     ) -> Object:
         """`new` checked and completed as an update of `old` (its managedFields recorded for
         `manager`, unless `applied`: a server-side apply computed them already)."""
         sent = (new.get("metadata") or {}).get("managedFields")
-        if subresource == "status":
+        if resource is CERTIFICATESIGNINGREQUESTS:
+            result = certificates.prepare_for_update(new, old, subresource)
+        elif subresource == "status":
             result = strategy.prepare_for_status_update(new, old)
         elif subresource == "finalize":
             result = strategy.prepare_for_finalize(new, old)
@@ -349,8 +412,8 @@ class Registry:
             result = new
             strategy.prepare_for_update(resource, result, old)
         defaults.apply_defaults(resource, result)
-        if subresource == "status":  # the spec is the stored one: only shape and identity
-            causes = validation.validate_status_update(resource, result, old)
+        if subresource in ("status", "approval"):  # the spec is the stored one
+            causes = validation.validate_status_update(resource, result, old, subresource)
         elif subresource == "ephemeralcontainers":
             causes = validation.validate_ephemeral_containers_update(result, old)
         else:
@@ -360,15 +423,7 @@ class Registry:
             raise errors.invalid_object(resource.kind, name, causes, resource.group)
         self.validating.validate(UPDATE, resource, subresource, result, old)
         if resource is SERVICES and subresource is None:
-            key = resource.storage_key(old["metadata"].get("namespace"), old["metadata"]["name"])
-            others = [s for k, s in self.cache.cache(SERVICES).objects.items() if k != key]
-            allocators.assign_service_addresses(
-                result,
-                others,
-                self.settings.service_cluster_ip_range,
-                self.settings.service_node_port_range,
-                old=old,
-            )
+            self._assign_addresses(result, old, taken or serviceallocation.Taken())
         if applied:
             result.setdefault("metadata", {})["managedFields"] = sent
         else:
@@ -396,7 +451,7 @@ class Registry:
         config = patch.check_apply_configuration(body.document) if is_apply else None
         served = converter.served if converter is not None else resource
 
-        def mutate(old: Object) -> Object:
+        def mutate(old: Object, taken: serviceallocation.Taken) -> Object:
             view = converter.from_storage(old) if converter is not None else clone(old)
             if config is not None:
                 patched = managedfields.apply(served, view, config, manager, force, subresource)
@@ -416,14 +471,23 @@ class Registry:
             if wanted and wanted != old["metadata"].get("resourceVersion"):
                 raise self._conflict(resource, name)
             return self._apply_update(
-                resource, patched, old, subresource, manager, applied=config is not None
+                resource,
+                patched,
+                old,
+                subresource,
+                manager,
+                applied=config is not None,
+                taken=taken,
             )
 
+        async def attempt(taken: serviceallocation.Taken) -> Object:
+            obj, _ = await self.guaranteed_update(
+                resource, namespace, name, lambda old: mutate(old, taken), dry_run=dry_run
+            )
+            return obj
+
         try:
-            async with self._allocating(resource):
-                obj, _ = await self.guaranteed_update(
-                    resource, namespace, name, mutate, dry_run=dry_run
-                )
+            obj = await self._allocating(resource, name, attempt)
         except errors.NotFound:
             if config is None or subresource is not None:
                 raise
@@ -499,7 +563,7 @@ class Registry:
             try:
                 if not pending:
                     if not options.dry_run:
-                        await self.store.delete(key, stored.mod_revision)
+                        await self._write(resource, key, None, stored.mod_revision, stored.value)
                     return stored.value, True
                 if not strategy.mark_terminating(obj, grace, add) and resource is not NAMESPACES:
                     return stored.value, False

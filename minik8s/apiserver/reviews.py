@@ -47,6 +47,11 @@ class Reviews:
         spec = body.get("spec") or {}
         if not isinstance(spec, dict):
             raise self._invalid(resource, [errors.invalid("spec", spec, "must be an object")])
+        metadata = body.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            raise self._invalid(
+                resource, [errors.invalid("metadata", metadata, "must be an object")]
+            )
         if resource is resources.TOKENREVIEWS:
             status = self._token_review(spec)
         elif resource is resources.SELFSUBJECTREVIEWS:
@@ -59,7 +64,7 @@ class Reviews:
             **body,
             "kind": resource.kind,
             "apiVersion": resource.api_version,
-            "metadata": {**(body.get("metadata") or {}), "creationTimestamp": None},
+            "metadata": {**metadata, "creationTimestamp": None},
             "spec": spec,
             "status": status,
         }

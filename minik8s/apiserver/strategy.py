@@ -26,7 +26,7 @@ SERVER_OWNED_METADATA = (
 STATUS_RESET_ON_CREATE = ("Deployment", "ReplicaSet", "DaemonSet", "StatefulSet",
                           "PersistentVolume", "PersistentVolumeClaim",
                           "ReplicationController", "Job", "CronJob",
-                          "PodDisruptionBudget")  # fmt: skip
+                          "PodDisruptionBudget", "CertificateSigningRequest")  # fmt: skip
 """Kinds whose status a create may not set (defaulting then fills what they start with)."""
 _GENERATE_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 

@@ -281,9 +281,13 @@ class WatchCache:
         seen = self.revision
         current = await self.store.current_revision()
         self._check_same_history(current, seen)
+        previous = 0  # the revision of this watch's last event
         async for event in self.store.watch("/registry/", self.revision + 1):
-            if event.revision <= self.revision and event.type != "PROGRESS":
+            # one transaction's keys share its revision (a Service and its address keys)
+            repeated = event.revision == self.revision == previous
+            if event.revision <= self.revision and event.type != "PROGRESS" and not repeated:
                 raise RestoreDetected(f"etcd sent revision {event.revision} after {self.revision}")
+            previous = event.revision
             try:
                 self._dispatch(event)
             except Exception:

@@ -3,7 +3,8 @@
 The names below are the public surface: `from minik8s.client import ApiClient, Informer`.
 
 - `ApiClient` (+ `ClientSettings`, `RetryPolicy`): async verbs over the REST API, watches.
-- `ClientConfig`, `load_kubeconfig`: where the apiserver is and how to authenticate.
+- `ClientConfig`, `load_kubeconfig`: where the apiserver is and how to authenticate;
+  `kubeconfig_document`: a node's kubeconfig to write.
 - `Informer`, `InformerFactory`: list+watch caches with event handlers and indexes (`cache`).
 - `WorkQueue`, `run_workers`: Kubernetes' rate-limited, de-duplicating work queue.
 - `LeaderElector`: leader election over a coordination.k8s.io Lease.
@@ -14,7 +15,12 @@ The names below are the public surface: `from minik8s.client import ApiClient, I
 
 from minik8s.client.api import ApiClient, ClientSettings
 from minik8s.client.informer import Informer, InformerFactory, InformerSettings
-from minik8s.client.kubeconfig import ClientConfig, ConfigError, load_kubeconfig
+from minik8s.client.kubeconfig import (
+    ClientConfig,
+    ConfigError,
+    kubeconfig_document,
+    load_kubeconfig,
+)
 from minik8s.client.leaderelection import LeaderElector, default_identity
 from minik8s.client.retries import RetryPolicy
 from minik8s.client.watch import WatchEvent
@@ -33,6 +39,7 @@ __all__ = [
     "WatchEvent",
     "WorkQueue",
     "default_identity",
+    "kubeconfig_document",
     "load_kubeconfig",
     "run_workers",
 ]

@@ -107,6 +107,13 @@ class ApiClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    async def reload_tls(self) -> None:
+        """Load the kubeconfig's client certificate files again (after a rotation) and drop
+        the connections made with the old one."""
+        reset = getattr(self._http, "reset", None)
+        if reset is not None:
+            await reset(tls.tls_context(self.config))
+
     # --- typed verbs ---------------------------------------------------------------------
 
     def _namespace(self, rt: ResourceType, namespace: str | None) -> str | None:
@@ -172,6 +179,10 @@ class ApiClient:
 
     async def update_status(self, rt: ResourceType, obj: dict) -> dict:
         return await self._json("PUT", self._path_of(rt, obj) + "/status", body=obj)
+
+    async def update_subresource(self, rt: ResourceType, obj: dict, subresource: str) -> dict:
+        """PUT the object to `<object>/<subresource>` (e.g. a CSR's `approval`)."""
+        return await self._json("PUT", self._path_of(rt, obj) + f"/{subresource}", body=obj)
 
     async def patch(
         self,

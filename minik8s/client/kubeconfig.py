@@ -20,6 +20,33 @@ import yaml
 DEFAULT_NAMESPACE = "default"
 
 
+def kubeconfig_document(
+    server: str, ca_pem: bytes, user: str, credentials: dict[str, str]
+) -> dict[str, Any]:
+    """A one-cluster kubeconfig as kubeadm writes a node's (`default-cluster`, the CA inline,
+    `default-context`): `credentials` is the user's entry (`token`, or `client-certificate` and
+    `client-key`)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "default-cluster",
+                "cluster": {
+                    "server": server,
+                    "certificate-authority-data": base64.b64encode(ca_pem).decode(),
+                },
+            }
+        ],
+        "users": [{"name": user, "user": dict(credentials)}],
+        "contexts": [
+            {"name": "default-context", "context": {"cluster": "default-cluster", "user": user}}
+        ],
+        "current-context": "default-context",
+        "preferences": {},
+    }
+
+
 class ConfigError(Exception):
     """A kubeconfig that is missing or cannot be used; the message is one line."""
 

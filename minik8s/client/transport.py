@@ -200,6 +200,15 @@ class AiohttpTransport:
             return Response(raw.status, raw.headers, content)
         return Response(raw.status, raw.headers, stream=_chunks(raw), close=_closer(raw))
 
+    async def reset(self, ssl_context: ssl.SSLContext | bool) -> None:
+        """Use new TLS settings (a rotated client certificate) from now on: every connection
+        made with the old ones is dropped, so requests in flight fail and are retried, and
+        watches end and resume, as client-go's rotating transport does."""
+        self._ssl = ssl_context
+        sessions, self._sessions = self._sessions, {}
+        for session in sessions.values():
+            await session.close()
+
     async def aclose(self) -> None:
         if self._abandoned:
             await asyncio.wait(list(self._abandoned), timeout=self._connect_timeout)

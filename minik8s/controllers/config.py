@@ -14,8 +14,13 @@ ALL_CONTROLLERS = ("replicaset", "deployment", "endpoints", "garbagecollector", 
                    "daemonset", "statefulset", "persistentvolume-binder", "pvc-protection",
                    "pv-protection", "local-path-provisioner", "serviceaccount",
                    "root-ca-cert-publisher", "clusterrole-aggregation",
-                   "horizontalpodautoscaling")  # fmt: skip
+                   "horizontalpodautoscaling",
+                   "csrapproving", "csrsigning", "csrcleaner",
+                   "bootstrapsigner", "tokencleaner")  # fmt: skip
 """Every controller this process runs, in start order."""
+
+DISABLED_BY_DEFAULT = ("bootstrapsigner", "tokencleaner")
+"""Not part of `*` (as in kube-controller-manager): name them to run them."""
 
 BATCH_WORKERS = {"replicationcontroller": 5, "job": 5, "cronjob": 5, "ttl-after-finished": 5,
                  "podgc": 1, "disruption": 1}  # fmt: skip
@@ -29,7 +34,7 @@ LEASE_NAME = "minik8s-controller-manager"
 class Settings:
     client: options.ClientOptions = field(default_factory=options.ClientOptions)
     """How to reach the apiserver (`--kubeconfig`, `--master`)."""
-    controllers: tuple[str, ...] = ALL_CONTROLLERS
+    controllers: tuple[str, ...] = tuple(c for c in ALL_CONTROLLERS if c not in DISABLED_BY_DEFAULT)
     """Controllers to run (from `--controllers`)."""
     leader_election: options.LeaderElectionOptions = field(
         default_factory=lambda: options.LeaderElectionOptions(resource_name=LEASE_NAME)
@@ -71,6 +76,12 @@ class Settings:
     """Namespace of the local-path provisioner's helper pods."""
     local_path_helper_image: str = "minik8s/busybox"
     """Image of the helper pods that remove a deleted volume's data (needs `rm`)."""
+    cluster_signing_cert_file: str | None = None
+    """CA certificate that signs approved CertificateSigningRequests (csrsigning)."""
+    cluster_signing_key_file: str | None = None
+    """Its private key (mode 0600)."""
+    cluster_signing_duration: float = 365 * 24 * 3600.0
+    """Longest life of a signed certificate (a request's `expirationSeconds` may ask less)."""
     resync_period: float = 0.0
     """Seconds between full resyncs of the informers (0: never)."""
     horizontal_pod_autoscaler_sync_period: float = 15.0
@@ -97,13 +108,13 @@ def parse_controllers(text: str) -> tuple[str, ...]:
         if not item:
             continue
         if item == "*":
-            chosen.extend(ALL_CONTROLLERS)
+            chosen.extend(c for c in ALL_CONTROLLERS if c not in DISABLED_BY_DEFAULT)
         elif item.startswith("-"):
             disabled.add(_known(item[1:]))
         else:
             chosen.append(_known(item))
     if not chosen and disabled:
-        chosen = list(ALL_CONTROLLERS)
+        chosen = [c for c in ALL_CONTROLLERS if c not in DISABLED_BY_DEFAULT]
     return tuple(c for c in ALL_CONTROLLERS if c in chosen and c not in disabled)
 
 
@@ -136,6 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cluster-cidr", default=d.cluster_cidr)
     p.add_argument("--node-cidr-mask-size", type=int, default=d.node_cidr_mask_size)
     p.add_argument("--root-ca-file", default=None)
+    p.add_argument("--cluster-signing-cert-file", default=None)
+    p.add_argument("--cluster-signing-key-file", default=None)
+    p.add_argument(
+        "--cluster-signing-duration", type=options.duration, default="8760h", metavar="DURATION"
+    )
     p.add_argument("--concurrent-replicaset-syncs", type=int, default=5)
     p.add_argument("--concurrent-deployment-syncs", type=int, default=5)
     p.add_argument("--concurrent-endpoint-syncs", type=int, default=5)

@@ -52,6 +52,9 @@ def controller_factories() -> dict[str, Callable[[Context], Controller]]:
         serviceaccount,
         statefulset,
     )
+    from minik8s.controllers.bootstrap import cleaner as tokencleaner
+    from minik8s.controllers.bootstrap import signer as bootstrapsigner
+    from minik8s.controllers.certificates import approver, cleaner, signer
     from minik8s.controllers.volume import binder, localpath, protection
 
     return {
@@ -73,6 +76,11 @@ def controller_factories() -> dict[str, Callable[[Context], Controller]]:
         "serviceaccount": serviceaccount.ServiceAccountsController,
         "root-ca-cert-publisher": rootcacertpublisher.RootCACertPublisher,
         "horizontalpodautoscaling": horizontal.HorizontalController,
+        "csrapproving": approver.CSRApprovingController,
+        "csrsigning": signer.CSRSigningController,
+        "csrcleaner": cleaner.CSRCleanerController,
+        "bootstrapsigner": bootstrapsigner.BootstrapSigner,
+        "tokencleaner": tokencleaner.TokenCleaner,
     }
 
 

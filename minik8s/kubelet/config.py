@@ -85,6 +85,18 @@ class KubeletSettings:
     """Requests without credentials are system:anonymous (else 401)."""
     authorization_mode: str = "AlwaysAllow"
     """AlwaysAllow, or Webhook: a SubjectAccessReview for nodes/<subresource>."""
+    bootstrap_kubeconfig: str | None = None
+    """Kubeconfig with a bootstrap token: when `--kubeconfig` has no valid certificate, the
+    kubelet gets one with a CertificateSigningRequest and writes `--kubeconfig`."""
+    cert_dir: Path | None = None
+    """Where the kubelet keeps its certificates (default `<root-dir>/<node>/pki`)."""
+    rotate_certificates: bool = False
+    """Renew the client certificate (of `--cert-dir`) before it expires."""
+    rotate_server_certificates: bool = False
+    """Get the serving certificate from the cluster (signer kubernetes.io/kubelet-serving) and
+    renew it; a self-signed one is served until it is issued."""
+    bootstrap_timeout: float = 300.0
+    """Seconds to wait for the first client certificate to be issued."""
     pause_image: str = "minik8s/pause:latest"
     """Image of the pod sandbox container."""
     seccomp_default: bool = True
@@ -109,6 +121,10 @@ class KubeletSettings:
     @property
     def pods_dir(self) -> Path:
         return self.root_dir / self.node_name / "pods"
+
+    @property
+    def certificates_dir(self) -> Path:
+        return self.cert_dir or self.root_dir / self.node_name / "pki"
 
 
 def parse_taint(text: str) -> Taint:
@@ -162,6 +178,10 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
         "--authorization-mode", choices=("AlwaysAllow", "Webhook"), default="AlwaysAllow"
     )
     parser.add_argument("--root-dir", default=None)
+    parser.add_argument("--bootstrap-kubeconfig", default=None)
+    parser.add_argument("--cert-dir", default=None)
+    options.bool_flag(parser, "--rotate-certificates", False)
+    options.bool_flag(parser, "--rotate-server-certificates", False)
     options.bool_flag(
         parser,
         "--seccomp-default",
@@ -193,6 +213,10 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
         parser.error(str(e))
     if bool(args.tls_cert_file) != bool(args.tls_private_key_file):
         parser.error("--tls-cert-file and --tls-private-key-file go together")
+    if args.bootstrap_kubeconfig and not args.kubeconfig:
+        parser.error("--bootstrap-kubeconfig needs --kubeconfig (where the result is written)")
+    if args.rotate_server_certificates and args.tls_cert_file:
+        parser.error("--rotate-server-certificates and --tls-cert-file exclude each other")
     return options.settings_from(
         KubeletSettings, args,
         client=options.client_options(args),
@@ -200,4 +224,5 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
         cluster_dns=tuple(a.strip() for a in args.cluster_dns.split(",") if a.strip()),
         cluster_domain=args.cluster_domain.strip(".").lower(),
         root_dir=Path(args.root_dir) if args.root_dir else d.root_dir,
+        cert_dir=Path(args.cert_dir) if args.cert_dir else None,
     )  # fmt: skip

@@ -133,6 +133,12 @@ class KubeletServer:
         logger.info("kubelet API on %s://%s:%d", scheme, self.host, self.port)
         return self.port
 
+    def reload_tls(self, cert_file: str, key_file: str) -> None:
+        """Serve a new certificate (a rotated one) from the next TLS handshake on."""
+        if self._server is not None and self._server.config.ssl is not None:
+            self._server.config.ssl.load_cert_chain(cert_file, key_file)
+            logger.info("kubelet API: serving certificate reloaded from %s", cert_file)
+
     async def stop(self) -> None:
         if self._server is not None and self._task is not None:
             self._server.should_exit = True

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from pathlib import Path
 from typing import IO
 
 from minik8s.api.resources import NAMESPACES, PODS, SERVICES
@@ -16,6 +17,8 @@ from minik8s.client.workqueue import run_workers
 from minik8s.componentbase import options, runner
 from minik8s.componentbase.events import EventRecorder
 from minik8s.kubelet import config, envvars, nodelock
+from minik8s.kubelet.certificates import bootstrap, plan
+from minik8s.kubelet.certificates import manager as certmanager
 from minik8s.kubelet.config import KubeletSettings
 from minik8s.kubelet.httpserver import KubeletServer
 from minik8s.kubelet.node import NodeAgent
@@ -45,9 +48,52 @@ async def cluster_id(client: ApiClient) -> str:
 
 
 def _server_tls(settings: KubeletSettings) -> tuple[str, str, str | None] | None:
+    if settings.rotate_server_certificates:
+        current = str(
+            certmanager.ensure_placeholder(
+                settings.certificates_dir, settings.node_name, (settings.node_ip,)
+            )
+        )
+        return current, current, settings.client_ca_file
     if not settings.tls_cert_file or not settings.tls_private_key_file:
         return None
     return settings.tls_cert_file, settings.tls_private_key_file, settings.client_ca_file
+
+
+def _certificate_managers(
+    settings: KubeletSettings, client: ApiClient, server: KubeletServer
+) -> list[certmanager.CertificateManager]:
+    """Renewal of the client certificate (when the kubeconfig uses `--cert-dir`'s) and of the
+    serving one (`--rotate-server-certificates`)."""
+    cert_dir = settings.certificates_dir
+    managers = []
+    client_file = str(plan.current_file(cert_dir, plan.CLIENT))
+    if settings.rotate_certificates and client.config.client_certificate == client_file:
+
+        async def reload_client(current: Path) -> None:
+            await client.reload_tls()
+
+        managers.append(
+            certmanager.CertificateManager(
+                client, plan.CLIENT, settings.node_name, cert_dir, reload_client
+            )
+        )
+    if settings.rotate_server_certificates:
+
+        async def reload_server(current: Path) -> None:
+            server.reload_tls(str(current), str(current))
+
+        managers.append(
+            certmanager.CertificateManager(
+                client,
+                plan.SERVING,
+                settings.node_name,
+                cert_dir,
+                reload_server,
+                names=lambda: ((settings.node_name,), (settings.node_ip,)),
+            )
+        )
+    return managers
 
 
 def _server_auth(settings: KubeletSettings, client: ApiClient) -> KubeletAuth | None:
@@ -64,6 +110,15 @@ def _server_auth(settings: KubeletSettings, client: ApiClient) -> KubeletAuth | 
 
 
 async def run(settings: KubeletSettings, stop: asyncio.Event) -> None:
+    if settings.bootstrap_kubeconfig:
+        assert settings.client.kubeconfig is not None
+        await bootstrap.bootstrap_client(
+            Path(settings.client.kubeconfig),
+            Path(settings.bootstrap_kubeconfig),
+            settings.certificates_dir,
+            settings.node_name,
+            settings.bootstrap_timeout,
+        )
     runtime = make_runtime(settings)
     client = ApiClient(options.load_client_config(settings.client))
     recorder = EventRecorder(client, "kubelet", settings.node_name)
@@ -129,6 +184,10 @@ async def run(settings: KubeletSettings, stop: asyncio.Event) -> None:
             ),
             tasks.spawn(pleg.run(), "pleg"),
             tasks.spawn(node.run(), "node status"),
+            *(
+                tasks.spawn(m.run(), f"{m.kind} certificate")
+                for m in _certificate_managers(settings, client, server)
+            ),
         ]
         logger.info(
             "kubelet %s ready (runtime %s, %d pods)",

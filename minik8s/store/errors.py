@@ -17,6 +17,14 @@ class RevisionConflict(StoreError):
     """A compare-and-swap lost: the key changed since it was read."""
 
 
+class ClaimsTaken(StoreError):
+    """Keys a write meant to create with its object exist already (nothing was written)."""
+
+    def __init__(self, keys: list[str]) -> None:
+        super().__init__(f"already taken: {', '.join(keys)}")
+        self.keys = keys
+
+
 class Compacted(StoreError):
     def __init__(self, compacted_revision: int) -> None:
         super().__init__(f"revision compacted below {compacted_revision}")

@@ -13,7 +13,7 @@ import builtins
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -43,6 +43,19 @@ class StoreEvent:
     key: str
     value: Object | None  # the new value (None for DELETE and UNREADABLE)
     revision: int  # the event's mod_revision (for DELETE: the revision of the delete)
+
+
+@dataclass(frozen=True)
+class Claims:
+    """Keys written in the same transaction as an object: each of `take` is created and must
+    not exist yet (else nothing is written), each of `release` is deleted. How a Service
+    holds its ClusterIP and node ports (`apiserver/serviceallocation.py`)."""
+
+    take: dict[str, Object] = field(default_factory=dict)
+    release: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.take or self.release)
 
 
 @dataclass(frozen=True)
@@ -379,6 +392,67 @@ class EtcdStore:
                 raise errors.KeyNotFound(raw.decode())
             raise errors.RevisionConflict(raw.decode())
         return response.responses[0]
+
+    async def write_with_claims(
+        self,
+        key: str,
+        obj: Object | None,
+        expected_revision: int | None,
+        claims: Claims,
+        ttl: int | None = None,
+    ) -> int:
+        """One transaction: create `obj` at `key` (`expected_revision` None), replace it
+        (compare-and-swap on `expected_revision`) or delete it (`obj` None), together with
+        `claims`. Returns the revision written.
+
+        Raises KeyExists / KeyNotFound / RevisionConflict for `key` as `create`, `update` and
+        `delete` do, and ClaimsTaken (naming them) when keys of `claims.take` exist."""
+        raw = key.encode()
+        if expected_revision is None:
+            compare = [rpc.Compare(result=_EQUAL, target=_CREATE, key=raw, create_revision=0)]
+        else:
+            compare = [
+                rpc.Compare(result=_EQUAL, target=_MOD, key=raw, mod_revision=expected_revision)
+            ]
+        if obj is None:
+            write = rpc.RequestOp(request_delete_range=rpc.DeleteRangeRequest(key=raw))
+        else:
+            write = await self._put(raw, obj, ttl)
+        taken = [k.encode() for k in claims.take]
+        compare += [
+            rpc.Compare(result=_EQUAL, target=_CREATE, key=k, create_revision=0) for k in taken
+        ]
+        success = [write]
+        success += [
+            rpc.RequestOp(request_put=rpc.PutRequest(key=k, value=self._encode(k, v)))
+            for k, v in zip(taken, claims.take.values(), strict=True)
+        ]
+        success += [
+            rpc.RequestOp(request_delete_range=rpc.DeleteRangeRequest(key=k.encode()))
+            for k in claims.release
+            if k not in claims.take
+        ]
+        failure = [rpc.RequestOp(request_range=rpc.RangeRequest(key=k)) for k in [raw, *taken]]
+        response = await self._txn(
+            "create" if expected_revision is None else "update" if obj is not None else "delete",
+            rpc.TxnRequest(compare=compare, success=success, failure=failure),
+        )
+        if response.succeeded:
+            return int(response.header.revision)
+        current = response.responses[0].response_range.kvs
+        if expected_revision is None and current:
+            raise errors.KeyExists(key)
+        if expected_revision is not None and not current:
+            raise errors.KeyNotFound(key)
+        if expected_revision is not None and int(current[0].mod_revision) != expected_revision:
+            raise errors.RevisionConflict(key)
+        raise errors.ClaimsTaken(
+            [
+                k.decode()
+                for k, r in zip(taken, response.responses[1:], strict=True)
+                if r.response_range.kvs
+            ]
+        )
 
     async def put_if_version(self, key: str, value: bytes, version: int) -> tuple[bool, int, int]:
         """Write a raw value if the key's version (writes since creation; 0: absent) is

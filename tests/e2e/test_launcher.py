@@ -113,6 +113,7 @@ def test_each_component_runs_as_itself_and_the_kubelet_refuses_strangers(
     assert users == {
         "cloud-controller-manager": "system:cloud-controller-manager",
         "controller-manager": "system:kube-controller-manager",
+        "metrics-server": "system:metrics-server",
         "dashboard": "system:kube-dashboard",
         "dns": "system:kube-dns",
         "kubelet-node-1": "system:node:node-1",

@@ -23,8 +23,8 @@ import orjson
 import yaml
 
 from minik8s.api import protobuf, resources
-from minik8s.api.resources import ResourceType
-from minik8s.apiserver import routing
+from minik8s.api.resources import SERVICES, ResourceType
+from minik8s.apiserver import routing, serviceallocation
 
 NAMESPACES = ("fz-a", "fz-b")
 NAMES = ("a", "b", "c", "web", "x-1")
@@ -447,4 +447,6 @@ def storage_keys(outcome: Outcome) -> set[str]:
         metadata = obj.get("metadata") if isinstance(obj, dict) else None
         if isinstance(metadata, dict) and metadata.get("name"):
             keys.add(resource.storage_key(metadata.get("namespace"), metadata["name"]))
+        if resource is SERVICES and isinstance(obj, dict):
+            keys |= serviceallocation.held(obj).keys()  # its addresses' keys, same transaction
     return keys

@@ -239,13 +239,14 @@ def test_tolerates(toleration: dict, taint: dict, expected: bool) -> None:
 
 
 def test_controllers_flag() -> None:
-    assert config.parse_controllers("*") == config.ALL_CONTROLLERS
+    default = tuple(c for c in config.ALL_CONTROLLERS if c not in config.DISABLED_BY_DEFAULT)
+    assert config.parse_controllers("*") == default
+    assert "bootstrapsigner" not in default and "csrsigning" in default
     assert config.parse_controllers("*,-nodelifecycle") == tuple(
-        c for c in config.ALL_CONTROLLERS if c != "nodelifecycle"
+        c for c in default if c != "nodelifecycle"
     )
-    assert config.parse_controllers("-namespace") == tuple(
-        c for c in config.ALL_CONTROLLERS if c != "namespace"
-    )
+    assert config.parse_controllers("-namespace") == tuple(c for c in default if c != "namespace")
+    assert config.parse_controllers("*,bootstrapsigner,tokencleaner") == config.ALL_CONTROLLERS
     assert config.parse_controllers("deployment,replicaset") == ("replicaset", "deployment")
     with pytest.raises(argparse.ArgumentTypeError):
         config.parse_controllers("bogus")

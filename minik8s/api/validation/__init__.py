@@ -18,6 +18,7 @@ from minik8s.api.models import MODELS
 from minik8s.api.validation import apps as apps
 from minik8s.api.validation import autoscaling as autoscaling
 from minik8s.api.validation import batch as batch
+from minik8s.api.validation import certificates as certificates
 from minik8s.api.validation import core as core
 from minik8s.api.validation import formats as fmt
 from minik8s.api.validation import meta as meta
@@ -59,12 +60,18 @@ def validate_ephemeral_containers_update(new: Object, old: Object) -> list[Cause
     ) + pod.validate_ephemeral_containers_update(new, old)
 
 
-def validate_status_update(resource: rt.ResourceType, new: Object, old: Object) -> list[Cause]:
-    """A PUT to `<name>/status`: well-typed, the object's identity unchanged, and the status
-    checks of kinds that have them."""
+def validate_status_update(
+    resource: rt.ResourceType, new: Object, old: Object, subresource: str = "status"
+) -> list[Cause]:
+    """A PUT to `<name>/status` (or a CSR's `approval`): well-typed, the object's identity
+    unchanged, and the status checks of kinds that have them."""
     causes = _validate_shape(resource, new) or meta.validate_object_meta_update(
         meta.mapping(new, "metadata"), meta.mapping(old, "metadata")
     )
+    if not causes and resource is rt.CERTIFICATESIGNINGREQUESTS:
+        causes = certificates.validate_csr(new) + certificates.validate_csr_update(
+            new, old, subresource
+        )
     check = _STATUS_CHECKS.get(resource.kind)
     if not causes and check is not None:
         causes = check(new)
@@ -132,6 +139,7 @@ _SEMANTIC_CHECKS: dict[str, Callable[[Object], list[Cause]]] = {
     rt.CRONJOBS.kind: batch.validate_cronjob,
     rt.REPLICATIONCONTROLLERS.kind: batch.validate_replication_controller,
     rt.PODDISRUPTIONBUDGETS.kind: policy.validate_pdb,
+    rt.CERTIFICATESIGNINGREQUESTS.kind: certificates.validate_csr,
     **workloads.SEMANTIC_CHECKS,
     rt.ROLES.kind: rbac.validate_role,
     rt.CLUSTERROLES.kind: rbac.validate_cluster_role,
@@ -152,6 +160,7 @@ _UPDATE_CHECKS: dict[str, Callable[[Object, Object], list[Cause]]] = {
     rt.REPLICASETS.kind: apps.validate_selector_update,
     rt.DEPLOYMENTS.kind: apps.validate_selector_update,
     rt.JOBS.kind: batch.validate_job_update,
+    rt.CERTIFICATESIGNINGREQUESTS.kind: certificates.validate_csr_update,
     **workloads.UPDATE_CHECKS,
     rt.ROLEBINDINGS.kind: rbac.validate_binding_update,
     rt.CLUSTERROLEBINDINGS.kind: rbac.validate_binding_update,

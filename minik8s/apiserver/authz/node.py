@@ -54,6 +54,12 @@ NODE_RULES = (
     Rule(("get", "create", "update", "patch", "delete"), ("coordination.k8s.io",), ("leases",)),
     Rule(("create",), ("",), ("serviceaccounts/token",)),
     Rule(("get", "update", "patch"), ("",), ("persistentvolumeclaims/status",)),
+    # Its client and serving certificates, renewed through CertificateSigningRequests.
+    Rule(
+        ("create", "get", "list", "watch"),
+        ("certificates.k8s.io",),
+        ("certificatesigningrequests",),
+    ),
     # minik8s: the kubelet labels its containers with the cluster's identity, the uid of
     # the kube-system namespace (Kubernetes' cluster-id convention); nothing else.
     Rule(("get",), ("",), ("namespaces",), ("kube-system",)),

@@ -14,9 +14,16 @@ StatefulSets, volumes, disruption budgets, ServiceAccounts, the root CA publishe
 
 from __future__ import annotations
 
+from minik8s.api.certificates import (
+    KUBE_APISERVER_CLIENT,
+    KUBE_APISERVER_CLIENT_KUBELET,
+    KUBELET_SERVING,
+    LEGACY_UNKNOWN,
+)
 from minik8s.api.meta import Object
 from minik8s.apiserver.bootstrappolicy.builders import (
     APPS,
+    AUTHORIZATION,
     AUTOSCALING,
     BATCH,
     COORDINATION,
@@ -36,12 +43,51 @@ from minik8s.apiserver.bootstrappolicy.builders import (
 )
 
 PREFIX = "system:controller:"
+CERTIFICATES = "certificates.k8s.io"
 KUBE_SYSTEM = "kube-system"
 
 
 def _controllers() -> dict[str, list[Object]]:
     """Controller (ServiceAccount) name -> its rules."""
     return {
+        "bootstrap-signer": [
+            # Kubernetes: Roles in kube-public (configmaps) and kube-system (secrets)
+            rule(READ, (LEGACY,), ("configmaps", "secrets")),
+            rule(("update",), (LEGACY,), ("configmaps",), ("cluster-info",)),
+            events_rule(),
+        ],
+        "certificate-controller": [
+            rule(
+                ("get", "list", "watch", "delete"), (CERTIFICATES,), ("certificatesigningrequests",)
+            ),
+            rule(
+                ("update",),
+                (CERTIFICATES,),
+                ("certificatesigningrequests/status", "certificatesigningrequests/approval"),
+            ),
+            # minik8s also approves kubelet serving certificates and a joining node's
+            # kube-proxy certificate (see controllers/certificates/approver.py)
+            rule(
+                ("approve",),
+                (CERTIFICATES,),
+                ("signers",),
+                (KUBE_APISERVER_CLIENT_KUBELET, KUBELET_SERVING, KUBE_APISERVER_CLIENT),
+            ),
+            rule(
+                ("sign",),
+                (CERTIFICATES,),
+                ("signers",),
+                (
+                    LEGACY_UNKNOWN,
+                    KUBE_APISERVER_CLIENT,
+                    KUBE_APISERVER_CLIENT_KUBELET,
+                    KUBELET_SERVING,
+                ),
+            ),
+            rule(("create",), (AUTHORIZATION,), ("subjectaccessreviews",)),
+            rule(READ, (LEGACY,), ("nodes",)),
+            events_rule(),
+        ],
         "clusterrole-aggregation-controller": [
             rule(
                 ("escalate", "get", "list", "watch", "update", "patch"), (RBAC,), ("clusterroles",)
@@ -215,6 +261,11 @@ def _controllers() -> dict[str, list[Object]]:
             rule(("get", "create", "list", "watch"), (LEGACY,), ("persistentvolumeclaims",)),
             rule(("update", "delete"), (LEGACY,), ("persistentvolumeclaims",)),
             rule(("update",), (LEGACY,), ("pods/finalizers",)),
+            events_rule(),
+        ],
+        "token-cleaner": [
+            # Kubernetes: a Role in kube-system
+            rule(("delete", *READ), (LEGACY,), ("secrets",)),
             events_rule(),
         ],
         "ttl-after-finished-controller": [

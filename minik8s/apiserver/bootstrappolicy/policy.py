@@ -13,7 +13,7 @@ from __future__ import annotations
 from minik8s.api import users
 from minik8s.api.meta import Object
 from minik8s.apiserver.authz.node import NODE_RULES
-from minik8s.apiserver.bootstrappolicy import controller_policy
+from minik8s.apiserver.bootstrappolicy import certificates_policy, controller_policy
 from minik8s.apiserver.bootstrappolicy.builders import (
     APIREGISTRATION,
     APPS,
@@ -420,6 +420,7 @@ def cluster_roles() -> list[Object]:
         *_basic_roles(),
         *_user_facing_roles(),
         *_component_roles(),
+        *certificates_policy.certificate_roles(),
         *controller_policy.cloud_controller_manager_roles(),
         *controller_policy.controller_roles(),
     ]

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from minik8s.cli.launcher import dashboard, lifecycle
+from minik8s.cli.launcher import dashboard, lifecycle, nodecommands
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.settings import HOME_ENV, LauncherSettings, default_home
 from minik8s.client.kubeconfig import ConfigError
@@ -233,6 +233,10 @@ def down(
     """Stop every component (SIGTERM, then SIGKILL if stuck), latest started first."""
     with _errors():
         lifecycle.down(LauncherSettings(home=_home(home)), out, purge)
+
+
+app.add_typer(nodecommands.token_app)
+app.command()(nodecommands.join)
 
 
 def main() -> None:

@@ -131,6 +131,7 @@ def _apiserver(settings: LauncherSettings, state: ClusterState, node: str | None
         f"--tls-cert-file={keys.serving_cert}",
         f"--tls-private-key-file={keys.serving_key}",
         f"--client-ca-file={keys.ca_cert}",
+        "--enable-bootstrap-token-auth",  # `minik8s token create` / `minik8s join`
         "--authorization-mode=Node,RBAC",
         "--enable-admission-plugins=NodeRestriction",
         f"--kubelet-client-certificate={keys.kubelet_client_cert}",
@@ -189,7 +190,16 @@ def _controller_manager(
     argv = _client("minik8s.controllers.server", "controller-manager", "--healthz-port=0")(
         settings, state, node
     )
-    return [*argv, f"--local-path-root={settings.home / 'storage'}"]
+    pki = Pki(settings.pki_dir)
+    return [
+        *argv,
+        f"--local-path-root={settings.home / 'storage'}",
+        # kubeadm's: the CSR signer holds the cluster CA; bootstrap tokens are signed into
+        # cluster-info and deleted when they expire
+        "--controllers=*,bootstrapsigner,tokencleaner",
+        f"--cluster-signing-cert-file={pki.ca_cert}",
+        f"--cluster-signing-key-file={pki.ca_key}",
+    ]
 
 
 def _proxy(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
