@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from minik8s.api import meta, podutil, selectors
@@ -20,6 +21,23 @@ def service_matches(service: Object, pod: Object) -> bool:
     if not selector:
         return False
     return selectors.label_selector_from_set(selector).matches(meta.labels_of(pod))
+
+
+def label_pairs(namespace: str | None, labels: Mapping[str, str]) -> list[str]:
+    """`<namespace>/<key>=<value>` for each pair: the values of the label indexes below."""
+    return [f"{namespace or ''}/{k}={v}" for k, v in labels.items()]
+
+
+def index_pod_labels(pod: Object) -> list[str]:
+    """Index of pods by each of their labels, so a Service's candidates are one bucket."""
+    return label_pairs(meta.namespace_of(pod), meta.labels_of(pod))
+
+
+def index_service_selector(service: Object) -> list[str]:
+    """Index of Services by each pair of their selector, so a pod finds the Services that may
+    select it through its own labels instead of testing every Service of its namespace."""
+    selector = (service.get("spec") or {}).get("selector") or {}
+    return label_pairs(meta.namespace_of(service), selector)
 
 
 def pod_in_endpoints(pod: Object, publish_not_ready: bool) -> bool:
@@ -83,8 +101,13 @@ def desired_subsets(service: Object, pods: list[Object]) -> list[dict[str, Any]]
     publish_not_ready = bool(spec.get("publishNotReadyAddresses"))
     service_ports = spec.get("ports") or []
     groups: dict[tuple[tuple[str, int, str], ...], dict[str, list[dict[str, Any]]]] = {}
+    if not spec.get("selector"):
+        return []
+    selector = selectors.label_selector_from_set(spec["selector"])  # compiled once, not per pod
     for pod in pods:
-        if not service_matches(service, pod) or not pod_in_endpoints(pod, publish_not_ready):
+        if not selector.matches(meta.labels_of(pod)) or not pod_in_endpoints(
+            pod, publish_not_ready
+        ):
             continue
         ports: list[tuple[str, int, str]] = []
         for service_port in service_ports:

@@ -22,6 +22,9 @@ from minik8s.controllers.expectations import Expectations
 
 logger = logging.getLogger(__name__)
 
+POD_CONTROLLER = "replicaset/pod-controller"
+"""Pods by their controller's uid, orphans by `orphan/<namespace>`."""
+
 
 class ReplicaSetController(Controller):
     name = "replicaset"
@@ -42,6 +45,8 @@ class ReplicaSetController(Controller):
             on_delete=self._rs_deleted,
         )
         self.pods.add_event_handler(self._pod_added, self._pod_updated, self._pod_deleted)
+        if POD_CONTROLLER not in self.pods.store.index_names():  # shared with the RC controller
+            self.pods.store.add_indexers({POD_CONTROLLER: plan.index_pod_controller})
 
     # --- event handlers (only enqueue and count) -------------------------------------------
 
@@ -109,9 +114,11 @@ class ReplicaSetController(Controller):
             return
         needs_sync = self.expectations.satisfied(key)
         namespace = meta.namespace_of(rs)
+        # its own pods and the namespace's orphans: not every pod of the namespace
         candidates = [
             p
-            for p in self.pods.store.by_index(cache.NAMESPACE_INDEX, namespace)
+            for value in (meta.uid_of(rs), f"orphan/{namespace or ''}")
+            for p in self.pods.store.by_index(POD_CONTROLLER, value)
             if podutil.pod_is_active(p)
         ]
         claim = plan.claim_pods(rs, candidates, self.selector_of(rs))

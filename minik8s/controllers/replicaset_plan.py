@@ -36,6 +36,14 @@ class Claim:
     """Pods it controls whose labels no longer match: to lose the reference."""
 
 
+def index_pod_controller(pod: Object) -> list[str]:
+    """Kubernetes' PodControllerUIDIndex: a pod under its controller's uid, an orphan under
+    `orphan/<namespace>` — the only pods a controller's claim can own, release or adopt."""
+    ref = meta.controller_ref(pod)
+    uid = ref.get("uid") if ref is not None else None
+    return [str(uid)] if uid else [f"orphan/{meta.namespace_of(pod) or ''}"]
+
+
 def claim_pods(
     owner: Object, pods: Iterable[Object], selector: selectors.LabelSelector | None = None
 ) -> Claim:

@@ -116,6 +116,10 @@ class Syncer:
     def ready(self) -> bool:
         return self.syncs > 0
 
+    def close(self) -> None:
+        """Release the rendering thread (when the process hosts many syncers, as kubemark's)."""
+        self._renderer.shutdown(wait=False)
+
     # --- the loop -----------------------------------------------------------------------------
 
     async def run(self) -> None:

@@ -47,6 +47,28 @@ def service(**spec: Any) -> dict:
     }
 
 
+def test_endpoints_label_indexes_meet_on_a_shared_pair() -> None:
+    """The controller finds a Service's pods, and a pod's Services, through these indexes: a
+    pod and a Service that selects it always share the index value of each selector pair."""
+    svc = service(selector={"app": "web", "tier": "front"})
+    matching = pod("a", "10.0.0.1", True)
+    matching["metadata"]["labels"]["tier"] = "front"
+    other_ns = pod("b", "10.0.0.2", True)
+    other_ns["metadata"]["namespace"] = "elsewhere"
+    assert endpoints_plan.index_service_selector(svc) == ["ns/app=web", "ns/tier=front"]
+    assert set(endpoints_plan.index_service_selector(svc)) <= set(
+        endpoints_plan.index_pod_labels(matching)
+    )
+    assert not set(endpoints_plan.index_service_selector(svc)) & set(
+        endpoints_plan.index_pod_labels(other_ns)
+    )
+    # a candidate sharing only one pair is still tested against the whole selector
+    half = pod("c", "10.0.0.3", True)
+    subsets = endpoints_plan.desired_subsets(svc, [matching, half])
+    assert [a["ip"] for a in subsets[0]["addresses"]] == ["10.0.0.1"]
+    assert endpoints_plan.desired_subsets(service(selector={}), [matching]) == []
+
+
 def test_endpoints_split_ready_and_not_ready() -> None:
     pods = [
         pod("a", "10.0.0.10", True),

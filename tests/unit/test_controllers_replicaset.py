@@ -90,6 +90,26 @@ def test_claim_owned_adopt_release() -> None:
     assert [p["metadata"]["name"] for p in claim.release] == ["moved"]
 
 
+def test_the_controller_index_holds_every_pod_a_claim_can_touch() -> None:
+    """Claiming from the owner's uid bucket and the namespace's orphans gives what claiming
+    from every pod of the namespace gives (Kubernetes' PodControllerUIDIndex)."""
+    rs = replicaset()
+    pods = [
+        pod("mine", owner="rs"),
+        pod("orphan"),
+        pod("other", owner="someone"),
+        pod("moved", owner="rs", labels={"app": "y"}),
+    ]
+    buckets: dict[str, list[dict]] = {}
+    for p in pods:
+        p["metadata"]["namespace"] = "ns"
+        for value in plan.index_pod_controller(p):
+            buckets.setdefault(value, []).append(p)
+    ns = rs["metadata"]["namespace"]
+    indexed = buckets.get(rs["metadata"]["uid"], []) + buckets.get(f"orphan/{ns}", [])
+    assert plan.claim_pods(rs, indexed) == plan.claim_pods(rs, pods)
+
+
 def test_a_deleting_owner_adopts_nothing() -> None:
     rs = replicaset()
     rs["metadata"]["deletionTimestamp"] = "2024-05-01T12:00:00Z"
