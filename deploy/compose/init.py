@@ -5,7 +5,11 @@ container gets a volume of its own holding only its own credentials, mode 0600:
 
     apiserver-creds    serving certificate (for `apiserver`, localhost, 127.0.0.1 and the
                        `kubernetes` Service: 10.96.0.1, kubernetes.default.svc…), the CA
-                       certificate (client CA), its client certificate towards kubelets
+                       certificate (client CA), its client certificate towards kubelets, the
+                       service account key pair (`sa.key` signs tokens, `sa.pub` verifies
+                       them), the EncryptionConfiguration of Secrets at rest and the audit
+                       policy, as `minik8s up` makes them (each made once, never replaced: a
+                       new key would make the tokens and Secrets already issued unreadable)
     <component>-creds  `kubeconfig`: its own client certificate (COMPONENTS below)
     node-<n>-creds     `kubelet.conf` (system:node:node-<n>), the kubelet's serving certificate,
                        `proxy.conf` (system:kube-proxy, also the host-gw agent's), `ca.crt`
@@ -30,7 +34,7 @@ from pathlib import Path
 
 from minik8s import pki
 from minik8s.api import users
-from minik8s.cli.launcher import identities
+from minik8s.cli.launcher import audit, encryption, identities
 from minik8s.cli.launcher.identities import Identity
 
 STATE = Path(os.environ.get("MINIK8S_STATE", "/state"))
@@ -49,6 +53,7 @@ COMPONENTS: dict[str, Identity] = {
     "dns": identities.identity("dns"),
     "addon-manager": identities.identity("addon-manager"),
     "cloud-controller-manager": identities.identity("cloud-controller-manager"),
+    "metrics-server": identities.identity("metrics-server"),
 }
 """Control-plane component (its volume's directory under /state) -> who it is."""
 
@@ -83,8 +88,11 @@ def main() -> None:
     pki.ensure_etcd_certificates(ETCD_PKI, ETCD_HOSTS)
 
     apiserver = STATE / "apiserver"
-    for name in ("ca.crt", "apiserver.crt", "apiserver.key"):
+    pki.ensure_service_account_key(ca_dir)
+    for name in ("ca.crt", "apiserver.crt", "apiserver.key", "sa.key", "sa.pub"):
         _copy_private(ca_dir / name, apiserver / name)
+    encryption.ensure_config(apiserver / "encryption-config.yaml")
+    audit.ensure_policy(apiserver / "audit-policy.yaml")
     pki.ensure_client_certificate(
         ca_dir,
         users.KUBELET_API_CLIENT,
