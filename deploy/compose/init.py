@@ -53,7 +53,6 @@ COMPONENTS: dict[str, Identity] = {
     "dns": identities.identity("dns"),
     "addon-manager": identities.identity("addon-manager"),
     "cloud-controller-manager": identities.identity("cloud-controller-manager"),
-    "metrics-server": identities.identity("metrics-server"),
 }
 """Control-plane component (its volume's directory under /state) -> who it is."""
 

@@ -513,25 +513,9 @@ def test_service_account_tokens_secrets_encrypted_and_audited(cluster: Cluster) 
     audited = in_container(cluster, "apiserver", "grep", "-c", '"name":"at-rest"',
                            "/var/log/minik8s/audit.log")  # fmt: skip
     assert int(audited.stdout or 0) >= 1, audited
-    for service in ("controller-manager", "node-1", "metrics-server"):
+    for service in ("controller-manager", "node-1"):
         listing = in_container(cluster, service, "ls", "-A", "/etc/minik8s")
         assert not {"sa.key", "encryption-config.yaml"} & set(listing.stdout.decode().split())
-
-
-def test_metrics_server_serves_both_nodes(cluster: Cluster) -> None:
-    """The `metrics-server` service registers metrics.k8s.io with the aggregation layer and
-    scrapes both kubelets as system:metrics-server: `kubectl top nodes` lists both."""
-    kubeconfig = str(cluster.work / "kubeconfig")
-
-    def top() -> str:
-        result = subprocess.run(
-            ["kubectl", "--kubeconfig", kubeconfig, "top", "nodes", "--no-headers"],
-            capture_output=True, text=True, timeout=30, check=False,
-        )  # fmt: skip
-        names = [line.split()[0] for line in result.stdout.splitlines() if line.strip()]
-        return result.returncode == 0 and sorted(names) == ["node-1", "node-2"]
-
-    wait_for(top, "kubectl top nodes to list node-1 and node-2", 120, 2)
 
 
 def test_rollout_survives_losing_an_etcd_member(cluster: Cluster) -> None:
