@@ -141,7 +141,9 @@ async def write_failover(cluster: Cluster, victim: str) -> tuple[float, int]:
             ok = False
         outcomes.append((sent, ok, time.perf_counter()))
 
-    limits = httpx.Limits(max_connections=100)
+    # room for every write stuck with a dead etcd leader (~7 s): a pool they filled would hold
+    # up the writes started after them and measure the pool, not the cluster
+    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
     async with httpx.AsyncClient(verify=cluster.verify, timeout=15, limits=limits) as client:
         running: set[asyncio.Task[None]] = set()
         killed_at: float | None = None
