@@ -9,9 +9,12 @@ import stat
 from pathlib import Path
 
 import orjson
+import pytest
+import yaml
 
 from minik8s.api import errors, podflow
-from minik8s.dashboard import auditflow, flowstream, grants, sse, streams, usage
+from minik8s.client.kubeconfig import ConfigError
+from minik8s.dashboard import auditflow, flowstream, grants, signin, sse, streams, usage
 from minik8s.dashboard.flowlog import FlowLog
 
 
@@ -198,3 +201,20 @@ def test_a_kube_proxy_sync_event_travels_from_its_kube_proxy_to_iptables() -> No
     }
     step = flowstream.event_step(event)
     assert (step["src"], step["dst"], step["count"]) == ("proxy:node-1", "iptables:node-1", 7)
+
+
+def test_a_sign_in_link_for_a_kubeconfig_read_from_stdin(tmp_path: Path) -> None:
+    kubeconfig = yaml.safe_dump(
+        {
+            "clusters": [{"name": "c", "cluster": {"server": "https://apiserver:6443"}}],
+            "users": [{"name": "u", "user": {"token": "t0ken"}}],
+            "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+            "current-context": "x",
+        }
+    )
+    url = signin.login_url(kubeconfig, tmp_path / "grants", "http://127.0.0.1:9091/")
+    assert url.startswith("http://127.0.0.1:9091/login?code=") and "t0ken" not in url
+    code = url.split("code=", 1)[1]
+    assert grants.redeem(tmp_path / "grants", code) == grants.Credential(token="t0ken")
+    with pytest.raises(ConfigError):
+        signin.login_url("- not a mapping", tmp_path / "grants", "http://x")
