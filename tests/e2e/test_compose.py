@@ -260,10 +260,15 @@ def test_both_nodes_ready_with_their_own_pod_cidr(cluster: Cluster) -> None:
 
     def ready() -> list[dict]:
         nodes = api.get("/api/v1/nodes")["items"]
-        ok = [n for n in nodes if node_ready(n) and n["spec"].get("podCIDR")]
+        ok = [
+            n
+            for n in nodes
+            if node_ready(n) and n["spec"].get("podCIDR") and n["spec"].get("providerID")
+        ]
         return nodes if len(ok) == 2 else []
 
-    nodes = wait_for(ready, "node-1 and node-2 Ready with a podCIDR", 240, 1)
+    # the cloud controller manager initializes a node (providerID) independently of Ready
+    nodes = wait_for(ready, "node-1 and node-2 Ready, with a podCIDR and a providerID", 240, 1)
     TIMINGS["up to all Ready"] = TIMINGS["up -d"] + time.monotonic() - started
     assert sorted(n["metadata"]["name"] for n in nodes) == ["node-1", "node-2"]
     cidrs = {n["spec"]["podCIDR"] for n in nodes}
