@@ -239,6 +239,11 @@ def write_loadbalancer_config(settings: LauncherSettings, state: ClusterState) -
             ],
             ca_file=Pki(settings.pki_dir).ca_cert,
             stats_socket=settings.loadbalancer_socket,
+            # ride out an etcd leader election (~1-2 s, every /readyz waits on it: with 2 fast
+            # failures every apiserver went DOWN at once and clients got EOF); a dead apiserver
+            # refuses connections and is redispatched from at once anyway
+            fall=3,
+            check_timeout="2s",
         )
     )
     path = settings.loadbalancer_config
