@@ -217,9 +217,9 @@ class PodWorkers:
                 containers = await self.runtime.list_containers(
                     {LABEL_NODE: self.node, LABEL_POD_UID: uid}
                 )
-        seen = pod  # the pod whose status the one written derives from
+        seen = self.status_manager.latest(pod)  # the status the one written derives from
         if plan.start and not plan.terminal:
-            seen, containers = await self._finish_at_once(pod, containers, now, waiting)
+            seen, containers = await self._finish_at_once(seen, containers, now, waiting)
         running = {
             c.container_name: (c.id, c.started_at or now)
             for c in containers
