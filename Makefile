@@ -26,9 +26,7 @@ system-packages:
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
-	@test -x $(PY) || python3 -m venv $(VENV)
-	@$(PY) -m pip install -q --upgrade pip
-	@$(PY) -m pip install -q -e '.[test]'
+	@bash deploy/setup-venv.sh $(VENV)
 	@touch $(STAMP)
 
 up: setup images

@@ -169,6 +169,21 @@ def _finalize(pod: Object, init_statuses: list[Object], statuses: list[Object]) 
             status["state"] = _unknown_state()
 
 
+def _keep_terminated(
+    groups: Mapping[str, list[Container]], old: list[Object] | None, statuses: list[Object]
+) -> None:
+    """A container the runtime no longer has (removed after it ended) keeps the terminated
+    status it last had, as Kubernetes' kubelet keeps it: its exit code and termination message
+    are not lost when the kubelet syncs a finished pod again."""
+    before = {s.get("name"): s for s in old or []}
+    for i, status in enumerate(statuses):
+        previous = before.get(status["name"])
+        if groups.get(status["name"]) or previous is None:
+            continue
+        if (previous.get("state") or {}).get("terminated"):
+            statuses[i] = {**previous, "ready": False, "started": False}
+
+
 def _trim_messages(pod: Object, *groups: list[Object]) -> None:
     spec = pod.get("spec") or {}
     count = len(spec.get("containers") or []) + len(spec.get("initContainers") or [])
@@ -198,6 +213,8 @@ def compute(pod: Object, containers: list[Container], view: PodView) -> Object:
         container_status(s, groups.get(s["name"], []), view, default_waiting)
         for s in spec.get("containers") or []
     ]
+    _keep_terminated(groups, old.get("initContainerStatuses"), init_statuses)
+    _keep_terminated(groups, old.get("containerStatuses"), statuses)
     if view.terminal:
         _finalize(pod, init_statuses, statuses)
     _trim_messages(pod, init_statuses, statuses)

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.support.browser import artefact_dir, chromium
+from tests.support.dashboard import require_frontend
 from tests.support.launcher import Launcher, make_launcher
 from tests.support.waiting import wait_for
 
@@ -24,6 +25,7 @@ POD = "dash-logger"
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launcher]:
+    require_frontend()
     launcher = make_launcher(tmp_path_factory.mktemp("dashboard-home"))
     try:
         launcher.up("--nodes", "1")

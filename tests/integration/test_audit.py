@@ -417,12 +417,12 @@ def test_a_full_webhook_buffer_drops_events_and_requests_go_on(etcd_server: Etcd
             found = re.search(r'apiserver_audit_error_total\{plugin="buffered"\} (\S+)', text)
             return float(found.group(1)) if found else 0.0
 
-        assert wait_for(dropped, "events dropped by the full buffer") >= 60
+        assert wait_for(dropped, "events dropped by the full buffer", timeout=60) >= 60
         text = api.get("/metrics").text
         assert re.search(r"^apiserver_audit_event_total \d{3}", text, re.M)  # 120 and more
         assert re.search(r'^apiserver_audit_level_total\{level="Metadata"\} \d{2}', text, re.M)
         webhook.hold.set()  # type: ignore[union-attr]
-        wait_for(lambda: len(webhook.items()) >= 40, "the held batches to be delivered")
+        wait_for(lambda: len(webhook.items()) >= 40, "the held batches to be delivered", timeout=60)
         api.close()
     finally:
         server.stop()

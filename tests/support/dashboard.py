@@ -15,6 +15,13 @@ from tests.support.waiting import wait_for
 STATIC = Path(__file__).resolve().parents[2] / "minik8s" / "dashboard" / "static"
 
 
+def require_frontend() -> None:
+    """Skip when `make dashboard` could not build the frontend (it says why: npm's registry
+    unreachable with an empty cache; any other build failure fails `make`)."""
+    if not (STATIC / "index.html").is_file():
+        pytest.skip("the dashboard's frontend is not built (make dashboard)")
+
+
 @dataclass
 class DashboardProcess:
     kubeconfig: Path
@@ -32,8 +39,7 @@ class DashboardProcess:
         return self.work / "grants"
 
     def start(self) -> None:
-        if not (STATIC / "index.html").is_file():
-            pytest.skip("the dashboard's frontend is not built (make dashboard)")
+        require_frontend()
         args = [
             sys.executable, "-m", "minik8s.dashboard.server",
             f"--kubeconfig={self.kubeconfig}", f"--port={self.port}",

@@ -145,7 +145,7 @@ class Etcd:
 
     def wait_healthy(self) -> None:
         try:
-            wait_for(self._healthy, f"etcd on {self.url} to answer /health", timeout=20)
+            wait_for(self._healthy, f"etcd on {self.url} to answer /health", timeout=60)
         except BaseException:
             self.stop()
             raise
@@ -219,7 +219,7 @@ class Apiserver:
         self.process = Process("apiserver", args, self.work_dir / "apiserver.log")
         self.process.start()
         try:
-            wait_for(self._ready, f"apiserver on {self.url} to answer /readyz", timeout=20)
+            wait_for(self._ready, f"apiserver on {self.url} to answer /readyz", timeout=60)
         except BaseException:
             self.stop()
             raise

@@ -180,6 +180,17 @@ def test_a_deleted_running_pod_ends_failed_and_one_that_succeeded_stays_succeede
     assert terminated["reason"] == "ContainerStatusUnknown" and terminated["exitCode"] == 137
 
 
+def test_a_finished_pod_synced_again_after_its_containers_went_keeps_their_final_state() -> None:
+    pod = make_pod([], policy="Always")
+    c = ctr("app", State.EXITED, code=137)
+    view = podstatus.PodView(messages={c.id: "bye\n"}, terminal=True)
+    pod["status"] = podstatus.compute(pod, [c], view)
+    again = status_of(pod, [], terminal=True)  # the containers were removed meanwhile
+    terminated = again["containerStatuses"][0]["state"]["terminated"]
+    assert terminated["reason"] == "Error" and terminated["message"] == "bye\n"
+    assert again["phase"] == "Failed"
+
+
 def test_conditions_the_kubelet_does_not_own_are_kept() -> None:
     pod = make_pod([])
     pod["status"] = {"conditions": [{"type": "DisruptionTarget", "status": "True", "reason": "X"}]}
