@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: setup system-packages venv dashboard dockerd images up down test test-unit test-integration test-e2e check lint bench clean \
-	compose-images compose-up compose-down test-compose test-quick
+	compose-images compose-up compose-dashboard compose-down test-compose test-quick
 
 setup: system-packages venv dashboard
 
@@ -53,6 +53,13 @@ compose-images: setup dockerd
 compose-up: compose-images
 	@cd deploy && $(COMPOSE) up -d
 	@echo "compose: kubectl --kubeconfig deploy/kubeconfig get nodes"
+	@echo "compose: dashboard: make compose-dashboard (prints a one-time sign-in link, 2 min)"
+
+# A one-time sign-in link to the compose cluster's dashboard for deploy/kubeconfig's user (the
+# dashboard mints it in its own container; the kubeconfig travels on stdin, never in a URL).
+compose-dashboard:
+	@cd deploy && $(COMPOSE) exec -T dashboard python3 -m minik8s.dashboard.signin \
+	  --grant-dir=/run/minik8s-dashboard/grants < kubeconfig
 
 compose-down:
 	@cd deploy && $(COMPOSE) --profile workers --profile etcd-ha down -v --remove-orphans

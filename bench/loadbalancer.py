@@ -154,7 +154,8 @@ async def run_burst(args: argparse.Namespace, work: Path, kubeconfig: Path) -> N
                           f"--kubeconfig={kubeconfig}", "--cloud-provider=local",
                           "--controllers=service", "--load-balancer-bridge=mk8s-lb-bench",
                           f"--lock-file={work / 'ccm.lock'}", "--healthz-port=0",
-                          f"--concurrent-service-syncs={args.service_syncs}"],
+                          *([f"--concurrent-service-syncs={args.service_syncs}"]
+                            if args.service_syncs else [])],
                   work / "ccm.log")  # fmt: skip
     try:
         netns.serve(backend, "backend", BACKEND_PORT)
@@ -253,8 +254,8 @@ def main() -> None:
     parser.add_argument("--clusterip", type=int, default=4000, help="ClusterIP Services (sync)")
     parser.add_argument("--endpoints", type=int, default=5)
     parser.add_argument(
-        "--service-syncs", type=int, default=1,
-        help="the cloud controller's --concurrent-service-syncs (default 1, as Kubernetes)",
+        "--service-syncs", type=int, default=0,
+        help="the cloud controller's --concurrent-service-syncs (default: its own, 8)",
     )  # fmt: skip
     args = parser.parse_args()
     if os.geteuid() != 0 or not shutil.which("iptables-restore"):

@@ -11,6 +11,9 @@ container gets a volume of its own holding only its own credentials, mode 0600:
                        policy, as `minik8s up` makes them (each made once, never replaced: a
                        new key would make the tokens and Secrets already issued unreadable)
     <component>-creds  `kubeconfig`: its own client certificate (COMPONENTS below)
+    dashboard-creds    also `audit-webhook.token`: the bearer token the apiserver's audit
+                       webhook presents (apiserver-creds gets `audit-webhook.conf`, the
+                       webhook's kubeconfig naming http://dashboard:9090/audit/webhook with it)
     node-<n>-creds     `kubelet.conf` (system:node:node-<n>), the kubelet's serving certificate,
                        `proxy.conf` (system:kube-proxy, also the host-gw agent's), `ca.crt`
     workers-creds      the same for worker-1..$MINIK8S_MAX_WORKERS, one directory each (a
@@ -34,7 +37,7 @@ from pathlib import Path
 
 from minik8s import pki
 from minik8s.api import users
-from minik8s.cli.launcher import audit, encryption, identities
+from minik8s.cli.launcher import audit, dashboard, encryption, identities
 from minik8s.cli.launcher.identities import Identity
 
 STATE = Path(os.environ.get("MINIK8S_STATE", "/state"))
@@ -46,6 +49,8 @@ HOSTS = ("apiserver", "localhost", "127.0.0.1", "10.96.0.1", *pki.SERVICE_NAMES)
 ETCD_HOSTS = ("etcd-1", "etcd-2", "etcd-3", "localhost", "127.0.0.1")
 SERVER = "https://apiserver:6443"
 NODES = ("node-1", "node-2")
+AUDIT_WEBHOOK = "http://dashboard:9090" + dashboard.WEBHOOK_PATH
+"""Where the apiserver sends its audit events: the dashboard's service on the compose network."""
 
 COMPONENTS: dict[str, Identity] = {
     "scheduler": identities.identity("scheduler"),
@@ -53,6 +58,7 @@ COMPONENTS: dict[str, Identity] = {
     "dns": identities.identity("dns"),
     "addon-manager": identities.identity("addon-manager"),
     "cloud-controller-manager": identities.identity("cloud-controller-manager"),
+    "dashboard": identities.identity("dashboard"),
 }
 """Control-plane component (its volume's directory under /state) -> who it is."""
 
@@ -103,6 +109,11 @@ def main() -> None:
         identities.write_kubeconfig(
             ca_dir, SERVER, who, component, STATE / component / "kubeconfig"
         )
+    dashboard.write_webhook_files(
+        STATE / "dashboard" / "audit-webhook.token",
+        apiserver / "audit-webhook.conf",
+        AUDIT_WEBHOOK,
+    )
     for node in NODES:
         _node(ca_dir, node, STATE / node)
     for i in range(1, int(os.environ.get("MINIK8S_MAX_WORKERS", "3")) + 1):

@@ -265,6 +265,11 @@ wheels_context() {
   fi
   rm -rf "$context/wheels/minik8s" "$context/compose"
   mkdir -p "$context/wheels/minik8s"
+  # The dashboard's built frontend goes into the wheel (package data); npm never runs in an image.
+  if [[ ! -f $REPO/minik8s/dashboard/static/index.html ]]; then
+    bash "$REPO/deploy/build-dashboard.sh" >&2 ||
+      echo "images: the dashboard's frontend could not be built: its page answers 503" >&2
+  fi
   # A fixed timestamp makes the wheel byte-identical when the code is, so Docker's layer
   # cache holds across rebuilds of unchanged sources.
   SOURCE_DATE_EPOCH=315532800 "$PIP" wheel -q --no-deps --wheel-dir "$context/wheels/minik8s" "$REPO" >&2

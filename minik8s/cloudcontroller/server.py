@@ -97,7 +97,9 @@ class CloudControllerManager:
         s = self.settings
         informers = InformerFactory(self.client)
         host = socket.gethostname()
-        recorders = {name: EventRecorder(self.client, EVENT_SOURCES[name], host=host)
+        # One writer each, as client-go's broadcaster writes a component's Events: more would
+        # take the apiserver's (and etcd's) writes from the controllers' own in a burst.
+        recorders = {name: EventRecorder(self.client, EVENT_SOURCES[name], host=host, writers=1)
                      for name in s.controllers}  # fmt: skip
         controllers = self.controllers = self._controllers(informers, recorders)
         for recorder in recorders.values():

@@ -30,7 +30,16 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from minik8s.api import errors
-from minik8s.dashboard import actions, auditflow, execbridge, flowstream, login, logs, streams
+from minik8s.dashboard import (
+    actions,
+    auditflow,
+    execbridge,
+    flowstream,
+    login,
+    logs,
+    streams,
+    usage,
+)
 from minik8s.dashboard.config import DashboardSettings
 from minik8s.dashboard.flowlog import FlowLog
 from minik8s.dashboard.sessions import COOKIE, Session, SessionStore
@@ -168,6 +177,12 @@ class Dashboard:
         if session is None:
             return _status(errors.Unauthorized("sign in first"))
         return self._sse(flowstream.stream(session.client, self.flow, self.settings.stream))
+
+    async def node_usage(self, request: Request) -> Response:
+        session = self.session(request)
+        if session is None:
+            return _status(errors.Unauthorized("sign in first"))
+        return self._sse(usage.usage_stream(session.client, self.settings.stream))
 
     async def pod_flow(self, request: Request) -> Response:
         session = self.session(request)
@@ -349,6 +364,7 @@ def build(settings: DashboardSettings, store: SessionStore) -> tuple[Starlette, 
         Route("/api/watch", d.watch),
         Route("/api/log/{namespace}/{name}", d.log),
         Route("/api/flow", d.flow_stream),
+        Route("/api/usage", d.node_usage),
         Route("/api/podflow/{namespace}/{name}", d.pod_flow),
         Route(obj.replace("{verb}", "object"), d.get_object),
         Route(obj.replace("{verb}", "yaml"), d.get_yaml, methods=["GET"]),

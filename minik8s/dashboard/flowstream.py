@@ -2,7 +2,8 @@
 
 `stream`: the cluster's boxes (its Nodes, from a watch) and every step as it happens — the
 audit webhook's requests, etcd writes and watch deliveries (`FlowLog`), and the Events
-components record (a kubelet starting a container, the scheduler binding a pod), from a
+components record (a kubelet starting a container, the scheduler binding a pod, a node's
+kube-proxy syncing its rules: the count of its `SyncedProxyRules` Event bumped), from a
 watch with the user's credential. The audit log shows every user's requests, so it is sent
 only to users allowed to watch pods in every namespace (asked with a
 SelfSubjectAccessReview); others see only what their own watches show.
@@ -26,6 +27,9 @@ from minik8s.dashboard.flowlog import FlowLog
 from minik8s.dashboard.streams import StreamSettings, failure
 
 KUBELET_REASONS = frozenset({"Pulling", "Pulled", "Created", "Started", "Killing", "BackOff"})
+PROXY_SYNCED = "SyncedProxyRules"
+"""The reason of the Event kube-proxy bumps on its Node after each rule sync
+(`minik8s.proxy.server.SYNCED`; components share no imports, the API is the contract)."""
 
 Item = tuple[str, Any]
 
@@ -50,6 +54,8 @@ def event_step(event: dict[str, Any]) -> dict[str, Any]:
     }
     if component == "kubelet" and reason in KUBELET_REASONS:
         step.update(src=f"kubelet:{host}", dst=f"runtime:{host}")
+    elif component == "kube-proxy" and reason == PROXY_SYNCED and host:
+        step.update(src=f"proxy:{host}", dst=f"iptables:{host}", count=event.get("count") or 1)
     elif component == "default-scheduler" and reason == "Scheduled":
         step.update(src="scheduler", dst="apiserver")
     return step

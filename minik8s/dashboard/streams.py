@@ -37,6 +37,8 @@ class StreamSettings:
     """Seconds between two attempts to reach an apiserver that went away."""
     keepalive: float = 15.0
     """Seconds of silence after which a comment is sent."""
+    usage_period: float = 5.0
+    """Seconds between two reads of the metrics API (it has no watch) for node usage."""
 
 
 def table_resource_version(obj: dict[str, Any]) -> str | None:

@@ -47,6 +47,9 @@ class ProxySettings:
     """Where the sysctl values found before this proxy changed them are kept for `--cleanup`."""
     lock_file: Path = Path("/run/minik8s-proxy.lock")
     """Held while a proxy (or its cleanup) runs: one proxy per host, as they share iptables."""
+    sync_events: bool = True
+    """Record each successful rule sync as an Event on the Node (one Event, its count bumped):
+    the signal the dashboard's architecture view draws on the node's kube-proxy box."""
     cleanup: bool = False
     """Remove every chain, jump, route and interface this proxy created, then exit."""
     log_level: str = "info"
@@ -130,6 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--state-file", type=Path, default=Path("/run/minik8s/proxy-state.json"))
     p.add_argument("--lock-file", type=Path, default=Path("/run/minik8s-proxy.lock"))
+    p.add_argument(
+        "--sync-events", type=options.parse_bool, default=True, metavar="BOOL",
+        help="record each rule sync as an Event on the Node (count bumped per sync)",
+    )  # fmt: skip
     p.add_argument(
         "--cleanup", action="store_true", help="remove the proxy's rules, route and bridge; exit"
     )

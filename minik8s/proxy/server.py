@@ -14,6 +14,7 @@ from minik8s.client import tasks
 from minik8s.client.api import ApiClient
 from minik8s.client.informer import Informer
 from minik8s.componentbase import hostlock, options, runner
+from minik8s.componentbase.events import EventRecorder
 from minik8s.componentbase.health import HealthServer
 from minik8s.proxy import config, healthcheck, iptables
 from minik8s.proxy.config import ProxySettings
@@ -23,6 +24,15 @@ logger = logging.getLogger(__name__)
 
 ALL = ("0.0.0.0",)
 """Where health check node ports listen without `--nodeport-addresses`."""
+SYNCED = "SyncedProxyRules"
+"""The reason of the Event on its Node each successful rule sync bumps (one Event per node,
+its `count` patched per sync: the dashboard draws each as a token on the node's kube-proxy)."""
+SYNCED_MESSAGE = "Synced the iptables rules"
+
+
+def node_ref(node_name: str) -> dict[str, Any]:
+    """The Node as kube-proxy's Events name it (kube-proxy's nodeRef: uid = the node's name)."""
+    return {"kind": "Node", "apiVersion": "v1", "metadata": {"name": node_name, "uid": node_name}}
 
 
 def host_of(settings: ProxySettings) -> iptables.Host:
@@ -67,14 +77,18 @@ async def _run(settings: ProxySettings, stop: asyncio.Event) -> None:
     services = Informer(client, resources.SERVICES)
     endpoints = Informer(client, resources.ENDPOINTS)
     health_checks = healthcheck.ServiceHealthServer()
+    recorder = EventRecorder(client, "kube-proxy", host=settings.node_name, writers=1)
+    node = node_ref(settings.node_name)
 
-    async def follow_health_checks(svcs: list[dict], eps: list[dict]) -> None:
+    async def after_sync(svcs: list[dict], eps: list[dict]) -> None:
         ports = healthcheck.health_check_ports(svcs)
         counts = healthcheck.local_endpoint_counts(eps, ports, settings.node_name)
         addresses = syncer.options.node_port_addresses
         await health_checks.sync(ports, counts, ALL if addresses is None else addresses)
+        if settings.sync_events and settings.node_name:
+            recorder.record(node, "Normal", SYNCED, SYNCED_MESSAGE)
 
-    syncer = Syncer(settings, host, services, endpoints, on_synced=follow_health_checks)
+    syncer = Syncer(settings, host, services, endpoints, on_synced=after_sync)
     health_checks.proxy_healthy = syncer.healthy
     health = HealthServer(
         settings.healthz.bind_address, max(settings.healthz.port, 0),
@@ -84,6 +98,7 @@ async def _run(settings: ProxySettings, stop: asyncio.Event) -> None:
     try:
         if settings.healthz.port >= 0:
             await health.start()
+        recorder.start()
         services.start()
         endpoints.start()
         sync_task = tasks.spawn(syncer.run(), "proxy syncer")
@@ -98,6 +113,7 @@ async def _run(settings: ProxySettings, stop: asyncio.Event) -> None:
         await services.stop()
         await endpoints.stop()
         await health_checks.close()
+        await recorder.stop()
         with contextlib.suppress(Exception):
             await client.aclose()
         await health.stop()

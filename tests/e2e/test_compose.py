@@ -5,7 +5,8 @@ the cloud controller manager (docker provider) → a 4-replica Deployment spread
 → a pod on node-1 reaches a pod on node-2 by IP and through a Service ClusterIP → pods find
 Services by name and reach the apiserver, not another node's kubelet → `kubectl logs`
 and `kubectl exec` reach both nodes' kubelets, which refuse unauthenticated callers, and a node
-holds only its own credentials → a LoadBalancer Service gets an address the host reaches, served
+holds only its own credentials → the dashboard answers the host and a one-time link signs in
+→ a LoadBalancer Service gets an address the host reaches, served
 by pods on both nodes → `docker-compose stop node-2` → node-2 NotReady (and shut down) → its
 pods are replaced on node-1 → `docker rm -f` of node-2's container → its Node is deleted →
 `docker-compose down -v` leaves no container, network or volume of the project.
@@ -126,10 +127,12 @@ class Cluster:
         self.project = f"minik8s-e2e-{secrets.token_hex(3)}"
         self.work = work
         self.port = free_port()
+        self.dashboard_port = free_port()
         self.compose = [*compose, "-p", self.project, "-f", str(DEPLOY / "docker-compose.yml")]
         self.env = {
             **os.environ,
             "MINIK8S_API_PORT": str(self.port),
+            "MINIK8S_DASHBOARD_PORT": str(self.dashboard_port),
             "MINIK8S_KUBECONFIG_DIR": str(work),
             "MINIK8S_NODE_IMAGES": str(NODE_IMAGES),
             "MINIK8S_NODE_MONITOR_GRACE": "10s",
@@ -257,10 +260,15 @@ def test_both_nodes_ready_with_their_own_pod_cidr(cluster: Cluster) -> None:
 
     def ready() -> list[dict]:
         nodes = api.get("/api/v1/nodes")["items"]
-        ok = [n for n in nodes if node_ready(n) and n["spec"].get("podCIDR")]
+        ok = [
+            n
+            for n in nodes
+            if node_ready(n) and n["spec"].get("podCIDR") and n["spec"].get("providerID")
+        ]
         return nodes if len(ok) == 2 else []
 
-    nodes = wait_for(ready, "node-1 and node-2 Ready with a podCIDR", 240, 1)
+    # the cloud controller manager initializes a node (providerID) independently of Ready
+    nodes = wait_for(ready, "node-1 and node-2 Ready, with a podCIDR and a providerID", 240, 1)
     TIMINGS["up to all Ready"] = TIMINGS["up -d"] + time.monotonic() - started
     assert sorted(n["metadata"]["name"] for n in nodes) == ["node-1", "node-2"]
     cidrs = {n["spec"]["podCIDR"] for n in nodes}
@@ -516,6 +524,34 @@ def test_service_account_tokens_secrets_encrypted_and_audited(cluster: Cluster) 
     for service in ("controller-manager", "node-1"):
         listing = in_container(cluster, service, "ls", "-A", "/etc/minik8s")
         assert not {"sa.key", "encryption-config.yaml"} & set(listing.stdout.decode().split())
+
+
+def test_the_dashboard_answers_the_host_and_a_one_time_link_signs_in(cluster: Cluster) -> None:
+    """`make compose-dashboard`: the host's kubeconfig on stdin of `exec dashboard`, a one-time
+    link on 127.0.0.1 back; it signs the admin in (then it is spent), and the architecture
+    view's stream carries the apiserver's audit webhook."""
+    base = f"http://127.0.0.1:{cluster.dashboard_port}"
+    wait_for(lambda: httpx.get(f"{base}/healthz").status_code == 200, "the dashboard", 60, 1)
+    link = subprocess.run(
+        [*cluster.compose, "exec", "-T", "dashboard", "python3", "-m", "minik8s.dashboard.signin",
+         "--grant-dir=/run/minik8s-dashboard/grants"],
+        input=(cluster.work / "kubeconfig").read_text(), capture_output=True, text=True,
+        env=cluster.env, timeout=60, check=False,
+    )  # fmt: skip
+    assert link.returncode == 0 and link.stdout.startswith(f"{base}/login?code="), link
+    with httpx.Client(base_url=base, timeout=10, follow_redirects=True) as browser:
+        signed_in = browser.get(link.stdout.strip())
+        assert signed_in.status_code == 200 and signed_in.url.path == "/", signed_in
+        assert browser.get("/api/session").json()["user"] == "kubernetes-admin"
+        deadline, seen = time.monotonic() + 30, ""
+        with browser.stream("GET", "/api/flow", timeout=30) as flow:
+            for chunk in flow.iter_text():  # keepalives every 15 s: the loop sees the clock
+                seen += chunk
+                if '"kind":"request"' in seen or time.monotonic() > deadline:
+                    break
+        assert '"audit":true' in seen and '"kind":"request"' in seen, seen[:300]
+    spent = httpx.get(link.stdout.strip(), follow_redirects=False)
+    assert spent.status_code == 401
 
 
 def test_rollout_survives_losing_an_etcd_member(cluster: Cluster) -> None:

@@ -138,3 +138,45 @@ def test_the_pods_log_streams_and_exec_output_shows(cluster: Launcher, browser: 
     )
     shot(browser, "pod")
     cluster.kubectl("delete", "pod", POD, "--grace-period=0", "--wait=false")
+
+
+def test_a_rule_sync_is_a_token_on_the_nodes_kube_proxy(cluster: Launcher, browser: Any) -> None:
+    """The signal: kube-proxy bumps the count of its `SyncedProxyRules` Event on its Node after
+    each rule sync; the architecture view's Events watch draws it kube-proxy -> iptables."""
+    browser.get(f"{origin(browser)}/architecture")
+    wait_for(
+        lambda: browser.find_elements("css selector", "svg g[data-box='proxy:node-1']"),
+        "the node's kube-proxy box in the diagram",
+        timeout=UI_WAIT,
+    )
+    created = cluster.kubectl("create", "service", "clusterip", "dash-sync", "--tcp=80:80")
+    assert created.returncode == 0, created.stderr
+    try:
+        wait_for(
+            lambda: browser.find_elements(
+                "css selector", '#traffic tr[data-arrow="proxy:node-1->iptables:node-1"]'
+            ),
+            "a kube-proxy -> iptables token on node-1 after the Service's rule sync",
+            timeout=UI_WAIT,
+        )
+        assert "SyncedProxyRules" in browser.find_element("id", "flowlog").text
+        shot(browser, "architecture-proxy-sync")
+    finally:
+        cluster.kubectl("delete", "service", "dash-sync", "--wait=false")
+
+
+def test_the_overview_shows_node_usage_from_the_metrics_api(
+    cluster: Launcher, browser: Any
+) -> None:
+    browser.get(f"{origin(browser)}/overview")
+    cell = 'table#usage tr[data-name="node-1"] td[data-usage="cpu"][data-percent]'
+    wait_for(
+        lambda: browser.find_elements("css selector", cell),
+        "node-1's CPU usage from metrics.k8s.io (the metrics server needs two scrapes)",
+        timeout=120,
+    )
+    memory = browser.find_element(
+        "css selector", 'table#usage tr[data-name="node-1"] td[data-usage="memory"]'
+    ).text
+    assert "% of" not in memory and "allocatable" in memory and "%" in memory, memory
+    shot(browser, "overview-usage")

@@ -219,6 +219,21 @@ def test_a_one_time_code_signs_in_once_and_leaves_only_a_cookie(setup: Setup, br
     shot(browser, "overview")
 
 
+def test_without_a_metrics_api_node_usage_is_unavailable_not_an_error(
+    setup: Setup, browser: Any
+) -> None:
+    open_page(browser, f"{setup.dashboard.url}/overview", "#usage-note")
+    wait_for(
+        lambda: "usage unavailable" in browser.find_element("id", "usage-note").text,
+        "the overview to say usage is unavailable (this apiserver has no metrics.k8s.io)",
+        timeout=UI_WAIT,
+    )
+    assert "Metrics API not available" in browser.find_element("id", "usage-note").text
+    assert not browser.find_element("id", "usage").is_displayed()
+    shown = [e.text for e in browser.find_elements("css selector", ".error") if e.is_displayed()]
+    assert not shown, shown
+
+
 def test_a_pod_created_with_kubectl_appears_live(setup: Setup, browser: Any) -> None:
     open_page(browser, f"{setup.dashboard.url}/pods", 'table[data-resource="pods"] thead th')
     setup.kubectl("run", "live-pod", "--image=nginx", "-n", NS)

@@ -22,7 +22,9 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send_response(200); self.send_header("Content-Length", str(len(body)))
         self.end_headers(); self.wfile.write(body)
     def log_message(self, *args): pass
-http.server.ThreadingHTTPServer(("0.0.0.0", int(sys.argv[2])), H).serve_forever()
+class S(http.server.ThreadingHTTPServer):
+    request_queue_size = 128  # socketserver's 5 drops a burst of connections' SYNs
+S(("0.0.0.0", int(sys.argv[2])), H).serve_forever()
 """
 """Answers `<name> <client address>`."""
 

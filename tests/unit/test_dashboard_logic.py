@@ -9,9 +9,12 @@ import stat
 from pathlib import Path
 
 import orjson
+import pytest
+import yaml
 
-from minik8s.api import podflow
-from minik8s.dashboard import auditflow, flowstream, grants, sse, streams
+from minik8s.api import errors, podflow
+from minik8s.client.kubeconfig import ConfigError
+from minik8s.dashboard import auditflow, flowstream, grants, signin, sse, streams, usage
 from minik8s.dashboard.flowlog import FlowLog
 
 
@@ -154,3 +157,64 @@ def test_follow_one_pod_orders_the_seed_flow() -> None:
     ]
     assert flowstream.event_step(started)["src"] == "kubelet:node-1"
     assert flowstream.event_step(started)["dst"] == "runtime:node-1"
+
+
+def test_node_usage_is_shown_beside_allocatable_and_capacity() -> None:
+    nodes = [
+        {"metadata": {"name": "node-2"}, "status": {"capacity": {"cpu": "2"}}},
+        {
+            "metadata": {"name": "node-1"},
+            "status": {
+                "capacity": {"cpu": "2", "memory": "4Gi"},
+                "allocatable": {"cpu": "1500m", "memory": "2Gi"},
+            },
+        },
+    ]
+    metrics = [
+        {"metadata": {"name": "node-1"}, "usage": {"cpu": "375000000n", "memory": "512Mi"},
+         "timestamp": "2026-01-02T03:04:05Z", "window": "10s"},
+    ]  # fmt: skip
+    rows = usage.node_rows(nodes, metrics)
+    assert [r["name"] for r in rows] == ["node-1", "node-2"]
+    one = rows[0]
+    assert one["cpu"] == {"usage": 375, "allocatable": 1500, "capacity": 2000, "percent": 25}
+    assert one["memory"]["usage"] == 512 << 20 and one["memory"]["percent"] == 25
+    assert one["window"] == "10s"
+    # a node the metrics server has not scraped yet: no usage, no percentage, no error
+    assert rows[1]["cpu"] == {"usage": None, "allocatable": None, "capacity": 2000, "percent": None}
+
+
+def test_without_the_metrics_api_usage_is_unavailable_not_an_error() -> None:
+    missing = usage.unavailable_reason(errors.NotFound("the server could not find it"))
+    assert missing == "Metrics API not available (no metrics server runs)"
+    refused = usage.unavailable_reason(errors.Forbidden('cannot list resource "nodes"'))
+    assert refused.startswith("403 Forbidden")
+
+
+def test_a_kube_proxy_sync_event_travels_from_its_kube_proxy_to_iptables() -> None:
+    event = {
+        "reason": flowstream.PROXY_SYNCED,
+        "count": 7,
+        "message": "Synced the iptables rules",
+        "source": {"component": "kube-proxy", "host": "node-1"},
+        "involvedObject": {"kind": "Node", "name": "node-1"},
+    }
+    step = flowstream.event_step(event)
+    assert (step["src"], step["dst"], step["count"]) == ("proxy:node-1", "iptables:node-1", 7)
+
+
+def test_a_sign_in_link_for_a_kubeconfig_read_from_stdin(tmp_path: Path) -> None:
+    kubeconfig = yaml.safe_dump(
+        {
+            "clusters": [{"name": "c", "cluster": {"server": "https://apiserver:6443"}}],
+            "users": [{"name": "u", "user": {"token": "t0ken"}}],
+            "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+            "current-context": "x",
+        }
+    )
+    url = signin.login_url(kubeconfig, tmp_path / "grants", "http://127.0.0.1:9091/")
+    assert url.startswith("http://127.0.0.1:9091/login?code=") and "t0ken" not in url
+    code = url.split("code=", 1)[1]
+    assert grants.redeem(tmp_path / "grants", code) == grants.Credential(token="t0ken")
+    with pytest.raises(ConfigError):
+        signin.login_url("- not a mapping", tmp_path / "grants", "http://x")

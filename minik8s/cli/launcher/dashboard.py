@@ -43,23 +43,28 @@ def ensure_files(settings: LauncherSettings, state: ClusterState) -> None:
     """The webhook's token (kept across runs) and kubeconfig (rewritten if the port moved)."""
     settings.dashboard_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     token_path = token_file(settings)
+    write_webhook_files(
+        token_path, webhook_kubeconfig(settings), state.dashboard_url + WEBHOOK_PATH
+    )
+
+
+def write_webhook_files(token_path: Path, kubeconfig_path: Path, url: str) -> None:
+    """The webhook's bearer token (made once, kept) and the apiserver's kubeconfig naming the
+    dashboard's `url` with it (rewritten when it changes); both 0600."""
     if not token_path.exists():
         pki.write_private(token_path, secrets.token_urlsafe(32) + "\n")
     token = token_path.read_text().strip()
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [
-            {"name": "dashboard", "cluster": {"server": state.dashboard_url + WEBHOOK_PATH}}
-        ],
+        "clusters": [{"name": "dashboard", "cluster": {"server": url}}],
         "users": [{"name": "apiserver", "user": {"token": token}}],
         "contexts": [{"name": "webhook", "context": {"cluster": "dashboard", "user": "apiserver"}}],
         "current-context": "webhook",
     }
     text = yaml.safe_dump(config, sort_keys=False)
-    path = webhook_kubeconfig(settings)
-    if not path.exists() or path.read_text() != text:
-        pki.write_private(path, text)
+    if not kubeconfig_path.exists() or kubeconfig_path.read_text() != text:
+        pki.write_private(kubeconfig_path, text)
 
 
 def apiserver_flags(settings: LauncherSettings) -> list[str]:

@@ -26,14 +26,17 @@ function layout(nodes, width, seen) {
   put("etcd", width - cw - 20, 20, cw, chh, "etcd", "cp");
   const row = ["scheduler", "controller-manager", "proxy", "dashboard", "dns", "cloud-controller-manager"].filter((id) => !OPTIONAL.has(id) || seen.has(id));
   const step = (width - 40) / row.length;
-  row.forEach((id, i) => put(id, 20 + i * step + 4, 100, step - 8, chh, id === "proxy" ? "kube-proxy" : id, "cp"));
-  const cols = Math.max(1, Math.min(nodes.length, Math.floor((width - 20) / 150)));
-  const nw = (width - 20) / cols - 10, nh = 70;
+  row.forEach((id, i) => put(id, 20 + i * step + 4, 100, step - 8, chh, id === "proxy" ? "kube-proxies (API)" : id, "cp"));
+  const cols = Math.max(1, Math.min(nodes.length, Math.floor((width - 20) / 170)));
+  const nw = (width - 20) / cols - 10, nh = 90;
   nodes.forEach((n, i) => {
     const x = 20 + (i % cols) * (nw + 10), y = 180 + Math.floor(i / cols) * (nh + 10);
+    const half = nw / 2 - 6, right = x + nw / 2 + 2;
     put(`node:${n.name}`, x, y, nw, nh, n.name, "node");
-    put(`kubelet:${n.name}`, x + 4, y + 22, nw / 2 - 6, 40, "kubelet", "kubelet");
-    put(`runtime:${n.name}`, x + nw / 2 + 2, y + 22, nw / 2 - 6, 40, "runtime", "runtime");
+    put(`kubelet:${n.name}`, x + 4, y + 20, half, 30, "kubelet", "kubelet");
+    put(`proxy:${n.name}`, right, y + 20, half, 30, "kube-proxy", "kubelet");
+    put(`runtime:${n.name}`, x + 4, y + 55, half, 30, "runtime", "runtime");
+    put(`iptables:${n.name}`, right, y + 55, half, 30, "iptables", "runtime");
   });
   const height = 180 + Math.ceil(nodes.length / cols) * (nh + 10) + 20;
   return { boxes, height: Math.max(height, 260) };
@@ -134,7 +137,7 @@ export function archPage(main) {
           runNote, followNote, followSteps),
         h("section", { class: "panel" }, h("h2", {}, "Steps"), logList))),
     h("section", { class: "panel" }, traffic),
-    h("p", { class: "hint" }, "Tokens: ● request to the apiserver, ■ etcd write, ◆ watch delivery, ▲ a component's Event (a kubelet starting a container). A number on a token: that many steps merged."));
+    h("p", { class: "hint" }, "Tokens: ● request to the apiserver, ■ etcd write, ◆ watch delivery, ▲ a component's Event (a kubelet starting a container; a node's kube-proxy syncing its iptables rules). A number on a token: that many steps merged."));
 
   function draw() {
     const width = Math.max(stage.clientWidth || 900, 600);
@@ -152,7 +155,10 @@ export function archPage(main) {
       parts.push(`<line x1="${x1}" y1="${y1}" x2="${x2}" y2="${y2}" class="wire"/>`);
     };
     for (const id of CONTROL) if (id !== "apiserver" && geo.boxes.has(id)) line(id, "apiserver");
-    for (const n of nodes) line(`kubelet:${n.name}`, "apiserver");
+    for (const n of nodes) {
+      line(`kubelet:${n.name}`, "apiserver");
+      line(`proxy:${n.name}`, "apiserver");
+    }
     for (const box of geo.boxes.values()) {
       const label = box.label.length > 22 ? box.label.slice(0, 21) + "…" : box.label;
       parts.push(`<g class="box ${box.group}" data-box="${escapeAttr(box.id)}"><rect x="${box.x}" y="${box.y}" width="${box.w}" height="${box.h}" rx="6"/>` +
@@ -164,7 +170,7 @@ export function archPage(main) {
   function boxOf(id) {
     if (!geo) return null;
     if (geo.boxes.has(id)) return geo.boxes.get(id);
-    if (id.startsWith("kubelet:") || id.startsWith("runtime:")) return null;
+    if (/^(kubelet|runtime|proxy|iptables):/.test(id)) return null;
     if (id === "kubelet") return null;
     return geo.boxes.get("kubectl");
   }
@@ -195,6 +201,7 @@ export function archPage(main) {
 
   function describe(e) {
     const when = new Date(e.t || e.received).toISOString().slice(11, 23);
+    if (e.kind === "event" && e.dst.startsWith("iptables:")) return `${when} ▲ kube-proxy on ${e.dst.slice(9)} → iptables: ${e.reason} (sync #${e.count || 1})`;
     if (e.kind === "event") return `${when} ${e.src} → ${e.dst}: ${e.type === "Warning" ? "⚠ " : ""}${e.reason} ${e.resource}/${e.name}: ${e.message}`;
     const code = e.code ? ` → ${e.code}` : "";
     const what = `${e.resource}${e.name ? " " + (e.namespace ? e.namespace + "/" : "") + e.name : ""}`;

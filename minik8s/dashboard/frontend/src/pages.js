@@ -1,6 +1,7 @@
 // The list pages: each is one or more live tables.
 import { LiveTable } from "./table.js";
 import { h } from "./dom.js";
+import { usagePanel } from "./usage.js";
 
 const objectHref = (plural) => (row) => {
   const m = row.object?.metadata || {};
@@ -22,6 +23,7 @@ export const PAGES = {
     main.append(h("h1", {}, "Cluster overview"));
     const perNode = h("ul", { class: "pernode", "aria-label": "Pods per node" });
     const nodes = new LiveTable(main, { plural: "nodes", title: "Nodes", namespaced: false, wide: true, linkOf: objectHref("nodes") });
+    const usage = usagePanel(main);
     main.append(h("section", { class: "panel" }, h("h2", {}, "Pods per node"), perNode));
     const pods = new LiveTable(h("div", { hidden: true }), {
       plural: "pods", title: "Pods", namespace: ns, wide: true,
@@ -38,9 +40,7 @@ export const PAGES = {
       plural: "leases", title: "Component health (leader and node Leases, kube-system and kube-node-lease)",
       wide: true, linkOf: null,
     });
-    main.append(h("p", { class: "hint" },
-      "Node usage comes from the metrics API (metrics.k8s.io) when a metrics server runs; minik8s has none yet, so capacity and allocatable are shown without usage."));
-    return [nodes, pods, leases];
+    return [nodes, usage, pods, leases];
   },
   "/namespaces": (main) => tables(main, null, "Namespaces", [["namespaces", "Namespaces", { namespaced: false }]]),
   "/nodes": (main) => tables(main, null, "Nodes", [["nodes", "Nodes", { namespaced: false, wide: true }]]),
