@@ -217,6 +217,9 @@ class PodWorkers:
                 containers = await self.runtime.list_containers(
                     {LABEL_NODE: self.node, LABEL_POD_UID: uid}
                 )
+        seen = self.status_manager.latest(pod)  # the status the one written derives from
+        if plan.start and not plan.terminal:
+            seen, containers = await self._finish_at_once(seen, containers, now, waiting)
         running = {
             c.container_name: (c.id, c.started_at or now)
             for c in containers
@@ -233,11 +236,38 @@ class PodWorkers:
         if podstatus.host_network(pod) and sandbox_ip == "":
             sandbox_ip = self.settings.node_ip if running else ""
         self.probes.sync(pod, running, sandbox_ip or "")
-        status = podstatus.compute(pod, containers, await self._view(pod, containers, waiting))
+        status = podstatus.compute(seen, containers, await self._view(pod, containers, waiting))
         await self.status_manager.set(pod, status)
         self._observe_start(pod, status)
         if requeue is not None:
             self.queue.add_after(uid, requeue)
+
+    async def _finish_at_once(
+        self,
+        pod: Object,
+        containers: list[Container],
+        now: float,
+        waiting: dict[str, tuple[str, str]],
+    ) -> tuple[Object, list[Container]]:
+        """A pod whose containers all exited during this sync and will not restart (a Job's
+        short pod) is finished in the same sync: its sandbox stops before the status is
+        written, so the apiserver gets the final status once instead of a terminal status with
+        a running sandbox and then its `PodReadyToStartContainers=False` (Kubernetes' status
+        manager coalesces such updates too). The status is computed over the one this sync
+        would have written first, so it keeps what that one recorded (podIP, startTime).
+        Returns (the pod carrying that first status, the containers after the stop)."""
+        uid = specs.pod_uid(pod)
+        done = actions.compute(pod, containers, self.crash_backoff, now)
+        if not (done.terminal and done.stop_sandbox) or done.kill:
+            return pod, containers
+        first = podstatus.compute(pod, containers, await self._view(pod, containers, waiting))
+        for sandbox in [c for c in containers if c.is_sandbox and c.state is State.RUNNING]:
+            await self._stop(pod, sandbox, "pod finished")
+        with metrics.runtime_op("list_containers"):
+            containers = await self.runtime.list_containers(
+                {LABEL_NODE: self.node, LABEL_POD_UID: uid}
+            )
+        return {**pod, "status": first}, containers
 
     async def _view(
         self,

@@ -1,12 +1,14 @@
 """Writes a pod's status through `pods/{name}/status`, only when it differs from what the
-apiserver has (or what this kubelet wrote last)."""
+apiserver has (or what this kubelet wrote last), and remembers the status its last write
+stored, for syncs that start from an informer copy older than that write (Kubernetes'
+kubelet generates a status from its status manager's copy too)."""
 
 from __future__ import annotations
 
 import copy
 import logging
 
-from minik8s.api import errors
+from minik8s.api import errors, meta
 from minik8s.api.meta import Object
 from minik8s.api.resources import PODS
 from minik8s.client.api import ApiClient
@@ -18,7 +20,17 @@ class StatusManager:
     def __init__(self, client: ApiClient) -> None:
         self.client = client
         self._written: dict[str, Object] = {}
+        self._stored: dict[str, tuple[int, Object]] = {}
         self.writes = 0
+
+    def latest(self, pod: Object) -> Object:
+        """`pod`, with the status our last write stored when `pod` is an older copy (its
+        resourceVersion before that write's): a status computed from it then keeps what was
+        written (startTime, podIP, conditions' transition times) instead of writing again."""
+        stored = self._stored.get(pod["metadata"]["uid"])
+        if stored is None or _revision(pod) >= stored[0]:
+            return pod
+        return {**pod, "status": stored[1]}
 
     async def set(self, pod: Object, status: Object) -> bool:
         """Write `status` if it changed; True when it was written."""
@@ -31,13 +43,14 @@ class StatusManager:
         body["status"] = status
         old_phase = (pod.get("status") or {}).get("phase")
         try:
-            await self.client.update_status(PODS, body)
+            written = await self.client.update_status(PODS, body)
         except errors.NotFound:
             logger.info(
                 "%s/%s: gone before its status was written", meta.get("namespace"), meta.get("name")
             )
             return False
         self._written[uid] = status
+        self._stored[uid] = (_revision(written), written.get("status") or status)
         self.writes += 1
         if old_phase != status.get("phase"):
             logger.info(
@@ -51,3 +64,11 @@ class StatusManager:
 
     def forget(self, uid: str) -> None:
         self._written.pop(uid, None)
+        self._stored.pop(uid, None)
+
+
+def _revision(obj: Object) -> int:
+    try:
+        return int(meta.resource_version_of(obj))
+    except ValueError:
+        return 0

@@ -1,0 +1,98 @@
+"""The kubelet's status writes for a pod whose container exits at once (a Job's short pod), on
+the hollow runtime: one write carries the final status, and a sync from an informer copy older
+than that write writes nothing again."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+from minik8s.api.resources import PODS, ResourceType
+from minik8s.kubelet.config import KubeletSettings
+from minik8s.kubelet.podworkers import PodWorkers
+from minik8s.kubelet.runtime.fake import FakeRuntime
+from minik8s.kubelet.statusmanager import StatusManager
+
+
+class _Client:
+    """The one call these syncs make: `pods/status` PUTs, stored with a new resourceVersion."""
+
+    def __init__(self) -> None:
+        self.writes: list[dict[str, Any]] = []
+        self.revision = 10
+
+    async def update_status(self, rt: ResourceType, body: dict[str, Any]) -> dict[str, Any]:
+        assert rt is PODS
+        self.revision += 1
+        stored = copy.deepcopy(body)
+        stored["metadata"]["resourceVersion"] = str(self.revision)
+        self.writes.append(stored)
+        return stored
+
+
+class _Recorder:
+    def record(self, obj: object, kind: str, reason: str, message: str) -> None:
+        pass
+
+
+def _pod(command: list[str], restart_policy: str = "Never") -> dict[str, Any]:
+    return {
+        "metadata": {"name": "burst-x", "namespace": "bench", "uid": "u-1", "resourceVersion": "5"},
+        "spec": {
+            "nodeName": "n1",
+            "restartPolicy": restart_policy,
+            "enableServiceLinks": False,
+            "containers": [{"name": "work", "image": "hollow:1", "command": command}],
+        },
+        "status": {"phase": "Pending"},
+    }
+
+
+def _workers(tmp_path: Path) -> tuple[PodWorkers, _Client]:
+    client = _Client()
+    settings = KubeletSettings("n1", root_dir=tmp_path)
+    status = StatusManager(client)  # type: ignore[arg-type]
+    workers = PodWorkers(settings, client, FakeRuntime(), _Recorder(), status)  # type: ignore[arg-type]
+    return workers, client
+
+
+async def test_a_pod_done_within_its_first_sync_is_written_once_with_its_final_status(
+    tmp_path: Path,
+) -> None:
+    workers, client = _workers(tmp_path)
+    pod = _pod(["true"])
+    workers.pods["u-1"] = pod
+    await workers.sync("u-1")
+    assert len(client.writes) == 1, [w["status"] for w in client.writes]
+    status = client.writes[0]["status"]
+    assert status["phase"] == "Succeeded"
+    conditions = {c["type"]: c["status"] for c in status["conditions"]}
+    assert conditions["PodReadyToStartContainers"] == "False", "the sandbox is stopped already"
+    assert status["podIP"], "the IP the pod ran with is kept"
+    assert status["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 0
+    # Syncs from the informer's copy older than that write (still Pending) write nothing more.
+    await workers.sync("u-1")
+    await workers.sync("u-1")
+    assert len(client.writes) == 1, [w["status"] for w in client.writes[1:]]
+    # Once the informer has the written pod, nothing changes either.
+    workers.pods["u-1"] = client.writes[0]
+    await workers.sync("u-1")
+    assert len(client.writes) == 1
+
+
+async def test_a_pod_that_keeps_running_is_written_running(tmp_path: Path) -> None:
+    workers, client = _workers(tmp_path)
+    workers.pods["u-1"] = _pod(["sleep", "3600"])
+    await workers.sync("u-1")
+    assert [w["status"]["phase"] for w in client.writes] == ["Running"]
+    conditions = {c["type"]: c["status"] for c in client.writes[0]["status"]["conditions"]}
+    assert conditions["PodReadyToStartContainers"] == "True"
+
+
+async def test_a_failed_container_that_restarts_does_not_finish_the_pod(tmp_path: Path) -> None:
+    workers, client = _workers(tmp_path)
+    workers.pods["u-1"] = _pod(["false"], restart_policy="OnFailure")
+    await workers.sync("u-1")
+    assert client.writes, "its status is written"
+    assert client.writes[-1]["status"]["phase"] not in ("Succeeded", "Failed")
