@@ -346,6 +346,15 @@ class EtcdCertificates:
     def apiserver_client_key(self) -> Path:
         return self.directory / "apiserver-etcd-client.key"
 
+    @property
+    def peer_cert(self) -> Path:
+        """Between members of a cluster of several (server and client auth, as kubeadm's)."""
+        return self.directory / "peer.crt"
+
+    @property
+    def peer_key(self) -> Path:
+        return self.directory / "peer.key"
+
     def files(self) -> tuple[Path, ...]:
         return (
             self.ca_cert,
@@ -388,6 +397,23 @@ def ensure_etcd_certificates(
     return certs
 
 
+def ensure_etcd_peer_certificate(
+    directory: Path, hosts: tuple[str, ...] = ETCD_HOSTS
+) -> EtcdCertificates:
+    """Create (once) the etcd members' peer certificate from etcd's CA (made first by
+    `ensure_etcd_certificates`): members accept as peers only what this CA signed."""
+    certs = EtcdCertificates(directory)
+    if certs.peer_cert.exists() and certs.peer_key.exists():
+        return certs
+    ca_cert, ca_key = _load_ca(directory)
+    _etcd_leaf(
+        ca_cert, ca_key, "minik8s-etcd-peer", hosts,
+        (ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH),
+        certs.peer_cert, certs.peer_key, datetime.datetime.now(datetime.UTC),
+    )  # fmt: skip
+    return certs
+
+
 def _etcd_builder(
     subject: x509.Name,
     issuer: x509.Name,
@@ -410,14 +436,15 @@ def _etcd_leaf(
     ca_key: ec.EllipticCurvePrivateKey,
     common_name: str,
     hosts: tuple[str, ...],
-    usage: x509.ObjectIdentifier,
+    usage: x509.ObjectIdentifier | tuple[x509.ObjectIdentifier, ...],
     cert_path: Path,
     key_path: Path,
     now: datetime.datetime,
 ) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
+    usages = list(usage) if isinstance(usage, tuple) else [usage]
     builder = _etcd_builder(_name(common_name), ca_cert.subject, key, now).add_extension(
-        x509.ExtendedKeyUsage([usage]), critical=False
+        x509.ExtendedKeyUsage(usages), critical=False
     )
     if hosts:
         builder = builder.add_extension(

@@ -104,6 +104,14 @@ def up(
     etcd_binary: Annotated[
         str, typer.Option(envvar="MINIK8S_ETCD_BINARY", help="etcd executable")
     ] = "etcd",
+    control_plane: Annotated[
+        int | None,
+        typer.Option(
+            help="Control-plane members: 1, or 3 (three etcd members and apiservers behind "
+            "HAProxy; two leader-elected schedulers, controller-managers and cloud controllers) "
+            "(default: remembered, else 1)"
+        ),
+    ] = None,
     dns_upstream: Annotated[
         str | None,
         typer.Option(
@@ -125,6 +133,7 @@ def up(
             dashboard_port=dashboard_port,
             etcd_binary=etcd_binary,
             dns_upstream=dns_upstream,
+            control_plane=control_plane,
         )
         lifecycle.up(settings, out)
 
@@ -136,17 +145,20 @@ def status(home: HomeOption = None) -> None:
         settings = LauncherSettings(home=_home(home))
         rows, version = lifecycle.status(settings)
         table = Table(box=None, header_style="bold", pad_edge=False)
-        for column in ("COMPONENT", "PID", "RUNNING", "HEALTHZ", "ENDPOINT"):
+        columns = ["COMPONENT", "PID", "RUNNING", "HEALTHZ", "ENDPOINT"]
+        with_roles = any(row.role for row in rows)
+        for column in [*columns, "ROLE"] if with_roles else columns:
             table.add_column(column, no_wrap=True)
         for row in rows:
             health_style = {"ok": "green", "failing": "red"}.get(row.health, "dim")
-            table.add_row(
+            cells = [
                 row.name,
                 str(row.pid) if row.pid else "-",
                 "[green]yes[/]" if row.running else "[dim]no[/]",
                 f"[{health_style}]{escape(row.health)}[/]",
                 row.endpoint,
-            )
+            ]
+            table.add_row(*cells, *([escape(row.role)] if with_roles else []))
         out.print(table)
         out.print(f"apiserver version: {escape(version)}", highlight=False)
         out.print(f"kubeconfig: {settings.kubeconfig_file}", highlight=False)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from minik8s.cli.launcher import audit, dashboard, identities, network, pki
+from minik8s.cli.launcher import audit, dashboard, identities, loadbalancer, network, pki
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.pki import Pki
 from minik8s.cli.launcher.settings import LauncherSettings
@@ -31,6 +31,11 @@ class PerNode(Enum):
     """One per real node (node-1…)."""
     FAKE = "fake"
     """One per hollow node (fake-node-1…)."""
+    MEMBER = "member"
+    """One per control-plane member (etcd-1…, apiserver-1…) with `--control-plane 3`; else
+    one, unnumbered."""
+    STANDBY = "standby"
+    """Two, leader-elected (scheduler-1, scheduler-2), with `--control-plane 3`; else one."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,8 @@ class Instance:
     """CA that signed the certificate of its health URL, when that URL is https."""
     client_cert: tuple[Path, Path] | None = None
     """Certificate and key to present to its health URL (etcd accepts no client without)."""
+    together: bool = False
+    """Started with its fellow members before any is waited for (etcd members)."""
 
 
 ArgvBuilder = Callable[[LauncherSettings, ClusterState, str | None], list[str]]
@@ -77,6 +84,12 @@ class Component:
     """Its key in `identities` (its own client certificate and kubeconfig); None: none."""
     cleanup: ArgvBuilder | None = None
     """What `down` runs once every process is stopped (host state the component keeps)."""
+    member_health: Callable[[ClusterState, str], str | None] | None = None
+    """The readiness URL of member `n` (instead of `health`, for numbered members)."""
+    wanted: Callable[[ClusterState], bool] = lambda state: True
+    """Whether this cluster's shape has it (the load balancer: only in front of members)."""
+    start_together: bool = False
+    """Start every member before waiting for any (etcd members need a quorum to be healthy)."""
 
 
 def etcd_binary(settings: LauncherSettings) -> str:
@@ -92,22 +105,44 @@ def _python_module(module: str) -> list[str]:
 
 
 def _etcd(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
+    """One etcd member: `node` is its number ("1"…) in a cluster of several, None alone."""
     certs = pki.etcd(settings.pki_dir)
-    return [
+    member = int(node) if node is not None else 1
+    name = state.etcd_members[member - 1][0]
+    client_url = state.etcd_client_url(member)
+    peer_url = state.etcd_member_peer_url(member)
+    data_dir = settings.etcd_data_dir if node is None else settings.etcd_member_data_dir(member)
+    argv = [
         shutil.which(settings.etcd_binary) or settings.etcd_binary,
-        "--name=minik8s",
-        f"--data-dir={settings.etcd_data_dir}",
-        f"--listen-client-urls={state.etcd_url}",
-        f"--advertise-client-urls={state.etcd_url}",
+        f"--name={name}",
+        f"--data-dir={data_dir}",
+        f"--listen-client-urls={client_url}",
+        f"--advertise-client-urls={client_url}",
         # TLS, and only clients with a certificate of etcd's own CA: the apiserver.
         "--client-cert-auth",
         f"--trusted-ca-file={certs.ca_cert}",
         f"--cert-file={certs.server_cert}",
         f"--key-file={certs.server_key}",
-        f"--listen-peer-urls={state.etcd_peer_url}",
-        f"--initial-advertise-peer-urls={state.etcd_peer_url}",
-        f"--initial-cluster=minik8s={state.etcd_peer_url}",
+        f"--listen-peer-urls={peer_url}",
+        f"--initial-advertise-peer-urls={peer_url}",
         "--log-level=warn",
+    ]
+    if node is None:
+        return [*argv, f"--initial-cluster=minik8s={peer_url}"]
+    cluster = ",".join(
+        f"{other}={state.etcd_member_peer_url(i)}"
+        for i, (other, _, _) in enumerate(state.etcd_members, start=1)
+    )
+    # Members talk TLS to each other and accept only peers with a certificate of etcd's CA.
+    return [
+        *argv,
+        f"--initial-cluster={cluster}",
+        "--initial-cluster-token=minik8s",
+        "--initial-cluster-state=new",
+        "--peer-client-cert-auth",
+        f"--peer-trusted-ca-file={certs.ca_cert}",
+        f"--peer-cert-file={certs.peer_cert}",
+        f"--peer-key-file={certs.peer_key}",
     ]
 
 
@@ -116,18 +151,23 @@ SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 
 
 def _apiserver(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
+    """One apiserver: `node` is its number ("1"…) behind the load balancer, None alone. Each
+    member lists every etcd member, its own first (failover to the others)."""
     certs = pki.etcd(settings.pki_dir)
     keys = Pki(settings.pki_dir)
+    audit_log = settings.audit_log_file
+    if node is not None:
+        audit_log = settings.logs_dir / f"audit-apiserver-{node}.log"
     return [
         *_python_module("minik8s.apiserver.server"),
-        f"--etcd-servers={state.etcd_url}",
+        f"--etcd-servers={state.etcd_servers(int(node) if node else 1)}",
         f"--etcd-cafile={certs.ca_cert}",
         f"--etcd-certfile={certs.apiserver_client_cert}",
         f"--etcd-keyfile={certs.apiserver_client_key}",
         f"--bind-address={LOOPBACK}",
         # pods reach it there, through the `kubernetes` Service (see launcher.network)
         f"--advertise-address={network.pod_gateway()}",
-        f"--port={state.apiserver_port}",
+        f"--port={state.apiserver_member_port(node)}",
         f"--tls-cert-file={keys.serving_cert}",
         f"--tls-private-key-file={keys.serving_key}",
         f"--client-ca-file={keys.ca_cert}",
@@ -141,7 +181,7 @@ def _apiserver(settings: LauncherSettings, state: ClusterState, node: str | None
         f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
         f"--service-account-key-file={keys.service_account_pub}",
         f"--service-account-signing-key-file={keys.service_account_key}",
-        *audit.apiserver_flags(settings.audit_policy_file, settings.audit_log_file),
+        *audit.apiserver_flags(settings.audit_policy_file, audit_log),
         "--aggregator-loopback-services=kube-system/metrics-server",
         *dashboard.apiserver_flags(settings),
     ]
@@ -158,6 +198,57 @@ def _client(module: str, component: str, *extra: str) -> ArgvBuilder:
         return argv
 
     return build
+
+
+LEADER_ELECTION = (
+    "--leader-elect-lease-duration=4s",
+    "--leader-elect-renew-deadline=3s",
+    "--leader-elect-retry-period=500ms",
+)
+"""minik8s' own leader election timing with standbys: one takes over within ~4.5 s of the
+leader's death (Kubernetes' defaults, 15s/10s/2s, take up to ~17 s)."""
+
+
+def _standby(builder: ArgvBuilder) -> ArgvBuilder:
+    """A leader-elected component: its replicas (`node` "1", "2") share one identity."""
+
+    def build(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
+        argv = builder(settings, state, None)
+        return argv if node is None else [*argv, *LEADER_ELECTION]
+
+    return build
+
+
+def _loadbalancer(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
+    """HAProxy in front of the apiservers, in the foreground (its configuration:
+    `loadbalancer.render`, written by `up`)."""
+    found = shutil.which("haproxy")
+    if found is None:
+        raise LauncherError("haproxy not found (needed by --control-plane 3): run `make setup`")
+    return [found, "-db", "-f", str(settings.loadbalancer_config)]
+
+
+def write_loadbalancer_config(settings: LauncherSettings, state: ClusterState) -> None:
+    """haproxy.cfg: the cluster's endpoint (`apiserver_port`) to every apiserver member."""
+    text = loadbalancer.render(
+        loadbalancer.Settings(
+            bind=(LOOPBACK, state.apiserver_port),
+            servers=[
+                (f"apiserver-{i}", LOOPBACK, port)
+                for i, port in enumerate(state.apiserver_ports, start=1)
+            ],
+            ca_file=Pki(settings.pki_dir).ca_cert,
+            stats_socket=settings.loadbalancer_socket,
+            # ride out an etcd leader election (~1-2 s, every /readyz waits on it: with 2 fast
+            # failures every apiserver went DOWN at once and clients got EOF); a dead apiserver
+            # refuses connections and is redispatched from at once anyway
+            fall=3,
+            check_timeout="2s",
+        )
+    )
+    path = settings.loadbalancer_config
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
 
 
 def _kubelet(*extra: str) -> ArgvBuilder:
@@ -268,7 +359,10 @@ COMPONENTS: tuple[Component, ...] = (
         None,
         _etcd,
         health=lambda state: f"{state.etcd_url}/health",
+        per_node=PerNode.MEMBER,
         ready_timeout=lambda settings: settings.etcd_ready_timeout,
+        member_health=lambda state, n: f"{state.etcd_client_url(int(n))}/health",
+        start_together=True,
     ),
     Component(
         "apiserver",
@@ -276,7 +370,19 @@ COMPONENTS: tuple[Component, ...] = (
         None,
         _apiserver,
         health=lambda state: f"{state.apiserver_url}/readyz",
+        per_node=PerNode.MEMBER,
         ready_timeout=lambda settings: settings.apiserver_ready_timeout,
+        member_health=lambda state, n: (
+            f"https://{LOOPBACK}:{state.apiserver_member_port(n)}/readyz"
+        ),
+    ),
+    Component(
+        "loadbalancer",
+        True,
+        22,
+        _loadbalancer,
+        health=lambda state: f"{state.apiserver_url}/readyz",
+        wanted=lambda state: state.highly_available,
     ),
     # Disabled until their entry points exist; check the flags when enabling them.
     Component(
@@ -284,14 +390,16 @@ COMPONENTS: tuple[Component, ...] = (
         True,
         3,
         # --healthz-port=0: a free port, so two clusters on one machine do not collide
-        _client("minik8s.scheduler.server", "scheduler", "--healthz-port=0"),
+        _standby(_client("minik8s.scheduler.server", "scheduler", "--healthz-port=0")),
+        per_node=PerNode.STANDBY,
         identity="scheduler",
     ),
     Component(
         "controller-manager",
         True,
         5,
-        _controller_manager,
+        _standby(_controller_manager),
+        per_node=PerNode.STANDBY,
         identity="controller-manager",
     ),
     Component("dns", True, 16, _dns, health=lambda state: state.dns_health_url, identity="dns"),
@@ -299,7 +407,8 @@ COMPONENTS: tuple[Component, ...] = (
         "cloud-controller-manager",
         True,
         19,
-        _cloud_controller_manager,
+        _standby(_cloud_controller_manager),
+        per_node=PerNode.STANDBY,
         identity="cloud-controller-manager",
         cleanup=_cloud_cleanup,
     ),
@@ -352,23 +461,49 @@ def extra_args(component: str) -> list[str]:
     return shlex.split(value)
 
 
+STANDBYS = 2
+"""Replicas of each leader-elected component with several control-plane members."""
+
+REPLICATED = (PerNode.MEMBER, PerNode.STANDBY)
+"""Kinds whose replicas are numbered copies of one component (one identity), not nodes."""
+
+
 def node_names(state: ClusterState, kind: PerNode) -> list[str]:
     real = [f"node-{i}" for i in range(1, state.nodes + 1)]
     fake = [f"fake-node-{i}" for i in range(1, state.fake_nodes + 1)]
-    return {PerNode.REAL: real, PerNode.FAKE: fake}.get(kind, [])
+    members = [str(i) for i in range(1, state.control_plane + 1)]
+    standbys = [str(i) for i in range(1, STANDBYS + 1)]
+    if not state.highly_available:
+        members = standbys = []
+    found = {
+        PerNode.REAL: real,
+        PerNode.FAKE: fake,
+        PerNode.MEMBER: members,
+        PerNode.STANDBY: standbys,
+    }
+    return found.get(kind, [])
+
+
+def replicas(component: Component, state: ClusterState) -> list[str | None]:
+    """The `node` argument of each of its processes (None: just one, unnumbered)."""
+    if component.per_node is PerNode.NO:
+        return [None]
+    found: list[str | None] = [*node_names(state, component.per_node)]
+    if not found and component.per_node in REPLICATED:
+        return [None]
+    return found
 
 
 def instances(settings: LauncherSettings, state: ClusterState) -> list[Instance]:
     """The processes `up` starts, in start order (enabled components only)."""
     result: list[Instance] = []
     for component in COMPONENTS:
-        if not component.enabled:
+        if not component.enabled or not component.wanted(state):
             continue
-        nodes: list[str | None] = (
-            [None] if component.per_node is PerNode.NO else [*node_names(state, component.per_node)]
-        )
-        health_url = component.health(state)
-        for node in nodes:
+        for node in replicas(component, state):
+            health_url = component.health(state)
+            if node is not None and component.member_health is not None:
+                health_url = component.member_health(state, node)
             result.append(
                 Instance(
                     name=component.name if node is None else f"{component.name}-{node}",
@@ -377,6 +512,7 @@ def instances(settings: LauncherSettings, state: ClusterState) -> list[Instance]
                     ready_timeout=component.ready_timeout(settings),
                     ca_file=_ca_file(settings, component.name, health_url),
                     client_cert=_client_cert(settings, component.name),
+                    together=component.start_together and node is not None,
                 )
             )
     return result
@@ -411,9 +547,7 @@ def ensure_credentials(settings: LauncherSettings, state: ClusterState) -> None:
     for component in COMPONENTS:
         if not component.enabled or component.identity is None:
             continue
-        nodes: list[str | None] = (
-            [None] if component.per_node is PerNode.NO else [*node_names(state, component.per_node)]
-        )
+        nodes = [None] if component.per_node in REPLICATED else replicas(component, state)
         for node in nodes:
             identities.ensure_component(settings, state.apiserver_url, component.identity, node)
             if component.identity == "kubelet" and node is not None:

@@ -5,7 +5,9 @@ Output goes to the console given; failures raise `LauncherError`.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
+import subprocess
 import time
 from dataclasses import dataclass
 
@@ -16,6 +18,7 @@ from minik8s.cli.launcher import (
     apirequests,
     audit,
     components,
+    controlplane,
     dashboard,
     docker,
     encryption,
@@ -31,12 +34,24 @@ from minik8s.cli.launcher.settings import LauncherSettings
 
 
 def _running_singletons(settings: LauncherSettings) -> set[str]:
-    """Names of the once-per-cluster components of ours that run now."""
-    return {
-        c.name
-        for c in components.COMPONENTS
-        if c.per_node is PerNode.NO and processes.find(settings, c.name) is not None
-    }
+    """Names of the once-per-cluster components of ours that run now (any member of them; the
+    load balancer holds the apiserver's endpoint port)."""
+    running = set()
+    for c in components.COMPONENTS:
+        if c.per_node not in (PerNode.NO, *components.REPLICATED):
+            continue
+        names = [c.name, *(f"{c.name}-{i}" for i in range(1, 4))]
+        if any(processes.find(settings, name) is not None for name in names):
+            running.add("apiserver" if c.name == "loadbalancer" else c.name)
+    return running
+
+
+def _has_data(settings: LauncherSettings) -> bool:
+    """True if etcd holds a cluster already (one member's data, or several members')."""
+    return any(
+        path.is_dir() and any(path.iterdir())
+        for path in (settings.etcd_data_dir, settings.etcd_member_data_dir(1))
+    )
 
 
 def up(settings: LauncherSettings, console: Console) -> state.ClusterState:
@@ -45,15 +60,19 @@ def up(settings: LauncherSettings, console: Console) -> state.ClusterState:
     for directory in (settings.home, settings.logs_dir, settings.run_dir):
         directory.mkdir(parents=True, exist_ok=True)
     remembered = state.load(settings.state_file)
-    cluster, notes = state.resolve(settings, remembered, _running_singletons(settings))
+    cluster, notes = state.resolve(
+        settings, remembered, _running_singletons(settings), _has_data(settings)
+    )
     for note in notes:
         console.print(f"[yellow]note:[/] {note}")
     pki.ensure(settings.pki_dir)
-    pki.ensure_etcd(settings.pki_dir)
+    pki.ensure_etcd(settings.pki_dir, peers=cluster.highly_available)
     encryption.ensure_config(settings.encryption_config_file)
     audit.ensure_policy(settings.audit_policy_file)
     dashboard.ensure_files(settings, cluster)
     state.save(settings.state_file, cluster)
+    if cluster.highly_available:
+        components.write_loadbalancer_config(settings, cluster)
     identities.ensure_admin(settings, cluster.apiserver_url)
     identities.ensure_kubelet_client(settings)
     components.ensure_credentials(settings, cluster)
@@ -61,11 +80,7 @@ def up(settings: LauncherSettings, console: Console) -> state.ClusterState:
     if cluster.nodes > 0:
         docker.ensure_engine(settings, console)
         docker.ensure_images(settings, console)
-    for instance in components.instances(settings, cluster):
-        _ensure(settings, instance, console)
-        if instance.name == "dns":
-            what = addons.ensure_dns(settings, cluster)
-            console.print(f"[green]✓[/] kube-dns Service ({what})", highlight=False)
+    _start_all(settings, cluster, console)
     _wait_nodes_ready(settings, cluster, console)
 
     _note_disabled(cluster, console)
@@ -75,6 +90,27 @@ def up(settings: LauncherSettings, console: Console) -> state.ClusterState:
     console.print("  kubectl get ns", highlight=False)
     console.print("  minik8s dashboard   # a one-time sign-in link to the web UI", highlight=False)
     return cluster
+
+
+def _start_all(settings: LauncherSettings, cluster: state.ClusterState, console: Console) -> None:
+    """Every planned process, in order, each waited for; members that must start together
+    (etcd's: /health answers once a quorum runs) are all started before the first wait."""
+    planned = components.instances(settings, cluster)
+    started: dict[str, subprocess.Popen[bytes]] = {}
+    for index, instance in enumerate(planned):
+        if instance.together and (index == 0 or not planned[index - 1].together):
+            for member in planned[index:]:
+                if not member.together:
+                    break
+                if processes.find(settings, member.name) is None:
+                    started[member.name] = processes.start(settings, member)
+        if instance.name in started:
+            _wait_started(settings, instance, started.pop(instance.name), console)
+        else:
+            _ensure(settings, instance, console)
+        if instance.name == "dns":
+            what = addons.ensure_dns(settings, cluster)
+            console.print(f"[green]✓[/] kube-dns Service ({what})", highlight=False)
 
 
 def _wait_nodes_ready(
@@ -121,7 +157,16 @@ def _ensure(settings: LauncherSettings, instance: Instance, console: Console) ->
                 processes.wait_ready(settings, instance, lambda: processes.pid_alive(pid))
         console.print(f"[green]✓[/] {instance.name} already running (pid {pid}, healthy)")
         return
-    popen = processes.start(settings, instance)
+    _wait_started(settings, instance, processes.start(settings, instance), console)
+
+
+def _wait_started(
+    settings: LauncherSettings,
+    instance: Instance,
+    popen: subprocess.Popen[bytes],
+    console: Console,
+) -> None:
+    """Wait for a process just started to be ready (stop it if it is not)."""
     try:
         with console.status(f"waiting for {instance.name} (pid {popen.pid}) to be ready…"):
             seconds = processes.wait_ready(settings, instance, lambda: popen.poll() is None)
@@ -183,6 +228,7 @@ def _purge(settings: LauncherSettings, console: Console) -> None:
     kubeconfigs = settings.home / "kubeconfigs"
     for path in (
         settings.etcd_data_dir,
+        *(settings.etcd_member_data_dir(i) for i in range(1, 4)),
         settings.pki_dir,
         settings.kubelet_root_dir,
         storage,
@@ -202,6 +248,7 @@ def _purge(settings: LauncherSettings, console: Console) -> None:
         settings.state_file,
         settings.encryption_config_file,
         settings.audit_policy_file,
+        settings.loadbalancer_config,
     ):
         if path.exists():
             path.unlink()
@@ -220,6 +267,9 @@ class Row:
     health: str
     """"ok", "failing", "-" (no health URL or not running) or why it is not started."""
     endpoint: str
+    role: str = ""
+    """With several control-plane members: `leader`/`follower` (etcd), the load balancer's
+    view of an apiserver (`lb: UP`), `leader`/`standby` (leader-elected components)."""
 
 
 def dashboard_state(settings: LauncherSettings) -> state.ClusterState:
@@ -260,8 +310,10 @@ def status(settings: LauncherSettings) -> tuple[list[Row], str]:
     for component in components.disabled():
         if component.name not in {r.name for r in rows}:
             rows.append(Row(component.name, None, False, f"not yet (issue {component.issue})", ""))
-    if not any(row.name == "apiserver" and row.running for row in rows):
+    if not any(row.name.startswith("apiserver") and row.running for row in rows):
         return rows, "- (the apiserver is not running: `minik8s up` starts it)"
+    found = controlplane.roles(settings, cluster)
+    rows = [dataclasses.replace(row, role=found.get(row.name, "")) for row in rows]
     return rows, _version(settings)
 
 

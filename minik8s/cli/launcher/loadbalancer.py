@@ -39,6 +39,8 @@ class Settings:
     """How long an idle connection (a quiet watch) stays open."""
     extra_binds: Sequence[tuple[str, int]] = ()
     """More listening addresses (e.g. a bridge that other "machines" reach)."""
+    check_timeout: str = ""
+    """How long one health check may take ("": `check_interval_ms`, HAProxy's default)."""
 
 
 def render(s: Settings) -> str:
@@ -67,7 +69,7 @@ defaults
     timeout client {s.tunnel_timeout}
     timeout server {s.tunnel_timeout}
     timeout tunnel {s.tunnel_timeout}
-
+{f"    timeout check {s.check_timeout}" + chr(10) if s.check_timeout else ""}
 frontend kube-apiserver
 {binds}
     default_backend {BACKEND}

@@ -95,6 +95,10 @@ def etcd(directory: Path) -> certificates.EtcdCertificates:
     return certificates.EtcdCertificates(directory / "etcd")
 
 
-def ensure_etcd(directory: Path) -> certificates.EtcdCertificates:
-    """Create etcd's CA, serving and apiserver client certificates unless they exist."""
-    return certificates.ensure_etcd_certificates(directory / "etcd")
+def ensure_etcd(directory: Path, peers: bool = False) -> certificates.EtcdCertificates:
+    """Create etcd's CA, serving and apiserver client certificates unless they exist (with
+    `peers`, the members' peer certificate too)."""
+    certs = certificates.ensure_etcd_certificates(directory / "etcd")
+    if peers:
+        certificates.ensure_etcd_peer_certificate(directory / "etcd")
+    return certs

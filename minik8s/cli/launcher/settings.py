@@ -33,6 +33,8 @@ class LauncherSettings:
     """Nodes with a real kubelet (node-1…); None: the remembered number, else 1."""
     fake_nodes: int | None = None
     """Hollow nodes with a fake runtime (fake-node-1…); None: the remembered number, else 0."""
+    control_plane: int | None = None
+    """Control-plane members, 1 or 3 (`--control-plane`); None: the remembered number, else 1."""
     dns_upstream: str | None = None
     """Upstream resolvers of the cluster DNS, comma-separated `IP[:PORT]` or a resolv.conf
     path ("": none, names outside the cluster fail); None: this host's /etc/resolv.conf."""
@@ -68,6 +70,20 @@ class LauncherSettings:
     @property
     def etcd_data_dir(self) -> Path:
         return self.home / "etcd"
+
+    def etcd_member_data_dir(self, member: int) -> Path:
+        """Data of etcd member `member` (1…) of a cluster of several control-plane members."""
+        return self.home / f"etcd-{member}"
+
+    @property
+    def loadbalancer_config(self) -> Path:
+        """HAProxy's configuration (`up` writes it) in front of several apiservers."""
+        return self.home / "haproxy.cfg"
+
+    @property
+    def loadbalancer_socket(self) -> Path:
+        """HAProxy's stats socket (mode 0600): `status` reads which apiservers are UP."""
+        return self.run_dir / "haproxy.sock"
 
     @property
     def pki_dir(self) -> Path:

@@ -12,8 +12,9 @@ import json
 import os
 import socket
 from collections.abc import Collection
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from minik8s.cli.launcher import network
 from minik8s.cli.launcher.errors import LauncherError
@@ -43,6 +44,50 @@ class ClusterState:
     """Nodes with a real kubelet."""
     fake_nodes: int = 0
     """Hollow nodes."""
+    control_plane: int = 1
+    """Control-plane members: 1, or 3 (three etcd members, three apiservers behind HAProxy,
+    two leader-elected schedulers, controller-managers and cloud controllers)."""
+    apiserver_ports: tuple[int, ...] = ()
+    """With several members: each apiserver's own port (`apiserver_port` is then the load
+    balancer's: the cluster's endpoint)."""
+    etcd_member_ports: tuple[int, ...] = ()
+    """With several members: client and peer port of etcd members 2… in turn (member 1 has
+    `etcd_port` and `etcd_peer_port`)."""
+
+    @property
+    def highly_available(self) -> bool:
+        """Several control-plane members, HAProxy in front of their apiservers."""
+        return self.control_plane > 1
+
+    @property
+    def etcd_members(self) -> list[tuple[str, int, int]]:
+        """(name, client port, peer port) of every etcd member (`minik8s` alone)."""
+        if not self.highly_available:
+            return [("minik8s", self.etcd_port, self.etcd_peer_port)]
+        extra = self.etcd_member_ports
+        return [("etcd-1", self.etcd_port, self.etcd_peer_port)] + [
+            (f"etcd-{i + 2}", extra[2 * i], extra[2 * i + 1]) for i in range(len(extra) // 2)
+        ]
+
+    def etcd_client_url(self, member: int) -> str:
+        """Member `member`'s (1…) client URL."""
+        return f"https://{LOOPBACK}:{self.etcd_members[member - 1][1]}"
+
+    def etcd_member_peer_url(self, member: int) -> str:
+        """Member `member`'s (1…) peer URL: TLS between members of an HA cluster."""
+        scheme = "https" if self.highly_available else "http"
+        return f"{scheme}://{LOOPBACK}:{self.etcd_members[member - 1][2]}"
+
+    def etcd_servers(self, first: int = 1) -> str:
+        """`--etcd-servers` of an apiserver: every member, member `first` first."""
+        urls = [self.etcd_client_url(i) for i in range(1, len(self.etcd_members) + 1)]
+        return ",".join(urls[first - 1 :] + urls[: first - 1])
+
+    def apiserver_member_port(self, member: str | None) -> int:
+        """The port apiserver `member` ("1"…) listens on (the endpoint's alone)."""
+        if member is None or not self.apiserver_ports:
+            return self.apiserver_port
+        return self.apiserver_ports[int(member) - 1]
 
     @property
     def etcd_url(self) -> str:
@@ -75,12 +120,26 @@ def load(path: Path) -> ClusterState | None:
         return None
     except (OSError, ValueError) as e:
         raise LauncherError(f"cannot read {path}: {e} (fix or remove it)") from e
-    known = {f.name for f in fields(ClusterState)}
+    defaults = asdict(ClusterState())
     if not isinstance(raw, dict) or not all(
-        isinstance(v, int) for k, v in raw.items() if k in known
+        _valid(defaults[k], v) for k, v in raw.items() if k in defaults
     ):
         raise LauncherError(f"{path} is not a minik8s cluster state (fix or remove it)")
-    return ClusterState(**{k: v for k, v in raw.items() if k in known})
+    values: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k in defaults
+    }
+    return ClusterState(**values)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _valid(default: object, value: object) -> bool:
+    """A remembered value has its field's type (ports: lists of ints in JSON)."""
+    if isinstance(default, tuple):
+        return isinstance(value, list) and all(_is_int(v) for v in value)
+    return _is_int(value)
 
 
 def save(path: Path, state: ClusterState) -> None:
@@ -110,6 +169,13 @@ def port_free(port: int, host: str = LOOPBACK, udp: bool = False) -> bool:
     return True
 
 
+def _free_ports(count: int, avoid: Collection[int]) -> tuple[int, ...]:
+    found: list[int] = []
+    while len(found) < count:
+        found.append(free_port(avoid=[*avoid, *found]))
+    return tuple(found)
+
+
 def free_port(avoid: Collection[int] = (), host: str = LOOPBACK, udp: bool = False) -> int:
     """A port the kernel says is free on host (loopback), other than those in `avoid`."""
     for _ in range(100):
@@ -136,12 +202,15 @@ def resolve(
     settings: LauncherSettings,
     remembered: ClusterState | None,
     running: Collection[str],
+    has_data: bool = False,
 ) -> tuple[ClusterState, list[str]]:
     """Choose ports and node counts for `up`; return them and notes worth telling the user.
 
     A component that already runs (`running` holds its name) keeps its port. A port asked
     for explicitly must be free; a default or remembered one that is taken by another
-    process is replaced by a free one.
+    process is replaced by a free one. The members' own ports (`--control-plane 3`) are
+    picked free once and remembered; the number of members changes only on a new cluster
+    (`has_data`: etcd holds one already).
     """
     base = remembered or ClusterState()
     notes: list[str] = []
@@ -170,11 +239,32 @@ def resolve(
             chosen[name] = port
         else:
             chosen[name] = current
+    control_plane = base.control_plane if settings.control_plane is None else settings.control_plane
+    if control_plane not in (1, 3):
+        raise LauncherError("--control-plane must be 1 or 3")
+    if control_plane != base.control_plane and (running or has_data):
+        raise LauncherError(
+            f"this cluster has {base.control_plane} control-plane member(s): "
+            "`minik8s down --purge` first to change it"
+        )
+    apiserver_ports, etcd_member_ports = base.apiserver_ports, base.etcd_member_ports
+    if control_plane > 1:
+        taken = [*chosen.values()]
+        if len(apiserver_ports) != control_plane:
+            apiserver_ports = _free_ports(control_plane, taken)
+        taken += apiserver_ports
+        if len(etcd_member_ports) != 2 * (control_plane - 1):
+            etcd_member_ports = _free_ports(2 * (control_plane - 1), taken)
+    else:
+        apiserver_ports, etcd_member_ports = (), ()
     state = replace(
         base,
         **chosen,
         nodes=base.nodes if settings.nodes is None else settings.nodes,
         fake_nodes=base.fake_nodes if settings.fake_nodes is None else settings.fake_nodes,
+        control_plane=control_plane,
+        apiserver_ports=apiserver_ports,
+        etcd_member_ports=etcd_member_ports,
     )
     if state.nodes < 0 or state.fake_nodes < 0:
         raise LauncherError("--nodes and --fake-nodes must be 0 or more")
