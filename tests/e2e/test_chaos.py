@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.launcher import Launcher, alive, make_launcher
+from tests.support.launcher import Launcher, alive, launched
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -29,12 +29,8 @@ KILL_ORDER = ("apiserver", "controller-manager", "scheduler", "kubelet-node-1", 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launcher]:
-    launcher = make_launcher(tmp_path_factory.mktemp("chaos-home"))
-    try:
-        launcher.up("--nodes", "1")
+    with launched(tmp_path_factory.mktemp("chaos-home"), "--nodes", "1") as launcher:
         yield launcher
-    finally:
-        launcher.teardown()
 
 
 def kubectl_json(launcher: Launcher, *args: str) -> Any:

@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.browser import artefact_dir, chromium
 from tests.support.dashboard import require_frontend
-from tests.support.launcher import Launcher, make_launcher
+from tests.support.launcher import Launcher, launched
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -26,12 +26,8 @@ POD = "dash-logger"
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launcher]:
     require_frontend()
-    launcher = make_launcher(tmp_path_factory.mktemp("dashboard-home"))
-    try:
-        launcher.up("--nodes", "1")
+    with launched(tmp_path_factory.mktemp("dashboard-home"), "--nodes", "1") as launcher:
         yield launcher
-    finally:
-        launcher.teardown()
 
 
 @pytest.fixture(scope="module")

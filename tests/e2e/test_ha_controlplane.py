@@ -23,7 +23,7 @@ import yaml
 from minik8s.cli.launcher import controlplane, loadbalancer
 from minik8s.cli.launcher.settings import LauncherSettings
 from minik8s.cli.launcher.state import ClusterState, load
-from tests.support.launcher import Launcher, alive, make_launcher
+from tests.support.launcher import Launcher, alive, launched
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -31,12 +31,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def ha(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launcher]:
-    launcher = make_launcher(tmp_path_factory.mktemp("minik8s-ha-home"))
-    try:
-        launcher.up("--control-plane", "3")
+    with launched(tmp_path_factory.mktemp("minik8s-ha-home"), "--control-plane", "3") as launcher:
         yield launcher
-    finally:
-        launcher.teardown()
 
 
 def _cluster(launcher: Launcher) -> tuple[LauncherSettings, ClusterState]:

@@ -17,7 +17,7 @@ import docker
 import httpx
 import pytest
 
-from tests.support.launcher import Launcher, make_launcher
+from tests.support.launcher import Launcher, launched
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -36,12 +36,8 @@ def proxy_leftovers() -> list[str]:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launcher]:
     clean_before = not proxy_leftovers()  # another cluster's kube-proxy may own them
-    launcher = make_launcher(tmp_path_factory.mktemp("seed-home"))
-    try:
-        launcher.up("--nodes", "2")
+    with launched(tmp_path_factory.mktemp("seed-home"), "--nodes", "2") as launcher:
         yield launcher
-    finally:
-        launcher.teardown()
     if clean_before:
         assert proxy_leftovers() == [], "minik8s down must remove kube-proxy's chains and route"
 

@@ -7,6 +7,8 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,3 +139,15 @@ def make_launcher(home: Path) -> Launcher:
     }
     env.pop("KUBECONFIG", None)
     return Launcher(home, env)
+
+
+@contextmanager
+def launched(home: Path, *up_args: str) -> Iterator[Launcher]:
+    """A `minik8s up <up_args>` cluster of its own (its own home and ports), torn down after:
+    the body of a module-scoped cluster fixture."""
+    launcher = make_launcher(home)
+    try:
+        launcher.up(*up_args)
+        yield launcher
+    finally:
+        launcher.teardown()
