@@ -235,7 +235,7 @@ class Registry:
                 raise errors.already_exists(resource.plural, name, resource.group) from e
             except store_errors.ClaimsTaken as e:
                 logger.debug("services %s: addresses taken meanwhile: %s", key, e.keys)
-                taken.add_keys(e.keys)
+                await self._learn_claims(taken, e.keys)
                 continue
             obj["metadata"]["resourceVersion"] = str(revision)
             return obj
@@ -384,8 +384,16 @@ class Registry:
                 return await attempt(taken)
             except store_errors.ClaimsTaken as e:
                 logger.debug("services %s: addresses taken meanwhile: %s", name, e.keys)
-                taken.add_keys(e.keys)
+                await self._learn_claims(taken, e.keys)
         raise self._conflict(resource, name, "too many concurrent address allocations")
+
+    async def _learn_claims(self, taken: serviceallocation.Taken, clashed: Iterable[str]) -> None:
+        """After a lost allocation round: every address etcd holds now, not only the ones
+        that clashed. In a burst through several apiservers the cache lags behind the others'
+        writes, and a nearly full range would otherwise lose round after round."""
+        taken.add_keys(clashed)
+        held, _ = await self.store.list(serviceallocation.PREFIX)
+        taken.add_keys(item.key for item in held)
 
     def _apply_update(
         self,
