@@ -63,7 +63,7 @@ AUDIT_WEBHOOK = "http://dashboard:9090" + dashboard.WEBHOOK_PATH
 ETCD_MEMBERS = ("etcd-1", "etcd-2", "etcd-3")
 APISERVERS = ("apiserver-1", "apiserver-2", "apiserver-3")
 """The HA layout's apiservers, behind the load balancer that takes the name `apiserver`."""
-LOADBALANCER_DIR = "/usr/local/etc/haproxy"
+LOADBALANCER_DIR = "/etc/minik8s"
 """Where the load balancer's container mounts `loadbalancer-creds`."""
 
 COMPONENTS: dict[str, Identity] = {
