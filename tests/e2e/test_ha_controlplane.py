@@ -201,6 +201,16 @@ def _available(api: httpx.Client) -> int:
     return int(web.get("status", {}).get("availableReplicas") or 0)
 
 
+def _progress(api: httpx.Client) -> str:
+    """`updated/ready of replicas` of the Deployment, for the log."""
+    try:
+        status = api.get(f"/apis/apps/v1/namespaces/{NS}/deployments/web").json()["status"]
+    except (httpx.HTTPError, KeyError, ValueError) as e:
+        return f"unknown ({e!r})"
+    updated, ready = status.get("updatedReplicas", 0), status.get("readyReplicas", 0)
+    return f"{updated} updated/{ready} ready of {REPLICAS}"
+
+
 def _etcd_leader_among(
     settings: LauncherSettings, cluster: ClusterState, members: list[int]
 ) -> str | None:
@@ -287,10 +297,12 @@ def test_losing_any_one_member_keeps_the_cluster_working(ha: Launcher) -> None:
         lambda: _leader(ha, "controller-manager"),
     ]
     kills: list[tuple[str, float]] = []
+    progress: list[str] = []
     try:
         wait_for(lambda: kubectl.successes_after(0) >= 3, "kubectl's first writes", 30)
         for pick in victims:
             victim = pick()
+            progress.append(_progress(api))
             moment = time.monotonic()
             _kill(ha, victim)
             kills.append((victim, moment))
@@ -333,6 +345,9 @@ def test_losing_any_one_member_keeps_the_cluster_working(ha: Launcher) -> None:
         f"({len(set(stored) - set(writer.acknowledged))} of those stored), none lost or doubled; "
         f"kubectl: {len(kubectl.results)} creates, {len(kubectl.retries)} retried"
     )
+    for (victim, moment), state in zip(kills, progress, strict=True):
+        back = min(at for at in writer.acknowledged_at if at > moment) - moment
+        print(f"  {victim:<22} killed with the rollout at {state}: next write in {back:.2f} s")
     _pod_runs(ha, "after-the-kills")
     api.close()
 
