@@ -73,7 +73,15 @@ def test_up_runs_three_members_behind_the_load_balancer(ha: Launcher) -> None:
         "controller-manager-2", "cloud-controller-manager-1", "cloud-controller-manager-2",
     }  # fmt: skip
     dead = sorted(name for name in expected if name not in pids or not alive(pids[name]))
-    assert not dead, f"not running after `minik8s up`: {dead}"
+    # a leader starved of CPU past its renew deadline (3 s) exits, as Kubernetes' do; `up`
+    # starts it again (seen at load averages above 20 on the shared 2-core machine)
+    lost = [name for name in dead if "LeadershipLost" in _log_tail(ha, name)]
+    assert dead == lost, f"not running after `minik8s up`: {sorted(set(dead) - set(lost))}"
+    if lost:
+        print(f"\n{lost} lost their Lease and exited; minik8s up starts them again")
+        ha.up()
+        pids = ha.pids()
+        assert all(alive(pids[name]) for name in lost), lost
     server = yaml.safe_load(ha.kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
     assert server == f"https://127.0.0.1:{ha.env['MINIK8S_APISERVER_PORT']}"
     assert "haproxy" in Path(f"/proc/{pids['loadbalancer']}/cmdline").read_text()
@@ -92,6 +100,11 @@ def test_up_runs_three_members_behind_the_load_balancer(ha: Launcher) -> None:
     for component in ("scheduler", "controller-manager", "cloud-controller-manager"):
         pair = sorted(roles[f"{component}-{i}"] for i in (1, 2))
         assert pair == ["leader", "standby"], (component, roles)
+
+
+def _log_tail(launcher: Launcher, name: str) -> str:
+    log = LauncherSettings(home=launcher.home).log_file(name)
+    return log.read_text(errors="replace")[-20_000:] if log.exists() else ""
 
 
 def _all_roles(launcher: Launcher) -> dict[str, str]:
@@ -255,7 +268,7 @@ def _whole(launcher: Launcher, settings: LauncherSettings, cluster: ClusterState
     )
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(420)  # ~2 min at load 10; 4.7 min at load 30
 def test_losing_any_one_member_keeps_the_cluster_working(ha: Launcher) -> None:
     """During a 30-replica rollout, with a writer recording every acknowledged write and kubectl
     writing all along, SIGKILL one at a time: the apiserver serving the most connections, an etcd
