@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -134,23 +134,20 @@ def make_all_ready(api: Api, ns: str, selector: str | None = None) -> int:
     return count
 
 
-class FakeKubelet:
-    """A thread that marks every new pod of a namespace Running and Ready (unless its labels
-    include `ready=never`), and checks an invariant after every watch event."""
+class PodWatcher:
+    """A thread (while the `with` block lasts) that hands every watch event on the pods of a
+    namespace to `_handle`; what it raises is kept in `.errors` for the test to surface."""
 
-    def __init__(self, api: Api, ns: str) -> None:
+    def __init__(self, api: Api, ns: str, thread_name: str) -> None:
         import threading
 
         self.api = api
         self.ns = ns
-        self.pods: dict[str, dict[str, Any]] = {}
-        self.history: list[dict[str, dict[str, Any]]] = []
-        """The namespace's pods after each event (name -> pod)."""
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"fake kubelet {ns}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"{thread_name} {ns}", daemon=True)
         self.errors: list[BaseException] = []
 
-    def __enter__(self) -> FakeKubelet:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -169,6 +166,20 @@ class FakeKubelet:
                             return
         except BaseException as e:  # surfaced by the test through .errors
             self.errors.append(e)
+
+    def _handle(self, event: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+class FakeKubelet(PodWatcher):
+    """A thread that marks every new pod of a namespace Running and Ready (unless its labels
+    include `ready=never`), and checks an invariant after every watch event."""
+
+    def __init__(self, api: Api, ns: str) -> None:
+        super().__init__(api, ns, "fake kubelet")
+        self.pods: dict[str, dict[str, Any]] = {}
+        self.history: list[dict[str, dict[str, Any]]] = []
+        """The namespace's pods after each event (name -> pod)."""
 
     def _handle(self, event: dict[str, Any]) -> None:
         pod = event["object"]
