@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -201,14 +201,21 @@ class FakeKubelet(PodWatcher):
 
 
 def run_controller_manager(
-    apiserver: Any, tmp_path_factory: Any, controllers: str, name: str = "cm"
+    apiserver: Any,
+    tmp_path_factory: Any,
+    controllers: str = "*",
+    name: str = "cm",
+    args: Sequence[str] = (),
 ) -> Iterator[ControllerManager]:
     """The body of a module fixture: one controller-manager running `controllers` (the
-    `--controllers` value) with FAST_FLAGS, checked to exit cleanly on SIGTERM."""
+    `--controllers` value) with FAST_FLAGS and `args`, checked to be alive at the end and to
+    exit cleanly on SIGTERM."""
     work = tmp_path_factory.mktemp(name)
     kubeconfig = apiserver.write_kubeconfig(work / "kubeconfig")
     cm = ControllerManager(
-        kubeconfig, work / "controller-manager.log", [*FAST_FLAGS, f"--controllers={controllers}"]
+        kubeconfig,
+        work / "controller-manager.log",
+        [*FAST_FLAGS, f"--controllers={controllers}", *args],
     )
     cm.start()
     yield cm
