@@ -190,6 +190,15 @@ async def watch(http: aiohttp.ClientSession, query: str, seen: list[int]) -> Non
             seen[0] += 1
 
 
+def start_profiler(pid: int, output: str) -> subprocess.Popen[bytes]:
+    py_spy = str(Path(sys.executable).parent / "py-spy")
+    return subprocess.Popen(
+        [py_spy, "record", "-r", "200", "-f", "raw", "-p", str(pid), "-o", output, "--nonblocking"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 async def run(args: argparse.Namespace, server: Apiserver) -> None:
     assert server.process is not None and server.process.popen is not None
     pid = server.process.popen.pid
@@ -204,19 +213,14 @@ async def run(args: argparse.Namespace, server: Apiserver) -> None:
         queries = [f"fieldSelector=spec.nodeName%3Dhollow-{i}" for i in range(args.watchers)]
         watchers = [asyncio.create_task(watch(http, q, seen)) for q in [*queries, "", ""]]
         await asyncio.sleep(1)
-        profiler = None
-        if args.profile:
-            profiler = subprocess.Popen(
-                [str(Path(sys.executable).parent / "py-spy"), "record", "-r", "200", "-f", "raw",
-                 "-p", str(pid), "-o", args.profile, "--nonblocking"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
+        profiler = start_profiler(pid, args.profile) if args.profile else None
+        if profiler is not None:
             await asyncio.sleep(1)
         for round_ in range(args.rounds):
             names = [f"r{round_}-{i}" for i in range(args.pods)]
             queue = list(reversed(names))
 
-            async def worker() -> None:
+            async def worker(queue: list[str] = queue) -> None:
                 while queue:
                     i = len(queue)
                     await pod_life(http, queue.pop(), f"hollow-{i % max(1, args.watchers)}")
