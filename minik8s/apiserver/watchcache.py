@@ -35,7 +35,7 @@ from minik8s.store.etcd import EtcdStore, StoreEvent
 logger = logging.getLogger(__name__)
 
 EVENT_FRESH_SECONDS = 75.0
-"""Events younger than this stay in the ring (up to its capacity): Kubernetes' eventFreshDuration."""
+"""Events younger than this stay in the ring (up to its capacity): eventFreshDuration."""
 LOWER_BOUND = 100
 """The newest events kept however old they are: Kubernetes' defaultLowerBoundCapacity."""
 ENCODED_WINDOW = 256

@@ -26,7 +26,7 @@ def pod(rv: int, phase: str = "Pending", node: str = "") -> dict:
                 {"manager": "kcm", "fieldsV1": {"f:spec": {}}},
                 {"manager": "kubelet", "fieldsV1": {"f:status": {"f:phase": {}}}},
             ],
-        },  # fmt: skip
+        },
         "spec": {"nodeName": node, "containers": [{"name": "app", "image": "hollow:1"}]},
         "status": {"phase": phase},
     }
