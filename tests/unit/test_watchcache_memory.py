@@ -4,15 +4,17 @@ sizes its own (a fresh window, a lower bound, a capacity)."""
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import pytest
 
 from minik8s.api import errors
 from minik8s.api.resources import PODS
 from minik8s.apiserver import watchcache
+from minik8s.apiserver.registry import Registry, RegistrySettings
 from minik8s.apiserver.sharing import share_unchanged
 from minik8s.apiserver.watchcache import ResourceCache
-from minik8s.store.etcd import StoreEvent
+from minik8s.store.etcd import StoredObject, StoreEvent
 
 
 def pod(rv: int, phase: str = "Pending", node: str = "") -> dict:
@@ -101,3 +103,29 @@ def test_only_the_newest_events_keep_their_encoded_lines(monkeypatch: pytest.Mon
         cache.apply(put(rv))
         cache.events[-1].encoded["MODIFIED"] = b"line"
     assert [bool(e.encoded) for e in cache.events] == [False, False, True, True]
+
+
+class LaggingStore:
+    """etcd at revision 100, while the cache (never fed) stays at 0."""
+
+    cluster_id = None
+
+    async def current_revision(self) -> int:
+        return 100
+
+    async def list(self, prefix: str) -> tuple[list[StoredObject], int]:
+        assert prefix == "/registry/pods/ns/"
+        items = [pod(90, "Running"), {**pod(91), "metadata": {"name": "q", "namespace": "ns"}}]
+        return [StoredObject(f"{prefix}{o['metadata']['name']}", o, 90) for o in items], 100
+
+
+async def test_a_consistent_list_falls_back_to_etcd_when_the_cache_lags() -> None:
+    store: Any = LaggingStore()
+    cache = watchcache.WatchCache(store, resync_wait=0.01)
+    cache.ready.set()
+    registry = Registry(store, cache, RegistrySettings())
+    running = await registry.list(PODS, "ns", lambda o: o["status"]["phase"] == "Running", None)
+    assert running == ([pod(90, "Running")], 100)  # etcd's objects and revision, filtered
+    assert await registry.list(PODS, "ns", None, "0") == ([], 0)  # "0": whatever the cache has
+    with pytest.raises(errors.Timeout):  # an exact revision still waits for the cache, as in k8s
+        await registry.list(PODS, "ns", None, "100")
