@@ -6,6 +6,7 @@ the whole object passed defaulting and validation.
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -185,7 +186,7 @@ class Registry:
         resource: ResourceType,
         namespace: str | None,
         matches: Callable[[Object], bool] | None,
-    ) -> tuple[list[Object], int]:
+    ) -> tuple[builtins.list[Object], int]:
         prefix = (
             resource.storage_namespace_prefix(namespace)
             if resource.namespaced and namespace is not None
