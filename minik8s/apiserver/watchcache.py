@@ -22,12 +22,13 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 
 from minik8s.api import errors as api_errors
 from minik8s.api.meta import Object
 from minik8s.api.resources import RESOURCES, ResourceType, is_storage_version
+from minik8s.apiserver.encodedmap import EncodedObjects
 from minik8s.apiserver.sharing import share_unchanged
 from minik8s.store import errors as store_errors
 from minik8s.store.etcd import EtcdStore, StoreEvent
@@ -40,6 +41,8 @@ LOWER_BOUND = 100
 """The newest events kept however old they are: Kubernetes' defaultLowerBoundCapacity."""
 ENCODED_WINDOW = 256
 """Events that keep their encoded watch lines once newer events followed them."""
+ENCODED_RESOURCES = frozenset({"events"})
+"""Resources whose current objects the cache keeps as JSON bytes (`encodedmap`)."""
 TRIM_PERIOD = 1.0
 """How often every ring (not only the one an event lands in) drops its stale events."""
 
@@ -102,10 +105,15 @@ class ResourceCache:
     """The objects of one resource type and a ring of its recent events."""
 
     def __init__(
-        self, resource: ResourceType, capacity: int, fresh_seconds: float = EVENT_FRESH_SECONDS
+        self,
+        resource: ResourceType,
+        capacity: int,
+        fresh_seconds: float = EVENT_FRESH_SECONDS,
+        encoded: bool = False,
     ) -> None:
         self.resource = resource
-        self.objects: dict[str, Object] = {}
+        self.encoded = encoded
+        self.objects: MutableMapping[str, Object] = EncodedObjects() if encoded else {}
         self.capacity = capacity
         self.lower_bound = min(LOWER_BOUND, capacity)
         self.fresh_seconds = fresh_seconds
@@ -115,7 +123,7 @@ class ResourceCache:
         self.watchers: set[Watcher] = set()
 
     def reset(self, objects: dict[str, Object], revision: int) -> None:
-        self.objects = objects
+        self.objects = EncodedObjects(objects) if self.encoded else objects
         self.events.clear()
         self.oldest_revision = revision
         for watcher in list(self.watchers):
@@ -204,7 +212,9 @@ class WatchCache:
         self.watcher_capacity = watcher_capacity
         self.resync_wait = resync_wait
         self.caches = {
-            r.plural: ResourceCache(r, capacity) for r in RESOURCES if is_storage_version(r)
+            r.plural: ResourceCache(r, capacity, encoded=r.plural in ENCODED_RESOURCES)
+            for r in RESOURCES
+            if is_storage_version(r)
         }
         self.revision = 0
         self._revision_changed = asyncio.Condition()

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from minik8s.api import errors
-from minik8s.api.resources import PODS
+from minik8s.api.resources import EVENTS, PODS
 from minik8s.apiserver import watchcache
+from minik8s.apiserver.encodedmap import EncodedObjects
 from minik8s.apiserver.registry import Registry, RegistrySettings
 from minik8s.apiserver.sharing import share_unchanged
 from minik8s.apiserver.watchcache import ResourceCache
@@ -129,3 +130,25 @@ async def test_a_consistent_list_falls_back_to_etcd_when_the_cache_lags() -> Non
     assert await registry.list(PODS, "ns", None, "0") == ([], 0)  # "0": whatever the cache has
     with pytest.raises(errors.Timeout):  # an exact revision still waits for the cache, as in k8s
         await registry.list(PODS, "ns", None, "100")
+
+
+def test_events_are_cached_as_bytes_and_read_back_whole() -> None:
+    cache = watchcache.WatchCache(LaggingStore()).cache(EVENTS)  # type: ignore[arg-type]
+    assert isinstance(cache.objects, EncodedObjects)
+    event = {"metadata": {"name": "e", "namespace": "ns", "resourceVersion": "3"}, "count": 1}
+    cache.apply(StoreEvent("PUT", "/registry/events/ns/e", event, 3))
+    bumped = {**event, "metadata": {**event["metadata"], "resourceVersion": "4"}, "count": 2}
+    cache.apply(StoreEvent("PUT", "/registry/events/ns/e", bumped, 4))
+    assert cache.objects["/registry/events/ns/e"] == bumped
+    assert cache.objects.get("/registry/events/ns/e") is not cache.objects.get(
+        "/registry/events/ns/e"
+    )  # a fresh copy each time
+    assert cache.snapshot("ns") == [bumped] and cache.snapshot("other") == []
+    assert [(e.type, e.object["count"]) for e in cache.events] == [("ADDED", 1), ("MODIFIED", 2)]
+    assert cache.events[-1].previous == event
+    cache.apply(StoreEvent("DELETE", "/registry/events/ns/e", None, 5))
+    assert len(cache.objects) == 0 and cache.events[-1].type == "DELETED"
+    cache.reset({"/registry/events/ns/f": event}, 6)
+    assert isinstance(cache.objects, EncodedObjects) and list(cache.objects) == [
+        "/registry/events/ns/f"
+    ]
