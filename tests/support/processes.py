@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import shutil
 import signal
@@ -18,6 +17,7 @@ import httpx
 import yaml
 
 from minik8s import pki
+from minik8s.client.kubeconfig import kubeconfig_document
 from tests.support.waiting import wait_for
 
 
@@ -235,26 +235,12 @@ class Apiserver:
             self.process.stop(sig)
 
     def write_kubeconfig(self, path: Path) -> Path:
-        user: dict[str, str] = {"token": self.token} if self.token else {}
-        cluster: dict[str, str] = {"server": self.url}
-        if self.ca_file:
-            cluster["certificate-authority-data"] = base64.b64encode(
-                self.ca_file.read_bytes()
-            ).decode()
-        path.write_text(
-            yaml.safe_dump(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Config",
-                    "clusters": [{"name": "minik8s", "cluster": cluster}],
-                    "users": [{"name": "admin", "user": user}],
-                    "contexts": [
-                        {"name": "minik8s", "context": {"cluster": "minik8s", "user": "admin"}}
-                    ],
-                    "current-context": "minik8s",
-                }
-            )
+        credentials = {"token": self.token} if self.token else {}
+        ca_pem = self.ca_file.read_bytes() if self.ca_file else None
+        document = kubeconfig_document(
+            self.url, ca_pem, "admin", credentials, cluster_name="minik8s", context_name="minik8s"
         )
+        path.write_text(yaml.safe_dump(document))
         return path
 
 
