@@ -490,9 +490,12 @@ class Registry:
         served = converter.served if converter is not None else resource
 
         def mutate(old: Object, taken: serviceallocation.Taken) -> Object:
-            view = converter.from_storage(old) if converter is not None else clone(old)
+            # a patch leaves its target alone (`old` stays the update's old object); an apply
+            # merges into its own copy
+            view = converter.from_storage(old) if converter is not None else old
             if config is not None:
-                patched = managedfields.apply(served, view, config, manager, force, subresource)
+                live = view if converter is not None else clone(old)
+                patched = managedfields.apply(served, live, config, manager, force, subresource)
             else:
                 patched = patch.apply_decoded(view, body, served.kind)
             patched = strategy.check_type(served, patched)
