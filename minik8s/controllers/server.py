@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from minik8s.client import tasks
 from minik8s.client.api import ApiClient
-from minik8s.client.informer import InformerFactory
+from minik8s.client.informer import InformerFactory, strip_managed_fields
 from minik8s.client.leaderelection import default_identity
 from minik8s.componentbase import leading, options, runner
 from minik8s.componentbase.events import EventRecorder, SpamFilter
@@ -129,7 +129,10 @@ class ControllerManager:
     async def run_controllers(self) -> None:
         """Start informers and every enabled controller; run until cancelled."""
         s = self.settings
-        informers = InformerFactory(self.client, resync_period=s.resync_period or None)
+        # managedFields trimmed for memory, as kube-controller-manager's shared informers do
+        informers = InformerFactory(
+            self.client, resync_period=s.resync_period or None, transform=strip_managed_fields
+        )
         recorder = EventRecorder(self.client, COMPONENT, spam_filter=SpamFilter())
         ctx = Context(self.client, informers, recorder, s)
         factories = controller_factories()

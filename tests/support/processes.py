@@ -132,6 +132,7 @@ class Etcd:
                 self.initial_cluster or f"{self.name}={self.peer_url}",
                 "--log-level",
                 "warn",
+                "--snapshot-count=10000",  # etcd 3.6's default, as the launcher runs it
             ],
             self.data_dir / "etcd.log",
             env={
