@@ -170,6 +170,8 @@ class Apiserver:
     extra_args: list[str] = field(default_factory=list)
     token: str | None = None
     process: Process | None = None
+    bind_address: str = "127.0.0.1"
+    """Where it listens (an address of a bridge the test made, for clients in a namespace)."""
     extra_tokens: dict[str, str] = field(default_factory=dict)
     """More token-file users: token -> user name (no groups)."""
 
@@ -183,7 +185,7 @@ class Apiserver:
     @property
     def url(self) -> str:
         scheme = "https" if self.uses_tls else "http"
-        return f"{scheme}://127.0.0.1:{self.port}"
+        return f"{scheme}://{self.bind_address}:{self.port}"
 
     @property
     def ca_file(self) -> Path | None:
@@ -201,7 +203,7 @@ class Apiserver:
             "--etcd-servers",
             self.etcd_url,
             "--bind-address",
-            "127.0.0.1",
+            self.bind_address,
             "--port",
             str(self.port),
             *self.extra_args,

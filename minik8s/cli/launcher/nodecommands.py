@@ -169,6 +169,13 @@ def join(
     start: Annotated[
         bool, typer.Option(help="Start the kubelet and kube-proxy (else only write the files)")
     ] = True,
+    kubelet_arg: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="One more kubelet flag, e.g. --kubelet-arg=--node-status-update-frequency=2s "
+            "(repeatable; k3s agent's --kubelet-arg)"
+        ),
+    ] = None,
 ) -> None:
     """Join this machine to a cluster as a node: discovery with the token and CA hash, TLS
     bootstrap of the kubelet, kube-proxy's certificate; then run them."""
@@ -188,6 +195,7 @@ def join(
             kubelet_port=kubelet_port,
             start=start,
             proxy=proxy,
+            extra_kubelet_args=tuple(kubelet_arg or ()),
         )
         options.home.mkdir(parents=True, exist_ok=True)
         try:
