@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import secrets
 import shutil
 import sys
@@ -32,6 +31,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.api import post, session
+from minik8s.client.kubeconfig import kubeconfig_document
 from minik8s.dashboard import grants
 from tests.support.browser import chromium
 from tests.support.dashboard import DashboardProcess
@@ -165,20 +165,8 @@ def main() -> None:
         "rules:\n- level: Metadata\n"
     )
     hook = work / "hook.conf"
-    hook.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [
-                    {"name": "d", "cluster": {"server": f"http://127.0.0.1:{port}/audit/webhook"}}
-                ],
-                "users": [{"name": "a", "user": {"token": hook_token}}],
-                "contexts": [{"name": "d", "context": {"cluster": "d", "user": "a"}}],
-                "current-context": "d",
-            }
-        )
-    )
+    hook_url = f"http://127.0.0.1:{port}/audit/webhook"
+    hook.write_text(yaml.safe_dump(kubeconfig_document(hook_url, None, "a", {"token": hook_token})))
     etcd.start()
     server = Apiserver(
         etcd.url,
@@ -198,26 +186,7 @@ def main() -> None:
         assert server.ca_file is not None
         own = work / "dashboard.conf"
         own.write_text(
-            yaml.safe_dump(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Config",
-                    "clusters": [
-                        {
-                            "name": "c",
-                            "cluster": {
-                                "server": server.url,
-                                "certificate-authority-data": base64.b64encode(
-                                    server.ca_file.read_bytes()
-                                ).decode(),
-                            },
-                        }
-                    ],
-                    "users": [{"name": "none", "user": {}}],
-                    "contexts": [{"name": "c", "context": {"cluster": "c", "user": "none"}}],
-                    "current-context": "c",
-                }
-            )
+            yaml.safe_dump(kubeconfig_document(server.url, server.ca_file.read_bytes(), "none", {}))
         )
         dashboard = DashboardProcess(own, work / "dashboard", audit_token=hook_token, port=port)
         dashboard.start()

@@ -48,6 +48,7 @@ from bench.proxy import create_all
 from minik8s.api import resources
 from minik8s.client.api import ApiClient
 from minik8s.client.kubeconfig import load_kubeconfig
+from tests.support.api import service_with_endpoints
 from tests.support.dnsserver import DnsProcess
 from tests.support.processes import Apiserver, Etcd, cpu_seconds, temp_dir
 from tests.support.waiting import wait_for
@@ -76,18 +77,10 @@ def endpoint_ip(service: int, index: int, per: int) -> str:
 def objects(first: int, count: int, per: int) -> tuple[list[dict], list[dict]]:
     svcs, eps = [], []
     for i in range(first, first + count):
-        name = f"svc-{i}"
-        svcs.append(
-            {
-                "apiVersion": "v1",
-                "kind": "Service",
-                "metadata": {"name": name},
-                "spec": {"ports": [{"name": "http", "port": 80, "targetPort": 8080}]},
-            }
-        )
-        eps.append({"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name},
-                    "subsets": [{"addresses": [{"ip": endpoint_ip(i, j, per)} for j in range(per)],
-                                 "ports": [{"name": "http", "port": 8080}]}]})  # fmt: skip
+        ips = [endpoint_ip(i, j, per) for j in range(per)]
+        svc, ep = service_with_endpoints(f"svc-{i}", ips)
+        svcs.append(svc)
+        eps.append(ep)
     return svcs, eps
 
 

@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from minik8s import pki
 from minik8s.cli.launcher import loadbalancer
+from minik8s.client.kubeconfig import kubeconfig_document
 from tests.support.processes import Apiserver, Etcd, Process, cpu_seconds, free_port, temp_dir
 
 TOKEN = "bench-ha-admin"
@@ -139,19 +140,7 @@ class ControlPlane:
         path = self.work / "admin.conf"
         path.write_text(
             json.dumps(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Config",
-                    "clusters": [
-                        {
-                            "name": "c",
-                            "cluster": {"server": self.url, "certificate-authority": str(self.ca)},
-                        }
-                    ],
-                    "users": [{"name": "admin", "user": {"token": TOKEN}}],
-                    "contexts": [{"name": "c", "context": {"cluster": "c", "user": "admin"}}],
-                    "current-context": "c",
-                }
+                kubeconfig_document(self.url, None, "admin", {"token": TOKEN}, ca_file=str(self.ca))
             )
         )
         path.chmod(0o600)

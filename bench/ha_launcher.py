@@ -2,10 +2,16 @@
 TLS, three apiservers behind HAProxy, two leader-elected schedulers, controller-managers and
 cloud controllers, launcher settings 4s/3s/0.5s).
 
-    flock /tmp/minik8s-e2e.lock .venv/bin/python -m bench.ha_launcher [--kills 5]
+    flock /tmp/minik8s-e2e.lock .venv/bin/python -m bench.ha_launcher [--kills 5] [--requests 1500]
 
-Starts its own cluster (a home of its own, free ports, `--nodes 0`: no containers), then, `--kills`
-times per victim:
+Starts its own cluster (a home of its own, free ports, `--nodes 0`: no containers), then:
+
+ConfigMap creates from 20 concurrent clients (the admin's client certificate), straight to one
+apiserver and through HAProxy to the three, alternated `--rounds` times: writes/s and the CPU
+the control plane's processes (etcd members, apiservers, HAProxy) spent per request, in all and
+above their idle rate (measured first for 5 s: Lease renewals, health checks, etcd heartbeats).
+
+Then, `--kills` times per victim:
 
 - an apiserver (apiserver-1, -2, -3 in turn) and the etcd leader: a ConfigMap create is started
   every 10 ms through HAProxy as the admin (each on its own: one stuck write holds up no
@@ -42,7 +48,10 @@ from minik8s.cli.launcher import controlplane, loadbalancer
 from minik8s.cli.launcher.settings import LauncherSettings
 from minik8s.cli.launcher.state import ClusterState, load
 from tests.support.launcher import Launcher, alive, make_launcher
+from tests.support.processes import cpu_seconds
 
+IDLE_SECONDS = 5.0
+"""How long the control plane's idle CPU is measured before the write runs."""
 LEADER_ELECTED = ("scheduler", "controller-manager", "cloud-controller-manager")
 
 
@@ -162,6 +171,50 @@ async def write_failover(cluster: Cluster, victim: str) -> tuple[float, int]:
     return recovered - killed_at, sum(1 for _, ok, _ in outcomes if not ok)
 
 
+async def create_many(cluster: Cluster, url: str, prefix: str, total: int) -> float:
+    """Seconds for `total` ConfigMap creates from 20 concurrent clients to `url`."""
+    names = iter(range(total))
+    limits = httpx.Limits(max_connections=20)
+    path = "/api/v1/namespaces/default/configmaps"
+    async with httpx.AsyncClient(verify=cluster.verify, timeout=30, limits=limits) as client:
+
+        async def worker() -> None:
+            for i in names:
+                body = {"metadata": {"name": f"{prefix}-{i}"}, "data": {"k": "v" * 64}}
+                (await client.post(f"{url}{path}", json=body)).raise_for_status()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(20)))
+        return time.perf_counter() - started
+
+
+def throughput(cluster: Cluster, requests: int, rounds: int) -> None:
+    print(f"ConfigMap creates, 20 concurrent clients, {requests} per run, alternated")
+    pids = [pid for name, pid in cluster.launcher.pids().items()
+            if name.startswith(("etcd-", "apiserver-", "loadbalancer"))]  # fmt: skip
+    direct = f"https://127.0.0.1:{cluster.state.apiserver_ports[0]}"
+    ways = (
+        ("1 apiserver (direct)", direct),
+        ("3 apiservers (HAProxy)", cluster.state.apiserver_url),
+    )
+    before = sum(cpu_seconds(p) for p in pids)
+    time.sleep(IDLE_SECONDS)
+    idle = (sum(cpu_seconds(p) for p in pids) - before) / IDLE_SECONDS
+    print(f"  idle: {idle * 1000:.0f} ms CPU/s (Lease renewals, health checks, etcd heartbeats)")
+    for round_ in range(rounds):
+        for label, url in ways:
+            before = sum(cpu_seconds(p) for p in pids)
+            prefix = f"rate-{round_}-{'one' if url == direct else 'three'}"
+            elapsed = asyncio.run(create_many(cluster, url, prefix, requests))
+            cpu = sum(cpu_seconds(p) for p in pids) - before
+            net = max(0.0, cpu - idle * elapsed)
+            print(
+                f"  {label:<22} {requests / elapsed:7.0f} writes/s   CPU/request "
+                f"{cpu / requests * 1000:5.2f} ms, {net / requests * 1000:5.2f} ms above idle   "
+                f"load {os.getloadavg()[0]:.1f}"
+            )
+
+
 def lease_failover(cluster: Cluster, component: str) -> float:
     leader, standby = cluster.leader_of(component)
     killed_at = cluster.kill(leader)
@@ -172,6 +225,8 @@ def lease_failover(cluster: Cluster, component: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kills", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=1500)
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="minik8s-bench-ha-launcher-")) / "home"
     launcher = make_launcher(home)
@@ -181,6 +236,7 @@ def main() -> None:
         print(f"minik8s up --control-plane 3 --nodes 0: {time.perf_counter() - started:.1f} s")
         cluster = Cluster(launcher)
         cluster.wait_whole()
+        throughput(cluster, args.requests, args.rounds)
         print(f"Failover, kill -> next successful write through HAProxy, {args.kills} kills each")
         for what in ("apiserver", "etcd leader"):
             times, failures = [], []

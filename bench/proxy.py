@@ -40,6 +40,7 @@ from minik8s.api import resources
 from minik8s.client.api import ApiClient
 from minik8s.client.kubeconfig import load_kubeconfig
 from minik8s.proxy import rules
+from tests.support.api import service_with_endpoints
 from tests.support.processes import Apiserver, Etcd, Process, free_port, temp_dir
 from tests.support.waiting import wait_for
 
@@ -54,18 +55,9 @@ def endpoint_ip(service: int, index: int) -> str:
 def objects(services: int, per: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     svcs, eps = [], []
     for i in range(services):
-        name = f"bench-{i}"
-        svcs.append(
-            {
-                "apiVersion": "v1",
-                "kind": "Service",
-                "metadata": {"name": name},
-                "spec": {"ports": [{"name": "http", "port": 80, "targetPort": 8080}]},
-            }
-        )
-        eps.append({"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name},
-                    "subsets": [{"addresses": [{"ip": endpoint_ip(i, j)} for j in range(per)],
-                                 "ports": [{"name": "http", "port": 8080}]}]})  # fmt: skip
+        svc, ep = service_with_endpoints(f"bench-{i}", [endpoint_ip(i, j) for j in range(per)])
+        svcs.append(svc)
+        eps.append(ep)
     return svcs, eps
 
 

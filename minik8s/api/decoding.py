@@ -42,21 +42,23 @@ def decode_json(body: bytes | str) -> Any:
 
 
 def check_depth(value: Any, limit: int = MAX_DEPTH) -> None:
-    """Raise DecodeError when `value` nests maps and lists more than `limit` levels."""
-    level: list[Any] = [value]
-    depth = 0
-    while level:
-        children: list[Any] = []
-        for item in level:
-            if isinstance(item, dict):
-                children.extend(v for v in item.values() if isinstance(v, dict | list))
-            elif isinstance(item, list):
-                children.extend(v for v in item if isinstance(v, dict | list))
-        if children:
-            depth += 1
-            if depth >= limit:
-                raise DecodeError(f"the data is nested more than {limit} levels deep")
-        level = children
+    """Raise DecodeError when `value` nests maps and lists more than `limit` levels.
+
+    Depth first, with an explicit stack (no recursion, one entry per container)."""
+    if not isinstance(value, dict | list):
+        return
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        below = depth + 1
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, _CONTAINERS):
+                if below >= limit:
+                    raise DecodeError(f"the data is nested more than {limit} levels deep")
+                stack.append((child, below))
+
+
+_CONTAINERS = (dict, list)  # a tuple: isinstance checks it faster than `dict | list`
 
 
 class _Loader(yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader):  # type: ignore[misc]

@@ -195,15 +195,9 @@ def _default_deployment(deployment: dict[str, Any]) -> None:
     if spec is None:
         return
     _default(spec, "replicas", 1)
-    strategy = _ensure_dict(spec, "strategy")
-    if strategy is not None:
-        _default(strategy, "type", "RollingUpdate")
-        rolling = None
-        if strategy["type"] == "RollingUpdate":
-            rolling = _ensure_dict(strategy, "rollingUpdate")
-        if rolling is not None:
-            _default(rolling, "maxUnavailable", DEFAULT_PERCENT)
-            _default(rolling, "maxSurge", DEFAULT_PERCENT)
+    _default_strategy(
+        spec, "strategy", {"maxUnavailable": DEFAULT_PERCENT, "maxSurge": DEFAULT_PERCENT}
+    )
     _default(spec, "revisionHistoryLimit", 10)
     _default(spec, "progressDeadlineSeconds", 600)
     _default_template(spec)
@@ -214,6 +208,22 @@ def _default_replica_set(replica_set: dict[str, Any]) -> None:
     if spec is not None:
         _default(spec, "replicas", 1)
         _default_template(spec)
+
+
+def _default_strategy(spec: dict[str, Any], field: str, rolling: dict[str, Any]) -> None:
+    """`spec[field]` (a Deployment's `strategy`, a DaemonSet's or StatefulSet's
+    `updateStrategy`): of type RollingUpdate unless set; a RollingUpdate one's `rollingUpdate`
+    gets the `rolling` defaults."""
+    strategy = _ensure_dict(spec, field)
+    if strategy is None:
+        return
+    _default(strategy, "type", "RollingUpdate")
+    if strategy["type"] != "RollingUpdate":
+        return
+    rolling_update = _ensure_dict(strategy, "rollingUpdate")
+    if rolling_update is not None:
+        for key, value in rolling.items():
+            _default(rolling_update, key, value)
 
 
 def _default_template(spec: dict[str, Any]) -> None:
@@ -293,6 +303,7 @@ default = _default
 ensure_dict = _ensure_dict
 items = _items
 default_template = _default_template
+default_strategy = _default_strategy
 """The helpers other defaulting modules share (`defaults_workloads`)."""
 
 _DEFAULTERS: dict[str, Callable[[dict[str, Any]], None]] = {

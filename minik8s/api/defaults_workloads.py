@@ -14,14 +14,7 @@ def default_daemon_set(ds: dict[str, Any]) -> None:
     spec = defaults.ensure_dict(ds, "spec")
     if spec is None:
         return
-    strategy = defaults.ensure_dict(spec, "updateStrategy")
-    if strategy is not None:
-        defaults.default(strategy, "type", "RollingUpdate")
-        if strategy["type"] == "RollingUpdate":
-            rolling = defaults.ensure_dict(strategy, "rollingUpdate")
-            if rolling is not None:
-                defaults.default(rolling, "maxUnavailable", 1)
-                defaults.default(rolling, "maxSurge", 0)
+    defaults.default_strategy(spec, "updateStrategy", {"maxUnavailable": 1, "maxSurge": 0})
     defaults.default(spec, "revisionHistoryLimit", 10)
     defaults.default_template(spec)
 
@@ -32,13 +25,7 @@ def default_stateful_set(sts: dict[str, Any]) -> None:
         return
     defaults.default(spec, "replicas", 1)
     defaults.default(spec, "podManagementPolicy", "OrderedReady")
-    strategy = defaults.ensure_dict(spec, "updateStrategy")
-    if strategy is not None:
-        defaults.default(strategy, "type", "RollingUpdate")
-        if strategy["type"] == "RollingUpdate":
-            rolling = defaults.ensure_dict(strategy, "rollingUpdate")
-            if rolling is not None:
-                defaults.default(rolling, "partition", 0)
+    defaults.default_strategy(spec, "updateStrategy", {"partition": 0})
     defaults.default(spec, "revisionHistoryLimit", 10)
     policy = defaults.ensure_dict(spec, "persistentVolumeClaimRetentionPolicy")
     if policy is not None:

@@ -90,8 +90,10 @@ def _walk_message(
     known = _fields_by_name(message)
     for name in list(obj):
         value = obj[name]
-        child = f"{path}.{name}" if path else name
         spec = known.get(name)
+        if spec is not None and (value is None or _plain_scalar(spec, value)):
+            continue  # most fields: nothing to report, no path to build
+        child = f"{path}.{name}" if path else name
         if spec is None:
             if top and name in TYPE_META:
                 if value is not None and not isinstance(value, str):
@@ -120,6 +122,17 @@ def _walk_message(
                 _walk_value(kind, target, item, f"{child}[{i}]", message, findings, prune)
             continue
         _walk_value(kind, target, value, child, message, findings, prune)
+
+
+def _plain_scalar(spec: Any, value: Any) -> bool:
+    """A single string or boolean field holding a value of its type (what `_walk_value`
+    accepts without a finding)."""
+    kind = spec[1]
+    if len(spec) > 3 and spec[3]:
+        return False
+    if kind == "string" or kind == "bytes":
+        return isinstance(value, str)
+    return kind == "bool" and isinstance(value, bool)
 
 
 def _scalar_go(kind: str, target: str | None) -> str:

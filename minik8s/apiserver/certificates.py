@@ -21,7 +21,7 @@ from minik8s.api import certificates, errors, times
 from minik8s.api.meta import Object
 from minik8s.api.resources import CERTIFICATESIGNINGREQUESTS, ResourceType
 from minik8s.apiserver import requestcontext
-from minik8s.apiserver.admission import CREATE, UPDATE
+from minik8s.apiserver.admission import CREATE, UPDATE, Request
 from minik8s.apiserver.authn import user as users
 from minik8s.apiserver.authn.user import UserInfo
 from minik8s.apiserver.authz.authorizer import Union
@@ -113,31 +113,23 @@ class CertificatesAdmission:
     def __init__(self, authorizer: Union | None) -> None:
         self.authorizer = authorizer
 
-    def validate(
-        self,
-        operation: str,
-        resource: ResourceType,
-        subresource: str | None,
-        obj: Object,
-        old: Object | None,
-        user: UserInfo,
-    ) -> None:
-        spec = obj.get("spec") or {}
+    def validate(self, request: Request) -> None:
+        spec = request.obj.get("spec") or {}
         signer = str(spec.get("signerName") or "")
-        name = str((obj.get("metadata") or {}).get("name") or "")
-        if operation == CREATE and signer == certificates.KUBE_APISERVER_CLIENT:
+        name = str((request.obj.get("metadata") or {}).get("name") or "")
+        if request.operation == CREATE and signer == certificates.KUBE_APISERVER_CLIENT:
             self._subject_restriction(spec, name)
-        if operation != UPDATE or old is None:
+        if request.operation != UPDATE or request.old is None:
             return
-        if subresource == "approval" and _approval(obj) != _approval(old):
-            if not self._may(user, "approve", signer):
+        if request.subresource == "approval" and _approval(request.obj) != _approval(request.old):
+            if not self._may(request.user, "approve", signer):
                 raise _forbidden(
                     name, f'user not permitted to approve requests with signerName "{signer}"'
                 )
-        if subresource == "status" and (obj.get("status") or {}).get("certificate") != (
-            old.get("status") or {}
-        ).get("certificate"):
-            if not self._may(user, "sign", signer):
+        if request.subresource == "status" and (request.obj.get("status") or {}).get(
+            "certificate"
+        ) != (request.old.get("status") or {}).get("certificate"):
+            if not self._may(request.user, "sign", signer):
                 raise _forbidden(
                     name, f'user not permitted to sign requests with signerName "{signer}"'
                 )

@@ -26,6 +26,12 @@ ETCD_LATENCY = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
 )
 CACHE_REVISION = Gauge("apiserver_watch_cache_revision", "Latest etcd revision in the watch cache.")
+CONSISTENT_READS = Counter(
+    "apiserver_watch_cache_consistent_read",
+    "Consistent lists by resource, whether they succeeded and whether they fell back to etcd "
+    "(the watch cache did not catch up in time).",
+    ["resource", "success", "fallback"],
+)
 
 
 _request_counters: dict[tuple[str, str, int], Any] = {}

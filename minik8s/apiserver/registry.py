@@ -6,6 +6,7 @@ the whole object passed defaulting and validation.
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from minik8s.apiserver import (
     conversion,
     fieldvalidation,
     managedfields,
+    metrics,
     params,
     serviceallocation,
     strategy,
@@ -165,13 +167,41 @@ class Registry:
         """
         self.cache.check_serving()
         if not resource_version:
-            await self.cache.wait_fresh()
+            try:
+                await self.cache.wait_fresh()
+            except errors.Timeout:
+                # The cache did not catch up with etcd in time (a burst of writes): read etcd,
+                # as Kubernetes' cacher falls back to storage for a consistent list.
+                return await self._list_from_etcd(resource, namespace, matches)
+            metrics.CONSISTENT_READS.labels(resource.plural, "true", "false").inc()
         elif resource_version != "0":
             await self.cache.wait_for_revision(_parse_rv(resource_version))
         objects = self.cache.cache(resource).snapshot(namespace)
         if matches is not None:
             objects = [o for o in objects if matches(o)]
         return objects, self.cache.revision
+
+    async def _list_from_etcd(
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        matches: Callable[[Object], bool] | None,
+    ) -> tuple[builtins.list[Object], int]:
+        prefix = (
+            resource.storage_namespace_prefix(namespace)
+            if resource.namespaced and namespace is not None
+            else resource.storage_prefix
+        )
+        try:
+            items, revision = await self.store.list(prefix)
+        except Exception:
+            metrics.CONSISTENT_READS.labels(resource.plural, "false", "true").inc()
+            raise
+        metrics.CONSISTENT_READS.labels(resource.plural, "true", "true").inc()
+        objects = [item.value for item in items]
+        if matches is not None:
+            objects = [o for o in objects if matches(o)]
+        return objects, revision
 
     # -- create -------------------------------------------------------------------------------
     async def create(
@@ -460,9 +490,12 @@ class Registry:
         served = converter.served if converter is not None else resource
 
         def mutate(old: Object, taken: serviceallocation.Taken) -> Object:
-            view = converter.from_storage(old) if converter is not None else clone(old)
+            # a patch leaves its target alone (`old` stays the update's old object); an apply
+            # merges into its own copy
+            view = converter.from_storage(old) if converter is not None else old
             if config is not None:
-                patched = managedfields.apply(served, view, config, manager, force, subresource)
+                live = view if converter is not None else clone(old)
+                patched = managedfields.apply(served, live, config, manager, force, subresource)
             else:
                 patched = patch.apply_decoded(view, body, served.kind)
             patched = strategy.check_type(served, patched)

@@ -5,23 +5,46 @@ apiserver lands under `/registry/`, each etcd revision arrives here as an event,
 cache's `revision` is exact: a list or watch asking for resourceVersion N waits until the
 cache has seen N, then is served from memory. etcd sees one watch however many clients
 watch, and lists with or without a resourceVersion never range over etcd.
+
+Each resource's ring of recent events is sized as Kubernetes' watch cache sizes its own: it
+keeps the events of the last `EVENT_FRESH_SECONDS` (75 s, Kubernetes' eventFreshDuration), at
+least the newest `LOWER_BOUND` (100) and at most `capacity`; a watch from an older revision
+gets 410 Gone and its informer relists, as in Kubernetes (informers ask for bookmarks, so their
+revision stays current even when none of the events are theirs). Successive versions of an
+object share their unchanged parts (`sharing.share_unchanged`), and the encoded watch lines of
+an event are dropped once `ENCODED_WINDOW` newer events followed it (a watcher that far behind
+encodes it again): the ring holds what changed, once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 
 from minik8s.api import errors as api_errors
 from minik8s.api.meta import Object
 from minik8s.api.resources import RESOURCES, ResourceType, is_storage_version
+from minik8s.apiserver.encodedmap import EncodedObjects
+from minik8s.apiserver.sharing import share_unchanged
 from minik8s.store import errors as store_errors
 from minik8s.store.etcd import EtcdStore, StoreEvent
 
 logger = logging.getLogger(__name__)
+
+EVENT_FRESH_SECONDS = 75.0
+"""Events younger than this stay in the ring (up to its capacity): eventFreshDuration."""
+LOWER_BOUND = 100
+"""The newest events kept however old they are: Kubernetes' defaultLowerBoundCapacity."""
+ENCODED_WINDOW = 256
+"""Events that keep their encoded watch lines once newer events followed them."""
+ENCODED_RESOURCES = frozenset({"events"})
+"""Resources whose current objects the cache keeps as JSON bytes (`encodedmap`)."""
+TRIM_PERIOD = 1.0
+"""How often every ring (not only the one an event lands in) drops its stale events."""
 
 
 @dataclass
@@ -31,6 +54,8 @@ class CachedEvent:
     object: Object
     previous: Object | None
     namespace: str | None
+    recorded: float = 0.0
+    """When the cache applied it (monotonic seconds)."""
     encoded: dict[str, bytes] = field(default_factory=dict)
     """Serialized watch lines by event type, shared by every watcher that sends them."""
 
@@ -79,16 +104,26 @@ def _node_name(obj: Object | None) -> str | None:
 class ResourceCache:
     """The objects of one resource type and a ring of its recent events."""
 
-    def __init__(self, resource: ResourceType, capacity: int) -> None:
+    def __init__(
+        self,
+        resource: ResourceType,
+        capacity: int,
+        fresh_seconds: float = EVENT_FRESH_SECONDS,
+        encoded: bool = False,
+    ) -> None:
         self.resource = resource
-        self.objects: dict[str, Object] = {}
-        self.events: deque[CachedEvent] = deque(maxlen=capacity)
+        self.encoded = encoded
+        self.objects: MutableMapping[str, Object] = EncodedObjects() if encoded else {}
+        self.capacity = capacity
+        self.lower_bound = min(LOWER_BOUND, capacity)
+        self.fresh_seconds = fresh_seconds
+        self.events: deque[CachedEvent] = deque()
         self.oldest_revision = 0
         """Watches may start from any revision >= this (events after it are all in the ring)."""
         self.watchers: set[Watcher] = set()
 
     def reset(self, objects: dict[str, Object], revision: int) -> None:
-        self.objects = objects
+        self.objects = EncodedObjects(objects) if self.encoded else objects
         self.events.clear()
         self.oldest_revision = revision
         for watcher in list(self.watchers):
@@ -100,6 +135,8 @@ class ResourceCache:
         if event.type == "PUT":
             assert event.value is not None
             obj = event.value
+            if previous is not None:
+                obj = share_unchanged(obj, previous)
             self.objects[event.key] = obj
             kind = "MODIFIED" if previous is not None else "ADDED"
         else:
@@ -113,15 +150,27 @@ class ResourceCache:
             }
             kind = "DELETED"
         namespace = obj.get("metadata", {}).get("namespace")
-        cached = CachedEvent(kind, event.revision, obj, previous, namespace)
-        if len(self.events) == self.events.maxlen:
-            self.oldest_revision = self.events[0].revision
+        now = time.monotonic()
+        cached = CachedEvent(kind, event.revision, obj, previous, namespace, now)
         self.events.append(cached)
+        if len(self.events) > ENCODED_WINDOW:
+            self.events[-ENCODED_WINDOW - 1].encoded.clear()
+        self.trim(now)
         for watcher in list(self.watchers):
             if watcher.closed:
                 self.watchers.discard(watcher)
             elif watcher.wants(cached):
                 watcher.push(cached)
+
+    def trim(self, now: float) -> None:
+        """Drop the events past the capacity, and those older than the fresh window beyond
+        the lower bound; watches from before them get 410."""
+        events = self.events
+        stale = now - self.fresh_seconds
+        while len(events) > self.capacity or (
+            len(events) > self.lower_bound and events[0].recorded < stale
+        ):
+            self.oldest_revision = events.popleft().revision
 
     def snapshot(self, namespace: str | None) -> list[Object]:
         if namespace is None:
@@ -163,7 +212,9 @@ class WatchCache:
         self.watcher_capacity = watcher_capacity
         self.resync_wait = resync_wait
         self.caches = {
-            r.plural: ResourceCache(r, capacity) for r in RESOURCES if is_storage_version(r)
+            r.plural: ResourceCache(r, capacity, encoded=r.plural in ENCODED_RESOURCES)
+            for r in RESOURCES
+            if is_storage_version(r)
         }
         self.revision = 0
         self._revision_changed = asyncio.Condition()
@@ -180,6 +231,7 @@ class WatchCache:
         """Called with (resource, "PUT" | "DELETE", object, previous) for every change."""
         self.on_reset: list[Callable[[], None]] = []
         """Called after a relist replaced every cache (no on_event calls for it)."""
+        self._trimmed = 0.0
 
     def cache(self, resource: ResourceType) -> ResourceCache:
         return self.caches[resource.plural]
@@ -318,6 +370,11 @@ class WatchCache:
             return  # not a resource, or nothing to apply: the revision still counts (_follow)
         previous = cache.objects.get(event.key)
         cache.apply(event)
+        now = time.monotonic()
+        if now - self._trimmed >= TRIM_PERIOD:  # quiet resources age out too
+            self._trimmed = now
+            for each in self.caches.values():
+                each.trim(now)
         for callback in self.on_event:
             obj = event.value if event.value is not None else previous
             if obj is not None:

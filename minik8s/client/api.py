@@ -16,7 +16,6 @@ import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any, Literal
 
 import orjson
@@ -24,6 +23,7 @@ import orjson
 from minik8s.api import errors
 from minik8s.api.resources import PODS, ResourceType
 from minik8s.client import exceptions, retries, tls
+from minik8s.client.closing import AsyncClosing
 from minik8s.client.kubeconfig import ClientConfig
 from minik8s.client.transport import (
     AiohttpTransport,
@@ -65,7 +65,7 @@ class ClientSettings:
     user_agent: str = "minik8s-client/0.1"
 
 
-class ApiClient:
+class ApiClient(AsyncClosing):
     """One connection pool to one apiserver. Close it (or use `async with`)."""
 
     def __init__(
@@ -92,17 +92,6 @@ class ApiClient:
     @property
     def server(self) -> str:
         return self.config.server
-
-    async def __aenter__(self) -> ApiClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         await self._http.aclose()

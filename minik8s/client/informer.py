@@ -10,7 +10,9 @@ one at a time, in event order, after the cache is updated, so keep them short (e
 
 A `transform` (client-go's `SetTransform`) turns each listed or watched object into what the
 cache keeps: a component that needs a few fields of many objects keeps only those (it must
-keep `metadata.name`, `namespace` and `resourceVersion`).
+keep `metadata.name`, `namespace` and `resourceVersion`). `strip_managed_fields` is the one
+kube-controller-manager and kube-scheduler give their informers: managedFields are about half
+of a pod's JSON, and no controller reads them (an update without them keeps the stored ones).
 """
 
 from __future__ import annotations
@@ -36,6 +38,15 @@ AddHandler = Callable[[dict], Awaitable[None] | None]
 UpdateHandler = Callable[[dict, dict], Awaitable[None] | None]
 DeleteHandler = Callable[[dict], Awaitable[None] | None]
 Transform = Callable[[dict], dict]
+
+
+def strip_managed_fields(obj: dict) -> dict:
+    """An informer transform: the object without `metadata.managedFields` (changed in place:
+    the informer owns what it decoded)."""
+    metadata = obj.get("metadata")
+    if isinstance(metadata, dict):
+        metadata.pop("managedFields", None)
+    return obj
 
 
 @dataclass(frozen=True)
@@ -291,10 +302,13 @@ class InformerFactory:
         *,
         resync_period: float | None = None,
         settings: InformerSettings | None = None,
+        transform: Transform | None = None,
     ) -> None:
+        """`transform`: given to every informer (client-go's `informers.WithTransform`)."""
         self.client = client
         self.resync_period = resync_period
         self.settings = settings
+        self.transform = transform
         self._informers: dict[tuple[Any, ...], Informer] = {}
 
     def informer(
@@ -312,7 +326,7 @@ class InformerFactory:
             informer = Informer(
                 self.client, rt, namespace=namespace, label_selector=label_selector,
                 field_selector=field_selector, resync_period=self.resync_period,
-                settings=self.settings,
+                settings=self.settings, transform=self.transform,
             )  # fmt: skip
             self._informers[key] = informer
         if indexers:

@@ -21,28 +21,31 @@ DEFAULT_NAMESPACE = "default"
 
 
 def kubeconfig_document(
-    server: str, ca_pem: bytes, user: str, credentials: dict[str, str]
+    server: str,
+    ca_pem: bytes | None,
+    user: str,
+    credentials: dict[str, str],
+    *,
+    ca_file: str | None = None,
+    cluster_name: str = "default-cluster",
+    context_name: str = "default-context",
 ) -> dict[str, Any]:
-    """A one-cluster kubeconfig as kubeadm writes a node's (`default-cluster`, the CA inline,
-    `default-context`): `credentials` is the user's entry (`token`, or `client-certificate` and
-    `client-key`)."""
+    """A kubeconfig of one cluster, one user and one (current) context, as kubeadm writes a
+    node's (`default-cluster`, `default-context`): the CA inline (`ca_pem`) or as a file
+    (`ca_file`), or neither (plain HTTP); `credentials` is the user's entry (`token`, or
+    `client-certificate` and `client-key`, ...; empty for none)."""
+    cluster: dict[str, str] = {"server": server}
+    if ca_pem is not None:
+        cluster["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
+    if ca_file is not None:
+        cluster["certificate-authority"] = ca_file
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [
-            {
-                "name": "default-cluster",
-                "cluster": {
-                    "server": server,
-                    "certificate-authority-data": base64.b64encode(ca_pem).decode(),
-                },
-            }
-        ],
+        "clusters": [{"name": cluster_name, "cluster": cluster}],
         "users": [{"name": user, "user": dict(credentials)}],
-        "contexts": [
-            {"name": "default-context", "context": {"cluster": "default-cluster", "user": user}}
-        ],
-        "current-context": "default-context",
+        "contexts": [{"name": context_name, "context": {"cluster": cluster_name, "user": user}}],
+        "current-context": context_name,
         "preferences": {},
     }
 

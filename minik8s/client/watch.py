@@ -11,13 +11,13 @@ import contextlib
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import orjson
 
 from minik8s.api import errors
 from minik8s.client import exceptions
+from minik8s.client.closing import AsyncClosing
 from minik8s.client.transport import Response, TransportFailure
 
 EVENT_TYPES = frozenset({"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"})
@@ -72,7 +72,7 @@ def parse_event(line: bytes) -> WatchEvent:
     return WatchEvent(type=str(raw["type"]), object=obj)
 
 
-class WatchStream:
+class WatchStream(AsyncClosing):
     """The events of one watch request; opened lazily on first iteration."""
 
     def __init__(
@@ -86,17 +86,6 @@ class WatchStream:
         self._buffer = LineBuffer()
         self._pending: deque[bytes] = deque()
         self._closed = False
-
-    async def __aenter__(self) -> WatchStream:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __aiter__(self) -> WatchStream:
         return self

@@ -14,34 +14,19 @@ from minik8s.api import errors, meta
 from minik8s.api.meta import Object
 from minik8s.api.resources import NODES
 from minik8s.client import cache, tasks
-from minik8s.client.api import ApiClient
-from minik8s.client.informer import InformerFactory
 from minik8s.client.workqueue import WorkQueue, run_workers
 from minik8s.cloudcontroller import node_plan as plan
-from minik8s.cloudcontroller.config import Settings
-from minik8s.cloudcontroller.provider import CloudError, Instances
-from minik8s.componentbase.events import EventRecorder
+from minik8s.cloudcontroller.nodebase import NodeControllerBase
+from minik8s.cloudcontroller.provider import CloudError
 
 logger = logging.getLogger(__name__)
 
 
-class CloudNodeController:
+class CloudNodeController(NodeControllerBase):
     name = "cloud-node"
 
-    def __init__(
-        self,
-        client: ApiClient,
-        informers: InformerFactory,
-        recorder: EventRecorder,
-        settings: Settings,
-        instances: Instances,
-    ) -> None:
-        self.client = client
-        self.recorder = recorder
-        self.settings = settings
-        self.instances = instances
+    def _init_controller(self) -> None:
         self.queue = WorkQueue(name="cloud-node")
-        self.nodes = informers.informer(NODES)
         self.nodes.add_event_handler(self._changed, lambda old, new: self._changed(new))
 
     def _changed(self, node: Object) -> None:

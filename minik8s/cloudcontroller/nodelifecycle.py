@@ -16,32 +16,17 @@ import logging
 from minik8s.api import errors, meta
 from minik8s.api.meta import Object
 from minik8s.api.resources import NODES
-from minik8s.client.api import ApiClient
-from minik8s.client.informer import InformerFactory
 from minik8s.cloudcontroller import node_plan as plan
-from minik8s.cloudcontroller.config import Settings
-from minik8s.cloudcontroller.provider import CloudError, Instances
-from minik8s.componentbase.events import EventRecorder
+from minik8s.cloudcontroller.nodebase import NodeControllerBase
+from minik8s.cloudcontroller.provider import CloudError
 
 logger = logging.getLogger(__name__)
 
 
-class CloudNodeLifecycleController:
+class CloudNodeLifecycleController(NodeControllerBase):
     name = "cloud-node-lifecycle"
 
-    def __init__(
-        self,
-        client: ApiClient,
-        informers: InformerFactory,
-        recorder: EventRecorder,
-        settings: Settings,
-        instances: Instances,
-    ) -> None:
-        self.client = client
-        self.recorder = recorder
-        self.settings = settings
-        self.instances = instances
-        self.nodes = informers.informer(NODES)
+    def _init_controller(self) -> None:
         self._stopped = asyncio.Event()
 
     async def run(self) -> None:

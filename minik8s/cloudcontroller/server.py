@@ -26,7 +26,7 @@ from minik8s.cloudcontroller.node import CloudNodeController
 from minik8s.cloudcontroller.nodelifecycle import CloudNodeLifecycleController
 from minik8s.cloudcontroller.provider import CloudError, CloudProvider, new_provider
 from minik8s.cloudcontroller.service import ServiceController
-from minik8s.componentbase import options, runner
+from minik8s.componentbase import leading, options, runner
 from minik8s.componentbase.events import EventRecorder
 from minik8s.componentbase.health import HealthServer
 
@@ -43,10 +43,6 @@ EVENT_SOURCES = {
 
 
 WORK = "cloud-controller-manager work"
-
-
-class LeadershipLost(Exception):
-    """The Lease was lost: the process exits so that it restarts clean."""
 
 
 class Controller(Protocol):
@@ -79,15 +75,9 @@ class CloudControllerManager:
         if s.healthz.port >= 0:
             await health.start()
         try:
-            election = s.leader_election
-            if not election.leader_elect:
-                await tasks.run_until(stop, self.run_controllers(), WORK)
-                return
-            elector = options.new_leader_elector(election, self.client)
-            logger.info("campaigning for lease %s as %s", elector.lease_key, elector.identity)
-            ended = await tasks.run_until(stop, elector.run(self.run_controllers), WORK)
-            if ended and not stop.is_set():
-                raise LeadershipLost(f"leader election lost ({elector.lease_key})")
+            await leading.run_while_leading(
+                stop, s.leader_election, self.client, self.run_controllers, WORK
+            )
         finally:
             await health.stop()
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable
 
 from minik8s.client import tasks
 from minik8s.client.api import ApiClient
-from minik8s.client.informer import InformerFactory
+from minik8s.client.informer import InformerFactory, strip_managed_fields
 from minik8s.client.leaderelection import default_identity
-from minik8s.componentbase import options, runner
+from minik8s.componentbase import leading, options, runner
 from minik8s.componentbase.events import EventRecorder, SpamFilter
 from minik8s.componentbase.health import HealthServer
 from minik8s.controllers import config
@@ -30,10 +29,6 @@ logger = logging.getLogger(__name__)
 COMPONENT = "controller-manager"
 SYNC_TIMEOUT = 60.0
 """Seconds to wait for the informers' first lists before giving up (and retrying)."""
-
-
-class LeadershipLost(Exception):
-    """The Lease was lost: the process exits so that it restarts clean."""
 
 
 def controller_factories() -> dict[str, Callable[[Context], Controller]]:
@@ -124,40 +119,20 @@ class ControllerManager:
         if s.healthz.port >= 0:
             await health.start()
         try:
-            if s.leader_election.leader_elect:
-                await self._run_elected(stop)
-            else:
-                await self._until(stop, self.run_controllers())
+            await leading.run_while_leading(
+                stop, s.leader_election, self.client, self.run_controllers,
+                "controller-manager work", self.identity,
+            )  # fmt: skip
         finally:
             await health.stop()
-
-    async def _until(self, stop: asyncio.Event, work: Coroutine[Any, Any, None]) -> bool:
-        """Run `work` until it ends or `stop` is set; True if it ended by itself."""
-        task = tasks.spawn(work, "controller-manager work")
-        stopping = tasks.spawn(stop.wait(), "controller-manager stop")
-        try:
-            await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            ended = task.done()
-            await tasks.cancel_and_wait([task, stopping])
-        error = task.exception() if ended and not task.cancelled() else None
-        if error is not None:
-            raise error
-        return ended
-
-    async def _run_elected(self, stop: asyncio.Event) -> None:
-        elector = options.new_leader_elector(
-            self.settings.leader_election, self.client, self.identity
-        )
-        logger.info("campaigning for lease %s as %s", elector.lease_key, self.identity)
-        ended = await self._until(stop, elector.run(self.run_controllers))
-        if ended and not stop.is_set():
-            raise LeadershipLost(f"leader election lost ({elector.lease_key})")
 
     async def run_controllers(self) -> None:
         """Start informers and every enabled controller; run until cancelled."""
         s = self.settings
-        informers = InformerFactory(self.client, resync_period=s.resync_period or None)
+        # managedFields trimmed for memory, as kube-controller-manager's shared informers do
+        informers = InformerFactory(
+            self.client, resync_period=s.resync_period or None, transform=strip_managed_fields
+        )
         recorder = EventRecorder(self.client, COMPONENT, spam_filter=SpamFilter())
         ctx = Context(self.client, informers, recorder, s)
         factories = controller_factories()

@@ -12,7 +12,7 @@ from minik8s.printers.columns import (
     CONTAINERS,
     IMAGES,
     NAME,
-    SELECTOR,
+    TEMPLATE_COLUMNS,
     Cells,
     Column,
     age,
@@ -20,6 +20,8 @@ from minik8s.printers.columns import (
     format_label_selector,
     format_labels,
     label_selector_string,
+    replica_cells,
+    template_cells,
 )
 
 REPLICASET_COLUMNS = (
@@ -27,25 +29,17 @@ REPLICASET_COLUMNS = (
     Column("Desired", "Desired number of pods.", type="integer"),
     Column("Current", "Pods that exist now.", type="integer"),
     Column("Ready", "Pods that are ready.", type="integer"),
-    AGE,
-    CONTAINERS,
-    IMAGES,
-    SELECTOR,
+    *TEMPLATE_COLUMNS,
 )
 
 
 def replicaset_cells(replicaset: Object, now: datetime) -> Cells:
-    spec, status = meta.spec_of(replicaset), meta.status_of(replicaset)
-    names, images = container_cells(meta.spec_of(spec.get("template") or {}))
+    spec = meta.spec_of(replicaset)
+    selector = format_label_selector(spec.get("selector"))
     return [
         meta.name_of(replicaset),
-        spec.get("replicas", 1),
-        status.get("replicas", 0),
-        status.get("readyReplicas", 0),
-        age(replicaset, now),
-        names,
-        images,
-        format_label_selector(spec.get("selector")),
+        *replica_cells(replicaset),
+        *template_cells(replicaset, spec.get("template"), selector, now),
     ]
 
 
@@ -54,26 +48,21 @@ DEPLOYMENT_COLUMNS = (
     Column("Ready", "Ready pods out of desired pods."),
     Column("Up-to-date", "Pods that run the current template."),
     Column("Available", "Pods available to serve."),
-    AGE,
-    CONTAINERS,
-    IMAGES,
-    SELECTOR,
+    *TEMPLATE_COLUMNS,
 )
 
 
 def deployment_cells(deployment: Object, now: datetime) -> Cells:
     spec, status = meta.spec_of(deployment), meta.status_of(deployment)
-    names, images = container_cells(meta.spec_of(spec.get("template") or {}))
     selector = label_selector_string(spec.get("selector"))
     return [
         meta.name_of(deployment),
         f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}",
         status.get("updatedReplicas", 0),
         status.get("availableReplicas", 0),
-        age(deployment, now),
-        names,
-        images,
-        "<invalid>" if selector is None else selector,
+        *template_cells(
+            deployment, spec.get("template"), "<invalid>" if selector is None else selector, now
+        ),
     ]
 
 
@@ -85,17 +74,14 @@ DAEMONSET_COLUMNS = (
     Column("Up-to-date", "The number of nodes running the updated daemon pod.", "integer"),
     Column("Available", "The number of nodes with an available daemon pod.", "integer"),
     Column("Node Selector", "The node selector of the pod template."),
-    AGE,
-    CONTAINERS,
-    IMAGES,
-    SELECTOR,
+    *TEMPLATE_COLUMNS,
 )
 
 
 def daemonset_cells(ds: Object, now: datetime) -> Cells:
     spec, status = meta.spec_of(ds), meta.status_of(ds)
-    template_spec = (spec.get("template") or {}).get("spec") or {}
-    names, images = container_cells(template_spec)
+    template = spec.get("template")
+    selector = format_label_selector(spec.get("selector"))
     return [
         meta.name_of(ds),
         status.get("desiredNumberScheduled", 0),
@@ -103,11 +89,8 @@ def daemonset_cells(ds: Object, now: datetime) -> Cells:
         status.get("numberReady", 0),
         status.get("updatedNumberScheduled", 0),
         status.get("numberAvailable", 0),
-        format_labels(template_spec.get("nodeSelector")),
-        age(ds, now),
-        names,
-        images,
-        format_label_selector(spec.get("selector")),
+        format_labels(meta.spec_of(template or {}).get("nodeSelector")),
+        *template_cells(ds, template, selector, now),
     ]
 
 

@@ -7,16 +7,12 @@ from datetime import datetime
 from minik8s.api import meta, times
 from minik8s.api.meta import Object
 from minik8s.printers.columns import (
-    AGE,
-    CONTAINERS,
-    IMAGES,
     NAME,
-    SELECTOR,
+    TEMPLATE_COLUMNS,
     Cells,
     Column,
-    age,
-    container_cells,
     format_label_selector,
+    template_cells,
 )
 
 JOB_COLUMNS = (
@@ -24,10 +20,7 @@ JOB_COLUMNS = (
     Column("Status", "Status of the job."),
     Column("Completions", "The completion status of the job."),
     Column("Duration", "Time required to complete the job."),
-    AGE,
-    CONTAINERS,
-    IMAGES,
-    SELECTOR,
+    *TEMPLATE_COLUMNS,
 )
 
 
@@ -68,16 +61,13 @@ def job_duration_text(job: Object, now: datetime) -> str:
 
 def job_cells(job: Object, now: datetime) -> Cells:
     spec = meta.spec_of(job)
-    names, images = container_cells(meta.spec_of(spec.get("template") or {}))
+    selector = format_label_selector(spec.get("selector"))
     return [
         meta.name_of(job),
         job_status_text(job),
         job_completions_text(job),
         job_duration_text(job, now),
-        age(job, now),
-        names,
-        images,
-        format_label_selector(spec.get("selector")),
+        *template_cells(job, spec.get("template"), selector, now),
     ]
 
 
@@ -88,18 +78,15 @@ CRONJOB_COLUMNS = (
     Column("Suspend", "Whether further executions are suspended.", type="boolean"),
     Column("Active", "Number of currently running jobs.", type="integer"),
     Column("Last Schedule", "When the last job was successfully scheduled."),
-    AGE,
-    CONTAINERS,
-    IMAGES,
-    SELECTOR,
+    *TEMPLATE_COLUMNS,
 )
 
 
 def cronjob_cells(cronjob: Object, now: datetime) -> Cells:
     spec, status = meta.spec_of(cronjob), meta.status_of(cronjob)
     job_spec = (spec.get("jobTemplate") or {}).get("spec") or {}
-    names, images = container_cells(meta.spec_of(job_spec.get("template") or {}))
     last = status.get("lastScheduleTime")
+    selector = job_spec.get("selector")
     return [
         meta.name_of(cronjob),
         spec.get("schedule", ""),
@@ -107,8 +94,10 @@ def cronjob_cells(cronjob: Object, now: datetime) -> Cells:
         bool(spec.get("suspend")),
         len(status.get("active") or []),
         times.since(last, now) if last else "<none>",
-        age(cronjob, now),
-        names,
-        images,
-        format_label_selector(job_spec.get("selector")) if job_spec.get("selector") else "<none>",
+        *template_cells(
+            cronjob,
+            job_spec.get("template"),
+            format_label_selector(selector) if selector else "<none>",
+            now,
+        ),
     ]

@@ -45,6 +45,8 @@ AGE = Column("Age", "Time since the object was created.")
 CONTAINERS = Column("Containers", "Names of each container in the template.", priority=1)
 IMAGES = Column("Images", "Images referenced by each container in the template.", priority=1)
 SELECTOR = Column("Selector", "The label selector of the pods.", priority=1)
+TEMPLATE_COLUMNS = (AGE, CONTAINERS, IMAGES, SELECTOR)
+"""The last columns of every kind that owns a pod template (ReplicaSet, Job, ...)."""
 
 
 def age(obj: Mapping[str, Any], now: datetime) -> str:
@@ -83,6 +85,21 @@ def container_cells(template_spec: Mapping[str, Any]) -> tuple[str, str]:
         ",".join(c.get("name", "") for c in containers),
         ",".join(c.get("image", "") for c in containers),
     )
+
+
+def template_cells(
+    obj: Mapping[str, Any], template: Mapping[str, Any] | None, selector: str, now: datetime
+) -> Cells:
+    """The `TEMPLATE_COLUMNS` cells: the object's age, its pod `template`'s containers and
+    images, and the `selector` text."""
+    names, images = container_cells(meta.spec_of(template or {}))
+    return [age(obj, now), names, images, selector]
+
+
+def replica_cells(obj: Mapping[str, Any]) -> Cells:
+    """The `Desired`, `Current` and `Ready` cells of a ReplicaSet or ReplicationController."""
+    spec, status = meta.spec_of(obj), meta.status_of(obj)
+    return [spec.get("replicas", 1), status.get("replicas", 0), status.get("readyReplicas", 0)]
 
 
 def join_host_port(host: str, port: int) -> str:

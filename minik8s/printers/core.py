@@ -10,16 +10,15 @@ from minik8s.api import meta, storageutil, times
 from minik8s.api.meta import Object
 from minik8s.printers.columns import (
     AGE,
-    CONTAINERS,
-    IMAGES,
     NAME,
-    SELECTOR,
+    TEMPLATE_COLUMNS,
     Cells,
     Column,
     age,
-    container_cells,
     format_labels,
     join_host_port,
+    replica_cells,
+    template_cells,
     with_more,
 )
 
@@ -345,25 +344,17 @@ RC_COLUMNS = (
     Column("Desired", "Number of desired pods.", type="integer"),
     Column("Current", "Number of actually running pods.", type="integer"),
     Column("Ready", "Number of ready pods.", type="integer"),
-    AGE,
-    CONTAINERS,
-    IMAGES,
-    SELECTOR,
+    *TEMPLATE_COLUMNS,
 )
 
 
 def rc_cells(rc: Object, now: datetime) -> Cells:
-    spec, status = meta.spec_of(rc), meta.status_of(rc)
-    names, images = container_cells(meta.spec_of(spec.get("template") or {}))
+    spec = meta.spec_of(rc)
+    selector = format_labels(spec.get("selector"))
     return [
         meta.name_of(rc),
-        spec.get("replicas", 1),
-        status.get("replicas", 0),
-        status.get("readyReplicas", 0),
-        age(rc, now),
-        names,
-        images,
-        format_labels(spec.get("selector")),
+        *replica_cells(rc),
+        *template_cells(rc, spec.get("template"), selector, now),
     ]
 
 

@@ -26,7 +26,7 @@ from minik8s.api.resources import (
 from minik8s.client import cache as informer_cache
 from minik8s.client import tasks
 from minik8s.client.api import ApiClient
-from minik8s.client.informer import Informer
+from minik8s.client.informer import Informer, strip_managed_fields
 from minik8s.componentbase.events import EventRecorder
 from minik8s.scheduler import algorithm, metrics, volumebinding
 from minik8s.scheduler.cache import SchedulerCache
@@ -88,11 +88,12 @@ class Scheduler:
             settings.initial_backoff, settings.max_backoff, settings.unschedulable_timeout
         )
         name = settings.scheduler_name
+        # managedFields trimmed for memory, as kube-scheduler's pod informer does
         self.pods = Informer(
-            client, PODS,
+            client, PODS, transform=strip_managed_fields,
             indexers={UNSCHEDULED_INDEX: lambda p: ["true"] if is_unscheduled(p, name) else []},
         )  # fmt: skip
-        self.nodes = Informer(client, NODES)
+        self.nodes = Informer(client, NODES, transform=strip_managed_fields)
         self.claims = Informer(client, PERSISTENTVOLUMECLAIMS)
         self.volumes = Informer(client, PERSISTENTVOLUMES)
         self.classes = Informer(client, STORAGECLASSES)

@@ -25,6 +25,7 @@ import httpx
 import pytest
 import yaml
 
+from minik8s.client.kubeconfig import kubeconfig_document
 from tests.support.api import Api, pod_manifest
 from tests.support.processes import Apiserver, Etcd, temp_dir
 from tests.support.waiting import wait_for
@@ -91,20 +92,8 @@ class Webhook:
         return f"http://127.0.0.1:{self.server.server_address[1]}/audit"
 
     def kubeconfig(self, path: Path) -> Path:
-        path.write_text(
-            yaml.safe_dump(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Config",
-                    "clusters": [{"name": "hook", "cluster": {"server": self.url}}],
-                    "users": [{"name": "apiserver", "user": {"token": self.token}}],
-                    "contexts": [
-                        {"name": "c", "context": {"cluster": "hook", "user": "apiserver"}}
-                    ],
-                    "current-context": "c",
-                }
-            )
-        )
+        document = kubeconfig_document(self.url, None, "apiserver", {"token": self.token})
+        path.write_text(yaml.safe_dump(document))
         return path
 
     def items(self) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 from minik8s import pki
+from minik8s.client.kubeconfig import kubeconfig_document
 from tests.support.controllers import ControllerManager
 from tests.support.processes import Apiserver, Etcd, temp_dir
 from tests.support.waiting import wait_for
@@ -59,19 +60,7 @@ class Cluster:
                 "client-certificate": str(issued.cert),
                 "client-key": str(issued.key),
             }
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": "c",
-                    "cluster": {"server": self.server.url, "certificate-authority": str(self.ca)},
-                }
-            ],
-            "users": [{"name": name, "user": credential}],
-            "contexts": [{"name": "c", "context": {"cluster": "c", "user": name}}],
-            "current-context": "c",
-        }
+        config = kubeconfig_document(self.server.url, None, name, credential, ca_file=str(self.ca))
         path.write_text(yaml.safe_dump(config))
         return path
 

@@ -14,6 +14,7 @@ from tests.support.controllers import (
     FakeKubelet,
     live,
     pods,
+    run_controller_manager,
     set_pod_status,
 )
 from tests.support.processes import Apiserver
@@ -26,11 +27,7 @@ MERGE = "application/merge-patch+json"
 def controller_manager(
     apiserver: Apiserver, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ControllerManager]:
-    work = tmp_path_factory.mktemp("cm")
-    cm = ControllerManager(apiserver.write_kubeconfig(work / "kubeconfig"), work / "cm.log")
-    cm.start()
-    yield cm
-    assert cm.stop() == 0
+    yield from run_controller_manager(apiserver, tmp_path_factory)
 
 
 def pod(name: str, **labels: str) -> dict[str, Any]:

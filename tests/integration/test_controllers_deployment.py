@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 
 from tests.support.api import Api, deployment_manifest
-from tests.support.controllers import ControllerManager, FakeKubelet, is_ready, live, pods
+from tests.support.controllers import (
+    ControllerManager,
+    FakeKubelet,
+    is_ready,
+    live,
+    pods,
+    run_controller_manager,
+)
 from tests.support.processes import Apiserver
 from tests.support.waiting import wait_for
 
@@ -23,11 +30,7 @@ MERGE = "application/merge-patch+json"
 def controller_manager(
     apiserver: Apiserver, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ControllerManager]:
-    work = tmp_path_factory.mktemp("cm")
-    cm = ControllerManager(apiserver.write_kubeconfig(work / "kubeconfig"), work / "cm.log")
-    cm.start()
-    yield cm
-    assert cm.stop() == 0
+    yield from run_controller_manager(apiserver, tmp_path_factory)
 
 
 @pytest.fixture()

@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 
 from tests.support.api import Api
-from tests.support.controllers import ControllerManager, is_ready, live, make_all_ready, pods
+from tests.support.controllers import (
+    ControllerManager,
+    is_ready,
+    live,
+    make_all_ready,
+    pods,
+    run_controller_manager,
+)
 from tests.support.processes import Apiserver
 from tests.support.waiting import wait_for
 
@@ -17,13 +24,7 @@ from tests.support.waiting import wait_for
 def controller_manager(
     apiserver: Apiserver, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ControllerManager]:
-    work = tmp_path_factory.mktemp("cm")
-    kubeconfig = apiserver.write_kubeconfig(work / "kubeconfig")
-    cm = ControllerManager(kubeconfig, work / "controller-manager.log")
-    cm.start()
-    yield cm
-    assert cm.process is not None and cm.process.alive(), cm.process and cm.process.log_tail()
-    assert cm.stop() == 0, "a clean exit on SIGTERM"
+    yield from run_controller_manager(apiserver, tmp_path_factory)
 
 
 def rs_manifest(name: str, replicas: int, **labels: str) -> dict[str, Any]:

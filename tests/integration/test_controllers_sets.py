@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from tests.support.api import Api
-from tests.support.controllers import ControllerManager, FakeKubelet, live, pods
+from tests.support.controllers import (
+    ControllerManager,
+    FakeKubelet,
+    live,
+    pods,
+    run_controller_manager,
+)
 from tests.support.processes import Apiserver
 from tests.support.scheduling import node
 from tests.support.waiting import wait_for
@@ -22,15 +28,11 @@ MERGE = "application/merge-patch+json"
 def controller_manager(
     apiserver: Apiserver, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ControllerManager]:
-    work = tmp_path_factory.mktemp("cm-sets")
-    kubeconfig = apiserver.write_kubeconfig(work / "kubeconfig")
-    cm = ControllerManager(kubeconfig, work / "controller-manager.log")
+    storage = tmp_path_factory.mktemp("cm-sets-storage")
     # no node lifecycle: the test's nodes have no kubelet and would be tainted unreachable
-    cm.extra_args += [f"--local-path-root={work / 'storage'}", "--controllers=*,-nodelifecycle"]
-    cm.start()
-    yield cm
-    assert cm.process is not None and cm.process.alive(), cm.process and cm.process.log_tail()
-    assert cm.stop() == 0, "a clean exit on SIGTERM"
+    yield from run_controller_manager(
+        apiserver, tmp_path_factory, "*,-nodelifecycle", "cm-sets", [f"--local-path-root={storage}"]
+    )
 
 
 def apps(ns: str, plural: str, name: str = "") -> str:

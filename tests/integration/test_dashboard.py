@@ -11,7 +11,6 @@ of each page are written under $MINIK8S_TEST_ARTEFACTS (default: a temp dir)/das
 
 from __future__ import annotations
 
-import base64
 import secrets
 import shutil
 import subprocess
@@ -26,6 +25,7 @@ import pytest
 import yaml
 from selenium.webdriver.common.keys import Keys
 
+from minik8s.client.kubeconfig import kubeconfig_document
 from minik8s.dashboard import grants
 from tests.support.browser import artefact_dir, chromium, requested_urls
 from tests.support.controllers import ControllerManager
@@ -75,18 +75,7 @@ class Setup:
 
 
 def _webhook_kubeconfig(path: Path, url: str, token: str) -> Path:
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "d", "cluster": {"server": url}}],
-                "users": [{"name": "apiserver", "user": {"token": token}}],
-                "contexts": [{"name": "d", "context": {"cluster": "d", "user": "apiserver"}}],
-                "current-context": "d",
-            }
-        )
-    )
+    path.write_text(yaml.safe_dump(kubeconfig_document(url, None, "apiserver", {"token": token})))
     return path
 
 
@@ -116,24 +105,9 @@ def setup(etcd_server: Etcd) -> Iterator[Setup]:
     kubeconfig = server.write_kubeconfig(work / "admin.conf")
     # the dashboard's own kubeconfig: where the apiserver is, and its CA; no user at all
     assert server.ca_file is not None
-    ca = base64.b64encode(server.ca_file.read_bytes()).decode()
     own = work / "dashboard.conf"
     own.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [
-                    {
-                        "name": "c",
-                        "cluster": {"server": server.url, "certificate-authority-data": ca},
-                    }
-                ],
-                "users": [{"name": "none", "user": {}}],
-                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "none"}}],
-                "current-context": "c",
-            }
-        )
+        yaml.safe_dump(kubeconfig_document(server.url, server.ca_file.read_bytes(), "none", {}))
     )
     manager = ControllerManager(
         kubeconfig,

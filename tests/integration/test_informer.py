@@ -5,6 +5,7 @@ relists after 410 Expired."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import uuid
 from collections import Counter
@@ -115,6 +116,19 @@ class Churn:
     deleted: set[str] = field(default_factory=set)
 
 
+@contextlib.asynccontextmanager
+async def recorded(informer: Informer) -> AsyncIterator[Recorder]:
+    """The informer started, with a Recorder attached and synced; stopped on the way out."""
+    rec = Recorder()
+    rec.attach(informer)
+    informer.start()
+    try:
+        assert await informer.wait_synced(10)
+        yield rec
+    finally:
+        await informer.stop()
+
+
 async def churn(client: ApiClient, ns: str, prefix: str, count: int) -> Churn:
     """Concurrent creates, then updates (0-3 per object), then deletes of a third of them."""
     names = [f"{prefix}-{i}" for i in range(count)]
@@ -157,11 +171,7 @@ async def test_cache_equals_a_fresh_list_after_a_burst(client: ApiClient) -> Non
     ns = await new_namespace(client)
     await client.create(CONFIGMAPS, configmap("before"), ns)
     informer = Informer(client, CONFIGMAPS, namespace=ns, settings=QUICK)
-    rec = Recorder()
-    rec.attach(informer)
-    informer.start()
-    try:
-        assert await informer.wait_synced(10)
+    async with recorded(informer) as rec:
         assert informer.store.keys() == [f"{ns}/before"]
         done = await churn(client, ns, "burst", 40)
         await wait_converged(informer, client)
@@ -170,8 +180,6 @@ async def test_cache_equals_a_fresh_list_after_a_burst(client: ApiClient) -> Non
             if key not in done.deleted:
                 assert rec.updates[key] == done.updates[key], f"{key}: a live watch sends all"
         assert informer.lists == 1
-    finally:
-        await informer.stop()
 
 
 async def test_label_selected_informer_with_an_index(client: ApiClient) -> None:
@@ -226,36 +234,34 @@ async def test_survives_an_apiserver_restart(
     async with ApiClient(config) as writer, ApiClient(config, ONE_TRY, transport=gated) as reader:
         ns = await new_namespace(writer)
         informer = Informer(reader, CONFIGMAPS, namespace=ns, settings=QUICK)
-        rec = Recorder()
-        rec.attach(informer)
-        informer.start()
         try:
-            assert await informer.wait_synced(10)
-            before = await churn(writer, ns, "before", 15)
-            await wait_converged(informer, writer)
+            async with recorded(informer) as rec:
+                before = await churn(writer, ns, "before", 15)
+                await wait_converged(informer, writer)
 
-            gated.gate.clear()
-            await asyncio.to_thread(server.stop)
-            extra = ["--watch-cache-size", str(new_cache_size)] if new_cache_size else []
-            server = Apiserver(
-                server.etcd_url, tmp_path / "apiserver-1", port=server.port,
-                extra_args=[*QUIET, *extra],
-            )  # fmt: skip
-            await asyncio.to_thread(server.start)
-            # The informer sees none of this until the gate opens: new objects come and go,
-            # and survivors from before are updated and deleted.
-            after = await churn(writer, ns, "after", 15)
-            await asyncio.gather(*(update(writer, ns, f"before-{i}", 2, before) for i in (5, 6)))
-            await asyncio.gather(*(delete(writer, ns, f"before-{i}", before) for i in (7, 8)))
-            gated.gate.set()
+                gated.gate.clear()
+                await asyncio.to_thread(server.stop)
+                extra = ["--watch-cache-size", str(new_cache_size)] if new_cache_size else []
+                server = Apiserver(
+                    server.etcd_url, tmp_path / "apiserver-1", port=server.port,
+                    extra_args=[*QUIET, *extra],
+                )  # fmt: skip
+                await asyncio.to_thread(server.start)
+                # The informer sees none of this until the gate opens: new objects come and go,
+                # and survivors from before are updated and deleted.
+                after = await churn(writer, ns, "after", 15)
+                await asyncio.gather(
+                    *(update(writer, ns, f"before-{i}", 2, before) for i in (5, 6))
+                )
+                await asyncio.gather(*(delete(writer, ns, f"before-{i}", before) for i in (7, 8)))
+                gated.gate.set()
 
-            await wait_converged(informer, writer)
-            assert_exactly_once(rec, before)
-            assert_exactly_once(rec, after, missed_lifetimes=bool(new_cache_size))
-            if new_cache_size:
-                assert informer.lists >= 2, "the resume must have hit 410 Expired and relisted"
+                await wait_converged(informer, writer)
+                assert_exactly_once(rec, before)
+                assert_exactly_once(rec, after, missed_lifetimes=bool(new_cache_size))
+                if new_cache_size:
+                    assert informer.lists >= 2, "the resume must have hit 410 Expired and relisted"
         finally:
-            await informer.stop()
             await asyncio.to_thread(server.stop)
 
 
@@ -264,11 +270,7 @@ async def test_survives_an_etcd_restart(fresh_etcd: Etcd, own_apiserver: Apiserv
     async with ApiClient(config) as writer, ApiClient(config, ONE_TRY) as reader:
         ns = await new_namespace(writer)
         informer = Informer(reader, CONFIGMAPS, namespace=ns, settings=QUICK)
-        rec = Recorder()
-        rec.attach(informer)
-        informer.start()
-        try:
-            assert await informer.wait_synced(10)
+        async with recorded(informer) as rec:
             before = await churn(writer, ns, "before", 15)
             await wait_converged(informer, writer)
 
@@ -288,8 +290,6 @@ async def test_survives_an_etcd_restart(fresh_etcd: Etcd, own_apiserver: Apiserv
             assert_exactly_once(rec, before)
             assert_exactly_once(rec, after)
             assert rec.adds[f"{ns}/probe"] == 1
-        finally:
-            await informer.stop()
 
 
 async def test_relists_after_expired_and_reconciles(fresh_etcd: Etcd, tmp_path: Path) -> None:
@@ -308,11 +308,7 @@ async def test_relists_after_expired_and_reconciles(fresh_etcd: Etcd, tmp_path: 
             informer = Informer(
                 client, CONFIGMAPS, namespace=ns, label_selector="watched=yes", settings=settings
             )
-            rec = Recorder()
-            rec.attach(informer)
-            informer.start()
-            try:
-                assert await informer.wait_synced(10)
+            async with recorded(informer) as rec:
                 for i in range(10):  # other objects move the revision past the cache
                     await client.create(CONFIGMAPS, configmap(f"noise-{i}"), ns)
                 await async_wait_for(
@@ -329,8 +325,6 @@ async def test_relists_after_expired_and_reconciles(fresh_etcd: Etcd, tmp_path: 
                 assert rec.adds == Counter({f"{ns}/mine": 1, f"{ns}/mine-2": 1})
                 assert rec.deletes == Counter({f"{ns}/mine": 1})
                 assert rec.updates[f"{ns}/mine"] <= 1
-            finally:
-                await informer.stop()
     finally:
         await asyncio.to_thread(server.stop)
 

@@ -94,11 +94,11 @@ def anonymous_get(cluster: Cluster, path: str, token: str | None = None) -> http
     return httpx.get(cluster.server.url + path, verify=verify, headers=headers, timeout=10)
 
 
-def served_certificate(port: int) -> x509.Certificate:
+def served_certificate(host: str, port: int) -> x509.Certificate:
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+    with socket.create_connection((host, port), timeout=5) as sock:
         with context.wrap_socket(sock) as tls:
             der = tls.getpeercert(binary_form=True)
     assert der is not None
@@ -184,7 +184,7 @@ def test_a_node_joins_with_a_token_and_renews_its_certificates(
         # Its serving certificate comes from the cluster CA too (the placeholder was self-signed).
         ca = x509.load_pem_x509_certificate(cluster.ca.read_bytes())
         wait_for(
-            lambda: served_certificate(port).issuer == ca.subject,
+            lambda: served_certificate("127.0.0.1", port).issuer == ca.subject,
             "the kubelet to serve a certificate issued by the cluster CA",
         )
 

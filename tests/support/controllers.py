@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import itertools
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -134,23 +134,20 @@ def make_all_ready(api: Api, ns: str, selector: str | None = None) -> int:
     return count
 
 
-class FakeKubelet:
-    """A thread that marks every new pod of a namespace Running and Ready (unless its labels
-    include `ready=never`), and checks an invariant after every watch event."""
+class PodWatcher:
+    """A thread (while the `with` block lasts) that hands every watch event on the pods of a
+    namespace to `_handle`; what it raises is kept in `.errors` for the test to surface."""
 
-    def __init__(self, api: Api, ns: str) -> None:
+    def __init__(self, api: Api, ns: str, thread_name: str) -> None:
         import threading
 
         self.api = api
         self.ns = ns
-        self.pods: dict[str, dict[str, Any]] = {}
-        self.history: list[dict[str, dict[str, Any]]] = []
-        """The namespace's pods after each event (name -> pod)."""
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"fake kubelet {ns}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"{thread_name} {ns}", daemon=True)
         self.errors: list[BaseException] = []
 
-    def __enter__(self) -> FakeKubelet:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -169,6 +166,20 @@ class FakeKubelet:
                             return
         except BaseException as e:  # surfaced by the test through .errors
             self.errors.append(e)
+
+    def _handle(self, event: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+class FakeKubelet(PodWatcher):
+    """A thread that marks every new pod of a namespace Running and Ready (unless its labels
+    include `ready=never`), and checks an invariant after every watch event."""
+
+    def __init__(self, api: Api, ns: str) -> None:
+        super().__init__(api, ns, "fake kubelet")
+        self.pods: dict[str, dict[str, Any]] = {}
+        self.history: list[dict[str, dict[str, Any]]] = []
+        """The namespace's pods after each event (name -> pod)."""
 
     def _handle(self, event: dict[str, Any]) -> None:
         pod = event["object"]
@@ -190,14 +201,21 @@ class FakeKubelet:
 
 
 def run_controller_manager(
-    apiserver: Any, tmp_path_factory: Any, controllers: str, name: str = "cm"
+    apiserver: Any,
+    tmp_path_factory: Any,
+    controllers: str = "*",
+    name: str = "cm",
+    args: Sequence[str] = (),
 ) -> Iterator[ControllerManager]:
     """The body of a module fixture: one controller-manager running `controllers` (the
-    `--controllers` value) with FAST_FLAGS, checked to exit cleanly on SIGTERM."""
+    `--controllers` value) with FAST_FLAGS and `args`, checked to be alive at the end and to
+    exit cleanly on SIGTERM."""
     work = tmp_path_factory.mktemp(name)
     kubeconfig = apiserver.write_kubeconfig(work / "kubeconfig")
     cm = ControllerManager(
-        kubeconfig, work / "controller-manager.log", [*FAST_FLAGS, f"--controllers={controllers}"]
+        kubeconfig,
+        work / "controller-manager.log",
+        [*FAST_FLAGS, f"--controllers={controllers}", *args],
     )
     cm.start()
     yield cm

@@ -4,12 +4,11 @@ status a kubelet would, and records how many pods were active at every watch eve
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
 from tests.support.api import Api
-from tests.support.controllers import now
+from tests.support.controllers import PodWatcher, now
 
 Outcome = tuple[str, int] | None
 """("Succeeded", 0), ("Failed", exit code), or None to leave the pod Running."""
@@ -63,35 +62,14 @@ def finish_pod(api: Api, ns: str, name: str, phase: str, exit_code: int) -> bool
     return api.put(f"/api/v1/namespaces/{ns}/pods/{name}/status", pod).status_code == 200
 
 
-class PodRunner:
+class PodRunner(PodWatcher):
     def __init__(self, api: Api, ns: str, outcome: Callable[[dict[str, Any]], Outcome]) -> None:
-        self.api, self.ns, self.outcome = api, ns, outcome
+        super().__init__(api, ns, "pod runner")
+        self.outcome = outcome
         self.seen: set[str] = set()
         self.created = 0
         self.max_active = 0
         self._active: set[str] = set()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"pod runner {ns}", daemon=True)
-        self.errors: list[BaseException] = []
-
-    def __enter__(self) -> PodRunner:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                with self.api.watch(f"/api/v1/namespaces/{self.ns}/pods", timeoutSeconds=1) as ev:
-                    for event in ev:
-                        self._handle(event)
-                        if self._stop.is_set():
-                            return
-        except BaseException as e:  # surfaced by the test through .errors
-            self.errors.append(e)
 
     def _handle(self, event: dict[str, Any]) -> None:
         pod = event["object"]

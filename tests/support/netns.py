@@ -5,6 +5,10 @@ by a veth pair on a /30; deleting the namespace deletes the pair."""
 from __future__ import annotations
 
 import http.client
+import ipaddress
+import json
+import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -111,3 +115,70 @@ def get(host: str, port: int, timeout: float = 2.0) -> str:
         return ""
     finally:
         connection.close()
+
+
+def free_subnet(prefix: str, thirds: range) -> str:
+    """`<prefix>.<third>` of the first /24 that no route of this host covers but the default
+    one (so nothing a test sends there can leave the machine by another route)."""
+    routes = json.loads(sh("ip", "-j", "route", "show"))
+    taken = [ipaddress.ip_network(r["dst"], strict=False) for r in routes
+             if r.get("dst") not in (None, "default")]  # fmt: skip
+    for third in thirds:
+        subnet = ipaddress.ip_network(f"{prefix}.{third}.0/24")
+        if not any(subnet.overlaps(network) for network in taken):
+            return f"{prefix}.{third}"
+    raise AssertionError(f"no free {prefix}.x.0/24 in {thirds}")
+
+
+def create_bridge(name: str, address: str) -> None:
+    """A bridge of the test's own holding `address` (`a.b.c.1/24`): the host's side of a LAN
+    of namespaces ("machines") that `create_on_bridge` plugs into it."""
+    sh("ip", "link", "add", name, "type", "bridge")
+    try:
+        sh("ip", "addr", "add", address, "dev", name)
+        sh("ip", "link", "set", name, "up")
+    except BaseException:
+        sh("ip", "link", "del", name, check=False)
+        raise
+
+
+def create_on_bridge(prefix: str, bridge: str, address: str, gateway: str) -> Namespace:
+    """A namespace with `address` (`a.b.c.N/24`) on a veth pair whose other end is in
+    `bridge`; its default route is `gateway` (the bridge's address)."""
+    tag = uuid.uuid4().hex[:4]
+    name, host_if, ns_if = f"{prefix}-{tag}", f"{prefix[:6]}{tag}h", f"{prefix[:6]}{tag}n"
+    sh("ip", "netns", "add", name)
+    namespace = Namespace(name, address.split("/")[0])
+    try:
+        sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if)
+        sh("ip", "link", "set", ns_if, "netns", name)
+        sh("ip", "link", "set", host_if, "master", bridge)
+        sh("ip", "link", "set", host_if, "up")
+        for args in (
+            ("addr", "add", address, "dev", ns_if),
+            ("link", "set", ns_if, "up"),
+            ("link", "set", "lo", "up"),
+            ("route", "add", "default", "via", gateway),
+        ):
+            namespace.run("ip", *args)
+    except BaseException:
+        delete([namespace])
+        raise
+    return namespace
+
+
+def pids(namespace: Namespace) -> list[int]:
+    """The processes running in `namespace`."""
+    return [int(p) for p in sh("ip", "netns", "pids", namespace.name, check=False).split()]
+
+
+def vanish(namespace: Namespace) -> None:
+    """The machine is gone: SIGKILL every process in the namespace, then delete it (and with
+    it its end of the veth pair)."""
+    for pid in pids(namespace):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    wait_for(lambda: not pids(namespace), f"the processes of {namespace.name} to die", 10)
+    delete([namespace])

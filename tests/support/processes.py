@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import shutil
 import signal
@@ -18,6 +17,7 @@ import httpx
 import yaml
 
 from minik8s import pki
+from minik8s.client.kubeconfig import kubeconfig_document
 from tests.support.waiting import wait_for
 
 
@@ -132,6 +132,7 @@ class Etcd:
                 self.initial_cluster or f"{self.name}={self.peer_url}",
                 "--log-level",
                 "warn",
+                "--snapshot-count=10000",  # etcd 3.6's default, as the launcher runs it
             ],
             self.data_dir / "etcd.log",
             env={
@@ -169,6 +170,8 @@ class Apiserver:
     extra_args: list[str] = field(default_factory=list)
     token: str | None = None
     process: Process | None = None
+    bind_address: str = "127.0.0.1"
+    """Where it listens (an address of a bridge the test made, for clients in a namespace)."""
     extra_tokens: dict[str, str] = field(default_factory=dict)
     """More token-file users: token -> user name (no groups)."""
 
@@ -182,7 +185,7 @@ class Apiserver:
     @property
     def url(self) -> str:
         scheme = "https" if self.uses_tls else "http"
-        return f"{scheme}://127.0.0.1:{self.port}"
+        return f"{scheme}://{self.bind_address}:{self.port}"
 
     @property
     def ca_file(self) -> Path | None:
@@ -200,7 +203,7 @@ class Apiserver:
             "--etcd-servers",
             self.etcd_url,
             "--bind-address",
-            "127.0.0.1",
+            self.bind_address,
             "--port",
             str(self.port),
             *self.extra_args,
@@ -235,26 +238,12 @@ class Apiserver:
             self.process.stop(sig)
 
     def write_kubeconfig(self, path: Path) -> Path:
-        user: dict[str, str] = {"token": self.token} if self.token else {}
-        cluster: dict[str, str] = {"server": self.url}
-        if self.ca_file:
-            cluster["certificate-authority-data"] = base64.b64encode(
-                self.ca_file.read_bytes()
-            ).decode()
-        path.write_text(
-            yaml.safe_dump(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Config",
-                    "clusters": [{"name": "minik8s", "cluster": cluster}],
-                    "users": [{"name": "admin", "user": user}],
-                    "contexts": [
-                        {"name": "minik8s", "context": {"cluster": "minik8s", "user": "admin"}}
-                    ],
-                    "current-context": "minik8s",
-                }
-            )
+        credentials = {"token": self.token} if self.token else {}
+        ca_pem = self.ca_file.read_bytes() if self.ca_file else None
+        document = kubeconfig_document(
+            self.url, ca_pem, "admin", credentials, cluster_name="minik8s", context_name="minik8s"
         )
+        path.write_text(yaml.safe_dump(document))
         return path
 
 

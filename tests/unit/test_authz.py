@@ -10,6 +10,7 @@ from minik8s.api import errors, rbac
 from minik8s.api.resources import NODES, PODS
 from minik8s.api.resources import PERSISTENTVOLUMECLAIMS as PVCS
 from minik8s.apiserver import requestinfo
+from minik8s.apiserver.admission import Request
 from minik8s.apiserver.admission.noderestriction import NodeRestriction, forbidden_label
 from minik8s.apiserver.authn import impersonation
 from minik8s.apiserver.authn.chain import Authenticator, bearer_token
@@ -247,17 +248,21 @@ def test_node_restriction() -> None:
     with pytest.raises(
         errors.Forbidden, match='node "node-1" is not allowed to modify node "node-2"'
     ):
-        plugin.validate("UPDATE", NODES, None, node2, node2, NODE1)
+        plugin.validate(Request("UPDATE", NODES, None, node2, node2, NODE1))
     own = {"metadata": {"name": "node-1", "labels": {}}, "spec": {}}
     tainted = {**own, "spec": {"taints": [{"key": "k", "effect": "NoSchedule"}]}}
     with pytest.raises(errors.Forbidden, match="not allowed to modify taints"):
-        plugin.validate("UPDATE", NODES, None, tainted, own, NODE1)
+        plugin.validate(Request("UPDATE", NODES, None, tainted, own, NODE1))
     with pytest.raises(errors.Forbidden, match="can only create mirror pods"):
-        plugin.validate("CREATE", PODS, None, pod("x", "node-1"), None, NODE1)
+        plugin.validate(Request("CREATE", PODS, None, pod("x", "node-1"), None, NODE1))
     with pytest.raises(errors.Forbidden, match="can only update pod status"):
-        plugin.validate("UPDATE", PODS, "status", pod("x", "node-2"), pod("x", "node-2"), NODE1)
-    plugin.validate("UPDATE", PODS, "status", pod("x", "node-1"), pod("x", "node-1"), NODE1)
-    plugin.validate("UPDATE", NODES, None, own, own, JANE)  # not a node: not its business
+        plugin.validate(
+            Request("UPDATE", PODS, "status", pod("x", "node-2"), pod("x", "node-2"), NODE1)
+        )
+    plugin.validate(
+        Request("UPDATE", PODS, "status", pod("x", "node-1"), pod("x", "node-1"), NODE1)
+    )
+    plugin.validate(Request("UPDATE", NODES, None, own, own, JANE))  # not a node: not its business
     assert forbidden_label("node-restriction.kubernetes.io/x")
     assert forbidden_label("example.kubernetes.io/x")
     assert not forbidden_label("kubernetes.io/hostname") and not forbidden_label("minik8s.io/x")

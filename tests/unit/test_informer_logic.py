@@ -13,7 +13,13 @@ import pytest
 from minik8s.api.resources import NODES, PODS
 from minik8s.client import cache
 from minik8s.client.api import ApiClient, ClientSettings
-from minik8s.client.informer import Informer, InformerFactory, InformerSettings, apply_event
+from minik8s.client.informer import (
+    Informer,
+    InformerFactory,
+    InformerSettings,
+    apply_event,
+    strip_managed_fields,
+)
 from minik8s.client.kubeconfig import ClientConfig
 from minik8s.client.retries import RetryPolicy
 from minik8s.client.transport import TransportFailure
@@ -278,3 +284,14 @@ def _rv(obj: dict) -> str:
 
 async def _true(value: bool) -> bool:
     return value
+
+
+def test_a_factory_transform_strips_managed_fields_from_every_informer() -> None:
+    client = ApiClient(ClientConfig.from_url("http://fake"))
+    factory = InformerFactory(client, transform=strip_managed_fields)
+    informer = factory.informer(PODS, namespace="default")
+    assert informer.transform is strip_managed_fields
+    obj = pod("a", "1")
+    obj["metadata"]["managedFields"] = [{"manager": "kubelet"}]
+    assert strip_managed_fields(obj) == pod("a", "1")
+    assert strip_managed_fields({"kind": "Pod"}) == {"kind": "Pod"}

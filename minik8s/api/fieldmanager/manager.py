@@ -67,6 +67,10 @@ class Entry:
     identity: Identity
     fields: FieldSet
     time: str | None = None
+    stored: tuple[frozenset[fieldpath.Path], Object] | None = None
+    """The fields and FieldsV1 tree this entry had in the stored object: while `fields` is
+    still that set, `encode` writes that tree again instead of building it anew (the tree of
+    every entry a write leaves alone; the stored trees are `to_fields_v1`'s own output)."""
 
 
 @dataclass
@@ -115,9 +119,10 @@ def _scale_view(obj: Object) -> Object:
 # --- managedFields <-> Managed ----------------------------------------------------------------
 
 
-def decode(entries: Any) -> Managed:
-    """`metadata.managedFields` as stored; entries that do not parse are dropped (Kubernetes
-    resets what it cannot decode)."""
+def decode(entries: Any, stored: bool = False) -> Managed:
+    """`metadata.managedFields`; entries that do not parse are dropped (Kubernetes resets what
+    it cannot decode). `stored`: they are the live object's, which this module encoded (each
+    entry remembers its tree, see `Entry.stored`), not a client's."""
     managed = Managed()
     if not isinstance(entries, list):
         return managed
@@ -135,8 +140,9 @@ def decode(entries: Any) -> Managed:
         fields_v1 = entry.get("fieldsV1") or {}
         if not isinstance(fields_v1, dict):
             return Managed()
+        fields = fieldpath.from_fields_v1(fields_v1)
         managed.entries[identity] = Entry(
-            identity, fieldpath.from_fields_v1(fields_v1), entry.get("time")
+            identity, fields, entry.get("time"), (frozenset(fields), fields_v1) if stored else None
         )
     return managed
 
@@ -153,7 +159,11 @@ def encode(managed: Managed) -> list[Object]:
         if entry.time:
             encoded["time"] = entry.time
         encoded["fieldsType"] = "FieldsV1"
-        encoded["fieldsV1"] = fieldpath.to_fields_v1(entry.fields)
+        stored = entry.stored
+        if stored is not None and entry.fields == stored[0]:
+            encoded["fieldsV1"] = stored[1]
+        else:
+            encoded["fieldsV1"] = fieldpath.to_fields_v1(entry.fields)
         if identity.subresource:
             encoded["subresource"] = identity.subresource
         out.append(encoded)
@@ -213,7 +223,7 @@ def update(
     if live is None and not sent:
         return _created(new, schema, identity, view, now)
     if identity.subresource:
-        managed = decode(((live or {}).get("metadata") or {}).get("managedFields"))
+        managed = decode(((live or {}).get("metadata") or {}).get("managedFields"), stored=True)
     else:
         managed = _live_or_new(live, sent)
     old_view = view(live) if live is not None else {}
@@ -263,7 +273,7 @@ def _live_or_new(live: Object | None, sent: Any) -> Managed:
         managed = decode(sent)
         if managed.entries:
             return managed
-    return decode(((live or {}).get("metadata") or {}).get("managedFields"))
+    return decode(((live or {}).get("metadata") or {}).get("managedFields"), stored=True)
 
 
 def _without_struct_selves(paths: FieldSet, schema: Schema) -> FieldSet:

@@ -185,12 +185,15 @@ class Encoder:
         return _control(SYN_STREAM, FLAG_FIN if fin else 0, body + self.header_block(headers))
 
     def syn_reply(self, stream_id: int, headers: Headers | None = None, fin: bool = False) -> bytes:
-        body = _U32.pack(stream_id & 0x7FFFFFFF) + self.header_block(headers or {})
-        return _control(SYN_REPLY, FLAG_FIN if fin else 0, body)
+        return self._stream_headers(SYN_REPLY, stream_id, headers or {}, fin)
 
     def headers(self, stream_id: int, headers: Headers, fin: bool = False) -> bytes:
+        return self._stream_headers(HEADERS, stream_id, headers, fin)
+
+    def _stream_headers(self, kind: int, stream_id: int, headers: Headers, fin: bool) -> bytes:
+        """A SYN_REPLY or HEADERS frame: the stream id, then the header block."""
         body = _U32.pack(stream_id & 0x7FFFFFFF) + self.header_block(headers)
-        return _control(HEADERS, FLAG_FIN if fin else 0, body)
+        return _control(kind, FLAG_FIN if fin else 0, body)
 
     @staticmethod
     def rst_stream(stream_id: int, status: int) -> bytes:

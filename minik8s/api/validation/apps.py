@@ -88,11 +88,18 @@ def validate_workload_spec(spec: dict[str, Any], kind: str = "ReplicaSet") -> li
     if isinstance(selector, dict):
         causes += _validate_selector_matches(selector, labels)
     causes += validate_labels(labels, "spec.template.metadata.labels")
+    causes += validate_template_pod_spec(template, kind)
+    return causes
+
+
+def validate_template_pod_spec(template: dict[str, Any], kind: str) -> list[Cause]:
+    """`spec.template.spec` of a kind whose pods run until replaced (ReplicaSet, Deployment,
+    DaemonSet, StatefulSet, ReplicationController): a valid pod spec, `restartPolicy: Always`
+    and no `activeDeadlineSeconds`."""
     pod_spec = mapping(template, "spec")
     if not pod_spec:
-        causes.append(required("spec.template.spec.containers"))
-        return causes
-    causes += validate_pod_spec(pod_spec, "spec.template.spec")
+        return [required("spec.template.spec.containers")]
+    causes = validate_pod_spec(pod_spec, "spec.template.spec")
     restart_policy = pod_spec.get("restartPolicy")
     if restart_policy is not None and restart_policy != "Always":
         causes.append(

@@ -10,6 +10,7 @@ from minik8s.api import errors as api_errors
 from minik8s.api.defaults_batch import CONTROLLER_UID_LABEL
 from minik8s.api.errors import Cause
 from minik8s.api.meta import Object
+from minik8s.api.validation.apps import validate_template_pod_spec
 from minik8s.api.validation.meta import (
     child,
     enum,
@@ -377,21 +378,5 @@ def validate_replication_controller(rc: Object) -> list[Cause]:
     causes += validate_labels(labels, "spec.template.metadata.labels")
     if selector and not all(labels.get(k) == v for k, v in selector.items()):
         causes.append(invalid("spec.template.metadata.labels", labels, SELECTOR_MISMATCH))
-    pod_spec = mapping(template, "spec")
-    if not pod_spec:
-        causes.append(required("spec.template.spec.containers"))
-        return causes
-    causes += validate_pod_spec(pod_spec, "spec.template.spec")
-    restart = pod_spec.get("restartPolicy")
-    if restart is not None and restart != "Always":
-        causes.append(
-            api_errors.not_supported("spec.template.spec.restartPolicy", restart, ["Always"])
-        )
-    if pod_spec.get("activeDeadlineSeconds") is not None:
-        causes.append(
-            api_errors.forbidden(
-                "spec.template.spec.activeDeadlineSeconds",
-                "activeDeadlineSeconds in ReplicationController is not Supported",
-            )
-        )
+    causes += validate_template_pod_spec(template, "ReplicationController")
     return causes

@@ -161,6 +161,8 @@ def validate_ephemeral_containers_update(new: dict[str, Any], old: dict[str, Any
 
 def validate_pod_update(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
     """Only images, activeDeadlineSeconds, added tolerations and a negative grace period move."""
+    if new.get("spec") == old.get("spec"):  # a metadata-only write: nothing moved
+        return []
     new_spec, old_spec = _defaulted_spec(new), _defaulted_spec(old)
     causes: list[Cause] = []
     new_deadline, old_deadline = (

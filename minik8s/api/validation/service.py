@@ -169,19 +169,7 @@ def _validate_service_ports(ports: list[dict[str, Any]], service_type: str) -> l
     node_ports: set[tuple[Any, Any]] = set()
     for i, port in enumerate(ports):
         path = index("spec.ports", i)
-        name = port.get("name") or ""
-        if len(ports) > 1 and not name:
-            causes.append(required(child(path, "name")))
-        elif name:
-            causes += invalid_each(child(path, "name"), name, fmt.is_dns1123_label(name))
-            if name in names:
-                causes.append(api_errors.duplicate(child(path, "name"), name))
-            names.add(name)
-        if isinstance(port.get("port"), int):
-            causes += invalid_each(
-                child(path, "port"), port["port"], fmt.is_valid_port_num(port["port"])
-            )
-        causes += enum(child(path, "protocol"), port.get("protocol"), PROTOCOLS)
+        causes += _validate_port(port, path, len(ports) > 1, names)
         target = port.get("targetPort")
         if target not in (None, 0, ""):
             causes += validate_port_num_or_name(target, child(path, "targetPort"))
@@ -295,18 +283,28 @@ def _validate_endpoint_ports(ports: list[dict[str, Any]], path: str) -> list[Cau
     causes: list[Cause] = []
     names: set[str] = set()
     for i, port in enumerate(ports):
-        port_path = index(path, i)
-        name = port.get("name") or ""
-        if len(ports) > 1 and not name:
-            causes.append(required(child(port_path, "name")))
-        elif name:
-            causes += invalid_each(child(port_path, "name"), name, fmt.is_dns1123_label(name))
-            if name in names:
-                causes.append(api_errors.duplicate(child(port_path, "name"), name))
-            names.add(name)
-        if isinstance(port.get("port"), int):
-            causes += invalid_each(
-                child(port_path, "port"), port["port"], fmt.is_valid_port_num(port["port"])
-            )
-        causes += enum(child(port_path, "protocol"), port.get("protocol"), PROTOCOLS)
+        causes += _validate_port(port, index(path, i), len(ports) > 1, names)
+    return causes
+
+
+def _validate_port(
+    port: dict[str, Any], path: str, require_name: bool, names: set[str]
+) -> list[Cause]:
+    """What a ServicePort and an EndpointPort share: a DNS-1123 label `name`, unique among
+    the `names` seen so far (and required when there are several ports), a valid `port`
+    number and a known `protocol`."""
+    causes: list[Cause] = []
+    name = port.get("name") or ""
+    if require_name and not name:
+        causes.append(required(child(path, "name")))
+    elif name:
+        causes += invalid_each(child(path, "name"), name, fmt.is_dns1123_label(name))
+        if name in names:
+            causes.append(api_errors.duplicate(child(path, "name"), name))
+        names.add(name)
+    if isinstance(port.get("port"), int):
+        causes += invalid_each(
+            child(path, "port"), port["port"], fmt.is_valid_port_num(port["port"])
+        )
+    causes += enum(child(path, "protocol"), port.get("protocol"), PROTOCOLS)
     return causes

@@ -13,6 +13,7 @@ resources a plugin names, with the request's user (`requestcontext`). A plugin r
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from minik8s.api.meta import Object
@@ -23,19 +24,26 @@ from minik8s.apiserver.authn.user import UserInfo
 CREATE, UPDATE, DELETE = "CREATE", "UPDATE", "DELETE"
 
 
+@dataclass(frozen=True)
+class Request:
+    """What a plugin is asked about (Kubernetes' `admission.Attributes`)."""
+
+    operation: str
+    """CREATE, UPDATE or DELETE."""
+    resource: ResourceType
+    subresource: str | None
+    obj: Object
+    """The object as it would be stored (on DELETE: as it is stored)."""
+    old: Object | None
+    """The stored object an UPDATE replaces."""
+    user: UserInfo
+
+
 class Plugin(Protocol):
     resources: frozenset[str]
     """Plurals of the resources it checks; others never reach it."""
 
-    def validate(
-        self,
-        operation: str,
-        resource: ResourceType,
-        subresource: str | None,
-        obj: Object,
-        old: Object | None,
-        user: UserInfo,
-    ) -> None: ...
+    def validate(self, request: Request) -> None: ...
 
 
 class Admission:
@@ -55,7 +63,7 @@ class Admission:
     ) -> None:
         if resource.plural not in self.resources:
             return
-        user = requestcontext.current_user()
+        request = Request(operation, resource, subresource, obj, old, requestcontext.current_user())
         for plugin in self.plugins:
             if resource.plural in plugin.resources:
-                plugin.validate(operation, resource, subresource, obj, old, user)
+                plugin.validate(request)

@@ -12,9 +12,8 @@ from __future__ import annotations
 from minik8s.api import errors
 from minik8s.api.meta import Object
 from minik8s.api.resources import LEASES, NODES, PODS, ResourceType
-from minik8s.apiserver.admission import CREATE, DELETE, UPDATE
+from minik8s.apiserver.admission import CREATE, DELETE, UPDATE, Request
 from minik8s.apiserver.authn import user as users
-from minik8s.apiserver.authn.user import UserInfo
 from minik8s.apiserver.authz.forbidden import new_forbidden
 from minik8s.apiserver.authz.node import NODE_LEASE_NAMESPACE, pod_references
 
@@ -55,26 +54,22 @@ def forbidden_label(key: str) -> bool:
 class NodeRestriction:
     resources = frozenset({PODS.plural, NODES.plural, LEASES.plural})
 
-    def validate(
-        self,
-        operation: str,
-        resource: ResourceType,
-        subresource: str | None,
-        obj: Object,
-        old: Object | None,
-        user: UserInfo,
-    ) -> None:
-        node = users.node_name(user)
+    def validate(self, request: Request) -> None:
+        node = users.node_name(request.user)
         if node is None:
             return
         if not node:
-            raise self._deny(resource, obj, f'could not determine node from user "{user.name}"')
-        if resource is PODS:
-            self._pod(node, operation, subresource, obj, old)
-        elif resource is NODES:
-            self._node(node, operation, obj, old)
+            raise self._deny(
+                request.resource,
+                request.obj,
+                f'could not determine node from user "{request.user.name}"',
+            )
+        if request.resource is PODS:
+            self._pod(node, request.operation, request.subresource, request.obj, request.old)
+        elif request.resource is NODES:
+            self._node(node, request.operation, request.obj, request.old)
         else:
-            self._lease(node, operation, obj)
+            self._lease(node, request.operation, request.obj)
 
     @staticmethod
     def _deny(resource: ResourceType, obj: Object, detail: str) -> errors.Forbidden:

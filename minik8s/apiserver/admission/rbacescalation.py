@@ -23,7 +23,7 @@ from minik8s.api.resources import (
     ROLES,
     ResourceType,
 )
-from minik8s.apiserver.admission import DELETE, UPDATE
+from minik8s.apiserver.admission import DELETE, UPDATE, Request
 from minik8s.apiserver.authn import user as users
 from minik8s.apiserver.authn.user import UserInfo
 from minik8s.apiserver.authz.authorizer import Union
@@ -53,25 +53,21 @@ class RbacEscalation:
         self.authorizer = authorizer
         self.rbac = rbac_authorizer
 
-    def validate(
-        self,
-        operation: str,
-        resource: ResourceType,
-        subresource: str | None,
-        obj: Object,
-        old: Object | None,
-        user: UserInfo,
-    ) -> None:
-        if operation == DELETE or users.SYSTEM_PRIVILEGED_GROUP in user.groups:
+    def validate(self, request: Request) -> None:
+        if request.operation == DELETE or users.SYSTEM_PRIVILEGED_GROUP in request.user.groups:
             return
-        if operation == UPDATE and old is not None and only_gc_fields_changed(obj, old):
+        if (
+            request.operation == UPDATE
+            and request.old is not None
+            and only_gc_fields_changed(request.obj, request.old)
+        ):
             return
-        meta = obj.get("metadata") or {}
+        meta = request.obj.get("metadata") or {}
         name, namespace = str(meta.get("name") or ""), str(meta.get("namespace") or "")
-        if resource in (ROLES, CLUSTERROLES):
-            self._role(resource, obj, old, user, name, namespace)
+        if request.resource in (ROLES, CLUSTERROLES):
+            self._role(request.resource, request.obj, request.old, request.user, name, namespace)
         else:
-            self._binding(resource, obj, user, name, namespace)
+            self._binding(request.resource, request.obj, request.user, name, namespace)
 
     def _allowed(self, user: UserInfo, verb: str, plural: str, name: str, namespace: str) -> bool:
         attrs = Attributes(user, verb, True, namespace, RBAC_GROUP, "v1", plural, "", name)

@@ -51,6 +51,15 @@ def events_rule() -> Object:
     return rule(("create", "update", "patch"), (LEGACY, EVENTS), ("events",))
 
 
+def leader_election_rules(*lock_names: str) -> list[Object]:
+    """A component that elects a leader: it creates its Lease, then reads and renews only the
+    ones named."""
+    return [
+        rule(("create",), (COORDINATION,), ("leases",)),
+        rule(("get", "update"), (COORDINATION,), ("leases",), lock_names),
+    ]
+
+
 def _metadata(name: str, labels: dict[str, str] | None = None) -> Object:
     return {
         "name": name,

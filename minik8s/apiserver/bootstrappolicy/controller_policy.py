@@ -37,6 +37,7 @@ from minik8s.apiserver.bootstrappolicy.builders import (
     cluster_role,
     cluster_role_binding,
     events_rule,
+    leader_election_rules,
     rule,
     service_account,
     users,
@@ -308,10 +309,7 @@ def cloud_controller_manager_roles() -> list[Object]:
             "system:cloud-controller-manager",
             [
                 events_rule(),
-                rule(("create",), (COORDINATION,), ("leases",)),
-                rule(
-                    ("get", "update"), (COORDINATION,), ("leases",), ("cloud-controller-manager",)
-                ),
+                *leader_election_rules("cloud-controller-manager"),
                 rule(("patch",), (LEGACY,), ("services",)),
             ],
         ),

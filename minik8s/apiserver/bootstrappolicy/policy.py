@@ -37,6 +37,7 @@ from minik8s.apiserver.bootstrappolicy.builders import (
     cluster_role_binding,
     events_rule,
     groups,
+    leader_election_rules,
     rule,
     service_account,
     url_rule,
@@ -310,14 +311,8 @@ def _component_roles() -> list[Object]:
             users.KUBE_CONTROLLER_MANAGER,
             [
                 events_rule(),
-                rule(("create",), (COORDINATION,), ("leases",)),
                 # Kubernetes names its lock kube-controller-manager; minik8s' is its own name.
-                rule(
-                    ("get", "update"),
-                    (COORDINATION,),
-                    ("leases",),
-                    ("kube-controller-manager", "minik8s-controller-manager"),
-                ),
+                *leader_election_rules("kube-controller-manager", "minik8s-controller-manager"),
                 rule(("create",), (LEGACY,), ("secrets", "serviceaccounts")),
                 rule(("delete",), (LEGACY,), ("secrets",)),
                 rule(
@@ -342,13 +337,7 @@ def _component_roles() -> list[Object]:
             users.KUBE_SCHEDULER,
             [
                 events_rule(),
-                rule(("create",), (COORDINATION,), ("leases",)),
-                rule(
-                    ("get", "update"),
-                    (COORDINATION,),
-                    ("leases",),
-                    ("kube-scheduler", "minik8s-scheduler"),
-                ),
+                *leader_election_rules("kube-scheduler", "minik8s-scheduler"),
                 rule(READ, (LEGACY,), ("nodes",)),
                 rule(("get", "list", "watch", "delete"), (LEGACY,), ("pods",)),
                 rule(("create",), (LEGACY,), ("pods/binding", "bindings")),

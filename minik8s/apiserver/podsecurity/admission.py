@@ -30,12 +30,12 @@ from minik8s.api.errors import Cause
 from minik8s.api.meta import Object, controller_ref, labels_of, name_of
 from minik8s.api.resources import NAMESPACES, PODS, ResourceType
 from minik8s.apiserver import warning
+from minik8s.apiserver.admission import CREATE, UPDATE, Request
 from minik8s.apiserver.podsecurity import checks
 from minik8s.apiserver.podsecurity.levels import Level, LevelVersion, Policy, policy_to_evaluate
 
 logger = logging.getLogger(__name__)
 
-CREATE, UPDATE = "CREATE", "UPDATE"
 TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
     "pods": (),
     "podtemplates": ("template",),
@@ -73,58 +73,58 @@ class PodSecurity:
     evaluator: checks.Evaluator = field(default_factory=checks.Evaluator)
     resources: frozenset[str] = frozenset({*TEMPLATE_PATHS, NAMESPACES.plural})
 
-    def validate(
-        self,
-        operation: str,
-        resource: ResourceType,
-        subresource: str | None,
-        obj: Object,
-        old: Object | None,
-        user: Any = None,
-    ) -> None:
+    def validate(self, request: Request) -> None:
         """Raise an ApiError to refuse; add Warning headers for what would be refused."""
-        if resource.plural not in self.resources or operation not in (CREATE, UPDATE):
+        if request.resource.plural not in self.resources or request.operation not in (
+            CREATE,
+            UPDATE,
+        ):
             return
-        if resource is NAMESPACES:
-            if subresource is None:
-                self._namespace(operation, obj, old)
+        if request.resource is NAMESPACES:
+            if request.subresource is None:
+                self._namespace(request.operation, request.obj, request.old)
             return
-        if subresource in IGNORED_POD_SUBRESOURCES or (subresource and resource is not PODS):
+        if request.subresource in IGNORED_POD_SUBRESOURCES or (
+            request.subresource and request.resource is not PODS
+        ):
             return
-        extracted = pod_of(resource, obj)
+        extracted = pod_of(request.resource, request.obj)
         if extracted is None:
             return
         meta, spec, path = extracted
-        self._allow_privileged(resource, obj, spec, path)
-        namespace = str((obj.get("metadata") or {}).get("namespace") or "")
-        if namespace in self.exemptions.namespaces or _username(user) in self.exemptions.usernames:
+        self._allow_privileged(request.resource, request.obj, spec, path)
+        namespace = str((request.obj.get("metadata") or {}).get("namespace") or "")
+        if (
+            namespace in self.exemptions.namespaces
+            or _username(request.user) in self.exemptions.usernames
+        ):
             return
         if spec.get("runtimeClassName") in self.exemptions.runtime_classes:
             return
-        if resource is PODS and operation == UPDATE and old is not None:
-            if not significant_update(obj, old):
+        if request.resource is PODS and request.operation == UPDATE and request.old is not None:
+            if not significant_update(request.obj, request.old):
                 return
         policy, label_errors = policy_to_evaluate(self._labels(namespace), self.defaults)
         if label_errors:
             logger.info(
                 "namespace %s: invalid PodSecurity labels; evaluating %s", namespace, policy
             )
-        if resource is PODS:
+        if request.resource is PODS:
             failed = self._evaluate(policy.enforce, meta, spec)
             if failed:
                 raise errors.Forbidden(
-                    f'pods "{name_of(obj)}" is forbidden: violates PodSecurity '
+                    f'pods "{name_of(request.obj)}" is forbidden: violates PodSecurity '
                     f'"{policy.enforce}": {checks.forbidden_detail(failed)}',
                     kind="pods",
-                    name=name_of(obj),
+                    name=name_of(request.obj),
                 )
         audit = self._evaluate(policy.audit, meta, spec)
         if audit:
             logger.info(
                 "%s %s/%s would violate PodSecurity %q: %s",
-                resource.plural,
+                request.resource.plural,
                 namespace,
-                name_of(obj),
+                name_of(request.obj),
                 str(policy.audit),
                 checks.forbidden_detail(audit),
             )

@@ -17,6 +17,7 @@ import yaml
 from minik8s import pki
 from minik8s.cli.launcher.settings import LauncherSettings
 from minik8s.cli.launcher.state import ClusterState
+from minik8s.client import kubeconfig_document
 from minik8s.client.kubeconfig import load_kubeconfig
 from minik8s.dashboard import grants
 
@@ -54,14 +55,9 @@ def write_webhook_files(token_path: Path, kubeconfig_path: Path, url: str) -> No
     if not token_path.exists():
         pki.write_private(token_path, secrets.token_urlsafe(32) + "\n")
     token = token_path.read_text().strip()
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "dashboard", "cluster": {"server": url}}],
-        "users": [{"name": "apiserver", "user": {"token": token}}],
-        "contexts": [{"name": "webhook", "context": {"cluster": "dashboard", "user": "apiserver"}}],
-        "current-context": "webhook",
-    }
+    config = kubeconfig_document(
+        url, None, "apiserver", {"token": token}, cluster_name="dashboard", context_name="webhook"
+    )
     text = yaml.safe_dump(config, sort_keys=False)
     if not kubeconfig_path.exists() or kubeconfig_path.read_text() != text:
         pki.write_private(kubeconfig_path, text)

@@ -30,6 +30,7 @@ import yaml
 from minik8s import pki
 from minik8s.api import users
 from minik8s.cli.launcher.settings import LauncherSettings
+from minik8s.client import kubeconfig_document
 
 CONTEXT = "minik8s"
 
@@ -71,35 +72,14 @@ def file_stem(component: str, node: str | None = None) -> str:
 
 def render(server: str, ca_pem: bytes, user: str, cert_pem: bytes, key_pem: bytes) -> str:
     """A kubeconfig with the CA, and the client certificate and key embedded."""
-
-    def b64(data: bytes) -> str:
-        return base64.b64encode(data).decode()
-
-    return yaml.safe_dump(
-        {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": CONTEXT,
-                    "cluster": {"server": server, "certificate-authority-data": b64(ca_pem)},
-                }
-            ],
-            "users": [
-                {
-                    "name": user,
-                    "user": {
-                        "client-certificate-data": b64(cert_pem),
-                        "client-key-data": b64(key_pem),
-                    },
-                }
-            ],
-            "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": user}}],
-            "current-context": CONTEXT,
-            "preferences": {},
-        },
-        sort_keys=False,
+    credentials = {
+        "client-certificate-data": base64.b64encode(cert_pem).decode(),
+        "client-key-data": base64.b64encode(key_pem).decode(),
+    }
+    document = kubeconfig_document(
+        server, ca_pem, user, credentials, cluster_name=CONTEXT, context_name=CONTEXT
     )
+    return yaml.safe_dump(document, sort_keys=False)
 
 
 def write_kubeconfig(pki_dir: Path, server: str, who: Identity, stem: str, out: Path) -> pki.Issued:

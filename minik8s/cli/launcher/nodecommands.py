@@ -9,8 +9,9 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 from urllib.parse import urlparse
 
 import typer
@@ -21,6 +22,8 @@ from minik8s.cli.bootstrap import tokens
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.settings import HOME_ENV, default_home
 from minik8s.client import ApiClient, ConfigError, load_kubeconfig
+
+T = TypeVar("T")
 
 token_app = typer.Typer(
     name="token", help="Bootstrap tokens for nodes joining the cluster.", no_args_is_help=True
@@ -55,6 +58,22 @@ def _api_errors(e: errors.ApiError) -> LauncherError:
     return LauncherError(e.message)
 
 
+def _call(kubeconfig: Path | None, call: Callable[[ApiClient], Awaitable[T]]) -> T:
+    """Run `call` with a client of the admin kubeconfig; a bad token or an API error is one
+    LauncherError line."""
+
+    async def run() -> T:
+        async with _client(kubeconfig) as client:
+            return await call(client)
+
+    try:
+        return asyncio.run(run())
+    except bootstraptoken.InvalidToken as e:
+        raise LauncherError(str(e)) from e
+    except errors.ApiError as e:
+        raise _api_errors(e) from e
+
+
 @token_app.command("create")
 def token_create(
     token: Annotated[
@@ -78,17 +97,9 @@ def token_create(
             seconds = times.parse_duration(ttl)
         except ValueError as e:
             raise LauncherError(str(e)) from e
-
-        async def run() -> tokens.Created:
-            async with _client(kubeconfig) as client:
-                return await tokens.create(client, seconds, description, token)
-
-        try:
-            created = asyncio.run(run())
-        except bootstraptoken.InvalidToken as e:
-            raise LauncherError(str(e)) from e
-        except errors.ApiError as e:
-            raise _api_errors(e) from e
+        created = _call(
+            kubeconfig, lambda client: tokens.create(client, seconds, description, token)
+        )
         out.print(created.join_command if print_join_command else created.token, highlight=False)
 
 
@@ -98,15 +109,7 @@ def token_list(kubeconfig: KubeconfigOption = None) -> None:
     from minik8s.cli.launcher.app import _errors
 
     with _errors():
-
-        async def run() -> list[tokens.Row]:
-            async with _client(kubeconfig) as client:
-                return await tokens.list_tokens(client)
-
-        try:
-            rows = asyncio.run(run())
-        except errors.ApiError as e:
-            raise _api_errors(e) from e
+        rows = _call(kubeconfig, tokens.list_tokens)
         header = ("TOKEN", "TTL", "EXPIRES", "USAGES", "DESCRIPTION", "EXTRA GROUPS")
         lines = [header, *((r.token, r.ttl, r.expires, r.usages, r.description, r.extra_groups)
                            for r in rows)]  # fmt: skip
@@ -125,17 +128,7 @@ def token_delete(
     from minik8s.cli.launcher.app import _errors, out
 
     with _errors():
-
-        async def run() -> str:
-            async with _client(kubeconfig) as client:
-                return await tokens.delete(client, token)
-
-        try:
-            name = asyncio.run(run())
-        except bootstraptoken.InvalidToken as e:
-            raise LauncherError(str(e)) from e
-        except errors.ApiError as e:
-            raise _api_errors(e) from e
+        name = _call(kubeconfig, lambda client: tokens.delete(client, token))
         out.print(f"bootstrap token {name.removeprefix(bootstraptoken.SECRET_PREFIX)!r} deleted")
 
 
@@ -176,6 +169,13 @@ def join(
     start: Annotated[
         bool, typer.Option(help="Start the kubelet and kube-proxy (else only write the files)")
     ] = True,
+    kubelet_arg: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="One more kubelet flag, e.g. --kubelet-arg=--node-status-update-frequency=2s "
+            "(repeatable; k3s agent's --kubelet-arg)"
+        ),
+    ] = None,
 ) -> None:
     """Join this machine to a cluster as a node: discovery with the token and CA hash, TLS
     bootstrap of the kubelet, kube-proxy's certificate; then run them."""
@@ -195,6 +195,7 @@ def join(
             kubelet_port=kubelet_port,
             start=start,
             proxy=proxy,
+            extra_kubelet_args=tuple(kubelet_arg or ()),
         )
         options.home.mkdir(parents=True, exist_ok=True)
         try:

@@ -182,26 +182,17 @@ def register(app: typer.Typer) -> None:
                 targets.resource_for(manifest.obj)
 
         async def go(client: ApiClient) -> None:
-            failed = False
-            for manifest in loaded:
-                rt = targets.resource_for(manifest.obj)
-                try:
-                    ns = namespace_of(manifest, s.namespace_flag, s.config.namespace)
-                    if server_side:
-                        word = await apply_server_side(
-                            client, manifest, ns, field_manager, force_conflicts
-                        )
-                    else:
-                        word = await apply_one(client, manifest, ns)
-                except (api_errors.ApiError, errors.CliError) as e:
-                    if isinstance(e, api_errors.ServiceUnavailable | api_errors.Timeout):
-                        raise
-                    errors.report(e)
-                    failed = True
-                    continue
-                ref = targets.ref(rt, manifest.name)
+            async def one(manifest: manifests.Manifest) -> None:
+                ns = namespace_of(manifest, s.namespace_flag, s.config.namespace)
+                if server_side:
+                    word = await apply_server_side(
+                        client, manifest, ns, field_manager, force_conflicts
+                    )
+                else:
+                    word = await apply_one(client, manifest, ns)
+                ref = targets.ref(targets.resource_for(manifest.obj), manifest.name)
                 output.echo(ref if output_format == "name" else f"{ref} {word}")
-            if failed:
-                raise errors.Failed()
+
+            await errors.report_each(loaded, one)
 
         s.run(go)

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import typer
 
-from minik8s.api import errors as api_errors
 from minik8s.cli.minikctl import apply, errors, manifests, output, session, targets
 from minik8s.client.api import ApiClient
 
@@ -80,21 +79,13 @@ def register(app: typer.Typer) -> None:
                 targets.resource_for(manifest.obj)
 
         async def go(client: ApiClient) -> None:
-            failed = False
-            for manifest in loaded:
+            async def one(manifest: manifests.Manifest) -> None:
                 rt = targets.resource_for(manifest.obj)
                 obj = apply.with_last_applied(manifest.obj)[0] if save_config else manifest.obj
-                try:
-                    ns = apply.namespace_of(manifest, s.namespace_flag, s.config.namespace)
-                    await client.create(rt, obj, ns if rt.namespaced else None)
-                except (api_errors.ApiError, errors.CliError) as e:
-                    if isinstance(e, api_errors.ServiceUnavailable | api_errors.Timeout):
-                        raise
-                    errors.report(e)
-                    failed = True
-                    continue
+                ns = apply.namespace_of(manifest, s.namespace_flag, s.config.namespace)
+                await client.create(rt, obj, ns if rt.namespaced else None)
                 output.echo(f"{targets.ref(rt, manifest.name)} created")
-            if failed:
-                raise errors.Failed()
+
+            await errors.report_each(loaded, one)
 
         s.run(go)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import TypeVar
 
 import typer
 
 from minik8s.api import errors, times
 from minik8s.client import exceptions
 from minik8s.client.kubeconfig import ConfigError
+
+T = TypeVar("T")
 
 
 class CliError(Exception):
@@ -39,6 +42,23 @@ def message(e: BaseException) -> str:
 def report(e: BaseException) -> None:
     """Print the line for `e` on stderr (for commands that go on with other items)."""
     print(message(e), file=sys.stderr, flush=True)
+
+
+async def report_each(items: Iterable[T], one: Callable[[T], Awaitable[None]]) -> None:
+    """`one(item)` for each item, as kubectl goes through a command's objects: an API or CLI
+    error is reported and the rest go on, then `Failed`; an unavailable or timed-out
+    apiserver stops it at once."""
+    failed = False
+    for item in items:
+        try:
+            await one(item)
+        except (errors.ApiError, CliError) as e:
+            if isinstance(e, errors.ServiceUnavailable | errors.Timeout):
+                raise
+            report(e)
+            failed = True
+    if failed:
+        raise Failed()
 
 
 @contextlib.contextmanager

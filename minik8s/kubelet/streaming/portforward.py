@@ -28,6 +28,10 @@ from minik8s.kubelet.streaming.websocket import WebSocketSession
 
 logger = logging.getLogger(__name__)
 
+READ_SIZE = 1 << 20
+"""Bytes one read of a pod's socket may take (uvloop's own reads stop at 250 KB): every read
+becomes one frame, one TLS write and one socket write of the kubelet, so fewer, larger ones
+cost it less CPU per byte (0.145 → 0.115 s per 100 MiB, measured with the hollow runtime)."""
 STREAM_CREATION_TIMEOUT = 30.0
 """How long a connection's second stream may lag its first (Kubernetes' default)."""
 
@@ -35,9 +39,25 @@ Dial = Callable[[int], Awaitable[Any]]
 """Opens a connected socket to the pod's port (the runtime's `open_port`)."""
 
 
-class PodSide(asyncio.Protocol):
+class _ReadBuffer:
+    """The one buffer every pod connection of this kubelet reads into (a read is handed on and
+    written, that is encrypted or copied, before the next read starts; a transport that keeps
+    part of it for later makes the next read use a fresh one)."""
+
+    view = memoryview(bytearray(READ_SIZE))
+
+    @classmethod
+    def renew(cls) -> None:
+        cls.view = memoryview(bytearray(READ_SIZE))
+
+
+class PodSide(asyncio.BufferedProtocol):
     """The TCP connection inside the pod: what it sends goes to `send`; `ended` when it
-    closes (or half-closes: the forwarded connection is then finished as Kubernetes does)."""
+    closes (or half-closes: the forwarded connection is then finished as Kubernetes does).
+
+    Its transport reads straight into `_ReadBuffer` (no bytes object per read) and `send`
+    gets a memoryview of what was read, valid only during the call: it frames and writes it
+    at once (SPDY, WebSocket), never keeps it."""
 
     def __init__(self, send: Callable[[bytes], None], client: RawConnection) -> None:
         self.send = send
@@ -53,8 +73,15 @@ class PodSide(asyncio.Protocol):
         if self.client.writing_paused:
             transport.pause_reading()
 
-    def data_received(self, data: bytes) -> None:
-        self.send(data)
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return _ReadBuffer.view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        view = _ReadBuffer.view
+        self.send(view[:nbytes])  # type: ignore[arg-type]  # a bytes-like view
+        transport = self.client.transport
+        if transport is not None and transport.get_write_buffer_size():
+            _ReadBuffer.renew()  # the client's transport may hold a view of it
 
     def eof_received(self) -> bool | None:
         self.ended.set()
