@@ -6,7 +6,8 @@ managers, 2 nodes) → /readyz through the load balancer, the leader-election Le
 apiserver in the `kubernetes` Endpoints, a pod Running on a node → `docker kill` of the
 apiserver that serves the test's connection and of one etcd member (another apiserver's first
 endpoint) while kubectl writes through the load balancer every ~0.5 s → at most two of those
-requests fail (issue 22's target is one: see the assertion), and a new pod runs → `down -v` leaves nothing of the project.
+requests fail (issue 22's target is one: see the assertion), and a new pod runs → `down -v`
+leaves nothing of the project.
 
 One cluster start-up for the whole file; its own project name and API port (test_compose.py's
 machinery), so it never touches a cluster a developer started with `make compose-ha-up`.
