@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: setup system-packages venv dashboard dockerd images up down test test-unit test-integration test-e2e check lint bench clean \
-	compose-images compose-up compose-dashboard compose-down test-compose test-quick
+	compose-images compose-up compose-ha-up compose-dashboard compose-down test-compose test-quick
 
 setup: system-packages venv dashboard
 
@@ -55,6 +55,13 @@ compose-up: compose-images
 	@echo "compose: kubectl --kubeconfig deploy/kubeconfig get nodes"
 	@echo "compose: dashboard: make compose-dashboard (prints a one-time sign-in link, 2 min)"
 
+# The HA layout (deploy/docker-compose.ha.yml over it): 3 etcd members, 3 apiservers behind
+# HAProxy, 2 schedulers / controller-managers / cloud controllers; the same kubeconfig.
+compose-ha-up: compose-images
+	@cd deploy && $(COMPOSE) --env-file compose/ha.env up -d
+	@echo "compose: kubectl --kubeconfig deploy/kubeconfig get --raw /readyz   (through HAProxy)"
+	@echo "compose: kubectl --kubeconfig deploy/kubeconfig get leases -n kube-system"
+
 # A one-time sign-in link to the compose cluster's dashboard for deploy/kubeconfig's user (the
 # dashboard mints it in its own container; the kubeconfig travels on stdin, never in a URL).
 compose-dashboard:
@@ -62,11 +69,13 @@ compose-dashboard:
 	  --grant-dir=/run/minik8s-dashboard/grants < kubeconfig
 
 compose-down:
-	@cd deploy && $(COMPOSE) --profile workers --profile etcd-ha down -v --remove-orphans
+	@cd deploy && $(COMPOSE) -f docker-compose.yml -f docker-compose.ha.yml --profile workers \
+	  --profile etcd-ha down -v --remove-orphans
 	@rm -f deploy/kubeconfig
 
 test-compose: setup compose-images
-	@$(PY) -m pytest -q -p no:cacheprovider -m compose tests/e2e/test_compose.py
+	@$(PY) -m pytest -q -p no:cacheprovider -m compose tests/e2e/test_compose.py \
+	  tests/e2e/test_compose_ha.py
 
 # Every tier, the docker-compose cluster included (its images are built once and cached).
 test: setup images compose-images

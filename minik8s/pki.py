@@ -398,16 +398,21 @@ def ensure_etcd_certificates(
 
 
 def ensure_etcd_peer_certificate(
-    directory: Path, hosts: tuple[str, ...] = ETCD_HOSTS
+    directory: Path,
+    hosts: tuple[str, ...] = ETCD_HOSTS,
+    target: Path | None = None,
+    common_name: str = "minik8s-etcd-peer",
 ) -> EtcdCertificates:
     """Create (once) the etcd members' peer certificate from etcd's CA (made first by
-    `ensure_etcd_certificates`): members accept as peers only what this CA signed."""
-    certs = EtcdCertificates(directory)
+    `ensure_etcd_certificates` in `directory`): members accept as peers only what this CA
+    signed. `target`: the directory of one member's own peer certificate (kubeadm's
+    per-member `peer.crt`, `common_name` its name) instead of `directory`."""
+    certs = EtcdCertificates(target or directory)
     if certs.peer_cert.exists() and certs.peer_key.exists():
         return certs
     ca_cert, ca_key = _load_ca(directory)
     _etcd_leaf(
-        ca_cert, ca_key, "minik8s-etcd-peer", hosts,
+        ca_cert, ca_key, common_name, hosts,
         (ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH),
         certs.peer_cert, certs.peer_key, datetime.datetime.now(datetime.UTC),
     )  # fmt: skip

@@ -27,6 +27,14 @@ a `<name>-creds` volume mounted at /state/<name> here and at /etc/minik8s there)
 The `etcd-pki` volume (mounted only by the etcd members and the apiserver) gets etcd's own CA,
 the members' serving certificate and the apiserver's client certificate for etcd (issued
 once, `pki.ensure_etcd_certificates`).
+
+With the HA layout (deploy/docker-compose.ha.yml mounts these volumes here) also:
+
+    etcd-<n>-peer      `peer.crt`/`peer.key`: member etcd-<n>'s own certificate for the TLS
+                       between members (server and client auth, for its name only)
+    loadbalancer-creds `haproxy.cfg` (apiserver-1..3 behind https://apiserver:6443, checked on
+                       /readyz) and `ca.crt`, the cluster CA those checks verify against: no
+                       private key
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ from pathlib import Path
 
 from minik8s import pki
 from minik8s.api import users
-from minik8s.cli.launcher import audit, dashboard, encryption, identities
+from minik8s.cli.launcher import audit, dashboard, encryption, identities, loadbalancer
 from minik8s.cli.launcher.identities import Identity
 
 STATE = Path(os.environ.get("MINIK8S_STATE", "/state"))
@@ -51,6 +59,12 @@ SERVER = "https://apiserver:6443"
 NODES = ("node-1", "node-2")
 AUDIT_WEBHOOK = "http://dashboard:9090" + dashboard.WEBHOOK_PATH
 """Where the apiserver sends its audit events: the dashboard's service on the compose network."""
+
+ETCD_MEMBERS = ("etcd-1", "etcd-2", "etcd-3")
+APISERVERS = ("apiserver-1", "apiserver-2", "apiserver-3")
+"""The HA layout's apiservers, behind the load balancer that takes the name `apiserver`."""
+LOADBALANCER_DIR = "/etc/minik8s"
+"""Where the load balancer's container mounts `loadbalancer-creds`."""
 
 COMPONENTS: dict[str, Identity] = {
     "scheduler": identities.identity("scheduler"),
@@ -86,11 +100,45 @@ def _copy_private(source: Path, target: Path) -> None:
         pki.write_private(target, data)
 
 
+def _etcd_peers() -> None:
+    """Each HA member's own peer certificate, into its volume (when mounted here)."""
+    for member in ETCD_MEMBERS:
+        target = STATE / f"{member}-peer"
+        if target.is_dir():
+            pki.ensure_etcd_peer_certificate(ETCD_PKI, (member,), target, member)
+
+
+def _loadbalancer(ca_dir: Path) -> None:
+    """HAProxy's configuration (HA layout): the launcher's, with the apiservers found through
+    Docker's DNS (a restarted container may get another address) and /healthz for compose."""
+    target = STATE / "loadbalancer"
+    if not target.is_dir():
+        return
+    text = loadbalancer.render(
+        loadbalancer.Settings(
+            bind=("0.0.0.0", 6443),
+            servers=[(name, name, 6443) for name in APISERVERS],
+            ca_file=Path(LOADBALANCER_DIR) / "ca.crt",
+            stats_socket=Path("/var/lib/haproxy/admin.sock"),
+            # as `minik8s up --control-plane 3`: ride out an etcd leader election
+            fall=3,
+            check_timeout="2s",
+            resolver=("127.0.0.11", 53),
+            monitor=("127.0.0.1", 8404),
+        )
+    )
+    _copy_private(ca_dir / "ca.crt", target / "ca.crt")
+    if not (target / "haproxy.cfg").exists() or (target / "haproxy.cfg").read_text() != text:
+        pki.write_private(target / "haproxy.cfg", text)
+
+
 def main() -> None:
     port = int(os.environ.get("MINIK8S_API_PORT", "6443"))
     ca_dir = STATE / "pki"
     cert = pki.ensure_serving_certificate(ca_dir, HOSTS)
     pki.ensure_etcd_certificates(ETCD_PKI, ETCD_HOSTS)
+    _etcd_peers()
+    _loadbalancer(ca_dir)
 
     apiserver = STATE / "apiserver"
     pki.ensure_service_account_key(ca_dir)

@@ -15,6 +15,9 @@
 #   minik8s/node-os  the base plus docker.io, iptables, iproute2 (debootstrap --include)
 #   minik8s/minik8s  $BASE_IMAGE (default minik8s/base) + the project from host-built wheels
 #   minik8s/node     minik8s/node-os + the project: a kind-style node (dockerd, kubelet, proxy)
+#   minik8s/haproxy  the HA layout's load balancer (deploy/docker-compose.ha.yml): this host's
+#                    haproxy (Debian's package, installed by deploy/setup-system.sh) with the
+#                    libraries it links, on the busybox rootfs with GNU wget (its health check)
 #   node-images      ~/.minik8s/cache/node-images.tar: `docker save` of the images each node
 #                    container loads into its own dockerd (nodes cannot pull)
 # Every Debian rootfs is cached as a tarball under ~/.minik8s/cache (and the downloaded .debs
@@ -22,7 +25,7 @@
 # from apt's sources on this machine. Nothing inside a `docker build` downloads: wheels are
 # built on the host (`pip wheel`) and installed with `pip install --no-index`.
 # Usage: deploy/images/build.sh [--force] [pause|busybox|nginx|base|etcd|node-os|minik8s|node
-#                                |node-images|python-client|compose ...]
+#                                |node-images|python-client|haproxy|compose ...]
 #   MINIK8S_IMAGE_TAG tags minik8s/minik8s and minik8s/node (default latest; the compose file
 #   reads the same variable), so a branch can build and run its own without touching latest.
 set -euo pipefail
@@ -39,9 +42,9 @@ targets=()
 for arg in "$@"; do
   case $arg in
     --force) FORCE=1 ;;
-    pause | busybox | nginx | base | etcd | node-os | minik8s | node | node-images | python-client)
+    pause | busybox | nginx | base | etcd | node-os | minik8s | node | node-images | python-client | haproxy)
       targets+=("$arg") ;;
-    compose) targets+=(pause busybox nginx base etcd node-os minik8s node node-images python-client) ;;
+    compose) targets+=(pause busybox nginx base etcd node-os minik8s node node-images python-client haproxy) ;;
     *) echo "build.sh: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
@@ -133,6 +136,21 @@ gnu_wget() {
   cp "$wget" "$root/usr/bin/wget"
   copy_with_libraries "$root" "$wget"
   printf 'hosts: files dns\n' >"$root/etc/nsswitch.conf"
+}
+
+build_haproxy() {
+  have_image minik8s/haproxy:latest && { echo "images: minik8s/haproxy exists"; return; }
+  local root haproxy
+  haproxy=$(command -v haproxy) || { echo "build.sh: haproxy missing: run deploy/setup-system.sh" >&2; exit 1; }
+  root=$(mktemp -d)
+  busybox_rootfs "$root"
+  gnu_wget "$root"
+  mkdir -p "$root/usr/sbin" "$root/var/lib/haproxy" "$root/usr/local/etc/haproxy"
+  cp "$haproxy" "$root/usr/sbin/haproxy"
+  copy_with_libraries "$root" "$haproxy"
+  import_dir "$root" minik8s/haproxy:latest '["haproxy", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]'
+  rm -rf "$root"
+  echo "images: built minik8s/haproxy ($("$haproxy" -v | head -n 1 | cut -d' ' -f1-3))"
 }
 
 build_pause() {

@@ -41,17 +41,44 @@ class Settings:
     """More listening addresses (e.g. a bridge that other "machines" reach)."""
     check_timeout: str = ""
     """How long one health check may take ("": `check_interval_ms`, HAProxy's default)."""
+    resolver: tuple[str, int] | None = None
+    """A DNS server that names the apiservers (Docker's embedded one, 127.0.0.11:53, as kind
+    does): their addresses are re-resolved, so an apiserver container that comes back with
+    another address is found again, and a name not resolvable yet does not stop HAProxy."""
+    monitor: tuple[str, int] | None = None
+    """Where HAProxy answers `GET /healthz`: 200 while at least one apiserver is UP, else 503
+    (the load balancer's own health check, e.g. docker-compose's)."""
 
 
 def render(s: Settings) -> str:
     """haproxy.cfg for `s`."""
     binds = "\n".join(f"    bind {host}:{port}" for host, port in (s.bind, *s.extra_binds))
+    resolve = " resolvers dns init-addr last,libc,none" if s.resolver else ""
     servers = "\n".join(
         f"    server {name} {address}:{port} check check-ssl verify required "
         f"ca-file {s.ca_file} inter {s.check_interval_ms} fall {s.fall} rise {s.rise} "
-        "on-marked-down shutdown-sessions"
+        f"on-marked-down shutdown-sessions{resolve}"
         for name, address, port in s.servers
     )
+    extra = ""
+    if s.resolver:
+        host, port = s.resolver
+        extra += f"""
+resolvers dns
+    nameserver dns {host}:{port}
+    hold valid 1s
+    hold obsolete 1s
+"""
+    if s.monitor:
+        host, port = s.monitor
+        extra += f"""
+frontend monitor
+    mode http
+    option dontlog-normal
+    bind {host}:{port}
+    monitor-uri /healthz
+    monitor fail if {{ nbsrv({BACKEND}) lt 1 }}
+"""
     return f"""# Written by minik8s; rewritten on every `minik8s up`.
 global
     log stderr format raw local0 notice
@@ -81,7 +108,7 @@ backend {BACKEND}
     http-check send meth GET uri /readyz
     http-check expect status 200
 {servers}
-"""
+{extra}"""
 
 
 @dataclass(frozen=True)

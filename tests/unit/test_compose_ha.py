@@ -1,0 +1,86 @@
+"""deploy/docker-compose.ha.yml stays the shape of docker-compose.yml and of `minik8s up
+--control-plane 3` (pure: the files are read, nothing is started)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from minik8s.cli.launcher import components, loadbalancer
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+
+
+def services(name: str) -> dict[str, Any]:
+    return yaml.safe_load((DEPLOY / name).read_text())["services"]
+
+
+BASE = services("docker-compose.yml")
+HA = services("docker-compose.ha.yml")
+
+
+def argv(service: dict[str, Any]) -> list[str]:
+    return [*(service.get("entrypoint") or []), *service["command"]]
+
+
+def test_ha_apiservers_run_the_single_apiservers_flags_but_etcd_servers() -> None:
+    base = [f for f in BASE["apiserver"]["command"] if not f.startswith("--etcd-servers=")]
+    for n in (1, 2, 3):
+        own = argv(HA[f"apiserver-{n}"])
+        servers = [f for f in own if f.startswith("--etcd-servers=")]
+        assert [f for f in own if not f.startswith("--etcd-servers=")] == base
+        # every member, its own first (failover to the others)
+        endpoints = servers[0].split("=", 1)[1].split(",")
+        assert endpoints[0] == f"https://etcd-{n}:2379" and len(set(endpoints)) == 3
+        assert HA[f"apiserver-{n}"]["volumes"][1] == f"apiserver-{n}-audit:/var/log/minik8s"
+
+
+def test_leader_elected_components_are_doubled_with_the_launchers_timing() -> None:
+    for name in ("scheduler", "controller-manager", "cloud-controller-manager"):
+        assert argv(HA[name]) == [*BASE[name]["command"], *components.LEADER_ELECTION], name
+        assert argv(HA[f"{name}-2"]) == argv(HA[name])
+        assert HA[f"{name}-2"]["volumes"][0] == BASE[name]["volumes"][0]  # one identity
+
+
+def test_etcd_members_talk_tls_with_their_own_peer_certificate() -> None:
+    for n in (1, 2, 3):
+        member = argv(HA[f"etcd-{n}"])
+        assert f"--initial-advertise-peer-urls=https://etcd-{n}:2380" in member
+        assert "--peer-client-cert-auth" in member
+        assert HA[f"etcd-{n}"]["volumes"] == [f"etcd-{n}-peer:/etcd-peer:ro"]
+        assert not [f for f in member if f.startswith("--") and "http://" in f]
+
+
+def test_the_load_balancer_holds_no_secret_of_the_apiserver() -> None:
+    lb = HA["apiserver"]
+    assert lb["image"] == "minik8s/haproxy:latest"
+    # the single apiserver's volumes are replaced, target by target
+    targets = {v.split(":")[1] if ":" in v else v for v in BASE["apiserver"]["volumes"]}
+    assert {v.split(":")[1] if ":" in v else v for v in lb["volumes"]} == targets
+    assert lb["volumes"][0] == "loadbalancer-creds:/etc/minik8s:ro"
+
+
+def test_render_with_docker_dns_and_a_monitor() -> None:
+    text = loadbalancer.render(
+        loadbalancer.Settings(
+            bind=("0.0.0.0", 6443),
+            servers=[("apiserver-1", "apiserver-1", 6443)],
+            ca_file=Path("/etc/minik8s/ca.crt"),
+            stats_socket=Path("/var/lib/haproxy/admin.sock"),
+            resolver=("127.0.0.11", 53),
+            monitor=("127.0.0.1", 8404),
+        )
+    )
+    assert "resolvers dns init-addr last,libc,none" in text
+    assert "    nameserver dns 127.0.0.11:53\n" in text
+    assert "    monitor fail if { nbsrv(kube-apiservers) lt 1 }\n" in text
+    plain = loadbalancer.Settings(
+        bind=("127.0.0.1", 6443),
+        servers=[("apiserver-1", "127.0.0.1", 6444)],
+        ca_file=Path("ca.crt"),
+        stats_socket=Path("s"),
+    )
+    assert "resolvers" not in loadbalancer.render(plain)
+    assert loadbalancer.render(plain).endswith("on-marked-down shutdown-sessions\n")
