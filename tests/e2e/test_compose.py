@@ -634,8 +634,9 @@ def test_logs_and_exec_reach_every_node_and_kubelets_refuse_strangers(cluster: C
     assert "No such file" in listing.stdout  # no shared state volume any more
     csrs = (cluster.api.get("/apis/certificates.k8s.io/v1/certificatesigningrequests")
             if cluster.api else {"items": []})  # fmt: skip
+    kubelet_client = "kubernetes.io/kube-apiserver-client-kubelet"
     requestors = {c["spec"].get("username") for c in csrs["items"]
-                  if c["spec"]["signerName"] == "kubernetes.io/kube-apiserver-client-kubelet"}  # fmt: skip
+                  if c["spec"]["signerName"] == kubelet_client}  # fmt: skip
     assert any(r and r.startswith("system:bootstrap:") for r in requestors), requestors
 
 
