@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 from pathlib import Path
 
 from minik8s.api import errors
@@ -19,16 +20,32 @@ from minik8s.client import ApiClient, load_kubeconfig
 
 CREDS = Path(os.environ.get("MINIK8S_BOOTSTRAP_CREDS", "/etc/minik8s"))
 DESCRIPTION = "docker-compose nodes (minik8s join)"
+TIMEOUT = 120.0
+
+
+async def create(token: str) -> str:
+    async with ApiClient(load_kubeconfig(CREDS / "kubeconfig")) as client:
+        try:
+            await tokens.create(client, 0, DESCRIPTION, token)
+            return "created"
+        except errors.AlreadyExists:
+            return "exists"
 
 
 async def main() -> None:
     token = (CREDS / "token").read_text().strip()
-    async with ApiClient(load_kubeconfig(CREDS / "kubeconfig")) as client:
+    token_id = token.split(".")[0]
+    deadline = time.monotonic() + TIMEOUT
+    while True:  # compose waits on this service's exit code: ride out an apiserver restart
         try:
-            await tokens.create(client, 0, DESCRIPTION, token)
-            print(f"bootstrap-token: created {token.split('.')[0]}", file=sys.stderr)
-        except errors.AlreadyExists:
-            print(f"bootstrap-token: {token.split('.')[0]} exists", file=sys.stderr)
+            done = await create(token)
+            print(f"bootstrap-token: {token_id} {done}", file=sys.stderr)
+            return
+        except (OSError, errors.ApiError) as e:
+            if time.monotonic() > deadline:
+                sys.exit(f"bootstrap-token: {token_id} not created within {TIMEOUT:.0f}s: {e}")
+            print(f"bootstrap-token: {e}; retrying", file=sys.stderr, flush=True)
+            await asyncio.sleep(1)
 
 
 if __name__ == "__main__":
