@@ -14,10 +14,16 @@ container gets a volume of its own holding only its own credentials, mode 0600:
     dashboard-creds    also `audit-webhook.token`: the bearer token the apiserver's audit
                        webhook presents (apiserver-creds gets `audit-webhook.conf`, the
                        webhook's kubeconfig naming http://dashboard:9090/audit/webhook with it)
-    node-<n>-creds     `kubelet.conf` (system:node:node-<n>), the kubelet's serving certificate,
-                       `proxy.conf` (system:kube-proxy, also the host-gw agent's), `ca.crt`
-    workers-creds      the same for worker-1..$MINIK8S_MAX_WORKERS, one directory each (a
-                       scaled service shares one volume: see the README's known limits)
+    controller-manager-creds  also `ca.crt`/`ca.key`: it signs the nodes' CSRs (kubeadm's
+                       controller-manager holds the CA key the same way)
+    join-creds         what every node needs to `minik8s join`, and nothing else: `token` (a
+                       bootstrap token `<id>.<secret>`, made once) and `ca-cert-hash`
+                       (`sha256:<hex>` of the CA's public key); each node gets its own kubelet
+                       and kube-proxy certificates through CSRs (TLS bootstrapping)
+    bootstrap-creds    `kubeconfig` (kubernetes-admin) and `token` for the one-shot
+                       `bootstrap-token` service (deploy/compose/bootstraptoken.py), which
+                       creates the token's Secret and the objects joining needs once the
+                       apiserver is up, as `kubeadm init`'s bootstrap-token phase does
 
 and the host's admin kubeconfig (`kubernetes-admin`, https://127.0.0.1:<published port>) goes
 to the bind-mounted output directory, owned by its owner, mode 0600. Rerunning it keeps what
@@ -44,7 +50,7 @@ import sys
 from pathlib import Path
 
 from minik8s import pki
-from minik8s.api import users
+from minik8s.api import bootstraptoken, users
 from minik8s.cli.launcher import audit, dashboard, encryption, identities, loadbalancer
 from minik8s.cli.launcher.identities import Identity
 
@@ -56,7 +62,6 @@ HOSTS = ("apiserver", "localhost", "127.0.0.1", "10.96.0.1", *pki.SERVICE_NAMES)
 `kubernetes` Service pods reach it through (ClusterIP and names)."""
 ETCD_HOSTS = ("etcd-1", "etcd-2", "etcd-3", "localhost", "127.0.0.1")
 SERVER = "https://apiserver:6443"
-NODES = ("node-1", "node-2")
 AUDIT_WEBHOOK = "http://dashboard:9090" + dashboard.WEBHOOK_PATH
 """Where the apiserver sends its audit events: the dashboard's service on the compose network."""
 
@@ -77,25 +82,36 @@ COMPONENTS: dict[str, Identity] = {
 """Control-plane component (its volume's directory under /state) -> who it is."""
 
 
-def _node(ca_dir: Path, name: str, out: Path) -> None:
-    identities.write_kubeconfig(
-        ca_dir,
-        SERVER,
-        identities.identity("kubelet", name),
-        f"kubelet-{name}",
-        out / "kubelet.conf",
+def _join(ca_dir: Path, admin: pki.Issued) -> None:
+    """The nodes' bootstrap token (made once, kept in `pki`) and the CA's hash, for `join`;
+    the token and an admin kubeconfig for the service that creates the token's Secret."""
+    kept = ca_dir / "bootstrap-token"
+    if not kept.exists():
+        pki.write_private(kept, bootstraptoken.generate() + "\n")
+    token = kept.read_text()
+    ca_pem = (ca_dir / "ca.crt").read_bytes()
+    join = STATE / "join"
+    _write_private(join / "token", token)
+    _write_private(join / "ca-cert-hash", pki.ca_cert_hash(ca_pem) + "\n")
+    bootstrap = STATE / "bootstrap"
+    _write_private(bootstrap / "token", token)
+    _write_private(
+        bootstrap / "kubeconfig",
+        identities.render(
+            SERVER,
+            ca_pem,
+            identities.ADMIN.user,
+            admin.cert.read_bytes(),
+            admin.key.read_bytes(),
+        ),
     )
-    identities.write_kubeconfig(
-        ca_dir, SERVER, identities.identity("proxy"), "proxy", out / "proxy.conf"
-    )
-    pki.ensure_kubelet_serving_certificate(
-        ca_dir, name, [], out / "kubelet.crt", out / "kubelet.key"
-    )
-    _copy_private(ca_dir / "ca.crt", out / "ca.crt")
 
 
 def _copy_private(source: Path, target: Path) -> None:
-    data = source.read_text()
+    _write_private(target, source.read_text())
+
+
+def _write_private(target: Path, data: str) -> None:
     if not target.exists() or target.read_text() != data:
         pki.write_private(target, data)
 
@@ -162,20 +178,20 @@ def main() -> None:
         apiserver / "audit-webhook.conf",
         AUDIT_WEBHOOK,
     )
-    for node in NODES:
-        _node(ca_dir, node, STATE / node)
-    for i in range(1, int(os.environ.get("MINIK8S_MAX_WORKERS", "3")) + 1):
-        _node(ca_dir, f"worker-{i}", STATE / "workers" / f"worker-{i}")
+    # the CSR signer (the nodes' kubelet and kube-proxy certificates)
+    for name in ("ca.crt", "ca.key"):
+        _copy_private(ca_dir / name, STATE / "controller-manager" / name)
+    admin = pki.ensure_client_certificate(
+        ca_dir,
+        identities.ADMIN.user,
+        identities.ADMIN.groups,
+        ca_dir / "admin.crt",
+        ca_dir / "admin.key",
+    )
+    _join(ca_dir, admin)
 
     if OUT.is_dir():
         host_file = OUT / "kubeconfig"
-        admin = pki.ensure_client_certificate(
-            ca_dir,
-            identities.ADMIN.user,
-            identities.ADMIN.groups,
-            ca_dir / "admin.crt",
-            ca_dir / "admin.key",
-        )
         text = identities.render(
             f"https://127.0.0.1:{port}",
             cert.ca_cert.read_bytes(),

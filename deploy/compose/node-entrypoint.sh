@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # The entrypoint of a compose worker node (image minik8s/node), kind-style: its own dockerd,
-# the preloaded images, then the kubelet, kube-proxy and the host-gw route agent, each
-# restarted when it exits. On SIGTERM (`docker-compose stop`) it stops them, removes the
+# the preloaded images, `minik8s join` (a bootstrap token: discovery pinned by the CA's hash,
+# kube-proxy's certificate by CSR), then the kubelet (TLS bootstrapping: it requests its own
+# client and serving certificates, and rotates them), kube-proxy and the host-gw route agent,
+# each restarted when it exits. On SIGTERM (`docker-compose stop`) it stops them, removes the
 # node's pod containers and stops dockerd.
 #   NODE_NAME     the Node's name (default: from the container's name, e.g. worker-3)
 #   CLUSTER_CIDR  the pod network of the whole cluster (default 10.245.0.0/16)
 #   SERVICE_CIDR  the Service ClusterIP range (default 10.96.0.0/16)
-#   CREDS         this node's credentials (default /etc/minik8s, or /etc/minik8s/<node> for a
-#                 scaled worker): kubelet.conf, kubelet.crt|key, proxy.conf, ca.crt
+#   JOIN          what joining needs (default /etc/minik8s): `token`, `ca-cert-hash`
+#   SERVER        the control plane (default https://apiserver:6443; the HA layout's HAProxy)
+#   NODE_HOME     the node's own files, from join and the kubelet (default /var/lib/minik8s-node)
 #   PRELOAD       `docker save` tarball loaded into this node's dockerd (default /preload/images.tar)
 set -uo pipefail
 
 CLUSTER_CIDR=${CLUSTER_CIDR:-10.245.0.0/16}
 SERVICE_CIDR=${SERVICE_CIDR:-10.96.0.0/16}
-CREDS=${CREDS:-/etc/minik8s}
+JOIN=${JOIN:-/etc/minik8s}
+SERVER=${SERVER:-https://apiserver:6443}
+NODE_HOME=${NODE_HOME:-/var/lib/minik8s-node}
 PRELOAD=${PRELOAD:-/preload/images.tar}
 HERE=$(dirname "$(readlink -f "$0")")
 NODE_IP=$(ip -4 -o addr show dev eth0 | awk '{split($4, a, "/"); print a[1]; exit}')
@@ -26,8 +31,7 @@ NODE_NETWORK=$(python3 -c 'import ipaddress, sys; print(ipaddress.ip_interface(s
 # (SERVICE_NAME=worker).
 [[ -n ${NODE_NAME:-} ]] || NODE_NAME=$(python3 "$HERE/nodename.py" "$NODE_IP" "${SERVICE_NAME:-worker}")
 log() { echo "node-entrypoint[$NODE_NAME]: $*"; }
-[[ -d $CREDS/$NODE_NAME ]] && CREDS=$CREDS/$NODE_NAME
-[[ -s $CREDS/kubelet.conf ]] || { log "no credentials for $NODE_NAME in $CREDS"; exit 1; }
+[[ -s $JOIN/token && -s $JOIN/ca-cert-hash ]] || { log "no bootstrap token in $JOIN"; exit 1; }
 
 pids=()
 dockerd_pid=""
@@ -100,18 +104,33 @@ iptables -I DOCKER-USER 1 -d "$CLUSTER_CIDR" -j ACCEPT
   log "pod network ready: cluster traffic is not masqueraded"
 ) &
 
+# Join: trust the control plane's CA by its hash, write the kubelet's bootstrap kubeconfig and
+# get kube-proxy's certificate (once: a restarted container keeps its files and its kubelet's
+# rotated certificate). The token goes on join's command line, never into the environment.
+if [[ ! -s $NODE_HOME/kubeconfigs/proxy.conf ]]; then
+  until minik8s join "$SERVER" --token "$(cat "$JOIN/token")" \
+      --discovery-token-ca-cert-hash "$(cat "$JOIN/ca-cert-hash")" --node-name "$NODE_NAME" \
+      --node-ip "$NODE_IP" --home "$NODE_HOME" --no-start; do
+    log "join failed; retrying in 2s"
+    sleep 2
+  done
+fi
+PROXY_CONF=$NODE_HOME/kubeconfigs/proxy.conf
+
 # The host-gw agent reads every node's podCIDR: it runs as kube-proxy (system:node-proxier may
 # list nodes; a kubelet may read only its own Node).
-supervise hostgw python3 "$HERE/hostgw.py" --kubeconfig "$CREDS/proxy.conf" --node-name "$NODE_NAME"
+supervise hostgw python3 "$HERE/hostgw.py" --kubeconfig "$PROXY_CONF" --node-name "$NODE_NAME"
 supervise kubelet minik8s-kubelet --node-name "$NODE_NAME" \
-  --kubeconfig "$CREDS/kubelet.conf" --runtime docker --node-ip "$NODE_IP" --port 10250 \
-  --tls-cert-file "$CREDS/kubelet.crt" --tls-private-key-file "$CREDS/kubelet.key" \
-  --client-ca-file "$CREDS/ca.crt" --authentication-token-webhook \
+  --bootstrap-kubeconfig "$NODE_HOME/bootstrap-kubelet.conf" \
+  --kubeconfig "$NODE_HOME/kubelet.conf" --cert-dir "$NODE_HOME/pki" \
+  --rotate-certificates --rotate-server-certificates \
+  --runtime docker --node-ip "$NODE_IP" --port 10250 \
+  --client-ca-file "$NODE_HOME/pki/ca.crt" --authentication-token-webhook \
   --authorization-mode Webhook --anonymous-auth=false --cloud-provider external \
   --pod-subnet-from-node --node-status-update-frequency "${NODE_STATUS_UPDATE_FREQUENCY:-5}" \
   --image-pull-fallback-to-local=true
 # NodePorts on the node's address only: not on its loopback, so no route_localnet either.
-supervise proxy minik8s-proxy --kubeconfig "$CREDS/proxy.conf" \
+supervise proxy minik8s-proxy --kubeconfig "$PROXY_CONF" \
   --node-name "$NODE_NAME" --cluster-cidr "$CLUSTER_CIDR" --service-cluster-ip-range "$SERVICE_CIDR" \
   --forbidden-pod-destinations "$NODE_NETWORK" --nodeport-addresses "$NODE_IP/32"
 

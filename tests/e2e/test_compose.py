@@ -621,15 +621,23 @@ def test_logs_and_exec_reach_every_node_and_kubelets_refuse_strangers(cluster: C
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert refused.stdout.strip() == "401", refused
+    # The node joined with a bootstrap token: it mounts only the token and the CA's hash (0600);
+    # its kubelet's client certificate was issued through a CSR (TLS bootstrapping).
     listing = subprocess.run(
         ["docker", "exec", cluster.container("node-1"), "sh", "-c",
          "echo $(ls -A /etc/minik8s); stat -c '%a %n' /etc/minik8s/*; ls /state 2>&1 || true"],
         capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
     files = listing.stdout.split("\n", 1)[0].split()
-    assert sorted(files) == ["ca.crt", "kubelet.conf", "kubelet.crt", "kubelet.key", "proxy.conf"]
-    assert all(line.startswith("600 ") for line in listing.stdout.splitlines()[1:6]), listing
+    assert sorted(files) == ["ca-cert-hash", "token"], listing
+    assert all(line.startswith("600 ") for line in listing.stdout.splitlines()[1:3]), listing
     assert "No such file" in listing.stdout  # no shared state volume any more
+    csrs = (cluster.api.get("/apis/certificates.k8s.io/v1/certificatesigningrequests")
+            if cluster.api else {"items": []})  # fmt: skip
+    kubelet_client = "kubernetes.io/kube-apiserver-client-kubelet"
+    requestors = {c["spec"].get("username") for c in csrs["items"]
+                  if c["spec"]["signerName"] == kubelet_client}  # fmt: skip
+    assert any(r and r.startswith("system:bootstrap:") for r in requestors), requestors
 
 
 def test_load_balancer_answers_the_host_from_pods_on_both_nodes(cluster: Cluster) -> None:

@@ -84,3 +84,21 @@ def test_render_with_docker_dns_and_a_monitor() -> None:
     )
     assert "resolvers" not in loadbalancer.render(plain)
     assert loadbalancer.render(plain).endswith("on-marked-down shutdown-sessions\n")
+
+
+def test_nodes_mount_only_what_joining_needs() -> None:
+    """Every node container joins by token (TLS bootstrapping): it mounts the `join-creds`
+    volume and no control-plane credential; the token is in no environment variable."""
+    document = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    for name in ("node-1", "node-2", "worker"):
+        node = BASE[name]
+        creds = [v for v in node["volumes"] if v.split(":")[0].endswith("-creds")]
+        assert creds == ["join-creds:/etc/minik8s:ro"], name
+        assert not any("TOKEN" in key for key in node.get("environment") or {}), name
+        assert "bootstrap-token" in node["depends_on"], name
+    mounted = {v.split(":")[0] for s in BASE.values() for v in s.get("volumes") or []}
+    assert "join-creds" in mounted and "join-creds" in document["volumes"]
+    assert "--enable-bootstrap-token-auth" in BASE["apiserver"]["command"]
+    for manager in (BASE["controller-manager"], HA["controller-manager"]):
+        assert "--cluster-signing-key-file=/etc/minik8s/ca.key" in manager["command"]
+        assert "--controllers=*,bootstrapsigner,tokencleaner" in manager["command"]
