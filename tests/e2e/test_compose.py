@@ -35,7 +35,8 @@ import httpx
 import pytest
 import yaml
 
-from tests.support import compose
+from minik8s.api import meta
+from tests.support import compose, controllers
 from tests.support.compose import DEPLOY, IMAGES, NODE_IMAGES
 from tests.support.waiting import wait_for
 
@@ -185,8 +186,7 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
 
 
 def node_ready(node: dict) -> bool:
-    conditions = node.get("status", {}).get("conditions") or []
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+    return meta.condition_is_true(node, "Ready")
 
 
 def pods(api: Api, selector: str) -> list[dict]:
@@ -533,25 +533,15 @@ def test_rollout_survives_losing_an_etcd_member(cluster: Cluster) -> None:
         headers={"Content-Type": "application/strategic-merge-patch+json"},
     )
     assert response.status_code == 200, response.text
-    generation = response.json()["metadata"]["generation"]
     started = time.monotonic()
     cluster.run("stop", "-t", "5", "etcd-1")
 
+    def updated(pod: dict) -> bool:
+        annotations = pod["metadata"].get("annotations") or {}
+        return running(pod) and annotations.get("rollout") == "etcd-ha"
+
     def rolled_out() -> bool:
-        deployment = api.get(path)
-        status = deployment["status"]
-        web = pods(api, "app=web")
-        return (
-            status.get("observedGeneration", 0) >= generation
-            and status.get("updatedReplicas") == 4
-            and status.get("availableReplicas") == 4
-            and status.get("replicas") == 4
-            and len(web) == 4
-            and all(running(p) for p in web)
-            and all(
-                (p["metadata"].get("annotations") or {}).get("rollout") == "etcd-ha" for p in web
-            )
-        )
+        return controllers.rolled_out(api.get(path), pods(api, "app=web"), 4, updated)
 
     wait_for(rolled_out, "the rollout to complete on two etcd members of three", 180, 1)
     TIMINGS["rollout with etcd-1 stopped"] = time.monotonic() - started
