@@ -101,11 +101,11 @@ def ranged(
     """An argparse type: a number (`int`, `float`) from `low` (or above it, with `above`) to
     `high`, either bound optional, rejected in one readable line otherwise."""
     if low is None:
-        bounds = f"must be at most {high}"
+        bounds = f"must be at most {high:g}"
     elif high is None:
-        bounds = f"must be greater than {low}" if above else f"must be {low} or more"
+        bounds = f"must be greater than {low:g}" if above else f"must be {low:g} or more"
     else:
-        bounds = f"must be {low}-{high}"
+        bounds = f"must be {low:g}-{high:g}"
 
     def parse(text: str) -> Number:
         value = _number(text, convert, what)
@@ -122,7 +122,7 @@ port = ranged(int, high=65535, what="port")
 non_negative_int = ranged(int, 0)
 """An integer flag of 0 or more (sizes and counts where 0 means "no limit")."""
 positive_int = ranged(int, 0, above=True)
-positive_float = ranged(float, 0, above=True)
+positive_float = ranged(float, 0.0, above=True)
 
 
 def controller_list(
