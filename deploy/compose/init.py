@@ -20,10 +20,12 @@ container gets a volume of its own holding only its own credentials, mode 0600:
                        bootstrap token `<id>.<secret>`, made once) and `ca-cert-hash`
                        (`sha256:<hex>` of the CA's public key); each node gets its own kubelet
                        and kube-proxy certificates through CSRs (TLS bootstrapping)
-    bootstrap-creds    `kubeconfig` (kubernetes-admin) and `token` for the one-shot
-                       `bootstrap-token` service (deploy/compose/bootstraptoken.py), which
-                       creates the token's Secret and the objects joining needs once the
-                       apiserver is up, as `kubeadm init`'s bootstrap-token phase does
+    bootstrap-creds    `kubeconfig` (system:minik8s:bootstrap-token, its own certificate) and
+                       `token` for the one-shot `bootstrap-token` service
+                       (deploy/compose/bootstraptoken.py), which creates the token's Secret
+                       and `cluster-info` once the apiserver is up (kubeadm's RBAC bindings
+                       for joining are in the apiserver's bootstrap policy): it may do
+                       nothing else
 
 and the host's admin kubeconfig (`kubernetes-admin`, https://127.0.0.1:<published port>) goes
 to the bind-mounted output directory, owned by its owner, mode 0600. Rerunning it keeps what
@@ -50,7 +52,7 @@ import sys
 from pathlib import Path
 
 from minik8s import pki
-from minik8s.api import bootstraptoken, users
+from minik8s.api import bootstraprbac, bootstraptoken, users
 from minik8s.cli.launcher import audit, dashboard, encryption, identities, loadbalancer
 from minik8s.cli.launcher.identities import Identity
 
@@ -80,11 +82,15 @@ COMPONENTS: dict[str, Identity] = {
     "dashboard": identities.identity("dashboard"),
 }
 """Control-plane component (its volume's directory under /state) -> who it is."""
+BOOTSTRAP_TOKEN = Identity(bootstraprbac.TOKEN_WRITER)
+"""The one-shot `bootstrap-token` service (the apiserver's bootstrap policy binds it)."""
 
 
-def _join(ca_dir: Path, admin: pki.Issued) -> None:
+def _join(ca_dir: Path) -> None:
     """The nodes' bootstrap token (made once, kept in `pki`) and the CA's hash, for `join`;
-    the token and an admin kubeconfig for the service that creates the token's Secret."""
+    the token and a kubeconfig of its own (system:minik8s:bootstrap-token: it may create
+    Secrets in kube-system and ConfigMaps in kube-public, nothing else) for the service that
+    creates the token's Secret."""
     kept = ca_dir / "bootstrap-token"
     if not kept.exists():
         pki.write_private(kept, bootstraptoken.generate() + "\n")
@@ -95,15 +101,8 @@ def _join(ca_dir: Path, admin: pki.Issued) -> None:
     _write_private(join / "ca-cert-hash", pki.ca_cert_hash(ca_pem) + "\n")
     bootstrap = STATE / "bootstrap"
     _write_private(bootstrap / "token", token)
-    _write_private(
-        bootstrap / "kubeconfig",
-        identities.render(
-            SERVER,
-            ca_pem,
-            identities.ADMIN.user,
-            admin.cert.read_bytes(),
-            admin.key.read_bytes(),
-        ),
+    identities.write_kubeconfig(
+        ca_dir, SERVER, BOOTSTRAP_TOKEN, "bootstrap-token-client", bootstrap / "kubeconfig"
     )
 
 
@@ -188,7 +187,7 @@ def main() -> None:
         ca_dir / "admin.crt",
         ca_dir / "admin.key",
     )
-    _join(ca_dir, admin)
+    _join(ca_dir)
 
     if OUT.is_dir():
         host_file = OUT / "kubeconfig"
