@@ -40,6 +40,8 @@ With the HA layout (deploy/docker-compose.ha.yml mounts these volumes here) also
 
     etcd-<n>-peer      `peer.crt`/`peer.key`: member etcd-<n>'s own certificate for the TLS
                        between members (server and client auth, for its name only)
+    apiserver-<n>-creds  apiserver-<n>'s own: what `apiserver-creds` holds, but its own
+                       serving certificate (for `apiserver-<n>`, and the names above)
     loadbalancer-creds `haproxy.cfg` (apiserver-1..3 behind https://apiserver:6443, checked on
                        /readyz) and `ca.crt`, the cluster CA those checks verify against: no
                        private key
@@ -70,6 +72,8 @@ AUDIT_WEBHOOK = "http://dashboard:9090" + dashboard.WEBHOOK_PATH
 ETCD_MEMBERS = ("etcd-1", "etcd-2", "etcd-3")
 APISERVERS = ("apiserver-1", "apiserver-2", "apiserver-3")
 """The HA layout's apiservers, behind the load balancer that takes the name `apiserver`."""
+SERVING_FILES = ("apiserver.crt", "apiserver.key")
+"""The single apiserver's serving certificate: each HA apiserver gets its own instead."""
 LOADBALANCER_DIR = "/etc/minik8s"
 """Where the load balancer's container mounts `loadbalancer-creds`."""
 
@@ -147,6 +151,24 @@ def _loadbalancer(ca_dir: Path) -> None:
         pki.write_private(target / "haproxy.cfg", text)
 
 
+def _ha_apiservers(ca_dir: Path) -> None:
+    """Each HA apiserver's volume (when mounted here): what `apiserver-creds` holds, but its own
+    serving certificate and key, for its own name, `apiserver` (the load balancer's name, which
+    nodes and clients dial) and the `kubernetes` Service, as kubeadm issues one per
+    control-plane node (the CA, the service account keys and the encryption key are shared)."""
+    shared = STATE / "apiserver"
+    for name in APISERVERS:
+        target = STATE / name
+        if not target.is_dir():
+            continue
+        for source in sorted(shared.iterdir()):
+            if source.is_file() and source.name not in SERVING_FILES:
+                _copy_private(source, target / source.name)
+        pki.ensure_apiserver_serving_certificate(
+            ca_dir, (name, *HOSTS), target / "apiserver.crt", target / "apiserver.key"
+        )
+
+
 def main() -> None:
     port = int(os.environ.get("MINIK8S_API_PORT", "6443"))
     ca_dir = STATE / "pki"
@@ -177,6 +199,7 @@ def main() -> None:
         apiserver / "audit-webhook.conf",
         AUDIT_WEBHOOK,
     )
+    _ha_apiservers(ca_dir)
     # the CSR signer (the nodes' kubelet and kube-proxy certificates)
     for name in ("ca.crt", "ca.key"):
         _copy_private(ca_dir / name, STATE / "controller-manager" / name)
