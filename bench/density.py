@@ -667,6 +667,7 @@ def heap_report(cluster: Cluster, work: Path, timeout: float = 15.0) -> None:
             f"free kept {h['malloc_free_kept_mb']:6.1f} (mmap {h['malloc_mmap_mb']:5.1f})  "
             f"pymalloc used {h.get('pymalloc_used_mb', 0):6.1f} of "
             f"{h.get('pymalloc_arenas', 0):4.0f} arenas  threads {h['threads']:3.0f}  "
+            f"fds {h.get('fds', 0):5.0f}  "
             f"RSS after trim {h['rss_after_trim_mb']:6.1f}",
             flush=True,
         )

@@ -74,6 +74,7 @@ def _probe(signum: int, frame: Any) -> None:
         "malloc_mmap_mb": info.hblkhd / 2**20,
         "malloc_heap_mb": info.arena / 2**20,
         "threads": len(os.listdir(f"/proc/{os.getpid()}/task")),
+        "fds": len(os.listdir(f"/proc/{os.getpid()}/fd")),
         **_pymalloc(),
     }
     libc.malloc_trim(0)
