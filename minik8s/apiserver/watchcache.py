@@ -122,14 +122,41 @@ class ResourceCache:
         self.oldest_revision = 0
         """Watches may start from any revision >= this (events after it are all in the ring)."""
         self.watchers: set[Watcher] = set()
+        self._by_node: dict[str, set[Watcher]] = {}
+        """Watchers of one node's pods (`spec.nodeName=`, every kubelet's), by node: an event
+        visits only its node's (Kubernetes' watch cache indexes pods by nodeName too)."""
+        self._unindexed: set[Watcher] = set()
+
+    def add_watcher(self, watcher: Watcher) -> None:
+        self.watchers.add(watcher)
+        if watcher.node_name is not None:
+            self._by_node.setdefault(watcher.node_name, set()).add(watcher)
+        else:
+            self._unindexed.add(watcher)
+
+    def discard_watcher(self, watcher: Watcher) -> None:
+        self.watchers.discard(watcher)
+        if watcher.node_name is None:
+            self._unindexed.discard(watcher)
+            return
+        same_node = self._by_node.get(watcher.node_name)
+        if same_node is not None:
+            same_node.discard(watcher)
+            if not same_node:
+                del self._by_node[watcher.node_name]
+
+    def clear_watchers(self) -> None:
+        for watcher in list(self.watchers):
+            watcher.close()
+        self.watchers.clear()
+        self._by_node.clear()
+        self._unindexed.clear()
 
     def reset(self, objects: dict[str, Object], revision: int) -> None:
         self.objects = EncodedObjects(objects) if self.encoded else objects
         self.events.clear()
         self.oldest_revision = revision
-        for watcher in list(self.watchers):
-            watcher.close()
-        self.watchers.clear()
+        self.clear_watchers()
 
     def apply(self, event: StoreEvent) -> None:
         previous = self.objects.get(event.key)
@@ -157,9 +184,17 @@ class ResourceCache:
         if len(self.events) > ENCODED_WINDOW:
             self.events[-ENCODED_WINDOW - 1].encoded.clear()
         self.trim(now)
-        for watcher in list(self.watchers):
+        self._push(cached, self._unindexed)
+        if self._by_node:
+            nodes = {_node_name(obj), _node_name(previous)}
+            for node in nodes:
+                if node is not None and node in self._by_node:
+                    self._push(cached, self._by_node[node])
+
+    def _push(self, cached: CachedEvent, watchers: set[Watcher]) -> None:
+        for watcher in list(watchers):
             if watcher.closed:
-                self.watchers.discard(watcher)
+                self.discard_watcher(watcher)
             elif watcher.wants(cached):
                 watcher.push(cached)
 
@@ -435,18 +470,16 @@ class WatchCache:
             initial = cache.snapshot(namespace)
         else:  # the replay is filtered as the live events are (namespace, node)
             initial = [e for e in cache.events_after(since) if watcher.wants(e)]
-        cache.watchers.add(watcher)
+        cache.add_watcher(watcher)
         return watcher, initial
 
     def remove_watcher(self, resource: ResourceType, watcher: Watcher) -> None:
         watcher.closed = True
-        self.cache(resource).watchers.discard(watcher)
+        self.cache(resource).discard_watcher(watcher)
 
     def close_watchers(self) -> None:
         for cache in self.caches.values():
-            for watcher in list(cache.watchers):
-                watcher.close()
-            cache.watchers.clear()
+            cache.clear_watchers()
 
     def watcher_count(self) -> int:
         return sum(len(c.watchers) for c in self.caches.values())
