@@ -2,7 +2,8 @@
 
     flock /tmp/minik8s-e2e.lock .venv/bin/python -m bench.density [--nodes 100]
         [--pods-per-node 30] [--qps 10] [--pods-per-deployment 10] [--nodes-per-process 50]
-        [--control-plane launcher|processes]
+        [--control-plane launcher|processes] [--stop-after nodes|create|delete] [--hold S]
+        [--heap-probe]
 
 `launcher` (the default) starts the whole control plane as `minik8s up --nodes 0` starts it
 (etcd over mTLS, the apiserver, scheduler, controller-manager, cloud controller, proxy,
@@ -16,6 +17,9 @@ Phases: nodes (register, all Ready) → create (Deployments totalling `pods-per-
 pods, paced at `--qps` pods/s, a ClusterIP Service over each) → rollout (a template change of
 every Deployment, same pace, until all are updated and available) → scale (each to half) →
 delete (Deployments and Services; until no pod is left).
+`--stop-after nodes --hold S` registers the nodes, then leaves the cluster idle for S seconds
+(each process's CPU as a share of a core, Lease renewals: the per-node cost); `--heap-probe`
+has every Python process report its heap at the end (`bench/heapprobe/sitecustomize.py`).
 
 Measured: pod startup latency (first seen by our watch → Running seen by our watch), API call
 latency per verb and resource from the apiserver's `apiserver_request_duration_seconds`
