@@ -653,7 +653,10 @@ def heap_report(cluster: Cluster, work: Path, timeout: float = 15.0) -> None:
     print("heap (MB): RSS = glibc malloc in use + free kept + pymalloc arenas + the rest; "
           "RSS after malloc_trim(0):")  # fmt: skip
     for name, pid in sorted(cluster.control_plane.items()):
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+        except OSError:
+            continue  # gone
         if b"python" not in argv:
             continue
         path = work / f"heap-{pid}.json"
