@@ -311,16 +311,27 @@ def etcd_db_mb(work: Path) -> float:
     return sum(p.stat().st_size for p in work.rglob("member/snap/db")) / 2**20
 
 
+def cpu_of(pid: int) -> float:
+    """CPU seconds of `pid`, 0 once it has exited (a component that died is reported so)."""
+    try:
+        return cpu_seconds(pid)
+    except OSError:
+        return 0.0
+
+
 def report_processes(cluster: Cluster, phase: str, cpu0: dict[str, float]) -> float:
     """Print RSS and CPU of each control-plane process; return the control plane's RSS in MB."""
     parts, total = [], 0.0
     for name, pid in sorted(cluster.control_plane.items()):
         rss = rss_mb(pid)
         total += rss
-        parts.append(f"{name} {rss:.0f}MB/{cpu_seconds(pid) - cpu0.get(name, 0.0):.0f}s")
+        if not Path(f"/proc/{pid}").exists():
+            parts.append(f"{name} EXITED")
+            continue
+        parts.append(f"{name} {rss:.0f}MB/{cpu_of(pid) - cpu0.get(name, 0.0):.0f}s")
     hollow = cluster.hollow_pids()
     hollow_rss = sum(rss_mb(p) for p in hollow)
-    hollow_cpu = sum(cpu_seconds(p) for p in hollow) - cpu0.get("kubemark", 0.0)
+    hollow_cpu = sum(cpu_of(p) for p in hollow) - cpu0.get("kubemark", 0.0)
     print(
         f"  [{phase}] control plane RSS {total:.0f} MB (RSS/CPU: {', '.join(parts)}); "
         f"etcd db {etcd_db_mb(cluster.work):.1f} MB; kubemark x{len(hollow)} "
@@ -331,8 +342,8 @@ def report_processes(cluster: Cluster, phase: str, cpu0: dict[str, float]) -> fl
 
 
 def cpu_now(cluster: Cluster) -> dict[str, float]:
-    result = {name: cpu_seconds(pid) for name, pid in cluster.control_plane.items()}
-    result["kubemark"] = sum(cpu_seconds(p) for p in cluster.hollow_pids())
+    result = {name: cpu_of(pid) for name, pid in cluster.control_plane.items()}
+    result["kubemark"] = sum(cpu_of(p) for p in cluster.hollow_pids())
     return result
 
 
