@@ -29,6 +29,7 @@ from minik8s.api import errors as api_errors
 from minik8s.api.meta import Object
 from minik8s.api.resources import RESOURCES, ResourceType, is_storage_version
 from minik8s.apiserver.encodedmap import EncodedObjects
+from minik8s.apiserver.revisionwaiters import RevisionWaiters
 from minik8s.apiserver.sharing import share_unchanged
 from minik8s.store import errors as store_errors
 from minik8s.store.etcd import EtcdStore, StoreEvent
@@ -252,7 +253,7 @@ class WatchCache:
             if is_storage_version(r)
         }
         self.revision = 0
-        self._revision_changed = asyncio.Condition()
+        self._waiters = RevisionWaiters()
         self._task: asyncio.Task[None] | None = None
         self._follower: asyncio.Task[None] | None = None
         self._cluster_id: int | None = None
@@ -317,8 +318,7 @@ class WatchCache:
         self._cluster_id = self.store.cluster_id
         went_back = revision < self.revision
         self.revision = revision  # may go back, after a restore
-        async with self._revision_changed:
-            self._revision_changed.notify_all()
+        self._waiters.advance(revision)
         for callback in self.on_reset:
             callback()
         self.ready.set()
@@ -418,18 +418,21 @@ class WatchCache:
     async def _advance(self, revision: int) -> None:
         if revision > self.revision:
             self.revision = revision
-            async with self._revision_changed:
-                self._revision_changed.notify_all()
+            self._waiters.advance(revision)
 
     async def wait_for_revision(self, revision: int, timeout: float | None = None) -> None:
         """Return once the cache has seen `revision`; 504 Timeout if it does not in time."""
         if self.revision >= revision:
             return
+        reached = self._waiters.add(revision)
         try:
             async with asyncio.timeout(timeout or self.resync_wait):
-                async with self._revision_changed:
-                    await self._revision_changed.wait_for(lambda: self.revision >= revision)
+                await reached
+        except asyncio.CancelledError:
+            self._waiters.abandon()  # the client went away
+            raise
         except TimeoutError as e:
+            self._waiters.abandon()
             raise api_errors.Timeout(
                 f"Too large resource version: {revision}, current: {self.revision}",
                 retry_after_seconds=1,

@@ -29,7 +29,7 @@ from minik8s import pki
 from minik8s.api import resources
 from minik8s.client import tasks
 from minik8s.client.api import ApiClient, ClientSettings
-from minik8s.client.informer import InformerFactory
+from minik8s.client.informer import InformerFactory, metadata_only
 from minik8s.client.kubeconfig import load_kubeconfig
 from minik8s.componentbase import runner
 from minik8s.metricsserver import config, registration, storage
@@ -87,7 +87,11 @@ async def serve(settings: MetricsServerSettings, stop: asyncio.Event) -> None:
     async with ApiClient(config, ClientSettings(user_agent="minik8s-metrics-server/0.1")) as client:
         factory = InformerFactory(client)
         nodes = factory.informer(resources.NODES)
-        pods = factory.informer(resources.PODS, field_selector="status.phase=Running")
+        # metrics-server's running-pod informer is a metadata informer: a PodMetrics needs the
+        # pod's name, namespace and labels, and its field selectors see only metadata.
+        pods = factory.informer(
+            resources.PODS, field_selector="status.phase=Running", transform=metadata_only
+        )
         factory.start()
         await factory.wait_synced()
         ca = await _front_proxy_ca(client, stop)
