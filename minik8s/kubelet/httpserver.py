@@ -33,7 +33,7 @@ from starlette.routing import Route
 
 from minik8s.api.meta import Object
 from minik8s.client import tasks
-from minik8s.componentbase import tlspeer, upgrade
+from minik8s.componentbase import httpserving, tlspeer, upgrade
 from minik8s.kubelet import actions, stats
 from minik8s.kubelet.runtime import (
     LABEL_CONTAINER,
@@ -85,7 +85,7 @@ class KubeletServer:
         self.pods = pods
         self.tls = tls
         self.auth = auth
-        self._server: _Server | None = None
+        self._server: httpserving.ComponentServer | None = None
         self._task: asyncio.Task[None] | None = None
         self.app = Starlette(
             routes=[
@@ -125,7 +125,7 @@ class KubeletServer:
             ws=tlspeer.PeerCertWebSocketProtocol,
             **tls,
         )
-        self._server = _Server(config)
+        self._server = httpserving.ComponentServer(config)
         self._task = tasks.spawn(self._server.serve(sockets=[sock]), "kubelet-server")
         while not self._server.started and not self._task.done():  # noqa: ASYNC110
             await asyncio.sleep(0.01)
@@ -210,35 +210,6 @@ async def _limited(stream: AsyncIterator[bytes], limit: int | None) -> AsyncIter
             return
         sent += len(chunk)
         yield chunk
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling (the component runner owns SIGTERM) and
-    without its ten wake-ups a second: uvicorn's main loop polls `should_exit` every 0.1 s,
-    which was half of an idle kubelet's CPU (a node runs one kubelet, a hollow-node bench 50).
-    This one refreshes the `Date` header once a second, as uvicorn does, and wakes at once on
-    `request_exit`."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self._exit = asyncio.Event()
-
-    def request_exit(self) -> None:
-        self.should_exit = True
-        self._exit.set()
-
-    async def main_loop(self) -> None:
-        # on_tick(0) refreshes the Date header and answers whether to exit
-        while not await self.on_tick(0):
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._exit.wait(), 1.0)
-
-    @contextlib.contextmanager
-    def capture_signals(self):  # type: ignore[no-untyped-def]
-        yield
-
-    def install_signal_handlers(self) -> None:  # older uvicorn
-        pass
 
 
 def _number(text: str) -> int | None:

@@ -6,20 +6,20 @@ import time
 
 import httpx
 
-from minik8s.kubelet import httpserver
+from minik8s.componentbase.httpserving import ComponentServer
 from minik8s.kubelet.httpserver import KubeletServer
 from minik8s.kubelet.runtime.fake import FakeRuntime
 
 
 async def test_idle_server_ticks_once_a_second_and_stops_at_once(monkeypatch) -> None:
     ticks: list[float] = []
-    on_tick = httpserver._Server.on_tick
+    on_tick = ComponentServer.on_tick
 
-    async def counting(self: httpserver._Server, counter: int) -> bool:
+    async def counting(self: ComponentServer, counter: int) -> bool:
         ticks.append(time.monotonic())
         return await on_tick(self, counter)
 
-    monkeypatch.setattr(httpserver._Server, "on_tick", counting)
+    monkeypatch.setattr(ComponentServer, "on_tick", counting)
     server = KubeletServer(FakeRuntime(), "n1", "127.0.0.1", 0, list)
     port = await server.start()
     try:
