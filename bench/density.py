@@ -57,7 +57,15 @@ from minik8s.client.api import ApiClient
 from minik8s.client.informer import Informer
 from minik8s.client.kubeconfig import load_kubeconfig
 from tests.support.controllers import ControllerManager
-from tests.support.processes import Apiserver, Etcd, Process, cpu_seconds, free_port, temp_dir
+from tests.support.processes import (
+    Apiserver,
+    Etcd,
+    Process,
+    cpu_seconds,
+    free_port,
+    rss_mib,
+    temp_dir,
+)
 
 NS = "density"
 STARTUP_SLO = 5.0
@@ -297,16 +305,6 @@ def delta(after: Histograms, before: Histograms) -> Histograms:
 # --- processes -------------------------------------------------------------------------------
 
 
-def rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
 def etcd_db_mb(work: Path) -> float:
     return sum(p.stat().st_size for p in work.rglob("member/snap/db")) / 2**20
 
@@ -323,14 +321,14 @@ def report_processes(cluster: Cluster, phase: str, cpu0: dict[str, float]) -> fl
     """Print RSS and CPU of each control-plane process; return the control plane's RSS in MB."""
     parts, total = [], 0.0
     for name, pid in sorted(cluster.control_plane.items()):
-        rss = rss_mb(pid)
+        rss = rss_mib(pid)
         total += rss
         if not Path(f"/proc/{pid}").exists():
             parts.append(f"{name} EXITED")
             continue
         parts.append(f"{name} {rss:.0f}MB/{cpu_of(pid) - cpu0.get(name, 0.0):.0f}s")
     hollow = cluster.hollow_pids()
-    hollow_rss = sum(rss_mb(p) for p in hollow)
+    hollow_rss = sum(rss_mib(p) for p in hollow)
     hollow_cpu = sum(cpu_of(p) for p in hollow) - cpu0.get("kubemark", 0.0)
     print(
         f"  [{phase}] control plane RSS {total:.0f} MB (RSS/CPU: {', '.join(parts)}); "

@@ -50,7 +50,7 @@ from minik8s.client.api import ApiClient
 from minik8s.client.kubeconfig import load_kubeconfig
 from tests.support.api import service_with_endpoints
 from tests.support.dnsserver import DnsProcess
-from tests.support.processes import Apiserver, Etcd, cpu_seconds, temp_dir
+from tests.support.processes import Apiserver, Etcd, cpu_seconds, rss_mib, temp_dir
 from tests.support.waiting import wait_for
 
 NAMESPACE = "default"
@@ -60,13 +60,6 @@ COREDNS_QPS = 33_669
 
 def load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def endpoint_ip(service: int, index: int, per: int) -> str:
@@ -165,7 +158,7 @@ async def bench(args: argparse.Namespace, kubeconfig: Path, work: Path) -> None:
         dns_server.start()
         pid = dns_server.process.popen.pid  # type: ignore[union-attr]
         print(f"dns ready (informers synced, zone compiled) in "
-              f"{time.perf_counter() - started:.2f}s, RSS {rss_mb(pid):.1f} MB")  # fmt: skip
+              f"{time.perf_counter() - started:.2f}s, RSS {rss_mib(pid):.1f} MB")  # fmt: skip
         with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
             rng = random.Random(1)
             for _ in range(20_000):
@@ -202,7 +195,7 @@ async def bench(args: argparse.Namespace, kubeconfig: Path, work: Path) -> None:
             host = f"{last_ep.replace('.', '-')}.{name}"
             wait_for(lambda: dns_server.query(host).answer, f"{host} to resolve", 300, 0.2)
             print(f"   loaded in {time.perf_counter() - started:.1f}s")
-            rss = rss_mb(pid)
+            rss = rss_mib(pid)
             formula = (total + args.memory_services) * 0.000858 + 49.1
             print(f"   RSS {rss:.1f} MB (CoreDNS's formula: {formula:.1f} MB)")
             started = time.perf_counter()
@@ -210,7 +203,7 @@ async def bench(args: argparse.Namespace, kubeconfig: Path, work: Path) -> None:
             dns_server.start()
             pid = dns_server.process.popen.pid  # type: ignore[union-attr]
             print(f"   restarted: ready in {time.perf_counter() - started:.1f}s, "
-                  f"RSS {rss_mb(pid):.1f} MB")  # fmt: skip
+                  f"RSS {rss_mib(pid):.1f} MB")  # fmt: skip
     finally:
         dns_server.stop()
         await client.aclose()

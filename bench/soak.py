@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import shutil
 import statistics
 import sys
@@ -30,7 +29,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from minik8s.store.etcd import EtcdStore
-from tests.support.processes import Apiserver, Etcd, temp_dir
+from tests.support.processes import Apiserver, Etcd, rss_mib, temp_dir
 
 NS = "soak"
 JSON = {"Content-Type": "application/json"}
@@ -108,11 +107,6 @@ class Churn:
             target = self.live[self.next_event % len(self.live)] if self.live else "none"
             work.append(self.call("POST", f"/api/v1/namespaces/{NS}/events", event(name, target)))
         await asyncio.gather(*work)
-
-
-def rss_mib(pid: int) -> float:
-    match = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
-    return int(match.group(1)) / 1024 if match else 0.0
 
 
 async def soak(args: argparse.Namespace, etcd: Etcd, apiserver: Apiserver) -> None:

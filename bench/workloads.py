@@ -41,6 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from minik8s.api import meta
 from minik8s.api.resources import DAEMONSETS, JOBS, NAMESPACES, NODES
 from minik8s.client.api import ApiClient
 from minik8s.client.kubeconfig import load_kubeconfig
@@ -310,14 +311,7 @@ async def wait_nodes_ready(client: ApiClient, count: int, timeout: float = 180) 
     print(f"waiting for {count} hollow nodes to be Ready", file=sys.stderr)
     while time.monotonic() < deadline:
         nodes = (await client.list(NODES)).get("items") or []
-        ready = sum(
-            1
-            for n in nodes
-            if any(
-                c.get("type") == "Ready" and c.get("status") == "True"
-                for c in (n.get("status") or {}).get("conditions") or []
-            )
-        )
+        ready = sum(1 for n in nodes if meta.condition_is_true(n, "Ready"))
         if ready >= count:
             return
         await asyncio.sleep(0.5)
@@ -373,10 +367,7 @@ async def run_jobs_async(args: argparse.Namespace, cluster: HollowCluster) -> No
             job = await client.get(JOBS, "burst", NS)
             status = job.get("status") or {}
             marks.append((time.monotonic() - start, int(status.get("succeeded") or 0)))
-            done = any(
-                c.get("type") == "Complete" and c.get("status") == "True"
-                for c in status.get("conditions") or []
-            )
+            done = meta.condition_is_true(job, "Complete")
             if done or time.monotonic() - start > args.timeout:
                 break
             await asyncio.sleep(0.2)

@@ -45,7 +45,8 @@ ENCODED_WINDOW = 256
 ENCODED_RESOURCES = frozenset({"events"})
 """Resources whose current objects the cache keeps as JSON bytes (`encodedmap`)."""
 TRIM_PERIOD = 1.0
-"""How often every ring (not only the one an event lands in) drops its stale events."""
+"""How often the cache's trim task has every ring (quiet ones too: an event's own ring drops
+its stale events as it lands) drop its stale events."""
 
 
 @dataclass
@@ -267,7 +268,7 @@ class WatchCache:
         """Called with (resource, "PUT" | "DELETE", object, previous) for every change."""
         self.on_reset: list[Callable[[], None]] = []
         """Called after a relist replaced every cache (no on_event calls for it)."""
-        self._trimmed = 0.0
+        self._trimmer: asyncio.Task[None] | None = None
 
     def cache(self, resource: ResourceType) -> ResourceCache:
         return self.caches[resource.plural]
@@ -277,18 +278,31 @@ class WatchCache:
         etcd may still be starting)."""
         self._task = asyncio.create_task(self._supervise(), name="watch-cache")
         self._task.add_done_callback(_log_crash)
+        self._trimmer = asyncio.create_task(self._trim_periodically(), name="watch-cache-trim")
+        self._trimmer.add_done_callback(_log_crash)
         async with asyncio.timeout(timeout):
             await self.ready.wait()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        for task in (self._task, self._trimmer):
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+        self._task = self._trimmer = None
         self.close_watchers()
+
+    async def _trim_periodically(self) -> None:
+        """Every TRIM_PERIOD, every ring drops its stale events (quiet resources age out)."""
+        while True:
+            await asyncio.sleep(TRIM_PERIOD)
+            self.trim(time.monotonic())
+
+    def trim(self, now: float) -> None:
+        for cache in self.caches.values():
+            cache.trim(now)
 
     def check_serving(self) -> None:
         """503 while the cache is not a complete, current view (relisting)."""
@@ -405,11 +419,6 @@ class WatchCache:
             return  # not a resource, or nothing to apply: the revision still counts (_follow)
         previous = cache.objects.get(event.key)
         cache.apply(event)
-        now = time.monotonic()
-        if now - self._trimmed >= TRIM_PERIOD:  # quiet resources age out too
-            self._trimmed = now
-            for each in self.caches.values():
-                each.trim(now)
         for callback in self.on_event:
             obj = event.value if event.value is not None else previous
             if obj is not None:

@@ -22,6 +22,7 @@ from minik8s.client import tasks
 from minik8s.client.api import ApiClient, ClientSettings
 from minik8s.client.informer import InformerFactory
 from minik8s.cloudcontroller import config
+from minik8s.cloudcontroller.base import ControllerContext
 from minik8s.cloudcontroller.node import CloudNodeController
 from minik8s.cloudcontroller.nodelifecycle import CloudNodeLifecycleController
 from minik8s.cloudcontroller.provider import CloudError, CloudProvider, new_provider
@@ -124,17 +125,17 @@ class CloudControllerManager:
         s, result = self.settings, list[Controller]()
         balancer, instances = self.provider.load_balancer(), self.provider.instances()
         for name in s.controllers:
-            args = (self.client, informers, recorders[name], s)
+            context = ControllerContext(self.client, informers, recorders[name], s)
             if name == "service":
                 if balancer is None:
                     raise CloudError(f"the {self.provider.name} provider has no load balancers")
-                result.append(ServiceController(*args, balancer, self.provider.initialize))
+                result.append(ServiceController(context, balancer, self.provider.initialize))
             elif instances is None:
                 raise CloudError(f"the {self.provider.name} provider has no instances")
             elif name == "cloud-node":
-                result.append(CloudNodeController(*args, instances))
+                result.append(CloudNodeController(context, instances))
             else:
-                result.append(CloudNodeLifecycleController(*args, instances))
+                result.append(CloudNodeLifecycleController(context, instances))
         return result
 
 

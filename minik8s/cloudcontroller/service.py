@@ -23,15 +23,12 @@ from prometheus_client import Counter, Gauge
 
 from minik8s.api import errors, meta
 from minik8s.api.meta import Object
-from minik8s.api.resources import NODES, SERVICES
+from minik8s.api.resources import SERVICES
 from minik8s.client import cache, tasks
-from minik8s.client.api import ApiClient
-from minik8s.client.informer import InformerFactory
 from minik8s.client.workqueue import ExponentialBackoffRateLimiter, WorkQueue, run_workers
 from minik8s.cloudcontroller import service_plan as plan
-from minik8s.cloudcontroller.config import Settings
+from minik8s.cloudcontroller.base import ControllerBase, ControllerContext
 from minik8s.cloudcontroller.provider import CloudError, LoadBalancer
-from minik8s.componentbase.events import EventRecorder
 
 logger = logging.getLogger(__name__)
 
@@ -49,33 +46,27 @@ PREPARE_RETRY_CAP = 60.0
 """Longest wait between two attempts to ready the provider's load balancers."""
 
 
-class ServiceController:
+class ServiceController(ControllerBase):
     name = "service"
 
     def __init__(
         self,
-        client: ApiClient,
-        informers: InformerFactory,
-        recorder: EventRecorder,
-        settings: Settings,
+        context: ControllerContext,
         balancer: LoadBalancer,
         prepare: Callable[[], Awaitable[None]],
     ) -> None:
         """`prepare()` readies the provider's load balancers (routes the pool) before any
         address is handed out."""
-        self.client = client
+        self.services = context.informers.informer(SERVICES)
+        super().__init__(context)
         self.prepare = prepare
-        self.recorder = recorder
-        self.settings = settings
         self.balancer = balancer
-        self.lb_class = settings.load_balancer_class
-        self.cluster = settings.cluster_name
+        self.lb_class = context.settings.load_balancer_class
+        self.cluster = context.settings.cluster_name
         # Kubernetes' service controller retries after 5 s, doubling up to 5 min
         self.queue = WorkQueue(ExponentialBackoffRateLimiter(5.0, 300.0), name="service")
         self.pool_ready = False
         """The pool is routed and earlier runs' addresses adopted (part of /readyz)."""
-        self.services = informers.informer(SERVICES)
-        self.nodes = informers.informer(NODES)
         self._known: dict[str, Object] = {}
         """key → the last Service we made a load balancer for (deletions without finalizer)."""
         self._node_signatures: dict[str, tuple[Any, ...]] = {}

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from minik8s.api import meta
 from tests.support.api import Api
 from tests.support.kubelet import Kubelet, docker, docker_available, remove_containers
 from tests.support.processes import Apiserver, temp_dir
@@ -158,8 +159,7 @@ def running(p: Pod) -> bool:
 
 
 def ready(p: Pod) -> bool:
-    conditions = (p.get("status") or {}).get("conditions") or []
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+    return meta.condition_is_true(p, "Ready")
 
 
 def container_status(p: Pod, name: str) -> dict[str, Any]:

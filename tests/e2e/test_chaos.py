@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.support import controllers
 from tests.support.launcher import Launcher, alive, launched
 from tests.support.waiting import wait_for
 
@@ -76,19 +77,9 @@ def deployment(revision: str) -> dict[str, Any]:
 
 def rolled_out(launcher: Launcher, revision: str) -> bool:
     web = kubectl_json(launcher, "-n", NS, "get", "deployment", "web")
-    status = web["status"]
-    pods = [
-        p for p in kubectl_json(launcher, "-n", NS, "get", "pods", "-l", "app=web")["items"]
-        if not p["metadata"].get("deletionTimestamp")
-    ]  # fmt: skip
-    return (
-        status.get("observedGeneration") == web["metadata"]["generation"]
-        and status.get("updatedReplicas") == REPLICAS
-        and status.get("availableReplicas") == REPLICAS
-        and status.get("replicas") == REPLICAS
-        and len(pods) == REPLICAS
-        and all(p["metadata"]["annotations"]["revision"] == revision for p in pods)
-        and all(p["status"].get("phase") == "Running" for p in pods)
+    pods = kubectl_json(launcher, "-n", NS, "get", "pods", "-l", "app=web")["items"]
+    return controllers.rolled_out(
+        web, pods, REPLICAS, lambda p: p["metadata"]["annotations"]["revision"] == revision
     )
 
 

@@ -23,11 +23,9 @@ import json
 import os
 import random
 import secrets
-import shutil
 import socket
 import ssl
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,23 +35,15 @@ import httpx
 import pytest
 import yaml
 
+from minik8s.api import meta
+from tests.support import compose, controllers
+from tests.support.compose import DEPLOY, IMAGES, NODE_IMAGES
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.compose, pytest.mark.timeout(900)]
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-TAG = os.environ.get("MINIK8S_IMAGE_TAG", "latest")
-IMAGES = (f"minik8s/minik8s:{TAG}", f"minik8s/node:{TAG}", "minik8s/etcd")
-NODE_IMAGES = Path.home() / ".minik8s" / "cache" / "node-images.tar"
 NS = "compose-e2e"
 TIMINGS: dict[str, float] = {}
-
-
-def compose_command() -> list[str] | None:
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
-    return ["docker", "compose"] if probe.returncode == 0 else None
 
 
 def etcd_ha_environment() -> dict[str, str]:
@@ -185,41 +175,18 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
-    compose = compose_command()
-    if compose is None:
-        pytest.skip("neither docker-compose nor `docker compose` is installed")
-    missing = [
-        image
-        for image in IMAGES
-        if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode
-    ]
-    assert not missing and NODE_IMAGES.exists(), (
-        f"images missing ({', '.join(missing) or NODE_IMAGES}): run `make compose-images`"
-    )
-    work = Path(tempfile.mkdtemp(prefix="minik8s-compose-"))
-    cluster = Cluster(compose, work)
-    try:
-        started = time.monotonic()
-        cluster.run("up", "-d", timeout=600)
-        TIMINGS["up -d"] = time.monotonic() - started
-        cluster.api = Api(work / "kubeconfig")
+    with compose.started(
+        request, Cluster, images=IMAGES, work_prefix="minik8s-compose-", up_timeout=600,
+        timings=TIMINGS, timings_label="compose timings",
+        log_services=("controller-manager", "cloud-controller-manager", "node-1", "node-2"),
+        log_tail=40, log_chars=6000,
+    ) as cluster:  # fmt: skip
+        cluster.api = Api(cluster.work / "kubeconfig")
         yield cluster
-    finally:
-        try:
-            if request.session.testsfailed:
-                for service in ("controller-manager", "cloud-controller-manager", "node-1",
-                                "node-2"):  # fmt: skip
-                    print(f"--- logs {service}")
-                    print(cluster.run("logs", "--tail", "40", service).stdout[-6000:])
-            cluster.down()
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-            print("compose timings:", {k: round(v, 1) for k, v in TIMINGS.items()})
 
 
 def node_ready(node: dict) -> bool:
-    conditions = node.get("status", {}).get("conditions") or []
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+    return meta.condition_is_true(node, "Ready")
 
 
 def pods(api: Api, selector: str) -> list[dict]:
@@ -566,25 +533,15 @@ def test_rollout_survives_losing_an_etcd_member(cluster: Cluster) -> None:
         headers={"Content-Type": "application/strategic-merge-patch+json"},
     )
     assert response.status_code == 200, response.text
-    generation = response.json()["metadata"]["generation"]
     started = time.monotonic()
     cluster.run("stop", "-t", "5", "etcd-1")
 
+    def updated(pod: dict) -> bool:
+        annotations = pod["metadata"].get("annotations") or {}
+        return running(pod) and annotations.get("rollout") == "etcd-ha"
+
     def rolled_out() -> bool:
-        deployment = api.get(path)
-        status = deployment["status"]
-        web = pods(api, "app=web")
-        return (
-            status.get("observedGeneration", 0) >= generation
-            and status.get("updatedReplicas") == 4
-            and status.get("availableReplicas") == 4
-            and status.get("replicas") == 4
-            and len(web) == 4
-            and all(running(p) for p in web)
-            and all(
-                (p["metadata"].get("annotations") or {}).get("rollout") == "etcd-ha" for p in web
-            )
-        )
+        return controllers.rolled_out(api.get(path), pods(api, "app=web"), 4, updated)
 
     wait_for(rolled_out, "the rollout to complete on two etcd members of three", 180, 1)
     TIMINGS["rollout with etcd-1 stopped"] = time.monotonic() - started

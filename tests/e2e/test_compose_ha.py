@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import json
 import secrets
-import shutil
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -27,16 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_compose import (
-    DEPLOY,
-    IMAGES,
-    NODE_IMAGES,
-    Api,
-    Cluster,
-    compose_command,
-    node_ready,
-    running,
-)
+from tests.e2e.test_compose import Api, Cluster, node_ready, running
+from tests.support import compose
+from tests.support.compose import DEPLOY, IMAGES
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.compose, pytest.mark.timeout(400)]
@@ -70,36 +61,15 @@ class HaCluster(Cluster):
 
 @pytest.fixture(scope="module")
 def cluster(request: pytest.FixtureRequest) -> Iterator[HaCluster]:
-    compose = compose_command()
-    if compose is None:
-        pytest.skip("neither docker-compose nor `docker compose` is installed")
-    images = (*IMAGES, "minik8s/haproxy")
-    missing = [
-        image
-        for image in images
-        if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode
-    ]
-    assert not missing and NODE_IMAGES.exists(), (
-        f"images missing ({', '.join(missing) or NODE_IMAGES}): run `make compose-images`"
-    )
-    work = Path(tempfile.mkdtemp(prefix="minik8s-compose-ha-"))
-    cluster = HaCluster(compose, work)
-    try:
-        started = time.monotonic()
-        cluster.run("up", "-d", timeout=300)
-        TIMINGS["up -d"] = time.monotonic() - started
-        cluster.api = Api(work / "kubeconfig")
+    with compose.started(
+        request, HaCluster, images=(*IMAGES, "minik8s/haproxy"),
+        work_prefix="minik8s-compose-ha-", up_timeout=300,
+        timings=TIMINGS, timings_label="compose HA timings",
+        log_services=("apiserver", *APISERVERS, "etcd-1", "scheduler", "node-1"),
+        log_tail=30, log_chars=4000,
+    ) as cluster:  # fmt: skip
+        cluster.api = Api(cluster.work / "kubeconfig")
         yield cluster
-    finally:
-        try:
-            if request.session.testsfailed:
-                for service in ("apiserver", *APISERVERS, "etcd-1", "scheduler", "node-1"):
-                    print(f"--- logs {service}")
-                    print(cluster.run("logs", "--tail", "30", service).stdout[-4000:])
-            cluster.down()
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-            print("compose HA timings:", {k: round(v, 1) for k, v in TIMINGS.items()})
 
 
 def pod(name: str) -> dict:

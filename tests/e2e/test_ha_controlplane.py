@@ -30,6 +30,7 @@ import yaml
 from minik8s.cli.launcher import controlplane, loadbalancer
 from minik8s.cli.launcher.settings import LauncherSettings
 from minik8s.cli.launcher.state import ClusterState, load
+from tests.support import controllers
 from tests.support.acknowledged import SEQUENCE_LABEL, AcknowledgedWriter, KubectlWriter, audit
 from tests.support.launcher import Launcher, alive, launched
 from tests.support.waiting import wait_for
@@ -196,17 +197,9 @@ def _deployment() -> dict[str, Any]:
 
 def _rolled_out(api: httpx.Client, revision: str) -> bool:
     web = api.get(f"/apis/apps/v1/namespaces/{NS}/deployments/web").json()
-    status = web.get("status", {})
     pods = api.get(f"/api/v1/namespaces/{NS}/pods", params={"labelSelector": "app=web"}).json()
-    live = [p for p in pods["items"] if not p["metadata"].get("deletionTimestamp")]
-    return (
-        status.get("observedGeneration") == web["metadata"]["generation"]
-        and status.get("updatedReplicas") == REPLICAS
-        and status.get("availableReplicas") == REPLICAS
-        and status.get("replicas") == REPLICAS
-        and len(live) == REPLICAS
-        and all(p["metadata"]["annotations"]["revision"] == revision for p in live)
-        and all(p["status"].get("phase") == "Running" for p in live)
+    return controllers.rolled_out(
+        web, pods["items"], REPLICAS, lambda p: p["metadata"]["annotations"]["revision"] == revision
     )
 
 

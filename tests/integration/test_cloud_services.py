@@ -19,6 +19,7 @@ from minik8s.client.api import ApiClient
 from minik8s.client.informer import InformerFactory
 from minik8s.client.kubeconfig import load_kubeconfig
 from minik8s.cloudcontroller import pool, service_plan
+from minik8s.cloudcontroller.base import ControllerContext
 from minik8s.cloudcontroller.config import Settings
 from minik8s.cloudcontroller.pooled import PooledLoadBalancer, ingress_ips
 from minik8s.cloudcontroller.service import ServiceController
@@ -46,7 +47,8 @@ async def test_a_burst_gets_distinct_addresses_with_concurrent_syncs(client: Api
     async def prepared() -> None:
         return None
 
-    controller = ServiceController(client, informers, recorder, settings, balancer, prepared)
+    context = ControllerContext(client, informers, recorder, settings)
+    controller = ServiceController(context, balancer, prepared)
     recorder.start()
     informers.start()
     assert await informers.wait_synced(10)

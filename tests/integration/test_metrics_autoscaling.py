@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from minik8s.api import meta
 from tests.support.api import Api
 from tests.support.controllers import ControllerManager
 from tests.support.processes import Apiserver, Etcd, Process, free_port, temp_dir
@@ -115,8 +116,7 @@ def available(cluster: Cluster) -> bool:
     r = cluster.api.get("/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.metrics.k8s.io")
     if r.status_code != 200:
         return False
-    conditions = (r.json().get("status") or {}).get("conditions") or []
-    return any(c["type"] == "Available" and c["status"] == "True" for c in conditions)
+    return meta.condition_is_true(r.json(), "Available")
 
 
 def test_kubelet_resource_endpoints(cluster: Cluster) -> None:

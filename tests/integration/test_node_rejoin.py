@@ -33,6 +33,7 @@ import pytest
 from cryptography import x509
 
 from minik8s import pki
+from minik8s.api import meta
 from tests.integration.test_authz import Cluster
 from tests.integration.test_tls_bootstrap import served_certificate
 from tests.support import netns
@@ -181,10 +182,8 @@ def node(rig: Rig) -> dict:
 
 
 def ready(obj: dict) -> str:
-    for condition in (obj.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == "Ready":
-            return str(condition.get("status"))
-    return ""
+    condition = meta.get_condition(obj, "Ready")
+    return str(condition.get("status")) if condition is not None else ""
 
 
 def health_taints(obj: dict) -> set[str]:

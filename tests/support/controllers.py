@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import itertools
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
 import httpx
 
-from minik8s.api import times
+from minik8s.api import meta, times
 from tests.support.api import Api
 from tests.support.processes import Process, free_port
 from tests.support.waiting import wait_for
@@ -118,9 +118,27 @@ def live(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def is_ready(pod: dict[str, Any]) -> bool:
-    return any(
-        c.get("type") == "Ready" and c.get("status") == "True"
-        for c in (pod.get("status") or {}).get("conditions") or []
+    return meta.condition_is_true(pod, "Ready")
+
+
+def rolled_out(
+    deployment: dict[str, Any],
+    pods: list[dict[str, Any]],
+    replicas: int,
+    updated: Callable[[dict[str, Any]], bool],
+) -> bool:
+    """The Deployment has observed its generation and reports `replicas` updated, available
+    and in all; exactly `replicas` of `pods` are live, all Running and `updated`."""
+    status = deployment.get("status") or {}
+    current = live(pods)
+    return (
+        status.get("observedGeneration") == deployment["metadata"]["generation"]
+        and status.get("updatedReplicas") == replicas
+        and status.get("availableReplicas") == replicas
+        and status.get("replicas") == replicas
+        and len(current) == replicas
+        and all(updated(p) for p in current)
+        and all(p["status"].get("phase") == "Running" for p in current)
     )
 
 

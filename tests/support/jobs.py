@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from minik8s.api import meta
 from tests.support.api import Api
 from tests.support.controllers import PodWatcher, now
 
@@ -37,10 +38,9 @@ def job_manifest(name: str, command: list[str] | None = None, **spec: Any) -> di
 
 
 def condition(obj: dict[str, Any], type_: str) -> dict[str, Any] | None:
-    for c in (obj.get("status") or {}).get("conditions") or []:
-        if c.get("type") == type_ and c.get("status") == "True":
-            return dict(c)
-    return None
+    """The condition of this type if it is True."""
+    found = meta.get_condition(obj, type_)
+    return found if found is not None and found.get("status") == "True" else None
 
 
 def finish_pod(api: Api, ns: str, name: str, phase: str, exit_code: int) -> bool:

@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from minik8s.api import meta
 from tests.support.processes import Process, free_port
 from tests.support.waiting import wait_for
 
@@ -98,8 +99,7 @@ class Kubelet:
             r = api.get(f"/api/v1/nodes/{self.node_name}")
             if r.status_code != 200:
                 return False
-            conditions = r.json().get("status", {}).get("conditions") or []
-            return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+            return meta.condition_is_true(r.json(), "Ready")
 
         wait_for(ready, f"node {self.node_name} to be Ready", timeout=30)
 

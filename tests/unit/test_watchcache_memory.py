@@ -3,7 +3,9 @@ sizes its own (a fresh window, a lower bound, a capacity)."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from minik8s.apiserver.registry import Registry, RegistrySettings
 from minik8s.apiserver.sharing import share_unchanged
 from minik8s.apiserver.watchcache import ResourceCache
 from minik8s.store.etcd import StoredObject, StoreEvent
+from tests.support.waiting import async_wait_for
 
 
 def pod(rv: int, phase: str = "Pending", node: str = "") -> dict:
@@ -152,3 +155,42 @@ def test_events_are_cached_as_bytes_and_read_back_whole() -> None:
     assert isinstance(cache.objects, EncodedObjects) and list(cache.objects) == [
         "/registry/events/ns/f"
     ]
+
+
+class QuietStore:
+    """etcd with nothing under /registry/ and no change to watch."""
+
+    cluster_id = None
+
+    async def current_revision(self) -> int:
+        return 5
+
+    async def list(self, prefix: str) -> tuple[list[StoredObject], int]:
+        return [], 5
+
+    async def watch(self, prefix: str, start_revision: int) -> AsyncIterator[StoreEvent]:
+        await asyncio.Event().wait()
+        yield StoreEvent("PROGRESS", "", None, start_revision)  # never reached
+
+
+async def test_the_cache_trims_quiet_rings_until_it_stops(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(watchcache, "TRIM_PERIOD", 0.01)
+    monkeypatch.setattr(watchcache, "LOWER_BOUND", 1)
+    cache = watchcache.WatchCache(QuietStore())  # type: ignore[arg-type]
+    await cache.start(timeout=5)
+    pods = cache.cache(PODS)
+    for rv in range(6, 9):
+        pods.apply(put(rv))
+    assert len(pods.events) == 3  # fresh: all stay
+    for event in pods.events:
+        event.recorded -= watchcache.EVENT_FRESH_SECONDS + 1
+    await async_wait_for(
+        lambda: _revisions(pods), "the trim task to drop the stale events", timeout=5
+    )
+    assert pods.oldest_revision == 7
+    await cache.stop()
+    assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("watch-cache")]
+
+
+async def _revisions(pods: ResourceCache) -> bool:
+    return [e.revision for e in pods.events] == [8]

@@ -1,0 +1,90 @@
+"""Start-up and teardown of a docker-compose cluster for the compose e2e tests.
+
+test_compose.py and test_compose_ha.py each run one cluster for their whole file under their own
+project name: `started` checks the images, runs `up -d` (timed), and on the way out prints the
+logs of the services that matter when a test failed, runs `down -v` and removes the work folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+import pytest
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+TAG = os.environ.get("MINIK8S_IMAGE_TAG", "latest")
+IMAGES = (f"minik8s/minik8s:{TAG}", f"minik8s/node:{TAG}", "minik8s/etcd")
+NODE_IMAGES = Path.home() / ".minik8s" / "cache" / "node-images.tar"
+
+
+class Project(Protocol):
+    """What `started` needs of a test file's cluster class."""
+
+    def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]: ...
+
+    def down(self) -> None: ...
+
+
+P = TypeVar("P", bound=Project)
+
+
+def compose_command() -> list[str] | None:
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
+    return ["docker", "compose"] if probe.returncode == 0 else None
+
+
+@contextmanager
+def started(
+    request: pytest.FixtureRequest,
+    new: Callable[[list[str], Path], P],
+    *,
+    images: Iterable[str],
+    work_prefix: str,
+    up_timeout: float,
+    timings: dict[str, float],
+    timings_label: str,
+    log_services: Iterable[str],
+    log_tail: int,
+    log_chars: int,
+) -> Iterator[P]:
+    """`new(compose, work)` brought up with `up -d` (its time in `timings["up -d"]`); on exit the
+    last `log_tail` lines of `log_services` if a test failed, `down -v`, the work folder removed
+    and `timings` printed under `timings_label`."""
+    compose = compose_command()
+    if compose is None:
+        pytest.skip("neither docker-compose nor `docker compose` is installed")
+    missing = [
+        image
+        for image in images
+        if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode
+    ]
+    assert not missing and NODE_IMAGES.exists(), (
+        f"images missing ({', '.join(missing) or NODE_IMAGES}): run `make compose-images`"
+    )
+    work = Path(tempfile.mkdtemp(prefix=work_prefix))
+    cluster = new(compose, work)
+    try:
+        began = time.monotonic()
+        cluster.run("up", "-d", timeout=up_timeout)
+        timings["up -d"] = time.monotonic() - began
+        yield cluster
+    finally:
+        try:
+            if request.session.testsfailed:
+                for service in log_services:
+                    print(f"--- logs {service}")
+                    print(cluster.run("logs", "--tail", str(log_tail), service).stdout[-log_chars:])
+            cluster.down()
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+            print(f"{timings_label}:", {k: round(v, 1) for k, v in timings.items()})
