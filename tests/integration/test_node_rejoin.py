@@ -55,7 +55,8 @@ APP = "moved"
 REPLICAS = 3
 HEALTH_TAINTS = {"node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready"}
 CONTROLLERS = (
-    "csrapproving,csrsigning,bootstrapsigner,tokencleaner,nodelifecycle,deployment,replicaset,podgc"
+    "csrapproving,csrsigning,bootstrapsigner,tokencleaner,nodelifecycle,deployment,replicaset,podgc,"
+    "nodeipam"
 )
 LIFECYCLE = [
     "--leader-elect=false",
@@ -116,6 +117,8 @@ def rig() -> Iterator[Rig]:
             extra_args=[
                 *LIFECYCLE,
                 f"--controllers={CONTROLLERS}",
+                "--allocate-node-cidrs=true",  # join's host-gw agent routes the podCIDRs
+                "--cluster-cidr=10.244.0.0/16",  # only in the machines' own tables
                 f"--cluster-signing-cert-file={certs.ca_cert}",
                 f"--cluster-signing-key-file={certs.ca_cert.parent / 'ca.key'}",
             ],
