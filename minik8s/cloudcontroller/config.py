@@ -91,7 +91,7 @@ def _controllers(text: str) -> tuple[str, ...]:
     if "route" in chosen and "route" not in disabled:
         raise argparse.ArgumentTypeError(
             "the route controller is not available: neither provider has Routes "
-            "(docker-compose pod routes are deploy/compose/hostgw.py's, see the README)"
+            "(pod routes are the nodes' minik8s-hostgw agents', see the README)"
         )
     return tuple(c for c in CONTROLLERS if c in chosen and c not in disabled)
 
