@@ -59,13 +59,38 @@ def _show(value: Any) -> str:
     return str(value)
 
 
+_BY_REASON: dict[str, type[ApiError]] = {}
+_BY_CODE: dict[int, type[ApiError]] = {}
+
+
 class ApiError(Exception):
-    """An error the API reports as a `Status` object."""
+    """An error the API reports as a `Status` object. Each subclass names its HTTP code and
+    Kubernetes `StatusReason` once, in its class line; `from_status` maps them back."""
 
     code: ClassVar[int] = 500
     reason: ClassVar[str] = "InternalError"
     has_details: ClassVar[bool] = False
     """Whether Kubernetes' constructor of this error always sets `details` (maybe empty)."""
+
+    def __init_subclass__(
+        cls,
+        *,
+        code: int | None = None,
+        reason: str | None = None,
+        details: bool = False,
+        for_code: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        """`code`/`reason` given: a Kubernetes reason of its own (registered for
+        `from_status`; `for_code=False` when another class stands for a bare HTTP `code`).
+        Neither: a refinement of its parent (the same code and reason)."""
+        super().__init_subclass__(**kwargs)
+        if code is None or reason is None:
+            return
+        cls.code, cls.reason, cls.has_details = code, reason, details
+        _BY_REASON[reason] = cls
+        if for_code:
+            _BY_CODE[code] = cls
 
     def __init__(
         self,
@@ -118,148 +143,76 @@ class ApiError(Exception):
         return status
 
 
-class BadRequest(ApiError):
-    code = 400
-    reason = "BadRequest"
+class BadRequest(ApiError, code=400, reason="BadRequest"):
+    pass
 
 
-class Unauthorized(ApiError):
-    code = 401
-    reason = "Unauthorized"
+class Unauthorized(ApiError, code=401, reason="Unauthorized"):
+    pass
 
 
-class Forbidden(ApiError):
-    has_details = True
-    code = 403
-    reason = "Forbidden"
+class Forbidden(ApiError, code=403, reason="Forbidden", details=True):
+    pass
 
 
-class NotFound(ApiError):
-    has_details = True
-    code = 404
-    reason = "NotFound"
+class NotFound(ApiError, code=404, reason="NotFound", details=True):
+    pass
 
 
-class MethodNotAllowed(ApiError):
-    has_details = True
-    code = 405
-    reason = "MethodNotAllowed"
+class MethodNotAllowed(ApiError, code=405, reason="MethodNotAllowed", details=True):
+    pass
 
 
-class NotAcceptable(ApiError):
-    code = 406
-    reason = "NotAcceptable"
+class NotAcceptable(ApiError, code=406, reason="NotAcceptable"):
+    pass
 
 
-class AlreadyExists(ApiError):
-    has_details = True
-    code = 409
-    reason = "AlreadyExists"
+class AlreadyExists(ApiError, code=409, reason="AlreadyExists", details=True, for_code=False):
+    pass
 
 
-class Conflict(ApiError):
-    has_details = True
-    code = 409
-    reason = "Conflict"
+class Conflict(ApiError, code=409, reason="Conflict", details=True):
+    pass
 
 
-class Expired(ApiError):
+class Expired(ApiError, code=410, reason="Expired"):
     """A resourceVersion too old to serve (HTTP 410 Gone, reason Expired)."""
 
-    code = 410
-    reason = "Expired"
+
+class Gone(ApiError, code=410, reason="Gone", for_code=False):
+    pass
 
 
-class Gone(ApiError):
-    code = 410
-    reason = "Gone"
+class RequestEntityTooLarge(ApiError, code=413, reason="RequestEntityTooLarge"):
+    pass
 
 
-class RequestEntityTooLarge(ApiError):
-    code = 413
-    reason = "RequestEntityTooLarge"
+class UnsupportedMediaType(ApiError, code=415, reason="UnsupportedMediaType"):
+    pass
 
 
-class UnsupportedMediaType(ApiError):
-    code = 415
-    reason = "UnsupportedMediaType"
+class Invalid(ApiError, code=422, reason="Invalid", details=True):
+    pass
 
 
-class Invalid(ApiError):
-    has_details = True
-    code = 422
-    reason = "Invalid"
+class TooManyRequests(ApiError, code=429, reason="TooManyRequests", details=True):
+    pass
 
 
-class TooManyRequests(ApiError):
-    has_details = True
-    code = 429
-    reason = "TooManyRequests"
+class InternalError(ApiError, code=500, reason="InternalError", details=True):
+    pass
 
 
-class InternalError(ApiError):
-    has_details = True
-    code = 500
-    reason = "InternalError"
+class NotImplementedYet(ApiError, code=501, reason="NotImplemented"):
+    pass
 
 
-class NotImplementedYet(ApiError):
-    code = 501
-    reason = "NotImplemented"
+class ServiceUnavailable(ApiError, code=503, reason="ServiceUnavailable"):
+    pass
 
 
-class ServiceUnavailable(ApiError):
-    code = 503
-    reason = "ServiceUnavailable"
-
-
-class Timeout(ApiError):
-    has_details = True
-    code = 504
-    reason = "Timeout"
-
-
-_BY_REASON: dict[str, type[ApiError]] = {
-    cls.reason: cls
-    for cls in (
-        BadRequest,
-        Unauthorized,
-        Forbidden,
-        NotFound,
-        MethodNotAllowed,
-        NotAcceptable,
-        AlreadyExists,
-        Conflict,
-        Expired,
-        Gone,
-        RequestEntityTooLarge,
-        UnsupportedMediaType,
-        Invalid,
-        TooManyRequests,
-        InternalError,
-        NotImplementedYet,
-        ServiceUnavailable,
-        Timeout,
-    )
-}
-_BY_CODE: dict[int, type[ApiError]] = {
-    400: BadRequest,
-    401: Unauthorized,
-    403: Forbidden,
-    404: NotFound,
-    405: MethodNotAllowed,
-    406: NotAcceptable,
-    409: Conflict,
-    410: Expired,
-    413: RequestEntityTooLarge,
-    415: UnsupportedMediaType,
-    422: Invalid,
-    429: TooManyRequests,
-    500: InternalError,
-    501: NotImplementedYet,
-    503: ServiceUnavailable,
-    504: Timeout,
-}
+class Timeout(ApiError, code=504, reason="Timeout", details=True):
+    pass
 
 
 def from_status(status: dict[str, Any], http_code: int | None = None) -> ApiError:

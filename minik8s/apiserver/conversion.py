@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from minik8s.api import errors, resources, times
+from minik8s.api.meta import Object
 from minik8s.api.resources import ResourceType
 
-Object = dict[str, Any]
 METRICS = "autoscaling.alpha.kubernetes.io/metrics"
 BEHAVIOR = "autoscaling.alpha.kubernetes.io/behavior"
 CONDITIONS = "autoscaling.alpha.kubernetes.io/conditions"

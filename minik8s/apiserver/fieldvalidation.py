@@ -11,9 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from minik8s.api import errors, fieldschema
+from minik8s.api.meta import Object
 from minik8s.apiserver import params, warning
-
-Object = dict[str, Any]
 
 
 def check(

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from minik8s.api.fieldmanager import manager, schema
+from minik8s.api.meta import Object
 from minik8s.api.resources import ResourceType
 
-Object = dict[str, Any]
 TRACKED_SUBRESOURCES = (None, "status", "scale")
 """Writes that record managed fields (a binding or a namespace's finalize does not, as in
 Kubernetes)."""

@@ -21,11 +21,11 @@ from typing import Any
 import orjson
 
 from minik8s.api import errors
+from minik8s.api.meta import Object
 from minik8s.api.resources import ResourceType
 from minik8s.store import errors as store_errors
 from minik8s.store.etcd import EtcdStore
 
-Object = dict[str, Any]
 TOKEN_VERSION = "meta.k8s.io/v1"
 MAX_CHUNK = 10_000
 """Largest etcd read while filling a filtered chunk (Kubernetes' maxLimit)."""

@@ -12,11 +12,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from minik8s.api import errors
+from minik8s.api.meta import Object
 from minik8s.apiserver import conversion, routing, strategy, wire
 from minik8s.apiserver.registry import Registry
 from minik8s.printers import tables
 
-Object = dict[str, Any]
 Matcher = Callable[[Object], bool] | None
 
 

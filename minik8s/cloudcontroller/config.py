@@ -71,29 +71,13 @@ class Settings:
 
 
 def _controllers(text: str) -> tuple[str, ...]:
-    chosen: list[str] = []
-    disabled: set[str] = set()
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
-        name = item.lstrip("-")
-        if item != "*" and name not in (*CONTROLLERS, "route"):
-            known = ", ".join((*CONTROLLERS, "route"))
-            raise argparse.ArgumentTypeError(f"unknown controller {name!r} (known: {known})")
-        if item == "*":
-            chosen.extend(CONTROLLERS)
-        elif item.startswith("-"):
-            disabled.add(name)
-        else:
-            chosen.append(name)
-    if not chosen and disabled:
-        chosen = list(CONTROLLERS)
-    if "route" in chosen and "route" not in disabled:
+    chosen = options.controller_list(text, (*CONTROLLERS, "route"), CONTROLLERS)
+    if "route" in chosen:
         raise argparse.ArgumentTypeError(
             "the route controller is not available: neither provider has Routes "
             "(pod routes are the nodes' minik8s-hostgw agents', see the README)"
         )
-    return tuple(c for c in CONTROLLERS if c in chosen and c not in disabled)
+    return chosen
 
 
 def _pool(text: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -32,6 +33,7 @@ class FlagParser(argparse.ArgumentParser):
 
 
 S = TypeVar("S")
+Number = TypeVar("Number", int, float)
 
 
 def settings_from(cls: type[S], args: argparse.Namespace, **values: Any) -> S:
@@ -82,47 +84,72 @@ def positive_duration(text: str) -> float:
     return value
 
 
-def port(text: str) -> int:
-    """A port flag: 0 picks a free port, a negative value serves none (as the components do)."""
+def _number(text: str, convert: Callable[[str], Number], what: str) -> Number:
     try:
-        value = int(text)
+        return convert(text)
     except ValueError as e:
-        raise argparse.ArgumentTypeError(f"invalid port {text!r}: not a number") from e
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"invalid port {text!r}: must be at most 65535")
-    return value
+        raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: not a number") from e
 
 
-def non_negative_int(text: str) -> int:
-    """An integer flag of 0 or more (sizes and counts where 0 means "no limit")."""
-    value = _int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}: must be 0 or more")
-    return value
+def ranged(
+    convert: Callable[[str], Number],
+    low: Number | None = None,
+    high: Number | None = None,
+    what: str = "value",
+    above: bool = False,
+) -> Callable[[str], Number]:
+    """An argparse type: a number (`int`, `float`) from `low` (or above it, with `above`) to
+    `high`, either bound optional, rejected in one readable line otherwise."""
+    if low is None:
+        bounds = f"must be at most {high:g}"
+    elif high is None:
+        bounds = f"must be greater than {low:g}" if above else f"must be {low:g} or more"
+    else:
+        bounds = f"must be {low:g}-{high:g}"
+
+    def parse(text: str) -> Number:
+        value = _number(text, convert, what)
+        too_low = low is not None and (not value > low if above else value < low)
+        if too_low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: {bounds}")
+        return value
+
+    return parse
 
 
-def positive_int(text: str) -> int:
-    value = _int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}: must be greater than 0")
-    return value
+port = ranged(int, high=65535, what="port")
+"""A port flag: 0 picks a free port, a negative value serves none (as the components do)."""
+non_negative_int = ranged(int, 0)
+"""An integer flag of 0 or more (sizes and counts where 0 means "no limit")."""
+positive_int = ranged(int, 0, above=True)
+positive_float = ranged(float, 0.0, above=True)
 
 
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from e
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"invalid value {text!r}: must be greater than 0")
-    return value
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(f"invalid integer {text!r}") from e
+def controller_list(
+    text: str, known: tuple[str, ...], on_by_default: tuple[str, ...] | None = None
+) -> tuple[str, ...]:
+    """The controller managers' `--controllers`: `*` (every controller on by default), `name`,
+    `-name` (all but), comma-separated; the chosen ones in `known`'s order."""
+    default = known if on_by_default is None else on_by_default
+    chosen: list[str] = []
+    disabled: set[str] = set()
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        name = item.removeprefix("-")
+        if item != "*" and name not in known:
+            raise argparse.ArgumentTypeError(
+                f"unknown controller {name!r} (known: {', '.join(known)})"
+            )
+        if item == "*":
+            chosen.extend(default)
+        elif item.startswith("-"):
+            disabled.add(name)
+        else:
+            chosen.append(name)
+    if not chosen and disabled:
+        chosen = list(default)
+    return tuple(c for c in known if c in chosen and c not in disabled)
 
 
 def bool_flag(parser: argparse.ArgumentParser, name: str, default: bool, help: str = "") -> None:

@@ -102,27 +102,8 @@ class Settings:
 
 def parse_controllers(text: str) -> tuple[str, ...]:
     """kube-controller-manager's syntax: `*` (all), `name`, `-name` (all but), comma-separated."""
-    chosen: list[str] = []
-    disabled: set[str] = set()
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
-        if item == "*":
-            chosen.extend(c for c in ALL_CONTROLLERS if c not in DISABLED_BY_DEFAULT)
-        elif item.startswith("-"):
-            disabled.add(_known(item[1:]))
-        else:
-            chosen.append(_known(item))
-    if not chosen and disabled:
-        chosen = [c for c in ALL_CONTROLLERS if c not in DISABLED_BY_DEFAULT]
-    return tuple(c for c in ALL_CONTROLLERS if c in chosen and c not in disabled)
-
-
-def _known(name: str) -> str:
-    if name not in ALL_CONTROLLERS:
-        known = ", ".join(ALL_CONTROLLERS)
-        raise argparse.ArgumentTypeError(f"unknown controller {name!r} (known: {known})")
-    return name
+    on = tuple(c for c in ALL_CONTROLLERS if c not in DISABLED_BY_DEFAULT)
+    return options.controller_list(text, ALL_CONTROLLERS, on)
 
 
 def build_parser() -> argparse.ArgumentParser:

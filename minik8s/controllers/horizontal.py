@@ -18,13 +18,13 @@ import time
 from typing import Any
 
 from minik8s.api import errors, meta, resources, selectors, times
+from minik8s.api.meta import Object
 from minik8s.client import cache
 from minik8s.controllers import hpa_plan, hpa_replicas
 from minik8s.controllers.base import Controller
 
 logger = logging.getLogger(__name__)
 
-Object = dict[str, Any]
 HPA = resources.HORIZONTALPODAUTOSCALERS
 METRICS_PATH = "/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods"
 SCALABLE = {

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from minik8s.api import meta, quantity, times
-
-Object = dict[str, Any]
+from minik8s.api.meta import Object
 
 
 class MetricError(Exception):

@@ -51,14 +51,7 @@ def _domain(text: str) -> str:
     return domain
 
 
-def _ttl(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(f"invalid TTL {text!r}: not a number") from e
-    if not 0 <= value <= 3600:
-        raise argparse.ArgumentTypeError(f"invalid TTL {text!r}: must be 0-3600 seconds")
-    return value
+_ttl = options.ranged(int, 0, 3600, what="TTL")
 
 
 def _list(text: str) -> list[str]:

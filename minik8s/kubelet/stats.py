@@ -21,13 +21,13 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from minik8s.api import times
+from minik8s.api.meta import Object
 from minik8s.kubelet.runtime import (
     LABEL_NODE,
     Container,
@@ -39,7 +39,6 @@ from minik8s.kubelet.runtime import (
 
 logger = logging.getLogger(__name__)
 
-Object = dict[str, Any]
 SAMPLE_TTL = 1.0
 HOLLOW_NODE_MILLICORES = 25
 HOLLOW_NODE_BYTES = 180 * 1024 * 1024

@@ -4,12 +4,11 @@ Tables, and the discovery documents of the group, as metrics-server writes them.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from minik8s.api import quantity, times
+from minik8s.api.meta import Object
 from minik8s.metricsserver.storage import Usage, window_text
 
-Object = dict[str, Any]
 GROUP = "metrics.k8s.io"
 VERSION = "v1beta1"
 API_VERSION = f"{GROUP}/{VERSION}"

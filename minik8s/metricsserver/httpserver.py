@@ -19,10 +19,10 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from minik8s.api import errors, selectors
+from minik8s.api.meta import Object
 from minik8s.metricsserver import api
 from minik8s.metricsserver.storage import Storage
 
-Object = dict[str, Any]
 PREFIX = f"/apis/{api.GROUP}/{api.VERSION}"
 
 

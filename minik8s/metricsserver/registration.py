@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import base64
 import logging
-from typing import Any
 
 from minik8s.api import errors, resources
+from minik8s.api.meta import Object
 from minik8s.client.api import ApiClient
 from minik8s.metricsserver import api
 
 logger = logging.getLogger(__name__)
 
-Object = dict[str, Any]
 PORT_NAME = "https"
 SERVICE_PORT = 443
 APISERVICE_NAME = f"{api.VERSION}.{api.GROUP}"

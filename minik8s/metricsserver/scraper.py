@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 
+from minik8s.api.meta import Object
 from minik8s.client.kubeconfig import ClientConfig
 from minik8s.client.tls import tls_context
 from minik8s.metricsserver import storage
@@ -26,7 +27,6 @@ from minik8s.metricsserver.config import MetricsServerSettings
 
 logger = logging.getLogger(__name__)
 
-Object = dict[str, Any]
 PATH = "/metrics/resource"
 
 

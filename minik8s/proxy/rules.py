@@ -736,43 +736,38 @@ def render_rules(
 
 # --- jumps from the built-in chains --------------------------------------------------------
 
+
+def _jump(
+    table: str, chain: str, comment: str, target: str, new_only: bool = False
+) -> tuple[str, str, tuple[str, ...]]:
+    """A jump from a built-in chain to ours (`new_only`: new connections only)."""
+    match = ("-m", "conntrack", "--ctstate", "NEW") if new_only else ()
+    return table, chain, (*match, "-m", "comment", "--comment", comment, "-j", target)
+
+
+_PORTALS = "minik8s service portals"
+_EXTERNAL = "minik8s externally-visible service portals"
+_LB_FIREWALL = "minik8s load balancer firewall"
+_POD_FIREWALL = "minik8s pod firewall"
+
 JUMPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("nat", "PREROUTING",
-     ("-m", "comment", "--comment", "minik8s service portals", "-j", SERVICES)),
-    ("nat", "OUTPUT", ("-m", "comment", "--comment", "minik8s service portals", "-j", SERVICES)),
-    ("nat", "POSTROUTING",
-     ("-m", "comment", "--comment", "minik8s postrouting rules", "-j", POSTROUTING)),
-    ("filter", "INPUT",
-     ("-m", "conntrack", "--ctstate", "NEW", "-m", "comment", "--comment",
-      "minik8s externally-visible service portals", "-j", EXTERNAL_SERVICES)),
-    ("filter", "INPUT", ("-m", "comment", "--comment", "minik8s firewall", "-j", FIREWALL)),
-    ("filter", "INPUT",
-     ("-m", "comment", "--comment", "minik8s health check service ports", "-j", NODEPORTS)),
-    ("filter", "INPUT",
-     ("-m", "conntrack", "--ctstate", "NEW", "-m", "comment", "--comment",
-      "minik8s load balancer firewall", "-j", PROXY_FIREWALL)),
-    ("filter", "FORWARD",
-     ("-m", "conntrack", "--ctstate", "NEW", "-m", "comment", "--comment",
-      "minik8s load balancer firewall", "-j", PROXY_FIREWALL)),
-    ("filter", "OUTPUT",
-     ("-m", "conntrack", "--ctstate", "NEW", "-m", "comment", "--comment",
-      "minik8s load balancer firewall", "-j", PROXY_FIREWALL)),
-    ("filter", "FORWARD",
-     ("-m", "conntrack", "--ctstate", "NEW", "-m", "comment", "--comment",
-      "minik8s service portals", "-j", SERVICES)),
-    ("filter", "FORWARD",
-     ("-m", "conntrack", "--ctstate", "NEW", "-m", "comment", "--comment",
-      "minik8s externally-visible service portals", "-j", EXTERNAL_SERVICES)),
-    ("filter", "FORWARD",
-     ("-m", "comment", "--comment", "minik8s forwarding rules", "-j", FORWARD)),
-    ("filter", "OUTPUT",
-     ("-m", "conntrack", "--ctstate", "NEW", "-m", "comment", "--comment",
-      "minik8s service portals", "-j", SERVICES)),
+    _jump("nat", "PREROUTING", _PORTALS, SERVICES),
+    _jump("nat", "OUTPUT", _PORTALS, SERVICES),
+    _jump("nat", "POSTROUTING", "minik8s postrouting rules", POSTROUTING),
+    _jump("filter", "INPUT", _EXTERNAL, EXTERNAL_SERVICES, new_only=True),
+    _jump("filter", "INPUT", "minik8s firewall", FIREWALL),
+    _jump("filter", "INPUT", "minik8s health check service ports", NODEPORTS),
+    _jump("filter", "INPUT", _LB_FIREWALL, PROXY_FIREWALL, new_only=True),
+    _jump("filter", "FORWARD", _LB_FIREWALL, PROXY_FIREWALL, new_only=True),
+    _jump("filter", "OUTPUT", _LB_FIREWALL, PROXY_FIREWALL, new_only=True),
+    _jump("filter", "FORWARD", _PORTALS, SERVICES, new_only=True),
+    _jump("filter", "FORWARD", _EXTERNAL, EXTERNAL_SERVICES, new_only=True),
+    _jump("filter", "FORWARD", "minik8s forwarding rules", FORWARD),
+    _jump("filter", "OUTPUT", _PORTALS, SERVICES, new_only=True),
     # last: inserted last, so first in their chains
-    ("filter", "INPUT", ("-m", "comment", "--comment", "minik8s pod firewall", "-j", POD_FIREWALL)),
-    ("filter", "FORWARD",
-     ("-m", "comment", "--comment", "minik8s pod firewall", "-j", POD_FIREWALL)),
-)  # fmt: skip
+    _jump("filter", "INPUT", _POD_FIREWALL, POD_FIREWALL),
+    _jump("filter", "FORWARD", _POD_FIREWALL, POD_FIREWALL),
+)
 """(table, built-in chain, rule) that hang our chains in; each is inserted first, once, in
 this order (so the last ones end up first)."""
 

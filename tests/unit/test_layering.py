@@ -27,3 +27,19 @@ def test_every_package_is_in_a_layer() -> None:
     named = {name for layer in layers for name in re.findall(r"[a-z_]+", layer)}
     packages = {p.parent.name for p in (ROOT / "minik8s").glob("*/__init__.py")}
     assert packages <= named, f"not in the layers contract: {sorted(packages - named)}"
+
+
+def _defining(pattern: str) -> list[str]:
+    regex = re.compile(pattern, re.M)
+    return sorted(
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "minik8s").rglob("*.py")
+        if regex.search(path.read_text(encoding="utf-8"))
+    )
+
+
+def test_the_shared_vocabulary_is_defined_once() -> None:
+    """One `Object` alias (api/meta.py) and one place for Kubernetes' timestamp format
+    (api/times.py): a module that needs them imports them instead of writing its own."""
+    assert _defining(r"^Object\s*(:\s*TypeAlias\s*)?=") == ["minik8s/api/meta.py"]
+    assert _defining(r"%Y-%m-%dT%H:%M:%S") == ["minik8s/api/times.py"]

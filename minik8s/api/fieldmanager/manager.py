@@ -31,8 +31,8 @@ from minik8s.api import errors, times
 from minik8s.api.fieldmanager import fieldpath, typed
 from minik8s.api.fieldmanager.fieldpath import FieldSet
 from minik8s.api.fieldmanager.schema import Kind, Schema
+from minik8s.api.meta import Object
 
-Object = dict[str, Any]
 APPLY, UPDATE = "Apply", "Update"
 MAX_UPDATE_MANAGERS = 10
 """Update managers kept before the oldest merge into `ancient-changes` (as Kubernetes)."""

@@ -4,13 +4,12 @@ Kubernetes' field paths and messages; registered by `validation`."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from minik8s.api import quantity
 from minik8s.api.errors import Cause
+from minik8s.api.meta import Object
 from minik8s.api.validation import meta
 
-Object = dict[str, Any]
 METRIC_TYPES = ["ContainerResource", "External", "Object", "Pods", "Resource"]
 TARGET_TYPES = ["AverageValue", "Utilization", "Value"]
 SELECT_POLICIES = ["Disabled", "Max", "Min"]

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from typing import Any
 
 from minik8s.api import meta, resources
+from minik8s.api.meta import Object
 
-Object = dict[str, Any]
 AUTOMANAGED = "kube-aggregator.kubernetes.io/automanaged"
 LOCAL_MESSAGE = "Local APIServices are always available"
 PRIORITIES: dict[str, tuple[int, int]] = {

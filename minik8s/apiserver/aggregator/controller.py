@@ -23,13 +23,13 @@ import aiohttp
 import orjson
 
 from minik8s.api import errors, resources, times
+from minik8s.api.meta import Object
 from minik8s.apiserver.aggregator import apiservices, frontproxy
 from minik8s.apiserver.registry import Registry
 from minik8s.apiserver.watchcache import WatchCache
 
 logger = logging.getLogger(__name__)
 
-Object = dict[str, Any]
 WATCHED = frozenset({"apiservices", "services", "endpoints"})
 AGGREGATOR_USER = "system:kube-aggregator"
 MANAGER = "kube-apiserver"

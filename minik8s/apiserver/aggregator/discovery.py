@@ -5,11 +5,8 @@ group that fails."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from minik8s.api.meta import Object
 from minik8s.apiserver.aggregator.controller import Aggregator, Served
-
-Object = dict[str, Any]
 
 
 def _version_entry(entry: Served) -> dict[str, str]:

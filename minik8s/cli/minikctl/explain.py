@@ -5,16 +5,16 @@ explain prints them."""
 from __future__ import annotations
 
 import textwrap
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from minik8s.api import resources
+from minik8s.api.meta import Object
 from minik8s.api.resources import ResourceType
 from minik8s.cli.minikctl import errors, output, session, targets
 from minik8s.client.api import ApiClient
 
-Object = dict[str, Any]
 REF_PREFIX = "#/components/schemas/"
 
 

@@ -15,7 +15,7 @@ import contextlib
 import ssl
 import sys
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from websockets.asyncio.client import ClientConnection, connect
@@ -23,13 +23,13 @@ from websockets.exceptions import InvalidStatus, WebSocketException
 from websockets.typing import Subprotocol
 
 from minik8s.api import podutil, selectors
+from minik8s.api.meta import Object
 from minik8s.api.resources import PODS, SERVICES
 from minik8s.cli.minikctl import errors, session, targets
 from minik8s.client import tls
 from minik8s.client.api import ApiClient
 from minik8s.client.kubeconfig import ClientConfig
 
-Object = dict[str, Any]
 SUBPROTOCOL = Subprotocol("v4.channel.k8s.io")
 WITH_SELECTOR = ("deployments", "replicasets", "statefulsets", "daemonsets", "jobs",
                  "replicationcontrollers")  # fmt: skip
