@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import signal
-import ssl
 import subprocess
 import sys
 import uuid
@@ -33,12 +32,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from minik8s import pki
 from minik8s.hostgw import routes_plan
+from tests.integration import joined
 from tests.integration.test_authz import Cluster
 from tests.support import netns
-from tests.support.controllers import ControllerManager
-from tests.support.processes import Apiserver, Etcd, temp_dir
+from tests.support.processes import temp_dir
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.skipif(
@@ -72,53 +70,17 @@ def rig() -> Iterator[Rig]:
     gateway = f"{subnet}.1"
     bridge = f"mk8pr{uuid.uuid4().hex[:6]}"
     netns.create_bridge(bridge, f"{gateway}/24")
-    etcd = Etcd(work / "etcd")
-    server: Apiserver | None = None
-    manager: ControllerManager | None = None
+    manager_args = [
+        "--leader-elect=false",
+        f"--controllers={CONTROLLERS}",
+        "--allocate-node-cidrs=true",
+        f"--cluster-cidr={pods}.0/24",
+        "--node-cidr-mask-size=26",
+    ]
     try:
-        etcd.start()
-        certs = pki.ensure_serving_certificate(
-            work / "apiserver" / "pki", ("127.0.0.1", "localhost", gateway)
-        )
-        server = Apiserver(
-            etcd.url,
-            work / "apiserver",
-            tls=True,
-            bind_address=gateway,
-            extra_args=[
-                f"--client-ca-file={certs.ca_cert}",
-                "--authorization-mode=Node,RBAC",
-                "--enable-admission-plugins=NodeRestriction",
-                "--enable-bootstrap-token-auth",
-            ],
-        )
-        server.start()
-        cluster = Cluster(server, work / "apiserver", "")
-        cluster.kubeconfig("admin", "kubernetes-admin", ("system:masters",))
-        manager = ControllerManager(
-            cluster.kubeconfig("cm", "system:kube-controller-manager"),
-            work / "controller-manager.log",
-            extra_args=[
-                "--leader-elect=false",
-                f"--controllers={CONTROLLERS}",
-                "--allocate-node-cidrs=true",
-                f"--cluster-cidr={pods}.0/24",
-                "--node-cidr-mask-size=26",
-                f"--cluster-signing-cert-file={certs.ca_cert}",
-                f"--cluster-signing-key-file={certs.ca_cert.parent / 'ca.key'}",
-            ],
-        )
-        manager.start()
-        context = ssl.create_default_context(cafile=str(cluster.ca))
-        context.load_cert_chain(work / "apiserver" / "admin.crt", work / "apiserver" / "admin.key")
-        with httpx.Client(base_url=server.url, verify=context, timeout=10) as api:
+        with joined.control_plane(work, gateway, manager_args) as (cluster, api):
             yield Rig(cluster, bridge, subnet, link, api, work)
     finally:
-        if manager is not None:
-            manager.stop()
-        if server is not None:
-            server.stop()
-        etcd.stop()
         netns.sh("ip", "link", "del", bridge, check=False)
         shutil.rmtree(work, ignore_errors=True)
 
