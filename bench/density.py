@@ -2,7 +2,8 @@
 
     flock /tmp/minik8s-e2e.lock .venv/bin/python -m bench.density [--nodes 100]
         [--pods-per-node 30] [--qps 10] [--pods-per-deployment 10] [--nodes-per-process 50]
-        [--control-plane launcher|processes]
+        [--control-plane launcher|processes] [--stop-after nodes|create|delete] [--hold S]
+        [--heap-probe]
 
 `launcher` (the default) starts the whole control plane as `minik8s up --nodes 0` starts it
 (etcd over mTLS, the apiserver, scheduler, controller-manager, cloud controller, proxy,
@@ -16,6 +17,9 @@ Phases: nodes (register, all Ready) → create (Deployments totalling `pods-per-
 pods, paced at `--qps` pods/s, a ClusterIP Service over each) → rollout (a template change of
 every Deployment, same pace, until all are updated and available) → scale (each to half) →
 delete (Deployments and Services; until no pod is left).
+`--stop-after nodes --hold S` registers the nodes, then leaves the cluster idle for S seconds
+(each process's CPU as a share of a core, Lease renewals: the per-node cost); `--heap-probe`
+has every Python process report its heap at the end (`bench/heapprobe/sitecustomize.py`).
 
 Measured: pod startup latency (first seen by our watch → Running seen by our watch), API call
 latency per verb and resource from the apiserver's `apiserver_request_duration_seconds`
@@ -31,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import math
 import os
 import secrets
@@ -306,16 +311,27 @@ def etcd_db_mb(work: Path) -> float:
     return sum(p.stat().st_size for p in work.rglob("member/snap/db")) / 2**20
 
 
+def cpu_of(pid: int) -> float:
+    """CPU seconds of `pid`, 0 once it has exited (a component that died is reported so)."""
+    try:
+        return cpu_seconds(pid)
+    except OSError:
+        return 0.0
+
+
 def report_processes(cluster: Cluster, phase: str, cpu0: dict[str, float]) -> float:
     """Print RSS and CPU of each control-plane process; return the control plane's RSS in MB."""
     parts, total = [], 0.0
     for name, pid in sorted(cluster.control_plane.items()):
         rss = rss_mb(pid)
         total += rss
-        parts.append(f"{name} {rss:.0f}MB/{cpu_seconds(pid) - cpu0.get(name, 0.0):.0f}s")
+        if not Path(f"/proc/{pid}").exists():
+            parts.append(f"{name} EXITED")
+            continue
+        parts.append(f"{name} {rss:.0f}MB/{cpu_of(pid) - cpu0.get(name, 0.0):.0f}s")
     hollow = cluster.hollow_pids()
     hollow_rss = sum(rss_mb(p) for p in hollow)
-    hollow_cpu = sum(cpu_seconds(p) for p in hollow) - cpu0.get("kubemark", 0.0)
+    hollow_cpu = sum(cpu_of(p) for p in hollow) - cpu0.get("kubemark", 0.0)
     print(
         f"  [{phase}] control plane RSS {total:.0f} MB (RSS/CPU: {', '.join(parts)}); "
         f"etcd db {etcd_db_mb(cluster.work):.1f} MB; kubemark x{len(hollow)} "
@@ -326,8 +342,8 @@ def report_processes(cluster: Cluster, phase: str, cpu0: dict[str, float]) -> fl
 
 
 def cpu_now(cluster: Cluster) -> dict[str, float]:
-    result = {name: cpu_seconds(pid) for name, pid in cluster.control_plane.items()}
-    result["kubemark"] = sum(cpu_seconds(p) for p in cluster.hollow_pids())
+    result = {name: cpu_of(pid) for name, pid in cluster.control_plane.items()}
+    result["kubemark"] = sum(cpu_of(p) for p in cluster.hollow_pids())
     return result
 
 
@@ -452,8 +468,7 @@ class Result:
     @property
     def ok(self) -> bool:
         return (
-            bool(self.startup)
-            and percentile(self.startup, 99) <= STARTUP_SLO
+            (not self.pods or (bool(self.startup) and percentile(self.startup, 99) <= STARTUP_SLO))
             and self.api_p99(MUTATING) <= MUTATING_SLO
             and self.api_p99(("get",)) <= MUTATING_SLO
             and self.api_p99(("list",)) <= LIST_SLO
@@ -503,6 +518,10 @@ async def density(cluster: Cluster, args: argparse.Namespace) -> Result:
         print(f"nodes: {args.nodes} hollow nodes Ready in {took:.1f}s", flush=True)
         report_processes(cluster, "nodes", cpu0)
         observer.not_ready_transitions.clear()  # registration flaps are not spurious NotReady
+        if args.stop_after == "nodes":
+            rss = await hold(cluster, observer, args.hold)
+            api = delta(await latency_histograms(client), api0)
+            return finish(cluster, observer, args, 0, [], api, behind, began, rss)
 
         # create
         await client.create(NAMESPACES, {"metadata": {"name": NS}})
@@ -535,6 +554,8 @@ async def density(cluster: Cluster, args: argparse.Namespace) -> Result:
             flush=True,
         )
         rss = report_processes(cluster, "create", cpu0)
+        if args.hold:
+            await hold(cluster, observer, args.hold)
 
         if args.stop_after != "create":
             # rollout
@@ -608,42 +629,105 @@ async def density(cluster: Cluster, args: argparse.Namespace) -> Result:
             rss = report_processes(cluster, "delete", cpu0)
 
         api = delta(await latency_histograms(client), api0)
-        startup = observer.startup_latencies()
-        print(f"pod startup (all {len(startup)}): p50 {percentile(startup, 50):.2f}s "
-              f"p90 {percentile(startup, 90):.2f}s p99 {percentile(startup, 99):.2f}s "
-              f"(SLO p99 <= {STARTUP_SLO:.0f}s)")  # fmt: skip
-        print("API call latency (whole run, watches excluded):")
-        for (verb, resource), buckets in sorted(api.items()):
-            count = buckets.get(math.inf, 0.0)
-            if verb == "watch" or count <= 0:
-                continue
-            slo = LIST_SLO if verb == "list" else MUTATING_SLO
-            p99 = histogram_quantile(buckets, 0.99)
-            print(f"  {verb:>8} {resource:<28} n={count:>7.0f} p50 "
-                  f"{histogram_quantile(buckets, 0.5) * 1000:7.1f}ms p99 {p99 * 1000:7.1f}ms"
-                  f"{'  OVER SLO' if p99 > slo else ''}")  # fmt: skip
-        print(
-            f"nodes: {len(observer.not_ready_transitions)} spurious NotReady; Lease renewal "
-            f"gaps: max {observer.max_gap:.1f}s, {observer.late_renewals} late (> 1.5 x 10s); "
-            f"run {time.monotonic() - began:.0f}s"
-        )
-        if CACHE_BEHIND:
-            behind.append(
-                f"the apiserver's watch cache was behind etcd at {len(CACHE_BEHIND)} polls "
-                f"(first: {CACHE_BEHIND[0]})"
-            )
-        if percentile(startup, 99) > STARTUP_SLO:
-            behind.append("pod startup p99 over the SLO")
-        if observer.late_renewals:
-            behind.append(f"{observer.late_renewals} late Lease renewals")
-        return Result(
-            args.nodes, total_pods, startup, api, rss, len(observer.not_ready_transitions),
-            observer.late_renewals, observer.max_gap, behind,
-        )  # fmt: skip
+        return finish(cluster, observer, args, total_pods, observer.startup_latencies(), api,
+                      behind, began, rss)  # fmt: skip
     finally:
         for informer in informers:
             await informer.stop()
         await client.aclose()
+
+
+async def hold(cluster: Cluster, observer: Observer, seconds: float) -> float:
+    """Leave the cluster alone for `seconds`: what Lease renewals, node status updates and the
+    controllers' periodic work cost with no pod churn (CPU as a share of one core)."""
+    if seconds <= 0:
+        return 0.0
+    cpu0, t0 = cpu_now(cluster), time.monotonic()
+    late0 = observer.late_renewals
+    await asyncio.sleep(seconds)
+    took = time.monotonic() - t0
+    cpu1 = cpu_now(cluster)
+    shares = {n: (cpu1[n] - cpu0.get(n, 0.0)) / took * 100 for n in cpu1}
+    control = sum(v for n, v in shares.items() if n != "kubemark")
+    print(
+        f"hold: {took:.0f}s idle: control plane {control:.0f}% of a core ("
+        + ", ".join(f"{n} {v:.1f}%" for n, v in sorted(shares.items()) if n != "kubemark")
+        + f"); kubemark {shares.get('kubemark', 0.0):.0f}%; "
+        f"{observer.late_renewals - late0} late Lease renewals; load {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
+    return report_processes(cluster, "hold", cpu0)
+
+
+def heap_report(cluster: Cluster, work: Path, timeout: float = 15.0) -> None:
+    """With `--heap-probe`: each Python control-plane process's heap (bench/heapprobe)."""
+    print("heap (MB): RSS = glibc malloc in use + free kept + pymalloc arenas + the rest; "
+          "RSS after malloc_trim(0):")  # fmt: skip
+    for name, pid in sorted(cluster.control_plane.items()):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+        except OSError:
+            continue  # gone
+        if b"python" not in argv:
+            continue
+        path = work / f"heap-{pid}.json"
+        path.unlink(missing_ok=True)
+        os.kill(pid, signal.SIGUSR2)
+        deadline = time.monotonic() + timeout
+        while not path.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not path.exists():
+            print(f"  {name}: no answer in {timeout:.0f}s")
+            continue
+        h = json.loads(path.read_text())
+        print(
+            f"  {name:<26} RSS {h['rss_mb']:6.1f}  malloc in use {h['malloc_in_use_mb']:6.1f} "
+            f"free kept {h['malloc_free_kept_mb']:6.1f} (mmap {h['malloc_mmap_mb']:5.1f})  "
+            f"pymalloc used {h.get('pymalloc_used_mb', 0):6.1f} of "
+            f"{h.get('pymalloc_arenas', 0):4.0f} arenas  threads {h['threads']:3.0f}  "
+            f"fds {h.get('fds', 0):5.0f}  "
+            f"RSS after trim {h['rss_after_trim_mb']:6.1f}",
+            flush=True,
+        )
+
+
+def finish(
+    cluster: Cluster, observer: Observer, args: argparse.Namespace, total_pods: int,
+    startup: list[float], api: Histograms, behind: list[str], began: float, rss: float,
+) -> Result:  # fmt: skip
+    print(f"pod startup (all {len(startup)}): p50 {percentile(startup, 50):.2f}s "
+          f"p90 {percentile(startup, 90):.2f}s p99 {percentile(startup, 99):.2f}s "
+          f"(SLO p99 <= {STARTUP_SLO:.0f}s)")  # fmt: skip
+    print("API call latency (whole run, watches excluded):")
+    for (verb, resource), buckets in sorted(api.items()):
+        count = buckets.get(math.inf, 0.0)
+        if verb == "watch" or count <= 0:
+            continue
+        slo = LIST_SLO if verb == "list" else MUTATING_SLO
+        p99 = histogram_quantile(buckets, 0.99)
+        print(f"  {verb:>8} {resource:<28} n={count:>7.0f} p50 "
+              f"{histogram_quantile(buckets, 0.5) * 1000:7.1f}ms p99 {p99 * 1000:7.1f}ms"
+              f"{'  OVER SLO' if p99 > slo else ''}")  # fmt: skip
+    print(
+        f"nodes: {len(observer.not_ready_transitions)} spurious NotReady; Lease renewal "
+        f"gaps: max {observer.max_gap:.1f}s, {observer.late_renewals} late (> 1.5 x 10s); "
+        f"run {time.monotonic() - began:.0f}s"
+    )
+    if CACHE_BEHIND:
+        behind.append(
+            f"the apiserver's watch cache was behind etcd at {len(CACHE_BEHIND)} polls "
+            f"(first: {CACHE_BEHIND[0]})"
+        )
+    if percentile(startup, 99) > STARTUP_SLO:
+        behind.append("pod startup p99 over the SLO")
+    if observer.late_renewals:
+        behind.append(f"{observer.late_renewals} late Lease renewals")
+    if args.heap_probe:
+        heap_report(cluster, cluster.work)
+    return Result(
+        args.nodes, total_pods, startup, api, rss, len(observer.not_ready_transitions),
+        observer.late_renewals, observer.max_gap, behind,
+    )  # fmt: skip
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -657,14 +741,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--control-plane", choices=("launcher", "processes"), default="launcher")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds each phase may take")
     p.add_argument(
-        "--stop-after", choices=("create", "delete"), default="delete",
-        help="create: measure only node registration and the creation phase",
+        "--stop-after", choices=("nodes", "create", "delete"), default="delete",
+        help="nodes: only node registration (then --hold); create: nodes and the creation phase",
+    )  # fmt: skip
+    p.add_argument(
+        "--hold", type=float, default=0.0,
+        help="seconds to leave the cluster idle after the last phase (steady-state CPU, Leases)",
+    )  # fmt: skip
+    p.add_argument(
+        "--heap-probe", action="store_true",
+        help="report each Python control-plane process's heap (glibc, pymalloc, malloc_trim)",
     )  # fmt: skip
     return p.parse_args(argv)
 
 
 def run(args: argparse.Namespace) -> Result:
     work = temp_dir("minik8s-bench-density-")
+    if args.heap_probe:  # every process the bench starts loads bench/heapprobe/sitecustomize
+        probe = str(Path(__file__).resolve().parent / "heapprobe")
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [probe, os.environ.get("PYTHONPATH")])
+        )
+        os.environ["MINIK8S_HEAP_PROBE_DIR"] = str(work)
     cluster_of = launcher_cluster if args.control_plane == "launcher" else process_cluster
     print(f"density: {args.nodes} nodes x {args.pods_per_node} pods at {args.qps} pods/s; "
           f"load {os.getloadavg()[0]:.2f}; work {work}", flush=True)  # fmt: skip

@@ -128,9 +128,10 @@ class Cluster:
 
 
 def _identity(settings: LauncherSettings, name: str) -> str:
-    text = settings.log_file(name).read_text(errors="replace")
-    found = [ln.rsplit(" as ", 1)[1].strip() for ln in text.splitlines() if "campaigning for" in ln]
-    return found[-1] if found else ""
+    """The identity the running replica `name` campaigns as ("" until it has logged it: `up`
+    only waits a second for a component without a health port, and under load the restarted
+    replica logs it later; the killed one's identity, earlier in the log, would never lead)."""
+    return controlplane.campaign_identity(settings.log_file(name).read_text(errors="replace"))
 
 
 async def write_failover(cluster: Cluster, victim: str) -> tuple[float, int]:

@@ -259,6 +259,20 @@ def ensure_client_certificate(
     return _issue(ca_directory, subject, ExtendedKeyUsageOID.CLIENT_AUTH, [], cert_path, key_path)
 
 
+def ensure_apiserver_serving_certificate(
+    ca_directory: Path, hosts: Sequence[str], cert_path: Path, key_path: Path
+) -> Issued:
+    """An apiserver's own serving certificate for `hosts`, signed by the CA in `ca_directory`
+    (as kubeadm issues one per control-plane node); made once, again when it does not name
+    every one of `hosts`."""
+    if key_path.exists() and cert_path.exists() and covers(cert_path, hosts):
+        return Issued(cert_path, key_path)
+    return _issue(
+        ca_directory, _name("minik8s-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH,
+        _alt_names(hosts), cert_path, key_path,
+    )  # fmt: skip
+
+
 def ensure_kubelet_serving_certificate(
     ca_directory: Path, node_name: str, hosts: Sequence[str], cert_path: Path, key_path: Path
 ) -> Issued:

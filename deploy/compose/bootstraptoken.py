@@ -1,10 +1,14 @@
 """The compose cluster's bootstrap token (the one-shot `bootstrap-token` service), once the
 apiserver is up: the token's Secret (`kube-system/bootstrap-token-<id>`, usages
 authentication and signing, group `system:bootstrappers:kubeadm:default-node-token`, no
-expiry: scaled workers join later) and what joining needs if missing (`cluster-info` naming
-https://apiserver:6443, kubeadm's RBAC bindings), as `minik8s token create` makes them. The
-token is `init`'s (volume `bootstrap-creds`, the same as the nodes' `join-creds`); a rerun
-leaves an existing Secret as it is."""
+expiry: scaled workers join later) and `cluster-info` naming https://apiserver:6443 if missing.
+The token is `init`'s (volume `bootstrap-creds`, the same as the nodes' `join-creds`); a rerun
+leaves an existing Secret as it is.
+
+It runs as system:minik8s:bootstrap-token, which may create Secrets in kube-system and
+ConfigMaps in kube-public and nothing else (not read a Secret, not bind a role): kubeadm's RBAC
+bindings for joining nodes are in the apiserver's bootstrap policy
+(`--enable-bootstrap-token-auth`), so no admin credential is handed to this service."""
 
 from __future__ import annotations
 
@@ -12,10 +16,12 @@ import asyncio
 import os
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
-from minik8s.api import errors
-from minik8s.cli.bootstrap import tokens
+from minik8s.api import bootstraptoken, errors
+from minik8s.api.resources import SECRETS
+from minik8s.cli.bootstrap import clusterobjects, tokens
 from minik8s.client import ApiClient, load_kubeconfig
 
 CREDS = Path(os.environ.get("MINIK8S_BOOTSTRAP_CREDS", "/etc/minik8s"))
@@ -25,8 +31,10 @@ TIMEOUT = 120.0
 
 async def create(token: str) -> str:
     async with ApiClient(load_kubeconfig(CREDS / "kubeconfig")) as client:
+        await clusterobjects.ensure_cluster_info(client, client.server, tokens.ca_pem(client))
+        secret = bootstraptoken.new_secret(token, None, datetime.now(UTC), DESCRIPTION)
         try:
-            await tokens.create(client, 0, DESCRIPTION, token)
+            await client.create(SECRETS, secret, bootstraptoken.NAMESPACE)
             return "created"
         except errors.AlreadyExists:
             return "exists"

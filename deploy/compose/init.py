@@ -20,10 +20,12 @@ container gets a volume of its own holding only its own credentials, mode 0600:
                        bootstrap token `<id>.<secret>`, made once) and `ca-cert-hash`
                        (`sha256:<hex>` of the CA's public key); each node gets its own kubelet
                        and kube-proxy certificates through CSRs (TLS bootstrapping)
-    bootstrap-creds    `kubeconfig` (kubernetes-admin) and `token` for the one-shot
-                       `bootstrap-token` service (deploy/compose/bootstraptoken.py), which
-                       creates the token's Secret and the objects joining needs once the
-                       apiserver is up, as `kubeadm init`'s bootstrap-token phase does
+    bootstrap-creds    `kubeconfig` (system:minik8s:bootstrap-token, its own certificate) and
+                       `token` for the one-shot `bootstrap-token` service
+                       (deploy/compose/bootstraptoken.py), which creates the token's Secret
+                       and `cluster-info` once the apiserver is up (kubeadm's RBAC bindings
+                       for joining are in the apiserver's bootstrap policy): it may do
+                       nothing else
 
 and the host's admin kubeconfig (`kubernetes-admin`, https://127.0.0.1:<published port>) goes
 to the bind-mounted output directory, owned by its owner, mode 0600. Rerunning it keeps what
@@ -38,6 +40,8 @@ With the HA layout (deploy/docker-compose.ha.yml mounts these volumes here) also
 
     etcd-<n>-peer      `peer.crt`/`peer.key`: member etcd-<n>'s own certificate for the TLS
                        between members (server and client auth, for its name only)
+    apiserver-<n>-creds  apiserver-<n>'s own: what `apiserver-creds` holds, but its own
+                       serving certificate (for `apiserver-<n>`, and the names above)
     loadbalancer-creds `haproxy.cfg` (apiserver-1..3 behind https://apiserver:6443, checked on
                        /readyz) and `ca.crt`, the cluster CA those checks verify against: no
                        private key
@@ -50,7 +54,7 @@ import sys
 from pathlib import Path
 
 from minik8s import pki
-from minik8s.api import bootstraptoken, users
+from minik8s.api import bootstraprbac, bootstraptoken, users
 from minik8s.cli.launcher import audit, dashboard, encryption, identities, loadbalancer
 from minik8s.cli.launcher.identities import Identity
 
@@ -68,6 +72,8 @@ AUDIT_WEBHOOK = "http://dashboard:9090" + dashboard.WEBHOOK_PATH
 ETCD_MEMBERS = ("etcd-1", "etcd-2", "etcd-3")
 APISERVERS = ("apiserver-1", "apiserver-2", "apiserver-3")
 """The HA layout's apiservers, behind the load balancer that takes the name `apiserver`."""
+SERVING_FILES = ("apiserver.crt", "apiserver.key")
+"""The single apiserver's serving certificate: each HA apiserver gets its own instead."""
 LOADBALANCER_DIR = "/etc/minik8s"
 """Where the load balancer's container mounts `loadbalancer-creds`."""
 
@@ -80,11 +86,15 @@ COMPONENTS: dict[str, Identity] = {
     "dashboard": identities.identity("dashboard"),
 }
 """Control-plane component (its volume's directory under /state) -> who it is."""
+BOOTSTRAP_TOKEN = Identity(bootstraprbac.TOKEN_WRITER)
+"""The one-shot `bootstrap-token` service (the apiserver's bootstrap policy binds it)."""
 
 
-def _join(ca_dir: Path, admin: pki.Issued) -> None:
+def _join(ca_dir: Path) -> None:
     """The nodes' bootstrap token (made once, kept in `pki`) and the CA's hash, for `join`;
-    the token and an admin kubeconfig for the service that creates the token's Secret."""
+    the token and a kubeconfig of its own (system:minik8s:bootstrap-token: it may create
+    Secrets in kube-system and ConfigMaps in kube-public, nothing else) for the service that
+    creates the token's Secret."""
     kept = ca_dir / "bootstrap-token"
     if not kept.exists():
         pki.write_private(kept, bootstraptoken.generate() + "\n")
@@ -95,15 +105,8 @@ def _join(ca_dir: Path, admin: pki.Issued) -> None:
     _write_private(join / "ca-cert-hash", pki.ca_cert_hash(ca_pem) + "\n")
     bootstrap = STATE / "bootstrap"
     _write_private(bootstrap / "token", token)
-    _write_private(
-        bootstrap / "kubeconfig",
-        identities.render(
-            SERVER,
-            ca_pem,
-            identities.ADMIN.user,
-            admin.cert.read_bytes(),
-            admin.key.read_bytes(),
-        ),
+    identities.write_kubeconfig(
+        ca_dir, SERVER, BOOTSTRAP_TOKEN, "bootstrap-token-client", bootstrap / "kubeconfig"
     )
 
 
@@ -148,6 +151,24 @@ def _loadbalancer(ca_dir: Path) -> None:
         pki.write_private(target / "haproxy.cfg", text)
 
 
+def _ha_apiservers(ca_dir: Path) -> None:
+    """Each HA apiserver's volume (when mounted here): what `apiserver-creds` holds, but its own
+    serving certificate and key, for its own name, `apiserver` (the load balancer's name, which
+    nodes and clients dial) and the `kubernetes` Service, as kubeadm issues one per
+    control-plane node (the CA, the service account keys and the encryption key are shared)."""
+    shared = STATE / "apiserver"
+    for name in APISERVERS:
+        target = STATE / name
+        if not target.is_dir():
+            continue
+        for source in sorted(shared.iterdir()):
+            if source.is_file() and source.name not in SERVING_FILES:
+                _copy_private(source, target / source.name)
+        pki.ensure_apiserver_serving_certificate(
+            ca_dir, (name, *HOSTS), target / "apiserver.crt", target / "apiserver.key"
+        )
+
+
 def main() -> None:
     port = int(os.environ.get("MINIK8S_API_PORT", "6443"))
     ca_dir = STATE / "pki"
@@ -178,6 +199,7 @@ def main() -> None:
         apiserver / "audit-webhook.conf",
         AUDIT_WEBHOOK,
     )
+    _ha_apiservers(ca_dir)
     # the CSR signer (the nodes' kubelet and kube-proxy certificates)
     for name in ("ca.crt", "ca.key"):
         _copy_private(ca_dir / name, STATE / "controller-manager" / name)
@@ -188,7 +210,7 @@ def main() -> None:
         ca_dir / "admin.crt",
         ca_dir / "admin.key",
     )
-    _join(ca_dir, admin)
+    _join(ca_dir)
 
     if OUT.is_dir():
         host_file = OUT / "kubeconfig"

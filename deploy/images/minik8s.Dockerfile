@@ -7,8 +7,11 @@
 ARG BASE_IMAGE=minik8s/base:latest
 FROM ${BASE_IMAGE}
 
+# MALLOC_ARENA_MAX: two glibc malloc arenas, as `minik8s up` starts its components (see
+# minik8s/cli/launcher/processes.py): each thread's own arena keeps what it freed.
 ENV PATH=/opt/minik8s/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    PYTHONUNBUFFERED=1
+    PYTHONUNBUFFERED=1 \
+    MALLOC_ARENA_MAX=2
 
 # Dependencies first: this layer changes only with pyproject.toml.
 COPY wheels/deps /tmp/wheels/deps

@@ -199,7 +199,9 @@ def create_fastapi_app(
                         )
                     )
             if "RBAC" in settings.authorization_mode:
-                await _until_etcd_answers(lambda: reconcile.reconcile(registry))
+                await _until_etcd_answers(
+                    lambda: reconcile.reconcile(registry, settings.enable_bootstrap_token_auth)
+                )
                 await cache.wait_fresh()
             reviews = Reviews(front.authenticator, authorizer or authz.Union([authz.AlwaysAllow()]))
             if settings.etcd_compaction_interval > 0:

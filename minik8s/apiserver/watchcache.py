@@ -29,6 +29,7 @@ from minik8s.api import errors as api_errors
 from minik8s.api.meta import Object
 from minik8s.api.resources import RESOURCES, ResourceType, is_storage_version
 from minik8s.apiserver.encodedmap import EncodedObjects
+from minik8s.apiserver.revisionwaiters import RevisionWaiters
 from minik8s.apiserver.sharing import share_unchanged
 from minik8s.store import errors as store_errors
 from minik8s.store.etcd import EtcdStore, StoreEvent
@@ -121,14 +122,41 @@ class ResourceCache:
         self.oldest_revision = 0
         """Watches may start from any revision >= this (events after it are all in the ring)."""
         self.watchers: set[Watcher] = set()
+        self._by_node: dict[str, set[Watcher]] = {}
+        """Watchers of one node's pods (`spec.nodeName=`, every kubelet's), by node: an event
+        visits only its node's (Kubernetes' watch cache indexes pods by nodeName too)."""
+        self._unindexed: set[Watcher] = set()
+
+    def add_watcher(self, watcher: Watcher) -> None:
+        self.watchers.add(watcher)
+        if watcher.node_name is not None:
+            self._by_node.setdefault(watcher.node_name, set()).add(watcher)
+        else:
+            self._unindexed.add(watcher)
+
+    def discard_watcher(self, watcher: Watcher) -> None:
+        self.watchers.discard(watcher)
+        if watcher.node_name is None:
+            self._unindexed.discard(watcher)
+            return
+        same_node = self._by_node.get(watcher.node_name)
+        if same_node is not None:
+            same_node.discard(watcher)
+            if not same_node:
+                del self._by_node[watcher.node_name]
+
+    def clear_watchers(self) -> None:
+        for watcher in list(self.watchers):
+            watcher.close()
+        self.watchers.clear()
+        self._by_node.clear()
+        self._unindexed.clear()
 
     def reset(self, objects: dict[str, Object], revision: int) -> None:
         self.objects = EncodedObjects(objects) if self.encoded else objects
         self.events.clear()
         self.oldest_revision = revision
-        for watcher in list(self.watchers):
-            watcher.close()
-        self.watchers.clear()
+        self.clear_watchers()
 
     def apply(self, event: StoreEvent) -> None:
         previous = self.objects.get(event.key)
@@ -156,9 +184,17 @@ class ResourceCache:
         if len(self.events) > ENCODED_WINDOW:
             self.events[-ENCODED_WINDOW - 1].encoded.clear()
         self.trim(now)
-        for watcher in list(self.watchers):
+        self._push(cached, self._unindexed)
+        if self._by_node:
+            nodes = {_node_name(obj), _node_name(previous)}
+            for node in nodes:
+                if node is not None and node in self._by_node:
+                    self._push(cached, self._by_node[node])
+
+    def _push(self, cached: CachedEvent, watchers: set[Watcher]) -> None:
+        for watcher in list(watchers):
             if watcher.closed:
-                self.watchers.discard(watcher)
+                self.discard_watcher(watcher)
             elif watcher.wants(cached):
                 watcher.push(cached)
 
@@ -217,7 +253,7 @@ class WatchCache:
             if is_storage_version(r)
         }
         self.revision = 0
-        self._revision_changed = asyncio.Condition()
+        self._waiters = RevisionWaiters()
         self._task: asyncio.Task[None] | None = None
         self._follower: asyncio.Task[None] | None = None
         self._cluster_id: int | None = None
@@ -282,8 +318,7 @@ class WatchCache:
         self._cluster_id = self.store.cluster_id
         went_back = revision < self.revision
         self.revision = revision  # may go back, after a restore
-        async with self._revision_changed:
-            self._revision_changed.notify_all()
+        self._waiters.advance(revision)
         for callback in self.on_reset:
             callback()
         self.ready.set()
@@ -383,18 +418,21 @@ class WatchCache:
     async def _advance(self, revision: int) -> None:
         if revision > self.revision:
             self.revision = revision
-            async with self._revision_changed:
-                self._revision_changed.notify_all()
+            self._waiters.advance(revision)
 
     async def wait_for_revision(self, revision: int, timeout: float | None = None) -> None:
         """Return once the cache has seen `revision`; 504 Timeout if it does not in time."""
         if self.revision >= revision:
             return
+        reached = self._waiters.add(revision)
         try:
             async with asyncio.timeout(timeout or self.resync_wait):
-                async with self._revision_changed:
-                    await self._revision_changed.wait_for(lambda: self.revision >= revision)
+                await reached
+        except asyncio.CancelledError:
+            self._waiters.abandon()  # the client went away
+            raise
         except TimeoutError as e:
+            self._waiters.abandon()
             raise api_errors.Timeout(
                 f"Too large resource version: {revision}, current: {self.revision}",
                 retry_after_seconds=1,
@@ -432,18 +470,16 @@ class WatchCache:
             initial = cache.snapshot(namespace)
         else:  # the replay is filtered as the live events are (namespace, node)
             initial = [e for e in cache.events_after(since) if watcher.wants(e)]
-        cache.watchers.add(watcher)
+        cache.add_watcher(watcher)
         return watcher, initial
 
     def remove_watcher(self, resource: ResourceType, watcher: Watcher) -> None:
         watcher.closed = True
-        self.cache(resource).watchers.discard(watcher)
+        self.cache(resource).discard_watcher(watcher)
 
     def close_watchers(self) -> None:
         for cache in self.caches.values():
-            for watcher in list(cache.watchers):
-                watcher.close()
-            cache.watchers.clear()
+            cache.clear_watchers()
 
     def watcher_count(self) -> int:
         return sum(len(c.watchers) for c in self.caches.values())

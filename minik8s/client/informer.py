@@ -13,6 +13,7 @@ cache keeps: a component that needs a few fields of many objects keeps only thos
 keep `metadata.name`, `namespace` and `resourceVersion`). `strip_managed_fields` is the one
 kube-controller-manager and kube-scheduler give their informers: managedFields are about half
 of a pod's JSON, and no controller reads them (an update without them keeps the stored ones).
+`metadata_only` keeps what a metadata informer would (metrics-server's pods).
 """
 
 from __future__ import annotations
@@ -47,6 +48,19 @@ def strip_managed_fields(obj: dict) -> dict:
     if isinstance(metadata, dict):
         metadata.pop("managedFields", None)
     return obj
+
+
+METADATA_KEPT = ("name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp",
+                 "deletionTimestamp", "labels", "ownerReferences")  # fmt: skip
+
+
+def metadata_only(obj: dict) -> dict:
+    """An informer transform: what a metadata informer (client-go's `metadatainformer`) holds,
+    the object's kind and identifying metadata, without spec, status, annotations or
+    managedFields. metrics-server watches running pods this way."""
+    metadata = obj.get("metadata") or {}
+    kept = {key: metadata[key] for key in METADATA_KEPT if key in metadata}
+    return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": kept}
 
 
 @dataclass(frozen=True)
@@ -319,14 +333,17 @@ class InformerFactory:
         label_selector: str | None = None,
         field_selector: str | None = None,
         indexers: Mapping[str, cache.IndexFunc] | None = None,
+        transform: Transform | None = None,
     ) -> Informer:
+        """The shared informer of this collection; `transform` (else the factory's) applies
+        when it is first made (client-go's metadata informers are a factory of their own)."""
         key = (rt, namespace, label_selector, field_selector)
         informer = self._informers.get(key)
         if informer is None:
             informer = Informer(
                 self.client, rt, namespace=namespace, label_selector=label_selector,
                 field_selector=field_selector, resync_period=self.resync_period,
-                settings=self.settings, transform=self.transform,
+                settings=self.settings, transform=transform or self.transform,
             )  # fmt: skip
             self._informers[key] = informer
         if indexers:

@@ -42,12 +42,15 @@ class LineBuffer:
         self._partial = bytearray()
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        self._partial += chunk
         if b"\n" not in chunk:
+            self._partial += chunk
             return []
-        *lines, rest = bytes(self._partial).split(b"\n")
+        if self._partial:  # else split the chunk itself: no copy of a whole event
+            self._partial += chunk
+            chunk = bytes(self._partial)
+        *lines, rest = chunk.split(b"\n")
         self._partial = bytearray(rest)
-        return [line for line in lines if line.strip()]
+        return [line for line in lines if line and not line.isspace()]
 
     def flush(self) -> bytes | None:
         """The unterminated last line, if any, at the end of the stream."""

@@ -4,26 +4,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 import uvicorn
 
 from minik8s.client.kubeconfig import ConfigError
-from minik8s.componentbase import options, runner
+from minik8s.componentbase import httpserving, options, runner
 from minik8s.dashboard import app, config, grants
 from minik8s.dashboard.config import DashboardSettings
 from minik8s.dashboard.sessions import SessionStore
 
 logger = logging.getLogger(__name__)
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: the component runner owns SIGTERM."""
-
-    @contextlib.contextmanager
-    def capture_signals(self):  # type: ignore[no-untyped-def]
-        yield
 
 
 async def run(settings: DashboardSettings, stop: asyncio.Event) -> None:
@@ -36,7 +27,7 @@ async def run(settings: DashboardSettings, stop: asyncio.Event) -> None:
     if settings.grant_dir is not None:
         settings.grant_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         grants.sweep(settings.grant_dir)
-    server = _Server(
+    server = httpserving.ComponentServer(
         uvicorn.Config(
             application,
             host=settings.bind_address,
@@ -53,7 +44,7 @@ async def run(settings: DashboardSettings, stop: asyncio.Event) -> None:
     try:
         await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        server.should_exit = True
+        server.request_exit()
         server.force_exit = True  # SSE streams never end by themselves
         stopping.cancel()
         await asyncio.gather(serving, return_exceptions=True)

@@ -33,7 +33,7 @@ from starlette.routing import Route
 
 from minik8s.api.meta import Object
 from minik8s.client import tasks
-from minik8s.componentbase import tlspeer, upgrade
+from minik8s.componentbase import httpserving, tlspeer, upgrade
 from minik8s.kubelet import actions, stats
 from minik8s.kubelet.runtime import (
     LABEL_CONTAINER,
@@ -85,7 +85,7 @@ class KubeletServer:
         self.pods = pods
         self.tls = tls
         self.auth = auth
-        self._server: uvicorn.Server | None = None
+        self._server: httpserving.ComponentServer | None = None
         self._task: asyncio.Task[None] | None = None
         self.app = Starlette(
             routes=[
@@ -125,7 +125,7 @@ class KubeletServer:
             ws=tlspeer.PeerCertWebSocketProtocol,
             **tls,
         )
-        self._server = _Server(config)
+        self._server = httpserving.ComponentServer(config)
         self._task = tasks.spawn(self._server.serve(sockets=[sock]), "kubelet-server")
         while not self._server.started and not self._task.done():  # noqa: ASYNC110
             await asyncio.sleep(0.01)
@@ -141,7 +141,7 @@ class KubeletServer:
 
     async def stop(self) -> None:
         if self._server is not None and self._task is not None:
-            self._server.should_exit = True
+            self._server.request_exit()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._task, 5)
 
@@ -210,17 +210,6 @@ async def _limited(stream: AsyncIterator[bytes], limit: int | None) -> AsyncIter
             return
         sent += len(chunk)
         yield chunk
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: the component runner owns SIGTERM."""
-
-    @contextlib.contextmanager
-    def capture_signals(self):  # type: ignore[no-untyped-def]
-        yield
-
-    def install_signal_handlers(self) -> None:  # older uvicorn
-        pass
 
 
 def _number(text: str) -> int | None:

@@ -51,8 +51,10 @@ def _prepare(pod_dir: Path, pod: Object) -> dict[str, str]:
 
 async def prepare(pod_dir: Path, pod: Object) -> dict[str, str]:
     """Create the pod's emptyDir volumes, check its hostPath ones; volume name → host path
-    (the volumes written from API objects: `secretvolumes`)."""
-    return await asyncio.to_thread(_prepare, pod_dir, pod)
+    (the volumes written from API objects: `secretvolumes`). A few mkdir/chmod/stat calls,
+    done inline as Kubernetes' pod worker does them: tens of µs, where a hop to a worker
+    thread cost 100-200 µs of CPU per pod."""
+    return _prepare(pod_dir, pod)
 
 
 def _remove(pod_dir: Path) -> None:

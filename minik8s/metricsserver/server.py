@@ -29,9 +29,9 @@ from minik8s import pki
 from minik8s.api import resources
 from minik8s.client import tasks
 from minik8s.client.api import ApiClient, ClientSettings
-from minik8s.client.informer import InformerFactory
+from minik8s.client.informer import InformerFactory, metadata_only
 from minik8s.client.kubeconfig import load_kubeconfig
-from minik8s.componentbase import runner
+from minik8s.componentbase import httpserving, runner
 from minik8s.metricsserver import config, registration, storage
 from minik8s.metricsserver.config import MetricsServerSettings
 from minik8s.metricsserver.httpserver import MetricsApi
@@ -66,14 +66,6 @@ def _bind(settings: MetricsServerSettings) -> socket.socket:
     return sock
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: the component runner owns SIGTERM."""
-
-    @contextlib.contextmanager
-    def capture_signals(self):  # type: ignore[no-untyped-def]
-        yield
-
-
 async def serve(settings: MetricsServerSettings, stop: asyncio.Event) -> None:
     config = load_kubeconfig(settings.client.kubeconfig)
     temp_dir = None
@@ -87,7 +79,11 @@ async def serve(settings: MetricsServerSettings, stop: asyncio.Event) -> None:
     async with ApiClient(config, ClientSettings(user_agent="minik8s-metrics-server/0.1")) as client:
         factory = InformerFactory(client)
         nodes = factory.informer(resources.NODES)
-        pods = factory.informer(resources.PODS, field_selector="status.phase=Running")
+        # metrics-server's running-pod informer is a metadata informer: a PodMetrics needs the
+        # pod's name, namespace and labels, and its field selectors see only metadata.
+        pods = factory.informer(
+            resources.PODS, field_selector="status.phase=Running", transform=metadata_only
+        )
         factory.start()
         await factory.wait_synced()
         ca = await _front_proxy_ca(client, stop)
@@ -97,7 +93,7 @@ async def serve(settings: MetricsServerSettings, stop: asyncio.Event) -> None:
         metrics_api = MetricsApi(store, nodes.store.list, pods.store.list, lambda: store.previous)
         sock = _bind(settings)
         port = sock.getsockname()[1]
-        server = _Server(
+        server = httpserving.ComponentServer(
             uvicorn.Config(
                 metrics_api.app,
                 log_level="warning",
@@ -126,7 +122,7 @@ async def serve(settings: MetricsServerSettings, stop: asyncio.Event) -> None:
                 if settings.register:
                     await registration.deregister(client, namespace, name)
                 scraping.cancel()
-                server.should_exit = True
+                server.request_exit()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await asyncio.wait_for(serving_task, 5)
                 with contextlib.suppress(asyncio.CancelledError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import shutil
 import socket
@@ -25,7 +26,7 @@ import pytest
 from cryptography import x509
 
 from minik8s import pki
-from minik8s.api import bootstraptoken
+from minik8s.api import bootstraprbac, bootstraptoken
 from tests.integration.test_authz import Cluster
 from tests.support.controllers import ControllerManager
 from tests.support.processes import Apiserver, Etcd, free_port, temp_dir
@@ -35,6 +36,7 @@ pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl
 
 MINIK8S = [sys.executable, "-m", "minik8s.cli.launcher.app"]
 NODE = "joined-1"
+ONE_SHOT = Path(__file__).resolve().parents[2] / "deploy" / "compose" / "bootstraptoken.py"
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +111,55 @@ def csrs(cluster: Cluster) -> list[dict]:
     out = cluster.kubectl("admin", "get", "csr", "-o", "json")
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)["items"]
+
+
+def test_the_compose_token_one_shot_may_write_its_token_and_nothing_else(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """deploy/compose/bootstraptoken.py as system:minik8s:bootstrap-token (the apiserver's
+    bootstrap policy binds it, and holds kubeadm's bindings for joining): it creates the
+    token's Secret and cluster-info, and is denied anything else."""
+    for name in ("kubeadm:kubelet-bootstrap", "kubeadm:node-autoapprove-bootstrap"):
+        found = cluster.kubectl("admin", "get", "clusterrolebinding", name)
+        assert found.returncode == 0, f"the bootstrap policy lacks {name}: {found.stderr}"
+    creds = tmp_path / "bootstrap-creds"
+    creds.mkdir()
+    writer = cluster.kubeconfig("token-writer", bootstraprbac.TOKEN_WRITER)
+    shutil.copy(writer, creds / "kubeconfig")
+    token = bootstraptoken.generate()
+    (creds / "token").write_text(token + "\n")
+    token_id = token.split(".")[0]
+
+    def one_shot() -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "MINIK8S_BOOTSTRAP_CREDS": str(creds)}
+        return subprocess.run(
+            [sys.executable, str(ONE_SHOT)], env=env, capture_output=True, text=True,
+            timeout=60, check=False,
+        )  # fmt: skip
+
+    first = one_shot()
+    assert first.returncode == 0 and f"{token_id} created" in first.stderr, first.stderr
+    again = one_shot()
+    assert again.returncode == 0 and f"{token_id} exists" in again.stderr, again.stderr
+    secret = f"bootstrap-token-{token_id}"
+    assert cluster.kubectl("admin", "get", "secret", "-n", "kube-system", secret).returncode == 0
+    info = cluster.kubectl("admin", "get", "configmap", "-n", "kube-public", "cluster-info")
+    assert info.returncode == 0, info.stderr
+
+    denied = [
+        ("get", "secret", "-n", "kube-system", secret),
+        ("get", "secrets", "-n", "kube-system"),
+        ("create", "secret", "generic", "x", "-n", "default", "--from-literal=a=b"),
+        ("create", "configmap", "x", "-n", "kube-system"),
+        ("delete", "configmap", "cluster-info", "-n", "kube-public"),
+        ("run", "x", "--image=busybox", "-n", "default"),
+        ("create", "clusterrolebinding", "x", "--clusterrole=cluster-admin", "--user=me"),
+        ("create", "rolebinding", "x", "-n", "kube-system", "--clusterrole=admin", "--user=me"),
+    ]
+    for args in denied:
+        result = cluster.kubectl("token-writer", *args)
+        denial = result.returncode != 0 and "forbidden" in result.stderr.lower()
+        assert denial, (args, result.stderr)
 
 
 def test_a_node_joins_with_a_token_and_renews_its_certificates(

@@ -376,3 +376,23 @@ def test_a_kubelet_reads_the_volume_of_a_claim_its_pod_uses() -> None:
         node.authorize(attrs(NODE1, "GET", "/api/v1/persistentvolumes/pv-1"))[0]
         is not Decision.ALLOW
     )
+
+
+def test_bootstrap_token_auth_adds_kubeadms_join_bindings_and_the_token_writers_roles() -> None:
+    """With --enable-bootstrap-token-auth the policy holds what joining needs (kubeadm's
+    bootstrap-token phase makes it) and the compose one-shot's two namespaced Roles."""
+    plain = {(r.kind, o["metadata"]["name"]) for r, o in reconcile.expected_objects(False)}
+    joined = reconcile.expected_objects(True)
+    names = {(r.kind, o["metadata"].get("namespace"), o["metadata"]["name"]) for r, o in joined}
+    assert ("ClusterRoleBinding", None, "kubeadm:kubelet-bootstrap") in names
+    assert ("ClusterRoleBinding", "kubeadm:kubelet-bootstrap") not in plain
+    writer = "system:minik8s:bootstrap-token"
+    assert {n for n in names if n[2] == writer} == {
+        ("Role", "kube-system", writer), ("RoleBinding", "kube-system", writer),
+        ("Role", "kube-public", writer), ("RoleBinding", "kube-public", writer),
+    }  # fmt: skip
+    rules = [o["rules"] for r, o in joined if r.kind == "Role" and o["metadata"]["name"] == writer]
+    assert sorted(rule["resources"] + rule["verbs"] for [rule] in rules) == [
+        ["configmaps", "create"], ["secrets", "create"],
+    ]  # fmt: skip
+    assert all(o["apiVersion"] == "rbac.authorization.k8s.io/v1" for _, o in joined)

@@ -281,6 +281,10 @@ def test_line_buffer_joins_lines_split_across_chunks() -> None:
     assert buffer.feed(b'{"c":3}') == []
     assert buffer.flush() == b'{"c":3}'
     assert buffer.flush() is None
+    # whole events in one chunk (the usual case: split in place), blank lines skipped
+    assert buffer.feed(b'{"d":4}\n \r\n{"e":5}\n{"f"') == [b'{"d":4}', b'{"e":5}']
+    assert buffer.feed(b":6}\n") == [b'{"f":6}']
+    assert buffer.flush() is None
 
 
 def test_parse_event_and_error_events() -> None:

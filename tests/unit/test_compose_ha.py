@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
+import base64
+import importlib.util
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
+from cryptography import x509
 
+from minik8s.api import bootstraprbac
 from minik8s.cli.launcher import components, loadbalancer
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -102,3 +107,59 @@ def test_nodes_mount_only_what_joining_needs() -> None:
     for manager in (BASE["controller-manager"], HA["controller-manager"]):
         assert "--cluster-signing-key-file=/etc/minik8s/ca.key" in manager["command"]
         assert "--controllers=*,bootstrapsigner,tokencleaner" in manager["command"]
+
+
+def _init_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """deploy/compose/init.py, its volumes being directories under `tmp_path`."""
+    spec = importlib.util.spec_from_file_location("compose_init", DEPLOY / "compose" / "init.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "STATE", tmp_path / "state")
+    monkeypatch.setattr(module, "ETCD_PKI", tmp_path / "etcd-pki")
+    monkeypatch.setattr(module, "OUT", tmp_path / "no-out")
+    for volume in [v.split(":")[1] for v in BASE["init"]["volumes"] + HA["init"]["volumes"]]:
+        if volume.startswith("/state/"):
+            (tmp_path / "state" / volume.removeprefix("/state/")).mkdir(parents=True)
+    return module
+
+
+def _san(path: Path) -> set[str]:
+    cert = x509.load_pem_x509_certificate(path.read_bytes())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return {str(n) for n in names.get_values_for_type(x509.IPAddress)} | set(
+        names.get_values_for_type(x509.DNSName)
+    )
+
+
+def test_init_issues_each_ha_apiserver_its_own_serving_certificate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    init = _init_module(tmp_path, monkeypatch)
+    init.main()
+    state = tmp_path / "state"
+    shared = {p.name for p in (state / "apiserver").iterdir()}
+    keys = set()
+    for n in (1, 2, 3):
+        own = state / f"apiserver-{n}"
+        assert HA[f"apiserver-{n}"]["volumes"][0] == f"apiserver-{n}-creds:/etc/minik8s:ro"
+        assert {p.name for p in own.iterdir()} == shared  # and no CA key
+        for name in ("sa.key", "encryption-config.yaml", "ca.crt", "audit-webhook.conf"):
+            assert (own / name).read_bytes() == (state / "apiserver" / name).read_bytes()
+        names = _san(own / "apiserver.crt")
+        assert {f"apiserver-{n}", "apiserver", "10.96.0.1", "kubernetes.default.svc"} <= names
+        assert not {f"apiserver-{m}" for m in (1, 2, 3) if m != n} & names
+        keys.add((own / "apiserver.key").read_bytes())
+        assert (own / "apiserver.key").stat().st_mode & 0o077 == 0
+    assert len(keys) == 3
+    # the bootstrap-token one-shot's kubeconfig is its own user's, not the admin's
+    config = yaml.safe_load((state / "bootstrap" / "kubeconfig").read_text())
+    user = config["users"][0]["user"]
+    cert = x509.load_pem_x509_certificate(base64.b64decode(user["client-certificate-data"]))
+    common = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
+    assert common == bootstraprbac.TOKEN_WRITER and not cert.subject.get_attributes_for_oid(
+        x509.NameOID.ORGANIZATION_NAME
+    )
+    before = (state / "apiserver-1" / "apiserver.crt").read_bytes()
+    init.main()  # a rerun keeps what exists
+    assert (state / "apiserver-1" / "apiserver.crt").read_bytes() == before

@@ -15,7 +15,7 @@ import pytest
 from minik8s import pki
 from minik8s.api import bootstraptoken, certificates
 from minik8s.apiserver.controlplane import endpoints_plan
-from minik8s.cli.launcher import loadbalancer
+from minik8s.cli.launcher import controlplane, loadbalancer
 from minik8s.controllers.bootstrap import signer_plan
 from minik8s.controllers.certificates import csr_plan
 from minik8s.kubelet.certificates import plan
@@ -251,3 +251,19 @@ def test_haproxy_stats_are_read_per_server() -> None:
         loadbalancer.ServerState("apiserver-1", "UP", 2, "L7OK"),
         loadbalancer.ServerState("apiserver-2", "DOWN", 0, "L4CON"),
     ]
+
+
+# --- which process campaigns as which identity -------------------------------------------------
+
+
+def test_a_restarted_replica_is_not_taken_for_the_one_it_replaced() -> None:
+    """`minik8s up` appends each start to the log: until the new process logs its campaign, the
+    killed one's identity (which will never lead again) is not the replica's."""
+    first = "=== 2026-12-07 05:00:00 minik8s up: python -m minik8s.scheduler.server\n"
+    first += "I campaigning for lease kube-system/minik8s-scheduler as host_old\n"
+    restarted = first + "=== 2026-12-07 05:01:00 minik8s up: python -m minik8s.scheduler.server\n"
+    assert controlplane.campaign_identity(first) == "host_old"
+    assert controlplane.campaign_identity(restarted) == ""
+    campaigning = restarted + "I campaigning for lease kube-system/minik8s-scheduler as host_new\n"
+    assert controlplane.campaign_identity(campaigning) == "host_new"
+    assert controlplane.campaign_identity("no marker: campaigning for lease a/b as x\n") == "x"

@@ -18,6 +18,7 @@ from minik8s.client.informer import (
     InformerFactory,
     InformerSettings,
     apply_event,
+    metadata_only,
     strip_managed_fields,
 )
 from minik8s.client.kubeconfig import ClientConfig
@@ -295,3 +296,20 @@ def test_a_factory_transform_strips_managed_fields_from_every_informer() -> None
     obj["metadata"]["managedFields"] = [{"manager": "kubelet"}]
     assert strip_managed_fields(obj) == pod("a", "1")
     assert strip_managed_fields({"kind": "Pod"}) == {"kind": "Pod"}
+
+
+def test_an_informer_of_its_own_transform_keeps_only_metadata() -> None:
+    client = ApiClient(ClientConfig.from_url("http://fake"))
+    factory = InformerFactory(client, transform=strip_managed_fields)
+    running = factory.informer(PODS, field_selector="status.phase=Running", transform=metadata_only)
+    assert running.transform is metadata_only
+    assert factory.informer(PODS).transform is strip_managed_fields
+    obj = pod("a", "1", app="web")
+    obj["apiVersion"] = "v1"
+    obj["metadata"].update(annotations={"a": "b"}, managedFields=[{"manager": "kubelet"}])
+    obj.update(spec={"nodeName": "n1", "containers": [{"name": "c"}]}, status={"phase": "Running"})
+    assert metadata_only(obj) == {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "a", "namespace": "default", "resourceVersion": "1", "uid": "uid-a",
+                     "labels": {"app": "web"}},
+    }  # fmt: skip

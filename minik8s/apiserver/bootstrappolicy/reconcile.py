@@ -11,11 +11,10 @@ The plan is pure (`plan_role`, `plan_binding`); `reconcile` applies it through t
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from minik8s.api import errors, rbac
+from minik8s.api import bootstraprbac, errors, rbac
 from minik8s.api.meta import Object
-from minik8s.api.resources import CLUSTERROLEBINDINGS, CLUSTERROLES
+from minik8s.api.resources import CLUSTERROLEBINDINGS, CLUSTERROLES, ROLES, ResourceType
 from minik8s.apiserver import requestcontext
 from minik8s.apiserver.authn import user as users
 from minik8s.apiserver.authn.user import UserInfo
@@ -76,48 +75,62 @@ def plan_binding(expected: Object, existing: Object) -> tuple[str, Object] | Non
     return None if result == existing else ("update", result)
 
 
-async def reconcile(registry: Registry) -> None:
+def expected_objects(bootstrap_token_auth: bool = False) -> list[tuple[ResourceType, Object]]:
+    """The default policy: Kubernetes' roles and bindings, and with bootstrap token
+    authentication on, what joining with a token needs (`minik8s.api.bootstraprbac`: kubeadm
+    makes those in its bootstrap-token phase; the apiserver keeps them so that no admin
+    credential has to be handed to a one-shot that creates a token)."""
+    wanted: list[tuple[ResourceType, Object]] = [
+        *((CLUSTERROLES, role) for role in policy.cluster_roles()),
+        *((CLUSTERROLEBINDINGS, binding) for binding in policy.cluster_role_bindings()),
+    ]
+    if bootstrap_token_auth:
+        wanted += [*bootstraprbac.kubeadm_objects(), *bootstraprbac.token_writer_objects()]
+    return [
+        (resource, {"apiVersion": resource.api_version, "kind": resource.kind, **obj})
+        for resource, obj in wanted
+    ]
+
+
+async def reconcile(registry: Registry, bootstrap_token_auth: bool = False) -> None:
     """Apply the default policy; log what changed. Runs as `system:apiserver`."""
     token = requestcontext.USER.set(APISERVER_USER)
     try:
         created = updated = 0
-        for role in policy.cluster_roles():
-            name = role["metadata"]["name"]
+        for resource, obj in expected_objects(bootstrap_token_auth):
+            namespace = obj["metadata"].get("namespace")
+            name = obj["metadata"]["name"]
             try:
-                existing = await registry.get(CLUSTERROLES, None, name)
+                existing = await registry.get(resource, namespace, name)
             except errors.NotFound:
-                await _create(registry, CLUSTERROLES, role)
+                await _create(registry, resource, namespace, obj)
                 created += 1
                 continue
-            change = plan_role(role, existing)
-            if change is not None:
-                await registry.update(CLUSTERROLES, None, name, change)
-                updated += 1
-        for binding in policy.cluster_role_bindings():
-            name = binding["metadata"]["name"]
-            try:
-                existing = await registry.get(CLUSTERROLEBINDINGS, None, name)
-            except errors.NotFound:
-                await _create(registry, CLUSTERROLEBINDINGS, binding)
-                created += 1
+            if resource in (CLUSTERROLES, ROLES):
+                change = plan_role(obj, existing)
+                if change is not None:
+                    await registry.update(resource, namespace, name, change)
+                    updated += 1
                 continue
-            plan = plan_binding(binding, existing)
+            plan = plan_binding(obj, existing)
             if plan is None:
                 continue
             how, wanted = plan
             if how == "recreate":
-                await registry.delete(CLUSTERROLEBINDINGS, None, name, DeleteOptions())
-                await _create(registry, CLUSTERROLEBINDINGS, wanted)
+                await registry.delete(resource, namespace, name, DeleteOptions())
+                await _create(registry, resource, namespace, wanted)
             else:
-                await registry.update(CLUSTERROLEBINDINGS, None, name, wanted)
+                await registry.update(resource, namespace, name, wanted)
             updated += 1
         logger.info("RBAC bootstrap policy: %d created, %d updated", created, updated)
     finally:
         requestcontext.USER.reset(token)
 
 
-async def _create(registry: Registry, resource: Any, obj: Object) -> None:
+async def _create(
+    registry: Registry, resource: ResourceType, namespace: str | None, obj: Object
+) -> None:
     try:
-        await registry.create(resource, None, obj)
+        await registry.create(resource, namespace, obj)
     except errors.AlreadyExists:
         pass  # another apiserver made it first

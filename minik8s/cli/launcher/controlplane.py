@@ -72,11 +72,28 @@ def lease_holder(settings: LauncherSettings, lease: str) -> str | None:
 
 
 def holds(settings: LauncherSettings, name: str, holder: str) -> bool:
-    """True if process `name` campaigned as `holder` (its log's last `campaigning … as` line:
-    the identity is `hostname_uuid`, new in each process)."""
+    """True if the running process `name` campaigned as `holder` (the identity is
+    `hostname_uuid`, new in each process)."""
     try:
         text = settings.log_file(name).read_text(errors="replace")[-200_000:]
     except OSError:
         return False
-    campaigns = re.findall(r"campaigning for lease \S+ as (\S+)", text)
-    return bool(campaigns) and campaigns[-1] == holder
+    identity = campaign_identity(text)
+    return bool(identity) and identity == holder
+
+
+_STARTED = re.compile(r"^=== .* minik8s up: ", re.MULTILINE)
+"""The line `minik8s up` writes to a component's log before it starts the process."""
+_CAMPAIGNING = re.compile(r"campaigning for lease \S+ as (\S+)")
+
+
+def campaign_identity(log: str) -> str:
+    """The identity the latest process in `log` campaigns as, "" if it has not campaigned yet.
+
+    Logs are appended across restarts: lines before the last start marker belong to processes
+    that are gone, and a restarted replica logs its identity a moment after it starts (slower
+    under load), so an older process's identity must not be taken for its."""
+    starts = list(_STARTED.finditer(log))
+    current = log[starts[-1].end() :] if starts else log
+    campaigns = _CAMPAIGNING.findall(current)
+    return campaigns[-1] if campaigns else ""

@@ -16,7 +16,6 @@ import itertools
 import os
 import socket
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
@@ -119,7 +118,7 @@ class FakeRuntime:
             ip = f"10.250.{(n >> 8) & 255}.{n & 255}"
         now = time.time()
         container = Container(
-            id=uuid.uuid4().hex + uuid.uuid4().hex,
+            id=os.urandom(32).hex(),  # 64 hex digits, as Docker's ids
             name=config.name,
             labels=dict(config.labels),
             image=config.image,
