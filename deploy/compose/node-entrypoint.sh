@@ -117,9 +117,10 @@ if [[ ! -s $NODE_HOME/kubeconfigs/proxy.conf ]]; then
 fi
 PROXY_CONF=$NODE_HOME/kubeconfigs/proxy.conf
 
-# The host-gw agent reads every node's podCIDR: it runs as kube-proxy (system:node-proxier may
-# list nodes; a kubelet may read only its own Node).
-supervise hostgw python3 "$HERE/hostgw.py" --kubeconfig "$PROXY_CONF" --node-name "$NODE_NAME"
+# The host-gw agent (minik8s-hostgw, `minik8s join`'s --pod-network host-gw) reads every
+# node's podCIDR: it runs as kube-proxy (system:node-proxier may list nodes; the Node
+# authorizer lets a kubelet read only its own Node).
+supervise hostgw minik8s-hostgw --kubeconfig "$PROXY_CONF" --node-name "$NODE_NAME"
 supervise kubelet minik8s-kubelet --node-name "$NODE_NAME" \
   --bootstrap-kubeconfig "$NODE_HOME/bootstrap-kubelet.conf" \
   --kubeconfig "$NODE_HOME/kubelet.conf" --cert-dir "$NODE_HOME/pki" \

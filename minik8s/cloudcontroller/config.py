@@ -75,7 +75,7 @@ def _controllers(text: str) -> tuple[str, ...]:
     if "route" in chosen:
         raise argparse.ArgumentTypeError(
             "the route controller is not available: neither provider has Routes "
-            "(docker-compose pod routes are deploy/compose/hostgw.py's, see the README)"
+            "(pod routes are the nodes' minik8s-hostgw agents', see the README)"
         )
     return chosen
 

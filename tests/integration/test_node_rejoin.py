@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import ssl
 import subprocess
 import sys
 import uuid
@@ -32,14 +31,13 @@ import httpx
 import pytest
 from cryptography import x509
 
-from minik8s import pki
 from minik8s.api import meta
+from tests.integration import joined
 from tests.integration.test_authz import Cluster
 from tests.integration.test_tls_bootstrap import served_certificate
 from tests.support import netns
-from tests.support.controllers import ControllerManager
 from tests.support.kubelet import Kubelet
-from tests.support.processes import Apiserver, Etcd, Process, free_port, temp_dir
+from tests.support.processes import Process, free_port, temp_dir
 from tests.support.waiting import wait_for
 
 pytestmark = [
@@ -56,7 +54,8 @@ APP = "moved"
 REPLICAS = 3
 HEALTH_TAINTS = {"node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready"}
 CONTROLLERS = (
-    "csrapproving,csrsigning,bootstrapsigner,tokencleaner,nodelifecycle,deployment,replicaset,podgc"
+    "csrapproving,csrsigning,bootstrapsigner,tokencleaner,nodelifecycle,deployment,replicaset,podgc,"
+    "nodeipam"
 )
 LIFECYCLE = [
     "--leader-elect=false",
@@ -88,60 +87,27 @@ def rig() -> Iterator[Rig]:
     gateway = f"{subnet}.1"
     bridge = f"mk8rj{uuid.uuid4().hex[:6]}"
     netns.create_bridge(bridge, f"{gateway}/24")
-    etcd = Etcd(work / "etcd")
-    server: Apiserver | None = None
-    started: list[Any] = []
+    manager_args = [
+        *LIFECYCLE,
+        f"--controllers={CONTROLLERS}",
+        "--allocate-node-cidrs=true",  # join's host-gw agent routes the podCIDRs
+        "--cluster-cidr=10.244.0.0/16",  # only in the machines' own tables
+    ]
     try:
-        etcd.start()
-        certs = pki.ensure_serving_certificate(
-            work / "apiserver" / "pki", ("127.0.0.1", "localhost", gateway)
-        )
-        server = Apiserver(
-            etcd.url,
-            work / "apiserver",
-            tls=True,
-            bind_address=gateway,
-            extra_args=[
-                f"--client-ca-file={certs.ca_cert}",
-                "--authorization-mode=Node,RBAC",
-                "--enable-admission-plugins=NodeRestriction",
-                "--enable-bootstrap-token-auth",
-            ],
-        )
-        server.start()
-        cluster = Cluster(server, work / "apiserver", "")
-        cluster.kubeconfig("admin", "kubernetes-admin", ("system:masters",))
-        manager = ControllerManager(
-            cluster.kubeconfig("cm", "system:kube-controller-manager"),
-            work / "controller-manager.log",
-            extra_args=[
-                *LIFECYCLE,
-                f"--controllers={CONTROLLERS}",
-                f"--cluster-signing-cert-file={certs.ca_cert}",
-                f"--cluster-signing-key-file={certs.ca_cert.parent / 'ca.key'}",
-            ],
-        )
-        started.append(manager)
-        manager.start()
-        scheduler = Process(
-            "scheduler",
-            [sys.executable, "-m", "minik8s.scheduler.server", "--leader-elect=false",
-             f"--kubeconfig={cluster.kubeconfig('scheduler', 'system:kube-scheduler')}",
-             f"--healthz-port={free_port()}"],
-            work / "scheduler.log",
-        )  # fmt: skip
-        started.append(scheduler)
-        scheduler.start()
-        context = ssl.create_default_context(cafile=str(cluster.ca))
-        context.load_cert_chain(work / "apiserver" / "admin.crt", work / "apiserver" / "admin.key")
-        with httpx.Client(base_url=server.url, verify=context, timeout=10) as api:
-            yield Rig(cluster, bridge, subnet, api, work)
+        with joined.control_plane(work, gateway, manager_args) as (cluster, api):
+            scheduler = Process(
+                "scheduler",
+                [sys.executable, "-m", "minik8s.scheduler.server", "--leader-elect=false",
+                 f"--kubeconfig={cluster.kubeconfig('scheduler', 'system:kube-scheduler')}",
+                 f"--healthz-port={free_port()}"],
+                work / "scheduler.log",
+            )  # fmt: skip
+            try:
+                scheduler.start()
+                yield Rig(cluster, bridge, subnet, api, work)
+            finally:
+                scheduler.stop()
     finally:
-        for process in reversed(started):
-            process.stop()
-        if server is not None:
-            server.stop()
-        etcd.stop()
         netns.sh("ip", "link", "del", bridge, check=False)
         shutil.rmtree(work, ignore_errors=True)
 

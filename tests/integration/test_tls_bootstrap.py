@@ -206,6 +206,7 @@ def test_a_node_joins_with_a_token_and_renews_its_certificates(
     port = free_port()
     join_args = ["join", endpoint, "--token", token, "--node-name", NODE, "--node-ip",
                  "127.0.0.1", "--runtime", "fake", "--kubelet-port", str(port), "--no-proxy",
+                 "--pod-network", "none",
                  "--home", str(home)]  # fmt: skip
     wrong = minik8s(*join_args, "--discovery-token-ca-cert-hash", "sha256:" + "0" * 64)
     assert wrong.returncode == 1 and "none of the public keys" in wrong.stderr, wrong.stderr

@@ -11,6 +11,7 @@ import pytest
 from minik8s.apiserver import config as apiserver
 from minik8s.componentbase import options
 from minik8s.controllers import config as controller_manager
+from minik8s.hostgw import config as hostgw
 from minik8s.kubelet import config as kubelet
 from minik8s.proxy import config as proxy
 from minik8s.scheduler import config as scheduler
@@ -33,6 +34,7 @@ DURATION_FLAGS: list[tuple[str, Callable[[list[str]], Any], str, Callable[[Any],
     ("minik8s-kubelet", kubelet.parse_args, "--node-status-update-frequency",
      lambda s: s.node_status_update_frequency, []),
     ("minik8s-proxy", proxy.parse_args, "--min-sync-period", lambda s: s.min_sync_period, []),
+    ("minik8s-hostgw", hostgw.parse_args, "--resync-period", lambda s: s.resync_period, []),
 ]  # fmt: skip
 
 GO_DURATIONS = [("15s", 15.0), ("1m30s", 90.0), ("500ms", 0.5), ("2", 2.0)]
@@ -67,7 +69,7 @@ def test_a_bad_duration_is_one_line_and_exit_2(
 
 PARSERS = [
     apiserver.parse_args, scheduler.parse_args, controller_manager.parse_args,
-    kubelet.parse_args, proxy.parse_args,
+    kubelet.parse_args, proxy.parse_args, hostgw.parse_args,
 ]  # fmt: skip
 
 

@@ -7,9 +7,13 @@ bootstrap token and the CA's hash (kubeadm's join for a worker, or a k3s agent).
    kube-apiserver-client) made with the token and approved by the controller-manager's
    `csrapproving`, written into `<home>/kubeconfigs/proxy.conf`;
 4. unless `--no-start`: the kubelet (`--bootstrap-kubeconfig`: it requests its own client
-   certificate, then rotates it and its serving certificate) and kube-proxy, as background
-   processes of `<home>` (`minik8s down --home <home>` stops them), then waits for the Node
-   to be Ready.
+   certificate, then rotates it and its serving certificate), kube-proxy and the pod network's
+   agent (`--pod-network host-gw`: `minik8s.hostgw`, with kube-proxy's credential), as
+   background processes of `<home>` (`minik8s down --home <home>` stops them), then waits for
+   the Node to be Ready.
+
+With `host-gw` the kubelet takes its pods' subnet from the Node's `spec.podCIDR`
+(`--pod-subnet-from-node`): the controller-manager must allocate them (`--allocate-node-cidrs`).
 """
 
 from __future__ import annotations
@@ -46,6 +50,10 @@ from minik8s.client import (
 logger = logging.getLogger(__name__)
 
 
+HOST_GW = "host-gw"
+POD_NETWORKS = (HOST_GW, "none")
+
+
 @dataclass(frozen=True)
 class JoinOptions:
     endpoint: str
@@ -61,6 +69,8 @@ class JoinOptions:
     proxy: bool = True
     """Run kube-proxy (it programs this machine's iptables)."""
     extra_kubelet_args: tuple[str, ...] = ()
+    pod_network: str = HOST_GW
+    """`host-gw` (routes to the other nodes' pod CIDRs, flannel's backend name) or `none`."""
     discovery_timeout: float = 120.0
     ready_timeout: float = 120.0
 
@@ -143,7 +153,7 @@ async def prepare(options: JoinOptions, console: Console) -> NodeFiles:
     bootstrap = ClientConfig(
         server=info.server, certificate_authority_data=info.ca_pem, token=options.token
     )
-    if options.proxy:
+    if options.proxy or options.pod_network == HOST_GW:  # the agent uses kube-proxy's identity
         cert, key = await proxy_certificate(bootstrap, options.discovery_timeout)
         pki.write_private(
             files.proxy_kubeconfig,
@@ -179,6 +189,7 @@ def instances(options: JoinOptions, files: NodeFiles, settings: LauncherSettings
         "--authorization-mode=Webhook",
         "--anonymous-auth=false",
         f"--root-dir={options.home / 'kubelet'}",
+        *(["--pod-subnet-from-node"] if options.pod_network == HOST_GW else []),
         *options.extra_kubelet_args,
     ]  # fmt: skip
     found = [
@@ -193,6 +204,13 @@ def instances(options: JoinOptions, files: NodeFiles, settings: LauncherSettings
             f"--lock-file={settings.run_dir / 'proxy.lock'}",
         ]  # fmt: skip
         found.append(Instance("proxy", proxy, None, settings.component_ready_timeout))
+    if options.pod_network == HOST_GW:
+        hostgw = [
+            *python, "minik8s.hostgw.server",
+            f"--kubeconfig={files.proxy_kubeconfig}",
+            f"--node-name={options.node_name}",
+        ]  # fmt: skip
+        found.append(Instance("hostgw", hostgw, None, settings.component_ready_timeout))
     return found
 
 
@@ -215,6 +233,7 @@ def start(options: JoinOptions, files: NodeFiles, console: Console) -> None:
 
 async def wait_ready(options: JoinOptions, files: NodeFiles) -> None:
     deadline = time.monotonic() + options.ready_timeout
+    node: dict | None = None
     while time.monotonic() < deadline:
         try:
             config = load_kubeconfig(files.kubelet_kubeconfig)
@@ -226,6 +245,16 @@ async def wait_ready(options: JoinOptions, files: NodeFiles) -> None:
         except (ConfigError, OSError, errors.ApiError):
             pass
         await asyncio.sleep(0.5)
+    if (
+        node is not None
+        and options.pod_network == HOST_GW
+        and not (node.get("spec") or {}).get("podCIDR")
+    ):
+        raise LauncherError(
+            f"node {options.node_name} has no spec.podCIDR after {options.ready_timeout:.0f}s: "
+            "the controller-manager must run nodeipam (--allocate-node-cidrs --cluster-cidr), "
+            "or join with --pod-network none"
+        )
     raise LauncherError(
         f"node {options.node_name} not Ready after {options.ready_timeout:.0f}s "
         f"(see {options.home / 'logs'})"
@@ -241,5 +270,11 @@ def join(options: JoinOptions, console: Console) -> NodeFiles:
             f"node files in {options.home}: start the kubelet with "
             f"--bootstrap-kubeconfig={files.bootstrap_kubeconfig} "
             f"--kubeconfig={files.kubelet_kubeconfig} --cert-dir={files.cert_dir}"
+            + (
+                f"; the pod network with minik8s-hostgw --kubeconfig={files.proxy_kubeconfig} "
+                f"--node-name={options.node_name}"
+                if options.pod_network == HOST_GW
+                else ""
+            )
         )
     return files

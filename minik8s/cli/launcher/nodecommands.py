@@ -166,8 +166,16 @@ def join(
     runtime: Annotated[str, typer.Option(help="docker, or fake (a hollow node)")] = "docker",
     kubelet_port: Annotated[int, typer.Option(help="The kubelet API's port")] = 10250,
     proxy: Annotated[bool, typer.Option(help="Run kube-proxy on this node")] = True,
+    pod_network: Annotated[
+        str,
+        typer.Option(
+            help="host-gw: route the other nodes' pod CIDRs via their IPs (flannel's backend; "
+            "the nodes share an L2 segment); none: no pod routes"
+        ),
+    ] = joining.HOST_GW,
     start: Annotated[
-        bool, typer.Option(help="Start the kubelet and kube-proxy (else only write the files)")
+        bool,
+        typer.Option(help="Start the kubelet, kube-proxy and pod network (else write the files)"),
     ] = True,
     kubelet_arg: Annotated[
         list[str] | None,
@@ -184,6 +192,8 @@ def join(
     with _errors():
         if runtime not in ("docker", "fake"):
             raise LauncherError("--runtime must be docker or fake")
+        if pod_network not in joining.POD_NETWORKS:
+            raise LauncherError(f"--pod-network must be one of {', '.join(joining.POD_NETWORKS)}")
         options = joining.JoinOptions(
             endpoint=endpoint,
             token=token,
@@ -196,6 +206,7 @@ def join(
             start=start,
             proxy=proxy,
             extra_kubelet_args=tuple(kubelet_arg or ()),
+            pod_network=pod_network,
         )
         options.home.mkdir(parents=True, exist_ok=True)
         try:
