@@ -69,6 +69,9 @@ class JoinOptions:
     proxy: bool = True
     """Run kube-proxy (it programs this machine's iptables)."""
     extra_kubelet_args: tuple[str, ...] = ()
+    extra_proxy_args: tuple[str, ...] = ()
+    """More kube-proxy flags (k3s agent's `--kube-proxy-arg`), e.g. the cluster's
+    `--cluster-cidr`, which joining does not learn."""
     pod_network: str = HOST_GW
     """`host-gw` (routes to the other nodes' pod CIDRs, flannel's backend name) or `none`."""
     discovery_timeout: float = 120.0
@@ -202,6 +205,7 @@ def instances(options: JoinOptions, files: NodeFiles, settings: LauncherSettings
             f"--node-name={options.node_name}",
             f"--state-file={settings.run_dir / 'proxy-state.json'}",
             f"--lock-file={settings.run_dir / 'proxy.lock'}",
+            *options.extra_proxy_args,
         ]  # fmt: skip
         found.append(Instance("proxy", proxy, None, settings.component_ready_timeout))
     if options.pod_network == HOST_GW:

@@ -184,6 +184,13 @@ def join(
             "(repeatable; k3s agent's --kubelet-arg)"
         ),
     ] = None,
+    kube_proxy_arg: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="One more kube-proxy flag, e.g. --kube-proxy-arg=--cluster-cidr=10.245.0.0/16 "
+            "(repeatable; k3s agent's --kube-proxy-arg)"
+        ),
+    ] = None,
 ) -> None:
     """Join this machine to a cluster as a node: discovery with the token and CA hash, TLS
     bootstrap of the kubelet, kube-proxy's certificate; then run them."""
@@ -206,6 +213,7 @@ def join(
             start=start,
             proxy=proxy,
             extra_kubelet_args=tuple(kubelet_arg or ()),
+            extra_proxy_args=tuple(kube_proxy_arg or ()),
             pod_network=pod_network,
         )
         options.home.mkdir(parents=True, exist_ok=True)
