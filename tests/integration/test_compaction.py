@@ -91,6 +91,7 @@ async def test_one_compaction_per_round_then_a_defragmentation(store: EtcdStore)
         return status if worth_it and mostly else None
 
     fragmented = await async_wait_for(mostly_free, "etcd to free the compacted history", 20)
+    assert fragmented is not None
     await ours.defragment_if_worth_it()
     assert ours.defragmentations == 1
     (after,) = await store.member_status()
