@@ -369,10 +369,7 @@ def pod_info(pod: dict[str, Any]) -> PodInfo:
 
 
 def node_ready(node: dict[str, Any]) -> bool:
-    for condition in (node.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == "Ready":
-            return condition.get("status") == "True"
-    return False
+    return meta.condition_is_true(node, "Ready")
 
 
 def node_info(node: dict[str, Any]) -> NodeInfo:
