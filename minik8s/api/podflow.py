@@ -126,7 +126,7 @@ def pod_steps(pod: Object) -> list[Step]:
     if phase in ("Succeeded", "Failed"):
         reason = status.get("reason") or status.get("message") or ""
         steps.append(Step(f"phase/{phase}", phase.lower(), f"phase {phase} {reason}".strip()))
-    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+    if meta.is_deleting(pod):
         steps.append(Step("deleting", "deleting", "deletion requested"))
     return steps
 

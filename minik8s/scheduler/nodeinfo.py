@@ -406,6 +406,6 @@ def is_unscheduled(pod: dict[str, Any], scheduler_name: str = DEFAULT_SCHEDULER)
         return False
     if (spec.get("schedulerName") or DEFAULT_SCHEDULER) != scheduler_name:
         return False
-    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+    if meta.is_deleting(pod):
         return False
     return (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
