@@ -4,15 +4,14 @@ saw, and a member whose file is mostly free pages is defragmented (its file shri
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 from minik8s.store import errors
 from minik8s.store.compactor import CompactionSettings, Compactor
 from minik8s.store.etcd import EtcdStore, MemberStatus
-from tests.support.processes import Etcd, temp_dir
+from tests.support.processes import Etcd
 from tests.support.waiting import async_wait_for
 
 CHURN_KEY = "/registry/configmaps/default/churn"
@@ -23,21 +22,9 @@ SETTINGS = CompactionSettings(
 )
 
 
-@pytest.fixture(scope="module")
-def etcd() -> Iterator[Etcd]:
-    work = temp_dir("minik8s-compaction-")
-    member = Etcd(work / "etcd")
-    try:
-        member.start()
-        yield member
-    finally:
-        member.stop()
-        shutil.rmtree(work, ignore_errors=True)
-
-
 @pytest.fixture()
-async def store(etcd: Etcd) -> AsyncIterator[EtcdStore]:
-    client = EtcdStore([etcd.url])
+async def store(fresh_etcd: Etcd) -> AsyncIterator[EtcdStore]:
+    client = EtcdStore([fresh_etcd.url])
     try:
         yield client
     finally:

@@ -6,15 +6,14 @@ and it then serves what was written meanwhile."""
 from __future__ import annotations
 
 import asyncio
-import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 from minik8s.api import errors as api_errors
 from minik8s.apiserver.watchcache import WatchCache
 from minik8s.store.etcd import EtcdStore, StoredObject, StoreEvent
-from tests.support.processes import Etcd, temp_dir
+from tests.support.processes import Etcd
 from tests.support.waiting import async_wait_for
 
 PREFIX = "/registry/configmaps/default"
@@ -49,20 +48,8 @@ def configmap(name: str) -> dict:
             "metadata": {"name": name, "namespace": "default", "uid": f"uid-{name}"}}  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def etcd() -> Iterator[Etcd]:
-    work = temp_dir("minik8s-watchcache-")
-    member = Etcd(work / "etcd")
-    try:
-        member.start()
-        yield member
-    finally:
-        member.stop()
-        shutil.rmtree(work, ignore_errors=True)
-
-
-async def test_a_failing_loop_is_restarted_and_readiness_follows(etcd: Etcd) -> None:
-    store = FailingOnceStore([etcd.url])
+async def test_a_failing_loop_is_restarted_and_readiness_follows(fresh_etcd: Etcd) -> None:
+    store = FailingOnceStore([fresh_etcd.url])
     cache = WatchCache(store)
     try:
         await cache.start(timeout=20)
