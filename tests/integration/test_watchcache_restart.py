@@ -21,7 +21,7 @@ PREFIX = "/registry/configmaps/default"
 
 class FailingOnceStore(EtcdStore):
     """A real store whose watch stream raises once, at the first event for a key named
-    "boom", and whose relist after that waits for `relisted`."""
+    "boom", and whose relists after that wait for `relist_gate`."""
 
     def __init__(self, servers: list[str]) -> None:
         super().__init__(servers)
