@@ -154,39 +154,22 @@ def cluster(etcd_server: Etcd) -> Iterator[Cluster]:
 
 def _populate(cluster: Cluster) -> None:
     """Namespaces, nodes (each registered by its own kubelet credential), pods bound to
-    them, ConfigMaps one of them uses, and the users' bindings."""
+    them, ConfigMaps and Secrets one of them uses, and the users' bindings."""
     for ns in (TEAM, OTHER):
         assert cluster.kubectl("admin", "create", "namespace", ns).returncode == 0
     for node in ("node-1", "node-2"):
         cluster.apply(node, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}})
-    for name in ("cm-used", "cm-unused"):
-        cluster.apply(
-            "admin",
-            {
-                "apiVersion": "v1",
-                "kind": "ConfigMap",
-                "metadata": {"name": name, "namespace": TEAM},
-            },
-        )
-    for lease in ("minik8s-scheduler", "minik8s-controller-manager"):
-        cluster.apply(
-            "admin",
-            {
-                "apiVersion": "coordination.k8s.io/v1",
-                "kind": "Lease",
-                "metadata": {"name": lease, "namespace": "kube-system"},
-            },
-        )
-    for name in ("secret-used", "secret-unused"):
-        cluster.apply(
-            "admin",
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {"name": name, "namespace": TEAM},
-                "stringData": {"k": "v"},
-            },
-        )
+    for kind, name, namespace in (
+        ("ConfigMap", "cm-used", TEAM),
+        ("ConfigMap", "cm-unused", TEAM),
+        ("Secret", "secret-used", TEAM),
+        ("Secret", "secret-unused", TEAM),
+        ("Lease", "minik8s-scheduler", "kube-system"),
+        ("Lease", "minik8s-controller-manager", "kube-system"),
+    ):
+        version = "coordination.k8s.io/v1" if kind == "Lease" else "v1"
+        metadata = {"name": name, "namespace": namespace}
+        cluster.apply("admin", {"apiVersion": version, "kind": kind, "metadata": metadata})
     cluster.apply("admin", pod("p1", "node-1", "cm-used", "secret-used"))
     cluster.apply("admin", pod("p2", "node-2"))
     for who, role in (("jane", "edit"), ("alice", "admin")):
