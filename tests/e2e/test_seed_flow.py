@@ -242,7 +242,10 @@ apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
 metadata: {name: pod-reader, namespace: incluster-e2e}
 rules: [{apiGroups: [""], resources: [pods], verbs: [get, list]}]
----
+"""
+
+# applied once the pod has been refused
+INCLUSTER_BINDING = """
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
 metadata: {name: lister-reads-pods, namespace: incluster-e2e}
@@ -250,14 +253,26 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: pod-reader}
 subjects: [{kind: ServiceAccount, name: lister, namespace: incluster-e2e}]
 """
 
+# Lists pods until allowed (each answer printed), then tries secrets, which stay forbidden.
 INCLUSTER_SCRIPT = """
-import socket
+import socket, sys, time
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 config.load_incluster_config()
-print('dns', socket.gethostbyname('kubernetes.default.svc.cluster.local'))
+print('dns', socket.gethostbyname('kubernetes.default.svc.cluster.local'), flush=True)
 v1 = client.CoreV1Api()
-print('pods', ','.join(p.metadata.name for p in v1.list_namespaced_pod('incluster-e2e').items))
+deadline = time.monotonic() + 120
+while True:
+    try:
+        items = v1.list_namespaced_pod('incluster-e2e').items
+    except ApiException as e:
+        print('pods', e.status, flush=True)
+        if e.status != 403 or time.monotonic() > deadline:
+            sys.exit(1)
+        time.sleep(0.5)
+        continue
+    print('pods 200', ','.join(p.metadata.name for p in items), flush=True)
+    break
 try:
     v1.list_namespaced_secret('incluster-e2e')
 except ApiException as e:
@@ -267,7 +282,8 @@ except ApiException as e:
 
 def test_the_official_python_client_in_a_pod_uses_its_service_account(cluster: Launcher) -> None:
     """`load_incluster_config()` in a pod: KUBERNETES_SERVICE_HOST/PORT, the ServiceAccount
-    token and CA; it lists what its Role allows (pods) and gets 403 for the rest (secrets)."""
+    token and CA; listing pods is 403 until a RoleBinding grants its Role, then 200 (the
+    authorizer follows RBAC objects live); secrets, which the Role does not name, stay 403."""
     inspect = subprocess.run(["docker", "image", "inspect", CLIENT_IMAGE], capture_output=True)
     if inspect.returncode != 0:  # `make test` builds it with the compose images
         build = subprocess.run(["bash", str(REPO / "deploy/images/build.sh"), "python-client"],
@@ -293,10 +309,22 @@ def test_the_official_python_client_in_a_pod_uses_its_service_account(cluster: L
             return cluster.kubectl("get", "pod", "-n", "incluster-e2e", "lister", "-o",
                                    "jsonpath={.status.phase}").stdout  # fmt: skip
 
-        assert wait_for(lambda: phase() in ("Succeeded", "Failed"), "the lister pod to end", 120)
-        logs = cluster.kubectl("logs", "-n", "incluster-e2e", "lister").stdout
-        assert phase() == "Succeeded", logs
-        assert "dns 10.96.0.1" in logs and "pods lister" in logs, logs
-        assert "secrets 403" in logs, logs
+        def logs() -> str:
+            return cluster.kubectl("logs", "-n", "incluster-e2e", "lister").stdout
+
+        assert wait_for(lambda: "pods 403" in logs() or phase() in ("Succeeded", "Failed"),
+                        "the lister pod refused listing pods", 120)  # fmt: skip
+        bound = subprocess.run(
+            ["kubectl", "--kubeconfig", str(cluster.kubeconfig), "apply", "-f", "-"],
+            input=INCLUSTER_BINDING, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert bound.returncode == 0, bound.stderr
+        assert wait_for(lambda: phase() in ("Succeeded", "Failed"), "the lister pod to end", 150)
+        output = logs()
+        assert phase() == "Succeeded", output
+        answers = [line for line in output.splitlines() if line.startswith("pods ")]
+        assert answers[0] == "pods 403", output  # before the RoleBinding
+        assert set(answers[:-1]) == {"pods 403"} and answers[-1] == "pods 200 lister", output
+        assert "dns 10.96.0.1" in output and "secrets 403" in output, output
     finally:
         cluster.kubectl("delete", "namespace", "incluster-e2e", "--timeout=60s")
