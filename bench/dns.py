@@ -15,7 +15,8 @@ addresses each (fake, never contacted), starts a real minik8s-dns on 127.0.0.1, 
    are loaded (the issue: 10 000 + 50 000), against CoreDNS's sizing formula
    (Pods + Services) x 0.000858 + 49.1 MB;
 4. Service created → first answer: `--latency` Services created one at a time; for each, the
-   time from the create's response to the first NOERROR answer, polled every millisecond.
+   time from the create's response to the first NOERROR answer, then from its delete's
+   response to the first NXDOMAIN, polled every millisecond.
 
 Prints the machine's load average before each part: other work on the two cores moves the
 figures. Never sends a query for a name outside the cluster domain (the DNS has no upstream).
@@ -100,25 +101,39 @@ def dnsperf(server: DnsProcess, names: Path, seconds: int, rate: int | None) -> 
             "codes": codes[1] if codes else "?", "latencies": latencies}  # fmt: skip
 
 
-async def first_answers(server: DnsProcess, client: ApiClient, count: int) -> list[float]:
-    """Seconds from each Service's create response to its first NOERROR answer."""
-    results = []
+async def first_answers(
+    server: DnsProcess, client: ApiClient, count: int
+) -> tuple[list[float], list[float]]:
+    """Seconds from each Service's create response to its first NOERROR answer, and from its
+    delete response to its first NXDOMAIN."""
+    created_to_answer, deleted_to_nxdomain = [], []
     for i in range(count):
         name = f"late-{i}"
         body = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
                 "spec": {"ports": [{"name": "http", "port": 80}]}}  # fmt: skip
-        await client.create(resources.SERVICES, body, NAMESPACE)
-        created = time.perf_counter()
         query = dns.message.make_query(f"{name}.{NAMESPACE}.svc.cluster.local", "A")
-        while True:
-            answer = await dns.asyncquery.udp(query, server.host, timeout=1, port=server.port)
-            if answer.rcode() == dns.rcode.NOERROR and answer.answer:
-                results.append(time.perf_counter() - created)
-                break
-            if time.perf_counter() - created > 10:
-                raise TimeoutError(f"{name} did not resolve within 10s")
-            await asyncio.sleep(0.001)
-    return results
+        await client.create(resources.SERVICES, body, NAMESPACE)
+        created_to_answer.append(await until(server, query, name, "resolve", answered=True))
+        await client.delete(resources.SERVICES, name, NAMESPACE)
+        deleted_to_nxdomain.append(await until(server, query, name, "go", answered=False))
+    return created_to_answer, deleted_to_nxdomain
+
+
+async def until(
+    server: DnsProcess, query: dns.message.Message, name: str, what: str, answered: bool
+) -> float:
+    """Seconds until `query` is answered (NOERROR with records) or, not `answered`, NXDOMAIN;
+    polled every millisecond."""
+    started = time.perf_counter()
+    while True:
+        answer = await dns.asyncquery.udp(query, server.host, timeout=1, port=server.port)
+        if answered and answer.rcode() == dns.rcode.NOERROR and answer.answer:
+            return time.perf_counter() - started
+        if not answered and answer.rcode() == dns.rcode.NXDOMAIN:
+            return time.perf_counter() - started
+        if time.perf_counter() - started > 10:
+            raise TimeoutError(f"{name} did not {what} within 10s")
+        await asyncio.sleep(0.001)
 
 
 def main() -> None:
@@ -180,10 +195,15 @@ async def bench(args: argparse.Namespace, kubeconfig: Path, work: Path) -> None:
                       f"max {max(lat):.1f} ms, lost {run['lost']}")  # fmt: skip
         finally:
             os.unlink(names)
-        print(f"\n3. Service created -> first answer, {args.latency} Services (load {load()})")
-        firsts = [x * 1000 for x in await first_answers(dns_server, client, args.latency)]
-        print(f"   p50 {statistics.median(firsts):.1f} ms, p99 {pct(firsts, 0.99):.1f} ms, "
-              f"max {max(firsts):.1f} ms (target: p99 <= 1000 ms)")  # fmt: skip
+        print(f"\n3. Service created -> first answer, deleted -> NXDOMAIN, {args.latency} "
+              f"Services (load {load()})")  # fmt: skip
+        timings = await first_answers(dns_server, client, args.latency)
+        for label, seconds in zip(
+            ("created -> answer", "deleted -> NXDOMAIN"), timings, strict=True
+        ):
+            ms = [x * 1000 for x in seconds]
+            print(f"   {label}: p50 {statistics.median(ms):.1f} ms, p99 {pct(ms, 0.99):.1f} ms,"
+                  f" max {max(ms):.1f} ms (target: p99 <= 1000 ms)")  # fmt: skip
         more = args.memory_services - args.services
         if more > 0:
             print(f"\n4. memory at {args.memory_services} services x {args.endpoints} endpoints")

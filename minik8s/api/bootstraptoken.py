@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 import yaml
 
-from minik8s.api import times
+from minik8s.api import meta, times
 from minik8s.api.meta import Object
 
 SECRET_TYPE = "bootstrap.kubernetes.io/token"
@@ -145,7 +145,7 @@ def usable_for(secret: Object, usage: str, now: datetime) -> bool:
     """A live token Secret with `usage-bootstrap-<usage>: "true"`."""
     if token_id_of(secret) is None or is_expired(secret, now):
         return False
-    if (secret.get("metadata") or {}).get("deletionTimestamp"):
+    if meta.is_deleting(secret):
         return False
     return secret_data(secret).get(f"usage-bootstrap-{usage}") == "true"
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from minik8s.api import times
+from minik8s.api import meta, times
 from minik8s.api.meta import Object
 
 
@@ -22,17 +21,6 @@ class Step:
     """When the API says it happened (second precision for conditions and Events)."""
 
 
-def parse_time(value: Any) -> datetime | None:
-    return times.parse_time(value) if isinstance(value, str) else None
-
-
-def _condition(pod: Object, kind: str) -> Object | None:
-    for condition in (pod.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == kind:
-            return condition
-    return None
-
-
 def _event_source(event: Object) -> str:
     source = event.get("source") or {}
     component = source.get("component") or event.get("reportingComponent") or "unknown"
@@ -42,10 +30,10 @@ def _event_source(event: Object) -> str:
 
 def _event_time(event: Object) -> datetime | None:
     for key in ("lastTimestamp", "eventTime", "firstTimestamp"):
-        moment = parse_time(event.get(key))
+        moment = times.parse_time(event.get(key))
         if moment is not None:
             return moment
-    return parse_time((event.get("metadata") or {}).get("creationTimestamp"))
+    return times.parse_time((event.get("metadata") or {}).get("creationTimestamp"))
 
 
 def event_steps(pod: Object, events: list[Object]) -> list[Step]:
@@ -61,14 +49,14 @@ def event_steps(pod: Object, events: list[Object]) -> list[Step]:
     mine.sort(key=lambda e: _event_time(e) or datetime.min.replace(tzinfo=UTC))
     steps = []
     for event in mine:
-        meta = event.get("metadata") or {}
+        md = event.get("metadata") or {}
         count = int(event.get("count") or 1)
-        key = f"event/{meta.get('uid') or meta.get('name')}/{count}"
+        key = f"event/{md.get('uid') or md.get('name')}/{count}"
         title = f"{event.get('reason', '')}"
         if event.get("type") == "Warning":
             title = f"{title} (Warning)"
-        times = f" (x{count})" if count > 1 else ""
-        detail = f"{_event_source(event)}: {event.get('message', '')}{times}"
+        repeated = f" (x{count})" if count > 1 else ""
+        detail = f"{_event_source(event)}: {event.get('message', '')}{repeated}"
         steps.append(Step(key, title, detail, _event_time(event)))
     return steps
 
@@ -99,10 +87,10 @@ def pod_steps(pod: Object) -> list[Step]:
     spec = pod.get("spec") or {}
     status = pod.get("status") or {}
     steps: list[Step] = []
-    scheduled = _condition(pod, "PodScheduled")
+    scheduled = meta.get_condition(pod, "PodScheduled")
     node = spec.get("nodeName")
     if node:
-        when = parse_time((scheduled or {}).get("lastTransitionTime"))
+        when = times.parse_time((scheduled or {}).get("lastTransitionTime"))
         steps.append(Step("scheduled", "scheduled", f"bound to node {node}", when))
     elif scheduled and scheduled.get("status") == "False":
         reason = scheduled.get("reason") or "Unschedulable"
@@ -112,7 +100,7 @@ def pod_steps(pod: Object) -> list[Step]:
                 f"unschedulable/{message}",
                 "not schedulable",
                 f"{reason}: {message}".strip(),
-                parse_time(scheduled.get("lastTransitionTime")),
+                times.parse_time(scheduled.get("lastTransitionTime")),
             )
         )
     waiting = _waiting_reasons(status)
@@ -123,22 +111,22 @@ def pod_steps(pod: Object) -> list[Step]:
         steps.append(Step("containers", "containers created", created))
     phase = status.get("phase")
     if phase == "Running" and status.get("podIP"):
-        when = parse_time(status.get("startTime"))
+        when = times.parse_time(status.get("startTime"))
         steps.append(Step("running", "running", f"phase Running, pod IP {status['podIP']}", when))
-    ready = _condition(pod, "Ready")
+    ready = meta.get_condition(pod, "Ready")
     if ready and ready.get("status") == "True":
         steps.append(
             Step(
                 "ready",
                 "ready",
                 "all containers ready",
-                parse_time(ready.get("lastTransitionTime")),
+                times.parse_time(ready.get("lastTransitionTime")),
             )
         )
     if phase in ("Succeeded", "Failed"):
         reason = status.get("reason") or status.get("message") or ""
         steps.append(Step(f"phase/{phase}", phase.lower(), f"phase {phase} {reason}".strip()))
-    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+    if meta.is_deleting(pod):
         steps.append(Step("deleting", "deleting", "deletion requested"))
     return steps
 
@@ -149,7 +137,7 @@ def done(pod: Object) -> bool:
     phase = status.get("phase")
     if phase in ("Succeeded", "Failed"):
         return True
-    ready = _condition(pod, "Ready")
+    ready = meta.get_condition(pod, "Ready")
     return (
         phase == "Running"
         and bool(status.get("podIP"))
@@ -182,7 +170,7 @@ def admission_steps(pod: Object) -> list[Step]:
     (authenticated, authorized, admitted, validated) and wrote it to etcd."""
     md = pod.get("metadata") or {}
     namespace, name = md.get("namespace", ""), md.get("name", "")
-    created = parse_time(md.get("creationTimestamp"))
+    created = times.parse_time(md.get("creationTimestamp"))
     return [
         Step(
             "accepted",

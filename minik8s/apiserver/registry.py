@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from minik8s.api import defaults, errors, patch, times, validation
+from minik8s.api import defaults, errors, meta, patch, times, validation
 from minik8s.api.meta import Object
 from minik8s.api.patch import DecodedPatch
 from minik8s.api.resources import (
@@ -287,7 +287,7 @@ class Registry:
             # admission reads the namespace (its PodSecurity labels) from the cache: a
             # namespace created a moment ago must be there, or it would not be enforced
             await self.cache.wait_for_revision(stored.mod_revision)
-        if ns.get("metadata", {}).get("deletionTimestamp"):
+        if meta.is_deleting(ns):
             qualified = f"{resource.plural}.{resource.group}" if resource.group else resource.plural
             raise errors.Forbidden(
                 f'{qualified} "{name}" is forbidden: unable to create new content in namespace '
@@ -644,7 +644,7 @@ class Registry:
 
         def assign(pod: Object) -> Object:
             spec = pod.setdefault("spec", {})
-            if pod["metadata"].get("deletionTimestamp"):
+            if meta.is_deleting(pod):
                 raise self._conflict(
                     PODS, name, f"pod {name} is being deleted, cannot be assigned to a host"
                 )

@@ -91,7 +91,7 @@ class NodeLifecycleController(Controller):
         if node is None:
             return
         silent_for = self._observe(node)
-        ever_ready = plan.node_condition(node, "Ready") is not None
+        ever_ready = meta.get_condition(node, "Ready") is not None
         grace = (self.settings.node_monitor_grace_period if ever_ready
                  else self.settings.node_startup_grace_period)  # fmt: skip
         reachable = silent_for <= grace

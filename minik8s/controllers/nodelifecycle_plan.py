@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from minik8s.api import podutil, times
+from minik8s.api import meta, podutil, times
 from minik8s.api.meta import Object
 
 UNREACHABLE = "node.kubernetes.io/unreachable"
@@ -21,20 +21,13 @@ def heartbeat_signature(node: Object, lease: Object | None) -> tuple[str, str]:
     """What changes whenever the kubelet reports in: its Lease's renewTime and its Ready
     condition's lastHeartbeatTime. Compared by value, so clock skew does not matter."""
     renew = str(((lease or {}).get("spec") or {}).get("renewTime") or "")
-    ready = node_condition(node, "Ready") or {}
+    ready = meta.get_condition(node, "Ready") or {}
     return renew, str(ready.get("lastHeartbeatTime") or "")
-
-
-def node_condition(node: Object, type_: str) -> dict[str, Any] | None:
-    for condition in (node.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == type_:
-            return dict(condition)
-    return None
 
 
 def ready_status(node: Object) -> str:
     """`True`, `False` or `Unknown` (also when there is no Ready condition)."""
-    condition = node_condition(node, "Ready")
+    condition = meta.get_condition(node, "Ready")
     return str(condition.get("status")) if condition else "Unknown"
 
 

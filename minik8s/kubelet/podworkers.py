@@ -173,7 +173,7 @@ class PodWorkers:
             await self._remove_pod(uid, containers)
             metrics.POD_SYNCS.labels("remove").observe(time.perf_counter() - started)
             return
-        if (pod.get("metadata") or {}).get("deletionTimestamp"):
+        if meta.is_deleting(pod):
             await self._terminate(pod, containers)
             metrics.POD_SYNCS.labels("terminate").observe(time.perf_counter() - started)
             return

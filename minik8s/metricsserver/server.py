@@ -66,7 +66,7 @@ def _bind(settings: MetricsServerSettings) -> socket.socket:
     return sock
 
 
-async def serve(settings: MetricsServerSettings, stop: asyncio.Event) -> None:
+async def run(settings: MetricsServerSettings, stop: asyncio.Event) -> None:
     config = load_kubeconfig(settings.client.kubeconfig)
     temp_dir = None
     cert_dir = Path(settings.cert_dir) if settings.cert_dir else None
@@ -154,9 +154,9 @@ async def _scrape_loop(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`minik8s-metrics-server`: flags, logging, then `serve` until SIGTERM."""
+    """`minik8s-metrics-server`: flags, logging, then `run` until SIGTERM."""
     settings = config.parse_args(argv)
-    runner.run(functools.partial(serve, settings), "minik8s-metrics-server", settings.log_level)
+    runner.run(functools.partial(run, settings), "minik8s-metrics-server", settings.log_level)
 
 
 if __name__ == "__main__":

@@ -369,10 +369,7 @@ def pod_info(pod: dict[str, Any]) -> PodInfo:
 
 
 def node_ready(node: dict[str, Any]) -> bool:
-    for condition in (node.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == "Ready":
-            return condition.get("status") == "True"
-    return False
+    return meta.condition_is_true(node, "Ready")
 
 
 def node_info(node: dict[str, Any]) -> NodeInfo:
@@ -409,6 +406,6 @@ def is_unscheduled(pod: dict[str, Any], scheduler_name: str = DEFAULT_SCHEDULER)
         return False
     if (spec.get("schedulerName") or DEFAULT_SCHEDULER) != scheduler_name:
         return False
-    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+    if meta.is_deleting(pod):
         return False
     return (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")

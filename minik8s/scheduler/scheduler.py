@@ -15,7 +15,7 @@ import random
 import time
 from typing import Any
 
-from minik8s.api import errors, storageutil, times
+from minik8s.api import errors, meta, storageutil, times
 from minik8s.api.resources import (
     NODES,
     PERSISTENTVOLUMECLAIMS,
@@ -61,14 +61,12 @@ def node_change_matters(old: NodeInfo, new: NodeInfo) -> bool:
 
 def unschedulable_condition_current(pod: dict[str, Any], message: str) -> bool:
     """Whether the pod already says `PodScheduled=False/Unschedulable` with this message."""
-    for condition in (pod.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == "PodScheduled":
-            return (
-                condition.get("status") == "False"
-                and condition.get("reason") == "Unschedulable"
-                and condition.get("message") == message
-            )
-    return False
+    condition = meta.get_condition(pod, "PodScheduled") or {}
+    return (
+        condition.get("status") == "False"
+        and condition.get("reason") == "Unschedulable"
+        and condition.get("message") == message
+    )
 
 
 class Scheduler:

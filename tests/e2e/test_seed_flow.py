@@ -272,7 +272,8 @@ DNS_SCRIPT = r"""
 exec 2>&1
 echo; echo "== resolv"; cat /etc/resolv.conf
 echo; echo "== nslookup web"; nslookup web
-echo; echo "== wget web"; wget -T 5 -qO- http://web.dns-e2e/
+echo; echo "== wget web"; wget -T 5 -qO- http://web/
+echo; echo "== wget web.ns"; wget -T 5 -qO- http://web.dns-e2e/
 echo; echo "== wget fqdn"; wget -T 5 -qO- http://web.dns-e2e.svc.cluster.local/
 echo; echo "== wget other"; wget -T 5 -qO- http://other.dns-other/
 echo; echo "== headless"; nslookup web-hl.dns-e2e.svc.cluster.local
@@ -335,7 +336,7 @@ def test_pods_find_services_by_name_on_both_nodes(cluster: Launcher) -> None:
             outputs[client] = got = sections(run.stdout)
             assert "end" in got, run.stdout + run.stderr
             assert f"Address: {web_ip}" in got["nslookup web"], got
-            for fetched in ("wget web", "wget fqdn", "wget other"):
+            for fetched in ("wget web", "wget web.ns", "wget fqdn", "wget other"):
                 assert "Welcome to nginx" in got[fetched], (client, fetched, got[fetched])
             assert f"Address: {pod_ip}" in got["headless"], got["headless"]
             assert f"Address: {pod_ip}" in got["hostname"], got["hostname"]

@@ -5,10 +5,11 @@ every identity is a client certificate signed by the cluster CA (as `minik8s up`
 them) and a kubeconfig of its own. A controller-manager (its own certificate, only the
 clusterrole-aggregation controller) fills the aggregated `edit`/`view`/`admin` roles.
 
-The matrix: each component identity can do its job and nothing more; a kubelet credential
-cannot touch another node, read a ConfigMap none of its pods uses, or create a pod; a user
-with a RoleBinding to `edit` works in its namespace only. Every case runs the real kubectl
-command AND `kubectl auth can-i`, which must agree.
+The matrix: each component identity (scheduler, controller-manager, kube-proxy,
+cloud-controller-manager, DNS, kubelets) can do its job and nothing more; a kubelet credential
+cannot touch another node, read a Secret or ConfigMap none of its pods uses, or create a
+pod; a user with a RoleBinding to `edit` works in its namespace only. Every case runs the real
+kubectl command AND `kubectl auth can-i`, which must agree.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ IDENTITIES = {
     "controller-manager": ("system:kube-controller-manager", ()),
     "proxy": ("system:kube-proxy", ()),
     "cloud-controller-manager": ("system:cloud-controller-manager", ()),
+    "dns": ("system:kube-dns", ()),
     "node-1": ("system:node:node-1", ("system:nodes",)),
     "node-2": ("system:node:node-2", ("system:nodes",)),
     "jane": ("jane", ()),
@@ -101,10 +103,12 @@ IDENTITIES = {
 }
 
 
-def pod(name: str, node: str, config_map: str | None = None) -> dict:
+def pod(name: str, node: str, config_map: str | None = None, secret: str | None = None) -> dict:
     container: dict = {"name": "c", "image": "nginx"}
     if config_map:
-        container["envFrom"] = [{"configMapRef": {"name": config_map}}]
+        container.setdefault("envFrom", []).append({"configMapRef": {"name": config_map}})
+    if secret:
+        container.setdefault("envFrom", []).append({"secretRef": {"name": secret}})
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -150,30 +154,23 @@ def cluster(etcd_server: Etcd) -> Iterator[Cluster]:
 
 def _populate(cluster: Cluster) -> None:
     """Namespaces, nodes (each registered by its own kubelet credential), pods bound to
-    them, ConfigMaps one of them uses, and the users' bindings."""
+    them, ConfigMaps and Secrets one of them uses, and the users' bindings."""
     for ns in (TEAM, OTHER):
         assert cluster.kubectl("admin", "create", "namespace", ns).returncode == 0
     for node in ("node-1", "node-2"):
         cluster.apply(node, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}})
-    for name in ("cm-used", "cm-unused"):
-        cluster.apply(
-            "admin",
-            {
-                "apiVersion": "v1",
-                "kind": "ConfigMap",
-                "metadata": {"name": name, "namespace": TEAM},
-            },
-        )
-    for lease in ("minik8s-scheduler", "minik8s-controller-manager"):
-        cluster.apply(
-            "admin",
-            {
-                "apiVersion": "coordination.k8s.io/v1",
-                "kind": "Lease",
-                "metadata": {"name": lease, "namespace": "kube-system"},
-            },
-        )
-    cluster.apply("admin", pod("p1", "node-1", "cm-used"))
+    for kind, name, namespace in (
+        ("ConfigMap", "cm-used", TEAM),
+        ("ConfigMap", "cm-unused", TEAM),
+        ("Secret", "secret-used", TEAM),
+        ("Secret", "secret-unused", TEAM),
+        ("Lease", "minik8s-scheduler", "kube-system"),
+        ("Lease", "minik8s-controller-manager", "kube-system"),
+    ):
+        version = "coordination.k8s.io/v1" if kind == "Lease" else "v1"
+        metadata = {"name": name, "namespace": namespace}
+        cluster.apply("admin", {"apiVersion": version, "kind": kind, "metadata": metadata})
+    cluster.apply("admin", pod("p1", "node-1", "cm-used", "secret-used"))
     cluster.apply("admin", pod("p2", "node-2"))
     for who, role in (("jane", "edit"), ("alice", "admin")):
         result = cluster.kubectl(
@@ -243,6 +240,16 @@ MATRIX: list[tuple[str, list[str], bool, list[str]]] = [
      ["list", "secrets", "-n", TEAM]),
     ("cloud-controller-manager", ["auth", "can-i", "create", "serviceaccounts", "-n", TEAM],
      False, ["create", "serviceaccounts", "-n", TEAM]),
+    # the cluster DNS: lists and watches Services and Endpoints, nothing else (not even get)
+    ("dns", ["get", "services", "-A"], True, ["watch", "services", "-A"]),
+    ("dns", ["get", "endpoints", "-A"], True, ["list", "endpoints", "-A"]),
+    ("dns", ["get", "--raw", "/api/v1/namespaces/default/services/kubernetes"], False,
+     ["get", "services/kubernetes", "-n", "default"]),
+    ("dns", ["get", "pods", "-A"], False, ["list", "pods", "-A"]),
+    ("dns", ["create", "service", "clusterip", "x", "--tcp=53", "-n", TEAM], False,
+     ["create", "services", "-n", TEAM]),
+    ("dns", ["get", "secrets", "-n", TEAM], False, ["list", "secrets", "-n", TEAM]),
+    ("dns", ["get", "namespaces"], False, ["list", "namespaces"]),
     # a kubelet: its own Node, its pods, what they use; nothing of other nodes
     ("node-1", ["get", "node", "node-1"], True, ["get", "nodes/node-1"]),
     ("node-1", ["get", "node", "node-2"], False, ["get", "nodes/node-2"]),
@@ -258,6 +265,13 @@ MATRIX: list[tuple[str, list[str], bool, list[str]]] = [
     ("node-1", ["get", "configmaps", "-n", TEAM], False, ["list", "configmaps", "-n", TEAM]),
     ("node-1", ["get", "--raw", f"/api/v1/namespaces/{TEAM}/secrets/s"], False,
      ["get", "secrets/s", "-n", TEAM]),
+    ("node-1", ["get", "secret", "secret-used", "-n", TEAM], True,
+     ["get", "secrets/secret-used", "-n", TEAM]),
+    ("node-1", ["get", "secret", "secret-unused", "-n", TEAM], False,
+     ["get", "secrets/secret-unused", "-n", TEAM]),
+    ("node-2", ["get", "secret", "secret-used", "-n", TEAM], False,
+     ["get", "secrets/secret-used", "-n", TEAM]),
+    ("node-1", ["get", "secrets", "-n", TEAM], False, ["list", "secrets", "-n", TEAM]),
     ("node-1", ["run", "x", "--image=nginx", "-n", TEAM], False, []),
     ("node-1", ["get", "pods", "-A"], False, ["list", "pods", "-A"]),
     ("node-1", ["get", "pods", "-A", "--field-selector", "spec.nodeName=node-1"], True, []),

@@ -2,7 +2,8 @@
 
 Services and Endpoints written through the API are answered by name within a deadline and
 forgotten once deleted; forwarding goes to a stub upstream on loopback (never a real
-resolver); TCP, truncation, bad packets (a fuzz of 10 000) and restarts of the apiserver.
+resolver); TCP, truncation, bad packets (a fuzz of 10 000), restarts of the DNS and of the
+apiserver.
 """
 
 from __future__ import annotations
@@ -208,6 +209,32 @@ def listening_tcp() -> set[tuple[str, int]]:
             ip = socket.inet_ntoa(int(address, 16).to_bytes(4, "little"))
             found.add((ip, int(port, 16)))
     return found
+
+
+def test_a_restarted_dns_answers_again_once_its_informers_synced(
+    apiserver: Apiserver, api: Api, ns: str, tmp_path: Path
+) -> None:
+    """Issue 16's fault: the DNS restarted (same port, as kube-dns's Endpoints point at it) is
+    ready only once its informers have relisted, and then answers at once, including a
+    Service created while it was down and without a Service deleted meanwhile."""
+    kubeconfig = apiserver.write_kubeconfig(tmp_path / "kubeconfig")
+    server = DnsProcess(kubeconfig, tmp_path / "dns").start()
+    try:
+        kept_ip = create(api, ns, "services", service("kept", ns))["spec"]["clusterIP"]
+        create(api, ns, "services", service("gone", ns))
+        kept, gone = f"kept.{ns}.svc.cluster.local", f"gone.{ns}.svc.cluster.local"
+        wait_for(lambda: addresses(server.query(gone)), f"{gone} to resolve", 5, 0.01)
+        assert server.stop() == 0, "SIGTERM ends the DNS cleanly"
+        assert api.delete(f"/api/v1/namespaces/{ns}/services/gone").status_code == 200
+        new_ip = create(api, ns, "services", service("new", ns))["spec"]["clusterIP"]
+        server.start(wait_ready=False)
+        wait_for(server.ready, "the restarted DNS to be ready (informers synced)", 20, 0.05)
+        # ready means synced: no further waiting for what was written while it was down
+        assert addresses(server.query(kept)) == [kept_ip]
+        assert addresses(server.query(f"new.{ns}.svc.cluster.local")) == [new_ip]
+        assert server.query(gone).rcode() == dns.rcode.NXDOMAIN
+    finally:
+        server.stop()
 
 
 def test_the_kubernetes_service_and_a_restarted_apiserver(fresh_etcd: Etcd, tmp_path: Path) -> None:

@@ -9,10 +9,14 @@ from typing import Any
 import pytest
 
 from minik8s.apiserver import config as apiserver
+from minik8s.cloudcontroller import config as cloud_controller_manager
 from minik8s.componentbase import options
 from minik8s.controllers import config as controller_manager
+from minik8s.dashboard import config as dashboard
+from minik8s.dns import config as dns
 from minik8s.hostgw import config as hostgw
 from minik8s.kubelet import config as kubelet
+from minik8s.metricsserver import config as metrics_server
 from minik8s.proxy import config as proxy
 from minik8s.scheduler import config as scheduler
 
@@ -35,6 +39,15 @@ DURATION_FLAGS: list[tuple[str, Callable[[list[str]], Any], str, Callable[[Any],
      lambda s: s.node_status_update_frequency, []),
     ("minik8s-proxy", proxy.parse_args, "--min-sync-period", lambda s: s.min_sync_period, []),
     ("minik8s-hostgw", hostgw.parse_args, "--resync-period", lambda s: s.resync_period, []),
+    ("minik8s-dns", dns.parse_args, "--upstream-timeout", lambda s: s.upstream_timeout, []),
+    ("minik8s-metrics-server", metrics_server.parse_args, "--metric-resolution",
+     lambda s: s.metric_resolution, []),
+    ("minik8s-cloud-controller-manager", cloud_controller_manager.parse_args,
+     "--leader-elect-lease-duration", lambda s: s.leader_election.lease_duration, SHORT_RENEWAL),
+    ("minik8s-cloud-controller-manager", cloud_controller_manager.parse_args,
+     "--node-monitor-period", lambda s: s.node_monitor_period, []),
+    ("minik8s-dashboard", dashboard.parse_args, "--session-idle-timeout",
+     lambda s: s.session_idle_timeout, []),
 ]  # fmt: skip
 
 GO_DURATIONS = [("15s", 15.0), ("1m30s", 90.0), ("500ms", 0.5), ("2", 2.0)]
@@ -69,7 +82,8 @@ def test_a_bad_duration_is_one_line_and_exit_2(
 
 PARSERS = [
     apiserver.parse_args, scheduler.parse_args, controller_manager.parse_args,
-    kubelet.parse_args, proxy.parse_args, hostgw.parse_args,
+    kubelet.parse_args, proxy.parse_args, hostgw.parse_args, dns.parse_args,
+    metrics_server.parse_args, cloud_controller_manager.parse_args, dashboard.parse_args,
 ]  # fmt: skip
 
 
@@ -95,7 +109,9 @@ def test_a_bad_flag_is_one_line(parse: Callable, capsys: pytest.CaptureFixture[s
 
 
 @pytest.mark.parametrize(
-    "parse", [scheduler.parse_args, controller_manager.parse_args], ids=lambda p: p.__module__
+    "parse",
+    [scheduler.parse_args, controller_manager.parse_args, cloud_controller_manager.parse_args],
+    ids=lambda p: p.__module__,
 )
 def test_leader_election_flags_as_kubernetes_spells_them(parse: Callable) -> None:
     defaults = parse([]).leader_election

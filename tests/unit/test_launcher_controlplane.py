@@ -100,3 +100,11 @@ def test_etcd_members_get_a_peer_certificate_of_etcds_own_ca(tmp_path: Path) -> 
     before = certs.peer_cert.read_bytes()
     pki.ensure_etcd(tmp_path, peers=True)
     assert certs.peer_cert.read_bytes() == before, "made once"
+
+
+def test_node_ports_listen_on_loopback_only(tmp_path: Path) -> None:
+    """Issue 17: in `minik8s up` a NodePort Service does not open the machine to its network
+    (kube-proxy's --nodeport-addresses)."""
+    settings = LauncherSettings(home=tmp_path)
+    planned = {i.name: i for i in components.instances(settings, _resolve(tmp_path))}
+    assert _flag(planned["proxy"].argv, "nodeport-addresses") == "127.0.0.1/32"

@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import re
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,3 +47,20 @@ def test_the_shared_vocabulary_is_defined_once() -> None:
     (api/times.py): a module that needs them imports them instead of writing its own."""
     assert _defining(r"^Object\s*(:\s*TypeAlias\s*)?=") == ["minik8s/api/meta.py"]
     assert _defining(r"%Y-%m-%dT%H:%M:%S") == ["minik8s/api/times.py"]
+
+
+COMPONENTS_WITH_A_LOOP = ("scheduler", "controllers", "kubelet", "proxy", "hostgw", "dns",
+                          "metricsserver", "cloudcontroller", "dashboard", "kubemark")  # fmt: skip
+
+
+@pytest.mark.parametrize("component", [*COMPONENTS_WITH_A_LOOP, "apiserver"])
+def test_every_process_has_one_predictable_main(component: str) -> None:
+    """`<component>/server.py` holds the process: `main()` (what cmd/ and `python -m` run) and
+    `run(settings, stop)`; `<component>/config.py` its `parse_args`. The apiserver's loop is
+    uvicorn's, so it has `main` alone."""
+    server = importlib.import_module(f"minik8s.{component}.server")
+    config = importlib.import_module(f"minik8s.{component}.config")
+    assert callable(server.main) and callable(config.parse_args)
+    if component in COMPONENTS_WITH_A_LOOP:
+        assert inspect.iscoroutinefunction(server.run)
+        assert list(inspect.signature(server.run).parameters) == ["settings", "stop"]

@@ -159,6 +159,15 @@ def test_rollout_status_messages() -> None:
     assert rollout.deployment_status(
         deploy(updatedReplicas=3, replicas=3, availableReplicas=3)
     ) == ('deployment "web" successfully rolled out', True)
+    stuck = deploy(updatedReplicas=1, replicas=3)
+    stuck["status"]["conditions"] = [
+        {"type": "Available", "status": "False", "reason": "ProgressDeadlineExceeded"},
+        {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"},
+    ]
+    with pytest.raises(rollout.RolloutFailed, match='deployment "web" exceeded its progress'):
+        rollout.deployment_status(stuck)
+    stuck["status"]["conditions"][1]["reason"] = "ReplicaSetUpdated"
+    assert not rollout.deployment_status(stuck)[1]
 
 
 def test_rollout_undo_template() -> None:

@@ -44,11 +44,9 @@ def deployment_status(deploy: Object) -> tuple[str, bool]:
     generation = deploy["metadata"].get("generation", 0)
     if generation > status.get("observedGeneration", 0):
         return "Waiting for deployment spec update to be observed...", False
-    for condition in status.get("conditions") or []:
-        if condition.get("type") == "Progressing" and (
-            condition.get("reason") == "ProgressDeadlineExceeded"
-        ):
-            raise RolloutFailed(f'deployment "{name}" exceeded its progress deadline')
+    progressing = meta.get_condition(deploy, "Progressing") or {}
+    if progressing.get("reason") == "ProgressDeadlineExceeded":
+        raise RolloutFailed(f'deployment "{name}" exceeded its progress deadline')
     replicas = spec.get("replicas", 1)
     updated = status.get("updatedReplicas", 0)
     total = status.get("replicas", 0)

@@ -14,6 +14,7 @@ import typer
 
 from minik8s.api import errors as api_errors
 from minik8s.api import podflow as flow
+from minik8s.api import times
 from minik8s.api.resources import EVENTS, PODS, ResourceType
 from minik8s.cli.minikctl import errors, output, session
 from minik8s.client.api import ApiClient
@@ -156,7 +157,7 @@ async def trace_existing(client: ApiClient, namespace: str, name: str, timeout: 
     pod = await client.get(PODS, name, namespace)
     events, rv = await list_events(client, namespace, name)
     meta = pod["metadata"]
-    created = flow.parse_time(meta.get("creationTimestamp")) or datetime.now(UTC)
+    created = times.parse_time(meta.get("creationTimestamp")) or datetime.now(UTC)
     printer = Printer(start=created)
     printer.step("created", f"pod {namespace}/{name} uid {meta.get('uid')}", created, "created")
     ordered = sorted(
