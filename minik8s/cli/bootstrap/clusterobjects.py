@@ -1,7 +1,8 @@
 """The objects `kubeadm init` creates so that nodes can join with a token (its
-`bootstrap-token` phase), written once by `minik8s up`, and by `minik8s token create` when
-they are missing (an apiserver started with `--enable-bootstrap-token-auth` also keeps the
-RBAC ones in its bootstrap policy, `minik8s.api.bootstraprbac`):
+`bootstrap-token` phase), written by `minik8s token create` when they are missing (the
+compose cluster's token one-shot writes `cluster-info`; an apiserver started with
+`--enable-bootstrap-token-auth` also keeps the RBAC ones in its bootstrap policy,
+`minik8s.api.bootstraprbac`):
 
 - ClusterRoleBindings of the token group `system:bootstrappers:kubeadm:default-node-token` to
   `system:node-bootstrapper` (`kubeadm:kubelet-bootstrap`: create CSRs), to the `nodeclient`
