@@ -17,6 +17,7 @@ import docker
 import httpx
 import pytest
 
+from tests.support import clusterdns
 from tests.support.launcher import Launcher, launched
 from tests.support.waiting import wait_for
 
@@ -213,159 +214,16 @@ def test_the_readme_example_deployment_serves_nginx_through_its_service(cluster:
     minikctl(cluster, "delete", "-f", str(manifest))
 
 
-DNS_MANIFEST = """
-apiVersion: v1
-kind: Namespace
-metadata: {name: dns-e2e}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: dns-other}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: web-0, namespace: dns-e2e, labels: {app: web}}
-spec:
-  hostname: web-0
-  subdomain: web-hl
-  containers: [{name: main, image: nginx:latest, imagePullPolicy: Never}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: dns-e2e}
-spec: {selector: {app: web}, ports: [{name: http, port: 80}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web-hl, namespace: dns-e2e}
-spec: {clusterIP: None, selector: {app: web}, ports: [{name: http, port: 80}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: other, namespace: dns-other}
-spec: {type: ExternalName, externalName: web.dns-e2e.svc.cluster.local}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: client-1, namespace: dns-e2e}
-spec:
-  nodeName: node-1
-  containers: [{name: main, image: minik8s/busybox:latest, imagePullPolicy: Never,
-                command: [sh, -c, "trap 'exit 0' TERM; sleep 3600 & wait"]}]
----
-apiVersion: v1
-kind: Pod
-metadata: {name: client-2, namespace: dns-e2e}
-spec:
-  nodeName: node-2
-  dnsPolicy: None
-  dnsConfig:
-    nameservers: [10.96.0.10]
-    searches: [dns-e2e.svc.cluster.local, svc.cluster.local, cluster.local]
-    options: [{name: ndots, value: "2"}]
-  containers: [{name: main, image: minik8s/busybox:latest, imagePullPolicy: Never,
-                command: [sh, -c, "trap 'exit 0' TERM; sleep 3600 & wait"]}]
-"""
-
-# Each check prints a marker, then what the test looks at.
-DNS_SCRIPT = r"""
-exec 2>&1
-echo; echo "== resolv"; cat /etc/resolv.conf
-echo; echo "== nslookup web"; nslookup web
-echo; echo "== wget web"; wget -T 5 -qO- http://web/
-echo; echo "== wget web.ns"; wget -T 5 -qO- http://web.dns-e2e/
-echo; echo "== wget fqdn"; wget -T 5 -qO- http://web.dns-e2e.svc.cluster.local/
-echo; echo "== wget other"; wget -T 5 -qO- http://other.dns-other/
-echo; echo "== headless"; nslookup web-hl.dns-e2e.svc.cluster.local
-echo; echo "== hostname"; nslookup web-0.web-hl.dns-e2e.svc.cluster.local
-echo; echo "== srv"; nslookup -type=srv _http._tcp.web.dns-e2e.svc.cluster.local
-echo; echo "== nxdomain"; nslookup nothere.dns-e2e.svc.cluster.local
-echo; echo "== env"; env | grep -E "^(KUBERNETES|WEB)_SERVICE_(HOST|PORT)="
-echo; echo "== anonymous"
-wget -T 5 -S -O /dev/null --no-check-certificate https://kubernetes.default.svc/api
-echo; echo "== bad token"
-wget -T 5 -S -O /dev/null --no-check-certificate --header "Authorization: Bearer nope" \
-  https://kubernetes.default.svc/api
-echo; echo "== token"
-SA=/var/run/secrets/kubernetes.io/serviceaccount
-wget -T 5 -qO- --ca-certificate=$SA/ca.crt --header "Authorization: Bearer $(cat $SA/token)" \
-  https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT/api
-echo; echo "== version"; wget -T 5 -qO- --no-check-certificate https://$KUBERNETES_SERVICE_HOST/version
-echo; echo "== direct"
-wget -T 3 -O- --no-check-certificate https://10.244.0.1:$APISERVER_PORT/version; echo "rc=$?"
-echo; echo "== end"
-"""
-
-
-def sections(output: str) -> dict[str, str]:
-    found: dict[str, str] = {}
-    name = ""
-    for line in output.splitlines():
-        if line.startswith("== "):
-            name = line[3:]
-            found[name] = ""
-        elif name:
-            found[name] += line + "\n"
-    return found
-
-
 def test_pods_find_services_by_name_on_both_nodes(cluster: Launcher) -> None:
     """The cluster DNS from pods on node-1 and node-2: short, namespaced and full names,
     headless endpoints with hostnames, SRV, ExternalName, NXDOMAIN, `dnsPolicy: None`, the
-    Service variables; the apiserver through the `kubernetes` Service only."""
-    applied = subprocess.run(
-        ["kubectl", "--kubeconfig", str(cluster.kubeconfig), "apply", "-f", "-"],
-        input=DNS_MANIFEST, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert applied.returncode == 0, applied.stderr
-    try:
-        ready = cluster.kubectl(
-            "wait", "-n", "dns-e2e", "--for=condition=Ready", "pod/web-0", "pod/client-1",
-            "pod/client-2", "--timeout=90s",
-        )  # fmt: skip
-        assert ready.returncode == 0, ready.stderr
-        jsonpath = "jsonpath={.spec.clusterIP}"
-        web_ip = cluster.kubectl("get", "svc", "-n", "dns-e2e", "web", "-o", jsonpath).stdout
-        pod_ip = cluster.kubectl("get", "pod", "-n", "dns-e2e", "web-0", "-o",
-                                 "jsonpath={.status.podIP}").stdout  # fmt: skip
-        port = cluster.env["MINIK8S_APISERVER_PORT"]
-        script = f"APISERVER_PORT={port}\n{DNS_SCRIPT}"
-        outputs = {}
-        for client in ("client-1", "client-2"):
-            run = cluster.kubectl("exec", "-n", "dns-e2e", client, "--", "sh", "-c", script)
-            outputs[client] = got = sections(run.stdout)
-            assert "end" in got, run.stdout + run.stderr
-            assert f"Address: {web_ip}" in got["nslookup web"], got
-            for fetched in ("wget web", "wget web.ns", "wget fqdn", "wget other"):
-                assert "Welcome to nginx" in got[fetched], (client, fetched, got[fetched])
-            assert f"Address: {pod_ip}" in got["headless"], got["headless"]
-            assert f"Address: {pod_ip}" in got["hostname"], got["hostname"]
-            assert "0 100 80 web.dns-e2e.svc.cluster.local" in got["srv"], got["srv"]
-            assert "NXDOMAIN" in got["nxdomain"], got["nxdomain"]
-            # as Kubernetes: anonymous is authenticated, then forbidden; a bad token is not;
-            # the pod's ServiceAccount token and CA (what load_incluster_config reads) work
-            assert "403 Forbidden" in got["anonymous"], got["anonymous"]
-            assert "401 Unauthorized" in got["bad token"], got["bad token"]
-            assert '"kind":"APIVersions"' in got["token"].replace(" ", ""), got["token"]
-            assert '"gitVersion"' in got["version"], got["version"]
-            direct = got["direct"]
-            assert "Connection refused" in direct and "rc=4" in direct, (client, direct)
-        first, second = outputs["client-1"], outputs["client-2"]
-        assert first["resolv"].strip() == (
-            "search dns-e2e.svc.cluster.local svc.cluster.local cluster.local\n"
-            "nameserver 10.96.0.10\noptions ndots:5"
-        )
-        assert second["resolv"].strip() == (
-            "search dns-e2e.svc.cluster.local svc.cluster.local cluster.local\n"
-            "nameserver 10.96.0.10\noptions ndots:2"
-        )
-        assert f"WEB_SERVICE_HOST={web_ip}" in first["env"]
-        assert "KUBERNETES_SERVICE_HOST=10.96.0.1" in first["env"]
-        assert "KUBERNETES_SERVICE_PORT=443" in first["env"]
-        hosts = cluster.kubectl("exec", "-n", "dns-e2e", "web-0", "--", "cat", "/etc/hosts")
-        assert f"{pod_ip}\tweb-0.web-hl.dns-e2e.svc.cluster.local\tweb-0" in hosts.stdout
-    finally:
-        cluster.kubectl("delete", "namespace", "dns-e2e", "dns-other", "--timeout=60s")
+    Service variables; the apiserver through the `kubernetes` Service only (its host port,
+    on the pods' gateway, is closed to them)."""
+    port = cluster.env["MINIK8S_APISERVER_PORT"]
+    direct = f"https://10.244.0.1:{port}/version"
+    clusterdns.check_pods_find_services_by_name(
+        cluster.kubeconfig, {"client-1": direct, "client-2": direct}
+    )
 
 
 CLIENT_IMAGE = "minik8s/python-client:latest"
@@ -384,7 +242,10 @@ apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
 metadata: {name: pod-reader, namespace: incluster-e2e}
 rules: [{apiGroups: [""], resources: [pods], verbs: [get, list]}]
----
+"""
+
+# applied once the pod has been refused
+INCLUSTER_BINDING = """
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
 metadata: {name: lister-reads-pods, namespace: incluster-e2e}
@@ -392,14 +253,26 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: pod-reader}
 subjects: [{kind: ServiceAccount, name: lister, namespace: incluster-e2e}]
 """
 
+# Lists pods until allowed (each answer printed), then tries secrets, which stay forbidden.
 INCLUSTER_SCRIPT = """
-import socket
+import socket, sys, time
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 config.load_incluster_config()
-print('dns', socket.gethostbyname('kubernetes.default.svc.cluster.local'))
+print('dns', socket.gethostbyname('kubernetes.default.svc.cluster.local'), flush=True)
 v1 = client.CoreV1Api()
-print('pods', ','.join(p.metadata.name for p in v1.list_namespaced_pod('incluster-e2e').items))
+deadline = time.monotonic() + 120
+while True:
+    try:
+        items = v1.list_namespaced_pod('incluster-e2e').items
+    except ApiException as e:
+        print('pods', e.status, flush=True)
+        if e.status != 403 or time.monotonic() > deadline:
+            sys.exit(1)
+        time.sleep(0.5)
+        continue
+    print('pods 200', ','.join(p.metadata.name for p in items), flush=True)
+    break
 try:
     v1.list_namespaced_secret('incluster-e2e')
 except ApiException as e:
@@ -409,7 +282,8 @@ except ApiException as e:
 
 def test_the_official_python_client_in_a_pod_uses_its_service_account(cluster: Launcher) -> None:
     """`load_incluster_config()` in a pod: KUBERNETES_SERVICE_HOST/PORT, the ServiceAccount
-    token and CA; it lists what its Role allows (pods) and gets 403 for the rest (secrets)."""
+    token and CA; listing pods is 403 until a RoleBinding grants its Role, then 200 (the
+    authorizer follows RBAC objects live); secrets, which the Role does not name, stay 403."""
     inspect = subprocess.run(["docker", "image", "inspect", CLIENT_IMAGE], capture_output=True)
     if inspect.returncode != 0:  # `make test` builds it with the compose images
         build = subprocess.run(["bash", str(REPO / "deploy/images/build.sh"), "python-client"],
@@ -435,10 +309,22 @@ def test_the_official_python_client_in_a_pod_uses_its_service_account(cluster: L
             return cluster.kubectl("get", "pod", "-n", "incluster-e2e", "lister", "-o",
                                    "jsonpath={.status.phase}").stdout  # fmt: skip
 
-        assert wait_for(lambda: phase() in ("Succeeded", "Failed"), "the lister pod to end", 120)
-        logs = cluster.kubectl("logs", "-n", "incluster-e2e", "lister").stdout
-        assert phase() == "Succeeded", logs
-        assert "dns 10.96.0.1" in logs and "pods lister" in logs, logs
-        assert "secrets 403" in logs, logs
+        def logs() -> str:
+            return cluster.kubectl("logs", "-n", "incluster-e2e", "lister").stdout
+
+        assert wait_for(lambda: "pods 403" in logs() or phase() in ("Succeeded", "Failed"),
+                        "the lister pod refused listing pods", 120)  # fmt: skip
+        bound = subprocess.run(
+            ["kubectl", "--kubeconfig", str(cluster.kubeconfig), "apply", "-f", "-"],
+            input=INCLUSTER_BINDING, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert bound.returncode == 0, bound.stderr
+        assert wait_for(lambda: phase() in ("Succeeded", "Failed"), "the lister pod to end", 150)
+        output = logs()
+        assert phase() == "Succeeded", output
+        answers = [line for line in output.splitlines() if line.startswith("pods ")]
+        assert answers[0] == "pods 403", output  # before the RoleBinding
+        assert set(answers[:-1]) == {"pods 403"} and answers[-1] == "pods 200 lister", output
+        assert "dns 10.96.0.1" in output and "secrets 403" in output, output
     finally:
         cluster.kubectl("delete", "namespace", "incluster-e2e", "--timeout=60s")
