@@ -38,13 +38,16 @@ Number = TypeVar("Number", int, float)
 
 def settings_from(cls: type[S], args: argparse.Namespace, **values: Any) -> S:
     """A component's settings dataclass from its parsed flags: each field whose name is a flag's
-    destination (`--node-ip` → `node_ip`) takes that flag's value; `values` give the rest (the
-    shared option groups, values computed from several flags)."""
-    taken = {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
-        if f.init and hasattr(args, f.name)
-    }
+    destination (`--node-ip` → `node_ip`) takes that flag's value, `client` and `healthz` the
+    shared groups' flags; `values` give the rest (leader election, values computed from several
+    flags)."""
+    names = {f.name for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
+    taken = {name: getattr(args, name) for name in names if hasattr(args, name)}
+    # the shared groups, when the parser has their flags (add_client_flags, add_healthz_flags)
+    if "client" in names and hasattr(args, "kubeconfig"):
+        taken["client"] = client_options(args)
+    if "healthz" in names and hasattr(args, "healthz_port"):
+        taken["healthz"] = healthz_options(args)
     return cls(**{**taken, **values})
 
 

@@ -183,10 +183,8 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         p.error(str(e))
     return options.settings_from(
         Settings, args,
-        client=options.client_options(args),
         controllers=controllers,
         leader_election=options.leader_election_options(args, p),
-        healthz=options.healthz_options(args),
         workers={
             "replicaset": args.concurrent_replicaset_syncs,
             "deployment": args.concurrent_deployment_syncs,

@@ -43,8 +43,4 @@ def build_parser() -> options.FlagParser:
 
 def parse_args(argv: list[str] | None = None) -> HostGwSettings:
     args = build_parser().parse_args(argv)
-    return options.settings_from(
-        HostGwSettings, args,
-        client=options.client_options(args),
-        healthz=options.healthz_options(args),
-    )  # fmt: skip
+    return options.settings_from(HostGwSettings, args)

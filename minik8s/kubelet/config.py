@@ -219,7 +219,6 @@ def parse_args(argv: list[str] | None = None) -> KubeletSettings:
         parser.error("--rotate-server-certificates and --tls-cert-file exclude each other")
     return options.settings_from(
         KubeletSettings, args,
-        client=options.client_options(args),
         register_with_taints=taints,
         cluster_dns=tuple(a.strip() for a in args.cluster_dns.split(",") if a.strip()),
         cluster_domain=args.cluster_domain.strip(".").lower(),

@@ -77,6 +77,5 @@ def parse_args(argv: list[str] | None = None) -> KubemarkSettings:
     args = p.parse_args(argv)
     return options.settings_from(
         KubemarkSettings, args,
-        client=options.client_options(args),
         proxy_kubeconfig=args.proxy_kubeconfig or args.kubeconfig,
     )  # fmt: skip

@@ -147,8 +147,6 @@ def parse_args(argv: list[str] | None = None) -> ProxySettings:
     args = build_parser().parse_args(argv)
     return options.settings_from(
         ProxySettings, args,
-        client=options.client_options(args),
-        healthz=options.healthz_options(args),
         cluster_cidr=args.cluster_cidr or None,
         sync_period=max(args.sync_period, args.min_sync_period),
         restore_budget=max(1, args.restore_budget),

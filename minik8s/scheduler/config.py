@@ -79,9 +79,7 @@ def parse_args(argv: list[str] | None = None) -> SchedulerSettings:
         p.error("--percentage-of-nodes-to-score must be within 0..100")
     return options.settings_from(
         SchedulerSettings, a,
-        client=options.client_options(a),
         leader_election=options.leader_election_options(a, p),
-        healthz=options.healthz_options(a),
         initial_backoff=a.pod_initial_backoff_seconds,
         max_backoff=a.pod_max_backoff_seconds,
         max_binds_in_flight=max(1, a.max_binds_in_flight),
