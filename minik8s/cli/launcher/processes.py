@@ -98,12 +98,15 @@ what is freed in each: the components' thread pools (TLS, DNS lookups, executors
 memory freed long ago. Two arenas; a value already in the environment wins."""
 
 
-def start(settings: LauncherSettings, instance: Instance) -> subprocess.Popen[bytes]:
-    """Start `instance` in its own session, output appended to its log; write its pid file."""
+def start(
+    settings: LauncherSettings, instance: Instance, by: str = "minik8s up"
+) -> subprocess.Popen[bytes]:
+    """Start `instance` in its own session, output appended to its log (after a line naming
+    `by`, who starts it); write its pid file."""
     log_path = settings.log_file(instance.name)
     with open(log_path, "ab") as log:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        log.write(f"=== {stamp} minik8s up: {' '.join(instance.argv)}\n".encode())
+        log.write(f"=== {stamp} {by}: {' '.join(instance.argv)}\n".encode())
         log.flush()
         try:
             popen = subprocess.Popen(
