@@ -33,6 +33,7 @@ from minik8s.cli.launcher import processes, restart_plan
 from minik8s.cli.launcher.components import Instance
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.settings import LauncherSettings
+from minik8s.componentbase import hostlock
 
 NAME = "supervise"
 """Its pid and log files' name."""
@@ -237,19 +238,13 @@ class Supervisor:
 @contextlib.contextmanager
 def _only_one(settings: LauncherSettings) -> Iterator[None]:
     """Hold `run/supervise.lock` for the supervisor's lifetime: one supervisor per home."""
-    settings.run_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(settings.run_dir / "supervise.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            other = processes.read_pid(settings.pid_file(NAME))
-            raise LauncherError(
-                f"a supervisor already runs for {settings.home} (pid {other or '?'})"
-            ) from None
+    lock = settings.run_dir / "supervise.lock"
+    held = hostlock.try_lock(lock)
+    if held is None:
+        other = processes.read_pid(lock)
+        raise LauncherError(f"a supervisor already runs for {settings.home} (pid {other or '?'})")
+    with held:
         yield
-    finally:
-        os.close(fd)
 
 
 def serve(settings: LauncherSettings, backoff: restart_plan.Backoff, interval: float) -> None:
