@@ -16,10 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-from minik8s.cli.launcher.components import Instance
 from minik8s.cli.launcher.errors import LauncherError
+from minik8s.cli.launcher.instance import Instance
 from minik8s.cli.launcher.settings import LauncherSettings
 
 
@@ -133,6 +131,8 @@ def probe(
     """True if GET `url` answers 200 now. A health probe, not an API request: the components'
     /healthz (some plain HTTP, none authenticated; etcd's wants `client_cert`), so one httpx
     GET, not an `ApiClient`."""
+    import httpx  # here: the supervisor, which never probes, stays small without it
+
     verify: ssl.SSLContext | bool = True
     if ca_file is not None:
         verify = ssl.create_default_context(cafile=str(ca_file))
