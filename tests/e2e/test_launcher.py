@@ -253,21 +253,23 @@ def test_the_supervisor_restarts_killed_components_and_backs_off_a_crashing_one(
         assert rows[name][1:3] == [str(new[name]), "yes"], rows[name]
         assert rows[name][4] == "1", rows[name]  # RESTARTS 1 (3s ago)
 
-    # a flag the scheduler refuses: `up` fails, the supervisor keeps the new command line and
-    # restarts it at once, then backs off (10 s) as the kubelet's CrashLoopBackOff
-    broken = {**launcher.env, "MINIK8S_EXTRA_ARGS_SCHEDULER": "--no-such-flag"}
+    # a flag the metrics server refuses: `up` fails, the supervisor keeps the new command line
+    # and restarts it at once, then backs off (10 s) as the kubelet's CrashLoopBackOff
+    broken = {**launcher.env, "MINIK8S_EXTRA_ARGS_METRICS_SERVER": "--no-such-flag"}
     failed = launcher.run("up", env=broken)
-    assert failed.returncode == 1 and "scheduler exited while starting" in failed.stderr
-    wait_for(
-        lambda: _status_rows(launcher, "scheduler", "CrashLoopBackOff"),
-        "the scheduler in CrashLoopBackOff",
+    assert failed.returncode == 1, failed.stdout
+    assert "metrics-server exited while starting" in failed.stderr, failed.stderr
+    rows = wait_for(
+        lambda: _status_rows(launcher, "metrics-server", "CrashLoopBackOff"),
+        "the metrics server in CrashLoopBackOff",
         timeout=30,
     )
+    assert rows["metrics-server"][2:5] == ["no", "CrashLoopBackOff", "1"], rows["metrics-server"]
     log = (launcher.home / "logs" / "supervise.log").read_text()
-    assert "scheduler exited with code 2; back-off 10s before restarting it" in log, log
+    assert "metrics-server exited with code 2; back-off 10s before restarting it" in log, log
     fixed = launcher.up()
-    assert "started scheduler" in fixed.stdout, fixed.stdout
-    assert alive(launcher.pids()["scheduler"])
+    assert "started metrics-server" in fixed.stdout, fixed.stdout
+    assert alive(launcher.pids()["metrics-server"])
 
 
 def _status_rows(launcher: Launcher, name: str, health: str) -> dict[str, list[str]] | None:

@@ -198,7 +198,10 @@ class Supervisor:
         if name not in self.pending:
             returncode = None
             if child is not None:
-                returncode = child.poll()
+                # its status tells how this component ended only if `up` did not replace its
+                # command line meanwhile (then `up` stopped it, and started one that failed)
+                if child.args == wanted.argv:
+                    returncode = child.poll()
                 del self.children[name]
             how = restart_plan.describe_exit(returncode)
             at = self.backoff.restart_at(name, now)
