@@ -21,8 +21,9 @@ Then, `--kills` times per victim:
   replica holds the Lease.
 
 After each kill the supervisor (or `minik8s up`: it starts what is not running) starts the
-victim again; the next kill waits until every member is back. p50/p99 per victim. Runs under the shared lock:
-`minik8s up` writes iptables rules (kube-proxy) and a bridge (the cloud controller).
+victim again; the next kill waits until every member is back. p50/p99 per victim. Runs under
+the shared lock: `minik8s up` writes iptables rules (kube-proxy) and a bridge (the cloud
+controller).
 """
 
 from __future__ import annotations
