@@ -53,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from minik8s.api import errors
 from minik8s.api.meta import condition_is_true, name_of
 from minik8s.api.resources import DEPLOYMENTS, LEASES, NAMESPACES, NODES, PODS, SERVICES
+from minik8s.api.times import parse_time
 from minik8s.client.api import ApiClient
 from minik8s.client.informer import Informer
 from minik8s.client.kubeconfig import load_kubeconfig
@@ -213,6 +214,7 @@ class Observer:
     leaders: dict[str, tuple[str, str, float]] = field(default_factory=dict)
     """kube-system Lease name -> (renewTime, holder, when seen)."""
     leader_max_gap: dict[str, float] = field(default_factory=dict)
+    leader_seen_gap: dict[str, float] = field(default_factory=dict)
     leader_changes: dict[str, int] = field(default_factory=dict)
     """Holder changes (a release, a loss, a new leader) after the first sight."""
 
@@ -245,15 +247,20 @@ class Observer:
             self.renewals[name] = (renew, now)
 
     def on_leader_lease(self, lease: dict[str, Any]) -> None:
-        """A kube-system leader-election Lease: its renewal gaps and changes of holder."""
+        """A kube-system leader-election Lease: the gaps between its renewTimes (as its holder
+        wrote them: how long it went without renewing), the gaps between our sightings of its
+        renewals (that plus the apiserver's watch delay), and its changes of holder."""
         name = name_of(lease)
         spec = lease.get("spec") or {}
         renew, holder = spec.get("renewTime") or "", spec.get("holderIdentity") or ""
         now = time.monotonic()
         before = self.leaders.get(name)
         if before is not None and before[0] != renew:
-            gap = now - before[2]
-            self.leader_max_gap[name] = max(self.leader_max_gap.get(name, 0.0), gap)
+            seen = now - before[2]
+            self.leader_seen_gap[name] = max(self.leader_seen_gap.get(name, 0.0), seen)
+            if before[0] and renew and holder == before[1]:
+                gap = (parse_time(renew) - parse_time(before[0])).total_seconds()
+                self.leader_max_gap[name] = max(self.leader_max_gap.get(name, 0.0), gap)
         if before is not None and holder != before[1]:
             self.leader_changes[name] = self.leader_changes.get(name, 0) + 1
         if before is None or before[0] != renew or before[1] != holder:
@@ -754,7 +761,8 @@ def finish(
         f"run {time.monotonic() - began:.0f}s"
     )
     leader_gaps = ", ".join(
-        f"{n} max gap {observer.leader_max_gap.get(n, 0.0):.1f}s, "
+        f"{n} max renewTime gap {observer.leader_max_gap.get(n, 0.0):.1f}s "
+        f"(seen {observer.leader_seen_gap.get(n, 0.0):.1f}s), "
         f"{observer.leader_changes.get(n, 0)} holder changes"
         for n in sorted(observer.leaders)
     )
