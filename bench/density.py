@@ -211,6 +211,9 @@ class Observer:
     max_gap: float = 0.0
     late_renewals: int = 0
     """Renewals that came more than 1.5 periods after the one before (one renewal missed)."""
+    max_written_gap: float = 0.0
+    late_written: int = 0
+    """The same by the renewTimes the kubelets wrote (without our watch's delay)."""
     leaders: dict[str, tuple[str, str, float]] = field(default_factory=dict)
     """kube-system Lease name -> (renewTime, holder, when seen)."""
     leader_max_gap: dict[str, float] = field(default_factory=dict)
@@ -243,6 +246,11 @@ class Observer:
             self.max_gap = max(self.max_gap, gap)
             if gap > 1.5 * self.update_period:
                 self.late_renewals += 1
+            if before[0] and renew:  # as the kubelet wrote them (its own view of its renewals)
+                written = (parse_time(renew) - parse_time(before[0])).total_seconds()
+                self.max_written_gap = max(self.max_written_gap, written)
+                if written > 1.5 * self.update_period:
+                    self.late_written += 1
         if before is None or before[0] != renew:
             self.renewals[name] = (renew, now)
 
@@ -757,7 +765,9 @@ def finish(
               f"{'  OVER SLO' if p99 > slo else ''}")  # fmt: skip
     print(
         f"nodes: {len(observer.not_ready_transitions)} spurious NotReady; Lease renewal "
-        f"gaps: max {observer.max_gap:.1f}s, {observer.late_renewals} late (> 1.5 x 10s); "
+        f"gaps: max {observer.max_gap:.1f}s, {observer.late_renewals} late (> 1.5 x 10s) as our "
+        f"watch saw them; by renewTime max {observer.max_written_gap:.1f}s, "
+        f"{observer.late_written} late; "
         f"run {time.monotonic() - began:.0f}s"
     )
     leader_gaps = ", ".join(
