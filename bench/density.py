@@ -44,6 +44,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -770,11 +771,14 @@ def finish(
         f"{observer.late_written} late; "
         f"run {time.monotonic() - began:.0f}s"
     )
+    end = datetime.now(UTC)
     leader_gaps = ", ".join(
         f"{n} max renewTime gap {observer.leader_max_gap.get(n, 0.0):.1f}s "
         f"(seen {observer.leader_seen_gap.get(n, 0.0):.1f}s), "
-        f"{observer.leader_changes.get(n, 0)} holder changes"
+        f"{observer.leader_changes.get(n, 0)} holder changes, last renewal "
+        f"{(end - parse_time(observer.leaders[n][0])).total_seconds():.0f}s before the end"
         for n in sorted(observer.leaders)
+        if observer.leaders[n][0]
     )
     print(f"leader election (kube-system Leases): {leader_gaps or 'none seen'}")
     if rejected:
