@@ -54,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from minik8s.api import errors
 from minik8s.api.meta import condition_is_true, name_of
 from minik8s.api.resources import DEPLOYMENTS, LEASES, NAMESPACES, NODES, PODS, SERVICES
-from minik8s.api.times import parse_time
+from minik8s.api.times import format_time, parse_time
 from minik8s.client.api import ApiClient
 from minik8s.client.informer import Informer
 from minik8s.client.kubeconfig import load_kubeconfig
@@ -248,7 +248,7 @@ class Observer:
             if gap > 1.5 * self.update_period:
                 self.late_renewals += 1
             if before[0] and renew:  # as the kubelet wrote them (its own view of its renewals)
-                written = (parse_time(renew) - parse_time(before[0])).total_seconds()
+                written = seconds_between(before[0], renew)
                 self.max_written_gap = max(self.max_written_gap, written)
                 if written > 1.5 * self.update_period:
                     self.late_written += 1
@@ -268,7 +268,7 @@ class Observer:
             seen = now - before[2]
             self.leader_seen_gap[name] = max(self.leader_seen_gap.get(name, 0.0), seen)
             if before[0] and renew and holder == before[1]:
-                gap = (parse_time(renew) - parse_time(before[0])).total_seconds()
+                gap = seconds_between(before[0], renew)
                 self.leader_max_gap[name] = max(self.leader_max_gap.get(name, 0.0), gap)
         if before is not None and holder != before[1]:
             self.leader_changes[name] = self.leader_changes.get(name, 0) + 1
@@ -281,6 +281,12 @@ class Observer:
             for u in self.running
             if u in self.created and (uids is None or u in uids)
         )
+
+
+def seconds_between(earlier: str, later: str) -> float:
+    """Seconds from one RFC 3339 time to another (0 if either does not parse)."""
+    a, b = parse_time(earlier), parse_time(later)
+    return (b - a).total_seconds() if a is not None and b is not None else 0.0
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -771,12 +777,12 @@ def finish(
         f"{observer.late_written} late; "
         f"run {time.monotonic() - began:.0f}s"
     )
-    end = datetime.now(UTC)
+    end = format_time(datetime.now(UTC))
     leader_gaps = ", ".join(
         f"{n} max renewTime gap {observer.leader_max_gap.get(n, 0.0):.1f}s "
         f"(seen {observer.leader_seen_gap.get(n, 0.0):.1f}s), "
         f"{observer.leader_changes.get(n, 0)} holder changes, last renewal "
-        f"{(end - parse_time(observer.leaders[n][0])).total_seconds():.0f}s before the end"
+        f"{seconds_between(observer.leaders[n][0], end):.0f}s before the end"
         for n in sorted(observer.leaders)
         if observer.leaders[n][0]
     )
