@@ -423,9 +423,19 @@ class NodeAgent:
             raise
 
     async def run(self) -> None:
-        """Renew the Lease and check the node status every update period, forever, each on its
-        own loop: a slow status write never delays a renewal."""
-        await asyncio.gather(self._lease_loop(), self._status_loop())
+        """Both loops: the Lease and the node status, each on its own."""
+        await asyncio.gather(self.run_lease(), self.run_status())
+
+    async def run_lease(self) -> None:
+        """Renew the Lease every update period, forever: started at registration, as the
+        kubelet's node lease controller starts with it (not once the informers have synced,
+        which in a registration storm can take longer than a period)."""
+        await self._lease_loop()
+
+    async def run_status(self) -> None:
+        """Check the node status every update period, forever, on a loop of its own: a slow
+        status write never delays a renewal."""
+        await self._status_loop()
 
     def _period(self) -> float:
         return self.settings.node_status_update_frequency * (1 + JITTER * random.random())
