@@ -7,7 +7,15 @@ again after a conflict) up to `MAX_UPDATE_RETRIES` times, as that controller doe
 answer no longer costs two periods (an update on the old resourceVersion, its conflict, then
 a read), which at 500 hollow nodes made renewals 20-40 s apart.
 
-`node_conditions` and `build_status` are pure; `NodeAgent` does the API calls.
+The status is checked every period against the Node as the apiserver has it now (one GET, as
+Kubernetes' kubelet reads its Node before each status update), not only against what this
+kubelet wrote last: when the node lifecycle controller marked the node's conditions Unknown
+because heartbeats came late (a renewal that met a 504 while etcd changed leaders), the next
+check writes Ready=True again at once, instead of after `node_status_report_frequency` (5 min)
+during which no pod is scheduled on the node.
+
+`node_conditions`, `build_status` and `conditions_differ` are pure; `NodeAgent` does the API
+calls.
 """
 
 from __future__ import annotations
@@ -142,6 +150,19 @@ def node_conditions(pressure: Pressure, ready: bool, old: list[Object], now: str
         )
     )
     return result
+
+
+def conditions_differ(reported: list[Object], current: list[Object]) -> bool:
+    """Whether the Node's `current` conditions (the apiserver's) say something else than the
+    kubelet's `reported` ones: each type's status, reason and message, heartbeat and transition
+    times aside (Kubernetes' nodeStatusHasChanged)."""
+
+    def said(conditions: list[Object]) -> dict[object, tuple[object, object, object]]:
+        return {
+            c.get("type"): (c.get("status"), c.get("reason"), c.get("message")) for c in conditions
+        }
+
+    return said(reported) != said(current)
 
 
 def without_heartbeats(status: Object) -> Object:
@@ -289,7 +310,16 @@ class NodeAgent:
             waited += period
 
     async def update_status(self, force: bool = False) -> bool:
+        """Write the node status if it changed, if the Node's conditions on the apiserver say
+        otherwise (another component wrote them), or if the last write is older than
+        `node_status_report_frequency`; True if written."""
         assert self.node is not None
+        try:
+            self.node = await self.client.get(NODES, self.settings.node_name)
+            current: list[Object] | None = (self.node.get("status") or {}).get("conditions") or []
+        except errors.ApiError as e:  # then compare with what this kubelet wrote last
+            logger.warning("reading node %s failed: %s", self.settings.node_name, e.message)
+            current = None
         ready = True
         try:
             self.runtime_version = await self.runtime.version()
@@ -301,7 +331,11 @@ class NodeAgent:
             if self.runtime.name == "fake"
             else await asyncio.to_thread(measure_pressure, self.settings.root_dir, self.thresholds)
         )
-        old = (self._written or self.node.get("status") or {}).get("conditions") or []
+        old = (
+            current
+            if current is not None
+            else (self._written or self.node.get("status") or {}).get("conditions") or []
+        )
         status = build_status(
             self.settings,
             self.port,
@@ -317,10 +351,11 @@ class NodeAgent:
             and not stale
             and self._written is not None
             and without_heartbeats(status) == without_heartbeats(self._written)
+            and not (current is not None and conditions_differ(status["conditions"], current))
         ):
             return False
         if external:
-            await self._keep_cloud_addresses(status)
+            await self._keep_cloud_addresses(status, fresh=current is not None)
         body = {**self.node, "status": status}
         body["metadata"] = {
             k: v for k, v in self.node["metadata"].items() if k != "resourceVersion"
@@ -329,11 +364,13 @@ class NodeAgent:
         self._written, self._written_at = status, time.monotonic()
         return True
 
-    async def _keep_cloud_addresses(self, status: Object) -> None:
+    async def _keep_cloud_addresses(self, status: Object, fresh: bool) -> None:
         """With an external cloud provider the cloud's addresses, once set, are the Node's
-        (the kubelet's own are only the first ones, as Kubernetes' kubelet does)."""
+        (the kubelet's own are only the first ones, as Kubernetes' kubelet does); `fresh`: the
+        Node was just read."""
         try:
-            self.node = await self.client.get(NODES, self.settings.node_name)
+            if not fresh:
+                self.node = await self.client.get(NODES, self.settings.node_name)
         except errors.ApiError as e:
             logger.warning("reading node %s failed: %s", self.settings.node_name, e.message)
         addresses = ((self.node or {}).get("status") or {}).get("addresses")

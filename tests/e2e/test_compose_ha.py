@@ -226,6 +226,9 @@ def test_ha_cluster_serves_through_the_load_balancer_and_survives_kills(
             wait_for(lambda: create_pod(api, "after"), "pod `after` created", 30, 0.5)
             after = wait_for(lambda: running_on_a_node(api, "after"), "pod `after` Running", 90, 1)
         TIMINGS["kill -> new pod Running"] = time.monotonic() - killed
+        marked = cluster.kubectl("get", "events", "-A", "--field-selector=reason=NodeNotReady",
+                                 "-o", "name")  # fmt: skip
+        print(f"NodeNotReady events (late heartbeats during the kills): {marked.stdout.split()}")
         wait_for(lambda: len(writer.after(killed)) >= 10, "ten writes after the kills", 30, 0.2)
         wait_for(lambda: writer.results[-1][1], "the latest write to succeed", 10, 0.2)
     finally:
