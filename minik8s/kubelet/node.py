@@ -7,12 +7,12 @@ again after a conflict) up to `MAX_UPDATE_RETRIES` times, as that controller doe
 answer no longer costs two periods (an update on the old resourceVersion, its conflict, then
 a read), which at 500 hollow nodes made renewals 20-40 s apart.
 
-The status is checked every period against the Node as the apiserver has it now (one GET, as
-Kubernetes' kubelet reads its Node before each status update), not only against what this
-kubelet wrote last: when the node lifecycle controller marked the node's conditions Unknown
-because heartbeats came late (a renewal that met a 504 while etcd changed leaders), the next
-check writes Ready=True again at once, instead of after `node_status_report_frequency` (5 min)
-during which no pod is scheduled on the node.
+The status is checked every period against the Node as the apiserver has it now (from an
+informer of this Node alone, as Kubernetes' kubelet reads its node lister before each status
+update), not only against what this kubelet wrote last: when the node lifecycle controller
+marked the node's conditions Unknown because heartbeats came late (a renewal that met a 504
+while etcd changed leaders), the next check writes Ready=True again, instead of after
+`node_status_report_frequency` (5 min) during which no pod is scheduled on the node.
 
 `node_conditions`, `build_status` and `conditions_differ` are pure; `NodeAgent` does the API
 calls.
@@ -34,6 +34,7 @@ from minik8s.api import errors, quantity, times
 from minik8s.api.meta import Object
 from minik8s.api.resources import LEASES, NODES
 from minik8s.client.api import ApiClient
+from minik8s.client.informer import Informer
 from minik8s.kubelet.config import KubeletSettings
 from minik8s.kubelet.runtime import Runtime
 
@@ -242,10 +243,20 @@ def _os_image() -> str:
 
 
 class NodeAgent:
-    def __init__(self, settings: KubeletSettings, client: ApiClient, runtime: Runtime) -> None:
+    def __init__(
+        self,
+        settings: KubeletSettings,
+        client: ApiClient,
+        runtime: Runtime,
+        own_node: Informer | None = None,
+    ) -> None:
+        """`own_node`: an informer of this node's Node alone (`metadata.name=<node>`, the
+        kubelet's node lister), started by the caller; without it (or before it synced) each
+        status check GETs the Node."""
         self.settings = settings
         self.client = client
         self.runtime = runtime
+        self.own_node = own_node
         self.port = 0
         self.node: Object | None = None
         self.lease: Object | None = None
@@ -314,12 +325,12 @@ class NodeAgent:
         otherwise (another component wrote them), or if the last write is older than
         `node_status_report_frequency`; True if written."""
         assert self.node is not None
+        current: list[Object] | None = None  # unknown: compare with what this kubelet wrote
         try:
-            self.node = await self.client.get(NODES, self.settings.node_name)
-            current: list[Object] | None = (self.node.get("status") or {}).get("conditions") or []
-        except errors.ApiError as e:  # then compare with what this kubelet wrote last
+            self.node = await self._current_node()
+            current = (self.node.get("status") or {}).get("conditions") or []
+        except errors.ApiError as e:
             logger.warning("reading node %s failed: %s", self.settings.node_name, e.message)
-            current = None
         ready = True
         try:
             self.runtime_version = await self.runtime.version()
@@ -363,6 +374,15 @@ class NodeAgent:
         self.node = await self.client.update_status(NODES, body)
         self._written, self._written_at = status, time.monotonic()
         return True
+
+    async def _current_node(self) -> Object:
+        """The Node as the apiserver has it: from the informer once it synced (as Kubernetes'
+        kubelet reads its node lister first), else one GET."""
+        if self.own_node is not None and self.own_node.has_synced:
+            cached = self.own_node.store.get_by_key(self.settings.node_name)
+            if cached is not None:
+                return dict(cached)
+        return await self.client.get(NODES, self.settings.node_name)
 
     async def _keep_cloud_addresses(self, status: Object, fresh: bool) -> None:
         """With an external cloud provider the cloud's addresses, once set, are the Node's

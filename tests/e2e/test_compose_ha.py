@@ -39,13 +39,18 @@ EXPLAIN_SERVICES = (
     "controller-manager", "controller-manager-2", "node-1", "node-2",
 )  # fmt: skip
 """Whose logs a failure prints (`apiserver` is HAProxy: its view of the apiservers)."""
+READY = "status.conditions[?(@.type=='Ready')]"
 EXPLAIN_KUBECTL = (
     ("describe", "pod", "-n", NS, "after"),
     ("get", "nodes", "-o", "wide"),
-    ("get", "leases", "-n", "kube-system"),
+    ("get", "nodes", "-o", f"custom-columns=NAME:.metadata.name,READY:.{READY}.status,"
+     f"REASON:.{READY}.reason,HEARTBEAT:.{READY}.lastHeartbeatTime,TAINTS:.spec.taints[*].key"),
+    ("get", "leases", "-n", "kube-node-lease", "-o",
+     "custom-columns=NAME:.metadata.name,RENEWED:.spec.renewTime"),
+    ("get", "leases", "-n", "kube-system"),  # who leads the scheduler and controller-managers
     ("get", "pods", "-A", "-o", "wide"),
     ("get", "--raw", "/readyz?verbose"),
-)
+)  # fmt: skip
 TIMINGS: dict[str, float] = {}
 
 

@@ -18,6 +18,7 @@ import pytest
 from minik8s.api import errors, meta, times
 from minik8s.api.resources import NODES
 from minik8s.client.api import ApiClient
+from minik8s.client.informer import Informer
 from minik8s.client.kubeconfig import load_kubeconfig
 from minik8s.controllers import nodelifecycle_plan
 from minik8s.kubelet import config, node
@@ -39,15 +40,22 @@ async def ready(client: ApiClient, name: str) -> str:
     return str(condition.get("status"))
 
 
+@pytest.mark.parametrize("lister", [True, False], ids=["node-informer", "get"])
 async def test_the_kubelet_reports_ready_again_after_the_node_was_marked_unknown(
-    client: ApiClient,
+    client: ApiClient, lister: bool
 ) -> None:
+    """With the kubelet's informer of its own Node (as `kubelet.server` runs it), and with a
+    GET per check (before that informer synced)."""
     name = f"status-{uuid.uuid4().hex[:8]}"
     settings = dataclasses.replace(
         config.parse_args(["--node-name", name]), node_status_update_frequency=PERIOD
     )
-    agent = node.NodeAgent(settings, client, FakeRuntime())
+    own = Informer(client, NODES, field_selector=f"metadata.name={name}", name=f"node@{name}")
+    agent = node.NodeAgent(settings, client, FakeRuntime(), own if lister else None)
     await agent.register(10250)
+    if lister:
+        own.start()
+        assert await own.wait_synced(10)
     loop = asyncio.create_task(agent.run())
     try:
         assert await ready(client, name) == "True"
@@ -66,9 +74,12 @@ async def test_the_kubelet_reports_ready_again_after_the_node_was_marked_unknown
         await async_wait_for(ready_again, f"node {name} Ready=True again", 20 * PERIOD, 0.05)
         condition = meta.get_condition(await client.get(NODES, name), "Ready") or {}
         assert condition.get("reason") == "KubeletReady"
+        if lister:  # the check read the informer's Node, not a GET
+            assert own.store.get_by_key(name) is not None
     finally:
         loop.cancel()
         await asyncio.gather(loop, return_exceptions=True)
+        await own.stop()
         try:
             await client.delete(NODES, name)
         except errors.NotFound:
