@@ -143,7 +143,11 @@ async def prepare(options: JoinOptions, console: Console) -> NodeFiles:
     files = NodeFiles(options.home)
     try:
         info = await discovery.discover(
-            options.endpoint, options.token, options.ca_hashes, options.discovery_timeout
+            options.endpoint,
+            options.token,
+            options.ca_hashes,
+            options.discovery_timeout,
+            on_retry=lambda line: console.print(f"discovery: {line}", highlight=False),
         )
     except discovery.DiscoveryFailed as e:
         raise LauncherError(f"discovery: {e}") from e
