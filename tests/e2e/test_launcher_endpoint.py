@@ -5,8 +5,9 @@ first without an endpoint (the apiserver listens on loopback and the pods' gatew
 again with an address of a bridge the test made: the apiserver is restarted to listen there
 too (never on 0.0.0.0), its certificate names it, `cluster-info` points at it. A "machine" (a
 network namespace on that bridge) runs the exact `minik8s join` line `minik8s token create
---print-join-command` printed, with a hollow kubelet: the Node is Ready with a podCIDR from
-the controller-manager, its kubelet's CSR was approved, and a pod bound to it runs.
+--print-join-command` printed, with a hollow kubelet: it learns the pods' range from the
+`kube-proxy` ConfigMap, the Node is Ready with a podCIDR from the controller-manager, its
+kubelet's CSR was approved, and a pod bound to it runs.
 
 Needs root (`ip netns`, iptables): run under the shared lock (`flock /tmp/minik8s-e2e.lock`).
 """
@@ -103,6 +104,7 @@ def test_a_machine_on_the_network_joins_the_launchers_cluster(tmp_path: Path) ->
         )  # fmt: skip
         assert joined.returncode == 0, joined.stdout + joined.stderr
         assert f"node {NODE} is Ready" in joined.stdout, joined.stdout
+        assert f"the cluster's pod range: {network.POD_SUBNET}" in joined.stdout, joined.stdout
 
         # 4. Its Node has a podCIDR, its CSR was approved, a pod bound to it runs.
         node = json.loads(launcher.kubectl("get", "node", NODE, "-o", "json").stdout)

@@ -11,7 +11,9 @@ import pytest
 from cryptography import x509
 
 from minik8s.api import errors
-from minik8s.cli.bootstrap import discovery
+from minik8s.cli.bootstrap import discovery, proxyconfig
+from minik8s.cli.bootstrap.join import JoinOptions, NodeFiles
+from minik8s.cli.bootstrap.join import instances as join_instances
 from minik8s.cli.launcher import components, network, pki, state
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.settings import LauncherSettings
@@ -166,3 +168,28 @@ def test_the_serving_certificate_is_issued_again_by_the_same_ca_for_the_endpoint
 )
 def test_join_says_why_each_discovery_attempt_failed(error: Exception, reason: str) -> None:
     assert reason in discovery.retry_reason(error)
+
+
+def test_kube_proxy_configmap_carries_the_pod_range_for_joining_tokens() -> None:
+    published = proxyconfig.configmap(network.POD_SUBNET)
+    assert published["metadata"] == {"name": "kube-proxy", "namespace": "kube-system",
+                                     "labels": {"app": "kube-proxy"}}  # fmt: skip
+    assert proxyconfig.cluster_cidr(published) == network.POD_SUBNET
+    assert proxyconfig.cluster_cidr({"data": {"config.conf": "clusterCIDR: nonsense"}}) is None
+    assert proxyconfig.cluster_cidr({"data": {}}) is None
+    (_, role), (_, binding) = proxyconfig.rbac_objects()
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"],
+                              "resourceNames": ["kube-proxy"]}]  # fmt: skip
+    assert binding["subjects"][0]["name"] == "system:bootstrappers:kubeadm:default-node-token"
+
+
+def test_a_joined_kube_proxy_gets_the_learned_range_unless_told_one(tmp_path: Path) -> None:
+    options = JoinOptions(
+        endpoint=f"https://{HOST}:6443", token="abcdef.0123456789abcdef", ca_hashes=[],
+        node_name="m1", node_ip="10.0.0.2", home=tmp_path,
+    )  # fmt: skip
+    files = NodeFiles(tmp_path, proxy_args=("--cluster-cidr=10.244.0.0/16",))
+    settings = LauncherSettings(home=tmp_path)
+    planned = {i.name: i.argv for i in join_instances(options, files, settings)}
+    assert _flag(planned["proxy"], "cluster-cidr") == "10.244.0.0/16"
+    assert _flag(planned["kubelet-m1"], "cluster-cidr") is None

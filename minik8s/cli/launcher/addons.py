@@ -11,7 +11,7 @@ from typing import Any
 
 from minik8s.api import errors
 from minik8s.api.resources import ENDPOINTS, SERVICES
-from minik8s.cli.bootstrap import clusterobjects
+from minik8s.cli.bootstrap import clusterobjects, proxyconfig
 from minik8s.cli.launcher import apirequests, network, pki, state
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.settings import LauncherSettings
@@ -107,7 +107,8 @@ def publish_cluster_info(settings: LauncherSettings, cluster: state.ClusterState
     """Point `kube-public/cluster-info` (where `minik8s join` learns the endpoint, and what
     `token create --print-join-command` prints) at the control-plane endpoint, creating it and
     kubeadm's bootstrap RBAC when there is one; without one, an existing `cluster-info` is
-    pointed back at loopback. Say what was done ("": nothing to do)."""
+    pointed back at loopback. With an endpoint, also kubeadm's `kube-system/kube-proxy`
+    ConfigMap (the pods' range, which joining nodes read). Say what was done ("": nothing)."""
     config = apirequests.admin_config(settings, cluster)
     if config is None:
         raise LauncherError("no admin credentials to publish cluster-info")
@@ -115,9 +116,13 @@ def publish_cluster_info(settings: LauncherSettings, cluster: state.ClusterState
     async def publish() -> str:
         async with ApiClient(config) as client:
             ca = pki.Pki(settings.pki_dir).ca_cert.read_bytes()
-            return await clusterobjects.set_endpoint(
+            done = await clusterobjects.set_endpoint(
                 client, cluster.join_url, ca, create=cluster.endpoint is not None
             )
+            if cluster.allocates_node_cidrs:  # joined kube-proxies learn the pods' range
+                proxy = await proxyconfig.publish(client, network.POD_SUBNET)
+                done = ", ".join(x for x in (done, proxy and f"kube-proxy {proxy}") if x)
+            return done
 
     try:
         return asyncio.run(publish())
