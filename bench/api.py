@@ -38,6 +38,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.stats import percentile
 from minik8s import pki
 from tests.support.processes import Apiserver, Etcd, cpu_seconds, temp_dir
 
@@ -82,11 +83,6 @@ async def run_concurrently(
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return time.perf_counter() - started, latencies
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 class CpuMeter:
@@ -357,12 +353,13 @@ def main() -> None:
         )
     print_cpu(cpu, raw)
     print(
-        f"create latency at 50 clients: p50 {pct(latencies, 0.5) * 1000:.1f} ms, "
-        f"p99 {pct(latencies, 0.99) * 1000:.1f} ms (target p99 <= 50 ms)"
+        f"create latency at 50 clients: p50 {percentile(latencies, 0.5) * 1000:.1f} ms, "
+        f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms (target p99 <= 50 ms)"
     )
     print(
         f"watch delivery to {args.watchers} watchers ({len(delays)} deliveries): "
-        f"p50 {pct(delays, 0.5) * 1000:.1f} ms, p99 {pct(delays, 0.99) * 1000:.1f} ms, "
+        f"p50 {percentile(delays, 0.5) * 1000:.1f} ms, "
+        f"p99 {percentile(delays, 0.99) * 1000:.1f} ms, "
         f"mean {statistics.mean(delays) * 1000:.1f} ms (target p99 <= 100 ms)"
     )
 

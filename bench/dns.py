@@ -46,6 +46,7 @@ import dns.message
 import dns.rcode
 
 from bench.proxy import create_all
+from bench.stats import percentile
 from minik8s.api import resources
 from minik8s.client.api import ApiClient
 from minik8s.client.kubeconfig import load_kubeconfig
@@ -76,11 +77,6 @@ def objects(first: int, count: int, per: int) -> tuple[list[dict], list[dict]]:
         svcs.append(svc)
         eps.append(ep)
     return svcs, eps
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def dnsperf(server: DnsProcess, names: Path, seconds: int, rate: int | None) -> dict[str, Any]:
@@ -190,7 +186,7 @@ async def bench(args: argparse.Namespace, kubeconfig: Path, work: Path) -> None:
             for _ in range(2):
                 run = dnsperf(dns_server, names, args.seconds, args.rate)
                 lat = [x * 1000 for x in run["latencies"]]
-                p50, p99 = pct(lat, 0.5), pct(lat, 0.99)
+                p50, p99 = percentile(lat, 0.5), percentile(lat, 0.99)
                 print(f"   {run['qps']:8.0f} QPS: p50 {p50:.3f} ms, p99 {p99:.3f} ms, "
                       f"max {max(lat):.1f} ms, lost {run['lost']}")  # fmt: skip
         finally:
@@ -202,8 +198,9 @@ async def bench(args: argparse.Namespace, kubeconfig: Path, work: Path) -> None:
             ("created -> answer", "deleted -> NXDOMAIN"), timings, strict=True
         ):
             ms = [x * 1000 for x in seconds]
-            print(f"   {label}: p50 {statistics.median(ms):.1f} ms, p99 {pct(ms, 0.99):.1f} ms,"
-                  f" max {max(ms):.1f} ms (target: p99 <= 1000 ms)")  # fmt: skip
+            print(f"   {label}: p50 {statistics.median(ms):.1f} ms, "
+                  f"p99 {percentile(ms, 0.99):.1f} ms, max {max(ms):.1f} ms "
+                  "(target: p99 <= 1000 ms)")  # fmt: skip
         more = args.memory_services - args.services
         if more > 0:
             print(f"\n4. memory at {args.memory_services} services x {args.endpoints} endpoints")

@@ -38,6 +38,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.stats import percentile
 from minik8s import pki
 from minik8s.cli.launcher import loadbalancer
 from minik8s.client.kubeconfig import kubeconfig_document
@@ -52,11 +53,6 @@ MODULES = {
     "scheduler": "minik8s.scheduler.server",
     "controller-manager": "minik8s.controllers.server",
 }
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def show(label: str, seconds: list[float]) -> None:

@@ -39,6 +39,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.proxy import endpoint_ip, force_cleanup, metric, ready
+from bench.stats import percentile
 from minik8s.api import resources
 from minik8s.client.api import ApiClient
 from minik8s.client.kubeconfig import load_kubeconfig
@@ -51,13 +52,8 @@ BACKEND_PORT = 8080
 SYNC_POOL = ipaddress.ip_network("198.18.0.0/15")
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
 def summary(values: list[float]) -> str:
-    return (f"p50 {statistics.median(values):.3f}s, p99 {percentile(values, 99):.3f}s, "
+    return (f"p50 {statistics.median(values):.3f}s, p99 {percentile(values, 0.99):.3f}s, "
             f"max {max(values):.3f}s")  # fmt: skip
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import docker
 
+from bench.stats import percentile
 from minik8s.api.resources import PODS
 from minik8s.client.api import ApiClient
 from minik8s.client.kubeconfig import load_kubeconfig
@@ -35,15 +36,9 @@ IMAGE = "minik8s/busybox"
 SCRIPT = "trap 'exit 0' TERM; while true; do sleep 1; done"
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def line(label: str, values: list[float], total: float | None = None) -> str:
-    text = (
-        f"{label:<44} p50 {pct(values, 0.5) * 1000:7.0f} ms  p99 {pct(values, 0.99) * 1000:7.0f} ms"
-    )
+    p50, p99 = percentile(values, 0.5), percentile(values, 0.99)
+    text = f"{label:<44} p50 {p50 * 1000:7.0f} ms  p99 {p99 * 1000:7.0f} ms"
     return text + (f"  burst {total:6.2f} s" if total is not None else "")
 
 
@@ -228,7 +223,7 @@ def main() -> None:
         times, total = asyncio.run(hollow(kubeconfig, api, hollow_nodes, args.fake_pods))
         print(f"(c) {args.fake_pods} pods on {args.fake_nodes} hollow kubelets (fake runtime)")
         print(line(f"    {args.fake_pods} pods at once", times, total))
-        print(f"    p99 {pct(times, 0.99):.2f} s (target <= 1 s)")
+        print(f"    p99 {percentile(times, 0.99):.2f} s (target <= 1 s)")
         api.close()
     finally:
         for k in kubelets:

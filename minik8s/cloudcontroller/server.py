@@ -16,9 +16,8 @@ import asyncio
 import functools
 import logging
 import socket
-from typing import Protocol
+from collections.abc import Callable
 
-from minik8s.client import tasks
 from minik8s.client.api import ApiClient, ClientSettings
 from minik8s.client.informer import InformerFactory
 from minik8s.cloudcontroller import config
@@ -27,14 +26,12 @@ from minik8s.cloudcontroller.node import CloudNodeController
 from minik8s.cloudcontroller.nodelifecycle import CloudNodeLifecycleController
 from minik8s.cloudcontroller.provider import CloudError, CloudProvider, new_provider
 from minik8s.cloudcontroller.service import ServiceController
-from minik8s.componentbase import leading, options, runner
+from minik8s.componentbase import options, runner
+from minik8s.componentbase.controllerhost import Controller, ControllerHost
 from minik8s.componentbase.events import EventRecorder
-from minik8s.componentbase.health import HealthServer
 
 logger = logging.getLogger(__name__)
 
-SYNC_TIMEOUT = 60.0
-"""Seconds to wait for the informers' first lists before saying so (and waiting on)."""
 EVENT_SOURCES = {
     "service": "service-controller",
     "cloud-node": "cloud-node-controller",
@@ -43,44 +40,18 @@ EVENT_SOURCES = {
 """The Event source of each controller: Kubernetes' component names."""
 
 
-WORK = "cloud-controller-manager work"
+class CloudControllerManager(ControllerHost):
+    work_name = "cloud-controller-manager work"
 
-
-class Controller(Protocol):
-    name: str
-
-    async def run(self) -> None: ...
-
-    def stop(self) -> None: ...
-
-
-class CloudControllerManager:
     def __init__(
         self, settings: config.Settings, client: ApiClient, provider: CloudProvider
     ) -> None:
+        super().__init__(client, settings.healthz, settings.leader_election)
         self.settings = settings
-        self.client = client
         self.provider = provider
-        self.running = False
-        """True while the controllers run (this process leads)."""
-        self.controllers: list[Controller] = []
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Until `stop` is set (or the Lease is lost, which raises `LeadershipLost`)."""
-        s = self.settings
-        health = HealthServer(
-            s.healthz.bind_address, max(s.healthz.port, 0),
-            liveness={"ping": lambda: True},
-            readiness={"controllers": lambda: self.running, "load-balancer-pool": self.pool_ready},
-        )  # fmt: skip
-        if s.healthz.port >= 0:
-            await health.start()
-        try:
-            await leading.run_while_leading(
-                stop, s.leader_election, self.client, self.run_controllers, WORK
-            )
-        finally:
-            await health.stop()
+    def readiness(self) -> dict[str, Callable[[], bool]]:
+        return {**super().readiness(), "load-balancer-pool": self.pool_ready}
 
     async def run_controllers(self) -> None:
         """Prepare the provider, start informers and every enabled controller; run until
@@ -92,27 +63,10 @@ class CloudControllerManager:
         # take the apiserver's (and etcd's) writes from the controllers' own in a burst.
         recorders = {name: EventRecorder(self.client, EVENT_SOURCES[name], host=host, writers=1)
                      for name in s.controllers}  # fmt: skip
-        controllers = self.controllers = self._controllers(informers, recorders)
-        for recorder in recorders.values():
-            recorder.start()
-        informers.start()
-        running: list[asyncio.Task[None]] = []
-        try:
-            while not await informers.wait_synced(SYNC_TIMEOUT):
-                logger.warning("informers not synced after %.0fs; still waiting", SYNC_TIMEOUT)
-            logger.info("caches synced; running controllers: %s (provider %s)",
-                        ", ".join(s.controllers), self.provider.name)  # fmt: skip
-            self.running = True
-            running = [tasks.spawn(c.run(), f"controller {c.name}") for c in controllers]
-            await asyncio.gather(*running)
-        finally:
-            self.running = False
-            for controller in controllers:
-                controller.stop()
-            await tasks.cancel_and_wait(running, timeout=5.0)
-            await informers.stop()
-            for recorder in recorders.values():
-                await recorder.stop(flush_seconds=1.0)
+        await self.run_them(
+            informers, list(recorders.values()), self._controllers(informers, recorders),
+            f"{', '.join(s.controllers)} (provider {self.provider.name})",
+        )  # fmt: skip
 
     def pool_ready(self) -> bool:
         """The service controller (if it runs) has routed the pool and adopted what earlier

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from minik8s.api import meta
 from minik8s.api.meta import Object
 
 SCALE_UP_LIMIT_FACTOR = 2.0
@@ -275,29 +276,6 @@ def record_scale(
 
 def set_condition(conditions: list[Object], condition: Condition, now: str) -> list[Object]:
     """`conditions` with `condition` set (its lastTransitionTime kept unless status flips)."""
-    out = []
-    found = False
-    for existing in conditions:
-        if existing.get("type") != condition.type:
-            out.append(existing)
-            continue
-        found = True
-        transition = (
-            existing.get("lastTransitionTime")
-            if existing.get("status") == condition.status
-            else now
-        )
-        out.append(_condition(condition, transition or now))
-    if not found:
-        out.append(_condition(condition, now))
-    return out
-
-
-def _condition(condition: Condition, transition: str) -> Object:
-    return {
-        "type": condition.type,
-        "status": condition.status,
-        "lastTransitionTime": transition,
-        "reason": condition.reason,
-        "message": condition.message,
-    }
+    return meta.set_condition(
+        conditions, condition.type, condition.status, condition.reason, condition.message, now
+    )

@@ -11,24 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 from collections.abc import Callable
 
-from minik8s.client import tasks
 from minik8s.client.api import ApiClient
 from minik8s.client.informer import InformerFactory, strip_managed_fields
 from minik8s.client.leaderelection import default_identity
-from minik8s.componentbase import leading, options, runner
+from minik8s.componentbase import options, runner
+from minik8s.componentbase.controllerhost import ControllerHost
 from minik8s.componentbase.events import EventRecorder, SpamFilter
-from minik8s.componentbase.health import HealthServer
 from minik8s.controllers import config
 from minik8s.controllers.base import Context, Controller
 
-logger = logging.getLogger(__name__)
-
 COMPONENT = "controller-manager"
-SYNC_TIMEOUT = 60.0
-"""Seconds to wait for the informers' first lists before giving up (and retrying)."""
 
 
 def controller_factories() -> dict[str, Callable[[Context], Controller]]:
@@ -100,31 +94,12 @@ def workload_controllers() -> dict[str, Callable[[Context], Controller]]:
     }
 
 
-class ControllerManager:
-    def __init__(self, settings: config.Settings, client: ApiClient) -> None:
-        self.settings = settings
-        self.client = client
-        self.identity = default_identity()
-        self.running = False
-        """True while the controllers run (this process leads)."""
-        self.controllers: list[Controller] = []
+class ControllerManager(ControllerHost):
+    work_name = "controller-manager work"
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Until `stop` is set (or the Lease is lost, which raises `LeadershipLost`)."""
-        s = self.settings
-        health = HealthServer(
-            s.healthz.bind_address, max(s.healthz.port, 0),
-            liveness={"ping": lambda: True}, readiness={"controllers": lambda: self.running},
-        )  # fmt: skip
-        if s.healthz.port >= 0:
-            await health.start()
-        try:
-            await leading.run_while_leading(
-                stop, s.leader_election, self.client, self.run_controllers,
-                "controller-manager work", self.identity,
-            )  # fmt: skip
-        finally:
-            await health.stop()
+    def __init__(self, settings: config.Settings, client: ApiClient) -> None:
+        super().__init__(client, settings.healthz, settings.leader_election, default_identity())
+        self.settings = settings
 
     async def run_controllers(self) -> None:
         """Start informers and every enabled controller; run until cancelled."""
@@ -136,24 +111,8 @@ class ControllerManager:
         recorder = EventRecorder(self.client, COMPONENT, spam_filter=SpamFilter())
         ctx = Context(self.client, informers, recorder, s)
         factories = controller_factories()
-        self.controllers = [factories[name](ctx) for name in s.controllers]
-        recorder.start()
-        informers.start()
-        running: list[asyncio.Task[None]] = []
-        try:
-            while not await informers.wait_synced(SYNC_TIMEOUT):
-                logger.warning("informers not synced after %.0fs; still waiting", SYNC_TIMEOUT)
-            logger.info("caches synced; running controllers: %s", ", ".join(s.controllers))
-            self.running = True
-            running = [tasks.spawn(c.run(), f"controller {c.name}") for c in self.controllers]
-            await asyncio.gather(*running)
-        finally:
-            self.running = False
-            for controller in self.controllers:
-                controller.stop()
-            await tasks.cancel_and_wait(running, timeout=5.0)
-            await informers.stop()
-            await recorder.stop(flush_seconds=1.0)
+        controllers = [factories[name](ctx) for name in s.controllers]
+        await self.run_them(informers, [recorder], controllers, ", ".join(s.controllers))
 
 
 async def run(settings: config.Settings, stop: asyncio.Event) -> None:
