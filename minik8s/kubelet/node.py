@@ -47,9 +47,19 @@ KUBELET_VERSION = "v1.32.0-minik8s"
 MAX_UPDATE_RETRIES = 5
 """Attempts at one Lease renewal before waiting for the next period (Kubernetes' lease
 controller: maxUpdateRetries)."""
+REGISTER_BACKOFF = (0.1, 7.0)
+"""The kubelet's registration backoff: first wait and cap, in seconds."""
 JITTER = 0.04
 """Each period is up to 4 % longer, at random (`wait.JitterUntil`'s factor in the kubelet's
 loops): nodes that registered together do not renew together forever."""
+
+
+def registration_backoff(failures: int, rand: float) -> float:
+    """Seconds before registration attempt `failures + 1`: 100 ms doubling up to 7 s, times
+    1 + `rand` (a random number in [0, 1): full jitter above the floor, as client-go's
+    `wait.Jitter(d, 1.0)`)."""
+    first, cap = REGISTER_BACKOFF
+    return min(first * 2.0 ** min(max(failures - 1, 0), 30), cap) * (1.0 + rand)
 
 
 @dataclass(frozen=True)
@@ -284,6 +294,24 @@ class NodeAgent:
         return {"apiVersion": "v1", "kind": "Node", "metadata": metadata, "spec": spec}
 
     async def register(self, port: int) -> None:
+        """Register, retrying until it succeeds (Kubernetes' `registerWithAPIServer`), with
+        exponential backoff from 100 ms to 7 s, jittered so that a thousand kubelets turned
+        away together (a 429 from an apiserver's priority levels) do not all return together."""
+        failures = 0
+        while True:
+            try:
+                await self._register(port)
+                return
+            except errors.ApiError as e:
+                failures += 1
+                delay = registration_backoff(failures, random.random())
+                logger.warning(
+                    "unable to register node %s with the API server (retrying in %.1fs): %s",
+                    self.settings.node_name, delay, e.message,
+                )  # fmt: skip
+                await asyncio.sleep(delay)
+
+    async def _register(self, port: int) -> None:
         """Create the Node (or adopt the existing one), then write its status."""
         self.port = port
         try:
@@ -452,9 +480,19 @@ class NodeAgent:
             raise
 
     async def run(self) -> None:
-        """Renew the Lease and check the node status every update period, forever, each on its
-        own loop: a slow status write never delays a renewal."""
-        await asyncio.gather(self._lease_loop(), self._status_loop())
+        """Both loops: the Lease and the node status, each on its own."""
+        await asyncio.gather(self.run_lease(), self.run_status())
+
+    async def run_lease(self) -> None:
+        """Renew the Lease every update period, forever: started at registration, as the
+        kubelet's node lease controller starts with it (not once the informers have synced,
+        which in a registration storm can take longer than a period)."""
+        await self._lease_loop()
+
+    async def run_status(self) -> None:
+        """Check the node status every update period, forever, on a loop of its own: a slow
+        status write never delays a renewal."""
+        await self._status_loop()
 
     def _period(self) -> float:
         return self.settings.node_status_update_frequency * (1 + JITTER * random.random())

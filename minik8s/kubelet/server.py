@@ -172,6 +172,7 @@ async def run(settings: KubeletSettings, stop: asyncio.Event) -> None:
         )
         port = await server.start()
         await node.register(port)
+        running.append(tasks.spawn(node.run_lease(), "node lease"))
         subnet = settings.pod_subnet
         if settings.pod_subnet_from_node:
             subnet = await node.wait_pod_cidr()
@@ -185,12 +186,12 @@ async def run(settings: KubeletSettings, stop: asyncio.Event) -> None:
         if not await services.wait_synced(60):  # containers need their Service variables
             raise TimeoutError("the service informer did not sync within 60s")
         await pleg.relist()  # adopt what runs already; wake orphans
-        running = [
+        running += [
             tasks.spawn(
                 run_workers(workers.queue, workers.sync, settings.pod_workers), "pod workers"
             ),
             tasks.spawn(pleg.run(), "pleg"),
-            tasks.spawn(node.run(), "node status"),
+            tasks.spawn(node.run_status(), "node status"),
             *(
                 tasks.spawn(m.run(), f"{m.kind} certificate")
                 for m in _certificate_managers(settings, client, server)
