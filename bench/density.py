@@ -51,6 +51,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.stats import percentile
 from minik8s.api import errors
 from minik8s.api.meta import condition_is_true, name_of
 from minik8s.api.resources import DEPLOYMENTS, LEASES, NAMESPACES, NODES, PODS, SERVICES
@@ -289,13 +290,6 @@ def seconds_between(earlier: str, later: str) -> float:
     return (b - a).total_seconds() if a is not None and b is not None else 0.0
 
 
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    index = min(len(values) - 1, max(0, math.ceil(p / 100 * len(values)) - 1))
-    return values[index]
-
-
 # --- apiserver metrics -----------------------------------------------------------------------
 
 Histograms = dict[tuple[str, str], dict[float, float]]
@@ -523,7 +517,10 @@ class Result:
     @property
     def ok(self) -> bool:
         return (
-            (not self.pods or (bool(self.startup) and percentile(self.startup, 99) <= STARTUP_SLO))
+            (
+                not self.pods
+                or (bool(self.startup) and percentile(self.startup, 0.99) <= STARTUP_SLO)
+            )
             and self.api_p99(MUTATING) <= MUTATING_SLO
             and self.api_p99(("get",)) <= MUTATING_SLO
             and self.api_p99(("list",)) <= LIST_SLO
@@ -534,7 +531,7 @@ class Result:
     def line(self) -> str:
         return (
             f"density: nodes={self.nodes} pods={self.pods} "
-            f"startup_p99_s={percentile(self.startup, 99):.2f} "
+            f"startup_p99_s={percentile(self.startup, 0.99):.2f} "
             f"api_mutating_p99_s={self.api_p99(MUTATING):.3f} rss_mb={self.rss_mb:.0f} "
             f"ok={'true' if self.ok else 'false'}"
         )
@@ -608,8 +605,8 @@ async def density(cluster: Cluster, args: argparse.Namespace) -> Result:
         print(
             f"create: {total_pods} pods in {len(expected)} Deployments (+ Services) at "
             f"{args.qps}/s: all available {time.monotonic() - t0:.1f}s after the first "
-            f"({took:.1f}s after the last request); startup p50 {percentile(lat, 50):.2f}s "
-            f"p90 {percentile(lat, 90):.2f}s p99 {percentile(lat, 99):.2f}s (n={len(lat)})",
+            f"({took:.1f}s after the last request); startup p50 {percentile(lat, 0.5):.2f}s "
+            f"p90 {percentile(lat, 0.9):.2f}s p99 {percentile(lat, 0.99):.2f}s (n={len(lat)})",
             flush=True,
         )
         rss = report_processes(cluster, "create", cpu0)
@@ -641,8 +638,8 @@ async def density(cluster: Cluster, args: argparse.Namespace) -> Result:
             lat = observer.startup_latencies(new)
             print(
                 f"rollout: {len(new)} new pods; all updated and available in "
-                f"{time.monotonic() - t0:.1f}s; startup p50 {percentile(lat, 50):.2f}s "
-                f"p99 {percentile(lat, 99):.2f}s",
+                f"{time.monotonic() - t0:.1f}s; startup p50 {percentile(lat, 0.5):.2f}s "
+                f"p99 {percentile(lat, 0.99):.2f}s",
                 flush=True,
             )
             report_processes(cluster, "rollout", cpu0)
@@ -757,8 +754,8 @@ def finish(
     rejected: dict[str, float] | None = None,
 ) -> Result:  # fmt: skip
     rejected = rejected or {}
-    print(f"pod startup (all {len(startup)}): p50 {percentile(startup, 50):.2f}s "
-          f"p90 {percentile(startup, 90):.2f}s p99 {percentile(startup, 99):.2f}s "
+    print(f"pod startup (all {len(startup)}): p50 {percentile(startup, 0.5):.2f}s "
+          f"p90 {percentile(startup, 0.9):.2f}s p99 {percentile(startup, 0.99):.2f}s "
           f"(SLO p99 <= {STARTUP_SLO:.0f}s)")  # fmt: skip
     print("API call latency (whole run, watches excluded):")
     for (verb, resource), buckets in sorted(api.items()):
@@ -798,7 +795,7 @@ def finish(
             f"the apiserver's watch cache was behind etcd at {len(CACHE_BEHIND)} polls "
             f"(first: {CACHE_BEHIND[0]})"
         )
-    if percentile(startup, 99) > STARTUP_SLO:
+    if percentile(startup, 0.99) > STARTUP_SLO:
         behind.append("pod startup p99 over the SLO")
     if observer.late_renewals:
         behind.append(f"{observer.late_renewals} late Lease renewals")
