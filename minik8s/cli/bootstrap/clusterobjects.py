@@ -45,23 +45,28 @@ async def _create(client: ApiClient, resource: ResourceType, obj: Object) -> Non
         pass
 
 
-async def set_endpoint(client: ApiClient, endpoint: str, ca_pem: bytes) -> None:
-    """Point `cluster-info` at `endpoint` (the load balancer, once there is one)."""
+async def set_endpoint(client: ApiClient, endpoint: str, ca_pem: bytes, create: bool = True) -> str:
+    """Point `cluster-info` at `endpoint` (the load balancer, or the control-plane endpoint,
+    once there is one); when it is missing, create it (and what joining needs) only if
+    `create`. Say what was done ("": nothing)."""
     desired = bootstraptoken.cluster_info(endpoint, ca_pem)
     namespace = bootstraptoken.CLUSTER_INFO_NAMESPACE
     for _ in range(5):
         try:
             current = await client.get(CONFIGMAPS, bootstraptoken.CLUSTER_INFO, namespace)
         except errors.NotFound:
+            if not create:
+                return ""
             await ensure(client, endpoint, ca_pem)
-            return
+            return "created"
         data = dict(current.get("data") or {})
         key = bootstraptoken.KUBECONFIG_KEY
         if data.get(key) == desired["data"][key]:
-            return
+            return "up to date" if create else ""
         data[key] = desired["data"][key]
         try:
             await client.update(CONFIGMAPS, {**current, "data": data})
-            return
+            return "updated"
         except errors.Conflict:
             continue
+    raise errors.Conflict(f"cluster-info kept changing while it was pointed at {endpoint}")

@@ -17,6 +17,7 @@ import asyncio
 import base64
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import yaml
@@ -25,6 +26,7 @@ from minik8s import pki
 from minik8s.api import bootstraptoken, errors
 from minik8s.api.resources import CONFIGMAPS
 from minik8s.client import ApiClient, ClientConfig, ClientSettings, RetryPolicy
+from minik8s.client.exceptions import ServerUnreachable
 
 logger = logging.getLogger(__name__)
 
@@ -89,10 +91,34 @@ def validate(configmap: dict, token: str, pins: list[str]) -> ClusterInfo:
     return ClusterInfo(server, ca_pem)
 
 
+def retry_reason(error: Exception) -> str:
+    """Why one discovery attempt failed, in a few words (what `join` prints per retry)."""
+    if isinstance(error, NotSignedYet):
+        return "cluster-info has no signature for this token yet (or the token is unknown)"
+    text = str(error)
+    lowered = text.lower()
+    if isinstance(error, ServerUnreachable | OSError):
+        if "refused" in lowered or "connect call failed" in lowered:
+            return "connection refused"
+        if "timeout" in lowered or "timed out" in lowered:
+            return "connection timed out"
+        if "no route" in lowered or "unreachable" in lowered:
+            return "no route to host"
+    if isinstance(error, errors.ApiError):
+        return f"HTTP {error.code} {error.reason}: {text}"
+    return text
+
+
 async def discover(
-    endpoint: str, token: str, pins: list[str], timeout: float = 120.0
+    endpoint: str,
+    token: str,
+    pins: list[str],
+    timeout: float = 120.0,
+    on_retry: Callable[[str], None] | None = None,
 ) -> ClusterInfo:
-    """The cluster's endpoint and CA, trusted as above; DiscoveryFailed (one line) if not."""
+    """The cluster's endpoint and CA, trusted as above; DiscoveryFailed (one line) if not.
+    `on_retry(line)` hears about every failed attempt that is retried, with its reason (a
+    wrong signature or CA pin is not retried: it fails at once, as in kubeadm)."""
     bootstraptoken.parse(token)
     for pin in pins:
         if not pin.startswith("sha256:") or len(pin) != 71:
@@ -104,9 +130,13 @@ async def discover(
             info = validate(await _fetch(insecure), token, pins)
             break
         except (NotSignedYet, errors.ApiError, OSError) as e:
-            if time.monotonic() > deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 raise DiscoveryFailed(str(e)) from e
-            logger.info("discovery: %s; retrying", e)
+            line = f"{endpoint}: {retry_reason(e)}; retrying ({left:.0f}s left)"
+            logger.info("discovery: %s", line)
+            if on_retry is not None:
+                on_retry(line)
             await asyncio.sleep(1.0)
     trusted = ClientConfig(server=endpoint.rstrip("/"), certificate_authority_data=info.ca_pem)
     try:

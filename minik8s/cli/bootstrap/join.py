@@ -34,7 +34,7 @@ from minik8s.api import certificates, errors
 from minik8s.api.meta import name_of
 from minik8s.api.resources import CERTIFICATESIGNINGREQUESTS, NODES
 from minik8s.api.users import KUBE_PROXY
-from minik8s.cli.bootstrap import discovery
+from minik8s.cli.bootstrap import discovery, proxyconfig
 from minik8s.cli.launcher import processes
 from minik8s.cli.launcher.components import Instance
 from minik8s.cli.launcher.errors import LauncherError
@@ -78,9 +78,12 @@ class JoinOptions:
     ready_timeout: float = 120.0
 
 
-@dataclass(frozen=True)
+@dataclass
 class NodeFiles:
     home: Path
+    proxy_args: tuple[str, ...] = ()
+    """kube-proxy flags learned from the cluster (`--cluster-cidr` from kubeadm's
+    `kube-system/kube-proxy` ConfigMap, when it is published and readable with the token)."""
 
     @property
     def ca(self) -> Path:
@@ -143,7 +146,11 @@ async def prepare(options: JoinOptions, console: Console) -> NodeFiles:
     files = NodeFiles(options.home)
     try:
         info = await discovery.discover(
-            options.endpoint, options.token, options.ca_hashes, options.discovery_timeout
+            options.endpoint,
+            options.token,
+            options.ca_hashes,
+            options.discovery_timeout,
+            on_retry=lambda line: console.print(f"discovery: {line}", highlight=False),
         )
     except discovery.DiscoveryFailed as e:
         raise LauncherError(f"discovery: {e}") from e
@@ -156,6 +163,12 @@ async def prepare(options: JoinOptions, console: Console) -> NodeFiles:
     bootstrap = ClientConfig(
         server=info.server, certificate_authority_data=info.ca_pem, token=options.token
     )
+    if options.proxy and not any(a.startswith("--cluster-cidr") for a in options.extra_proxy_args):
+        async with ApiClient(bootstrap) as client:
+            cidr = await proxyconfig.read(client)
+        if cidr:
+            files.proxy_args = (f"--cluster-cidr={cidr}",)
+            console.print(f"[green]✓[/] the cluster's pod range: {cidr} (kube-system/kube-proxy)")
     if options.proxy or options.pod_network == HOST_GW:  # the agent uses kube-proxy's identity
         cert, key = await proxy_certificate(bootstrap, options.discovery_timeout)
         pki.write_private(
@@ -205,6 +218,7 @@ def instances(options: JoinOptions, files: NodeFiles, settings: LauncherSettings
             f"--node-name={options.node_name}",
             f"--state-file={settings.run_dir / 'proxy-state.json'}",
             f"--lock-file={settings.run_dir / 'proxy.lock'}",
+            *files.proxy_args,
             *options.extra_proxy_args,
         ]  # fmt: skip
         found.append(Instance("proxy", proxy, None, settings.component_ready_timeout))

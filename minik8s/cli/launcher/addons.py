@@ -11,7 +11,8 @@ from typing import Any
 
 from minik8s.api import errors
 from minik8s.api.resources import ENDPOINTS, SERVICES
-from minik8s.cli.launcher import apirequests, network, state
+from minik8s.cli.bootstrap import clusterobjects, proxyconfig
+from minik8s.cli.launcher import apirequests, network, pki, state
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.settings import LauncherSettings
 from minik8s.client import ApiClient
@@ -100,3 +101,30 @@ async def ensure_dns_objects(client: ApiClient, address: str, dns_port: int) -> 
             await client.update(ENDPOINTS, endpoints)
             done.append("endpoints updated")
     return ", ".join(done) or "up to date"
+
+
+def publish_cluster_info(settings: LauncherSettings, cluster: state.ClusterState) -> str:
+    """Point `kube-public/cluster-info` (where `minik8s join` learns the endpoint, and what
+    `token create --print-join-command` prints) at the control-plane endpoint, creating it and
+    kubeadm's bootstrap RBAC when there is one; without one, an existing `cluster-info` is
+    pointed back at loopback. With an endpoint, also kubeadm's `kube-system/kube-proxy`
+    ConfigMap (the pods' range, which joining nodes read). Say what was done ("": nothing)."""
+    config = apirequests.admin_config(settings, cluster)
+    if config is None:
+        raise LauncherError("no admin credentials to publish cluster-info")
+
+    async def publish() -> str:
+        async with ApiClient(config) as client:
+            ca = pki.Pki(settings.pki_dir).ca_cert.read_bytes()
+            done = await clusterobjects.set_endpoint(
+                client, cluster.join_url, ca, create=cluster.endpoint is not None
+            )
+            if cluster.allocates_node_cidrs:  # joined kube-proxies learn the pods' range
+                proxy = await proxyconfig.publish(client, network.POD_SUBNET)
+                done = ", ".join(x for x in (done, proxy and f"kube-proxy {proxy}") if x)
+            return done
+
+    try:
+        return asyncio.run(publish())
+    except errors.ApiError as e:
+        raise LauncherError(f"publishing cluster-info: {e.message}") from e

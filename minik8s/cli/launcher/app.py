@@ -113,6 +113,17 @@ def up(
             "(default: remembered, else 1)"
         ),
     ] = None,
+    control_plane_endpoint: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MINIK8S_CONTROL_PLANE_ENDPOINT",
+            help="HOST[:PORT] where other machines reach the control plane (kubeadm's flag; "
+            "HOST: an IPv4 address of this machine): the apiserver (HAProxy with "
+            "--control-plane 3) listens there too, it is in the serving certificate, "
+            "cluster-info and join commands name it, nodes get pod CIDRs; '' for none "
+            "(default: remembered, else none: loopback only)",
+        ),
+    ] = None,
     dns_upstream: Annotated[
         str | None,
         typer.Option(
@@ -143,6 +154,7 @@ def up(
             etcd_binary=etcd_binary,
             dns_upstream=dns_upstream,
             control_plane=control_plane,
+            control_plane_endpoint=control_plane_endpoint,
         )
         lifecycle.up(settings, out, supervise)
 

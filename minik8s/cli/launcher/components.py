@@ -145,6 +145,13 @@ def _apiserver(settings: LauncherSettings, state: ClusterState, node: str | None
     audit_log = settings.audit_log_file
     if node is not None:
         audit_log = settings.logs_dir / f"audit-apiserver-{node}.log"
+    # pods reach it on the host's pod-network address, through the `kubernetes` Service (see
+    # launcher.network); a lone apiserver with a control-plane endpoint advertises that
+    # instead (kubeadm's advertiseAddress: other machines' pods reach it there) and listens
+    # there too (the apiserver listens on an advertise address outside its bind address)
+    advertise = network.pod_gateway()
+    if node is None and state.endpoint is not None:
+        advertise = state.endpoint[0]
     return [
         *_python_module("minik8s.apiserver.server"),
         f"--etcd-servers={state.etcd_servers(int(node) if node else 1)}",
@@ -152,8 +159,7 @@ def _apiserver(settings: LauncherSettings, state: ClusterState, node: str | None
         f"--etcd-certfile={certs.apiserver_client_cert}",
         f"--etcd-keyfile={certs.apiserver_client_key}",
         f"--bind-address={LOOPBACK}",
-        # pods reach it there, through the `kubernetes` Service (see launcher.network)
-        f"--advertise-address={network.pod_gateway()}",
+        f"--advertise-address={advertise}",
         f"--port={state.apiserver_member_port(node)}",
         f"--tls-cert-file={keys.serving_cert}",
         f"--tls-private-key-file={keys.serving_key}",
@@ -215,8 +221,10 @@ def _loadbalancer(settings: LauncherSettings, state: ClusterState, node: str | N
     return [found, "-db", "-f", str(settings.loadbalancer_config)]
 
 
-def write_loadbalancer_config(settings: LauncherSettings, state: ClusterState) -> None:
-    """haproxy.cfg: the cluster's endpoint (`apiserver_port`) to every apiserver member."""
+def write_loadbalancer_config(settings: LauncherSettings, state: ClusterState) -> bool:
+    """haproxy.cfg: the cluster's endpoint (`apiserver_port` on loopback, and the control-plane
+    endpoint when there is one) to every apiserver member. True when it changed an existing
+    configuration (a running HAProxy must restart to read it)."""
     text = loadbalancer.render(
         loadbalancer.Settings(
             bind=(LOOPBACK, state.apiserver_port),
@@ -226,6 +234,8 @@ def write_loadbalancer_config(settings: LauncherSettings, state: ClusterState) -
             ],
             ca_file=Pki(settings.pki_dir).ca_cert,
             stats_socket=settings.loadbalancer_socket,
+            # the control-plane endpoint other machines join (`--control-plane-endpoint`)
+            extra_binds=() if state.endpoint is None else (state.endpoint,),
             # ride out an etcd leader election (~1-2 s, every /readyz waits on it: with 2 fast
             # failures every apiserver went DOWN at once and clients got EOF); a dead apiserver
             # refuses connections and is redispatched from at once anyway
@@ -234,8 +244,11 @@ def write_loadbalancer_config(settings: LauncherSettings, state: ClusterState) -
         )
     )
     path = settings.loadbalancer_config
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
+    if path.exists() and path.read_text() == text:
+        return False
+    existed = path.exists()
+    path.write_text(text)
+    return existed
 
 
 def _kubelet(*extra: str) -> ArgvBuilder:
@@ -277,7 +290,19 @@ def _controller_manager(
         "--controllers=*,bootstrapsigner,tokencleaner",
         f"--cluster-signing-cert-file={pki.ca_cert}",
         f"--cluster-signing-key-file={pki.ca_key}",
+        *node_cidr_flags(state),
     ]
+
+
+def node_cidr_flags(state: ClusterState) -> list[str]:
+    """nodeipam, when other machines can join: each Node gets a podCIDR of the pod range the
+    local kubelets use (`network.POD_SUBNET`, also kube-proxy's `--cluster-cidr` default, so a
+    joined node's kube-proxy needs no flag); joined kubelets make their pods' bridge on it
+    (`--pod-subnet-from-node`) and the host-gw agents route it. The local kubelets keep the
+    one shared Docker bridge (see README, Several apiservers)."""
+    if not state.allocates_node_cidrs:
+        return []
+    return ["--allocate-node-cidrs=true", f"--cluster-cidr={network.POD_SUBNET}"]
 
 
 def _proxy(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:

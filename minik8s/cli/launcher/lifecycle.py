@@ -69,14 +69,19 @@ def up(settings: LauncherSettings, console: Console, supervise: bool = True) -> 
     )
     for note in notes:
         console.print(f"[yellow]note:[/] {note}")
-    pki.ensure(settings.pki_dir)
+    endpoint_hosts = () if cluster.endpoint is None else (cluster.endpoint[0],)
+    keys = pki.Pki(settings.pki_dir)
+    before = keys.serving_cert.read_bytes() if keys.serving_cert.exists() else b""
+    pki.ensure(settings.pki_dir, *endpoint_hosts)
     pki.ensure_etcd(settings.pki_dir, peers=cluster.highly_available)
     encryption.ensure_config(settings.encryption_config_file)
     audit.ensure_policy(settings.audit_policy_file)
     dashboard.ensure_files(settings, cluster)
     state.save(settings.state_file, cluster)
-    if cluster.highly_available:
-        components.write_loadbalancer_config(settings, cluster)
+    if before and keys.serving_cert.read_bytes() != before:
+        _restart_for(settings, "apiserver", "its serving certificate names a new host", console)
+    if cluster.highly_available and components.write_loadbalancer_config(settings, cluster):
+        _restart_for(settings, "loadbalancer", "its configuration changed", console)
     identities.ensure_admin(settings, cluster.apiserver_url)
     identities.ensure_kubelet_client(settings)
     components.ensure_credentials(settings, cluster)
@@ -94,6 +99,9 @@ def up(settings: LauncherSettings, console: Console, supervise: bool = True) -> 
             _ensure(settings, supervisor.instance(settings), console)
         else:
             _stop_supervisor(settings, console)
+    what = addons.publish_cluster_info(settings, cluster)
+    if what:
+        console.print(f"[green]✓[/] cluster-info names {cluster.join_url} ({what})")
     _wait_nodes_ready(settings, cluster, console)
 
     _note_disabled(cluster, console)
@@ -128,6 +136,17 @@ def _start_all(
         if instance.name == "dns":
             what = addons.ensure_dns(settings, cluster)
             console.print(f"[green]✓[/] kube-dns Service ({what})", highlight=False)
+
+
+def _restart_for(settings: LauncherSettings, component: str, why: str, console: Console) -> None:
+    """Stop the running processes of `component` (every member) so that `up` starts them
+    again with what changed on disk."""
+    names = [component, *(f"{component}-{i}" for i in range(1, 4))]
+    for name in names:
+        running = processes.find(settings, name)
+        if running is not None:
+            console.print(f"{name}: {why}, restarting (pid {running.pid})")
+            processes.stop(settings, running)
 
 
 def _wait_nodes_ready(

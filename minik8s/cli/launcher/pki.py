@@ -70,22 +70,26 @@ class Pki:
         )
 
 
-def serving_hosts() -> tuple[str, ...]:
+def serving_hosts(*extra: str) -> tuple[str, ...]:
     """Where clients reach the apiserver: loopback from the host; the `kubernetes` Service
-    (by ClusterIP and name) and the host's pod-network address from pods."""
+    (by ClusterIP and name) and the host's pod-network address from pods; `extra` (the
+    control-plane endpoint's host) from other machines."""
     return (
         "127.0.0.1",
         "localhost",
         network.kubernetes_service_ip(),
         network.pod_gateway(),
         *certificates.SERVICE_NAMES,
+        *extra,
     )
 
 
-def ensure(directory: Path) -> Pki:
+def ensure(directory: Path, *extra_hosts: str) -> Pki:
     """Create the CA, the serving certificate and the service account key pair unless they
-    exist; return their paths."""
-    certificates.ensure_serving_certificate(directory, serving_hosts())
+    exist; return their paths. A serving certificate that does not name every host (e.g. a
+    control-plane endpoint given later) is issued again by the same CA: clients keep
+    trusting it, and the apiservers (HAProxy passes TLS through) load it when they start."""
+    certificates.ensure_serving_certificate(directory, serving_hosts(*extra_hosts))
     certificates.ensure_service_account_key(directory)
     return Pki(directory)
 

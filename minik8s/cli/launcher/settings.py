@@ -35,6 +35,9 @@ class LauncherSettings:
     """Hollow nodes with a fake runtime (fake-node-1…); None: the remembered number, else 0."""
     control_plane: int | None = None
     """Control-plane members, 1 or 3 (`--control-plane`); None: the remembered number, else 1."""
+    control_plane_endpoint: str | None = None
+    """`HOST[:PORT]` other machines reach the control plane at (kubeadm's
+    `--control-plane-endpoint`; "": none, loopback only); None: the remembered one, else none."""
     dns_upstream: str | None = None
     """Upstream resolvers of the cluster DNS, comma-separated `IP[:PORT]` or a resolv.conf
     path ("": none, names outside the cluster fail); None: this host's /etc/resolv.conf."""

@@ -8,6 +8,7 @@ taken by a process that is not ours, a free one is picked and remembered, so a l
 from __future__ import annotations
 
 import errno
+import ipaddress
 import json
 import os
 import socket
@@ -21,7 +22,9 @@ from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.settings import LauncherSettings
 
 LOOPBACK = "127.0.0.1"
-"""Every component listens on loopback only: the cluster never leaves this machine."""
+"""Every component listens on loopback only (the cluster never leaves this machine), but for
+the control-plane endpoint when one is given (`--control-plane-endpoint`: the apiserver, or
+HAProxy in front of several, listens there too)."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,28 @@ class ClusterState:
     etcd_member_ports: tuple[int, ...] = ()
     """With several members: client and peer port of etcd members 2… in turn (member 1 has
     `etcd_port` and `etcd_peer_port`)."""
+    control_plane_endpoint: str = ""
+    """`HOST` or `HOST:PORT` where other machines reach the control plane (kubeadm's
+    `controlPlaneEndpoint`; the port defaults to `apiserver_port`); "": loopback only."""
+
+    @property
+    def endpoint(self) -> tuple[str, int] | None:
+        """(host, port) of the control-plane endpoint, None without one."""
+        if not self.control_plane_endpoint:
+            return None
+        return parse_endpoint(self.control_plane_endpoint, self.apiserver_port)
+
+    @property
+    def join_url(self) -> str:
+        """Where nodes join (`cluster-info`'s server): the endpoint, else loopback's."""
+        found = self.endpoint
+        return self.apiserver_url if found is None else f"https://{found[0]}:{found[1]}"
+
+    @property
+    def allocates_node_cidrs(self) -> bool:
+        """Nodes of other machines can join: the controller-manager gives each Node a podCIDR
+        (their kubelets' `--pod-subnet-from-node`, the host-gw agent's routes)."""
+        return self.endpoint is not None
 
     @property
     def highly_available(self) -> bool:
@@ -112,6 +137,26 @@ class ClusterState:
         return f"http://{LOOPBACK}:{self.dashboard_port}"
 
 
+def parse_endpoint(value: str, default_port: int) -> tuple[str, int]:
+    """`HOST[:PORT]` -> (host, port); HOST must be an IPv4 address this machine can listen on
+    (not loopback, not 0.0.0.0): LauncherError otherwise."""
+    host, sep, port_text = value.strip().partition(":")
+    what = f"--control-plane-endpoint {value!r}"
+    try:
+        address = ipaddress.IPv4Address(host)
+    except ValueError:
+        raise LauncherError(f"{what}: HOST must be an IPv4 address (HOST[:PORT])") from None
+    if address.is_loopback or address.is_unspecified or address.is_multicast:
+        raise LauncherError(
+            f"{what}: use an address other machines reach (not loopback, 0.0.0.0 or multicast)"
+        )
+    if not sep:
+        return host, default_port
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise LauncherError(f"{what}: PORT must be 1-65535")
+    return host, int(port_text)
+
+
 def load(path: Path) -> ClusterState | None:
     """The remembered state, or None when there is none yet."""
     try:
@@ -137,6 +182,8 @@ def _is_int(value: object) -> bool:
 
 def _valid(default: object, value: object) -> bool:
     """A remembered value has its field's type (ports: lists of ints in JSON)."""
+    if isinstance(default, str):
+        return isinstance(value, str)
     if isinstance(default, tuple):
         return isinstance(value, list) and all(_is_int(v) for v in value)
     return _is_int(value)
@@ -257,9 +304,13 @@ def resolve(
             etcd_member_ports = _free_ports(2 * (control_plane - 1), taken)
     else:
         apiserver_ports, etcd_member_ports = (), ()
+    endpoint = base.control_plane_endpoint
+    if settings.control_plane_endpoint is not None:
+        endpoint = settings.control_plane_endpoint.strip()
     state = replace(
         base,
         **chosen,
+        control_plane_endpoint=endpoint,
         nodes=base.nodes if settings.nodes is None else settings.nodes,
         fake_nodes=base.fake_nodes if settings.fake_nodes is None else settings.fake_nodes,
         control_plane=control_plane,
@@ -268,4 +319,10 @@ def resolve(
     )
     if state.nodes < 0 or state.fake_nodes < 0:
         raise LauncherError("--nodes and --fake-nodes must be 0 or more")
+    found = state.endpoint  # validates it
+    if found is not None and not state.highly_available and found[1] != state.apiserver_port:
+        raise LauncherError(
+            f"--control-plane-endpoint {endpoint}: with one apiserver the endpoint's port is the "
+            f"apiserver's ({state.apiserver_port}; --apiserver-port chooses it)"
+        )
     return state, notes
