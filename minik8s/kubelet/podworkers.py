@@ -109,6 +109,9 @@ class PodWorkers:
         self.crash_backoff = Backoff(settings.backoff_base, settings.backoff_cap)
         self.pull_backoff = Backoff(settings.backoff_base, settings.backoff_cap)
         self._pull_failed_at: dict[str, float] = {}
+        self._pull_errors: dict[str, str] = {}
+        """The last pull error of each container, shown while its pull backs off (Kubernetes'
+        `prevPullErrMsg`, 1.32: `Back-off pulling image "x": ErrImagePull: <error>`)."""
         self._started_reported: set[str] = set()
         self._last_known: dict[str, Object] = {}
         """Pods deleted from the API whose containers are still to be removed."""
@@ -576,7 +579,11 @@ class PodWorkers:
             pull_key, self._pull_failed_at.get(pull_key, 0), now
         )
         if remaining > 0:
-            return "ImagePullBackOff", f'Back-off pulling image "{image}"', remaining
+            message = f'Back-off pulling image "{image}"'
+            if pull_key in self._pull_errors:
+                message += f": {self._pull_errors[pull_key]}"
+            return "ImagePullBackOff", message, remaining
+        self._pull_errors.pop(pull_key, None)
         try:
             await self._pull(pod, image, secrets)
         except PullError as e:
@@ -592,6 +599,7 @@ class PodWorkers:
                 return None
             delay = self.pull_backoff.next(pull_key, now)
             self._pull_failed_at[pull_key] = now
+            self._pull_errors[pull_key] = f"ErrImagePull: {e.message}"
             logger.info("%s: pulling %s failed: %s", key, image, e.message)
             self.recorder.record(
                 pod, "Warning", "Failed", f'Failed to pull image "{image}": {e.message}'
@@ -726,6 +734,7 @@ class PodWorkers:
         self.messages.forget(uid)
         for k in [k for k in self._pull_failed_at if k.startswith(uid)]:
             del self._pull_failed_at[k]
+            self._pull_errors.pop(k, None)
 
     async def close(self) -> None:
         self.queue.shutdown()
