@@ -115,8 +115,8 @@ def assert_joined(launcher: Launcher, node: str, address: str) -> None:
     bootstrap CSR was approved and issued."""
     found = json.loads(launcher.kubectl("get", "node", node, "-o", "json").stdout)
     assert {"type": "InternalIP", "address": address} in found["status"]["addresses"]
-    pod_cidr = ipaddress.ip_network(found["spec"]["podCIDR"])
-    assert pod_cidr.subnet_of(ipaddress.ip_network(network.POD_SUBNET))
+    pod_cidr = ipaddress.IPv4Network(found["spec"]["podCIDR"])
+    assert pod_cidr.subnet_of(ipaddress.IPv4Network(network.POD_SUBNET))
     csrs = json.loads(launcher.kubectl("get", "csr", "-o", "json").stdout)["items"]
     kubelet = [
         c for c in csrs
