@@ -34,6 +34,7 @@ import shutil
 import signal
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -318,20 +319,49 @@ async def wait_nodes_ready(client: ApiClient, count: int, timeout: float = 180) 
     raise TimeoutError(f"{count} hollow nodes not Ready after {timeout}s")
 
 
-async def request_counts(client: ApiClient) -> list[tuple[str, float]]:
-    """Write requests the apiserver served so far, by verb and resource, most first."""
-    text = await client.request("GET", "/metrics")
+def _samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
+    """The samples of one metric in a Prometheus text page: (labels, value)."""
+    found = []
+    for line in text.splitlines():
+        if not line.startswith(name) or line[len(name) : len(name) + 1] not in ("{", " "):
+            continue
+        labels: dict[str, str] = {}
+        if "{" in line:
+            inside = line[line.index("{") + 1 : line.index("}")].replace('"', "")
+            labels = dict(part.split("=", 1) for part in inside.split(",") if "=" in part)
+        found.append((labels, float(line.rsplit(" ", 1)[1])))
+    return found
+
+
+async def api_counts(client: ApiClient, etcd_url: str) -> dict[str, float]:
+    """What the cluster did so far: apiserver writes by verb and resource (`write ...`),
+    events sent to watches by resource (`watch ...`), etcd puts, deletes and txns."""
     counts: dict[str, float] = {}
-    for line in str(text).splitlines():
-        if not line.startswith("apiserver_request_total{"):
-            continue
-        inside = line[line.index("{") + 1 : line.index("}")].replace('"', "")
-        labels = dict(part.split("=", 1) for part in inside.split(",") if "=" in part)
-        if labels.get("verb") in ("get", "list", "watch"):
-            continue
-        key = f"{labels.get('verb')} {labels.get('resource')}"
-        counts[key] = counts.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
-    return sorted(counts.items(), key=lambda item: -item[1])
+    text = str(await client.request("GET", "/metrics"))
+    for labels, value in _samples(text, "apiserver_request_total"):
+        if labels.get("verb") not in ("get", "list", "watch"):
+            key = f"write {labels.get('verb')} {labels.get('resource')}"
+            counts[key] = counts.get(key, 0.0) + value
+    for labels, value in _samples(text, "apiserver_watch_events_total"):
+        counts[f"watch {labels.get('resource')}"] = value
+    page = await asyncio.to_thread(
+        lambda: urllib.request.urlopen(etcd_url + "/metrics", timeout=10).read().decode()
+    )
+    for name in ("put", "delete", "txn"):
+        counts[f"etcd {name}"] = sum(v for _, v in _samples(page, f"etcd_mvcc_{name}_total"))
+    return counts
+
+
+def per_completion(before: dict[str, float], after: dict[str, float], kind: str, n: int) -> str:
+    """`kind` counts of the run per completion, most first."""
+    diff = {
+        key.removeprefix(kind + " "): after[key] - before.get(key, 0.0)
+        for key in after
+        if key.startswith(kind + " ")
+    }
+    ranked = sorted(((k, v) for k, v in diff.items() if v > 0), key=lambda kv: -kv[1])
+    total = sum(v for _, v in ranked) / max(1, n)
+    return f"{total:.2f}: " + ", ".join(f"{k} {v / max(1, n):.2f}" for k, v in ranked[:10])
 
 
 def job_manifest(completions: int, parallelism: int) -> dict[str, Any]:
@@ -357,6 +387,8 @@ async def run_jobs_async(args: argparse.Namespace, cluster: HollowCluster) -> No
     async with ApiClient(load_kubeconfig(cluster.kubeconfig)) as client:
         await wait_nodes_ready(client, args.nodes)
         await client.create(NAMESPACES, {"metadata": {"name": NS}})
+        assert cluster.etcd is not None
+        counts0 = await api_counts(client, cluster.etcd.url)
         load = os.getloadavg()
         cpu0, busy0 = cluster.cpu(), machine_busy()
         print("nodes Ready; creating the Job", file=sys.stderr, flush=True)
@@ -373,7 +405,7 @@ async def run_jobs_async(args: argparse.Namespace, cluster: HollowCluster) -> No
             await asyncio.sleep(0.2)
         elapsed = time.monotonic() - start
         cpu1, busy1 = cluster.cpu(), machine_busy()
-        requests = await request_counts(client)
+        counts1 = await api_counts(client, cluster.etcd.url)
     succeeded = int(status.get("succeeded") or 0)
     if not done:
         raise SystemExit(f"the Job did not complete in {args.timeout:g}s: {status}")
@@ -396,9 +428,15 @@ async def run_jobs_async(args: argparse.Namespace, cluster: HollowCluster) -> No
     )
     print("  CPU seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in spent.items()))
     print(
-        "  apiserver writes per completion: "
-        + ", ".join(f"{key} {n / max(1, succeeded):.2f}" for key, n in requests[:8])
+        f"  CPU ms per completion {1000 * sum(spent.values()) / max(1, succeeded):.1f}: "
+        + ", ".join(f"{k} {1000 * v / max(1, succeeded):.1f}" for k, v in spent.items())
     )
+    for kind, what in (
+        ("write", "apiserver writes"),
+        ("watch", "watch events sent"),
+        ("etcd", "etcd ops"),
+    ):
+        print(f"  {what} per completion " + per_completion(counts0, counts1, kind, succeeded))
     print(
         f"  machine: {cores} cores {100 * busy:.0f}% busy during the run "
         f"(load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f})"

@@ -19,6 +19,11 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 WATCHES = Gauge("apiserver_registered_watchers", "Open watches by resource.", ["resource"])
+WATCH_EVENTS = Counter(
+    "apiserver_watch_events_total",
+    "Events sent to watch clients by resource (initial events included).",
+    ["resource"],
+)
 ETCD_LATENCY = Histogram(
     "etcd_request_duration_seconds",
     "etcd request latency by operation.",

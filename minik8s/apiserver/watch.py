@@ -14,6 +14,7 @@ import orjson
 from minik8s.api import errors
 from minik8s.api.meta import Object
 from minik8s.api.resources import ResourceType
+from minik8s.apiserver import metrics
 from minik8s.apiserver.watchcache import CachedEvent, WatchCache, Watcher
 
 logger = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ class WatchStream:
         self.deadline = time.monotonic() + timeout
         self.watcher: Watcher | None = None
         self.initial: list[CachedEvent] | list[Object] = []
+        self.sent = metrics.WATCH_EVENTS.labels(request.resource.plural)
 
     async def open(self) -> None:
         """Register with the cache; raises Expired (410) for a too old resourceVersion."""
@@ -131,9 +133,11 @@ class WatchStream:
                     obj = req.transform(item) if req.transform else item
                     batch.append(encode_event("ADDED", obj))
                 if len(batch) >= 200:
+                    self.sent.inc(len(batch))
                     yield b"".join(batch)
                     batch = []
             if batch:
+                self.sent.inc(len(batch))
                 yield b"".join(batch)
             if req.send_initial_events and req.allow_bookmarks:
                 yield bookmark(req.resource, self.cache.revision, initial_events_end=True)
@@ -176,12 +180,14 @@ class WatchStream:
                 more = queue.get_nowait()
                 if more is None:
                     if lines:
+                        self.sent.inc(len(lines))
                         yield b"".join(lines)
                     return
                 line = self._line(more)
                 if line is not None:
                     lines.append(line)
             if lines:
+                self.sent.inc(len(lines))
                 yield b"".join(lines)
 
 

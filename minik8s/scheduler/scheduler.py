@@ -36,6 +36,9 @@ from minik8s.scheduler.queue import QueuedPod, SchedulingQueue
 
 logger = logging.getLogger(__name__)
 
+NON_TERMINAL_PODS = "status.phase!=Succeeded,status.phase!=Failed"
+"""The field selector of the scheduler's pod informer, as kube-scheduler's."""
+
 UNSCHEDULED_INDEX = "unscheduled"
 """Index of the pod informer: value "true" for pods this scheduler should place."""
 
@@ -86,9 +89,11 @@ class Scheduler:
             settings.initial_backoff, settings.max_backoff, settings.unschedulable_timeout
         )
         name = settings.scheduler_name
-        # managedFields trimmed for memory, as kube-scheduler's pod informer does
+        # Like kube-scheduler's pod informer: terminal pods left out (one that finishes comes
+        # as a deletion, and its later writes, e.g. a Job's finalizer removal, not at all),
+        # managedFields trimmed for memory.
         self.pods = Informer(
-            client, PODS, transform=strip_managed_fields,
+            client, PODS, field_selector=NON_TERMINAL_PODS, transform=strip_managed_fields,
             indexers={UNSCHEDULED_INDEX: lambda p: ["true"] if is_unscheduled(p, name) else []},
         )  # fmt: skip
         self.nodes = Informer(client, NODES, transform=strip_managed_fields)

@@ -201,6 +201,49 @@ def test_exhaustion_is_unschedulable_until_a_node_with_room_appears(
     assert wait_bound(api, ns, "c", timeout=5) == "n3"  # retried on the change, not a timer
 
 
+def test_a_finished_pod_frees_its_room_and_is_left_out_of_the_scheduler_watch(
+    api: Api, ns: str, start_scheduler: Callable[[], Scheduler]
+) -> None:
+    """Like kube-scheduler's, the pod informer selects `status.phase!=Succeeded,!=Failed`: a
+    pod that finishes comes to it as a deletion, which gives its node's room back."""
+    create_node(api, name="only", cpu="1")
+    start_scheduler()
+    create_pod(api, ns, "first", cpu="600m")
+    assert wait_bound(api, ns, "first") == "only"
+    create_pod(api, ns, "second", cpu="600m")
+
+    def unschedulable() -> bool:
+        condition = scheduled_condition(get_pod(api, ns, "second")) or {}
+        return condition.get("reason") == "Unschedulable"
+
+    wait_for(unschedulable, "pod second to be marked Unschedulable")
+    first = get_pod(api, ns, "first")
+    first["status"]["phase"] = "Succeeded"
+    r = api.put(f"/api/v1/namespaces/{ns}/pods/first/status", first)
+    assert r.status_code == 200, r.text
+    assert wait_bound(api, ns, "second", timeout=10) == "only"
+
+    # A write to the finished pod (a Job's finalizer removal) is not sent to the scheduler;
+    # one to the running pod is, after it: the watch's events keep the writes' order.
+    sent = pod_watch_events(api)
+    for name in ("first", "second"):
+        r = api.patch(
+            f"/api/v1/namespaces/{ns}/pods/{name}",
+            {"metadata": {"labels": {"touched": "yes"}}},
+            "application/merge-patch+json",
+        )
+        assert r.status_code == 200, r.text
+    wait_for(lambda: pod_watch_events(api) > sent, "the scheduler's watch to get a pod event")
+    assert pod_watch_events(api) == sent + 1
+
+
+def pod_watch_events(api: Api) -> float:
+    for line in api.get("/metrics").text.splitlines():
+        if line.startswith('apiserver_watch_events_total{resource="pods"}'):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 def test_taints_tolerations_and_node_selectors_are_respected(
     api: Api, ns: str, start_scheduler: Callable[[], Scheduler]
 ) -> None:
