@@ -45,14 +45,17 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.stats import percentile
 from minik8s.api import errors
 from minik8s.api.meta import condition_is_true, name_of
 from minik8s.api.resources import DEPLOYMENTS, LEASES, NAMESPACES, NODES, PODS, SERVICES
+from minik8s.api.times import format_time, parse_time
 from minik8s.client.api import ApiClient
 from minik8s.client.informer import Informer
 from minik8s.client.kubeconfig import load_kubeconfig
@@ -71,6 +74,7 @@ NS = "density"
 STARTUP_SLO = 5.0
 MUTATING_SLO = 1.0
 LIST_SLO = 30.0
+REJECTED = "apiserver_flowcontrol_rejected_requests_total"
 MUTATING = ("create", "update", "patch", "delete", "deletecollection")
 
 
@@ -209,6 +213,15 @@ class Observer:
     max_gap: float = 0.0
     late_renewals: int = 0
     """Renewals that came more than 1.5 periods after the one before (one renewal missed)."""
+    max_written_gap: float = 0.0
+    late_written: int = 0
+    """The same by the renewTimes the kubelets wrote (without our watch's delay)."""
+    leaders: dict[str, tuple[str, str, float]] = field(default_factory=dict)
+    """kube-system Lease name -> (renewTime, holder, when seen)."""
+    leader_max_gap: dict[str, float] = field(default_factory=dict)
+    leader_seen_gap: dict[str, float] = field(default_factory=dict)
+    leader_changes: dict[str, int] = field(default_factory=dict)
+    """Holder changes (a release, a loss, a new leader) after the first sight."""
 
     def on_pod(self, pod: dict[str, Any]) -> None:
         uid = pod["metadata"]["uid"]
@@ -235,8 +248,33 @@ class Observer:
             self.max_gap = max(self.max_gap, gap)
             if gap > 1.5 * self.update_period:
                 self.late_renewals += 1
+            if before[0] and renew:  # as the kubelet wrote them (its own view of its renewals)
+                written = seconds_between(before[0], renew)
+                self.max_written_gap = max(self.max_written_gap, written)
+                if written > 1.5 * self.update_period:
+                    self.late_written += 1
         if before is None or before[0] != renew:
             self.renewals[name] = (renew, now)
+
+    def on_leader_lease(self, lease: dict[str, Any]) -> None:
+        """A kube-system leader-election Lease: the gaps between its renewTimes (as its holder
+        wrote them: how long it went without renewing), the gaps between our sightings of its
+        renewals (that plus the apiserver's watch delay), and its changes of holder."""
+        name = name_of(lease)
+        spec = lease.get("spec") or {}
+        renew, holder = spec.get("renewTime") or "", spec.get("holderIdentity") or ""
+        now = time.monotonic()
+        before = self.leaders.get(name)
+        if before is not None and before[0] != renew:
+            seen = now - before[2]
+            self.leader_seen_gap[name] = max(self.leader_seen_gap.get(name, 0.0), seen)
+            if before[0] and renew and holder == before[1]:
+                gap = seconds_between(before[0], renew)
+                self.leader_max_gap[name] = max(self.leader_max_gap.get(name, 0.0), gap)
+        if before is not None and holder != before[1]:
+            self.leader_changes[name] = self.leader_changes.get(name, 0) + 1
+        if before is None or before[0] != renew or before[1] != holder:
+            self.leaders[name] = (renew, holder, now)
 
     def startup_latencies(self, uids: set[str] | None = None) -> list[float]:
         return sorted(
@@ -246,11 +284,10 @@ class Observer:
         )
 
 
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    index = min(len(values) - 1, max(0, math.ceil(p / 100 * len(values)) - 1))
-    return values[index]
+def seconds_between(earlier: str, later: str) -> float:
+    """Seconds from one RFC 3339 time to another (0 if either does not parse)."""
+    a, b = parse_time(earlier), parse_time(later)
+    return (b - a).total_seconds() if a is not None and b is not None else 0.0
 
 
 # --- apiserver metrics -----------------------------------------------------------------------
@@ -272,6 +309,20 @@ async def latency_histograms(client: ApiClient) -> Histograms:
         key = (labels.get("verb", ""), labels.get("resource", ""))
         result.setdefault(key, {})[bound] = float(line.rsplit(" ", 1)[1])
     return result
+
+
+async def counter_sums(client: ApiClient, metric: str, label: str) -> dict[str, float]:
+    """The samples of `metric` in the apiserver's /metrics, summed by the value of `label`."""
+    text = str(await client.request("GET", "/metrics"))
+    sums: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line.startswith(metric + "{"):
+            continue
+        inside = line[line.index("{") + 1 : line.index("}")].replace('"', "")
+        labels = dict(part.split("=", 1) for part in inside.split(",") if "=" in part)
+        key = labels.get(label, "")
+        sums[key] = sums.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
+    return sums
 
 
 def histogram_quantile(buckets: dict[float, float], q: float) -> float:
@@ -466,7 +517,10 @@ class Result:
     @property
     def ok(self) -> bool:
         return (
-            (not self.pods or (bool(self.startup) and percentile(self.startup, 99) <= STARTUP_SLO))
+            (
+                not self.pods
+                or (bool(self.startup) and percentile(self.startup, 0.99) <= STARTUP_SLO)
+            )
             and self.api_p99(MUTATING) <= MUTATING_SLO
             and self.api_p99(("get",)) <= MUTATING_SLO
             and self.api_p99(("list",)) <= LIST_SLO
@@ -477,7 +531,7 @@ class Result:
     def line(self) -> str:
         return (
             f"density: nodes={self.nodes} pods={self.pods} "
-            f"startup_p99_s={percentile(self.startup, 99):.2f} "
+            f"startup_p99_s={percentile(self.startup, 0.99):.2f} "
             f"api_mutating_p99_s={self.api_p99(MUTATING):.3f} rss_mb={self.rss_mb:.0f} "
             f"ok={'true' if self.ok else 'false'}"
         )
@@ -490,8 +544,9 @@ async def density(cluster: Cluster, args: argparse.Namespace) -> Result:
         Informer(client, NODES, name="density nodes"),
         Informer(client, LEASES, namespace="kube-node-lease", name="density leases"),
         Informer(client, PODS, namespace=NS, name="density pods"),
+        Informer(client, LEASES, namespace="kube-system", name="density leader leases"),
     ]
-    handlers = (observer.on_node, observer.on_lease, observer.on_pod)
+    handlers = (observer.on_node, observer.on_lease, observer.on_pod, observer.on_leader_lease)
     for informer, handler in zip(informers, handlers, strict=True):
         informer.add_event_handler(handler, lambda old, new, h=handler: h(new), lambda obj: None)
         informer.start()
@@ -515,11 +570,14 @@ async def density(cluster: Cluster, args: argparse.Namespace) -> Result:
         took = await wait_for("all hollow nodes Ready", all_ready, args.timeout)
         print(f"nodes: {args.nodes} hollow nodes Ready in {took:.1f}s", flush=True)
         report_processes(cluster, "nodes", cpu0)
+        print(f"nodes: {len(observer.not_ready_transitions)} Ready -> NotReady while registering; "
+              f"load {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
         observer.not_ready_transitions.clear()  # registration flaps are not spurious NotReady
         if args.stop_after == "nodes":
             rss = await hold(cluster, observer, args.hold)
             api = delta(await latency_histograms(client), api0)
-            return finish(cluster, observer, args, 0, [], api, behind, began, rss)
+            rejected = await counter_sums(client, REJECTED, "priority_level")
+            return finish(cluster, observer, args, 0, [], api, behind, began, rss, rejected)
 
         # create
         await client.create(NAMESPACES, {"metadata": {"name": NS}})
@@ -547,8 +605,8 @@ async def density(cluster: Cluster, args: argparse.Namespace) -> Result:
         print(
             f"create: {total_pods} pods in {len(expected)} Deployments (+ Services) at "
             f"{args.qps}/s: all available {time.monotonic() - t0:.1f}s after the first "
-            f"({took:.1f}s after the last request); startup p50 {percentile(lat, 50):.2f}s "
-            f"p90 {percentile(lat, 90):.2f}s p99 {percentile(lat, 99):.2f}s (n={len(lat)})",
+            f"({took:.1f}s after the last request); startup p50 {percentile(lat, 0.5):.2f}s "
+            f"p90 {percentile(lat, 0.9):.2f}s p99 {percentile(lat, 0.99):.2f}s (n={len(lat)})",
             flush=True,
         )
         rss = report_processes(cluster, "create", cpu0)
@@ -580,8 +638,8 @@ async def density(cluster: Cluster, args: argparse.Namespace) -> Result:
             lat = observer.startup_latencies(new)
             print(
                 f"rollout: {len(new)} new pods; all updated and available in "
-                f"{time.monotonic() - t0:.1f}s; startup p50 {percentile(lat, 50):.2f}s "
-                f"p99 {percentile(lat, 99):.2f}s",
+                f"{time.monotonic() - t0:.1f}s; startup p50 {percentile(lat, 0.5):.2f}s "
+                f"p99 {percentile(lat, 0.99):.2f}s",
                 flush=True,
             )
             report_processes(cluster, "rollout", cpu0)
@@ -627,8 +685,9 @@ async def density(cluster: Cluster, args: argparse.Namespace) -> Result:
             rss = report_processes(cluster, "delete", cpu0)
 
         api = delta(await latency_histograms(client), api0)
+        rejected = await counter_sums(client, REJECTED, "priority_level")
         return finish(cluster, observer, args, total_pods, observer.startup_latencies(), api,
-                      behind, began, rss)  # fmt: skip
+                      behind, began, rss, rejected)  # fmt: skip
     finally:
         for informer in informers:
             await informer.stop()
@@ -692,9 +751,11 @@ def heap_report(cluster: Cluster, work: Path, timeout: float = 15.0) -> None:
 def finish(
     cluster: Cluster, observer: Observer, args: argparse.Namespace, total_pods: int,
     startup: list[float], api: Histograms, behind: list[str], began: float, rss: float,
+    rejected: dict[str, float] | None = None,
 ) -> Result:  # fmt: skip
-    print(f"pod startup (all {len(startup)}): p50 {percentile(startup, 50):.2f}s "
-          f"p90 {percentile(startup, 90):.2f}s p99 {percentile(startup, 99):.2f}s "
+    rejected = rejected or {}
+    print(f"pod startup (all {len(startup)}): p50 {percentile(startup, 0.5):.2f}s "
+          f"p90 {percentile(startup, 0.9):.2f}s p99 {percentile(startup, 0.99):.2f}s "
           f"(SLO p99 <= {STARTUP_SLO:.0f}s)")  # fmt: skip
     print("API call latency (whole run, watches excluded):")
     for (verb, resource), buckets in sorted(api.items()):
@@ -708,15 +769,33 @@ def finish(
               f"{'  OVER SLO' if p99 > slo else ''}")  # fmt: skip
     print(
         f"nodes: {len(observer.not_ready_transitions)} spurious NotReady; Lease renewal "
-        f"gaps: max {observer.max_gap:.1f}s, {observer.late_renewals} late (> 1.5 x 10s); "
+        f"gaps: max {observer.max_gap:.1f}s, {observer.late_renewals} late (> 1.5 x 10s) as our "
+        f"watch saw them; by renewTime max {observer.max_written_gap:.1f}s, "
+        f"{observer.late_written} late; "
         f"run {time.monotonic() - began:.0f}s"
     )
+    end = format_time(datetime.now(UTC))
+    leader_gaps = ", ".join(
+        f"{n} max renewTime gap {observer.leader_max_gap.get(n, 0.0):.1f}s "
+        f"(seen {observer.leader_seen_gap.get(n, 0.0):.1f}s), "
+        f"{observer.leader_changes.get(n, 0)} holder changes, last renewal "
+        f"{seconds_between(observer.leaders[n][0], end):.0f}s before the end"
+        for n in sorted(observer.leaders)
+        if observer.leaders[n][0]
+    )
+    print(f"leader election (kube-system Leases): {leader_gaps or 'none seen'}")
+    if rejected:
+        print("apiserver 429s (apiserver_flowcontrol_rejected_requests_total) by priority level: "
+              + ", ".join(f"{k} {v:.0f}" for k, v in sorted(rejected.items())))  # fmt: skip
+    changes = sum(observer.leader_changes.values())
+    if changes:
+        behind.append(f"{changes} leader-election holder changes")
     if CACHE_BEHIND:
         behind.append(
             f"the apiserver's watch cache was behind etcd at {len(CACHE_BEHIND)} polls "
             f"(first: {CACHE_BEHIND[0]})"
         )
-    if percentile(startup, 99) > STARTUP_SLO:
+    if percentile(startup, 0.99) > STARTUP_SLO:
         behind.append("pod startup p99 over the SLO")
     if observer.late_renewals:
         behind.append(f"{observer.late_renewals} late Lease renewals")

@@ -22,6 +22,7 @@ from minik8s.api.resources import NAMESPACES, PERSISTENTVOLUMECLAIMS, PODS, Reso
 from minik8s.apiserver import (
     discovery,
     encryptionconfig,
+    flowcontrol,
     kubeletproxy,
     metrics,
     openapi_serving,
@@ -119,6 +120,9 @@ def create_app(settings: ApiserverSettings) -> ApiserverApp:
     pod_security = podsecurity_config.load(settings.admission_control_config_file)
     front = ApiserverApp(None, build_authenticator(settings, accounts), None)  # type: ignore[arg-type]
     front.auditor = audit_options.build(settings.audit)
+    limit = settings.max_requests_inflight + settings.max_mutating_requests_inflight
+    if settings.enable_priority_and_fairness and limit > 0:
+        front.flowcontrol = flowcontrol.FlowControl(limit, settings.request_timeout / 4)
     front.app = create_fastapi_app(settings, front, accounts, transformer, pod_security)
     return front
 

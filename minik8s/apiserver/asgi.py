@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
 from minik8s.api import errors
-from minik8s.apiserver import metrics, requestcontext, requestinfo, streamproxy, wire
+from minik8s.apiserver import flowcontrol, metrics, requestcontext, requestinfo, streamproxy, wire
 from minik8s.apiserver.audit import auditor
 from minik8s.apiserver.audit import context as audit_context
 from minik8s.apiserver.audit.auditor import Auditor
@@ -42,6 +42,8 @@ logger = logging.getLogger(__name__)
 UNAUTHORIZED = errors.Unauthorized("Unauthorized")
 KNOWN_METHODS = frozenset({"get", "post", "put", "patch", "delete", "head", "options"})
 AUDIT_ID = b"Audit-Id"
+SCOPE_ATTRIBUTES = "minik8s.attributes"
+"""The request's authorizer attributes, once `_admit` has parsed them."""
 
 
 def is_rest_path(path: str) -> bool:
@@ -63,6 +65,8 @@ class ApiserverApp:
         self.authorizer = authorizer
         self.auditor: Auditor | None = None
         """Set when `--audit-policy-file` and a backend are given."""
+        self.flowcontrol: flowcontrol.FlowControl | None = None
+        """API Priority and Fairness (None: `--enable-priority-and-fairness=false`)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -83,7 +87,7 @@ class ApiserverApp:
                 metrics.observe_request(verb, "", refusal.code, started)
                 await _refuse(scope, send, refusal)
             else:
-                await self._serve(scope, receive, send, started)
+                await self._limited(scope, receive, send, started)
         except asyncio.CancelledError:
             raise
         except BaseException as e:
@@ -93,6 +97,26 @@ class ApiserverApp:
         finally:
             if context is not None:
                 context.finish()
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send, started: float) -> None:
+        """Serve the request once API Priority and Fairness gives it a seat (429 if not)."""
+        flow = self.flowcontrol
+        if flow is None:
+            await self._serve(scope, receive, send, started)
+            return
+        attrs = scope.get(SCOPE_ATTRIBUTES) or self._attributes(
+            scope, scope[requestcontext.SCOPE_USER]
+        )
+        try:
+            ticket = await flow.admit(attrs)
+        except errors.TooManyRequests as e:
+            metrics.observe_request(attrs.verb, attrs.resource, e.code, started)
+            await _refuse(scope, send, e)
+            return
+        try:
+            await self._serve(scope, receive, send, started)
+        finally:
+            flow.done(ticket)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send, started: float) -> None:
         hijacked = upgrades.upgrade_of(scope)
@@ -180,6 +204,8 @@ class ApiserverApp:
         except errors.ApiError as e:
             return context, e
         scope[requestcontext.SCOPE_USER] = user
+        if attrs is not None:
+            scope[SCOPE_ATTRIBUTES] = attrs
         requestcontext.USER.set(user)
         return context, None
 
@@ -224,6 +250,8 @@ async def _refuse(scope: Scope, send: Send, error: errors.ApiError) -> None:
     """Answer with the error's Status; a WebSocket gets it as the upgrade's HTTP response."""
     body = wire.encode(error.to_status())
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if error.retry_after_seconds:
+        headers.append((b"retry-after", str(error.retry_after_seconds).encode()))
     if scope["type"] == "http":
         await send({"type": "http.response.start", "status": error.code, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -85,6 +85,14 @@ class ApiserverSettings:
     """Open watches in all; more get 429 (0: no cap)."""
     max_watches_per_client: int = 5_000
     """Open watches of one user (or one address without authentication); 0: no cap."""
+    enable_priority_and_fairness: bool = True
+    """API Priority and Fairness: requests get seats by priority level, the excess a 429."""
+    max_requests_inflight: int = 400
+    """With `max_mutating_requests_inflight`, the seats API Priority and Fairness shares out."""
+    max_mutating_requests_inflight: int = 200
+    request_timeout: float = 60.0
+    """`--request-timeout`; here only a quarter of it is used: how long a request may wait for
+    a seat of its priority level before its 429 (Kubernetes derives that wait the same way)."""
     encryption_provider_config: str | None = None
     """EncryptionConfiguration file: the resources it names are encrypted in etcd."""
     service_account_issuer: tuple[str, ...] = ()
@@ -169,6 +177,19 @@ def parse_args(argv: list[str] | None = None) -> ApiserverSettings:
     parser.add_argument(
         "--max-watches-per-client", type=int, default=5_000,
         help="open watches of one user or address (0: no cap)",
+    )  # fmt: skip
+    options.bool_flag(
+        parser, "--enable-priority-and-fairness", True,
+        "limit concurrent requests by priority level (429 + Retry-After past the limit)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-requests-inflight", type=int, default=400,
+        help="with --max-mutating-requests-inflight: the server's concurrency limit",
+    )  # fmt: skip
+    parser.add_argument("--max-mutating-requests-inflight", type=int, default=200)
+    parser.add_argument(
+        "--request-timeout", type=options.positive_duration, default=60.0,
+        help="a quarter of it: the longest wait for a seat before a 429",
     )  # fmt: skip
     options.add_logging_flags(parser)
     parser.add_argument("--encryption-provider-config", default=None)

@@ -29,6 +29,9 @@ class RetryPolicy:
     """Longest `Retry-After` honoured; a longer one is cut to this."""
     jitter: float = 0.1
     """Fraction of random spread added to each backoff, so clients do not retry in step."""
+    retry_after_jitter: float = 0.5
+    """Fraction of random spread added to a server's `Retry-After` (client-go waits exactly
+    that long; a thousand clients turned away together would then all return together)."""
 
 
 def exponential_delay(base: float, cap: float, failures: int) -> float:
@@ -47,9 +50,12 @@ def backoff_delay(policy: RetryPolicy, attempt: int, rand: float | None = None) 
 def retry_delay(
     policy: RetryPolicy, attempt: int, retry_after: float | None, rand: float | None = None
 ) -> float:
-    """The wait before the next attempt: the server's `Retry-After` if any, else backoff."""
+    """The wait before the next attempt: the server's `Retry-After` (at least, spread by
+    `retry_after_jitter`) if any, else backoff."""
     if retry_after is not None:
-        return min(max(retry_after, 0.0), policy.max_retry_after)
+        spread = random.random() if rand is None else rand
+        wait = min(max(retry_after, 0.0), policy.max_retry_after)
+        return wait * (1.0 + policy.retry_after_jitter * spread)
     return backoff_delay(policy, attempt, rand)
 
 

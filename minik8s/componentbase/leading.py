@@ -34,8 +34,9 @@ async def run_while_leading(
     if not election.leader_elect:
         await tasks.run_until(stop, work(), name)
         return
-    elector = options.new_leader_elector(election, client, identity)
-    logger.info("campaigning for lease %s as %s", elector.lease_key, elector.identity)
-    ended = await tasks.run_until(stop, elector.run(work), name)
+    async with options.leader_election_client(client) as lease_client:
+        elector = options.new_leader_elector(election, lease_client, identity)
+        logger.info("campaigning for lease %s as %s", elector.lease_key, elector.identity)
+        ended = await tasks.run_until(stop, elector.run(work), name)
     if ended and not stop.is_set():
         raise LeadershipLost(f"leader election lost ({elector.lease_key})")

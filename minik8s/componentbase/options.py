@@ -212,6 +212,19 @@ class LeaderElectionOptions:
     """Seconds between two attempts to acquire or renew the Lease."""
 
 
+def leader_election_client(client: ApiClient) -> ApiClient:
+    """A client of its own for the Lease (close it after use), as kube-controller-manager and
+    kube-scheduler make one: the Lease renewals never wait behind the component's own
+    requests for a pooled connection (those may be queued by the apiserver's priority levels
+    for seconds while the renew deadline runs)."""
+    from minik8s.client.api import ApiClient
+
+    settings = dataclasses.replace(
+        client.settings, user_agent=f"{client.settings.user_agent}/leader-election"
+    )
+    return ApiClient(client.config, settings)
+
+
 def new_leader_elector(
     options: LeaderElectionOptions, client: ApiClient, identity: str | None = None
 ) -> LeaderElector:

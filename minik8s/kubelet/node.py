@@ -7,7 +7,15 @@ again after a conflict) up to `MAX_UPDATE_RETRIES` times, as that controller doe
 answer no longer costs two periods (an update on the old resourceVersion, its conflict, then
 a read), which at 500 hollow nodes made renewals 20-40 s apart.
 
-`node_conditions` and `build_status` are pure; `NodeAgent` does the API calls.
+The status is checked every period against the Node as the apiserver has it now (from an
+informer of this Node alone, as Kubernetes' kubelet reads its node lister before each status
+update), not only against what this kubelet wrote last: when the node lifecycle controller
+marked the node's conditions Unknown because heartbeats came late (a renewal that met a 504
+while etcd changed leaders), the next check writes Ready=True again, instead of after
+`node_status_report_frequency` (5 min) during which no pod is scheduled on the node.
+
+`node_conditions`, `build_status` and `conditions_differ` are pure; `NodeAgent` does the API
+calls.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from minik8s.api import errors, quantity, times
 from minik8s.api.meta import Object
 from minik8s.api.resources import LEASES, NODES
 from minik8s.client.api import ApiClient
+from minik8s.client.informer import Informer
 from minik8s.kubelet.config import KubeletSettings
 from minik8s.kubelet.runtime import Runtime
 
@@ -38,9 +47,19 @@ KUBELET_VERSION = "v1.32.0-minik8s"
 MAX_UPDATE_RETRIES = 5
 """Attempts at one Lease renewal before waiting for the next period (Kubernetes' lease
 controller: maxUpdateRetries)."""
+REGISTER_BACKOFF = (0.1, 7.0)
+"""The kubelet's registration backoff: first wait and cap, in seconds."""
 JITTER = 0.04
 """Each period is up to 4 % longer, at random (`wait.JitterUntil`'s factor in the kubelet's
 loops): nodes that registered together do not renew together forever."""
+
+
+def registration_backoff(failures: int, rand: float) -> float:
+    """Seconds before registration attempt `failures + 1`: 100 ms doubling up to 7 s, times
+    1 + `rand` (a random number in [0, 1): full jitter above the floor, as client-go's
+    `wait.Jitter(d, 1.0)`)."""
+    first, cap = REGISTER_BACKOFF
+    return min(first * 2.0 ** min(max(failures - 1, 0), 30), cap) * (1.0 + rand)
 
 
 @dataclass(frozen=True)
@@ -144,6 +163,19 @@ def node_conditions(pressure: Pressure, ready: bool, old: list[Object], now: str
     return result
 
 
+def conditions_differ(reported: list[Object], current: list[Object]) -> bool:
+    """Whether the Node's `current` conditions (the apiserver's) say something else than the
+    kubelet's `reported` ones: each type's status, reason and message, heartbeat and transition
+    times aside (Kubernetes' nodeStatusHasChanged)."""
+
+    def said(conditions: list[Object]) -> dict[object, tuple[object, object, object]]:
+        return {
+            c.get("type"): (c.get("status"), c.get("reason"), c.get("message")) for c in conditions
+        }
+
+    return said(reported) != said(current)
+
+
 def without_heartbeats(status: Object) -> Object:
     """The status with heartbeat times removed: what "changed" compares."""
     result = copy.deepcopy(status)
@@ -221,10 +253,20 @@ def _os_image() -> str:
 
 
 class NodeAgent:
-    def __init__(self, settings: KubeletSettings, client: ApiClient, runtime: Runtime) -> None:
+    def __init__(
+        self,
+        settings: KubeletSettings,
+        client: ApiClient,
+        runtime: Runtime,
+        own_node: Informer | None = None,
+    ) -> None:
+        """`own_node`: an informer of this node's Node alone (`metadata.name=<node>`, the
+        kubelet's node lister), started by the caller; without it (or before it synced) each
+        status check GETs the Node."""
         self.settings = settings
         self.client = client
         self.runtime = runtime
+        self.own_node = own_node
         self.port = 0
         self.node: Object | None = None
         self.lease: Object | None = None
@@ -252,6 +294,24 @@ class NodeAgent:
         return {"apiVersion": "v1", "kind": "Node", "metadata": metadata, "spec": spec}
 
     async def register(self, port: int) -> None:
+        """Register, retrying until it succeeds (Kubernetes' `registerWithAPIServer`), with
+        exponential backoff from 100 ms to 7 s, jittered so that a thousand kubelets turned
+        away together (a 429 from an apiserver's priority levels) do not all return together."""
+        failures = 0
+        while True:
+            try:
+                await self._register(port)
+                return
+            except errors.ApiError as e:
+                failures += 1
+                delay = registration_backoff(failures, random.random())
+                logger.warning(
+                    "unable to register node %s with the API server (retrying in %.1fs): %s",
+                    self.settings.node_name, delay, e.message,
+                )  # fmt: skip
+                await asyncio.sleep(delay)
+
+    async def _register(self, port: int) -> None:
         """Create the Node (or adopt the existing one), then write its status."""
         self.port = port
         try:
@@ -289,7 +349,16 @@ class NodeAgent:
             waited += period
 
     async def update_status(self, force: bool = False) -> bool:
+        """Write the node status if it changed, if the Node's conditions on the apiserver say
+        otherwise (another component wrote them), or if the last write is older than
+        `node_status_report_frequency`; True if written."""
         assert self.node is not None
+        current: list[Object] | None = None  # unknown: compare with what this kubelet wrote
+        try:
+            self.node = await self._current_node()
+            current = (self.node.get("status") or {}).get("conditions") or []
+        except errors.ApiError as e:
+            logger.warning("reading node %s failed: %s", self.settings.node_name, e.message)
         ready = True
         try:
             self.runtime_version = await self.runtime.version()
@@ -301,7 +370,11 @@ class NodeAgent:
             if self.runtime.name == "fake"
             else await asyncio.to_thread(measure_pressure, self.settings.root_dir, self.thresholds)
         )
-        old = (self._written or self.node.get("status") or {}).get("conditions") or []
+        old = (
+            current
+            if current is not None
+            else (self._written or self.node.get("status") or {}).get("conditions") or []
+        )
         status = build_status(
             self.settings,
             self.port,
@@ -317,10 +390,11 @@ class NodeAgent:
             and not stale
             and self._written is not None
             and without_heartbeats(status) == without_heartbeats(self._written)
+            and not (current is not None and conditions_differ(status["conditions"], current))
         ):
             return False
         if external:
-            await self._keep_cloud_addresses(status)
+            await self._keep_cloud_addresses(status, fresh=current is not None)
         body = {**self.node, "status": status}
         body["metadata"] = {
             k: v for k, v in self.node["metadata"].items() if k != "resourceVersion"
@@ -329,11 +403,22 @@ class NodeAgent:
         self._written, self._written_at = status, time.monotonic()
         return True
 
-    async def _keep_cloud_addresses(self, status: Object) -> None:
+    async def _current_node(self) -> Object:
+        """The Node as the apiserver has it: from the informer once it synced (as Kubernetes'
+        kubelet reads its node lister first), else one GET."""
+        if self.own_node is not None and self.own_node.has_synced:
+            cached = self.own_node.store.get_by_key(self.settings.node_name)
+            if cached is not None:
+                return dict(cached)
+        return await self.client.get(NODES, self.settings.node_name)
+
+    async def _keep_cloud_addresses(self, status: Object, fresh: bool) -> None:
         """With an external cloud provider the cloud's addresses, once set, are the Node's
-        (the kubelet's own are only the first ones, as Kubernetes' kubelet does)."""
+        (the kubelet's own are only the first ones, as Kubernetes' kubelet does); `fresh`: the
+        Node was just read."""
         try:
-            self.node = await self.client.get(NODES, self.settings.node_name)
+            if not fresh:
+                self.node = await self.client.get(NODES, self.settings.node_name)
         except errors.ApiError as e:
             logger.warning("reading node %s failed: %s", self.settings.node_name, e.message)
         addresses = ((self.node or {}).get("status") or {}).get("addresses")
@@ -395,9 +480,19 @@ class NodeAgent:
             raise
 
     async def run(self) -> None:
-        """Renew the Lease and check the node status every update period, forever, each on its
-        own loop: a slow status write never delays a renewal."""
-        await asyncio.gather(self._lease_loop(), self._status_loop())
+        """Both loops: the Lease and the node status, each on its own."""
+        await asyncio.gather(self.run_lease(), self.run_status())
+
+    async def run_lease(self) -> None:
+        """Renew the Lease every update period, forever: started at registration, as the
+        kubelet's node lease controller starts with it (not once the informers have synced,
+        which in a registration storm can take longer than a period)."""
+        await self._lease_loop()
+
+    async def run_status(self) -> None:
+        """Check the node status every update period, forever, on a loop of its own: a slow
+        status write never delays a renewal."""
+        await self._status_loop()
 
     def _period(self) -> float:
         return self.settings.node_status_update_frequency * (1 + JITTER * random.random())

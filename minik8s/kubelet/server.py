@@ -9,7 +9,7 @@ import logging
 from pathlib import Path
 from typing import IO
 
-from minik8s.api.resources import NAMESPACES, PODS, SERVICES
+from minik8s.api.resources import NAMESPACES, NODES, PODS, SERVICES
 from minik8s.client import tasks
 from minik8s.client.api import ApiClient
 from minik8s.client.informer import Informer
@@ -145,7 +145,13 @@ async def run(settings: KubeletSettings, stop: asyncio.Event) -> None:
         name=f"pods@{settings.node_name}",
     )
     informer.add_event_handler(workers.on_add, workers.on_update, workers.on_delete)
-    node = NodeAgent(settings, client, runtime)
+    own_node = Informer(  # the node lister: its status checks compare with the apiserver's
+        client,
+        NODES,
+        field_selector=f"metadata.name={settings.node_name}",
+        name=f"node@{settings.node_name}",
+    )
+    node = NodeAgent(settings, client, runtime, own_node)
     pleg = Pleg(
         runtime,
         settings.node_name,
@@ -166,11 +172,13 @@ async def run(settings: KubeletSettings, stop: asyncio.Event) -> None:
         )
         port = await server.start()
         await node.register(port)
+        running.append(tasks.spawn(node.run_lease(), "node lease"))
         subnet = settings.pod_subnet
         if settings.pod_subnet_from_node:
             subnet = await node.wait_pod_cidr()
         await runtime.ensure_network(settings.network_name, subnet)
         recorder.start()
+        own_node.start()
         services.start()
         informer.start()
         if not await informer.wait_synced(60):
@@ -178,12 +186,12 @@ async def run(settings: KubeletSettings, stop: asyncio.Event) -> None:
         if not await services.wait_synced(60):  # containers need their Service variables
             raise TimeoutError("the service informer did not sync within 60s")
         await pleg.relist()  # adopt what runs already; wake orphans
-        running = [
+        running += [
             tasks.spawn(
                 run_workers(workers.queue, workers.sync, settings.pod_workers), "pod workers"
             ),
             tasks.spawn(pleg.run(), "pleg"),
-            tasks.spawn(node.run(), "node status"),
+            tasks.spawn(node.run_status(), "node status"),
             *(
                 tasks.spawn(m.run(), f"{m.kind} certificate")
                 for m in _certificate_managers(settings, client, server)
@@ -202,6 +210,7 @@ async def run(settings: KubeletSettings, stop: asyncio.Event) -> None:
         await tasks.cancel_and_wait(running, timeout=5)
         await informer.stop()
         await services.stop()
+        await own_node.stop()
         await server.stop()
         await recorder.stop()
         await runtime.close()

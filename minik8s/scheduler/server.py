@@ -61,11 +61,12 @@ async def _schedule(client: ApiClient, scheduler: Scheduler, settings: Scheduler
     if not settings.leader_election.leader_elect:
         await scheduler.run()
         return
-    elector = options.new_leader_elector(settings.leader_election, client)
-    logger.info("campaigning for lease %s as %s", elector.lease_key, elector.identity)
-    while True:
-        await elector.run(scheduler.run)
-        logger.warning("lost the lease %s; campaigning again", elector.lease_key)
+    async with options.leader_election_client(client) as lease_client:
+        elector = options.new_leader_elector(settings.leader_election, lease_client)
+        logger.info("campaigning for lease %s as %s", elector.lease_key, elector.identity)
+        while True:
+            await elector.run(scheduler.run)
+            logger.warning("lost the lease %s; campaigning again", elector.lease_key)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -34,6 +34,23 @@ pytestmark = [pytest.mark.e2e, pytest.mark.compose, pytest.mark.timeout(400)]
 
 NS = "compose-ha-e2e"
 APISERVERS = ("apiserver-1", "apiserver-2", "apiserver-3")
+EXPLAIN_SERVICES = (
+    "apiserver", *APISERVERS, "etcd-1", "etcd-2", "etcd-3", "scheduler", "scheduler-2",
+    "controller-manager", "controller-manager-2", "node-1", "node-2",
+)  # fmt: skip
+"""Whose logs a failure prints (`apiserver` is HAProxy: its view of the apiservers)."""
+READY = "status.conditions[?(@.type=='Ready')]"
+EXPLAIN_KUBECTL = (
+    ("describe", "pod", "-n", NS, "after"),
+    ("get", "nodes", "-o", "wide"),
+    ("get", "nodes", "-o", f"custom-columns=NAME:.metadata.name,READY:.{READY}.status,"
+     f"REASON:.{READY}.reason,HEARTBEAT:.{READY}.lastHeartbeatTime,TAINTS:.spec.taints[*].key"),
+    ("get", "leases", "-n", "kube-node-lease", "-o",
+     "custom-columns=NAME:.metadata.name,RENEWED:.spec.renewTime"),
+    ("get", "leases", "-n", "kube-system"),  # who leads the scheduler and controller-managers
+    ("get", "pods", "-A", "-o", "wide"),
+    ("get", "--raw", "/readyz?verbose"),
+)  # fmt: skip
 TIMINGS: dict[str, float] = {}
 
 
@@ -200,6 +217,7 @@ def test_ha_cluster_serves_through_the_load_balancer_and_survives_kills(
         wait_for(lambda: len(writer.results) >= 3, "three writes through the load balancer", 30)
         assert all(ok for _, ok, _ in writer.results), writer.results
         killed = time.monotonic()
+        print(f"killing at {time.strftime('%H:%M:%S', time.gmtime())} UTC")
         for service in (serving, member):
             subprocess.run(["docker", "kill", cluster.container(service)], check=True,
                            capture_output=True, timeout=30)  # fmt: skip
@@ -209,9 +227,13 @@ def test_ha_cluster_serves_through_the_load_balancer_and_survives_kills(
         # checks take it out; the writer counts those failures)
         api.http.close()
         cluster.api = api = Api(cluster.work / "kubeconfig")
-        wait_for(lambda: create_pod(api, "after"), "pod `after` created", 30, 0.5)
-        after = wait_for(lambda: running_on_a_node(api, "after"), "pod `after` Running", 90, 1)
+        with compose.explained(cluster, services=EXPLAIN_SERVICES, kubectl=EXPLAIN_KUBECTL):
+            wait_for(lambda: create_pod(api, "after"), "pod `after` created", 30, 0.5)
+            after = wait_for(lambda: running_on_a_node(api, "after"), "pod `after` Running", 90, 1)
         TIMINGS["kill -> new pod Running"] = time.monotonic() - killed
+        marked = cluster.kubectl("get", "events", "-A", "--field-selector=reason=NodeNotReady",
+                                 "-o", "name")  # fmt: skip
+        print(f"NodeNotReady events (late heartbeats during the kills): {marked.stdout.split()}")
         wait_for(lambda: len(writer.after(killed)) >= 10, "ten writes after the kills", 30, 0.2)
         wait_for(lambda: writer.results[-1][1], "the latest write to succeed", 10, 0.2)
     finally:

@@ -254,6 +254,11 @@ MATRIX: list[tuple[str, list[str], bool, list[str]]] = [
     ("node-1", ["get", "node", "node-1"], True, ["get", "nodes/node-1"]),
     ("node-1", ["get", "node", "node-2"], False, ["get", "nodes/node-2"]),
     ("node-1", ["get", "nodes"], False, ["list", "nodes"]),
+    # its node lister: a list (and watch) of its own Node by field selector
+    ("node-1", ["get", "nodes", "--field-selector=metadata.name=node-1"], True,
+     ["watch", "nodes/node-1"]),
+    ("node-1", ["get", "nodes", "--field-selector=metadata.name=node-2"], False,
+     ["watch", "nodes/node-2"]),
     ("node-1", ["label", "node", "node-1", "minik8s.io/role=worker"], True,
      ["patch", "nodes/node-1"]),
     ("node-1", ["label", "node", "node-2", "minik8s.io/role=worker"], False, []),

@@ -3,6 +3,8 @@
 test_compose.py and test_compose_ha.py each run one cluster for their whole file under their own
 project name: `started` checks the images, runs `up -d` (timed), and on the way out prints the
 logs of the services that matter when a test failed, runs `down -v` and removes the work folder.
+`explained` prints, when the block it wraps fails, what the cluster looked like at that moment:
+compose's view of the services, the last lines of their logs and kubectl's answers.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -31,6 +33,12 @@ class Project(Protocol):
     def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]: ...
 
     def down(self) -> None: ...
+
+
+class Explainable(Project, Protocol):
+    """What `explained` needs: kubectl against the cluster (with its own request timeout)."""
+
+    def kubectl(self, *args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]: ...
 
 
 P = TypeVar("P", bound=Project)
@@ -88,3 +96,57 @@ def started(
         finally:
             shutil.rmtree(work, ignore_errors=True)
             print(f"{timings_label}:", {k: round(v, 1) for k, v in timings.items()})
+
+
+def _bounded(text: str, chars: int) -> str:
+    return text if len(text) <= chars else f"[... {len(text) - chars} chars cut]\n{text[-chars:]}"
+
+
+def explain(
+    cluster: Explainable,
+    *,
+    services: Iterable[str],
+    kubectl: Iterable[Sequence[str]],
+    tail: int = 80,
+    chars: int = 6000,
+) -> None:
+    """Print compose's `ps`, the last `tail` lines (at most `chars` characters) of each of
+    `services`' logs and each `kubectl` command's output: what a failure needs to explain
+    itself. Every step is bounded in time and never raises."""
+
+    def show(title: str, run: Callable[[], subprocess.CompletedProcess[str]]) -> None:
+        print(f"--- {title}")
+        try:
+            result = run()
+            print(_bounded((result.stdout + result.stderr).rstrip(), chars))
+        except (AssertionError, OSError, subprocess.SubprocessError) as e:
+            print(f"({e!r:.300})")
+
+    show("compose ps", lambda: cluster.run("ps", "-a", timeout=30))
+    for args in kubectl:
+        show(f"kubectl {' '.join(args)}", lambda args=args: cluster.kubectl(*args, timeout=15))
+    for service in services:
+        show(
+            f"logs {service} (last {tail} lines)",
+            lambda service=service: cluster.run(
+                "logs", "--timestamps", "--tail", str(tail), service, timeout=30
+            ),
+        )
+
+
+@contextmanager
+def explained(
+    cluster: Explainable,
+    *,
+    services: Iterable[str],
+    kubectl: Iterable[Sequence[str]],
+    tail: int = 80,
+    chars: int = 6000,
+) -> Iterator[None]:
+    """Run the block; if it raises, `explain` the cluster as it is then and re-raise."""
+    try:
+        yield
+    except BaseException:
+        print("=== the cluster when the test failed")
+        explain(cluster, services=services, kubectl=kubectl, tail=tail, chars=chars)
+        raise

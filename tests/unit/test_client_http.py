@@ -246,8 +246,16 @@ def test_backoff_doubles_up_to_the_cap() -> None:
 
 def test_retry_after_wins_over_backoff_and_is_capped() -> None:
     policy = retries.RetryPolicy(max_retry_after=30)
-    assert retries.retry_delay(policy, 1, 3.0) == 3.0
-    assert retries.retry_delay(policy, 1, 500.0) == 30.0
+    assert retries.retry_delay(policy, 1, 3.0, rand=0.0) == 3.0
+    assert retries.retry_delay(policy, 1, 500.0, rand=0.0) == 30.0
+
+
+def test_retry_after_is_honoured_at_least_and_spread_by_jitter() -> None:
+    policy = retries.RetryPolicy(retry_after_jitter=0.5)
+    assert retries.retry_delay(policy, 1, 1.0, rand=0.0) == 1.0
+    assert retries.retry_delay(policy, 1, 1.0, rand=0.999) == pytest.approx(1.4995)
+    waits = {retries.retry_delay(policy, 1, 1.0) for _ in range(50)}
+    assert all(1.0 <= w < 1.5 for w in waits) and len(waits) > 1  # not in lock step
 
 
 def test_parse_retry_after() -> None:

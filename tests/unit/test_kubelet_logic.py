@@ -344,3 +344,15 @@ def test_an_external_cloud_provider_node_registers_tainted_with_its_node_ip() ->
     assert wanted["metadata"]["annotations"] == {"alpha.kubernetes.io/provided-node-ip": "10.1.2.3"}
     plain = node.NodeAgent(config.parse_args(["--node-name", "n"]), None, FakeRuntime())  # type: ignore[arg-type]
     assert "taints" not in plain._node_object()["spec"]
+
+
+def test_conditions_differ_ignores_times_but_not_what_another_component_wrote() -> None:
+    ready = node.node_conditions(node.Pressure(), True, [], "2026-01-01T00:00:00Z")
+    later = node.node_conditions(node.Pressure(), True, ready, "2026-01-01T00:00:10Z")
+    assert not node.conditions_differ(later, ready)  # heartbeats only
+    unknown = [
+        {**c, "status": "Unknown", "reason": "NodeStatusUnknown"} if c["type"] == "Ready" else c
+        for c in ready
+    ]  # the node lifecycle controller's mark
+    assert node.conditions_differ(later, unknown)
+    assert node.conditions_differ(later, ready[:-1])  # a condition missing
