@@ -20,9 +20,10 @@ Then, `--kills` times per victim:
 - the scheduler, controller-manager and cloud-controller-manager leaders: SIGKILL -> the other
   replica holds the Lease.
 
-After each kill `minik8s up` starts the victim again (it starts what is not running) and the
-next kill waits until every member is back. p50/p99 per victim. Runs under the shared lock:
-`minik8s up` writes iptables rules (kube-proxy) and a bridge (the cloud controller).
+After each kill the supervisor (or `minik8s up`: it starts what is not running) starts the
+victim again; the next kill waits until every member is back. p50/p99 per victim. Runs under
+the shared lock: `minik8s up` writes iptables rules (kube-proxy) and a bridge (the cloud
+controller).
 """
 
 from __future__ import annotations

@@ -191,8 +191,9 @@ def test_second_up_starts_nothing(cluster: tuple[Launcher, str]) -> None:
     result = launcher.up()
     assert launcher.pids() == before
     assert (launcher.home / "pki" / "admin.crt").read_text() == credential, "made once"
+    assert "supervise" in before, "up starts the supervisor"
     for name, pid in before.items():
-        assert f"{name} already running (pid {pid}, healthy)" in result.stdout
+        assert f"{name} already running (pid {pid}" in result.stdout
     assert "started " not in result.stdout.replace("not started yet", "")
 
 
@@ -226,12 +227,70 @@ def test_logs_prints_a_components_log(cluster: tuple[Launcher, str]) -> None:
     assert len(unknown.stderr.strip().splitlines()) == 1, unknown.stderr
 
 
+def test_the_supervisor_restarts_killed_components_and_backs_off_a_crashing_one(
+    cluster: tuple[Launcher, str],
+) -> None:
+    """Issues 22 and 23: what dies is started again (as systemd and the kubelet do in kubeadm
+    clusters), counted in `status`; one that keeps crashing waits longer and longer."""
+    launcher, _ = cluster
+    victims = ("scheduler", "controller-manager", "dns")
+    old = launcher.pids()
+    for name in victims:
+        os.killpg(old[name], signal.SIGKILL)
+
+    def back() -> dict[str, int] | None:
+        pids = launcher.pids()
+        ok = all(pids.get(n, old[n]) != old[n] and alive(pids[n]) for n in victims)
+        return pids if ok else None
+
+    new = wait_for(back, f"the supervisor to start {', '.join(victims)} again", timeout=30)
+    assert new["supervise"] == old["supervise"]
+    log = (launcher.home / "logs" / "supervise.log").read_text()
+    for name in victims:
+        assert f"{name} exited (status unknown" in log and "restarting it (restart 1)" in log
+    rows = wait_for(lambda: _status_rows(launcher, "dns", "ok"), "the restarted dns healthy")
+    for name in victims:
+        assert rows[name][1:3] == [str(new[name]), "yes"], rows[name]
+        assert rows[name][4] == "1", rows[name]  # RESTARTS 1 (3s ago)
+
+    # a flag the metrics server refuses: `up` fails, the supervisor keeps the new command line
+    # and restarts it at once, then backs off (10 s) as the kubelet's CrashLoopBackOff
+    broken = {**launcher.env, "MINIK8S_EXTRA_ARGS_METRICS_SERVER": "--no-such-flag"}
+    failed = launcher.run("up", env=broken)
+    assert failed.returncode == 1, failed.stdout
+    assert "metrics-server exited while starting" in failed.stderr, failed.stderr
+    rows = wait_for(
+        lambda: _status_rows(launcher, "metrics-server", "CrashLoopBackOff"),
+        "the metrics server in CrashLoopBackOff",
+        timeout=30,
+    )
+    assert rows["metrics-server"][2:5] == ["no", "CrashLoopBackOff", "1"], rows["metrics-server"]
+    log = (launcher.home / "logs" / "supervise.log").read_text()
+    assert "metrics-server exited with code 2; back-off 10s before restarting it" in log, log
+    fixed = launcher.up()
+    assert "started metrics-server" in fixed.stdout, fixed.stdout
+    assert alive(launcher.pids()["metrics-server"])
+
+
+def _status_rows(launcher: Launcher, name: str, health: str) -> dict[str, list[str]] | None:
+    """`minik8s status`'s rows by component, once `name`'s HEALTHZ is `health`."""
+    result = launcher.run("status")
+    assert result.returncode == 0, result.stderr
+    rows: dict[str, list[str]] = {}
+    for line in result.stdout.splitlines()[1:]:
+        if line.strip():
+            rows.setdefault(line.split()[0], line.split())  # the table comes first
+    return rows if rows.get(name, [""] * 4)[3] == health else None
+
+
 def test_down_stops_everything_and_purge_forgets_the_cluster(launcher: Launcher) -> None:
     launcher.up()
     pids = launcher.pids()
 
     result = launcher.run("down")
     assert result.returncode == 0, result.stderr
+    assert result.stdout.index("supervise") < result.stdout.index("etcd"), "stopped first"
+    assert not launcher.strays(), "a process still names the home"
     for name, pid in pids.items():
         wait_for(lambda pid=pid: not alive(pid), f"{name} (pid {pid}) to be gone", timeout=5)
     assert launcher.pids() == {}
@@ -244,7 +303,9 @@ def test_down_stops_everything_and_purge_forgets_the_cluster(launcher: Launcher)
 
 
 def test_stale_pid_file_is_cleaned_up_and_the_component_restarted(launcher: Launcher) -> None:
-    first = launcher.up("--nodes", "2", "--fake-nodes", "1")
+    """Without the supervisor (`--no-supervise`, today's behaviour), `up` starts what died."""
+    first = launcher.up("--nodes", "2", "--fake-nodes", "1", "--no-supervise")
+    assert "supervise" not in launcher.pids()
     for kubelet in ("kubelet-node-1", "kubelet-node-2", "kubelet-fake-node-1"):
         assert f"started {kubelet}" in first.stdout, first.stdout
     state = json.loads((launcher.home / "cluster.json").read_text())
@@ -253,7 +314,7 @@ def test_stale_pid_file_is_cleaned_up_and_the_component_restarted(launcher: Laun
     os.killpg(old["apiserver"], signal.SIGKILL)
     wait_for(lambda: not alive(old["apiserver"]), "the killed apiserver to be gone", timeout=10)
 
-    result = launcher.up()
+    result = launcher.up("--no-supervise")
     new = launcher.pids()
     assert new["etcd"] == old["etcd"]
     assert new["apiserver"] != old["apiserver"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -90,13 +91,33 @@ class Launcher:
             check=False,
         )
 
+    def strays(self) -> dict[int, str]:
+        """Every process whose command line names the home (as `pgrep -f <home>/`)."""
+        marker = f"{self.home}{os.sep}"
+        found = {}
+        for proc in Path("/proc").iterdir():
+            if proc.name.isdigit() and alive(int(proc.name)):
+                try:
+                    argv = (proc / "cmdline").read_bytes().decode(errors="replace")
+                except OSError:
+                    continue
+                if marker in argv:
+                    found[int(proc.name)] = argv.replace("\0", " ")[:120]
+        return found
+
     def teardown(self) -> None:
-        """`down`, then kill and report whatever still runs, containers included."""
+        """`down`, then kill and report whatever still runs (what a pid file named, or any
+        process naming the home), containers included."""
         uid = self.cluster_uid()
         down = self.run("down")
         leaked = {pid: name for pid, name in self.seen.items() if alive(pid)}
+        leaked.update(self.strays())
         for pid in leaked:
-            os.killpg(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                if os.getpgid(pid) == pid:
+                    os.killpg(pid, signal.SIGKILL)
+                else:
+                    os.kill(pid, signal.SIGKILL)
         containers = self.containers(uid) if uid else []
         if containers:
             subprocess.run(["docker", "rm", "-f", *containers], capture_output=True, check=False)

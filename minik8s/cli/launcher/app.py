@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from minik8s.cli.launcher import dashboard, lifecycle, nodecommands
+from minik8s.api import times
+from minik8s.cli.launcher import dashboard, lifecycle, nodecommands, restart_plan, supervisor
 from minik8s.cli.launcher.errors import LauncherError
 from minik8s.cli.launcher.settings import HOME_ENV, LauncherSettings, default_home
 from minik8s.client.kubeconfig import ConfigError
@@ -131,6 +132,14 @@ def up(
             "'' for none (default: this host's /etc/resolv.conf)",
         ),
     ] = None,
+    supervise: Annotated[
+        bool,
+        typer.Option(
+            envvar=supervisor.DISABLE_ENV,
+            help="Run `minik8s supervise`, which restarts a component that dies (the kubelet's "
+            "CrashLoopBackOff); --no-supervise stops it: nothing restarts a dead component",
+        ),
+    ] = True,
 ) -> None:
     """Start the cluster's components that are not running yet, and write the kubeconfig."""
     with _errors():
@@ -147,7 +156,7 @@ def up(
             control_plane=control_plane,
             control_plane_endpoint=control_plane_endpoint,
         )
-        lifecycle.up(settings, out)
+        lifecycle.up(settings, out, supervise)
 
 
 @app.command()
@@ -157,7 +166,7 @@ def status(home: HomeOption = None) -> None:
         settings = LauncherSettings(home=_home(home))
         rows, version = lifecycle.status(settings)
         table = Table(box=None, header_style="bold", pad_edge=False)
-        columns = ["COMPONENT", "PID", "RUNNING", "HEALTHZ", "ENDPOINT"]
+        columns = ["COMPONENT", "PID", "RUNNING", "HEALTHZ", "RESTARTS", "ENDPOINT"]
         with_roles = any(row.role for row in rows)
         for column in [*columns, "ROLE"] if with_roles else columns:
             table.add_column(column, no_wrap=True)
@@ -168,6 +177,7 @@ def status(home: HomeOption = None) -> None:
                 str(row.pid) if row.pid else "-",
                 "[green]yes[/]" if row.running else "[dim]no[/]",
                 f"[{health_style}]{escape(row.health)}[/]",
+                row.restarts,
                 row.endpoint,
             ]
             table.add_row(*cells, *([escape(row.role)] if with_roles else []))
@@ -257,6 +267,28 @@ def down(
     """Stop every component (SIGTERM, then SIGKILL if stuck), latest started first."""
     with _errors():
         lifecycle.down(LauncherSettings(home=_home(home)), out, purge)
+
+
+@app.command("supervise")
+def supervise_command(
+    home: HomeOption = None,
+    backoff: Annotated[
+        str, typer.Option(help="Wait before the second restart of a component; doubles after")
+    ] = "10s",
+    max_backoff: Annotated[str, typer.Option(help="Longest wait between two restarts")] = "5m",
+    interval: Annotated[str, typer.Option(help="How often every component is checked")] = "1s",
+) -> None:
+    """Restart the components `minik8s up` started when they die, until SIGTERM (`up` runs it
+    in the background; `down` stops it first)."""
+    with _errors():
+        try:
+            policy = restart_plan.Backoff(
+                times.parse_duration(backoff), times.parse_duration(max_backoff)
+            )
+            every = times.parse_duration(interval)
+        except ValueError as e:
+            raise LauncherError(str(e)) from e
+        supervisor.serve(LauncherSettings(home=_home(home)), policy, every)
 
 
 app.add_typer(nodecommands.token_app)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from minik8s.cli.launcher import audit, dashboard, identities, loadbalancer, network, pki
 from minik8s.cli.launcher.errors import LauncherError
+from minik8s.cli.launcher.instance import Instance
 from minik8s.cli.launcher.pki import Pki
 from minik8s.cli.launcher.settings import LauncherSettings
 from minik8s.cli.launcher.state import LOOPBACK, ClusterState
@@ -36,26 +37,6 @@ class PerNode(Enum):
     one, unnumbered."""
     STANDBY = "standby"
     """Two, leader-elected (scheduler-1, scheduler-2), with `--control-plane 3`; else one."""
-
-
-@dataclass(frozen=True)
-class Instance:
-    """One process of the cluster, fully resolved."""
-
-    name: str
-    """Name of its pid and log files (`etcd`, `apiserver`, `kubelet-node-1`)."""
-    argv: list[str]
-    """Command line; it always mentions the home directory, which marks the process as ours."""
-    health_url: str | None
-    """URL that answers 200 once the process is ready; None: running is enough."""
-    ready_timeout: float
-    """How long `up` waits for it to be ready."""
-    ca_file: Path | None = None
-    """CA that signed the certificate of its health URL, when that URL is https."""
-    client_cert: tuple[Path, Path] | None = None
-    """Certificate and key to present to its health URL (etcd accepts no client without)."""
-    together: bool = False
-    """Started with its fellow members before any is waited for (etcd members)."""
 
 
 ArgvBuilder = Callable[[LauncherSettings, ClusterState, str | None], list[str]]

@@ -10,9 +10,11 @@ import shutil
 import subprocess
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 from rich.console import Console
 
+from minik8s.api import times
 from minik8s.cli.launcher import (
     addons,
     apirequests,
@@ -27,6 +29,7 @@ from minik8s.cli.launcher import (
     pods,
     processes,
     state,
+    supervisor,
 )
 from minik8s.cli.launcher.components import Instance, PerNode
 from minik8s.cli.launcher.errors import LauncherError
@@ -54,8 +57,9 @@ def _has_data(settings: LauncherSettings) -> bool:
     )
 
 
-def up(settings: LauncherSettings, console: Console) -> state.ClusterState:
-    """Start every enabled component that does not run yet, in order, each waited for."""
+def up(settings: LauncherSettings, console: Console, supervise: bool = True) -> state.ClusterState:
+    """Start every enabled component that does not run yet, in order, each waited for; then
+    the supervisor that restarts them when they die (`supervise`), else stop it."""
     components.etcd_binary(settings)
     for directory in (settings.home, settings.logs_dir, settings.run_dir):
         directory.mkdir(parents=True, exist_ok=True)
@@ -85,7 +89,16 @@ def up(settings: LauncherSettings, console: Console) -> state.ClusterState:
     if cluster.nodes > 0:
         docker.ensure_engine(settings, console)
         docker.ensure_images(settings, console)
-    _start_all(settings, cluster, console)
+    with supervisor.start_lock(settings):
+        planned = components.instances(settings, cluster)
+        # written first: a supervisor already running keeps what this `up` asks for, even
+        # when one of them fails to start now (it restarts it with its back-off)
+        supervisor.write_spec(settings, planned)
+        _start_all(settings, cluster, planned, console)
+        if supervise:
+            _ensure(settings, supervisor.instance(settings), console)
+        else:
+            _stop_supervisor(settings, console)
     what = addons.publish_cluster_info(settings, cluster)
     if what:
         console.print(f"[green]✓[/] cluster-info names {cluster.join_url} ({what})")
@@ -100,10 +113,14 @@ def up(settings: LauncherSettings, console: Console) -> state.ClusterState:
     return cluster
 
 
-def _start_all(settings: LauncherSettings, cluster: state.ClusterState, console: Console) -> None:
+def _start_all(
+    settings: LauncherSettings,
+    cluster: state.ClusterState,
+    planned: list[Instance],
+    console: Console,
+) -> None:
     """Every planned process, in order, each waited for; members that must start together
     (etcd's: /health answers once a quorum runs) are all started before the first wait."""
-    planned = components.instances(settings, cluster)
     started: dict[str, subprocess.Popen[bytes]] = {}
     for index, instance in enumerate(planned):
         if instance.together and (index == 0 or not planned[index - 1].together):
@@ -212,11 +229,31 @@ def _note_disabled(cluster: state.ClusterState, console: Console) -> None:
         console.print(f"[dim]not started yet: {', '.join(others)}[/]")
 
 
+def _stop_supervisor(settings: LauncherSettings, console: Console) -> bool:
+    """Stop the supervisor if it runs; True if it did."""
+    running = processes.find(settings, supervisor.NAME)
+    if running is None:
+        return False
+    how = processes.stop(settings, running)
+    console.print(f"[green]✓[/] {how} {supervisor.NAME} (pid {running.pid})", highlight=False)
+    return True
+
+
 def down(settings: LauncherSettings, console: Console, purge: bool) -> None:
-    """Stop every process of ours, latest-started first; with `purge`, forget the cluster."""
+    """Stop the supervisor first (nothing is restarted during teardown), then every process of
+    ours, latest-started first; with `purge`, forget the cluster."""
+    stopped = int(_stop_supervisor(settings, console))
+    with supervisor.start_lock(settings):
+        _stop_all(settings, console, stopped)
+        for path in (supervisor.spec_file(settings), supervisor.restarts_file(settings)):
+            path.unlink(missing_ok=True)
+    if purge:
+        _purge(settings, console)
+
+
+def _stop_all(settings: LauncherSettings, console: Console, stopped: int) -> None:
     names = sorted(processes.recorded_names(settings), key=components.stop_rank)
     uid = pods.cluster_id(settings)  # asked while the apiserver still runs
-    stopped = 0
     for name in names:
         running = processes.find(settings, name)
         if running is None:
@@ -237,8 +274,6 @@ def down(settings: LauncherSettings, console: Console, purge: bool) -> None:
         processes.run_cleanup(argv, settings)
     if stopped == 0:
         console.print("nothing is running")
-    if purge:
-        _purge(settings, console)
 
 
 def _purge(settings: LauncherSettings, console: Console) -> None:
@@ -289,6 +324,8 @@ class Row:
     role: str = ""
     """With several control-plane members: `leader`/`follower` (etcd), the load balancer's
     view of an apiserver (`lb: UP`), `leader`/`standby` (leader-elected components)."""
+    restarts: str = "0"
+    """Restarts by the supervisor, with the age of the last (`2 (5m3s ago)`, as kubectl's)."""
 
 
 def dashboard_state(settings: LauncherSettings) -> state.ClusterState:
@@ -303,6 +340,7 @@ def status(settings: LauncherSettings) -> tuple[list[Row], str]:
     """The status of every component, and the apiserver's gitVersion (or why it is unknown)."""
     cluster = state.load(settings.state_file) or state.ClusterState()
     planned = components.instances(settings, cluster)
+    restarts = supervisor.load_restarts(settings)
     rows: list[Row] = []
     for instance in planned:
         running = processes.find(settings, instance.name)
@@ -312,6 +350,9 @@ def status(settings: LauncherSettings) -> tuple[list[Row], str]:
                 instance.health_url, settings.probe_timeout, instance.ca_file, instance.client_cert
             )
             health = "ok" if ok else "failing"
+        restarted = restarts.get(instance.name, supervisor.Restarts())
+        if running is None and (restarted.backoff_until or 0) > time.time():
+            health = "CrashLoopBackOff"  # the kubelet's reason for a container in back-off
         endpoint = instance.health_url.rsplit("/", 1)[0] if instance.health_url else ""
         rows.append(
             Row(
@@ -320,6 +361,7 @@ def status(settings: LauncherSettings) -> tuple[list[Row], str]:
                 running is not None,
                 health,
                 endpoint,
+                restarts=_restarts(restarted),
             )
         )
     known = {i.name for i in planned}
@@ -334,6 +376,14 @@ def status(settings: LauncherSettings) -> tuple[list[Row], str]:
     found = controlplane.roles(settings, cluster)
     rows = [dataclasses.replace(row, role=found.get(row.name, "")) for row in rows]
     return rows, _version(settings)
+
+
+def _restarts(restarts: supervisor.Restarts) -> str:
+    """kubectl's RESTARTS cell: the count, and how long ago the last one was."""
+    if not restarts.count or restarts.last_restart is None:
+        return str(restarts.count)
+    ago = times.human_duration(timedelta(seconds=time.time() - restarts.last_restart))
+    return f"{restarts.count} ({ago} ago)"
 
 
 def _version(settings: LauncherSettings) -> str:

@@ -16,10 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-from minik8s.cli.launcher.components import Instance
 from minik8s.cli.launcher.errors import LauncherError
+from minik8s.cli.launcher.instance import Instance
 from minik8s.cli.launcher.settings import LauncherSettings
 
 
@@ -98,12 +96,15 @@ what is freed in each: the components' thread pools (TLS, DNS lookups, executors
 memory freed long ago. Two arenas; a value already in the environment wins."""
 
 
-def start(settings: LauncherSettings, instance: Instance) -> subprocess.Popen[bytes]:
-    """Start `instance` in its own session, output appended to its log; write its pid file."""
+def start(
+    settings: LauncherSettings, instance: Instance, by: str = "minik8s up"
+) -> subprocess.Popen[bytes]:
+    """Start `instance` in its own session, output appended to its log (after a line naming
+    `by`, who starts it); write its pid file."""
     log_path = settings.log_file(instance.name)
     with open(log_path, "ab") as log:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        log.write(f"=== {stamp} minik8s up: {' '.join(instance.argv)}\n".encode())
+        log.write(f"=== {stamp} {by}: {' '.join(instance.argv)}\n".encode())
         log.flush()
         try:
             popen = subprocess.Popen(
@@ -130,6 +131,8 @@ def probe(
     """True if GET `url` answers 200 now. A health probe, not an API request: the components'
     /healthz (some plain HTTP, none authenticated; etcd's wants `client_cert`), so one httpx
     GET, not an `ApiClient`."""
+    import httpx  # here: the supervisor, which never probes, stays small without it
+
     verify: ssl.SSLContext | bool = True
     if ca_file is not None:
         verify = ssl.create_default_context(cafile=str(ca_file))
