@@ -128,13 +128,6 @@ def assert_joined(launcher: Launcher, node: str, address: str) -> None:
     assert "Approved" in conditions and kubelet[0]["status"].get("certificate")
 
 
-def node_ready(launcher: Launcher, node: str) -> bool:
-    got = launcher.kubectl(
-        "get", "node", node, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}"
-    )
-    return got.stdout.strip() == "True"
-
-
 def pod_runs_on(launcher: Launcher, name: str, node: str, timeout: float = 30) -> None:
     """A pod bound to `node` (no scheduler involved) reaches Running."""
     overrides = json.dumps({"spec": {"nodeName": node}})
