@@ -59,6 +59,11 @@ def apiservice(namespace: str, name: str, ca_pem: bytes) -> Object:
     }
 
 
+CONFLICT_RETRIES = 5
+"""Read-modify-write attempts when another writer (the aggregator's availability status of the
+APIService) changed the object in between (client-go's `retry.RetryOnConflict`)."""
+
+
 async def ensure(client: ApiClient, desired: Object, rt: resources.ResourceType) -> None:
     """Create `desired`, or make the stored object's spec (subsets) match it."""
     namespace = desired["metadata"].get("namespace")
@@ -67,6 +72,18 @@ async def ensure(client: ApiClient, desired: Object, rt: resources.ResourceType)
         return
     except errors.AlreadyExists:
         pass
+    for attempt in range(CONFLICT_RETRIES):
+        try:
+            await _update_spec(client, desired, rt, namespace)
+            return
+        except errors.Conflict:
+            if attempt == CONFLICT_RETRIES - 1:
+                raise
+
+
+async def _update_spec(
+    client: ApiClient, desired: Object, rt: resources.ResourceType, namespace: str | None
+) -> None:
     current = await client.get(rt, desired["metadata"]["name"], namespace)
     changed = False
     for key in ("spec",):
