@@ -181,10 +181,8 @@ async def run(settings: KubeletSettings, stop: asyncio.Event) -> None:
         own_node.start()
         services.start()
         informer.start()
-        if not await informer.wait_synced(60):
-            raise TimeoutError("the pod informer did not sync within 60s")
-        if not await services.wait_synced(60):  # containers need their Service variables
-            raise TimeoutError("the service informer did not sync within 60s")
+        await _wait_synced(informer, "pod")
+        await _wait_synced(services, "service")  # containers need their Service variables
         await pleg.relist()  # adopt what runs already; wake orphans
         running += [
             tasks.spawn(
@@ -217,6 +215,16 @@ async def run(settings: KubeletSettings, stop: asyncio.Event) -> None:
         await client.aclose()
         if lock is not None:
             lock.close()
+
+
+async def _wait_synced(informer: Informer, what: str, warn_every: float = 60.0) -> None:
+    """Wait for `informer`'s first list however long it takes, as Kubernetes' kubelet waits
+    for its sources: an apiserver busy with a thousand registering nodes answers late, and a
+    kubelet that gave up would stop renewing its node's Lease (the node would go NotReady)."""
+    waited = 0.0
+    while not await informer.wait_synced(warn_every):
+        waited += warn_every
+        logger.warning("the %s informer has not synced after %.0fs; still waiting", what, waited)
 
 
 def main(argv: list[str] | None = None) -> None:
