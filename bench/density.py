@@ -75,6 +75,7 @@ STARTUP_SLO = 5.0
 MUTATING_SLO = 1.0
 LIST_SLO = 30.0
 REJECTED = "apiserver_flowcontrol_rejected_requests_total"
+WATCH_EVENTS = "apiserver_watch_events_total"
 MUTATING = ("create", "update", "patch", "delete", "deletecollection")
 
 
@@ -574,7 +575,7 @@ async def density(cluster: Cluster, args: argparse.Namespace) -> Result:
               f"load {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
         observer.not_ready_transitions.clear()  # registration flaps are not spurious NotReady
         if args.stop_after == "nodes":
-            rss = await hold(cluster, observer, args.hold)
+            rss = await hold(cluster, client, observer, args.hold)
             api = delta(await latency_histograms(client), api0)
             rejected = await counter_sums(client, REJECTED, "priority_level")
             return finish(cluster, observer, args, 0, [], api, behind, began, rss, rejected)
@@ -611,7 +612,7 @@ async def density(cluster: Cluster, args: argparse.Namespace) -> Result:
         )
         rss = report_processes(cluster, "create", cpu0)
         if args.hold:
-            await hold(cluster, observer, args.hold)
+            await hold(cluster, client, observer, args.hold)
 
         if args.stop_after != "create":
             # rollout
@@ -694,16 +695,19 @@ async def density(cluster: Cluster, args: argparse.Namespace) -> Result:
         await client.aclose()
 
 
-async def hold(cluster: Cluster, observer: Observer, seconds: float) -> float:
+async def hold(cluster: Cluster, client: ApiClient, observer: Observer, seconds: float) -> float:
     """Leave the cluster alone for `seconds`: what Lease renewals, node status updates and the
-    controllers' periodic work cost with no pod churn (CPU as a share of one core)."""
+    controllers' periodic work cost with no pod churn (CPU as a share of one core), and the
+    watch events the apiserver sent meanwhile."""
     if seconds <= 0:
         return 0.0
+    sent0 = await counter_sums(client, WATCH_EVENTS, "resource")
     cpu0, t0 = cpu_now(cluster), time.monotonic()
     late0 = observer.late_renewals
     await asyncio.sleep(seconds)
     took = time.monotonic() - t0
     cpu1 = cpu_now(cluster)
+    sent = delta_sums(await counter_sums(client, WATCH_EVENTS, "resource"), sent0)
     shares = {n: (cpu1[n] - cpu0.get(n, 0.0)) / took * 100 for n in cpu1}
     control = sum(v for n, v in shares.items() if n != "kubemark")
     print(
@@ -713,7 +717,19 @@ async def hold(cluster: Cluster, observer: Observer, seconds: float) -> float:
         f"{observer.late_renewals - late0} late Lease renewals; load {os.getloadavg()[0]:.2f}",
         flush=True,
     )
+    print(
+        f"hold: watch events sent {sum(sent.values()) / took:.0f}/s ("
+        + ", ".join(
+            f"{r} {n / took:.0f}/s" for r, n in sorted(sent.items(), key=lambda x: -x[1]) if n
+        )
+        + ")",
+        flush=True,
+    )
     return report_processes(cluster, "hold", cpu0)
+
+
+def delta_sums(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
+    return {k: v - before.get(k, 0.0) for k, v in after.items()}
 
 
 def heap_report(cluster: Cluster, work: Path, timeout: float = 15.0) -> None:
