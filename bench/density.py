@@ -57,6 +57,7 @@ from minik8s.api.meta import condition_is_true, name_of
 from minik8s.api.resources import DEPLOYMENTS, LEASES, NAMESPACES, NODES, PODS, SERVICES
 from minik8s.api.times import format_time, parse_time
 from minik8s.client.api import ApiClient
+from minik8s.client.exceptions import ServerUnreachable
 from minik8s.client.informer import Informer
 from minik8s.client.kubeconfig import load_kubeconfig
 from tests.support.controllers import ControllerManager
@@ -701,13 +702,14 @@ async def hold(cluster: Cluster, client: ApiClient, observer: Observer, seconds:
     watch events the apiserver sent meanwhile."""
     if seconds <= 0:
         return 0.0
-    sent0 = await counter_sums(client, WATCH_EVENTS, "resource")
+    sent0 = await watch_events(client)
     cpu0, t0 = cpu_now(cluster), time.monotonic()
     late0 = observer.late_renewals
     await asyncio.sleep(seconds)
     took = time.monotonic() - t0
     cpu1 = cpu_now(cluster)
-    sent = delta_sums(await counter_sums(client, WATCH_EVENTS, "resource"), sent0)
+    sent1 = await watch_events(client)
+    sent = delta_sums(sent1, sent0) if sent0 is not None and sent1 is not None else None
     shares = {n: (cpu1[n] - cpu0.get(n, 0.0)) / took * 100 for n in cpu1}
     control = sum(v for n, v in shares.items() if n != "kubemark")
     print(
@@ -717,6 +719,9 @@ async def hold(cluster: Cluster, client: ApiClient, observer: Observer, seconds:
         f"{observer.late_renewals - late0} late Lease renewals; load {os.getloadavg()[0]:.2f}",
         flush=True,
     )
+    if sent is None:
+        print("hold: watch events sent: the apiserver's /metrics did not answer", flush=True)
+        return report_processes(cluster, "hold", cpu0)
     print(
         f"hold: watch events sent {sum(sent.values()) / took:.0f}/s ("
         + ", ".join(
@@ -726,6 +731,15 @@ async def hold(cluster: Cluster, client: ApiClient, observer: Observer, seconds:
         flush=True,
     )
     return report_processes(cluster, "hold", cpu0)
+
+
+async def watch_events(client: ApiClient) -> dict[str, float] | None:
+    """apiserver_watch_events_total by resource; None when the apiserver does not answer (a
+    saturated one refuses new connections: the bench goes on without the figure)."""
+    try:
+        return await counter_sums(client, WATCH_EVENTS, "resource")
+    except ServerUnreachable:
+        return None
 
 
 def delta_sums(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
