@@ -1,7 +1,11 @@
 """The apiserver's accept queue is as long as the kernel allows, as Go's net.Listen asks."""
 
+import shutil
 import socket
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from minik8s.apiserver import listeners
 
@@ -16,9 +20,15 @@ def test_the_backlog_is_the_kernels_limit(tmp_path: Path) -> None:
 
 
 def test_listen_sockets_listen_with_it() -> None:
+    ss = shutil.which("ss")
+    if ss is None:
+        pytest.skip("ss (iproute2) is not installed")
     (sock,) = listeners.listen_sockets("127.0.0.1", 0, None)
     try:
-        assert sock.getsockname()[0] == "127.0.0.1"
-        assert listeners.listen_backlog() >= socket.SOMAXCONN
+        port = sock.getsockname()[1]
+        out = subprocess.run(
+            [ss, "-ltnH", f"sport = :{port}"], capture_output=True, text=True, check=True
+        ).stdout.split()
+        assert int(out[2]) == listeners.listen_backlog(), f"ss: {out}"  # Send-Q: the backlog
     finally:
         sock.close()
