@@ -475,6 +475,35 @@ async def wait_for(what: str, check: Any, timeout: float, period: float = 1.0) -
     return time.monotonic() - start
 
 
+def progress(check: Any, pods: Informer, t0: float, every: float = 30.0) -> Any:
+    """`check`, printing every `every` seconds where the pods are: not yet scheduled, bound
+    but not Running, Running (as our watch sees them), to tell which stage fell behind."""
+    last = [time.monotonic()]
+
+    async def checked() -> bool:
+        done = bool(await check())
+        now = time.monotonic()
+        if not done and now - last[0] >= every:
+            last[0] = now
+            print(f"  [{now - t0:.0f}s] " + pod_stages(pods.store.list()), flush=True)
+        return done
+
+    return checked
+
+
+def pod_stages(pods: list[dict[str, Any]]) -> str:
+    unscheduled = bound = running = 0
+    for pod in pods:
+        if (pod.get("status") or {}).get("phase") == "Running":
+            running += 1
+        elif (pod.get("spec") or {}).get("nodeName"):
+            bound += 1
+        else:
+            unscheduled += 1
+    return (f"pods seen {len(pods)}: {unscheduled} not scheduled, {bound} bound not Running, "
+            f"{running} Running; load {os.getloadavg()[0]:.2f}")  # fmt: skip
+
+
 async def deployments_settled(client: ApiClient, expected: dict[str, int], image: str) -> bool:
     # resourceVersion "0": what the watch cache holds, without waiting for it to catch up
     items = (await client.list(DEPLOYMENTS, NS, resource_version="0")).get("items") or []
@@ -599,7 +628,7 @@ async def density(cluster: Cluster, args: argparse.Namespace) -> Result:
             behind.append(f"create: requests fell {late:.1f}s behind the {args.qps}/s pace")
         took = await wait_for(
             "every Deployment available",
-            lambda: deployments_settled(client, expected, "hollow:1"),
+            progress(lambda: deployments_settled(client, expected, "hollow:1"), informers[2], t0),
             args.timeout,
         )
         first = set(observer.created)
