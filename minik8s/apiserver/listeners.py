@@ -63,17 +63,6 @@ def extra_listen_address(advertise: str | None, bind: str) -> str | None:
     return advertise
 
 
-def listen_backlog(somaxconn: Path = Path("/proc/sys/net/core/somaxconn")) -> int:
-    """The accept queue's length: the kernel's limit, as Go's net.Listen (so Kubernetes'
-    apiserver) asks for. uvicorn's 2 048 overflowed when 1 000 hollow nodes opened ~6 000
-    connections at once: the dropped SYNs came back only after the clients' 5 s connect
-    timeout, and each retry was another TLS handshake."""
-    try:
-        return max(int(somaxconn.read_text().split()[0]), socket.SOMAXCONN)
-    except (OSError, ValueError, IndexError):
-        return socket.SOMAXCONN
-
-
 def listen_sockets(bind: str, port: int, advertise: str | None) -> list[socket.socket]:
     """Bound, listening TCP sockets for uvicorn: the bind address, and the advertise address
     when `extra_listen_address` says so."""
@@ -91,7 +80,7 @@ def listen_sockets(bind: str, port: int, advertise: str | None) -> list[socket.s
             if host != bind:
                 s.setsockopt(socket.IPPROTO_IP, IP_FREEBIND, 1)
             s.bind((host, port))
-            s.listen(listen_backlog())
+            s.listen(2048)
             s.set_inheritable(True)
     except OSError:
         for s in sockets:

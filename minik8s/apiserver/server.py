@@ -66,7 +66,6 @@ def main(argv: list[str] | None = None) -> None:
         lifespan="on",
         timeout_graceful_shutdown=5,
         timeout_keep_alive=120,
-        backlog=listeners.listen_backlog(),  # uvicorn listens again with it
         ssl_certfile=settings.tls_cert_file,
         ssl_keyfile=settings.tls_private_key_file,
         **client_ca,  # type: ignore[arg-type]
