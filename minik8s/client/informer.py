@@ -1,6 +1,7 @@
 """`Informer`: a local cache of one collection, kept current by list + watch, with handlers.
 
-List, then watch from the list's resourceVersion with bookmarks. A dropped watch resumes from
+List (from the apiserver's watch cache first: `resourceVersion=0`, as client-go's reflector),
+then watch from the list's resourceVersion with bookmarks. A dropped watch resumes from
 the last resourceVersion seen (bookmarks included) after a backoff; a 410 Expired/Gone relists
 and reconciles the cache against the fresh list (`cache.diff_relist`). Handlers hear of each
 change once and never twice: on_add(new), on_update(old, new), on_delete(last known object);
