@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from prometheus_client import Gauge
 
 from minik8s.api import errors
 from minik8s.apiserver import flowcontrol
@@ -105,8 +106,10 @@ async def test_a_full_level_queues_then_hands_its_seat_on() -> None:
     waiting = asyncio.ensure_future(flow.acquire(level))
     await asyncio.sleep(0)
     assert not waiting.done() and len(level.queue) == 1
+    assert gauge(flowcontrol.IN_QUEUE, priority_level="global-default") == 1
     level.release()  # the seat passes to the waiter
     assert await waiting == ""
+    assert gauge(flowcontrol.IN_QUEUE, priority_level="global-default") == 0
     assert level.executing == 1 and not level.queue
     level.release()
     assert level.executing == 0
@@ -148,9 +151,23 @@ async def test_admit_answers_429_with_retry_after_and_exempts_masters() -> None:
     lease = await flow.admit(parse(CM, "PUT", LEASE))  # its own level still has a seat
     admin = await flow.admit(parse(ADMIN, "GET", "/api/v1/namespaces/d/pods/p"))
     assert lease is not None and admin is not None and admin.level is None
+    assert gauge(flowcontrol.EXECUTING, priority_level="global-default") == 1
+    assert gauge(flowcontrol.INFLIGHT, request_kind="readOnly") == 2
+    assert gauge(flowcontrol.INFLIGHT, request_kind="mutating") == 1
     for t in (ticket, lease, admin):
         flow.done(t)
     assert all(level.executing == 0 for level in flow.levels.values())
+    assert gauge(flowcontrol.EXECUTING, priority_level="global-default") == 0
+    assert gauge(flowcontrol.INFLIGHT, request_kind="readOnly") == 0
+
+
+def gauge(metric: Gauge, **labels: str) -> float | None:
+    """The value a scrape would read now."""
+    for family in metric.collect():
+        for sample in family.samples:
+            if sample.labels == labels:
+                return sample.value
+    return None
 
 
 def test_kubelet_registration_backoff_doubles_to_7s_with_jitter() -> None:
