@@ -324,6 +324,29 @@ def test_memo_gives_the_same_output_as_a_fresh_build() -> None:
     assert memo.large
 
 
+def test_finish_chains_is_the_flattened_rule_set_sharing_unchanged_chains() -> None:
+    def versioned(obj: dict[str, Any], version: str) -> dict[str, Any]:
+        return {**obj, "metadata": {**obj["metadata"], "resourceVersion": version}}
+
+    services = [versioned(service(f"s{i}", clusterIP=f"10.96.1.{i}"), "1") for i in range(1, 5)]
+    eps = [versioned(endpoints(f"10.244.2.{i}", name=f"s{i}"), "1") for i in range(1, 5)]
+    memo = rules.Memo()
+    first = rules.Builder(services, eps, OPTIONS, memo).finish_chains()
+    assert first == restore.flatten(rules.build_rules(services, eps, "n", OPTIONS))
+    assert list(first) == list(restore.flatten(rules.build_rules(services, eps, "n", OPTIONS)))
+    eps[2] = versioned(endpoints("10.244.9.9", name="s3"), "2")
+    second = rules.Builder(services, eps, OPTIONS, memo).finish_chains()
+    assert second == restore.flatten(rules.build_rules(services, eps, "n", OPTIONS))
+    changed = {key for key in second if second[key] is not first.get(key)}
+    own = {key for key in changed if rules.chain_level(key[1]) in (1, 2)}
+    assert {key[1] for key in own} == {  # only s3's own chains are new objects
+        chain for chain in rules.build_rules([services[2]], [eps[2]], "n", OPTIONS).tables["nat"]
+        if rules.chain_level(chain) in (1, 2)
+    }  # fmt: skip
+    (((step,),),) = restore.plan(second, first, set(first))
+    assert step.table == "nat" and set(step.written) <= {key[1] for key in changed}
+
+
 # --- planning syncs ---------------------------------------------------------------------
 
 
