@@ -301,10 +301,11 @@ def test_without_cluster_cidr_all_cluster_ip_traffic_is_masqueraded() -> None:
     assert nat[SVC][0].startswith("-d 10.96.0.10/32 -p tcp")
 
 
-def test_memo_gives_the_same_output_as_a_fresh_build() -> None:
-    def versioned(obj: dict[str, Any], version: str) -> dict[str, Any]:
-        return {**obj, "metadata": {**obj["metadata"], "resourceVersion": version}}
+def versioned(obj: dict[str, Any], version: str) -> dict[str, Any]:
+    return {**obj, "metadata": {**obj["metadata"], "resourceVersion": version}}
 
+
+def test_memo_gives_the_same_output_as_a_fresh_build() -> None:
     services = [versioned(service(f"s{i}", clusterIP=f"10.96.1.{i}"), "1") for i in range(1, 5)]
     eps = [versioned(endpoints(f"10.244.2.{i}", name=f"s{i}"), "1") for i in range(1, 5)]
     memo = rules.Memo()
@@ -325,9 +326,6 @@ def test_memo_gives_the_same_output_as_a_fresh_build() -> None:
 
 
 def test_finish_chains_is_the_flattened_rule_set_sharing_unchanged_chains() -> None:
-    def versioned(obj: dict[str, Any], version: str) -> dict[str, Any]:
-        return {**obj, "metadata": {**obj["metadata"], "resourceVersion": version}}
-
     services = [versioned(service(f"s{i}", clusterIP=f"10.96.1.{i}"), "1") for i in range(1, 5)]
     eps = [versioned(endpoints(f"10.244.2.{i}", name=f"s{i}"), "1") for i in range(1, 5)]
     memo = rules.Memo()
