@@ -51,6 +51,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.startup_phases import StartupPhases
 from bench.stats import percentile
 from minik8s.api import errors
 from minik8s.api.meta import condition_is_true, name_of
@@ -578,6 +579,8 @@ async def density(cluster: Cluster, args: argparse.Namespace) -> Result:
         Informer(client, LEASES, namespace="kube-system", name="density leader leases"),
     ]
     handlers = (observer.on_node, observer.on_lease, observer.on_pod, observer.on_leader_lease)
+    phases = StartupPhases()
+    informers[2].add_event_handler(phases.on_pod, lambda old, new: phases.on_pod(new))
     for informer, handler in zip(informers, handlers, strict=True):
         informer.add_event_handler(handler, lambda old, new, h=handler: h(new), lambda obj: None)
         informer.start()
@@ -640,6 +643,7 @@ async def density(cluster: Cluster, args: argparse.Namespace) -> Result:
             f"p90 {percentile(lat, 0.9):.2f}s p99 {percentile(lat, 0.99):.2f}s (n={len(lat)})",
             flush=True,
         )
+        print("\n".join(phases.report("create", first)), flush=True)
         rss = report_processes(cluster, "create", cpu0)
         if args.hold:
             await hold(cluster, client, observer, args.hold)
@@ -673,6 +677,7 @@ async def density(cluster: Cluster, args: argparse.Namespace) -> Result:
                 f"p99 {percentile(lat, 0.99):.2f}s",
                 flush=True,
             )
+            print("\n".join(phases.report("rollout", new)), flush=True)
             report_processes(cluster, "rollout", cpu0)
 
             # scale down

@@ -30,6 +30,7 @@ import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from functools import partial
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -171,13 +172,25 @@ INFLIGHT = Gauge(
 
 @dataclass
 class Level:
-    """One priority level's seats and its FIFO queue of waiting requests."""
+    """One priority level's seats and its FIFO queue of waiting requests. Its gauges read
+    `executing` and `waiting` when scraped, and its other metric children are bound once (as
+    Go code binds `WithLabelValues` once): a request touches no Prometheus lock on its way."""
 
     name: str
     seats: int
     queue_length: int
     executing: int = 0
-    queue: deque[asyncio.Future[None]] = field(default_factory=deque)
+    queue: deque[asyncio.Future[bool]] = field(default_factory=deque)
+    """Waiters: each future's result is True when a seat passed to it, False on time-out."""
+    waiting: int = 0
+    """Requests in the queue still waiting (the queue may hold some that left a moment ago)."""
+    waited: dict[bool, Histogram] = field(init=False, repr=False, default_factory=dict)
+    rejected: dict[tuple[str, str], Counter] = field(init=False, repr=False, default_factory=dict)
+    """By (flow schema, reason), bound on the first rejection."""
+
+    def __post_init__(self) -> None:
+        EXECUTING.labels(self.name).set_function(lambda: self.executing)
+        IN_QUEUE.labels(self.name).set_function(lambda: self.waiting)
 
     def try_take(self) -> bool:
         if self.executing < self.seats and not self.queue:
@@ -190,21 +203,38 @@ class Level:
         while self.queue:
             waiter = self.queue.popleft()
             if not waiter.done():
-                waiter.set_result(None)  # the seat passes on: executing stays
+                waiter.set_result(True)  # the seat passes on: executing stays
                 return
         self.executing -= 1
+
+    def observe_wait(self, ran: bool, seconds: float) -> None:
+        histogram = self.waited.get(ran)
+        if histogram is None:
+            histogram = self.waited[ran] = WAIT.labels(self.name, str(ran).lower())
+        histogram.observe(seconds)
+
+    def reject(self, schema: str, reason: str) -> None:
+        counter = self.rejected.get((schema, reason))
+        if counter is None:
+            counter = self.rejected[schema, reason] = REJECTED.labels(schema, self.name, reason)
+        counter.inc()
 
 
 @dataclass(frozen=True)
 class Ticket:
-    """A request admitted: the seat it holds (None: exempt) and its kind for the gauges."""
+    """A request admitted: the seat it holds (None: exempt) and its kind for the gauges. One
+    per (level, kind), made once: admitting a request allocates none."""
 
     level: Level | None
     kind: str
 
 
+KINDS = ("readOnly", "mutating")
+
+
 class FlowControl:
-    """The priority levels of one apiserver: `admit` a request, `done` when it has finished."""
+    """The priority levels of one apiserver: `admit` a request, `done` when it has finished.
+    The gauges read the FlowControl made last (an apiserver process makes one)."""
 
     def __init__(self, concurrency_limit: int, wait_limit: float = WAIT_LIMIT) -> None:
         self.wait_limit = wait_limit
@@ -212,6 +242,12 @@ class FlowControl:
         self.levels = {n: Level(n, k, LEVELS[n].queue_length) for n, k in shares.items()}
         for name, k in shares.items():
             NOMINAL_SEATS.labels(name).set(k)
+        self.tickets: dict[tuple[str, str], Ticket] = {
+            (name, kind): Ticket(self.levels.get(name), kind) for name in LEVELS for kind in KINDS
+        }
+        self.inflight = dict.fromkeys(KINDS, 0)
+        for kind in KINDS:
+            INFLIGHT.labels(kind).set_function(partial(self.inflight.__getitem__, kind))
 
     async def admit(self, attrs: Attributes) -> Ticket | None:
         """Hold a seat for the request (None: long-running, not limited); a 429
@@ -219,23 +255,22 @@ class FlowControl:
         if is_long_running(attrs):
             return None
         schema, name = classify(attrs)
-        level = self.levels.get(name)
+        ticket = self.tickets[name, "readOnly" if attrs.verb in READ_ONLY_VERBS else "mutating"]
+        level = ticket.level
         if level is not None:
-            reason = await self.acquire(level)
-            if reason:
-                REJECTED.labels(schema, name, reason).inc()
-                raise too_many_requests()
-            EXECUTING.labels(name).inc()
-        kind = "readOnly" if attrs.verb in READ_ONLY_VERBS else "mutating"
-        INFLIGHT.labels(kind).inc()
-        return Ticket(level, kind)
+            if not level.try_take():
+                reason = await self._wait(level)
+                if reason:
+                    level.reject(schema, reason)
+                    raise too_many_requests()
+        self.inflight[ticket.kind] += 1
+        return ticket
 
     def done(self, ticket: Ticket | None) -> None:
         if ticket is None:
             return
-        INFLIGHT.labels(ticket.kind).dec()
+        self.inflight[ticket.kind] -= 1
         if ticket.level is not None:
-            EXECUTING.labels(ticket.level.name).dec()
             ticket.level.release()
 
     async def acquire(self, level: Level) -> str:
@@ -243,32 +278,43 @@ class FlowControl:
         not ("queue-full", "time-out")."""
         if level.try_take():
             return ""
+        return await self._wait(level)
+
+    async def _wait(self, level: Level) -> str:
+        """Wait in `level`'s queue for a seat passed on by `release`: "" when it came, else
+        why not. One future and one timer per wait (not `asyncio.wait`'s task machinery)."""
         if len(level.queue) >= level.queue_length:
             return "queue-full"
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[bool] = loop.create_future()
         level.queue.append(waiter)
+        timer = loop.call_later(self.wait_limit, _time_out, waiter)
         started = time.monotonic()
-        gauge = IN_QUEUE.labels(level.name)
-        gauge.inc()
+        level.waiting += 1
         try:
-            await asyncio.wait((waiter,), timeout=self.wait_limit)
+            ran = await waiter
         except BaseException:  # cancelled while waiting: leave, or pass on a seat just granted
-            if waiter.done() and not waiter.cancelled():
+            if waiter.done() and not waiter.cancelled() and waiter.result():
                 level.release()
             else:
                 _leave(level.queue, waiter)
             raise
         finally:
-            gauge.dec()
-        ran = waiter.done()
-        WAIT.labels(level.name, str(ran).lower()).observe(time.monotonic() - started)
+            timer.cancel()
+            level.waiting -= 1
+        level.observe_wait(ran, time.monotonic() - started)
         if not ran:
             _leave(level.queue, waiter)
             return "time-out"
         return ""
 
 
-def _leave(queue: deque[asyncio.Future[None]], waiter: asyncio.Future[None]) -> None:
+def _time_out(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(False)
+
+
+def _leave(queue: deque[asyncio.Future[bool]], waiter: asyncio.Future[bool]) -> None:
     waiter.cancel()
     try:
         queue.remove(waiter)

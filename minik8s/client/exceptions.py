@@ -19,6 +19,12 @@ class TLSFailure(ServerUnreachable):
     """The TLS handshake failed (e.g. an untrusted certificate): retrying will not help."""
 
 
+class StreamBroken(ServerUnreachable):
+    """A streamed response (a watch) was open and its connection broke mid-stream: the
+    apiserver went away or restarted. client-go's watch decoder ends the watch on such an
+    unexpected EOF (logged at V(1)) and the reflector watches again from its last version."""
+
+
 class RequestTimedOut(errors.Timeout):
     """The apiserver did not answer in time."""
 
@@ -38,3 +44,12 @@ def from_transport_error(e: TransportFailure, server: str, what: str) -> errors.
     if e.timed_out:
         return RequestTimedOut(f"{what}: the apiserver at {server} did not answer in time")
     return ServerUnreachable(f"{what}: connection to the apiserver at {server} failed: {detail}")
+
+
+def stream_broken(e: TransportFailure, server: str, what: str) -> errors.ApiError:
+    """The error for a stream whose connection broke after its response began."""
+    if e.timed_out:
+        return RequestTimedOut(f"{what}: the apiserver at {server} stopped sending in time")
+    return StreamBroken(
+        f"{what}: the connection to the apiserver at {server} broke mid-stream: {e}"
+    )

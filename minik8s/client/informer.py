@@ -30,7 +30,7 @@ from typing import Any
 
 from minik8s.api import errors
 from minik8s.api.resources import ResourceType
-from minik8s.client import cache, retries, tasks
+from minik8s.client import cache, exceptions, retries, tasks
 from minik8s.client.api import ApiClient
 from minik8s.client.watch import WatchEvent
 
@@ -258,10 +258,16 @@ class Informer:
             label_selector=self.label_selector, field_selector=self.field_selector,
             timeout_seconds=timeout, allow_bookmarks=True,
         )  # fmt: skip
-        async with stream:
-            async for event in stream:
-                events += 1
-                await self._apply(event)
+        try:
+            async with stream:
+                async for event in stream:
+                    events += 1
+                    await self._apply(event)
+        except exceptions.StreamBroken as e:  # the apiserver went away: watch again, as client-go
+            logger.info(
+                "informer %s: watch ended after %d events (%s); watching again from "
+                "resourceVersion %s", self.name, events, e.message, self._resource_version,
+            )  # fmt: skip
         if events == 0 and loop.time() - started < s.short_watch:
             raise _ShortWatch()
         logger.debug("informer %s: watch ended after %d events", self.name, events)

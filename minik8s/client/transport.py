@@ -113,6 +113,11 @@ def failure_from(e: BaseException) -> TransportFailure:
         return TransportFailure(detail, sent=False, timed_out=isinstance(e, TimeoutError))
     if isinstance(e, TimeoutError):  # aiohttp's SocketTimeoutError and plain asyncio timeouts
         return TransportFailure(detail, sent=True, timed_out=True)
+    if isinstance(e, aiohttp.ClientPayloadError):  # "TransferEncodingError … Not enough data"
+        return TransportFailure("the response ended before its last byte (connection closed)",
+                                sent=True)  # fmt: skip
+    if isinstance(e, aiohttp.ServerDisconnectedError):
+        return TransportFailure("the server closed the connection", sent=True)
     return TransportFailure(detail, sent=True)
 
 

@@ -116,7 +116,7 @@ class WatchStream(AsyncClosing):
             except StopAsyncIteration:
                 return self._buffer.flush()
             except TransportFailure as e:
-                raise exceptions.from_transport_error(e, self._server, self._what) from e
+                raise exceptions.stream_broken(e, self._server, self._what) from e
             self._pending.extend(self._buffer.feed(chunk))
         return self._pending.popleft()
 

@@ -118,6 +118,12 @@ def flatten(rules: r.RuleSet) -> dict[ChainKey, tuple[str, ...]]:
     }
 
 
+def _same(applied: tuple[str, ...] | None, desired: tuple[str, ...]) -> bool:
+    """Whether a chain's applied rules are the desired ones: by identity first (an unchanged
+    service port's chains are the same objects sync after sync, see `Builder.finish_chains`)."""
+    return applied is desired or applied == desired
+
+
 def plan(
     desired: Mapping[ChainKey, tuple[str, ...]],
     applied: Mapping[ChainKey, tuple[str, ...]],
@@ -137,7 +143,7 @@ def plan(
     budget, max_rules = limits(budget, hooked)
     changed = [
         key for key, chain_rules in desired.items()
-        if key not in existing or applied.get(key) != chain_rules
+        if key not in existing or not _same(applied.get(key), chain_rules)
     ]  # fmt: skip
     stale = [key for key in existing if key not in desired]
     if not (changed or stale or jumps):

@@ -214,7 +214,7 @@ class RuleSet:
 
     def rule_count(self, table: str | None = None) -> int:
         tables = [table] if table else list(self.tables)
-        return sum(len(rules) for t in tables for rules in self.tables[t].values())
+        return sum(sum(map(len, self.tables[t].values())) for t in tables)
 
 
 LEAVES = (MARK_MASQ, POSTROUTING, FORWARD, FIREWALL, PROXY_FIREWALL, POD_FIREWALL)
@@ -500,6 +500,29 @@ class Builder:
 
     def finish(self) -> RuleSet:
         """The whole rule set: service ports in descending order of their SVC chain's name."""
+        nat = self.rules.tables["nat"]
+        for chain, chain_rules in self._assemble():
+            nat[chain] = list(chain_rules)
+        return self.rules
+
+    def finish_chains(self) -> dict[tuple[str, str], tuple[str, ...]]:
+        """`restore.flatten(self.finish())`, without copying the service ports' own chains:
+        each is its memoised fragment's tuple, the very object the previous build gave for a
+        port that did not change. A sync compares the chains it applied with these by identity
+        first, so that its cost, like kube-proxy's partial syncs since Kubernetes 1.28, follows
+        the changed Services rather than all of them."""
+        own = self._assemble()
+        flat = {
+            (table, chain): tuple(chain_rules)
+            for table, chains in self.rules.tables.items()
+            for chain, chain_rules in chains.items()
+        }
+        flat.update((("nat", chain), chain_rules) for chain, chain_rules in own)
+        return flat
+
+    def _assemble(self) -> list[tuple[str, tuple[str, ...]]]:
+        """Append every port's rules to the shared chains; returns the ports' own chains (in
+        `finish`'s order), to be added to the nat table."""
         reader = self._reader
         while reader.read():
             pass
@@ -507,18 +530,18 @@ class Builder:
         ports = sorted(reader.ports, key=_port_order)
         ports.sort(key=lambda sp: sp.svc_chain, reverse=True)
         tables, nat = self.rules.tables, self.rules.tables["nat"]
+        own: list[tuple[str, tuple[str, ...]]] = []
         for sp in ports:
             fragment = self._fragment(sp)
             for table, chain, rule in fragment.shared:
                 tables[table][chain].append(rule)
-            for chain, chain_rules in fragment.own:
-                nat[chain] = list(chain_rules)
+            own.extend(fragment.own)
         nat[SERVICES].extend(nodeports_jumps(self.options.node_port_addresses))
         tables["filter"][POD_FIREWALL] = podfirewall.firewall_rules(ports, self.options)
         if self._memo is not None:
             self._memo.fragments = {sp: self._fragments[sp] for sp in ports}
             self._memo.large = self.large
-        return self.rules
+        return own
 
 
 def nodeports_jumps(addresses: tuple[str, ...] | None) -> list[str]:

@@ -184,7 +184,7 @@ class Syncer:
                 first = await self._consume(handover, stop, done, durations)
             finally:
                 stop.set()
-                ruleset, desired, rendering = await producer
+                desired, counts, rendering = await producer
             phases["render"] = rendering
             if first is not None:
                 phases["first restore at"] = first - start
@@ -202,7 +202,7 @@ class Syncer:
             if paused:
                 gc.enable()
         elapsed = self.clock() - start
-        self._observe(ruleset, triggers, elapsed)
+        self._observe(counts, triggers, elapsed)
         if full:
             self._need_full = False
             self._next_full = start + self.settings.sync_period
@@ -218,7 +218,7 @@ class Syncer:
             "%.3fs (%s [stages: calls x time: %s]; %d chains, %d rules in all)",
             "full" if full else "partial", written, deleted, len(steps), len(done), elapsed,
             " ".join(f"{k} {v:.3f}s" for k, v in phases.items()), " ".join(durations),
-            len(desired), ruleset.rule_count())  # fmt: skip
+            len(desired), sum(counts.values()))  # fmt: skip
         self.syncs += 1
         if self.on_synced is not None:
             try:
@@ -249,10 +249,10 @@ class Syncer:
         jumps: list[restore.Jump],
         emit: Callable[[_Item], None],
         stop: threading.Event,
-    ) -> tuple[r.RuleSet, dict[restore.ChainKey, tuple[str, ...]], float]:
+    ) -> tuple[dict[restore.ChainKey, tuple[str, ...]], dict[str, int], float]:
         """(In a thread.) Render the rules, plan the calls and hand them over, each with its
-        input, a BARRIER after each stage and END last. Returns the rule set, its chains and
-        the time it took.
+        input, a BARRIER after each stage and END last. Returns the chains, the rules in each
+        table and the time it took.
 
         A full sync of more chains than a transaction's budget (so never one atomic call
         anyway) is streamed: the leaf chains, then the SVC and SEP chains, a call for
@@ -275,8 +275,9 @@ class Syncer:
         try:
             builder = r.Builder(services, endpoints, self.options, self._memo)
             written: dict[restore.ChainKey, tuple[str, ...]] = {}
-            large = r.chains_estimate(services, endpoints) > restore.limits(budget, hooked)[0]
-            if not applied and large:
+            if not applied and (  # counted only when it matters: it reads every Endpoints
+                r.chains_estimate(services, endpoints) > restore.limits(budget, hooked)[0]
+            ):
                 static = restore.flatten(builder.rules)  # the services are not read yet
                 leaves = {key: rules for key, rules in static.items()
                           if r.chain_level(key[1]) == 0}  # fmt: skip
@@ -289,11 +290,13 @@ class Syncer:
                     written.update(((step.table, chain), rules)
                                    for chain, rules in step.written.items())  # fmt: skip
                 emit(BARRIER)
-            ruleset = builder.finish()
-            desired = restore.flatten(ruleset)
+            desired = builder.finish_chains()
+            counts = {table: 0 for table in r.TABLES}
+            for (table, _), chain_rules in desired.items():
+                counts[table] += len(chain_rules)
             hand_over(restore.plan(desired, {**applied, **written}, existing | set(written),
                                    jumps, budget, parallel, hooked))  # fmt: skip
-            return ruleset, desired, time.perf_counter() - began
+            return desired, counts, time.perf_counter() - began
         finally:
             emit(END)
 
@@ -367,10 +370,11 @@ class Syncer:
         for key in deleted:
             self._applied.pop(key, None)
 
-    def _observe(self, ruleset: r.RuleSet, triggers: dict[str, float], elapsed: float) -> None:
+    def _observe(self, counts: dict[str, int], triggers: dict[str, float], elapsed: float) -> None:
+        """Record a successful sync (its rules by table) in the metrics."""
         SYNC_DURATION.observe(elapsed)
-        for table in r.TABLES:
-            RULES.labels(table).set(ruleset.rule_count(table))
+        for table, count in counts.items():
+            RULES.labels(table).set(count)
         now = time.time()
         LAST_SYNC.set(now)
         self.last_success = self.clock()

@@ -24,7 +24,6 @@ import pytest
 from minik8s.cli.launcher import network
 from tests.support import joining
 from tests.support.joining import listening, served_names
-from tests.support.launcher import make_launcher
 
 pytestmark = [
     pytest.mark.e2e,
@@ -39,35 +38,26 @@ NODE = "remote-1"
 
 
 def test_a_machine_on_the_network_joins_the_launchers_cluster(tmp_path: Path) -> None:
-    launcher = make_launcher(tmp_path / "home")
-    port = int(launcher.env["MINIK8S_APISERVER_PORT"])
-    node_home = tmp_path / "machine"
-    with joining.lan("mk8ep") as lan:
+    with joining.launcher_on_lan(tmp_path, "mk8ep") as (launcher, port, lan, node_home):
         gateway = lan.gateway
-        try:
-            # 1. No endpoint: the apiserver listens on loopback (and the pods' gateway) only.
-            launcher.up("--nodes", "0")
-            allowed = {"127.0.0.1", network.pod_gateway()}
-            assert listening(launcher.pids()["apiserver"]) <= allowed
+        # 1. No endpoint: the apiserver listens on loopback (and the pods' gateway) only.
+        launcher.up("--nodes", "0")
+        allowed = {"127.0.0.1", network.pod_gateway()}
+        assert listening(launcher.pids()["apiserver"]) <= allowed
 
-            # 2. With one: restarted, listening there too, named by its certificate, remembered.
-            up = launcher.up("--nodes", "0", "--control-plane-endpoint", gateway)
-            assert f"cluster-info names https://{gateway}:{port}" in up.stdout, up.stdout
-            assert listening(launcher.pids()["apiserver"]) == {"127.0.0.1", gateway}
-            assert gateway in served_names(gateway, port)
-            remembered = json.loads((launcher.home / "cluster.json").read_text())
-            assert remembered["control_plane_endpoint"] == gateway
+        # 2. With one: restarted, listening there too, named by its certificate, remembered.
+        up = launcher.up("--nodes", "0", "--control-plane-endpoint", gateway)
+        assert f"cluster-info names https://{gateway}:{port}" in up.stdout, up.stdout
+        assert listening(launcher.pids()["apiserver"]) == {"127.0.0.1", gateway}
+        assert gateway in served_names(gateway, port)
+        remembered = json.loads((launcher.home / "cluster.json").read_text())
+        assert remembered["control_plane_endpoint"] == gateway
 
-            # 3. The join line names the endpoint; a machine on the bridge runs it as printed.
-            line = joining.join_line(launcher, f"{gateway}:{port}")
-            with joining.machine(launcher, lan, node_home) as machine:
-                joining.join(launcher, machine, line, NODE, node_home)
+        # 3. The join line names the endpoint; a machine on the bridge runs it as printed.
+        line = joining.join_line(launcher, f"{gateway}:{port}")
+        with joining.machine(launcher, lan, node_home) as machine:
+            joining.join(launcher, machine, line, NODE, node_home)
 
-                # 4. Its Node has a podCIDR, its CSR was approved, a pod bound to it runs.
-                joining.assert_joined(launcher, NODE, machine.ip)
-                joining.pod_runs_on(launcher, "on-remote", NODE)
-        finally:
-            try:
-                launcher.teardown()
-            finally:
-                launcher.run("down", "--purge")
+            # 4. Its Node has a podCIDR, its CSR was approved, a pod bound to it runs.
+            joining.assert_joined(launcher, NODE, machine.ip)
+            joining.pod_runs_on(launcher, "on-remote", NODE)

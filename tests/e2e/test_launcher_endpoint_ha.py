@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,11 +29,11 @@ import pytest
 
 from minik8s.api.meta import get_condition
 from minik8s.api.times import parse_time
-from minik8s.cli.launcher import network
+from minik8s.cli.launcher import loadbalancer, network
 from minik8s.cli.launcher.settings import LauncherSettings
 from tests.support import joining
 from tests.support.joining import listening, served_names
-from tests.support.launcher import Launcher, alive, make_launcher
+from tests.support.launcher import Launcher, alive
 from tests.support.waiting import wait_for
 
 pytestmark = [
@@ -54,11 +53,8 @@ SESSION = re.compile(r"\bsrc=(?P<src>[0-9.]+):\d+ .*?\bsrv=(?P<srv>\S+)")
 def _apiserver_of(launcher: Launcher, address: str) -> str:
     """The apiserver that most connections from `address` reach through HAProxy (its stats
     socket's `show sess`), "" when it has none."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(2)
-        s.connect(str(LauncherSettings(home=launcher.home).loadbalancer_socket))
-        s.sendall(b"show sess\n")
-        text = b"".join(iter(lambda: s.recv(65536), b"")).decode(errors="replace")
+    stats = LauncherSettings(home=launcher.home).loadbalancer_socket
+    text = loadbalancer.query(stats, "show sess") or ""
     servers = collections.Counter(
         m["srv"] for m in SESSION.finditer(text) if m["src"] == address and m["srv"] != "<none>"
     )
@@ -81,56 +77,47 @@ def _lease_renewed_after(launcher: Launcher, moment: datetime) -> bool:
 def test_a_machine_joins_the_ha_control_plane_and_survives_its_apiservers_death(
     tmp_path: Path,
 ) -> None:
-    launcher = make_launcher(tmp_path / "home")
-    port = int(launcher.env["MINIK8S_APISERVER_PORT"])
-    node_home = tmp_path / "machine"
-    with joining.lan("mk8ha") as lan:
+    with joining.launcher_on_lan(tmp_path, "mk8ha") as (launcher, port, lan, node_home):
         gateway = lan.gateway
-        try:
-            up = launcher.up(
-                "--control-plane", "3", "--nodes", "0", "--control-plane-endpoint", gateway
+        up = launcher.up(
+            "--control-plane", "3", "--nodes", "0", "--control-plane-endpoint", gateway
+        )
+        assert f"cluster-info names https://{gateway}:{port}" in up.stdout, up.stdout
+
+        # 1. HAProxy listens on loopback and the endpoint only, the apiservers behind it on
+        # loopback (and the pods' gateway); the endpoint presents a certificate naming it.
+        pids = launcher.pids()
+        assert listening(pids["loadbalancer"]) == {"127.0.0.1", gateway}
+        for member in (1, 2, 3):
+            apiserver = listening(pids[f"apiserver-{member}"])
+            assert apiserver <= {"127.0.0.1", network.pod_gateway()}, (member, apiserver)
+        assert gateway in served_names(gateway, port)
+
+        # 2. A machine on the bridge joins through HAProxy with the printed line.
+        line = joining.join_line(launcher, f"{gateway}:{port}")
+        with joining.machine(launcher, lan, node_home) as machine:
+            joining.join(launcher, machine, line, NODE, node_home)
+            joining.assert_joined(launcher, NODE, machine.ip)
+            joining.pod_runs_on(launcher, "before-kill", NODE)
+
+            # 3. The apiserver it talks to dies: it goes on through another one.
+            victim = wait_for(
+                lambda: _apiserver_of(launcher, machine.ip),
+                f"connections from {machine.ip} through HAProxy",
             )
-            assert f"cluster-info names https://{gateway}:{port}" in up.stdout, up.stdout
-
-            # 1. HAProxy listens on loopback and the endpoint only, the apiservers behind it on
-            # loopback (and the pods' gateway); the endpoint presents a certificate naming it.
-            pids = launcher.pids()
-            assert listening(pids["loadbalancer"]) == {"127.0.0.1", gateway}
-            for member in (1, 2, 3):
-                apiserver = listening(pids[f"apiserver-{member}"])
-                assert apiserver <= {"127.0.0.1", network.pod_gateway()}, (member, apiserver)
-            assert gateway in served_names(gateway, port)
-
-            # 2. A machine on the bridge joins through HAProxy with the printed line.
-            line = joining.join_line(launcher, f"{gateway}:{port}")
-            with joining.machine(launcher, lan, node_home) as machine:
-                joining.join(launcher, machine, line, NODE, node_home)
-                joining.assert_joined(launcher, NODE, machine.ip)
-                joining.pod_runs_on(launcher, "before-kill", NODE)
-
-                # 3. The apiserver it talks to dies: it goes on through another one.
-                victim = wait_for(
-                    lambda: _apiserver_of(launcher, machine.ip),
-                    f"connections from {machine.ip} through HAProxy",
-                )
-                pid = launcher.pids()[victim]
-                ready_since = _ready_since(launcher)
-                assert ready_since
-                killed = datetime.now(UTC)
-                os.kill(pid, signal.SIGKILL)
-                wait_for(lambda: not alive(pid), f"{victim} (pid {pid}) to die")
-                joining.pod_runs_on(launcher, "after-kill", NODE, timeout=60)
-                wait_for(
-                    lambda: _lease_renewed_after(launcher, killed),
-                    f"{NODE}'s Lease renewed after {victim} was killed",
-                    timeout=30,
-                    interval=0.5,
-                )
-                # never NotReady in between (the launcher's supervisor restarts the victim at
-                # once, so the machine's connections may end up on it again: not checked)
-                assert _ready_since(launcher) == ready_since
-        finally:
-            try:
-                launcher.teardown()
-            finally:
-                launcher.run("down", "--purge")
+            pid = launcher.pids()[victim]
+            ready_since = _ready_since(launcher)
+            assert ready_since
+            killed = datetime.now(UTC)
+            os.kill(pid, signal.SIGKILL)
+            wait_for(lambda: not alive(pid), f"{victim} (pid {pid}) to die")
+            joining.pod_runs_on(launcher, "after-kill", NODE, timeout=60)
+            wait_for(
+                lambda: _lease_renewed_after(launcher, killed),
+                f"{NODE}'s Lease renewed after {victim} was killed",
+                timeout=30,
+                interval=0.5,
+            )
+            # never NotReady in between (the launcher's supervisor restarts the victim at
+            # once, so the machine's connections may end up on it again: not checked)
+            assert _ready_since(launcher) == ready_since

@@ -27,6 +27,8 @@ import pytest
 import yaml
 
 from minik8s import pki
+from minik8s.api import bootstraptoken
+from minik8s.cli.bootstrap import proxyconfig
 from minik8s.client.kubeconfig import kubeconfig_document
 from tests.support.controllers import ControllerManager
 from tests.support.processes import Apiserver, Etcd, temp_dir
@@ -35,6 +37,12 @@ from tests.support.waiting import wait_for
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
 
 TEAM, OTHER = "team", "other"
+KS = "kube-system"
+BOOTSTRAPPERS = bootstraptoken.GROUP
+PROXY_CM = "metadata.name=kube-proxy"
+WATCH_PROXY_CM = (
+    f"/api/v1/namespaces/{KS}/configmaps?watch=1&fieldSelector=metadata.name%3Dkube-proxy"
+)
 
 
 @dataclass
@@ -100,7 +108,10 @@ IDENTITIES = {
     "jane": ("jane", ()),
     "alice": ("alice", ()),
     "bob": ("bob", ()),
-}
+    # bootstrap tokens' users and groups (here as certificates: RBAC judges the groups)
+    "bootstrap": ("system:bootstrap:abcdef", (BOOTSTRAPPERS, bootstraptoken.DEFAULT_NODE_GROUP)),
+    "bootstrap-other": ("system:bootstrap:ghijkl", (BOOTSTRAPPERS, f"{BOOTSTRAPPERS}:other")),
+}  # fmt: skip
 
 
 def pod(name: str, node: str, config_map: str | None = None, secret: str | None = None) -> dict:
@@ -166,10 +177,16 @@ def _populate(cluster: Cluster) -> None:
         ("Secret", "secret-unused", TEAM),
         ("Lease", "minik8s-scheduler", "kube-system"),
         ("Lease", "minik8s-controller-manager", "kube-system"),
+        ("ConfigMap", "coredns", KS),
     ):
         version = "coordination.k8s.io/v1" if kind == "Lease" else "v1"
         metadata = {"name": name, "namespace": namespace}
         cluster.apply("admin", {"apiVersion": version, "kind": kind, "metadata": metadata})
+    cluster.apply("admin", proxyconfig.configmap("10.244.0.0/16"))
+    for resource, obj in proxyconfig.rbac_objects():  # what `minik8s up` publishes for joins
+        cluster.apply(
+            "admin", {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": resource.kind, **obj}
+        )
     cluster.apply("admin", pod("p1", "node-1", "cm-used", "secret-used"))
     cluster.apply("admin", pod("p2", "node-2"))
     for who, role in (("jane", "edit"), ("alice", "admin")):
@@ -303,6 +320,20 @@ MATRIX: list[tuple[str, list[str], bool, list[str]]] = [
     ("jane", ["get", "nodes"], False, ["list", "nodes"]),
     ("bob", ["auth", "whoami"], True, ["create", "selfsubjectreviews.authentication.k8s.io"]),
     ("bob", ["get", "pods", "-n", TEAM], False, ["list", "pods", "-n", TEAM]),
+    # a joining node's bootstrap token: kubeadm's Role kube-proxy lets it get that one ConfigMap
+    ("bootstrap", ["get", "configmap", "kube-proxy", "-n", KS], True,
+     ["get", "configmaps/kube-proxy", "-n", KS]),
+    ("bootstrap", ["get", "configmap", "coredns", "-n", KS], False,
+     ["get", "configmaps/coredns", "-n", KS]),
+    ("bootstrap", ["get", "configmaps", "-n", KS], False, ["list", "configmaps", "-n", KS]),
+    ("bootstrap", ["get", "configmaps", "-n", KS, f"--field-selector={PROXY_CM}"], False,
+     ["list", "configmaps/kube-proxy", "-n", KS]),
+    ("bootstrap", ["get", "--raw", WATCH_PROXY_CM], False,
+     ["watch", "configmaps/kube-proxy", "-n", KS]),
+    ("bootstrap", ["get", "configmap", "kube-proxy", "-n", "kube-public"], False,
+     ["get", "configmaps/kube-proxy", "-n", "kube-public"]),
+    ("bootstrap-other", ["get", "configmap", "kube-proxy", "-n", KS], False,
+     ["get", "configmaps/kube-proxy", "-n", KS]),
 ]  # fmt: skip
 
 

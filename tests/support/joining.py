@@ -15,12 +15,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from cryptography import x509
 
 from minik8s.cli.launcher import network
 from tests.support import netns
-from tests.support.launcher import LAUNCHER, Launcher
+from tests.support.launcher import LAUNCHER, Launcher, make_launcher
 from tests.support.waiting import wait_for
 
 
@@ -66,6 +67,33 @@ def lan(prefix: str) -> Iterator[Lan]:
         yield found
     finally:
         netns.sh("ip", "link", "del", found.bridge, check=False)
+
+
+class Setup(NamedTuple):
+    """A launcher of the test's own and a LAN for the machine that joins its cluster."""
+
+    launcher: Launcher
+    port: int
+    """The apiserver's port (HAProxy's with several control-plane members): the endpoint's."""
+    lan: Lan
+    node_home: Path
+    """Where the machine joins (`minik8s join --home`)."""
+
+
+@contextmanager
+def launcher_on_lan(tmp_path: Path, prefix: str) -> Iterator[Setup]:
+    """A launcher (its home and ports under `tmp_path`) and a LAN (bridge `prefix…`); after,
+    its cluster torn down and purged, then the bridge deleted."""
+    launcher = make_launcher(tmp_path / "home")
+    port = int(launcher.env["MINIK8S_APISERVER_PORT"])
+    with lan(prefix) as found:
+        try:
+            yield Setup(launcher, port, found, tmp_path / "machine")
+        finally:
+            try:
+                launcher.teardown()
+            finally:
+                launcher.run("down", "--purge")
 
 
 def join_line(launcher: Launcher, endpoint: str) -> str:

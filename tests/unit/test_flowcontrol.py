@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from prometheus_client import Gauge
 
 from minik8s.api import errors
 from minik8s.apiserver import flowcontrol
@@ -98,20 +99,6 @@ def test_seats_are_shared_by_nominal_concurrency_shares() -> None:
     assert all(n >= 1 for n in flowcontrol.seats(1).values())
 
 
-async def test_a_full_level_queues_then_hands_its_seat_on() -> None:
-    flow = flowcontrol.FlowControl(1, wait_limit=5.0)
-    level = flow.levels["global-default"]
-    assert await flow.acquire(level) == ""
-    waiting = asyncio.ensure_future(flow.acquire(level))
-    await asyncio.sleep(0)
-    assert not waiting.done() and len(level.queue) == 1
-    level.release()  # the seat passes to the waiter
-    assert await waiting == ""
-    assert level.executing == 1 and not level.queue
-    level.release()
-    assert level.executing == 0
-
-
 async def test_a_wait_past_the_limit_and_a_full_queue_are_rejected() -> None:
     flow = flowcontrol.FlowControl(1, wait_limit=0.01)
     level = flow.levels["global-default"]
@@ -124,18 +111,31 @@ async def test_a_wait_past_the_limit_and_a_full_queue_are_rejected() -> None:
     assert level.executing == 0
 
 
-async def test_a_cancelled_waiter_leaves_the_queue() -> None:
+@pytest.mark.parametrize("ending", ["seat-handed-on", "cancelled", "cancelled-once-handed-on"])
+async def test_a_full_level_queues_its_waiter_until_a_seat_or_cancellation(ending: str) -> None:
+    """The freed seat passes to the waiter; a waiter cancelled leaves the queue, and one
+    cancelled after its seat came passes the seat on (here: frees it)."""
     flow = flowcontrol.FlowControl(1, wait_limit=5.0)
     level = flow.levels["global-default"]
     assert await flow.acquire(level) == ""
     waiting = asyncio.ensure_future(flow.acquire(level))
     await asyncio.sleep(0)
-    waiting.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await waiting
+    assert not waiting.done() and len(level.queue) == 1
+    assert gauge(flowcontrol.IN_QUEUE, priority_level="global-default") == 1
+    if ending != "cancelled":
+        level.release()  # the seat passes to the waiter
+    if ending == "seat-handed-on":
+        assert await waiting == ""
+    else:
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+    assert gauge(flowcontrol.IN_QUEUE, priority_level="global-default") == 0
     assert not level.queue
-    level.release()
-    assert level.executing == 0
+    assert level.executing == (0 if ending == "cancelled-once-handed-on" else 1)
+    if level.executing:
+        level.release()
+        assert level.executing == 0
 
 
 async def test_admit_answers_429_with_retry_after_and_exempts_masters() -> None:
@@ -148,9 +148,23 @@ async def test_admit_answers_429_with_retry_after_and_exempts_masters() -> None:
     lease = await flow.admit(parse(CM, "PUT", LEASE))  # its own level still has a seat
     admin = await flow.admit(parse(ADMIN, "GET", "/api/v1/namespaces/d/pods/p"))
     assert lease is not None and admin is not None and admin.level is None
+    assert gauge(flowcontrol.EXECUTING, priority_level="global-default") == 1
+    assert gauge(flowcontrol.INFLIGHT, request_kind="readOnly") == 2
+    assert gauge(flowcontrol.INFLIGHT, request_kind="mutating") == 1
     for t in (ticket, lease, admin):
         flow.done(t)
     assert all(level.executing == 0 for level in flow.levels.values())
+    assert gauge(flowcontrol.EXECUTING, priority_level="global-default") == 0
+    assert gauge(flowcontrol.INFLIGHT, request_kind="readOnly") == 0
+
+
+def gauge(metric: Gauge, **labels: str) -> float | None:
+    """The value a scrape would read now."""
+    for family in metric.collect():
+        for sample in family.samples:
+            if sample.labels == labels:
+                return sample.value
+    return None
 
 
 def test_kubelet_registration_backoff_doubles_to_7s_with_jitter() -> None:

@@ -4,8 +4,10 @@ against an in-memory fake apiserver (an in-memory transport: no sockets)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
+import aiohttp
 import httpx
 import orjson
 import pytest
@@ -23,7 +25,7 @@ from minik8s.client.informer import (
 )
 from minik8s.client.kubeconfig import ClientConfig
 from minik8s.client.retries import RetryPolicy
-from minik8s.client.transport import TransportFailure
+from minik8s.client.transport import TransportFailure, failure_from
 from minik8s.client.watch import WatchEvent
 from tests.support.mock_transport import MockTransport
 from tests.support.waiting import async_wait_for
@@ -139,12 +141,12 @@ class FakeApiserver:
         self.list_count = 0
         self.list_rvs: list[str | None] = []
         self.watch_rvs: list[str | None] = []
-        self.streams: asyncio.Queue[asyncio.Queue[bytes | None]] = asyncio.Queue()
+        self.streams: asyncio.Queue[asyncio.Queue[bytes | Exception | None]] = asyncio.Queue()
 
     async def handle(self, request: httpx.Request) -> httpx.Response:
         if request.url.params.get("watch") == "1":
             self.watch_rvs.append(request.url.params.get("resourceVersion"))
-            lines: asyncio.Queue[bytes | None] = asyncio.Queue()
+            lines: asyncio.Queue[bytes | Exception | None] = asyncio.Queue()
             await self.streams.put(lines)
             return httpx.Response(200, content=self._stream(lines))
         self.list_count += 1
@@ -153,8 +155,10 @@ class FakeApiserver:
                 "items": list(self.items.values())}  # fmt: skip
         return httpx.Response(200, json=body)
 
-    async def _stream(self, lines: asyncio.Queue[bytes | None]) -> AsyncIterator[bytes]:
+    async def _stream(self, lines: asyncio.Queue[bytes | Exception | None]) -> AsyncIterator[bytes]:
         while (line := await lines.get()) is not None:
+            if isinstance(line, Exception):
+                raise line
             yield line
 
     def change(self, kind: str, name: str) -> bytes:
@@ -252,6 +256,38 @@ async def test_a_too_large_resource_version_makes_the_informer_relist_consistent
 
 async def _once(body: bytes) -> AsyncIterator[bytes]:
     yield body
+
+
+async def test_a_watch_broken_mid_stream_is_watched_again_at_once_without_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The apiserver restarting cuts every watch mid-chunk (aiohttp: "TransferEncodingError …
+    Not enough data"); client-go ends such a watch quietly and watches again from its last
+    version, with no relist and no backoff."""
+    caplog.set_level(logging.INFO, logger="minik8s.client")
+    server = FakeApiserver()
+    server.change("ADDED", "a")
+    client = ApiClient(
+        ClientConfig.from_url("http://fake"),
+        ClientSettings(retry=RetryPolicy(max_attempts=1)),
+        transport=MockTransport(server.handle),
+    )
+    informer = Informer(client, PODS, settings=InformerSettings(backoff_base=60, backoff_cap=60))
+    informer.start()
+    try:
+        assert await informer.wait_synced(5)
+        stream = await asyncio.wait_for(server.streams.get(), 5)
+        await stream.put(server.change("MODIFIED", "a"))  # rv 2
+        broken = "Response payload is not completed: <TransferEncodingError: 400>"
+        await stream.put(failure_from(aiohttp.ClientPayloadError(broken)))
+        await asyncio.wait_for(server.streams.get(), 5)  # a backoff would wait 60 s
+        assert server.watch_rvs == ["1", "2"] and server.list_count == 1
+    finally:
+        await informer.stop()
+        await client.aclose()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any("watching again from resourceVersion 2" in r.getMessage() for r in caplog.records)
+    assert not any("TransferEncodingError" in r.getMessage() for r in caplog.records)
 
 
 async def test_informer_calls_async_handlers_and_survives_their_errors() -> None:

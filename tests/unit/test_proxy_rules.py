@@ -301,10 +301,11 @@ def test_without_cluster_cidr_all_cluster_ip_traffic_is_masqueraded() -> None:
     assert nat[SVC][0].startswith("-d 10.96.0.10/32 -p tcp")
 
 
-def test_memo_gives_the_same_output_as_a_fresh_build() -> None:
-    def versioned(obj: dict[str, Any], version: str) -> dict[str, Any]:
-        return {**obj, "metadata": {**obj["metadata"], "resourceVersion": version}}
+def versioned(obj: dict[str, Any], version: str) -> dict[str, Any]:
+    return {**obj, "metadata": {**obj["metadata"], "resourceVersion": version}}
 
+
+def test_memo_gives_the_same_output_as_a_fresh_build() -> None:
     services = [versioned(service(f"s{i}", clusterIP=f"10.96.1.{i}"), "1") for i in range(1, 5)]
     eps = [versioned(endpoints(f"10.244.2.{i}", name=f"s{i}"), "1") for i in range(1, 5)]
     memo = rules.Memo()
@@ -322,6 +323,26 @@ def test_memo_gives_the_same_output_as_a_fresh_build() -> None:
         services, eps, "n", large
     )  # the mode changed: fragments built in the other one are not reused
     assert memo.large
+
+
+def test_finish_chains_is_the_flattened_rule_set_sharing_unchanged_chains() -> None:
+    services = [versioned(service(f"s{i}", clusterIP=f"10.96.1.{i}"), "1") for i in range(1, 5)]
+    eps = [versioned(endpoints(f"10.244.2.{i}", name=f"s{i}"), "1") for i in range(1, 5)]
+    memo = rules.Memo()
+    first = rules.Builder(services, eps, OPTIONS, memo).finish_chains()
+    assert first == restore.flatten(rules.build_rules(services, eps, "n", OPTIONS))
+    assert list(first) == list(restore.flatten(rules.build_rules(services, eps, "n", OPTIONS)))
+    eps[2] = versioned(endpoints("10.244.9.9", name="s3"), "2")
+    second = rules.Builder(services, eps, OPTIONS, memo).finish_chains()
+    assert second == restore.flatten(rules.build_rules(services, eps, "n", OPTIONS))
+    changed = {key for key in second if second[key] is not first.get(key)}
+    own = {key for key in changed if rules.chain_level(key[1]) in (1, 2)}
+    assert {key[1] for key in own} == {  # only s3's own chains are new objects
+        chain for chain in rules.build_rules([services[2]], [eps[2]], "n", OPTIONS).tables["nat"]
+        if rules.chain_level(chain) in (1, 2)
+    }  # fmt: skip
+    (((step,),),) = restore.plan(second, first, set(first))
+    assert step.table == "nat" and set(step.written) <= {key[1] for key in changed}
 
 
 # --- planning syncs ---------------------------------------------------------------------

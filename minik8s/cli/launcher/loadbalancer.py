@@ -137,16 +137,23 @@ def parse_stats(text: str) -> list[ServerState]:
     ]
 
 
-def query_stats(stats_socket: Path, timeout: float = 2.0) -> list[ServerState] | None:
-    """The servers' states from the running HAProxy (None: it does not answer)."""
+def query(stats_socket: Path, command: str, timeout: float = 2.0) -> str | None:
+    """The answer of the running HAProxy's runtime API (its stats socket) to `command`, e.g.
+    `show stat`, `show sess` (None: it does not answer)."""
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(timeout)
             s.connect(str(stats_socket))
-            s.sendall(b"show stat\n")
+            s.sendall(command.encode() + b"\n")
             chunks = []
             while chunk := s.recv(65536):
                 chunks.append(chunk)
     except OSError:
         return None
-    return parse_stats(b"".join(chunks).decode(errors="replace"))
+    return b"".join(chunks).decode(errors="replace")
+
+
+def query_stats(stats_socket: Path, timeout: float = 2.0) -> list[ServerState] | None:
+    """The servers' states from the running HAProxy (None: it does not answer)."""
+    text = query(stats_socket, "show stat", timeout)
+    return None if text is None else parse_stats(text)
