@@ -58,6 +58,7 @@ from minik8s.api.meta import condition_is_true, name_of
 from minik8s.api.resources import DEPLOYMENTS, LEASES, NAMESPACES, NODES, PODS, SERVICES
 from minik8s.api.times import format_time, parse_time
 from minik8s.client.api import ApiClient
+from minik8s.client.exceptions import ServerUnreachable
 from minik8s.client.informer import Informer
 from minik8s.client.kubeconfig import load_kubeconfig
 from tests.support.controllers import ControllerManager
@@ -76,6 +77,7 @@ STARTUP_SLO = 5.0
 MUTATING_SLO = 1.0
 LIST_SLO = 30.0
 REJECTED = "apiserver_flowcontrol_rejected_requests_total"
+WATCH_EVENTS = "apiserver_watch_events_total"
 MUTATING = ("create", "update", "patch", "delete", "deletecollection")
 
 
@@ -474,6 +476,35 @@ async def wait_for(what: str, check: Any, timeout: float, period: float = 1.0) -
     return time.monotonic() - start
 
 
+def progress(check: Any, pods: Informer, t0: float, every: float = 30.0) -> Any:
+    """`check`, printing every `every` seconds where the pods are: not yet scheduled, bound
+    but not Running, Running (as our watch sees them), to tell which stage fell behind."""
+    last = [time.monotonic()]
+
+    async def checked() -> bool:
+        done = bool(await check())
+        now = time.monotonic()
+        if not done and now - last[0] >= every:
+            last[0] = now
+            print(f"  [{now - t0:.0f}s] " + pod_stages(pods.store.list()), flush=True)
+        return done
+
+    return checked
+
+
+def pod_stages(pods: list[dict[str, Any]]) -> str:
+    unscheduled = bound = running = 0
+    for pod in pods:
+        if (pod.get("status") or {}).get("phase") == "Running":
+            running += 1
+        elif (pod.get("spec") or {}).get("nodeName"):
+            bound += 1
+        else:
+            unscheduled += 1
+    return (f"pods seen {len(pods)}: {unscheduled} not scheduled, {bound} bound not Running, "
+            f"{running} Running; load {os.getloadavg()[0]:.2f}")  # fmt: skip
+
+
 async def deployments_settled(client: ApiClient, expected: dict[str, int], image: str) -> bool:
     # resourceVersion "0": what the watch cache holds, without waiting for it to catch up
     items = (await client.list(DEPLOYMENTS, NS, resource_version="0")).get("items") or []
@@ -577,7 +608,7 @@ async def density(cluster: Cluster, args: argparse.Namespace) -> Result:
               f"load {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
         observer.not_ready_transitions.clear()  # registration flaps are not spurious NotReady
         if args.stop_after == "nodes":
-            rss = await hold(cluster, observer, args.hold)
+            rss = await hold(cluster, client, observer, args.hold)
             api = delta(await latency_histograms(client), api0)
             rejected = await counter_sums(client, REJECTED, "priority_level")
             return finish(cluster, observer, args, 0, [], api, behind, began, rss, rejected)
@@ -600,7 +631,7 @@ async def density(cluster: Cluster, args: argparse.Namespace) -> Result:
             behind.append(f"create: requests fell {late:.1f}s behind the {args.qps}/s pace")
         took = await wait_for(
             "every Deployment available",
-            lambda: deployments_settled(client, expected, "hollow:1"),
+            progress(lambda: deployments_settled(client, expected, "hollow:1"), informers[2], t0),
             args.timeout,
         )
         first = set(observer.created)
@@ -615,7 +646,7 @@ async def density(cluster: Cluster, args: argparse.Namespace) -> Result:
         print("\n".join(phases.report("create", first)), flush=True)
         rss = report_processes(cluster, "create", cpu0)
         if args.hold:
-            await hold(cluster, observer, args.hold)
+            await hold(cluster, client, observer, args.hold)
 
         if args.stop_after != "create":
             # rollout
@@ -699,16 +730,20 @@ async def density(cluster: Cluster, args: argparse.Namespace) -> Result:
         await client.aclose()
 
 
-async def hold(cluster: Cluster, observer: Observer, seconds: float) -> float:
+async def hold(cluster: Cluster, client: ApiClient, observer: Observer, seconds: float) -> float:
     """Leave the cluster alone for `seconds`: what Lease renewals, node status updates and the
-    controllers' periodic work cost with no pod churn (CPU as a share of one core)."""
+    controllers' periodic work cost with no pod churn (CPU as a share of one core), and the
+    watch events the apiserver sent meanwhile."""
     if seconds <= 0:
         return 0.0
+    sent0 = await watch_events(client)
     cpu0, t0 = cpu_now(cluster), time.monotonic()
     late0 = observer.late_renewals
     await asyncio.sleep(seconds)
     took = time.monotonic() - t0
     cpu1 = cpu_now(cluster)
+    sent1 = await watch_events(client)
+    sent = delta_sums(sent1, sent0) if sent0 is not None and sent1 is not None else None
     shares = {n: (cpu1[n] - cpu0.get(n, 0.0)) / took * 100 for n in cpu1}
     control = sum(v for n, v in shares.items() if n != "kubemark")
     print(
@@ -718,7 +753,31 @@ async def hold(cluster: Cluster, observer: Observer, seconds: float) -> float:
         f"{observer.late_renewals - late0} late Lease renewals; load {os.getloadavg()[0]:.2f}",
         flush=True,
     )
+    if sent is None:
+        print("hold: watch events sent: the apiserver's /metrics did not answer", flush=True)
+        return report_processes(cluster, "hold", cpu0)
+    print(
+        f"hold: watch events sent {sum(sent.values()) / took:.0f}/s ("
+        + ", ".join(
+            f"{r} {n / took:.0f}/s" for r, n in sorted(sent.items(), key=lambda x: -x[1]) if n
+        )
+        + ")",
+        flush=True,
+    )
     return report_processes(cluster, "hold", cpu0)
+
+
+async def watch_events(client: ApiClient) -> dict[str, float] | None:
+    """apiserver_watch_events_total by resource; None when the apiserver does not answer (a
+    saturated one refuses new connections: the bench goes on without the figure)."""
+    try:
+        return await counter_sums(client, WATCH_EVENTS, "resource")
+    except ServerUnreachable:
+        return None
+
+
+def delta_sums(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
+    return {k: v - before.get(k, 0.0) for k, v in after.items()}
 
 
 def heap_report(cluster: Cluster, work: Path, timeout: float = 15.0) -> None:

@@ -370,10 +370,13 @@ class ResourceHandler:
         query = request.query_params
         if convert is None:
             matches = _matcher(request, resource, single)
-        node_name = None
+        node_name, name = None, single
         field_text = query.get("fieldSelector")
-        if resource is PODS and field_text:
-            node_name = selectors.parse_field_selector(field_text).exact("spec.nodeName")
+        if field_text:
+            fields = selectors.parse_field_selector(field_text)
+            if resource is PODS:
+                node_name = fields.exact("spec.nodeName")
+            name = name or fields.exact("metadata.name")
         timeout = params.integer(query, "timeoutSeconds", minimum=0)
         allow_bookmarks = params.boolean(query, "allowWatchBookmarks")
         send_initial_events = params.boolean(query, "sendInitialEvents")
@@ -395,6 +398,7 @@ class ResourceHandler:
                     resource_version=query.get("resourceVersion"),
                     matches=matches,
                     node_name=node_name or None,
+                    name=name or None,
                     timeout_seconds=self.watch_limits.timeout(timeout),
                     allow_bookmarks=allow_bookmarks,
                     send_initial_events=send_initial_events,

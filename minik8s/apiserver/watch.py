@@ -36,6 +36,8 @@ class WatchRequest:
     send_initial_events: bool
     transform: Transform | None
     """Turns an object into what is sent (a Table row for `kubectl get -w`)."""
+    name: str | None = None
+    """An exact metadata.name asked for (or the one object watched): the cache's name index."""
 
 
 def encode_event(event_type: str, obj: Object) -> bytes:
@@ -105,8 +107,9 @@ class WatchStream:
                 raise errors.BadRequest(f'invalid resource version "{rv}"') from e
             await self.cache.wait_for_revision(since)
         self.watcher, self.initial = self.cache.add_watcher(
-            self.request.resource, self.request.namespace, self.request.node_name, since
-        )
+            self.request.resource, self.request.namespace, self.request.node_name, since,
+            self.request.name,
+        )  # fmt: skip
 
     def _line(self, event: CachedEvent) -> bytes | None:
         kind = filtered_type(event, self.request.matches)

@@ -63,11 +63,17 @@ class CachedEvent:
 
 
 class Watcher:
-    """One client watch: a bounded queue of events the cache pushes to."""
+    """One client watch: a bounded queue of events the cache pushes to.
 
-    def __init__(self, namespace: str | None, node_name: str | None, capacity: int) -> None:
+    `node_name` (a pod's `spec.nodeName=`) and `name` (`metadata.name=`, or a watch of one
+    object) are exact values of its selector the cache indexes it by."""
+
+    def __init__(
+        self, namespace: str | None, node_name: str | None, capacity: int, name: str | None = None
+    ) -> None:
         self.namespace = namespace
         self.node_name = node_name
+        self.name = name
         self.queue: asyncio.Queue[CachedEvent | None] = asyncio.Queue()
         self.capacity = capacity
         self.closed = False
@@ -75,6 +81,8 @@ class Watcher:
 
     def wants(self, event: CachedEvent) -> bool:
         if self.namespace is not None and event.namespace != self.namespace:
+            return False
+        if self.name is not None and _name(event.object) != self.name:
             return False
         if self.node_name is not None:
             return self.node_name in (_node_name(event.object), _node_name(event.previous))
@@ -94,6 +102,11 @@ class Watcher:
         if not self.closed:
             self.closed = True
             self.queue.put_nowait(None)
+
+
+def _name(obj: Object) -> str | None:
+    metadata = obj.get("metadata")
+    return metadata.get("name") if isinstance(metadata, dict) else None
 
 
 def _node_name(obj: Object | None) -> str | None:
@@ -126,31 +139,46 @@ class ResourceCache:
         self._by_node: dict[str, set[Watcher]] = {}
         """Watchers of one node's pods (`spec.nodeName=`, every kubelet's), by node: an event
         visits only its node's (Kubernetes' watch cache indexes pods by nodeName too)."""
+        self._by_name: dict[str, set[Watcher]] = {}
+        """Watchers of one object by name (`metadata.name=`: every kubelet watches its own
+        Node so): an event visits only its object's, not all of them (Kubernetes' cacher
+        triggers on `metadata.name` for Nodes the same way)."""
         self._unindexed: set[Watcher] = set()
+
+    def _index_of(self, watcher: Watcher) -> tuple[dict[str, set[Watcher]], str] | None:
+        if watcher.node_name is not None:
+            return self._by_node, watcher.node_name
+        if watcher.name is not None:
+            return self._by_name, watcher.name
+        return None
 
     def add_watcher(self, watcher: Watcher) -> None:
         self.watchers.add(watcher)
-        if watcher.node_name is not None:
-            self._by_node.setdefault(watcher.node_name, set()).add(watcher)
-        else:
+        index = self._index_of(watcher)
+        if index is None:
             self._unindexed.add(watcher)
+        else:
+            index[0].setdefault(index[1], set()).add(watcher)
 
     def discard_watcher(self, watcher: Watcher) -> None:
         self.watchers.discard(watcher)
-        if watcher.node_name is None:
+        index = self._index_of(watcher)
+        if index is None:
             self._unindexed.discard(watcher)
             return
-        same_node = self._by_node.get(watcher.node_name)
-        if same_node is not None:
-            same_node.discard(watcher)
-            if not same_node:
-                del self._by_node[watcher.node_name]
+        by_value, value = index
+        same = by_value.get(value)
+        if same is not None:
+            same.discard(watcher)
+            if not same:
+                del by_value[value]
 
     def clear_watchers(self) -> None:
         for watcher in list(self.watchers):
             watcher.close()
         self.watchers.clear()
         self._by_node.clear()
+        self._by_name.clear()
         self._unindexed.clear()
 
     def reset(self, objects: dict[str, Object], revision: int) -> None:
@@ -186,6 +214,10 @@ class ResourceCache:
             self.events[-ENCODED_WINDOW - 1].encoded.clear()
         self.trim(now)
         self._push(cached, self._unindexed)
+        if self._by_name:
+            same_name = self._by_name.get(_name(obj) or "")
+            if same_name is not None:
+                self._push(cached, same_name)
         if self._by_node:
             nodes = {_node_name(obj), _node_name(previous)}
             for node in nodes:
@@ -466,6 +498,7 @@ class WatchCache:
         namespace: str | None,
         node_name: str | None,
         since: int | None,
+        name: str | None = None,
     ) -> tuple[Watcher, list[CachedEvent] | list[Object]]:
         """Register a watcher and return what it must send first, atomically.
 
@@ -474,10 +507,10 @@ class WatchCache:
         """
         cache = self.cache(resource)
         initial: list[CachedEvent] | list[Object]
-        watcher = Watcher(namespace, node_name, self.watcher_capacity)
+        watcher = Watcher(namespace, node_name, self.watcher_capacity, name)
         if since is None:
             initial = cache.snapshot(namespace)
-        else:  # the replay is filtered as the live events are (namespace, node)
+        else:  # the replay is filtered as the live events are (namespace, node, name)
             initial = [e for e in cache.events_after(since) if watcher.wants(e)]
         cache.add_watcher(watcher)
         return watcher, initial

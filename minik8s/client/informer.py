@@ -1,6 +1,7 @@
 """`Informer`: a local cache of one collection, kept current by list + watch, with handlers.
 
-List, then watch from the list's resourceVersion with bookmarks. A dropped watch resumes from
+List (from the apiserver's watch cache first: `resourceVersion=0`, as client-go's reflector),
+then watch from the list's resourceVersion with bookmarks. A dropped watch resumes from
 the last resourceVersion seen (bookmarks included) after a backoff; a 410 Expired/Gone relists
 and reconciles the cache against the fresh list (`cache.diff_relist`). Handlers hear of each
 change once and never twice: on_add(new), on_update(old, new), on_delete(last known object);
@@ -34,6 +35,8 @@ from minik8s.client.api import ApiClient
 from minik8s.client.watch import WatchEvent
 
 logger = logging.getLogger(__name__)
+TOO_LARGE_VERSION = "Too large resource version"
+"""What a 504 says when the resourceVersion asked for is ahead of the apiserver's cache."""
 
 AddHandler = Callable[[dict], Awaitable[None] | None]
 UpdateHandler = Callable[[dict, dict], Awaitable[None] | None]
@@ -115,6 +118,8 @@ class Informer:
         """Lists done so far (1 after the initial sync; more after each relist)."""
         self._handlers: list[EventHandlers] = []
         self._resource_version: str | None = None
+        self._version_gone = False
+        """The last resourceVersion was answered 410: the next list must be consistent."""
         self._synced = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -176,7 +181,7 @@ class Informer:
                     "informer %s: resourceVersion %s is too old (%s); relisting",
                     self.name, self._resource_version, e.message,
                 )  # fmt: skip
-                must_list = True
+                must_list, self._version_gone = True, True
                 failures, expiries = 0, expiries + 1
                 if expiries == 1:
                     continue
@@ -185,6 +190,10 @@ class Informer:
                 failures += 1
                 attempt = failures
                 logger.warning("informer %s: %s", self.name, e.message)
+                if isinstance(e, errors.Timeout) and TOO_LARGE_VERSION in e.message:
+                    # ahead of this apiserver (another one's, or etcd restored): as client-go
+                    # after a ResourceVersionTooLarge, relist consistently
+                    must_list, self._version_gone = True, True
             except _ShortWatch:
                 failures += 1
                 attempt = failures
@@ -196,11 +205,23 @@ class Informer:
             )
             await asyncio.sleep(delay)
 
+    def relist_resource_version(self) -> str | None:
+        """The resourceVersion a list asks for, as client-go's reflector chooses it: "0" the
+        first time (whatever the apiserver's watch cache holds, served at once: a thousand
+        starting kubelets do not each wait for the cache to catch up with etcd, or read etcd),
+        the last one seen after a failed watch, and a consistent read (unset) only after a
+        410 said the last one is gone."""
+        if self._version_gone:
+            return None
+        return self._resource_version or "0"
+
     async def _list_and_reconcile(self) -> None:
         listing = await self.client.list(
             self.rt, self.namespace,
             label_selector=self.label_selector, field_selector=self.field_selector,
+            resource_version=self.relist_resource_version(),
         )  # fmt: skip
+        self._version_gone = False
         items: list[dict] = listing.get("items") or []
         for item in items:  # list items carry no kind/apiVersion; watch events do
             item.setdefault("apiVersion", self.rt.api_version)

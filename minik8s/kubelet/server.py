@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import random
 from pathlib import Path
 from typing import IO
 
+from minik8s.api import errors
 from minik8s.api.resources import NAMESPACES, NODES, PODS, SERVICES
 from minik8s.client import tasks
 from minik8s.client.api import ApiClient
@@ -21,7 +23,7 @@ from minik8s.kubelet.certificates import bootstrap, plan
 from minik8s.kubelet.certificates import manager as certmanager
 from minik8s.kubelet.config import KubeletSettings
 from minik8s.kubelet.httpserver import KubeletServer
-from minik8s.kubelet.node import NodeAgent
+from minik8s.kubelet.node import NodeAgent, registration_backoff
 from minik8s.kubelet.pleg import Pleg
 from minik8s.kubelet.podworkers import PodWorkers
 from minik8s.kubelet.runtime import Runtime
@@ -41,10 +43,25 @@ def make_runtime(settings: KubeletSettings) -> Runtime:
     return DockerRuntime(network=settings.network_name)
 
 
+TRANSIENT = (errors.ServiceUnavailable, errors.TooManyRequests, errors.Timeout)
+"""Answers (or no answer: `ServerUnreachable` is a 503) a kubelet starting up waits out."""
+
+
 async def cluster_id(client: ApiClient) -> str:
-    """The cluster's identity: the uid of its kube-system namespace (Kubernetes' convention)."""
-    namespace = await client.get(NAMESPACES, "kube-system")
-    return str(namespace["metadata"]["uid"])
+    """The cluster's identity: the uid of its kube-system namespace (Kubernetes' convention),
+    asked until the apiserver answers: a thousand kubelets starting together can find it
+    unreachable for a while, and a kubelet that gave up would never register its node."""
+    failures = 0
+    while True:
+        try:
+            namespace = await client.get(NAMESPACES, "kube-system")
+            return str(namespace["metadata"]["uid"])
+        except TRANSIENT as e:
+            failures += 1
+            delay = registration_backoff(failures, random.random())
+            logger.warning("cannot read the cluster's identity (retrying in %.1fs): %s",
+                           delay, e.message)  # fmt: skip
+            await asyncio.sleep(delay)
 
 
 def _server_tls(settings: KubeletSettings) -> tuple[str, str, str | None] | None:
@@ -181,10 +198,8 @@ async def run(settings: KubeletSettings, stop: asyncio.Event) -> None:
         own_node.start()
         services.start()
         informer.start()
-        if not await informer.wait_synced(60):
-            raise TimeoutError("the pod informer did not sync within 60s")
-        if not await services.wait_synced(60):  # containers need their Service variables
-            raise TimeoutError("the service informer did not sync within 60s")
+        await _wait_synced(informer, "pod")
+        await _wait_synced(services, "service")  # containers need their Service variables
         await pleg.relist()  # adopt what runs already; wake orphans
         running += [
             tasks.spawn(
@@ -217,6 +232,16 @@ async def run(settings: KubeletSettings, stop: asyncio.Event) -> None:
         await client.aclose()
         if lock is not None:
             lock.close()
+
+
+async def _wait_synced(informer: Informer, what: str, warn_every: float = 60.0) -> None:
+    """Wait for `informer`'s first list however long it takes, as Kubernetes' kubelet waits
+    for its sources: an apiserver busy with a thousand registering nodes answers late, and a
+    kubelet that gave up would stop renewing its node's Lease (the node would go NotReady)."""
+    waited = 0.0
+    while not await informer.wait_synced(warn_every):
+        waited += warn_every
+        logger.warning("the %s informer has not synced after %.0fs; still waiting", what, waited)
 
 
 def main(argv: list[str] | None = None) -> None:

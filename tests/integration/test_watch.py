@@ -178,3 +178,38 @@ def test_apiserver_stops_promptly_on_sigterm_with_open_watches(own_apiserver: Ap
     code = popen.wait(15)
     assert code == 0, own_apiserver.process.log_tail()
     assert time.monotonic() - started < 4, "the apiserver waited for its graceful timeout"
+
+
+def test_name_selected_watches_see_only_their_object(api: Api, ns: str) -> None:
+    """`fieldSelector=metadata.name=` and single-object watches, live and replayed (the cache
+    indexes them by name): each gets its object's events, a `!=` watch the others'."""
+    path = f"/api/v1/namespaces/{ns}/configmaps"
+    rv = api.get(path).json()["metadata"]["resourceVersion"]
+    live: dict[str, list[tuple[str, str]]] = {}
+
+    def watch(key: str, watch_path: str, count: int, **params: Any) -> threading.Thread:
+        def run() -> None:
+            events = collect(api, watch_path, count, resourceVersion=rv, **params)
+            live[key] = [(e["type"], e["object"]["metadata"]["name"]) for e in events]
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    threads = [
+        watch("a", path, 2, fieldSelector="metadata.name=a"),
+        watch("b", f"{path}/b", 1),
+        watch("not-a", path, 2, fieldSelector="metadata.name!=a"),
+    ]
+    for name in ("a", "b", "c"):
+        api.post(path, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}})
+    api.delete(f"{path}/a")
+    for thread in threads:
+        thread.join(15)
+    assert live == {
+        "a": [("ADDED", "a"), ("DELETED", "a")],
+        "b": [("ADDED", "b")],
+        "not-a": [("ADDED", "b"), ("ADDED", "c")],
+    }
+    replayed = collect(api, path, 2, resourceVersion=rv, fieldSelector="metadata.name==a")
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in replayed] == live["a"]

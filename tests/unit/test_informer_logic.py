@@ -139,6 +139,7 @@ class FakeApiserver:
         self.items: dict[str, dict] = {}
         self.rv = 0
         self.list_count = 0
+        self.list_rvs: list[str | None] = []
         self.watch_rvs: list[str | None] = []
         self.streams: asyncio.Queue[asyncio.Queue[bytes | Exception | None]] = asyncio.Queue()
 
@@ -149,6 +150,7 @@ class FakeApiserver:
             await self.streams.put(lines)
             return httpx.Response(200, content=self._stream(lines))
         self.list_count += 1
+        self.list_rvs.append(request.url.params.get("resourceVersion"))
         body = {"kind": "PodList", "metadata": {"resourceVersion": str(self.rv)},
                 "items": list(self.items.values())}  # fmt: skip
         return httpx.Response(200, json=body)
@@ -206,6 +208,9 @@ async def test_informer_lists_watches_resumes_and_relists_without_duplicates() -
         await stream.put(orjson.dumps({"type": "ERROR", "object": expired}) + b"\n")
         await asyncio.wait_for(server.streams.get(), 5)
         assert server.list_count == 2 and informer.lists == 2
+        # client-go's reflector: the first list from the watch cache ("0"), after a 410 a
+        # consistent one (no resourceVersion)
+        assert server.list_rvs == ["0", None]
         assert server.watch_rvs[-1] == "6", "after a relist the watch starts at the list's rv"
         assert calls[2:] == [
             ("update", "a", "3"),
@@ -218,6 +223,39 @@ async def test_informer_lists_watches_resumes_and_relists_without_duplicates() -
     finally:
         await informer.stop()
         await client.aclose()
+
+
+async def test_a_too_large_resource_version_makes_the_informer_relist_consistently() -> None:
+    """A watch (or list) answered 504 "Too large resource version" (an apiserver whose cache is
+    behind: another one's, or etcd restored) relists with no resourceVersion, as client-go."""
+    server = FakeApiserver()
+    server.change("ADDED", "a")
+    handle = server.handle
+    too_large = {"kind": "Status", "code": 504, "reason": "Timeout",
+                 "message": "Too large resource version: 9, current: 1"}  # fmt: skip
+
+    async def behind_once(request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("watch") == "1" and not server.watch_rvs:
+            server.watch_rvs.append(request.url.params.get("resourceVersion"))
+            return httpx.Response(504, content=_once(orjson.dumps(too_large)))
+        return await handle(request)
+
+    settings = ClientSettings(retry=RetryPolicy(max_attempts=1))
+    client = ApiClient(
+        ClientConfig.from_url("http://fake"), settings, transport=MockTransport(behind_once)
+    )
+    informer = Informer(client, PODS, settings=InformerSettings(backoff_base=0.01, short_watch=0))
+    informer.start()
+    try:
+        await asyncio.wait_for(server.streams.get(), 5)
+        assert server.list_rvs == ["0", None] and server.watch_rvs == ["1", "1"]
+    finally:
+        await informer.stop()
+        await client.aclose()
+
+
+async def _once(body: bytes) -> AsyncIterator[bytes]:
+    yield body
 
 
 async def test_a_watch_broken_mid_stream_is_watched_again_at_once_without_a_warning(
