@@ -1,0 +1,73 @@
+"""Where the hollow kubelets' pods waited before their first status write, from the kubelets.
+
+Each kubemark process serves its kubelets' Prometheus metrics (one registry per process, so
+any of its nodes' `/metrics` sums all of them); the bench reads them through the apiserver's
+node proxy (`nodes/{name}/proxy/metrics`), once per process, and prints the quantiles of
+`kubelet_pod_first_sync_step_duration_seconds` by step: watch (the PodScheduled time, whole
+seconds, to the kubelet's first sight), queue (to a pod worker), sandbox, objects (ConfigMaps
+and Secrets the pod references), volumes (the projected ServiceAccount token among them),
+containers and status_write (the first `pods/status` write, which carries `startTime`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from minik8s.api.resources import NODES
+from minik8s.client.api import ApiClient
+
+METRIC = "kubelet_pod_first_sync_step_duration_seconds"
+STEPS = ("watch", "queue", "sandbox", "objects", "volumes", "containers", "status_write")
+
+Buckets = dict[float, float]
+
+
+def parse(text: str) -> dict[str, Buckets]:
+    """The metric's cumulative buckets by step."""
+    result: dict[str, Buckets] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != METRIC:
+            continue
+        for sample in family.samples:
+            if sample.name != METRIC + "_bucket":
+                continue
+            le = sample.labels["le"]
+            bound = math.inf if le == "+Inf" else float(le)
+            result.setdefault(sample.labels["step"], {})[bound] = sample.value
+    return result
+
+
+def add(into: dict[str, Buckets], more: dict[str, Buckets]) -> None:
+    for step, buckets in more.items():
+        mine = into.setdefault(step, {})
+        for bound, count in buckets.items():
+            mine[bound] = mine.get(bound, 0.0) + count
+
+
+async def read(client: ApiClient, nodes: Iterable[str]) -> dict[str, Buckets]:
+    """The step histograms summed over the kubemark processes of `nodes` (one node each)."""
+    total: dict[str, Buckets] = {}
+    for node in nodes:
+        text = await client.request("GET", NODES.object_path(None, node) + "/proxy/metrics")
+        add(total, parse(str(text)))
+    return total
+
+
+def report(
+    phase: str, steps: dict[str, Buckets], quantile: Callable[[Buckets, float], float]
+) -> list[str]:
+    lines = []
+    for step in STEPS:
+        buckets = steps.get(step)
+        if not buckets:
+            continue
+        n = int(buckets.get(math.inf, 0.0))
+        p50, p90, p99 = (quantile(buckets, q) for q in (0.5, 0.9, 0.99))
+        lines.append(
+            f"{phase}: kubelet first sync {step:<13} p50 {p50:.2f}s p90 {p90:.2f}s "
+            f"p99 {p99:.2f}s (n={n})"
+        )
+    return lines
