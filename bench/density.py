@@ -356,7 +356,7 @@ async def print_kubelet_steps(client: ApiClient, args: argparse.Namespace, phase
     firsts = [f"{args.node_prefix}{i}" for i in range(0, args.nodes, args.nodes_per_process)]
     try:
         steps = await kubelet_steps.read(client, firsts)
-    except (errors.ApiError, ServerUnreachable) as e:
+    except (errors.ApiError, ServerUnreachable, OSError) as e:
         print(f"{phase}: the kubelets' first-sync steps: not read ({e})", flush=True)
         return
     print("\n".join(kubelet_steps.report(phase, steps, histogram_quantile)), flush=True)

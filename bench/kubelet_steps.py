@@ -1,12 +1,13 @@
 """Where the hollow kubelets' pods waited before their first status write, from the kubelets.
 
 Each kubemark process serves its kubelets' Prometheus metrics (one registry per process, so
-any of its nodes' `/metrics` sums all of them); the bench reads them through the apiserver's
-node proxy (`nodes/{name}/proxy/metrics`), once per process, and prints the quantiles of
-`kubelet_pod_first_sync_step_duration_seconds` by step: watch (the PodScheduled time, whole
-seconds, to the kubelet's first sight), queue (to a pod worker), sandbox, objects (ConfigMaps
-and Secrets the pod references), volumes (the projected ServiceAccount token among them),
-containers and status_write (the first `pods/status` write, which carries `startTime`).
+any of its nodes' `/metrics` sums all of them); the bench reads them once per process, from the
+kubelet's port or through the apiserver's node proxy (`nodes/{name}/proxy/metrics`), and prints
+the quantiles of `kubelet_pod_first_sync_step_duration_seconds` by step: watch (the
+PodScheduled time, whole seconds, to the kubelet's first sight), queue (to a pod worker),
+sandbox, objects (ConfigMaps and Secrets the pod references), volumes (the projected
+ServiceAccount token among them), containers and status_write (the first `pods/status`
+write, which carries `startTime`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 
+import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from minik8s.api.resources import NODES
@@ -51,9 +53,30 @@ async def read(client: ApiClient, nodes: Iterable[str]) -> dict[str, Buckets]:
     """The step histograms summed over the kubemark processes of `nodes` (one node each)."""
     total: dict[str, Buckets] = {}
     for node in nodes:
-        text = await client.request("GET", NODES.object_path(None, node) + "/proxy/metrics")
-        add(total, parse(str(text)))
+        add(total, parse(await metrics_text(client, node)))
     return total
+
+
+async def metrics_text(client: ApiClient, node: str) -> str:
+    """A hollow kubelet's /metrics: straight from its port when it serves plain HTTP (the
+    hollow kubelets of the launcher's cluster do: no serving certificate, no authn), else
+    through the apiserver's node proxy."""
+    obj = await client.get(NODES, node)
+    status = obj.get("status") or {}
+    port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
+    address = next(
+        (a["address"] for a in status.get("addresses") or [] if a.get("type") == "InternalIP"),
+        None,
+    )
+    if port and address:
+        try:
+            async with httpx.AsyncClient(timeout=10.0) as direct:
+                answer = await direct.get(f"http://{address}:{port}/metrics")
+            if answer.status_code == 200:
+                return answer.text
+        except httpx.HTTPError:
+            pass  # TLS, or not reachable: ask the apiserver
+    return str(await client.request("GET", NODES.object_path(None, node) + "/proxy/metrics"))
 
 
 def report(
