@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -66,6 +67,7 @@ from minik8s.kubelet.tokenmanager import TokenManager
 logger = logging.getLogger(__name__)
 
 SELINUX_ENFORCE = Path("/sys/fs/selinux/enforce")
+RESYNC_JITTER = 0.5
 
 
 def _created_at(pod: Object) -> float | None:
@@ -75,7 +77,7 @@ def _created_at(pod: Object) -> float | None:
 def needs_sync(old: Object, new: Object) -> bool:
     """A change the worker must act on (not just the status it wrote itself)."""
     if old is new:
-        return True  # a periodic resync
+        return True  # an informer's resync (the kubelet's pods resync on their own: `_sync_pod`)
     om, nm = old.get("metadata") or {}, new.get("metadata") or {}
     return (
         old.get("spec") != new.get("spec")
@@ -254,8 +256,14 @@ class PodWorkers:
             self._mark(uid, "status_write")
             self._starting.pop(uid, None)
         self._observe_start(pod, status)
-        if requeue is not None:
-            self.queue.add_after(uid, requeue)
+        self.queue.add_after(uid, requeue if requeue is not None else self._resync_delay())
+
+    def _resync_delay(self) -> float:
+        """When to sync a pod again when nothing happens: each pod on its own jittered period
+        (Kubernetes' pod workers requeue a pod after `wait.Jitter(resyncInterval, 0.5)`), never
+        all of the node's pods at once, which would hold a new pod in the queue behind them."""
+        period = self.settings.resync_period
+        return period * (1.0 + RESYNC_JITTER * random.random())
 
     async def _finish_at_once(
         self,
