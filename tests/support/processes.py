@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
@@ -66,12 +67,15 @@ class Process:
     log_path: Path
     env: dict[str, str] | None = None
     popen: subprocess.Popen[bytes] | None = None
+    nice: int = 0
+    """Added to the process's niceness (lower CPU priority) before it runs."""
 
     def start(self) -> None:
         log = open(self.log_path, "ab")
         self.popen = subprocess.Popen(
-            self.args, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
-        )
+            self.args, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True,
+            preexec_fn=functools.partial(os.nice, self.nice) if self.nice else None,
+        )  # fmt: skip
         log.close()
         STARTED.append(self)
 
