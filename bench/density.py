@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -561,6 +562,8 @@ class Result:
     late_renewals: int
     max_gap: float
     behind: list[str]
+    converged: bool = True
+    """Every phase finished within `--timeout`."""
 
     def api_p99(self, verbs: tuple[str, ...], skip: tuple[str, ...] = ()) -> float:
         worst = 0.0
@@ -581,6 +584,7 @@ class Result:
             and self.api_p99(("list",)) <= LIST_SLO
             and self.not_ready == 0
             and self.late_renewals == 0
+            and self.converged
         )
 
     def line(self) -> str:
@@ -655,11 +659,25 @@ async def density(cluster: Cluster, args: argparse.Namespace) -> Result:
         late = await paced([create(n, c) for n, c in expected.items()], replicas, args.qps)
         if late > 1:
             behind.append(f"create: requests fell {late:.1f}s behind the {args.qps}/s pace")
-        took = await wait_for(
-            "every Deployment available",
-            progress(lambda: deployments_settled(client, expected, "hollow:1"), informers[2], t0),
-            args.timeout,
-        )
+        try:
+            took = await wait_for(
+                "every Deployment available",
+                progress(
+                    lambda: deployments_settled(client, expected, "hollow:1"), informers[2], t0
+                ),
+                args.timeout,
+            )
+        except TimeoutError as e:  # say where the pods waited, then the run's figures
+            print(f"create: {e} ({time.monotonic() - t0:.0f}s after the first request); "
+                  + pod_stages(informers[2].store.list()), flush=True)  # fmt: skip
+            print("\n".join(phases.report("create", set(observer.created))), flush=True)
+            rss = report_processes(cluster, "create", cpu0)
+            behind.append(f"create: {e}")
+            api = delta(await latency_histograms(client), api0)
+            rejected = await counter_sums(client, REJECTED, "priority_level")
+            result = finish(cluster, observer, args, total_pods, observer.startup_latencies(),
+                            api, behind, began, rss, rejected)  # fmt: skip
+            return dataclasses.replace(result, converged=False)
         first = set(observer.created)
         lat = observer.startup_latencies(first)
         print(

@@ -5,6 +5,7 @@ proxies watch Services and Endpoints, render nothing) and the bench's `--kubemar
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -99,3 +100,10 @@ def test_process_starts_at_the_asked_niceness(tmp_path: Path) -> None:
     assert proc.popen.wait(30) == 0
     proc.stop()
     assert int(log.read_text().strip()) == os.nice(0) + 5
+
+
+def test_a_run_whose_pods_did_not_converge_is_not_ok() -> None:
+    fine = density.Result(1000, 3000, [0.5] * 100, {}, 700.0, 0, 0, 9.0, [])
+    assert fine.ok
+    stuck = dataclasses.replace(fine, converged=False)
+    assert not stuck.ok and stuck.line().endswith("ok=false")
