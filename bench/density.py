@@ -12,11 +12,11 @@ the shared lock) in a home of its own on free ports; `processes` starts only etc
 apiserver, the scheduler and the controller-manager (what the CI test uses). Then
 `minik8s.kubemark` processes run the hollow nodes (real kubelet code on the fake runtime, a
 hollow proxy each; in `launcher` mode each node has its own `system:node:<name>` identity).
-They run at niceness +`--kubemark-nice` (default 10): Kubernetes' kubemark runs its hollow
-nodes on machines of their own, so they never take the control plane's CPU; here they share
-the cores, and lower priority lets the control plane have them first. `--use-real-proxier=false`
-gives the hollow proxies kubemark's fake proxier (Services and Endpoints watched, nothing
-rendered).
+They run at niceness +`--kubemark-nice` (default 19; their sessions' autogroups too, where
+the kernel has them): Kubernetes' kubemark runs its hollow nodes on machines of their own, so
+they never take the control plane's CPU; here they share the cores, and lower priority lets the
+control plane have them first. `--use-real-proxier=false` gives the hollow proxies kubemark's
+fake proxier (Services and Endpoints watched, nothing rendered).
 
 Phases: nodes (register, all Ready) → create (Deployments totalling `pods-per-node` x nodes
 pods, paced at `--qps` pods/s, a ClusterIP Service over each) → rollout (a template change of
@@ -83,7 +83,7 @@ NS = "density"
 STARTUP_SLO = 5.0
 MUTATING_SLO = 1.0
 LIST_SLO = 30.0
-KUBEMARK_NICE = 10
+KUBEMARK_NICE = 19
 """The kubemark processes' niceness: kubemark runs hollow nodes on machines of their own."""
 REJECTED = "apiserver_flowcontrol_rejected_requests_total"
 WATCH_EVENTS = "apiserver_watch_events_total"

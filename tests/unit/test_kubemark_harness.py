@@ -74,8 +74,8 @@ def test_fake_proxier_runs_the_informers_without_a_syncer(monkeypatch: pytest.Mo
 
 def test_bench_defaults_nice_kubemark_and_keep_the_real_proxier() -> None:
     args = density.parse_args([])
-    assert args.kubemark_nice == 10 and args.use_real_proxier is True
-    assert "nice +10" in density.harness_line(args)
+    assert args.kubemark_nice == 19 and args.use_real_proxier is True
+    assert "nice +19" in density.harness_line(args)
     assert "real proxier" in density.harness_line(args)
     args = density.parse_args(["--kubemark-nice=0", "--use-real-proxier=false"])
     assert args.kubemark_nice == 0 and args.use_real_proxier is False
@@ -94,12 +94,18 @@ def test_hollow_argv_passes_the_proxier_mode(tmp_path: Path) -> None:
 
 def test_process_starts_at_the_asked_niceness(tmp_path: Path) -> None:
     log = tmp_path / "nice.log"
-    proc = Process("nice", [sys.executable, "-c", "import os; print(os.nice(0))"], log, nice=5)
+    script = (
+        "import os, pathlib; p = pathlib.Path('/proc/self/autogroup'); "
+        "print(os.nice(0), p.read_text().split()[-1] if p.exists() else 5)"
+    )
+    proc = Process("nice", [sys.executable, "-c", script], log, nice=5)
     proc.start()
     assert proc.popen is not None
     assert proc.popen.wait(30) == 0
     proc.stop()
-    assert int(log.read_text().strip()) == os.nice(0) + 5
+    nice, group_nice = log.read_text().split()
+    assert int(nice) == os.nice(0) + 5
+    assert int(group_nice) == 5  # its session's autogroup, where the kernel has autogroups
 
 
 def test_a_run_whose_pods_did_not_converge_is_not_ok() -> None:
