@@ -102,7 +102,9 @@ class Scraper:
         except (aiohttp.ClientSSLError, aiohttp.ServerDisconnectedError, ssl.SSLError):
             if self.settings.kubelet_scheme != "auto" or scheme == "http":
                 raise
-            scheme = "http"
+            # the kubelet does not speak TLS: remember it now, whether or not the plain
+            # request succeeds (a slow kubelet must not get a TLS ClientHello every scrape)
+            scheme = self._schemes[name] = "http"
             text = await self._get(scheme, host, port)
         self._schemes[name] = scheme
         return storage.parse(text)
