@@ -3,7 +3,7 @@
     flock /tmp/minik8s-e2e.lock .venv/bin/python -m bench.density [--nodes 100]
         [--pods-per-node 30] [--qps 10] [--pods-per-deployment 10] [--nodes-per-process 50]
         [--control-plane launcher|processes] [--stop-after nodes|create|delete] [--hold S]
-        [--heap-probe]
+        [--heap-probe] [--kubemark-nice N] [--use-real-proxier=false]
 
 `launcher` (the default) starts the whole control plane as `minik8s up --nodes 0` starts it
 (etcd over mTLS, the apiserver, scheduler, controller-manager, cloud controller, proxy,
@@ -12,6 +12,11 @@ the shared lock) in a home of its own on free ports; `processes` starts only etc
 apiserver, the scheduler and the controller-manager (what the CI test uses). Then
 `minik8s.kubemark` processes run the hollow nodes (real kubelet code on the fake runtime, a
 hollow proxy each; in `launcher` mode each node has its own `system:node:<name>` identity).
+They run at niceness +`--kubemark-nice` (default 19; their sessions' autogroups too, where
+the kernel has them): Kubernetes' kubemark runs its hollow nodes on machines of their own, so
+they never take the control plane's CPU; here they share the cores, and lower priority lets the
+control plane have them first. `--use-real-proxier=false` gives the hollow proxies kubemark's
+fake proxier (Services and Endpoints watched, nothing rendered).
 
 Phases: nodes (register, all Ready) → create (Deployments totalling `pods-per-node` x nodes
 pods, paced at `--qps` pods/s, a ClusterIP Service over each) → rollout (a template change of
@@ -35,6 +40,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -62,6 +68,7 @@ from minik8s.client.api import ApiClient
 from minik8s.client.exceptions import ServerUnreachable
 from minik8s.client.informer import Informer
 from minik8s.client.kubeconfig import load_kubeconfig
+from minik8s.componentbase import options
 from tests.support.controllers import ControllerManager
 from tests.support.processes import (
     Apiserver,
@@ -77,6 +84,8 @@ NS = "density"
 STARTUP_SLO = 5.0
 MUTATING_SLO = 1.0
 LIST_SLO = 30.0
+KUBEMARK_NICE = 19
+"""The kubemark processes' niceness: kubemark runs hollow nodes on machines of their own."""
 REJECTED = "apiserver_flowcontrol_rejected_requests_total"
 WATCH_EVENTS = "apiserver_watch_events_total"
 MUTATING = ("create", "update", "patch", "delete", "deletecollection")
@@ -178,20 +187,35 @@ def issue_node_kubeconfigs(cluster: Cluster, nodes: list[str]) -> None:
         )  # fmt: skip
 
 
-def start_hollow(cluster: Cluster, nodes: int, per_process: int, prefix: str) -> None:
+def hollow_argv(
+    cluster: Cluster, first: int, count: int, prefix: str, real_proxier: bool = True
+) -> list[str]:
+    """The command line of the kubemark process running nodes `first`…`first + count - 1`."""
+    argv = [
+        sys.executable, "-m", "minik8s.kubemark.server",
+        f"--kubeconfig={cluster.kubeconfig}", f"--hollow-nodes={count}",
+        f"--first-index={first}", f"--node-prefix={prefix}",
+        f"--root-dir={cluster.work / 'kubemark'}", "--v=warning",
+    ]  # fmt: skip
+    if cluster.node_kubeconfigs is not None:
+        argv.append(f"--kubeconfig-dir={cluster.node_kubeconfigs}")
+    if cluster.proxy_kubeconfig is not None:
+        argv.append(f"--proxy-kubeconfig={cluster.proxy_kubeconfig}")
+    if not real_proxier:
+        argv.append("--use-real-proxier=false")
+    return argv
+
+
+def start_hollow(
+    cluster: Cluster, nodes: int, per_process: int, prefix: str,
+    nice: int = 0, real_proxier: bool = True,
+) -> None:  # fmt: skip
+    """The kubemark processes, at `nice` lower CPU priority than the control plane: kubemark's
+    hollow nodes run on machines of their own, never competing with what they measure."""
     for first in range(0, nodes, per_process):
         count = min(per_process, nodes - first)
-        argv = [
-            sys.executable, "-m", "minik8s.kubemark.server",
-            f"--kubeconfig={cluster.kubeconfig}", f"--hollow-nodes={count}",
-            f"--first-index={first}", f"--node-prefix={prefix}",
-            f"--root-dir={cluster.work / 'kubemark'}", "--v=warning",
-        ]  # fmt: skip
-        if cluster.node_kubeconfigs is not None:
-            argv.append(f"--kubeconfig-dir={cluster.node_kubeconfigs}")
-        if cluster.proxy_kubeconfig is not None:
-            argv.append(f"--proxy-kubeconfig={cluster.proxy_kubeconfig}")
-        proc = Process(f"kubemark-{first}", argv, cluster.work / f"kubemark-{first}.log")
+        argv = hollow_argv(cluster, first, count, prefix, real_proxier)
+        proc = Process(f"kubemark-{first}", argv, cluster.work / f"kubemark-{first}.log", nice=nice)
         proc.start()
         cluster.hollow.append(proc)
 
@@ -551,6 +575,8 @@ class Result:
     late_renewals: int
     max_gap: float
     behind: list[str]
+    converged: bool = True
+    """Every phase finished within `--timeout`."""
 
     def api_p99(self, verbs: tuple[str, ...], skip: tuple[str, ...] = ()) -> float:
         worst = 0.0
@@ -571,6 +597,7 @@ class Result:
             and self.api_p99(("list",)) <= LIST_SLO
             and self.not_ready == 0
             and self.late_renewals == 0
+            and self.converged
         )
 
     def line(self) -> str:
@@ -609,7 +636,10 @@ async def density(cluster: Cluster, args: argparse.Namespace) -> Result:
         # nodes
         names = [f"{args.node_prefix}{i}" for i in range(args.nodes)]
         issue_node_kubeconfigs(cluster, names)
-        start_hollow(cluster, args.nodes, args.nodes_per_process, args.node_prefix)
+        start_hollow(
+            cluster, args.nodes, args.nodes_per_process, args.node_prefix,
+            nice=args.kubemark_nice, real_proxier=args.use_real_proxier,
+        )  # fmt: skip
 
         async def all_ready() -> bool:
             return len(observer.ready_nodes & set(names)) == args.nodes
@@ -642,11 +672,25 @@ async def density(cluster: Cluster, args: argparse.Namespace) -> Result:
         late = await paced([create(n, c) for n, c in expected.items()], replicas, args.qps)
         if late > 1:
             behind.append(f"create: requests fell {late:.1f}s behind the {args.qps}/s pace")
-        took = await wait_for(
-            "every Deployment available",
-            progress(lambda: deployments_settled(client, expected, "hollow:1"), informers[2], t0),
-            args.timeout,
-        )
+        try:
+            took = await wait_for(
+                "every Deployment available",
+                progress(
+                    lambda: deployments_settled(client, expected, "hollow:1"), informers[2], t0
+                ),
+                args.timeout,
+            )
+        except TimeoutError as e:  # say where the pods waited, then the run's figures
+            print(f"create: {e} ({time.monotonic() - t0:.0f}s after the first request); "
+                  + pod_stages(informers[2].store.list()), flush=True)  # fmt: skip
+            print("\n".join(phases.report("create", set(observer.created))), flush=True)
+            rss = report_processes(cluster, "create", cpu0)
+            behind.append(f"create: {e}")
+            api = delta(await latency_histograms(client), api0)
+            rejected = await counter_sums(client, REJECTED, "priority_level")
+            result = finish(cluster, observer, args, total_pods, observer.startup_latencies(),
+                            api, behind, began, rss, rejected)  # fmt: skip
+            return dataclasses.replace(result, converged=False)
         first = set(observer.created)
         lat = observer.startup_latencies(first)
         print(
@@ -904,10 +948,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seconds to leave the cluster idle after the last phase (steady-state CPU, Leases)",
     )  # fmt: skip
     p.add_argument(
+        "--kubemark-nice", type=int, default=KUBEMARK_NICE, metavar="N",
+        help="run the kubemark processes at niceness +N, below the control plane (0: same)",
+    )  # fmt: skip
+    options.bool_flag(
+        p, "--use-real-proxier", True,
+        "hollow proxies render their rules; false: kubemark's fake proxier (informers only)",
+    )  # fmt: skip
+    p.add_argument(
         "--heap-probe", action="store_true",
         help="report each Python control-plane process's heap (glibc, pymalloc, malloc_trim)",
     )  # fmt: skip
     return p.parse_args(argv)
+
+
+def harness_line(args: argparse.Namespace) -> str:
+    """How the hollow nodes run: their CPU priority and proxy mode (they share the machine)."""
+    nice = f"nice +{args.kubemark_nice}" if args.kubemark_nice else "same priority"
+    proxier = "real proxier" if args.use_real_proxier else "fake proxier (informers only)"
+    return (
+        f"harness: {args.nodes_per_process} hollow nodes per kubemark process, {nice} "
+        f"(below the control plane), {proxier}"
+    )
 
 
 def run(args: argparse.Namespace) -> Result:
@@ -921,6 +983,7 @@ def run(args: argparse.Namespace) -> Result:
     cluster_of = launcher_cluster if args.control_plane == "launcher" else process_cluster
     print(f"density: {args.nodes} nodes x {args.pods_per_node} pods at {args.qps} pods/s; "
           f"load {os.getloadavg()[0]:.2f}; work {work}", flush=True)  # fmt: skip
+    print(harness_line(args), flush=True)
     try:
         with cluster_of(work) as cluster:
             result = asyncio.run(density(cluster, args))

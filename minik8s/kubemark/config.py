@@ -25,6 +25,10 @@ class KubemarkSettings:
     """Run a hollow kube-proxy beside each hollow kubelet."""
     proxy_kubeconfig: str | None = None
     """The hollow proxies' identity (system:kube-proxy); default: `--kubeconfig`."""
+    use_real_proxier: bool = True
+    """The hollow proxies render their rules (the real syncer); false: kubemark's fake proxier,
+    which keeps the Services and Endpoints informers (the apiserver's watch fan-out) but
+    renders nothing."""
     proxy_min_sync_period: float = 1.0
     """Shortest time between two syncs of one hollow proxy."""
     node_status_update_frequency: float = 10.0
@@ -60,6 +64,10 @@ def parse_args(argv: list[str] | None = None) -> KubemarkSettings:
                    help="holds kubelet-<node>.conf: a node's own identity")  # fmt: skip
     options.bool_flag(p, "--proxy", True, "a hollow kube-proxy beside each hollow kubelet")
     p.add_argument("--proxy-kubeconfig", default=None)
+    options.bool_flag(
+        p, "--use-real-proxier", True,
+        "the hollow proxies render their rules; false: watch Services and Endpoints only",
+    )  # fmt: skip
     p.add_argument("--proxy-min-sync-period", type=options.positive_duration,
                    default=d.proxy_min_sync_period, metavar="DURATION")  # fmt: skip
     p.add_argument("--node-status-update-frequency", type=options.positive_duration,

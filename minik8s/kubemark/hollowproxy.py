@@ -1,4 +1,5 @@
-"""kubemark's hollow kube-proxy: the real informers and sync loop, rules rendered, never applied.
+"""kubemark's hollow kube-proxy: the real informers and sync loop, rules rendered, never applied
+(or, as kubemark's `--use-real-proxier=false`, the informers only: nothing rendered).
 
 `NullNetfilter` stands where iptables would: it keeps the chains each restore wrote (so the
 syncer's full resyncs see "the kernel" as it left it) and counts what it was asked to apply.
@@ -58,10 +59,16 @@ class NullNetfilter:
         self.chains.clear()
 
 
-async def run(settings: ProxySettings, client: ApiClient, stop: asyncio.Event) -> None:
-    """One hollow proxy until `stop`: Services and Endpoints informers feeding the real syncer."""
+async def run(
+    settings: ProxySettings, client: ApiClient, stop: asyncio.Event, real: bool = True
+) -> None:
+    """One hollow proxy until `stop`: Services and Endpoints informers feeding the real syncer;
+    with `real` false (kubemark's `--use-real-proxier=false`), the informers alone."""
     services = Informer(client, resources.SERVICES, name=f"services@{settings.node_name}")
     endpoints = Informer(client, resources.ENDPOINTS, name=f"endpoints@{settings.node_name}")
+    if not real:
+        await _watch_only(services, endpoints, stop)
+        return
     netfilter = NullNetfilter()
     syncer = Syncer(settings, netfilter, services, endpoints)
     services.start()
@@ -80,3 +87,15 @@ async def run(settings: ProxySettings, client: ApiClient, stop: asyncio.Event) -
         await services.stop()
         await endpoints.stop()
         syncer.close()
+
+
+async def _watch_only(services: Informer, endpoints: Informer, stop: asyncio.Event) -> None:
+    """Kubernetes' kubemark `FakeProxier`: its proxy server's Service and Endpoints informers
+    run (what the apiserver sends every node), its handlers and sync loop do nothing."""
+    services.start()
+    endpoints.start()
+    try:
+        await stop.wait()
+    finally:
+        await services.stop()
+        await endpoints.stop()

@@ -5,8 +5,9 @@ every `--node-status-update-frequency`, the pod informer, pod workers, PLEG and 
 on the fake runtime, with its own client and, when `--kubeconfig-dir` holds
 `kubelet-<node>.conf`, its own identity (`system:node:<node>`); and, unless `--no-proxy`, a
 hollow kube-proxy (`hollowproxy`): the real informers and sync loop, rules rendered but never
-applied. Nodes start in waves of `--start-parallel`, so registering 500 of them does not
-stampede the apiserver.
+applied (with `--use-real-proxier=false`, as kubemark's fake proxier: the informers only).
+Nodes start in waves of `--start-parallel`, so registering 500 of them does not stampede the
+apiserver.
 
     python -m minik8s.kubemark.server --kubeconfig K --hollow-nodes 50 --node-prefix hollow-
 """
@@ -106,7 +107,12 @@ async def run(settings: KubemarkSettings, stop: asyncio.Event) -> None:
                 if proxy_client is not None:
                     running.append(
                         tasks.spawn(
-                            hollowproxy.run(proxy_settings(settings, node), proxy_client, stop),
+                            hollowproxy.run(
+                                proxy_settings(settings, node),
+                                proxy_client,
+                                stop,
+                                real=settings.use_real_proxier,
+                            ),
                             f"proxy {node}",
                         )
                     )

@@ -99,10 +99,16 @@ class Scraper:
         )
         try:
             text = await self._get(scheme, host, port)
-        except (aiohttp.ClientSSLError, aiohttp.ServerDisconnectedError, ssl.SSLError):
+        except (aiohttp.ClientSSLError, aiohttp.ServerDisconnectedError, ssl.SSLError) as e:
             if self.settings.kubelet_scheme != "auto" or scheme == "http":
                 raise
             scheme = "http"
+            if answered_in_plain_text(e):
+                # it does not speak TLS: remember it now, whether or not the plain request
+                # succeeds (a busy kubelet must not get a ClientHello every scrape). Any other
+                # failure (a kubelet still serving its self-signed certificate, one restarting)
+                # is remembered only once the plain request works
+                self._schemes[name] = scheme
             text = await self._get(scheme, host, port)
         self._schemes[name] = scheme
         return storage.parse(text)
@@ -123,3 +129,10 @@ class Scraper:
                     message=f"GET {PATH}: {response.status} {(await response.text())[:200]}",
                 )  # fmt: skip
             return await response.text()
+
+
+def answered_in_plain_text(e: BaseException) -> bool:
+    """Whether a TLS handshake failed because the server answered in plain text (OpenSSL:
+    WRONG_VERSION_NUMBER), not because of its certificate or a dropped connection."""
+    inner = getattr(e, "os_error", None) or e.__cause__ or e
+    return isinstance(inner, ssl.SSLError) and inner.reason == "WRONG_VERSION_NUMBER"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
@@ -59,6 +60,19 @@ def leaked_processes() -> list[str]:
     return leaked
 
 
+def lower_priority(increment: int) -> None:
+    """Lower this process's CPU priority by `increment` (niceness). With the kernel's
+    autogroups on (`/proc/sys/kernel/sched_autogroup_enabled`), every session is a group of its
+    own and a niceness counts only inside it: the group's own niceness (`/proc/self/autogroup`)
+    is what weighs against other sessions' processes, so it is lowered too."""
+    os.nice(increment)
+    try:
+        with open("/proc/self/autogroup", "w") as f:
+            f.write(str(increment))
+    except OSError:  # no autogroups in this kernel
+        pass
+
+
 @dataclass
 class Process:
     name: str
@@ -66,12 +80,15 @@ class Process:
     log_path: Path
     env: dict[str, str] | None = None
     popen: subprocess.Popen[bytes] | None = None
+    nice: int = 0
+    """Added to the process's niceness, and its session's autogroup's, before it runs."""
 
     def start(self) -> None:
         log = open(self.log_path, "ab")
         self.popen = subprocess.Popen(
-            self.args, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
-        )
+            self.args, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True,
+            preexec_fn=functools.partial(lower_priority, self.nice) if self.nice else None,
+        )  # fmt: skip
         log.close()
         STARTED.append(self)
 
