@@ -57,6 +57,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import kubelet_steps
 from bench.startup_phases import StartupPhases
 from bench.stats import percentile
 from minik8s.api import errors
@@ -371,6 +372,18 @@ def histogram_quantile(buckets: dict[float, float], q: float) -> float:
             )
         previous_bound, previous_count = bound, count
     return previous_bound
+
+
+async def print_kubelet_steps(client: ApiClient, args: argparse.Namespace, phase: str) -> None:
+    """The hollow kubelets' own account of their pods' first syncs (`bench/kubelet_steps.py`),
+    read from the first node of each kubemark process."""
+    firsts = [f"{args.node_prefix}{i}" for i in range(0, args.nodes, args.nodes_per_process)]
+    try:
+        steps = await kubelet_steps.read(client, firsts)
+    except (errors.ApiError, ServerUnreachable, OSError) as e:
+        print(f"{phase}: the kubelets' first-sync steps: not read ({e})", flush=True)
+        return
+    print("\n".join(kubelet_steps.report(phase, steps, histogram_quantile)), flush=True)
 
 
 def delta(after: Histograms, before: Histograms) -> Histograms:
@@ -688,6 +701,7 @@ async def density(cluster: Cluster, args: argparse.Namespace) -> Result:
             flush=True,
         )
         print("\n".join(phases.report("create", first)), flush=True)
+        await print_kubelet_steps(client, args, "create")
         rss = report_processes(cluster, "create", cpu0)
         if args.hold:
             await hold(cluster, client, observer, args.hold)

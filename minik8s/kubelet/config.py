@@ -61,7 +61,8 @@ class KubeletSettings:
     pleg_relist_period: float = 1.0
     """Seconds between relists of the node's containers (noticing exits and crashes)."""
     resync_period: float = 30.0
-    """Seconds between syncs of a pod when nothing happened."""
+    """Seconds between syncs of a pod when nothing happened (each pod's own, plus up to 50 %
+    jitter, as Kubernetes' `--sync-frequency`)."""
     backoff_base: float = 10.0
     """First CrashLoopBackOff / ImagePullBackOff delay in seconds; doubles each time."""
     backoff_cap: float = 300.0

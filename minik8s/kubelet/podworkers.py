@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -66,6 +67,7 @@ from minik8s.kubelet.tokenmanager import TokenManager
 logger = logging.getLogger(__name__)
 
 SELINUX_ENFORCE = Path("/sys/fs/selinux/enforce")
+RESYNC_JITTER = 0.5
 
 
 def _created_at(pod: Object) -> float | None:
@@ -75,7 +77,7 @@ def _created_at(pod: Object) -> float | None:
 def needs_sync(old: Object, new: Object) -> bool:
     """A change the worker must act on (not just the status it wrote itself)."""
     if old is new:
-        return True  # a periodic resync
+        return True  # an informer's resync (the kubelet's pods resync on their own: `_sync_pod`)
     om, nm = old.get("metadata") or {}, new.get("metadata") or {}
     return (
         old.get("spec") != new.get("spec")
@@ -130,12 +132,16 @@ class PodWorkers:
         self._post_starts: dict[str, asyncio.Task[str | None]] = {}
         """A pod's postStart hook in progress, cancelled when the pod is being deleted."""
         self._selinux = SELINUX_ENFORCE.exists()
+        self._starting: dict[str, metrics.StepTimer] = {}
+        """Pods seen but not yet given a status by this kubelet: their first sync's steps."""
 
     # --- informer handlers -----------------------------------------------------------------
 
     def on_add(self, pod: Object) -> None:
         uid = specs.pod_uid(pod)
         self.pods[uid] = pod
+        if not (pod.get("status") or {}).get("startTime") and uid not in self._starting:
+            self._starting[uid] = _first_sight(pod)
         self.objects.register(pod)
         self.queue.add(uid)
 
@@ -168,6 +174,10 @@ class PodWorkers:
     async def sync(self, uid: str) -> None:
         started = time.perf_counter()
         pod = self.pods.get(uid)
+        timer = self._starting.get(uid)
+        if timer is not None and timer.last == timer.seen:
+            metrics.POD_WORKER_START.observe(max(0.0, time.time() - timer.seen))
+            timer.mark("queue")
         with metrics.runtime_op("list_containers"):
             containers = await self.runtime.list_containers(
                 {LABEL_NODE: self.node, LABEL_POD_UID: uid}
@@ -206,6 +216,7 @@ class PodWorkers:
         requeue = plan.requeue_after
         if plan.create_sandbox:
             sandbox = await self._run_sandbox(pod, plan.sandbox_attempt)
+            self._mark(uid, "sandbox")
             if sandbox is None:
                 requeue = 2.0
         if sandbox is not None and plan.start:
@@ -240,10 +251,19 @@ class PodWorkers:
             sandbox_ip = self.settings.node_ip if running else ""
         self.probes.sync(pod, running, sandbox_ip or "")
         status = podstatus.compute(seen, containers, await self._view(pod, containers, waiting))
-        await self.status_manager.set(pod, status)
+        self._mark(uid, "containers")
+        if await self.status_manager.set(pod, status):
+            self._mark(uid, "status_write")
+            self._starting.pop(uid, None)
         self._observe_start(pod, status)
-        if requeue is not None:
-            self.queue.add_after(uid, requeue)
+        self.queue.add_after(uid, requeue if requeue is not None else self._resync_delay())
+
+    def _resync_delay(self) -> float:
+        """When to sync a pod again when nothing happens: each pod on its own jittered period
+        (Kubernetes' pod workers requeue a pod after `wait.Jitter(resyncInterval, 0.5)`), never
+        all of the node's pods at once, which would hold a new pod in the queue behind them."""
+        period = self.settings.resync_period
+        return period * (1.0 + RESYNC_JITTER * random.random())
 
     async def _finish_at_once(
         self,
@@ -288,6 +308,11 @@ class PodWorkers:
             terminal=terminal,
             host_ip=self.settings.node_ip,
         )
+
+    def _mark(self, uid: str, step: str) -> None:
+        timer = self._starting.get(uid)
+        if timer is not None:
+            timer.mark(step)
 
     def _observe_start(self, pod: Object, status: Object) -> None:
         uid = specs.pod_uid(pod)
@@ -339,9 +364,11 @@ class PodWorkers:
             securitycontext.check_pod_supported(pod, self._selinux)
             configmaps = await self.objects.objects(pod, "configMap")
             secrets = await self.objects.objects(pod, "secret")
+            self._mark(uid, "objects")
             pod = pvcvolumes.as_host_paths(pod, await pvcvolumes.resolve(self.client, pod))
             volume_paths = await volumes.prepare(pod_dir, pod)
             volume_paths.update(await self.api_volumes.prepare(pod, pod_dir, self._facts(pod_ip)))
+            self._mark(uid, "volumes")
             dns_mounts = dnsfiles.write(
                 pod, pod_dir, pod_ip, self.settings,
                 lambda w: self.recorder.record(pod, "Warning", "DNSConfigForming", w),
@@ -731,6 +758,7 @@ class PodWorkers:
         self.crash_backoff.forget_prefix(uid)
         self.pull_backoff.forget_prefix(uid)
         self._started_reported.discard(uid)
+        self._starting.pop(uid, None)
         self.messages.forget(uid)
         for k in [k for k in self._pull_failed_at if k.startswith(uid)]:
             del self._pull_failed_at[k]
@@ -742,6 +770,17 @@ class PodWorkers:
         await self.probes.close()
         await self.objects.close()
         await self.hooks.close()
+
+
+def _first_sight(pod: Object) -> metrics.StepTimer:
+    """A timer from now, the kubelet's first sight of `pod`, having observed how long after
+    its binding (its PodScheduled condition: whole seconds) that came."""
+    now = time.time()
+    condition = meta.get_condition(pod, "PodScheduled") or {}
+    scheduled = times.parse_timestamp(condition.get("lastTransitionTime"))
+    if scheduled is not None:
+        metrics.FIRST_SYNC_STEPS.labels("watch").observe(max(0.0, now - scheduled))
+    return metrics.StepTimer(now)
 
 
 def _earliest(a: float | None, b: float | None) -> float | None:

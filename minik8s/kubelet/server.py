@@ -158,7 +158,6 @@ async def run(settings: KubeletSettings, stop: asyncio.Event) -> None:
         client,
         PODS,
         field_selector=f"spec.nodeName={settings.node_name}",
-        resync_period=settings.resync_period,
         name=f"pods@{settings.node_name}",
     )
     informer.add_event_handler(workers.on_add, workers.on_update, workers.on_delete)

@@ -40,6 +40,11 @@ def test_small_density_run_completes_without_spurious_not_ready(
     # where pod startup waits: clusterloader2's phases, each over all 200 pods of the create
     for phase in ("create_to_schedule", "schedule_to_run", "run_to_watch", "pod_startup"):
         assert re.search(rf"^  {phase} +p50 .*\(n=200\)$", out, re.M), f"{phase} missing:\n{out}"
+    # and the hollow kubelets' own account of those pods' first syncs, step by step
+    for step in ("watch", "queue", "volumes", "status_write"):
+        assert re.search(rf"^create: kubelet first sync {step} +p50 .*\(n=200\)$", out, re.M), (
+            f"kubelet step {step} missing:\n{out}"
+        )
     last = out.strip().splitlines()[-1]
     assert re.fullmatch(
         r"density: nodes=20 pods=200 startup_p99_s=[\d.]+ api_mutating_p99_s=[\d.]+ "

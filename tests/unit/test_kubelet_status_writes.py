@@ -4,6 +4,7 @@ than that write writes nothing again."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from pathlib import Path
 from typing import Any
@@ -96,3 +97,19 @@ async def test_a_failed_container_that_restarts_does_not_finish_the_pod(tmp_path
     await workers.sync("u-1")
     assert client.writes, "its status is written"
     assert client.writes[-1]["status"]["phase"] not in ("Succeeded", "Failed")
+
+
+async def test_a_pod_with_nothing_due_is_synced_again_on_its_own_jittered_period(
+    tmp_path: Path,
+) -> None:
+    """Kubernetes' pod workers requeue each pod after wait.Jitter(resyncInterval, 0.5): not all
+    of a node's pods at once (the informer's resync did), which held new pods behind them."""
+    workers, _ = _workers(tmp_path)
+    workers.on_add(_pod(["sleep", "3600"]))
+    await workers.sync("u-1")
+    pending = workers.queue._delayed["u-1"][0] - asyncio.get_running_loop().time()
+    period = workers.settings.resync_period
+    assert period * 0.99 <= pending <= period * 1.5, pending
+    delays = {round(workers._resync_delay(), 6) for _ in range(20)}
+    assert len(delays) > 1 and all(period <= d <= period * 1.5 for d in delays), delays
+    workers.queue._delayed.pop("u-1")[1].cancel()
