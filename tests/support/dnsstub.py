@@ -51,11 +51,21 @@ class StubUpstream:
                 answer = _answer(self.request.recv(length), seen)
                 self.request.sendall(len(answer).to_bytes(2) + answer)
 
-        self.udp = socketserver.ThreadingUDPServer((host, 0), Udp)
-        self.port = self.udp.server_address[1]
-        self.tcp = socketserver.ThreadingTCPServer((host, self.port), Tcp, bind_and_activate=False)
-        self.tcp.allow_reuse_address = True
-        self.tcp.server_bind()
+        for attempt in range(20):  # one port number for both: its TCP twin may be taken
+            self.udp = socketserver.ThreadingUDPServer((host, 0), Udp)
+            self.port = self.udp.server_address[1]
+            self.tcp = socketserver.ThreadingTCPServer(
+                (host, self.port), Tcp, bind_and_activate=False
+            )
+            self.tcp.allow_reuse_address = True
+            try:
+                self.tcp.server_bind()
+                break
+            except OSError:
+                self.tcp.server_close()
+                self.udp.server_close()
+                if attempt == 19:
+                    raise
         self.tcp.server_activate()
         self._threads = [threading.Thread(target=s.serve_forever, daemon=True)
                          for s in (self.udp, self.tcp)]  # fmt: skip
