@@ -59,7 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import kubelet_steps
 from bench.startup_phases import StartupPhases
-from bench.stats import percentile
+from bench.stats import histogram_quantile, percentile, samples
 from minik8s.api import errors
 from minik8s.api.meta import condition_is_true, name_of
 from minik8s.api.resources import DEPLOYMENTS, LEASES, NAMESPACES, NODES, PODS, SERVICES
@@ -327,51 +327,21 @@ async def latency_histograms(client: ApiClient) -> Histograms:
     """apiserver_request_duration_seconds buckets (cumulative) by (verb, resource)."""
     text = str(await client.request("GET", "/metrics"))
     result: Histograms = {}
-    for line in text.splitlines():
-        if not line.startswith("apiserver_request_duration_seconds_bucket{"):
-            continue
-        inside = line[line.index("{") + 1 : line.index("}")].replace('"', "")
-        labels = dict(part.split("=", 1) for part in inside.split(",") if "=" in part)
+    for labels, value in samples(text, "apiserver_request_duration_seconds_bucket"):
         le = labels.get("le", "+Inf")
         bound = math.inf if le == "+Inf" else float(le)
         key = (labels.get("verb", ""), labels.get("resource", ""))
-        result.setdefault(key, {})[bound] = float(line.rsplit(" ", 1)[1])
+        result.setdefault(key, {})[bound] = value
     return result
 
 
 async def counter_sums(client: ApiClient, metric: str, label: str) -> dict[str, float]:
     """The samples of `metric` in the apiserver's /metrics, summed by the value of `label`."""
-    text = str(await client.request("GET", "/metrics"))
     sums: dict[str, float] = {}
-    for line in text.splitlines():
-        if not line.startswith(metric + "{"):
-            continue
-        inside = line[line.index("{") + 1 : line.index("}")].replace('"', "")
-        labels = dict(part.split("=", 1) for part in inside.split(",") if "=" in part)
+    for labels, value in samples(str(await client.request("GET", "/metrics")), metric):
         key = labels.get(label, "")
-        sums[key] = sums.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
+        sums[key] = sums.get(key, 0.0) + value
     return sums
-
-
-def histogram_quantile(buckets: dict[float, float], q: float) -> float:
-    """Prometheus' histogram_quantile: linear within the bucket holding the q-th observation."""
-    bounds = sorted(buckets)
-    total = buckets[bounds[-1]] if bounds else 0.0
-    if total <= 0:
-        return 0.0
-    rank = q * total
-    previous_bound, previous_count = 0.0, 0.0
-    for bound in bounds:
-        count = buckets[bound]
-        if count >= rank:
-            if math.isinf(bound):
-                return previous_bound
-            inside = count - previous_count
-            return previous_bound + (bound - previous_bound) * (
-                (rank - previous_count) / inside if inside else 1.0
-            )
-        previous_bound, previous_count = bound, count
-    return previous_bound
 
 
 async def print_kubelet_steps(client: ApiClient, args: argparse.Namespace, phase: str) -> None:
@@ -383,7 +353,7 @@ async def print_kubelet_steps(client: ApiClient, args: argparse.Namespace, phase
     except (errors.ApiError, ServerUnreachable, OSError) as e:
         print(f"{phase}: the kubelets' first-sync steps: not read ({e})", flush=True)
         return
-    print("\n".join(kubelet_steps.report(phase, steps, histogram_quantile)), flush=True)
+    print("\n".join(kubelet_steps.report(phase, steps)), flush=True)
 
 
 def delta(after: Histograms, before: Histograms) -> Histograms:

@@ -14,11 +14,11 @@ process's shared event loop woke a task sleeping 0.1 s (sampled 10 times a secon
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
+from bench.stats import histogram_quantile, samples
 from minik8s.api.resources import NODES
 from minik8s.client.api import ApiClient
 
@@ -43,16 +43,11 @@ LOOP_LAG = "kubemark_event_loop_lag_seconds"
 def parse(text: str) -> dict[str, Buckets]:
     """The metric's cumulative buckets by step (and the kubemark loop's lag as "loop_lag")."""
     result: dict[str, Buckets] = {}
-    for family in text_string_to_metric_families(text):
-        if family.name not in (METRIC, LOOP_LAG):
-            continue
-        for sample in family.samples:
-            if sample.name != family.name + "_bucket":
-                continue
-            le = sample.labels["le"]
+    for metric in (METRIC, LOOP_LAG):
+        for labels, value in samples(text, metric + "_bucket"):
+            le = labels["le"]
             bound = math.inf if le == "+Inf" else float(le)
-            step = sample.labels.get("step", "loop_lag")
-            result.setdefault(step, {})[bound] = sample.value
+            result.setdefault(labels.get("step", "loop_lag"), {})[bound] = value
     return result
 
 
@@ -93,16 +88,14 @@ async def metrics_text(client: ApiClient, node: str) -> str:
     return str(await client.request("GET", NODES.object_path(None, node) + "/proxy/metrics"))
 
 
-def report(
-    phase: str, steps: dict[str, Buckets], quantile: Callable[[Buckets, float], float]
-) -> list[str]:
+def report(phase: str, steps: dict[str, Buckets]) -> list[str]:
     lines = []
     for step in STEPS:
         buckets = steps.get(step)
         if not buckets:
             continue
         n = int(buckets.get(math.inf, 0.0))
-        p50, p90, p99 = (quantile(buckets, q) for q in (0.5, 0.9, 0.99))
+        p50, p90, p99 = (histogram_quantile(buckets, q) for q in (0.5, 0.9, 0.99))
         what = (
             "kubemark event loop lag   " if step == "loop_lag" else f"kubelet first sync {step:<7}"
         )

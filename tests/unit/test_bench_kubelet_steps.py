@@ -7,7 +7,6 @@ import math
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
 from bench import kubelet_steps
-from bench.density import histogram_quantile
 
 
 def _exposition() -> str:
@@ -35,7 +34,7 @@ def test_processes_add_up_and_the_report_names_steps_in_order() -> None:
     kubelet_steps.add(total, kubelet_steps.parse(_exposition()))
     kubelet_steps.add(total, kubelet_steps.parse(_exposition()))
     assert total["watch"][math.inf] == 6.0
-    lines = kubelet_steps.report("create", total, histogram_quantile)
+    lines = kubelet_steps.report("create", total)
     assert [line.split()[1:4] for line in lines] == [
         ["kubelet", "first", "sync"],
         ["kubelet", "first", "sync"],
