@@ -49,7 +49,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,7 +66,7 @@ from minik8s.api.resources import DEPLOYMENTS, LEASES, NAMESPACES, NODES, PODS, 
 from minik8s.api.times import format_time, parse_time
 from minik8s.client.api import ApiClient
 from minik8s.client.exceptions import ServerUnreachable
-from minik8s.client.informer import Informer
+from minik8s.client.informer import Informer, UpdateHandler
 from minik8s.client.kubeconfig import load_kubeconfig
 from minik8s.componentbase import options
 from tests.support.controllers import ControllerManager
@@ -579,6 +579,11 @@ class Result:
         )
 
 
+def on_new(handler: Callable[[dict[str, Any]], None]) -> UpdateHandler:
+    """An informer's update handler that hands the new object to `handler`."""
+    return lambda old, new: handler(new)
+
+
 async def density(cluster: Cluster, args: argparse.Namespace) -> Result:
     client = ApiClient(load_kubeconfig(str(cluster.kubeconfig)))
     observer = Observer(update_period=10.0)
@@ -590,9 +595,9 @@ async def density(cluster: Cluster, args: argparse.Namespace) -> Result:
     ]
     handlers = (observer.on_node, observer.on_lease, observer.on_pod, observer.on_leader_lease)
     phases = StartupPhases()
-    informers[2].add_event_handler(phases.on_pod, lambda old, new: phases.on_pod(new))
+    informers[2].add_event_handler(phases.on_pod, on_new(phases.on_pod))
     for informer, handler in zip(informers, handlers, strict=True):
-        informer.add_event_handler(handler, lambda old, new, h=handler: h(new), lambda obj: None)
+        informer.add_event_handler(handler, on_new(handler), lambda obj: None)
         informer.start()
     behind: list[str] = []
     total_pods = args.nodes * args.pods_per_node

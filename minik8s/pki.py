@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,14 +65,15 @@ def _name(common_name: str) -> x509.Name:
 
 
 def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
-    path.write_bytes(
+    # 0600 from its creation (atomically), never readable by others for a moment
+    write_private(
+        path,
         key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
-        )
+        ),
     )
-    path.chmod(0o600)
 
 
 def ensure_serving_certificate(
@@ -379,6 +381,16 @@ class EtcdCertificates:
             self.apiserver_client_key,
         )
 
+    def member_files(self) -> tuple[Path, ...]:
+        """What an etcd member needs: the CA certificate (it verifies clients) and its
+        serving certificate and key; not the CA's key, not the apiserver's client key."""
+        return (self.ca_cert, self.server_cert, self.server_key)
+
+    def apiserver_files(self) -> tuple[Path, ...]:
+        """What the apiserver needs to reach etcd: the CA certificate (it verifies the
+        members) and its own client certificate and key."""
+        return (self.ca_cert, self.apiserver_client_cert, self.apiserver_client_key)
+
 
 def ensure_etcd_certificates(
     directory: Path, hosts: tuple[str, ...] = ETCD_HOSTS
@@ -431,6 +443,33 @@ def ensure_etcd_peer_certificate(
         certs.peer_cert, certs.peer_key, datetime.datetime.now(datetime.UTC),
     )  # fmt: skip
     return certs
+
+
+_PEM_PRIVATE_KEY = re.compile(
+    rb"-----BEGIN ((?:[A-Z]+ )?PRIVATE KEY)-----\r?\n.+?-----END \1-----", re.DOTALL
+)
+
+
+def holds_key_of(certificate_pem: bytes, data: bytes) -> bool:
+    """Whether `data` (any file's bytes) holds, in PEM, the private key of the certificate
+    `certificate_pem`: a check that a CA's key is nowhere it must not be, whatever the file
+    is named. Keys that do not parse (encrypted ones) are not counted."""
+    wanted = (
+        x509.load_pem_x509_certificate(certificate_pem)
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    for match in _PEM_PRIVATE_KEY.finditer(data):
+        try:
+            key = serialization.load_pem_private_key(match.group(0), None)
+        except (ValueError, TypeError):
+            continue
+        public = key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        if public == wanted:
+            return True
+    return False
 
 
 def _etcd_builder(

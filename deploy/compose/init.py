@@ -32,9 +32,17 @@ to the bind-mounted output directory, owned by its owner, mode 0600. Rerunning i
 exists, so `docker-compose up` is idempotent. A new component is one line in COMPONENTS (and
 a `<name>-creds` volume mounted at /state/<name> here and at /etc/minik8s there).
 
-The `etcd-pki` volume (mounted only by the etcd members and the apiserver) gets etcd's own CA,
-the members' serving certificate and the apiserver's client certificate for etcd (issued
-once, `pki.ensure_etcd_certificates`).
+etcd has a CA of its own (no certificate of the cluster's CA opens etcd), issued once
+(`pki.ensure_etcd_certificates`) into `pki/etcd` (kubeadm's pki/etcd), so its key too is only
+in the `pki` volume; what the others get holds no CA key:
+
+    etcd-pki           mounted by the etcd members only: `ca.crt` (it verifies clients) and
+                       their serving certificate `server.crt`/`server.key`
+    etcd-client        mounted by the apiserver only (at /etcd-pki): `ca.crt` and its own
+                       client certificate `apiserver-etcd-client.crt`/`.key`
+
+A cluster made before this layout kept etcd's CA key (and the apiserver's client key) in
+`etcd-pki`: a rerun moves them into `pki/etcd`, issuing nothing again, and removes them there.
 
 With the HA layout (deploy/docker-compose.ha.yml mounts these volumes here) also:
 
@@ -61,6 +69,9 @@ from minik8s.cli.launcher.identities import Identity
 STATE = Path(os.environ.get("MINIK8S_STATE", "/state"))
 OUT = Path(os.environ.get("MINIK8S_OUT", "/out"))
 ETCD_PKI = Path(os.environ.get("MINIK8S_ETCD_PKI", "/etcd-pki"))
+"""The etcd members' volume: etcd's CA certificate and their serving certificate."""
+ETCD_CLIENT = Path(os.environ.get("MINIK8S_ETCD_CLIENT", "/etcd-client"))
+"""The apiserver's volume for etcd: etcd's CA certificate and its client certificate."""
 HOSTS = ("apiserver", "localhost", "127.0.0.1", "10.96.0.1", *pki.SERVICE_NAMES)
 """Names of the apiserver: its compose service, loopback (the published port), and the
 `kubernetes` Service pods reach it through (ClusterIP and names)."""
@@ -119,12 +130,35 @@ def _write_private(target: Path, data: str) -> None:
         pki.write_private(target, data)
 
 
-def _etcd_peers() -> None:
+def _etcd(ca_dir: Path) -> Path:
+    """etcd's CA (and every certificate it issues) in `ca_dir`, only what the members need in
+    `etcd-pki`, only what the apiserver needs in `etcd-client`; returns etcd's CA directory.
+    The layout before kept everything in `etcd-pki`: moved here (the same CA and
+    certificates, the members keep working), then the CA's key and the apiserver's client
+    key no longer lie where the members read."""
+    etcd_ca = ca_dir / "etcd"
+    old = pki.EtcdCertificates(ETCD_PKI)
+    if old.ca_key.exists() and not (etcd_ca / "ca.key").exists():
+        for source in sorted(old.files(), key=lambda path: path == old.ca_key):  # the key last
+            if source.exists():
+                _copy_private(source, etcd_ca / source.name)
+    certs = pki.ensure_etcd_certificates(etcd_ca, ETCD_HOSTS)
+    etcd_ca.chmod(0o700)
+    for target, files in ((ETCD_PKI, certs.member_files()), (ETCD_CLIENT, certs.apiserver_files())):
+        for source in files:
+            _copy_private(source, target / source.name)
+        target.chmod(0o700)
+    for stale in (old.ca_key, old.apiserver_client_cert, old.apiserver_client_key):
+        stale.unlink(missing_ok=True)
+    return etcd_ca
+
+
+def _etcd_peers(etcd_ca: Path) -> None:
     """Each HA member's own peer certificate, into its volume (when mounted here)."""
     for member in ETCD_MEMBERS:
         target = STATE / f"{member}-peer"
         if target.is_dir():
-            pki.ensure_etcd_peer_certificate(ETCD_PKI, (member,), target, member)
+            pki.ensure_etcd_peer_certificate(etcd_ca, (member,), target, member)
 
 
 def _loadbalancer(ca_dir: Path) -> None:
@@ -173,8 +207,7 @@ def main() -> None:
     port = int(os.environ.get("MINIK8S_API_PORT", "6443"))
     ca_dir = STATE / "pki"
     cert = pki.ensure_serving_certificate(ca_dir, HOSTS)
-    pki.ensure_etcd_certificates(ETCD_PKI, ETCD_HOSTS)
-    _etcd_peers()
+    _etcd_peers(_etcd(ca_dir))
     _loadbalancer(ca_dir)
 
     apiserver = STATE / "apiserver"

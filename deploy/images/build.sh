@@ -64,6 +64,13 @@ have_image() {
 version_label() {  # the `docker import -c` change that labels IMAGE with its version
   echo "LABEL minik8s.image-version=${VERSION[$1]:-1}"
 }
+# Every image built here is labelled io.minik8s.image=<its name> (minik8s.Dockerfile sets it
+# too), so that the end of a build can remove the images of ours it left untagged, and nobody
+# else's.
+OWNER_LABEL=io.minik8s.image
+owner_label() {  # the `docker import -c` change that marks IMAGE[:TAG] as ours
+  echo "LABEL $OWNER_LABEL=${1%:*}"
+}
 
 # copy_with_libraries ROOT FILE: FILE and every shared library it links (from this host, the
 # same Debian release as the packages copied) into ROOT.
@@ -123,7 +130,8 @@ busybox_rootfs() {
 }
 
 import_dir() {  # import_dir DIR IMAGE CMD-JSON
-  tar --numeric-owner -C "$1" -c . | "$DOCKER" import -c "CMD $3" -c "$(version_label "$2")" - "$2" >/dev/null
+  tar --numeric-owner -C "$1" -c . |
+    "$DOCKER" import -c "CMD $3" -c "$(version_label "$2")" -c "$(owner_label "$2")" - "$2" >/dev/null
 }
 
 # Debian's GNU wget (package wget) and every library it links, in place of busybox's applet;
@@ -233,7 +241,7 @@ build_nginx() {
   fi
   local tarball
   tarball=$(debian_rootfs nginx nginx-light)
-  "$DOCKER" import -c 'CMD ["nginx", "-g", "daemon off;"]' \
+  "$DOCKER" import -c 'CMD ["nginx", "-g", "daemon off;"]' -c "$(owner_label minik8s/nginx)" \
     "$tarball" minik8s/nginx:latest >/dev/null
   "$DOCKER" tag minik8s/nginx:latest nginx:latest
   echo "images: built minik8s/nginx (tagged nginx:latest)"
@@ -245,7 +253,8 @@ import_rootfs() {
   shift 3
   have_image "$image:latest" && { echo "images: $image exists"; return; }
   tarball=$(debian_rootfs "$name" "$packages")
-  local changes=(-c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin')
+  local changes=(-c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+    -c "$(owner_label "$image")")
   for change in "$@"; do changes+=(-c "$change"); done
   "$DOCKER" import "${changes[@]}" "$tarball" "$image:latest" >/dev/null
   BUILT[$image:latest]=1
@@ -302,7 +311,7 @@ docker_build() {  # docker_build IMAGE BASE (tagged $MINIK8S_IMAGE_TAG, default 
   local context=$CACHE/image-context tag=${MINIK8S_IMAGE_TAG:-latest}
   wheels_context >/dev/null
   "$DOCKER" build -q -f "$REPO/deploy/images/minik8s.Dockerfile" \
-    --build-arg "BASE_IMAGE=$2" -t "$1:$tag" "$context" >/dev/null
+    --build-arg "BASE_IMAGE=$2" --build-arg "IMAGE=$1" -t "$1:$tag" "$context" >/dev/null
   echo "images: built $1:$tag (from $2)"
 }
 
@@ -343,6 +352,7 @@ RUN python3 -m venv /opt/client \
  && /opt/client/bin/pip install -q --no-index --no-cache-dir --disable-pip-version-check \
       --find-links /tmp/wheels kubernetes \
  && rm -rf /tmp/wheels
+LABEL io.minik8s.image=minik8s/python-client
 CMD ["python3"]
 DOCKERFILE
   BUILT[minik8s/python-client:latest]=1
@@ -372,3 +382,14 @@ build_node-images() {
 for target in "${targets[@]}"; do
   "build_$target"
 done
+
+# A rebuild that moved a tag to a new image left the old one untagged ("dangling"): remove
+# those that are ours (by their label; Docker skips any a container uses), quietly, without
+# failing the build.
+if pruned=$("$DOCKER" image prune -f --filter "label=$OWNER_LABEL" 2>&1); then
+  reclaimed=$(awk '/^Total reclaimed space:/ {print $4}' <<<"$pruned")
+  [[ -z $reclaimed || $reclaimed == 0B ]] ||
+    echo "images: removed our untagged images of earlier builds ($reclaimed)"
+else
+  echo "images: could not remove our untagged images (docker image prune): $pruned" >&2
+fi

@@ -26,4 +26,7 @@ RUN /opt/minik8s/bin/pip install -q --no-index --no-deps --no-cache-dir \
  && rm -rf /tmp/wheels
 
 COPY compose /usr/local/lib/minik8s/compose
+# Marks the image as ours (IMAGE: its name): build.sh removes the untagged ones a rebuild leaves.
+ARG IMAGE=minik8s/minik8s
+LABEL io.minik8s.image=${IMAGE}
 CMD ["python3"]

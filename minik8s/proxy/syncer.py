@@ -13,10 +13,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import enum
-import gc
 import ipaddress
 import logging
-import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -27,7 +25,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from minik8s.api import times
 from minik8s.client.informer import Informer
-from minik8s.proxy import iptables, restore
+from minik8s.proxy import iptables, restore, syncmode
 from minik8s.proxy import rules as r
 from minik8s.proxy.config import ProxySettings
 
@@ -164,50 +162,44 @@ class Syncer:
         phases: dict[str, float] = {}
         done: list[restore.Call] = []
         durations: list[str] = []
-        paused = _pause_gc()
-        interval = sys.getswitchinterval()
-        sys.setswitchinterval(SWITCH_INTERVAL)
-        try:
-            if full:
-                await self._resolve_node_port_addresses()
-                existing = await self.netfilter.list_chains()
-                jumps = await self.netfilter.missing_jumps(existing)
-                self._applied = {}
-                phases["list"] = self.clock() - start
-            else:
-                existing, jumps = set(self._applied), []
-            loop = asyncio.get_running_loop()
-            handover: asyncio.Queue[_Item] = asyncio.Queue()
-            stop = threading.Event()
-
-            def emit(item: _Item) -> None:
-                loop.call_soon_threadsafe(handover.put_nowait, item)
-
-            producer = loop.run_in_executor(
-                self._renderer, self._produce, services, endpoints, dict(self._applied),
-                existing, jumps, emit, stop,
-            )  # fmt: skip
+        with syncmode.SYNCING:
             try:
-                first = await self._consume(handover, stop, done, durations)
-            finally:
-                stop.set()
-                desired, counts, rendering = await producer
-            phases["render"] = rendering
-            if first is not None:
-                phases["first restore at"] = first - start
-        except Exception as e:
-            FAILURES.inc()
-            self._need_full = True
-            self._dirty.set()
-            for key, when in triggers.items():
-                self._triggers.setdefault(key, when)
-            logger.error("sync failed (retrying in %.1fs as a full sync): %s",
-                         self.settings.min_sync_period, e)  # fmt: skip
-            return False
-        finally:
-            sys.setswitchinterval(interval)
-            if paused:
-                gc.enable()
+                if full:
+                    await self._resolve_node_port_addresses()
+                    existing = await self.netfilter.list_chains()
+                    jumps = await self.netfilter.missing_jumps(existing)
+                    self._applied = {}
+                    phases["list"] = self.clock() - start
+                else:
+                    existing, jumps = set(self._applied), []
+                loop = asyncio.get_running_loop()
+                handover: asyncio.Queue[_Item] = asyncio.Queue()
+                stop = threading.Event()
+
+                def emit(item: _Item) -> None:
+                    loop.call_soon_threadsafe(handover.put_nowait, item)
+
+                producer = loop.run_in_executor(
+                    self._renderer, self._produce, services, endpoints, dict(self._applied),
+                    existing, jumps, emit, stop,
+                )  # fmt: skip
+                try:
+                    first = await self._consume(handover, stop, done, durations)
+                finally:
+                    stop.set()
+                    desired, counts, rendering = await producer
+                phases["render"] = rendering
+                if first is not None:
+                    phases["first restore at"] = first - start
+            except Exception as e:
+                FAILURES.inc()
+                self._need_full = True
+                self._dirty.set()
+                for key, when in triggers.items():
+                    self._triggers.setdefault(key, when)
+                logger.error("sync failed (retrying in %.1fs as a full sync): %s",
+                             self.settings.min_sync_period, e)  # fmt: skip
+                return False
         elapsed = self.clock() - start
         self._observe(counts, triggers, elapsed)
         if full:
@@ -389,12 +381,6 @@ class Syncer:
             PROGRAMMING_LATENCY.observe(max(0.0, now - when))
 
 
-SWITCH_INTERVAL = 0.001
-"""The GIL's switch interval during a sync (Python's default: 5 ms): the rendering thread holds
-the GIL, which the threads running the restore processes and the event loop need to start each
-process and to see it end (measured: 0.15 s less for the first sync of 5 000 services)."""
-
-
 class _Mark(enum.Enum):
     BARRIER = "barrier"
     """Handed over after a stage: the calls after it wait for every call before it."""
@@ -405,17 +391,6 @@ class _Mark(enum.Enum):
 BARRIER, END = _Mark.BARRIER, _Mark.END
 _Item = tuple[restore.Call, str] | _Mark
 """A call with its input, or a mark."""
-
-
-def _pause_gc() -> bool:
-    """Turn the cyclic garbage collector off for a sync; True if it was on. A sync allocates
-    ~200 000 objects (rules, chains, plan) that mostly survive it: each time they push a
-    collection to an older generation, the collector walks the whole heap, the informers'
-    objects included (~40% of a 5 000-service render). Reference counting still frees what
-    the sync replaces; the collector runs again afterwards."""
-    enabled = gc.isenabled()
-    gc.disable()
-    return enabled
 
 
 def _trigger_time(meta: dict[str, Any]) -> float:

@@ -413,6 +413,34 @@ def test_nodes_cannot_reach_etcd(cluster: Cluster) -> None:
     assert "/etcd-pki" not in mounts
 
 
+def test_no_running_container_holds_etcds_ca_key(cluster: Cluster) -> None:
+    """Whoever gets into the apiserver or an etcd member cannot mint etcd certificates: no file
+    under any of their mounts holds the key of etcd's CA (`init`, exited, keeps it in `pki`);
+    the members have their serving certificate, the apiserver its client certificate, and the
+    apiserver reaches etcd with them."""
+    apiserver = compose.mounted_files(cluster.container("apiserver"))
+    ca = apiserver["/etcd-pki/ca.crt"]
+    assert {p for p in apiserver if p.startswith("/etcd-pki/")} == {
+        "/etcd-pki/ca.crt", "/etcd-pki/apiserver-etcd-client.crt",
+        "/etcd-pki/apiserver-etcd-client.key",
+    }  # fmt: skip
+    member = compose.mounted_files(cluster.container("etcd-1"))
+    assert {p for p in member if p.startswith("/etcd-pki/")} == {
+        "/etcd-pki/ca.crt", "/etcd-pki/server.crt", "/etcd-pki/server.key",
+    }  # fmt: skip
+    for service in ("apiserver", "etcd-1"):
+        assert compose.holders_of_key(cluster.container(service), ca) == [], service
+    init = cluster.run("ps", "-a", "-q", "init").stdout.strip()
+    assert compose.holders_of_key(init, ca) == ["/state/pki/etcd/ca.key"]  # the check sees it
+    api = cluster.api
+    assert api is not None
+    written = api.create(
+        "/api/v1/namespaces/default/configmaps", {"metadata": {"name": "etcd-reached"}}
+    )
+    assert written["metadata"]["resourceVersion"]
+    api.delete("/api/v1/namespaces/default/configmaps/etcd-reached")
+
+
 def in_container(cluster: Cluster, service: str, *command: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["docker", "exec", cluster.container(service), *command],

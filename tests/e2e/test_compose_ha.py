@@ -162,6 +162,16 @@ class Writer(threading.Thread):
         return [r for r in self.results if r[0] >= moment]
 
 
+def test_no_running_container_holds_etcds_ca_key(cluster: HaCluster) -> None:
+    """As in the single layout: etcd's CA key is under no mount of an apiserver, an etcd member
+    (its peer certificate's volume included) or the load balancer; only the exited `init`'s."""
+    ca = compose.mounted_files(cluster.container("apiserver-1"))["/etcd-pki/ca.crt"]
+    for service in ("apiserver-1", "etcd-1", "apiserver"):
+        assert compose.holders_of_key(cluster.container(service), ca) == [], service
+    init = cluster.run("ps", "-a", "-q", "init").stdout.strip()
+    assert compose.holders_of_key(init, ca) == ["/state/pki/etcd/ca.key"]
+
+
 def test_ha_cluster_serves_through_the_load_balancer_and_survives_kills(
     cluster: HaCluster,
 ) -> None:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.waiting import wait_for
+
 DNS_MANIFEST = """
 apiVersion: v1
 kind: Namespace
@@ -142,27 +144,25 @@ def check_pods_find_services_by_name(kubeconfig: Path, closed: Mapping[str, str]
         web_ip = kubectl(kubeconfig, "get", "svc", "-n", "dns-e2e", "web", "-o", jsonpath).stdout
         pod_ip = kubectl(kubeconfig, "get", "pod", "-n", "dns-e2e", "web-0", "-o",
                          "jsonpath={.status.podIP}").stdout  # fmt: skip
-        outputs = {}
-        for client in ("client-1", "client-2"):
-            script = f"CLOSED='{closed[client]}'\n{DNS_SCRIPT}"
-            run = kubectl(kubeconfig, "exec", "-n", "dns-e2e", client, "--", "sh", "-c", script)
-            outputs[client] = got = sections(run.stdout)
-            assert "end" in got, run.stdout + run.stderr
-            assert f"Address: {web_ip}" in got["nslookup web"], got
-            for fetched in ("wget web", "wget web.ns", "wget fqdn", "wget other"):
-                assert "Welcome to nginx" in got[fetched], (client, fetched, got[fetched])
-            assert f"Address: {pod_ip}" in got["headless"], got["headless"]
-            assert f"Address: {pod_ip}" in got["hostname"], got["hostname"]
-            assert "0 100 80 web.dns-e2e.svc.cluster.local" in got["srv"], got["srv"]
-            assert "NXDOMAIN" in got["nxdomain"], got["nxdomain"]
-            # as Kubernetes: anonymous is authenticated, then forbidden; a bad token is not;
-            # the pod's ServiceAccount token and CA (what load_incluster_config reads) work
-            assert "403 Forbidden" in got["anonymous"], got["anonymous"]
-            assert "401 Unauthorized" in got["bad token"], got["bad token"]
-            assert '"kind":"APIVersions"' in got["token"].replace(" ", ""), got["token"]
-            assert '"gitVersion"' in got["version"], got["version"]
-            refused = got["closed"]
-            assert "Connection refused" in refused and "rc=4" in refused, (client, refused)
+        # Ready is not yet reachable: the endpoints controller, every kube-proxy and the DNS
+        # server each catch up on their own watch (Kubernetes' DNS e2e polls for its records).
+        for service in ("web", "web-hl"):
+            listed = kubectl(
+                kubeconfig, "wait", "-n", "dns-e2e", f"endpoints/{service}", "--timeout=60s",
+                f"--for=jsonpath={{.subsets[0].addresses[0].ip}}={pod_ip}",
+            )  # fmt: skip
+            assert listed.returncode == 0, (service, listed.stderr)
+        outputs = {
+            client: wait_for(
+                lambda client=client: _client_sees_the_cluster(
+                    kubeconfig, client, closed[client], web_ip, pod_ip
+                ),
+                f"{client}'s DNS, Service and firewall checks to pass",
+                timeout=60,
+                interval=2,
+            )
+            for client in ("client-1", "client-2")
+        }
         first, second = outputs["client-1"], outputs["client-2"]
         assert first["resolv"].strip() == (
             "search dns-e2e.svc.cluster.local svc.cluster.local cluster.local\n"
@@ -179,3 +179,29 @@ def check_pods_find_services_by_name(kubeconfig: Path, closed: Mapping[str, str]
         assert f"{pod_ip}\tweb-0.web-hl.dns-e2e.svc.cluster.local\tweb-0" in hosts.stdout
     finally:
         kubectl(kubeconfig, "delete", "namespace", "dns-e2e", "dns-other", "--timeout=60s")
+
+
+def _client_sees_the_cluster(
+    kubeconfig: Path, client: str, closed: str, web_ip: str, pod_ip: str
+) -> dict[str, str]:
+    """Run DNS_SCRIPT in `client`, assert issue 16's checks on its output, return its sections."""
+    script = f"CLOSED='{closed}'\n{DNS_SCRIPT}"
+    run = kubectl(kubeconfig, "exec", "-n", "dns-e2e", client, "--", "sh", "-c", script)
+    got = sections(run.stdout)
+    assert "end" in got, run.stdout + run.stderr
+    assert f"Address: {web_ip}" in got["nslookup web"], got
+    for fetched in ("wget web", "wget web.ns", "wget fqdn", "wget other"):
+        assert "Welcome to nginx" in got[fetched], (client, fetched, got[fetched])
+    assert f"Address: {pod_ip}" in got["headless"], got["headless"]
+    assert f"Address: {pod_ip}" in got["hostname"], got["hostname"]
+    assert "0 100 80 web.dns-e2e.svc.cluster.local" in got["srv"], got["srv"]
+    assert "NXDOMAIN" in got["nxdomain"], got["nxdomain"]
+    # as Kubernetes: anonymous is authenticated, then forbidden; a bad token is not;
+    # the pod's ServiceAccount token and CA (what load_incluster_config reads) work
+    assert "403 Forbidden" in got["anonymous"], got["anonymous"]
+    assert "401 Unauthorized" in got["bad token"], got["bad token"]
+    assert '"kind":"APIVersions"' in got["token"].replace(" ", ""), got["token"]
+    assert '"gitVersion"' in got["version"], got["version"]
+    refused = got["closed"]
+    assert "Connection refused" in refused and "rc=4" in refused, (client, refused)
+    return got

@@ -9,9 +9,11 @@ compose's view of the services, the last lines of their logs and kubectl's answe
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -20,6 +22,8 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 import pytest
+
+from minik8s import pki
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 TAG = os.environ.get("MINIK8S_IMAGE_TAG", "latest")
@@ -150,3 +154,39 @@ def explained(
         print("=== the cluster when the test failed")
         explain(cluster, services=services, kubectl=kubectl, tail=tail, chars=chars)
         raise
+
+
+def mounted_files(container: str) -> dict[str, bytes]:
+    """Every regular file under each mount of `container` (`<mount>/<path>` -> its bytes),
+    read with `docker cp` (again if a file changed while it was read): whatever the
+    container's image has (etcd's has no shell), running or exited."""
+    destinations = subprocess.run(
+        ["docker", "inspect", "-f", "{{range .Mounts}}{{.Destination}} {{end}}", container],
+        capture_output=True, text=True, timeout=30, check=True,
+    ).stdout.split()  # fmt: skip
+    files: dict[str, bytes] = {}
+    for destination in destinations:
+        for _attempt in range(3):  # a file that grows while it is read (etcd's db) fails it
+            copied = subprocess.run(
+                ["docker", "cp", f"{container}:{destination}", "-"],
+                capture_output=True, timeout=120, check=False,
+            )  # fmt: skip
+            if copied.returncode == 0:
+                break
+        assert copied.returncode == 0, f"docker cp {container}:{destination}: {copied.stderr!r}"
+        with tarfile.open(fileobj=io.BytesIO(copied.stdout)) as tar:
+            for member in tar.getmembers():
+                read = tar.extractfile(member) if member.isfile() else None
+                if read is not None:
+                    inside = member.name.split("/", 1)[1] if "/" in member.name else ""
+                    files[f"{destination.rstrip('/')}/{inside}"] = read.read()
+    return files
+
+
+def holders_of_key(container: str, certificate_pem: bytes) -> list[str]:
+    """The files under `container`'s mounts that hold the private key of `certificate_pem`."""
+    return sorted(
+        path
+        for path, data in mounted_files(container).items()
+        if pki.holds_key_of(certificate_pem, data)
+    )

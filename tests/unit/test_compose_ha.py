@@ -12,6 +12,7 @@ import pytest
 import yaml
 from cryptography import x509
 
+from minik8s import pki
 from minik8s.api import bootstraprbac
 from minik8s.cli.launcher import components, loadbalancer
 
@@ -117,6 +118,7 @@ def _init_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     spec.loader.exec_module(module)
     monkeypatch.setattr(module, "STATE", tmp_path / "state")
     monkeypatch.setattr(module, "ETCD_PKI", tmp_path / "etcd-pki")
+    monkeypatch.setattr(module, "ETCD_CLIENT", tmp_path / "etcd-client")
     monkeypatch.setattr(module, "OUT", tmp_path / "no-out")
     for volume in [v.split(":")[1] for v in BASE["init"]["volumes"] + HA["init"]["volumes"]]:
         if volume.startswith("/state/"):
@@ -163,3 +165,80 @@ def test_init_issues_each_ha_apiserver_its_own_serving_certificate(
     before = (state / "apiserver-1" / "apiserver.crt").read_bytes()
     init.main()  # a rerun keeps what exists
     assert (state / "apiserver-1" / "apiserver.crt").read_bytes() == before
+
+
+def _mounts(service: dict[str, Any]) -> dict[str, str]:
+    """A service's named volumes: target -> volume."""
+    return {v.split(":")[1]: v.split(":")[0] for v in service.get("volumes") or [] if ":" in v}
+
+
+def test_only_init_mounts_a_volume_with_a_ca_key() -> None:
+    """etcd's CA key is in `pki` (with the cluster CA's): `init` alone mounts it; the members
+    mount `etcd-pki`, the apiservers `etcd-client`, each only what it needs."""
+    for layout in (BASE, HA):
+        for name, service in layout.items():
+            assert name == "init" or "pki" not in _mounts(service).values(), name
+    assert _mounts(BASE["init"])["/etcd-client"] == "etcd-client"
+    for n in (1, 2, 3):
+        assert _mounts(BASE[f"etcd-{n}"])["/etcd-pki"] == "etcd-pki"
+        assert _mounts(HA[f"apiserver-{n}"])["/etcd-pki"] == "etcd-client"
+        assert "etcd-client" not in _mounts(BASE[f"etcd-{n}"]).values()
+    assert _mounts(BASE["apiserver"])["/etcd-pki"] == "etcd-client"
+    assert "/etcd-pki" in HA["apiserver"]["volumes"]  # the load balancer: an empty one
+
+
+def _etcd_files(tmp_path: Path) -> dict[str, set[str]]:
+    return {
+        volume: {p.name for p in (tmp_path / volume).iterdir()}
+        for volume in ("etcd-pki", "etcd-client")
+    }
+
+
+def _holders_of_etcd_ca_key(tmp_path: Path) -> list[Path]:
+    ca = (tmp_path / "state" / "pki" / "etcd" / "ca.crt").read_bytes()
+    return [
+        path
+        for path in sorted(tmp_path.rglob("*"))
+        if path.is_file() and pki.holds_key_of(ca, path.read_bytes())
+    ]
+
+
+def test_init_keeps_etcds_ca_key_in_pki_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    init = _init_module(tmp_path, monkeypatch)
+    init.main()
+    etcd_ca = tmp_path / "state" / "pki" / "etcd"
+    assert _holders_of_etcd_ca_key(tmp_path) == [etcd_ca / "ca.key"]
+    assert _etcd_files(tmp_path) == {
+        "etcd-pki": {"ca.crt", "server.crt", "server.key"},
+        "etcd-client": {"ca.crt", "apiserver-etcd-client.crt", "apiserver-etcd-client.key"},
+    }
+    for directory in (etcd_ca, tmp_path / "etcd-pki", tmp_path / "etcd-client"):
+        assert directory.stat().st_mode & 0o777 == 0o700
+        assert all(p.stat().st_mode & 0o777 == 0o600 for p in directory.iterdir())
+    ca = x509.load_pem_x509_certificate((etcd_ca / "ca.crt").read_bytes())
+    for peer in (tmp_path / "state" / f"etcd-{n}-peer" / "peer.crt" for n in (1, 2, 3)):
+        x509.load_pem_x509_certificate(peer.read_bytes()).verify_directly_issued_by(ca)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    init.main()  # a rerun issues nothing again
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_init_moves_etcds_ca_key_out_of_a_cluster_made_by_the_old_layout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, everything of etcd's CA was in `etcd-pki` (members and apiserver mounted it):
+    a rerun keeps the CA and the certificates the members and apiserver use, and moves the
+    CA's key (and the apiserver's client key) out of it."""
+    old = pki.ensure_etcd_certificates(tmp_path / "etcd-pki", ("etcd-1", "etcd-2", "etcd-3"))
+    kept = {path.name: path.read_bytes() for path in old.files()}
+    init = _init_module(tmp_path, monkeypatch)
+    init.main()
+    etcd_ca = tmp_path / "state" / "pki" / "etcd"
+    assert {p.name: p.read_bytes() for p in etcd_ca.iterdir()} == kept
+    assert _holders_of_etcd_ca_key(tmp_path) == [etcd_ca / "ca.key"]
+    assert _etcd_files(tmp_path)["etcd-pki"] == {"ca.crt", "server.crt", "server.key"}
+    for volume in ("etcd-pki", "etcd-client"):
+        for path in (tmp_path / volume).iterdir():
+            assert path.read_bytes() == kept[path.name], path

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
+import sys
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
-from minik8s.proxy import restore, rules
+from minik8s.proxy import restore, rules, syncmode
 from minik8s.proxy.config import ProxySettings
 from minik8s.proxy.syncer import Syncer
 from tests.support.waiting import async_wait_for
@@ -50,6 +53,8 @@ class FakeHost:
         self.restores: list[str] = []
         self.fail_next = False
         self.delay = 0.0
+        self.gate: asyncio.Event | None = None
+        """When set, each restore also waits for this event."""
         self.running = self.most_running = 0
 
     async def prepare(self) -> None:
@@ -70,6 +75,8 @@ class FakeHost:
         self.running += 1
         self.most_running = max(self.most_running, self.running)
         await asyncio.sleep(self.delay)
+        if self.gate is not None:
+            await self.gate.wait()
         self.running -= 1
         self.calls.append("restore")
         self.restores.append(text)
@@ -168,6 +175,55 @@ async def test_a_large_sync_runs_its_stages_calls_at_once_and_records_them(
     host.fail_next = True
     assert not await syncer.sync_once(full=True)  # one failed call fails the sync ...
     assert syncer._need_full  # ... and the next one is full again
+
+
+@pytest.fixture()
+def process_settings() -> Iterator[None]:
+    """The switch interval and collector state before the test, put back after it."""
+    saved = sys.getswitchinterval(), gc.isenabled()
+    yield
+    sys.setswitchinterval(saved[0])
+    (gc.enable if saved[1] else gc.disable)()
+
+
+@pytest.mark.usefixtures("process_settings")
+async def test_overlapping_syncs_restore_the_process_settings_only_when_the_last_ends() -> None:
+    """Two syncers in one process (as kubemark's hollow proxies): A starts, B starts, A ends
+    while B still syncs, B ends. The sync's settings hold until B ends, and then the process's
+    own come back (not those A had set when B saved them)."""
+    sys.setswitchinterval(0.008)
+    interval = sys.getswitchinterval()
+    gc.enable()
+    gates = [asyncio.Event(), asyncio.Event()]
+    syncers: list[Syncer] = []
+    tasks: list[asyncio.Task[bool]] = []
+    for name, gate in zip("ab", gates, strict=True):
+        host, services, eps = FakeHost(), FakeInformer(), FakeInformer()
+        services.put(service())
+        host.gate = gate
+        syncers.append(Syncer(ProxySettings(node_name=name), host, services, eps))  # type: ignore[arg-type]
+        tasks.append(asyncio.create_task(syncers[-1].sync_once(full=True)))
+
+        async def restoring(host: FakeHost = host) -> bool:
+            return host.running == 1
+
+        await async_wait_for(restoring, f"sync {name} in its restore")
+    try:
+        assert sys.getswitchinterval() == syncmode.SWITCH_INTERVAL and not gc.isenabled()
+        gates[0].set()
+        assert await tasks[0]  # A ends while B still syncs
+        assert sys.getswitchinterval() == syncmode.SWITCH_INTERVAL, "A restored while B syncs"
+        assert not gc.isenabled(), "A turned the collector on while B syncs"
+        gates[1].set()
+        assert await tasks[1]
+        assert sys.getswitchinterval() == interval, "the process's switch interval is lost"
+        assert gc.isenabled(), "the collector stayed off"
+    finally:
+        for gate in gates:
+            gate.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for syncer in syncers:
+            syncer.close()
 
 
 class ModelHost(FakeHost):
