@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from minik8s.api import resources
@@ -20,20 +19,6 @@ from minik8s.proxy.restore import ChainKey, Jump
 from minik8s.proxy.syncer import Syncer
 
 logger = logging.getLogger(__name__)
-
-
-def renderer_for_process() -> ThreadPoolExecutor:
-    """The one thread all the process's hollow proxies render in, one sync after another.
-
-    Each proxy's own thread (as the real kube-proxy has) made fifty threads want the GIL
-    whenever an Endpoints change reached fifty proxies at once, and the event loop every
-    hollow kubelet runs on got about one turn in fifty: its lag, not the apiserver, was most
-    of a new pod's token and status requests as the kubelets timed them (README, Density,
-    ninth step). The GIL let only one of them render at a time anyway; in one thread they
-    queue instead, and the loop competes with one thread, not fifty. (A Go kube-proxy's sync
-    shares the cores with its kubelet's goroutines fairly; Python threads do not share a
-    GIL fairly with an I/O loop.)"""
-    return ThreadPoolExecutor(1, thread_name_prefix="hollow-proxy-render")
 
 
 @dataclass
@@ -75,22 +60,17 @@ class NullNetfilter:
 
 
 async def run(
-    settings: ProxySettings,
-    client: ApiClient,
-    stop: asyncio.Event,
-    real: bool = True,
-    renderer: Executor | None = None,
+    settings: ProxySettings, client: ApiClient, stop: asyncio.Event, real: bool = True
 ) -> None:
-    """One hollow proxy until `stop`: Services and Endpoints informers feeding the real syncer
-    (rendering in `renderer`, the process's one rendering thread: `renderer_for`); with `real`
-    false (kubemark's `--use-real-proxier=false`), the informers alone."""
+    """One hollow proxy until `stop`: Services and Endpoints informers feeding the real syncer;
+    with `real` false (kubemark's `--use-real-proxier=false`), the informers alone."""
     services = Informer(client, resources.SERVICES, name=f"services@{settings.node_name}")
     endpoints = Informer(client, resources.ENDPOINTS, name=f"endpoints@{settings.node_name}")
     if not real:
         await _watch_only(services, endpoints, stop)
         return
     netfilter = NullNetfilter()
-    syncer = Syncer(settings, netfilter, services, endpoints, renderer=renderer)
+    syncer = Syncer(settings, netfilter, services, endpoints)
     services.start()
     endpoints.start()
     sync = asyncio.create_task(syncer.run(), name=f"hollow proxy {settings.node_name}")

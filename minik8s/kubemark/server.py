@@ -90,7 +90,6 @@ async def run(settings: KubemarkSettings, stop: asyncio.Event) -> None:
     names = node_names(settings)
     running: list[asyncio.Task[None]] = []
     proxy_client: ApiClient | None = None
-    renderer = hollowproxy.renderer_for_process()
     if settings.proxy:
         proxy_client = ApiClient(
             options.load_client_config(
@@ -113,7 +112,6 @@ async def run(settings: KubemarkSettings, stop: asyncio.Event) -> None:
                                 proxy_client,
                                 stop,
                                 real=settings.use_real_proxier,
-                                renderer=renderer,
                             ),
                             f"proxy {node}",
                         )
@@ -129,7 +127,6 @@ async def run(settings: KubemarkSettings, stop: asyncio.Event) -> None:
         await tasks.cancel_and_wait(running, timeout=5)
         if proxy_client is not None:
             await proxy_client.aclose()
-        renderer.shutdown(wait=False, cancel_futures=True)
 
 
 def main(argv: list[str] | None = None) -> None:

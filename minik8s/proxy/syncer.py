@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -62,13 +62,9 @@ class Syncer:
         clock: Callable[[], float] = time.monotonic,
         on_synced: Callable[[list[dict[str, Any]], list[dict[str, Any]]], Awaitable[None]]
         | None = None,
-        renderer: Executor | None = None,
     ) -> None:
         """`on_synced(services, endpoints)` runs after each successful sync (the health check
-        node ports follow the rules). `renderer`: the thread that renders, shared by the
-        syncers of one process (kubemark's hollow proxies: each its own thread, fifty of them
-        rendering at once left the event loop one turn of the GIL in fifty); by default a
-        thread of this syncer's own."""
+        node ports follow the rules)."""
         self.settings = settings
         self.netfilter = netfilter
         self.services = services
@@ -90,8 +86,7 @@ class Syncer:
         self._next_full = 0.0
         self._last_start = -1e9
         self._applied: dict[restore.ChainKey, tuple[str, ...]] = {}
-        self._own_renderer = renderer is None
-        self._renderer = renderer or ThreadPoolExecutor(1, thread_name_prefix="proxy-render")
+        self._renderer = ThreadPoolExecutor(1, thread_name_prefix="proxy-render")
         self._triggers: dict[str, float] = {}
         for informer in (services, endpoints):
             informer.add_event_handler(
@@ -120,10 +115,8 @@ class Syncer:
         return self.syncs > 0
 
     def close(self) -> None:
-        """Release the rendering thread (when the process hosts many syncers, as kubemark's);
-        a shared one is its owner's to shut down."""
-        if self._own_renderer:
-            self._renderer.shutdown(wait=False)
+        """Release the rendering thread (when the process hosts many syncers, as kubemark's)."""
+        self._renderer.shutdown(wait=False)
 
     # --- the loop -----------------------------------------------------------------------------
 

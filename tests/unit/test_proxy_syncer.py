@@ -6,9 +6,7 @@ import asyncio
 import gc
 import random
 import sys
-import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -301,31 +299,3 @@ async def test_a_large_full_sync_is_streamed_and_consistent_in_any_order(seed: i
     count = len(host.restores)
     assert await proxy.sync_once(full=False)
     assert len(host.restores) == count + 1 and ours(host.kernel) == desired()
-
-
-async def test_syncers_may_share_one_rendering_thread_that_closing_leaves_to_its_owner() -> None:
-    """kubemark's hollow proxies render in one thread of their process, one after another."""
-    shared = ThreadPoolExecutor(1, thread_name_prefix="shared-render")
-    threads: set[str] = set()
-    made = []
-    for node in ("a", "b"):
-        host, services, eps = FakeHost(), FakeInformer(), FakeInformer()
-        settings = ProxySettings(node_name=node, min_sync_period=0.2, sync_period=60)
-        syncer = Syncer(settings, host, services, eps, renderer=shared)  # type: ignore[arg-type]
-        produce = syncer._produce
-
-        def spy(*args: Any, produce: Any = produce) -> Any:
-            threads.add(threading.current_thread().name)
-            return produce(*args)
-
-        syncer._produce = spy  # type: ignore[method-assign]
-        services.put(service())
-        eps.put(endpoints("10.244.1.2"))
-        made.append((syncer, host))
-    assert all(await asyncio.gather(*(s.sync_once(full=True) for s, _ in made)))
-    assert all("10.244.1.2:8080" in host.restores[-1] for _, host in made)
-    assert len(threads) == 1 and threads.pop().startswith("shared-render")
-    for syncer, _ in made:
-        syncer.close()
-    assert shared.submit(lambda: 1).result(timeout=5) == 1  # still the owner's to shut down
-    shared.shutdown()
