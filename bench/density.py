@@ -3,7 +3,7 @@
     flock /tmp/minik8s-e2e.lock .venv/bin/python -m bench.density [--nodes 100]
         [--pods-per-node 30] [--qps 10] [--pods-per-deployment 10] [--nodes-per-process 50]
         [--control-plane launcher|processes] [--stop-after nodes|create|delete] [--hold S]
-        [--heap-probe] [--kubemark-nice N] [--use-real-proxier=false]
+        [--heap-probe] [--heap-trace FRAMES] [--kubemark-nice N] [--use-real-proxier=false]
 
 `launcher` (the default) starts the whole control plane as `minik8s up --nodes 0` starts it
 (etcd over mTLS, the apiserver, scheduler, controller-manager, cloud controller, proxy,
@@ -24,7 +24,9 @@ every Deployment, same pace, until all are updated and available) → scale (eac
 delete (Deployments and Services; until no pod is left).
 `--stop-after nodes --hold S` registers the nodes, then leaves the cluster idle for S seconds
 (each process's CPU as a share of a core, Lease renewals: the per-node cost); `--heap-probe`
-has every Python process report its heap at the end (`bench/heapprobe/sitecustomize.py`).
+has every Python process report its heap at the end (`bench/heapprobe/sitecustomize.py`);
+`--heap-trace N` also runs the apiserver under `tracemalloc` (N frames) and prints its top
+allocation sites.
 
 Measured: pod startup latency (first seen by our watch → Running seen by our watch), API call
 latency per verb and resource from the apiserver's `apiserver_request_duration_seconds`
@@ -834,6 +836,10 @@ def heap_report(cluster: Cluster, work: Path, timeout: float = 15.0) -> None:
             print(f"  {name}: no answer in {timeout:.0f}s")
             continue
         h = json.loads(path.read_text())
+        traced = work / f"heap-{pid}-tracemalloc.txt"
+        if traced.exists():
+            print(f"  {name}: live allocation sites (tracemalloc):")
+            print("    " + traced.read_text().replace("\n", "\n    ").rstrip(), flush=True)
         print(
             f"  {name:<26} RSS {h['rss_mb']:6.1f}  malloc in use {h['malloc_in_use_mb']:6.1f} "
             f"free kept {h['malloc_free_kept_mb']:6.1f} (mmap {h['malloc_mmap_mb']:5.1f})  "
@@ -896,8 +902,9 @@ def finish(
         behind.append("pod startup p99 over the SLO")
     if observer.late_renewals:
         behind.append(f"{observer.late_renewals} late Lease renewals")
-    if args.heap_probe:
-        heap_report(cluster, cluster.work)
+    if args.heap_probe or args.heap_trace:
+        # a tracemalloc snapshot of a few hundred MB of live objects takes a while
+        heap_report(cluster, cluster.work, timeout=180.0 if args.heap_trace else 15.0)
     return Result(
         args.nodes, total_pods, startup, api, rss, len(observer.not_ready_transitions),
         observer.late_renewals, observer.max_gap, behind,
@@ -934,6 +941,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--heap-probe", action="store_true",
         help="report each Python control-plane process's heap (glibc, pymalloc, malloc_trim)",
     )  # fmt: skip
+    p.add_argument(
+        "--heap-trace", type=int, default=0, metavar="FRAMES",
+        help="with the heap probe, run the apiserver under tracemalloc (FRAMES deep, 1-5: it "
+        "slows the apiserver) and print its top allocation sites",
+    )  # fmt: skip
     return p.parse_args(argv)
 
 
@@ -950,7 +962,10 @@ def harness_line(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> Result:
     work = temp_dir("minik8s-bench-density-")
-    if args.heap_probe:  # every process the bench starts loads bench/heapprobe/sitecustomize
+    if args.heap_trace:
+        os.environ["MINIK8S_HEAP_TRACE"] = str(args.heap_trace)
+        os.environ["MINIK8S_HEAP_TRACE_ONLY"] = "minik8s.apiserver"
+    if args.heap_probe or args.heap_trace:  # every process the bench starts loads the probe
         probe = str(Path(__file__).resolve().parent / "heapprobe")
         os.environ["PYTHONPATH"] = os.pathsep.join(
             filter(None, [probe, os.environ.get("PYTHONPATH")])

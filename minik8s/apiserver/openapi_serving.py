@@ -26,6 +26,7 @@ from starlette.responses import Response
 
 from minik8s.api import resources
 from minik8s.apiserver import openapi, openapi_proto, openapi_v2
+from minik8s.apiserver.encodedmap import right_sized
 
 JSON = "application/json"
 GZIP_MIN_BYTES = 1024
@@ -42,6 +43,7 @@ class Encoded:
 
 
 def encoded(body: bytes, media_type: str = JSON) -> Encoded:
+    body = right_sized(body)  # kept for the process's life
     gzipped = gzip.compress(body, 6, mtime=0) if len(body) >= GZIP_MIN_BYTES else None
     return Encoded(body, media_type, hashlib.sha512(body).hexdigest().upper(), gzipped)
 

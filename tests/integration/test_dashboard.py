@@ -256,6 +256,8 @@ def test_rollout_undo_from_the_page_without_history_shows_the_404(
 
 
 def test_a_view_only_user_sees_the_apiservers_403(setup: Setup) -> None:
+    # a Deployment of its own: the test runs alone as well as after the scaling one
+    setup.kubectl("create", "deployment", "viewed", "--image=nginx", "--replicas=2", "-n", NS)
     with chromium() as viewer:
         viewer.get(f"{setup.dashboard.url}/login")
         viewer.find_element("id", "token").send_keys(VIEW_TOKEN)
@@ -265,7 +267,9 @@ def test_a_view_only_user_sees_the_apiservers_403(setup: Setup) -> None:
             "the viewer to be signed in",
             timeout=UI_WAIT,
         )
-        open_page(viewer, f"{setup.dashboard.url}/object?r=deployments&ns={NS}&name=web", "#scale")
+        open_page(
+            viewer, f"{setup.dashboard.url}/object?r=deployments&ns={NS}&name=viewed", "#scale"
+        )
         viewer.find_element("id", "scale").click()
         result = wait_for(
             lambda: viewer.find_element("id", "action-result").text,
@@ -280,8 +284,8 @@ def test_a_view_only_user_sees_the_apiservers_403(setup: Setup) -> None:
         assert VIEW_TOKEN not in viewer.page_source
         assert viewer.execute_script("return JSON.stringify(localStorage)") == "{}"
     assert (
-        setup.kubectl("get", "deploy", "web", "-n", NS, "-o", "jsonpath={.spec.replicas}").stdout
-        == "3"
+        setup.kubectl("get", "deploy", "viewed", "-n", NS, "-o", "jsonpath={.spec.replicas}").stdout
+        == "2"
     )
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import tracemalloc
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 import pytest
 
 from minik8s.api import errors
@@ -155,6 +157,26 @@ def test_events_are_cached_as_bytes_and_read_back_whole() -> None:
     assert isinstance(cache.objects, EncodedObjects) and list(cache.objects) == [
         "/registry/events/ns/f"
     ]
+
+
+def test_cached_events_take_their_own_length_not_the_encoders_buffer() -> None:
+    """orjson >= 3.12 returns each encoding in its grown buffer (4 KiB or more for a 1 KB
+    Event): what the cache keeps is copied to its exact size."""
+    events = EncodedObjects()
+    event = {
+        "metadata": {"name": "e", "namespace": "ns", "resourceVersion": "3"},
+        "message": "Successfully assigned density/d0-5d4b8cfc49-27lbw to hollow-node-11" * 12,
+    }
+    length = len(orjson.dumps(event))
+    tracemalloc.start()
+    try:
+        for i in range(200):
+            events[f"/registry/events/ns/e{i}"] = event
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < 200 * (length + 200), (held / 200, length)  # bytes header, dict slot
+    assert events["/registry/events/ns/e7"] == event
 
 
 class QuietStore:

@@ -37,6 +37,7 @@ from minik8s.apiserver.audit.policy import (
     RequestAuditConfig,
 )
 from minik8s.apiserver.authn.user import UserInfo
+from minik8s.apiserver.encodedmap import right_sized
 
 Sink = Callable[[Object], None]
 
@@ -144,7 +145,8 @@ class AuditContext:
         if self.config.omit_managed_fields:
             obj = events.without_managed_fields(obj)
         try:
-            self.request_object = orjson.Fragment(orjson.dumps(obj))
+            # queued until written: kept at its own size, not orjson's buffer's
+            self.request_object = orjson.Fragment(right_sized(orjson.dumps(obj)))
         except TypeError:  # a YAML body with values JSON cannot hold
             self.request_object = None
 
