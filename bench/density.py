@@ -951,12 +951,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def harness_line(args: argparse.Namespace) -> str:
     """How the hollow nodes run: their CPU priority and proxy mode (they share the machine)."""
-    nice = f"nice +{args.kubemark_nice}" if args.kubemark_nice else "same priority"
-    proxier = "real proxier" if args.use_real_proxier else "fake proxier (informers only)"
-    return (
-        f"harness: {args.nodes_per_process} hollow nodes per kubemark process, {nice} "
-        f"(below the control plane), {proxier}"
+    nice = (
+        f"nice +{args.kubemark_nice} (below the control plane)"
+        if args.kubemark_nice
+        else "the control plane's priority"
     )
+    proxier = "real proxier" if args.use_real_proxier else "fake proxier (informers only)"
+    return f"harness: {args.nodes_per_process} hollow nodes per kubemark process, {nice}, {proxier}"
 
 
 def run(args: argparse.Namespace) -> Result:

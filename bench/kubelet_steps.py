@@ -8,7 +8,10 @@ PodScheduled time, whole seconds, to the kubelet's first sight), queue (to a pod
 sandbox, objects (ConfigMaps and Secrets the pod references), volumes (the projected
 ServiceAccount token among them), containers and status_write (the first `pods/status`
 write, which carries `startTime`); and `kubemark_event_loop_lag_seconds`, how late the
-process's shared event loop woke a task sleeping 0.1 s (sampled 10 times a second).
+process's shared event loop woke a task sleeping 0.1 s (sampled 10 times a second); and the
+clients' side of the API requests (`rest_client_request_duration_seconds` by verb, the hollow
+proxies' GETs among them, and `rest_client_connection_wait_seconds`: a free connection of the
+pool, a new connection with its TLS handshake), to set against the apiserver's own latency.
 """
 
 from __future__ import annotations
@@ -38,16 +41,29 @@ Buckets = dict[float, float]
 
 
 LOOP_LAG = "kubemark_event_loop_lag_seconds"
+CLIENT = "rest_client_request_duration_seconds"
+CONNECTION = "rest_client_connection_wait_seconds"
+
+
+def _key(metric: str, labels: dict[str, str]) -> str:
+    if metric == CLIENT:
+        return f"client {labels['verb']}"
+    if metric == CONNECTION:
+        return f"connection {labels['stage']}"
+    return labels.get("step", "loop_lag")
 
 
 def parse(text: str) -> dict[str, Buckets]:
-    """The metric's cumulative buckets by step (and the kubemark loop's lag as "loop_lag")."""
+    """Cumulative buckets by step, the kubemark loop's lag as "loop_lag", the clients'
+    request latency as "client <verb>" (summed over hosts) and connection waits as
+    "connection pool" / "connection connect"."""
     result: dict[str, Buckets] = {}
-    for metric in (METRIC, LOOP_LAG):
+    for metric in (METRIC, LOOP_LAG, CLIENT, CONNECTION):
         for labels, value in samples(text, metric + "_bucket"):
             le = labels["le"]
             bound = math.inf if le == "+Inf" else float(le)
-            result.setdefault(labels.get("step", "loop_lag"), {})[bound] = value
+            buckets = result.setdefault(_key(metric, labels), {})
+            buckets[bound] = buckets.get(bound, 0.0) + value
     return result
 
 
@@ -90,14 +106,18 @@ async def metrics_text(client: ApiClient, node: str) -> str:
 
 def report(phase: str, steps: dict[str, Buckets]) -> list[str]:
     lines = []
-    for step in STEPS:
+    others = sorted(k for k in steps if k not in STEPS)
+    for step in (*STEPS, *others):
         buckets = steps.get(step)
         if not buckets:
             continue
         n = int(buckets.get(math.inf, 0.0))
         p50, p90, p99 = (histogram_quantile(buckets, q) for q in (0.5, 0.9, 0.99))
-        what = (
-            "kubemark event loop lag   " if step == "loop_lag" else f"kubelet first sync {step:<7}"
-        )
+        if step == "loop_lag":
+            what = "kubemark event loop lag   "
+        elif step in STEPS:
+            what = f"kubelet first sync {step:<7}"
+        else:
+            what = f"kubemark {step:<17}"
         lines.append(f"{phase}: {what} p50 {p50:.2f}s p90 {p90:.2f}s p99 {p99:.2f}s (n={n})")
     return lines

@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
+from prometheus_client import Histogram
+
+from minik8s.client import metrics
 
 
 class TransportFailure(Exception):
@@ -149,6 +154,8 @@ class AiohttpTransport:
         self._sessions: dict[bool, aiohttp.ClientSession] = {}
         """Two pools: ordinary requests (limited), and streams (watches, logs)."""
         self._abandoned: set[asyncio.Future[aiohttp.ClientResponse]] = set()
+        self._host = urllib.parse.urlsplit(self.base_url).netloc
+        self._latencies: dict[str, Histogram] = {}
 
     def _session_now(self, stream: bool) -> aiohttp.ClientSession:
         session = self._sessions.get(stream)
@@ -163,6 +170,7 @@ class AiohttpTransport:
                 trust_env=False,
                 auto_decompress=False,
                 skip_auto_headers=("Accept-Encoding",),
+                trace_configs=None if stream else [metrics.connection_tracing()],
             )
         return session
 
@@ -170,6 +178,7 @@ class AiohttpTransport:
         timeout = aiohttp.ClientTimeout(
             total=None, connect=self._connect_timeout, sock_read=request.read_timeout
         )
+        started = time.perf_counter()
         sending = asyncio.ensure_future(
             self._session_now(stream).request(
                 request.method,
@@ -202,8 +211,15 @@ class AiohttpTransport:
                     raise failure_from(e) from e
                 raise
             raw.release()
+            self._latency(request.method).observe(time.perf_counter() - started)
             return Response(raw.status, raw.headers, content)
         return Response(raw.status, raw.headers, stream=_chunks(raw), close=_closer(raw))
+
+    def _latency(self, verb: str) -> Histogram:
+        child = self._latencies.get(verb)
+        if child is None:
+            child = self._latencies[verb] = metrics.REQUEST_LATENCY.labels(verb, self._host)
+        return child
 
     async def reset(self, ssl_context: ssl.SSLContext | bool) -> None:
         """Use new TLS settings (a rotated client certificate) from now on: every connection

@@ -256,12 +256,17 @@ class PodWorkers:
             self._mark(uid, "status_write")
             self._starting.pop(uid, None)
         self._observe_start(pod, status)
-        self.queue.add_after(uid, requeue if requeue is not None else self._resync_delay())
+        resync = self._resync_delay()
+        self.queue.add_after(uid, resync if requeue is None else min(requeue, resync))
 
     def _resync_delay(self) -> float:
         """When to sync a pod again when nothing happens: each pod on its own jittered period
         (Kubernetes' pod workers requeue a pod after `wait.Jitter(resyncInterval, 0.5)`), never
-        all of the node's pods at once, which would hold a new pod in the queue behind them."""
+        all of the node's pods at once, which would hold a new pod in the queue behind them.
+        Something due earlier (a backoff, the next token renewal) comes first, but never
+        replaces the period: a pod with a token due in 48 minutes still resyncs, so a status
+        someone else changed (the node lifecycle controller's `Ready=False` while the node's
+        heartbeats were late) is written back as the kubelet's status manager reconciles it."""
         period = self.settings.resync_period
         return period * (1.0 + RESYNC_JITTER * random.random())
 

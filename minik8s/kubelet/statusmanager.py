@@ -33,10 +33,18 @@ class StatusManager:
         return {**pod, "status": stored[1]}
 
     async def set(self, pod: Object, status: Object) -> bool:
-        """Write `status` if it changed; True when it was written."""
+        """Write `status` if it differs from the apiserver's (`pod`, the informer's copy); True
+        when it was written. What this kubelet wrote last counts as the apiserver's while `pod`
+        is not newer than that write (an informer lagging behind it); once it is newer and
+        its status differs — the node lifecycle controller's `Ready=False` — it is written
+        again, as Kubernetes' status manager reconciles a pod whose status is not the one it
+        holds."""
         meta = pod["metadata"]
         uid = meta["uid"]
-        if status == self._written.get(uid) or status == pod.get("status"):
+        if status == pod.get("status"):
+            return False
+        stored = self._stored.get(uid)
+        if status == self._written.get(uid) and (stored is None or _revision(pod) <= stored[0]):
             return False
         body = copy.copy(pod)
         body["metadata"] = {k: v for k, v in meta.items() if k != "resourceVersion"}

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from minik8s.api import errors
 from minik8s.api.resources import CONFIGMAPS, NAMESPACES, NODES, PODS, ResourceType
@@ -252,3 +253,29 @@ def test_watches_given_up_at_any_moment_leave_no_socket_open(
     for _ in range(8):
         asyncio.run(program())
         assert open_sockets_to(apiserver.port) == 0
+
+
+async def test_client_metrics_count_requests_and_new_connections(kubeconfig: Path) -> None:
+    """`rest_client_request_duration_seconds` per attempt of an ordinary request; a request
+    that finds every connection of a one-connection pool busy waits (stage=pool)."""
+
+    def count(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    config = load_kubeconfig(kubeconfig)
+    host = config.server.split("://", 1)[1]
+    before = (
+        count("rest_client_request_duration_seconds_count", verb="GET", host=host),
+        count("rest_client_connection_wait_seconds_count", stage="connect"),
+        count("rest_client_connection_wait_seconds_count", stage="pool"),
+    )
+    async with ApiClient(config, ClientSettings(max_connections=1)) as one:
+        await asyncio.gather(*(one.get(NAMESPACES, "default") for _ in range(3)))
+    after = (
+        count("rest_client_request_duration_seconds_count", verb="GET", host=host),
+        count("rest_client_connection_wait_seconds_count", stage="connect"),
+        count("rest_client_connection_wait_seconds_count", stage="pool"),
+    )
+    assert after[0] - before[0] == 3
+    assert after[1] - before[1] == 1  # one connection, reused
+    assert after[2] - before[2] == 2  # the other two waited for it

@@ -41,3 +41,22 @@ def test_processes_add_up_and_the_report_names_steps_in_order() -> None:
         ["kubemark", "event", "loop"],
     ]
     assert lines[0].startswith("create: kubelet first sync watch ") and "(n=6)" in lines[0]
+
+
+def test_client_latency_sums_hosts_by_verb_and_connection_waits_by_stage() -> None:
+    registry = CollectorRegistry()
+    client = Histogram(
+        kubelet_steps.CLIENT, "client", ["verb", "host"], buckets=(0.1, 1), registry=registry
+    )
+    wait = Histogram(kubelet_steps.CONNECTION, "wait", ["stage"], buckets=(0.1,), registry=registry)
+    client.labels("POST", "a:1").observe(0.05)
+    client.labels("POST", "b:2").observe(0.5)
+    wait.labels("connect").observe(0.2)
+    parsed = kubelet_steps.parse(generate_latest(registry).decode())
+    assert parsed["client POST"] == {0.1: 1.0, 1.0: 2.0, math.inf: 2.0}
+    assert parsed["connection connect"] == {0.1: 0.0, math.inf: 1.0}
+    lines = kubelet_steps.report("create", parsed)
+    assert [line.split()[1:3] for line in lines] == [
+        ["kubemark", "client"],
+        ["kubemark", "connection"],
+    ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from minik8s.kubelet.config import KubeletSettings
 from minik8s.kubelet.podworkers import PodWorkers
 from minik8s.kubelet.runtime.fake import FakeRuntime
 from minik8s.kubelet.statusmanager import StatusManager
+from minik8s.kubelet.tokenmanager import Token
 
 
 class _Client:
@@ -112,4 +114,34 @@ async def test_a_pod_with_nothing_due_is_synced_again_on_its_own_jittered_period
     assert period * 0.99 <= pending <= period * 1.5, pending
     delays = {round(workers._resync_delay(), 6) for _ in range(20)}
     assert len(delays) > 1 and all(period <= d <= period * 1.5 for d in delays), delays
+    workers.queue._delayed.pop("u-1")[1].cancel()
+
+
+async def test_a_pod_with_a_token_due_later_still_resyncs_and_writes_back_its_ready(
+    tmp_path: Path,
+) -> None:
+    """A token renewal due in 48 minutes must not replace the resync period: the node
+    lifecycle controller's Ready=False (NodeNotReady) is written back at the next resync."""
+    workers, client = _workers(tmp_path)
+    pod = _pod(["sleep", "3600"])
+    pod["spec"]["volumes"] = [{"name": "token", "projected": {"sources": [
+        {"serviceAccountToken": {"path": "token", "expirationSeconds": 3600}}]}}]  # fmt: skip
+    workers.tokens._tokens[("u-1", "default", "", 3600)] = Token(
+        "t", time.time(), time.time() + 3600
+    )
+    workers.on_add(pod)
+    await workers.sync("u-1")
+    pending = workers.queue._delayed["u-1"][0] - asyncio.get_running_loop().time()
+    assert pending <= workers.settings.resync_period * 1.5, pending
+    workers.queue._delayed.pop("u-1")[1].cancel()
+    marked = copy.deepcopy(client.writes[-1])
+    for condition in marked["status"]["conditions"]:
+        if condition["type"] == "Ready":
+            condition.update(status="False", reason="NodeNotReady",
+                             lastTransitionTime="2026-01-01T00:00:00Z")  # fmt: skip
+    marked["metadata"]["resourceVersion"] = str(client.revision + 1)
+    workers.pods["u-1"] = marked
+    await workers.sync("u-1")
+    ready = {c["type"]: c["status"] for c in client.writes[-1]["status"]["conditions"]}["Ready"]
+    assert len(client.writes) == 2 and ready == "True"
     workers.queue._delayed.pop("u-1")[1].cancel()

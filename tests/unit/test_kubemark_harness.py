@@ -79,7 +79,8 @@ def test_bench_defaults_nice_kubemark_and_keep_the_real_proxier() -> None:
     assert "real proxier" in density.harness_line(args)
     args = density.parse_args(["--kubemark-nice=0", "--use-real-proxier=false"])
     assert args.kubemark_nice == 0 and args.use_real_proxier is False
-    assert "same priority" in density.harness_line(args)
+    assert "the control plane's priority" in density.harness_line(args)
+    assert "below" not in density.harness_line(args)
     assert "fake proxier" in density.harness_line(args)
 
 
