@@ -428,9 +428,9 @@ def test_no_running_container_holds_etcds_ca_key(cluster: Cluster) -> None:
     assert {p for p in member if p.startswith("/etcd-pki/")} == {
         "/etcd-pki/ca.crt", "/etcd-pki/server.crt", "/etcd-pki/server.key",
     }  # fmt: skip
-    for service in ("apiserver", "etcd-1"):
-        assert compose.holders_of_key(cluster.container(service), ca) == [], service
-    init = cluster.run("ps", "-a", "-q", "init").stdout.strip()
+    for service, files in (("apiserver", apiserver), ("etcd-1", member)):
+        assert compose.holders_of_key(files, ca) == [], service
+    init = compose.mounted_files(cluster.run("ps", "-a", "-q", "init").stdout.strip())
     assert compose.holders_of_key(init, ca) == ["/state/pki/etcd/ca.key"]  # the check sees it
     api = cluster.api
     assert api is not None

@@ -165,10 +165,14 @@ class Writer(threading.Thread):
 def test_no_running_container_holds_etcds_ca_key(cluster: HaCluster) -> None:
     """As in the single layout: etcd's CA key is under no mount of an apiserver, an etcd member
     (its peer certificate's volume included) or the load balancer; only the exited `init`'s."""
-    ca = compose.mounted_files(cluster.container("apiserver-1"))["/etcd-pki/ca.crt"]
-    for service in ("apiserver-1", "etcd-1", "apiserver"):
-        assert compose.holders_of_key(cluster.container(service), ca) == [], service
-    init = cluster.run("ps", "-a", "-q", "init").stdout.strip()
+    mounted = {
+        service: compose.mounted_files(cluster.container(service))
+        for service in ("apiserver-1", "etcd-1", "apiserver")
+    }
+    ca = mounted["apiserver-1"]["/etcd-pki/ca.crt"]
+    for service, files in mounted.items():
+        assert compose.holders_of_key(files, ca) == [], service
+    init = compose.mounted_files(cluster.run("ps", "-a", "-q", "init").stdout.strip())
     assert compose.holders_of_key(init, ca) == ["/state/pki/etcd/ca.key"]
 
 

@@ -23,7 +23,7 @@ from typing import Protocol, TypeVar
 
 import pytest
 
-from minik8s import pki
+from tests.support.keys import holds_key_of
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 TAG = os.environ.get("MINIK8S_IMAGE_TAG", "latest")
@@ -183,10 +183,7 @@ def mounted_files(container: str) -> dict[str, bytes]:
     return files
 
 
-def holders_of_key(container: str, certificate_pem: bytes) -> list[str]:
-    """The files under `container`'s mounts that hold the private key of `certificate_pem`."""
-    return sorted(
-        path
-        for path, data in mounted_files(container).items()
-        if pki.holds_key_of(certificate_pem, data)
-    )
+def holders_of_key(files: dict[str, bytes], certificate_pem: bytes) -> list[str]:
+    """The paths of `files` (`mounted_files`' answer) that hold the private key of
+    `certificate_pem`."""
+    return sorted(path for path, data in files.items() if holds_key_of(certificate_pem, data))

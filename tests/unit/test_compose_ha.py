@@ -15,6 +15,7 @@ from cryptography import x509
 from minik8s import pki
 from minik8s.api import bootstraprbac
 from minik8s.cli.launcher import components, loadbalancer
+from tests.support.keys import holds_key_of
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
@@ -199,7 +200,7 @@ def _holders_of_etcd_ca_key(tmp_path: Path) -> list[Path]:
     return [
         path
         for path in sorted(tmp_path.rglob("*"))
-        if path.is_file() and pki.holds_key_of(ca, path.read_bytes())
+        if path.is_file() and holds_key_of(ca, path.read_bytes())
     ]
 
 
