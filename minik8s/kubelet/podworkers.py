@@ -155,6 +155,8 @@ class PodWorkers:
         if needs_sync(old, new):
             self.objects.register(new)
             self.queue.add(uid)
+        elif self.status_manager.needs_reconcile(new):
+            self.queue.add(uid)
 
     def on_delete(self, pod: Object) -> None:
         uid = specs.pod_uid(pod)
@@ -266,7 +268,8 @@ class PodWorkers:
         Something due earlier (a backoff, the next token renewal) comes first, but never
         replaces the period: a pod with a token due in 48 minutes still resyncs, so a status
         someone else changed (the node lifecycle controller's `Ready=False` while the node's
-        heartbeats were late) is written back as the kubelet's status manager reconciles it."""
+        heartbeats were late) is written back even if its informer update was missed (the
+        update itself syncs the pod at once: `StatusManager.needs_reconcile`)."""
         period = self.settings.resync_period
         return period * (1.0 + RESYNC_JITTER * random.random())
 

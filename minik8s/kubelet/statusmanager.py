@@ -70,6 +70,15 @@ class StatusManager:
             )
         return True
 
+    def needs_reconcile(self, pod: Object) -> bool:
+        """`pod` (an informer's update) is newer than this kubelet's last write and carries a
+        status other than the one that write stored: someone else changed it (the node
+        lifecycle controller's `Ready=False`), so the pod is synced and its status written back
+        now. Kubernetes' status manager checks the same (`needsReconcile`) every 10 s; here
+        the informer's update is the trigger, so no pod waits for its next resync."""
+        stored = self._stored.get(pod["metadata"]["uid"])
+        return stored is not None and _revision(pod) > stored[0] and pod.get("status") != stored[1]
+
     def forget(self, uid: str) -> None:
         self._written.pop(uid, None)
         self._stored.pop(uid, None)

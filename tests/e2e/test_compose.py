@@ -637,17 +637,46 @@ def test_load_balancer_answers_the_host_from_pods_on_both_nodes(cluster: Cluster
     url = f"http://{ip}:8080/"
     wait_for(lambda: "nginx" in get(url).lower(), f"{url} from the host", 60, 0.5)
     TIMINGS["load balancer answers"] = time.monotonic() - started
-    for _ in range(40):
-        assert "nginx" in get(url).lower()
-    served = {}
-    for pod in pods(api, "app=web"):
-        node = pod["spec"]["nodeName"]
-        ids = cluster.node_docker(node, "ps", "-q", "--filter",
-                                  f"label=minik8s.pod={pod['metadata']['name']}", "--filter",
-                                  "label=minik8s.container=main").split()  # fmt: skip
-        log = cluster.node_docker(node, "logs", ids[0])  # nginx logs requests to its stdout
-        served[node] = served.get(node, 0) + log.count('"GET / HTTP/1.1" 200')
-    assert served.get("node-1") and served.get("node-2"), served
+    web = pods(api, "app=web")
+    assert {p["spec"]["nodeName"] for p in web} == {"node-1", "node-2"}, "a web pod on each node"
+
+    def unlisted() -> set[str]:  # web pods not (yet) ready endpoints of web-lb
+        endpoints = api.get(f"/api/v1/namespaces/{NS}/endpoints/web-lb")
+        ready = {a["ip"] for s in endpoints.get("subsets") or [] for a in s.get("addresses") or []}
+        return {p["metadata"]["name"] for p in web if p["status"].get("podIP") not in ready}
+
+    wait_for(lambda: not unlisted(), "every web pod a ready endpoint of web-lb", 60, 0.5,
+             lambda: f"not listed: {sorted(unlisted())}; {readiness(api)}")  # fmt: skip
+    served: dict[str, int] = {}
+
+    def both_served() -> bool:  # the proxies program the endpoints asynchronously
+        for _ in range(20):
+            assert "nginx" in get(url).lower()
+        served.clear()
+        for pod in web:
+            node = pod["spec"]["nodeName"]
+            ids = cluster.node_docker(node, "ps", "-q", "--filter",
+                                      f"label=minik8s.pod={pod['metadata']['name']}", "--filter",
+                                      "label=minik8s.container=main").split()  # fmt: skip
+            log = cluster.node_docker(node, "logs", ids[0])  # nginx logs requests to its stdout
+            served[node] = served.get(node, 0) + log.count('"GET / HTTP/1.1" 200')
+        return bool(served.get("node-1") and served.get("node-2"))
+
+    wait_for(both_served, "requests to web-lb served by pods on both nodes", 30, 0.5,
+             lambda: f"served: {served}; {readiness(api)}")  # fmt: skip
+
+
+def readiness(api: Api) -> str:
+    """Each web pod's node, IP and Ready condition: what a failed endpoint wait reports."""
+
+    def ready(pod: dict) -> str:
+        conditions = pod["status"].get("conditions") or []
+        return next((f"{c['status']}/{c.get('reason', '')}" for c in conditions
+                     if c["type"] == "Ready"), "?")  # fmt: skip
+
+    return ", ".join(f"{p['metadata']['name']}@{p['spec']['nodeName']} "
+                     f"{p['status'].get('podIP')} Ready={ready(p)}"
+                     for p in pods(api, "app=web"))  # fmt: skip
 
 
 def get(url: str) -> str:

@@ -15,9 +15,14 @@ class WaitTimeout(AssertionError):
 
 
 def wait_for(
-    condition: Callable[[], T], what: str, timeout: float = 10.0, interval: float = 0.05
+    condition: Callable[[], T],
+    what: str,
+    timeout: float = 10.0,
+    interval: float = 0.05,
+    explain: Callable[[], str] | None = None,
 ) -> T:
-    """Poll `condition` until it returns a truthy value; return that value."""
+    """Poll `condition` until it returns a truthy value; return that value. On timeout,
+    `explain()` (if given) says what was seen instead."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while True:
@@ -29,6 +34,8 @@ def wait_for(
             last_error = e
         if time.monotonic() > deadline:
             suffix = f" (last error: {last_error!r})" if last_error else ""
+            if explain is not None:
+                suffix += f"; {explain()}"
             raise WaitTimeout(f"timed out after {timeout:.1f}s waiting for {what}{suffix}")
         time.sleep(interval)
 

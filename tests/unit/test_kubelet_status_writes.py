@@ -145,3 +145,35 @@ async def test_a_pod_with_a_token_due_later_still_resyncs_and_writes_back_its_re
     ready = {c["type"]: c["status"] for c in client.writes[-1]["status"]["conditions"]}["Ready"]
     assert len(client.writes) == 2 and ready == "True"
     workers.queue._delayed.pop("u-1")[1].cancel()
+
+
+async def test_a_status_someone_else_changed_syncs_the_pod_at_once(tmp_path: Path) -> None:
+    """The informer's update carrying the node lifecycle controller's Ready=False queues the
+    pod now (Kubernetes' status manager reconciles within 10 s), not at its next resync; the
+    echo of the kubelet's own write, or a label change, does not."""
+    workers, client = _workers(tmp_path)
+    pod = _pod(["sleep", "3600"])
+    workers.on_add(pod)
+    await workers.queue.get()
+    await workers.sync("u-1")
+    workers.queue.done("u-1")
+    workers.queue._delayed.pop("u-1")[1].cancel()
+    written = copy.deepcopy(client.writes[-1])
+    workers.on_update(pod, written)
+    assert len(workers.queue) == 0, "the echo of its own write"
+    relabelled = copy.deepcopy(written)
+    relabelled["metadata"].update(resourceVersion=str(client.revision + 1), labels={"a": "b"})
+    workers.on_update(written, relabelled)
+    assert len(workers.queue) == 0, "a label change"
+    marked = copy.deepcopy(relabelled)
+    for condition in marked["status"]["conditions"]:
+        if condition["type"] == "Ready":
+            condition.update(status="False", reason="NodeNotReady")
+    marked["metadata"]["resourceVersion"] = str(client.revision + 2)
+    workers.on_update(relabelled, marked)
+    assert len(workers.queue) == 1, "Ready=False written by the node lifecycle controller"
+    assert await workers.queue.get() == "u-1"
+    await workers.sync("u-1")
+    ready = {c["type"]: c["status"] for c in client.writes[-1]["status"]["conditions"]}["Ready"]
+    assert len(client.writes) == 2 and ready == "True"
+    workers.queue._delayed.pop("u-1")[1].cancel()
