@@ -25,8 +25,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from minik8s.api import resources
+from minik8s.api.encoding import right_sized
 from minik8s.apiserver import openapi, openapi_proto, openapi_v2
-from minik8s.apiserver.encodedmap import right_sized
 
 JSON = "application/json"
 GZIP_MIN_BYTES = 1024

@@ -19,6 +19,8 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
+
 from minik8s.api import errors, meta, podflow, resources
 from minik8s.client.api import ApiClient
 from minik8s.client.tasks import cancel_and_wait, spawn
@@ -155,8 +157,9 @@ async def stream(
                 if events_listed:
                     yield sse.event("steps", {"entries": [event_step(item)], "skipped": 0})
             elif what == "steps":
-                entries, skipped = item
-                yield sse.event("steps", {"entries": entries, "skipped": skipped})
+                entries, skipped = item  # the flow log's entries are JSON already
+                listed = orjson.Fragment(b"[" + b",".join(entries) + b"]")
+                yield sse.event("steps", {"entries": listed, "skipped": skipped})
             elif what == "reconnecting":
                 yield sse.event("status", {"state": "reconnecting", "message": item})
             elif what == "failure":

@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from minik8s.api import times
+from minik8s.api.encoding import right_sized
 from minik8s.api.meta import Object
 from minik8s.apiserver.audit import event as events
 from minik8s.apiserver.audit import metrics
@@ -37,7 +38,6 @@ from minik8s.apiserver.audit.policy import (
     RequestAuditConfig,
 )
 from minik8s.apiserver.authn.user import UserInfo
-from minik8s.apiserver.encodedmap import right_sized
 
 Sink = Callable[[Object], None]
 
