@@ -6,8 +6,9 @@ the cloud controller manager (docker provider) → a 4-replica Deployment spread
 nodes find Services by name (issue 16's checks, as in the seed flow) and reach the apiserver,
 not another node's kubelet → `kubectl logs` and `kubectl exec` reach both nodes' kubelets,
 which refuse unauthenticated callers, and a node holds only its own credentials → the
-dashboard answers the host and a one-time link signs in → a LoadBalancer Service gets an
-address the host reaches, served by pods on both nodes → `docker-compose stop node-2` →
+dashboard answers the host and a one-time link signs in, and no node reaches it → a
+LoadBalancer Service gets an address the host reaches, served by pods on both nodes →
+`docker-compose stop node-2` →
 node-2 NotReady (and shut down) → its pods are replaced on node-1 → `docker rm -f` of node-2's
 container → its Node is deleted →
 `docker-compose down -v` leaves no container, network or volume of the project.
@@ -384,33 +385,40 @@ def test_nodes_cannot_reach_etcd(cluster: Cluster) -> None:
     """Issue 15: etcd is on a network of its own (the members and the apiserver); a node
     (hence its pods) can neither resolve nor reach it, and the apiserver reaches it only
     over TLS with its client certificate."""
-    etcd_ip = subprocess.run(
-        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
-         cluster.container("etcd-1")],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()[0]  # fmt: skip
-    probe = (
-        "import socket, sys\n"
-        "for host in sys.argv[1:]:\n"
-        "    try:\n"
-        "        socket.create_connection((host, 2379), timeout=3).close()\n"
-        "        print('reached', host)\n"
-        "    except OSError as e:\n"
-        "        print('refused', host, e)\n"
-    )
-    result = subprocess.run(
-        ["docker", "exec", cluster.container("node-1"), "python3", "-c", probe, "etcd-1",
-         etcd_ip],
-        capture_output=True, text=True, timeout=30, check=True,
-    )  # fmt: skip
-    assert "reached" not in result.stdout, result.stdout
-    assert result.stdout.count("refused") == 2, result.stdout
+    assert_unreachable_from_node(cluster, "etcd-1", 2379)
     mounts = subprocess.run(
         ["docker", "inspect", "-f", "{{range .Mounts}}{{.Destination}} {{end}}",
          cluster.container("node-1")],
         capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
     assert "/etcd-pki" not in mounts
+
+
+def assert_unreachable_from_node(cluster: Cluster, service: str, port: int) -> None:
+    """node-1 (hence its pods, whose traffic leaves through it) can neither resolve `service`
+    nor connect to `port` on any of its container's addresses."""
+    addresses = subprocess.run(
+        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+         cluster.container(service)],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert addresses, f"{service} has no address"
+    probe = (
+        "import socket, sys\n"
+        "for host in sys.argv[2:]:\n"
+        "    try:\n"
+        "        socket.create_connection((host, int(sys.argv[1])), timeout=3).close()\n"
+        "        print('reached', host)\n"
+        "    except OSError as e:\n"
+        "        print('refused', host, e)\n"
+    )
+    result = subprocess.run(
+        ["docker", "exec", cluster.container("node-1"), "python3", "-c", probe, str(port),
+         service, *addresses],
+        capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    assert "reached" not in result.stdout, result.stdout
+    assert result.stdout.count("refused") == 1 + len(addresses), result.stdout
 
 
 def test_no_running_container_holds_etcds_ca_key(cluster: Cluster) -> None:
@@ -538,6 +546,8 @@ def test_the_dashboard_answers_the_host_and_a_one_time_link_signs_in(cluster: Cl
         assert '"audit":true' in seen and '"kind":"request"' in seen, seen[:300]
     spent = httpx.get(link.stdout.strip(), follow_redirects=False)
     assert spent.status_code == 401
+    # The dashboard shares a network with the apiserver alone: no node (nor its pods) reaches it.
+    assert_unreachable_from_node(cluster, "dashboard", 9090)
 
 
 def test_rollout_survives_losing_an_etcd_member(cluster: Cluster) -> None:
