@@ -8,7 +8,6 @@ status updates, the scheduler's bindings, the controllers' creates).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import sys
 import time
@@ -45,7 +44,7 @@ def audit_event(i: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def measure(events: int, capacity: int) -> None:
+def measure(events: int, capacity: int) -> None:
     batches = [[audit_event(i) for i in range(s, min(s + 100, events))]
                for s in range(0, events, 100)]  # fmt: skip
     log = FlowLog(capacity)
@@ -72,7 +71,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=60_000)
     parser.add_argument("--capacity", type=int, default=50_000)
     args = parser.parse_args()
-    asyncio.run(measure(args.events, args.capacity))
+    measure(args.events, args.capacity)
 
 
 if __name__ == "__main__":
