@@ -78,6 +78,7 @@ from tests.support.processes import (
     Process,
     cpu_seconds,
     free_port,
+    pss_mib,
     rss_mib,
     temp_dir,
 )
@@ -381,11 +382,14 @@ def cpu_of(pid: int) -> float:
 
 
 def report_processes(cluster: Cluster, phase: str, cpu0: dict[str, float]) -> float:
-    """Print RSS and CPU of each control-plane process; return the control plane's RSS in MB."""
-    parts, total = [], 0.0
+    """Print RSS and CPU of each control-plane process; return the control plane's RSS in MB.
+    Also printed: the processes' PSS in all, which counts each shared library page once (the
+    RSS sum counts it once per process)."""
+    parts, total, proportional = [], 0.0, 0.0
     for name, pid in sorted(cluster.control_plane.items()):
         rss = rss_mib(pid)
         total += rss
+        proportional += pss_mib(pid)
         if not Path(f"/proc/{pid}").exists():
             parts.append(f"{name} EXITED")
             continue
@@ -394,7 +398,8 @@ def report_processes(cluster: Cluster, phase: str, cpu0: dict[str, float]) -> fl
     hollow_rss = sum(rss_mib(p) for p in hollow)
     hollow_cpu = sum(cpu_of(p) for p in hollow) - cpu0.get("kubemark", 0.0)
     print(
-        f"  [{phase}] control plane RSS {total:.0f} MB (RSS/CPU: {', '.join(parts)}); "
+        f"  [{phase}] control plane RSS {total:.0f} MB, PSS {proportional:.0f} MB "
+        f"(RSS/CPU: {', '.join(parts)}); "
         f"etcd db {etcd_db_mb(cluster.work):.1f} MB; kubemark x{len(hollow)} "
         f"{hollow_rss:.0f} MB/{hollow_cpu:.0f}s; load {os.getloadavg()[0]:.2f}",
         flush=True,

@@ -37,6 +37,8 @@ def test_small_density_run_completes_without_spurious_not_ready(
     assert ("create", "pods") in result.api and ("update", "leases") in result.api, out
     for phase in ("nodes:", "create:", "rollout:", "scale:", "delete:"):
         assert phase in out, f"phase {phase} missing:\n{out}"
+    # memory in all: the RSS sum and the PSS sum, which counts shared library pages once
+    assert re.search(r"^  \[create\] control plane RSS \d+ MB, PSS \d+ MB ", out, re.M), out
     # where pod startup waits: clusterloader2's phases, each over all 200 pods of the create
     for phase in ("create_to_schedule", "schedule_to_run", "run_to_watch", "pod_startup"):
         assert re.search(rf"^  {phase} +p50 .*\(n=200\)$", out, re.M), f"{phase} missing:\n{out}"
