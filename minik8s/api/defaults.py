@@ -190,6 +190,12 @@ def _default_endpoints(endpoints: dict[str, Any]) -> None:
             _default(port, "protocol", "TCP")
 
 
+def _default_endpoint_slice(slice_: dict[str, Any]) -> None:
+    """discovery/v1 defaults: an EndpointPort's protocol is TCP (its name "")."""
+    for port in _items(slice_, "ports"):
+        _default(port, "protocol", "TCP")
+
+
 def _default_deployment(deployment: dict[str, Any]) -> None:
     spec = _ensure_dict(deployment, "spec")
     if spec is None:
@@ -310,6 +316,7 @@ _DEFAULTERS: dict[str, Callable[[dict[str, Any]], None]] = {
     rt.PODS.kind: _default_pod,
     rt.SERVICES.kind: _default_service,
     rt.ENDPOINTS.kind: _default_endpoints,
+    rt.ENDPOINTSLICES.kind: _default_endpoint_slice,
     rt.DEPLOYMENTS.kind: _default_deployment,
     rt.REPLICASETS.kind: _default_replica_set,
     rt.NAMESPACES.kind: _default_namespace,

@@ -71,6 +71,9 @@ SERVICES = ResourceType(
     "", "v1", "Service", "services", "service", True, ("svc",), ("status",), ("all",)
 )
 ENDPOINTS = ResourceType("", "v1", "Endpoints", "endpoints", "endpoints", True, ("ep",))
+ENDPOINTSLICES = ResourceType(
+    "discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", True
+)
 NAMESPACES = ResourceType(
     "", "v1", "Namespace", "namespaces", "namespace", False, ("ns",), ("status", "finalize")
 )
@@ -247,6 +250,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     HORIZONTALPODAUTOSCALERS_V1,
     APISERVICES,
     EVENTS_V1,
+    ENDPOINTSLICES,
 )
 
 _BY_GROUP_VERSION_PLURAL = {(r.group, r.version, r.plural): r for r in RESOURCES}

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from minik8s.componentbase import options
 
-ALL_CONTROLLERS = ("replicaset", "deployment", "endpoints", "garbagecollector", "namespace",
+ALL_CONTROLLERS = ("replicaset", "deployment", "endpoints", "endpointslice", "garbagecollector",
+                   "namespace",
                    "nodeipam", "nodelifecycle",
                    "replicationcontroller", "job", "cronjob", "ttl-after-finished", "podgc",
                    "disruption",
@@ -63,11 +64,14 @@ class Settings:
     kubeconfig)."""
     workers: dict[str, int] = field(
         default_factory=lambda: {"replicaset": 5, "deployment": 5, "endpoints": 5,
+                                 "endpointslice": 5,
                                  "garbagecollector": 10, "namespace": 5, "nodelifecycle": 1,
                                  "daemonset": 2, "statefulset": 5, **BATCH_WORKERS,
                                  "horizontalpodautoscaling": 5}
     )  # fmt: skip
     """Concurrent workers per controller (`--concurrent-*-syncs`)."""
+    max_endpoints_per_slice: int = 100
+    """Endpoints in one EndpointSlice at most (`--max-endpoints-per-slice`)."""
     terminated_pod_gc_threshold: int = 12500
     """Terminated pods kept before the pod garbage collector deletes the oldest (0: never)."""
     local_path_root: str = "/var/lib/minik8s/storage"
@@ -136,6 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrent-replicaset-syncs", type=int, default=5)
     p.add_argument("--concurrent-deployment-syncs", type=int, default=5)
     p.add_argument("--concurrent-endpoint-syncs", type=int, default=5)
+    p.add_argument("--concurrent-service-endpoint-syncs", type=int, default=5,
+                   help="workers of the EndpointSlice controller")  # fmt: skip
+    p.add_argument(
+        "--max-endpoints-per-slice",
+        type=int,
+        default=d.max_endpoints_per_slice,
+        help="endpoints in one EndpointSlice at most (1 to 1000)",
+    )
     p.add_argument("--concurrent-gc-syncs", type=int, default=10)
     p.add_argument("--concurrent-namespace-syncs", type=int, default=5)
     p.add_argument("--concurrent-rc-syncs", type=int, default=5)
@@ -181,6 +193,8 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         controllers = parse_controllers(args.controllers)
     except argparse.ArgumentTypeError as e:
         p.error(str(e))
+    if not 1 <= args.max_endpoints_per_slice <= 1000:
+        p.error("--max-endpoints-per-slice must be between 1 and 1000")
     return options.settings_from(
         Settings, args,
         controllers=controllers,
@@ -189,6 +203,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
             "replicaset": args.concurrent_replicaset_syncs,
             "deployment": args.concurrent_deployment_syncs,
             "endpoints": args.concurrent_endpoint_syncs,
+            "endpointslice": args.concurrent_service_endpoint_syncs,
             "garbagecollector": args.concurrent_gc_syncs,
             "namespace": args.concurrent_namespace_syncs,
             "nodelifecycle": 1,

@@ -27,7 +27,8 @@ logger = logging.getLogger(__name__)
 
 TRACKED = (
     resources.PODS, resources.REPLICASETS, resources.DEPLOYMENTS, resources.SERVICES,
-    resources.ENDPOINTS, resources.CONFIGMAPS, resources.LEASES, resources.NODES,
+    resources.ENDPOINTS, resources.ENDPOINTSLICES, resources.CONFIGMAPS, resources.LEASES,
+    resources.NODES,
     resources.JOBS, resources.CRONJOBS, resources.REPLICATIONCONTROLLERS,
     resources.DAEMONSETS, resources.STATEFULSETS, resources.CONTROLLERREVISIONS,
     resources.PERSISTENTVOLUMECLAIMS,

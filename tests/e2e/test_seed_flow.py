@@ -169,6 +169,16 @@ def test_deployment_behind_a_service_spreads_balances_scales_and_rolls(cluster: 
     minikctl(cluster, "scale", "deploy/who", "--replicas=5")
     wait_for(lambda: ready_replicas(cluster, "who") == 5, "5 ready replicas", 90)
 
+    # the controller-manager (its own identity and RBAC) keeps the Service's EndpointSlice
+    def ready_in_slices() -> int:
+        out = cluster.kubectl(
+            "get", "endpointslices", "-l", "kubernetes.io/service-name=who",
+            "-o", "jsonpath={.items[*].endpoints[*].conditions.ready}",
+        ).stdout  # fmt: skip
+        return out.split().count("true")
+
+    wait_for(lambda: ready_in_slices() == 5, "5 ready endpoints in who's EndpointSlices", 30)
+
     minikctl(cluster, "rollout", "restart", "deploy/who")
     status = minikctl(cluster, "rollout", "status", "deploy/who", "--timeout", "180s")
     assert "successfully rolled out" in status.stdout

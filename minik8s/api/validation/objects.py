@@ -20,6 +20,7 @@ from minik8s.api.validation import autoscaling as autoscaling
 from minik8s.api.validation import batch as batch
 from minik8s.api.validation import certificates as certificates
 from minik8s.api.validation import core as core
+from minik8s.api.validation import discovery as discovery
 from minik8s.api.validation import formats as fmt
 from minik8s.api.validation import meta as meta
 from minik8s.api.validation import pod as pod
@@ -127,6 +128,7 @@ _SEMANTIC_CHECKS: dict[str, Callable[[Object], list[Cause]]] = {
     rt.PODS.kind: lambda obj: pod.validate_pod_spec(_spec(obj), "spec"),
     rt.SERVICES.kind: service.validate_service,
     rt.ENDPOINTS.kind: service.validate_endpoints,
+    rt.ENDPOINTSLICES.kind: discovery.validate_endpoint_slice,
     rt.NODES.kind: lambda obj: core.validate_node_spec(_spec(obj)),
     rt.NAMESPACES.kind: core.validate_namespace,
     rt.CONFIGMAPS.kind: core.validate_config_map,
@@ -155,6 +157,7 @@ _STATUS_CHECKS: dict[str, Callable[[Object], list[Cause]]] = {
 _UPDATE_CHECKS: dict[str, Callable[[Object, Object], list[Cause]]] = {
     rt.PODS.kind: pod.validate_pod_update,
     rt.SERVICES.kind: service.validate_service_update,
+    rt.ENDPOINTSLICES.kind: discovery.validate_endpoint_slice_update,
     rt.NODES.kind: core.validate_node_update,
     rt.SECRETS.kind: secret.validate_secret_update,
     rt.REPLICASETS.kind: apps.validate_selector_update,

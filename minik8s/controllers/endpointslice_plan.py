@@ -1,0 +1,238 @@
+"""The EndpointSlices of a Service, pure: its pods as endpoints, grouped by their resolved
+ports, cut into slices of at most `max_per_slice`, and the writes that turn the slices it has
+into the slices it should have (Kubernetes' endpointslice reconciler, simplified: slices are
+matched by port set and filled in order, instead of packed to minimize churn)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from minik8s.api import meta, podutil, selectors
+from minik8s.api.meta import Object
+from minik8s.api.resources import ENDPOINTSLICES, SERVICES
+from minik8s.controllers import endpoints_plan
+
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
+MANAGED_BY = "endpointslice-controller.k8s.io"
+MAX_ENDPOINTS_PER_SLICE = 100
+"""kube-controller-manager's `--max-endpoints-per-slice` default."""
+ADDRESS_TYPE = "IPv4"
+"""minik8s's pod network is single-stack IPv4."""
+
+Ports = tuple[tuple[str, int, str], ...]
+"""A port set: (name, number, protocol) of each Service port resolved on a pod."""
+
+
+def managed_service_key(slice_: Object) -> list[str]:
+    """Index of the slices this controller manages by `<namespace>/<service>`."""
+    labels = meta.labels_of(slice_)
+    service = labels.get(SERVICE_NAME_LABEL)
+    if not service or labels.get(MANAGED_BY_LABEL) != MANAGED_BY:
+        return []
+    return [f"{meta.namespace_of(slice_) or ''}/{service}"]
+
+
+def endpoint(pod: Object, service: Object, publish_not_ready: bool) -> dict[str, Any]:
+    """The pod as an endpoint: its IP, conditions, node, and a reference to it.
+
+    `serving` is the pod's readiness (always true under `publishNotReadyAddresses`); `ready`
+    is serving and not terminating."""
+    terminating = meta.is_deleting(pod)
+    serving = publish_not_ready or podutil.pod_is_ready(pod)
+    entry: dict[str, Any] = {
+        "addresses": [(pod.get("status") or {}).get("podIP")],
+        "conditions": {
+            "ready": serving and not terminating,
+            "serving": serving,
+            "terminating": terminating,
+        },
+    }
+    address = endpoints_plan.address(pod, service)
+    if "hostname" in address:
+        entry["hostname"] = address["hostname"]
+    entry["targetRef"] = address["targetRef"]
+    if "nodeName" in address:
+        entry["nodeName"] = address["nodeName"]
+    return entry
+
+
+def desired_groups(service: Object, pods: Iterable[Object]) -> dict[Ports, list[dict[str, Any]]]:
+    """The Service's endpoints by port set, each list sorted by address. A pod is an endpoint
+    while it has an IP and has not finished; a terminating pod stays, marked so."""
+    spec = service.get("spec") or {}
+    publish_not_ready = bool(spec.get("publishNotReadyAddresses"))
+    service_ports = spec.get("ports") or []
+    groups: dict[Ports, list[dict[str, Any]]] = {}
+    if not spec.get("selector"):
+        return groups
+    selector = selectors.label_selector_from_set(spec["selector"])
+    for pod in pods:
+        if not selector.matches(meta.labels_of(pod)):
+            continue
+        if not endpoints_plan.pod_in_endpoints(pod, publish_not_ready=True):
+            continue
+        ports: list[tuple[str, int, str]] = []
+        for service_port in service_ports:
+            number = endpoints_plan.resolve_port(pod, service_port)
+            if number is not None:
+                name = service_port.get("name") or ""
+                ports.append((name, number, service_port.get("protocol") or "TCP"))
+        groups.setdefault(tuple(ports), []).append(endpoint(pod, service, publish_not_ready))
+    for entries in groups.values():
+        entries.sort(key=lambda e: _address_key(e["addresses"][0]))
+    return groups
+
+
+def _address_key(ip: str) -> tuple[int, ...] | tuple[str]:
+    try:
+        return tuple(int(part) for part in ip.split("."))
+    except ValueError:
+        return (ip,)
+
+
+def port_list(ports: Ports) -> list[dict[str, Any]]:
+    return [
+        {"name": name, "port": number, "protocol": protocol} for name, number, protocol in ports
+    ]
+
+
+def ports_of(slice_: Object) -> Ports:
+    """The port set a slice holds (its ports as `port_list` writes them)."""
+    return tuple(
+        (str(p.get("name") or ""), int(p.get("port") or 0), str(p.get("protocol") or "TCP"))
+        for p in slice_.get("ports") or []
+        if isinstance(p, dict)
+    )
+
+
+def desired_labels(service: Object) -> dict[str, str]:
+    """The Service's own labels, then the controller's: the Service's name, the manager, and
+    `service.kubernetes.io/headless` for a headless Service."""
+    labels = {
+        k: v for k, v in endpoints_plan.desired_labels(service).items() if k != MANAGED_BY_LABEL
+    }
+    labels[SERVICE_NAME_LABEL] = meta.name_of(service)
+    labels[MANAGED_BY_LABEL] = MANAGED_BY
+    return labels
+
+
+def new_slice(
+    service: Object, ports: Ports, endpoints: list[dict[str, Any]], labels: dict[str, str]
+) -> Object:
+    return {
+        "apiVersion": ENDPOINTSLICES.api_version,
+        "kind": ENDPOINTSLICES.kind,
+        "metadata": {
+            "generateName": f"{meta.name_of(service)}-",
+            "namespace": meta.namespace_of(service),
+            "labels": labels,
+            "ownerReferences": [meta.owner_reference(SERVICES, service)],
+        },
+        "addressType": ADDRESS_TYPE,
+        "endpoints": endpoints,
+        "ports": port_list(ports),
+    }
+
+
+@dataclass
+class Writes:
+    create: list[Object] = field(default_factory=list)
+    update: list[Object] = field(default_factory=list)
+    delete: list[Object] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.create or self.update or self.delete)
+
+
+def reconcile(
+    service: Object,
+    pods: Iterable[Object],
+    existing: list[Object],
+    max_per_slice: int = MAX_ENDPOINTS_PER_SLICE,
+) -> Writes:
+    """The writes that leave the Service with its endpoints in slices of at most
+    `max_per_slice`, changing as few slices as it can, as Kubernetes' reconciler does: an
+    endpoint stays in the slice that holds it (updated if its conditions changed), one that
+    went is removed, a new one fills a slice that is written anyway, then one with room, then
+    a new slice; a slice left empty is deleted. A Service with no endpoint keeps one empty
+    slice without ports (Kubernetes' placeholder), so it always has a slice to read."""
+    labels = desired_labels(service)
+    groups = desired_groups(service, pods)
+    ordered = sorted(existing, key=meta.name_of)
+    writes = Writes()
+    if not groups:  # the placeholder: the first slice, emptied, or a new one
+        if not ordered:
+            writes.create.append(new_slice(service, (), [], labels))
+            return writes
+        wanted = _wanted(ordered[0], [], (), labels)
+        if _differs(ordered[0], wanted):
+            writes.update.append(wanted)
+        writes.delete += ordered[1:]
+        return writes
+    by_ports: dict[Ports, list[Object]] = {}
+    for slice_ in ordered:
+        by_ports.setdefault(ports_of(slice_), []).append(slice_)
+    for ports, entries in sorted(groups.items()):
+        _fill(service, ports, entries, by_ports.pop(ports, []), labels, max_per_slice, writes)
+    for leftovers in by_ports.values():
+        writes.delete += leftovers
+    return writes
+
+
+def _fill(
+    service: Object,
+    ports: Ports,
+    entries: list[dict[str, Any]],
+    slices: list[Object],
+    labels: dict[str, str],
+    max_per_slice: int,
+    writes: Writes,
+) -> None:
+    wanted_by_address = {e["addresses"][0]: e for e in entries}
+    placed: set[str] = set()
+    plans: list[tuple[Object, list[dict[str, Any]]]] = []
+    for slice_ in slices:
+        kept = []
+        for current in slice_.get("endpoints") or []:
+            address = (current.get("addresses") or [None])[0]
+            if address in wanted_by_address and address not in placed:
+                kept.append(wanted_by_address[address])
+                placed.add(address)
+        plans.append((slice_, kept[:max_per_slice]))
+        placed.difference_update(e["addresses"][0] for e in kept[max_per_slice:])
+    remaining = [e for e in entries if e["addresses"][0] not in placed]
+    # fill the slices written anyway first, then the others with room
+    plans.sort(key=lambda p: not _differs(p[0], _wanted(p[0], p[1], ports, labels)))
+    for _, kept in plans:
+        room = max_per_slice - len(kept)
+        if room > 0 and remaining:
+            kept.extend(remaining[:room])
+            remaining = remaining[room:]
+    for slice_, kept in plans:
+        if not kept:
+            writes.delete.append(slice_)
+            continue
+        wanted = _wanted(slice_, kept, ports, labels)
+        if _differs(slice_, wanted):
+            writes.update.append(wanted)
+    for i in range(0, len(remaining), max_per_slice):
+        writes.create.append(new_slice(service, ports, remaining[i : i + max_per_slice], labels))
+
+
+def _wanted(
+    current: Object, endpoints: list[dict[str, Any]], ports: Ports, labels: dict[str, str]
+) -> Object:
+    return {**current, "endpoints": endpoints, "ports": port_list(ports),
+            "metadata": {**current["metadata"], "labels": labels}}  # fmt: skip
+
+
+def _differs(current: Object, wanted: Object) -> bool:
+    return (
+        (current.get("endpoints") or []) != wanted["endpoints"]
+        or ports_of(current) != ports_of(wanted)
+        or len(current.get("ports") or []) != len(wanted["ports"])
+        or meta.labels_of(current) != meta.labels_of(wanted)
+    )
