@@ -1,11 +1,14 @@
-"""The `kubernetes` Service in `default` and its Endpoints: every live apiserver.
+"""The `kubernetes` Service in `default`, its Endpoints and its EndpointSlice: every live
+apiserver.
 
 As Kubernetes' controlplane does: the Service gets the first address of the Service range
 (10.96.0.1) and port 443 (`https`) → the apiservers' secure port; its Endpoints list the
 apiservers that are alive, from their identity Leases (`controlplane/endpoints_plan.py`, the
 `lease` endpoint reconciler run by `controlplane/identity.py`): an apiserver that stops is
 removed at once, one that dies when its Lease expires. Whatever someone else changes (the
-Service's ports, the Endpoints) is put back at the next round.
+Service's ports, the Endpoints) is put back at the next round. The EndpointSlice `kubernetes`
+mirrors the Endpoints' first subset, as Kubernetes' endpoints adapter writes it (the Service
+has no selector, so the EndpointSlice controller leaves it alone).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 
 from minik8s.api import errors
 from minik8s.api.meta import Object
-from minik8s.api.resources import ENDPOINTS, SERVICES
+from minik8s.api.resources import ENDPOINTS, ENDPOINTSLICES, SERVICES
 from minik8s.apiserver.controlplane import endpoints_plan
 from minik8s.apiserver.registry import Registry
 
@@ -80,8 +83,15 @@ class KubernetesService:
         logger.info("service %s/%s: ports set back from %s", NAMESPACE, NAME, _port_view(ports))
 
     async def set_endpoints(self, endpoints: list[tuple[str, int]]) -> None:
-        """Make the Endpoints list exactly `endpoints` (none: no subsets)."""
+        """Make the Endpoints list exactly `endpoints` (none: no subsets), then the
+        EndpointSlice."""
         subsets = endpoints_plan.subsets(endpoints)
+        if await self._write_endpoints(subsets):
+            logger.info("endpoints %s/%s: %s", NAMESPACE, NAME, _show(endpoints))
+        await self.set_endpoint_slice(subsets)
+
+    async def _write_endpoints(self, subsets: list[Object]) -> bool:
+        """True if the Endpoints were created or changed."""
         try:
             current = await self.registry.get(ENDPOINTS, NAMESPACE, NAME)
         except errors.NotFound:
@@ -94,17 +104,39 @@ class KubernetesService:
             try:
                 await self.registry.create(ENDPOINTS, NAMESPACE, body)
             except errors.AlreadyExists:
-                return
-            logger.info("endpoints %s/%s: %s", NAMESPACE, NAME, _show(endpoints))
-            return
+                return False
+            return True
         if (current.get("subsets") or []) == subsets:
-            return
+            return False
         metadata = {k: v for k, v in current["metadata"].items() if k != "resourceVersion"}
         metadata["resourceVersion"] = current["metadata"]["resourceVersion"]
         await self.registry.update(
             ENDPOINTS, NAMESPACE, NAME, {**current, "metadata": metadata, "subsets": subsets}
         )
-        logger.info("endpoints %s/%s: %s", NAMESPACE, NAME, _show(endpoints))
+        return True
+
+    async def set_endpoint_slice(self, subsets: list[Object]) -> None:
+        """Make the EndpointSlice `kubernetes` hold the first subset (created if missing)."""
+        wanted = endpoints_plan.endpoint_slice(NAME, NAMESPACE, subsets)
+        try:
+            current = await self.registry.get(ENDPOINTSLICES, NAMESPACE, NAME)
+        except errors.NotFound:
+            try:
+                await self.registry.create(ENDPOINTSLICES, NAMESPACE, wanted)
+            except errors.AlreadyExists:
+                pass  # another apiserver made it meanwhile
+            return
+        if all(current.get(k) == wanted.get(k) for k in ("addressType", "endpoints", "ports")) and (
+            (current.get("metadata") or {}).get("labels") == wanted["metadata"]["labels"]
+        ):
+            return
+        metadata = {**current["metadata"], "labels": wanted["metadata"]["labels"]}
+        try:
+            await self.registry.update(
+                ENDPOINTSLICES, NAMESPACE, NAME, {**wanted, "metadata": metadata}
+            )
+        except errors.Conflict:
+            return  # changed meanwhile: the next round looks again
 
 
 def _port_view(ports: list[dict[str, Any]]) -> list[tuple[Any, ...]]:

@@ -14,7 +14,7 @@ import logging
 
 from minik8s.api import errors, meta
 from minik8s.api.meta import Object
-from minik8s.api.resources import ENDPOINTSLICES
+from minik8s.api.resources import ENDPOINTSLICES, NODES
 from minik8s.client import cache
 from minik8s.controllers import endpointslice_plan as plan
 from minik8s.controllers.servicepods import ServicePodsController
@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 BY_SERVICE = "endpointslice/service"
 """The slices this controller manages, by `<namespace>/<service>`."""
 DELETED = -1
+ZONE_LABEL = "topology.kubernetes.io/zone"
 
 
 class EndpointSliceController(ServicePodsController):
@@ -41,6 +42,21 @@ class EndpointSliceController(ServicePodsController):
         """Per Service key: the resourceVersion of each slice written (DELETED once deleted)
         that the informer has not shown yet."""
         self.max_per_slice = self.settings.max_endpoints_per_slice
+        self.zones: dict[str, str] = {}
+        """`topology.kubernetes.io/zone` of each node that has one (an endpoint's zone)."""
+        nodes = self.ctx.informer(NODES)
+        nodes.add_event_handler(self._node_seen, lambda old, new: self._node_seen(new),
+                                self._node_gone)  # fmt: skip
+
+    def _node_seen(self, node: Object) -> None:
+        zone = meta.labels_of(node).get(ZONE_LABEL)
+        if zone:
+            self.zones[meta.name_of(node)] = zone
+        else:
+            self.zones.pop(meta.name_of(node), None)
+
+    def _node_gone(self, node: Object) -> None:
+        self.zones.pop(meta.name_of(node), None)
 
     def _slice_changed(self, slice_: Object) -> None:
         for key in plan.managed_service_key(slice_):
@@ -74,9 +90,11 @@ class EndpointSliceController(ServicePodsController):
         if service is None or meta.is_deleting(service):
             self._expected.pop(key, None)
             return  # its slices go with it: they are owned by the Service
-        if not (service.get("spec") or {}).get("selector"):
+        if not plan.selects_pods(service):
             return  # a Service without a selector keeps the slices someone else writes
-        writes = plan.reconcile(service, self.candidates(service), slices, self.max_per_slice)
+        writes = plan.reconcile(
+            service, self.candidates(service), slices, self.max_per_slice, self.zones
+        )
         try:
             for body in writes.create:
                 created = await self.client.create(ENDPOINTSLICES, body, namespace)

@@ -5,7 +5,7 @@ matched by port set and filled in order, instead of packed to minimize churn).""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,8 +22,11 @@ MAX_ENDPOINTS_PER_SLICE = 100
 ADDRESS_TYPE = "IPv4"
 """minik8s's pod network is single-stack IPv4."""
 
-Ports = tuple[tuple[str, int, str], ...]
-"""A port set: (name, number, protocol) of each Service port resolved on a pod."""
+Ports = tuple[tuple[str, int, str, str | None], ...]
+"""A port set: (name, number, protocol, appProtocol) of each Service port resolved on a
+pod."""
+RESERVED_LABELS = (SERVICE_NAME_LABEL, MANAGED_BY_LABEL, endpoints_plan.HEADLESS_LABEL)
+"""Labels of the Service a slice does not copy: the controller sets them."""
 
 
 def managed_service_key(slice_: Object) -> list[str]:
@@ -35,17 +38,19 @@ def managed_service_key(slice_: Object) -> list[str]:
     return [f"{meta.namespace_of(slice_) or ''}/{service}"]
 
 
-def endpoint(pod: Object, service: Object, publish_not_ready: bool) -> dict[str, Any]:
-    """The pod as an endpoint: its IP, conditions, node, and a reference to it.
+def endpoint(
+    pod: Object, service: Object, publish_not_ready: bool, zone: str | None = None
+) -> dict[str, Any]:
+    """The pod as an endpoint: its IP, conditions, node, zone, and a reference to it.
 
-    `serving` is the pod's readiness (always true under `publishNotReadyAddresses`); `ready`
-    is serving and not terminating."""
+    `serving` is the pod's readiness, `terminating` its deletion; `ready` is serving and not
+    terminating, or always under `publishNotReadyAddresses`."""
     terminating = meta.is_deleting(pod)
-    serving = publish_not_ready or podutil.pod_is_ready(pod)
+    serving = podutil.pod_is_ready(pod)
     entry: dict[str, Any] = {
         "addresses": [(pod.get("status") or {}).get("podIP")],
         "conditions": {
-            "ready": serving and not terminating,
+            "ready": publish_not_ready or (serving and not terminating),
             "serving": serving,
             "terminating": terminating,
         },
@@ -56,17 +61,29 @@ def endpoint(pod: Object, service: Object, publish_not_ready: bool) -> dict[str,
     entry["targetRef"] = address["targetRef"]
     if "nodeName" in address:
         entry["nodeName"] = address["nodeName"]
+    if zone:
+        entry["zone"] = zone
     return entry
 
 
-def desired_groups(service: Object, pods: Iterable[Object]) -> dict[Ports, list[dict[str, Any]]]:
+def selects_pods(service: Object) -> bool:
+    """Every Service with a selector except ExternalName ones. (`selector: {}` is no selector:
+    Kubernetes stores objects as protobuf, which reads an empty map back as none.)"""
+    spec = service.get("spec") or {}
+    return bool(spec.get("selector")) and spec.get("type") != "ExternalName"
+
+
+def desired_groups(
+    service: Object, pods: Iterable[Object], zones: Mapping[str, str] | None = None
+) -> dict[Ports, list[dict[str, Any]]]:
     """The Service's endpoints by port set, each list sorted by address. A pod is an endpoint
-    while it has an IP and has not finished; a terminating pod stays, marked so."""
+    while it has an IP and has not finished; a terminating pod stays, marked so. `zones`:
+    the `topology.kubernetes.io/zone` of each node that has one."""
     spec = service.get("spec") or {}
     publish_not_ready = bool(spec.get("publishNotReadyAddresses"))
     service_ports = spec.get("ports") or []
     groups: dict[Ports, list[dict[str, Any]]] = {}
-    if not spec.get("selector"):
+    if not selects_pods(service):
         return groups
     selector = selectors.label_selector_from_set(spec["selector"])
     for pod in pods:
@@ -74,13 +91,16 @@ def desired_groups(service: Object, pods: Iterable[Object]) -> dict[Ports, list[
             continue
         if not endpoints_plan.pod_in_endpoints(pod, publish_not_ready=True):
             continue
-        ports: list[tuple[str, int, str]] = []
+        ports: list[tuple[str, int, str, str | None]] = []
         for service_port in service_ports:
             number = endpoints_plan.resolve_port(pod, service_port)
             if number is not None:
                 name = service_port.get("name") or ""
-                ports.append((name, number, service_port.get("protocol") or "TCP"))
-        groups.setdefault(tuple(ports), []).append(endpoint(pod, service, publish_not_ready))
+                protocol = service_port.get("protocol") or "TCP"
+                ports.append((name, number, protocol, service_port.get("appProtocol")))
+        node = (pod.get("spec") or {}).get("nodeName") or ""
+        zone = (zones or {}).get(node)
+        groups.setdefault(tuple(ports), []).append(endpoint(pod, service, publish_not_ready, zone))
     for entries in groups.values():
         entries.sort(key=lambda e: _address_key(e["addresses"][0]))
     return groups
@@ -95,27 +115,30 @@ def _address_key(ip: str) -> tuple[int, ...] | tuple[str]:
 
 def port_list(ports: Ports) -> list[dict[str, Any]]:
     return [
-        {"name": name, "port": number, "protocol": protocol} for name, number, protocol in ports
-    ]
+        {"name": name, "port": number, "protocol": protocol,
+         **({"appProtocol": app} if app is not None else {})}
+        for name, number, protocol, app in ports
+    ]  # fmt: skip
 
 
 def ports_of(slice_: Object) -> Ports:
     """The port set a slice holds (its ports as `port_list` writes them)."""
     return tuple(
-        (str(p.get("name") or ""), int(p.get("port") or 0), str(p.get("protocol") or "TCP"))
+        (str(p.get("name") or ""), int(p.get("port") or 0), str(p.get("protocol") or "TCP"),
+         p.get("appProtocol"))
         for p in slice_.get("ports") or []
         if isinstance(p, dict)
-    )
+    )  # fmt: skip
 
 
 def desired_labels(service: Object) -> dict[str, str]:
-    """The Service's own labels, then the controller's: the Service's name, the manager, and
-    `service.kubernetes.io/headless` for a headless Service."""
-    labels = {
-        k: v for k, v in endpoints_plan.desired_labels(service).items() if k != MANAGED_BY_LABEL
-    }
+    """The Service's own labels but the reserved ones, then the controller's: the Service's
+    name, the manager, and `service.kubernetes.io/headless` for a headless Service."""
+    labels = {k: v for k, v in meta.labels_of(service).items() if k not in RESERVED_LABELS}
     labels[SERVICE_NAME_LABEL] = meta.name_of(service)
     labels[MANAGED_BY_LABEL] = MANAGED_BY
+    if (service.get("spec") or {}).get("clusterIP") in ("None", ""):
+        labels[endpoints_plan.HEADLESS_LABEL] = ""
     return labels
 
 
@@ -152,6 +175,7 @@ def reconcile(
     pods: Iterable[Object],
     existing: list[Object],
     max_per_slice: int = MAX_ENDPOINTS_PER_SLICE,
+    zones: Mapping[str, str] | None = None,
 ) -> Writes:
     """The writes that leave the Service with its endpoints in slices of at most
     `max_per_slice`, changing as few slices as it can, as Kubernetes' reconciler does: an
@@ -160,7 +184,7 @@ def reconcile(
     a new slice; a slice left empty is deleted. A Service with no endpoint keeps one empty
     slice without ports (Kubernetes' placeholder), so it always has a slice to read."""
     labels = desired_labels(service)
-    groups = desired_groups(service, pods)
+    groups = desired_groups(service, pods, zones)
     ordered = sorted(existing, key=meta.name_of)
     writes = Writes()
     if not groups:  # the placeholder: the first slice, emptied, or a new one

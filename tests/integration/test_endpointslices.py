@@ -144,6 +144,8 @@ def test_kubectl_lists_slices_with_kubernetes_columns(
         ({"addressType": "IPv5"}, "addressType", 'Unsupported value: "IPv5"'),
         ({"endpoints": [{"addresses": ["fe80::1"]}]}, "endpoints[0].addresses[0]",
          "must be a valid IPv4 address"),
+        ({"endpoints": [{"addresses": ["fe80::1"]}]}, "endpoints[0].addresses[0]",
+         "may not be in the link-local range"),
         ({"endpoints": [{"addresses": []}]}, "endpoints[0].addresses",
          "must contain at least 1 address"),
         ({"endpoints": [{"addresses": ["127.0.0.1"]}]}, "endpoints[0].addresses[0]",
@@ -171,8 +173,8 @@ def test_invalid_slices_are_rejected_with_field_causes(
     assert r.status_code == 422, r.text
     status = r.json()
     assert status["reason"] == "Invalid"
-    causes = {c["field"]: c["message"] for c in status["details"]["causes"]}
-    assert field in causes and message in causes[field], causes
+    messages = [c["message"] for c in status["details"]["causes"] if c["field"] == field]
+    assert any(message in m for m in messages), status["details"]["causes"]
 
 
 def test_the_address_type_is_immutable(api: Api, ns: str) -> None:
@@ -182,3 +184,24 @@ def test_the_address_type_is_immutable(api: Api, ns: str) -> None:
     r = api.put(path(ns, "fixed"), {**created, "addressType": "IPv6"})
     assert r.status_code == 422, r.text
     assert "field is immutable" in r.text
+
+
+def test_the_apiserver_keeps_the_kubernetes_slice_beside_its_endpoints(api: Api) -> None:
+    def both() -> tuple[dict[str, Any], dict[str, Any]] | None:
+        endpoints = api.get("/api/v1/namespaces/default/endpoints/kubernetes")
+        slice_ = api.get(path("default", "kubernetes"))
+        if endpoints.status_code != 200 or slice_.status_code != 200:
+            return None
+        return endpoints.json(), slice_.json()
+
+    endpoints, slice_ = wait_for(both, "the kubernetes Endpoints and EndpointSlice")
+    subset = endpoints["subsets"][0]
+    assert slice_["metadata"]["labels"] == {SERVICE_LABEL: "kubernetes"}
+    assert slice_["addressType"] == "IPv4"
+    assert [e["addresses"][0] for e in slice_["endpoints"]] == [
+        a["ip"] for a in subset["addresses"]
+    ]
+    assert all(e["conditions"] == {"ready": True} for e in slice_["endpoints"])
+    assert slice_["ports"] == [
+        {"name": "https", "port": subset["ports"][0]["port"], "protocol": "TCP"}
+    ]

@@ -31,8 +31,8 @@ def test_a_pod_is_an_endpoint_with_conditions_node_and_reference() -> None:
     finished["status"]["phase"] = "Succeeded"
     other = pod("f", "10.0.0.6", True, app="other")
     groups = plan.desired_groups(service(), [terminating, not_ready, ready, no_ip, finished, other])
-    assert list(groups) == [(("http", 8080, "TCP"),)]
-    a, b, c = groups[(("http", 8080, "TCP"),)]
+    assert list(groups) == [(("http", 8080, "TCP", None),)]
+    a, b, c = groups[(("http", 8080, "TCP", None),)]
     assert a == {
         "addresses": ["10.0.0.1"],
         "conditions": {"ready": True, "serving": True, "terminating": False},
@@ -43,12 +43,46 @@ def test_a_pod_is_an_endpoint_with_conditions_node_and_reference() -> None:
     assert c["conditions"] == {"ready": False, "serving": True, "terminating": True}
 
 
-def test_publish_not_ready_addresses_makes_every_endpoint_serving() -> None:
+def test_publish_not_ready_addresses_makes_every_endpoint_ready() -> None:
     groups = plan.desired_groups(
         service(publishNotReadyAddresses=True), [pod("b", "10.0.0.2", False)]
     )
     ((endpoint,),) = groups.values()
-    assert endpoint["conditions"] == {"ready": True, "serving": True, "terminating": False}
+    assert endpoint["conditions"] == {"ready": True, "serving": False, "terminating": False}
+
+
+def test_an_endpoint_carries_its_nodes_zone_and_its_ports_app_protocol() -> None:
+    svc = service(ports=[{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP",
+                          "appProtocol": "http"}])  # fmt: skip
+    (body,) = plan.reconcile(svc, [pod("a", "10.0.0.1", True)], [], zones={"n1": "z1"}).create
+    assert body["endpoints"][0]["zone"] == "z1"
+    assert body["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP",
+                              "appProtocol": "http"}]  # fmt: skip
+
+
+def test_slice_labels_copy_the_services_but_the_reserved_ones() -> None:
+    svc = service(clusterIP="None")
+    svc["metadata"]["labels"] = {
+        "l": "v",
+        "kubernetes.io/service-name": "spoof",
+        "endpointslice.kubernetes.io/managed-by": "someone",
+    }
+    assert plan.desired_labels(svc) == {
+        "l": "v",
+        "kubernetes.io/service-name": "web",
+        "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+        "service.kubernetes.io/headless": "",
+    }
+    not_headless = service()
+    not_headless["metadata"]["labels"] = {"service.kubernetes.io/headless": ""}
+    assert "service.kubernetes.io/headless" not in plan.desired_labels(not_headless)
+
+
+def test_external_name_and_selectorless_services_get_no_slices_from_the_controller() -> None:
+    assert not plan.selects_pods(service(type="ExternalName"))
+    assert not plan.selects_pods({"spec": {}})
+    assert not plan.selects_pods(service(selector={}))
+    assert plan.selects_pods(service())
 
 
 def test_pods_group_by_their_resolved_ports() -> None:
@@ -57,7 +91,7 @@ def test_pods_group_by_their_resolved_ports() -> None:
     unnamed = pod("c", "10.0.0.3", True)
     unnamed["spec"]["containers"][0]["ports"] = []
     groups = plan.desired_groups(service(), [pod("a", "10.0.0.1", True), other_port, unnamed])
-    assert sorted(groups) == [(), (("http", 8080, "TCP"),), (("http", 9090, "TCP"),)]
+    assert sorted(groups) == [(), (("http", 8080, "TCP", None),), (("http", 9090, "TCP", None),)]
 
 
 def test_a_new_service_gets_slices_of_at_most_max_endpoints() -> None:

@@ -85,16 +85,20 @@ def _validate_endpoints(endpoints: list[dict[str, Any]], address_type: str) -> l
 
 
 def _address_problems(address: str, address_type: str) -> list[str]:
-    """An IPv4 or IPv6 address of that family, not a special one; a fully qualified domain
-    name for FQDN (an unknown address type is reported once, at `addressType`)."""
+    """For IPv4 and IPv6: an address of that family, and (Kubernetes' ValidateEndpointIP)
+    a valid IP that is not a special one, both checked; for FQDN a fully qualified domain
+    name. An unknown address type is reported once, at `addressType`."""
     if address_type in ("IPv4", "IPv6"):
         try:
             parsed = ipaddress.ip_address(address)
         except ValueError:
-            parsed = None
-        if parsed is None or f"IPv{parsed.version}" != address_type:
-            return [f"must be a valid {address_type} address"]
-        return non_special_ip(address)
+            return [f"must be a valid {address_type} address", "must be a valid IP address"]
+        family = (
+            []
+            if f"IPv{parsed.version}" == address_type
+            else [f"must be a valid {address_type} address"]
+        )
+        return family + non_special_ip(address)
     if address_type == "FQDN":
         return _fqdn_problems(address)
     return []

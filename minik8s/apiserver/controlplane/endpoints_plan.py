@@ -126,3 +126,30 @@ def subsets(endpoints: list[tuple[str, int]]) -> list[Object]:
         }
         for port, ips in sorted(by_port.items())
     ]
+
+
+def endpoint_slice(name: str, namespace: str, subsets: list[Object]) -> Object:
+    """The EndpointSlice of the `kubernetes` Service, as Kubernetes' endpoints adapter makes
+    it from the Endpoints: named like them, labelled with the Service's name, IPv4, the first
+    subset's ports, and its addresses as ready endpoints (not-ready ones as not ready)."""
+    first = subsets[0] if subsets else {}
+    endpoints = [
+        {"addresses": [address["ip"]], "conditions": {"ready": ready}}
+        for field, ready in (("addresses", True), ("notReadyAddresses", False))
+        for address in first.get(field) or []
+    ]
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {"kubernetes.io/service-name": name},
+        },
+        "addressType": "IPv4",
+        "endpoints": endpoints,
+        "ports": [
+            {"name": p.get("name", ""), "port": p["port"], "protocol": p.get("protocol", "TCP")}
+            for p in first.get("ports") or []
+        ],
+    }
