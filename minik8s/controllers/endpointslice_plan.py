@@ -203,7 +203,28 @@ def reconcile(
         _fill(service, ports, entries, by_ports.pop(ports, []), labels, max_per_slice, writes)
     for leftovers in by_ports.values():
         writes.delete += leftovers
+    _updates_for_creates(service, writes)
     return writes
+
+
+def _updates_for_creates(service: Object, writes: Writes) -> None:
+    """A slice to create and one to delete become an update of the latter (Kubernetes'
+    reconciler does so: the placeholder becomes the first real slice), when the slice to
+    delete is this Service's (not one of an older Service of the same name) and of the same
+    address type."""
+    uid = meta.uid_of(service)
+    kept: list[Object] = []
+    for doomed in writes.delete:
+        owned = uid in meta.owner_uids(doomed) and doomed.get("addressType") == ADDRESS_TYPE
+        if owned and writes.create:
+            body = writes.create.pop()
+            writes.update.append(
+                {**doomed, "endpoints": body["endpoints"], "ports": body["ports"],
+                 "metadata": {**doomed["metadata"], "labels": body["metadata"]["labels"]}}
+            )  # fmt: skip
+        else:
+            kept.append(doomed)
+    writes.delete = kept
 
 
 def _fill(

@@ -157,3 +157,44 @@ def test_events_core_and_events_k8s_io(cluster: Launcher, kubectl: Kubectl, ns: 
     core = kubectl("get", "events", "--field-selector", "reason=Tested", "-o", "yaml").stdout
     assert "made through events.k8s.io/v1" in core and "involvedObject" in core
     kubectl("delete", "pod", "ev", "--grace-period=1")  # sleep ignores SIGTERM
+
+
+def test_endpointslices_through_kubectl_and_the_python_client(
+    cluster: Launcher, kubectl: Kubectl, ns: str
+) -> None:
+    kubectl("run", "sl", "--image=minik8s/busybox", "--image-pull-policy=Never",
+            "--labels=app=sl", "--command", "--", "sleep", "3600")  # fmt: skip
+    kubectl("expose", "pod", "sl", "--port=80")
+    kubectl("wait", "--for=condition=Ready", "pod/sl", "--timeout=60s")
+    ip = kubectl("get", "pod", "sl", "-o", "jsonpath={.status.podIP}").stdout
+    selector = "kubernetes.io/service-name=sl"
+    listed = wait_for(
+        lambda: ip in (out := kubectl("get", "endpointslices", "-l", selector).stdout) and out,
+        "kubectl get endpointslices to show the pod's address",
+        timeout=30,
+    )
+    header, row = listed.splitlines()
+    assert header.split() == ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]
+    assert row.split()[1:4] == ["IPv4", "80", ip] and row.startswith("sl-")
+    described = kubectl("describe", "endpointslices", "-l", selector).stdout
+    assert "AddressType:  IPv4" in described and f"- Addresses:  {ip}" in described
+
+    client = kubernetes.config.new_client_from_config(config_file=str(cluster.kubeconfig))
+    try:
+        discovery = kubernetes.client.DiscoveryV1Api(client)
+        (slice_,) = discovery.list_namespaced_endpoint_slice(ns, label_selector=selector).items
+        (endpoint,) = slice_.endpoints
+        assert endpoint.addresses == [ip] and endpoint.conditions.ready
+        assert endpoint.target_ref.name == "sl" and endpoint.node_name
+        assert slice_.metadata.owner_references[0].kind == "Service"
+        apiservers = discovery.read_namespaced_endpoint_slice("kubernetes", "default")
+        assert apiservers.ports[0].name == "https" and apiservers.endpoints
+    finally:
+        client.close()
+    kubectl("delete", "service", "sl")
+    wait_for(
+        lambda: "No resources found" in kubectl("get", "endpointslices", "-l", selector).stderr,
+        "the slice collected with its Service",
+        timeout=30,
+    )
+    kubectl("delete", "pod", "sl", "--grace-period=1")  # sleep ignores SIGTERM

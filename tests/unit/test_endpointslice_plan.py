@@ -134,13 +134,29 @@ def test_existing_slices_are_updated_in_place_and_extras_deleted() -> None:
     assert [len(s["endpoints"]) for s in writes.update] == [1]
 
 
-def test_a_changed_port_set_replaces_the_slice() -> None:
+def test_a_changed_port_set_rewrites_the_slice_in_place() -> None:
     pods = [pod("a", "10.0.0.1", True)]
     existing = [stored(plan.reconcile(service(), pods, []).create[0], "web-a")]
     svc = service(ports=[{"name": "http", "port": 80, "targetPort": 8081, "protocol": "TCP"}])
     writes = plan.reconcile(svc, pods, existing)
-    assert [s["ports"][0]["port"] for s in writes.create] == [8081]
-    assert [meta.name_of(s) for s in writes.delete] == ["web-a"]
+    assert not writes.create and not writes.delete
+    (updated,) = writes.update
+    assert meta.name_of(updated) == "web-a" and updated["ports"][0]["port"] == 8081
+
+
+def test_the_placeholder_becomes_the_first_real_slice() -> None:
+    placeholder = stored(plan.reconcile(service(), [], []).create[0], "web-p")
+    writes = plan.reconcile(service(), [pod("a", "10.0.0.1", True)], [placeholder])
+    assert not writes.create and not writes.delete
+    (updated,) = writes.update
+    assert meta.name_of(updated) == "web-p" and len(updated["endpoints"]) == 1
+
+
+def test_a_slice_of_an_older_service_of_that_name_is_deleted_not_reused() -> None:
+    old = stored(plan.reconcile(service(), [], []).create[0], "web-old")
+    old["metadata"]["ownerReferences"][0]["uid"] = "an-older-uid"
+    writes = plan.reconcile(service(), [pod("a", "10.0.0.1", True)], [old])
+    assert len(writes.create) == 1 and [meta.name_of(s) for s in writes.delete] == ["web-old"]
 
 
 def test_only_this_controllers_slices_are_indexed_by_service() -> None:
