@@ -19,7 +19,7 @@ from typing import Any
 
 from minik8s.api import errors
 from minik8s.api.meta import Object
-from minik8s.api.resources import ENDPOINTS, ENDPOINTSLICES, SERVICES
+from minik8s.api.resources import ENDPOINTS, ENDPOINTSLICES, SERVICES, ResourceType
 from minik8s.apiserver.controlplane import endpoints_plan
 from minik8s.apiserver.registry import Registry
 
@@ -59,16 +59,24 @@ class KubernetesService:
         self.service_cidr = service_cidr
         self.port = port
 
+    async def _get_or_create(self, rt: ResourceType, body: Object) -> Object | None:
+        """The object as stored, or None after creating `body` (or when another apiserver
+        created it meanwhile: the next round compares)."""
+        try:
+            return await self.registry.get(rt, NAMESPACE, NAME)
+        except errors.NotFound:
+            pass
+        try:
+            await self.registry.create(rt, NAMESPACE, body)
+        except errors.AlreadyExists:
+            pass
+        return None
+
     async def ensure_service(self) -> None:
         """Create the Service, or put its ports back when someone changed them."""
         wanted = desired_service(self.service_cidr, self.port)
-        try:
-            current = await self.registry.get(SERVICES, NAMESPACE, NAME)
-        except errors.NotFound:
-            try:
-                await self.registry.create(SERVICES, NAMESPACE, wanted)
-            except errors.AlreadyExists:
-                return  # another apiserver made it meanwhile
+        current = await self._get_or_create(SERVICES, wanted)
+        if current is None:
             logger.info("created service %s/%s at %s", NAMESPACE, NAME, wanted["spec"]["clusterIP"])
             return
         ports = (current.get("spec") or {}).get("ports") or []
@@ -92,19 +100,14 @@ class KubernetesService:
 
     async def _write_endpoints(self, subsets: list[Object]) -> bool:
         """True if the Endpoints were created or changed."""
-        try:
-            current = await self.registry.get(ENDPOINTS, NAMESPACE, NAME)
-        except errors.NotFound:
-            body: Object = {
-                "apiVersion": "v1",
-                "kind": "Endpoints",
-                "metadata": {"name": NAME, "namespace": NAMESPACE, "labels": dict(LABELS)},
-                "subsets": subsets,
-            }
-            try:
-                await self.registry.create(ENDPOINTS, NAMESPACE, body)
-            except errors.AlreadyExists:
-                return False
+        body: Object = {
+            "apiVersion": "v1",
+            "kind": "Endpoints",
+            "metadata": {"name": NAME, "namespace": NAMESPACE, "labels": dict(LABELS)},
+            "subsets": subsets,
+        }
+        current = await self._get_or_create(ENDPOINTS, body)
+        if current is None:
             return True
         if (current.get("subsets") or []) == subsets:
             return False
@@ -118,13 +121,8 @@ class KubernetesService:
     async def set_endpoint_slice(self, subsets: list[Object]) -> None:
         """Make the EndpointSlice `kubernetes` hold the first subset (created if missing)."""
         wanted = endpoints_plan.endpoint_slice(NAME, NAMESPACE, subsets)
-        try:
-            current = await self.registry.get(ENDPOINTSLICES, NAMESPACE, NAME)
-        except errors.NotFound:
-            try:
-                await self.registry.create(ENDPOINTSLICES, NAMESPACE, wanted)
-            except errors.AlreadyExists:
-                pass  # another apiserver made it meanwhile
+        current = await self._get_or_create(ENDPOINTSLICES, wanted)
+        if current is None:
             return
         if all(current.get(k) == wanted.get(k) for k in ("addressType", "endpoints", "ports")) and (
             (current.get("metadata") or {}).get("labels") == wanted["metadata"]["labels"]

@@ -30,22 +30,21 @@ def cpu_seconds(pid: int) -> float:
 
 def rss_mib(pid: int) -> float:
     """Resident memory of a process in MiB, from /proc (0.0 once it is gone)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+    return _proc_mib(f"/proc/{pid}/status", "VmRSS:")
 
 
 def pss_mib(pid: int) -> float:
     """Proportional memory of a process in MiB (0.0 once it is gone): its private pages plus
     its share of each page it shares. Summed over processes, RSS counts a shared library page
     once per process mapping it; PSS counts it once in all."""
+    return _proc_mib(f"/proc/{pid}/smaps_rollup", "Pss:")
+
+
+def _proc_mib(path: str, field: str) -> float:
+    """The `<field> <n> kB` line of a /proc file, in MiB (0.0 when absent or unreadable)."""
     try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(field):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
