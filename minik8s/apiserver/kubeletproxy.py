@@ -177,7 +177,8 @@ class KubeletClient:
         path = f"/containerLogs/{namespace}/{name}/{container}"
         client, upstream = await self._open(kubelet, "GET", path, forwarded)
         response = await self._relay(client, upstream, f"log stream of {namespace}/{name}", "")
-        response.headers["content-type"] = "text/plain"
+        if response.status_code < 300:  # an error keeps the kubelet's Status, for the client
+            response.headers["content-type"] = "text/plain"
         return response
 
     async def node_proxy(

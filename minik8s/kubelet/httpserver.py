@@ -34,7 +34,7 @@ from starlette.routing import Route
 from minik8s.api.meta import Object
 from minik8s.client import tasks
 from minik8s.componentbase import httpserving, tlspeer, upgrade
-from minik8s.kubelet import actions, stats
+from minik8s.kubelet import actions, logstatus, stats
 from minik8s.kubelet.runtime import (
     LABEL_CONTAINER,
     LABEL_NAMESPACE,
@@ -156,11 +156,24 @@ class KubeletServer:
         history = await self._history(namespace, pod, container)
         if previous:
             history = history[:-1]
-        if not history:
-            what = "previous terminated container" if previous else "container"
-            message = f'{what} "{container}" in pod "{pod}" not found'
-            return JSONResponse(status_body(404, "NotFound", message), 404)
-        return history[-1]
+        if history:
+            return history[-1]
+        if previous:
+            message = f'previous terminated container "{container}" in pod "{pod}" not found'
+            return JSONResponse(status_body(400, "BadRequest", message), 400)
+        known = self._pod(namespace, pod)
+        if known is not None and container in _container_names(known):
+            message = logstatus.not_started(known, container)
+            return JSONResponse(status_body(400, "BadRequest", message), 400)
+        message = f'container "{container}" in pod "{pod}" not found'
+        return JSONResponse(status_body(404, "NotFound", message), 404)
+
+    def _pod(self, namespace: str, name: str) -> Object | None:
+        for pod in self.pods():
+            metadata = pod.get("metadata") or {}
+            if metadata.get("namespace") == namespace and metadata.get("name") == name:
+                return pod
+        return None
 
     async def _logs(self, request: Request) -> Response:
         p, q = request.path_params, request.query_params
@@ -191,6 +204,16 @@ class KubeletServer:
             LABEL_CONTAINER: container,
         }
         return actions.by_name(await self.runtime.list_containers(labels)).get(container, [])
+
+
+def _container_names(pod: Object) -> set[str]:
+    spec = pod.get("spec") or {}
+    return {
+        str(c.get("name"))
+        for field in ("containers", "initContainers", "ephemeralContainers")
+        for c in spec.get(field) or []
+        if isinstance(c, dict)
+    }
 
 
 async def _not_upgraded(request: Request) -> Response:

@@ -198,3 +198,23 @@ def test_endpointslices_through_kubectl_and_the_python_client(
         timeout=30,
     )
     kubectl("delete", "pod", "sl", "--grace-period=1")  # sleep ignores SIGTERM
+
+
+def test_logs_of_a_container_that_never_started_say_why(kubectl: Kubectl) -> None:
+    kubectl("run", "nopull", "--image=minik8s/not-built-here", "--image-pull-policy=Never")
+    reason = "{.status.containerStatuses[0].state.waiting.reason}"
+    wait_for(
+        lambda: (
+            kubectl("get", "pod", "nopull", "-o", f"jsonpath={reason}").stdout
+            == "ErrImageNeverPull"
+        ),
+        "the container to wait with ErrImageNeverPull",
+        timeout=60,
+    )
+    logs = kubectl("logs", "nopull", check=False)
+    assert logs.returncode == 1
+    assert logs.stderr.strip() == (
+        'Error from server (BadRequest): container "nopull" in pod "nopull" is waiting to '
+        "start: ErrImageNeverPull"
+    )
+    kubectl("delete", "pod", "nopull", "--grace-period=1")

@@ -174,13 +174,21 @@ def waiting_reason(p: Pod, name: str) -> str | None:
 
 
 def wait_pull_back_off(api: Api, ns: str, name: str, kubelet: Kubelet, container: str = "c") -> Pod:
-    """Wait until `container`'s pull failed (ErrImagePull) and then backs off; the pod."""
+    """Wait until `container`'s pull failed (ErrImagePull) and then backs off; the pod.
+
+    ErrImagePull shows for about a second before the back-off, and the kubelet writes only
+    its latest status: on a busy machine the poll may never see it. The back-off's message
+    names the pull error it waits after (`Back-off pulling image "x": ErrImagePull: ...`, as
+    Kubernetes 1.32 words it), which shows the order as well."""
     seen: set[str] = set()
 
     def reasons(p: Pod) -> bool:
         reason = waiting_reason(p, container)
         if reason:
             seen.add(reason)
+        waiting = (container_status(p, container).get("state") or {}).get("waiting") or {}
+        if reason == "ImagePullBackOff" and ": ErrImagePull: " in str(waiting.get("message")):
+            seen.add("ErrImagePull")
         return {"ErrImagePull", "ImagePullBackOff"} <= seen
 
     return wait_pod(api, ns, name, reasons, "ErrImagePull then ImagePullBackOff", kubelet=kubelet)
