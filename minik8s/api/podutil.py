@@ -61,16 +61,21 @@ def node_name_of(pod: Mapping[str, Any]) -> str:
     return str((pod.get("spec") or {}).get("nodeName") or "")
 
 
-def all_containers(pod: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The pod's init containers, then its app containers (Kubernetes' VisitContainers order;
-    names are unique across both)."""
+def all_containers(pod: Mapping[str, Any], ephemeral: bool = False) -> list[dict[str, Any]]:
+    """The pod's init containers, then its app containers, then (with `ephemeral`) its
+    ephemeral containers (Kubernetes' VisitContainers order; names are unique across all)."""
     spec = pod.get("spec") or {}
-    return [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+    found = [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+    if ephemeral:
+        found.extend(spec.get("ephemeralContainers") or [])
+    return [c for c in found if isinstance(c, dict)]
 
 
-def container_named(pod: Mapping[str, Any], name: str) -> dict[str, Any] | None:
-    """The pod's init or app container called `name`."""
-    return next((c for c in all_containers(pod) if c.get("name") == name), None)
+def container_named(
+    pod: Mapping[str, Any], name: str, ephemeral: bool = False
+) -> dict[str, Any] | None:
+    """The pod's init or app container called `name` (or ephemeral one, with `ephemeral`)."""
+    return next((c for c in all_containers(pod, ephemeral) if c.get("name") == name), None)
 
 
 def with_disruption_target(

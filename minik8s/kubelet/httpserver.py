@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from minik8s.api import podutil
 from minik8s.api.meta import Object
 from minik8s.client import tasks
 from minik8s.componentbase import httpserving, tlspeer, upgrade
@@ -162,7 +163,7 @@ class KubeletServer:
             message = f'previous terminated container "{container}" in pod "{pod}" not found'
             return JSONResponse(status_body(400, "BadRequest", message), 400)
         known = self._pod(namespace, pod)
-        if known is not None and container in _container_names(known):
+        if known is not None and podutil.container_named(known, container, ephemeral=True):
             message = logstatus.not_started(known, container)
             return JSONResponse(status_body(400, "BadRequest", message), 400)
         message = f'container "{container}" in pod "{pod}" not found'
@@ -204,16 +205,6 @@ class KubeletServer:
             LABEL_CONTAINER: container,
         }
         return actions.by_name(await self.runtime.list_containers(labels)).get(container, [])
-
-
-def _container_names(pod: Object) -> set[str]:
-    spec = pod.get("spec") or {}
-    return {
-        str(c.get("name"))
-        for field in ("containers", "initContainers", "ephemeralContainers")
-        for c in spec.get(field) or []
-        if isinstance(c, dict)
-    }
 
 
 async def _not_upgraded(request: Request) -> Response:
