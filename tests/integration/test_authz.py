@@ -318,6 +318,17 @@ MATRIX: list[tuple[str, list[str], bool, list[str]]] = [
     ("jane", ["create", "rolebinding", "x", "--clusterrole=view", "--user=x", "-n", TEAM], False,
      ["create", "rolebindings", "-n", TEAM]),
     ("jane", ["get", "nodes"], False, ["list", "nodes"]),
+    # EndpointSlices: edit reads them but may not write them (Kubernetes dropped endpoint writes
+    # from edit for CVE-2021-25740); the controller-manager's endpointslice-controller role may
+    ("jane", ["get", "endpointslices", "-n", TEAM], True,
+     ["list", "endpointslices.discovery.k8s.io", "-n", TEAM]),
+    ("jane", ["create", "-f", "-"], False,
+     ["create", "endpointslices.discovery.k8s.io", "-n", TEAM]),
+    ("controller-manager", ["auth", "can-i", "update", "endpointslices", "-n", TEAM], True,
+     ["delete", "endpointslices.discovery.k8s.io", "-n", TEAM]),
+    ("proxy", ["get", "endpointslices", "-A"], True, ["watch", "endpointslices", "-A"]),
+    ("proxy", ["auth", "can-i", "create", "endpointslices", "-n", TEAM], False,
+     ["create", "endpointslices", "-n", TEAM]),
     ("bob", ["auth", "whoami"], True, ["create", "selfsubjectreviews.authentication.k8s.io"]),
     ("bob", ["get", "pods", "-n", TEAM], False, ["list", "pods", "-n", TEAM]),
     # a joining node's bootstrap token: kubeadm's Role kube-proxy lets it get that one ConfigMap
@@ -343,6 +354,15 @@ def _status(name: str, node: str) -> str:
 
 STDIN = {
     "controller-manager": json.dumps(pod("made-by-rs", "node-1")),
+    "jane": json.dumps(
+        {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {"name": "hijack", "namespace": TEAM},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": ["10.1.2.3"]}],
+        }
+    ),
     f"/api/v1/namespaces/{TEAM}/pods/p1/status": _status("p1", "node-1"),
     f"/api/v1/namespaces/{TEAM}/pods/p2/status": _status("p2", "node-2"),
 }
