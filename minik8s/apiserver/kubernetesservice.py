@@ -8,7 +8,9 @@ apiservers that are alive, from their identity Leases (`controlplane/endpoints_p
 removed at once, one that dies when its Lease expires. Whatever someone else changes (the
 Service's ports, the Endpoints) is put back at the next round. The EndpointSlice `kubernetes`
 mirrors the Endpoints' first subset, as Kubernetes' endpoints adapter writes it (the Service
-has no selector, so the EndpointSlice controller leaves it alone).
+has no selector, so the EndpointSlice controller leaves it alone; the Endpoints is labelled
+`endpointslice.kubernetes.io/skip-mirror`, as Kubernetes' reconcilers label it, so the
+mirroring controller leaves it alone too).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import ipaddress
 import logging
 from typing import Any
 
-from minik8s.api import errors
+from minik8s.api import endpointslices, errors
 from minik8s.api.meta import Object
 from minik8s.api.resources import ENDPOINTS, ENDPOINTSLICES, SERVICES, ResourceType
 from minik8s.apiserver.controlplane import endpoints_plan
@@ -30,6 +32,7 @@ NAMESPACE = "default"
 PORT_NAME = endpoints_plan.PORT_NAME
 SERVICE_PORT = 443
 LABELS = {"component": "apiserver", "provider": "kubernetes"}
+SKIP_MIRROR = {endpointslices.SKIP_MIRROR_LABEL: "true"}
 
 
 def service_ip(service_cidr: str) -> str:
@@ -103,16 +106,20 @@ class KubernetesService:
         body: Object = {
             "apiVersion": "v1",
             "kind": "Endpoints",
-            "metadata": {"name": NAME, "namespace": NAMESPACE, "labels": dict(LABELS)},
+            "metadata": {
+                "name": NAME, "namespace": NAMESPACE, "labels": {**LABELS, **SKIP_MIRROR}
+            },
             "subsets": subsets,
-        }
+        }  # fmt: skip
         current = await self._get_or_create(ENDPOINTS, body)
         if current is None:
             return True
-        if (current.get("subsets") or []) == subsets:
+        labels = current["metadata"].get("labels") or {}
+        if (current.get("subsets") or []) == subsets and SKIP_MIRROR.items() <= labels.items():
             return False
         metadata = {k: v for k, v in current["metadata"].items() if k != "resourceVersion"}
         metadata["resourceVersion"] = current["metadata"]["resourceVersion"]
+        metadata["labels"] = {**labels, **SKIP_MIRROR}  # Kubernetes' setSkipMirrorTrue
         await self.registry.update(
             ENDPOINTS, NAMESPACE, NAME, {**current, "metadata": metadata, "subsets": subsets}
         )

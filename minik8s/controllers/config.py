@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from minik8s.componentbase import options
 
-ALL_CONTROLLERS = ("replicaset", "deployment", "endpoints", "endpointslice", "garbagecollector",
-                   "namespace",
+ALL_CONTROLLERS = ("replicaset", "deployment", "endpoints", "endpointslice",
+                   "endpointslicemirroring", "garbagecollector", "namespace",
                    "nodeipam", "nodelifecycle",
                    "replicationcontroller", "job", "cronjob", "ttl-after-finished", "podgc",
                    "disruption",
@@ -64,7 +64,7 @@ class Settings:
     kubeconfig)."""
     workers: dict[str, int] = field(
         default_factory=lambda: {"replicaset": 5, "deployment": 5, "endpoints": 5,
-                                 "endpointslice": 5,
+                                 "endpointslice": 5, "endpointslicemirroring": 5,
                                  "garbagecollector": 10, "namespace": 5, "nodelifecycle": 1,
                                  "daemonset": 2, "statefulset": 5, **BATCH_WORKERS,
                                  "horizontalpodautoscaling": 5}
@@ -72,6 +72,9 @@ class Settings:
     """Concurrent workers per controller (`--concurrent-*-syncs`)."""
     max_endpoints_per_slice: int = 100
     """Endpoints in one EndpointSlice at most (`--max-endpoints-per-slice`)."""
+    mirroring_max_endpoints_per_subset: int = 1000
+    """Addresses of one Endpoints subset mirrored to an EndpointSlice at most, the rest
+    skipped (`--mirroring-max-endpoints-per-subset`)."""
     terminated_pod_gc_threshold: int = 12500
     """Terminated pods kept before the pod garbage collector deletes the oldest (0: never)."""
     local_path_root: str = "/var/lib/minik8s/storage"
@@ -148,6 +151,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=d.max_endpoints_per_slice,
         help="endpoints in one EndpointSlice at most (1 to 1000)",
     )
+    p.add_argument(
+        "--mirroring-concurrent-service-endpoint-syncs",
+        type=int,
+        default=5,
+        help="workers of the EndpointSlice mirroring controller (1 to 50)",
+    )
+    p.add_argument(
+        "--mirroring-max-endpoints-per-subset",
+        type=int,
+        default=d.mirroring_max_endpoints_per_subset,
+        help="addresses of an Endpoints subset mirrored at most (1 to 1000)",
+    )  # fmt: skip
     p.add_argument("--concurrent-gc-syncs", type=int, default=10)
     p.add_argument("--concurrent-namespace-syncs", type=int, default=5)
     p.add_argument("--concurrent-rc-syncs", type=int, default=5)
@@ -195,6 +210,10 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         p.error(str(e))
     if not 1 <= args.max_endpoints_per_slice <= 1000:
         p.error("--max-endpoints-per-slice must be between 1 and 1000")
+    if not 1 <= args.mirroring_concurrent_service_endpoint_syncs <= 50:
+        p.error("--mirroring-concurrent-service-endpoint-syncs must be between 1 and 50")
+    if not 1 <= args.mirroring_max_endpoints_per_subset <= 1000:
+        p.error("--mirroring-max-endpoints-per-subset must be between 1 and 1000")
     return options.settings_from(
         Settings, args,
         controllers=controllers,
@@ -204,6 +223,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
             "deployment": args.concurrent_deployment_syncs,
             "endpoints": args.concurrent_endpoint_syncs,
             "endpointslice": args.concurrent_service_endpoint_syncs,
+            "endpointslicemirroring": args.mirroring_concurrent_service_endpoint_syncs,
             "garbagecollector": args.concurrent_gc_syncs,
             "namespace": args.concurrent_namespace_syncs,
             "nodelifecycle": 1,

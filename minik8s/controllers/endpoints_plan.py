@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from minik8s.api import meta, podutil, selectors
+from minik8s.api import endpointslices, meta, podutil, selectors
 from minik8s.api.meta import Object
 
-HEADLESS_LABEL = "service.kubernetes.io/headless"
+HEADLESS_LABEL = endpointslices.HEADLESS_LABEL
 
 
 def selects_pods(service: Object) -> bool:

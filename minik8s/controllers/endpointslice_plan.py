@@ -5,17 +5,17 @@ matched by port set and filled in order, instead of packed to minimize churn).""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from minik8s.api import meta, podutil, selectors
+from minik8s.api import endpointslices, meta, podutil, selectors
 from minik8s.api.meta import Object
-from minik8s.api.resources import ENDPOINTSLICES, SERVICES
+from minik8s.api.resources import ENDPOINTSLICES, SERVICES, ResourceType
 from minik8s.controllers import endpoints_plan
 
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
-MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
+SERVICE_NAME_LABEL = endpointslices.SERVICE_NAME_LABEL
+MANAGED_BY_LABEL = endpointslices.MANAGED_BY_LABEL
 MANAGED_BY = "endpointslice-controller.k8s.io"
 MAX_ENDPOINTS_PER_SLICE = 100
 """kube-controller-manager's `--max-endpoints-per-slice` default."""
@@ -29,13 +29,18 @@ RESERVED_LABELS = (SERVICE_NAME_LABEL, MANAGED_BY_LABEL, endpoints_plan.HEADLESS
 """Labels of the Service a slice does not copy: the controller sets them."""
 
 
-def managed_service_key(slice_: Object) -> list[str]:
-    """Index of the slices this controller manages by `<namespace>/<service>`."""
+def service_key(slice_: Object, manager: str) -> list[str]:
+    """`[<namespace>/<service>]` of a slice `manager` manages (its managed-by label), else []."""
     labels = meta.labels_of(slice_)
     service = labels.get(SERVICE_NAME_LABEL)
-    if not service or labels.get(MANAGED_BY_LABEL) != MANAGED_BY:
+    if not service or labels.get(MANAGED_BY_LABEL) != manager:
         return []
     return [f"{meta.namespace_of(slice_) or ''}/{service}"]
+
+
+def managed_service_key(slice_: Object) -> list[str]:
+    """Index of the slices this controller manages by `<namespace>/<service>`."""
+    return service_key(slice_, MANAGED_BY)
 
 
 def endpoint(
@@ -145,14 +150,26 @@ def desired_labels(service: Object) -> dict[str, str]:
 def new_slice(
     service: Object, ports: Ports, endpoints: list[dict[str, Any]], labels: dict[str, str]
 ) -> Object:
+    return owned_slice(SERVICES, service, ports, endpoints, {"labels": labels})
+
+
+def owned_slice(
+    owner_type: ResourceType,
+    owner: Object,
+    ports: Ports,
+    endpoints: list[dict[str, Any]],
+    metadata: dict[str, Any],
+) -> Object:
+    """A slice to create, named after its owner (which controls it), with `metadata` (labels,
+    annotations) added."""
     return {
         "apiVersion": ENDPOINTSLICES.api_version,
         "kind": ENDPOINTSLICES.kind,
         "metadata": {
-            "generateName": f"{meta.name_of(service)}-",
-            "namespace": meta.namespace_of(service),
-            "labels": labels,
-            "ownerReferences": [meta.owner_reference(SERVICES, service)],
+            "generateName": f"{meta.name_of(owner)}-",
+            "namespace": meta.namespace_of(owner),
+            **metadata,
+            "ownerReferences": [meta.owner_reference(owner_type, owner)],
         },
         "addressType": ADDRESS_TYPE,
         "endpoints": endpoints,
@@ -192,7 +209,7 @@ def reconcile(
             writes.create.append(new_slice(service, (), [], labels))
             return writes
         wanted = _wanted(ordered[0], [], (), labels)
-        if _differs(ordered[0], wanted):
+        if differs(ordered[0], wanted):
             writes.update.append(wanted)
         writes.delete += ordered[1:]
         return writes
@@ -208,23 +225,36 @@ def reconcile(
 
 
 def _updates_for_creates(service: Object, writes: Writes) -> None:
-    """A slice to create and one to delete become an update of the latter (Kubernetes'
-    reconciler does so: the placeholder becomes the first real slice), when the slice to
-    delete is this Service's (not one of an older Service of the same name) and of the same
-    address type."""
+    """Recycle the slices to delete that are this Service's (not one of an older Service of
+    the same name): the placeholder becomes the first real slice, as in Kubernetes."""
     uid = meta.uid_of(service)
+    recycle(writes, lambda doomed: uid in meta.owner_uids(doomed))
+
+
+def recycle(
+    writes: Writes,
+    reusable: Callable[[Object], bool],
+    metadata_keys: tuple[str, ...] = ("labels",),
+) -> None:
+    """A slice to create and one to delete become an update of the latter (Kubernetes'
+    reconcilers do so), when the slice to delete is `reusable` and of our address type: it
+    takes the new slice's endpoints, ports and `metadata_keys`."""
     kept: list[Object] = []
     for doomed in writes.delete:
-        owned = uid in meta.owner_uids(doomed) and doomed.get("addressType") == ADDRESS_TYPE
-        if owned and writes.create:
-            body = writes.create.pop()
-            writes.update.append(
-                {**doomed, "endpoints": body["endpoints"], "ports": body["ports"],
-                 "metadata": {**doomed["metadata"], "labels": body["metadata"]["labels"]}}
-            )  # fmt: skip
+        if writes.create and reusable(doomed) and doomed.get("addressType") == ADDRESS_TYPE:
+            writes.update.append(rewritten(doomed, writes.create.pop(), metadata_keys))
         else:
             kept.append(doomed)
     writes.delete = kept
+
+
+def rewritten(current: Object, body: Object, metadata_keys: tuple[str, ...]) -> Object:
+    """`current` (its name, resourceVersion) holding `body`'s endpoints, ports and the
+    `metadata_keys` of its metadata."""
+    metadata = dict(current["metadata"])
+    metadata.update((k, body["metadata"][k]) for k in metadata_keys if k in body["metadata"])
+    return {**current, "endpoints": body["endpoints"], "ports": body["ports"],
+            "metadata": metadata}  # fmt: skip
 
 
 def _fill(
@@ -250,7 +280,7 @@ def _fill(
         placed.difference_update(e["addresses"][0] for e in kept[max_per_slice:])
     remaining = [e for e in entries if e["addresses"][0] not in placed]
     # fill the slices written anyway first, then the others with room
-    plans.sort(key=lambda p: not _differs(p[0], _wanted(p[0], p[1], ports, labels)))
+    plans.sort(key=lambda p: not differs(p[0], _wanted(p[0], p[1], ports, labels)))
     for _, kept in plans:
         room = max_per_slice - len(kept)
         if room > 0 and remaining:
@@ -261,7 +291,7 @@ def _fill(
             writes.delete.append(slice_)
             continue
         wanted = _wanted(slice_, kept, ports, labels)
-        if _differs(slice_, wanted):
+        if differs(slice_, wanted):
             writes.update.append(wanted)
     for i in range(0, len(remaining), max_per_slice):
         writes.create.append(new_slice(service, ports, remaining[i : i + max_per_slice], labels))
@@ -274,7 +304,8 @@ def _wanted(
             "metadata": {**current["metadata"], "labels": labels}}  # fmt: skip
 
 
-def _differs(current: Object, wanted: Object) -> bool:
+def differs(current: Object, wanted: Object) -> bool:
+    """Whether `wanted` changes the endpoints, ports or labels of `current`."""
     return (
         (current.get("endpoints") or []) != wanted["endpoints"]
         or ports_of(current) != ports_of(wanted)

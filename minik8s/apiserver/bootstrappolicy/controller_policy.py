@@ -156,6 +156,13 @@ def _controllers() -> dict[str, list[Object]]:
             rule(("create",), (DISCOVERY,), ("endpointslices/restricted",)),
             events_rule(),
         ],
+        "endpointslicemirroring-controller": [
+            rule(READ, (LEGACY,), ("services", "endpoints")),
+            # its slices are owned by the Endpoints, with blockOwnerDeletion
+            rule(("update",), (LEGACY,), ("services/finalizers", "endpoints/finalizers")),
+            rule(("get", "list", "create", "update", "delete"), (DISCOVERY,), ("endpointslices",)),
+            events_rule(),
+        ],
         "generic-garbage-collector": [
             rule((*READ, "patch", "update", "delete"), ("*",), ("*",)),
             events_rule(),

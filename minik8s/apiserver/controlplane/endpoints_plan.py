@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from minik8s.api import meta, times
+from minik8s.api import endpointslices, meta, times
 from minik8s.api.meta import Object
 
 NAMESPACE = "kube-system"
@@ -144,7 +144,7 @@ def endpoint_slice(name: str, namespace: str, subsets: list[Object]) -> Object:
         "metadata": {
             "name": name,
             "namespace": namespace,
-            "labels": {"kubernetes.io/service-name": name},
+            "labels": {endpointslices.SERVICE_NAME_LABEL: name},
         },
         "addressType": "IPv4",
         "endpoints": endpoints,
