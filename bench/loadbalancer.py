@@ -11,7 +11,7 @@ namespace of its own as above (everything it starts listens on that namespace's 
 
 1. Burst: a real etcd, apiserver, kube-proxy (default sync periods) and cloud controller manager
    (local provider, pool 203.0.113.0/24 on a bridge of its own) and one HTTP backend in a
-   network namespace; the Endpoints exist first, then `--burst` LoadBalancer Services are
+   network namespace; the EndpointSlices exist first, then `--burst` LoadBalancer Services are
    created at once. For each: the time from its create request to its address in
    `status.loadBalancer`, and to the first HTTP answer on that address; p50, p99 and max
    (the issue's target: p99 <= 2 s to answer).
@@ -43,7 +43,7 @@ from bench.stats import percentile
 from minik8s.api import resources
 from minik8s.client.api import ApiClient
 from minik8s.client.kubeconfig import load_kubeconfig
-from tests.support import netns
+from tests.support import netns, slices
 from tests.support.processes import Apiserver, Etcd, Process, free_port, temp_dir
 from tests.support.waiting import wait_for
 
@@ -71,9 +71,10 @@ def lb_service(name: str, **spec: Any) -> dict[str, Any]:
 
 
 def endpoints(name: str, ips: list[str]) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name},
-            "subsets": [{"addresses": [{"ip": ip, "nodeName": "bench"} for ip in ips],
-                         "ports": [{"name": "http", "port": BACKEND_PORT}]}]}  # fmt: skip
+    """The Service's EndpointSlice, its endpoints on this (the bench's) node."""
+    ports = [{"name": "http", "port": BACKEND_PORT, "protocol": "TCP"}]
+    return slices.endpoint_slice(name, [slices.endpoint(ip, "bench") for ip in ips],
+                                 namespace=NS, ports=ports)  # fmt: skip
 
 
 async def gather_limited(coros: list[Any], limit: int = 50) -> list[Any]:
@@ -104,9 +105,10 @@ async def answers(ip: str) -> bool:
 
 async def burst(client: ApiClient, count: int) -> tuple[list[float], list[float]]:
     names = [f"lb-{i}" for i in range(count)]
-    await gather_limited([client.create(resources.ENDPOINTS, endpoints(n, ["10.244.251.2"]), NS)
+    backend = ["10.244.251.2"]
+    await gather_limited([client.create(resources.ENDPOINTSLICES, endpoints(n, backend), NS)
                           for n in names])  # fmt: skip
-    await asyncio.sleep(2.0)  # the proxy has the Endpoints: the burst measures the Services
+    await asyncio.sleep(2.0)  # the proxy has the slices: the burst measures the Services
     created: dict[str, float] = {}
     to_address: dict[str, float] = {}
     to_answer: dict[str, float] = {}
@@ -191,7 +193,7 @@ async def run_sync(args: argparse.Namespace, work: Path, kubeconfig: Path) -> No
             [client.create(resources.SERVICES, {**plain, "metadata": {"name": n}}, NS)
              for n in cluster_ips]
             + [client.create(resources.SERVICES, lb_service(n), NS) for n in lbs]
-            + [client.create(resources.ENDPOINTS, eps(i, n), NS)
+            + [client.create(resources.ENDPOINTSLICES, eps(i, n), NS)
                for i, n in enumerate(cluster_ips + lbs)]
         )  # fmt: skip
         status = {n: {"status": {"loadBalancer": {"ingress": [{"ip": ips[n]}]}}} for n in lbs}

@@ -2,11 +2,11 @@
 
     sudo .venv/bin/python -m bench.proxy [--services 5000] [--endpoints 5] [--changes 5]
 
-Needs root and iptables. Starts its own etcd and apiserver, writes the Services and Endpoints
+Needs root and iptables. Starts its own etcd and apiserver, writes the Services and EndpointSlices
 (fake endpoint IPs inside the pod subnet; no traffic is sent), starts a real minik8s-proxy and
 prints: the pure render time; the first full sync (the proxy's own sync duration and its
 breakdown, and from process start to /readyz, informer lists included); then, for each changed
-endpoint, the time from the Endpoints write to its new rule being present in the kernel. Stops
+endpoint, the time from the EndpointSlice write to its new rule being present in the kernel. Stops
 the proxy with SIGTERM (which removes every rule) and reports how long that cleanup took.
 
 It changes the host's iptables: run it in a network namespace of its own to leave the host's
@@ -40,8 +40,9 @@ from minik8s.api import resources
 from minik8s.client.api import ApiClient
 from minik8s.client.kubeconfig import load_kubeconfig
 from minik8s.proxy import rules
-from tests.support.api import service_with_endpoints
+from tests.support.api import service_with_endpoint_slice
 from tests.support.processes import Apiserver, Etcd, Process, free_port, temp_dir
+from tests.support.slices import endpoint
 from tests.support.waiting import wait_for
 
 NAMESPACE = "default"
@@ -55,7 +56,7 @@ def endpoint_ip(service: int, index: int) -> str:
 def objects(services: int, per: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     svcs, eps = [], []
     for i in range(services):
-        svc, ep = service_with_endpoints(f"bench-{i}", [endpoint_ip(i, j) for j in range(per)])
+        svc, ep = service_with_endpoint_slice(f"bench-{i}", [endpoint_ip(i, j) for j in range(per)])
         svcs.append(svc)
         eps.append(ep)
     return svcs, eps
@@ -69,7 +70,24 @@ async def create_all(client: ApiClient, svcs: list[dict], eps: list[dict]) -> No
             await client.create(rt, obj, NAMESPACE)
 
     await asyncio.gather(*(create(resources.SERVICES, s) for s in svcs))
-    await asyncio.gather(*(create(resources.ENDPOINTS, e) for e in eps))
+    await asyncio.gather(*(create(resources.ENDPOINTSLICES, e) for e in eps))
+
+
+async def cached(client: ApiClient, services: int, slices: int, timeout: float = 120) -> float:
+    """Wait until the apiserver's watch cache holds every object created (the proxy's first
+    lists, at resourceVersion 0, are served from it: right after a burst of writes it is
+    seconds behind etcd, and a proxy started then would sync a part of the Services only);
+    returns how long that took."""
+    started = time.perf_counter()
+    while True:
+        found = [len((await client.list(rt, NAMESPACE, resource_version="0"))["items"])
+                 for rt in (resources.SERVICES, resources.ENDPOINTSLICES)]  # fmt: skip
+        if found[0] >= services and found[1] >= slices:
+            return time.perf_counter() - started
+        if time.perf_counter() - started > timeout:
+            raise TimeoutError(f"the watch cache holds {found} of {services} Services, "
+                               f"{slices} slices after {timeout}s")  # fmt: skip
+        await asyncio.sleep(0.1)
 
 
 def ready(port: int, process: Process) -> bool:
@@ -113,11 +131,10 @@ def force_cleanup(work: Path) -> None:
 
 
 async def change_endpoints(client: ApiClient, service: int, per: int, new_ip: str) -> None:
-    current = await client.get(resources.ENDPOINTS, f"bench-{service}", NAMESPACE)
+    current = await client.get(resources.ENDPOINTSLICES, f"bench-{service}", NAMESPACE)
     ips = [endpoint_ip(service, j) for j in range(1, per)] + [new_ip]
-    current["subsets"] = [{"addresses": [{"ip": ip} for ip in ips],
-                           "ports": [{"name": "http", "port": 8080}]}]  # fmt: skip
-    await client.update(resources.ENDPOINTS, current)
+    current["endpoints"] = [endpoint(ip) for ip in ips]
+    await client.update(resources.ENDPOINTSLICES, current)
 
 
 async def bench(args: argparse.Namespace) -> None:
@@ -125,8 +142,7 @@ async def bench(args: argparse.Namespace) -> None:
     fake_svcs = [dict(s, metadata={"namespace": NAMESPACE, "name": s["metadata"]["name"]},
                       spec=dict(s["spec"], clusterIP=f"10.96.{i // 250}.{i % 250 + 1}"))
                  for i, s in enumerate(svcs)]  # fmt: skip
-    fake_eps = [dict(e, metadata={"namespace": NAMESPACE, "name": e["metadata"]["name"]})
-                for e in eps]  # fmt: skip
+    fake_eps = [dict(e, metadata={**e["metadata"], "namespace": NAMESPACE}) for e in eps]
     started = time.perf_counter()
     ruleset = rules.build_rules(fake_svcs, fake_eps, "bench", rules.RuleOptions("10.244.0.0/16"))
     text = rules.render(ruleset)
@@ -146,7 +162,9 @@ async def bench(args: argparse.Namespace) -> None:
         async with ApiClient(load_kubeconfig(kubeconfig)) as client:
             started = time.perf_counter()
             await create_all(client, svcs, eps)
-            print(f"created {2 * args.services} objects in {time.perf_counter() - started:.1f}s")
+            print(f"created {2 * args.services} objects in {time.perf_counter() - started:.1f}s; "
+                  f"the watch cache held them {await cached(client, len(svcs), len(eps)):.1f}s "
+                  "later")  # fmt: skip
             port = free_port()
             proxy = Process("proxy", [
                 sys.executable, "-m", "minik8s.proxy.server", f"--kubeconfig={kubeconfig}",
@@ -179,7 +197,7 @@ async def bench(args: argparse.Namespace) -> None:
                 wait_for(functools.partial(chain_exists, chain), f"chain {chain}", timeout=60,
                          interval=0.005)  # fmt: skip
                 latencies.append(time.perf_counter() - started)
-            print(f"one endpoint changed, Endpoints write -> rule present: median "
+            print(f"one endpoint changed, EndpointSlice write -> rule present: median "
                   f"{statistics.median(latencies):.3f}s, max {max(latencies):.3f}s "
                   f"over {len(latencies)} changes")  # fmt: skip
             count = metric(port, "kubeproxy_network_programming_duration_seconds_count")

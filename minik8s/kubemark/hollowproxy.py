@@ -11,7 +11,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from minik8s.api import resources
+from minik8s.api import endpointslices, resources
 from minik8s.client.api import ApiClient
 from minik8s.client.informer import Informer
 from minik8s.proxy.config import ProxySettings
@@ -62,10 +62,13 @@ class NullNetfilter:
 async def run(
     settings: ProxySettings, client: ApiClient, stop: asyncio.Event, real: bool = True
 ) -> None:
-    """One hollow proxy until `stop`: Services and Endpoints informers feeding the real syncer;
+    """One hollow proxy until `stop`: Services and EndpointSlices informers feeding the real syncer;
     with `real` false (kubemark's `--use-real-proxier=false`), the informers alone."""
-    services = Informer(client, resources.SERVICES, name=f"services@{settings.node_name}")
-    endpoints = Informer(client, resources.ENDPOINTS, name=f"endpoints@{settings.node_name}")
+    selector = endpointslices.PROXY_SELECTOR
+    services = Informer(client, resources.SERVICES, label_selector=selector,
+                        name=f"services@{settings.node_name}")  # fmt: skip
+    endpoints = Informer(client, resources.ENDPOINTSLICES, label_selector=selector,
+                         name=f"endpointslices@{settings.node_name}")  # fmt: skip
     if not real:
         await _watch_only(services, endpoints, stop)
         return
@@ -90,7 +93,7 @@ async def run(
 
 
 async def _watch_only(services: Informer, endpoints: Informer, stop: asyncio.Event) -> None:
-    """Kubernetes' kubemark `FakeProxier`: its proxy server's Service and Endpoints informers
+    """Kubernetes' kubemark `FakeProxier`: its proxy server's Service and EndpointSlice informers
     run (what the apiserver sends every node), its handlers and sync loop do nothing."""
     services.start()
     endpoints.start()

@@ -23,12 +23,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from minik8s.api import serviceutil
+from minik8s.api import endpointslices, serviceutil
 
 logger = logging.getLogger(__name__)
 
-ServiceName = tuple[str, str]
-"""(namespace, name)."""
+ServiceName = endpointslices.ServiceName
 
 
 def health_check_ports(services: Iterable[Mapping[str, Any]]) -> dict[ServiceName, int]:
@@ -44,23 +43,24 @@ def health_check_ports(services: Iterable[Mapping[str, Any]]) -> dict[ServiceNam
 
 
 def local_endpoint_counts(
-    endpoints: Iterable[Mapping[str, Any]], wanted: Iterable[ServiceName], node_name: str
+    slices: Iterable[Mapping[str, Any]], wanted: Iterable[ServiceName], node_name: str
 ) -> dict[ServiceName, int]:
-    """Ready endpoint addresses on `node_name` of each wanted Service (0 when none)."""
-    counts = dict.fromkeys(wanted, 0)
-    for eps in endpoints:
-        meta = eps.get("metadata") or {}
-        key = (meta.get("namespace") or "", meta.get("name") or "")
-        if key not in counts:
+    """Ready endpoint addresses on `node_name` of each wanted Service (0 when none), from its
+    EndpointSlices."""
+    local: dict[ServiceName, set[str]] = {key: set() for key in wanted}
+    for key, found in endpointslices.by_service(slices).items():
+        if key not in local:
             continue
-        local = {
-            address.get("ip")
-            for subset in eps.get("subsets") or ()
-            for address in subset.get("addresses") or ()
-            if address.get("nodeName") == node_name
-        }
-        counts[key] = len(local)
-    return counts
+        for slice_ in found:
+            for endpoint in slice_.get("endpoints") or ():
+                addresses = endpoint.get("addresses") or ()
+                if (
+                    addresses
+                    and endpoint.get("nodeName") == node_name
+                    and endpointslices.conditions(endpoint).ready
+                ):
+                    local[key].add(addresses[0])
+    return {key: len(ips) for key, ips in local.items()}
 
 
 def body(name: ServiceName, count: int, healthy: bool) -> bytes:

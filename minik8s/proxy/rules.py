@@ -1,4 +1,4 @@
-"""Pure rule rendering: Services + Endpoints → the `iptables-restore` input of our own chains.
+"""Pure rule rendering: Services + EndpointSlices → the `iptables-restore` input of our own chains.
 
 The layout follows Kubernetes' iptables mode, with our `MINIK8S-` prefix:
 
@@ -50,11 +50,11 @@ import functools
 import hashlib
 import ipaddress
 import socket
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from minik8s.api import serviceutil
+from minik8s.api import endpointslices, serviceutil
 from minik8s.proxy import podfirewall
 from minik8s.proxy.podfirewall import POD_FIREWALL
 
@@ -133,6 +133,8 @@ class ServicePort:
     affinity_seconds: int | None
     """`sessionAffinity: ClientIP` timeout; None without affinity."""
     endpoints: tuple[Endpoint, ...]
+    """Where its cluster traffic goes: the ready endpoints, or when none is ready the serving
+    terminating ones (Kubernetes' ProxyTerminatingEndpoints)."""
     load_balancer_ips: tuple[str, ...] = ()
     """`status.loadBalancer.ingress` IPs in VIP mode."""
     source_ranges: tuple[str, ...] = ()
@@ -141,6 +143,9 @@ class ServicePort:
     """`externalTrafficPolicy: Local`: external traffic goes to this node's endpoints only."""
     health_check_node_port: int | None = None
     """Where kube-proxy answers whether this node has endpoints (Local policy only)."""
+    terminating: tuple[Endpoint, ...] = ()
+    """With `external_local` only: the serving terminating endpoints. This node's take its
+    external traffic when it has no ready one, even while others are ready elsewhere."""
     key: str = field(init=False, compare=False, repr=False)
     """Kubernetes' ServicePortName: `ns/name` or `ns/name:port`."""
     svc_chain: str = field(init=False, compare=False, repr=False)
@@ -156,6 +161,7 @@ class ServicePort:
             self.namespace, self.name, self.port_name, self.protocol, self.cluster_ip, self.port,
             self.node_port, self.affinity_seconds, self.endpoints, self.load_balancer_ips,
             self.source_ranges, self.external_local, self.health_check_node_port,
+            self.terminating,
         )))  # fmt: skip
 
     def __hash__(self) -> int:
@@ -262,7 +268,7 @@ class Memo:
     is the same with or without it). Entries not used by the latest build are dropped."""
 
     ports: dict[tuple[str, str, str, str], list[ServicePort]] = field(default_factory=dict)
-    """(namespace, name, Service resourceVersion, Endpoints resourceVersion) → its ports."""
+    """(namespace, name, Service resourceVersion, its slices' resourceVersions) → its ports."""
     fragments: dict[ServicePort, Fragment] = field(default_factory=dict)
     """Service port → the rules it adds."""
     large: bool = False
@@ -279,12 +285,11 @@ class _Reader:
     def __init__(
         self,
         services: Iterable[dict[str, Any]],
-        endpoints: Iterable[dict[str, Any]],
+        slices: Iterable[dict[str, Any]],
         memo: Memo | None,
     ) -> None:
         self._services = iter(services)
-        self._by_key = {(_meta(e).get("namespace") or "", _meta(e).get("name") or ""): e
-                        for e in endpoints}  # fmt: skip
+        self._by_key = endpointslices.by_service(slices)
         self._memo = memo
         self._seen: dict[tuple[str, str, str, str], list[ServicePort]] = {}
         self.ports: list[ServicePort] = []
@@ -299,12 +304,17 @@ class _Reader:
             return False
         meta = _meta(service)
         namespace, name = meta.get("namespace") or "", meta.get("name") or ""
-        eps = self._by_key.get((namespace, name)) or {}
+        found = self._by_key.get((namespace, name)) or []
         version = meta.get("resourceVersion")
-        key = (namespace, name, version or "", _meta(eps).get("resourceVersion") or "")
+        versions = (
+            _meta(found[0]).get("resourceVersion") or ""
+            if len(found) == 1
+            else ",".join(sorted(_meta(s).get("resourceVersion") or "" for s in found))
+        )
+        key = (namespace, name, version or "", versions)
         ports = self._memo.ports.get(key) if self._memo is not None and version else None
         if ports is None:
-            ports = _ports_of(service, eps)
+            ports = _ports_of(service, found)
         if version:
             self._seen[key] = ports
         self.ports.extend(ports)
@@ -317,7 +327,7 @@ class _Reader:
             self._memo.ports = self._seen
 
 
-def _ports_of(service: dict[str, Any], eps: dict[str, Any]) -> list[ServicePort]:
+def _ports_of(service: dict[str, Any], slices: list[Mapping[str, Any]]) -> list[ServicePort]:
     meta, spec = _meta(service), service.get("spec") or {}
     cluster_ip = spec.get("clusterIP") or ""
     if spec.get("type") == "ExternalName" or not _is_ip(cluster_ip):
@@ -335,6 +345,7 @@ def _ports_of(service: dict[str, Any], eps: dict[str, Any]) -> list[ServicePort]
     for port in spec.get("ports") or []:
         protocol = (port.get("protocol") or "TCP").lower()
         node_port = port.get("nodePort") if node_ports else None
+        ready, terminating = _endpoints_for(slices, port.get("name") or "", protocol)
         result.append(
             ServicePort(
                 namespace=namespace,
@@ -345,7 +356,8 @@ def _ports_of(service: dict[str, Any], eps: dict[str, Any]) -> list[ServicePort]
                 port=int(port["port"]),
                 node_port=int(node_port) if node_port else None,
                 affinity_seconds=affinity,
-                endpoints=_endpoints_for(eps, port.get("name") or "", protocol),
+                endpoints=ready or terminating,
+                terminating=terminating if ready and external.get("external_local") else (),
                 **external,
             )
         )
@@ -374,28 +386,33 @@ def _external_fields(service: dict[str, Any], spec: dict[str, Any]) -> dict[str,
 
 
 def _endpoints_for(
-    endpoints: dict[str, Any], port_name: str, protocol: str
-) -> tuple[Endpoint, ...]:
-    found: dict[tuple[int, int], Endpoint] = {}
-    for subset in endpoints.get("subsets") or ():
-        addresses = subset.get("addresses")
-        if not addresses:
+    slices: list[Mapping[str, Any]], port_name: str, protocol: str
+) -> tuple[tuple[Endpoint, ...], tuple[Endpoint, ...]]:
+    """The service port's endpoints in its slices: (ready, serving and terminating), each
+    sorted, an address once (kube-proxy takes each endpoint's first address)."""
+    ready: dict[tuple[int, int], Endpoint] = {}
+    terminating: dict[tuple[int, int], Endpoint] = {}
+    for slice_ in slices:
+        number = endpointslices.port_number(slice_, port_name, protocol)
+        if number is None:
             continue
-        for port in subset.get("ports") or ():
-            if (port.get("name") or "") != port_name:
+        for endpoint in slice_.get("endpoints") or ():
+            conditions = endpointslices.conditions(endpoint)
+            if conditions.ready:
+                found = ready
+            elif conditions.serving and conditions.terminating:
+                found = terminating
+            else:
                 continue
-            if (port.get("protocol") or "TCP").lower() != protocol:
+            addresses = endpoint.get("addresses") or ()
+            ip = addresses[0] if addresses else ""
+            try:
+                key = (int.from_bytes(socket.inet_pton(socket.AF_INET, ip)), number)
+            except (OSError, TypeError):
                 continue
-            number = int(port["port"])
-            for address in addresses:
-                ip = address.get("ip") or ""
-                try:
-                    key = (int.from_bytes(socket.inet_pton(socket.AF_INET, ip)), number)
-                except (OSError, TypeError):
-                    continue
-                if key not in found:
-                    found[key] = Endpoint(key, ip, number, address.get("nodeName"))
-    return tuple(sorted(found.values()))  # by sort_key: they differ
+            if key not in found:
+                found[key] = Endpoint(key, ip, number, endpoint.get("nodeName"))
+    return tuple(sorted(ready.values())), tuple(sorted(terminating.values()))
 
 
 def _endpoint(ip: str, port: int, node_name: str | None) -> Endpoint:
@@ -403,7 +420,11 @@ def _endpoint(ip: str, port: int, node_name: str | None) -> Endpoint:
                     node_name)  # fmt: skip
 
 
-def _meta(obj: dict[str, Any]) -> dict[str, Any]:
+def _local(endpoints: Iterable[Endpoint], options: RuleOptions) -> list[Endpoint]:
+    return [ep for ep in endpoints if ep.node_name == options.node_name]
+
+
+def _meta(obj: Mapping[str, Any]) -> dict[str, Any]:
     return obj.get("metadata") or {}
 
 
@@ -420,25 +441,23 @@ def _is_ip(text: str) -> bool:
 
 def build_rules(
     services: Iterable[dict[str, Any]],
-    endpoints: Iterable[dict[str, Any]],
+    slices: Iterable[dict[str, Any]],
     node: str,
     options: RuleOptions | None = None,
     memo: Memo | None = None,
 ) -> RuleSet:
-    """Every chain and rule we own, for these Services and Endpoints, on node `node`.
+    """Every chain and rule we own, for these Services and EndpointSlices, on node `node`.
 
     Pass the same `memo` (and `options`) to successive builds to reuse unchanged services.
     """
-    return Builder(services, endpoints, options, memo).finish()
+    return Builder(services, slices, options, memo).finish()
 
 
-def chains_estimate(services: Sequence[dict[str, Any]], endpoints: Iterable[dict[str, Any]]) -> int:
+def chains_estimate(services: Sequence[dict[str, Any]], slices: Iterable[dict[str, Any]]) -> int:
     """About how many service chains `build_rules` gives, without reading the objects through:
-    one per Service and per address and port of the Endpoints."""
+    one per Service and per endpoint and port of the EndpointSlices."""
     return len(services) + sum(
-        len(subset.get("addresses") or ()) * len(subset.get("ports") or ())
-        for eps in endpoints
-        for subset in eps.get("subsets") or ()
+        len(s.get("endpoints") or ()) * len(s.get("ports") or ()) for s in slices
     )
 
 
@@ -452,14 +471,14 @@ class Builder:
     def __init__(
         self,
         services: Iterable[dict[str, Any]],
-        endpoints: Iterable[dict[str, Any]],
+        slices: Iterable[dict[str, Any]],
         options: RuleOptions | None = None,
         memo: Memo | None = None,
     ) -> None:
         self.options = options or RuleOptions()
         self.rules = RuleSet()
         _static_chains(self.rules, self.options)
-        self._reader = _Reader(services, endpoints, memo)
+        self._reader = _Reader(services, slices, memo)
         self._memo = memo
         self._fragments: dict[ServicePort, Fragment] = {}
         self._built = 0
@@ -613,7 +632,10 @@ def _fragment(sp: ServicePort, options: RuleOptions, large: bool) -> Fragment:
 
     # no `-m tcp` before DNAT, unlike Kubernetes: see the module's docstring
     dnat = f"{proto} {comment}-j DNAT --to-destination "
-    for sep, ep in zip(seps, sp.endpoints, strict=True):
+    reachable = list(zip(seps, sp.endpoints, strict=True))
+    if sp.external_local and not any(ep.node_name == options.node_name for ep in sp.endpoints):
+        reachable += [(sp.sep_chain(ep), ep) for ep in _local(sp.terminating, options)]
+    for sep, ep in reachable:
         if sp.affinity_seconds is not None:
             recent = f"-m recent --name {sep} --mask 255.255.255.255 --rsource --set "
             to = f"{proto} {comment}{recent}-j DNAT --to-destination {ep.address}"
@@ -621,7 +643,7 @@ def _fragment(sp: ServicePort, options: RuleOptions, large: bool) -> Fragment:
             to = f"{dnat}{ep.ip}:{ep.port}"
         own.append((sep, (f"-s {ep.ip}/32 {comment}-j {MARK_MASQ}", to)))
     if sp.external:
-        _external(sp, options, shared, own, seps, comment)
+        _external(sp, options, shared, own, reachable, comment)
     return Fragment(shared, own)
 
 
@@ -671,15 +693,18 @@ def _external(
     options: RuleOptions,
     shared: list[tuple[str, str, str]],
     own: list[tuple[str, tuple[str, ...]]],
-    seps: list[str],
+    reachable: list[tuple[str, Endpoint]],
     comment: str,
 ) -> None:
     """Node port and ingress IP rules of a service port with endpoints: Kubernetes' EXT, FW
-    and SVL chains."""
+    and SVL chains. `reachable`: the SEP chains written and their endpoints (this node's
+    serving terminating ones after the cluster's, when it has no other)."""
     proto, dport = f"-p {sp.protocol}", f"-m {sp.protocol} --dport"
     svc, ext = sp.svc_chain, sp.ext_chain
-    local = [sep for sep, ep in zip(seps, sp.endpoints, strict=True)
-             if ep.node_name == options.node_name] if sp.external_local else seps  # fmt: skip
+    if sp.external_local:
+        local = [sep for sep, ep in reachable if ep.node_name == options.node_name]
+    else:
+        local = [sep for sep, _ in reachable]
     firewall = bool(sp.source_ranges and sp.load_balancer_ips)
     target = sp.fw_chain if firewall else ext
     for ip in sp.load_balancer_ips:
@@ -749,12 +774,12 @@ def render(rules: RuleSet) -> str:
 
 def render_rules(
     services: Iterable[dict[str, Any]],
-    endpoints: Iterable[dict[str, Any]],
+    slices: Iterable[dict[str, Any]],
     node: str,
     options: RuleOptions | None = None,
 ) -> str:
     """`build_rules` rendered as one `iptables-restore` input."""
-    return render(build_rules(services, endpoints, node, options))
+    return render(build_rules(services, slices, node, options))
 
 
 # --- jumps from the built-in chains --------------------------------------------------------

@@ -9,7 +9,7 @@ import functools
 import logging
 from typing import Any
 
-from minik8s.api import resources
+from minik8s.api import endpointslices, resources
 from minik8s.client import tasks
 from minik8s.client.api import ApiClient
 from minik8s.client.informer import Informer
@@ -74,21 +74,25 @@ async def _run(settings: ProxySettings, stop: asyncio.Event) -> None:
         logger.info("cleanup done")
         return
     client = ApiClient(options.load_client_config(settings.client))
-    services = Informer(client, resources.SERVICES)
-    endpoints = Informer(client, resources.ENDPOINTS)
+    # kube-proxy's informers: Services and EndpointSlices, without headless ones or those
+    # another proxy serves (`service.kubernetes.io/service-proxy-name`)
+    services = Informer(client, resources.SERVICES, label_selector=endpointslices.PROXY_SELECTOR)
+    slices = Informer(
+        client, resources.ENDPOINTSLICES, label_selector=endpointslices.PROXY_SELECTOR
+    )
     health_checks = healthcheck.ServiceHealthServer()
     recorder = EventRecorder(client, "kube-proxy", host=settings.node_name, writers=1)
     node = node_ref(settings.node_name)
 
-    async def after_sync(svcs: list[dict], eps: list[dict]) -> None:
+    async def after_sync(svcs: list[dict], found: list[dict]) -> None:
         ports = healthcheck.health_check_ports(svcs)
-        counts = healthcheck.local_endpoint_counts(eps, ports, settings.node_name)
+        counts = healthcheck.local_endpoint_counts(found, ports, settings.node_name)
         addresses = syncer.options.node_port_addresses
         await health_checks.sync(ports, counts, ALL if addresses is None else addresses)
         if settings.sync_events and settings.node_name:
             recorder.record(node, "Normal", SYNCED, SYNCED_MESSAGE)
 
-    syncer = Syncer(settings, host, services, endpoints, on_synced=after_sync)
+    syncer = Syncer(settings, host, services, slices, on_synced=after_sync)
     health_checks.proxy_healthy = syncer.healthy
     health = HealthServer(
         settings.healthz.bind_address, max(settings.healthz.port, 0),
@@ -100,7 +104,7 @@ async def _run(settings: ProxySettings, stop: asyncio.Event) -> None:
             await health.start()
         recorder.start()
         services.start()
-        endpoints.start()
+        slices.start()
         sync_task = tasks.spawn(syncer.run(), "proxy syncer")
         running.append(sync_task)
         stopping = tasks.spawn(stop.wait(), "proxy stop signal")
@@ -111,7 +115,7 @@ async def _run(settings: ProxySettings, stop: asyncio.Event) -> None:
     finally:
         await tasks.cancel_and_wait(running)
         await services.stop()
-        await endpoints.stop()
+        await slices.stop()
         await health_checks.close()
         await recorder.stop()
         with contextlib.suppress(Exception):

@@ -23,7 +23,7 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from minik8s.api import times
+from minik8s.api import endpointslices, times
 from minik8s.client.informer import Informer
 from minik8s.proxy import iptables, restore, syncmode
 from minik8s.proxy import rules as r
@@ -32,7 +32,8 @@ from minik8s.proxy.config import ProxySettings
 logger = logging.getLogger(__name__)
 
 TRIGGER_ANNOTATION = "endpoints.kubernetes.io/last-change-trigger-time"
-"""Set by the Endpoints controller: when the change that produced this Endpoints happened."""
+"""Set by Kubernetes' EndpointSlice controller: when the change that produced a slice happened
+(minik8s's does not set it yet: the proxy then counts from when it saw the slice)."""
 
 SYNC_DURATION = Histogram(
     "kubeproxy_sync_proxy_rules_duration_seconds",
@@ -41,7 +42,7 @@ SYNC_DURATION = Histogram(
 )
 PROGRAMMING_LATENCY = Histogram(
     "kubeproxy_network_programming_duration_seconds",
-    "From an Endpoints change (its trigger time, else when the proxy saw it) to rules applied.",
+    "From an EndpointSlice change (its trigger time, else when the proxy saw it) to rules applied.",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
 )
 RULES = Gauge("kubeproxy_sync_proxy_rules_iptables_total", "Rules we own, by table.", ["table"])
@@ -58,17 +59,17 @@ class Syncer:
         settings: ProxySettings,
         netfilter: iptables.Netfilter,
         services: Informer,
-        endpoints: Informer,
+        slices: Informer,
         clock: Callable[[], float] = time.monotonic,
         on_synced: Callable[[list[dict[str, Any]], list[dict[str, Any]]], Awaitable[None]]
         | None = None,
     ) -> None:
-        """`on_synced(services, endpoints)` runs after each successful sync (the health check
+        """`on_synced(services, slices)` runs after each successful sync (the health check
         node ports follow the rules)."""
         self.settings = settings
         self.netfilter = netfilter
         self.services = services
-        self.endpoints = endpoints
+        self.slices = slices
         self.clock = clock
         self.on_synced = on_synced
         self.options = r.RuleOptions(
@@ -88,7 +89,7 @@ class Syncer:
         self._applied: dict[restore.ChainKey, tuple[str, ...]] = {}
         self._renderer = ThreadPoolExecutor(1, thread_name_prefix="proxy-render")
         self._triggers: dict[str, float] = {}
-        for informer in (services, endpoints):
+        for informer in (services, slices):
             informer.add_event_handler(
                 on_add=self._on_change,
                 on_update=lambda old, new: self._on_change(new),
@@ -98,10 +99,10 @@ class Syncer:
     # --- change notifications -----------------------------------------------------------------
 
     def _on_change(self, obj: dict[str, Any]) -> None:
-        if obj.get("kind") == "Endpoints" or "subsets" in obj:
-            meta = obj.get("metadata") or {}
-            key = f"{meta.get('namespace')}/{meta.get('name')}"
-            self._triggers.setdefault(key, _trigger_time(meta))
+        service = endpointslices.service_of(obj) if "addressType" in obj else None
+        if service is not None:
+            key = f"{service[0]}/{service[1]}"
+            self._triggers.setdefault(key, _trigger_time(obj.get("metadata") or {}))
         self._dirty.set()
 
     # --- health -------------------------------------------------------------------------------
@@ -123,8 +124,8 @@ class Syncer:
     async def run(self) -> None:
         """Sync forever; cancel to stop. The Service route is in place before any rule."""
         await self.netfilter.prepare()
-        while not (await self.services.wait_synced(10) and await self.endpoints.wait_synced(10)):
-            logger.info("waiting for the Services and Endpoints informers to sync")
+        while not (await self.services.wait_synced(10) and await self.slices.wait_synced(10)):
+            logger.info("waiting for the Services and EndpointSlices informers to sync")
         while True:
             now = self.clock()
             full = self._need_full or now >= self._next_full
@@ -151,7 +152,7 @@ class Syncer:
         self._last_start = start
         self._dirty.clear()
         triggers, self._triggers = self._triggers, {}
-        services, endpoints = self.services.store.list(), self.endpoints.store.list()
+        services, slices = self.services.store.list(), self.slices.store.list()
         phases: dict[str, float] = {}
         done: list[restore.Call] = []
         durations: list[str] = []
@@ -173,7 +174,7 @@ class Syncer:
                     loop.call_soon_threadsafe(handover.put_nowait, item)
 
                 producer = loop.run_in_executor(
-                    self._renderer, self._produce, services, endpoints, dict(self._applied),
+                    self._renderer, self._produce, services, slices, dict(self._applied),
                     existing, jumps, emit, stop,
                 )  # fmt: skip
                 try:
@@ -214,7 +215,7 @@ class Syncer:
         self.syncs += 1
         if self.on_synced is not None:
             try:
-                await self.on_synced(services, endpoints)
+                await self.on_synced(services, slices)
             except Exception:
                 logger.exception("after the sync")
         return True
@@ -235,7 +236,7 @@ class Syncer:
     def _produce(
         self,
         services: list[dict[str, Any]],
-        endpoints: list[dict[str, Any]],
+        slices: list[dict[str, Any]],
         applied: dict[restore.ChainKey, tuple[str, ...]],
         existing: set[restore.ChainKey],
         jumps: list[restore.Jump],
@@ -265,10 +266,10 @@ class Syncer:
                     emit(BARRIER)
 
         try:
-            builder = r.Builder(services, endpoints, self.options, self._memo)
+            builder = r.Builder(services, slices, self.options, self._memo)
             written: dict[restore.ChainKey, tuple[str, ...]] = {}
-            if not applied and (  # counted only when it matters: it reads every Endpoints
-                r.chains_estimate(services, endpoints) > restore.limits(budget, hooked)[0]
+            if not applied and (  # counted only when it matters: it reads every slice
+                r.chains_estimate(services, slices) > restore.limits(budget, hooked)[0]
             ):
                 static = restore.flatten(builder.rules)  # the services are not read yet
                 leaves = {key: rules for key, rules in static.items()

@@ -2,7 +2,7 @@
 addresses, a real kube-proxy captures them, `curl` reaches backends in network namespaces.
 
 Backends are network namespaces in the pod subnet (10.244.251.0/24) answering `<name> <client
-address>`; two are "on" the proxy's node, one on another node (the Endpoints say so). A second
+address>`; two are "on" the proxy's node, one on another node (its EndpointSlice says so). A second
 source is a client namespace outside the pod network. The pool is 203.0.113.192/29 (6
 addresses) on a bridge of this test's own. Everything is removed at the end: namespaces, the
 proxy's rules (SIGTERM), the pool's bridge and route (`--cleanup`).
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import netns
+from tests.support import netns, slices
 from tests.support.api import Api
 from tests.support.cloud import CloudControllerManager
 from tests.support.processes import Apiserver, Process, free_port, temp_dir
@@ -136,11 +136,10 @@ def create_service(c: Cluster, name: str, **spec: object) -> dict:
 
 def put_endpoints(c: Cluster, name: str, backends: list[netns.Namespace]) -> None:
     nodes = {b.name: (NODE if i < 2 else "other-node") for i, b in enumerate(c.backends)}
-    addresses = [{"ip": b.ip, "nodeName": nodes[b.name]} for b in backends]
-    subsets = [{"addresses": addresses, "ports": [{"name": "http", "port": PORT}]}]
-    body = {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name},
-            "subsets": subsets}  # fmt: skip
-    r = c.api.post(f"/api/v1/namespaces/{c.ns}/endpoints", body)
+    endpoints = [slices.endpoint(b.ip, nodes[b.name]) for b in backends]
+    ports = [{"name": "http", "port": PORT, "protocol": "TCP"}]
+    body = slices.endpoint_slice(name, endpoints, namespace=c.ns, ports=ports)
+    r = c.api.post(f"/apis/discovery.k8s.io/v1/namespaces/{c.ns}/endpointslices", body)
     assert r.status_code == 201, r.text
 
 

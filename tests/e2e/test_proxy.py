@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from minik8s.proxy import rules
+from tests.support import slices
 from tests.support.api import Api
 from tests.support.processes import Apiserver, Process, free_port, temp_dir
 from tests.support.waiting import wait_for
@@ -233,13 +234,13 @@ def create_service(api: Api, ns: str, name: str, **spec: object) -> dict:
     return dict(r.json())
 
 
-def put_endpoints(api: Api, ns: str, name: str, ips: list[str]) -> None:
-    subsets = [{"addresses": [{"ip": ip} for ip in ips],
-                "ports": [{"name": "http", "port": BACKEND_PORT}]}] if ips else []  # fmt: skip
-    path = f"/api/v1/namespaces/{ns}/endpoints"
+def put_endpoints(api: Api, ns: str, name: str, ips: list[str | dict]) -> None:
+    """The Service's one EndpointSlice (as kube-proxy reads them), its endpoints at `ips`:
+    ready ones, or `slices.endpoint(...)` with other conditions."""
+    ports = [{"name": "http", "port": BACKEND_PORT, "protocol": "TCP"}]
+    body = slices.endpoint_slice(name, ips, namespace=ns, ports=ports)
+    path = f"/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices"
     current = api.get(f"{path}/{name}")
-    body = {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name},
-            "subsets": subsets}  # fmt: skip
     if current.status_code == 404:
         r = api.post(path, body)
     else:
@@ -291,6 +292,17 @@ def test_clusterip_and_nodeport_reach_every_backend(
 
     put_endpoints(papi, ns, "web", [backends[0].ip])  # one endpoint: only it answers
     wait_for(lambda: set(answers(cluster_ip, 80, 20)) == {backends[0].name}, "one backend")
+
+    # no endpoint ready: kube-proxy falls back to the serving terminating ones (KEP-1669)...
+    draining = slices.endpoint(backends[1].ip, ready=False, serving=True, terminating=True)
+    stopped = slices.endpoint(backends[0].ip, ready=False, serving=False, terminating=True)
+    put_endpoints(papi, ns, "web", [stopped, draining])
+    wait_for(lambda: set(answers(cluster_ip, 80, 20)) == {backends[1].name},
+             "the serving terminating backend to take the traffic")  # fmt: skip
+    # ... and only then: with one ready, the terminating one gets nothing
+    put_endpoints(papi, ns, "web", [backends[0].ip, draining])
+    wait_for(lambda: set(answers(cluster_ip, 80, 20)) == {backends[0].name},
+             "the ready backend alone to take the traffic")  # fmt: skip
 
     put_endpoints(papi, ns, "web", [])  # scaled to zero: refused at once, no timeout
     wait_for(lambda: refused(cluster_ip, 80), f"{cluster_ip}:80 to refuse connections")

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import orjson
 
+from tests.support import slices
 from tests.support.processes import Apiserver
 
 
@@ -112,3 +113,10 @@ def service_with_endpoints(name: str, ips: list[str]) -> tuple[dict[str, Any], d
         ],
     }
     return service, endpoints
+
+
+def service_with_endpoint_slice(name: str, ips: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A Service with one port `http` (80 to 8080) and one EndpointSlice of its endpoints at
+    `ips`, written directly (no pods, no EndpointSlice controller), as kube-proxy reads them."""
+    service, _ = service_with_endpoints(name, ips)
+    return service, slices.endpoint_slice(name, ips, namespace="")

@@ -30,8 +30,11 @@ def test_use_real_proxier_flag_takes_go_boolean_forms() -> None:
 class _FakeInformer:
     made: list[_FakeInformer] = []
 
-    def __init__(self, client: Any, resource: Any, name: str = "") -> None:
+    def __init__(
+        self, client: Any, resource: Any, name: str = "", label_selector: str = ""
+    ) -> None:
         self.name = name
+        self.label_selector = label_selector
         self.started = self.stopped = False
         _FakeInformer.made.append(self)
 
@@ -68,7 +71,10 @@ def test_fake_proxier_runs_the_informers_without_a_syncer(monkeypatch: pytest.Mo
         await asyncio.wait_for(task, 5)
 
     asyncio.run(scenario())
-    assert [i.name for i in _FakeInformer.made] == ["services@n0", "endpoints@n0"]
+    assert [i.name for i in _FakeInformer.made] == ["services@n0", "endpointslices@n0"]
+    assert {i.label_selector for i in _FakeInformer.made} == {  # as kube-proxy's informers
+        "!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless"
+    }
     assert all(i.stopped for i in _FakeInformer.made)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from minik8s.proxy import healthcheck, restore, rules
+from tests.support.slices import endpoint, endpoint_slice
 from tests.unit.test_proxy_rules import ours, simulate
 
 pytestmark = pytest.mark.unit
@@ -35,11 +36,8 @@ def lb_service(
     return {"metadata": meta, "spec": spec, "status": {"loadBalancer": {"ingress": ingress}}}
 
 
-def endpoints(*addresses: tuple[str, str]) -> dict[str, Any]:
-    subsets = [{"addresses": [{"ip": ip, "nodeName": node} for ip, node in addresses],
-                "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}]  # fmt: skip
-    return {"metadata": {"namespace": "default", "name": "web"},
-            "subsets": subsets if addresses else []}  # fmt: skip
+def endpoints(*addresses: tuple[str, str], service: str = "web") -> dict[str, Any]:
+    return endpoint_slice(service, [endpoint(ip, node) for ip, node in addresses])
 
 
 BOTH = endpoints(("10.244.1.2", "node-1"), ("10.244.1.3", "node-2"))
@@ -144,6 +142,25 @@ def test_local_policy_without_a_local_endpoint_drops_external_traffic() -> None:
     ]
 
 
+def test_local_policy_falls_back_to_this_nodes_terminating_endpoints() -> None:
+    """KEP-1669: a node whose endpoints are all terminating (drained) still serves its
+    external traffic with them while they serve, though others are ready elsewhere; cluster
+    traffic goes to the ready ones only."""
+    service = lb_service(externalTrafficPolicy="Local", healthCheckNodePort=32000)
+    draining = endpoint("10.244.1.2", "node-1", ready=False, serving=True, terminating=True)
+    slice_ = endpoint_slice("web", [draining, endpoint("10.244.1.3", "node-2")])
+    nat = rules.build_rules([service], [slice_], "node-1", OPTIONS).tables["nat"]
+    assert nat[SVC][1:] == [f"-m comment --comment default/web:http -j {SEP_3}"]
+    assert nat[SVL][-1] == f"-m comment --comment default/web:http -j {SEP_2}"
+    assert nat[SEP_2][-1].endswith("DNAT --to-destination 10.244.1.2:8080")
+    gone = endpoint("10.244.1.2", "node-1", ready=False, serving=False, terminating=True)
+    slice_["endpoints"][0] = gone  # no longer serving: the node drops external traffic
+    nat = rules.build_rules([service], [slice_], "node-1", OPTIONS).tables["nat"]
+    assert SVL not in nat and SEP_2 not in nat
+    counts = healthcheck.local_endpoint_counts([slice_], {("default", "web"): 1}, "node-1")
+    assert counts == {("default", "web"): 0}  # the health check counts ready ones only
+
+
 def test_no_endpoints_rejects_the_ingress_ip_and_keeps_the_health_check_port_open() -> None:
     service = lb_service(externalTrafficPolicy="Local", healthCheckNodePort=32000)
     ruleset = build(service, endpoints())
@@ -181,8 +198,7 @@ def many_lb(n: int, per: int, local_every: int = 3) -> dict[restore.ChainKey, tu
         service["spec"]["clusterIP"] = f"10.96.1.{i + 1}"
         services.append(service)
         addresses = [(f"10.244.{i}.{j + 1}", f"node-{j % 2 + 1}") for j in range(per)]
-        eps.append({**endpoints(*addresses), "metadata": {"namespace": "default",
-                                                           "name": f"s{i}"}})  # fmt: skip
+        eps.append(endpoints(*addresses, service=f"s{i}"))
     return restore.flatten(rules.build_rules(services, eps, "node-1", OPTIONS))
 
 

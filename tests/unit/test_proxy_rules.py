@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from minik8s.proxy import iptables, restore, rules
+from tests.support.slices import endpoint, endpoint_slice
 
 pytestmark = pytest.mark.unit
 
@@ -32,9 +33,8 @@ def service(name: str = "web", namespace: str = "default", **spec: Any) -> dict[
 def endpoints(
     *ips: str, name: str = "web", namespace: str = "default", port: int = 8080, port_name="http"
 ) -> dict[str, Any]:
-    subsets = [{"addresses": [{"ip": ip} for ip in ips],
-                "ports": [{"name": port_name, "port": port, "protocol": "TCP"}]}]  # fmt: skip
-    return {"metadata": {"namespace": namespace, "name": name}, "subsets": subsets if ips else []}
+    ports = [{"name": port_name, "port": port, "protocol": "TCP"}]
+    return endpoint_slice(name, ips, namespace=namespace, ports=ports)
 
 
 GOLDEN_CLUSTER_IP = """\
@@ -169,13 +169,37 @@ def test_node_port_golden() -> None:
     assert nat[rules.SERVICES][-1].endswith(f"--dst-type LOCAL -j {rules.NODEPORTS}")
 
 
+def test_endpoints_come_from_every_slice_of_the_service_by_their_conditions() -> None:
+    """kube-proxy's reading of EndpointSlices: the slices labelled with the Service's name, of
+    address type IPv4, merged; ready endpoints (conditions unset count as ready); only when
+    none is ready, the serving terminating ones; never one that is neither."""
+    not_ready = endpoint("10.244.1.9", ready=False)
+    stopped = endpoint("10.244.1.8", ready=False, serving=False, terminating=True)
+    slices = [
+        endpoint_slice("web", ["10.244.1.2", not_ready], name="web-a"),
+        endpoint_slice("web", [{"addresses": ["10.244.1.3"]}, stopped], name="web-b"),
+        endpoint_slice("web", ["10.244.1.2"], name="web-again"),  # an address counts once
+        endpoint_slice("other", ["10.244.5.5"], name="web-other"),
+        {**endpoint_slice("web", ["fd00::1"], name="web-v6"), "addressType": "IPv6"},
+    ]
+    nat = rules.build_rules([service()], slices, "n", OPTIONS).tables["nat"]
+    assert sorted(c for c in nat if c.startswith(rules.SEP_PREFIX)) == sorted([SEP_2, SEP_3])
+    draining = [endpoint(ip, ready=False, serving=True, terminating=True)
+                for ip in ("10.244.1.2", "10.244.1.3")]  # fmt: skip
+    slices = [endpoint_slice("web", [*draining, not_ready])]
+    nat = rules.build_rules([service()], slices, "n", OPTIONS).tables["nat"]
+    assert sorted(c for c in nat if c.startswith(rules.SEP_PREFIX)) == sorted([SEP_2, SEP_3])
+    slices = [endpoint_slice("web", [not_ready, stopped])]
+    filter_ = rules.build_rules([service()], slices, "n", OPTIONS).tables["filter"]
+    assert any("has no endpoints" in rule for rule in filter_[rules.SERVICES])
+
+
 def test_multiple_ports_get_a_chain_each_with_their_own_endpoint_port() -> None:
     svc = service(ports=[{"name": "http", "protocol": "TCP", "port": 80},
                          {"name": "dns", "protocol": "UDP", "port": 53}])  # fmt: skip
-    eps = {"metadata": {"namespace": "default", "name": "web"}, "subsets": [{
-        "addresses": [{"ip": "10.244.1.2"}],
-        "ports": [{"name": "http", "port": 8080, "protocol": "TCP"},
-                  {"name": "dns", "port": 5353, "protocol": "UDP"}]}]}  # fmt: skip
+    eps = endpoint_slice("web", ["10.244.1.2"], ports=[
+        {"name": "http", "port": 8080, "protocol": "TCP"},
+        {"name": "dns", "port": 5353, "protocol": "UDP"}])  # fmt: skip
     nat = rules.build_rules([svc], [eps], "node-1", OPTIONS).tables["nat"]
     svcs = [c for c in nat if c.startswith(rules.SVC_PREFIX)]
     assert len(svcs) == 2
@@ -278,9 +302,8 @@ def test_pods_reach_the_node_only_through_the_cluster_services() -> None:
     ]  # fmt: skip
     eps = [
         endpoints("10.244.0.1", name="kubernetes", port=6443, port_name="https"),
-        {"metadata": {"namespace": "kube-system", "name": "kube-dns"},
-         "subsets": [{"addresses": [{"ip": "172.18.0.5"}],
-                      "ports": [{"name": "dns", "port": 53, "protocol": "UDP"}]}]},
+        endpoint_slice("kube-dns", ["172.18.0.5"], namespace="kube-system",
+                       ports=[{"name": "dns", "port": 53, "protocol": "UDP"}]),
         endpoints("10.244.1.2"),
     ]  # fmt: skip
     chain = rules.build_rules(services, eps, "n", options).tables["filter"][rules.POD_FIREWALL]

@@ -14,6 +14,7 @@ import pytest
 from minik8s.proxy import restore, rules, syncmode
 from minik8s.proxy.config import ProxySettings
 from minik8s.proxy.syncer import Syncer
+from tests.support.slices import endpoint_slice
 from tests.support.waiting import async_wait_for
 from tests.unit.test_proxy_rules import _apply_section, ours
 
@@ -88,10 +89,9 @@ def service() -> dict[str, Any]:
     return {"kind": "Service", "metadata": {"namespace": "d", "name": "web"}, "spec": spec}
 
 
-def endpoints(ip: str) -> dict[str, Any]:
-    return {"kind": "Endpoints", "subsets": [{"addresses": [{"ip": ip}],
-            "ports": [{"name": "http", "port": 8080}]}],
-            "metadata": {"namespace": "d", "name": "web"}}  # fmt: skip
+def endpoints(*ips: str, service: str = "web") -> dict[str, Any]:
+    return endpoint_slice(service, ips, namespace="d",
+                          ports=[{"name": "http", "port": 8080, "protocol": "TCP"}])  # fmt: skip
 
 
 @pytest.fixture()
@@ -157,10 +157,7 @@ async def test_a_large_sync_runs_its_stages_calls_at_once_and_records_them(
         svc["metadata"]["name"] = f"web{i}"
         svc["spec"]["clusterIP"] = f"10.96.0.{i + 10}"
         services.put(svc)
-        ep = endpoints(f"10.244.1.{i + 2}")
-        ep["subsets"][0]["addresses"].append({"ip": f"10.244.2.{i + 2}"})
-        ep["metadata"]["name"] = f"web{i}"
-        eps.put(ep)
+        eps.put(endpoints(f"10.244.1.{i + 2}", f"10.244.2.{i + 2}", service=f"web{i}"))
     host.delay = 0.01
     assert await syncer.sync_once(full=True)
     assert host.most_running == 2 and len(host.restores) > 3
@@ -259,11 +256,10 @@ def cluster(n: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         if i % 5 == 0:
             svc["spec"].update(type="NodePort", sessionAffinity="ClientIP")
             svc["spec"]["ports"][0]["nodePort"] = 30000 + i
-        ep = endpoints(f"10.244.1.{i + 2}")
-        ep["metadata"]["name"] = f"web{i}"
-        ep["subsets"][0]["addresses"] += [{"ip": f"10.244.2.{i + j}"} for j in range(i % 4)]
+        ips = [f"10.244.1.{i + 2}", *(f"10.244.2.{i + j}" for j in range(i % 4))]
+        ep = endpoints(*ips, service=f"web{i}")
         if i % 7 == 3:
-            ep["subsets"] = []
+            ep["endpoints"] = []
         svcs.append(svc)
         eps.append(ep)
     return svcs, eps
@@ -295,7 +291,7 @@ async def test_a_large_full_sync_is_streamed_and_consistent_in_any_order(seed: i
     services.store.objects.pop("web2")
     assert await proxy.sync_once(full=True)  # rewrites every chain, hooked in all along
     assert ours(host.kernel) == desired()
-    eps.put(endpoints("10.244.9.9") | {"metadata": {"namespace": "d", "name": "web4"}})
+    eps.put(endpoints("10.244.9.9", service="web4"))
     count = len(host.restores)
     assert await proxy.sync_once(full=False)
     assert len(host.restores) == count + 1 and ours(host.kernel) == desired()
