@@ -50,7 +50,7 @@ from bench.stats import percentile
 from minik8s.api import resources
 from minik8s.client.api import ApiClient
 from minik8s.client.kubeconfig import load_kubeconfig
-from tests.support.api import service_with_endpoints
+from tests.support.api import service_with_endpoint_slice
 from tests.support.dnsserver import DnsProcess
 from tests.support.processes import Apiserver, Etcd, cpu_seconds, rss_mib, temp_dir
 from tests.support.waiting import wait_for
@@ -73,7 +73,7 @@ def objects(first: int, count: int, per: int) -> tuple[list[dict], list[dict]]:
     svcs, eps = [], []
     for i in range(first, first + count):
         ips = [endpoint_ip(i, j, per) for j in range(per)]
-        svc, ep = service_with_endpoints(f"svc-{i}", ips)
+        svc, ep = service_with_endpoint_slice(f"svc-{i}", ips)
         svcs.append(svc)
         eps.append(ep)
     return svcs, eps

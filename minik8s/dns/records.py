@@ -1,4 +1,5 @@
-"""Services and Endpoints → resource records, as the Kubernetes DNS specification lays them out.
+"""Services and EndpointSlices → resource records, as the Kubernetes DNS specification lays
+them out.
 
 Pure: no I/O, no wire format. Names are lower-case, without the trailing dot. What each
 Service owns (kubernetes/dns `docs/specification.md`, schema 1.1.0):
@@ -25,6 +26,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from minik8s.api import endpointslices
 from minik8s.api.meta import annotations_of, name_of, namespace_of
 
 A = 1
@@ -108,6 +110,9 @@ class EndpointsInfo(NamedTuple):
     not_ready: tuple[Address, ...]
 
 
+EMPTY = EndpointsInfo((), ())
+
+
 def service_info(service: Mapping[str, Any]) -> ServiceInfo:
     """The informer's compact form, or computed from a full Service."""
     info = service.get("dns")
@@ -128,31 +133,51 @@ def service_info(service: Mapping[str, Any]) -> ServiceInfo:
 
 
 def endpoints_info(endpoints: Mapping[str, Any] | None) -> EndpointsInfo:
-    """The informer's compact form, or computed from a full Endpoints."""
+    """The compact form a Service's slices were merged into (`merge`), or computed from one
+    full EndpointSlice."""
     if not endpoints:
-        return EndpointsInfo((), ())
+        return EMPTY
     info = endpoints.get("dns")
     if isinstance(info, EndpointsInfo):
         return info
+    return slice_info(endpoints)
+
+
+def slice_info(slice_: Mapping[str, Any]) -> EndpointsInfo:
+    """An EndpointSlice's IPv4 endpoints, ready or not (CoreDNS answers with the ready ones:
+    unset `ready` counts as ready; the EndpointSlice controller already sets ready under
+    `publishNotReadyAddresses`), each endpoint's first address, its hostname and the slice's
+    ports."""
+    ports = tuple(
+        (_intern(p.get("name") or ""), int(p.get("port") or 0), _intern(p.get("protocol") or "TCP"))
+        for p in slice_.get("ports") or []
+    )
     ready: list[Address] = []
     not_ready: list[Address] = []
-    for subset in endpoints.get("subsets") or []:
-        ports = tuple(
-            (_intern(p.get("name") or ""), int(p.get("port") or 0),
-             _intern(p.get("protocol") or "TCP"))
-            for p in subset.get("ports") or []
-        )  # fmt: skip
-        for field, found in (("addresses", ready), ("notReadyAddresses", not_ready)):
-            for a in subset.get(field) or []:
-                if is_ipv4(a.get("ip")):
-                    found.append(Address(a["ip"], str(a.get("hostname") or ""), ports))
+    for endpoint in slice_.get("endpoints") or []:
+        addresses = endpoint.get("addresses") or []
+        if not addresses or not is_ipv4(addresses[0]):
+            continue
+        found = ready if endpointslices.conditions(endpoint).ready else not_ready
+        found.append(Address(addresses[0], str(endpoint.get("hostname") or ""), ports))
     return EndpointsInfo(tuple(ready), tuple(not_ready))
+
+
+def merge(infos: list[EndpointsInfo]) -> EndpointsInfo:
+    """A Service's slices as one, their endpoints in turn (an address in two slices, of two
+    port sets, is listed with each set's ports; the records it gives are kept once)."""
+    if len(infos) == 1:
+        return infos[0]
+    return EndpointsInfo(
+        tuple(a for info in infos for a in info.ready),
+        tuple(a for info in infos for a in info.not_ready),
+    )
 
 
 def service_records(
     service: Mapping[str, Any], endpoints: Mapping[str, Any] | None, zone: str
 ) -> list[Record]:
-    """Every record `service` (with its Endpoints, if any) owns, without duplicates."""
+    """Every record `service` (with its endpoints, if any) owns, without duplicates."""
     info = service_info(service)
     name, namespace = name_of(service), namespace_of(service)
     fqdn = service_name(name, namespace, zone)
@@ -227,9 +252,12 @@ def compact_service(obj: dict[str, Any]) -> dict[str, Any]:
     return {"metadata": _small_meta(obj), "dns": service_info(obj)}
 
 
-def compact_endpoints(obj: dict[str, Any]) -> dict[str, Any]:
-    """The informer's copy of an Endpoints: its metadata and its `EndpointsInfo`."""
-    return {"metadata": _small_meta(obj), "dns": endpoints_info(obj)}
+def compact_slice(obj: dict[str, Any]) -> dict[str, Any]:
+    """The informer's copy of an EndpointSlice: its metadata, its Service (`ns/name`, or None)
+    and its `EndpointsInfo`."""
+    service = endpointslices.service_of(obj)
+    key = f"{_intern(service[0])}/{service[1]}" if service else None
+    return {"metadata": _small_meta(obj), "service": key, "dns": slice_info(obj)}
 
 
 def _small_meta(obj: dict[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from minik8s.dns.config import DnsSettings
 from minik8s.dns.forward import Forwarder, Upstream
 from minik8s.dns.listeners import DnsServer
 from minik8s.dns.resolver import Resolver
-from minik8s.dns.sync import ZoneSync
+from minik8s.dns.sync import BY_SERVICE, ZoneSync, slice_service
 from minik8s.dns.zone import Zone
 
 logger = logging.getLogger(__name__)
@@ -37,8 +37,11 @@ class Dns:
         self.client = client
         self.zone = Zone(settings.cluster_domain, settings.ttl)
         self.services = Informer(client, resources.SERVICES, transform=records.compact_service)
-        self.endpoints = Informer(client, resources.ENDPOINTS, transform=records.compact_endpoints)
-        self.sync = ZoneSync(self.zone, self.services, self.endpoints)
+        self.slices = Informer(
+            client, resources.ENDPOINTSLICES, transform=records.compact_slice,
+            indexers={BY_SERVICE: slice_service},
+        )  # fmt: skip
+        self.sync = ZoneSync(self.zone, self.services, self.slices)
         own = {(a, settings.port) for a in settings.bind_addresses}
         upstreams = [u for u in settings.upstreams if (u.host, u.port) not in own]
         self.forwarder = Forwarder(
@@ -70,7 +73,7 @@ class Dns:
         if self.settings.healthz.port >= 0:
             await self.health.start()
         self.services.start()
-        self.endpoints.start()
+        self.slices.start()
         logger.info(
             "dns: zone %s, ttl %ds, upstreams %s",
             self.zone.domain, self.zone.ttl, ", ".join(map(str, self.upstreams)) or "none",
@@ -78,11 +81,11 @@ class Dns:
 
     async def wait_synced(self, timeout: float | None = None) -> bool:
         synced = await self.services.wait_synced(timeout)
-        return synced and await self.endpoints.wait_synced(timeout)
+        return synced and await self.slices.wait_synced(timeout)
 
     async def stop(self) -> None:
         await self.services.stop()
-        await self.endpoints.stop()
+        await self.slices.stop()
         await self.server.stop()
         await self.health.stop()
         if self._unregister is not None:
@@ -122,7 +125,7 @@ async def _log_synced(dns: Dns) -> None:
 
 
 def _trim_heap() -> None:
-    """Give the memory of the initial lists (the whole JSON of every Service and Endpoints,
+    """Give the memory of the initial lists (the whole JSON of every Service and EndpointSlice,
     freed once compacted) back to the system: glibc keeps freed heap otherwise."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)

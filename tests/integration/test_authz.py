@@ -257,9 +257,10 @@ MATRIX: list[tuple[str, list[str], bool, list[str]]] = [
      ["list", "secrets", "-n", TEAM]),
     ("cloud-controller-manager", ["auth", "can-i", "create", "serviceaccounts", "-n", TEAM],
      False, ["create", "serviceaccounts", "-n", TEAM]),
-    # the cluster DNS: lists and watches Services and Endpoints, nothing else (not even get)
+    # the cluster DNS: lists and watches Services and EndpointSlices, nothing else (not even get)
     ("dns", ["get", "services", "-A"], True, ["watch", "services", "-A"]),
-    ("dns", ["get", "endpoints", "-A"], True, ["list", "endpoints", "-A"]),
+    ("dns", ["get", "endpointslices", "-A"], True, ["list", "endpointslices", "-A"]),
+    ("dns", ["get", "endpoints", "-A"], False, ["list", "endpoints", "-A"]),
     ("dns", ["get", "--raw", "/api/v1/namespaces/default/services/kubernetes"], False,
      ["get", "services/kubernetes", "-n", "default"]),
     ("dns", ["get", "pods", "-A"], False, ["list", "pods", "-A"]),

@@ -1,6 +1,6 @@
 """The cluster DNS as a real process against a real apiserver and etcd, judged by dnspython.
 
-Services and Endpoints written through the API are answered by name within a deadline and
+Services and EndpointSlices written through the API are answered by name within a deadline and
 forgotten once deleted; forwarding goes to a stub upstream on loopback (never a real
 resolver); TCP, truncation, bad packets (a fuzz of 10 000), restarts of the DNS and of the
 apiserver.
@@ -24,6 +24,7 @@ import dns.rdatatype
 import httpx
 import pytest
 
+from tests.support import slices
 from tests.support.api import Api
 from tests.support.dnsserver import DnsProcess
 from tests.support.dnsstub import ADDRESS, StubUpstream
@@ -58,15 +59,16 @@ def service(name: str, ns: str, **spec: Any) -> dict[str, Any]:
 
 
 def endpoints(name: str, ns: str, *addresses: dict[str, Any], port: int = 8080) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name, "namespace": ns},
-        "subsets": [{"addresses": list(addresses),
-                     "ports": [{"name": "http", "port": port, "protocol": "TCP"}]}],
-    }  # fmt: skip
+    """The Service's EndpointSlice (what the DNS reads), ready endpoints at `addresses`."""
+    found = [{"addresses": [a["ip"]], **{k: v for k, v in a.items() if k == "hostname"}}
+             for a in addresses]  # fmt: skip
+    ports = [{"name": "http", "port": port, "protocol": "TCP"}]
+    return slices.endpoint_slice(name, found, namespace=ns, ports=ports)
 
 
 def create(api: Api, ns: str, kind: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = api.post(f"/api/v1/namespaces/{ns}/{kind}", body)
+    group = "apis/discovery.k8s.io/v1" if kind == "endpointslices" else "api/v1"
+    response = api.post(f"/{group}/namespaces/{ns}/{kind}", body)
     assert response.status_code == 201, response.text
     result: dict[str, Any] = response.json()
     return result
@@ -99,7 +101,7 @@ def test_headless_endpoints_with_hostnames_and_srv(
     api: Api, ns: str, dns_server: DnsProcess
 ) -> None:
     create(api, ns, "services", service("db", ns, clusterIP="None"))
-    create(api, ns, "endpoints", endpoints(
+    create(api, ns, "endpointslices", endpoints(
         "db", ns, {"ip": "10.244.7.1", "hostname": "db-0"}, {"ip": "10.244.7.2"}, port=5432
     ))  # fmt: skip
     name = f"db.{ns}.svc.cluster.local"
@@ -140,7 +142,7 @@ def test_large_answers_truncate_over_udp_and_come_whole_over_tcp(
 ) -> None:
     create(api, ns, "services", service("big", ns, clusterIP="None"))
     many = [{"ip": f"10.244.8.{i}"} for i in range(1, 101)]
-    create(api, ns, "endpoints", endpoints("big", ns, *many))
+    create(api, ns, "endpointslices", endpoints("big", ns, *many))
     name = f"big.{ns}.svc.cluster.local"
     wait_for(lambda: dns_server.query(name).flags & dns.flags.TC, f"{name} to be truncated", 5)
     whole = dns_server.query(name, tcp=True)

@@ -95,28 +95,14 @@ def deployment_manifest(name: str, replicas: int = 2, image: str = "nginx") -> d
     }
 
 
-def service_with_endpoints(name: str, ips: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A Service with one port `http` (80 to 8080) and its Endpoints at `ips`, written directly
-    (no pods, no endpoints controller)."""
+def service_with_endpoint_slice(name: str, ips: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A Service with one port `http` (80 to 8080) and one EndpointSlice of its endpoints at
+    `ips`, written directly (no pods, no EndpointSlice controller), as kube-proxy and the DNS
+    read them."""
     service = {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": name},
         "spec": {"ports": [{"name": "http", "port": 80, "targetPort": 8080}]},
     }
-    endpoints = {
-        "apiVersion": "v1",
-        "kind": "Endpoints",
-        "metadata": {"name": name},
-        "subsets": [
-            {"addresses": [{"ip": ip} for ip in ips], "ports": [{"name": "http", "port": 8080}]}
-        ],
-    }
-    return service, endpoints
-
-
-def service_with_endpoint_slice(name: str, ips: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A Service with one port `http` (80 to 8080) and one EndpointSlice of its endpoints at
-    `ips`, written directly (no pods, no EndpointSlice controller), as kube-proxy reads them."""
-    service, _ = service_with_endpoints(name, ips)
     return service, slices.endpoint_slice(name, ips, namespace="")

@@ -28,12 +28,15 @@ def svc(name: str, ns: str = "default", **spec: Any) -> dict[str, Any]:
 
 
 def eps(*addresses: dict[str, Any], port: int = 8080) -> dict[str, Any]:
+    """An EndpointSlice of ready endpoints at `addresses` (`{"ip": …, "hostname": …}`)."""
     ports = [{"name": "http", "port": port, "protocol": "TCP"}]
-    return {"subsets": [{"addresses": list(addresses), "ports": ports}]}
+    endpoints = [{"addresses": [a["ip"]], **{k: v for k, v in a.items() if k == "hostname"}}
+                 for a in addresses]  # fmt: skip
+    return {"addressType": "IPv4", "endpoints": endpoints, "ports": ports}
 
 
 class Cluster:
-    """Services and Endpoints as the informers would hold them, fed to a zone and to the
+    """Services and EndpointSlices as the informers would hold them, fed to a zone and to the
     on-demand endpoint names, as `sync.ZoneSync` does."""
 
     def __init__(self) -> None:
@@ -112,6 +115,33 @@ def test_headless_service_records() -> None:
     ]
     ptr = texts(answer(r, "6.0.244.10.in-addr.arpa", "PTR"))
     assert ptr == ["pet-0.hl.default.svc.cluster.local.", "pet-0.web.default.svc.cluster.local."]
+
+
+def test_a_headless_services_slices_are_merged_and_only_ready_endpoints_answer() -> None:
+    """As CoreDNS reads EndpointSlices: every slice of the Service, ready endpoints only (unset
+    `ready` counts as ready), each endpoint's first IPv4 address."""
+    first = eps({"ip": "10.244.0.5"}, {"ip": "10.244.0.7"})
+    first["endpoints"][1]["conditions"] = {"ready": False, "serving": True, "terminating": True}
+    second = eps({"ip": "10.244.0.6", "hostname": "pet-0"})
+    second["endpoints"][0]["conditions"] = {"ready": True}
+    v6 = {"addressType": "IPv6", "endpoints": [{"addresses": ["fd00::1"]}], "ports": []}
+    merged = records.merge([records.slice_info(s) for s in (first, second, v6)])
+    cluster = Cluster()
+    cluster.set("default/hl", svc("hl", clusterIP="None"), {"dns": merged})
+    r = cluster.resolver()
+    assert texts(answer(r, "hl.default.svc.cluster.local", "A")) == ["10.244.0.5", "10.244.0.6"]
+    assert texts(answer(r, "pet-0.hl.default.svc.cluster.local", "A")) == ["10.244.0.6"]
+    compact = records.compact_slice(
+        {
+            **first,
+            "metadata": {
+                "name": "hl-x",
+                "namespace": "default",
+                "labels": {"kubernetes.io/service-name": "hl"},
+            },
+        }
+    )
+    assert compact["service"] == "default/hl" and compact["dns"] == records.slice_info(first)
 
 
 def test_external_name_cname_chases_inside_the_zone_and_forwards_outside() -> None:

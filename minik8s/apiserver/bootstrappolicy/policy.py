@@ -326,7 +326,11 @@ def _component_roles() -> list[Object]:
             ],
         ),
         cluster_role(
-            users.KUBE_DNS, [rule(("list", "watch"), (LEGACY,), ("endpoints", "services"))]
+            users.KUBE_DNS,
+            [
+                rule(("list", "watch"), (LEGACY,), ("services",)),
+                rule(("list", "watch"), (DISCOVERY,), ("endpointslices",)),
+            ],
         ),
         cluster_role(
             # minik8s (compose): the kube-dns Service and its Endpoints at the DNS container
