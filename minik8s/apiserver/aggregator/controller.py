@@ -67,6 +67,8 @@ class Aggregator:
         self.check_timeout = check_timeout
         self.served: dict[tuple[str, str], Served] = {}
         self._wake = asyncio.Event()
+        self._referenced: frozenset[str] | None = None
+        """`namespace/name` of the Services the APIServices name (None: to be recomputed)."""
         self._task: asyncio.Task[None] | None = None
         self._contexts: dict[tuple[bytes | None, bool], Any] = {}
         self.session: aiohttp.ClientSession | None = None
@@ -77,6 +79,7 @@ class Aggregator:
         await self._register_local()
         await self._publish_front_proxy()
         self.cache.on_event.append(self._on_event)
+        self.cache.on_reset.append(self._on_reset)
         await self.check_all()
         self._task = asyncio.create_task(self._run(), name="apiservice-availability")
 
@@ -89,9 +92,33 @@ class Aggregator:
             await self.session.close()
         self.front.close()
 
-    def _on_event(self, resource: resources.ResourceType, *_: Any) -> None:
-        if resource.plural in WATCHED:
+    def _on_event(self, resource: resources.ResourceType, _type: str, obj: Object, *_: Any) -> None:
+        """Wake the check for a change of an APIService, or of a Service or Endpoints an
+        APIService names (Kubernetes' AvailableConditionController queues only the
+        APIServices of a changed Service or Endpoints, not all of them for any such change)."""
+        if resource.plural == "apiservices":
+            self._referenced = None
             self._wake.set()
+        elif resource.plural in WATCHED:
+            meta = obj.get("metadata") or {}
+            if f"{meta.get('namespace')}/{meta.get('name')}" in self.referenced():
+                self._wake.set()
+
+    def _on_reset(self) -> None:
+        """After a relist (no events for it): recompute what the APIServices name, check now."""
+        self._referenced = None
+        self._wake.set()
+
+    def referenced(self) -> frozenset[str]:
+        """`namespace/name` of every Service an APIService names."""
+        found = self._referenced
+        if found is None:
+            found = self._referenced = frozenset(
+                f"{ref.get('namespace', '')}/{ref.get('name', '')}"
+                for obj in self.cache.cache(resources.APISERVICES).objects.values()
+                if (ref := (obj.get("spec") or {}).get("service"))
+            )
+        return found
 
     async def _run(self) -> None:
         while True:
@@ -124,18 +151,25 @@ class Aggregator:
 
     # -- availability ---------------------------------------------------------------------------
     async def check_all(self) -> None:
-        by_key = {
-            f"{meta.get('namespace')}/{meta.get('name')}": obj
-            for obj in self.cache.cache(resources.SERVICES).objects.values()
-            if (meta := obj.get("metadata") or {})
-        }
-        endpoints = {
-            f"{meta.get('namespace')}/{meta.get('name')}": obj
-            for obj in self.cache.cache(resources.ENDPOINTS).objects.values()
-            if (meta := obj.get("metadata") or {})
-        }
-        served: dict[tuple[str, str], Served] = {}
+        # only the Services and Endpoints the APIServices name, looked up by key (not every
+        # object of the cluster: this runs on each change of one of them)
         items = list(self.cache.cache(resources.APISERVICES).objects.values())
+        by_key: dict[str, Object] = {}
+        endpoints: dict[str, Object] = {}
+        for obj in items:
+            ref = (obj.get("spec") or {}).get("service") or {}
+            namespace, name = ref.get("namespace", ""), ref.get("name", "")
+            key = f"{namespace}/{name}"
+            for resource, found in (
+                (resources.SERVICES, by_key),
+                (resources.ENDPOINTS, endpoints),
+            ):
+                value = self.cache.cache(resource).objects.get(
+                    resource.storage_key(namespace, name)
+                )
+                if value is not None:
+                    found[key] = value
+        served: dict[tuple[str, str], Served] = {}
         results = await asyncio.gather(
             *(self._check(obj, by_key, endpoints) for obj in items), return_exceptions=True
         )
