@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import kubernetes
 import pytest
 import yaml
@@ -198,6 +199,46 @@ def test_endpointslices_through_kubectl_and_the_python_client(
         timeout=30,
     )
     kubectl("delete", "pod", "sl", "--grace-period=1")  # sleep ignores SIGTERM
+
+
+def test_hand_written_endpoints_are_mirrored_and_routed(kubectl: Kubectl, ns: str) -> None:
+    """A Service without a selector and its Endpoints written by hand with kubectl: the
+    mirroring controller writes its EndpointSlice, and kube-proxy (which reads only slices)
+    sends the ClusterIP to the address the Endpoints name."""
+    kubectl("run", "mirror-backend", "--image=minik8s/nginx", "--image-pull-policy=Never")
+    kubectl("wait", "--for=condition=Ready", "pod/mirror-backend", "--timeout=60s")
+    ip = kubectl("get", "pod", "mirror-backend", "-o", "jsonpath={.status.podIP}").stdout
+    manifest = [
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "manual"},
+         "spec": {"ports": [{"name": "http", "port": 80, "targetPort": 80}]}},
+        {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "manual"},
+         "subsets": [{"addresses": [{"ip": ip}], "ports": [{"name": "http", "port": 80}]}]},
+    ]  # fmt: skip
+    kubectl("apply", "-f", "-", input_=yaml.safe_dump_all(manifest))
+    selector = "endpointslice.kubernetes.io/managed-by=endpointslicemirroring-controller.k8s.io"
+    listed = wait_for(
+        lambda: ip in (out := kubectl("get", "endpointslices", "-l", selector).stdout) and out,
+        "the mirrored slice to list the hand-written address",
+        timeout=30,
+    )
+    assert listed.splitlines()[1].split()[1:4] == ["IPv4", "80", ip]
+    cluster_ip = kubectl("get", "service", "manual", "-o", "jsonpath={.spec.clusterIP}").stdout
+
+    def answers() -> bool:
+        try:
+            return httpx.get(f"http://{cluster_ip}/", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(answers, f"the ClusterIP {cluster_ip} to reach nginx at {ip}", timeout=30)
+    kubectl("delete", "endpoints", "manual")
+    wait_for(
+        lambda: "No resources found" in kubectl("get", "endpointslices", "-l", selector).stderr,
+        "the mirrored slice gone with its Endpoints",
+        timeout=30,
+    )
+    kubectl("delete", "service", "manual")
+    kubectl("delete", "pod", "mirror-backend", "--grace-period=1")
 
 
 def test_logs_of_a_container_that_never_started_say_why(kubectl: Kubectl) -> None:
