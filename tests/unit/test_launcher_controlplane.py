@@ -108,3 +108,16 @@ def test_node_ports_listen_on_loopback_only(tmp_path: Path) -> None:
     settings = LauncherSettings(home=tmp_path)
     planned = {i.name: i for i in components.instances(settings, _resolve(tmp_path))}
     assert _flag(planned["proxy"].argv, "nodeport-addresses") == "127.0.0.1/32"
+
+
+def test_down_cleans_up_after_the_proxy_with_its_state_file(tmp_path: Path) -> None:
+    """A proxy killed before it removed its rules and bridge (`minik8s down` waits
+    `--stop-timeout`, then SIGKILL) is cleaned up after: `minik8s-proxy --cleanup` with the
+    state file the running proxy wrote (its sysctls to put back)."""
+    settings = LauncherSettings(home=tmp_path)
+    cluster = _resolve(tmp_path)
+    planned = {i.name: i for i in components.instances(settings, cluster)}
+    (cleanup,) = [argv for argv in components.cleanups(settings, cluster)
+                  if "minik8s.proxy.server" in argv]  # fmt: skip
+    assert "--cleanup" in cleanup
+    assert _flag(cleanup, "state-file") == _flag(planned["proxy"].argv, "state-file")

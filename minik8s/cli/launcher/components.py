@@ -321,6 +321,15 @@ def _proxy(settings: LauncherSettings, state: ClusterState, node: str | None) ->
     ]
 
 
+def _proxy_cleanup(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
+    """Removes the rules, route and bridge of a proxy that could not remove them itself (one
+    killed `stop_timeout` after SIGTERM, with many rules to remove), and puts back the sysctls it
+    changed; nothing when its rules are gone already, and nothing while another cluster's
+    proxy holds the host's lock."""
+    return [*_python_module("minik8s.proxy.server"), "--cleanup",
+            f"--state-file={settings.run_dir / 'proxy-state.json'}"]  # fmt: skip
+
+
 def _dns(settings: LauncherSettings, state: ClusterState, node: str | None) -> list[str]:
     """The cluster DNS on the host's pod-network address (reached through the `kube-dns`
     Service), its health and metrics on loopback."""
@@ -443,7 +452,7 @@ COMPONENTS: tuple[Component, ...] = (
         per_node=PerNode.FAKE,
         identity="kubelet",
     ),
-    Component("proxy", True, None, _proxy, identity="proxy"),
+    Component("proxy", True, None, _proxy, identity="proxy", cleanup=_proxy_cleanup),
     Component(
         "metrics-server",
         True,
